@@ -1,0 +1,410 @@
+"""Loading a compose project from disk, the way Docker Compose finds and reads it.
+
+find files (-f, COMPOSE_FILE, or compose.yaml & co. here or in a parent directory)
+→ read each (YAML with lines) → interpolate (.env, .env.<stack>, COMPOSE_* from the OS)
+→ check against the compose-spec schema → merge → profiles → env_file → ``Project``.
+
+Every problem is reported with its file and line; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence as Seq
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from launchdeck.compose import schema
+from launchdeck.compose.interpolate import InterpolationError, substitute
+from launchdeck.compose.merge import merge, normalize_file, strip_markers
+from launchdeck.compose.model import Project, path_label
+from launchdeck.compose.source import Mapping, Sequence, Where, parse_yaml, where
+from launchdeck.errors import ComposeError, Problem
+
+CANDIDATES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_UNSUPPORTED = {
+    "include": "inline the included files, or pass them with -f",
+    "extends": "copy the settings of the extended service into this one",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A ``${VAR}`` that no .env file defines, and where it was written."""
+
+    names: tuple[str, ...]
+    path: tuple[Any, ...]
+    file: str
+    line: int
+
+
+@dataclass
+class Loaded:
+    """A project together with what validation needs to know about its source."""
+
+    project: Project
+    references: list[Reference] = field(default_factory=list)
+    locations: dict[tuple[Any, ...], Where] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def where(self, path: Iterable[Any]) -> Where:
+        """The file and line of ``path``, or of its nearest located ancestor."""
+        steps = tuple(path)
+        while steps:
+            found = self.locations.get(steps)
+            if found:
+                return found
+            steps = steps[:-1]
+        files = self.project.compose_files
+        return (files[0] if files else "", 0)
+
+
+def load(
+    files: Seq[str] = (),
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    project_name: str | None = None,
+    profiles: Seq[str] = (),
+    stack: str = "dev",
+    os_environ: dict[str, str] | None = None,
+) -> Loaded:
+    """Load, interpolate, check and merge a compose project; raise ComposeError on any problem."""
+    base = Path(cwd or os.getcwd()).resolve()
+    if not base.is_dir():
+        raise ComposeError(Problem(f"directory {base} does not exist"),
+                           hint="Pass an existing project directory with -C/--cwd.")
+    environ = os.environ if os_environ is None else os_environ
+    env = {k: v for k, v in environ.items() if k.startswith("COMPOSE_")}
+    paths = _find_files(base, files, env)
+    project_dir = paths[0].parent
+    variables = _variables(project_dir, stack, env)
+
+    docs, references, problems = [], [], []
+    for path in paths:
+        doc = _read(path, base)
+        label = _display(path, base)
+        problems += _interpolate(doc, (), variables, label, references, doc)
+        if not problems:
+            problems += schema.check(doc, label)
+        docs.append(doc)
+    if problems:
+        raise ComposeError(problems)
+
+    for doc in docs:
+        normalize_file(doc)
+    merged: Mapping = docs[0]
+    for doc in docs[1:]:
+        merged = merge(merged, doc)
+    strip_markers(merged)
+    _refuse_unsupported(merged)
+
+    name = _project_name(project_name, variables, merged, project_dir)
+    _apply_profiles(merged, list(profiles) or _split(variables.get("COMPOSE_PROFILES", "")))
+    _read_env_files(merged, project_dir, variables, base)
+    merged["name"] = name
+
+    try:
+        project = Project.model_validate(
+            {**merged, "working_dir": str(project_dir),
+             "compose_files": [str(p) for p in paths]},
+            context={"working_dir": str(project_dir)},
+        )
+    except ValidationError as exc:
+        raise ComposeError(_pydantic_problems(exc, merged, paths[0], base)) from None
+
+    live = [r for r in _collect_refs(merged, ()) if r[0][0] == "services"
+            and r[0][1] in project.services]
+    located = []
+    for path, names in live:
+        file, line = where(merged, path, (_display(paths[0], base), 0))
+        located.append(Reference(names, path, file, line))
+        if len(path) == 4 and path[2] == "environment":
+            project.services[path[1]].env_refs[path[3]] = names
+    return Loaded(project, located, _locations(merged), variables)
+
+
+def _find_files(base: Path, files: Seq[str], env: dict[str, str]) -> list[Path]:
+    if not files and env.get("COMPOSE_FILE"):
+        files = env["COMPOSE_FILE"].split(env.get("COMPOSE_PATH_SEPARATOR", os.pathsep))
+    if files:
+        paths = [(base / f).resolve() for f in files]
+        for path in paths:
+            if not path.is_file():
+                raise ComposeError(Problem(f"compose file {path} not found"),
+                                   hint="Check the -f/--file paths.")
+        return paths
+    for directory in (base, *base.parents):
+        for name in CANDIDATES:
+            if (directory / name).is_file():
+                return [directory / name]
+    raise ComposeError(
+        Problem(f"no compose file found in {base} or its parent directories"),
+        hint=f"Create {CANDIDATES[0]}, pass one with -f, or choose the directory with -C.",
+    )
+
+
+def _read(path: Path, base: Path) -> Mapping:
+    label = _display(path, base)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ComposeError(Problem(f"cannot read the file: {exc}", label)) from None
+    doc = parse_yaml(text, label)
+    if doc is None:
+        raise ComposeError(Problem("the file is empty", label),
+                           hint="A compose file needs at least a services: section.")
+    if not isinstance(doc, Mapping):
+        raise ComposeError(Problem("the top level must be a mapping (services:, volumes:, ...)",
+                                   label, 1))
+    return doc
+
+
+def _display(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _variables(project_dir: Path, stack: str, env: dict[str, str]) -> dict[str, str]:
+    """.env, then .env.<stack>, then COMPOSE_* from the OS environment: later wins."""
+    variables: dict[str, str] = {}
+    for name in (".env", f".env.{stack}"):
+        path = project_dir / name
+        if path.is_file():
+            variables.update(read_env_file(path, {**variables, **env}, name))
+    variables.update(env)
+    return variables
+
+
+_SINGLE_QUOTED = re.compile(r"^\s*(?:export\s+)?[^=#\s]+\s*=\s*'")
+
+
+def read_env_file(path: Path, known: dict[str, str], label: str) -> dict[str, str]:
+    """KEY=VALUE lines as Compose reads them; unquoted and double-quoted values interpolate."""
+    from dotenv.parser import parse_stream
+
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ComposeError(Problem(f"cannot read the file: {exc}", label)) from None
+    import io
+
+    for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.line
+        if binding.error:
+            raise ComposeError(Problem(f"invalid line {binding.original.string.strip()!r}",
+                                       label, line),
+                               hint="Write one KEY=VALUE per line.")
+        if binding.key is None:
+            continue
+        value = binding.value or ""
+        if not _SINGLE_QUOTED.match(binding.original.string):
+            try:
+                value = substitute(value, {**known, **values}).value
+            except InterpolationError as exc:
+                raise ComposeError(Problem(str(exc), label, line)) from None
+        values[binding.key] = value
+    return values
+
+
+def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], label: str,
+                 references: list[Any], root: Mapping) -> list[Problem]:
+    problems: list[Problem] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if isinstance(value, str):
+            if "$" not in value:
+                continue
+            try:
+                result = substitute(value, variables)
+            except InterpolationError as exc:
+                file, line = where(root, (*path, key), (label, 0))
+                problems.append(Problem(f"{exc}; write a literal $ as $$", file, line,
+                                        path_label((*path, key))))
+                continue
+            node[key] = Template(result.value, result.refs) if result.refs else result.value
+        elif isinstance(value, (dict, list)):
+            problems += _interpolate(value, (*path, key), variables, label, references, root)
+    return problems
+
+
+class Template(str):
+    """A string that still refers to config values (``${NAME}``) no .env file defines."""
+
+    __slots__ = ("refs",)
+
+    def __new__(cls, value: str, refs: tuple[str, ...]) -> Template:
+        made = super().__new__(cls, value)
+        made.refs = refs
+        return made
+
+
+def _collect_refs(node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], tuple[str, ...]]]:
+    found = []
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        if isinstance(value, Template):
+            found.append(((*path, key), value.refs))
+        elif isinstance(value, (dict, list)):
+            found += _collect_refs(value, (*path, key))
+    return found
+
+
+def _refuse_unsupported(doc: Mapping) -> None:
+    problems = []
+    if "include" in doc:
+        file, line = where(doc, ("include",))
+        problems.append(Problem(f"include is not supported: {_UNSUPPORTED['include']}",
+                                file, line, "include"))
+    for name, service in (doc.get("services") or {}).items():
+        if isinstance(service, dict) and "extends" in service:
+            file, line = where(doc, ("services", name, "extends"))
+            problems.append(Problem(f"extends is not supported: {_UNSUPPORTED['extends']}",
+                                    file, line, f"services.{name}.extends"))
+    if problems:
+        raise ComposeError(problems)
+
+
+def normalize_project_name(text: str) -> str:
+    """A directory name made into a project name, as Compose does it."""
+    return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
+
+
+def _project_name(given: str | None, variables: dict[str, str], doc: Mapping,
+                  project_dir: Path) -> str:
+    for source, value in (("--project-name", given),
+                          ("COMPOSE_PROJECT_NAME", variables.get("COMPOSE_PROJECT_NAME")),
+                          ("name", doc.get("name"))):
+        if value:
+            if not _PROJECT_NAME.match(str(value)):
+                file, line = where(doc, ("name",)) if source == "name" else ("", 0)
+                raise ComposeError(
+                    Problem(f"invalid project name {value!r} (from {source})", file, line),
+                    hint="Use lowercase letters, digits, dashes and underscores, "
+                         "starting with a letter or digit.",
+                )
+            return str(value)
+    name = normalize_project_name(project_dir.name)
+    if not name:
+        raise ComposeError(Problem(f"cannot make a project name from {project_dir.name!r}"),
+                           hint="Set name: in the compose file or pass --project-name.")
+    return name
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _apply_profiles(doc: Mapping, active: list[str]) -> None:
+    services = doc.get("services") or Mapping()
+    disabled = {}
+    for name, service in list(services.items()):
+        wanted = service.get("profiles") if isinstance(service, dict) else None
+        if wanted and "*" not in active and not set(map(str, wanted)) & set(active):
+            disabled[name] = wanted
+            del services[name]
+    problems = []
+    for name, service in services.items():
+        for dep in (service.get("depends_on") or {}) if isinstance(service, dict) else {}:
+            if dep in services:
+                continue
+            file, line = where(doc, ("services", name, "depends_on", dep))
+            if dep in disabled:
+                message = (f"service {name!r} depends on {dep!r}, which is only in profile "
+                           f"{', '.join(map(str, disabled[dep]))}; enable it with --profile")
+            else:
+                message = f"service {name!r} depends on undefined service {dep!r}"
+            problems.append(Problem(message, file, line, f"services.{name}.depends_on"))
+    if problems:
+        raise ComposeError(problems)
+
+
+def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
+                    base: Path) -> None:
+    for name, service in (doc.get("services") or {}).items():
+        entries = service.get("env_file") if isinstance(service, dict) else None
+        if not entries:
+            continue
+        values: dict[str, str] = {}
+        for index, entry in enumerate(entries):
+            spec = entry if isinstance(entry, dict) else {"path": entry}
+            path = (project_dir / str(spec.get("path", ""))).resolve()
+            if not path.is_file():
+                if spec.get("required", True) is False:
+                    continue
+                file, line = where(doc, ("services", name, "env_file", index))
+                raise ComposeError(
+                    Problem(f"env file {_display(path, base)} not found", file, line,
+                            f"services.{name}.env_file[{index}]"),
+                    hint="Create it, or mark the entry required: false.",
+                )
+            values.update(read_env_file(path, variables, _display(path, base)))
+        environment = service.get("environment") or Mapping()
+        service["environment"] = Mapping({**values, **environment},
+                                         where=dict(getattr(environment, "where", {})))
+
+
+def _pydantic_problems(exc: ValidationError, doc: Mapping, first: Path,
+                       base: Path) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        path = tuple(error["loc"])
+        # pydantic appends the name of a union member or a validator to the location
+        while path and not _exists(doc, path):
+            path = path[:-1]
+        file, line = where(doc, path, (_display(first, base), 0))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = f"missing required key {error['loc'][-1]!r}"
+        value = _at(doc, path)
+        if isinstance(value, Template):
+            names = ", ".join(value.refs)
+            message += f" ({names} is not set: define it in .env or .env.<stack>)"
+        problems.append(Problem(message, file, line, path_label(path)))
+    return sorted(set(problems), key=lambda p: (p.file, p.line, p.path))
+
+
+def _exists(doc: Any, path: tuple[Any, ...]) -> bool:
+    node = doc
+    for step in path:
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            return False
+    return True
+
+
+def _at(doc: Any, path: tuple[Any, ...]) -> Any:
+    node = doc
+    for step in path:
+        node = node[step]
+    return node
+
+
+def _locations(doc: Any) -> dict[tuple[Any, ...], Where]:
+    found: dict[tuple[Any, ...], Where] = {}
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), doc)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key in node.where:
+                    found[(*path, key)] = node.where[key]
+                if isinstance(value, (Mapping, Sequence)):
+                    stack.append(((*path, key), value))
+        elif isinstance(node, Sequence):
+            for index, value in enumerate(node):
+                if index < len(node.where):
+                    found[(*path, index)] = node.where[index]
+                if isinstance(value, (Mapping, Sequence)):
+                    stack.append(((*path, index), value))
+    return found

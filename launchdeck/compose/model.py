@@ -1,0 +1,527 @@
+"""The compose project as typed models: the one shape every later layer reads.
+
+Short syntaxes are normalised here, once (ports, volumes, healthcheck tests, durations,
+sizes, command strings); nothing downstream looks at raw YAML. Keys a model does not name
+(unmodelled Compose fields and ``x-`` extensions) are kept in ``model_extra`` so that
+``compose config`` prints them back. Durations are seconds and sizes are bytes; they print
+in Compose's own forms (``1m30s``, ``"268435456"``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from launchdeck.compose.units import format_duration, parse_bytes, parse_duration
+
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+]
+"""Seconds; written and printed as a Go duration (``1m30s``)."""
+
+Bytes = Annotated[
+    int, BeforeValidator(parse_bytes), PlainSerializer(lambda v: str(v), return_type=str)
+]
+"""Bytes; written as ``512m``, printed as Compose prints sizes (a string of digits)."""
+
+
+def _string_or_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _command(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split {value!r} into arguments: {exc}") from None
+    return value
+
+
+StringList = Annotated[list[str], BeforeValidator(_string_or_list)]
+Command = Annotated[list[str] | None, BeforeValidator(_command)]
+Scalar = Annotated[str, BeforeValidator(_stringify)]
+OptionalScalar = Annotated[str | None, BeforeValidator(_stringify)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+
+
+class _Open(BaseModel):
+    """A model that keeps the keys it does not name (unmodelled fields, ``x-`` extensions)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The ``x-`` keys of this object."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k.startswith("x-")}
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    return info.context or {}
+
+
+def _resolve_path(path: str, info: ValidationInfo) -> str:
+    base = _context(info).get("working_dir")
+    if not base or "://" in path or path.startswith("git@"):
+        return path
+    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
+class Build(_Open):
+    """How to build the service's image."""
+
+    context: str = "."
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
+    args: dict[str, OptionalScalar] = {}
+    target: str | None = None
+    ssh: Any = None
+    secrets: Any = None
+    extra_hosts: Any = None
+    network: str | None = None
+    platforms: list[str] | None = None
+    additional_contexts: Any = None
+    privileged: bool | None = None
+
+    @field_validator("context")
+    @classmethod
+    def _absolute_context(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _default_dockerfile(self) -> Build:
+        if self.dockerfile is None and self.dockerfile_inline is None:
+            self.dockerfile = "Dockerfile"
+        return self
+
+
+_PORT = re.compile(r"^(?:(\d+)(?:-(\d+))?)$")
+
+
+class Port(_Model):
+    """One port of a service, in Compose's long syntax."""
+
+    name: str | None = None
+    mode: Literal["ingress", "host"] = "ingress"
+    host_ip: str | None = None
+    target: int
+    published: str | None = None
+    protocol: str = "tcp"
+    app_protocol: str | None = None
+    mode_defaulted: bool = Field(False, exclude=True)
+    """True when the file gave no mode and ``ingress`` was assumed."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_syntax(cls, value: Any) -> Any:
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            ports = parse_port(value)
+            if len(ports) != 1:
+                raise ValueError(f"port range {value!r} must be expanded")  # done by Service
+            return ports[0]
+        if isinstance(value, dict):
+            value = dict(value)
+            if "mode" not in value:
+                value["mode_defaulted"] = True
+            if value.get("published") is not None:
+                value["published"] = str(value["published"])
+        return value
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        if isinstance(value, str) and "-" in value:
+            raise ValueError(f"a port range {value!r} needs the short syntax (\"8000-8001\")")
+        return value
+
+
+def parse_port(spec: int | str) -> list[dict[str, Any]]:
+    """The long-syntax entries for one short-syntax port (``[IP:][HOST:]CONTAINER[/PROTO]``)."""
+    text = str(spec).strip()
+    text, _, protocol = text.partition("/")
+    parts = text.rsplit(":", 2) if not text.startswith("[") else _split_ipv6(text)
+    target = parts[-1]
+    published = parts[-2] if len(parts) >= 2 else ""
+    host_ip = parts[0] if len(parts) == 3 else None
+    match, pub_match = _PORT.match(target), _PORT.match(published) if published else None
+    if not match or (published and not pub_match):
+        raise ValueError(
+            f"invalid port {spec!r}: use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, "
+            "optionally with /tcp or /udp"
+        )
+    first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+    common = {"mode": "ingress", "protocol": protocol or "tcp", "mode_defaulted": True}
+    if host_ip:
+        common["host_ip"] = host_ip.strip("[]")
+    if first == last:
+        return [{**common, "target": first, "published": published or None}]
+    if pub_match and pub_match.group(2):
+        pub_first, pub_last = int(pub_match.group(1)), int(pub_match.group(2))
+        if pub_last - pub_first != last - first:
+            raise ValueError(f"invalid port {spec!r}: the two ranges differ in length")
+        return [{**common, "target": t, "published": str(pub_first + t - first)}
+                for t in range(first, last + 1)]
+    return [{**common, "target": t, "published": published or None}
+            for t in range(first, last + 1)]
+
+
+def _split_ipv6(text: str) -> list[str]:
+    ip, _, rest = text.partition("]:")
+    return [ip + "]", *rest.split(":", 1)] if ":" in rest else [ip + "]", "", rest]
+
+
+class Healthcheck(_Model):
+    """How to tell that a service is healthy."""
+
+    test: list[str] | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    retries: int | None = None
+    start_period: Duration | None = None
+    start_interval: Duration | None = None
+    disable: bool | None = None
+
+    @field_validator("test", mode="before")
+    @classmethod
+    def _test(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return ["CMD-SHELL", value]
+        return value
+
+    @property
+    def disabled(self) -> bool:
+        return bool(self.disable) or (self.test or [""])[0] == "NONE"
+
+    @property
+    def command(self) -> str:
+        """The probe as one line of text, for messages and for finding the URL it probes."""
+        if not self.test:
+            return ""
+        return " ".join(self.test[1:]) if self.test[0] in ("CMD", "CMD-SHELL") else " ".join(self.test)
+
+
+class Dependency(_Model):
+    """One entry of depends_on."""
+
+    condition: Literal[
+        "service_started", "service_healthy", "service_completed_successfully"
+    ] = "service_started"
+    required: bool = True
+    restart: bool | None = None
+
+
+class Resources(_Open):
+    """Resource limits or reservations."""
+
+    cpus: float | None = None
+    memory: Bytes | None = None
+    pids: int | None = None
+
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _cpus(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"invalid cpus {value!r}: use a number like 0.5") from None
+        return value
+
+
+class ResourceSpec(_Model):
+    limits: Resources | None = None
+    reservations: Resources | None = None
+
+
+class Deploy(_Open):
+    """The deploy section: replicas and resources, plus the Swarm-only keys for validation."""
+
+    mode: str | None = None
+    replicas: int | None = None
+    resources: ResourceSpec | None = None
+    restart_policy: Any = None
+    update_config: Any = None
+    rollback_config: Any = None
+    endpoint_mode: str | None = None
+
+
+class ServiceNetwork(_Open):
+    """How a service joins one network."""
+
+    aliases: list[str] | None = None
+
+
+class Mount(_Open):
+    """One volume, bind mount or tmpfs of a service, in Compose's long syntax."""
+
+    type: str
+    source: str | None = None
+    target: str
+    read_only: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_syntax(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = _parse_mount(value)
+        if isinstance(value, dict) and value.get("type") == "bind" and value.get("source"):
+            value = {**value, "source": _resolve_path(str(value["source"]), info)}
+        return value
+
+
+def _parse_mount(spec: str) -> dict[str, Any]:
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return {"type": "volume", "target": parts[0], "volume": {}}
+    if len(parts) > 3 or not parts[0] or not parts[1]:
+        raise ValueError(f"invalid volume {spec!r}: use SOURCE:TARGET[:ro]")
+    source, target = parts[0], parts[1]
+    options = parts[2].split(",") if len(parts) == 3 else []
+    bind = source.startswith((".", "/", "~"))
+    mount: dict[str, Any] = {"type": "bind" if bind else "volume", "source": source, "target": target}
+    if "ro" in options:
+        mount["read_only"] = True
+    if bind:
+        mount["bind"] = {"create_host_path": True}
+        selinux = next((o for o in options if o in ("z", "Z")), None)
+        if selinux:
+            mount["bind"]["selinux"] = selinux
+    else:
+        mount["volume"] = {"nocopy": True} if "nocopy" in options else {}
+    return mount
+
+
+class EnvFile(_Model):
+    path: str
+    required: bool = True
+    format: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+
+class ManagedStore(_Open):
+    """A managed data store asked for by ``x-defang-postgres`` / ``-redis`` / ``-mongodb``."""
+
+    allow_downtime: bool | None = Field(None, alias="allow-downtime")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        return {} if value is True or value is None else value
+
+
+class ManagedLLM(_Open):
+    """A managed LLM endpoint asked for by ``x-defang-llm``."""
+
+    model: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        return {} if value is True or value is None else value
+
+
+def _managed(kind: str) -> Any:
+    return Field(
+        None,
+        validation_alias=AliasChoices(f"x-defang-{kind}", f"x-launchdeck-{kind}"),
+        serialization_alias=f"x-defang-{kind}",
+    )
+
+
+class Service(_Open):
+    """One service of the project."""
+
+    name: str = Field(exclude=True)
+    image: str | None = None
+    build: Build | None = None
+    command: Command = None
+    entrypoint: Command = None
+    environment: dict[str, OptionalScalar] = {}
+    env_file: list[EnvFile] = Field([], exclude=True)
+    ports: list[Port] = []
+    expose: list[Scalar] = []
+    healthcheck: Healthcheck | None = None
+    depends_on: dict[str, Dependency] = {}
+    deploy: Deploy | None = None
+    restart: str | None = None
+    networks: dict[str, ServiceNetwork | None] = {}
+    network_mode: str | None = None
+    domainname: str | None = None
+    hostname: str | None = None
+    volumes: list[Mount] = []
+    volumes_from: list[str] = []
+    dns: StringList = []
+    dns_search: StringList = []
+    devices: list[Any] = []
+    device_cgroup_rules: list[str] = []
+    group_add: list[Scalar] = []
+    privileged: bool | None = None
+    profiles: list[str] = []
+    labels: dict[str, Scalar] = {}
+    working_dir: str | None = None
+    user: str | None = None
+    platform: str | None = None
+    postgres: ManagedStore | None = _managed("postgres")
+    redis: ManagedStore | None = _managed("redis")
+    mongodb: ManagedStore | None = _managed("mongodb")
+    llm: ManagedLLM | None = _managed("llm")
+    env_refs: dict[str, tuple[str, ...]] = Field({}, exclude=True)
+    """Environment keys whose values are templates, with the config names each refers to."""
+
+    @field_serializer("postgres", "redis", "mongodb", "llm")
+    def _flag_out(self, value: _Open | None) -> Any:
+        if value is None:
+            return None
+        options = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return options or True  # written as `x-defang-postgres: true`
+
+    @field_validator("ports", mode="before")
+    @classmethod
+    def _expand_ranges(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        out: list[Any] = []
+        for item in value:
+            if isinstance(item, (str, int)) and not isinstance(item, bool):
+                try:
+                    out.extend(parse_port(item))
+                    continue
+                except ValueError:
+                    pass  # the Port model reports it, at this item's index
+            out.append(item)
+        return out
+
+    @property
+    def managed_store(self) -> Literal["postgres", "redis", "mongodb"] | None:
+        """The kind of managed store this service stands for, if any."""
+        for kind in ("postgres", "redis", "mongodb"):
+            if getattr(self, kind) is not None:
+                return kind  # type: ignore[return-value]
+        return None
+
+    @property
+    def ingress_ports(self) -> list[Port]:
+        return [p for p in self.ports if p.mode == "ingress"]
+
+    def required_config(self) -> set[str]:
+        """Config names this service reads from the secret store."""
+        names = {key for key, value in self.environment.items() if value is None}
+        for refs in self.env_refs.values():
+            names.update(refs)
+        return names
+
+
+class Network(_Open):
+    name: str | None = None
+    external: bool | None = None
+
+
+class Volume(_Open):
+    name: str | None = None
+    external: bool | None = None
+
+
+class Project(_Open):
+    """A loaded compose project: services plus the top-level networks and volumes."""
+
+    name: str
+    working_dir: str = Field(exclude=True)
+    compose_files: list[str] = Field([], exclude=True)
+    services: dict[str, Service] = {}
+    networks: dict[str, Network] = {}
+    volumes: dict[str, Volume] = {}
+    secrets: dict[str, Any] = {}
+    configs: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_names(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("services"), dict):
+            value = dict(value)
+            value["services"] = {
+                name: {**svc, "name": name} if isinstance(svc, dict) else svc
+                for name, svc in value["services"].items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _default_network(self) -> Project:
+        uses_default = False
+        for service in self.services.values():
+            if not service.networks and not service.network_mode:
+                service.networks = {"default": None}
+            uses_default = uses_default or "default" in service.networks
+        if uses_default and "default" not in self.networks:
+            self.networks = {"default": Network(name=None), **self.networks}
+        for key, network in self.networks.items():
+            if network.name is None:
+                network.name = key if network.external else f"{self.name}_{key}"
+        for key, volume in self.volumes.items():
+            if volume.name is None:
+                volume.name = key if volume.external else f"{self.name}_{key}"
+        return self
+
+    def to_compose(self) -> dict[str, Any]:
+        """The project as ``docker compose config`` prints it (modelled fields included)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        out: dict[str, Any] = {"name": self.name}
+        for key in ("services", "networks", "volumes", "secrets", "configs"):
+            if data.get(key):
+                out[key] = data[key]
+        out.update({k: v for k, v in data.items() if k.startswith("x-")})
+        for service in out.get("services", {}).values():
+            for key in [k for k, v in service.items() if v in ([], {}) and k != "volume"]:
+                del service[key]
+            networks = service.get("networks")
+            if networks is not None:
+                service["networks"] = self._networks_out(networks)
+        for network in out.get("networks", {}).values():
+            network.setdefault("ipam", {}) if not network.get("external") else None
+        return out
+
+    @staticmethod
+    def _networks_out(networks: dict[str, Any]) -> dict[str, Any]:
+        return {key: (value or None) for key, value in networks.items()}
+
+
+def path_label(path: tuple[Any, ...] | list[Any]) -> str:
+    """``services.web.ports[0]`` from ``("services", "web", "ports", 0)``."""
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += f".{step}" if out else str(step)
+    return out

@@ -1,0 +1,73 @@
+"""Durations and byte sizes as Compose writes them (``1m30s``, ``512m``), to numbers and back."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9,
+          "m": 60 * 10**9, "h": 3600 * 10**9}
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?\s*$", re.IGNORECASE)
+_BYTE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds from a Go duration string (``1m30s``, ``500ms``); a bare number is seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}: use a value like 30s or 1m30s")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = value.strip()
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-")
+    if body == "0":
+        return 0.0
+    total, pos = 0, 0
+    for match in _DURATION_PART.finditer(body):
+        if match.start() != pos:
+            break
+        total += round(float(match.group(1)) * _NANOS[match.group(2)])
+        pos = match.end()
+    if not body or pos != len(body):
+        raise ValueError(f"invalid duration {value!r}: use a value like 30s, 1m30s or 500ms")
+    return sign * total / 1e9
+
+
+def format_duration(seconds: float) -> str:
+    """The Go ``time.Duration.String()`` form of a number of seconds, as Compose prints it."""
+    nanos = round(seconds * 1e9)
+    if nanos == 0:
+        return "0s"
+    sign, nanos = ("-", -nanos) if nanos < 0 else ("", nanos)
+    if nanos < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if nanos >= size:
+                return sign + _decimal(nanos, size) + unit
+    hours, rest = divmod(nanos, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    text = _decimal(rest, 10**9) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{text}"
+    if minutes:
+        return f"{sign}{minutes}m{text}"
+    return sign + text
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, frac = divmod(value, unit)
+    if not frac:
+        return str(whole)
+    digits = len(str(unit)) - 1
+    return f"{whole}.{str(frac).rjust(digits, '0').rstrip('0')}"
+
+
+def parse_bytes(value: str | int | float) -> int:
+    """Bytes from a size like ``512m``, ``1.5g`` or ``1024`` (units are powers of 1024)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size {value!r}: use a value like 512m or 1g")
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = _BYTES.match(value)
+    if not match:
+        raise ValueError(f"invalid size {value!r}: use a value like 512m or 1g")
+    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])

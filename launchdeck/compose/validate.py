@@ -1,0 +1,327 @@
+"""Will this project deploy on the chosen target? Findings that say why not, and what to do.
+
+Each rule looks at the typed project and yields Findings (error or warning, located at a
+file and line, with a fix). Which rules run depends on the target: the local Docker Engine
+accepts nearly all of Compose, the clouds much less. Findings never quote a value that may
+be a secret.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from enum import StrEnum
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from launchdeck.compose.load import Loaded
+from launchdeck.compose.model import Service, path_label
+
+CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KNOWN_EXTENSIONS = tuple(
+    f"x-{vendor}-{kind}" for vendor in ("defang", "launchdeck")
+    for kind in ("postgres", "redis", "mongodb", "llm")
+)
+_SECRET_NAME = re.compile(
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH)",
+    re.IGNORECASE,
+)
+_SECRET_VALUE = re.compile(
+    r"^(AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abp]-[A-Za-z0-9-]+"
+    r"|AIza[0-9A-Za-z_-]{35}|-----BEGIN [A-Z ]*PRIVATE KEY-----.*)$",
+    re.DOTALL,
+)
+_LOCAL_PROBE = re.compile(r"\b(localhost|127\.0\.0\.1|0\.0\.0\.0)\b|\[::1\]")
+_URL = re.compile(r"\bhttps?://")
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Finding(BaseModel):
+    """One reason a project may not deploy as written, and what to do about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    severity: Severity
+    service: str | None
+    field: str
+    file: str
+    line: int
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.severity}: {self.field}: {self.message}\n  fix: {self.fix}"
+
+
+class _Check:
+    """The state one validation run shares between rules."""
+
+    def __init__(self, loaded: Loaded, provider: str) -> None:
+        self.loaded = loaded
+        self.project = loaded.project
+        self.provider = provider
+        self.cloud = provider != "local"
+        self.findings: list[Finding] = []
+
+    def add(self, severity: Severity, path: tuple[Any, ...], message: str, fix: str) -> None:
+        file, line = self.loaded.where(path)
+        service = path[1] if len(path) > 1 and path[0] == "services" else None
+        self.findings.append(Finding(severity=severity, service=service, field=path_label(path),
+                                     file=file, line=line, message=message, fix=fix))
+
+    def error(self, path: tuple[Any, ...], message: str, fix: str) -> None:
+        self.add(Severity.ERROR, path, message, fix)
+
+    def warn(self, path: tuple[Any, ...], message: str, fix: str) -> None:
+        self.add(Severity.WARNING, path, message, fix)
+
+
+def validate(loaded: Loaded, provider: str = "local") -> list[Finding]:
+    """Every finding for deploying ``loaded`` to ``provider``, in file and line order."""
+    check = _Check(loaded, provider)
+    for name, service in loaded.project.services.items():
+        base = ("services", name)
+        _image_or_build(check, base, service)
+        _ports(check, base, service)
+        _resources(check, base, service)
+        _environment(check, base, service)
+        _extensions(check, base, service)
+        if check.cloud:
+            _cloud_only_fields(check, base, service)
+            _build(check, base, service)
+            _healthcheck(check, base, service)
+            _storage(check, base, service)
+            _domain(check, base, service)
+    _references(check)
+    if check.cloud:
+        _service_names(check)
+    return sorted(check.findings, key=lambda f: (f.file, f.line, f.field, f.message))
+
+
+def required_config(loaded: Loaded) -> list[str]:
+    """The config names the project reads from the secret store, sorted."""
+    names: set[str] = set()
+    for service in loaded.project.services.values():
+        names |= service.required_config()
+    return sorted(names)
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
+
+
+def normalize_service_name(name: str) -> str:
+    """The form cloud resource names take: lowercase, with dashes for anything else."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _image_or_build(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    if not service.image and not service.build and not service.managed_store:
+        check.error(base, "has neither image nor build",
+                    "Add image: with an image name, or build: with the directory of a Dockerfile.")
+
+
+def _ports(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    seen: dict[tuple[int, str], int] = {}
+    for index, port in enumerate(service.ports):
+        path = (*base, "ports", index)
+        if not 1 <= port.target <= 65535:
+            check.error(path, f"port {port.target} is outside 1-65535",
+                        "Use the port number the application listens on.")
+            continue
+        if not check.cloud:
+            continue
+        if port.mode_defaulted:
+            check.warn(path, f"port {port.target} has no mode, so it is treated as ingress "
+                             "(public, behind the load balancer)",
+                       "Add mode: ingress to say so, or mode: host to keep it internal.")
+        if port.host_ip:
+            check.error(path, "host_ip cannot be chosen on a cloud target",
+                        "Remove host_ip; ingress ports are reached through the load balancer.")
+        if port.protocol not in ("tcp", "udp"):
+            check.error(path, f"unknown protocol {port.protocol!r}", "Use tcp or udp.")
+        elif port.protocol == "udp" and port.mode == "ingress":
+            check.error(path, "UDP cannot be an ingress port (the load balancer speaks HTTP)",
+                        "Use mode: host for UDP ports.")
+        key = (port.target, port.protocol)
+        if key in seen:
+            check.error(path, f"port {port.target}/{port.protocol} is listed twice "
+                              f"(also at ports[{seen[key]}])", "Keep one entry per port.")
+        seen.setdefault(key, index)
+
+
+def _resources(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    resources = service.deploy.resources if service.deploy else None
+    for kind in ("limits", "reservations"):
+        spec = getattr(resources, kind, None) if resources else None
+        if spec and spec.cpus is not None and spec.cpus < 0:
+            check.error((*base, "deploy", "resources", kind, "cpus"),
+                        f"cpus cannot be negative ({spec.cpus:g})", "Use a number like 0.5.")
+        if spec and spec.memory is not None and spec.memory < 0:
+            check.error((*base, "deploy", "resources", kind, "memory"),
+                        "memory cannot be negative", "Use a size like 512M.")
+    if check.cloud and not service.managed_store:
+        reservation = resources.reservations if resources else None
+        if reservation is None or reservation.memory is None:
+            check.warn((*base, "deploy") if service.deploy else base,
+                       "no memory reservation: the service gets the smallest size",
+                       "Set deploy.resources.reservations.memory, e.g. 512M.")
+
+
+def _environment(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    for key, value in service.environment.items():
+        path = (*base, "environment", key)
+        if value is None:
+            if not CONFIG_NAME.match(key):
+                check.error(path, f"{key!r} is read from config, but is not a valid config name",
+                            "Config names use letters, digits and _, and do not start "
+                            "with a digit.")
+            continue
+        if key in service.env_refs:
+            continue
+        if _SECRET_VALUE.match(value) or (_SECRET_NAME.search(key) and len(value) >= 8):
+            check.warn(path, f"{key} looks like a secret written in the compose file",
+                       f"Remove the value (keep `- {key}`) and run "
+                       f"`launchdeck config set {key}`.")
+
+
+def _extensions(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    for key in service.extensions:
+        if key in _KNOWN_EXTENSIONS:
+            continue
+        if key.startswith(("x-defang-", "x-launchdeck-")):
+            close = difflib.get_close_matches(key, _KNOWN_EXTENSIONS, n=1)
+            hint = f"Did you mean {close[0]}?" if close else \
+                "Known: x-defang-postgres, -redis, -mongodb, -llm."
+            check.warn((*base, key), f"unsupported extension {key} is ignored", hint)
+    if service.llm is not None and not check.cloud:
+        check.warn((*base, "x-defang-llm"),
+                   "x-defang-llm needs a cloud provider: locally no LLM endpoint is provided",
+                   "Deploy with --provider aws or --provider gcp, or point the service at "
+                   "an LLM API through its environment.")
+
+
+_CLOUD_UNSUPPORTED = {
+    "hostname": "Remove hostname; use domainname: for a public name (other services reach "
+                "this one by its service name).",
+    "dns": "Remove dns; the cloud network provides DNS.",
+    "dns_search": "Remove dns_search; services reach each other by service name.",
+    "devices": "Remove devices; cloud containers have no host devices.",
+    "device_cgroup_rules": "Remove device_cgroup_rules; cloud containers have no host devices.",
+    "group_add": "Remove group_add; set the user's groups in the Dockerfile.",
+}
+_SWARM_ONLY = ("update_config", "rollback_config", "restart_policy", "endpoint_mode")
+_BUILD_UNSUPPORTED = ("ssh", "secrets", "extra_hosts", "network", "platforms",
+                      "additional_contexts", "dockerfile_inline")
+
+
+def _cloud_only_fields(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    on = f"on {check.provider}"
+    for field, fix in _CLOUD_UNSUPPORTED.items():
+        if getattr(service, field):
+            check.error((*base, field), f"{field} is not supported {on}", fix)
+    deploy = service.deploy
+    if deploy is None:
+        return
+    if deploy.mode not in (None, "replicated"):
+        check.error((*base, "deploy", "mode"), f"deploy.mode {deploy.mode!r} is not supported {on}",
+                    "Remove deploy.mode (services are replicated) and set deploy.replicas.")
+    for field in _SWARM_ONLY:
+        if getattr(deploy, field) is not None:
+            check.error((*base, "deploy", field), f"deploy.{field} is not supported {on}",
+                        f"Remove deploy.{field}; the provider manages rollouts and restarts.")
+
+
+def _build(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    build = service.build
+    if build is None:
+        return
+    on = f"on {check.provider}"
+    if build.privileged:
+        check.error((*base, "build", "privileged"), f"privileged builds are not supported {on}",
+                    "Remove build.privileged.")
+    for field in _BUILD_UNSUPPORTED:
+        if getattr(build, field):
+            check.error((*base, "build", field), f"build.{field} is not supported {on}",
+                        f"Remove build.{field}.")
+    dockerfile = build.dockerfile
+    if dockerfile and (dockerfile.startswith("/") or ".." in PurePosixPath(dockerfile).parts):
+        check.error((*base, "build", "dockerfile"),
+                    f"Dockerfile {dockerfile!r} is outside the build context",
+                    "Move the Dockerfile into the build context and give its path "
+                    "relative to the context.")
+
+
+def _healthcheck(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    health = service.healthcheck
+    ingress = service.ingress_ports
+    if health and not health.disabled and health.timeout and health.interval and \
+            health.timeout >= health.interval:
+        check.error((*base, "healthcheck", "timeout"),
+                    "healthcheck timeout must be shorter than its interval",
+                    "Lower healthcheck.timeout or raise healthcheck.interval.")
+    if not ingress:
+        return
+    if health is None or health.disabled or not health.test:
+        check.warn((*base, "ports"), "ingress port without a healthcheck: the load balancer "
+                                     "cannot tell when the service is ready",
+                   f"Add a healthcheck, e.g. test: [\"CMD\", \"wget\", \"-q\", \"--spider\", "
+                   f"\"http://localhost:{ingress[0].target}/\"].")
+        return
+    command = health.command
+    if _URL.search(command) and not _LOCAL_PROBE.search(command):
+        check.warn((*base, "healthcheck", "test"),
+                   "the healthcheck does not probe localhost, so it says nothing about this "
+                   "container", "Probe http://localhost:<port>/ from inside the container.")
+
+
+def _storage(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    for field in ("volumes", "volumes_from"):
+        if getattr(service, field) and not service.managed_store:
+            check.warn((*base, field),
+                       f"{field} are not kept on {check.provider}: data is lost when the "
+                       "container restarts",
+                       "Keep data in a managed store (x-defang-postgres, x-defang-redis) "
+                       "or object storage.")
+
+
+def _domain(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    if service.domainname and not service.ingress_ports:
+        check.error((*base, "domainname"), "domainname needs an ingress port to route to",
+                    "Add a port with mode: ingress, or remove domainname.")
+
+
+def _references(check: _Check) -> None:
+    for ref in check.loaded.references:
+        names = ", ".join(ref.names)
+        path = ref.path
+        if len(path) >= 4 and path[2] == "environment":
+            continue
+        if len(path) >= 5 and path[2:4] == ("build", "args"):
+            check.error(path, f"build arg refers to {names}, which no .env file defines: "
+                              "a config value here would be baked into the image",
+                        f"Define {names} in .env, or pass the value at run time through "
+                        "environment.")
+        else:
+            check.error(path, f"{names} is not defined; config values are only read into "
+                              "environment",
+                        f"Define {names} in .env or .env.<stack>, or move the value into "
+                        "environment.")
+
+
+def _service_names(check: _Check) -> None:
+    seen: dict[str, str] = {}
+    for name in check.project.services:
+        key = normalize_service_name(name)
+        if key in seen:
+            check.error(("services", name),
+                        f"service names {seen[key]!r} and {name!r} both become {key!r} "
+                        "in cloud resource names", "Rename one of the two services.")
+        seen.setdefault(key, name)
