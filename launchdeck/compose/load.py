@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from launchdeck.compose import schema
 from launchdeck.compose.interpolate import InterpolationError, substitute
-from launchdeck.compose.merge import merge, normalize_file, strip_markers
+from launchdeck.compose.merge import merge, normalize_file, strip_markers, without_markers
 from launchdeck.compose.model import Project, path_label
 from launchdeck.compose.source import Mapping, Sequence, Where, parse_yaml, where
 from launchdeck.errors import ComposeError, Problem
@@ -90,7 +90,7 @@ def load(
         label = _display(path, base)
         problems += _interpolate(doc, (), variables, label, references, doc)
         if not problems:
-            problems += schema.check(doc, label)
+            problems += schema.check(without_markers(doc), label)
         docs.append(doc)
     if problems:
         raise ComposeError(problems)
@@ -106,6 +106,7 @@ def load(
     name = _project_name(project_name, variables, merged, project_dir)
     _apply_profiles(merged, list(profiles) or _split(variables.get("COMPOSE_PROFILES", "")))
     _read_env_files(merged, project_dir, variables, base)
+    _resolve_build_args(merged, variables)
     merged["name"] = name
 
     try:
@@ -141,7 +142,9 @@ def _find_files(base: Path, files: Seq[str], env: dict[str, str]) -> list[Path]:
     for directory in (base, *base.parents):
         for name in CANDIDATES:
             if (directory / name).is_file():
-                return [directory / name]
+                stem, dot, ext = name.rpartition(".")
+                override = directory / f"{stem}.override{dot}{ext}"
+                return [directory / name, *([override] if override.is_file() else [])]
     raise ComposeError(
         Problem(f"no compose file found in {base} or its parent directories"),
         hint=f"Create {CANDIDATES[0]}, pass one with -f, or choose the directory with -C.",
@@ -349,6 +352,19 @@ def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
         environment = service.get("environment") or Mapping()
         service["environment"] = Mapping({**values, **environment},
                                          where=dict(getattr(environment, "where", {})))
+
+
+def _resolve_build_args(doc: Mapping, variables: dict[str, str]) -> None:
+    """A build arg with no value takes the .env variable of that name, or is left out."""
+    for service in (doc.get("services") or {}).values():
+        build = service.get("build") if isinstance(service, dict) else None
+        args = build.get("args") if isinstance(build, dict) else None
+        if isinstance(args, dict):
+            for key in [k for k, v in args.items() if v is None]:
+                if key in variables:
+                    args[key] = variables[key]
+                else:
+                    del args[key]
 
 
 def _pydantic_problems(exc: ValidationError, doc: Mapping, first: Path,

