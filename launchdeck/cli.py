@@ -99,9 +99,7 @@ def compose_config(
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        import yaml
-
-        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        sys.stdout.write(_yaml(data))
     findings = validate(loaded, provider.value)
     console = _stderr()
     for finding in findings:
@@ -119,6 +117,16 @@ def compose_config(
         console.print(f"[red]{errors} error(s): the project cannot deploy to {provider.value} "
                       "as written.[/]", highlight=False)
         raise typer.Exit(1)
+
+
+def _yaml(data: object) -> str:
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            super().increase_indent(flow, False)  # indent list items under their key
+
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 def _stderr() -> Console:

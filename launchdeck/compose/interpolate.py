@@ -32,6 +32,17 @@ class Substitution:
     """Variables that no source defined, in order of first use."""
 
 
+class Template(str):
+    """A string that still refers to variables no source defined (see ``Substitution``)."""
+
+    __slots__ = ("refs",)
+
+    def __new__(cls, value: str, refs: tuple[str, ...]) -> Template:
+        made = super().__new__(cls, value)
+        made.refs = refs
+        return made
+
+
 def substitute(text: str, env: Mapping[str, str]) -> Substitution:
     """Substitute the variables of ``env`` into ``text``; see the module docstring."""
     if "$" not in text:
@@ -65,7 +76,7 @@ def _scan(text: str, env: Mapping[str, str], out: list[tuple[bool, str]]) -> Non
         elif nxt == "{":
             end = _closing_brace(text, i + 2)
             if end < 0:
-                raise InterpolationError(f"invalid interpolation format {text[i:]!r}")
+                raise InterpolationError(_invalid(text[i:]))
             _braced(text[i + 2 : end], text[i : end + 1], env, out)
             i = end + 1
         elif nxt in _NAME_START:
@@ -100,7 +111,7 @@ def _closing_brace(text: str, i: int) -> int:
 def _braced(body: str, whole: str, env: Mapping[str, str], out: list[tuple[bool, str]]) -> None:
     j = 0
     if not body or body[0] not in _NAME_START:
-        raise InterpolationError(f"invalid interpolation format {whole!r}")
+        raise InterpolationError(_invalid(whole))
     while j < len(body) and body[j] in _NAME_CHARS:
         j += 1
     name, rest = body[:j], body[j:]
@@ -109,7 +120,7 @@ def _braced(body: str, whole: str, env: Mapping[str, str], out: list[tuple[bool,
         return
     op = next((o for o in _OPERATORS if rest.startswith(o)), None)
     if op is None:
-        raise InterpolationError(f"invalid interpolation format {whole!r}")
+        raise InterpolationError(_invalid(whole))
     arg = rest[len(op) :]
     value = env.get(name)
     empty = value is None or (op[0] == ":" and value == "")
@@ -132,3 +143,7 @@ def _braced(body: str, whole: str, env: Mapping[str, str], out: list[tuple[bool,
 def _lookup(name: str, env: Mapping[str, str], out: list[tuple[bool, str]]) -> None:
     value = env.get(name)
     out.append((True, name) if value is None else (False, value))
+
+
+def _invalid(expression: str) -> str:
+    return f"invalid interpolation format {expression!r}; write a literal $ as $$"

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from launchdeck.compose import schema
-from launchdeck.compose.interpolate import InterpolationError, substitute
+from launchdeck.compose.interpolate import InterpolationError, Template, substitute
 from launchdeck.compose.merge import merge, normalize_file, strip_markers, without_markers
 from launchdeck.compose.model import Project, path_label
 from launchdeck.compose.source import Mapping, Sequence, Where, parse_yaml, where
@@ -229,24 +229,12 @@ def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], la
                 result = substitute(value, variables)
             except InterpolationError as exc:
                 file, line = where(root, (*path, key), (label, 0))
-                problems.append(Problem(f"{exc}; write a literal $ as $$", file, line,
-                                        path_label((*path, key))))
+                problems.append(Problem(str(exc), file, line, path_label((*path, key))))
                 continue
             node[key] = Template(result.value, result.refs) if result.refs else result.value
         elif isinstance(value, (dict, list)):
             problems += _interpolate(value, (*path, key), variables, label, references, root)
     return problems
-
-
-class Template(str):
-    """A string that still refers to config values (``${NAME}``) no .env file defines."""
-
-    __slots__ = ("refs",)
-
-    def __new__(cls, value: str, refs: tuple[str, ...]) -> Template:
-        made = super().__new__(cls, value)
-        made.refs = refs
-        return made
 
 
 def _collect_refs(node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], tuple[str, ...]]]:
@@ -323,7 +311,8 @@ def _apply_profiles(doc: Mapping, active: list[str]) -> None:
                 message = (f"service {name!r} depends on {dep!r}, which is only in profile "
                            f"{', '.join(map(str, disabled[dep]))}; enable it with --profile")
             else:
-                message = f"service {name!r} depends on undefined service {dep!r}"
+                message = (f"service {name!r} depends on undefined service {dep!r}; "
+                           "define it or remove it from depends_on")
             problems.append(Problem(message, file, line, f"services.{name}.depends_on"))
     if problems:
         raise ComposeError(problems)
@@ -376,15 +365,31 @@ def _pydantic_problems(exc: ValidationError, doc: Mapping, first: Path,
         while path and not _exists(doc, path):
             path = path[:-1]
         file, line = where(doc, path, (_display(first, base), 0))
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = f"missing required key {error['loc'][-1]!r}"
+        message = _plain(error)
         value = _at(doc, path)
         if isinstance(value, Template):
             names = ", ".join(value.refs)
             message += f" ({names} is not set: define it in .env or .env.<stack>)"
         problems.append(Problem(message, file, line, path_label(path)))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.path))
+
+
+def _plain(error: Any) -> str:
+    """A pydantic error in the words of the rest of this module."""
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        return f"missing required key {error['loc'][-1]!r}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"must be an integer, not {value!r}"
+    if kind in ("float_parsing", "float_type"):
+        return f"must be a number, not {value!r}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"must be true or false, not {value!r}"
+    if kind == "string_type":
+        return f"must be a string, not {value!r}"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {error['ctx']['expected']}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _exists(doc: Any, path: tuple[Any, ...]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from launchdeck.compose.interpolate import Template, references
 from launchdeck.compose.source import RESET, Mapping, Override, Sequence
 
 # per service: fields written as "KEY=VALUE" lists or as mappings
@@ -61,6 +62,8 @@ def _key_value(items: Sequence, *, keep_none: bool) -> Mapping:
     out = Mapping()
     for item, where in zip(items, items.where, strict=False):
         key, sep, value = str(item).partition("=")
+        if isinstance(item, Template):  # only the value can hold the reference
+            value = Template(value, references(value))
         out[key] = value if sep else (None if keep_none else "")
         out.where[key] = where
     return out

@@ -42,18 +42,17 @@ def check(doc: Mapping, file: str) -> list[Problem]:
 
 
 def _deepest(error: Any) -> Any:
-    """For oneOf/anyOf, the alternative that got furthest: what the user most likely meant."""
-    from jsonschema.exceptions import best_match, relevance
+    """For oneOf/anyOf, the alternative that got furthest: what the user most likely meant.
 
-    while error.context:
-        candidate = best_match(error.context, key=relevance)
-        if candidate is None or candidate.validator in ("oneOf", "anyOf") and not candidate.context:
-            break
-        if len(candidate.absolute_path) < len(error.absolute_path):
-            break
-        if candidate.validator == "type" and error.validator in ("oneOf", "anyOf"):
-            return error  # every alternative failed on type: report the accepted types
-        error = candidate
+    An alternative that failed on its own top-level type is not what the user meant; if
+    every alternative failed that way, the error itself (listing the accepted types) is best.
+    """
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        meant = [e for e in error.context if not (e.validator == "type" and not e.relative_path
+                                                  and e.relative_schema_path[0] != "items")]
+        if not meant:
+            return error
+        error = max(meant, key=lambda e: len(e.absolute_path))
     return error
 
 

@@ -18,7 +18,7 @@ import yaml
 from launchdeck.errors import ComposeError, Problem
 
 try:  # libyaml parses several times faster; the pure-Python parser is the fallback
-    from yaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml.composer import Composer
     from yaml.parser import Parser
@@ -138,6 +138,8 @@ def parse_yaml(text: str, file: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         what = exc.problem or exc.context or "syntax error"
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            what += f" ({exc.context} at line {exc.context_mark.line + 1})"
         raise ComposeError(Problem(f"invalid YAML: {what}", file, line)) from None
     except yaml.YAMLError as exc:
         raise ComposeError(Problem(f"invalid YAML: {exc}", file)) from None
@@ -171,8 +173,9 @@ class _Builder:
             return out
         construct = _SCALARS.get(tag)
         if construct is None:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
             raise ComposeError(
-                Problem(f"unsupported YAML tag {tag}", self.file, node.start_mark.line + 1, path)
+                Problem(f"unsupported YAML tag {shown}", self.file, node.start_mark.line + 1, path)
             )
         try:
             return construct(node.value)

@@ -1,0 +1,79 @@
+"""Every malformed compose file gives one exact error, located at its file and line."""
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from launchdeck.compose import load
+from launchdeck.errors import ComposeError
+
+HERE = Path(__file__).parent / "malformed"
+
+EXPECTED = [
+    ('build-unknown-key', "build-unknown-key.yaml:5: services.web.build.dockerfle: unknown key 'dockerfle'; did you mean 'dockerfile'?"),
+    ('command-mapping', 'command-mapping.yaml:4: services.web.command: must be a list, empty or a string, not a mapping'),
+    ('command-unbalanced-quote', 'command-unbalanced-quote.yaml:4: services.web.command: cannot split \'echo "unfinished\' into arguments: No closing quotation'),
+    ('depends-on-bad-condition', "depends-on-bad-condition.yaml:6: services.web.depends_on.db.condition: 'service_ready' is not one of 'service_started', 'service_healthy', 'service_completed_successfully'"),
+    ('depends-on-profile', "depends-on-profile.yaml:4: services.web.depends_on: service 'web' depends on 'db', which is only in profile data; enable it with --profile"),
+    ('depends-on-undefined', "depends-on-undefined.yaml:4: services.web.depends_on: service 'web' depends on undefined service 'db'; define it or remove it from depends_on"),
+    ('deploy-bad-cpus', "deploy-bad-cpus.yaml:7: services.web.deploy.resources.limits.cpus: invalid cpus 'half': use a number like 0.5"),
+    ('deploy-bad-memory', "deploy-bad-memory.yaml:7: services.web.deploy.resources.limits.memory: invalid size 'lots': use a value like 512m or 1g"),
+    ('deploy-replicas-string', "deploy-replicas-string.yaml:5: services.web.deploy.replicas: must be an integer, not 'two'"),
+    ('duplicate-key', "duplicate-key.yaml:4: services.web: key 'image' is defined twice (first at line 3)"),
+    ('duplicate-service', "duplicate-service.yaml:4: services: key 'web' is defined twice (first at line 2)"),
+    ('empty-file', 'empty-file.yaml: the file is empty\nA compose file needs at least a services: section.'),
+    ('env-file-missing', 'env-file-missing.yaml:4: services.web.env_file[0]: env file missing.env not found\nCreate it, or mark the entry required: false.'),
+    ('environment-nested', 'environment-nested.yaml:5: services.web.environment.FOO: must be a string, a number, true or false or empty, not a mapping'),
+    ('environment-scalar', 'environment-scalar.yaml:4: services.web.environment: must be a list or a mapping, not a string'),
+    ('extends-unsupported', 'extends-unsupported.yaml:5: services.web.extends: extends is not supported: copy the settings of the extended service into this one'),
+    ('healthcheck-bad-duration', "healthcheck-bad-duration.yaml:6: services.web.healthcheck.interval: invalid duration '10 seconds': use a value like 30s, 1m30s or 500ms"),
+    ('healthcheck-retries-string', "healthcheck-retries-string.yaml:6: services.web.healthcheck.retries: must be an integer, not 'many'"),
+    ('healthcheck-unknown-key', "healthcheck-unknown-key.yaml:5: services.web.healthcheck.tets: unknown key 'tets'; did you mean 'test'?"),
+    ('image-number', 'image-number.yaml:3: services.web.image: must be a string, not an integer'),
+    ('include-unsupported', 'include-unsupported.yaml:1: include: include is not supported: inline the included files, or pass them with -f'),
+    ('interpolation-bad-name', "interpolation-bad-name.yaml:5: services.web.environment.A: invalid interpolation format '${1VAR}'; write a literal $ as $$"),
+    ('interpolation-in-port', "interpolation-in-port.yaml:5: services.web.ports[0]: invalid port '${PORT}:80': use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, optionally with /tcp or /udp (PORT is not set: define it in .env or .env.<stack>)"),
+    ('interpolation-required-bare', 'interpolation-required-bare.yaml:3: services.web.image: required variable TAG is missing a value'),
+    ('interpolation-required', 'interpolation-required.yaml:3: services.web.image: required variable TAG is missing a value: set TAG in .env'),
+    ('interpolation-unclosed', "interpolation-unclosed.yaml:3: services.web.image: invalid interpolation format '${TAG'; write a literal $ as $$"),
+    ('invalid-project-name', "invalid-project-name.yaml:1: invalid project name 'My Project' (from name)\nUse lowercase letters, digits, dashes and underscores, starting with a letter or digit."),
+    ('networks-scalar', 'networks-scalar.yaml:4: services.web.networks: must be a mapping, not a string'),
+    ('port-bad-mode', "port-bad-mode.yaml:6: services.web.ports[0].mode: 'public' is not one of 'ingress' or 'host'"),
+    ('port-invalid', "port-invalid.yaml:6: services.web.ports[1]: invalid port 'http:80': use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, optionally with /tcp or /udp"),
+    ('port-long-no-target', "port-long-no-target.yaml:5: services.web.ports[0]: missing required key 'target'"),
+    ('port-range-mismatch', "port-range-mismatch.yaml:5: services.web.ports[0]: invalid port '8000-8002:80-81': the two ranges differ in length"),
+    ('port-unknown-key', "port-unknown-key.yaml:6: services.web.ports[0].publish: unknown key 'publish'; did you mean 'published'?"),
+    ('ports-not-list', 'ports-not-list.yaml:4: services.web.ports: must be a list, not a string'),
+    ('profiles-string', 'profiles-string.yaml:4: services.web.profiles: must be a list, not a string'),
+    ('restart-number', 'restart-number.yaml:4: services.web.restart: must be a string, not an integer'),
+    ('service-scalar', 'service-scalar.yaml:2: services.web: must be a mapping, not a string'),
+    ('services-list', 'services-list.yaml:1: services: must be a mapping, not a list'),
+    ('several-problems', 'several-problems.yaml:4: services.web.ports: must be a list, not an integer\nseveral-problems.yaml:7: services.db.restart: must be a string, not a list'),
+    ('top-level-list', 'top-level-list.yaml:1: the top level must be a mapping (services:, volumes:, ...)'),
+    ('top-level-scalar', 'top-level-scalar.yaml:1: the top level must be a mapping (services:, volumes:, ...)'),
+    ('unknown-service-key', "unknown-service-key.yaml:3: services.web.imagee: unknown key 'imagee'; did you mean 'image'?"),
+    ('unknown-top-level', "unknown-top-level.yaml:4: service: unknown key 'service'; did you mean 'services'?"),
+    ('volume-bad-short', "volume-bad-short.yaml:5: services.web.volumes[0]: invalid volume 'a:b:c:d': use SOURCE:TARGET[:ro]"),
+    ('volume-long-no-target', "volume-long-no-target.yaml:5: services.web.volumes[0]: missing required key 'target'"),
+    ('yaml-syntax', "yaml-syntax.yaml:4: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 3)"),
+    ('yaml-tab', 'yaml-tab.yaml:2: invalid YAML: found character that cannot start any token'),
+    ('yaml-unsupported-tag', 'yaml-unsupported-tag.yaml:3: services.web.image: unsupported YAML tag !!binary'),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), EXPECTED, ids=[name for name, _ in EXPECTED])
+def test_malformed_file_gives_its_error(name: str, message: str) -> None:
+    """Loading the file fails with exactly this message (and hint)."""
+    with pytest.raises(ComposeError) as caught:
+        load([f"{name}.yaml"], cwd=HERE, os_environ={})
+    assert str(caught.value) == message
+
+
+def test_every_malformed_file_has_an_expectation() -> None:
+    """No file in malformed/ goes unchecked, and there are at least 40 of them."""
+    files = {p.stem for p in HERE.glob("*.yaml")}
+    assert files == {name for name, _ in EXPECTED}
+    assert len(files) >= 40
