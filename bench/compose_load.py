@@ -94,10 +94,10 @@ def main() -> None:
 
         small = REPO / "examples" / "hello"
         for label, where in (("examples/hello", small), (f"{n} services", big)):
-            ours = timed(lambda: command([*cli, "--provider", "aws"], where), options.runs)
+            ours = timed(lambda w=where: command([*cli, "--provider", "aws"], w), options.runs)
             line = f"CLI on {label}: launchdeck {ours * 1000:.0f} ms"
             if compose:
-                theirs = timed(lambda: command([compose, "config"], where), options.runs)
+                theirs = timed(lambda w=where: command([compose, "config"], w), options.runs)
                 line += (f", docker compose config {theirs * 1000:.0f} ms, "
                          f"ratio {ours / theirs:.1f}x")
             else:

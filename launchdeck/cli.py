@@ -45,17 +45,23 @@ class OutputFormat(StrEnum):
 
 Files = Annotated[
     list[str] | None,
-    typer.Option("-f", "--file", metavar="FILE", help="Compose file(s), merged in order. Default: compose.yaml "
-                                      "in the project directory or a parent."),
+    typer.Option("-f", "--file", metavar="FILE",
+                 help="Compose file(s), merged in order. Default: compose.yaml in the project "
+                      "directory or a parent."),
 ]
 Cwd = Annotated[str | None, typer.Option("-C", "--cwd", metavar="DIR", help="Project directory.")]
 ProjectName = Annotated[
-    str | None, typer.Option("-p", "--project-name", metavar="NAME", help="Project name (default: name: or "
-                                                          "the directory name).")
+    str | None,
+    typer.Option("-p", "--project-name", metavar="NAME",
+                 help="Project name (default: name: or the directory name)."),
 ]
-Profiles = Annotated[list[str] | None, typer.Option("--profile", metavar="PROFILE", help="Profile(s) to enable.")]
+Profiles = Annotated[
+    list[str] | None, typer.Option("--profile", metavar="PROFILE", help="Profile(s) to enable.")
+]
 Stack = Annotated[
-    str, typer.Option("--stack", envvar="LAUNCHDECK_STACK", metavar="STACK", help="Stack (environment) name.")
+    str,
+    typer.Option("--stack", envvar="LAUNCHDECK_STACK", metavar="STACK",
+                 help="Stack (environment) name."),
 ]
 ProviderOption = Annotated[
     Provider, typer.Option("--provider", envvar="LAUNCHDECK_PROVIDER", help="Deployment target.")

@@ -38,6 +38,29 @@ def project(tmp_path: Path):
     return write
 
 
+CLOUD_READY = """\
+services:
+  web:
+    image: nginx
+    ports:
+      - target: 80
+        mode: ingress
+    healthcheck:
+      test: ["CMD", "wget", "-q", "--spider", "http://localhost/"]
+    environment:
+      - API_KEY
+    deploy:
+      resources:
+        reservations: {memory: 256M}
+"""
+
+
+@pytest.fixture
+def cloud_ready() -> str:
+    """A one-service compose file with no finding on any target (it reads config API_KEY)."""
+    return CLOUD_READY
+
+
 @pytest.fixture(autouse=True)
 def _no_compose_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests must not depend on the caller's COMPOSE_* or LAUNCHDECK_* variables."""

@@ -12,22 +12,6 @@ import yaml
 
 import launchdeck
 
-CLOUD_READY = """\
-services:
-  web:
-    image: nginx
-    ports:
-      - target: 80
-        mode: ingress
-    healthcheck:
-      test: ["CMD", "wget", "-q", "--spider", "http://localhost/"]
-    environment:
-      - API_KEY
-    deploy:
-      resources:
-        reservations: {memory: 256M}
-"""
-
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
     return subprocess.run([sys.executable, "-m", "launchdeck", *args], cwd=cwd,
@@ -48,9 +32,9 @@ def test_help_lists_compose_config() -> None:
     assert "config" in run("compose", "--help").stdout
 
 
-def test_compose_config_prints_normalised_yaml(project) -> None:
+def test_compose_config_prints_normalised_yaml(project, cloud_ready) -> None:
     """compose config prints the normalised project on stdout and exits 0."""
-    root = project({"compose.yaml": CLOUD_READY})
+    root = project({"compose.yaml": cloud_ready})
     result = run("compose", "config", "--provider", "aws", cwd=root)
     assert result.returncode == 0, result.stderr
     data = yaml.safe_load(result.stdout)
@@ -60,9 +44,9 @@ def test_compose_config_prints_normalised_yaml(project) -> None:
     assert "API_KEY" in result.stderr  # the required config is named on stderr
 
 
-def test_compose_config_json_with_files_and_cwd(project, tmp_path: Path) -> None:
+def test_compose_config_json_with_files_and_cwd(project, cloud_ready, tmp_path: Path) -> None:
     """-C, -f and --format json work together; stdout is valid JSON."""
-    root = project({"compose.yaml": CLOUD_READY,
+    root = project({"compose.yaml": cloud_ready,
                     "prod.yaml": "services:\n  web:\n    image: nginx:1.27\n"})
     result = run("compose", "config", "-C", str(root), "-f", "compose.yaml", "-f", "prod.yaml",
                  "--format", "json", "-p", "shop", cwd=tmp_path.parent)
@@ -71,7 +55,7 @@ def test_compose_config_json_with_files_and_cwd(project, tmp_path: Path) -> None
     assert (data["name"], data["services"]["web"]["image"]) == ("shop", "nginx:1.27")
 
 
-def test_error_findings_exit_1_with_the_fix(project) -> None:
+def test_error_findings_exit_1_with_the_fix(project, cloud_ready) -> None:
     """An error finding for the chosen provider makes the exit status 1 and shows the fix."""
     root = project({"compose.yaml": "services:\n  web:\n    image: x\n    hostname: h\n"})
     assert run("compose", "config", cwd=root).returncode == 0  # local accepts hostname
@@ -81,13 +65,13 @@ def test_error_findings_exit_1_with_the_fix(project) -> None:
     assert "fix: Remove hostname" in result.stderr
 
 
-def test_provider_from_environment(project) -> None:
+def test_provider_from_environment(project, cloud_ready) -> None:
     """LAUNCHDECK_PROVIDER chooses the target when --provider is absent."""
     root = project({"compose.yaml": "services:\n  web:\n    image: x\n    hostname: h\n"})
     assert run("compose", "config", cwd=root, env={"LAUNCHDECK_PROVIDER": "aws"}).returncode == 1
 
 
-def test_malformed_file_gives_message_not_traceback(project) -> None:
+def test_malformed_file_gives_message_not_traceback(project, cloud_ready) -> None:
     """A broken compose file prints file:line and the problem, with no traceback."""
     root = project({"compose.yaml": "services:\n  web:\n    imagee: nginx\n"})
     result = run("compose", "config", cwd=root)
@@ -97,17 +81,17 @@ def test_malformed_file_gives_message_not_traceback(project) -> None:
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
-def test_bad_stack_name_is_refused(project) -> None:
+def test_bad_stack_name_is_refused(project, cloud_ready) -> None:
     """An invalid --stack is a usage error that says what a stack name looks like."""
-    root = project({"compose.yaml": CLOUD_READY})
+    root = project({"compose.yaml": cloud_ready})
     result = run("compose", "config", "--stack", "Prod!", cwd=root)
     assert result.returncode == 1
     assert "invalid stack name 'Prod!'" in result.stderr and "lowercase" in result.stderr
 
 
-def test_unknown_provider_is_refused(project) -> None:
+def test_unknown_provider_is_refused(project, cloud_ready) -> None:
     """--provider accepts only local, aws and gcp."""
-    root = project({"compose.yaml": CLOUD_READY})
+    root = project({"compose.yaml": cloud_ready})
     result = run("compose", "config", "--provider", "azure", cwd=root)
     assert result.returncode == 2
     assert "azure" in result.stderr and "Traceback" not in result.stderr

@@ -6,29 +6,15 @@ import pytest
 
 from launchdeck.compose import has_errors, load, required_config, validate
 
-GOOD = """\
-services:
-  web:
-    image: nginx
-    ports:
-      - target: 80
-        mode: ingress
-    healthcheck:
-      test: ["CMD", "wget", "-q", "--spider", "http://localhost/"]
-    deploy:
-      resources:
-        reservations: {memory: 256M}
-"""
-
 
 def _findings(project, service_yaml: str, provider: str = "aws", extra: str = ""):
     root = project({"compose.yaml": "services:\n  web:\n" + service_yaml + extra})
     return validate(load(cwd=root, os_environ={}), provider)
 
 
-def test_a_cloud_ready_project_has_no_findings(project) -> None:
+def test_a_cloud_ready_project_has_no_findings(project, cloud_ready) -> None:
     """A project written for the cloud passes every rule on every target."""
-    root = project({"compose.yaml": GOOD})
+    root = project({"compose.yaml": cloud_ready})
     for provider in ("local", "aws", "gcp"):
         assert validate(load(cwd=root, os_environ={}), provider) == []
 
@@ -91,7 +77,8 @@ MEM = "    deploy: {resources: {reservations: {memory: 64M}}}\n"
         ("    image: x\n    ports: [{target: 53, mode: ingress, protocol: udp}]\n"
          "    healthcheck: {test: 'true'}\n" + MEM, "error", "services.web.ports[0]",
          "UDP cannot be an ingress port"),
-        ("    image: x\n    ports: [{target: 80, mode: host}, {target: 80, published: 81, mode: host}]\n" + MEM,
+        ("    image: x\n    ports: [{target: 80, mode: host},\n"
+         "            {target: 80, published: 81, mode: host}]\n" + MEM,
          "error", "services.web.ports[1]", "listed twice"),
         ("    image: x\n    domainname: a.example.com\n" + MEM, "error",
          "services.web.domainname", "needs an ingress port"),
