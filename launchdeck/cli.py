@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +21,12 @@ from launchdeck import __version__
 from launchdeck.errors import LaunchdeckError
 from launchdeck.identity import DEFAULT_STACK, check_stack
 
+if TYPE_CHECKING:
+    from launchdeck.engine.status import ServiceStatus
+    from launchdeck.tools.project import ProjectRef
+
+T = TypeVar("T")
+
 app = typer.Typer(
     name="launchdeck",
     help="Deploy Docker Compose projects to the local Docker Engine, AWS or GCP.",
@@ -28,8 +35,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-compose_app = typer.Typer(help="Work with the compose project.", no_args_is_help=True)
+compose_app = typer.Typer(help="Check, deploy, inspect and remove the compose project.",
+                          no_args_is_help=True)
+config_app = typer.Typer(help="Secret config values the project reads (never printed).",
+                         no_args_is_help=True)
 app.add_typer(compose_app, name="compose")
+app.add_typer(config_app, name="config")
 
 
 class Provider(StrEnum):
@@ -123,6 +134,240 @@ def compose_config(
         console.print(f"[red]{errors} error(s): the project cannot deploy to {provider.value} "
                       "as written.[/]", highlight=False)
         raise typer.Exit(1)
+
+
+def _ref(files: list[str] | None, cwd: str | None, project_name: str | None,
+         profile: list[str] | None, provider: Provider, stack: str) -> ProjectRef:
+    from launchdeck.tools.project import ProjectRef
+
+    return ProjectRef(working_directory=cwd or ".", compose_files=tuple(files or ()),
+                      project_name=project_name, profiles=tuple(profile or ()),
+                      provider=provider.value, stack=check_stack(stack))
+
+
+def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    import anyio
+
+    return anyio.run(lambda: fn(*args, **kwargs))
+
+
+@compose_app.command("up")
+def compose_up(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    profile: Profiles = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+    detach: Annotated[bool, typer.Option("-d", "--detach",
+                                         help="Return once deployed instead of following logs.")]
+    = False,
+    wait_timeout: Annotated[float, typer.Option("--wait-timeout", metavar="SECONDS",
+                                                help="How long to wait for services to be "
+                                                     "healthy.")] = 300,
+    force: Annotated[bool, typer.Option("--build", "--force",
+                                        help="Rebuild and recreate every service, even if "
+                                             "unchanged.")] = False,
+) -> None:
+    """Deploy the project: build, start in dependency order, wait until healthy."""
+    from launchdeck.progress import Progress
+    from launchdeck.tools.deploy import deploy
+
+    ref = _ref(files, cwd, project_name, profile, provider, stack)
+    console = _stderr()
+    with Progress(console) as progress:
+        result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, sink=progress)
+    _print_services(result.services)
+    changed = [c for c in result.changes if c.action != "NOOP"]
+    console.print(f"deployment {result.deployment_id}: "
+                  + (", ".join(f"{c.service} {c.action.lower()}" for c in changed)
+                     if changed else "nothing changed"), highlight=False)
+    if not result.ok:
+        for service in result.services:
+            if service.message and service.state.failed:
+                console.print(f"[red]{escape(service.name)}[/]: {escape(service.message)}",
+                              highlight=False)
+        raise typer.Exit(1)
+    if not detach:
+        console.print("following logs; Ctrl-C stops following (services keep running, "
+                      "`launchdeck compose down` removes them)", highlight=False)
+        _follow(ref, [], None, 0)
+
+
+@compose_app.command("down")
+def compose_down(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    profile: Profiles = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+    volumes: Annotated[bool, typer.Option("-v", "--volumes",
+                                          help="Also delete the data volumes of managed stores "
+                                               "and named volumes.")] = False,
+) -> None:
+    """Remove the project's containers and network (data volumes are kept unless -v)."""
+    from launchdeck.tools.destroy import destroy
+
+    result = _run(destroy, _ref(files, cwd, project_name, profile, provider, stack),
+                  volumes=volumes)
+    console = _stderr()
+    for name in result.removed:
+        console.print(f"removed {escape(name)}", highlight=False)
+    if not result.removed:
+        console.print(f"nothing to remove for {result.project} ({result.stack})", highlight=False)
+    if result.kept:
+        console.print(f"kept data volumes {', '.join(result.kept)} (--volumes deletes them)",
+                      highlight=False)
+
+
+@compose_app.command("ps")
+def compose_ps(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    profile: Profiles = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
+) -> None:
+    """List every service with its state, replicas, health and endpoints."""
+    from launchdeck.tools.ps import ps
+
+    result = _run(ps, _ref(files, cwd, project_name, profile, provider, stack))
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        _print_services(result.services)
+
+
+def _print_services(services: list[ServiceStatus]) -> None:
+    rows = [("SERVICE", "STATE", "REPLICAS", "HEALTH", "ENDPOINTS", "DEPLOYMENT")]
+    for s in services:
+        rows.append((s.name, s.state.value, f"{s.replicas_running}/{s.replicas_desired}",
+                     s.health or "-", " ".join(s.endpoints) or "-", s.deployment_id or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+                         .rstrip() + "\n")
+
+
+@app.command("logs")
+def logs_command(
+    services: Annotated[list[str] | None, typer.Argument(metavar="[SERVICE]...",
+                                                         help="Only these services.")] = None,
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines.")] = False,
+    since: Annotated[str | None, typer.Option("--since", metavar="TIME",
+                                              help="RFC 3339 time or a duration (10m).")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="TIME",
+                                              help="RFC 3339 time or a duration (10m).")] = None,
+    tail: Annotated[int | None, typer.Option("--tail", metavar="N",
+                                             help="Only the last N lines.")] = None,
+) -> None:
+    """Print what the services wrote, merged in time order, each line prefixed by its service."""
+    from launchdeck.tools.logs import logs
+
+    ref = _ref(files, cwd, project_name, None, provider, stack)
+    if follow:
+        if until:
+            raise _usage("--until cannot be used with --follow")
+        _follow(ref, services or [], since, tail)
+        return
+    result = _run(logs, ref, services=services or [], since=since, until=until, tail=tail)
+    width = max((len(line.service) for line in result.lines), default=0)
+    for line in result.lines:
+        sys.stdout.write(f"{line.service.ljust(width)} | {line.text}\n")
+
+
+def _follow(ref: ProjectRef, services: list[str], since: str | None, tail: int | None) -> None:
+    from launchdeck.tools.logs import follow
+
+    async def stream() -> None:
+        async for line in follow(ref, services=services, since=since, tail=tail):
+            sys.stdout.write(f"{line.service} | {line.text}\n")
+            sys.stdout.flush()
+
+    try:
+        _run(stream)
+    except KeyboardInterrupt:
+        _stderr().print("stopped following logs", highlight=False)
+
+
+def _usage(message: str) -> LaunchdeckError:
+    from launchdeck.errors import UsageError
+
+    return UsageError(message)
+
+
+@config_app.command("set")
+def config_set(
+    name: Annotated[str, typer.Argument(help="Config name, e.g. DATABASE_PASSWORD.")],
+    random: Annotated[bool, typer.Option("--random", help="Generate a strong random value.")]
+    = False,
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+) -> None:
+    """Set a config value: typed at a hidden prompt, read from stdin, or --random."""
+    from launchdeck.tools.config import check_name, random_value
+    from launchdeck.tools.config import config_set as set_value
+
+    check_name(name)
+    if random:
+        value = random_value()
+    elif sys.stdin.isatty():
+        value = typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.read().rstrip("\r\n")
+    result = _run(set_value, _ref(files, cwd, project_name, None, provider, stack), name, value)
+    console = _stderr()
+    console.print(f"set {name} for {result.project} ({result.stack}, {result.provider})",
+                  highlight=False)
+    if result.missing:
+        console.print(f"still missing: {', '.join(result.missing)}", highlight=False)
+
+
+@config_app.command("ls")
+def config_ls(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+) -> None:
+    """List the names of the config values that are set (never the values)."""
+    from launchdeck.tools.config import config_list
+
+    result = _run(config_list, _ref(files, cwd, project_name, None, provider, stack))
+    for name in result.names:
+        sys.stdout.write(name + "\n")
+    if result.missing:
+        _stderr().print(f"missing (read by the project, not set): {', '.join(result.missing)}",
+                        highlight=False)
+
+
+@config_app.command("rm")
+def config_rm(
+    name: Annotated[str, typer.Argument(help="Config name.")],
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+) -> None:
+    """Delete a config value."""
+    from launchdeck.tools.config import config_delete
+
+    result = _run(config_delete, _ref(files, cwd, project_name, None, provider, stack), name)
+    _stderr().print(f"removed {name} from {result.project} ({result.stack})", highlight=False)
 
 
 def _yaml(data: object) -> str:

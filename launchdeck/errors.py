@@ -4,12 +4,21 @@ Front ends (CLI, MCP) show ``str(error)`` and never a traceback. The tree:
 
     LaunchdeckError            anything a user can fix; has a ``hint``
     ├── ComposeError           the compose project cannot be loaded (file:line problems)
-    └── UsageError             a bad option or argument given to a command
+    ├── UsageError             a bad option or argument given to a command
+    ├── DeployRefused          validation found errors for the chosen provider
+    ├── ConfigMissing          the project reads config values that are not set
+    ├── UnknownService         a service name the project does not have
+    └── ProviderError          the target refused or failed (``provider``, ``service``)
+        └── EngineUnavailable  no Docker Engine / cloud API answers
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from launchdeck.compose.validate import Finding
 
 
 class LaunchdeckError(Exception):
@@ -49,3 +58,45 @@ class ComposeError(LaunchdeckError):
 
 class UsageError(LaunchdeckError):
     """A command was called with options that cannot work together or do not exist."""
+
+
+class DeployRefused(LaunchdeckError):
+    """Validation found errors; ``findings`` holds every finding (errors and warnings)."""
+
+    def __init__(self, message: str, findings: list[Finding], *, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.findings = findings
+
+
+class ConfigMissing(LaunchdeckError):
+    """Config values the project reads are not set; ``names`` lists every one."""
+
+    def __init__(self, names: list[str], *, provider: str, stack: str) -> None:
+        self.names = names
+        flag = "" if provider == "local" else f" --provider {provider}"
+        stack_flag = "" if stack == "dev" else f" --stack {stack}"
+        super().__init__(
+            f"config not set: {', '.join(names)}",
+            hint="Set each with `launchdeck config set NAME" + flag + stack_flag +
+                 "` (or --random for a generated value), then deploy again.",
+        )
+
+
+class UnknownService(LaunchdeckError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no service {name!r} in the project",
+                         hint=f"Services: {', '.join(known) or '(none)'}.")
+
+
+class ProviderError(LaunchdeckError):
+    """The deployment target refused or failed an operation."""
+
+    def __init__(self, message: str, *, provider: str, service: str | None = None,
+                 hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.provider = provider
+        self.service = service
+
+
+class EngineUnavailable(ProviderError):
+    """Nothing answers where the provider's API should be."""

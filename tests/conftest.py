@@ -67,3 +67,27 @@ def _no_compose_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith(("COMPOSE_", "LAUNCHDECK_")):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def docker_api():
+    """The real Docker Engine's API, with the offline test image imported."""
+    import docker
+
+    from launchdeck.testing import ensure_busybox_image
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"no Docker Engine answers ({exc}); scripts/test installs and starts one")
+    ensure_busybox_image(client.api)
+    return client.api
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private state directory (config store) for this test, also for CLI subprocesses."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("LAUNCHDECK_STATE_DIR", str(path))
+    return path

@@ -1,0 +1,1 @@
+"""Deployment targets behind one protocol (base.py): local Docker Engine, AWS, GCP."""

@@ -1,0 +1,60 @@
+"""Config values for the local provider: one 0600 JSON file per (project, stack)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from launchdeck.errors import ProviderError
+
+
+class FileConfigStore:
+    """Values in ``<state dir>/config/<project>/<stack>.json``, readable by the user only."""
+
+    def __init__(self, root: Path, project: str, stack: str) -> None:
+        self.path = root / "config" / project / f"{stack}.json"
+
+    def _read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ProviderError(f"cannot read the config store {self.path}: {type(exc).__name__}",
+                                provider="local",
+                                hint="Fix or remove the file, then set the values again.") from None
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _write(self, data: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config-", suffix=".tmp")
+        try:  # mkstemp makes the file 0600; replacing is atomic, so no half-written store
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, sort_keys=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    async def set(self, name: str, value: str) -> None:
+        data = self._read()
+        data[name] = value
+        self._write(data)
+
+    async def names(self) -> list[str]:
+        return sorted(self._read())
+
+    async def delete(self, name: str) -> bool:
+        data = self._read()
+        if name not in data:
+            return False
+        del data[name]
+        self._write(data)
+        return True
+
+    async def values(self, names: Sequence[str]) -> dict[str, str]:
+        data = self._read()
+        return {name: data[name] for name in names if name in data}

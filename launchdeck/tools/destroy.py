@@ -1,0 +1,25 @@
+"""destroy: remove everything the project's (provider, stack) owns."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from launchdeck.engine.events import Sink, discard
+from launchdeck.tools.project import ProjectRef
+
+
+class DestroyResult(BaseModel):
+    project: str
+    stack: str
+    provider: str
+    removed: list[str]
+    kept: list[str]
+    """Data volumes left in place (pass volumes=True to delete them)."""
+
+
+async def destroy(ref: ProjectRef, *, volumes: bool = False, sink: Sink = discard) -> DestroyResult:
+    project = ref.load().project
+    provider = ref.target()
+    teardown = await provider.destroy(project.name, ref.stack, volumes=volumes, sink=sink)
+    return DestroyResult(project=project.name, stack=ref.stack, provider=provider.name,
+                         removed=teardown.removed, kept=teardown.kept)

@@ -1,0 +1,30 @@
+"""The arguments every operation takes to find a project and its target."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from launchdeck.compose.load import Loaded, load
+from launchdeck.identity import DEFAULT_STACK, check_provider, check_stack
+from launchdeck.providers.base import Provider, get_provider
+
+
+@dataclass(frozen=True)
+class ProjectRef:
+    """Where the compose project is, and which (provider, stack) to act on."""
+
+    working_directory: str = "."
+    compose_files: tuple[str, ...] = ()
+    project_name: str | None = None
+    profiles: tuple[str, ...] = ()
+    provider: str = field(default_factory=lambda: os.environ.get("LAUNCHDECK_PROVIDER", "local"))
+    stack: str = field(default_factory=lambda: os.environ.get("LAUNCHDECK_STACK", DEFAULT_STACK))
+
+    def load(self) -> Loaded:
+        return load(self.compose_files, cwd=self.working_directory,
+                    project_name=self.project_name, profiles=self.profiles,
+                    stack=check_stack(self.stack))
+
+    def target(self) -> Provider:
+        return get_provider(check_provider(self.provider))

@@ -1,0 +1,23 @@
+"""ps: every service of the project with its state, replicas, health and endpoints."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from launchdeck.engine.status import ServiceStatus
+from launchdeck.tools.project import ProjectRef
+
+
+class PsResult(BaseModel):
+    project: str
+    stack: str
+    provider: str
+    services: list[ServiceStatus]
+
+
+async def ps(ref: ProjectRef) -> PsResult:
+    project = ref.load().project
+    provider = ref.target()
+    services = await provider.ps(project, ref.stack)
+    return PsResult(project=project.name, stack=ref.stack, provider=provider.name,
+                    services=services)
