@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.units import format_duration, parse_bytes, parse_duration
 
 Duration = Annotated[
@@ -434,6 +436,19 @@ class Service(_Open):
     @property
     def ingress_ports(self) -> list[Port]:
         return [p for p in self.ports if p.mode == "ingress"]
+
+    def resolved_environment(self, config: Mapping[str, str]) -> dict[str, str]:
+        """The environment with config values filled in; keys whose value is unset are left out."""
+        out = {}
+        for key, value in self.environment.items():
+            if value is None:
+                if key in config:
+                    out[key] = config[key]
+            elif key in self.env_refs:
+                out[key] = substitute(value, config).value
+            else:
+                out[key] = value
+        return out
 
     def required_config(self) -> set[str]:
         """Config names this service reads from the secret store."""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from launchdeck.compose import load
+from launchdeck.compose import Loaded, load, required_config
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent
@@ -34,21 +34,38 @@ def _args(case: Path) -> list[str]:
     return shlex.split(path.read_text()) if path.is_file() else []
 
 
-def _ours(case: Path) -> dict[str, Any]:
+def _load(case: Path) -> Loaded:
     parser = argparse.ArgumentParser()
     parser.add_argument("-f", dest="files", action="append", default=[])
     parser.add_argument("-p", dest="project_name")
     parser.add_argument("--profile", dest="profiles", action="append", default=[])
     options = parser.parse_args(_args(case))
-    loaded = load(options.files, cwd=case, project_name=options.project_name,
-                  profiles=options.profiles, os_environ={})
-    return loaded.project.to_compose()
+    return load(options.files, cwd=case, project_name=options.project_name,
+                profiles=options.profiles, os_environ={})
+
+
+def _config(case: Path) -> dict[str, str]:
+    """A stand-in value for each config the project reads, as `config:NAME`."""
+    return {name: f"config:{name}" for name in required_config(_load(case))}
+
+
+def _ours(case: Path) -> dict[str, Any]:
+    """Our output, with config references filled in as a provider fills them at deploy time."""
+    loaded = _load(case)
+    data = loaded.project.to_compose()
+    config = _config(case)
+    for name, service in loaded.project.services.items():
+        if "environment" in data["services"][name]:
+            data["services"][name]["environment"] = {
+                k: v.replace("$", "$$") for k, v in service.resolved_environment(config).items()}
+    return data
 
 
 def _theirs(binary: str, case: Path, fmt: str) -> Any:
+    # Compose reads variables from the shell: give it the stand-in config values there.
     result = subprocess.run(
-        [binary, *_args(case), "config", "--format", fmt], cwd=case, env={"HOME": str(case)},
-        capture_output=True, text=True, timeout=60,
+        [binary, *_args(case), "config", "--format", fmt], cwd=case,
+        env={"HOME": str(case), **_config(case)}, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if fmt == "json" else yaml.safe_load(result.stdout)
@@ -103,6 +120,6 @@ def test_corpus_is_broad() -> None:
     assert len(CASES) >= 30
     seen = set()
     for case in CASES:
-        for service in _ours(case).get("services", {}).values():
+        for service in _load(case).project.to_compose().get("services", {}).values():
             seen |= set(service)
     assert SERVICE_FIELDS - {"network_mode"} <= seen

@@ -405,7 +405,7 @@ class _Deploy:
 
     async def _start(self, name: str, service: Service, index: int) -> str:
         spec = S.container_spec(self.project, self.stack, service, image=self.images[name],
-                                env=S.environment(service, self.config), etag=self.etag,
+                                env=service.resolved_environment(self.config), etag=self.etag,
                                 config_hash=self.hashes[name], replica=index)
         api = self.api
         host_config = api.create_host_config(

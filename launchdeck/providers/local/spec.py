@@ -7,11 +7,9 @@ network and volume carries the project, stack and service it belongs to.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.model import Project, Service
 
 LABEL = "dev.launchdeck"
@@ -51,20 +49,6 @@ def named_volume(project: str, stack: str, volume: str) -> str:
 
 def _docker_name(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", text.lower())
-
-
-def environment(service: Service, config: Mapping[str, str]) -> dict[str, str]:
-    """The service's environment with config values filled in (keys without one omitted)."""
-    out = {}
-    for key, value in service.environment.items():
-        if value is None:
-            if key in config:
-                out[key] = config[key]
-        elif key in service.env_refs:
-            out[key] = substitute(value, config).value
-        else:
-            out[key] = value
-    return out
 
 
 @dataclass
