@@ -369,3 +369,92 @@ def test_no_engine_is_a_clear_error(tmp_path, monkeypatch) -> None:
         _deploy(LocalProvider(state_root=tmp_path), tmp_path)
     assert "no Docker Engine answers" in str(caught.value)
     assert "DOCKER_HOST" in caught.value.hint
+
+
+def test_build_honours_args_target_and_dockerignore(provider, tmp_path, docker_api) -> None:
+    """Build args and target reach the build, .dockerignore keeps files out; limits apply."""
+    (tmp_path / "Dockerfile").write_text(f"""\
+FROM {BUSYBOX} AS base
+ARG FLAVOUR
+COPY . /src
+RUN echo "flavour=$FLAVOUR" > /flavour
+FROM base AS release
+RUN echo release > /stage
+FROM base AS debug
+RUN echo debug > /stage
+""")
+    (tmp_path / ".dockerignore").write_text("secret.txt\n")
+    (tmp_path / "secret.txt").write_text("do not ship\n")
+    (tmp_path / "compose.yaml").write_text("""\
+services:
+  app:
+    build:
+      context: .
+      target: release
+      args: {FLAVOUR: vanilla}
+    command: ["sleep", "600"]
+    restart: on-failure:2
+    deploy:
+      resources:
+        limits: {cpus: "0.5", memory: 64M}
+""")
+    result, _ = _deploy(provider, tmp_path)
+    assert result.ok, result.model_dump_json(indent=1)
+    (app,) = _containers(docker_api, normalize_project_name(tmp_path.name), "app").values()
+
+    def sh(command: str) -> str:
+        exec_id = docker_api.exec_create(app, ["sh", "-c", command])["Id"]
+        return docker_api.exec_start(exec_id).decode().strip()
+
+    assert sh("cat /flavour /stage") == "flavour=vanilla\nrelease"
+    assert sh("ls /src") == "Dockerfile\ncompose.yaml"
+    host = docker_api.inspect_container(app)["HostConfig"]
+    assert (host["NanoCpus"], host["Memory"]) == (500_000_000, 64 << 20)
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+
+
+def test_interrupted_deploy_is_repaired_by_the_next(provider, tmp_path) -> None:
+    """A deploy cancelled midway leaves nothing the next deploy cannot bring to healthy."""
+    three_tier(tmp_path)
+    _set(provider, tmp_path, "API_TOKEN", SECRET)
+    loaded = load(cwd=tmp_path, os_environ={})
+
+    async def interrupted() -> None:
+        with anyio.move_on_after(1.5):  # stops after the first containers are created
+            await deploy(loaded, provider, stack="dev", options=DeployOptions(wait_timeout=60))
+
+    anyio.run(interrupted)
+    halfway = {s.name: s.state for s in anyio.run(provider.ps, loaded.project, "dev")}
+    assert halfway["web"] is not State.SERVICE_DEPLOYMENT_COMPLETED
+    result, _ = _deploy(provider, tmp_path)
+    assert result.ok, result.model_dump_json(indent=1)
+    statuses = anyio.run(provider.ps, loaded.project, "dev")
+    assert {s.state for s in statuses} == {State.SERVICE_DEPLOYMENT_COMPLETED}
+    assert all(s.replicas_running == 1 for s in statuses)
+
+
+def test_follow_yields_new_lines(provider, tmp_path) -> None:
+    """follow streams lines as services print them."""
+    (tmp_path / "compose.yaml").write_text(f"""\
+services:
+  ticker:
+    image: {BUSYBOX}
+    command: ["sh", "-c", "i=0; while true; do echo tick $$i; i=$$((i+1)); sleep 0.3; done"]
+""")
+    result, _ = _deploy(provider, tmp_path)
+    assert result.ok
+    name = normalize_project_name(tmp_path.name)
+
+    async def collect() -> list[str]:
+        seen: list[str] = []
+        with anyio.move_on_after(10):
+            async for line in provider.follow(name, "dev", LogQuery()):
+                seen.append(line.text)
+                if len(seen) >= 8:
+                    break
+        return seen
+
+    seen = anyio.run(collect)
+    assert len(seen) >= 8
+    numbers = [int(text.split()[1]) for text in seen]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
