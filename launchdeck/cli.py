@@ -39,8 +39,11 @@ compose_app = typer.Typer(help="Check, deploy, inspect and remove the compose pr
                           no_args_is_help=True)
 config_app = typer.Typer(help="Secret config values the project reads (never printed).",
                          no_args_is_help=True)
+mcp_app = typer.Typer(help="The MCP server for AI assistants, and its client setup.",
+                      no_args_is_help=True)
 app.add_typer(compose_app, name="compose")
 app.add_typer(config_app, name="config")
+app.add_typer(mcp_app, name="mcp")
 
 
 class Provider(StrEnum):
@@ -368,6 +371,58 @@ def config_rm(
 
     result = _run(config_delete, _ref(files, cwd, project_name, None, provider, stack), name)
     _stderr().print(f"removed {name} from {result.project} ({result.stack})", highlight=False)
+
+
+class Transport(StrEnum):
+    stdio = "stdio"
+    http = "http"
+
+
+class Client(StrEnum):
+    claude_desktop = "claude-desktop"
+    claude_code = "claude-code"
+    cursor = "cursor"
+    vscode = "vscode"
+    windsurf = "windsurf"
+
+
+@mcp_app.command("serve")
+def mcp_serve(
+    transport: Annotated[Transport, typer.Option("--transport", help="stdio for a local "
+                                                 "client; http for streamable HTTP.")]
+    = Transport.stdio,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (http).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (http).")] = 8765,
+    token: Annotated[str | None, typer.Option("--token", envvar="LAUNCHDECK_MCP_TOKEN",
+                                              help="Bearer token every HTTP request must carry "
+                                                   "(required off loopback).")] = None,
+) -> None:
+    """Serve launchdeck's tools over MCP (stdio by default)."""
+    from launchdeck.server.serve import serve
+
+    serve(transport.value, host=host, port=port, token=token)
+
+
+@mcp_app.command("setup")
+def mcp_setup(
+    client: Annotated[Client, typer.Option("--client", help="The MCP client to configure.")],
+    print_only: Annotated[bool, typer.Option("--print", help="Print the snippet instead of "
+                                                             "writing the file.")] = False,
+) -> None:
+    """Add launchdeck to an MCP client's configuration (keeps other servers, backs up)."""
+    from launchdeck.server.setup import setup
+
+    result = setup(client.value, write=not print_only)
+    console = _stderr()
+    if print_only:
+        sys.stdout.write(result.snippet + "\n")
+        console.print(f"add it to {result.path}", highlight=False)
+    elif result.changed:
+        backup = f" (previous file saved as {result.backup})" if result.backup else ""
+        console.print(f"added launchdeck to {result.path}{backup}; restart {client.value}",
+                      highlight=False)
+    else:
+        console.print(f"{result.path} already has launchdeck; nothing changed", highlight=False)
 
 
 def _yaml(data: object) -> str:

@@ -22,7 +22,8 @@ def new_deployment_id() -> str:
 
 
 async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
-                 options: DeployOptions | None = None, sink: Sink = discard) -> DeployResult:
+                 options: DeployOptions | None = None, sink: Sink = discard,
+                 deployment_id: str | None = None) -> DeployResult:
     """Deploy ``loaded`` to ``provider``; raise DeployRefused or ConfigMissing before any change."""
     project = loaded.project
     findings = validate(loaded, provider.name)
@@ -38,5 +39,5 @@ async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
     if missing:
         raise ConfigMissing(missing, provider=provider.name, stack=stack)
     values = await store.values(needed)
-    return await provider.deploy(project, stack, values, new_deployment_id(),
+    return await provider.deploy(project, stack, values, deployment_id or new_deployment_id(),
                                  options or DeployOptions(), sink)

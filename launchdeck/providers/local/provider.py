@@ -150,10 +150,11 @@ class LocalProvider:
                               until: datetime | None, tail: int | None) -> list[LogLine]:
         labels = c["Config"]["Labels"]
         kwargs: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": True}
+        # Docker takes whole seconds: ask for a little more, then filter to the exact bounds
         if since:
-            kwargs["since"] = since
+            kwargs["since"] = int(since.timestamp())
         if until:
-            kwargs["until"] = until
+            kwargs["until"] = int(until.timestamp()) + 1
         if tail is not None:
             kwargs["tail"] = tail
         try:
@@ -163,8 +164,10 @@ class LocalProvider:
                 return []
             raise
         replica = int(labels.get(S.REPLICA, "0"))
-        return [line for line in (_parse_log(text, labels[S.SERVICE], replica)
-                                  for text in raw.decode("utf-8", "replace").splitlines()) if line]
+        parsed = (_parse_log(text, labels[S.SERVICE], replica)
+                  for text in raw.decode("utf-8", "replace").splitlines())
+        return [line for line in parsed if line and (since is None or line.at >= since)
+                and (until is None or line.at <= until)]
 
     # -- destroy ------------------------------------------------------------------------
 

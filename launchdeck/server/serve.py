@@ -1,0 +1,96 @@
+"""Serving the MCP server: stdio (the default) or streamable HTTP behind a bearer token.
+
+On stdio, stdout belongs to the protocol, so logs go to stderr and to a rotating file in
+the state directory. Over HTTP, binding anything but loopback requires a token, and every
+request without it is answered 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import logging.handlers
+from typing import Any
+
+from launchdeck.errors import UsageError
+from launchdeck.paths import state_dir
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to stderr and to <state dir>/logs/mcp.log (rotated at 5 MB)."""
+    directory = state_dir() / "logs"
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [
+        logging.StreamHandler(),  # stderr
+        logging.handlers.RotatingFileHandler(directory / "mcp.log", maxBytes=5_000_000,
+                                             backupCount=3, encoding="utf-8"),
+    ]
+    root = logging.getLogger()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body",
+                            "body": b'{"error": "missing or wrong bearer token"}'})
+                return
+        await self.app(scope, receive, send)
+
+
+def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765,
+          token: str | None = None) -> None:
+    """Run the server until the client disconnects (stdio) or the process is stopped (http)."""
+    from launchdeck.server.app import create_server
+
+    if transport not in ("stdio", "http"):
+        raise UsageError(f"unknown transport {transport!r}", hint="Use stdio or http.")
+    if transport == "http" and not token and not is_loopback(host):
+        raise UsageError(f"serving on {host} needs a bearer token",
+                         hint="Pass --token (or set LAUNCHDECK_MCP_TOKEN), or bind 127.0.0.1.")
+    setup_logging()
+    server = create_server()
+    if transport == "stdio":
+        server.run("stdio")
+        return
+
+    import anyio
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    security = None
+    if not is_loopback(host):  # DNS-rebinding checks only make sense for a local server
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app: Any = server.streamable_http_app(host=host, transport_security=security)
+    if token:
+        app = BearerToken(app, token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    logging.getLogger("launchdeck.mcp").info("serving MCP on http://%s:%d/mcp", host, port)
+    anyio.run(uvicorn.Server(config).serve)
