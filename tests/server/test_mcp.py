@@ -336,3 +336,25 @@ def test_startup_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
     assert json.loads(result.stdout.replace("'", '"')) == []
+
+
+def test_deploy_goes_on_after_wait_seconds(project: Path, tmp_path: Path) -> None:
+    """With wait_seconds=0 deploy answers at once; ps follows the deploy to the end."""
+    async def scenario() -> None:
+        async with connect("stdio", "legacy", Seen(), tmp_path / "state", None) as client:
+            where = {"working_directory": str(project)}
+            await client.call_tool("config_set", {**where, "name": "DB_PASSWORD", "random": True})
+            early = _data(await client.call_tool("deploy", {**where, "wait_seconds": 0}))
+            assert early["finished"] is False and "call ps" in early["next_step"]
+            busy = await client.call_tool("deploy", where)
+            assert busy.is_error and "already running" in _text(busy)
+            for _ in range(120):
+                ps = _data(await client.call_tool("ps", where))
+                if ps["deploying"] is None and ps["services"][0]["state"] == \
+                        "SERVICE_DEPLOYMENT_COMPLETED":
+                    break
+                await anyio.sleep(0.25)
+            assert ps["deploying"] is None
+            assert ps["services"][0]["state"] == "SERVICE_DEPLOYMENT_COMPLETED"
+
+    anyio.run(scenario)
