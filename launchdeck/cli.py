@@ -182,9 +182,14 @@ def compose_up(
         result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, sink=progress)
     _print_services(result.services)
     changed = [c for c in result.changes if c.action != "NOOP"]
-    console.print(f"deployment {result.deployment_id}: "
-                  + (", ".join(f"{c.service} {c.action.lower()}" for c in changed)
-                     if changed else "nothing changed"), highlight=False)
+    failed = [s.name for s in result.services if s.state.failed]
+    if failed:
+        summary = f"failed: {', '.join(failed)}"
+    elif changed:
+        summary = ", ".join(f"{c.service} {c.action.lower()}" for c in changed)
+    else:
+        summary = "nothing changed"
+    console.print(f"deployment {result.deployment_id}: {summary}", highlight=False)
     if not result.ok:
         for service in result.services:
             if service.message and service.state.failed:

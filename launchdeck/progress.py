@@ -42,8 +42,8 @@ class Progress:
         name = event.service or "-"
         state, message = self.rows.get(name, (None, ""))
         if event.state is not None:
-            state = event.state
-        if event.message:
+            state, message = event.state, event.message
+        elif event.message:
             message = event.message.strip().splitlines()[-1] if event.log else event.message
         self.rows[name] = (state, message)
         if self._display is not None:

@@ -264,7 +264,7 @@ class _Deploy:
                 self.statuses[name] = ServiceStatus(
                     name=name, state=state, message=reached.failure or "",
                     replicas_desired=_replicas(services[name]), deployment_id=self.etag)
-                if not self.failures.get(name, "").startswith("build"):
+                if name not in self.failures:  # those were reported when they happened
                     self.emit(name, state, reached.failure or "")
         return DeployResult(
             project=self.project.name, stack=self.stack, provider="local",

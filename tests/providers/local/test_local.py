@@ -458,3 +458,15 @@ services:
     assert len(seen) >= 8
     numbers = [int(text.split()[1]) for text in seen]
     assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+
+
+def test_service_removed_from_the_file_is_deleted(provider, tmp_path, docker_api) -> None:
+    """A service dropped from the compose file is removed by the next deploy."""
+    both = f"services:\n  a:\n    image: {BUSYBOX}\n    command: [sleep, '600']\n" \
+           f"  b:\n    image: {BUSYBOX}\n    command: [sleep, '600']\n"
+    (tmp_path / "compose.yaml").write_text(both)
+    assert _deploy(provider, tmp_path)[0].ok
+    (tmp_path / "compose.yaml").write_text(both.split("  b:")[0])
+    result, _ = _deploy(provider, tmp_path)
+    assert {c.service: c.action for c in result.changes} == {"a": "NOOP", "b": "DELETE"}
+    assert _containers(docker_api, normalize_project_name(tmp_path.name), "b") == {}
