@@ -378,6 +378,91 @@ def config_rm(
     _stderr().print(f"removed {name} from {result.project} ({result.stack})", highlight=False)
 
 
+class Language(StrEnum):
+    python = "python"
+    nodejs = "nodejs"
+    golang = "golang"
+
+
+class Template(StrEnum):
+    rest_api = "rest-api"
+    postgres = "postgres"
+    redis_worker = "redis-worker"
+    llm_chat = "llm-chat"
+
+
+@app.command("generate")
+def generate_command(
+    description: Annotated[str, typer.Argument(help="What the project should do.")],
+    language: Annotated[Language | None, typer.Option("--language", help="Default: from the "
+                                                      "description, else python.")] = None,
+    folder: Annotated[str | None, typer.Option("--folder", metavar="DIR",
+                                               help="Where to create it (new or empty). "
+                                                    "Default: ./<template>.")] = None,
+    template: Annotated[Template | None, typer.Option("--template", help="Use this catalog "
+                                                      "template as it is.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty "
+                                                                "folder.")] = False,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
+) -> None:
+    """Scaffold a deployable compose project (an LLM writes it when ANTHROPIC_API_KEY is set)."""
+    from launchdeck.ai import generate as gen
+    from launchdeck.ai.llm import from_environment
+    from launchdeck.tools.generate import generate
+
+    lang = language.value if language else None
+    kind = template.value if template else None
+    target = folder or gen.choose(description, lang, kind).template
+    result = _run(generate, description, target, language=lang, template=kind,
+                  overwrite=overwrite, llm=from_environment())
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    console = _stderr()
+    source = f"template {result.language}/{result.template}" if result.template else "the LLM"
+    console.print(f"wrote {result.folder} from {source}:", highlight=False)
+    for name in result.files:
+        sys.stdout.write(f"  {name}\n")
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(f"next: launchdeck compose up -C {result.folder}", highlight=False)
+
+
+@app.command("debug")
+def debug_command(
+    service: Annotated[str | None, typer.Argument(metavar="[SERVICE]",
+                                                  help="Only this service.")] = None,
+    deployment: Annotated[str | None, typer.Option("--deployment", metavar="ID",
+                                                   help="Only this deployment.")] = None,
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = Provider.local,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
+) -> None:
+    """Explain why services failed: cause, evidence and fix (with an LLM when one is set)."""
+    from launchdeck.ai.llm import from_environment
+    from launchdeck.tools.debug import debug
+
+    result = _run(debug, _ref(files, cwd, project_name, None, provider, stack),
+                  deployment=deployment, service=service, llm=from_environment())
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    for f in result.findings:
+        sys.stdout.write(f"{f.service}: {f.cause}  [{f.source}, confidence {f.confidence:.0%}]\n")
+        for line in f.evidence[:5]:
+            sys.stdout.write(f"    | {line}\n")
+        sys.stdout.write(f"  fix: {f.fix}\n")
+        if f.patch:
+            sys.stdout.write("  patch:\n" + "\n".join(f"    {p}" for p in f.patch.splitlines())
+                             + "\n")
+    _stderr().print(result.next_step, highlight=False)
+
+
 class Transport(StrEnum):
     stdio = "stdio"
     http = "http"

@@ -8,6 +8,7 @@ server (httpd, with CGI), wget and nc, which is enough to build real multi-servi
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import tarfile
 import time
@@ -16,7 +17,8 @@ from typing import Any
 
 from launchdeck.engine.events import Recorder
 
-__all__ = ["BUSYBOX", "BUSYBOX_TAGS", "Recorder", "busybox_rootfs", "ensure_busybox_image"]
+__all__ = ["BUSYBOX", "BUSYBOX_TAGS", "DEBIAN", "DEBIAN_TAGS", "Recorder", "busybox_rootfs",
+           "ensure_busybox_image", "ensure_debian_image"]
 
 BUSYBOX = "launchdeck-test/busybox:latest"
 BUSYBOX_TAGS = (BUSYBOX, "busybox:1.36")
@@ -71,6 +73,48 @@ def ensure_busybox_image(api: Any) -> str:
                                    changes=['CMD ["sh"]', "ENV PATH=/bin"])
         image_id = api.inspect_image(BUSYBOX)["Id"]
     for name in BUSYBOX_TAGS[1:]:
+        repository, tag = name.rsplit(":", 1)
+        api.tag(image_id, repository, tag)
+    return image_id
+
+
+DEBIAN = "launchdeck-test/debian:bookworm"
+DEBIAN_TAGS = (DEBIAN, "python:3.12-slim", "node:22-slim")
+"""A Debian with python3 and nodejs, under the base-image names the templates use."""
+_MIRROR = "http://deb.debian.org/debian"
+
+
+def ensure_debian_image(api: Any) -> str:
+    """Build the Debian image with debootstrap (about a minute, once) unless it is there."""
+    import shutil
+    import tempfile
+
+    import docker.errors
+
+    try:
+        image_id = api.inspect_image(DEBIAN)["Id"]
+    except docker.errors.ImageNotFound:
+        if not shutil.which("debootstrap"):
+            raise FileNotFoundError("debootstrap is missing: install Debian's debootstrap") from None
+        with tempfile.TemporaryDirectory(prefix="launchdeck-rootfs-") as tmp:
+            root = Path(tmp) / "root"
+            subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,nodejs",
+                            "bookworm", str(root), _MIRROR], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            with (root / "etc" / "passwd").open("a") as passwd:
+                passwd.write("node:x:1000:1000:node:/home/node:/bin/sh\n")
+            with (root / "etc" / "group").open("a") as group:
+                group.write("node:x:1000:\n")
+            (root / "home" / "node").mkdir(parents=True, exist_ok=True)
+            os.chown(root / "home" / "node", 1000, 1000)
+            tar = subprocess.run(["tar", "-C", str(root), "-c", "."], check=True,
+                                 stdout=subprocess.PIPE).stdout
+        repository, tag = DEBIAN.rsplit(":", 1)
+        api.import_image_from_data(tar, repository=repository, tag=tag, changes=[
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            'CMD ["bash"]'])
+        image_id = api.inspect_image(DEBIAN)["Id"]
+    for name in DEBIAN_TAGS[1:]:
         repository, tag = name.rsplit(":", 1)
         api.tag(image_id, repository, tag)
     return image_id

@@ -91,3 +91,11 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "state"
     monkeypatch.setenv("LAUNCHDECK_STATE_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def debian_image(docker_api) -> str:
+    """A Debian image with python3 and nodejs, also tagged python:3.12-slim and node:22-slim."""
+    from launchdeck.testing import ensure_debian_image
+
+    return ensure_debian_image(docker_api)

@@ -22,6 +22,9 @@ class ServiceStatus(BaseModel):
     image: str | None = None
     deployment_id: str | None = None
     message: str = ""
+    exit_code: int | None = Field(None, description="Exit code of a stopped container.")
+    oom_killed: bool = False
+    health_output: str | None = Field(None, description="Output of the last failed health probe.")
 
 
 class ChangeSummary(BaseModel):

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -26,12 +27,14 @@ from mcp.server.mcpserver import (
     ElicitationResult,
     MCPServer,
     Resolve,
+    Sample,
 )
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, SamplingMessage, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from launchdeck import __version__
+from launchdeck.ai.debug import Finding, ServiceEvidence
 from launchdeck.engine.events import Event, State
 from launchdeck.engine.status import ChangeSummary, DeployResult, LogLine, ServiceStatus
 from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
@@ -203,6 +206,28 @@ class DestroyOutput(BaseModel):
     kept: list[str] = Field(description="Data kept (volumes); destroy with volumes=true deletes it.")
 
 
+class GenerateOutput(BaseModel):
+    folder: str
+    language: str
+    source: Literal["template", "llm"]
+    template: str | None = None
+    files: list[str]
+    repairs: int = 0
+    notes: list[str] = []
+    model: str | None = Field(None, description="The model that wrote the project, if any.")
+    next_step: str
+
+
+class DebugOutput(BaseModel):
+    project: str
+    stack: str
+    provider: str
+    findings: list[Finding] = Field(description="Most confident first, per service.")
+    evidence: list[ServiceEvidence] = Field(description="What was looked at, per failed service.")
+    llm: str | None = None
+    next_step: str
+
+
 class _Confirm(BaseModel):
     confirm: bool = Field(description="Yes, destroy it.")
 
@@ -259,6 +284,94 @@ async def _ask_destroy(ctx: Context, working_directory: str, project_name: str |
     where = f"{project_name or os.path.basename(working_directory.rstrip('/'))}"
     return Elicit(f"Destroy {where} (stack {stack or 'dev'}) on {provider or 'local'}? This "
                   "removes every container, service and network it owns.", _Confirm)
+
+
+def _can_sample(ctx: Context) -> bool:
+    """The client's own model can be asked, and no Anthropic key takes precedence."""
+    from launchdeck.ai.llm import from_environment
+
+    capabilities = ctx.client_capabilities
+    return bool(capabilities and capabilities.sampling is not None) and \
+        from_environment() is None
+
+
+def _sample(system: str, prompt: str, max_tokens: int) -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+                  max_tokens=max_tokens, system_prompt=system)
+
+
+def _sampled_text(result: Any) -> str:
+    content = getattr(result, "content", None)
+    blocks = content if isinstance(content, list) else [content]
+    return "".join(getattr(block, "text", "") or "" for block in blocks)
+
+
+async def _debug_draft(working_directory: str, compose_files: list[str] | None,
+                       project_name: str | None, provider: str | None, stack: str | None,
+                       deployment_id: str | None, service: str | None) -> Any:
+    """Evidence and detector findings (None when they cannot be had: the body says why)."""
+    from launchdeck.tools.debug import gather
+
+    try:
+        ref = _ref(working_directory, compose_files, project_name, provider, stack)
+        return await gather(ref, deployment=deployment_id, service=service)
+    except (LaunchdeckError, ToolError):
+        return None
+
+
+async def _debug_sample(ctx: Context,
+                        draft: Annotated[Any, Resolve(_debug_draft)]) -> Any:
+    """Ask the client's model to read the evidence, when it can and there is evidence."""
+    from launchdeck.ai.debug import llm_prompt
+
+    if draft is None or not draft.evidence or not _can_sample(ctx):
+        return None
+    system, prompt = llm_prompt(draft.project, draft.stack, draft.provider, draft.evidence,
+                                draft.findings)
+    return _sample(system, prompt, 2000)
+
+
+def _folder(folder: str) -> Path:
+    from launchdeck.tools.generate import check_folder
+
+    return check_folder(folder)
+
+
+async def _gen_first(ctx: Context, description: str, language: str | None, folder: str,
+                     template: str | None) -> Any:
+    """The client's model writes the project when it can (and no template was named)."""
+    from launchdeck.tools.generate import replay
+
+    if template or not _can_sample(ctx):
+        return None
+    try:
+        attempt = replay(description, language, _folder(folder), [])
+    except LaunchdeckError:
+        return None
+    return _sample(attempt.system, attempt.prompt, 8000)
+
+
+async def _gen_second(ctx: Context, description: str, language: str | None, folder: str,
+                      first: Annotated[Any, Resolve(_gen_first)]) -> Any:
+    return _repair(description, language, folder, [first])
+
+
+async def _gen_third(ctx: Context, description: str, language: str | None, folder: str,
+                     first: Annotated[Any, Resolve(_gen_first)],
+                     second: Annotated[Any, Resolve(_gen_second)]) -> Any:
+    return _repair(description, language, folder, [first, second])
+
+
+def _repair(description: str, language: str | None, folder: str, rounds: list[Any]) -> Any:
+    """A repair request for the latest answer, or None when it passed (or nothing was asked)."""
+    from launchdeck.tools.generate import replay
+
+    if any(r is None for r in rounds):
+        return None
+    attempt = replay(description, language, _folder(folder), [_sampled_text(r) for r in rounds])
+    if attempt.files is not None or attempt.next_prompt is None:
+        return None
+    return _sample(attempt.system, attempt.next_prompt, 8000)
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -591,6 +704,81 @@ def create_server() -> MCPServer[AppState]:
         if output.kept:
             summary += f"; kept data volumes {', '.join(output.kept)} (volumes=true deletes them)"
         return _result(output, summary)
+
+    @server.tool(annotations=ToolAnnotations(title="Generate a project", destructive_hint=False))
+    async def generate_project(
+        description: Annotated[str, Field(description="What the project should do, in plain "
+                                                      "words.")],
+        folder: Annotated[str, Field(description="Absolute path of the folder to create the "
+                                                 "project in (new or empty).")],
+        first: Annotated[Any, Resolve(_gen_first)],
+        second: Annotated[Any, Resolve(_gen_second)],
+        third: Annotated[Any, Resolve(_gen_third)],
+        language: Annotated[Literal["python", "nodejs", "golang"] | None,
+                            Field(description="Language; default from the description, "
+                                              "else python.")] = None,
+        template: Annotated[Literal["rest-api", "postgres", "redis-worker", "llm-chat"] | None,
+                            Field(description="Use this catalog template as it is.")] = None,
+        overwrite: Annotated[bool, Field(description="Write into a non-empty folder, "
+                                                     "replacing files.")] = False,
+    ) -> Annotated[CallToolResult, GenerateOutput]:
+        """Scaffold a deployable compose project (compose.yaml, Dockerfile, code) in a folder."""
+        from launchdeck.ai.llm import from_environment
+        from launchdeck.tools.generate import finish, generate, replay
+
+        if not os.path.isabs(folder):
+            raise ToolError(f"folder must be an absolute path, not {folder!r}")
+        with _user_errors():
+            sampled = [r for r in (first, second, third) if r is not None]
+            if sampled:
+                attempt = replay(description, language, _folder(folder),
+                                 [_sampled_text(r) for r in sampled])
+                result = finish(_folder(folder), description, language, template, overwrite,
+                                attempt)
+                model = "the client's model"
+            else:
+                llm = from_environment()
+                result = await generate(description, folder, language=language,
+                                        template=template, overwrite=overwrite, llm=llm)
+                model = llm.name if llm and result.source == "llm" else None
+        output = GenerateOutput(**result.model_dump(), model=model)
+        summary = (f"wrote {len(output.files)} file(s) in {output.folder} from "
+                   f"{'the ' + output.template + ' template' if output.template else 'the LLM'}"
+                   f": {', '.join(output.files)}\n{output.next_step}")
+        return _result(output, summary)
+
+    @server.tool(annotations=ToolAnnotations(title="Why did it fail?", read_only_hint=True))
+    async def debug_failure(
+        working_directory: WorkingDirectory,
+        draft: Annotated[Any, Resolve(_debug_draft)],
+        sampled: Annotated[Any, Resolve(_debug_sample)],
+        compose_files: ComposeFiles = None,
+        project_name: ProjectName = None,
+        provider: ProviderName = None,
+        stack: StackName = None,
+        deployment_id: Annotated[str | None, Field(description="Only this deployment.")] = None,
+        service: Annotated[str | None, Field(description="Only this service (default: every "
+                                                         "failed one).")] = None,
+    ) -> Annotated[CallToolResult, DebugOutput]:
+        """Diagnose failed services: cause, evidence lines, fix, confidence. Changes nothing."""
+        from launchdeck.ai.debug import parse_llm
+        from launchdeck.ai.llm import from_environment
+        from launchdeck.tools.debug import conclude, debug, gather
+
+        ref = _ref(working_directory, compose_files, project_name, provider, stack)
+        with _user_errors():
+            llm = from_environment()
+            if llm is not None:
+                result = await debug(ref, deployment=deployment_id, service=service, llm=llm)
+            else:
+                draft = draft or await gather(ref, deployment=deployment_id, service=service)
+                extra = parse_llm(_sampled_text(sampled)) if sampled is not None else []
+                result = conclude(draft, extra, "the client's model" if sampled else None)
+        output = DebugOutput(**result.model_dump())
+        lines = [f"- {f.service}: {f.cause} (confidence {f.confidence:.0%}, {f.source})\n"
+                 f"  evidence: {' | '.join(f.evidence[:3])}\n  fix: {f.fix}"
+                 for f in output.findings]
+        return _result(output, "\n".join([*lines, output.next_step]))
 
     @server.prompt(name="deploy_project", title="Deploy this project")
     def deploy_prompt(working_directory: str, provider: str = "") -> str:

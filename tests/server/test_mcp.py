@@ -26,7 +26,8 @@ from launchdeck.testing import BUSYBOX
 
 SECRET = "mcp-pw-8d3a61f0c2b94e17"
 TOKEN = "test-token-5b0c"
-TOOLS = {"deploy", "ps", "logs", "config_set", "config_list", "config_delete", "destroy"}
+TOOLS = {"deploy", "ps", "logs", "config_set", "config_list", "config_delete", "destroy",
+         "generate_project", "debug_failure"}
 
 
 def _write_project(root: Path) -> Path:
@@ -110,7 +111,8 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def connect(transport: str, mode: str, seen: Seen, state: Path, http_url: str | None,
-                  answer: dict[str, Any] | None | bool = False) -> AsyncIterator[Client]:
+                  answer: dict[str, Any] | None | bool = False,
+                  sampling: Any = None) -> AsyncIterator[Client]:
     """A client on the given transport; ``answer`` False means no elicitation support."""
     elicitation = None if answer is False else _elicit_with(answer, seen)  # type: ignore[arg-type]
     if transport == "stdio":
@@ -124,7 +126,8 @@ async def connect(transport: str, mode: str, seen: Seen, state: Path, http_url: 
             http_url, http_client=httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"},
                                                      timeout=120))
     async with Client(server, mode=mode, elicitation_callback=elicitation,
-                      message_handler=seen.on_message, read_timeout_seconds=120) as client:
+                      sampling_callback=sampling, message_handler=seen.on_message,
+                      read_timeout_seconds=120) as client:
         yield client
 
 
@@ -268,8 +271,9 @@ def test_tools_list_schemas_and_annotations(tmp_path: Path) -> None:
 
     tools = anyio.run(scenario)
     assert set(tools) == TOOLS
-    for tool in tools.values():
-        assert tool.input_schema["required"][0] == "working_directory"
+    for name, tool in tools.items():
+        first = "description" if name == "generate_project" else "working_directory"
+        assert tool.input_schema["required"][0] == first
         assert tool.output_schema and tool.description
     assert all(tools[n].annotations.read_only_hint for n in ("ps", "logs", "config_list"))
     assert all(tools[n].annotations.destructive_hint for n in ("destroy", "config_delete"))

@@ -72,6 +72,22 @@ class LocalProvider:
     def config_store(self, project: str, stack: str) -> FileConfigStore:
         return FileConfigStore(self._state_root or state_dir(), project, stack)
 
+    def _record_path(self, project: str, stack: str) -> Path:
+        return (self._state_root or state_dir()) / "deployments" / project / f"{stack}.json"
+
+    def _record(self, result: DeployResult) -> None:
+        """Keep the last deploy's outcome: a build failure leaves no container to ask."""
+        path = self._record_path(result.project, result.stack)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(result.model_dump_json(), encoding="utf-8")
+
+    def last_deploy(self, project: str, stack: str) -> DeployResult | None:
+        try:
+            return DeployResult.model_validate_json(
+                self._record_path(project, stack).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
     # -- deploy -------------------------------------------------------------------------
 
     async def deploy(self, project: Project, stack: str, config: Mapping[str, str],
@@ -87,9 +103,15 @@ class LocalProvider:
         by_service: dict[str, list[dict[str, Any]]] = {}
         for c in containers:
             by_service.setdefault(c["Config"]["Labels"][S.SERVICE], []).append(c)
+        last = self.last_deploy(project.name, stack)
+        recorded = {s.name: s for s in last.services} if last else {}
         out = []
         for name, service in project.services.items():
-            out.append(_status(name, _replicas(service), by_service.pop(name, [])))
+            status = _status(name, _replicas(service), by_service.pop(name, []))
+            earlier = recorded.get(name)
+            if status.state is State.NOT_DEPLOYED and earlier and earlier.state.failed:
+                status = earlier  # e.g. a build that failed: no container tells the story
+            out.append(status)
         for name, orphans in sorted(by_service.items()):
             status = _status(name, 0, orphans)
             status.message = "not in the compose file any more; the next deploy removes it"
@@ -183,6 +205,7 @@ class LocalProvider:
         for net in await self._call(api.networks, filters=filters):
             await self._call(api.remove_network, net["Id"])
             removed.append(net["Name"])
+        self._record_path(project, stack).unlink(missing_ok=True)
         listed = await self._call(api.volumes, filters=filters)
         kept = []
         for vol in listed.get("Volumes") or []:
@@ -266,13 +289,15 @@ class _Deploy:
                     replicas_desired=_replicas(services[name]), deployment_id=self.etag)
                 if name not in self.failures:  # those were reported when they happened
                     self.emit(name, state, reached.failure or "")
-        return DeployResult(
+        result = DeployResult(
             project=self.project.name, stack=self.stack, provider="local",
             deployment_id=self.etag,
             services=[self.statuses[name] for name in services],
             changes=[ChangeSummary(service=c.service, action=c.action, reason=c.reason)
                      for c in sorted(changes.values(), key=lambda c: c.service)],
         )
+        self.provider._record(result)
+        return result
 
     async def _network(self) -> None:
         name = S.scope(self.project.name, self.stack)
@@ -430,8 +455,13 @@ class _Deploy:
                 healthcheck=spec.healthcheck, working_dir=spec.working_dir, user=spec.user,
                 detach=True,
             )
+        except Exception as exc:
+            raise ProviderError(f"{name}: cannot create a container: {_reason(exc)}",
+                                provider="local", service=name) from None
+        try:
             await self.call(api.start, created["Id"])
         except Exception as exc:
+            await self.call(_remove, api, created["Id"])  # leave no container that never ran
             raise ProviderError(f"{name}: cannot start a container: {_reason(exc)}",
                                 provider="local", service=name) from None
         return created["Id"]
@@ -557,6 +587,14 @@ def _status(name: str, desired: int, containers: list[dict[str, Any]]) -> Servic
         for bindings in (c["NetworkSettings"].get("Ports") or {}).values():
             for binding in bindings or []:
                 status.endpoints.append(f"http://{binding['HostIp']}:{binding['HostPort']}")
+    state = newest["State"]
+    if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
+        status.exit_code = state.get("ExitCode")
+        status.oom_killed = bool(state.get("OOMKilled"))
+    probes = (state.get("Health") or {}).get("Log") or []
+    failed_probes = [p for p in probes if p.get("ExitCode")]
+    if failed_probes:
+        status.health_output = str(failed_probes[-1].get("Output", "")).strip()[-1000:]
     verdicts = [_verdict(c) for c in containers]
     if any(v in ("unhealthy", "exited") for v in verdicts):
         if all(c["State"].get("Status") == "exited" and c["State"].get("ExitCode") == 0

@@ -1,0 +1,2 @@
+"""The AI tools: scaffolding projects (generate.py) and explaining failures (debug.py),
+with or without an LLM (llm.py)."""

@@ -1,0 +1,109 @@
+"""debug_failure: why a deploy failed, from evidence, detectors and (optionally) an LLM.
+
+Config values are removed from every piece of evidence before it goes anywhere, so neither
+the result nor an LLM prompt can carry one, even when a service printed it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from launchdeck.ai import debug as dbg
+from launchdeck.ai.llm import LLM
+from launchdeck.compose.validate import required_config
+from launchdeck.engine.events import State
+from launchdeck.errors import UnknownService
+from launchdeck.providers.base import LogQuery
+from launchdeck.tools.project import ProjectRef
+
+
+class Draft(BaseModel):
+    """Evidence and detector findings, before any LLM reads them."""
+
+    project: str
+    stack: str
+    provider: str
+    evidence: list[dbg.ServiceEvidence]
+    findings: list[dbg.Finding]
+
+
+class DebugResult(Draft):
+    llm: str | None = Field(None, description="The model that read the evidence, if any.")
+    next_step: str
+
+
+def _failing(state: State, exit_code: int | None, health: str | None) -> bool:
+    return state.failed or state is State.SERVICE_DEPLOYMENT_PENDING and health == "unhealthy" \
+        or state is State.STOPPED and exit_code not in (None, 0)
+
+
+async def gather(ref: ProjectRef, *, deployment: str | None = None,
+                 service: str | None = None) -> Draft:
+    """Evidence for each failed service (or the one named), and what the detectors find."""
+    loaded = ref.load()
+    project = loaded.project
+    if service and service not in project.services:
+        raise UnknownService(service, list(project.services))
+    provider = ref.target()
+    store = provider.config_store(project.name, ref.stack)
+    secrets = [v for v in (await store.values(required_config(loaded))).values() if len(v) >= 4]
+    evidence = []
+    for status in await provider.ps(project, ref.stack):
+        if status.name not in project.services:
+            continue
+        if service and status.name != service:
+            continue
+        if not service and not _failing(status.state, status.exit_code, status.health):
+            continue
+        lines = await provider.logs(project.name, ref.stack,
+                                    LogQuery(services=(status.name,), tail=dbg.MAX_LOG_LINES,
+                                             deployment=deployment))
+        e = dbg.evidence_for(project, project.services[status.name], state=status.state,
+                             message=status.message, exit_code=status.exit_code,
+                             oom_killed=status.oom_killed, health_output=status.health_output,
+                             logs=[line.text for line in lines])
+        evidence.append(_redact(e, secrets))
+    findings = [f for e in evidence for f in dbg.detect(e)]
+    return Draft(project=project.name, stack=ref.stack, provider=provider.name,
+                 evidence=evidence, findings=findings)
+
+
+def _redact(e: dbg.ServiceEvidence, secrets: list[str]) -> dbg.ServiceEvidence:
+    if not secrets:
+        return e
+
+    def clean(text: str) -> str:
+        for value in secrets:
+            text = text.replace(value, "[config value]")
+        return text
+
+    return e.model_copy(update={
+        "message": clean(e.message), "logs": [clean(line) for line in e.logs],
+        "health_output": clean(e.health_output) if e.health_output else None,
+        "files": {k: clean(v) for k, v in e.files.items()},
+        "dockerfile": clean(e.dockerfile) if e.dockerfile else None})
+
+
+def conclude(draft: Draft, llm_findings: list[dbg.Finding], llm: str | None) -> DebugResult:
+    findings = draft.findings + llm_findings
+    if not draft.evidence:
+        next_step = "No service is failing: nothing to diagnose."
+    elif findings:
+        next_step = ("Apply the fix of the most confident finding, then deploy again. Nothing "
+                     "was changed.")
+    else:
+        next_step = "No known cause matched: read the evidence's log lines, or the full logs."
+    return DebugResult(project=draft.project, stack=draft.stack, provider=draft.provider,
+                       evidence=draft.evidence, findings=findings, llm=llm, next_step=next_step)
+
+
+async def debug(ref: ProjectRef, *, deployment: str | None = None, service: str | None = None,
+                llm: LLM | None = None) -> DebugResult:
+    """Diagnose the project's failed services; with ``llm``, add its reading of the evidence."""
+    draft = await gather(ref, deployment=deployment, service=service)
+    extra: list[dbg.Finding] = []
+    if llm is not None and draft.evidence:
+        system, prompt = dbg.llm_prompt(draft.project, draft.stack, draft.provider,
+                                        draft.evidence, draft.findings)
+        extra = dbg.parse_llm(await llm.complete(system, prompt, max_tokens=2000))
+    return conclude(draft, extra, llm.name if llm and draft.evidence else None)
