@@ -129,3 +129,29 @@ def test_unknown_service_in_logs_names_the_services(app: Path) -> None:
     result = run("logs", "wbe", cwd=app)
     assert result.returncode == 1
     assert "no service 'wbe'" in result.stderr and "web, worker" in result.stderr
+
+
+def test_generate_then_debug_from_the_command_line(tmp_path: Path, state: Path,
+                                                   docker_api) -> None:
+    """generate writes a project; debug explains a failed deploy, printing cause and fix."""
+    made = run("generate", "a background job queue", "--folder", str(tmp_path / "jobs"),
+               "--language", "nodejs", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "server.js" in made.stdout and "next: launchdeck compose up -C" in made.stderr
+    as_json = run("generate", "an api", "--folder", str(tmp_path / "api"), "--format", "json",
+                  cwd=tmp_path)
+    assert json.loads(as_json.stdout)["template"] == "rest-api"
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {BUSYBOX}\n"
+        "    command: [\"sh\", \"-c\", \"echo 'Error: Cannot find module \\\"express\\\"'; exit 1\"]\n")
+    try:
+        assert run("compose", "up", "-d", "--wait-timeout", "30", cwd=broken).returncode == 1
+        diagnosis = run("debug", cwd=broken)
+        assert diagnosis.returncode == 0, diagnosis.stderr
+        assert "app: the app imports express, which is not installed" in diagnosis.stdout
+        assert "fix: add express to package.json" in diagnosis.stdout
+    finally:
+        run("compose", "down", cwd=broken)

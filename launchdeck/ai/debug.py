@@ -143,7 +143,7 @@ def wrong_port(e: ServiceEvidence) -> Finding | None:
 
 _MODULE = re.compile(r"ModuleNotFoundError: No module named '?([\w.]+)'?|"
                      r"ImportError: No module named '?([\w.]+)'?|"
-                     r"Cannot find module '([^']+)'|cannot find package \"([^\"]+)\"|"
+                     r"Cannot find module ['\"]([^'\"]+)['\"]|cannot find package \"([^\"]+)\"|"
                      r"no required module provides package ([\w./-]+)")
 
 

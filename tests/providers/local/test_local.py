@@ -210,6 +210,17 @@ def test_one_service_change_recreates_only_that_service(tier, provider, docker_a
     assert _get(result.services[0].endpoints[0] + "/cgi-bin/api") == data_before
 
 
+def test_store_data_survives_a_forced_redeploy(tier, provider) -> None:
+    """Recreating every container (--force) keeps the managed store's data volume."""
+    root, result, _ = tier
+    endpoint = next(s for s in result.services if s.name == "web").endpoints[0]
+    before = _get(endpoint + "/cgi-bin/api")
+    again, _ = _deploy(provider, root, force=True)
+    assert again.ok and {c.action for c in again.changes} == {"REPLACE"}
+    after = _get(next(s for s in again.services if s.name == "web").endpoints[0] + "/cgi-bin/api")
+    assert after == before
+
+
 def test_config_value_reaches_the_container_and_no_output(tier, provider, docker_api) -> None:
     """API_TOKEN is in web's environment, and in no event, result or label."""
     root, result, recorder = tier
