@@ -119,6 +119,7 @@ def load(
     except ValidationError as exc:
         raise ComposeError(_pydantic_problems(exc, merged, paths[0], base)) from None
 
+    _check_references(project, merged)
     live = [r for r in _collect_refs(merged, ()) if r[0][0] == "services"
             and r[0][1] in project.services]
     located = []
@@ -342,6 +343,33 @@ def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
         environment = service.get("environment") or Mapping()
         service["environment"] = Mapping({**values, **environment},
                                          where=dict(getattr(environment, "where", {})))
+
+
+def _check_references(project: Project, doc: Mapping) -> None:
+    """Networks, volumes and volumes_from must name something the project defines."""
+    problems = []
+    for name, service in project.services.items():
+        for network in service.networks:
+            if network != "default" and network not in project.networks:
+                file, line = where(doc, ("services", name, "networks", network))
+                problems.append(Problem(f"service {name!r} refers to undefined network "
+                                        f"{network!r}; declare it under top-level networks:",
+                                        file, line, f"services.{name}.networks"))
+        for index, mount in enumerate(service.volumes):
+            if mount.type == "volume" and mount.source and mount.source not in project.volumes:
+                file, line = where(doc, ("services", name, "volumes", index))
+                problems.append(Problem(f"service {name!r} refers to undefined volume "
+                                        f"{mount.source!r}; declare it under top-level volumes:",
+                                        file, line, f"services.{name}.volumes[{index}]"))
+        for source in service.volumes_from:
+            other = source.split(":")[0]
+            if not source.startswith("container:") and other not in project.services:
+                file, line = where(doc, ("services", name, "volumes_from"))
+                problems.append(Problem(f"service {name!r} takes volumes from undefined "
+                                        f"service {other!r}", file, line,
+                                        f"services.{name}.volumes_from"))
+    if problems:
+        raise ComposeError(problems)
 
 
 def _resolve_build_args(doc: Mapping, variables: dict[str, str]) -> None:

@@ -86,7 +86,7 @@ MEM = "    deploy: {resources: {reservations: {memory: 64M}}}\n"
          "services.web.build.args.TOKEN", "baked into the image"),
         ("    image: x:${TAG}\n" + MEM, "error", "services.web.image", "TAG is not defined"),
         ("    " + MEM.strip() + "\n", "error", "services.web", "neither image nor build"),
-        ("    image: x\n    volumes: [data:/data]\n" + MEM, "warning", "services.web.volumes",
+        ("    image: x\n    volumes: [./data:/data]\n" + MEM, "warning", "services.web.volumes",
          "data is lost"),
         ("    image: x\n    volumes_from: [other]\n" + MEM, "warning",
          "services.web.volumes_from", "data is lost"),
@@ -122,7 +122,7 @@ def test_findings_point_at_the_line(project) -> None:
 
 def test_local_target_accepts_what_clouds_refuse(project) -> None:
     """hostname, dns, volumes and swarm keys are fine on the local Docker Engine."""
-    service = ("    image: x\n    hostname: h\n    dns: 1.1.1.1\n    volumes: [d:/d]\n"
+    service = ("    image: x\n    hostname: h\n    dns: 1.1.1.1\n    volumes: [./d:/d]\n"
                "    deploy: {restart_policy: {condition: any}}\n")
     assert _findings(project, service, "local") == []
     assert has_errors(_findings(project, service, "gcp"))
