@@ -7,8 +7,10 @@ changed. Every Docker call is blocking, so each runs in a worker thread.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -93,8 +95,39 @@ class LocalProvider:
     async def deploy(self, project: Project, stack: str, config: Mapping[str, str],
                      deployment_id: str, options: DeployOptions, sink: Sink) -> DeployResult:
         api = await self._call(lambda: self.api)
-        run = _Deploy(self, api, project, stack, config, deployment_id, options, sink)
-        return await run.execute()
+        with self._lock(project.name, stack, deployment_id):
+            run = _Deploy(self, api, project, stack, config, deployment_id, options, sink)
+            return await run.execute()
+
+    @contextmanager
+    def _lock(self, project: str, stack: str, deployment_id: str) -> Iterator[None]:
+        """One deploy per (project, stack) at a time; the lock dies with its process."""
+        import fcntl
+
+        path = (self._state_root or state_dir()) / "locks" / f"{project}-{stack}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                owner = handle.read().strip() or "another process"
+                raise ProviderError(
+                    f"another deploy of {project} ({stack}) is running: {owner}",
+                    provider=self.name,
+                    hint="Wait for it to finish (`launchdeck compose ps` follows it), then "
+                         "deploy again.") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"deployment {deployment_id}, pid {os.getpid()}, since "
+                         f"{datetime.now(UTC).isoformat(timespec='seconds')}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- ps -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from launchdeck.compose import load
 from launchdeck.compose.load import normalize_project_name
 from launchdeck.engine.deploy import deploy
 from launchdeck.engine.events import State
-from launchdeck.errors import ConfigMissing, DeployRefused, EngineUnavailable
+from launchdeck.errors import ConfigMissing, DeployRefused, EngineUnavailable, ProviderError
 from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.local import LocalProvider
 from launchdeck.providers.local import spec as S
@@ -481,3 +481,31 @@ def test_service_removed_from_the_file_is_deleted(provider, tmp_path, docker_api
     result, _ = _deploy(provider, tmp_path)
     assert {c.service: c.action for c in result.changes} == {"a": "NOOP", "b": "DELETE"}
     assert _containers(docker_api, normalize_project_name(tmp_path.name), "b") == {}
+
+
+def test_concurrent_deploys_of_one_stack_are_refused(provider, tmp_path) -> None:
+    """While one deploy holds the (project, stack), a second fails saying who holds it."""
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  slow:\n    image: {BUSYBOX}\n    command: [sleep, '600']\n"
+        "    healthcheck: {test: [CMD, 'false'], interval: 1s, retries: 3}\n")
+    loaded = load(cwd=tmp_path, os_environ={})
+    errors: list[str] = []
+
+    async def both() -> None:
+        async def first() -> None:
+            await deploy(loaded, provider, stack="dev", options=DeployOptions(wait_timeout=3))
+
+        async def second() -> None:
+            await anyio.sleep(0.5)
+            try:
+                await deploy(loaded, provider, stack="dev")
+            except ProviderError as exc:
+                errors.append(str(exc))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(first)
+            group.start_soon(second)
+
+    anyio.run(both)
+    assert len(errors) == 1 and "another deploy of" in errors[0] and "deployment " in errors[0]
+    assert _deploy(provider, tmp_path)[0].deployment_id  # the lock is free again
