@@ -87,9 +87,10 @@ def _compose(greeting: str) -> str:
 
 
 @pytest.fixture
-def provider(docker_api, tmp_path: Path):
-    """A local provider with a private config store; removes the test's objects afterwards."""
-    made = LocalProvider(state_root=tmp_path / "state")
+def provider(docker_api, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A local provider with a private state directory (outside the project, which is a build
+    context); removes the test's objects afterwards."""
+    made = LocalProvider(state_root=tmp_path_factory.mktemp("state"))
     yield made
     _remove_everything(docker_api, normalize_project_name(tmp_path.name))
 
