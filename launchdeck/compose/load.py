@@ -85,11 +85,11 @@ def load(
     project_dir = paths[0].parent
     variables = _variables(project_dir, stack, env)
 
-    docs, references, problems = [], [], []
+    docs, problems = [], []
     for path in paths:
         doc = _read(path, base)
         label = _display(path, base)
-        problems += _interpolate(doc, (), variables, label, references, doc)
+        problems += _interpolate(doc, (), variables, label, doc)
         if not problems:
             problems += schema.check(without_markers(doc), label)
         docs.append(doc)
@@ -220,7 +220,7 @@ def read_env_file(path: Path, known: dict[str, str], label: str) -> dict[str, st
 
 
 def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], label: str,
-                 references: list[Any], root: Mapping) -> list[Problem]:
+                 root: Mapping) -> list[Problem]:
     problems: list[Problem] = []
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for key, value in list(items):
@@ -235,7 +235,7 @@ def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], la
                 continue
             node[key] = Template(result.value, result.refs) if result.refs else result.value
         elif isinstance(value, (dict, list)):
-            problems += _interpolate(value, (*path, key), variables, label, references, root)
+            problems += _interpolate(value, (*path, key), variables, label, root)
     return problems
 
 
