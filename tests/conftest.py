@@ -62,10 +62,11 @@ def cloud_ready() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_compose_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests must not depend on the caller's COMPOSE_* or LAUNCHDECK_* variables."""
+def _no_caller_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests must not depend on the caller's COMPOSE_*, LAUNCHDECK_* or model variables
+    (with ANTHROPIC_API_KEY set, the AI tools would call the real API)."""
     for key in list(os.environ):
-        if key.startswith(("COMPOSE_", "LAUNCHDECK_")):
+        if key.startswith(("COMPOSE_", "LAUNCHDECK_")) or key == "ANTHROPIC_API_KEY":
             monkeypatch.delenv(key)
 
 

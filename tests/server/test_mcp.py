@@ -92,7 +92,8 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "launchdeck", "mcp", "serve", "--transport", "http",
          "--port", str(port), "--token", TOKEN],
-        env={**os.environ, "LAUNCHDECK_STATE_DIR": str(state)},
+        env={**{k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"},
+             "LAUNCHDECK_STATE_DIR": str(state)},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
