@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from launchdeck.compose import schema
+from launchdeck.compose.extends import resolve_extends
 from launchdeck.compose.interpolate import InterpolationError, Template, substitute
 from launchdeck.compose.merge import merge, normalize_file, strip_markers, without_markers
 from launchdeck.compose.model import Project, path_label
@@ -28,10 +29,7 @@ from launchdeck.errors import ComposeError, Problem
 
 CANDIDATES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_UNSUPPORTED = {
-    "include": "inline the included files, or pass them with -f",
-    "extends": "copy the settings of the extended service into this one",
-}
+_UNSUPPORTED = {"include": "inline the included files, or pass them with -f"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +94,20 @@ def load(
     if problems:
         raise ComposeError(problems)
 
-    for doc in docs:
+    def prepare(other: Path) -> Mapping:
+        """Another file named by extends: read, interpolated, checked, normalised."""
+        doc = _read(other, base)
+        label = _display(other, base)
+        problems = _interpolate(doc, (), variables, label, doc)
+        problems = problems or schema.check(without_markers(doc), label)
+        if problems:
+            raise ComposeError(problems)
         normalize_file(doc)
+        return doc
+
+    for path, doc in zip(paths, docs, strict=True):
+        normalize_file(doc)
+        resolve_extends(doc, path, prepare)
     merged: Mapping = docs[0]
     for doc in docs[1:]:
         merged = merge(merged, doc)
@@ -251,18 +261,10 @@ def _collect_refs(node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...
 
 
 def _refuse_unsupported(doc: Mapping) -> None:
-    problems = []
     if "include" in doc:
         file, line = where(doc, ("include",))
-        problems.append(Problem(f"include is not supported: {_UNSUPPORTED['include']}",
-                                file, line, "include"))
-    for name, service in (doc.get("services") or {}).items():
-        if isinstance(service, dict) and "extends" in service:
-            file, line = where(doc, ("services", name, "extends"))
-            problems.append(Problem(f"extends is not supported: {_UNSUPPORTED['extends']}",
-                                    file, line, f"services.{name}.extends"))
-    if problems:
-        raise ComposeError(problems)
+        raise ComposeError(Problem(f"include is not supported: {_UNSUPPORTED['include']}",
+                                   file, line, "include"))
 
 
 def normalize_project_name(text: str) -> str:

@@ -123,3 +123,18 @@ def test_cli_project_name_is_validated(project) -> None:
     root = project({"compose.yaml": WEB})
     with pytest.raises(ComposeError, match="invalid project name 'Bad Name'"):
         load(cwd=root, project_name="Bad Name", os_environ={})
+
+
+def test_extends_from_another_file_rebases_paths_and_keeps_locations(project) -> None:
+    """A service extended from another file gets its paths and its file:line locations."""
+    root = project({
+        "compose.yaml": "services:\n  web:\n    extends: {file: lib/base.yaml, service: base}\n"
+                        "    environment: {MODE: prod}\n",
+        "lib/base.yaml": "services:\n  base:\n    build: ./app\n    hostname: web1\n"
+                         "    environment: {MODE: dev, LEVEL: info}\n",
+    })
+    loaded = load(cwd=root, os_environ={})
+    web = loaded.project.services["web"]
+    assert web.build is not None and web.build.context == str(root / "lib" / "app")
+    assert web.environment == {"MODE": "prod", "LEVEL": "info"}
+    assert loaded.where(("services", "web", "hostname")) == ("lib/base.yaml", 4)
