@@ -523,7 +523,8 @@ def create_server() -> MCPServer[AppState]:
         if deploying:
             next_step = "A deploy is still running: call ps again shortly."
         elif failed:
-            next_step = f"Call logs for {', '.join(failed)} to see why they failed."
+            next_step = (f"Call debug_failure (or logs) for {', '.join(failed)} to see why they "
+                         "failed.")
         elif all(s.state is State.NOT_DEPLOYED for s in result.services):
             next_step = "Nothing is deployed: call deploy."
         else:
@@ -532,6 +533,7 @@ def create_server() -> MCPServer[AppState]:
         lines = [f"{s.name}: {s.state.value} {s.replicas_running}/{s.replicas_desired}"
                  f"{' ' + s.health if s.health else ''}"
                  f"{' ' + ' '.join(s.endpoints) if s.endpoints else ''}"
+                 f"{' - ' + s.message.splitlines()[0] if s.message and s.state.failed else ''}"
                  for s in output.services]
         return _result(output, "\n".join([*lines, next_step]))
 
