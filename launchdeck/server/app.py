@@ -483,8 +483,8 @@ def create_server() -> MCPServer[AppState]:
                 deployment_id=result.deployment_id, finished=True, ok=result.ok,
                 services=result.services, changes=result.changes, config_stored=stored,
                 next_step=("Done. Open the endpoints, or call logs to read output." if result.ok
-                           else "Some services failed: read each message, call logs for the "
-                                "failing service, fix the cause, then deploy again."))
+                           else "Some services failed: call debug_failure for the cause and "
+                                "fix (or logs), fix it, then deploy again."))
         else:
             output = DeployOutput(
                 project=project.name, stack=ref.stack, provider=ref.provider,
