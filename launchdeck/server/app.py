@@ -401,11 +401,12 @@ def create_server() -> MCPServer[AppState]:
     ) -> Annotated[CallToolResult, DeployOutput]:
         """Build and start the compose project, then report each service's state and endpoints."""
         from launchdeck.engine.deploy import new_deployment_id
-        from launchdeck.tools.deploy import deploy as run_deploy
+        from launchdeck.tools.deploy import prepare, run
 
         ref = _ref(working_directory, compose_files, project_name, provider, stack)
         with _user_errors():
-            project = ref.load().project
+            loaded = ref.load()
+        project = loaded.project
         stored: list[str] = []
         asked, answer = _answer(config)
         if asked and answer is None:
@@ -424,28 +425,16 @@ def create_server() -> MCPServer[AppState]:
         if running and not running.done.is_set():
             raise ToolError(f"a deploy of {project.name} ({ref.stack}) is already running "
                             f"(deployment {running.deployment_id}); follow it with ps")
-        with _user_errors():
-            # refuse bad compose files and missing config here, before anything starts
-            from launchdeck.compose.validate import has_errors, validate
-            from launchdeck.tools.deploy import missing_config
-
-            loaded = ref.load()
-            findings = validate(loaded, ref.provider)
-            if has_errors(findings):
-                raise DeployRefused(
-                    f"the compose file has errors for {ref.provider}:\n"
-                    + "\n".join(str(f) for f in findings if f.severity == "error"), findings)
-            missing = await missing_config(ref)
-            if missing:
-                raise ConfigMissing(missing, provider=ref.provider, stack=ref.stack)
+        with _user_errors():  # refuse bad compose files and missing config before starting
+            ready = await prepare(ref, loaded)
         running = _Running(new_deployment_id())
         state.deploys[key] = running
 
         async def background() -> None:
             try:
-                running.result = await run_deploy(ref, wait_seconds=600, force=force,
-                                                  sink=running.sink,
-                                                  deployment_id=running.deployment_id)
+                running.result = await run(ready, wait_seconds=600, force=force,
+                                           sink=running.sink,
+                                           deployment_id=running.deployment_id)
             except LaunchdeckError as exc:
                 running.error = str(exc)
             except Exception:

@@ -9,8 +9,11 @@ import secrets
 
 from pydantic import BaseModel
 
+from launchdeck.compose.load import Loaded
 from launchdeck.compose.validate import CONFIG_NAME
+from launchdeck.engine.deploy import missing_config
 from launchdeck.errors import UsageError
+from launchdeck.providers.base import Provider
 from launchdeck.tools.project import ProjectRef
 
 
@@ -37,42 +40,31 @@ def random_value() -> str:
     return secrets.token_urlsafe(24)
 
 
-async def _wanted(ref: ProjectRef) -> tuple[str, list[str]]:
-    from launchdeck.compose.validate import required_config
-
-    loaded = ref.load()
-    return loaded.project.name, required_config(loaded)
+async def _result(ref: ProjectRef, loaded: Loaded, provider: Provider,
+                  names: list[str]) -> ConfigResult:
+    return ConfigResult(project=loaded.project.name, stack=ref.stack, provider=provider.name,
+                        names=names, missing=await missing_config(loaded, provider, ref.stack))
 
 
 async def config_set(ref: ProjectRef, name: str, value: str) -> ConfigResult:
     check_name(name)
     if value == "":
         raise UsageError(f"no value given for {name}", hint="Give a value, or use --random.")
-    project, wanted = await _wanted(ref)
-    provider = ref.target()
-    store = provider.config_store(project, ref.stack)
-    await store.set(name, value)
-    present = set(await store.names())
-    return ConfigResult(project=project, stack=ref.stack, provider=provider.name, names=[name],
-                        missing=[n for n in wanted if n not in present])
+    loaded, provider = ref.load(), ref.target()
+    await provider.config_store(loaded.project.name, ref.stack).set(name, value)
+    return await _result(ref, loaded, provider, [name])
 
 
 async def config_list(ref: ProjectRef) -> ConfigResult:
-    project, wanted = await _wanted(ref)
-    provider = ref.target()
-    present = await provider.config_store(project, ref.stack).names()
-    return ConfigResult(project=project, stack=ref.stack, provider=provider.name, names=present,
-                        missing=[n for n in wanted if n not in present])
+    loaded, provider = ref.load(), ref.target()
+    names = await provider.config_store(loaded.project.name, ref.stack).names()
+    return await _result(ref, loaded, provider, names)
 
 
 async def config_delete(ref: ProjectRef, name: str) -> ConfigResult:
     check_name(name)
-    project, wanted = await _wanted(ref)
-    provider = ref.target()
-    store = provider.config_store(project, ref.stack)
-    if not await store.delete(name):
-        raise UsageError(f"config {name} is not set for {project} ({ref.stack})",
+    loaded, provider = ref.load(), ref.target()
+    if not await provider.config_store(loaded.project.name, ref.stack).delete(name):
+        raise UsageError(f"config {name} is not set for {loaded.project.name} ({ref.stack})",
                          hint="`launchdeck config ls` lists the names that are set.")
-    present = set(await store.names())
-    return ConfigResult(project=project, stack=ref.stack, provider=provider.name, names=[name],
-                        missing=[n for n in wanted if n not in present])
+    return await _result(ref, loaded, provider, [name])

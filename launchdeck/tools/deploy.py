@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from launchdeck.compose.load import Loaded
 from launchdeck.engine import deploy as engine
+from launchdeck.engine.deploy import Ready
 from launchdeck.engine.events import Sink, discard
 from launchdeck.engine.status import DeployResult
 from launchdeck.providers.base import DeployOptions
 from launchdeck.tools.project import ProjectRef
 
 
+async def prepare(ref: ProjectRef, loaded: Loaded | None = None) -> Ready:
+    """Load (unless given) and preflight the project: raise DeployRefused / ConfigMissing."""
+    return await engine.preflight(loaded or ref.load(), ref.target(), stack=ref.stack)
+
+
+async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
+              sink: Sink = discard, deployment_id: str | None = None) -> DeployResult:
+    """Deploy a prepared project."""
+    return await engine.start(ready, options=DeployOptions(wait_timeout=wait_seconds, force=force),
+                              sink=sink, deployment_id=deployment_id)
+
+
 async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = False,
                  sink: Sink = discard, deployment_id: str | None = None) -> DeployResult:
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
-    loaded = ref.load()
-    return await engine.deploy(loaded, ref.target(), stack=ref.stack,
-                               options=DeployOptions(wait_timeout=wait_seconds, force=force),
-                               sink=sink, deployment_id=deployment_id)
+    return await run(await prepare(ref), wait_seconds=wait_seconds, force=force, sink=sink,
+                     deployment_id=deployment_id)
 
 
 async def missing_config(ref: ProjectRef) -> list[str]:
     """Config names the project reads that are not set on its target."""
-    from launchdeck.compose.validate import required_config
-
-    loaded = ref.load()
-    store = ref.target().config_store(loaded.project.name, ref.stack)
-    present = set(await store.names())
-    return [name for name in required_config(loaded) if name not in present]
+    return await engine.missing_config(ref.load(), ref.target(), ref.stack)
