@@ -68,9 +68,6 @@ class LocalProvider:
                 ) from None
         return self._client.api
 
-    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
-
     def config_store(self, project: str, stack: str) -> FileConfigStore:
         return FileConfigStore(self._state_root or state_dir(), project, stack)
 
@@ -94,7 +91,7 @@ class LocalProvider:
 
     async def deploy(self, project: Project, stack: str, config: Mapping[str, str],
                      deployment_id: str, options: DeployOptions, sink: Sink) -> DeployResult:
-        api = await self._call(lambda: self.api)
+        api = await _in_thread(lambda: self.api)
         with self._lock(project.name, stack, deployment_id):
             run = _Deploy(self, api, project, stack, config, deployment_id, options, sink)
             return await run.execute()
@@ -153,15 +150,15 @@ class LocalProvider:
 
     async def _containers(self, project: str, stack: str, service: str | None = None,
                           deployment: str | None = None) -> list[dict[str, Any]]:
-        api = await self._call(lambda: self.api)
+        api = await _in_thread(lambda: self.api)
         filters = S.owner_filter(project, stack, service)
         if deployment:
             filters["label"].append(f"{S.ETAG}={deployment}")
-        listed = await self._call(api.containers, all=True, filters=filters)
+        listed = await _in_thread(api.containers, all=True, filters=filters)
         inspected = []
         for c in listed:
             try:
-                inspected.append(await self._call(api.inspect_container, c["Id"]))
+                inspected.append(await _in_thread(api.inspect_container, c["Id"]))
             except Exception as exc:  # removed between list and inspect
                 if not _not_found(exc):
                     raise
@@ -213,7 +210,7 @@ class LocalProvider:
         if tail is not None:
             kwargs["tail"] = tail
         try:
-            raw = await self._call(self.api.logs, c["Id"], **kwargs)
+            raw = await _in_thread(self.api.logs, c["Id"], **kwargs)
         except Exception as exc:
             if _not_found(exc):
                 return []
@@ -227,23 +224,23 @@ class LocalProvider:
     # -- destroy ------------------------------------------------------------------------
 
     async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Sink) -> Teardown:
-        api = await self._call(lambda: self.api)
+        api = await _in_thread(lambda: self.api)
         removed = []
         for c in await self._containers(project, stack):
             name = c["Name"].lstrip("/")
             sink(Event(c["Config"]["Labels"].get(S.SERVICE), State.STOPPED, f"removing {name}"))
-            await self._call(_remove, api, c["Id"])
+            await _in_thread(_remove, api, c["Id"])
             removed.append(name)
         filters = S.owner_filter(project, stack)
-        for net in await self._call(api.networks, filters=filters):
-            await self._call(api.remove_network, net["Id"])
+        for net in await _in_thread(api.networks, filters=filters):
+            await _in_thread(api.remove_network, net["Id"])
             removed.append(net["Name"])
         self._record_path(project, stack).unlink(missing_ok=True)
-        listed = await self._call(api.volumes, filters=filters)
+        listed = await _in_thread(api.volumes, filters=filters)
         kept = []
         for vol in listed.get("Volumes") or []:
             if volumes:
-                await self._call(api.remove_volume, vol["Name"], force=True)
+                await _in_thread(api.remove_volume, vol["Name"], force=True)
                 removed.append(vol["Name"])
             else:
                 kept.append(vol["Name"])
@@ -262,9 +259,6 @@ class _Deploy:
         self.images: dict[str, str] = {}
         self.failures: dict[str, str] = {}
         self.statuses: dict[str, ServiceStatus] = {}
-
-    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
 
     def emit(self, service: str | None, state: State | None = None, message: str = "") -> None:
         self.sink(Event(service, state, message))
@@ -299,7 +293,7 @@ class _Deploy:
         for change in changes.values():
             if change.action is Action.DELETE:
                 for c in by_service.get(change.service, []):
-                    await self.call(_remove, self.api, c["Id"])
+                    await _in_thread(_remove, self.api, c["Id"])
             elif change.action is not Action.NOOP:
                 self.emit(change.service, State.UPDATE_QUEUED, change.reason)
 
@@ -334,9 +328,9 @@ class _Deploy:
 
     async def _network(self) -> None:
         name = S.scope(self.project.name, self.stack)
-        found = await self.call(self.api.networks, names=[name])
+        found = await _in_thread(self.api.networks, names=[name])
         if not any(n["Name"] == name for n in found):
-            await self.call(self.api.create_network, name, driver="bridge",
+            await _in_thread(self.api.create_network, name, driver="bridge",
                             labels={S.PROJECT: self.project.name, S.STACK: self.stack})
 
     async def _volumes(self) -> None:
@@ -351,7 +345,7 @@ class _Deploy:
                     wanted[S.named_volume(self.project.name, self.stack, mount.source)] = {}
         for name, extra in wanted.items():
             labels = {S.PROJECT: self.project.name, S.STACK: self.stack, **extra}
-            await self.call(self.api.create_volume, name, labels=labels)  # no-op when it exists
+            await _in_thread(self.api.create_volume, name, labels=labels)  # no-op when it exists
 
     async def _image(self, name: str, service: Service) -> None:
         import docker.errors
@@ -365,12 +359,12 @@ class _Deploy:
             return
         image = service.image or ""
         try:
-            found = await self.call(self.api.inspect_image, image)
+            found = await _in_thread(self.api.inspect_image, image)
         except docker.errors.ImageNotFound:
             self.emit(name, None, f"pulling {image}")
             try:
-                await self.call(self.api.pull, image)
-                found = await self.call(self.api.inspect_image, image)
+                await _in_thread(self.api.pull, image)
+                found = await _in_thread(self.api.inspect_image, image)
             except docker.errors.DockerException as exc:
                 self._fail(name, f"image {image} is not on this machine and cannot be pulled: "
                                  f"{_reason(exc)}")
@@ -409,7 +403,7 @@ class _Deploy:
             return image_id or self.api.inspect_image(tag)["Id"]
 
         try:
-            image_id = await anyio.to_thread.run_sync(run)
+            image_id = await _in_thread(run)
         except (docker.errors.DockerException, OSError) as exc:
             tail.append(_reason(exc))
             image_id = None
@@ -448,7 +442,7 @@ class _Deploy:
             index = next(free)
             if not rolling and stale:  # make room first: a fixed host port cannot be shared
                 for c in stale:
-                    await self.call(_remove, self.api, c["Id"])
+                    await _in_thread(_remove, self.api, c["Id"])
                 stale = []
             new = await self._start(name, service, index)
             ids.append(new)
@@ -458,9 +452,9 @@ class _Deploy:
                 if not await self._healthy(new):
                     stale = []
                     break
-                await self.call(_remove, self.api, stale.pop(0)["Id"])
+                await _in_thread(_remove, self.api, stale.pop(0)["Id"])
         for c in stale:
-            await self.call(_remove, self.api, c["Id"])
+            await _in_thread(_remove, self.api, c["Id"])
         milestones.started.set()
         await self._settle(name, ids, milestones, wait_for_exit)
 
@@ -479,7 +473,7 @@ class _Deploy:
         networking = api.create_networking_config(
             {spec.network: api.create_endpoint_config(aliases=spec.aliases)})
         try:
-            created = await self.call(
+            created = await _in_thread(
                 api.create_container, spec.image, name=spec.name, command=spec.command,
                 entrypoint=spec.entrypoint, environment=spec.environment, labels=spec.labels,
                 ports=[(int(port), proto) for port, _, proto in
@@ -492,9 +486,9 @@ class _Deploy:
             raise ProviderError(f"{name}: cannot create a container: {_reason(exc)}",
                                 provider="local", service=name) from None
         try:
-            await self.call(api.start, created["Id"])
+            await _in_thread(api.start, created["Id"])
         except Exception as exc:
-            await self.call(_remove, api, created["Id"])  # leave no container that never ran
+            await _in_thread(_remove, api, created["Id"])  # leave no container that never ran
             raise ProviderError(f"{name}: cannot start a container: {_reason(exc)}",
                                 provider="local", service=name) from None
         return created["Id"]
@@ -502,7 +496,7 @@ class _Deploy:
     async def _healthy(self, container: str) -> bool:
         """Wait until the container is healthy (or running, without a healthcheck)."""
         while True:
-            c = await self.call(self.api.inspect_container, container)
+            c = await _in_thread(self.api.inspect_container, container)
             verdict = _verdict(c)
             if verdict == "ok":
                 return True
@@ -516,7 +510,7 @@ class _Deploy:
                       wait_for_exit: bool) -> None:
         service = self.project.services[name]
         while True:
-            containers = [await self.call(self.api.inspect_container, i) for i in ids]
+            containers = [await _in_thread(self.api.inspect_container, i) for i in ids]
             verdicts = [_verdict(c, exited_ok=wait_for_exit) for c in containers]
             failed = next((c for c, v in zip(containers, verdicts, strict=True)
                            if v not in ("ok", "wait")), None)
@@ -557,9 +551,14 @@ class _Deploy:
                 why += " (out of memory)"
             if state.get("Error"):
                 why += f": {state['Error']}"
-        raw = await self.call(self.api.logs, c["Id"], stdout=True, stderr=True, tail=_LOG_TAIL)
+        raw = await _in_thread(self.api.logs, c["Id"], stdout=True, stderr=True, tail=_LOG_TAIL)
         lines = raw.decode("utf-8", "replace").rstrip()
         return f"{why}\nlast log lines:\n{lines}" if lines else why
+
+
+async def _in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking Docker SDK call in a worker thread."""
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
 
 
 def _replicas(service: Service) -> int:
@@ -596,13 +595,17 @@ def _verdict(c: dict[str, Any], *, exited_ok: bool = False) -> str:
 
 
 def _uptime(state: dict[str, Any]) -> float:
-    started = str(state.get("StartedAt", ""))
-    head, _, frac = started.rstrip("Z").partition(".")
+    at = _docker_time(str(state.get("StartedAt", "")))
+    return _STABLE if at is None else (datetime.now(UTC) - at).total_seconds()
+
+
+def _docker_time(stamp: str) -> datetime | None:
+    """A Docker timestamp (RFC 3339 with nanoseconds, UTC); Python keeps microseconds."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
     try:
-        at = datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+        return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
     except ValueError:
-        return _STABLE
-    return (datetime.now(UTC) - at).total_seconds()
+        return None
 
 
 def _status(name: str, desired: int, containers: list[dict[str, Any]]) -> ServiceStatus:
@@ -645,12 +648,8 @@ def _status(name: str, desired: int, containers: list[dict[str, Any]]) -> Servic
 
 def _parse_log(text: str, service: str, replica: int) -> LogLine | None:
     stamp, _, message = text.partition(" ")
-    try:  # Docker writes RFC 3339 with nanoseconds; Python keeps microseconds
-        head, _, frac = stamp.rstrip("Z").partition(".")
-        at = datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
-    except ValueError:
-        return None
-    return LogLine(at=at.astimezone(UTC), service=service, replica=replica, text=message)
+    at = _docker_time(stamp)
+    return None if at is None else LogLine(at=at, service=service, replica=replica, text=message)
 
 
 def _remove(api: Any, container: str) -> None:
