@@ -83,28 +83,28 @@ def load(
     project_dir = paths[0].parent
     variables = _variables(project_dir, stack, env)
 
-    docs, problems = [], []
-    for path in paths:
+    def checked(path: Path) -> tuple[Mapping, list[Problem]]:
+        """One file read and interpolated, and what is wrong with it (schema last)."""
         doc = _read(path, base)
         label = _display(path, base)
-        problems += _interpolate(doc, (), variables, label, doc)
-        if not problems:
-            problems += schema.check(without_markers(doc), label)
-        docs.append(doc)
-    if problems:
-        raise ComposeError(problems)
+        problems = _interpolate(doc, (), variables, label, doc)
+        return doc, problems or schema.check(without_markers(doc), label)
 
     def prepare(other: Path) -> Mapping:
         """Another file named by extends: read, interpolated, checked, normalised."""
-        doc = _read(other, base)
-        label = _display(other, base)
-        problems = _interpolate(doc, (), variables, label, doc)
-        problems = problems or schema.check(without_markers(doc), label)
+        doc, problems = checked(other)
         if problems:
             raise ComposeError(problems)
         normalize_file(doc)
         return doc
 
+    docs, problems = [], []
+    for path in paths:  # every file's problems are reported together
+        doc, found = checked(path)
+        docs.append(doc)
+        problems += found
+    if problems:
+        raise ComposeError(problems)
     for path, doc in zip(paths, docs, strict=True):
         normalize_file(doc)
         resolve_extends(doc, path, prepare)
