@@ -187,17 +187,22 @@ def _unsafe(path: str) -> list[str]:
 # -- acting: writing files ------------------------------------------------------------------
 
 
-def write(folder: Path, files: list[GeneratedFile], *, overwrite: bool) -> list[str]:
-    """Write ``files`` under ``folder``; refuse paths that would land outside it."""
-    problems = [p for f in files for p in _unsafe(f.path)]
-    if problems:
-        raise UsageError("refusing to write outside the project folder: " + "; ".join(problems))
+def check_target(folder: Path, *, overwrite: bool) -> None:
+    """Refuse a folder that is a file, or holds files, unless replacing them is allowed."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise UsageError(f"{folder} is not empty",
                          hint="Choose an empty or new folder, or allow replacing files "
                               "(--overwrite, or overwrite: true).")
+
+
+def write(folder: Path, files: list[GeneratedFile], *, overwrite: bool) -> list[str]:
+    """Write ``files`` under ``folder``; refuse paths that would land outside it."""
+    problems = [p for f in files for p in _unsafe(f.path)]
+    if problems:
+        raise UsageError("refusing to write outside the project folder: " + "; ".join(problems))
+    check_target(folder, overwrite=overwrite)
     root = folder.resolve()
     for f in files:
         target = (folder / f.path).resolve()

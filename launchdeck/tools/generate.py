@@ -108,8 +108,7 @@ async def generate(description: str, folder: str, *, language: str | None = None
     and repaired a bounded number of times; otherwise from the template catalog."""
     path = check_folder(folder)
     choice = gen.choose(description, language, template)  # validates language and template
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        gen.write(path, [], overwrite=False)  # raises the usual "not empty" error
+    gen.check_target(path, overwrite=overwrite)  # before asking a model for anything
     attempt = None
     if llm is not None and template is None:
         attempt = Attempt(description, choice.language, gen.project_name(path))
