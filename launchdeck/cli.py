@@ -111,10 +111,9 @@ def compose_config(
     ),
 ) -> None:
     """Print the normalised project, then what would stop it deploying to the provider."""
-    from launchdeck.compose import has_errors, load, required_config, validate
+    from launchdeck.compose import has_errors, required_config, validate
 
-    loaded = load(files or (), cwd=cwd, project_name=project_name, profiles=profile or (),
-                  stack=check_stack(stack))
+    loaded = _ref(files, cwd, project_name, profile, provider, stack).load()
     data = loaded.project.to_compose()
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
