@@ -23,6 +23,9 @@ class DeployOptions:
     """Seconds to wait for every service to become healthy."""
     force: bool = False
     """Rebuild images and recreate containers even when nothing changed."""
+    network: str = "default"
+    """Cloud network: ``default`` (the account's default VPC) or ``dedicated`` (one made for
+    the project and stack). The local provider ignores it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,11 @@ def get_provider(name: str) -> Provider:
         from launchdeck.providers.local import LocalProvider
 
         return LocalProvider()
-    if name in ("aws", "gcp"):
+    if name == "aws":
+        from launchdeck.providers.aws import AwsProvider
+
+        return AwsProvider()
+    if name == "gcp":
         raise UsageError(f"deploying to {name} is not available in this version",
                          hint="Deploy with --provider local; `launchdeck compose config "
                               f"--provider {name}` already checks cloud readiness.")

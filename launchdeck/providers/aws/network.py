@@ -1,0 +1,162 @@
+"""Where a project's tasks run: the VPC, its subnets, and the security groups between them.
+
+``default`` uses the account's default VPC (no cost). ``dedicated`` makes a VPC for the
+(project, stack) with an internet gateway and public subnets in two zones; tasks get
+public addresses for outbound traffic instead of a NAT gateway (which costs about $32 a
+month per zone), and security groups keep everything but the load balancer unreachable.
+
+Security groups: ``alb`` admits the internet on the listener ports; every task carries
+``members`` plus its own group, which admits ``members`` on the service's declared ports
+and ``alb`` on its ingress ports; a store's group admits ``members`` on the store's port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import names
+from launchdeck.providers.aws.api import Aws, parallel
+
+_CIDR = "10.42.0.0/16"
+_SUBNETS = ("10.42.0.0/20", "10.42.16.0/20")
+
+
+@dataclass
+class Network:
+    vpc: str
+    subnets: list[str]
+    groups: dict[str, str] = field(default_factory=dict)
+    """Role key (``alb``, ``members``, ``service:<name>``, ``store:<name>``) -> group id."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Traffic a group admits: from another group (by role key) or from anywhere."""
+
+    port: int
+    source: str
+    """A role key, or ``0.0.0.0/0``."""
+
+
+async def find(aws: Aws, project: str, stack: str, mode: str) -> Network:
+    """The network to use, made when ``mode`` is dedicated and it does not exist yet."""
+    if mode == "dedicated":
+        return await _dedicated(aws, project, stack)
+    vpcs = (await aws("ec2", "describe_vpcs", Filters=[{"Name": "isDefault", "Values": ["true"]}]))["Vpcs"]
+    if not vpcs:
+        raise ProviderError(
+            f"the region {aws.region} has no default VPC", provider="aws",
+            hint="Deploy with --network dedicated to create a VPC for this project, or create "
+                 "a default VPC with `aws ec2 create-default-vpc`.")
+    vpc = vpcs[0]["VpcId"]
+    subnets = (await aws("ec2", "describe_subnets", Filters=[
+        {"Name": "vpc-id", "Values": [vpc]}, {"Name": "default-for-az", "Values": ["true"]}]))["Subnets"]
+    return Network(vpc, [s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"])])
+
+
+async def _dedicated(aws: Aws, project: str, stack: str) -> Network:
+    mine = _filters(project, stack)
+    found = (await aws("ec2", "describe_vpcs", Filters=mine))["Vpcs"]
+    spec = {"ResourceType": "vpc", "Tags": names.tag_list(names.tags(project, stack))}
+    if found:
+        vpc = found[0]["VpcId"]
+    else:
+        vpc = (await aws("ec2", "create_vpc", CidrBlock=_CIDR, TagSpecifications=[spec]))["Vpc"]["VpcId"]
+        await aws("ec2", "modify_vpc_attribute", VpcId=vpc, EnableDnsHostnames={"Value": True})
+    gateways, subnets, tables = await parallel(
+        lambda: aws("ec2", "describe_internet_gateways", Filters=mine),
+        lambda: aws("ec2", "describe_subnets", Filters=mine),
+        lambda: aws("ec2", "describe_route_tables", Filters=mine))
+    tagged = names.tag_list(names.tags(project, stack))
+    if gateways["InternetGateways"]:
+        gateway = gateways["InternetGateways"][0]["InternetGatewayId"]
+    else:
+        gateway = (await aws("ec2", "create_internet_gateway", TagSpecifications=[
+            {"ResourceType": "internet-gateway", "Tags": tagged}]))["InternetGateway"]["InternetGatewayId"]
+        await aws("ec2", "attach_internet_gateway", InternetGatewayId=gateway, VpcId=vpc)
+    if tables["RouteTables"]:
+        table = tables["RouteTables"][0]["RouteTableId"]
+    else:
+        table = (await aws("ec2", "create_route_table", VpcId=vpc, TagSpecifications=[
+            {"ResourceType": "route-table", "Tags": tagged}]))["RouteTable"]["RouteTableId"]
+        await aws("ec2", "create_route", RouteTableId=table, DestinationCidrBlock="0.0.0.0/0",
+                  GatewayId=gateway)
+    have = {s["CidrBlock"]: s["SubnetId"] for s in subnets["Subnets"]}
+    missing = [cidr for cidr in _SUBNETS if cidr not in have]
+    if missing:
+        zones = (await aws("ec2", "describe_availability_zones",
+                           Filters=[{"Name": "state", "Values": ["available"]}]))["AvailabilityZones"]
+
+        async def subnet(index: int, cidr: str) -> None:
+            made = (await aws("ec2", "create_subnet", VpcId=vpc, CidrBlock=cidr,
+                              AvailabilityZone=zones[index % len(zones)]["ZoneName"],
+                              TagSpecifications=[{"ResourceType": "subnet", "Tags": tagged}]))["Subnet"]
+            await aws("ec2", "modify_subnet_attribute", SubnetId=made["SubnetId"],
+                      MapPublicIpOnLaunch={"Value": True})
+            await aws("ec2", "associate_route_table", RouteTableId=table, SubnetId=made["SubnetId"])
+            have[cidr] = made["SubnetId"]
+
+        await parallel(*[lambda i=i, c=c: subnet(i, c) for i, c in enumerate(_SUBNETS) if c in missing])
+    return Network(vpc, [have[c] for c in _SUBNETS])
+
+
+def _filters(project: str, stack: str) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{names.PROJECT}", "Values": [project]},
+            {"Name": f"tag:{names.STACK}", "Values": [stack]}]
+
+
+async def security_groups(aws: Aws, net: Network, project: str, stack: str,
+                          rules: dict[str, list[Rule]], etag: str) -> None:
+    """Make the groups named in ``rules`` and give each exactly those rules (in ``net.groups``)."""
+    found = (await aws("ec2", "describe_security_groups",
+                       Filters=[*_filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}]))
+    existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found["SecurityGroups"]}
+
+    async def make(role: str) -> None:
+        if role in existing:
+            net.groups[role] = existing[role]["GroupId"]
+            return
+        made = await aws("ec2", "create_security_group", VpcId=net.vpc,
+                         GroupName=names.short("ld", project, stack, role, limit=255),
+                         Description=f"launchdeck {project} ({stack}): {role}",
+                         TagSpecifications=[{"ResourceType": "security-group", "Tags": names.tag_list(
+                             names.tags(project, stack, role=role, etag=etag))}])
+        net.groups[role] = made["GroupId"]
+
+    await parallel(*[lambda r=role: make(r) for role in sorted(rules)])
+
+    async def reconcile(role: str) -> None:
+        want = {_permission(rule, net.groups) for rule in rules[role]}
+        have = set()
+        for perm in existing.get(role, {}).get("IpPermissions", []):
+            for pair in perm.get("UserIdGroupPairs", []):
+                have.add((perm.get("FromPort"), pair["GroupId"], None))
+            for cidr in perm.get("IpRanges", []):
+                have.add((perm.get("FromPort"), None, cidr["CidrIp"]))
+        group = net.groups[role]
+        if want - have:
+            await aws("ec2", "authorize_security_group_ingress", GroupId=group,
+                      IpPermissions=[_ip_permission(p) for p in sorted(want - have, key=str)])
+        if have - want:
+            await aws("ec2", "revoke_security_group_ingress", GroupId=group,
+                      IpPermissions=[_ip_permission(p) for p in sorted(have - want, key=str)])
+
+    await parallel(*[lambda r=role: reconcile(r) for role in sorted(rules)])
+
+
+def _permission(rule: Rule, groups: dict[str, str]) -> tuple[int, str | None, str | None]:
+    if rule.source == "0.0.0.0/0":
+        return (rule.port, None, rule.source)
+    return (rule.port, groups[rule.source], None)
+
+
+def _ip_permission(perm: tuple[int, str | None, str | None]) -> dict[str, Any]:
+    port, group, cidr = perm
+    out: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+    if group:
+        out["UserIdGroupPairs"] = [{"GroupId": group}]
+    else:
+        out["IpRanges"] = [{"CidrIp": cidr}]
+    return out

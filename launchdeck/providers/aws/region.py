@@ -1,0 +1,143 @@
+"""What every project in a region shares, made once: the bucket, the cluster, the builder.
+
+The S3 bucket (private, encrypted) holds build contexts and deployment records; the ECS
+cluster runs every project's services; the CodeBuild project and its role build images.
+None of these carries a project's tags, so destroying a project leaves them for the next.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import anyio
+
+from launchdeck.providers.aws import names
+from launchdeck.providers.aws.api import Aws, AwsError, parallel
+from launchdeck.providers.aws.build import BUILDSPEC, codebuild_role_policy
+
+BUILD_LOGS = "/launchdeck/builds"
+SHARED = [{"Key": "launchdeck:shared", "Value": "true"}]
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    account: str
+    bucket: str
+    cluster: str
+
+
+async def account(aws: Aws) -> str:
+    return (await aws("sts", "get_caller_identity"))["Account"]
+
+
+async def ensure(aws: Aws, account_id: str, *, builds: bool) -> Region:
+    """The region's shared resources, made where missing (the builder only if ``builds``)."""
+    region = Region(aws.region, account_id, f"launchdeck-{account_id}-{aws.region}", names.CLUSTER)
+    steps = [lambda: _bucket(aws, region), lambda: _cluster(aws)]
+    if builds:
+        steps += [lambda: _builder(aws, region), lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
+    await parallel(*steps)
+    return region
+
+
+async def _bucket(aws: Aws, region: Region) -> None:
+    if await aws.maybe("s3", "head_bucket", ("404", "NoSuchBucket", "NotFound"), Bucket=region.bucket):
+        return
+    extra = {} if region.name == "us-east-1" else \
+        {"CreateBucketConfiguration": {"LocationConstraint": region.name}}
+    await aws("s3", "create_bucket", Bucket=region.bucket, **extra)
+    await parallel(
+        lambda: aws("s3", "put_public_access_block", Bucket=region.bucket,
+                    PublicAccessBlockConfiguration={
+                        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+                        "BlockPublicPolicy": True, "RestrictPublicBuckets": True}),
+        lambda: aws("s3", "put_bucket_encryption", Bucket=region.bucket,
+                    ServerSideEncryptionConfiguration={"Rules": [
+                        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}),
+        lambda: aws("s3", "put_bucket_tagging", Bucket=region.bucket,
+                    Tagging={"TagSet": SHARED}))
+
+
+async def _cluster(aws: Aws) -> None:
+    found = await aws("ecs", "describe_clusters", clusters=[names.CLUSTER])
+    if any(c["status"] == "ACTIVE" for c in found.get("clusters", [])):
+        return
+    await aws("ecs", "create_cluster", clusterName=names.CLUSTER,
+              settings=[{"name": "containerInsights", "value": "disabled"}],
+              tags=names.tag_list({"launchdeck:shared": "true"}, "key", "value"))
+
+
+async def _builder(aws: Aws, region: Region) -> None:
+    role_name = f"launchdeck-codebuild-{region.name}"
+    role = await ensure_role(aws, role_name, "codebuild.amazonaws.com",
+                             {"build": codebuild_role_policy(region.bucket, region.name, region.account)},
+                             SHARED)
+    found = await aws("codebuild", "batch_get_projects", names=[names.CODEBUILD])
+    if found.get("projects"):
+        return
+    for attempt in range(12):  # a new role takes a few seconds to become usable
+        try:
+            await aws("codebuild", "create_project", name=names.CODEBUILD,
+                      # every build names its own context; this one is never used
+                      source={"type": "S3", "location": f"{region.bucket}/contexts/",
+                              "buildspec": BUILDSPEC},
+                      artifacts={"type": "NO_ARTIFACTS"},
+                      environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                                   "computeType": "BUILD_GENERAL1_SMALL", "privilegedMode": True},
+                      serviceRole=role,
+                      logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": BUILD_LOGS}},
+                      tags=[{"key": "launchdeck:shared", "value": "true"}])
+            return
+        except AwsError as exc:
+            if exc.code == "ResourceAlreadyExistsException":
+                return
+            if exc.code != "InvalidInputException" or attempt == 11:
+                raise
+            await anyio.sleep(5)
+
+
+async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, dict],
+                      tags: list[dict[str, str]]) -> str:
+    """An IAM role trusted by ``principal`` with exactly these inline policies; its ARN."""
+    found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=name)
+    if found:
+        arn = found["Role"]["Arn"]
+        have_policies = set(await aws.pages("iam", "list_role_policies", "PolicyNames", RoleName=name))
+    else:
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}]}
+        arn = (await aws("iam", "create_role", RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                         Tags=tags, Description="Made by launchdeck"))["Role"]["Arn"]
+        have_policies = set()
+
+    async def inline(policy: str, document: dict) -> None:
+        if policy in have_policies:
+            current = (await aws("iam", "get_role_policy", RoleName=name, PolicyName=policy))
+            document_now = current["PolicyDocument"]
+            if isinstance(document_now, str):
+                document_now = json.loads(document_now)
+            if document_now == document:
+                return
+        await aws("iam", "put_role_policy", RoleName=name, PolicyName=policy,
+                  PolicyDocument=json.dumps(document))
+
+    steps = [lambda p=p, d=d: inline(p, d) for p, d in sorted(policies.items())]
+    steps += [lambda p=p: aws("iam", "delete_role_policy", RoleName=name, PolicyName=p)
+              for p in sorted(have_policies - set(policies))]
+    await parallel(*steps)
+    return arn
+
+
+async def log_group(aws: Aws, name: str, tags: list[dict[str, str]], days: int) -> None:
+    found = await aws("logs", "describe_log_groups", logGroupNamePrefix=name)
+    if any(g["logGroupName"] == name for g in found.get("logGroups", [])):
+        return
+    try:
+        await aws("logs", "create_log_group", logGroupName=name,
+                  tags={t["Key"]: t["Value"] for t in tags})
+    except AwsError as exc:
+        if exc.code != "ResourceAlreadyExistsException":
+            raise
+    await aws("logs", "put_retention_policy", logGroupName=name, retentionInDays=days)

@@ -1,0 +1,231 @@
+"""Compose services as ECS asks for them: task definitions and service settings, without I/O.
+
+``render`` takes a service and the facts the provider found or made (``Infra``) and returns a
+``Unit``: the register_task_definition and create_service parameters, the SSM parameters
+its environment needs, and a digest of it all. Config values never enter the task
+definition: a variable that is exactly one config reads that config's parameter; a value
+that mixes config into other text (a database URL with its password) is written to a
+SecureString of its own and read from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from launchdeck.compose.interpolate import substitute
+from launchdeck.compose.model import Service
+from launchdeck.providers.aws import names
+
+# Fargate's valid (cpu units -> memory MiB) combinations.
+_FARGATE = [
+    (256, [512, 1024, 2048]),
+    (512, list(range(1024, 4097, 1024))),
+    (1024, list(range(2048, 8193, 1024))),
+    (2048, list(range(4096, 16385, 1024))),
+    (4096, list(range(8192, 30721, 1024))),
+    (8192, list(range(16384, 61441, 4096))),
+    (16384, list(range(32768, 122881, 8192))),
+]
+_MIB = 1024 * 1024
+_PROBE_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
+_MARK = "\x00launchdeck-config\x00"
+
+
+@dataclass(frozen=True)
+class Infra:
+    """What a service's ECS settings point at; found or made by the provider beforehand."""
+
+    project: str
+    stack: str
+    region: str
+    account: str
+    cluster: str
+    log_group: str
+    execution_role: str
+    task_role: str
+    subnets: list[str]
+    public_ip: bool
+    namespace: str | None
+    security_groups: dict[str, list[str]] = field(default_factory=dict)
+    target_groups: dict[tuple[str, int], str] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)
+    """Managed store service name -> its endpoint's host name."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One service rendered for ECS."""
+
+    name: str
+    task_definition: dict[str, Any]
+    service: dict[str, Any]
+    """create_service parameters, without taskDefinition (known once registered)."""
+    parameters: dict[str, str]
+    """SSM parameter name -> value for derived environment values (secret: never shown)."""
+    hash: str
+
+
+def fargate_size(service: Service) -> tuple[int, int]:
+    """The smallest valid Fargate (cpu units, memory MiB) that covers what the service asks."""
+    cpus = memory = 0.0
+    resources = service.deploy.resources if service.deploy else None
+    for spec in (resources.reservations, resources.limits) if resources else ():
+        if spec is not None:
+            cpus = max(cpus, spec.cpus or 0)
+            memory = max(memory, (spec.memory or 0) / _MIB)
+    for units, sizes in _FARGATE:
+        if units >= cpus * 1024:
+            fit = next((m for m in sizes if m >= memory), None)
+            if fit is not None:
+                return units, fit
+    return _FARGATE[-1][0], _FARGATE[-1][1][-1]
+
+
+def container_ports(service: Service) -> list[int]:
+    """Every port the service listens on: ports' targets, then expose, without repeats."""
+    out: list[int] = []
+    for port in [p.target for p in service.ports] + [int(str(e).split("/")[0]) for e in service.expose]:
+        if port not in out:
+            out.append(port)
+    return out
+
+
+def health_path(service: Service, port: int) -> str:
+    """The path the healthcheck probes on ``port`` (for the load balancer), else ``/``."""
+    if service.healthcheck is None or service.healthcheck.disabled:
+        return "/"
+    for match in _PROBE_URL.finditer(service.healthcheck.command):
+        probe_port = int(match.group(1)) if match.group(1) else 80
+        if probe_port == port:
+            return match.group(2) or "/"
+    return "/"
+
+
+def environment(service: Service, infra: Infra, config: Mapping[str, str]
+                ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(plain variables, variable -> SSM parameter, derived parameter -> value)."""
+    plain: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    derived: dict[str, str] = {}
+    for key, raw in sorted(service.environment.items()):
+        if raw is None:
+            secrets[key] = names.parameter(infra.project, infra.stack, key)
+        elif key in service.env_refs:
+            refs = service.env_refs[key]
+            if len(refs) == 1 and substitute(raw, {refs[0]: _MARK}).value == _MARK:
+                secrets[key] = names.parameter(infra.project, infra.stack, refs[0])
+            else:
+                name = names.derived_parameter(infra.project, infra.stack, service.name, key)
+                derived[name] = _store_hosts(substitute(raw, config).value, infra.endpoints)
+                secrets[key] = name
+        else:
+            plain[key] = _store_hosts(raw, infra.endpoints)
+    return plain, secrets, derived
+
+
+def _store_hosts(value: str, endpoints: Mapping[str, str]) -> str:
+    """``value`` with each managed store's service name, where it stands as a host, replaced
+    by the store's endpoint (``postgres://u:p@db:5432/app`` -> ``...@app-dev-db.x.rds...``)."""
+    for name, host in endpoints.items():
+        value = re.sub(rf"(^|[/@=,]){re.escape(name)}(?=$|[:/?,])", rf"\g<1>{host}", value)
+    return value
+
+
+def health_check(service: Service) -> dict[str, Any] | None:
+    """The compose healthcheck in ECS's terms, its numbers clamped to what ECS accepts."""
+    health = service.healthcheck
+    if health is None or health.disabled or not health.test:
+        return None
+    test = health.test if health.test[0] in ("CMD", "CMD-SHELL") else ["CMD-SHELL", *health.test]
+    return {
+        "command": list(test),
+        "interval": _clamp(health.interval, 30, 5, 300),
+        "timeout": _clamp(health.timeout, 5, 2, 60),
+        "retries": _clamp(health.retries, 3, 1, 10),
+        "startPeriod": _clamp(health.start_period, 0, 0, 300),
+    }
+
+
+def _clamp(value: float | None, default: int, low: int, high: int) -> int:
+    return int(min(max(default if value is None else value, low), high))
+
+
+def replicas(service: Service) -> int:
+    return service.deploy.replicas if service.deploy and service.deploy.replicas is not None else 1
+
+
+def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str) -> Unit:
+    """``service`` as ECS task definition and service parameters, with the digest to compare."""
+    family = names.service_name(infra.project, infra.stack, service.name)
+    cpu, memory = fargate_size(service)
+    plain, secret_refs, derived = environment(service, infra, config)
+    arn = f"arn:aws:ssm:{infra.region}:{infra.account}:parameter"
+    ports = container_ports(service)
+    container: dict[str, Any] = {
+        "name": service.name,
+        "image": infra.images[service.name],
+        "essential": True,
+        "portMappings": [{"name": f"p{p}", "containerPort": p, "protocol": "tcp"} for p in ports],
+        "environment": [{"name": k, "value": v} for k, v in plain.items()],
+        "secrets": [{"name": k, "valueFrom": f"{arn}{v}"} for k, v in secret_refs.items()],
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": infra.log_group, "awslogs-region": infra.region,
+            "awslogs-stream-prefix": f"{service.name}/{etag}"}},
+    }
+    for key, value in (("command", service.command), ("entryPoint", service.entrypoint),
+                       ("workingDirectory", service.working_dir), ("user", service.user),
+                       ("healthCheck", health_check(service))):
+        if value:
+            container[key] = value
+    arch = "ARM64" if service.platform and "arm64" in service.platform else "X86_64"
+    task = {
+        "family": family,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": str(cpu),
+        "memory": str(memory),
+        "executionRoleArn": infra.execution_role,
+        "taskRoleArn": infra.task_role,
+        "runtimePlatform": {"cpuArchitecture": arch, "operatingSystemFamily": "LINUX"},
+        "containerDefinitions": [container],
+    }
+    params: dict[str, Any] = {
+        "cluster": infra.cluster,
+        "serviceName": family,
+        "desiredCount": replicas(service),
+        "launchType": "FARGATE",
+        "networkConfiguration": {"awsvpcConfiguration": {
+            "subnets": infra.subnets,
+            "securityGroups": infra.security_groups.get(service.name, []),
+            "assignPublicIp": "ENABLED" if infra.public_ip else "DISABLED"}},
+        "deploymentConfiguration": {
+            "minimumHealthyPercent": 100, "maximumPercent": 200,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+        "propagateTags": "SERVICE",
+        "enableECSManagedTags": True,
+    }
+    balancers = [{"targetGroupArn": arn_, "containerName": service.name, "containerPort": port}
+                 for (name, port), arn_ in sorted(infra.target_groups.items()) if name == service.name]
+    if balancers:
+        params["loadBalancers"] = balancers
+        params["healthCheckGracePeriodSeconds"] = 60
+    if infra.namespace:
+        connect: dict[str, Any] = {"enabled": True, "namespace": infra.namespace}
+        if ports:  # others reach it as http://<service>:<port>, as in compose
+            connect["services"] = [{"portName": f"p{p}", "discoveryName": f"{service.name}-{p}",
+                                    "clientAliases": [{"port": p, "dnsName": service.name}]}
+                                   for p in ports]
+        params["serviceConnectConfiguration"] = connect
+    digests = {name: hashlib.sha256(value.encode()).hexdigest() for name, value in derived.items()}
+    digests.update({name: hashlib.sha256(config[name].encode()).hexdigest()
+                    for name in sorted(service.required_config()) if name in config})
+    unstamped = json.loads(json.dumps(task))
+    unstamped["containerDefinitions"][0]["logConfiguration"]["options"].pop("awslogs-stream-prefix")
+    blob = json.dumps({"task": unstamped, "service": params, "config": digests}, sort_keys=True)
+    return Unit(service.name, task, params, derived, hashlib.sha256(blob.encode()).hexdigest()[:16])
