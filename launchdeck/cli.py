@@ -52,6 +52,11 @@ class Provider(StrEnum):
     gcp = "gcp"
 
 
+class Network(StrEnum):
+    default = "default"
+    dedicated = "dedicated"
+
+
 class OutputFormat(StrEnum):
     yaml = "yaml"
     json = "json"
@@ -170,6 +175,10 @@ def compose_up(
     force: Annotated[bool, typer.Option("--build", "--force",
                                         help="Rebuild and recreate every service, even if "
                                              "unchanged.")] = False,
+    network: Annotated[Network, typer.Option(
+        "--network", envvar="LAUNCHDECK_NETWORK",
+        help="Cloud network: the account's default VPC, or a dedicated one for this project "
+             "and stack (see the README for the cost trade-off).")] = Network.default,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
     from launchdeck.progress import Progress
@@ -178,7 +187,8 @@ def compose_up(
     ref = _ref(files, cwd, project_name, profile, provider, stack)
     console = _stderr()
     with Progress(console) as progress:
-        result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, sink=progress)
+        result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, network=network.value,
+                      sink=progress)
     _print_services(result.services)
     changed = [c for c in result.changes if c.action != "NOOP"]
     failed = [s.name for s in result.services if s.state.failed]

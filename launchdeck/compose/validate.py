@@ -201,6 +201,10 @@ def _extensions(check: _Check, base: tuple[Any, ...], service: Service) -> None:
             hint = f"Did you mean {close[0]}?" if close else \
                 "Known: x-defang-postgres, -redis, -mongodb, -llm."
             check.warn((*base, key), f"unsupported extension {key} is ignored", hint)
+    if service.mongodb is not None and check.provider == "aws":
+        check.error((*base, "x-defang-mongodb"), "x-defang-mongodb (DocumentDB) is not supported "
+                    "on aws yet", "Run MongoDB as an ordinary service, or use a hosted MongoDB and "
+                    "give its URL through config.")
     if service.llm is not None and not check.cloud:
         check.warn((*base, "x-defang-llm"),
                    "x-defang-llm needs a cloud provider: locally no LLM endpoint is provided",

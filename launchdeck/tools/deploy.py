@@ -17,17 +17,19 @@ async def prepare(ref: ProjectRef, loaded: Loaded | None = None) -> Ready:
 
 
 async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
-              sink: Sink = discard, deployment_id: str | None = None) -> DeployResult:
+              network: str = "default", sink: Sink = discard,
+              deployment_id: str | None = None) -> DeployResult:
     """Deploy a prepared project."""
-    return await engine.start(ready, options=DeployOptions(wait_timeout=wait_seconds, force=force),
-                              sink=sink, deployment_id=deployment_id)
+    options = DeployOptions(wait_timeout=wait_seconds, force=force, network=network)
+    return await engine.start(ready, options=options, sink=sink, deployment_id=deployment_id)
 
 
 async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = False,
-                 sink: Sink = discard, deployment_id: str | None = None) -> DeployResult:
+                 network: str = "default", sink: Sink = discard,
+                 deployment_id: str | None = None) -> DeployResult:
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
-    return await run(await prepare(ref), wait_seconds=wait_seconds, force=force, sink=sink,
-                     deployment_id=deployment_id)
+    return await run(await prepare(ref), wait_seconds=wait_seconds, force=force, network=network,
+                     sink=sink, deployment_id=deployment_id)
 
 
 async def missing_config(ref: ProjectRef) -> list[str]:

@@ -9,8 +9,10 @@ botocore's standard mode, and keeps the length of the longest chain of dependent
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
@@ -47,6 +49,10 @@ class Aws:
         import boto3
         from botocore.config import Config
 
+        # botocore logs whole request and response bodies at DEBUG, and those carry config
+        # values (SSM reads); whatever level the front end logs at, they stay out.
+        for name in ("botocore", "boto3", "urllib3"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.session = session or boto3.Session()
         self.region = self.session.region_name
         self._config = Config(retries={"mode": "standard", "max_attempts": 10},
@@ -150,6 +156,16 @@ async def parallel(*steps: Callable[[], Awaitable[Any]]) -> list[Any]:
         raise errors[0]
     _depth.set(max(depths, default=_depth.get()))
     return results
+
+
+@contextmanager
+def fresh_chain() -> Iterator[None]:
+    """Count the chain of dependent calls from zero inside (one deploy, one destroy)."""
+    token = _depth.set(0)
+    try:
+        yield
+    finally:
+        _depth.reset(token)
 
 
 def chain_depth() -> int:

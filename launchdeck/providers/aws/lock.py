@@ -27,7 +27,7 @@ EXPIRY = 2 * 3600
 async def held(aws: Aws, project: str, stack: str, deployment_id: str,
                what: str = "deploy") -> AsyncIterator[None]:
     path = f"{names.LOCKS}/{project}/{stack}"
-    mine = {"owner": f"{what} {deployment_id}", "host": socket.gethostname(), "pid": os.getpid(),
+    mine = {"owner": what, "deployment": deployment_id, "host": socket.gethostname(), "pid": os.getpid(),
             "since": datetime.now(UTC).isoformat(timespec="seconds"),
             "expires": time.time() + EXPIRY}
     for _ in range(2):
@@ -42,8 +42,9 @@ async def held(aws: Aws, project: str, stack: str, deployment_id: str,
         holder = _parse(found["Parameter"]["Value"]) if found else {}
         if found and not _stale(holder):
             raise ProviderError(
-                f"another {holder.get('owner', 'deploy')} of {project} ({stack}) is running, "
-                f"on {holder.get('host', '?')} since {holder.get('since', '?')}",
+                f"another {holder.get('owner', 'deploy')} of {project} ({stack}) is running "
+                f"(deployment {holder.get('deployment', '?')} on {holder.get('host', '?')}, "
+                f"since {holder.get('since', '?')})",
                 provider="aws",
                 hint="Wait for it to finish (`launchdeck compose ps --provider aws` follows it), "
                      "then try again.")

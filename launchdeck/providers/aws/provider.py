@@ -26,7 +26,7 @@ from launchdeck.engine.status import ChangeSummary, DeployResult, LogLine, Servi
 from launchdeck.errors import LaunchdeckError, ProviderError
 from launchdeck.providers.aws import build as builds
 from launchdeck.providers.aws import ingress, lock, names, network, region, render, stores
-from launchdeck.providers.aws.api import Aws, chain_depth, continue_chain, parallel
+from launchdeck.providers.aws.api import Aws, chain_depth, continue_chain, fresh_chain, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 
@@ -64,9 +64,10 @@ class AwsProvider:
     async def deploy(self, project: Project, stack: str, config: Mapping[str, str],
                      deployment_id: str, options: DeployOptions, sink: Sink) -> DeployResult:
         account = await self._account_id()
-        async with lock.held(self.aws, project.name, stack, deployment_id):
-            run = _Deploy(self, project, stack, config, deployment_id, options, sink, account)
-            return await run.execute()
+        with fresh_chain():
+            async with lock.held(self.aws, project.name, stack, deployment_id):
+                run = _Deploy(self, project, stack, config, deployment_id, options, sink, account)
+                return await run.execute()
 
     # -- ps -----------------------------------------------------------------------------
 
@@ -148,6 +149,8 @@ class AwsProvider:
                         if event["eventId"] in seen:
                             continue
                         seen.add(event["eventId"])
+                    if prefix and not event["logStreamName"].startswith(prefix):
+                        continue
                     service, _, rest = event["logStreamName"].partition("/")
                     if query.deployment and not rest.startswith(query.deployment + "/"):
                         continue
@@ -610,7 +613,8 @@ async def _store_status(aws: Aws, project: str, stack: str, service: Service) ->
     if status is None:
         return ServiceStatus(name=service.name, state=State.NOT_DEPLOYED)
     state = State.SERVICE_DEPLOYMENT_COMPLETED if status == "available" else \
-        State.SERVICE_DEPLOYMENT_FAILED if "fail" in status else State.SERVICE_DEPLOYMENT_PENDING
+        State.SERVICE_DEPLOYMENT_FAILED if "fail" in status else \
+        State.STOPPED if status == "deleting" else State.SERVICE_DEPLOYMENT_PENDING
     return ServiceStatus(name=service.name, state=state, replicas_running=int(status == "available"),
                          replicas_desired=1, endpoints=[endpoint] if endpoint else [],
                          deployment_id=tags.get(names.ETAG), message="" if state.final else status)

@@ -275,14 +275,20 @@ async def _network(aws: Aws, project: str, stack: str, done: Callable[[str], Non
                                                 ("DBSubnetGroupNotFoundFault",),
                                                 DBSubnetGroupName=stores.subnet_group(v)),
                      ("InvalidDBSubnetGroupStateFault",), poll)
-        await _retry(lambda v=vpc_id: aws.maybe("elasticache", "delete_cache_subnet_group",
-                                                ("CacheSubnetGroupNotFoundFault",),
-                                                CacheSubnetGroupName=stores.subnet_group(v)),
-                     ("CacheSubnetGroupInUse",), poll)
+        if await aws.maybe("elasticache", "describe_cache_subnet_groups", ("CacheSubnetGroupNotFoundFault",),
+                           CacheSubnetGroupName=stores.subnet_group(vpc_id)):
+            await _retry(lambda v=vpc_id: aws.maybe("elasticache", "delete_cache_subnet_group",
+                                                    ("CacheSubnetGroupNotFoundFault",),
+                                                    CacheSubnetGroupName=stores.subnet_group(v)),
+                         ("CacheSubnetGroupInUse",), poll)
         for subnet in (await aws("ec2", "describe_subnets", Filters=filters))["Subnets"]:
             await _retry(lambda s=subnet: aws("ec2", "delete_subnet", SubnetId=s["SubnetId"]),
                          ("DependencyViolation",), poll)
         for table in (await aws("ec2", "describe_route_tables", Filters=filters))["RouteTables"]:
+            for association in table.get("Associations", []):
+                if not association.get("Main"):
+                    await aws.maybe("ec2", "disassociate_route_table", ("InvalidAssociationID.NotFound",),
+                                    AssociationId=association["RouteTableAssociationId"])
             await aws("ec2", "delete_route_table", RouteTableId=table["RouteTableId"])
         for gateway in (await aws("ec2", "describe_internet_gateways", Filters=filters))["InternetGateways"]:
             await aws("ec2", "detach_internet_gateway", InternetGatewayId=gateway["InternetGatewayId"],

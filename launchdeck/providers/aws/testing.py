@@ -91,30 +91,41 @@ def session() -> Any:
                          aws_session_token="testing", region_name=REGION)
 
 
+@dataclass(frozen=True)
+class Call:
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+    @property
+    def mutating(self) -> bool:
+        return is_mutating(self.operation)
+
+
 @dataclass
 class Calls:
-    """Counts API calls as botocore makes them (one per call, however many retries)."""
+    """Records API calls as botocore makes them (one per call, however many retries)."""
 
-    made: list[tuple[str, str]] = field(default_factory=list)
+    made: list[Call] = field(default_factory=list)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, boto_session: Any) -> Calls:
-        boto_session.events.register("before-call", self._seen)
+        boto_session.events.register("provide-client-params", self._seen)
         return self
 
-    def _seen(self, model: Any, **_: Any) -> None:
+    def _seen(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         with self._guard:
-            self.made.append((model.service_model.service_name, model.name))
+            self.made.append(Call(model.service_model.service_name, model.name, dict(params)))
 
-    def mutating(self) -> list[tuple[str, str]]:
-        return [(s, op) for s, op in self.made if is_mutating(op)]
+    def mutating(self) -> list[Call]:
+        return [c for c in self.made if c.mutating]
 
     def clear(self) -> None:
         with self._guard:
             self.made.clear()
 
     def by_operation(self) -> Counter[str]:
-        return Counter(f"{s}.{op}" for s, op in self.made)
+        return Counter(f"{c.service}.{c.operation}" for c in self.made)
 
 
 class _Raw:
@@ -151,9 +162,9 @@ class Faults:
                 return None
             self.injected += 1
             throttle = self._random.random() < 0.5
-        if not throttle:
-            return AWSResponse(request.url, 500, {}, _Raw(b""))
         protocol = self._protocols.get(event_name.split(".")[1], "json")
+        if not throttle or protocol.startswith("smithy"):  # CBOR bodies: a plain 503 instead
+            return AWSResponse(request.url, 500 if not throttle else 503, {}, _Raw(b""))
         if protocol in ("json", "rest-json"):
             body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
             headers = {"x-amzn-ErrorType": "ThrottlingException", "Content-Type": "application/json"}

@@ -1,0 +1,337 @@
+"""The AWS provider against a moto server: deploy, redeploy, change, ps, logs, destroy."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import pytest
+
+from launchdeck.engine.deploy import deploy
+from launchdeck.engine.events import Recorder, State
+from launchdeck.engine.plan import Action
+from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import testing as T
+from launchdeck.providers.base import DeployOptions, LogQuery
+from tests.providers.aws.conftest import SECRETS
+
+
+def _deploy(provider, ref, recorder=None, **options):
+    recorder = recorder if recorder is not None else Recorder()
+    result = anyio.run(lambda: deploy(ref.load(), provider, stack=ref.stack, sink=recorder,
+                                      options=DeployOptions(**options)))
+    return result, recorder
+
+
+def _task_definitions(boto) -> list[dict]:
+    ecs = boto.client("ecs")
+    arns = ecs.list_task_definitions()["taskDefinitionArns"]
+    return [ecs.describe_task_definition(taskDefinition=a)["taskDefinition"] for a in arns]
+
+
+def _container(boto, service: str) -> dict:
+    found = [t for t in _task_definitions(boto) if t["family"] == f"shop-dev-{service}"]
+    return max(found, key=lambda t: t["revision"])["containerDefinitions"][0]
+
+
+def _tagged(boto, project="shop", stack="dev") -> list[str]:
+    found = boto.client("resourcegroupstaggingapi").get_resources(TagFilters=[
+        {"Key": "launchdeck:project", "Values": [project]},
+        {"Key": "launchdeck:stack", "Values": [stack]}])
+    return [r["ResourceARN"] for r in found["ResourceTagMappingList"]]
+
+
+@pytest.fixture
+def deployed(provider, shop, calls):
+    result, recorder = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    return result, recorder
+
+
+def test_realistic_project_deploys_with_every_service_completed(deployed) -> None:
+    """Web (built, with a domain), backend, Postgres and Redis all reach COMPLETED."""
+    result, recorder = deployed
+    states = {s.name: s.state for s in result.services}
+    assert states == dict.fromkeys(["web", "backend", "db", "cache"], State.SERVICE_DEPLOYMENT_COMPLETED)
+    web = next(s for s in result.services if s.name == "web")
+    assert web.endpoints == ["https://shop.example.com"]
+    assert State.BUILD_QUEUED in recorder.states("web")
+    assert recorder.states("web")[-1] is State.SERVICE_DEPLOYMENT_COMPLETED
+    assert {c.service: c.action for c in result.changes} == {"web": Action.CREATE,
+                                                             "backend": Action.CREATE}
+
+
+def test_load_balancer_routes_the_domain_over_https(deployed, boto) -> None:
+    """An ALB with HTTP->HTTPS redirect, a host rule, the healthcheck's path and a DNS alias."""
+    elb = boto.client("elbv2")
+    lb = elb.describe_load_balancers(Names=["ld-shop-dev"])["LoadBalancers"][0]
+    listeners = {l["Port"]: l for l in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    assert listeners[443]["Protocol"] == "HTTPS"
+    rules = [r for r in elb.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"]
+             if not r["IsDefault"]]
+    assert [c["HostHeaderConfig"]["Values"] for r in rules for c in r["Conditions"]] == [["shop.example.com"]]
+    group = elb.describe_target_groups(TargetGroupArns=[rules[0]["Actions"][0]["TargetGroupArn"]])
+    assert group["TargetGroups"][0]["HealthCheckPath"] == "/healthz"
+    assert group["TargetGroups"][0]["Port"] == 8080
+    route53 = boto.client("route53")
+    zone = route53.list_hosted_zones_by_name(DNSName="example.com")["HostedZones"][0]["Id"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    alias = [r for r in records if r["Name"] == "shop.example.com." and r["Type"] == "A"]
+    assert alias[0]["AliasTarget"]["DNSName"].rstrip(".") == lb["DNSName"]
+
+
+def test_task_definitions_carry_size_health_logs_and_store_endpoints(deployed, boto) -> None:
+    """Fargate size from reservations, the healthcheck, awslogs, and stores by endpoint."""
+    web_task = next(t for t in _task_definitions(boto) if t["family"] == "shop-dev-web")
+    assert (web_task["cpu"], web_task["memory"]) == ("512", "1024")
+    assert web_task["requiresCompatibilities"] == ["FARGATE"]
+    web = web_task["containerDefinitions"][0]
+    assert web["healthCheck"]["command"][-1] == "http://localhost:8080/healthz"
+    assert web["image"].split(":")[0].endswith("/launchdeck/shop/dev/web")
+    assert web["logConfiguration"]["options"]["awslogs-group"] == "/launchdeck/shop/dev"
+    backend = _container(boto, "backend")
+    env = {e["name"]: e["value"] for e in backend["environment"]}
+    cache = boto.client("elasticache").describe_replication_groups()["ReplicationGroups"][0]
+    assert env["REDIS_URL"] == f"redis://{cache['NodeGroups'][0]['PrimaryEndpoint']['Address']}:6379"
+    secrets = {s["name"]: s["valueFrom"] for s in backend["secrets"]}
+    assert secrets["API_KEY"].endswith(":parameter/launchdeck/shop/dev/API_KEY")
+    assert secrets["DATABASE_URL"].endswith(":parameter/launchdeck/shop/dev/.derived/backend/DATABASE_URL")
+    db = boto.client("rds").describe_db_instances()["DBInstances"][0]
+    url = boto.client("ssm").get_parameter(Name="/launchdeck/shop/dev/.derived/backend/DATABASE_URL",
+                                           WithDecryption=True)["Parameter"]
+    assert url["Type"] == "SecureString"
+    assert url["Value"] == f"postgres://shop:{SECRETS['POSTGRES_PASSWORD']}@{db['Endpoint']['Address']}:5432/shop"
+
+
+def test_stores_are_encrypted_and_versioned_from_the_image(deployed, boto) -> None:
+    """RDS PostgreSQL 16 (from postgres:16) and Redis, both encrypted, not public."""
+    db = boto.client("rds").describe_db_instances()["DBInstances"][0]
+    assert (db["Engine"], db["EngineVersion"], db["MasterUsername"]) == ("postgres", "16", "shop")
+    assert db["StorageEncrypted"] and not db["PubliclyAccessible"]
+    cache = boto.client("elasticache").describe_replication_groups()["ReplicationGroups"][0]
+    assert cache["AtRestEncryptionEnabled"]
+
+
+def test_security_groups_admit_only_what_the_project_declares(deployed, boto) -> None:
+    """Internet -> ALB on 80/443 only; ALB -> web:8080; members -> backend:9000 and db:5432."""
+    groups = boto.client("ec2").describe_security_groups(Filters=[
+        {"Name": "tag:launchdeck:project", "Values": ["shop"]}])["SecurityGroups"]
+    by_role = {next(t["Value"] for t in g["Tags"] if t["Key"] == "launchdeck:role"): g for g in groups}
+    ids = {role: g["GroupId"] for role, g in by_role.items()}
+
+    def admits(role: str) -> set[tuple[int, str]]:
+        out = set()
+        for perm in by_role[role]["IpPermissions"]:
+            out |= {(perm["FromPort"], p["GroupId"]) for p in perm.get("UserIdGroupPairs", [])}
+            out |= {(perm["FromPort"], r["CidrIp"]) for r in perm.get("IpRanges", [])}
+        return out
+
+    assert admits("alb") == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0")}
+    assert admits("service:web") == {(8080, ids["alb"]), (8080, ids["members"])}
+    assert admits("service:backend") == {(9000, ids["members"])}
+    assert admits("store:db") == {(5432, ids["members"])}
+    assert admits("members") == set()
+
+
+def test_execution_role_reads_only_this_projects_parameters(deployed, boto) -> None:
+    """The task execution role may read /launchdeck/shop/dev/* and no other parameter."""
+    iam = boto.client("iam")
+    policy = iam.get_role_policy(RoleName="ld-shop-dev-exec", PolicyName="start")["PolicyDocument"]
+    ssm = [s for s in policy["Statement"] if "ssm:GetParameters" in s["Action"]]
+    assert [s["Resource"] for s in ssm] == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/launchdeck/shop/dev/*"]
+
+
+def test_second_deploy_of_an_unchanged_project_makes_no_mutating_call(deployed, provider, shop,
+                                                                       calls) -> None:
+    """Only the deploy lock is written (and removed); every service plans NOOP."""
+    calls.clear()
+    result, _ = _deploy(provider, shop)
+    assert result.ok
+    assert {c.action for c in result.changes} == {Action.NOOP}
+    mutating = [(c.operation, c.params.get("Name")) for c in calls.mutating()]
+    assert mutating == [("PutParameter", "/launchdeck-locks/shop/dev"),
+                        ("DeleteParameter", "/launchdeck-locks/shop/dev")]
+
+
+def test_changing_one_service_updates_only_that_service(deployed, provider, shop, calls, boto) -> None:
+    """A new variable on backend registers one task definition and updates one service."""
+    compose = f"{shop.working_directory}/compose.yaml"
+    text = open(compose).read().replace("REDIS_URL: redis://cache:6379",
+                                        "REDIS_URL: redis://cache:6379\n      LOG_LEVEL: debug")
+    open(compose, "w").write(text)
+    calls.clear()
+    result, _ = _deploy(provider, shop)
+    assert result.ok
+    assert {c.service: c.action for c in result.changes} == {"web": Action.NOOP,
+                                                             "backend": Action.UPDATE}
+    lock, record = "/launchdeck-locks/shop/dev", "deployments/shop/dev.json"
+    changed = [c for c in calls.mutating() if c.params.get("Name") != lock and c.params.get("Key") != record]
+    assert sorted(c.operation for c in changed) == ["RegisterTaskDefinition", "TagResource", "UpdateService"]
+    assert all("shop-dev-backend" in json.dumps(c.params) for c in changed)
+    assert {"name": "LOG_LEVEL", "value": "debug"} in _container(boto, "backend")["environment"]
+
+
+def test_ps_reports_states_endpoints_and_deployment(deployed, provider, shop) -> None:
+    """ps reads ECS and the stores: every service COMPLETED, with its endpoint."""
+    result, _ = deployed
+    statuses = {s.name: s for s in anyio.run(provider.ps, shop.load().project, "dev")}
+    assert {n: s.state for n, s in statuses.items()} == dict.fromkeys(
+        ["web", "backend", "db", "cache"], State.SERVICE_DEPLOYMENT_COMPLETED)
+    assert statuses["web"].endpoints == ["https://shop.example.com"]
+    assert statuses["web"].deployment_id == result.deployment_id
+    assert statuses["backend"].replicas_running == 1
+    assert statuses["db"].endpoints[0].endswith(".rds.amazonaws.com:5432")
+
+
+def test_ps_before_any_deploy_says_not_deployed(provider, shop) -> None:
+    """Nothing deployed: every service NOT_DEPLOYED, no error."""
+    statuses = anyio.run(provider.ps, shop.load().project, "dev")
+    assert {s.state for s in statuses} == {State.NOT_DEPLOYED}
+
+
+def test_logs_come_from_cloudwatch_with_filters_and_tail(deployed, provider, boto) -> None:
+    """Lines written to the services' streams come back by service, time, deployment and tail."""
+    result, _ = deployed
+    logs = boto.client("logs")
+    now = datetime.now(UTC)
+    for service, lines in (("web", ["GET / 200", "GET /healthz 200"]), ("backend", ["ready"])):
+        stream = f"{service}/{result.deployment_id}/{service}/task1"
+        logs.create_log_stream(logGroupName="/launchdeck/shop/dev", logStreamName=stream)
+        logs.put_log_events(logGroupName="/launchdeck/shop/dev", logStreamName=stream, logEvents=[
+            {"timestamp": int((now + timedelta(seconds=i)).timestamp() * 1000), "message": text}
+            for i, text in enumerate(lines)])
+    everything = anyio.run(provider.logs, "shop", "dev", LogQuery())
+    assert [(line.service, line.text) for line in everything] == [
+        ("web", "GET / 200"), ("backend", "ready"), ("web", "GET /healthz 200")]
+    web = anyio.run(provider.logs, "shop", "dev", LogQuery(services=("web",), tail=1))
+    assert [line.text for line in web] == ["GET /healthz 200"]
+    later = anyio.run(provider.logs, "shop", "dev", LogQuery(since=now + timedelta(milliseconds=500)))
+    assert [line.text for line in later] == ["GET /healthz 200"]
+    other = anyio.run(provider.logs, "shop", "dev", LogQuery(services=("web",), deployment="000000000000"))
+    assert other == []
+
+
+def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deployed, provider, boto) -> None:
+    """After destroy the tagging API finds only the config values; the database leaves a snapshot."""
+    teardown = anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=Recorder()))
+    assert "load balancer ld-shop-dev" in teardown.removed
+    left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a)]
+    assert sorted(a.rsplit(":", 1)[-1] for a in left) == [
+        "parameter/launchdeck/shop/dev/API_KEY", "parameter/launchdeck/shop/dev/POSTGRES_PASSWORD"]
+    assert boto.client("ecr").describe_repositories()["repositories"] == []
+    assert boto.client("elbv2").describe_target_groups()["TargetGroups"] == []
+    roles = [r["RoleName"] for r in boto.client("iam").list_roles()["Roles"]]
+    assert not [r for r in roles if r.startswith("ld-shop-dev")]
+    snapshots = boto.client("rds").describe_db_snapshots()["DBSnapshots"]
+    assert len(snapshots) == 1
+    assert snapshots[0]["DBSnapshotIdentifier"].startswith("shop-db-postgres-")
+    assert snapshots[0]["DBSnapshotIdentifier"].endswith("-final-snapshot")
+    assert any("final snapshot" in k for k in teardown.kept)
+    statuses = {s.name: s.state for s in anyio.run(provider.ps, _load_shop(provider), "dev")}
+    assert statuses == {"web": State.NOT_DEPLOYED, "backend": State.NOT_DEPLOYED,
+                        "db": State.NOT_DEPLOYED, "cache": State.STOPPED}  # still being deleted
+
+
+def _on_its_way_out(boto, arn: str) -> bool:
+    """ECS keeps deleted services as INACTIVE, ElastiCache shows deleting groups for a while."""
+    if ":service/" in arn:
+        found = boto.client("ecs").describe_services(cluster="launchdeck", services=[arn])
+        return found["services"][0]["status"] == "INACTIVE"
+    if ":replicationgroup:" in arn:
+        group = boto.client("elasticache").describe_replication_groups(
+            ReplicationGroupId=arn.rsplit(":", 1)[-1])["ReplicationGroups"][0]
+        return group["Status"] == "deleting"
+    return False
+
+
+def _load_shop(provider):
+    from tests.providers.aws.conftest import SHOP
+    from launchdeck.compose.load import load
+
+    return load(cwd=str(SHOP), os_environ={}).project
+
+
+def test_secrets_never_reach_task_definitions_results_events_or_logs(provider, shop, boto, caplog) -> None:
+    """Config values live only in SSM: not in task definitions, results, events, ps or logs."""
+    caplog.set_level(logging.DEBUG)
+    result, recorder = _deploy(provider, shop)
+    assert result.ok
+    ps = anyio.run(provider.ps, shop.load().project, "dev")
+    seen = json.dumps(_task_definitions(boto), default=str) + result.model_dump_json() + \
+        json.dumps([s.model_dump(mode="json") for s in ps]) + \
+        " ".join(e.message for e in recorder.events) + caplog.text
+    for value in SECRETS.values():
+        assert value not in seen
+
+
+def test_deploy_converges_with_a_fifth_of_calls_failing(provider, shop, boto) -> None:
+    """Throttling and 500s on 20% of requests are retried; the deploy still completes."""
+    faults = T.Faults(0.2).attach(boto)
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    assert faults.injected > 10
+    again, _ = _deploy(provider, shop)
+    assert {c.action for c in again.changes} == {Action.NOOP}
+
+
+def test_two_deploys_at_once_one_waits_its_turn_or_fails_clearly(provider, shop, boto) -> None:
+    """The second concurrent deploy of the same stack is refused, naming the first."""
+    T.Latency(0.02).attach(boto)
+    loaded = shop.load()
+    outcomes: list[object] = []
+
+    async def one() -> None:
+        try:
+            outcomes.append(await deploy(loaded, provider, stack="dev"))
+        except ProviderError as exc:
+            outcomes.append(exc)
+
+    async def both() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(one)
+            group.start_soon(one)
+
+    anyio.run(both)
+    errors = [o for o in outcomes if isinstance(o, ProviderError)]
+    assert len(errors) == 1
+    assert "another deploy of shop (dev) is running" in str(errors[0])
+    assert [o.ok for o in outcomes if not isinstance(o, ProviderError)] == [True]
+
+
+def test_a_domain_without_a_hosted_zone_is_refused_before_any_change(provider, shop, boto, calls) -> None:
+    """No Route 53 zone for the domain: a clear error with the steps, and nothing created."""
+    route53 = boto.client("route53")
+    for zone in route53.list_hosted_zones()["HostedZones"]:
+        route53.delete_hosted_zone(Id=zone["Id"])
+    calls.clear()
+    with pytest.raises(ProviderError, match="no Route 53 hosted zone .* serves shop.example.com") as caught:
+        _deploy(provider, shop)
+    assert "create-hosted-zone" in caught.value.hint
+    lock = "/launchdeck-locks/shop/dev"
+    assert [c.operation for c in calls.mutating() if c.params.get("Name") != lock] == []
+
+
+def test_dedicated_network_is_made_in_two_zones_and_removed_on_destroy(provider, project, boto) -> None:
+    """--network dedicated: a VPC of the stack's own, public subnets in two zones, gone on destroy."""
+    from launchdeck.tools.project import ProjectRef
+
+    root = project({"compose.yaml": "name: tiny\nservices:\n  api:\n    image: nginx\n"
+                                    "    ports: [{target: 80, mode: ingress}]\n"})
+    ref = ProjectRef(working_directory=str(root), provider="aws")
+    result, _ = _deploy(provider, ref, network="dedicated")
+    assert result.ok
+    ec2 = boto.client("ec2")
+    mine = [{"Name": "tag:launchdeck:project", "Values": ["tiny"]}]
+    vpcs = ec2.describe_vpcs(Filters=mine)["Vpcs"]
+    subnets = ec2.describe_subnets(Filters=mine)["Subnets"]
+    assert len(vpcs) == 1 and len({s["AvailabilityZone"] for s in subnets}) == 2
+    assert all(s["VpcId"] == vpcs[0]["VpcId"] for s in subnets)
+    again, _ = _deploy(provider, ref, network="dedicated")
+    assert {c.action for c in again.changes} == {Action.NOOP}
+    anyio.run(lambda: provider.destroy("tiny", "dev", volumes=False, sink=Recorder()))
+    assert ec2.describe_vpcs(Filters=mine)["Vpcs"] == []
+    assert [a for a in _tagged(boto, "tiny") if not _on_its_way_out(boto, a)] == []
