@@ -10,6 +10,7 @@ botocore's standard mode, and keeps the length of the longest chain of dependent
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -54,7 +55,8 @@ class Aws:
         for name in ("botocore", "boto3", "urllib3"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self.session = session or boto3.Session()
-        self.region = self.session.region_name
+        # AWS_REGION is what the other AWS SDKs read; boto3 reads AWS_DEFAULT_REGION and profiles
+        self.region = self.session.region_name or os.environ.get("AWS_REGION") or None
         self._config = Config(retries={"mode": "standard", "max_attempts": 10},
                               connect_timeout=10, read_timeout=60, max_pool_connections=32)
         self._clients: dict[str, Any] = {}
@@ -78,7 +80,8 @@ class Aws:
     def client(self, service: str) -> Any:
         with self._guard:  # boto3 sessions are not thread-safe; their clients are
             if service not in self._clients:
-                self._clients[service] = self.session.client(service, config=self._config)
+                self._clients[service] = self.session.client(service, region_name=self.region,
+                                                             config=self._config)
             return self._clients[service]
 
     async def __call__(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:

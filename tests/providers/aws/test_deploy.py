@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import anyio
 import pytest
@@ -67,7 +68,8 @@ def test_load_balancer_routes_the_domain_over_https(deployed, boto) -> None:
     """An ALB with HTTP->HTTPS redirect, a host rule, the healthcheck's path and a DNS alias."""
     elb = boto.client("elbv2")
     lb = elb.describe_load_balancers(Names=["ld-shop-dev"])["LoadBalancers"][0]
-    listeners = {l["Port"]: l for l in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    found = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    listeners = {listener["Port"]: listener for listener in found}
     assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
     assert listeners[443]["Protocol"] == "HTTPS"
     rules = [r for r in elb.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"]
@@ -159,10 +161,9 @@ def test_second_deploy_of_an_unchanged_project_makes_no_mutating_call(deployed, 
 
 def test_changing_one_service_updates_only_that_service(deployed, provider, shop, calls, boto) -> None:
     """A new variable on backend registers one task definition and updates one service."""
-    compose = f"{shop.working_directory}/compose.yaml"
-    text = open(compose).read().replace("REDIS_URL: redis://cache:6379",
-                                        "REDIS_URL: redis://cache:6379\n      LOG_LEVEL: debug")
-    open(compose, "w").write(text)
+    compose = Path(shop.working_directory) / "compose.yaml"
+    compose.write_text(compose.read_text().replace(
+        "REDIS_URL: redis://cache:6379", "REDIS_URL: redis://cache:6379\n      LOG_LEVEL: debug"))
     calls.clear()
     result, _ = _deploy(provider, shop)
     assert result.ok
@@ -249,8 +250,8 @@ def _on_its_way_out(boto, arn: str) -> bool:
 
 
 def _load_shop(provider):
-    from tests.providers.aws.conftest import SHOP
     from launchdeck.compose.load import load
+    from tests.providers.aws.conftest import SHOP
 
     return load(cwd=str(SHOP), os_environ={}).project
 
@@ -335,3 +336,35 @@ def test_dedicated_network_is_made_in_two_zones_and_removed_on_destroy(provider,
     anyio.run(lambda: provider.destroy("tiny", "dev", volumes=False, sink=Recorder()))
     assert ec2.describe_vpcs(Filters=mine)["Vpcs"] == []
     assert [a for a in _tagged(boto, "tiny") if not _on_its_way_out(boto, a)] == []
+
+
+@pytest.mark.parametrize("kill_at", [3, 18, 33, 45])
+def test_a_deploy_killed_midway_is_completed_by_the_next_with_nothing_orphaned(
+        kill_at, provider, shop, boto) -> None:
+    """SIGKILL at the Nth mutating call; the next deploy converges, with one of everything."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent / "killed_deploy.py"
+    child = subprocess.run([sys.executable, str(script), shop.working_directory, str(kill_at)],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == -9, child.stderr[-2000:]
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    elb, ecs = boto.client("elbv2"), boto.client("ecs")
+    assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1
+    assert len(elb.describe_target_groups()["TargetGroups"]) == 1
+    assert len(boto.client("rds").describe_db_instances()["DBInstances"]) == 1
+    assert len(boto.client("elasticache").describe_replication_groups()["ReplicationGroups"]) == 1
+    assert len(boto.client("acm").list_certificates()["CertificateSummaryList"]) == 1
+    services = ecs.describe_services(cluster="launchdeck", services=ecs.list_services(
+        cluster="launchdeck")["serviceArns"])["services"]
+    assert sorted(s["serviceName"] for s in services if s["status"] == "ACTIVE") == \
+        ["shop-dev-backend", "shop-dev-web"]
+    groups = boto.client("ec2").describe_security_groups(Filters=[
+        {"Name": "tag:launchdeck:project", "Values": ["shop"]}])["SecurityGroups"]
+    assert len(groups) == 6
+    anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=Recorder()))
+    left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a) and ":parameter/" not in a]
+    assert left == []

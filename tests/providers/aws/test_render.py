@@ -1,0 +1,166 @@
+"""Compose services rendered for ECS, without a cloud: sizes, health, environment, names."""
+
+from __future__ import annotations
+
+import pytest
+
+from launchdeck.compose.load import load
+from launchdeck.providers.aws import build, names, render, stores
+from launchdeck.providers.aws.ingress import routes
+
+
+def _service(project, body: str, name: str = "app"):
+    root = project({"compose.yaml": f"name: demo\nservices:\n  {name}:\n" + body})
+    return load(cwd=str(root), os_environ={}).project.services[name]
+
+
+def _infra(**overrides) -> render.Infra:
+    values = dict(project="demo", stack="dev", region="us-east-1", account="123456789012",
+                  cluster="launchdeck", log_group="/launchdeck/demo/dev", execution_role="arn:exec",
+                  task_role="arn:task", subnets=["subnet-1"], public_ip=True, namespace="arn:ns",
+                  images={"app": "nginx"})
+    values.update(overrides)
+    return render.Infra(**values)
+
+
+@pytest.mark.parametrize(("resources", "size"), [
+    ("", (256, 512)),
+    ("reservations: {memory: 512M}", (256, 512)),
+    ("reservations: {memory: 600M}", (256, 1024)),
+    ("reservations: {cpus: '0.5', memory: 1G}", (512, 1024)),
+    ("limits: {cpus: '1', memory: 3G}", (1024, 3072)),
+    ("reservations: {cpus: '2'}", (2048, 4096)),
+    ("reservations: {memory: 20G}", (4096, 20480)),
+    ("reservations: {cpus: '64', memory: 500G}", (16384, 122880)),
+])
+def test_fargate_size_is_the_smallest_valid_one_that_fits(project, resources, size) -> None:
+    """cpu and memory from deploy.resources map to the smallest valid Fargate combination."""
+    deploy = f"    deploy:\n      resources:\n        {resources}\n" if resources else ""
+    body = "    image: nginx\n" + deploy
+    assert render.fargate_size(_service(project, body)) == size
+
+
+@pytest.mark.parametrize(("test", "port", "path"), [
+    ('["CMD", "wget", "-q", "--spider", "http://localhost:8080/healthz"]', 8080, "/healthz"),
+    ('"curl -f http://127.0.0.1:3000/api/health?deep=1 || exit 1"', 3000, "/api/health?deep=1"),
+    ('["CMD", "curl", "http://localhost/"]', 80, "/"),
+    ('["CMD", "curl", "http://localhost:9999/other"]', 8080, "/"),
+    ('["CMD", "pg_isready"]', 8080, "/"),
+])
+def test_health_path_comes_from_the_healthcheck_url(project, test, port, path) -> None:
+    """The target group probes the path the compose healthcheck probes on that port."""
+    service = _service(project, f"    image: nginx\n    healthcheck:\n      test: {test}\n")
+    assert render.health_path(service, port) == path
+
+
+def test_environment_keeps_config_values_out_of_the_task_definition(project) -> None:
+    """Bare names and ${NAME} read SSM; mixed templates become derived SecureStrings."""
+    service = _service(project, """\
+    image: nginx
+    environment:
+      PLAIN: hello
+      API_KEY:
+      TOKEN: ${TOKEN}
+      DATABASE_URL: postgres://u:${PASSWORD}@db:5432/app
+      CACHE: redis://cache:6379
+      NOT_A_HOST: database-and-cache
+""")
+    infra = _infra(endpoints={"db": "db.rds.example", "cache": "cache.example"})
+    plain, secrets, derived = render.environment(service, infra, {"PASSWORD": "s3cret", "TOKEN": "t"})
+    assert plain == {"PLAIN": "hello", "CACHE": "redis://cache.example:6379",
+                     "NOT_A_HOST": "database-and-cache"}
+    assert secrets == {"API_KEY": "/launchdeck/demo/dev/API_KEY", "TOKEN": "/launchdeck/demo/dev/TOKEN",
+                       "DATABASE_URL": "/launchdeck/demo/dev/.derived/app/DATABASE_URL"}
+    assert derived == {"/launchdeck/demo/dev/.derived/app/DATABASE_URL":
+                       "postgres://u:s3cret@db.rds.example:5432/app"}
+
+
+def test_render_is_stable_and_changes_with_config_values(project) -> None:
+    """The digest ignores the deployment id but follows settings and config values."""
+    service = _service(project, "    image: nginx\n    environment:\n      - API_KEY\n")
+    one = render.render(service, _infra(), {"API_KEY": "key-one-7f3a"}, "etag1")
+    again = render.render(service, _infra(), {"API_KEY": "key-one-7f3a"}, "etag2")
+    rotated = render.render(service, _infra(), {"API_KEY": "key-two-9c1d"}, "etag1")
+    assert one.hash == again.hash != rotated.hash
+    assert "key-one" not in str(one.task_definition)
+    prefix = one.task_definition["containerDefinitions"][0]["logConfiguration"]["options"]
+    assert prefix["awslogs-stream-prefix"] == "app/etag1"
+
+
+def test_service_connect_names_every_port_after_the_service(project) -> None:
+    """Others reach the service as http://<name>:<port>, as in compose."""
+    service = _service(project, "    image: nginx\n    ports: ['8080:80']\n    expose: ['9090']\n")
+    unit = render.render(service, _infra(), {}, "e")
+    aliases = [a for s in unit.service["serviceConnectConfiguration"]["services"] for a in s["clientAliases"]]
+    assert aliases == [{"port": 80, "dnsName": "app"}, {"port": 9090, "dnsName": "app"}]
+    assert unit.service["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True,
+                                                                                   "rollback": True}
+    assert unit.service["deploymentConfiguration"]["minimumHealthyPercent"] == 100
+
+
+def test_ingress_routes_listen_on_the_published_port(project) -> None:
+    """An ingress port is served on its published port; a domain goes on the first one."""
+    root = project({"compose.yaml": """\
+name: demo
+services:
+  web:
+    image: nginx
+    domainname: www.example.com
+    ports: ["80:8080", {target: 9000, mode: host}]
+  api:
+    image: nginx
+    ports: [{target: 3000, mode: ingress}]
+"""})
+    loaded = load(cwd=str(root), os_environ={}).project
+    found = {(r.service, r.port): (r.listen, r.domain) for r in routes(loaded)}
+    assert found == {("web", 8080): (80, "www.example.com"), ("api", 3000): (3000, None)}
+
+
+@pytest.mark.parametrize(("image", "version"), [
+    ("postgres:16", "16"), ("postgres:15.4-alpine", "15.4"), ("postgres", "16"),
+    ("docker.io/library/postgres:14", "14"),
+])
+def test_postgres_version_comes_from_the_image_tag(image, version) -> None:
+    assert stores._version(image) == version
+
+
+def test_names_fit_aws_limits_and_stay_unique() -> None:
+    """Long names are cut with a digest, so two long projects never share a name."""
+    a = names.short("ld", "a" * 40, "dev", limit=32)
+    b = names.short("ld", "a" * 39 + "b", "dev", limit=32)
+    assert len(a) <= 32 and len(b) <= 32 and a != b
+    assert names.short("ld", "shop", "dev", limit=32) == "ld-shop-dev"
+    assert names.resource_id("9lives", "dev", "db")[0].isalpha()
+
+
+def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> None:
+    """Ignored files stay out, and packing twice gives the same digest (so no rebuild)."""
+    from launchdeck.compose.model import Build
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "big.txt").write_text("x" * 1000)
+    (tmp_path / ".dockerignore").write_text("notes/\n")
+    spec = Build(context=str(tmp_path), dockerfile="Dockerfile")
+    first, second = build.pack(spec), build.pack(spec)
+    assert first.digest == second.digest
+    import gzip
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(first.data))) as tar:
+        assert "notes/big.txt" not in tar.getnames() and "app.py" in tar.getnames()
+    (tmp_path / "app.py").write_text("print('changed')\n")
+    assert build.pack(spec).digest != first.digest
+
+
+def test_an_oversized_build_context_is_refused_with_the_fix(tmp_path) -> None:
+    from launchdeck.compose.model import Build
+    from launchdeck.errors import ProviderError
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "data.bin").write_bytes(b"0" * 4096)
+    with pytest.raises(ProviderError, match="holds more than") as caught:
+        build.pack(Build(context=str(tmp_path), dockerfile="Dockerfile"), limit=1024)
+    assert ".dockerignore" in caught.value.hint
