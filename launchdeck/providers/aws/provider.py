@@ -205,19 +205,20 @@ class _Deploy:
         for service in project.services:
             self.say(service, "", State.UPDATE_QUEUED)
         built = [s for s in project.services.values() if s.build and not s.managed_store]
-        shared = await region.ensure(aws, self.account, builds=bool(built))
-        self.region = shared
-        net = await network.find(aws, name, stack, self.options.network)
-        rules = _rules(project, wanted)
         tags = names.tag_list(names.tags(name, stack, etag=self.etag))
-        _, _, roles, namespace, repos, live = await parallel(
-            lambda: network.security_groups(aws, net, name, stack, rules, self.etag),
-            lambda: region.log_group(aws, _log_group(name, stack), tags, 30),
+        shared, net, roles, namespace, repos, live, _ = await parallel(
+            lambda: region.ensure(aws, self.account, builds=bool(built)),
+            lambda: network.find(aws, name, stack, self.options.network),
             lambda: self._roles(),
             lambda: self._namespace(),
             lambda: self._repositories(built),
-            lambda: _services(aws, name, stack))
-        self.net, self.roles, self.namespace, self.repos, self.live = net, roles, namespace, repos, live
+            lambda: _services(aws, name, stack),
+            lambda: region.log_group(aws, _log_group(name, stack), tags, 30))
+        self.region, self.net, self.roles, self.namespace, self.repos, self.live = \
+            shared, net, roles, namespace, repos, live
+        _, self.earlier = await parallel(
+            lambda: network.security_groups(aws, net, name, stack, _rules(project, wanted), self.etag),
+            lambda: _record(aws, shared.bucket, name, stack))
         self.routes = wanted
         self.ingress_done = anyio.Event()
         self.ingress = ingress.Ingress(target_groups={})  # until _ingress has made it
@@ -513,8 +514,7 @@ class _Deploy:
 
     async def _record(self, result: DeployResult) -> None:
         """Keep the outcome in S3 (ps shows a failed build from it) when it differs."""
-        bucket = self.region.bucket
-        earlier = await _record(self.aws, bucket, result.project, result.stack)
+        bucket, earlier = self.region.bucket, self.earlier
         if earlier and all(c.action is Action.NOOP for c in result.changes) and \
                 [s.state for s in earlier.services] == [s.state for s in result.services]:
             return
