@@ -368,3 +368,45 @@ def test_a_deploy_killed_midway_is_completed_by_the_next_with_nothing_orphaned(
     anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=Recorder()))
     left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a) and ":parameter/" not in a]
     assert left == []
+
+
+def test_llm_services_get_a_task_role_that_may_invoke_bedrock(provider, project, boto) -> None:
+    """x-defang-llm gives the project's task role Bedrock invoke rights, and nothing else does."""
+    from launchdeck.tools.project import ProjectRef
+
+    root = project({"compose.yaml": "name: chat\nservices:\n  bot:\n    image: nginx\n"
+                                    "    x-defang-llm: true\n"})
+    result, _ = _deploy(provider, ProjectRef(working_directory=str(root), provider="aws"))
+    assert result.ok
+    iam = boto.client("iam")
+    policy = iam.get_role_policy(RoleName="ld-chat-dev-task", PolicyName="bedrock")["PolicyDocument"]
+    assert policy["Statement"][0]["Action"] == ["bedrock:InvokeModel",
+                                                "bedrock:InvokeModelWithResponseStream"]
+    assert iam.list_role_policies(RoleName="ld-chat-dev-exec")["PolicyNames"] == ["start"]
+
+
+def test_follow_polls_for_new_lines(deployed, provider, boto) -> None:
+    """follow yields what was there, then lines written later, once each."""
+    result, _ = deployed
+    logs = boto.client("logs")
+    stream = f"backend/{result.deployment_id}/backend/task1"
+    logs.create_log_stream(logGroupName="/launchdeck/shop/dev", logStreamName=stream)
+
+    def write(text: str) -> None:
+        logs.put_log_events(logGroupName="/launchdeck/shop/dev", logStreamName=stream, logEvents=[
+            {"timestamp": int(datetime.now(UTC).timestamp() * 1000), "message": text}])
+
+    write("first")
+    seen: list[str] = []
+
+    async def follow() -> None:
+        with anyio.fail_after(30):
+            async for line in provider.follow("shop", "dev", LogQuery(services=("backend",))):
+                seen.append(line.text)
+                if line.text == "first":
+                    await anyio.to_thread.run_sync(write, "second")
+                if len(seen) == 2:
+                    return
+
+    anyio.run(follow)
+    assert seen == ["first", "second"]
