@@ -32,7 +32,8 @@ from launchdeck.tools.project import ProjectRef  # noqa: E402
 
 def write_project(directory: Path, services: int) -> None:
     (directory / "web").mkdir()
-    (directory / "web" / "Dockerfile").write_text("FROM python:3.12-slim\nCMD [\"python\", \"-m\", \"http.server\", \"80\"]\n")
+    (directory / "web" / "Dockerfile").write_text(
+        'FROM python:3.12-slim\nCMD ["python", "-m", "http.server", "80"]\n')
     lines = ["name: bench", "services:", """\
   s0:
     build: ./web
