@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import tarfile
 import time
 from collections.abc import Callable
@@ -182,6 +181,3 @@ def codebuild_role_policy(bucket: str, region: str, account: str) -> dict:
          "Resource": f"arn:aws:ecr:{region}:{account}:repository/launchdeck/*"},
     ]}
 
-
-def environment_image() -> str:
-    return os.environ.get("LAUNCHDECK_CODEBUILD_IMAGE", "aws/codebuild/standard:7.0")

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import anyio
+
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws, AwsError
@@ -55,7 +57,8 @@ async def held(aws: Aws, project: str, stack: str, deployment_id: str,
     try:
         yield
     finally:
-        await aws.maybe("ssm", "delete_parameter", ("ParameterNotFound",), Name=path)
+        with anyio.CancelScope(shield=True):  # a cancelled deploy still lets go of the lock
+            await aws.maybe("ssm", "delete_parameter", ("ParameterNotFound",), Name=path)
 
 
 def _parse(text: str) -> dict:

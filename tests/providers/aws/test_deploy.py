@@ -410,3 +410,18 @@ def test_follow_polls_for_new_lines(deployed, provider, boto) -> None:
 
     anyio.run(follow)
     assert seen == ["first", "second"]
+
+
+def test_a_cancelled_deploy_lets_go_of_the_lock(provider, shop, boto) -> None:
+    """Cancelling a deploy (Ctrl-C, an MCP client's cancel) releases the stack at once."""
+    T.Latency(0.02).attach(boto)
+    loaded = shop.load()
+
+    async def cancelled() -> None:
+        with anyio.move_on_after(0.5) as scope:
+            await deploy(loaded, provider, stack="dev")
+        assert scope.cancelled_caught
+
+    anyio.run(cancelled)
+    result, _ = _deploy(provider, shop)
+    assert result.ok
