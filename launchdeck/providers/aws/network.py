@@ -108,8 +108,9 @@ def _filters(project: str, stack: str) -> list[dict[str, Any]]:
 
 
 async def security_groups(aws: Aws, net: Network, project: str, stack: str,
-                          rules: dict[str, list[Rule]], etag: str) -> None:
-    """Make the groups named in ``rules`` and give each exactly those rules (in ``net.groups``)."""
+                          rules: dict[str, list[Rule]], etag: str) -> dict[str, str]:
+    """Make the groups named in ``rules`` and give each exactly those rules (in ``net.groups``);
+    return the stack's other groups (role -> id), which nothing in the project uses any more."""
     found = (await aws("ec2", "describe_security_groups",
                        Filters=[*_filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}]))
     existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found["SecurityGroups"]}
@@ -144,6 +145,7 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
                       IpPermissions=[_ip_permission(p) for p in sorted(have - want, key=str)])
 
     await parallel(*[lambda r=role: reconcile(r) for role in sorted(rules)])
+    return {role: g["GroupId"] for role, g in existing.items() if role and role not in rules}
 
 
 def _permission(rule: Rule, groups: dict[str, str]) -> tuple[int, str | None, str | None]:

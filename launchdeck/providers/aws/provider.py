@@ -26,7 +26,7 @@ from launchdeck.engine.status import ChangeSummary, DeployResult, LogLine, Servi
 from launchdeck.errors import LaunchdeckError, ProviderError
 from launchdeck.providers.aws import build as builds
 from launchdeck.providers.aws import ingress, lock, names, network, region, render, stores
-from launchdeck.providers.aws.api import Aws, chain_depth, continue_chain, fresh_chain, parallel
+from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, fresh_chain, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 
@@ -206,19 +206,21 @@ class _Deploy:
             self.say(service, "", State.UPDATE_QUEUED)
         built = [s for s in project.services.values() if s.build and not s.managed_store]
         tags = names.tag_list(names.tags(name, stack, etag=self.etag))
-        shared, net, roles, namespace, repos, live, _ = await parallel(
+        shared, net, roles, namespace, repos, inventory, _ = await parallel(
             lambda: region.ensure(aws, self.account, builds=bool(built)),
             lambda: network.find(aws, name, stack, self.options.network),
             lambda: self._roles(),
             lambda: self._namespace(),
             lambda: self._repositories(built),
-            lambda: _services(aws, name, stack),
+            lambda: _inventory(aws, name, stack),
             lambda: region.log_group(aws, _log_group(name, stack), tags, 30))
-        self.region, self.net, self.roles, self.namespace, self.repos, self.live = \
-            shared, net, roles, namespace, repos, live
-        _, self.earlier = await parallel(
+        self.region, self.net, self.roles, self.namespace, self.repos, self.inventory = \
+            shared, net, roles, namespace, repos, inventory
+        self.stale_groups, self.earlier, live = await parallel(
             lambda: network.security_groups(aws, net, name, stack, _rules(project, wanted), self.etag),
-            lambda: _record(aws, shared.bucket, name, stack))
+            lambda: _record(aws, shared.bucket, name, stack),
+            lambda: _services(aws, name, stack, inventory))
+        self.live = live
         self.routes = wanted
         self.ingress_done = anyio.Event()
         self.ingress = ingress.Ingress(target_groups={})  # until _ingress has made it
@@ -502,15 +504,38 @@ class _Deploy:
     # - after -
 
     async def _prune(self, live: dict[str, dict[str, Any]]) -> None:
-        """Remove ECS services that are no longer in the project."""
-        for name, service in sorted(live.items()):
-            if name in self.project.services:
-                continue
+        """Remove what the project no longer has: ECS services, then the target groups, load
+        balancer, image repositories and security groups only they used. A store's data is
+        never removed here (`compose down` does, with a final snapshot)."""
+        aws, project, stack = self.aws, self.project.name, self.stack
+        gone = [n for n in sorted(live) if n not in self.project.services]
+        for name in gone:
             self.say(name, "removing: no longer in the project")
-            await self.aws("ecs", "delete_service", cluster=names.CLUSTER,
-                           service=service["serviceArn"], force=True)
+            await aws("ecs", "delete_service", cluster=names.CLUSTER,
+                      service=live[name]["serviceArn"], force=True)
             self.changes[name] = ChangeSummary(service=name, action=Action.DELETE,
                                                reason="no longer in the project")
+            repo = names.repository(project, stack, name)
+            await aws.maybe("ecr", "delete_repository", ("RepositoryNotFoundException",),
+                            repositoryName=repo, force=True)
+        if self.ingress_error is not None or (self.routes and not self.ingress_done.is_set()):
+            return  # the way in is not settled: keep what it may still use
+        if not self.routes:
+            for arn in self.inventory["elasticloadbalancing:loadbalancer"]:
+                self.say(None, "removing the load balancer: no ingress port is left")
+                await aws("elbv2", "delete_load_balancer", LoadBalancerArn=arn)
+        wanted = set((self.ingress.target_groups or {}).values())
+        for arn in sorted(set(self.inventory["elasticloadbalancing:targetgroup"]) - wanted):
+            await aws.maybe("elbv2", "delete_target_group", ("TargetGroupNotFound", "ResourceInUse"),
+                            TargetGroupArn=arn)
+        for role, group in sorted(self.stale_groups.items()):
+            if role.startswith("store:"):
+                continue  # the store it guards is still there until `compose down`
+            try:
+                await aws("ec2", "delete_security_group", GroupId=group)
+            except AwsError as exc:  # tasks still draining: a later deploy removes it
+                if exc.code != "DependencyViolation":
+                    raise
 
     async def _record(self, result: DeployResult) -> None:
         """Keep the outcome in S3 (ps shows a failed build from it) when it differs."""
@@ -550,13 +575,32 @@ async def _record(aws: Aws, bucket: str, project: str, stack: str) -> DeployResu
         return None
 
 
-async def _services(aws: Aws, project: str, stack: str) -> dict[str, dict[str, Any]]:
-    """The project's live ECS services by compose service name, found by their tags."""
+_INVENTORY = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
+Inventory = dict[str, dict[str, dict[str, str]]]
+"""Resource kind -> ARN -> tags."""
+
+
+async def _inventory(aws: Aws, project: str, stack: str) -> Inventory:
+    """What the stack has of the kinds a deploy may remove: kind -> ARN -> tags."""
     tagged = await aws.pages("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
-                             ResourceTypeFilters=["ecs:service"],
+                             ResourceTypeFilters=_INVENTORY,
                              TagFilters=[{"Key": names.PROJECT, "Values": [project]},
                                          {"Key": names.STACK, "Values": [stack]}])
-    arns = [t["ResourceARN"] for t in tagged]
+    out: Inventory = {kind: {} for kind in _INVENTORY}
+    for item in tagged:
+        arn = item["ResourceARN"]
+        kind = "ecs:service" if ":ecs:" in arn else \
+            "elasticloadbalancing:targetgroup" if ":targetgroup/" in arn else \
+            "elasticloadbalancing:loadbalancer"
+        out[kind][arn] = names.tag_dict(item.get("Tags"))
+    return out
+
+
+async def _services(aws: Aws, project: str, stack: str,
+                    inventory: Inventory | None = None) -> dict[str, dict[str, Any]]:
+    """The project's live ECS services by compose service name, found by their tags."""
+    inventory = inventory or await _inventory(aws, project, stack)
+    arns = sorted(inventory["ecs:service"])
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(arns), 10):
         described = await aws.maybe("ecs", "describe_services", ("ClusterNotFoundException",),

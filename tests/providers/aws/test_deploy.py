@@ -425,3 +425,30 @@ def test_a_cancelled_deploy_lets_go_of_the_lock(provider, shop, boto) -> None:
     anyio.run(cancelled)
     result, _ = _deploy(provider, shop)
     assert result.ok
+
+
+def test_a_service_taken_out_of_the_project_is_removed_with_what_it_used(deployed, provider, shop,
+                                                                         boto) -> None:
+    """Dropping web removes its ECS service, image repository, target group, security group and
+    (no ingress left) the load balancer; backend and the stores stay untouched."""
+    compose = Path(shop.working_directory) / "compose.yaml"
+    text = compose.read_text()
+    compose.write_text(text[:text.index("  web:")] + text[text.index("  backend:"):])
+    result, _ = _deploy(provider, shop)
+    assert result.ok
+    assert {c.service: c.action for c in result.changes} == {"web": Action.DELETE,
+                                                             "backend": Action.NOOP}
+    ecs = boto.client("ecs")
+    services = ecs.describe_services(cluster="launchdeck", services=["shop-dev-web", "shop-dev-backend"])
+    assert {s["serviceName"]: s["status"] for s in services["services"]} == {
+        "shop-dev-web": "INACTIVE", "shop-dev-backend": "ACTIVE"}
+    assert boto.client("ecr").describe_repositories()["repositories"] == []
+    elb = boto.client("elbv2")
+    assert elb.describe_load_balancers()["LoadBalancers"] == []
+    assert elb.describe_target_groups()["TargetGroups"] == []
+    groups = boto.client("ec2").describe_security_groups(Filters=[
+        {"Name": "tag:launchdeck:project", "Values": ["shop"]}])["SecurityGroups"]
+    roles = sorted(t["Value"] for g in groups for t in g["Tags"] if t["Key"] == "launchdeck:role")
+    assert roles == ["members", "service:backend", "store:cache", "store:db"]
+    again, _ = _deploy(provider, shop)
+    assert {c.action for c in again.changes} == {Action.NOOP}
