@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from launchdeck.compose.load import Loaded
 from launchdeck.engine import deploy as engine
 from launchdeck.engine.deploy import Ready
 from launchdeck.engine.events import Sink, discard
 from launchdeck.engine.status import DeployResult
+from launchdeck.errors import UsageError
 from launchdeck.providers.base import DeployOptions
 from launchdeck.tools.project import ProjectRef
 
@@ -17,15 +20,18 @@ async def prepare(ref: ProjectRef, loaded: Loaded | None = None) -> Ready:
 
 
 async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
-              network: str = "default", sink: Sink = discard,
+              network: str | None = None, sink: Sink = discard,
               deployment_id: str | None = None) -> DeployResult:
-    """Deploy a prepared project."""
+    """Deploy a prepared project (cloud network: ``network``, else LAUNCHDECK_NETWORK, else default)."""
+    network = network or os.environ.get("LAUNCHDECK_NETWORK") or "default"
+    if network not in ("default", "dedicated"):
+        raise UsageError(f"unknown network {network!r}", hint="Use default or dedicated.")
     options = DeployOptions(wait_timeout=wait_seconds, force=force, network=network)
     return await engine.start(ready, options=options, sink=sink, deployment_id=deployment_id)
 
 
 async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = False,
-                 network: str = "default", sink: Sink = discard,
+                 network: str | None = None, sink: Sink = discard,
                  deployment_id: str | None = None) -> DeployResult:
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
     return await run(await prepare(ref), wait_seconds=wait_seconds, force=force, network=network,

@@ -452,3 +452,23 @@ def test_a_service_taken_out_of_the_project_is_removed_with_what_it_used(deploye
     assert roles == ["members", "service:backend", "store:cache", "store:db"]
     again, _ = _deploy(provider, shop)
     assert {c.action for c in again.changes} == {Action.NOOP}
+
+
+def test_the_network_can_come_from_the_environment(provider, project, boto, monkeypatch) -> None:
+    """LAUNCHDECK_NETWORK picks the network where no option is given (the MCP deploy tool)."""
+    from launchdeck.errors import UsageError
+    from launchdeck.tools import deploy as tool
+    from launchdeck.tools.project import ProjectRef
+
+    root = project({"compose.yaml": "name: envnet\nservices:\n  api:\n    image: nginx\n"})
+    ready = anyio.run(tool.prepare, ProjectRef(working_directory=str(root), provider="aws"),
+                      None)
+    ready = type(ready)(ready.project, provider, ready.stack, ready.config)
+    monkeypatch.setenv("LAUNCHDECK_NETWORK", "nowhere")
+    with pytest.raises(UsageError, match="unknown network 'nowhere'"):
+        anyio.run(lambda: tool.run(ready))
+    monkeypatch.setenv("LAUNCHDECK_NETWORK", "dedicated")
+    assert anyio.run(lambda: tool.run(ready)).ok
+    vpcs = boto.client("ec2").describe_vpcs(Filters=[{"Name": "tag:launchdeck:project",
+                                                      "Values": ["envnet"]}])["Vpcs"]
+    assert len(vpcs) == 1
