@@ -93,7 +93,7 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
     if not wanted:
         return Ingress(target_groups={})
     tags = names.tag_list(names.tags(project, stack, etag=etag))
-    name = names.short("ld", project, stack, limit=32)
+    name = names.load_balancer(project, stack)
 
     async def balancer() -> dict[str, Any]:
         found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
@@ -107,7 +107,7 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
         return made["LoadBalancers"][0]
 
     async def target_group(route: Route) -> tuple[tuple[str, int], str]:
-        tg_name = names.short("ld", project, stack, route.service, str(route.port), limit=32)
+        tg_name = names.target_group(project, stack, route.service, route.port)
         found = await aws.maybe("elbv2", "describe_target_groups", ("TargetGroupNotFound",),
                                 Names=[tg_name])
         if found:

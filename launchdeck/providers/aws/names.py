@@ -86,3 +86,35 @@ def service_name(project: str, stack: str, service: str) -> str:
 
 def repository(project: str, stack: str, service: str) -> str:
     return f"launchdeck/{project}/{stack}/{short(service, limit=100).lower()}"
+
+
+def load_balancer(project: str, stack: str) -> str:
+    return short("ld", project, stack, limit=32)
+
+
+def target_group(project: str, stack: str, service: str, port: int) -> str:
+    return short("ld", project, stack, service, str(port), limit=32)
+
+
+def role(project: str, stack: str, kind: str) -> str:
+    """The IAM role a stack's tasks start with (``exec``) or run as (``task``)."""
+    return short("ld", project, stack, kind, limit=64)
+
+
+def namespace(project: str, stack: str) -> str:
+    """The Cloud Map namespace Service Connect resolves the stack's service names in."""
+    return short("launchdeck", project, stack, limit=64)
+
+
+def log_group(project: str, stack: str) -> str:
+    return f"/launchdeck/{project}/{stack}"
+
+
+def bucket(account: str, region: str) -> str:
+    """The region's shared bucket for build contexts and deployment records."""
+    return f"launchdeck-{account}-{region}"
+
+
+def record_key(project: str, stack: str) -> str:
+    """Where the last deploy's outcome is kept in the bucket."""
+    return f"deployments/{project}/{stack}.json"

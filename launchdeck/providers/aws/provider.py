@@ -76,9 +76,9 @@ class AwsProvider:
         aws = self.aws
         live, record, lb = await parallel(
             lambda: _services(aws, project.name, stack),
-            lambda: _record(aws, _bucket(aws, account), project.name, stack),
+            lambda: _record(aws, names.bucket(account, aws.region), project.name, stack),
             lambda: aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
-                              Names=[names.short("ld", project.name, stack, limit=32)]))
+                              Names=[names.load_balancer(project.name, stack)]))
         recorded = {s.name: s for s in record.services} if record else {}
         found = ingress.Ingress(dns_name=lb["LoadBalancers"][0]["DNSName"] if lb else None)
         wanted = ingress.routes(project)
@@ -126,7 +126,7 @@ class AwsProvider:
 
     async def _read_logs(self, project: str, stack: str, query: LogQuery,
                          since: datetime | None, seen: set[str] | None = None) -> list[LogLine]:
-        group = _log_group(project, stack)
+        group = names.log_group(project, stack)
         prefixes = [f"{s}/{query.deployment}/" if query.deployment else f"{s}/"
                     for s in query.services] or [None]
         params: dict[str, Any] = {"logGroupName": group}
@@ -213,7 +213,7 @@ class _Deploy:
             lambda: self._namespace(),
             lambda: self._repositories(built),
             lambda: _inventory(aws, name, stack),
-            lambda: region.log_group(aws, _log_group(name, stack), tags, 30))
+            lambda: region.log_group(aws, names.log_group(name, stack), tags, 30))
         self.region, self.net, self.roles, self.namespace, self.repos, self.inventory = \
             shared, net, roles, namespace, repos, inventory
         self.stale_groups, self.earlier, live = await parallel(
@@ -260,7 +260,7 @@ class _Deploy:
         name, stack, r = self.project.name, self.stack, self.aws.region
         tags = names.tag_list(names.tags(name, stack))
         prefix = f"arn:aws:ssm:{r}:{self.account}:parameter{names.parameter(name, stack, '')}"
-        logs = f"arn:aws:logs:{r}:{self.account}:log-group:{_log_group(name, stack)}:*"
+        logs = f"arn:aws:logs:{r}:{self.account}:log-group:{names.log_group(name, stack)}:*"
         start = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
                                            "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
@@ -276,14 +276,14 @@ class _Deploy:
                 "Effect": "Allow", "Resource": "*",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]}]}
         return tuple(await parallel(
-            lambda: region.ensure_role(self.aws, names.short("ld", name, stack, "exec", limit=64),
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "exec"),
                                        "ecs-tasks.amazonaws.com", {"start": start}, tags),
-            lambda: region.ensure_role(self.aws, names.short("ld", name, stack, "task", limit=64),
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "task"),
                                        "ecs-tasks.amazonaws.com", task_policies, tags)))
 
     async def _namespace(self) -> str:
         """The Cloud Map namespace Service Connect resolves service names in."""
-        wanted = names.short("launchdeck", self.project.name, self.stack, limit=64)
+        wanted = names.namespace(self.project.name, self.stack)
         found = await self.aws.pages("servicediscovery", "list_namespaces", "Namespaces",
                                      Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])
         for namespace in found:
@@ -394,7 +394,7 @@ class _Deploy:
                 raise self.ingress_error
         infra = render.Infra(
             project=self.project.name, stack=self.stack, region=self.aws.region, account=self.account,
-            cluster=names.CLUSTER, log_group=_log_group(self.project.name, self.stack),
+            cluster=names.CLUSTER, log_group=names.log_group(self.project.name, self.stack),
             execution_role=self.roles[0], task_role=self.roles[1], subnets=self.net.subnets,
             public_ip=True, namespace=self.namespace,
             security_groups={name: [self.net.groups["members"], self.net.groups[f"service:{name}"]]},
@@ -543,7 +543,8 @@ class _Deploy:
         if earlier and all(c.action is Action.NOOP for c in result.changes) and \
                 [s.state for s in earlier.services] == [s.state for s in result.services]:
             return
-        await self.aws("s3", "put_object", Bucket=bucket, Key=_record_key(result.project, result.stack),
+        await self.aws("s3", "put_object", Bucket=bucket,
+                       Key=names.record_key(result.project, result.stack),
                        Body=result.model_dump_json().encode(), ServerSideEncryption="AES256",
                        ContentType="application/json")
 
@@ -551,21 +552,9 @@ class _Deploy:
 # -- reading ----------------------------------------------------------------------------
 
 
-def _log_group(project: str, stack: str) -> str:
-    return f"/launchdeck/{project}/{stack}"
-
-
-def _bucket(aws: Aws, account: str) -> str:
-    return f"launchdeck-{account}-{aws.region}"
-
-
-def _record_key(project: str, stack: str) -> str:
-    return f"deployments/{project}/{stack}.json"
-
-
 async def _record(aws: Aws, bucket: str, project: str, stack: str) -> DeployResult | None:
     found = await aws.maybe("s3", "get_object", ("NoSuchKey", "NoSuchBucket", "404"),
-                            Bucket=bucket, Key=_record_key(project, stack))
+                            Bucket=bucket, Key=names.record_key(project, stack))
     if found is None:
         return None
     body = await anyio.to_thread.run_sync(found["Body"].read)

@@ -34,7 +34,7 @@ async def account(aws: Aws) -> str:
 
 async def ensure(aws: Aws, account_id: str, *, builds: bool) -> Region:
     """The region's shared resources, made where missing (the builder only if ``builds``)."""
-    region = Region(aws.region, account_id, f"launchdeck-{account_id}-{aws.region}", names.CLUSTER)
+    region = Region(aws.region, account_id, names.bucket(account_id, aws.region), names.CLUSTER)
     steps = [lambda: _bucket(aws, region), lambda: _cluster(aws)]
     if builds:
         steps += [lambda: _builder(aws, region), lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]

@@ -112,7 +112,7 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
     # 5. the network: security groups, then a dedicated VPC
     await _network(aws, project, stack, done, poll)
     await aws.maybe("s3", "delete_object", ("NoSuchBucket",),
-                    Bucket=f"launchdeck-{account}-{aws.region}", Key=f"deployments/{project}/{stack}.json")
+                    Bucket=names.bucket(account, aws.region), Key=names.record_key(project, stack))
 
     left = await _left(aws, project, stack)
     if left:
@@ -210,7 +210,7 @@ async def _repositories(aws: Aws, project: str, stack: str, done: Callable[[str]
 
 
 async def _namespace(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
-    wanted = names.short("launchdeck", project, stack, limit=64)
+    wanted = names.namespace(project, stack)
     for namespace in await aws.pages("servicediscovery", "list_namespaces", "Namespaces",
                                      Filters=[{"Name": "TYPE", "Values": ["HTTP"]}]):
         if namespace["Name"] != wanted:
@@ -224,14 +224,14 @@ async def _namespace(aws: Aws, project: str, stack: str, done: Callable[[str], N
 
 
 async def _log_group(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
-    group = f"/launchdeck/{project}/{stack}"
+    group = names.log_group(project, stack)
     if await aws.maybe("logs", "delete_log_group", ("ResourceNotFoundException",), logGroupName=group):
         done(f"log group {group}")
 
 
 async def _roles(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
     for suffix in ("exec", "task"):
-        role = names.short("ld", project, stack, suffix, limit=64)
+        role = names.role(project, stack, suffix)
         found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=role)
         if not found or not names.owned(names.tag_dict(found["Role"].get("Tags")), project, stack):
             continue
