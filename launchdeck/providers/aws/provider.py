@@ -25,7 +25,7 @@ from launchdeck.engine.plan import Action
 from launchdeck.engine.status import ChangeSummary, DeployResult, LogLine, ServiceStatus
 from launchdeck.errors import LaunchdeckError, ProviderError
 from launchdeck.providers.aws import build as builds
-from launchdeck.providers.aws import ingress, lock, names, network, region, render, stores
+from launchdeck.providers.aws import ingress, inventory, lock, names, network, region, render, stores
 from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, fresh_chain, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
@@ -206,20 +206,20 @@ class _Deploy:
             self.say(service, "", State.UPDATE_QUEUED)
         built = [s for s in project.services.values() if s.build and not s.managed_store]
         tags = names.tag_list(names.tags(name, stack, etag=self.etag))
-        shared, net, roles, namespace, repos, inventory, _ = await parallel(
+        shared, net, roles, namespace, repos, found, _ = await parallel(
             lambda: region.ensure(aws, self.account, builds=bool(built)),
             lambda: network.find(aws, name, stack, self.options.network),
             lambda: self._roles(),
             lambda: self._namespace(),
             lambda: self._repositories(built),
-            lambda: _inventory(aws, name, stack),
+            lambda: inventory.tagged(aws, name, stack, _PRUNABLE),
             lambda: region.log_group(aws, names.log_group(name, stack), tags, 30))
         self.region, self.net, self.roles, self.namespace, self.repos, self.inventory = \
-            shared, net, roles, namespace, repos, inventory
+            shared, net, roles, namespace, repos, found
         self.stale_groups, self.earlier, live = await parallel(
             lambda: network.security_groups(aws, net, name, stack, _rules(project, wanted), self.etag),
             lambda: _record(aws, shared.bucket, name, stack),
-            lambda: _services(aws, name, stack, inventory))
+            lambda: _services(aws, name, stack, found))
         self.live = live
         self.routes = wanted
         self.ingress_done = anyio.Event()
@@ -564,33 +564,16 @@ async def _record(aws: Aws, bucket: str, project: str, stack: str) -> DeployResu
         return None
 
 
-_INVENTORY = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
-Inventory = dict[str, dict[str, dict[str, str]]]
-"""Resource kind -> ARN -> tags."""
-
-
-async def _inventory(aws: Aws, project: str, stack: str) -> Inventory:
-    """What the stack has of the kinds a deploy may remove: kind -> ARN -> tags."""
-    tagged = await aws.pages("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
-                             ResourceTypeFilters=_INVENTORY,
-                             TagFilters=[{"Key": names.PROJECT, "Values": [project]},
-                                         {"Key": names.STACK, "Values": [stack]}])
-    out: Inventory = {kind: {} for kind in _INVENTORY}
-    for item in tagged:
-        arn = item["ResourceARN"]
-        kind = "ecs:service" if ":ecs:" in arn else \
-            "elasticloadbalancing:targetgroup" if ":targetgroup/" in arn else \
-            "elasticloadbalancing:loadbalancer"
-        out[kind][arn] = names.tag_dict(item.get("Tags"))
-    return out
+_PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
+"""The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
 
 
 async def _services(aws: Aws, project: str, stack: str,
-                    inventory: Inventory | None = None) -> dict[str, dict[str, Any]]:
+                    found: inventory.Inventory | None = None) -> dict[str, dict[str, Any]]:
     """The project's live ECS services by compose service name, found by their tags."""
-    inventory = inventory or await _inventory(aws, project, stack)
-    arns = sorted(inventory["ecs:service"])
-    found: dict[str, dict[str, Any]] = {}
+    found = found or await inventory.tagged(aws, project, stack, _PRUNABLE)
+    arns = sorted(found["ecs:service"])
+    live: dict[str, dict[str, Any]] = {}
     for start in range(0, len(arns), 10):
         described = await aws.maybe("ecs", "describe_services", ("ClusterNotFoundException",),
                                     cluster=names.CLUSTER, services=arns[start:start + 10],
@@ -598,8 +581,8 @@ async def _services(aws: Aws, project: str, stack: str,
         for service in (described or {}).get("services", []):
             tags = names.tag_dict(service.get("tags"))
             if service.get("status") == "ACTIVE" and names.owned(tags, project, stack):
-                found[tags.get(names.SERVICE, service["serviceName"])] = service
-    return found
+                live[tags.get(names.SERVICE, service["serviceName"])] = service
+    return live
 
 
 def _status(name: str, service: dict[str, Any], endpoints: list[str]) -> ServiceStatus:

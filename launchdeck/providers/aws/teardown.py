@@ -16,7 +16,7 @@ import anyio
 
 from launchdeck.engine.events import Event, Sink
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import ingress, names, stores
+from launchdeck.providers.aws import ingress, inventory, names, stores
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.base import Teardown
 
@@ -33,10 +33,7 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
         removed.append(what)
         sink(Event(None, None, f"removed {what}"))
 
-    tagged = await _tagged(aws, project, stack)
-    by_type: dict[str, list[str]] = {}
-    for arn in tagged:
-        by_type.setdefault(_kind(arn), []).append(arn)
+    by_type = await inventory.tagged(aws, project, stack)
 
     # 1. services first: nothing may keep sending traffic or holding network interfaces
     async def service(arn: str) -> None:
@@ -50,11 +47,11 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
     await parallel(*[lambda a=a: service(a) for a in by_type.get("ecs:service", [])])
 
     # 2. the way in: records, load balancer, target groups, certificates
-    balancers = by_type.get("elasticloadbalancing:loadbalancer", [])
+    balancers = list(by_type.get("elasticloadbalancing:loadbalancer", {}))
     lbs = []
     if balancers:
         lbs = (await aws("elbv2", "describe_load_balancers", LoadBalancerArns=balancers))["LoadBalancers"]
-    certificates = by_type.get("acm:certificate", [])
+    certificates = list(by_type.get("acm:certificate", {}))
     for arn in certificates:
         domain = (await aws("acm", "describe_certificate", CertificateArn=arn))["Certificate"]["DomainName"]
         try:
@@ -79,18 +76,17 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
     # 3. stores (a final snapshot of each database is kept)
     snapshot_id = _snapshot_id()
 
-    async def store(arn: str, kind: str) -> None:
+    async def store(arn: str, kind: str, tags: dict[str, str]) -> None:
         id_ = arn.rsplit(":", 1)[-1]
-        service = tagged[arn].get(names.SERVICE, id_)
-        snapshot = await stores.remove(aws, kind, id_, service, project, snapshot_id)
+        snapshot = await stores.remove(aws, kind, id_, tags.get(names.SERVICE, id_), project, snapshot_id)
         done(f"{kind} store {id_}")
         if snapshot:
             kept.append(f"final snapshot {snapshot} (delete it with `aws rds delete-db-snapshot "
                         f"--db-snapshot-identifier {snapshot}`)")
 
-    await parallel(*[lambda a=a: store(a, "postgres") for a in by_type.get("rds:db", [])],
-                   *[lambda a=a: store(a, "redis")
-                     for a in by_type.get("elasticache:replicationgroup", [])])
+    await parallel(*[lambda a=a, t=t: store(a, "postgres", t) for a, t in by_type.get("rds:db", {}).items()],
+                   *[lambda a=a, t=t: store(a, "redis", t)
+                     for a, t in by_type.get("elasticache:replicationgroup", {}).items()])
 
     # 4. what the services ran from: task definitions, repositories, namespace, logs, roles
     families = await aws.pages("ecs", "list_task_definitions", "taskDefinitionArns",
@@ -107,7 +103,7 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
                    lambda: _namespace(aws, project, stack, done),
                    lambda: _log_group(aws, project, stack, done),
                    lambda: _roles(aws, project, stack, done),
-                   lambda: _parameters(aws, project, stack, tagged, done))
+                   lambda: _parameters(aws, project, stack, done))
 
     # 5. the network: security groups, then a dedicated VPC
     await _network(aws, project, stack, done, poll)
@@ -130,24 +126,11 @@ def _snapshot_id() -> str:
     return new_deployment_id()
 
 
-def _kind(arn: str) -> str:
-    """``service:resource-type`` of an ARN, as the tagging API's type filters name them."""
-    parts = arn.split(":", 5)
-    return f"{parts[2]}:{parts[5].split('/')[0].split(':')[0]}"
-
-
-async def _tagged(aws: Aws, project: str, stack: str) -> dict[str, dict[str, str]]:
-    found = await aws.pages("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
-                            TagFilters=[{"Key": names.PROJECT, "Values": [project]},
-                                        {"Key": names.STACK, "Values": [stack]}])
-    return {r["ResourceARN"]: names.tag_dict(r.get("Tags")) for r in found}
-
-
 async def _left(aws: Aws, project: str, stack: str) -> list[str]:
     """What the tagging API (and EC2) still show of the stack, but for kept config values."""
     left = []
-    for arn in await _tagged(aws, project, stack):
-        kind = _kind(arn)
+    found = await inventory.tagged(aws, project, stack)
+    for kind, arn in [(k, a) for k, arns in found.items() for a in arns]:
         if kind == "ssm:parameter" and "/.derived/" not in arn:
             continue  # config values: kept on purpose
         if kind == "ecs:service":
@@ -244,8 +227,7 @@ async def _roles(aws: Aws, project: str, stack: str, done: Callable[[str], None]
         done(f"IAM role {role}")
 
 
-async def _parameters(aws: Aws, project: str, stack: str, tagged: dict[str, dict[str, str]],
-                      done: Callable[[str], None]) -> None:
+async def _parameters(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
     path = names.derived_parameter(project, stack, "", "").rstrip("/")
     found = await aws.pages("ssm", "get_parameters_by_path", "Parameters", Path=path, Recursive=True)
     for start in range(0, len(found), 10):

@@ -1,0 +1,29 @@
+"""What a (project, stack) owns in AWS, as the Resource Groups Tagging API finds it by tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from launchdeck.providers.aws import names
+from launchdeck.providers.aws.api import Aws
+
+Inventory = dict[str, dict[str, dict[str, str]]]
+"""Resource kind (``ecs:service``) -> ARN -> tags."""
+
+
+def kind(arn: str) -> str:
+    """``service:resource-type`` of an ARN, as the tagging API's type filters name them."""
+    parts = arn.split(":", 5)
+    return f"{parts[2]}:{parts[5].split('/')[0].split(':')[0]}"
+
+
+async def tagged(aws: Aws, project: str, stack: str, kinds: Sequence[str] = ()) -> Inventory:
+    """Everything tagged with the project and stack (only of ``kinds``, when given)."""
+    filters = {"ResourceTypeFilters": list(kinds)} if kinds else {}
+    found = await aws.pages("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
+                            TagFilters=[{"Key": names.PROJECT, "Values": [project]},
+                                        {"Key": names.STACK, "Values": [stack]}], **filters)
+    out: Inventory = {k: {} for k in kinds}
+    for item in found:
+        out.setdefault(kind(item["ResourceARN"]), {})[item["ResourceARN"]] = names.tag_dict(item.get("Tags"))
+    return out
