@@ -24,6 +24,7 @@ import anyio.to_thread
 from launchdeck.compose.model import Build
 from launchdeck.engine.events import State
 from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
 
 MAX_CONTEXT = 500 * 1024 * 1024
@@ -109,8 +110,7 @@ def _flags(build: Build) -> str:
 
 
 async def image(aws: Aws, build: Build, repository_uri: str, repository: str, bucket: str,
-                project_name: str, log: Callable[[State | None, str], None],
-                poll: float = 5.0) -> str:
+                log: Callable[[State | None, str], None], poll: float = 5.0) -> str:
     """The image URI for ``build``: built by CodeBuild unless ECR already has it."""
     context = await anyio.to_thread.run_sync(pack, build)
     tag = image_tag(context, build)
@@ -126,7 +126,7 @@ async def image(aws: Aws, build: Build, repository_uri: str, repository: str, bu
                   f"{len(context.data) // 1024} KB)")
         await aws("s3", "put_object", Bucket=bucket, Key=key, Body=context.data,
                   ServerSideEncryption="AES256")
-    started = await aws("codebuild", "start_build", projectName=project_name,
+    started = await aws("codebuild", "start_build", projectName=names.CODEBUILD,
                         sourceTypeOverride="S3", sourceLocationOverride=f"{bucket}/{key}",
                         environmentVariablesOverride=[
                             {"name": "IMAGE_URI", "value": uri, "type": "PLAINTEXT"},

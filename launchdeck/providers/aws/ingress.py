@@ -47,7 +47,6 @@ def routes(project: Project) -> list[Route]:
 
 @dataclass
 class Ingress:
-    load_balancer: str | None = None
     dns_name: str | None = None
     target_groups: dict[tuple[str, int], str] | None = None
 
@@ -131,7 +130,7 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
     tgs = dict(pairs)
     await _listeners(aws, lb["LoadBalancerArn"], wanted, tgs, dict(zip(domains, certs, strict=True)))
     await parallel(*[lambda d=d: _alias(aws, zones[d], d, lb) for d in domains])
-    return Ingress(lb["LoadBalancerArn"], lb["DNSName"], tgs)
+    return Ingress(lb["DNSName"], tgs)
 
 
 async def certificate(aws: Aws, project: str, stack: str, domain: str, zone: str, etag: str,

@@ -76,7 +76,7 @@ class AwsProvider:
         aws = self.aws
         live, record, lb = await parallel(
             lambda: _services(aws, project.name, stack),
-            lambda: _record(aws, names.bucket(account, aws.region), project.name, stack),
+            lambda: _read_record(aws, names.bucket(account, aws.region), project.name, stack),
             lambda: aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
                               Names=[names.load_balancer(project.name, stack)]))
         recorded = {s.name: s for s in record.services} if record else {}
@@ -218,7 +218,7 @@ class _Deploy:
             shared, net, roles, namespace, repos, found
         self.stale_groups, self.earlier, live = await parallel(
             lambda: network.security_groups(aws, net, name, stack, _rules(project, wanted), self.etag),
-            lambda: _record(aws, shared.bucket, name, stack),
+            lambda: _read_record(aws, shared.bucket, name, stack),
             lambda: _services(aws, name, stack, found))
         self.live = live
         self.routes = wanted
@@ -231,10 +231,8 @@ class _Deploy:
                  for n, s in project.services.items()}
         async with anyio.create_task_group() as group:
             group.start_soon(self._ingress, zones)
-            start = chain_depth()
 
             async def work(service: str, milestones: dag.Milestones) -> None:
-                continue_chain(start)
                 await self._service(project.services[service], store_specs, milestones)
 
             try:
@@ -376,7 +374,7 @@ class _Deploy:
 
             try:
                 image = await builds.image(self.aws, service.build, uri, repo, self.region.bucket,
-                                           names.CODEBUILD, log, self.poll)
+                                           log, self.poll)
             except LaunchdeckError as exc:
                 self._finish(name, State.BUILD_FAILED, str(exc))
                 raise
@@ -552,7 +550,7 @@ class _Deploy:
 # -- reading ----------------------------------------------------------------------------
 
 
-async def _record(aws: Aws, bucket: str, project: str, stack: str) -> DeployResult | None:
+async def _read_record(aws: Aws, bucket: str, project: str, stack: str) -> DeployResult | None:
     found = await aws.maybe("s3", "get_object", ("NoSuchKey", "NoSuchBucket", "404"),
                             Bucket=bucket, Key=names.record_key(project, stack))
     if found is None:
