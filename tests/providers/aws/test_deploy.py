@@ -216,7 +216,8 @@ def test_logs_come_from_cloudwatch_with_filters_and_tail(deployed, provider, bot
     assert other == []
 
 
-def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deployed, provider, boto) -> None:
+def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deployed, provider, shop,
+                                                                          boto) -> None:
     """After destroy the tagging API finds only the config values; the database leaves a snapshot."""
     teardown = anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=Recorder()))
     assert "load balancer ld-shop-dev" in teardown.removed
@@ -232,7 +233,7 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deploy
     assert snapshots[0]["DBSnapshotIdentifier"].startswith("shop-db-postgres-")
     assert snapshots[0]["DBSnapshotIdentifier"].endswith("-final-snapshot")
     assert any("final snapshot" in k for k in teardown.kept)
-    statuses = {s.name: s.state for s in anyio.run(provider.ps, _load_shop(provider), "dev")}
+    statuses = {s.name: s.state for s in anyio.run(provider.ps, shop.load().project, "dev")}
     assert statuses == {"web": State.NOT_DEPLOYED, "backend": State.NOT_DEPLOYED,
                         "db": State.NOT_DEPLOYED, "cache": State.STOPPED}  # still being deleted
 
@@ -247,13 +248,6 @@ def _on_its_way_out(boto, arn: str) -> bool:
             ReplicationGroupId=arn.rsplit(":", 1)[-1])["ReplicationGroups"][0]
         return group["Status"] == "deleting"
     return False
-
-
-def _load_shop(provider):
-    from launchdeck.compose.load import load
-    from tests.providers.aws.conftest import SHOP
-
-    return load(cwd=str(SHOP), os_environ={}).project
 
 
 def test_secrets_never_reach_task_definitions_results_events_or_logs(provider, shop, boto, caplog) -> None:
