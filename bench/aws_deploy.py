@@ -24,9 +24,9 @@ sys.path.insert(0, str(REPO))
 import anyio  # noqa: E402
 
 from launchdeck.engine.deploy import deploy  # noqa: E402
-from launchdeck.providers.aws import AwsProvider  # noqa: E402
 from launchdeck.providers.aws import testing as T  # noqa: E402
 from launchdeck.providers.aws.api import Aws  # noqa: E402
+from launchdeck.providers.aws.provider import AwsProvider  # noqa: E402
 from launchdeck.tools.project import ProjectRef  # noqa: E402
 
 

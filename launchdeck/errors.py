@@ -8,6 +8,7 @@ Front ends (CLI, MCP) show ``str(error)`` and never a traceback. The tree:
     ├── DeployRefused          validation found errors for the chosen provider
     ├── ConfigMissing          the project reads config values that are not set
     ├── UnknownService         a service name the project does not have
+    ├── BuildError             an image cannot be built (``service``)
     └── ProviderError          the target refused or failed (``provider``, ``service``)
         └── EngineUnavailable  no Docker Engine / cloud API answers
 """
@@ -86,6 +87,14 @@ class UnknownService(LaunchdeckError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"no service {name!r} in the project",
                          hint=f"Services: {', '.join(known) or '(none)'}.")
+
+
+class BuildError(LaunchdeckError):
+    """A service's image cannot be built: its context, its Dockerfile or a step failed."""
+
+    def __init__(self, message: str, *, service: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.service = service
 
 
 class ProviderError(LaunchdeckError):

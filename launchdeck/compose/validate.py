@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Service, path_label
+from launchdeck.compose.target import Capabilities
 
 CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KNOWN_EXTENSIONS = tuple(
@@ -63,11 +64,12 @@ class Finding(BaseModel):
 class _Check:
     """The state one validation run shares between rules."""
 
-    def __init__(self, loaded: Loaded, provider: str) -> None:
+    def __init__(self, loaded: Loaded, provider: str, capabilities: Capabilities) -> None:
         self.loaded = loaded
         self.project = loaded.project
         self.provider = provider
-        self.cloud = provider != "local"
+        self.can = capabilities
+        self.cloud = capabilities.cloud
         self.findings: list[Finding] = []
 
     def add(self, severity: Severity, path: tuple[Any, ...], message: str, fix: str) -> None:
@@ -83,9 +85,16 @@ class _Check:
         self.add(Severity.WARNING, path, message, fix)
 
 
-def validate(loaded: Loaded, provider: str = "local") -> list[Finding]:
-    """Every finding for deploying ``loaded`` to ``provider``, in file and line order."""
-    check = _Check(loaded, provider)
+def validate(loaded: Loaded, provider: str = "local",
+             capabilities: Capabilities | None = None) -> list[Finding]:
+    """Every finding for deploying ``loaded`` to ``provider``, which can do what
+    ``capabilities`` says (by default, what the provider registry says it can), in file and
+    line order."""
+    if capabilities is None:
+        from launchdeck.providers import capabilities as registered
+
+        capabilities = registered(provider)
+    check = _Check(loaded, provider, capabilities)
     for name, service in loaded.project.services.items():
         base = ("services", name)
         _image_or_build(check, base, service)
@@ -201,15 +210,17 @@ def _extensions(check: _Check, base: tuple[Any, ...], service: Service) -> None:
             hint = f"Did you mean {close[0]}?" if close else \
                 "Known: x-defang-postgres, -redis, -mongodb, -llm."
             check.warn((*base, key), f"unsupported extension {key} is ignored", hint)
-    if service.mongodb is not None and check.provider == "aws":
-        check.error((*base, "x-defang-mongodb"), "x-defang-mongodb (DocumentDB) is not supported "
-                    "on aws yet", "Run MongoDB as an ordinary service, or use a hosted MongoDB and "
-                    "give its URL through config.")
-    if service.llm is not None and not check.cloud:
+    store = service.managed_store
+    if store is not None and store not in check.can.stores:
+        check.error((*base, f"x-defang-{store}"), f"x-defang-{store} is not supported on "
+                    f"{check.provider} yet", f"Run {store} as an ordinary service, or use a hosted "
+                    f"{store} and give its URL through config.")
+    if service.llm is not None and not check.can.llm:
         check.warn((*base, "x-defang-llm"),
-                   "x-defang-llm needs a cloud provider: locally no LLM endpoint is provided",
-                   "Deploy with --provider aws or --provider gcp, or point the service at "
-                   "an LLM API through its environment.")
+                   f"x-defang-llm needs a cloud provider: on {check.provider} no LLM endpoint "
+                   "is provided",
+                   "Deploy to a cloud provider, or point the service at an LLM API through its "
+                   "environment.")
 
 
 _CLOUD_UNSUPPORTED = {

@@ -1,27 +1,37 @@
-"""The deploy flow every provider shares: validate, check config, then hand over to the target.
+"""The deploy every provider shares: preflight, plan, then apply in dependency order.
 
-preflight: validate → refuse on error findings → refuse, naming every one, when config is
-unset; start: provider.deploy (build → provision in depends_on order → wait for health).
-The two are apart so that a front end can refuse at once and run the deploy in the background.
+preflight: validate against the provider's capabilities → refuse on error findings → refuse,
+naming every one, when config is unset.
+plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
+start: take the lock → observe → prepare → for each unit in dependency order, independent
+ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
+has; record the outcome on the target.
+
+Providers supply the seams (providers/base.py); events, failure propagation, the plan, the
+deployment record and the result live here once.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
 
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine.events import Sink, discard
-from launchdeck.engine.status import DeployResult
-from launchdeck.errors import ConfigMissing, DeployRefused
-from launchdeck.providers.base import DeployOptions, Provider
+from launchdeck.engine import dag, poll
+from launchdeck.engine.events import Event, Sink, State, discard
+from launchdeck.engine.gather import gather
+from launchdeck.engine.plan import Action, decide
+from launchdeck.engine.status import ChangeSummary, DeployRecord, DeployResult, PlanResult, ServiceStatus
+from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
+from launchdeck.identity import new_deployment_id
+from launchdeck.providers.base import DeployOptions, Found, Kind, Provider, Session, Unit
 
-
-def new_deployment_id() -> str:
-    """A short, unique id for one deploy (the etag in labels and tags)."""
-    return secrets.token_hex(6)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,13 +53,13 @@ async def missing_config(loaded: Loaded, provider: Provider, stack: str) -> list
 async def preflight(loaded: Loaded, provider: Provider, *, stack: str) -> Ready:
     """Raise DeployRefused or ConfigMissing if the project cannot deploy; else what start needs."""
     project = loaded.project
-    findings = validate(loaded, provider.name)
+    findings = validate(loaded, provider.name, provider.capabilities)
     if has_errors(findings):
         errors = [f for f in findings if f.severity == "error"]
         raise DeployRefused(
             f"{len(errors)} error(s) stop {project.name} deploying to {provider.name}:\n"
             + "\n".join(str(f) for f in errors), findings,
-            hint="Fix them and deploy again; `launchdeck compose config` lists every finding.")
+            hint="Fix them and deploy again; checking the compose file lists every finding.")
     missing = await missing_config(loaded, provider, stack)
     if missing:
         raise ConfigMissing(missing, provider=provider.name, stack=stack)
@@ -57,12 +67,28 @@ async def preflight(loaded: Loaded, provider: Provider, *, stack: str) -> Ready:
     return Ready(project, provider, stack, values)
 
 
+async def plan(ready: Ready, *, options: DeployOptions | None = None) -> PlanResult:
+    """What deploying would change, unit by unit; no change is made and no lock taken."""
+    options = options or DeployOptions()
+    provider, project = ready.provider, ready.project
+    session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
+    found, record = await gather(session.observe, provider.records(project.name, ready.stack).read)
+    images = await _images(session, project)
+    units = _render_all(session, project, images)
+    changes = _changes(units, found, record, options.force)
+    return PlanResult(project=project.name, stack=ready.stack, provider=provider.name,
+                      changes=list(changes.values()))
+
+
 async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sink = discard,
                 deployment_id: str | None = None) -> DeployResult:
     """Deploy a project that passed preflight."""
-    return await ready.provider.deploy(ready.project, ready.stack, ready.config,
-                                       deployment_id or new_deployment_id(),
-                                       options or DeployOptions(), sink)
+    options = options or DeployOptions()
+    etag = deployment_id or new_deployment_id()
+    provider, project = ready.provider, ready.project
+    async with provider.lock(project.name, ready.stack, "deploy", etag):
+        session = await provider.session(project, ready.stack, ready.config, etag, options, sink)
+        return await _Run(ready, session, options, sink, etag).execute()
 
 
 async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
@@ -71,3 +97,227 @@ async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
     """Deploy ``loaded`` to ``provider``; raise DeployRefused or ConfigMissing before any change."""
     ready = await preflight(loaded, provider, stack=stack)
     return await start(ready, options=options, sink=sink, deployment_id=deployment_id)
+
+
+# -- the parts plan and start share ------------------------------------------------------------
+
+
+async def _images(session: Session, project: Project) -> dict[str, str]:
+    """The image each service would run, found without building or pulling anything."""
+    names = list(project.services)
+    found = await gather(*[lambda n=n: session.image(project.services[n], build=False,
+                                                     progress=_quiet) for n in names])
+    return dict(zip(names, found, strict=True))
+
+
+def _quiet(state: State | None, message: str, *, log: bool = False) -> None:
+    """Progress nobody watches (a plan's reads)."""
+
+
+def _render_all(session: Session, project: Project, images: Mapping[str, str]) -> dict[str, Unit]:
+    units = {name: session.render(name, images.get(name)) for name in project.services}
+    units.update({name: session.render(name, None) for name in session.extras})
+    return units
+
+
+def _changes(units: Mapping[str, Unit], found: Mapping[str, Found], record: DeployRecord | None,
+             force: bool) -> dict[str, ChangeSummary]:
+    """Each unit's action and why, then DELETE for what exists but is no longer wanted."""
+    applied = record.parts if record else {}
+    out = {}
+    for name, unit in units.items():
+        action, reason = _decide(unit, found.get(name), applied.get(name), force)
+        out[name] = ChangeSummary(service=name, kind=unit.kind.value, action=action, reason=reason)
+    for name in sorted(set(found) - set(units)):
+        out[name] = ChangeSummary(service=name, kind=found[name].kind.value, action=Action.DELETE,
+                                  reason="no longer in the project")
+    return out
+
+
+def _decide(unit: Unit, found: Found | None, applied: Mapping[str, str] | None,
+            force: bool) -> tuple[Action, str]:
+    return decide(unit.digest, unit.replicas, found.digest if found else None,
+                  found.replicas if found else 0, found.ready if found else False, force=force,
+                  replace_on_change=unit.replace_on_change, parts=unit.parts, applied=applied)
+
+
+# -- one deploy --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Build:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    image: str | None = None
+    error: str | None = None
+
+
+class _Run:
+    """One deploy: the plan it starts from, the statuses it reaches, the record it leaves."""
+
+    def __init__(self, ready: Ready, session: Session, options: DeployOptions, sink: Sink,
+                 etag: str) -> None:
+        self.ready, self.session, self.options, self.sink, self.etag = \
+            ready, session, options, sink, etag
+        self.project = ready.project
+        self.statuses: dict[str, ServiceStatus] = {}
+        self.applied: dict[str, dict[str, str]] = {}
+        self.builds: dict[str, _Build] = {}
+
+    def emit(self, name: str | None, state: State | None = None, message: str = "") -> None:
+        self.sink(Event(name, state, message))
+
+    def progress(self, name: str) -> Callable[..., None]:
+        def report(state: State | None, message: str, *, log: bool = False) -> None:
+            self.sink(Event(name, state, message, log=log))
+        return report
+
+    async def execute(self) -> DeployResult:
+        session, project = self.session, self.project
+        records = self.ready.provider.records(project.name, self.ready.stack)
+        found, earlier = await gather(session.observe, records.read)
+        self.found: Mapping[str, Found] = found
+        self.earlier: DeployRecord | None = earlier
+        images = await _images(session, project)
+        units = _render_all(session, project, images)
+        self.changes = _changes(units, found, earlier, self.options.force)
+        building = [name for name, c in self.changes.items() if c.action is not Action.NOOP
+                    and name in project.services and project.services[name].build
+                    and not project.services[name].managed_store]
+        for name, change in self.changes.items():
+            if change.action not in (Action.NOOP, Action.DELETE):
+                self.emit(name, State.BUILD_QUEUED if name in building else State.UPDATE_QUEUED,
+                          change.reason)
+        await session.prepare()
+        # services go first (their ports are free again), the provider's own units last
+        removed = [c.service for c in self.changes.values() if c.action is Action.DELETE]
+        for name in removed:
+            if found[name].kind is not Kind.INGRESS:
+                await self._remove(name)
+        graph = _graph(project, units)
+        completion = {dep for s in project.services.values() for dep, d in s.depends_on.items()
+                      if d.condition == "service_completed_successfully"}
+        async with anyio.create_task_group() as group:
+            for name in building:
+                self.builds[name] = _Build()
+                group.start_soon(self._build, name)
+
+            async def work(name: str, milestones: dag.Milestones) -> None:
+                await self._unit(name, images.get(name), milestones, until_exit=name in completion)
+
+            reached = await dag.run(graph, work)
+        for name, mark in reached.items():
+            if name not in self.statuses and name in project.services:
+                state = State.SERVICE_DEPLOYMENT_FAILED
+                self.statuses[name] = ServiceStatus(name=name, state=state, message=mark.failure or "",
+                                                    replicas_desired=units[name].replicas,
+                                                    deployment_id=self.etag)
+                self.emit(name, state, mark.failure or "")
+        for name in removed:
+            if found[name].kind is Kind.INGRESS:
+                await self._remove(name)
+        await session.tidy()
+        result = DeployResult(project=project.name, stack=self.ready.stack,
+                              provider=self.ready.provider.name, deployment_id=self.etag,
+                              services=[self.statuses[name] for name in project.services],
+                              changes=[self.changes[name] for name in sorted(self.changes)])
+        await self._record(records, result)
+        return result
+
+    async def _remove(self, name: str) -> None:
+        self.emit(name, None, "removing: no longer in the project")
+        await self.session.remove(name, self.found[name], self.progress(name))
+
+    async def _build(self, name: str) -> None:
+        build = self.builds[name]
+        try:
+            build.image = await self.session.image(self.project.services[name], build=True,
+                                                   progress=self.progress(name))
+        except LaunchdeckError as exc:
+            build.error = str(exc)
+            self.emit(name, State.BUILD_FAILED, build.error)
+        finally:
+            build.done.set()
+
+    async def _unit(self, name: str, image: str | None, milestones: dag.Milestones, *,
+                    until_exit: bool) -> None:
+        build = self.builds.get(name)
+        if build is not None:
+            await build.done.wait()
+            if build.image is None:  # reported as BUILD_FAILED when it happened
+                self.statuses[name] = ServiceStatus(name=name, state=State.BUILD_FAILED,
+                                                    message=build.error or "", deployment_id=self.etag)
+                milestones.fail(f"build failed:\n{build.error}")
+                return
+            image = build.image
+        try:
+            status = await self._apply(name, image, milestones, until_exit=until_exit)
+        except LaunchdeckError as exc:
+            status = ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_FAILED, message=str(exc),
+                                   deployment_id=self.etag)
+        if name in self.project.services:
+            self.statuses[name] = status
+        if until_exit:
+            milestones.exit_code = status.exit_code
+        self.emit(name, status.state, status.message if status.message else ", ".join(status.endpoints))
+        if status.state.failed:
+            milestones.fail(status.message or f"{name} failed")
+        else:
+            milestones.started.set()
+            milestones.healthy.set()
+
+    async def _apply(self, name: str, image: str | None, milestones: dag.Milestones, *,
+                     until_exit: bool) -> ServiceStatus:
+        session = self.session
+        unit = session.render(name, image)  # what its dependencies made is known now
+        found = self.found.get(name)
+        action, reason = _decide(unit, found, (self.earlier.parts if self.earlier else {}).get(name),
+                                 self.options.force)
+        planned = self.changes[name]
+        if action is not planned.action:
+            self.changes[name] = planned.model_copy(update={"action": action, "reason": reason})
+        progress = self.progress(name)
+        if action is Action.NOOP and found is not None and found.status is not None and \
+                found.status.state in (State.SERVICE_DEPLOYMENT_COMPLETED, State.STOPPED):
+            self.applied[name] = dict(unit.parts)
+            return found.status
+        if action is not Action.NOOP:
+            if self.builds.get(name) is not None:
+                self.emit(name, State.UPDATE_QUEUED, reason)
+            progress(State.SERVICE_DEPLOYMENT_PENDING, reason)
+            await session.apply(unit, action, found, progress)
+        milestones.started.set()
+        status = await session.settle(unit, deadline=poll.clock() + self.options.wait_timeout,
+                                      until_exit=until_exit, progress=progress)
+        if not status.state.failed:
+            self.applied[name] = dict(unit.parts)
+        if status.deployment_id is None:
+            status.deployment_id = self.etag
+        return status
+
+    async def _record(self, records: Any, result: DeployResult) -> None:
+        """Keep the outcome on the target (ps shows a failed build from it) when it differs."""
+        parts = dict(self.earlier.parts) if self.earlier else {}
+        parts = {name: p for name, p in parts.items() if name in self.changes
+                 and self.changes[name].action is not Action.DELETE}
+        parts.update(self.applied)
+        earlier = self.earlier
+        if earlier and all(c.action is Action.NOOP for c in result.changes) and parts == earlier.parts \
+                and [s.state for s in earlier.result.services] == [s.state for s in result.services]:
+            return
+        await records.write(DeployRecord(result=result, parts=parts))
+
+
+def _graph(project: Project, units: Mapping[str, Unit]) -> dict[str, dict[str, str]]:
+    """Each unit's dependencies and the milestone it waits for: compose's depends_on, then
+    what the provider's rendering says a unit needs first (as healthy)."""
+    graph: dict[str, dict[str, str]] = {}
+    for name, unit in units.items():
+        deps: dict[str, str] = {}
+        service = project.services.get(name)
+        if service is not None:
+            deps.update({dep: d.condition for dep, d in service.depends_on.items() if dep in units})
+        for dep in sorted(unit.after):  # what it needs in place, whatever depends_on says
+            if dep in units and dep != name and deps.get(dep) != "service_completed_successfully":
+                deps[dep] = "service_healthy"
+        graph[name] = deps
+    return graph

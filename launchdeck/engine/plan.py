@@ -1,8 +1,11 @@
 """What a deploy must change, decided without touching anything (Terraform's vocabulary).
 
-``plan`` compares what each service should be (a hash of its settings, image and config
-digests) with what was last applied (the hash in its containers' labels or tags). An
-unchanged project plans to all-NOOP, and applying skips NOOPs.
+Each unit (a service, a store, a provider's load balancer) is rendered to a digest; the
+target keeps the digest of what it last applied (in a tag or label). Equal digests plan to
+NOOP, and applying skips NOOPs. The digest is made of named parts (each compose setting,
+the image, each config value's digest, the target's own settings), and the deployment
+record keeps the parts last applied, so a plan can say what changed, not only that
+something did.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from launchdeck.compose.model import Service
 
@@ -24,60 +27,71 @@ class Action(StrEnum):
     DELETE = "DELETE"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    service: str
-    action: Action
-    reason: str = ""
-    """For display only."""
+def digest_of(value: Any, size: int = 12) -> str:
+    """A short, stable digest of any JSON-able value."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:size]
 
 
-@dataclass(frozen=True, slots=True)
-class Desired:
-    hash: str
-    replicas: int
+def combine(parts: Mapping[str, str]) -> str:
+    """The unit's digest: one value for all its parts."""
+    return digest_of(dict(parts), 16)
 
 
-@dataclass(frozen=True, slots=True)
-class Actual:
-    """One running (or stopped) replica as found on the target."""
-
-    hash: str
-    running: bool
+def config_digest(project: str, stack: str, name: str, value: str) -> str:
+    """A config value's digest, salted with where it lives, so records reveal nothing useful."""
+    return hashlib.sha256(f"{project}\0{stack}\0{name}\0{value}".encode()).hexdigest()[:12]
 
 
-def service_hash(service: Service, image: str, config: Mapping[str, str]) -> str:
-    """A digest of everything that, when changed, needs new containers.
+def service_parts(service: Service, image: str, config: Mapping[str, str], *, project: str,
+                  stack: str, exclude_replicas: bool = True) -> dict[str, str]:
+    """The parts every target's service digest starts from: each compose setting, the image,
+    each config value the service reads (as its digest)."""
+    exclude: dict[str, Any] = {"deploy": {"replicas"}} if exclude_replicas else {}
+    spec = service.model_dump(mode="json", by_alias=True, exclude=exclude, exclude_none=True)
+    parts = {f"compose:{key}": digest_of(value) for key, value in spec.items()}
+    parts["image"] = digest_of(image)
+    for name in sorted(service.required_config()):
+        if name in config:
+            parts[f"config:{name}"] = config_digest(project, stack, name, config[name])
+    return parts
 
-    Config values enter only as their own digests, so the hash (kept in labels) reveals
-    nothing; replicas are left out because scaling does not replace running replicas.
+
+def decide(digest: str, replicas: int, found_digest: str | None, found_replicas: int = 0,
+           ready: bool = True, *, force: bool = False, replace_on_change: bool = False,
+           parts: Mapping[str, str] | None = None,
+           applied: Mapping[str, str] | None = None) -> tuple[Action, str]:
+    """The action one unit needs and why (the reason is for display only).
+
+    ``applied`` holds the parts the deployment record says were last applied; when they add
+    up to what the target holds, the reason names the parts that changed.
     """
-    spec = service.model_dump(mode="json", by_alias=True, exclude={"deploy": {"replicas"}})
-    values = {name: hashlib.sha256(config[name].encode()).hexdigest()
-              for name in sorted(service.required_config()) if name in config}
-    blob = json.dumps({"service": spec, "image": image, "config": values}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    if found_digest is None:
+        return Action.CREATE, "new"
+    if force:
+        return Action.REPLACE, "forced"
+    if found_digest != digest:
+        action = Action.REPLACE if replace_on_change else Action.UPDATE
+        return action, _what_changed(parts, applied, found_digest)
+    if found_replicas != replicas:
+        return Action.UPDATE, f"replicas {found_replicas} -> {replicas}"
+    if not ready:
+        return Action.UPDATE, "not running as deployed"
+    return Action.NOOP, ""
 
 
-def plan(desired: Mapping[str, Desired], actual: Mapping[str, list[Actual]],
-         *, force: bool = False) -> list[Change]:
-    """The change each service needs, in name order; services no longer wanted are DELETE."""
-    changes = []
-    for name in sorted(set(desired) | set(actual)):
-        want, have = desired.get(name), actual.get(name, [])
-        if want is None:
-            changes.append(Change(name, Action.DELETE, "no longer in the project"))
-        elif not have:
-            changes.append(Change(name, Action.CREATE, "new service"))
-        elif force:
-            changes.append(Change(name, Action.REPLACE, "forced"))
-        elif any(a.hash != want.hash for a in have):
-            changes.append(Change(name, Action.REPLACE, "configuration changed"))
-        elif len(have) != want.replicas or not all(a.running for a in have):
-            stopped = sum(not a.running for a in have)
-            reason = f"{stopped} replica(s) not running" if stopped else \
-                f"replicas {len(have)} -> {want.replicas}"
-            changes.append(Change(name, Action.UPDATE, reason))
-        else:
-            changes.append(Change(name, Action.NOOP))
-    return changes
+def _what_changed(parts: Mapping[str, str] | None, applied: Mapping[str, str] | None,
+                  found_digest: str) -> str:
+    if not parts or not applied or combine(applied) != found_digest:
+        return "settings changed"
+    changed = sorted(k for k in set(parts) | set(applied) if parts.get(k) != applied.get(k))
+    settings = [k.split(":", 1)[1] for k in changed if k.startswith("compose:")]
+    configs = [k.split(":", 1)[1] for k in changed if k.startswith("config:")]
+    others = [k for k in changed if ":" not in k]
+    words = []
+    if settings:
+        words.append(", ".join(settings))
+    words += others
+    if configs:
+        words.append("config " + ", ".join(configs))
+    return (" and ".join(words) + " changed") if words else "settings changed"

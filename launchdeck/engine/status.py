@@ -1,4 +1,4 @@
-"""The shapes the engine answers with: service status, deploy results, log lines."""
+"""The shapes the engine answers with: service status, plans, deploy results, log lines."""
 
 from __future__ import annotations
 
@@ -25,12 +25,29 @@ class ServiceStatus(BaseModel):
     exit_code: int | None = Field(None, description="Exit code of a stopped container.")
     oom_killed: bool = False
     health_output: str | None = Field(None, description="Output of the last failed health probe.")
+    start_error: str | None = Field(None, description="Why the platform could not start it.")
 
 
 class ChangeSummary(BaseModel):
-    service: str
+    """What a deploy does (or did) to one unit, and why."""
+
+    service: str = Field(description="The service, store or the provider's own unit.")
+    kind: str = "service"
     action: Action
     reason: str = ""
+
+
+class PlanResult(BaseModel):
+    """What a deploy would change, found without changing anything."""
+
+    project: str
+    stack: str
+    provider: str
+    changes: list[ChangeSummary]
+
+    @property
+    def changed(self) -> list[ChangeSummary]:
+        return [c for c in self.changes if c.action is not Action.NOOP]
 
 
 class DeployResult(BaseModel):
@@ -46,6 +63,27 @@ class DeployResult(BaseModel):
     @property
     def ok(self) -> bool:
         return all(s.state is State.SERVICE_DEPLOYMENT_COMPLETED for s in self.services)
+
+
+class DeployRecord(BaseModel):
+    """The last deployment as the target keeps it: its result, and each unit's digest parts
+    as applied (so the next plan can say which setting changed)."""
+
+    result: DeployResult
+    parts: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def parse(cls, data: bytes | str) -> DeployRecord | None:
+        """A record as stored (or, from before records kept parts, a bare result); None if
+        it cannot be read, since a lost record only costs the plan its detail."""
+        try:
+            return cls.model_validate_json(data)
+        except ValueError:
+            pass
+        try:
+            return cls(result=DeployResult.model_validate_json(data))
+        except ValueError:
+            return None
 
 
 class LogLine(BaseModel):

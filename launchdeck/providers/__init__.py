@@ -1,1 +1,43 @@
-"""Deployment targets behind one protocol (base.py): local Docker Engine, AWS, GCP."""
+"""Deployment targets behind one protocol (base.py), and the registry every front end reads.
+
+Adding a provider is one entry in ``_PACKAGES``: its name and the package that holds it. The
+package exposes ``CAPABILITIES`` (read by validation without loading any SDK) and
+``create()``, which makes the provider with its default clients.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from launchdeck.providers.base import Capabilities, Provider
+
+_PACKAGES = {
+    "local": "launchdeck.providers.local",
+    "aws": "launchdeck.providers.aws",
+    "gcp": "launchdeck.providers.gcp",
+}
+
+
+def names() -> tuple[str, ...]:
+    """Every provider's name, the default (local) first."""
+    return tuple(_PACKAGES)
+
+
+def capabilities(name: str) -> Capabilities:
+    """What the provider called ``name`` can deploy."""
+    return importlib.import_module(_PACKAGES[_known(name)]).CAPABILITIES
+
+
+def create(name: str) -> Provider:
+    """The provider called ``name``, constructed with its default clients."""
+    return importlib.import_module(_PACKAGES[_known(name)]).create()
+
+
+def _known(name: str) -> str:
+    if name not in _PACKAGES:
+        from launchdeck.errors import UsageError
+
+        raise UsageError(f"unknown provider {name!r}", hint=f"Use one of: {', '.join(_PACKAGES)}.")
+    return name

@@ -1,20 +1,37 @@
-"""The one protocol every deployment target implements, and the values it trades in.
+"""The seams a deployment target supplies to the engine, and the values they trade in.
 
-A provider is a folder (local/, aws/, gcp/) with a class that satisfies ``Provider``. It gets
-its SDK clients through its constructor and imports its SDK lazily, so that loading
-launchdeck (or starting the MCP server) pulls in no cloud SDK.
+The engine (launchdeck/engine/) runs every deploy, plan, ps, logs and destroy; a provider
+only answers the questions it alone can: what exists, what a service becomes on this target,
+how to change one unit, how to wait for it, where its logs, records, lock and config live.
+
+    Provider            one per target, made by the registry (providers/__init__.py)
+    ├── capabilities    what compose features it can deploy (validation reads it)
+    ├── config_store    secret config values of a (project, stack)
+    ├── records         the last deployment's outcome, kept on the target
+    ├── lock            one deploy or destroy of a (project, stack) at a time
+    ├── session()       one deploy or plan: observe → image → render → prepare → apply → settle
+    ├── status()        ps: what runs now
+    ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
+    └── destroy()       remove everything the (project, stack) owns
+
+A provider gets its SDK clients through its constructor and imports its SDK lazily, so that
+loading launchdeck (or starting the MCP server) pulls in no cloud SDK.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
-from launchdeck.compose.model import Project
-from launchdeck.engine.events import Sink
-from launchdeck.engine.status import DeployResult, LogLine, ServiceStatus
+from launchdeck.compose.model import Project, Service
+from launchdeck.compose.target import Capabilities
+from launchdeck.engine.events import Sink, State
+from launchdeck.engine.plan import Action, combine
+from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +39,10 @@ class DeployOptions:
     wait_timeout: float = 300.0
     """Seconds to wait for every service to become healthy."""
     force: bool = False
-    """Rebuild images and recreate containers even when nothing changed."""
+    """Rebuild images and replace every unit even when nothing changed."""
     network: str = "default"
-    """Cloud network: ``default`` (the account's default VPC) or ``dedicated`` (one made for
-    the project and stack). The local provider ignores it."""
+    """Cloud network: ``default`` (the account's default network) or ``dedicated`` (one made
+    for the project and stack). The local provider ignores it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,91 @@ class Teardown:
     """Data the provider keeps unless asked (volumes, databases)."""
 
 
+class Kind(StrEnum):
+    """What a unit of a plan stands for (for display; the engine treats them alike)."""
+
+    SERVICE = "service"
+    STORE = "store"
+    INGRESS = "ingress"
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One thing a deploy makes on the target, rendered without I/O.
+
+    Its digest, made of ``parts`` (each compose setting, the image, each config value's
+    digest, the target's own rendered settings), is compared with the digest the target
+    holds (in a tag or label): equal means nothing to do. ``spec`` is the provider's own
+    rendered form, opaque to the engine.
+    """
+
+    name: str
+    kind: Kind
+    parts: Mapping[str, str]
+    spec: Any = None
+    replicas: int = 1
+    after: frozenset[str] = frozenset()
+    """Units that must be in place first, besides the compose depends_on (a store whose
+    endpoint the environment names, the load balancer of an ingress port)."""
+    replace_on_change: bool = False
+    """A changed unit is replaced (new containers) rather than updated in place."""
+
+    @property
+    def digest(self) -> str:
+        return combine(self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One unit as it exists on the target."""
+
+    digest: str
+    kind: Kind = Kind.SERVICE
+    replicas: int = 1
+    ready: bool = True
+    """It runs as its digest says (all replicas running, the last rollout not failed)."""
+    status: ServiceStatus | None = None
+
+
+class Progress(Protocol):
+    """Reports a unit's progress: a new state (or None) and a message; ``log`` marks a line
+    of the unit's own output (a build step)."""
+
+    def __call__(self, state: State | None, message: str, *, log: bool = False) -> None: ...
+
+
+class Session(Protocol):
+    """One deploy (or plan) of a project on a target; holds what it learns on the way.
+
+    A plan calls only ``observe``, ``image(build=False)`` and ``render``, which change
+    nothing. A deploy then calls ``prepare``, and for each unit, in dependency order,
+    ``image(build=True)``, ``render`` again (what its dependencies made is known now),
+    ``apply`` unless the plan is NOOP, and ``settle``; finally ``remove`` for each unit the
+    project no longer has, and ``tidy``.
+    """
+
+    extras: Sequence[str]
+    """The provider's own units besides the compose services (e.g. a load balancer)."""
+
+    async def observe(self) -> Mapping[str, Found]: ...
+
+    async def image(self, service: Service, *, build: bool, progress: Progress) -> str: ...
+
+    def render(self, name: str, image: str | None) -> Unit: ...
+
+    async def prepare(self) -> None: ...
+
+    async def apply(self, unit: Unit, action: Action, found: Found | None,
+                    progress: Progress) -> None: ...
+
+    async def settle(self, unit: Unit, *, deadline: float, until_exit: bool,
+                     progress: Progress) -> ServiceStatus: ...
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None: ...
+
+    async def tidy(self) -> None: ...
+
+
 class ConfigStore(Protocol):
     """Secret config values of one (project, stack). Values never leave except to the target."""
 
@@ -57,37 +159,34 @@ class ConfigStore(Protocol):
     async def values(self, names: Sequence[str]) -> dict[str, str]: ...
 
 
+class RecordStore(Protocol):
+    """The last deployment of one (project, stack): a failed build leaves nothing else to ask."""
+
+    async def read(self) -> DeployRecord | None: ...
+
+    async def write(self, record: DeployRecord) -> None: ...
+
+    async def delete(self) -> None: ...
+
+
 class Provider(Protocol):
     name: str
+    capabilities: Capabilities
+    log_interval: float
+    """Seconds between reads when following logs."""
 
     def config_store(self, project: str, stack: str) -> ConfigStore: ...
 
-    async def deploy(self, project: Project, stack: str, config: Mapping[str, str],
-                     deployment_id: str, options: DeployOptions, sink: Sink) -> DeployResult: ...
+    def records(self, project: str, stack: str) -> RecordStore: ...
 
-    async def ps(self, project: Project, stack: str) -> list[ServiceStatus]: ...
+    def lock(self, project: str, stack: str, operation: str,
+             deployment_id: str) -> AbstractAsyncContextManager[None]: ...
 
-    async def logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]: ...
+    async def session(self, project: Project, stack: str, config: Mapping[str, str],
+                      deployment_id: str, options: DeployOptions, sink: Sink) -> Session: ...
 
-    def follow(self, project: str, stack: str, query: LogQuery) -> AsyncIterator[LogLine]: ...
+    async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]: ...
+
+    async def read_logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]: ...
 
     async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Sink) -> Teardown: ...
-
-
-def get_provider(name: str) -> Provider:
-    """The provider called ``name``, constructed with its default clients."""
-    from launchdeck.errors import UsageError
-
-    if name == "local":
-        from launchdeck.providers.local import LocalProvider
-
-        return LocalProvider()
-    if name == "aws":
-        from launchdeck.providers.aws import AwsProvider
-
-        return AwsProvider()
-    if name == "gcp":
-        raise UsageError(f"deploying to {name} is not available in this version",
-                         hint="Deploy with --provider local; `launchdeck compose config "
-                              f"--provider {name}` already checks cloud readiness.")
-    raise UsageError(f"unknown provider {name!r}", hint="Use local, aws or gcp.")

@@ -400,7 +400,7 @@ def create_server() -> MCPServer[AppState]:
                                                  "services.")] = False,
     ) -> Annotated[CallToolResult, DeployOutput]:
         """Build and start the compose project, then report each service's state and endpoints."""
-        from launchdeck.engine.deploy import new_deployment_id
+        from launchdeck.identity import new_deployment_id
         from launchdeck.tools.deploy import prepare, run
 
         ref = _ref(working_directory, compose_files, project_name, provider, stack)

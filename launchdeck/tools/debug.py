@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from launchdeck.ai import debug as dbg
 from launchdeck.ai.llm import LLM
 from launchdeck.compose.validate import required_config
+from launchdeck.engine import logs, ps
 from launchdeck.engine.events import State
 from launchdeck.errors import UnknownService
 from launchdeck.providers.base import LogQuery
@@ -48,14 +49,14 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
     store = provider.config_store(project.name, ref.stack)
     secrets = [v for v in (await store.values(required_config(loaded))).values() if len(v) >= 4]
     evidence = []
-    for status in await provider.ps(project, ref.stack):
+    for status in await ps.ps(provider, project, ref.stack):
         if status.name not in project.services:
             continue
         if service and status.name != service:
             continue
         if not service and not _failing(status.state, status.exit_code, status.health):
             continue
-        lines = await provider.logs(project.name, ref.stack,
+        lines = await logs.read(provider, project.name, ref.stack,
                                     LogQuery(services=(status.name,), tail=dbg.MAX_LOG_LINES,
                                              deployment=deployment))
         e = dbg.evidence_for(project, project.services[status.name], state=status.state,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from launchdeck.engine import destroy as engine
 from launchdeck.engine.events import Sink, discard
 from launchdeck.tools.project import ProjectRef
 
@@ -20,6 +21,6 @@ class DestroyResult(BaseModel):
 async def destroy(ref: ProjectRef, *, volumes: bool = False, sink: Sink = discard) -> DestroyResult:
     project = ref.load().project
     provider = ref.target()
-    teardown = await provider.destroy(project.name, ref.stack, volumes=volumes, sink=sink)
+    teardown = await engine.destroy(provider, project.name, ref.stack, volumes=volumes, sink=sink)
     return DestroyResult(project=project.name, stack=ref.stack, provider=provider.name,
                          removed=teardown.removed, kept=teardown.kept)

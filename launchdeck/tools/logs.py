@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
+from launchdeck.engine import logs as engine
 from launchdeck.engine.status import LogLine
 from launchdeck.errors import UnknownService, UsageError
 from launchdeck.providers.base import LogQuery
@@ -56,12 +57,12 @@ async def logs(ref: ProjectRef, *, services: Sequence[str] = (), since: str | No
                until: str | None = None, tail: int | None = None,
                deployment: str | None = None) -> LogsResult:
     name, query = _query(ref, services, since, until, tail, deployment)
-    lines = await ref.target().logs(name, ref.stack, query)
+    lines = await engine.read(ref.target(), name, ref.stack, query)
     return LogsResult(project=name, stack=ref.stack, lines=lines)
 
 
 async def follow(ref: ProjectRef, *, services: Sequence[str] = (), since: str | None = None,
                  tail: int | None = None) -> AsyncIterator[LogLine]:
     name, query = _query(ref, services, since, None, tail, None)
-    async for line in ref.target().follow(name, ref.stack, query):
+    async for line in engine.follow(ref.target(), name, ref.stack, query):
         yield line

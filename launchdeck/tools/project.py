@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from launchdeck.compose.load import Loaded, load
 from launchdeck.identity import DEFAULT_STACK, check_provider, check_stack
-from launchdeck.providers.base import Provider, get_provider
+from launchdeck.providers import create
+from launchdeck.providers.base import Provider
 
 
 @dataclass(frozen=True)
@@ -27,4 +28,4 @@ class ProjectRef:
                     stack=check_stack(self.stack))
 
     def target(self) -> Provider:
-        return get_provider(check_provider(self.provider))
+        return create(check_provider(self.provider))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from launchdeck.engine import ps as engine
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.tools.project import ProjectRef
 
@@ -18,6 +19,6 @@ class PsResult(BaseModel):
 async def ps(ref: ProjectRef) -> PsResult:
     project = ref.load().project
     provider = ref.target()
-    services = await provider.ps(project, ref.stack)
+    services = await engine.ps(provider, project, ref.stack)
     return PsResult(project=project.name, stack=ref.stack, provider=provider.name,
                     services=services)

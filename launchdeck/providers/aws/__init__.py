@@ -1,5 +1,19 @@
 """The AWS provider: ECS Fargate, ALB, RDS, ElastiCache, SSM, Route 53/ACM, CloudWatch."""
 
-from launchdeck.providers.aws.provider import AwsProvider
+from __future__ import annotations
 
-__all__ = ["AwsProvider"]
+from typing import TYPE_CHECKING
+
+from launchdeck.providers.base import Capabilities
+
+if TYPE_CHECKING:
+    from launchdeck.providers.aws.provider import AwsProvider
+
+CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True,
+                            domains=True)
+
+
+def create() -> AwsProvider:
+    from launchdeck.providers.aws.provider import AwsProvider
+
+    return AwsProvider()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from launchdeck.engine.gather import gather
 from launchdeck.errors import EngineUnavailable, ProviderError
 
 _depth: ContextVar[int] = ContextVar("aws_call_depth", default=0)
@@ -91,23 +92,37 @@ class Aws:
             return await anyio.to_thread.run_sync(partial(getattr(client, operation), **params),
                                                   limiter=_threads)
         except Exception as exc:
-            raise _translate(service, operation, exc) from None
+            raise _translate(service, operation, exc) from exc
         finally:
             depth = _depth.get() + 1
             _depth.set(depth)
             self.depth = max(self.depth, depth)
 
+    async def paginate(self, service: str, operation: str, missing: Sequence[str] = (), /,
+                       **params: Any) -> AsyncIterator[dict[str, Any]]:
+        """The pages of an operation, through botocore's own paginator; none when AWS answers
+        with one of the ``missing`` error codes."""
+        pages = iter(self.client(service).get_paginator(operation).paginate(**params))
+        while True:
+            try:
+                page = await anyio.to_thread.run_sync(next, pages, None, limiter=_threads)
+            except Exception as exc:
+                error = _translate(service, operation, exc)
+                if isinstance(error, AwsError) and error.code in missing:
+                    return
+                raise error from exc
+            finally:
+                depth = _depth.get() + 1
+                _depth.set(depth)
+                self.depth = max(self.depth, depth)
+            if page is None:
+                return
+            yield page
+
     async def pages(self, service: str, operation: str, key: str, /, **params: Any) -> list[Any]:
         """Every item under ``key`` across the pages of a paginated operation."""
-        items: list[Any] = []
-        token_in, token_out = _TOKENS.get((service, operation), ("NextToken", "NextToken"))
-        while True:
-            page = await self(service, operation, **params)
-            items += page.get(key, [])
-            token = page.get(token_out)
-            if not token:
-                return items
-            params[token_in] = token
+        return [item async for page in self.paginate(service, operation, **params)
+                for item in page.get(key, [])]
 
     async def maybe(self, service: str, operation: str, missing: Sequence[str], /,
                     **params: Any) -> dict[str, Any] | None:
@@ -120,44 +135,25 @@ class Aws:
             raise
 
 
-_TOKENS = {
-    ("elbv2", "describe_load_balancers"): ("Marker", "NextMarker"),
-    ("elbv2", "describe_target_groups"): ("Marker", "NextMarker"),
-    ("elbv2", "describe_listeners"): ("Marker", "NextMarker"),
-    ("rds", "describe_db_instances"): ("Marker", "Marker"),
-    ("elasticache", "describe_replication_groups"): ("Marker", "Marker"),
-    ("resourcegroupstaggingapi", "get_resources"): ("PaginationToken", "PaginationToken"),
-    ("route53", "list_resource_record_sets"): ("StartRecordName", "NextRecordName"),
-    ("logs", "filter_log_events"): ("nextToken", "nextToken"),
-    ("logs", "describe_log_groups"): ("nextToken", "nextToken"),
-    ("ecs", "list_task_definitions"): ("nextToken", "nextToken"),
-}
-
-
 async def parallel(*steps: Callable[[], Awaitable[Any]]) -> list[Any]:
-    """Run ``steps`` at once and return their results in order.
+    """Run ``steps`` at once (``gather``) and return their results in order.
 
     The caller's chain of calls continues from the longest chain among the steps, so
     ``Aws.depth`` counts only calls that really had to wait for each other.
     """
-    results: list[Any] = [None] * len(steps)
-    depths = [_depth.get()] * len(steps)
-    errors: list[BaseException] = []
+    start = _depth.get()
+    depths = [start] * len(steps)
 
-    async def one(index: int, step: Callable[[], Awaitable[Any]], scope: anyio.CancelScope) -> None:
-        try:
-            results[index] = await step()
-        except Exception as exc:  # the first failure stops the rest and is raised as itself
-            errors.append(exc)
-            scope.cancel()
-        depths[index] = _depth.get()
+    def measured(index: int, step: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        async def run() -> Any:
+            try:
+                return await step()
+            finally:
+                depths[index] = _depth.get()
+        return run
 
-    async with anyio.create_task_group() as group:
-        for index, step in enumerate(steps):
-            group.start_soon(one, index, step, group.cancel_scope)
-    if errors:
-        raise errors[0]
-    _depth.set(max(depths, default=_depth.get()))
+    results = await gather(*[measured(i, s) for i, s in enumerate(steps)])
+    _depth.set(max(depths, default=start))
     return results
 
 

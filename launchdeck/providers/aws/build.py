@@ -13,22 +13,20 @@ import hashlib
 import io
 import json
 import tarfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import anyio
 import anyio.to_thread
 
 from launchdeck.compose.model import Build
+from launchdeck.engine import context, poll
+from launchdeck.engine.context import MAX_CONTEXT
 from launchdeck.engine.events import State
-from launchdeck.errors import ProviderError
+from launchdeck.errors import BuildError
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
+from launchdeck.providers.base import Progress
 
-MAX_CONTEXT = 500 * 1024 * 1024
-"""Bytes of files a build context may hold; more is nearly always a missing .dockerignore."""
 BUILD_WAIT = 3600.0
 _FAILED = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
 
@@ -56,31 +54,10 @@ class Context:
     files: int
 
 
-def pack(build: Build, limit: int = MAX_CONTEXT) -> Context:
+def pack(build: Build, service: str, limit: int = MAX_CONTEXT) -> Context:
     """The build context as a reproducible .tar.gz (blocking: run it in a worker thread)."""
-    from docker.utils.build import exclude_paths
-
-    root = Path(build.context)
-    if not root.is_dir():
-        raise ProviderError(f"build context {root} is not a folder", provider="aws",
-                            hint="Fix build.context in the compose file.")
-    ignore = root / ".dockerignore"
-    patterns = []
-    if ignore.is_file():
-        patterns = [line.strip() for line in ignore.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and not line.strip().startswith("#")]
-    paths = sorted(exclude_paths(str(root), patterns, dockerfile=build.dockerfile))
-    total = 0
-    for rel in paths:
-        full = root / rel
-        if full.is_file() and not full.is_symlink():
-            total += full.stat().st_size
-            if total > limit:
-                raise ProviderError(
-                    f"build context {root} holds more than {limit // (1024 * 1024)} MB",
-                    provider="aws",
-                    hint="List what the image does not need (node_modules, .git, data, build "
-                         "output) in a .dockerignore next to the Dockerfile.")
+    scanned = context.scan(build, service, limit)
+    root, paths = scanned.root, scanned.paths
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel in paths:
@@ -109,22 +86,22 @@ def _flags(build: Build) -> str:
     return " ".join(parts)
 
 
-async def image(aws: Aws, build: Build, repository_uri: str, repository: str, bucket: str,
-                log: Callable[[State | None, str], None], poll: float = 5.0) -> str:
+async def image(aws: Aws, build: Build, service: str, repository_uri: str, repository: str,
+                bucket: str, log: Progress, interval: float = 5.0) -> str:
     """The image URI for ``build``: built by CodeBuild unless ECR already has it."""
-    context = await anyio.to_thread.run_sync(pack, build)
-    tag = image_tag(context, build)
+    packed = await anyio.to_thread.run_sync(pack, build, service)
+    tag = image_tag(packed, build)
     uri = f"{repository_uri}:{tag}"
     found = await aws.maybe("ecr", "describe_images", ("ImageNotFoundException",),
                             repositoryName=repository, imageIds=[{"imageTag": tag}])
     if found and found.get("imageDetails"):
         log(None, f"image {tag[:12]} is up to date")
         return uri
-    key = f"contexts/{context.digest}.tar.gz"
+    key = f"contexts/{packed.digest}.tar.gz"
     if await aws.maybe("s3", "head_object", ("404", "NoSuchKey", "NotFound"), Bucket=bucket, Key=key) is None:
-        log(None, f"uploading the build context ({context.files} files, "
-                  f"{len(context.data) // 1024} KB)")
-        await aws("s3", "put_object", Bucket=bucket, Key=key, Body=context.data,
+        log(None, f"uploading the build context ({packed.files} files, "
+                  f"{len(packed.data) // 1024} KB)")
+        await aws("s3", "put_object", Bucket=bucket, Key=key, Body=packed.data,
                   ServerSideEncryption="AES256")
     started = await aws("codebuild", "start_build", projectName=names.CODEBUILD,
                         sourceTypeOverride="S3", sourceLocationOverride=f"{bucket}/{key}",
@@ -135,26 +112,27 @@ async def image(aws: Aws, build: Build, repository_uri: str, repository: str, bu
                             {"name": "BUILD_FLAGS", "value": _flags(build), "type": "PLAINTEXT"}])
     build_id = started["build"]["id"]
     log(State.BUILD_QUEUED, f"CodeBuild {build_id.split(':')[-1][:8]}")
-    deadline = time.monotonic() + BUILD_WAIT
-    running = False
-    while True:
+    running: list[bool] = []
+
+    async def check() -> str | None:
         found = (await aws("codebuild", "batch_get_builds", ids=[build_id]))["builds"][0]
         status, phase = found.get("buildStatus"), found.get("currentPhase", "")
         if not running and phase not in ("SUBMITTED", "QUEUED", "PROVISIONING"):
-            running = True
+            running.append(True)
             log(State.BUILD_RUNNING, phase.lower().replace("_", " "))
-        if status == "SUCCEEDED":
-            return uri
         if status in _FAILED:
             tail = await _log_tail(aws, found.get("logs", {}))
-            raise ProviderError(f"image build {status.lower().replace('_', ' ')}"
-                                + (f"; last log lines:\n{tail}" if tail else ""),
-                                provider="aws", hint="Fix the Dockerfile or the code it builds "
-                                "(`docker build` locally shows the same error), then deploy again.")
-        if time.monotonic() > deadline:
-            raise ProviderError("the image build is taking over an hour", provider="aws",
-                                hint="See the build in the CodeBuild console.")
-        await anyio.sleep(poll)
+            raise BuildError(f"image build {status.lower().replace('_', ' ')}"
+                             + (f"; last log lines:\n{tail}" if tail else ""), service=service,
+                             hint="Fix the Dockerfile or the code it builds (`docker build` "
+                                  "locally shows the same error), then deploy again.")
+        return uri if status == "SUCCEEDED" else None
+
+    built = await poll.until(check, interval=interval, timeout=BUILD_WAIT)
+    if built is None:
+        raise BuildError("the image build is taking over an hour", service=service,
+                         hint="See the build in the CodeBuild console.")
+    return built
 
 
 async def _log_tail(aws: Aws, logs: dict, lines: int = 20) -> str:

@@ -58,6 +58,36 @@ class Ingress:
         return out
 
 
+@dataclass(frozen=True)
+class Existing:
+    """The load balancer as it is: its description, the digest it was last applied with."""
+
+    balancer: dict[str, Any] | None
+    digest: str
+    ingress: Ingress
+
+
+async def find(aws: Aws, project: str, stack: str, wanted: list[Route]) -> Existing:
+    """The stack's load balancer and the target groups of ``wanted``, without changing anything."""
+    found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
+                            Names=[names.load_balancer(project, stack)])
+    if not found:
+        return Existing(None, "", Ingress(target_groups={}))
+    lb = found["LoadBalancers"][0]
+
+    async def group(route: Route) -> tuple[tuple[str, int], str] | None:
+        tg = await aws.maybe("elbv2", "describe_target_groups", ("TargetGroupNotFound",),
+                             Names=[names.target_group(project, stack, route.service, route.port)])
+        return ((route.service, route.port), tg["TargetGroups"][0]["TargetGroupArn"]) if tg else None
+
+    described, *groups = await parallel(
+        lambda: aws("elbv2", "describe_tags", ResourceArns=[lb["LoadBalancerArn"]]),
+        *[lambda r=r: group(r) for r in wanted])
+    tags = names.tag_dict(next(iter(described.get("TagDescriptions", [])), {}).get("Tags"))
+    return Existing(lb, tags.get(names.HASH, ""),
+                    Ingress(lb["DNSName"], dict(g for g in groups if g is not None)))
+
+
 async def hosted_zones(aws: Aws, domains: list[str]) -> dict[str, str]:
     """The Route 53 zone id of each domain; a clear error for one that has no zone here."""
     out: dict[str, str] = {}
@@ -86,19 +116,22 @@ async def hosted_zones(aws: Aws, domains: list[str]) -> dict[str, str]:
 
 
 async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str], group: str,
-                wanted: list[Route], zones: dict[str, str], etag: str,
+                wanted: list[Route], zones: dict[str, str], etag: str, digest: str,
                 say: Any) -> Ingress:
-    """Make the load balancer, target groups, certificates, listeners and records ``wanted`` needs."""
+    """Make the load balancer, target groups, certificates, listeners and records ``wanted``
+    needs; the load balancer keeps ``digest`` in a tag, for the next plan to compare."""
     if not wanted:
         return Ingress(target_groups={})
-    tags = names.tag_list(names.tags(project, stack, etag=etag))
+    tags = names.tag_list(names.tags(project, stack, etag=etag, hash=digest))
     name = names.load_balancer(project, stack)
 
     async def balancer() -> dict[str, Any]:
         found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
                                 Names=[name])
         if found:
-            return found["LoadBalancers"][0]
+            lb = found["LoadBalancers"][0]
+            await aws("elbv2", "add_tags", ResourceArns=[lb["LoadBalancerArn"]], Tags=tags)
+            return lb
         say(f"creating load balancer {name}")
         made = await aws("elbv2", "create_load_balancer", Name=name, Subnets=subnets,
                          SecurityGroups=[group], Scheme="internet-facing", Type="application",

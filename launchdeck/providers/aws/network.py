@@ -44,6 +44,32 @@ async def find(aws: Aws, project: str, stack: str, mode: str) -> Network:
     """The network to use, made when ``mode`` is dedicated and it does not exist yet."""
     if mode == "dedicated":
         return await _dedicated(aws, project, stack)
+    return await _default(aws)
+
+
+async def lookup(aws: Aws, project: str, stack: str, mode: str) -> Network:
+    """The network to use as it is now, without making anything: a dedicated one that does
+    not exist yet has no VPC (``Network("", [])``)."""
+    if mode != "dedicated":
+        return await _default(aws)
+    mine = _filters(project, stack)
+    vpcs, subnets = await parallel(lambda: aws("ec2", "describe_vpcs", Filters=mine),
+                                   lambda: aws("ec2", "describe_subnets", Filters=mine))
+    if not vpcs["Vpcs"]:
+        return Network("", [])
+    have = {s["CidrBlock"]: s["SubnetId"] for s in subnets["Subnets"]}
+    return Network(vpcs["Vpcs"][0]["VpcId"], [have[c] for c in _SUBNETS if c in have])
+
+
+async def groups(aws: Aws, net: Network, project: str, stack: str) -> dict[str, str]:
+    """The stack's security groups in the network, by role key."""
+    found = await aws("ec2", "describe_security_groups",
+                      Filters=[*_filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}])
+    return {names.tag_dict(g.get("Tags")).get(names.ROLE, ""): g["GroupId"]
+            for g in found["SecurityGroups"]}
+
+
+async def _default(aws: Aws) -> Network:
     vpcs = (await aws("ec2", "describe_vpcs", Filters=[{"Name": "isDefault", "Values": ["true"]}]))["Vpcs"]
     if not vpcs:
         raise ProviderError(

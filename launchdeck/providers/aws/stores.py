@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-import anyio
-
 from launchdeck.compose.model import Service
+from launchdeck.engine import poll
+from launchdeck.engine.events import State
+from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
@@ -81,17 +81,77 @@ def subnet_group(vpc: str) -> str:
     return f"launchdeck-{vpc}"
 
 
+@dataclass(frozen=True)
+class Existing:
+    """A store as AWS describes it now."""
+
+    kind: str
+    status: str
+    endpoint: str | None
+    digest: str
+    etag: str | None
+
+
+async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing | None:
+    """The store ``service`` stands for, if it exists; changes nothing."""
+    id_ = names.resource_id(project, stack, service.name)
+    if service.managed_store == "postgres":
+        found = await aws.maybe("rds", "describe_db_instances",
+                                ("DBInstanceNotFound", "DBInstanceNotFoundFault"), DBInstanceIdentifier=id_)
+        if not found:
+            return None
+        db = found["DBInstances"][0]
+        tags = names.tag_dict(db.get("TagList"))
+        endpoint = (db.get("Endpoint") or {}).get("Address")
+        return Existing("postgres", db["DBInstanceStatus"], endpoint, tags.get(names.HASH, ""),
+                        tags.get(names.ETAG))
+    if service.managed_store == "redis":
+        found = await aws.maybe("elasticache", "describe_replication_groups",
+                                ("ReplicationGroupNotFoundFault",), ReplicationGroupId=id_)
+        if not found:
+            return None
+        group = found["ReplicationGroups"][0]
+        listed = await aws("elasticache", "list_tags_for_resource", ResourceName=group["ARN"])
+        tags = names.tag_dict(listed.get("TagList"))
+        nodes = group.get("NodeGroups") or []
+        endpoint = (nodes[0].get("PrimaryEndpoint") or {}).get("Address") if nodes else None
+        return Existing("redis", group["Status"], endpoint, tags.get(names.HASH, ""),
+                        tags.get(names.ETAG))
+    return None
+
+
+def status(name: str, found: Existing) -> ServiceStatus:
+    """A store's state in the shared vocabulary."""
+    state = State.SERVICE_DEPLOYMENT_COMPLETED if found.status == "available" else \
+        State.SERVICE_DEPLOYMENT_FAILED if "fail" in found.status or "incompatible" in found.status \
+        else State.STOPPED if found.status == "deleting" else State.SERVICE_DEPLOYMENT_PENDING
+    endpoints = [f"{found.endpoint}:{PORTS[found.kind]}"] if found.endpoint else []
+    return ServiceStatus(name=name, state=state, replicas_running=int(found.status == "available"),
+                         replicas_desired=1, endpoints=endpoints, deployment_id=found.etag,
+                         message="" if state.final else found.status)
+
+
 async def ensure(aws: Aws, spec: Store, project: str, stack: str, vpc: str, subnets: list[str],
-                 group: str, etag: str, say: Callable[[str], None]) -> str:
-    """Create or update the store; return its endpoint host once it is available."""
+                 group: str, etag: str, say: Callable[[str], None]) -> None:
+    """Create the store, or apply new settings to it; ``ready`` waits for it."""
     tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag, hash=spec.hash))
     if spec.kind == "postgres":
-        return await _postgres(aws, spec, vpc, subnets, group, tags, say)
-    return await _redis(aws, spec, vpc, subnets, group, tags, say)
+        await _postgres(aws, spec, vpc, subnets, group, tags, say)
+    else:
+        await _redis(aws, spec, vpc, subnets, group, tags, say)
+
+
+async def ready(aws: Aws, spec: Store, say: Callable[[str], None], interval: float) -> str:
+    """The store's endpoint host, once it is available."""
+    if spec.kind == "postgres":
+        db = await _until(lambda: _db(aws, spec.id), "available", spec, say, interval)
+        return db["Endpoint"]["Address"]
+    group = await _until(lambda: _rg(aws, spec.id), "available", spec, say, interval)
+    return group["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
 
 
 async def _postgres(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
-                    tags: list[dict[str, str]], say: Callable[[str], None]) -> str:
+                    tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("rds", "describe_db_instances", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                             DBInstanceIdentifier=spec.id)
     if found:
@@ -112,8 +172,6 @@ async def _postgres(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: 
                   DBSubnetGroupName=subnet_group(vpc), VpcSecurityGroupIds=[group],
                   PubliclyAccessible=False, BackupRetentionPeriod=1, CopyTagsToSnapshot=False,
                   Tags=tags)
-    db = await _until(lambda: _db(aws, spec.id), "available", spec, say)
-    return db["Endpoint"]["Address"]
 
 
 async def _db(aws: Aws, id_: str) -> tuple[str, dict]:
@@ -122,10 +180,13 @@ async def _db(aws: Aws, id_: str) -> tuple[str, dict]:
 
 
 async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
-                 tags: list[dict[str, str]], say: Callable[[str], None]) -> str:
+                 tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("elasticache", "describe_replication_groups",
                             ("ReplicationGroupNotFoundFault",), ReplicationGroupId=spec.id)
-    if not found:
+    if found:  # nothing of a Redis group can change in place yet: record what it stands for
+        await aws("elasticache", "add_tags_to_resource", ResourceName=found["ReplicationGroups"][0]["ARN"],
+                  Tags=tags)
+    else:
         await _subnet_group(aws, "elasticache", vpc, subnets)
         say("creating an ElastiCache Redis replication group (this takes several minutes)")
         await aws("elasticache", "create_replication_group", ReplicationGroupId=spec.id,
@@ -133,8 +194,6 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
                   EngineVersion=spec.settings["version"], CacheNodeType="cache.t4g.micro",
                   NumCacheClusters=1, AtRestEncryptionEnabled=True,
                   CacheSubnetGroupName=subnet_group(vpc), SecurityGroupIds=[group], Tags=tags)
-    group_ = await _until(lambda: _rg(aws, spec.id), "available", spec, say)
-    return group_["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
 
 
 async def _rg(aws: Aws, id_: str) -> tuple[str, dict]:
@@ -159,10 +218,11 @@ async def _subnet_group(aws: Aws, service: str, vpc: str, subnets: list[str]) ->
                       SubnetIds=subnets, CacheSubnetGroupDescription="launchdeck stores", Tags=tags)
 
 
-async def _until(read, state: str, spec: Store, say: Callable[[str], None]) -> dict:
-    deadline = time.monotonic() + READY_WAIT
-    last = None
-    while True:
+async def _until(read: Callable[[], Awaitable[tuple[str, dict]]], state: str, spec: Store,
+                 say: Callable[[str], None], interval: float) -> dict:
+    last: list[str] = []
+
+    async def check() -> dict | None:
         status, found = await read()
         if status == state:
             return found
@@ -170,14 +230,16 @@ async def _until(read, state: str, spec: Store, say: Callable[[str], None]) -> d
             raise ProviderError(f"{spec.service}: the {spec.kind} store is {status}", provider="aws",
                                 service=spec.service, hint="See the RDS or ElastiCache console "
                                 "for the reason, fix it, and deploy again.")
-        if status != last:
+        if last[-1:] != [status]:
             say(f"{spec.kind} store is {status}")
-            last = status
-        if time.monotonic() > deadline:
-            raise ProviderError(f"{spec.service}: the {spec.kind} store is still {status}",
-                                provider="aws", service=spec.service,
-                                hint="Deploy again to keep waiting.")
-        await anyio.sleep(10)
+            last.append(status)
+        return None
+
+    found = await poll.until(check, interval=interval, timeout=READY_WAIT)
+    if found is None:
+        raise ProviderError(f"{spec.service}: the {spec.kind} store is still {last[-1:]}",
+                            provider="aws", service=spec.service, hint="Deploy again to keep waiting.")
+    return found
 
 
 async def remove(aws: Aws, kind: str, id_: str, service: str, project: str,

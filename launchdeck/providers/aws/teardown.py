@@ -16,6 +16,7 @@ import anyio
 
 from launchdeck.engine.events import Event, Sink
 from launchdeck.errors import ProviderError
+from launchdeck.identity import new_deployment_id
 from launchdeck.providers.aws import ingress, inventory, names, stores
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.base import Teardown
@@ -121,8 +122,6 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
 
 
 def _snapshot_id() -> str:
-    from launchdeck.engine.deploy import new_deployment_id
-
     return new_deployment_id()
 
 

@@ -1,5 +1,19 @@
 """The local Docker Engine as a deployment target."""
 
-from launchdeck.providers.local.provider import LocalProvider
+from __future__ import annotations
 
-__all__ = ["LocalProvider"]
+from typing import TYPE_CHECKING
+
+from launchdeck.providers.base import Capabilities
+
+if TYPE_CHECKING:
+    from launchdeck.providers.local.provider import LocalProvider
+
+CAPABILITIES = Capabilities(cloud=False, stores=frozenset({"postgres", "redis", "mongodb"}),
+                            llm=False, domains=False)
+
+
+def create() -> LocalProvider:
+    from launchdeck.providers.local.provider import LocalProvider
+
+    return LocalProvider()

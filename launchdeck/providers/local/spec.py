@@ -35,8 +35,9 @@ def owner_filter(project: str, stack: str, service: str | None = None) -> dict[s
     return {"label": labels}
 
 
-def image_tag(project: str, stack: str, service: str) -> str:
-    return f"{project}/{_docker_name(service)}:{stack}"
+def image_tag(project: str, stack: str, service: str, digest: str) -> str:
+    """A built image's name: its tag is the digest of what it was built from."""
+    return f"{project}/{_docker_name(service)}:{stack}-{digest[:16]}"
 
 
 def store_volume(project: str, stack: str, service: str) -> str:

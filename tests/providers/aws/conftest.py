@@ -8,9 +8,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from launchdeck.providers.aws import AwsProvider
 from launchdeck.providers.aws import testing as T
 from launchdeck.providers.aws.api import Aws
+from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.tools.project import ProjectRef
 
 SHOP = Path(__file__).parent / "shop"

@@ -10,7 +10,10 @@ from pathlib import Path
 import anyio
 import pytest
 
+from launchdeck.engine import logs as engine_logs
+from launchdeck.engine import ps
 from launchdeck.engine.deploy import deploy
+from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
 from launchdeck.errors import ProviderError
@@ -60,8 +63,8 @@ def test_realistic_project_deploys_with_every_service_completed(deployed) -> Non
     assert web.endpoints == ["https://shop.example.com"]
     assert State.BUILD_QUEUED in recorder.states("web")
     assert recorder.states("web")[-1] is State.SERVICE_DEPLOYMENT_COMPLETED
-    assert {c.service: c.action for c in result.changes} == {"web": Action.CREATE,
-                                                             "backend": Action.CREATE}
+    assert {c.service: c.action for c in result.changes} == dict.fromkeys(
+        ["web", "backend", "db", "cache", "(load balancer)"], Action.CREATE)
 
 
 def test_load_balancer_routes_the_domain_over_https(deployed, boto) -> None:
@@ -167,8 +170,9 @@ def test_changing_one_service_updates_only_that_service(deployed, provider, shop
     calls.clear()
     result, _ = _deploy(provider, shop)
     assert result.ok
-    assert {c.service: c.action for c in result.changes} == {"web": Action.NOOP,
-                                                             "backend": Action.UPDATE}
+    assert {c.service: c.action for c in result.changes} == {
+        "web": Action.NOOP, "backend": Action.UPDATE, "db": Action.NOOP, "cache": Action.NOOP,
+        "(load balancer)": Action.NOOP}
     lock, record = "/launchdeck-locks/shop/dev", "deployments/shop/dev.json"
     changed = [c for c in calls.mutating() if c.params.get("Name") != lock and c.params.get("Key") != record]
     assert sorted(c.operation for c in changed) == ["RegisterTaskDefinition", "TagResource", "UpdateService"]
@@ -179,7 +183,7 @@ def test_changing_one_service_updates_only_that_service(deployed, provider, shop
 def test_ps_reports_states_endpoints_and_deployment(deployed, provider, shop) -> None:
     """ps reads ECS and the stores: every service COMPLETED, with its endpoint."""
     result, _ = deployed
-    statuses = {s.name: s for s in anyio.run(provider.ps, shop.load().project, "dev")}
+    statuses = {s.name: s for s in anyio.run(ps.ps, provider, shop.load().project, "dev")}
     assert {n: s.state for n, s in statuses.items()} == dict.fromkeys(
         ["web", "backend", "db", "cache"], State.SERVICE_DEPLOYMENT_COMPLETED)
     assert statuses["web"].endpoints == ["https://shop.example.com"]
@@ -190,7 +194,7 @@ def test_ps_reports_states_endpoints_and_deployment(deployed, provider, shop) ->
 
 def test_ps_before_any_deploy_says_not_deployed(provider, shop) -> None:
     """Nothing deployed: every service NOT_DEPLOYED, no error."""
-    statuses = anyio.run(provider.ps, shop.load().project, "dev")
+    statuses = anyio.run(ps.ps, provider, shop.load().project, "dev")
     assert {s.state for s in statuses} == {State.NOT_DEPLOYED}
 
 
@@ -205,21 +209,22 @@ def test_logs_come_from_cloudwatch_with_filters_and_tail(deployed, provider, bot
         logs.put_log_events(logGroupName="/launchdeck/shop/dev", logStreamName=stream, logEvents=[
             {"timestamp": int((now + timedelta(seconds=i)).timestamp() * 1000), "message": text}
             for i, text in enumerate(lines)])
-    everything = anyio.run(provider.logs, "shop", "dev", LogQuery())
+    everything = anyio.run(engine_logs.read, provider, "shop", "dev", LogQuery())
     assert [(line.service, line.text) for line in everything] == [
         ("web", "GET / 200"), ("backend", "ready"), ("web", "GET /healthz 200")]
-    web = anyio.run(provider.logs, "shop", "dev", LogQuery(services=("web",), tail=1))
+    web = anyio.run(engine_logs.read, provider, "shop", "dev", LogQuery(services=("web",), tail=1))
     assert [line.text for line in web] == ["GET /healthz 200"]
-    later = anyio.run(provider.logs, "shop", "dev", LogQuery(since=now + timedelta(milliseconds=500)))
+    later = anyio.run(engine_logs.read, provider, "shop", "dev", LogQuery(since=now + timedelta(milliseconds=500)))
     assert [line.text for line in later] == ["GET /healthz 200"]
-    other = anyio.run(provider.logs, "shop", "dev", LogQuery(services=("web",), deployment="000000000000"))
+    other = anyio.run(engine_logs.read, provider, "shop", "dev",
+                      LogQuery(services=("web",), deployment="000000000000"))
     assert other == []
 
 
 def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deployed, provider, shop,
                                                                           boto) -> None:
     """After destroy the tagging API finds only the config values; the database leaves a snapshot."""
-    teardown = anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=Recorder()))
+    teardown = anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
     assert "load balancer ld-shop-dev" in teardown.removed
     left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a)]
     assert sorted(a.rsplit(":", 1)[-1] for a in left) == [
@@ -233,7 +238,7 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deploy
     assert snapshots[0]["DBSnapshotIdentifier"].startswith("shop-db-postgres-")
     assert snapshots[0]["DBSnapshotIdentifier"].endswith("-final-snapshot")
     assert any("final snapshot" in k for k in teardown.kept)
-    statuses = {s.name: s.state for s in anyio.run(provider.ps, shop.load().project, "dev")}
+    statuses = {s.name: s.state for s in anyio.run(ps.ps, provider, shop.load().project, "dev")}
     assert statuses == {"web": State.NOT_DEPLOYED, "backend": State.NOT_DEPLOYED,
                         "db": State.NOT_DEPLOYED, "cache": State.STOPPED}  # still being deleted
 
@@ -255,9 +260,9 @@ def test_secrets_never_reach_task_definitions_results_events_or_logs(provider, s
     caplog.set_level(logging.DEBUG)
     result, recorder = _deploy(provider, shop)
     assert result.ok
-    ps = anyio.run(provider.ps, shop.load().project, "dev")
+    statuses = anyio.run(ps.ps, provider, shop.load().project, "dev")
     seen = json.dumps(_task_definitions(boto), default=str) + result.model_dump_json() + \
-        json.dumps([s.model_dump(mode="json") for s in ps]) + \
+        json.dumps([s.model_dump(mode="json") for s in statuses]) + \
         " ".join(e.message for e in recorder.events) + caplog.text
     for value in SECRETS.values():
         assert value not in seen
@@ -327,7 +332,7 @@ def test_dedicated_network_is_made_in_two_zones_and_removed_on_destroy(provider,
     assert all(s["VpcId"] == vpcs[0]["VpcId"] for s in subnets)
     again, _ = _deploy(provider, ref, network="dedicated")
     assert {c.action for c in again.changes} == {Action.NOOP}
-    anyio.run(lambda: provider.destroy("tiny", "dev", volumes=False, sink=Recorder()))
+    anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
     assert ec2.describe_vpcs(Filters=mine)["Vpcs"] == []
     assert [a for a in _tagged(boto, "tiny") if not _on_its_way_out(boto, a)] == []
 
@@ -359,7 +364,7 @@ def test_a_deploy_killed_midway_is_completed_by_the_next_with_nothing_orphaned(
     groups = boto.client("ec2").describe_security_groups(Filters=[
         {"Name": "tag:launchdeck:project", "Values": ["shop"]}])["SecurityGroups"]
     assert len(groups) == 6
-    anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=Recorder()))
+    anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
     left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a) and ":parameter/" not in a]
     assert left == []
 
@@ -395,7 +400,7 @@ def test_follow_polls_for_new_lines(deployed, provider, boto) -> None:
 
     async def follow() -> None:
         with anyio.fail_after(30):
-            async for line in provider.follow("shop", "dev", LogQuery(services=("backend",))):
+            async for line in engine_logs.follow(provider, "shop", "dev", LogQuery(services=("backend",))):
                 seen.append(line.text)
                 if line.text == "first":
                     await anyio.to_thread.run_sync(write, "second")
@@ -430,8 +435,9 @@ def test_a_service_taken_out_of_the_project_is_removed_with_what_it_used(deploye
     compose.write_text(text[:text.index("  web:")] + text[text.index("  backend:"):])
     result, _ = _deploy(provider, shop)
     assert result.ok
-    assert {c.service: c.action for c in result.changes} == {"web": Action.DELETE,
-                                                             "backend": Action.NOOP}
+    assert {c.service: c.action for c in result.changes} == {
+        "web": Action.DELETE, "backend": Action.NOOP, "db": Action.NOOP, "cache": Action.NOOP,
+        "(load balancer)": Action.DELETE}
     ecs = boto.client("ecs")
     services = ecs.describe_services(cluster="launchdeck", services=["shop-dev-web", "shop-dev-backend"])
     assert {s["serviceName"]: s["status"] for s in services["services"]} == {

@@ -143,7 +143,7 @@ def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> Non
     (tmp_path / "notes" / "big.txt").write_text("x" * 1000)
     (tmp_path / ".dockerignore").write_text("notes/\n")
     spec = Build(context=str(tmp_path), dockerfile="Dockerfile")
-    first, second = build.pack(spec), build.pack(spec)
+    first, second = build.pack(spec, "web"), build.pack(spec, "web")
     assert first.digest == second.digest
     import gzip
     import io
@@ -152,15 +152,15 @@ def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> Non
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(first.data))) as tar:
         assert "notes/big.txt" not in tar.getnames() and "app.py" in tar.getnames()
     (tmp_path / "app.py").write_text("print('changed')\n")
-    assert build.pack(spec).digest != first.digest
+    assert build.pack(spec, "web").digest != first.digest
 
 
 def test_an_oversized_build_context_is_refused_with_the_fix(tmp_path) -> None:
     from launchdeck.compose.model import Build
-    from launchdeck.errors import ProviderError
+    from launchdeck.errors import BuildError
 
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "data.bin").write_bytes(b"0" * 4096)
-    with pytest.raises(ProviderError, match="holds more than") as caught:
-        build.pack(Build(context=str(tmp_path), dockerfile="Dockerfile"), limit=1024)
+    with pytest.raises(BuildError, match="holds more than") as caught:
+        build.pack(Build(context=str(tmp_path), dockerfile="Dockerfile"), "web", limit=1024)
     assert ".dockerignore" in caught.value.hint

@@ -11,12 +11,14 @@ import pytest
 
 from launchdeck.compose import load
 from launchdeck.compose.load import normalize_project_name
+from launchdeck.engine import logs, ps
 from launchdeck.engine.deploy import deploy
+from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import State
 from launchdeck.errors import ConfigMissing, DeployRefused, EngineUnavailable, ProviderError
 from launchdeck.providers.base import DeployOptions, LogQuery
-from launchdeck.providers.local import LocalProvider
 from launchdeck.providers.local import spec as S
+from launchdeck.providers.local.provider import LocalProvider
 from launchdeck.testing import BUSYBOX, Recorder
 
 SECRET = "tok-5f1e9c0b7a2d4e63"
@@ -103,6 +105,8 @@ def _remove_everything(api, project: str) -> None:
         api.remove_network(n["Id"])
     for v in api.volumes(filters=label).get("Volumes") or []:
         api.remove_volume(v["Name"], force=True)
+    for image in api.images(filters=label):
+        api.remove_image(image["Id"], force=True)
 
 
 def _deploy(provider: LocalProvider, root: Path, **options) -> tuple:
@@ -162,7 +166,7 @@ def test_three_services_come_up_and_answer_on_loopback(tier) -> None:
 def test_ps_reports_states_and_endpoints(tier, provider) -> None:
     """ps lists every service as deployed, with replicas, health and the web endpoint."""
     root, result, _ = tier
-    statuses = {s.name: s for s in anyio.run(provider.ps, load(cwd=root, os_environ={}).project,
+    statuses = {s.name: s for s in anyio.run(ps.ps, provider, load(cwd=root, os_environ={}).project,
                                              "dev")}
     assert {s.state for s in statuses.values()} == {State.SERVICE_DEPLOYMENT_COMPLETED}
     assert statuses["web"].health == "healthy" and statuses["store"].health is None
@@ -175,10 +179,10 @@ def test_logs_hold_what_services_printed(tier, provider) -> None:
     """logs merge every service's output in time order; filters narrow them."""
     root, _, _ = tier
     name = load(cwd=root, os_environ={}).project.name
-    lines = anyio.run(provider.logs, name, "dev", LogQuery())
+    lines = anyio.run(logs.read, provider, name, "dev", LogQuery())
     assert any(line.service == "backend" and line.text == "backend starting" for line in lines)
     assert [line.at for line in lines] == sorted(line.at for line in lines)
-    only = anyio.run(provider.logs, name, "dev", LogQuery(services=("backend",), tail=1))
+    only = anyio.run(logs.read, provider, name, "dev", LogQuery(services=("backend",), tail=1))
     assert [(line.service, line.text) for line in only] == [("backend", "backend starting")]
 
 
@@ -239,13 +243,13 @@ def test_destroy_leaves_nothing_but_the_store_volume(tier, provider, docker_api)
     root, _, _ = tier
     name = load(cwd=root, os_environ={}).project.name
     label = {"label": [f"{S.PROJECT}={name}"]}
-    teardown = anyio.run(lambda: provider.destroy(name, "dev", volumes=False, sink=Recorder()))
+    teardown = anyio.run(lambda: destroy(provider, name, "dev", volumes=False, sink=Recorder()))
     assert docker_api.containers(all=True, filters=label) == []
     assert docker_api.networks(filters=label) == []
     kept = [v["Name"] for v in docker_api.volumes(filters=label)["Volumes"] or []]
     assert kept == teardown.kept == [S.store_volume(name, "dev", "store")]
     assert len(teardown.removed) == 4  # three containers and the network
-    teardown = anyio.run(lambda: provider.destroy(name, "dev", volumes=True, sink=Recorder()))
+    teardown = anyio.run(lambda: destroy(provider, name, "dev", volumes=True, sink=Recorder()))
     assert not docker_api.volumes(filters=label)["Volumes"]
     assert teardown.removed == kept and teardown.kept == []
 
@@ -436,11 +440,11 @@ def test_interrupted_deploy_is_repaired_by_the_next(provider, tmp_path) -> None:
             await deploy(loaded, provider, stack="dev", options=DeployOptions(wait_timeout=60))
 
     anyio.run(interrupted)
-    halfway = {s.name: s.state for s in anyio.run(provider.ps, loaded.project, "dev")}
+    halfway = {s.name: s.state for s in anyio.run(ps.ps, provider, loaded.project, "dev")}
     assert halfway["web"] is not State.SERVICE_DEPLOYMENT_COMPLETED
     result, _ = _deploy(provider, tmp_path)
     assert result.ok, result.model_dump_json(indent=1)
-    statuses = anyio.run(provider.ps, loaded.project, "dev")
+    statuses = anyio.run(ps.ps, provider, loaded.project, "dev")
     assert {s.state for s in statuses} == {State.SERVICE_DEPLOYMENT_COMPLETED}
     assert all(s.replicas_running == 1 for s in statuses)
 
@@ -460,7 +464,7 @@ services:
     async def collect() -> list[str]:
         seen: list[str] = []
         with anyio.move_on_after(10):
-            async for line in provider.follow(name, "dev", LogQuery()):
+            async for line in logs.follow(provider, name, "dev", LogQuery()):
                 seen.append(line.text)
                 if len(seen) >= 8:
                     break

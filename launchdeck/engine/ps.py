@@ -1,0 +1,34 @@
+"""ps for every target: what runs now, and what the last deployment says of what does not.
+
+A build that failed leaves no container or cloud service to ask, so a service the target
+does not have shows the state the last deployment record gave it when that was a failure.
+Services the target still runs but the project no longer has are listed last.
+"""
+
+from __future__ import annotations
+
+from launchdeck.compose.model import Project
+from launchdeck.engine.events import State
+from launchdeck.engine.status import ServiceStatus
+from launchdeck.providers.base import Provider
+
+ORPHAN = "not in the compose file any more; the next deploy removes it"
+
+
+async def ps(provider: Provider, project: Project, stack: str) -> list[ServiceStatus]:
+    """Every service of ``project`` on ``provider``, in the project's order, then orphans."""
+    live = dict(await provider.status(project, stack))
+    record = await provider.records(project.name, stack).read()
+    recorded = {s.name: s for s in record.result.services} if record else {}
+    out = []
+    for name in project.services:
+        status = live.pop(name, None) or ServiceStatus(name=name, state=State.NOT_DEPLOYED)
+        earlier = recorded.get(name)
+        if status.state is State.NOT_DEPLOYED and earlier is not None and earlier.state.failed:
+            status = earlier
+        out.append(status)
+    for name in sorted(live):
+        orphan = live[name]
+        orphan.message = ORPHAN
+        out.append(orphan)
+    return out

@@ -1,0 +1,464 @@
+"""One deploy to AWS: the engine's seams for ECS services, managed stores and the load balancer.
+
+observe reads what exists (by tags and by the names it gives) without changing anything, so
+a plan can render every unit: ECS services, RDS / ElastiCache stores, and the load balancer
+as a unit of its own. prepare makes what every unit stands on (the region's bucket, cluster
+and builder, the network, roles, namespace, image repositories, security groups, the log
+group); each unit is then applied and waited for in dependency order by the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+
+from launchdeck.compose.model import Project, Service
+from launchdeck.engine import poll
+from launchdeck.engine.events import Event, Sink, State
+from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
+from launchdeck.engine.status import ServiceStatus
+from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import build as builds
+from launchdeck.providers.aws import ingress, inventory, names, network, region, render, stores
+from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, parallel
+from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
+
+LOAD_BALANCER = "(load balancer)"
+"""The load balancer's unit: a name no compose service can have."""
+PRUNABLE = ["ecs:service", "elasticache:replicationgroup", "elasticloadbalancing:targetgroup",
+            "elasticloadbalancing:loadbalancer"]
+"""The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
+
+
+class AwsSession:
+    def __init__(self, aws: Aws, account: str, project: Project, stack: str,
+                 config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink,
+                 poll_interval: float) -> None:
+        self.aws, self.account, self.project, self.stack = aws, account, project, stack
+        self.config, self.etag, self.options, self.sink = config, etag, options, sink
+        self.poll = poll_interval
+        self.routes = ingress.routes(project)
+        self.extras = (LOAD_BALANCER,) if self.routes else ()
+        self.region = region.Region(aws.region, account, names.bucket(account, aws.region),
+                                    names.CLUSTER)
+        self.net = network.Network("", [])
+        self.namespace: str | None = None
+        self.ingress = ingress.Ingress(target_groups={})
+        self.endpoints: dict[str, str] = {}
+        """Managed store service -> its endpoint's host name."""
+        self.live: dict[str, dict[str, Any]] = {}
+        self.stale_groups: dict[str, str] = {}
+        self.zones: dict[str, str] = {}
+        self.load_balancer: dict[str, Any] | None = None
+        self.depths: dict[str, int] = {}
+        """Unit -> the length of the chain of calls that made it (for the benchmark)."""
+
+    @property
+    def name(self) -> str:
+        return self.project.name
+
+    def say(self, service: str | None, message: str) -> None:
+        self.sink(Event(service, None, message))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def observe(self) -> dict[str, Found]:
+        aws = self.aws
+        stored = [s for s in self.project.services.values() if s.managed_store]
+        self.zones, self.net, found, balancer, namespace, *store_found = await parallel(
+            lambda: ingress.hosted_zones(aws, [r.domain for r in self.routes if r.domain]),
+            lambda: network.lookup(aws, self.name, self.stack, self.options.network),
+            lambda: inventory.tagged(aws, self.name, self.stack, PRUNABLE),
+            lambda: ingress.find(aws, self.name, self.stack, self.routes),
+            lambda: self._find_namespace(),
+            *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
+        self.inventory, self.namespace = found, namespace
+        self.live = await _services(aws, self.name, self.stack, found)
+        if self.net.vpc:
+            self.net.groups.update(await network.groups(aws, self.net, self.name, self.stack))
+        out: dict[str, Found] = {}
+        for name, service in self.live.items():
+            status = status_of(name, service, [])
+            out[name] = Found(names.tag_dict(service.get("tags")).get(names.HASH, ""),
+                              replicas=service.get("desiredCount", 0),
+                              ready=not status.state.failed and status.state is not State.STOPPED,
+                              status=status)
+        for service, store in zip(stored, store_found, strict=True):
+            if store is not None:
+                if store.endpoint:
+                    self.endpoints[service.name] = store.endpoint
+                status = stores.status(service.name, store)
+                out[service.name] = Found(store.digest, kind=Kind.STORE,
+                                          ready=not status.state.failed, status=status)
+        self.load_balancer = balancer.balancer
+        self.ingress = balancer.ingress
+        if balancer.balancer is not None:
+            out[LOAD_BALANCER] = Found(balancer.digest, kind=Kind.INGRESS,
+                                       status=ServiceStatus(name=LOAD_BALANCER,
+                                                            state=State.SERVICE_DEPLOYMENT_COMPLETED))
+        return out
+
+    async def _find_namespace(self) -> str | None:
+        wanted = names.namespace(self.name, self.stack)
+        found = await self.aws.pages("servicediscovery", "list_namespaces", "Namespaces",
+                                     Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])
+        return next((n["Arn"] for n in found if n["Name"] == wanted), None)
+
+    async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
+        """The image URI: for a built service, named by its context's digest (built by
+        CodeBuild when ``build`` and ECR does not have it)."""
+        if service.managed_store or not service.build:
+            return service.image or ""
+        repo = names.repository(self.name, self.stack, service.name)
+        uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
+        if not build:
+            context = await anyio.to_thread.run_sync(builds.pack, service.build, service.name)
+            return f"{uri}:{builds.image_tag(context, service.build)}"
+        continue_chain(self.depths.get(":prepare", 0))
+        image = await builds.image(self.aws, service.build, service.name, uri, repo,
+                                   self.region.bucket, progress, self.poll)
+        self.depths[f":build:{service.name}"] = chain_depth()
+        return image
+
+    def render(self, name: str, image: str | None) -> Unit:
+        if name == LOAD_BALANCER:
+            parts = {"routes": digest_of([dataclasses.asdict(r) for r in self.routes]),
+                     "zones": digest_of(self.zones)}
+            return Unit(name, Kind.INGRESS, parts, spec=self.routes)
+        service = self.project.services[name]
+        if service.managed_store:
+            spec = stores.store(service, self.name, self.stack, self.config)
+            parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
+            if spec.password is not None:
+                parts["config:password"] = config_digest(self.name, self.stack, "password",
+                                                         spec.password)
+            return Unit(name, Kind.STORE, parts, spec=spec)
+        infra = self._infra(service, image or "")
+        unit = render.render(service, infra, self.config, self.etag)
+        parts = service_parts(service, image or "", self.config, project=self.name, stack=self.stack,
+                              exclude_replicas=False)
+        parts["rendered"] = unit.hash
+        after = {s for s, other in self.project.services.items()
+                 if other.managed_store and s != name and _mentions(service, s)}
+        if service.ingress_ports:
+            after.add(LOAD_BALANCER)
+        return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=render.replicas(service),
+                    after=frozenset(after))
+
+    def _infra(self, service: Service, image: str) -> render.Infra:
+        name, r = service.name, self.aws.region
+        groups = [self.net.groups.get("members", ""), self.net.groups.get(f"service:{name}", "")]
+        return render.Infra(
+            project=self.name, stack=self.stack, region=r, account=self.account,
+            cluster=names.CLUSTER, log_group=names.log_group(self.name, self.stack),
+            execution_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'exec')}",
+            task_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'task')}",
+            subnets=self.net.subnets, public_ip=True, namespace=self.namespace,
+            security_groups={name: groups}, target_groups=self.ingress.target_groups or {},
+            images={name: image}, endpoints=dict(self.endpoints))
+
+    # -- changing --------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """What every unit stands on, made where missing and reconciled where it differs."""
+        aws, project, stack = self.aws, self.name, self.stack
+        built = [s for s in self.project.services.values() if s.build and not s.managed_store]
+        tags = names.tag_list(names.tags(project, stack, etag=self.etag))
+        _, self.net, roles, self.namespace, _, _ = await parallel(
+            lambda: region.ensure(aws, self.account, builds=bool(built)),
+            lambda: network.find(aws, project, stack, self.options.network),
+            lambda: self._roles(),
+            lambda: self._namespace(),
+            lambda: self._repositories(built),
+            lambda: region.log_group(aws, names.log_group(project, stack), tags, 30))
+        self.stale_groups = await network.security_groups(
+            aws, self.net, project, stack, _rules(self.project, self.routes), self.etag)
+        self.depths[":prepare"] = chain_depth()
+
+    async def _roles(self) -> tuple[str, str]:
+        name, stack, r = self.name, self.stack, self.aws.region
+        tags = names.tag_list(names.tags(name, stack))
+        prefix = f"arn:aws:ssm:{r}:{self.account}:parameter{names.parameter(name, stack, '')}"
+        logs = f"arn:aws:logs:{r}:{self.account}:log-group:{names.log_group(name, stack)}:*"
+        start = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
+                                           "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+             "Resource": "*"},
+            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": logs},
+            {"Effect": "Allow", "Action": ["ssm:GetParameters", "ssm:GetParameter"],
+             "Resource": f"{prefix}*"},
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{r}.amazonaws.com"}}}]}
+        task_policies: dict[str, dict] = {}
+        if any(s.llm is not None for s in self.project.services.values()):
+            task_policies["bedrock"] = {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Resource": "*",
+                "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]}]}
+        return tuple(await parallel(
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "exec"),
+                                       "ecs-tasks.amazonaws.com", {"start": start}, tags),
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "task"),
+                                       "ecs-tasks.amazonaws.com", task_policies, tags)))
+
+    async def _namespace(self) -> str:
+        """The Cloud Map namespace Service Connect resolves service names in."""
+        if self.namespace:
+            return self.namespace
+        op = await self.aws("servicediscovery", "create_http_namespace",
+                            Name=names.namespace(self.name, self.stack),
+                            Description=f"launchdeck {self.name} ({self.stack})",
+                            Tags=names.tag_list(names.tags(self.name, self.stack)))
+
+        async def created() -> str | None:
+            status = (await self.aws("servicediscovery", "get_operation",
+                                     OperationId=op["OperationId"]))["Operation"]
+            if status["Status"] == "FAIL":
+                raise ProviderError(f"could not create the service namespace: "
+                                    f"{status.get('ErrorMessage', '')}", provider="aws")
+            return status["Targets"]["NAMESPACE"] if status["Status"] == "SUCCESS" else None
+
+        namespace_id = await poll.until(created, interval=self.poll)
+        return (await self.aws("servicediscovery", "get_namespace", Id=namespace_id))["Namespace"]["Arn"]
+
+    async def _repositories(self, built: list[Service]) -> None:
+        """An image repository for every service built from source."""
+
+        async def one(service: Service) -> None:
+            repo = names.repository(self.name, self.stack, service.name)
+            if await self.aws.maybe("ecr", "describe_repositories", ("RepositoryNotFoundException",),
+                                    repositoryNames=[repo]):
+                return
+            await self.aws("ecr", "create_repository", repositoryName=repo,
+                           imageTagMutability="IMMUTABLE",
+                           imageScanningConfiguration={"scanOnPush": True},
+                           tags=names.tag_list(names.tags(self.name, self.stack, service=service.name)))
+
+        await parallel(*[lambda s=s: one(s) for s in built])
+
+    def _join(self, unit: Unit) -> None:
+        """Continue the chain of calls after those this unit waited for (for the benchmark)."""
+        service = self.project.services.get(unit.name)
+        waited = set(unit.after) | set(service.depends_on if service else ()) | {":prepare"}
+        waited.add(f":build:{unit.name}")
+        continue_chain(max((self.depths.get(w, 0) for w in waited), default=0))
+
+    async def apply(self, unit: Unit, action: Action, found: Found | None,
+                    progress: Progress) -> None:
+        self._join(unit)
+        try:
+            if unit.kind is Kind.INGRESS:
+                await self._ingress(unit, progress)
+            elif unit.kind is Kind.STORE:
+                await self._store(unit, progress)
+            else:
+                await self._service(unit, action, progress)
+        finally:
+            self.depths[unit.name] = chain_depth()
+
+    async def _ingress(self, unit: Unit, progress: Progress) -> None:
+        self.ingress = await ingress.apply(
+            self.aws, self.name, self.stack, self.net.vpc, self.net.subnets,
+            self.net.groups.get("alb", ""), self.routes, self.zones, self.etag, unit.digest,
+            lambda message: progress(None, message))
+
+    async def _store(self, unit: Unit, progress: Progress) -> None:
+        spec = dataclasses.replace(unit.spec, hash=unit.digest)
+        await stores.ensure(self.aws, spec, self.name, self.stack, self.net.vpc, self.net.subnets,
+                            self.net.groups[f"store:{unit.name}"], self.etag,
+                            lambda message: progress(None, message))
+
+    async def _service(self, unit: Unit, action: Action, progress: Progress) -> None:
+        aws, name, rendered = self.aws, unit.name, unit.spec
+        tags = names.tags(self.name, self.stack, service=name, etag=self.etag, hash=unit.digest)
+        await self._parameters(rendered)
+        registered = await aws("ecs", "register_task_definition", **rendered.task_definition,
+                               tags=names.tag_list(tags, "key", "value"))
+        arn = registered["taskDefinition"]["taskDefinitionArn"]
+        current = self.live.get(name)
+        if current is None:
+            progress(None, "creating the ECS service")
+            await aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
+                      tags=names.tag_list(tags, "key", "value"))
+            return
+        progress(None, "rolling out a new task definition")
+        params = {k: v for k, v in rendered.service.items()
+                  if k not in ("serviceName", "launchType", "propagateTags", "enableECSManagedTags")}
+        await aws("ecs", "update_service", **params, service=current["serviceArn"], taskDefinition=arn,
+                  forceNewDeployment=True)
+        await aws("ecs", "tag_resource", resourceArn=current["serviceArn"],
+                  tags=names.tag_list(tags, "key", "value"))
+
+    async def _parameters(self, unit: render.Unit) -> None:
+        """Write the derived SecureStrings whose value differs (values are never shown)."""
+        if not unit.parameters:
+            return
+        wanted = sorted(unit.parameters)
+        have: dict[str, str] = {}
+        for start in range(0, len(wanted), 10):
+            found = await self.aws("ssm", "get_parameters", Names=wanted[start:start + 10],
+                                   WithDecryption=True)
+            have.update({p["Name"]: p["Value"] for p in found["Parameters"]})
+        tags = names.tag_list(names.tags(self.name, self.stack, service=unit.name))
+
+        async def put(parameter: str) -> None:
+            if parameter in have:
+                await self.aws("ssm", "put_parameter", Name=parameter, Value=unit.parameters[parameter],
+                               Type="SecureString", Overwrite=True)
+            else:
+                await self.aws("ssm", "put_parameter", Name=parameter, Value=unit.parameters[parameter],
+                               Type="SecureString", Tags=tags)
+
+        await parallel(*[lambda p=p: put(p) for p in wanted if have.get(p) != unit.parameters[p]])
+
+    async def settle(self, unit: Unit, *, deadline: float, until_exit: bool,
+                     progress: Progress) -> ServiceStatus:
+        self._join(unit)
+        try:
+            if unit.kind is Kind.INGRESS:
+                return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_COMPLETED)
+            if unit.kind is Kind.STORE:
+                return await self._store_ready(unit, progress)
+            return await self._rollout(unit, deadline)
+        finally:
+            self.depths[unit.name] = chain_depth()
+
+    async def _store_ready(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        spec = unit.spec
+        host = await stores.ready(self.aws, spec, lambda message: progress(None, message), self.poll)
+        self.endpoints[unit.name] = host
+        return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_COMPLETED,
+                             replicas_running=1, replicas_desired=1, message=host,
+                             endpoints=[f"{host}:{stores.PORTS[spec.kind]}"])
+
+    async def _rollout(self, unit: Unit, deadline: float) -> ServiceStatus:
+        """Wait until ECS reports the new deployment complete or failed."""
+        name = unit.name
+        endpoints = self.ingress.endpoints(self.routes, name)
+        service_name = names.service_name(self.name, self.stack, name)
+
+        async def check() -> ServiceStatus | None:
+            found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
+                                    services=[service_name], include=["TAGS"]))["services"]
+            status = status_of(name, found[0], endpoints) if found else None
+            return status if status is not None and status.state in (
+                State.SERVICE_DEPLOYMENT_COMPLETED, State.SERVICE_DEPLOYMENT_FAILED) else None
+
+        status = await poll.until(check, interval=self.poll, deadline=deadline)
+        if status is None:
+            found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
+                                    services=[service_name], include=["TAGS"]))["services"]
+            status = status_of(name, found[0], endpoints) if found else \
+                ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
+            status.message = (f"still rolling out after {self.options.wait_timeout:g}s: "
+                              f"{status.replicas_running}/{status.replicas_desired} running")
+            status.state = State.SERVICE_DEPLOYMENT_PENDING
+        return status
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        """Remove a service the project no longer has (with its image repository), or the load
+        balancer when no ingress port is left."""
+        aws = self.aws
+        if found.kind is Kind.INGRESS:
+            progress(None, "removing the load balancer: no ingress port is left")
+            for arn in self.inventory["elasticloadbalancing:loadbalancer"]:
+                await aws("elbv2", "delete_load_balancer", LoadBalancerArn=arn)
+            return
+        await aws("ecs", "delete_service", cluster=names.CLUSTER,
+                  service=self.live[name]["serviceArn"], force=True)
+        await aws.maybe("ecr", "delete_repository", ("RepositoryNotFoundException",),
+                        repositoryName=names.repository(self.name, self.stack, name), force=True)
+
+    async def tidy(self) -> None:
+        """Remove the target groups and security groups nothing uses any more. A store's data
+        is never removed here (`compose down` does, with a final snapshot)."""
+        aws = self.aws
+        wanted = set((self.ingress.target_groups or {}).values())
+        if self.routes and not wanted:
+            return  # the way in is not settled: keep what it may still use
+        for arn in sorted(set(self.inventory["elasticloadbalancing:targetgroup"]) - wanted):
+            await aws.maybe("elbv2", "delete_target_group", ("TargetGroupNotFound", "ResourceInUse"),
+                            TargetGroupArn=arn)
+        for role, group in sorted(self.stale_groups.items()):
+            if role.startswith("store:"):
+                continue  # the store it guards is still there until `compose down`
+            try:
+                await aws("ec2", "delete_security_group", GroupId=group)
+            except AwsError as exc:  # tasks still draining: a later deploy removes it
+                if exc.code != "DependencyViolation":
+                    raise
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+async def _services(aws: Aws, project: str, stack: str,
+                    found: inventory.Inventory | None = None) -> dict[str, dict[str, Any]]:
+    """The project's live ECS services by compose service name, found by their tags."""
+    found = found or await inventory.tagged(aws, project, stack, PRUNABLE)
+    arns = sorted(found["ecs:service"])
+    live: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(arns), 10):
+        described = await aws.maybe("ecs", "describe_services", ("ClusterNotFoundException",),
+                                    cluster=names.CLUSTER, services=arns[start:start + 10],
+                                    include=["TAGS"])
+        for service in (described or {}).get("services", []):
+            tags = names.tag_dict(service.get("tags"))
+            if service.get("status") == "ACTIVE" and names.owned(tags, project, stack):
+                live[tags.get(names.SERVICE, service["serviceName"])] = service
+    return live
+
+
+def status_of(name: str, service: dict[str, Any], endpoints: list[str]) -> ServiceStatus:
+    """An ECS service's state in the shared vocabulary."""
+    desired, running = service.get("desiredCount", 0), service.get("runningCount", 0)
+    primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+    rollout = primary.get("rolloutState")
+    tags = names.tag_dict(service.get("tags"))
+    message = ""
+    if desired == 0:
+        state = State.STOPPED
+    elif rollout == "FAILED":
+        state = State.SERVICE_DEPLOYMENT_FAILED
+        message = primary.get("rolloutStateReason", "the deployment failed")
+        events = [e["message"] for e in service.get("events", [])[:3]]
+        if events:
+            message += "; recent events: " + " | ".join(events)
+    elif rollout == "COMPLETED" and running >= desired:
+        state = State.SERVICE_DEPLOYMENT_COMPLETED
+    else:
+        state = State.SERVICE_DEPLOYMENT_PENDING
+    return ServiceStatus(name=name, state=state, replicas_running=running, replicas_desired=desired,
+                         endpoints=endpoints, deployment_id=tags.get(names.ETAG),
+                         message=message)
+
+
+def _mentions(service: Service, store: str) -> bool:
+    """Whether ``service`` depends on or names the store ``store`` in its environment."""
+    if store in service.depends_on:
+        return True
+    text = json.dumps({k: str(v) for k, v in service.environment.items()})
+    return store in text
+
+
+def _rules(project: Project, wanted: list[ingress.Route]) -> dict[str, list[network.Rule]]:
+    """Security group rules: the internet to the load balancer, it to ingress ports, members
+    to each service's declared ports and to the stores."""
+    rules: dict[str, list[network.Rule]] = {"members": []}
+    if wanted:
+        listen = {r.listen for r in wanted if not r.domain}
+        if any(r.domain for r in wanted):
+            listen |= {80, 443}
+        rules["alb"] = [network.Rule(port, "0.0.0.0/0") for port in sorted(listen)]
+    for service in project.services.values():
+        if service.managed_store:
+            rules[f"store:{service.name}"] = [network.Rule(stores.PORTS[service.managed_store], "members")] \
+                if service.managed_store in stores.PORTS else []
+            continue
+        own = [network.Rule(p, "members") for p in render.container_ports(service)]
+        own += [network.Rule(r.port, "alb") for r in wanted if r.service == service.name]
+        rules[f"service:{service.name}"] = own
+    return rules
