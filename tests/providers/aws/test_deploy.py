@@ -214,7 +214,8 @@ def test_logs_come_from_cloudwatch_with_filters_and_tail(deployed, provider, bot
         ("web", "GET / 200"), ("backend", "ready"), ("web", "GET /healthz 200")]
     web = anyio.run(engine_logs.read, provider, "shop", "dev", LogQuery(services=("web",), tail=1))
     assert [line.text for line in web] == ["GET /healthz 200"]
-    later = anyio.run(engine_logs.read, provider, "shop", "dev", LogQuery(since=now + timedelta(milliseconds=500)))
+    later = anyio.run(engine_logs.read, provider, "shop", "dev",
+                      LogQuery(since=now + timedelta(milliseconds=500)))
     assert [line.text for line in later] == ["GET /healthz 200"]
     other = anyio.run(engine_logs.read, provider, "shop", "dev",
                       LogQuery(services=("web",), deployment="000000000000"))
