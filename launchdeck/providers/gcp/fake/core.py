@@ -167,6 +167,8 @@ class Request:
     query: list[tuple[str, str]]
     headers: Mapping[str, str]
     body: bytes
+    base: str = ""
+    """The URL the client reached this API at, for links in answers (Storage's upload sessions)."""
 
     def param(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.query:

@@ -267,7 +267,8 @@ class FakeGcp:
                 raise _fault(knobs)
             if api.service in knobs.disabled_apis:
                 raise service_disabled(api.service, api.title, _project_of(rest, query))
-            reply = api.dispatch(Request(method, rest, query, headers, body))
+            base = f"http://{headers.get('host', '127.0.0.1')}" + path[: len(path) - len(rest)]
+            reply = api.dispatch(Request(method, rest, query, headers, body, base))
         except ApiError as error:
             legacy = bool(api and api.legacy_errors)
             reply = Reply(error.code, error.body(legacy=legacy), headers=error.headers)
