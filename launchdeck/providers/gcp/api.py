@@ -205,7 +205,15 @@ class Gcp:
             return redis_v1.CloudRedisClient(**gapic)
         from google.cloud import compute_v1
 
-        return getattr(compute_v1, f"{part}Client")(**gapic)
+        client = getattr(compute_v1, f"{part}Client")(**gapic)
+        services = getattr(client._transport, "_extended_operations_services", None)
+        if url and isinstance(services, dict):
+            # the library polls Compute operations with clients of its own made without our
+            # client_options (so at Google's endpoint); hand it ones that reach the same place
+            for key, kind in (("global_operations", "GlobalOperations"), ("region_operations", "RegionOperations"),
+                              ("zone_operations", "ZoneOperations")):
+                services.setdefault(key, getattr(compute_v1, f"{kind}Client")(**gapic))
+        return client
 
     # --- calls ------------------------------------------------------------------------------
 

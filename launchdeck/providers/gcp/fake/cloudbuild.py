@@ -192,6 +192,9 @@ class CloudBuildApi(Api):
                       "exited with non-zero status: 1"]
         build.finish_time.GetCurrentTime()
         self._write_log(build, lines)
+        if build.status == _S.FAILURE:
+            # the operation of a failed build ends in error, with the words the real one uses
+            raise ApiError("UNKNOWN", "Build failed; check build logs for details")
         return build
 
     def _failure(self, build: Any) -> tuple[str, str] | None:

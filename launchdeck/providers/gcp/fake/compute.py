@@ -106,6 +106,7 @@ class ComputeApi(Api):
         _check_enums(body, "resource")
         if "labels" in body.DESCRIPTOR.fields_by_name:
             check_labels(body.labels, "resource.labels")
+        self._seed(request.project)
         key = self._key(collection, request, body.name)
         if key in self.resources or key in self.creating:
             raise _error(409, f"The resource '{key}' already exists", "alreadyExists")
@@ -131,7 +132,18 @@ class ComputeApi(Api):
 
         return self._operation(request, key, "insert", complete)
 
+    def _seed(self, project: str) -> None:
+        """The network every new project comes with."""
+        key = f"projects/{project}/global/networks/default"
+        if key not in self.resources:
+            network = c.Network.pb()(name="default", kind="compute#network", auto_create_subnetworks=True,
+                                     self_link=_LINK + key, routing_config=c.NetworkRoutingConfig.pb()(
+                                         routing_mode="REGIONAL"))
+            network.id = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10**19
+            self.resources[key] = network
+
     def _get(self, collection: str, request: Any) -> Any:
+        self._seed(request.project)
         name = getattr(request, _name_field(request))
         key = self._key(collection, request, name)
         if key not in self.resources:
@@ -156,6 +168,7 @@ class ComputeApi(Api):
         return self._operation(request, key, "delete", lambda: self.resources.pop(key, None))
 
     def _list(self, collection: str, request: Any) -> Any:
+        self._seed(request.project)
         scope = f"regions/{request.region}" if KINDS[collection][4] else "global"
         prefix = f"projects/{request.project}/{scope}/{collection}/"
         items = [v for k, v in sorted(self.resources.items()) if k.startswith(prefix)]
