@@ -10,6 +10,7 @@ from typing import Any
 from google.cloud import iam_admin_v1 as ia
 from google.protobuf import empty_pb2
 
+from launchdeck.providers.gcp.fake.core import Rule as R
 from launchdeck.providers.gcp.fake.core import (
     already_exists,
     etag_of,
@@ -17,7 +18,6 @@ from launchdeck.providers.gcp.fake.core import (
     not_found,
     page,
 )
-from launchdeck.providers.gcp.fake.core import Rule as R
 from launchdeck.providers.gcp.fake.server import Api, Route
 
 ACCOUNT_ID = re.compile(r"^[a-z]([-a-z0-9]{4,28}[a-z0-9])$")

@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 from google.cloud import redis_v1 as r
-from google.cloud.redis_v1.services.cloud_redis.transports.rest_base import _BaseCloudRedisRestTransport as _Rest
+from google.cloud.redis_v1.services.cloud_redis.transports.rest_base import (
+    _BaseCloudRedisRestTransport as _Rest,
+)
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from google.cloud import sqladmin_v1 as s
 
-from launchdeck.providers.gcp.fake.core import ApiError, Progress, check_labels, invalid, project_number
+from launchdeck.providers.gcp.fake.core import ApiError, Progress, check_labels, project_number
 from launchdeck.providers.gcp.fake.core import Rule as R
 from launchdeck.providers.gcp.fake.run import REGIONS
 from launchdeck.providers.gcp.fake.server import Api, Route
