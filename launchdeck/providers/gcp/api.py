@@ -34,22 +34,34 @@ from launchdeck.errors import EngineUnavailable, LaunchdeckError, ProviderError
 DEFAULT_REGION = "us-central1"
 ENDPOINT = "LAUNCHDECK_GCP_ENDPOINT"
 APIS = {
-    "storage": "storage.googleapis.com", "artifactregistry": "artifactregistry.googleapis.com",
-    "cloudbuild": "cloudbuild.googleapis.com", "run": "run.googleapis.com",
-    "secretmanager": "secretmanager.googleapis.com", "iam": "iam.googleapis.com",
-    "cloudresourcemanager": "cloudresourcemanager.googleapis.com", "logging": "logging.googleapis.com",
-    "sqladmin": "sqladmin.googleapis.com", "redis": "redis.googleapis.com", "compute": "compute.googleapis.com",
+    "storage": "storage.googleapis.com",
+    "artifactregistry": "artifactregistry.googleapis.com",
+    "cloudbuild": "cloudbuild.googleapis.com",
+    "run": "run.googleapis.com",
+    "secretmanager": "secretmanager.googleapis.com",
+    "iam": "iam.googleapis.com",
+    "cloudresourcemanager": "cloudresourcemanager.googleapis.com",
+    "logging": "logging.googleapis.com",
+    "sqladmin": "sqladmin.googleapis.com",
+    "redis": "redis.googleapis.com",
+    "compute": "compute.googleapis.com",
     "dns": "dns.googleapis.com",
 }
 """API name (the endpoint variable's suffix, upper-cased) -> its service name."""
 
 ROLES = {
-    "storage": "roles/storage.admin", "artifactregistry": "roles/artifactregistry.admin",
-    "cloudbuild": "roles/cloudbuild.builds.editor", "run": "roles/run.admin",
-    "secretmanager": "roles/secretmanager.admin", "iam": "roles/iam.serviceAccountAdmin",
-    "cloudresourcemanager": "roles/resourcemanager.projectIamAdmin", "logging": "roles/logging.viewer",
-    "sqladmin": "roles/cloudsql.admin", "redis": "roles/redis.admin",
-    "compute": "roles/compute.loadBalancerAdmin", "dns": "roles/dns.admin",
+    "storage": "roles/storage.admin",
+    "artifactregistry": "roles/artifactregistry.admin",
+    "cloudbuild": "roles/cloudbuild.builds.editor",
+    "run": "roles/run.admin",
+    "secretmanager": "roles/secretmanager.admin",
+    "iam": "roles/iam.serviceAccountAdmin",
+    "cloudresourcemanager": "roles/resourcemanager.projectIamAdmin",
+    "logging": "roles/logging.viewer",
+    "sqladmin": "roles/cloudsql.admin",
+    "redis": "roles/redis.admin",
+    "compute": "roles/compute.loadBalancerAdmin",
+    "dns": "roles/dns.admin",
 }
 """The predefined role that grants what launchdeck does with each API."""
 
@@ -63,8 +75,9 @@ class GcpError(ProviderError):
     """A GCP call failed; ``code`` is the HTTP status, ``status`` the google.rpc code name
     (``NOT_FOUND``, ``ALREADY_EXISTS``, ...) and ``reason`` the ErrorInfo reason if any."""
 
-    def __init__(self, message: str, *, code: int = 0, status: str = "", reason: str = "",
-                 hint: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: int = 0, status: str = "", reason: str = "", hint: str = ""
+    ) -> None:
         super().__init__(message, provider="gcp", hint=hint)
         self.code = code
         self.status = status
@@ -74,9 +87,17 @@ class GcpError(ProviderError):
 class Gcp:
     """Clients for one GCP project and region, made on first use and shared by threads."""
 
-    def __init__(self, *, environ: Mapping[str, str] | None = None, credentials: Any = None,
-                 project: str | None = None, poll_interval: float = 2.0, attempts: int = 6,
-                 backoff: float = 0.5, max_backoff: float = 20.0) -> None:
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        credentials: Any = None,
+        project: str | None = None,
+        poll_interval: float = 2.0,
+        attempts: int = 6,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+    ) -> None:
         self._env = dict(os.environ if environ is None else environ)
         self._credentials = credentials
         self._project = project or self._env.get("GCP_PROJECT_ID") or self._env.get("GOOGLE_CLOUD_PROJECT")
@@ -110,8 +131,7 @@ class Gcp:
                 from google.auth.exceptions import DefaultCredentialsError
 
                 try:
-                    self._adc = google.auth.default(
-                        scopes=["https://www.googleapis.com/auth/cloud-platform"])
+                    self._adc = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
                 except DefaultCredentialsError as exc:
                     raise _no_credentials() from exc
             return self._adc
@@ -135,8 +155,11 @@ class Gcp:
             if found:
                 self._project = found
                 return found
-        raise GcpError("no GCP project is set", hint="Name the project to deploy to: `export "
-                       "GCP_PROJECT_ID=my-project` (or `gcloud config set project my-project`), then try again.")
+        raise GcpError(
+            "no GCP project is set",
+            hint="Name the project to deploy to: `export "
+            "GCP_PROJECT_ID=my-project` (or `gcloud config set project my-project`), then try again.",
+        )
 
     def check(self) -> None:
         """Raise a clear error now when there is no project or no credentials to call GCP with."""
@@ -168,8 +191,9 @@ class Gcp:
         if api == "logging":
             from google.cloud import logging
 
-            return logging.Client(project=self.project, credentials=credentials, client_options=options,
-                                  _use_grpc=False)
+            return logging.Client(
+                project=self.project, credentials=credentials, client_options=options, _use_grpc=False
+            )
         if api == "dns":
             from google.cloud import dns
 
@@ -189,8 +213,9 @@ class Gcp:
         if api == "run":
             from google.cloud import run_v2
 
-            return {"services": run_v2.ServicesClient, "revisions": run_v2.RevisionsClient}[part or "services"](
-                **gapic)
+            return {"services": run_v2.ServicesClient, "revisions": run_v2.RevisionsClient}[
+                part or "services"
+            ](**gapic)
         if api == "secretmanager":
             from google.cloud import secretmanager_v1
 
@@ -210,8 +235,11 @@ class Gcp:
         if url and isinstance(services, dict):
             # the library polls Compute operations with clients of its own made without our
             # client_options (so at Google's endpoint); hand it ones that reach the same place
-            for key, kind in (("global_operations", "GlobalOperations"), ("region_operations", "RegionOperations"),
-                              ("zone_operations", "ZoneOperations")):
+            for key, kind in (
+                ("global_operations", "GlobalOperations"),
+                ("region_operations", "RegionOperations"),
+                ("zone_operations", "ZoneOperations"),
+            ):
                 services.setdefault(key, getattr(compute_v1, f"{kind}Client")(**gapic))
         return client
 
@@ -220,11 +248,13 @@ class Gcp:
     async def call(self, name: str, method: str, /, *args: Any, **kwargs: Any) -> Any:
         """Call ``method`` of client ``name`` in a worker thread; retried, translated."""
         api = name.partition(".")[0]
-        return await self.run(lambda: getattr(self.client(name), method), *args, api=api,
-                              what=f"{name} {method}", **kwargs)
+        return await self.run(
+            lambda: getattr(self.client(name), method), *args, api=api, what=f"{name} {method}", **kwargs
+        )
 
-    async def maybe(self, name: str, method: str, /, *args: Any, missing: tuple[int, ...] = (404,),
-                    **kwargs: Any) -> Any:
+    async def maybe(
+        self, name: str, method: str, /, *args: Any, missing: tuple[int, ...] = (404,), **kwargs: Any
+    ) -> Any:
         """Like ``call``, but None when GCP answers with one of the ``missing`` HTTP codes."""
         try:
             return await self.call(name, method, *args, **kwargs)
@@ -233,8 +263,9 @@ class Gcp:
                 return None
             raise
 
-    async def run(self, target: Callable[[], Callable[..., Any]], /, *args: Any, api: str, what: str,
-                  **kwargs: Any) -> Any:
+    async def run(
+        self, target: Callable[[], Callable[..., Any]], /, *args: Any, api: str, what: str, **kwargs: Any
+    ) -> Any:
         """Run the callable ``target()`` returns in a worker thread, with retries and translation.
 
         The libraries' own retries are turned off where a method takes ``retry``, so the
@@ -244,8 +275,9 @@ class Gcp:
         while True:
             attempt += 1
             try:
-                return await anyio.to_thread.run_sync(partial(self._invoke, target, args, kwargs),
-                                                      limiter=_threads)
+                return await anyio.to_thread.run_sync(
+                    partial(self._invoke, target, args, kwargs), limiter=_threads
+                )
             except LaunchdeckError:
                 raise
             except Exception as exc:
@@ -256,7 +288,9 @@ class Gcp:
                 raise translate(exc, what=what, api=api, project=self._project or "PROJECT") from exc
 
     @staticmethod
-    def _invoke(target: Callable[[], Callable[..., Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _invoke(
+        target: Callable[[], Callable[..., Any]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         function = target()
         if "retry" not in kwargs and _takes_retry(function):
             kwargs = {**kwargs, "retry": None}
@@ -269,8 +303,17 @@ class Gcp:
             return min(float(after), self.max_backoff)
         return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
-    async def rest(self, api: str, verb: str, path: str, /, *, body: Any = None,
-                   params: Mapping[str, str] | None = None, response_type: Any = None) -> Any:
+    async def rest(
+        self,
+        api: str,
+        verb: str,
+        path: str,
+        /,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        response_type: Any = None,
+    ) -> Any:
         """Call an API whose library has no REST transport (Cloud SQL Admin, IAM) over its HTTP rules.
 
         ``body`` is one of the library's proto-plus messages; the answer is parsed into
@@ -283,8 +326,14 @@ class Gcp:
             from google.api_core import exceptions
 
             session = self.client(api)
-            response = session.request(verb, base + path, data=data, params=dict(params or {}),
-                                       headers={"Content-Type": "application/json"}, timeout=60)
+            response = session.request(
+                verb,
+                base + path,
+                data=data,
+                params=dict(params or {}),
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
             if response.status_code >= 400:
                 raise exceptions.from_http_response(response)
             if response_type is None:
@@ -293,9 +342,17 @@ class Gcp:
 
         return await self.run(lambda: send, api=api, what=f"{api} {verb} {path}")
 
-    async def wait(self, operation: Any, /, *, what: str, api: str,
-                   on_progress: Callable[[Any], None] | None = None, interval: float | None = None,
-                   deadline: float = 1800.0) -> Any:
+    async def wait(
+        self,
+        operation: Any,
+        /,
+        *,
+        what: str,
+        api: str,
+        on_progress: Callable[[Any], None] | None = None,
+        interval: float | None = None,
+        deadline: float = 1800.0,
+    ) -> Any:
         """Poll a long-running operation until it is done and return its result.
 
         Takes what the libraries return (an api_core Operation, a Compute ExtendedOperation)
@@ -307,9 +364,9 @@ class Gcp:
         polls = 0
         while True:
             if hasattr(operation, "done"):
-                done = await self.run(lambda: operation.done, api=api, what=what)
+                done = await self.run(partial(getattr, operation, "done"), api=api, what=what)
                 if done:
-                    return await self.run(lambda: operation.result, api=api, what=what)
+                    return await self.run(partial(getattr, operation, "result"), api=api, what=what)
                 latest = getattr(operation, "metadata", operation)
             else:
                 operation = await self._sql_poll(operation, api=api, what=what)
@@ -320,20 +377,32 @@ class Gcp:
             if on_progress is not None:
                 on_progress(latest)
             if time.monotonic() + pause > give_up:
-                raise GcpError(f"{what} did not finish within {deadline:g} s ({polls} polls)",
-                               code=504, status="DEADLINE_EXCEEDED",
-                               hint="It may still finish: check it in the Cloud Console, then try again.")
+                raise GcpError(
+                    f"{what} did not finish within {deadline:g} s ({polls} polls)",
+                    code=504,
+                    status="DEADLINE_EXCEEDED",
+                    hint="It may still finish: check it in the Cloud Console, then try again.",
+                )
             await anyio.sleep(pause)
 
     async def _sql_poll(self, operation: Any, *, api: str, what: str) -> Any:
         from google.cloud import sqladmin_v1
 
-        current = await self.rest(api, "GET", f"/v1/projects/{operation.target_project}/operations/{operation.name}",
-                                  response_type=sqladmin_v1.Operation)
+        current = await self.rest(
+            api,
+            "GET",
+            f"/v1/projects/{operation.target_project}/operations/{operation.name}",
+            response_type=sqladmin_v1.Operation,
+        )
         if current.status.name == "DONE" and current.error.errors:
             first = current.error.errors[0]
-            raise GcpError(f"GCP failed {what}: {first.code}: {first.message}", code=400,
-                           status="FAILED_PRECONDITION", reason=first.code, hint=_GENERIC)
+            raise GcpError(
+                f"GCP failed {what}: {first.code}: {first.message}",
+                code=400,
+                status="FAILED_PRECONDITION",
+                reason=first.code,
+                hint=_GENERIC,
+            )
         return current
 
 
@@ -344,16 +413,31 @@ def _takes_retry(function: Callable[..., Any]) -> bool:
         return False
 
 
-_GENERIC = "Fix what GCP names, or try again; `launchdeck compose ps --provider gcp` shows where things stand."
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-           409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-           503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_GENERIC = (
+    "Fix what GCP names, or try again; `launchdeck compose ps --provider gcp` shows where things stand."
+)
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    412: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 def _no_credentials() -> GcpError:
-    return GcpError("no Google Cloud credentials found", code=401, status="UNAUTHENTICATED",
-                    hint="Run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS "
-                         "to a service account key file), then try again.")
+    return GcpError(
+        "no Google Cloud credentials found",
+        code=401,
+        status="UNAUTHENTICATED",
+        hint="Run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS "
+        "to a service account key file), then try again.",
+    )
 
 
 def translate(exc: Exception, *, what: str, api: str, project: str) -> LaunchdeckError:
@@ -368,18 +452,32 @@ def translate(exc: Exception, *, what: str, api: str, project: str) -> Launchdec
         message = re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", str(exc.message or "")).strip()
         reason = exc.reason or ""
         metadata = exc.metadata or {}
-        return GcpError(f"GCP refused {what}: {status}: {message}", code=code, status=status, reason=reason,
-                        hint=_hint(code, status, reason, metadata, message, api, project))
+        return GcpError(
+            f"GCP refused {what}: {status}: {message}",
+            code=code,
+            status=status,
+            reason=reason,
+            hint=_hint(code, status, reason, metadata, message, api, project),
+        )
     if isinstance(exc, auth.DefaultCredentialsError):
         return _no_credentials()
     if isinstance(exc, auth.RefreshError):
-        return GcpError(f"the Google Cloud credentials could not be refreshed: {exc}", code=401,
-                        status="UNAUTHENTICATED", hint="Run `gcloud auth application-default login`, then try again.")
+        return GcpError(
+            f"the Google Cloud credentials could not be refreshed: {exc}",
+            code=401,
+            status="UNAUTHENTICATED",
+            hint="Run `gcloud auth application-default login`, then try again.",
+        )
     if isinstance(exc, (requests.ConnectionError, auth.TransportError)):
-        return EngineUnavailable(f"cannot reach the GCP API for {what}: {type(exc).__name__}", provider="gcp",
-                                 hint="Check your network, and LAUNCHDECK_GCP_ENDPOINT if you set it.")
-    return GcpError(f"{what} failed: {type(exc).__name__}: {exc}",
-                    hint="Try again; if it keeps failing, run with --verbose and report it.")
+        return EngineUnavailable(
+            f"cannot reach the GCP API for {what}: {type(exc).__name__}",
+            provider="gcp",
+            hint="Check your network, and LAUNCHDECK_GCP_ENDPOINT if you set it.",
+        )
+    return GcpError(
+        f"{what} failed: {type(exc).__name__}: {exc}",
+        hint="Try again; if it keeps failing, run with --verbose and report it.",
+    )
 
 
 def _body_status(exc: Any) -> str:
@@ -389,23 +487,32 @@ def _body_status(exc: Any) -> str:
         return ""
 
 
-def _hint(code: int, status: str, reason: str, metadata: Mapping[str, str], message: str, api: str,
-          project: str) -> str:
+def _hint(
+    code: int, status: str, reason: str, metadata: Mapping[str, str], message: str, api: str, project: str
+) -> str:
     if reason == "SERVICE_DISABLED":
         service = metadata.get("service") or APIS.get(api, f"{api}.googleapis.com")
-        return (f"Enable the API: `gcloud services enable {service} --project {project}`, wait a minute, "
-                "then try again.")
+        return (
+            f"Enable the API: `gcloud services enable {service} --project {project}`, wait a minute, "
+            "then try again."
+        )
     if code == 403:
-        permission = metadata.get("permission") or next(iter(re.findall(r"Permission '([^']+)'", message)), "")
+        permission = metadata.get("permission") or next(
+            iter(re.findall(r"Permission '([^']+)'", message)), ""
+        )
         role = ROLES.get(api, "roles/editor")
         what = f" (it lacks {permission})" if permission else ""
-        return (f"The account deploying needs the role {role}{what}: `gcloud projects add-iam-policy-binding "
-                f"{project} --member=user:YOU@example.com --role={role}`, then try again.")
+        return (
+            f"The account deploying needs the role {role}{what}: `gcloud projects add-iam-policy-binding "
+            f"{project} --member=user:YOU@example.com --role={role}`, then try again."
+        )
     if code == 401:
         return "Run `gcloud auth application-default login`, then try again."
     if code == 429:
-        return ("A GCP quota or rate limit was reached: wait and try again, or raise the quota in the Cloud "
-                "Console (IAM & Admin > Quotas).")
+        return (
+            "A GCP quota or rate limit was reached: wait and try again, or raise the quota in the Cloud "
+            "Console (IAM & Admin > Quotas)."
+        )
     if status == "ABORTED":
         return "Something else changed it at the same time: try again."
     return _GENERIC

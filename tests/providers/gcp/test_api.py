@@ -15,12 +15,20 @@ from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 def _service() -> object:
     from google.cloud import run_v2
 
-    return run_v2.Service(template=run_v2.RevisionTemplate(containers=[run_v2.Container(
-        image="us-docker.pkg.dev/cloudrun/container/hello", ports=[run_v2.ContainerPort(container_port=8080)])]))
+    return run_v2.Service(
+        template=run_v2.RevisionTemplate(
+            containers=[
+                run_v2.Container(
+                    image="us-docker.pkg.dev/cloudrun/container/hello",
+                    ports=[run_v2.ContainerPort(container_port=8080)],
+                )
+            ]
+        )
+    )
 
 
 def test_no_project_says_how_to_name_one(fake: FakeGcp) -> None:
-    """Without GCP_PROJECT_ID, GOOGLE_CLOUD_PROJECT or a project in the credentials, the error says what to export."""
+    """With no project set anywhere, the error says what to export."""
     with pytest.raises(GcpError) as caught:
         Gcp(environ=fake.env).check()
     assert "export GCP_PROJECT_ID=" in caught.value.hint
@@ -35,12 +43,20 @@ def test_no_credentials_says_how_to_log_in(monkeypatch: pytest.MonkeyPatch, tmp_
     assert "gcloud auth application-default login" in caught.value.hint
 
 
-@pytest.mark.parametrize(("environ", "expected"), [
-    ({"LAUNCHDECK_GCP_ENDPOINT": "http://127.0.0.1:9/"}, "http://127.0.0.1:9/run"),
-    ({"LAUNCHDECK_GCP_ENDPOINT": "http://127.0.0.1:9", "LAUNCHDECK_GCP_ENDPOINT_RUN": "http://127.0.0.1:7/x"},
-     "http://127.0.0.1:7/x"),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"LAUNCHDECK_GCP_ENDPOINT": "http://127.0.0.1:9/"}, "http://127.0.0.1:9/run"),
+        (
+            {
+                "LAUNCHDECK_GCP_ENDPOINT": "http://127.0.0.1:9",
+                "LAUNCHDECK_GCP_ENDPOINT_RUN": "http://127.0.0.1:7/x",
+            },
+            "http://127.0.0.1:7/x",
+        ),
+        ({}, None),
+    ],
+)
 def test_endpoint_override(environ: dict[str, str], expected: str | None) -> None:
     """One base URL serves every API under its name; a per-API variable wins; none means Google's own."""
     assert Gcp(environ=environ).endpoint("run") == expected
@@ -48,14 +64,18 @@ def test_endpoint_override(environ: dict[str, str], expected: str | None) -> Non
 
 def test_region_defaults_to_us_central1() -> None:
     """GCP_REGION picks the region; without it, us-central1."""
-    assert (Gcp(environ={}).region, Gcp(environ={"GCP_REGION": "europe-west1"}).region) == \
-        ("us-central1", "europe-west1")
+    assert (Gcp(environ={}).region, Gcp(environ={"GCP_REGION": "europe-west1"}).region) == (
+        "us-central1",
+        "europe-west1",
+    )
 
 
 def test_importing_the_door_imports_no_google_library() -> None:
     """Importing api.py (as the MCP server's start would) loads no google module."""
-    code = ("import sys, launchdeck, launchdeck.providers.gcp.api; "
-            "print(sorted(m for m in sys.modules if m.startswith('google')))")
+    code = (
+        "import sys, launchdeck, launchdeck.providers.gcp.api; "
+        "print(sorted(m for m in sys.modules if m.startswith('google')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -88,7 +108,7 @@ def test_injected_503s_are_retried_to_success(fake: FakeGcp, gcp: Gcp) -> None:
 
 
 def test_throttling_that_lasts_becomes_a_quota_error(fake: FakeGcp) -> None:
-    """429s past the bounded attempts end in a GcpError that speaks of quotas, after exactly that many tries."""
+    """429s past the bounded attempts end in a GcpError about quotas, after exactly that many tries."""
     fake.knobs.fault_rate, fake.knobs.fault_code = 1.0, 429
     gcp = Gcp(environ={**fake.env, "GCP_PROJECT_ID": PROJECT}, attempts=3, backoff=0.001)
     with pytest.raises(GcpError) as caught:
@@ -117,8 +137,9 @@ def test_long_running_operation_reports_progress(fake: FakeGcp, gcp: Gcp) -> Non
     seen: list[object] = []
 
     async def scenario() -> object:
-        op = await gcp.call("run.services", "create_service", parent=LOCATION, service=_service(),
-                            service_id="web")
+        op = await gcp.call(
+            "run.services", "create_service", parent=LOCATION, service=_service(), service_id="web"
+        )
         return await gcp.wait(op, what="create web", api="run", on_progress=seen.append)
 
     service = go(scenario)
@@ -130,8 +151,9 @@ def test_an_operation_past_its_deadline_is_a_clear_error(fake: FakeGcp, gcp: Gcp
     fake.knobs.lro_polls, fake.knobs.lro_seconds = 1000, None
 
     async def scenario() -> None:
-        op = await gcp.call("run.services", "create_service", parent=LOCATION, service=_service(),
-                            service_id="web")
+        op = await gcp.call(
+            "run.services", "create_service", parent=LOCATION, service=_service(), service_id="web"
+        )
         await gcp.wait(op, what="create web", api="run", interval=0.01, deadline=0.05)
 
     with pytest.raises(GcpError) as caught:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+from functools import partial
 
 import anyio
 import pytest
@@ -39,8 +40,13 @@ async def _bucket(gcp: Gcp) -> object:
 async def _repository(gcp: Gcp) -> object:
     from google.cloud import artifactregistry_v1 as ar
 
-    op = await gcp.call("artifactregistry", "create_repository", parent=LOCATION, repository_id="launchdeck",
-                        repository=ar.Repository(format_=ar.Repository.Format.DOCKER, labels={"a": "b"}))
+    op = await gcp.call(
+        "artifactregistry",
+        "create_repository",
+        parent=LOCATION,
+        repository_id="launchdeck",
+        repository=ar.Repository(format_=ar.Repository.Format.DOCKER, labels={"a": "b"}),
+    )
     return await gcp.wait(op, what="create repository", api="artifactregistry")
 
 
@@ -49,6 +55,7 @@ async def _repository(gcp: Gcp) -> object:
 
 def test_bucket_round_trip(gcp: Gcp) -> None:
     """A bucket keeps its labels, uniform access and public access prevention; delete makes it 404."""
+
     async def scenario() -> tuple[object, object]:
         await _bucket(gcp)
         read = await gcp.call("storage", "get_bucket", BUCKET)
@@ -62,14 +69,15 @@ def test_bucket_round_trip(gcp: Gcp) -> None:
 
 
 def test_create_only_if_absent_has_one_winner(gcp: Gcp) -> None:
-    """Two concurrent creators of one object with ifGenerationMatch=0: exactly one wins, the other gets 412."""
+    """Two concurrent creators of one object with ifGenerationMatch=0: one wins, the other gets 412."""
     outcomes: list[object] = []
 
     async def create(owner: bytes) -> None:
         blob = gcp.client("storage").bucket(BUCKET).blob("locks/shop/dev")
         try:
-            await gcp.run(lambda: blob.upload_from_string, owner, if_generation_match=0, api="storage",
-                          what="take lock")
+            await gcp.run(
+                lambda: blob.upload_from_string, owner, if_generation_match=0, api="storage", what="take lock"
+            )
             outcomes.append(owner)
         except GcpError as exc:
             outcomes.append(exc.code)
@@ -88,15 +96,20 @@ def test_create_only_if_absent_has_one_winner(gcp: Gcp) -> None:
 
 def test_objects_list_by_prefix_and_delete_on_generation(gcp: Gcp) -> None:
     """Listing by prefix finds only that prefix; a delete with a stale generation is refused 412."""
+
     async def scenario() -> tuple[list[str], int]:
         await _bucket(gcp)
         bucket = gcp.client("storage").bucket(BUCKET)
         for name in ("ctx/web.tgz", "ctx/api.tgz", "records/shop.json"):
-            await gcp.run(lambda name=name: bucket.blob(name).upload_from_string, b"x", api="storage", what="put")
+            await gcp.run(
+                lambda name=name: bucket.blob(name).upload_from_string, b"x", api="storage", what="put"
+            )
         names = [b.name for b in await gcp.call("storage", "list_blobs", BUCKET, prefix="ctx/")]
         blob = await gcp.run(lambda: bucket.get_blob, "ctx/web.tgz", api="storage", what="get")
         with pytest.raises(GcpError) as caught:
-            await gcp.run(lambda: blob.delete, if_generation_match=blob.generation + 1, api="storage", what="rm")
+            await gcp.run(
+                lambda: blob.delete, if_generation_match=blob.generation + 1, api="storage", what="rm"
+            )
         return names, caught.value.code
 
     assert go(scenario) == (["ctx/api.tgz", "ctx/web.tgz"], 412)
@@ -107,6 +120,7 @@ def test_objects_list_by_prefix_and_delete_on_generation(gcp: Gcp) -> None:
 
 def test_repository_round_trip_and_already_exists(fake: FakeGcp, gcp: Gcp) -> None:
     """A repository is created by an operation done after polls; a second create is ALREADY_EXISTS."""
+
     async def scenario() -> object:
         made = await _repository(gcp)
         with pytest.raises(GcpError) as caught:
@@ -125,8 +139,14 @@ def test_bad_repository_id_is_refused(gcp: Gcp) -> None:
     from google.cloud import artifactregistry_v1 as ar
 
     with pytest.raises(GcpError) as caught:
-        go(gcp.call, "artifactregistry", "create_repository", parent=LOCATION, repository_id="Bad_Repo",
-           repository=ar.Repository(format_=ar.Repository.Format.DOCKER))
+        go(
+            gcp.call,
+            "artifactregistry",
+            "create_repository",
+            parent=LOCATION,
+            repository_id="Bad_Repo",
+            repository=ar.Repository(format_=ar.Repository.Format.DOCKER),
+        )
     assert caught.value.status == "INVALID_ARGUMENT"
 
 
@@ -136,17 +156,23 @@ def _build(image: str = IMAGE) -> object:
     return cb.Build(
         source=cb.Source(storage_source=cb.StorageSource(bucket=BUCKET, object_="ctx/web.tgz")),
         steps=[cb.BuildStep(name="gcr.io/cloud-builders/docker", args=["build", "-t", image, "."])],
-        images=[image], logs_bucket=f"gs://{BUCKET}/builds", tags=["launchdeck"])
+        images=[image],
+        logs_bucket=f"gs://{BUCKET}/builds",
+        tags=["launchdeck"],
+    )
 
 
 async def _run_build(gcp: Gcp, statuses: list[str]) -> object:
     await _bucket(gcp)
     bucket = gcp.client("storage").bucket(BUCKET)
-    await gcp.run(lambda: bucket.blob("ctx/web.tgz").upload_from_string, _tarball(), api="storage", what="put")
+    await gcp.run(
+        lambda: bucket.blob("ctx/web.tgz").upload_from_string, _tarball(), api="storage", what="put"
+    )
     await _repository(gcp)
     op = await gcp.call("cloudbuild", "create_build", project_id=PROJECT, build=_build(), parent=LOCATION)
-    return await gcp.wait(op, what="build", api="cloudbuild",
-                          on_progress=lambda meta: statuses.append(meta.build.status.name))
+    return await gcp.wait(
+        op, what="build", api="cloudbuild", on_progress=lambda meta: statuses.append(meta.build.status.name)
+    )
 
 
 def test_build_pushes_the_tag_and_writes_its_log(gcp: Gcp) -> None:
@@ -155,8 +181,9 @@ def test_build_pushes_the_tag_and_writes_its_log(gcp: Gcp) -> None:
 
     async def scenario() -> tuple[object, object, list[str]]:
         build = await _run_build(gcp, statuses)
-        tag = await gcp.call("artifactregistry", "get_tag",
-                             name=f"{LOCATION}/repositories/launchdeck/packages/web/tags/c0ffee")
+        tag = await gcp.call(
+            "artifactregistry", "get_tag", name=f"{LOCATION}/repositories/launchdeck/packages/web/tags/c0ffee"
+        )
         logs = [b.name for b in await gcp.call("storage", "list_blobs", BUCKET, prefix="builds/")]
         return build, tag, logs
 
@@ -171,12 +198,15 @@ def test_failing_build_ends_in_failure_with_its_log(fake: FakeGcp, gcp: Gcp) -> 
     fake.knobs.failing_builds = {"web": "npm ERR! missing script: build"}
     with pytest.raises(GcpError):
         go(_run_build, gcp, [])
-    log = next(data for name, (_, data) in fake.api("storage").objects[BUCKET].items() if name.startswith("builds/"))
+    log = next(
+        data for name, (_, data) in fake.api("storage").objects[BUCKET].items() if name.startswith("builds/")
+    )
     assert b"npm ERR! missing script: build" in log
 
 
 def test_build_from_a_missing_object_is_refused(gcp: Gcp) -> None:
     """A build whose source object does not exist cannot resolve its source."""
+
     async def scenario() -> None:
         await _bucket(gcp)
         await gcp.call("cloudbuild", "create_build", project_id=PROJECT, build=_build(), parent=LOCATION)
@@ -192,18 +222,29 @@ def test_build_from_a_missing_object_is_refused(gcp: Gcp) -> None:
 def _service(image: str = "us-docker.pkg.dev/cloudrun/container/hello", **fields: object) -> object:
     from google.cloud import run_v2
 
-    return run_v2.Service(labels={"launchdeck-stack": "dev"}, template=run_v2.RevisionTemplate(containers=[
-        run_v2.Container(image=image, ports=[run_v2.ContainerPort(container_port=8080)])]), **fields)
+    return run_v2.Service(
+        labels={"launchdeck-stack": "dev"},
+        template=run_v2.RevisionTemplate(
+            containers=[run_v2.Container(image=image, ports=[run_v2.ContainerPort(container_port=8080)])]
+        ),
+        **fields,
+    )
 
 
 async def _deploy(gcp: Gcp, service_id: str = "web", service: object = None) -> object:
-    op = await gcp.call("run.services", "create_service", parent=LOCATION, service=service or _service(),
-                        service_id=service_id)
+    op = await gcp.call(
+        "run.services",
+        "create_service",
+        parent=LOCATION,
+        service=service or _service(),
+        service_id=service_id,
+    )
     return await gcp.wait(op, what=f"deploy {service_id}", api="run")
 
 
 def test_service_becomes_ready_with_a_revision_and_url(gcp: Gcp) -> None:
     """A created service ends Ready with a URL and one revision, listed under it."""
+
     async def scenario() -> tuple[object, list[str]]:
         service = await _deploy(gcp)
         revisions = await gcp.call("run.revisions", "list_revisions", parent=service.name)
@@ -217,6 +258,7 @@ def test_service_becomes_ready_with_a_revision_and_url(gcp: Gcp) -> None:
 
 def test_second_create_is_already_exists(gcp: Gcp) -> None:
     """Creating a service that exists is ALREADY_EXISTS (409)."""
+
     async def scenario() -> None:
         await _deploy(gcp)
         await _deploy(gcp)
@@ -257,10 +299,14 @@ def test_public_invoker_policy_and_delete(fake: FakeGcp, gcp: Gcp) -> None:
 
     async def scenario() -> object:
         service = await _deploy(gcp)
-        policy = policy_pb2.Policy(bindings=[policy_pb2.Binding(role="roles/run.invoker", members=["allUsers"])])
+        policy = policy_pb2.Policy(
+            bindings=[policy_pb2.Binding(role="roles/run.invoker", members=["allUsers"])]
+        )
         await gcp.call("run.services", "set_iam_policy", request={"resource": service.name, "policy": policy})
         assert fake.api("run").invokers(service.name) == {"allUsers"}
-        await gcp.wait(await gcp.call("run.services", "delete_service", name=service.name), what="rm", api="run")
+        await gcp.wait(
+            await gcp.call("run.services", "delete_service", name=service.name), what="rm", api="run"
+        )
         return await gcp.maybe("run.services", "get_service", name=service.name)
 
     assert go(scenario) is None
@@ -268,17 +314,33 @@ def test_public_invoker_policy_and_delete(fake: FakeGcp, gcp: Gcp) -> None:
 
 def test_secret_the_service_account_cannot_read_fails_the_deploy(gcp: Gcp) -> None:
     """A secret env var whose secret the revision's account may not access fails the revision."""
-    from google.cloud import run_v2, secretmanager_v1 as sm
+    from google.cloud import run_v2
+    from google.cloud import secretmanager_v1 as sm
 
     async def scenario() -> None:
-        await gcp.call("secretmanager", "create_secret", parent=f"projects/{PROJECT}", secret_id="api-key",
-                       secret=sm.Secret(replication=sm.Replication(automatic={})))
-        await gcp.call("secretmanager", "add_secret_version", parent=f"projects/{PROJECT}/secrets/api-key",
-                       payload=sm.SecretPayload(data=b"sk-123"))
+        await gcp.call(
+            "secretmanager",
+            "create_secret",
+            parent=f"projects/{PROJECT}",
+            secret_id="api-key",
+            secret=sm.Secret(replication=sm.Replication(automatic={})),
+        )
+        await gcp.call(
+            "secretmanager",
+            "add_secret_version",
+            parent=f"projects/{PROJECT}/secrets/api-key",
+            payload=sm.SecretPayload(data=b"sk-123"),
+        )
         service = _service()
         service.template.service_account = f"runner@{PROJECT}.iam.gserviceaccount.com"
-        service.template.containers[0].env = [run_v2.EnvVar(name="API_KEY", value_source=run_v2.EnvVarSource(
-            secret_key_ref=run_v2.SecretKeySelector(secret="api-key", version="latest")))]
+        service.template.containers[0].env = [
+            run_v2.EnvVar(
+                name="API_KEY",
+                value_source=run_v2.EnvVarSource(
+                    secret_key_ref=run_v2.SecretKeySelector(secret="api-key", version="latest")
+                ),
+            )
+        ]
         await _deploy(gcp, "web", service)
 
     with pytest.raises(GcpError) as caught:
@@ -295,17 +357,35 @@ def test_secret_round_trip_with_label_filter(gcp: Gcp) -> None:
 
     async def scenario() -> tuple[list[str], bytes, object]:
         for name, stack in (("shop-dev-API_KEY", "dev"), ("shop-prod-API_KEY", "prod")):
-            secret = await gcp.call("secretmanager", "create_secret", parent=f"projects/{PROJECT}", secret_id=name,
-                                    secret=sm.Secret(replication=sm.Replication(automatic={}),
-                                                     labels={"launchdeck-stack": stack}))
-            await gcp.call("secretmanager", "add_secret_version", parent=secret.name,
-                           payload=sm.SecretPayload(data=f"value-{stack}".encode()))
-        listed = await gcp.call("secretmanager", "list_secrets",
-                                request={"parent": f"projects/{PROJECT}", "filter": "labels.launchdeck-stack=dev"})
-        value = await gcp.call("secretmanager", "access_secret_version",
-                               name=f"projects/{PROJECT}/secrets/shop-dev-API_KEY/versions/latest")
+            secret = await gcp.call(
+                "secretmanager",
+                "create_secret",
+                parent=f"projects/{PROJECT}",
+                secret_id=name,
+                secret=sm.Secret(
+                    replication=sm.Replication(automatic={}), labels={"launchdeck-stack": stack}
+                ),
+            )
+            await gcp.call(
+                "secretmanager",
+                "add_secret_version",
+                parent=secret.name,
+                payload=sm.SecretPayload(data=f"value-{stack}".encode()),
+            )
+        listed = await gcp.call(
+            "secretmanager",
+            "list_secrets",
+            request={"parent": f"projects/{PROJECT}", "filter": "labels.launchdeck-stack=dev"},
+        )
+        value = await gcp.call(
+            "secretmanager",
+            "access_secret_version",
+            name=f"projects/{PROJECT}/secrets/shop-dev-API_KEY/versions/latest",
+        )
         await gcp.call("secretmanager", "delete_secret", name=f"projects/{PROJECT}/secrets/shop-dev-API_KEY")
-        gone = await gcp.maybe("secretmanager", "get_secret", name=f"projects/{PROJECT}/secrets/shop-dev-API_KEY")
+        gone = await gcp.maybe(
+            "secretmanager", "get_secret", name=f"projects/{PROJECT}/secrets/shop-dev-API_KEY"
+        )
         return [s.name.split("/")[-1] for s in listed], value.payload.data, gone
 
     assert go(scenario) == (["shop-dev-API_KEY"], b"value-dev", None)
@@ -316,12 +396,22 @@ def test_service_account_round_trip(gcp: Gcp) -> None:
     from google.cloud import iam_admin_v1 as ia
 
     async def scenario() -> tuple[str, list[str], int]:
-        body = ia.CreateServiceAccountRequest(account_id="shop-dev-runner",
-                                              service_account=ia.ServiceAccount(display_name="shop dev"))
-        made = await gcp.rest("iam", "POST", f"/v1/projects/{PROJECT}/serviceAccounts", body=body,
-                              response_type=ia.ServiceAccount)
-        listed = await gcp.rest("iam", "GET", f"/v1/projects/{PROJECT}/serviceAccounts",
-                                response_type=ia.ListServiceAccountsResponse)
+        body = ia.CreateServiceAccountRequest(
+            account_id="shop-dev-runner", service_account=ia.ServiceAccount(display_name="shop dev")
+        )
+        made = await gcp.rest(
+            "iam",
+            "POST",
+            f"/v1/projects/{PROJECT}/serviceAccounts",
+            body=body,
+            response_type=ia.ServiceAccount,
+        )
+        listed = await gcp.rest(
+            "iam",
+            "GET",
+            f"/v1/projects/{PROJECT}/serviceAccounts",
+            response_type=ia.ListServiceAccountsResponse,
+        )
         await gcp.rest("iam", "DELETE", f"/v1/projects/{PROJECT}/serviceAccounts/{made.email}")
         with pytest.raises(GcpError) as caught:
             await gcp.rest("iam", "GET", f"/v1/projects/{PROJECT}/serviceAccounts/{made.email}")
@@ -333,13 +423,20 @@ def test_service_account_round_trip(gcp: Gcp) -> None:
 
 def test_stale_policy_etag_is_aborted(gcp: Gcp) -> None:
     """A project policy written with an etag read before another write is refused 409 ABORTED."""
+
     async def scenario() -> None:
         policy = await gcp.call("cloudresourcemanager", "get_iam_policy", resource=f"projects/{PROJECT}")
         policy.bindings.add(role="roles/viewer", members=["user:a@example.com"])
-        await gcp.call("cloudresourcemanager", "set_iam_policy",
-                       request={"resource": f"projects/{PROJECT}", "policy": policy})
-        await gcp.call("cloudresourcemanager", "set_iam_policy",
-                       request={"resource": f"projects/{PROJECT}", "policy": policy})
+        await gcp.call(
+            "cloudresourcemanager",
+            "set_iam_policy",
+            request={"resource": f"projects/{PROJECT}", "policy": policy},
+        )
+        await gcp.call(
+            "cloudresourcemanager",
+            "set_iam_policy",
+            request={"resource": f"projects/{PROJECT}", "policy": policy},
+        )
 
     with pytest.raises(GcpError) as caught:
         go(scenario)
@@ -359,14 +456,23 @@ def test_log_entries_filtered_ordered_and_paged(gcp: Gcp) -> None:
             resource = Resource(type="cloud_run_revision", labels={"service_name": service})
             logger = client.logger("run.googleapis.com%2Fstdout")
             for index in range(3):
-                await gcp.run(lambda: logger.log_text, f"{service} line {index}", resource=resource,
-                              labels={"launchdeck-stack": "dev"}, api="logging", what="write")
-        query = ('resource.type="cloud_run_revision" AND resource.labels.service_name="web" '
-                 'AND labels.launchdeck-stack="dev" AND timestamp>="2020-01-01T00:00:00Z"')
+                await gcp.run(
+                    partial(getattr, logger, "log_text"),
+                    f"{service} line {index}",
+                    resource=resource,
+                    labels={"launchdeck-stack": "dev"},
+                    api="logging",
+                    what="write",
+                )
+        query = (
+            'resource.type="cloud_run_revision" AND resource.labels.service_name="web" '
+            'AND labels.launchdeck-stack="dev" AND timestamp>="2020-01-01T00:00:00Z"'
+        )
 
         def read() -> list[str]:
-            entries = client.list_entries(resource_names=[f"projects/{PROJECT}"], filter_=query,
-                                          order_by="timestamp desc", page_size=2)
+            entries = client.list_entries(
+                resource_names=[f"projects/{PROJECT}"], filter_=query, order_by="timestamp desc", page_size=2
+            )
             return [e.payload for e in entries]
 
         return await gcp.run(lambda: read, api="logging", what="read")
@@ -378,9 +484,18 @@ def test_unparseable_log_filter_is_refused(gcp: Gcp) -> None:
     """A filter the language cannot parse is INVALID_ARGUMENT, not an empty answer."""
     client = gcp.client("logging")
     with pytest.raises(GcpError) as caught:
-        go(gcp.run, lambda: lambda: list(client.list_entries(resource_names=[f"projects/{PROJECT}"],
-                                                              filter_='resource.type="x" AND (')),
-           api="logging", what="read")
+        go(
+            gcp.run,
+            lambda: (
+                lambda: list(
+                    client.list_entries(
+                        resource_names=[f"projects/{PROJECT}"], filter_='resource.type="x" AND ('
+                    )
+                )
+            ),
+            api="logging",
+            what="read",
+        )
     assert caught.value.status == "INVALID_ARGUMENT"
 
 
@@ -391,24 +506,45 @@ def _sql_instance(**settings: object) -> object:
     from google.cloud import sqladmin_v1 as s
 
     ip = s.IpConfiguration(ipv4_enabled=False, private_network=f"projects/{PROJECT}/global/networks/default")
-    return s.DatabaseInstance(name="shop-dev-db", database_version=s.SqlDatabaseVersion.POSTGRES_16,
-                              region="us-central1", settings=s.Settings(
-                                  tier="db-custom-1-3840", ip_configuration=ip, user_labels={"launchdeck": "shop"},
-                                  backup_configuration=s.BackupConfiguration(enabled=True), **settings))
+    return s.DatabaseInstance(
+        name="shop-dev-db",
+        database_version=s.SqlDatabaseVersion.POSTGRES_16,
+        region="us-central1",
+        settings=s.Settings(
+            tier="db-custom-1-3840",
+            ip_configuration=ip,
+            user_labels={"launchdeck": "shop"},
+            backup_configuration=s.BackupConfiguration(enabled=True),
+            **settings,
+        ),
+    )
 
 
 def test_sql_instance_becomes_runnable_with_a_private_ip(gcp: Gcp) -> None:
-    """An instance is PENDING_CREATE until its operation is done, then RUNNABLE with only a private address."""
+    """An instance is PENDING_CREATE until its operation is done, then RUNNABLE, private address only."""
     from google.cloud import sqladmin_v1 as s
 
     async def scenario() -> tuple[str, object]:
-        op = await gcp.rest("sqladmin", "POST", f"/v1/projects/{PROJECT}/instances", body=_sql_instance(),
-                            response_type=s.Operation)
-        pending = await gcp.rest("sqladmin", "GET", f"/v1/projects/{PROJECT}/instances/shop-dev-db",
-                                 response_type=s.DatabaseInstance)
+        op = await gcp.rest(
+            "sqladmin",
+            "POST",
+            f"/v1/projects/{PROJECT}/instances",
+            body=_sql_instance(),
+            response_type=s.Operation,
+        )
+        pending = await gcp.rest(
+            "sqladmin",
+            "GET",
+            f"/v1/projects/{PROJECT}/instances/shop-dev-db",
+            response_type=s.DatabaseInstance,
+        )
         await gcp.wait(op, what="create db", api="sqladmin")
-        ready = await gcp.rest("sqladmin", "GET", f"/v1/projects/{PROJECT}/instances/shop-dev-db",
-                               response_type=s.DatabaseInstance)
+        ready = await gcp.rest(
+            "sqladmin",
+            "GET",
+            f"/v1/projects/{PROJECT}/instances/shop-dev-db",
+            response_type=s.DatabaseInstance,
+        )
         return pending.state.name, ready
 
     before, ready = go(scenario)
@@ -427,15 +563,29 @@ def test_sql_users_databases_backups_and_delete(gcp: Gcp) -> None:
         with pytest.raises(GcpError):
             await gcp.rest("sqladmin", "POST", f"{base}/shop-dev-db/users", body=s.User(name="app"))
         await gcp.wait(op, what="create", api="sqladmin")
-        for path, body in (("users", s.User(name="app", password="pw")), ("databases", s.Database(name="shop")),
-                           ("backupRuns", s.BackupRun(description="before deploy"))):
-            done = await gcp.rest("sqladmin", "POST", f"{base}/shop-dev-db/{path}", body=body,
-                                  response_type=s.Operation)
+        for path, body in (
+            ("users", s.User(name="app", password="pw")),
+            ("databases", s.Database(name="shop")),
+            ("backupRuns", s.BackupRun(description="before deploy")),
+        ):
+            done = await gcp.rest(
+                "sqladmin", "POST", f"{base}/shop-dev-db/{path}", body=body, response_type=s.Operation
+            )
             await gcp.wait(done, what=path, api="sqladmin")
-        await gcp.rest("sqladmin", "PUT", f"{base}/shop-dev-db/users", params={"name": "app"},
-                       body=s.User(name="app", password="pw2"))
-        deleted = await gcp.rest("sqladmin", "DELETE", f"{base}/shop-dev-db", params={"enableFinalBackup": "true"},
-                                 response_type=s.Operation)
+        await gcp.rest(
+            "sqladmin",
+            "PUT",
+            f"{base}/shop-dev-db/users",
+            params={"name": "app"},
+            body=s.User(name="app", password="pw2"),
+        )
+        deleted = await gcp.rest(
+            "sqladmin",
+            "DELETE",
+            f"{base}/shop-dev-db",
+            params={"enableFinalBackup": "true"},
+            response_type=s.Operation,
+        )
         await gcp.wait(deleted, what="delete", api="sqladmin")
         with pytest.raises(GcpError) as caught:
             await gcp.rest("sqladmin", "POST", base, body=_sql_instance())
@@ -461,9 +611,18 @@ def test_redis_instance_becomes_ready(gcp: Gcp) -> None:
     from google.cloud import redis_v1 as r
 
     async def scenario() -> tuple[object, object]:
-        op = await gcp.call("redis", "create_instance", parent=LOCATION, instance_id="shop-dev-cache",
-                            instance=r.Instance(tier=r.Instance.Tier.BASIC, memory_size_gb=1,
-                                                redis_version="REDIS_7_2", labels={"launchdeck": "shop"}))
+        op = await gcp.call(
+            "redis",
+            "create_instance",
+            parent=LOCATION,
+            instance_id="shop-dev-cache",
+            instance=r.Instance(
+                tier=r.Instance.Tier.BASIC,
+                memory_size_gb=1,
+                redis_version="REDIS_7_2",
+                labels={"launchdeck": "shop"},
+            ),
+        )
         ready = await gcp.wait(op, what="create cache", api="redis")
         await gcp.wait(await gcp.call("redis", "delete_instance", name=ready.name), what="rm", api="redis")
         return ready, await gcp.maybe("redis", "get_instance", name=ready.name)
@@ -477,8 +636,14 @@ def test_redis_version_outside_the_supported_ones_is_refused(gcp: Gcp) -> None:
     from google.cloud import redis_v1 as r
 
     with pytest.raises(GcpError) as caught:
-        go(gcp.call, "redis", "create_instance", parent=LOCATION, instance_id="cache",
-           instance=r.Instance(tier=r.Instance.Tier.BASIC, memory_size_gb=1, redis_version="REDIS_9_9"))
+        go(
+            gcp.call,
+            "redis",
+            "create_instance",
+            parent=LOCATION,
+            instance_id="cache",
+            instance=r.Instance(tier=r.Instance.Tier.BASIC, memory_size_gb=1, redis_version="REDIS_9_9"),
+        )
     assert caught.value.status == "INVALID_ARGUMENT"
 
 
@@ -486,7 +651,7 @@ def test_redis_version_outside_the_supported_ones_is_refused(gcp: Gcp) -> None:
 
 
 def test_load_balancer_chain_and_delete_order(gcp: Gcp) -> None:
-    """NEG -> backend -> URL map -> certificate -> HTTPS proxy -> address -> rule; a used backend cannot go."""
+    """NEG, backend, URL map, certificate, HTTPS proxy, address, rule; a backend in use cannot go."""
     from google.cloud import compute_v1 as c
 
     g = f"projects/{PROJECT}/global"
@@ -496,22 +661,59 @@ def test_load_balancer_chain_and_delete_order(gcp: Gcp) -> None:
         await gcp.wait(op, what=f"insert {client}", api="compute")
 
     async def scenario() -> tuple[object, GcpError]:
-        await insert("RegionNetworkEndpointGroups", region="us-central1",
-                     network_endpoint_group_resource=c.NetworkEndpointGroup(
-                         name="shop-web-neg", network_endpoint_type="SERVERLESS",
-                         cloud_run=c.NetworkEndpointGroupCloudRun(service="web")))
-        await insert("BackendServices", backend_service_resource=c.BackendService(
-            name="shop-web", load_balancing_scheme="EXTERNAL_MANAGED", protocol="HTTPS",
-            backends=[c.Backend(group=f"projects/{PROJECT}/regions/us-central1/networkEndpointGroups/shop-web-neg")]))
-        await insert("UrlMaps", url_map_resource=c.UrlMap(name="shop", default_service=f"{g}/backendServices/shop-web"))
-        await insert("SslCertificates", ssl_certificate_resource=c.SslCertificate(
-            name="shop-cert", type_="MANAGED", managed=c.SslCertificateManagedSslCertificate(domains=["shop.example.com"])))
-        await insert("TargetHttpsProxies", target_https_proxy_resource=c.TargetHttpsProxy(
-            name="shop-https", url_map=f"{g}/urlMaps/shop", ssl_certificates=[f"{g}/sslCertificates/shop-cert"]))
-        await insert("GlobalAddresses", address_resource=c.Address(name="shop-ip", labels={"launchdeck": "shop"}))
-        await insert("GlobalForwardingRules", forwarding_rule_resource=c.ForwardingRule(
-            name="shop-https", target=f"{g}/targetHttpsProxies/shop-https", port_range="443",
-            load_balancing_scheme="EXTERNAL_MANAGED"))
+        await insert(
+            "RegionNetworkEndpointGroups",
+            region="us-central1",
+            network_endpoint_group_resource=c.NetworkEndpointGroup(
+                name="shop-web-neg",
+                network_endpoint_type="SERVERLESS",
+                cloud_run=c.NetworkEndpointGroupCloudRun(service="web"),
+            ),
+        )
+        await insert(
+            "BackendServices",
+            backend_service_resource=c.BackendService(
+                name="shop-web",
+                load_balancing_scheme="EXTERNAL_MANAGED",
+                protocol="HTTPS",
+                backends=[
+                    c.Backend(
+                        group=f"projects/{PROJECT}/regions/us-central1/networkEndpointGroups/shop-web-neg"
+                    )
+                ],
+            ),
+        )
+        await insert(
+            "UrlMaps", url_map_resource=c.UrlMap(name="shop", default_service=f"{g}/backendServices/shop-web")
+        )
+        await insert(
+            "SslCertificates",
+            ssl_certificate_resource=c.SslCertificate(
+                name="shop-cert",
+                type_="MANAGED",
+                managed=c.SslCertificateManagedSslCertificate(domains=["shop.example.com"]),
+            ),
+        )
+        await insert(
+            "TargetHttpsProxies",
+            target_https_proxy_resource=c.TargetHttpsProxy(
+                name="shop-https",
+                url_map=f"{g}/urlMaps/shop",
+                ssl_certificates=[f"{g}/sslCertificates/shop-cert"],
+            ),
+        )
+        await insert(
+            "GlobalAddresses", address_resource=c.Address(name="shop-ip", labels={"launchdeck": "shop"})
+        )
+        await insert(
+            "GlobalForwardingRules",
+            forwarding_rule_resource=c.ForwardingRule(
+                name="shop-https",
+                target=f"{g}/targetHttpsProxies/shop-https",
+                port_range="443",
+                load_balancing_scheme="EXTERNAL_MANAGED",
+            ),
+        )
         cert = await gcp.call("compute.SslCertificates", "get", project=PROJECT, ssl_certificate="shop-cert")
         with pytest.raises(GcpError) as caught:
             await gcp.call("compute.BackendServices", "delete", project=PROJECT, backend_service="shop-web")
@@ -526,8 +728,13 @@ def test_compute_enum_values_are_checked(gcp: Gcp) -> None:
     from google.cloud import compute_v1 as c
 
     with pytest.raises(GcpError) as caught:
-        go(gcp.call, "compute.BackendServices", "insert", project=PROJECT,
-           backend_service_resource=c.BackendService(name="b", load_balancing_scheme="EVERYWHERE"))
+        go(
+            gcp.call,
+            "compute.BackendServices",
+            "insert",
+            project=PROJECT,
+            backend_service_resource=c.BackendService(name="b", load_balancing_scheme="EVERYWHERE"),
+        )
     assert caught.value.code == 400
 
 
@@ -539,6 +746,7 @@ def test_default_network_exists(gcp: Gcp) -> None:
 
 def test_dns_zone_changes_and_records(gcp: Gcp) -> None:
     """A record added to the zone found by its DNS name is listed; adding it twice is refused."""
+
     async def scenario() -> tuple[list[str], GcpError]:
         client = gcp.client("dns")
         zone = client.zone("example", "example.com.")
@@ -551,8 +759,11 @@ def test_dns_zone_changes_and_records(gcp: Gcp) -> None:
             change.create()
 
         await gcp.run(lambda: add, api="dns", what="add")
-        records = await gcp.run(lambda: lambda: [(r.name, r.record_type) for r in zones[0].list_resource_record_sets()],
-                                api="dns", what="records")
+        records = await gcp.run(
+            lambda: lambda: [(r.name, r.record_type) for r in zones[0].list_resource_record_sets()],
+            api="dns",
+            what="records",
+        )
         with pytest.raises(GcpError) as caught:
             await gcp.run(lambda: add, api="dns", what="add again")
         return records, caught.value
@@ -566,6 +777,7 @@ def test_dns_zone_changes_and_records(gcp: Gcp) -> None:
 
 def test_reads_make_no_mutating_request(fake: FakeGcp, gcp: Gcp) -> None:
     """After a deploy, reading everything back logs reads only; the deploy itself logged one create."""
+
     async def scenario() -> None:
         service = await _deploy(gcp)
         fake.clear_requests()

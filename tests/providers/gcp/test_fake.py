@@ -16,11 +16,24 @@ from launchdeck.providers.gcp.fake import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT
 
 UNKNOWN_FIELD = [
-    ("run", "POST", f"/v2/{LOCATION}/services?serviceId=web", {"template": {"containers": [{"image": "x"}]},
-                                                             "bogus": 1}),
-    ("secretmanager", "POST", f"/v1/projects/{PROJECT}/secrets?secretId=s",
-     {"replication": {"automatic": {}}, "bogus": 1}),
-    ("artifactregistry", "POST", f"/v1/{LOCATION}/repositories?repositoryId=r", {"format": "DOCKER", "bogus": 1}),
+    (
+        "run",
+        "POST",
+        f"/v2/{LOCATION}/services?serviceId=web",
+        {"template": {"containers": [{"image": "x"}]}, "bogus": 1},
+    ),
+    (
+        "secretmanager",
+        "POST",
+        f"/v1/projects/{PROJECT}/secrets?secretId=s",
+        {"replication": {"automatic": {}}, "bogus": 1},
+    ),
+    (
+        "artifactregistry",
+        "POST",
+        f"/v1/{LOCATION}/repositories?repositoryId=r",
+        {"format": "DOCKER", "bogus": 1},
+    ),
     ("cloudbuild", "POST", f"/v1/projects/{PROJECT}/builds", {"steps": [{"name": "x", "bogus": 1}]}),
     ("redis", "POST", f"/v1/{LOCATION}/instances?instanceId=r", {"tier": "BASIC", "bogus": 1}),
     ("iam", "POST", f"/v1/projects/{PROJECT}/serviceAccounts", {"accountId": "runner-sa", "bogus": 1}),
@@ -50,7 +63,9 @@ def test_unknown_query_parameter_is_refused(fake: FakeGcp) -> None:
 def test_enum_value_outside_the_enum_is_refused(fake: FakeGcp) -> None:
     """An enum value the type does not have is refused with the field's path and the enum's type."""
     body = {"ingress": "INGRESS_TRAFFIC_SOMETIMES", "template": {"containers": [{"image": "x"}]}}
-    answer = requests.post(fake.endpoint("run") + f"/v2/{LOCATION}/services?serviceId=web", json=body, timeout=10)
+    answer = requests.post(
+        fake.endpoint("run") + f"/v2/{LOCATION}/services?serviceId=web", json=body, timeout=10
+    )
     assert answer.status_code == 400
     assert "service.ingress" in answer.json()["error"]["message"]
 
@@ -67,7 +82,9 @@ def test_request_log_over_http_lists_and_clears(fake: FakeGcp) -> None:
 def test_knobs_over_http(fake: FakeGcp) -> None:
     """POST /_fake/knobs sets knobs by name (here: an API disabled) and refuses names it does not know."""
     assert requests.post(fake.url + "/_fake/knobs", json={"colour": 1}, timeout=10).status_code == 400
-    requests.post(fake.url + "/_fake/knobs", json={"disabled_apis": ["secretmanager.googleapis.com"]}, timeout=10)
+    requests.post(
+        fake.url + "/_fake/knobs", json={"disabled_apis": ["secretmanager.googleapis.com"]}, timeout=10
+    )
     answer = requests.get(fake.endpoint("secretmanager") + f"/v1/projects/{PROJECT}/secrets", timeout=10)
     details = answer.json()["error"]["details"]
     assert answer.status_code == 403 and details[0]["reason"] == "SERVICE_DISABLED"
@@ -75,17 +92,26 @@ def test_knobs_over_http(fake: FakeGcp) -> None:
 
 def test_secret_payloads_stay_out_of_the_request_log(fake: FakeGcp) -> None:
     """The value of a secret version is the one body the log does not keep."""
-    requests.post(fake.endpoint("secretmanager") + f"/v1/projects/{PROJECT}/secrets?secretId=k",
-                  json={"replication": {"automatic": {}}}, timeout=10)
-    requests.post(fake.endpoint("secretmanager") + f"/v1/projects/{PROJECT}/secrets/k:addVersion",
-                  json={"payload": {"data": "c2stc2VjcmV0LXZhbHVl"}}, timeout=10)
+    requests.post(
+        fake.endpoint("secretmanager") + f"/v1/projects/{PROJECT}/secrets?secretId=k",
+        json={"replication": {"automatic": {}}},
+        timeout=10,
+    )
+    requests.post(
+        fake.endpoint("secretmanager") + f"/v1/projects/{PROJECT}/secrets/k:addVersion",
+        json={"payload": {"data": "c2stc2VjcmV0LXZhbHVl"}},
+        timeout=10,
+    )
     assert "c2stc2VjcmV0LXZhbHVl" not in json.dumps(fake.requests())
 
 
 def test_routing_by_host_reaches_the_same_api(fake: FakeGcp) -> None:
     """A request whose Host is the real API's host name is routed by it, without the path prefix."""
-    answer = requests.get(fake.url + f"/v1/projects/{PROJECT}/secrets",
-                          headers={"Host": "secretmanager.googleapis.com"}, timeout=10)
+    answer = requests.get(
+        fake.url + f"/v1/projects/{PROJECT}/secrets",
+        headers={"Host": "secretmanager.googleapis.com"},
+        timeout=10,
+    )
     assert answer.status_code == 200 and fake.requests()[0]["api"] == "secretmanager"
 
 
@@ -94,8 +120,11 @@ def test_runs_on_its_own() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "launchdeck.providers.gcp.fake", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "launchdeck.providers.gcp.fake", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:

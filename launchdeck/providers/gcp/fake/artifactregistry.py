@@ -33,8 +33,10 @@ from launchdeck.providers.gcp.fake.server import Api, Route
 from launchdeck.providers.gcp.fake.shared import Operations, Policies, Work
 
 REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
-_IMAGE = re.compile(r"^(?P<region>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repo>[^/]+)/"
-                    r"(?P<image>[a-z0-9._/-]+?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+_IMAGE = re.compile(
+    r"^(?P<region>[a-z0-9-]+)-docker\.pkg\.dev/(?P<project>[^/]+)/(?P<repo>[^/]+)/"
+    r"(?P<image>[a-z0-9._/-]+?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
 
 
 class ArtifactRegistryApi(Api):
@@ -49,25 +51,62 @@ class ArtifactRegistryApi(Api):
 
     def routes(self) -> list[Route]:
         table = [
-            ("CreateRepository", ar.CreateRepositoryRequest, self.create_repository,
-             "artifactregistry.repositories.create"),
-            ("GetRepository", ar.GetRepositoryRequest, self.get_repository, "artifactregistry.repositories.get"),
-            ("ListRepositories", ar.ListRepositoriesRequest, self.list_repositories,
-             "artifactregistry.repositories.list"),
-            ("DeleteRepository", ar.DeleteRepositoryRequest, self.delete_repository,
-             "artifactregistry.repositories.delete"),
-            ("ListDockerImages", ar.ListDockerImagesRequest, self.list_docker_images,
-             "artifactregistry.dockerimages.list"),
-            ("GetDockerImage", ar.GetDockerImageRequest, self.get_docker_image, "artifactregistry.dockerimages.get"),
+            (
+                "CreateRepository",
+                ar.CreateRepositoryRequest,
+                self.create_repository,
+                "artifactregistry.repositories.create",
+            ),
+            (
+                "GetRepository",
+                ar.GetRepositoryRequest,
+                self.get_repository,
+                "artifactregistry.repositories.get",
+            ),
+            (
+                "ListRepositories",
+                ar.ListRepositoriesRequest,
+                self.list_repositories,
+                "artifactregistry.repositories.list",
+            ),
+            (
+                "DeleteRepository",
+                ar.DeleteRepositoryRequest,
+                self.delete_repository,
+                "artifactregistry.repositories.delete",
+            ),
+            (
+                "ListDockerImages",
+                ar.ListDockerImagesRequest,
+                self.list_docker_images,
+                "artifactregistry.dockerimages.list",
+            ),
+            (
+                "GetDockerImage",
+                ar.GetDockerImageRequest,
+                self.get_docker_image,
+                "artifactregistry.dockerimages.get",
+            ),
             ("GetTag", ar.GetTagRequest, self.get_tag, "artifactregistry.tags.get"),
-            ("GetIamPolicy", iam_policy_pb2.GetIamPolicyRequest, self.get_iam_policy,
-             "artifactregistry.repositories.getIamPolicy"),
-            ("SetIamPolicy", iam_policy_pb2.SetIamPolicyRequest, self.set_iam_policy,
-             "artifactregistry.repositories.setIamPolicy"),
+            (
+                "GetIamPolicy",
+                iam_policy_pb2.GetIamPolicyRequest,
+                self.get_iam_policy,
+                "artifactregistry.repositories.getIamPolicy",
+            ),
+            (
+                "SetIamPolicy",
+                iam_policy_pb2.SetIamPolicyRequest,
+                self.set_iam_policy,
+                "artifactregistry.repositories.setIamPolicy",
+            ),
             ("GetOperation", operations_pb2.GetOperationRequest, self.get_operation, ""),
         ]
-        return [Route(rule, handler, request_type, permission)
-                for rpc, request_type, handler, permission in table for rule in rules_of(_Rest, rpc)]
+        return [
+            Route(rule, handler, request_type, permission)
+            for rpc, request_type, handler, permission in table
+            for rule in rules_of(_Rest, rpc)
+        ]
 
     def _repository(self, name: str) -> Any:
         if name not in self.repositories:
@@ -79,9 +118,12 @@ class ArtifactRegistryApi(Api):
         if region not in REGIONS:
             raise invalid(f"Invalid location: {region}.", "parent")
         if not REPOSITORY_ID.match(request.repository_id):
-            raise invalid(f"Invalid repository id {request.repository_id!r}: it must start with a lowercase "
-                          "letter, contain only lowercase letters, digits and hyphens, end with a letter or "
-                          "digit, and be at most 63 characters.", "repository_id")
+            raise invalid(
+                f"Invalid repository id {request.repository_id!r}: it must start with a lowercase "
+                "letter, contain only lowercase letters, digits and hyphens, end with a letter or "
+                "digit, and be at most 63 characters.",
+                "repository_id",
+            )
         repository = request.repository
         if repository.format_ == 0:
             raise invalid("Invalid repository format: FORMAT_UNSPECIFIED.", "repository.format")
@@ -129,8 +171,11 @@ class ArtifactRegistryApi(Api):
             self.policies.forget(name)
             return empty_pb2.Empty()
 
-        return self.operations.start(self._op_name(name.rsplit("/repositories/", 1)[0]),
-                                     Work(self.ctx.progress(), complete), ar.OperationMetadata.pb())
+        return self.operations.start(
+            self._op_name(name.rsplit("/repositories/", 1)[0]),
+            Work(self.ctx.progress(), complete),
+            ar.OperationMetadata.pb(),
+        )
 
     def get_operation(self, request: Any) -> Any:
         return self.operations.get(request.name)
@@ -148,14 +193,15 @@ class ArtifactRegistryApi(Api):
             raise invalid(f"invalid reference format: {uri}")
         name = f"projects/{match['project']}/locations/{match['region']}/repositories/{match['repo']}"
         if name not in self.repositories:
-            raise not_found(f"name unknown: Repository \"{match['repo']}\" not found")
+            raise not_found(f'name unknown: Repository "{match["repo"]}" not found')
         digest = "sha256:" + hashlib.sha256(content.encode()).hexdigest()
         images = self.images[name].setdefault(match["image"], {"digests": {}, "tags": {}})
         image = images["digests"].get(digest)
         if image is None:
             image = ar.DockerImage.pb()()
             image.name = f"{name}/dockerImages/{quote(match['image'], safe='')}@{digest}"
-            image.uri = f"{match['region']}-docker.pkg.dev/{match['project']}/{match['repo']}/{match['image']}@{digest}"
+            host = f"{match['region']}-docker.pkg.dev"
+            image.uri = f"{host}/{match['project']}/{match['repo']}/{match['image']}@{digest}"
             image.image_size_bytes = 10_000_000 + len(content)
             image.media_type = "application/vnd.docker.distribution.manifest.v2+json"
             image.upload_time.GetCurrentTime()
@@ -187,7 +233,9 @@ class ArtifactRegistryApi(Api):
 
     def list_docker_images(self, request: Any) -> Any:
         self._repository(request.parent)
-        found = [image for entry in self.images[request.parent].values() for image in entry["digests"].values()]
+        found = [
+            image for entry in self.images[request.parent].values() for image in entry["digests"].values()
+        ]
         by_name = {image.name: image for image in found}
         shown, token = page(sorted(by_name), request.page_size, request.page_token)
         response = ar.ListDockerImagesResponse.pb()(next_page_token=token)
@@ -211,7 +259,9 @@ class ArtifactRegistryApi(Api):
         entry = self.images[repository].get(image)
         if entry is None or tag not in entry["tags"]:
             raise not_found(f"Requested entity was not found. Tag {request.name} does not exist.")
-        return ar.Tag.pb()(name=request.name, version=f"{repository}/packages/{package}/versions/{entry['tags'][tag]}")
+        return ar.Tag.pb()(
+            name=request.name, version=f"{repository}/packages/{package}/versions/{entry['tags'][tag]}"
+        )
 
     # --- IAM ------------------------------------------------------------------------------
 

@@ -28,10 +28,12 @@ from launchdeck.providers.gcp.fake.shared import Operations, Work
 
 _S = cb.Build.Status
 _LOGGING = cb.BuildOptions.LoggingMode
-_SA_NEEDS_LOGS = ("if 'build.service_account' is specified, the build must either (a) specify "
-                  "'build.logs_bucket', (b) use the REGIONAL_USER_OWNED_BUCKET "
-                  "build.options.default_logs_bucket_behavior option, or (c) use either CLOUD_LOGGING_ONLY / "
-                  "NONE logging options")
+_SA_NEEDS_LOGS = (
+    "if 'build.service_account' is specified, the build must either (a) specify "
+    "'build.logs_bucket', (b) use the REGIONAL_USER_OWNED_BUCKET "
+    "build.options.default_logs_bucket_behavior option, or (c) use either CLOUD_LOGGING_ONLY / "
+    "NONE logging options"
+)
 
 
 class CloudBuildApi(Api):
@@ -48,12 +50,21 @@ class CloudBuildApi(Api):
             ("GetBuild", cb.GetBuildRequest, self.get_build, "cloudbuild.builds.get"),
             ("CancelBuild", cb.CancelBuildRequest, self.cancel_build, "cloudbuild.builds.update"),
         ]
-        routes = [Route(rule, handler, request_type, permission)
-                  for rpc, request_type, handler, permission in table for rule in rules_of(_Rest, rpc)]
+        routes = [
+            Route(rule, handler, request_type, permission)
+            for rpc, request_type, handler, permission in table
+            for rule in rules_of(_Rest, rpc)
+        ]
         # google.longrunning for Cloud Build: regional names, and the global operations/build/... ones
         for template in ("/v1/{name=operations/**}", "/v1/{name=projects/*/locations/*/operations/*}"):
-            routes.append(Route(Rule("GET", template), self.get_operation, operations_pb2.GetOperationRequest,
-                                "cloudbuild.builds.get"))
+            routes.append(
+                Route(
+                    Rule("GET", template),
+                    self.get_operation,
+                    operations_pb2.GetOperationRequest,
+                    "cloudbuild.builds.get",
+                )
+            )
         return routes
 
     def _key(self, request: Any) -> tuple[str, str]:
@@ -73,26 +84,39 @@ class CloudBuildApi(Api):
             if not step.name:
                 raise invalid(f"invalid build: build step {index} must specify name", f"build.steps[{index}]")
         logging_mode = build.options.logging
-        if build.service_account and not build.logs_bucket and logging_mode not in (
-                _LOGGING.CLOUD_LOGGING_ONLY, _LOGGING.NONE) and \
-                build.options.default_logs_bucket_behavior != 1:
+        if (
+            build.service_account
+            and not build.logs_bucket
+            and logging_mode not in (_LOGGING.CLOUD_LOGGING_ONLY, _LOGGING.NONE)
+            and build.options.default_logs_bucket_behavior != 1
+        ):
             raise invalid(_SA_NEEDS_LOGS, "build.service_account")
         if build.logs_bucket and logging_mode == _LOGGING.CLOUD_LOGGING_ONLY:
-            raise invalid("invalid build: logs_bucket cannot be set with CLOUD_LOGGING_ONLY logging.",
-                          "build.logs_bucket")
+            raise invalid(
+                "invalid build: logs_bucket cannot be set with CLOUD_LOGGING_ONLY logging.",
+                "build.logs_bucket",
+            )
         storage = self.ctx.api("storage")
         source = build.source.storage_source
         if build.source.HasField("storage_source"):
             if source.bucket not in storage.buckets:
-                raise invalid("could not resolve source: googleapi: Error 404: The specified bucket does not "
-                              "exist., notFound", "build.source")
+                raise invalid(
+                    "could not resolve source: googleapi: Error 404: The specified bucket does not "
+                    "exist., notFound",
+                    "build.source",
+                )
             if storage.read(source.bucket, source.object_) is None:
-                raise invalid(f"could not resolve source: googleapi: Error 404: No such object: "
-                              f"{source.bucket}/{source.object_}, notFound", "build.source")
+                raise invalid(
+                    f"could not resolve source: googleapi: Error 404: No such object: "
+                    f"{source.bucket}/{source.object_}, notFound",
+                    "build.source",
+                )
         logs_bucket = build.logs_bucket.removeprefix("gs://").split("/")[0]
         if logs_bucket and logs_bucket not in storage.buckets:
-            raise invalid(f"invalid bucket \"{logs_bucket}\"; the build's logs bucket does not exist",
-                          "build.logs_bucket")
+            raise invalid(
+                f'invalid bucket "{logs_bucket}"; the build\'s logs bucket does not exist',
+                "build.logs_bucket",
+            )
         build_id = str(uuid.uuid4())
         stored = cb.Build.pb()()
         stored.CopyFrom(build)
@@ -103,8 +127,10 @@ class CloudBuildApi(Api):
         stored.create_time.GetCurrentTime()
         if not stored.HasField("timeout"):
             stored.timeout.seconds = 600
-        stored.log_url = (f"https://console.cloud.google.com/cloud-build/builds;region={region}/{build_id}"
-                          f"?project={project}")
+        stored.log_url = (
+            f"https://console.cloud.google.com/cloud-build/builds;region={region}/{build_id}"
+            f"?project={project}"
+        )
         if not stored.logs_bucket and logging_mode not in (_LOGGING.CLOUD_LOGGING_ONLY, _LOGGING.NONE):
             stored.logs_bucket = f"gs://{project}_cloudbuild"  # the default bucket; not a real one here
         self.builds[build_id] = stored
@@ -164,7 +190,7 @@ class CloudBuildApi(Api):
             return build
         if not build.HasField("start_time"):
             build.start_time.GetCurrentTime()
-        lines = [f"starting build \"{build_id}\"", "", "FETCHSOURCE"]
+        lines = [f'starting build "{build_id}"', "", "FETCHSOURCE"]
         failure = self._failure(build)
         if failure is None:
             for image in build.images:
@@ -188,8 +214,10 @@ class CloudBuildApi(Api):
             build.status_detail = detail
             build.failure_info.type_ = getattr(cb.Build.FailureInfo.FailureType, kind)
             build.failure_info.detail = detail
-            lines += [f"Step #0: {detail}", f"ERROR: build step 0 \"{build.steps[0].name}\" failed: step "
-                      "exited with non-zero status: 1"]
+            lines += [
+                f"Step #0: {detail}",
+                f'ERROR: build step 0 "{build.steps[0].name}" failed: step exited with non-zero status: 1',
+            ]
         build.finish_time.GetCurrentTime()
         self._write_log(build, lines)
         if build.status == _S.FAILURE:
@@ -208,8 +236,10 @@ class CloudBuildApi(Api):
                 with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data)), mode="r:"):
                     pass
             except (OSError, tarfile.TarError, EOFError):
-                return (f"failed to unpack gs://{source.bucket}/{source.object_}: not a gzipped tar archive",
-                        "FETCH_SOURCE_FAILED")
+                return (
+                    f"failed to unpack gs://{source.bucket}/{source.object_}: not a gzipped tar archive",
+                    "FETCH_SOURCE_FAILED",
+                )
         return None
 
     def _write_log(self, build: Any, lines: list[str]) -> None:
@@ -218,11 +248,19 @@ class CloudBuildApi(Api):
         bucket = build.logs_bucket.removeprefix("gs://").split("/")[0]
         storage = self.ctx.api("storage")
         if bucket and mode not in (_LOGGING.CLOUD_LOGGING_ONLY, _LOGGING.NONE) and bucket in storage.buckets:
-            prefix = build.logs_bucket.removeprefix("gs://")[len(bucket):].strip("/")
+            prefix = build.logs_bucket.removeprefix("gs://")[len(bucket) :].strip("/")
             storage.write(bucket, f"{prefix + '/' if prefix else ''}log-{build.id}.txt", text.encode())
-        if mode in (_LOGGING.LOGGING_UNSPECIFIED, _LOGGING.LEGACY, _LOGGING.STACKDRIVER_ONLY,
-                    _LOGGING.CLOUD_LOGGING_ONLY):
+        if mode in (
+            _LOGGING.LOGGING_UNSPECIFIED,
+            _LOGGING.LEGACY,
+            _LOGGING.STACKDRIVER_ONLY,
+            _LOGGING.CLOUD_LOGGING_ONLY,
+        ):
             self.ctx.api("logging").append(
-                project=build.project_id, log_id="cloudbuild", resource_type="build",
+                project=build.project_id,
+                log_id="cloudbuild",
+                resource_type="build",
                 resource_labels={"build_id": build.id, "project_id": build.project_id},
-                lines=lines, labels={"build_step": "0"})
+                lines=lines,
+                labels={"build_step": "0"},
+            )

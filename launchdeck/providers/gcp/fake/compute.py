@@ -31,19 +31,55 @@ KINDS = {
     # collection: (client module, transport base, singular type, body field, region-scoped, references)
     "networks": ("networks", "Networks", "Network", "network_resource", False, ()),
     "addresses": ("global_addresses", "GlobalAddresses", "Address", "address_resource", False, ()),
-    "networkEndpointGroups": ("region_network_endpoint_groups", "RegionNetworkEndpointGroups",
-                              "NetworkEndpointGroup", "network_endpoint_group_resource", True, ()),
-    "backendServices": ("backend_services", "BackendServices", "BackendService", "backend_service_resource",
-                        False, ("backends.group",)),
+    "networkEndpointGroups": (
+        "region_network_endpoint_groups",
+        "RegionNetworkEndpointGroups",
+        "NetworkEndpointGroup",
+        "network_endpoint_group_resource",
+        True,
+        (),
+    ),
+    "backendServices": (
+        "backend_services",
+        "BackendServices",
+        "BackendService",
+        "backend_service_resource",
+        False,
+        ("backends.group",),
+    ),
     "urlMaps": ("url_maps", "UrlMaps", "UrlMap", "url_map_resource", False, ("default_service",)),
-    "targetHttpProxies": ("target_http_proxies", "TargetHttpProxies", "TargetHttpProxy",
-                          "target_http_proxy_resource", False, ("url_map",)),
-    "targetHttpsProxies": ("target_https_proxies", "TargetHttpsProxies", "TargetHttpsProxy",
-                           "target_https_proxy_resource", False, ("url_map", "ssl_certificates")),
-    "sslCertificates": ("ssl_certificates", "SslCertificates", "SslCertificate", "ssl_certificate_resource",
-                        False, ()),
-    "forwardingRules": ("global_forwarding_rules", "GlobalForwardingRules", "ForwardingRule",
-                        "forwarding_rule_resource", False, ("target",)),
+    "targetHttpProxies": (
+        "target_http_proxies",
+        "TargetHttpProxies",
+        "TargetHttpProxy",
+        "target_http_proxy_resource",
+        False,
+        ("url_map",),
+    ),
+    "targetHttpsProxies": (
+        "target_https_proxies",
+        "TargetHttpsProxies",
+        "TargetHttpsProxy",
+        "target_https_proxy_resource",
+        False,
+        ("url_map", "ssl_certificates"),
+    ),
+    "sslCertificates": (
+        "ssl_certificates",
+        "SslCertificates",
+        "SslCertificate",
+        "ssl_certificate_resource",
+        False,
+        (),
+    ),
+    "forwardingRules": (
+        "global_forwarding_rules",
+        "GlobalForwardingRules",
+        "ForwardingRule",
+        "forwarding_rule_resource",
+        False,
+        ("target",),
+    ),
 }
 
 
@@ -71,22 +107,38 @@ class ComputeApi(Api):
     def routes(self) -> list[Route]:
         routes: list[Route] = []
         for collection, (module, base, singular, _, _, _) in KINDS.items():
-            transport = importlib.import_module(f"google.cloud.compute_v1.services.{module}.transports.rest_base")
+            transport = importlib.import_module(
+                f"google.cloud.compute_v1.services.{module}.transports.rest_base"
+            )
             rest = getattr(transport, f"_Base{base}RestTransport")
             for rpc in ("Insert", "Get", "Delete", "List"):
                 handler = getattr(self, f"_{rpc.lower()}")
                 for rule in rules_of(rest, rpc):
-                    routes.append(Route(rule, _bound(handler, collection), _request_type(rpc, base, singular),
-                                        f"compute.{collection}.{rpc.lower()}"))
+                    routes.append(
+                        Route(
+                            rule,
+                            _bound(handler, collection),
+                            _request_type(rpc, base, singular),
+                            f"compute.{collection}.{rpc.lower()}",
+                        )
+                    )
         for scope, base in (("global", "GlobalOperations"), ("region", "RegionOperations")):
             module = "global_operations" if scope == "global" else "region_operations"
-            transport = importlib.import_module(f"google.cloud.compute_v1.services.{module}.transports.rest_base")
+            transport = importlib.import_module(
+                f"google.cloud.compute_v1.services.{module}.transports.rest_base"
+            )
             rest = getattr(transport, f"_Base{base}RestTransport")
             for rpc in ("Get", "Wait"):
                 request_type = getattr(c, f"{rpc}{base[:-1]}Request")
                 for rule in rules_of(rest, rpc):
-                    routes.append(Route(rule, self._poll_operation if rpc == "Get" else self._wait_operation,
-                                        request_type, f"compute.{scope}Operations.get"))
+                    routes.append(
+                        Route(
+                            rule,
+                            self._poll_operation if rpc == "Get" else self._wait_operation,
+                            request_type,
+                            f"compute.{scope}Operations.get",
+                        )
+                    )
         return routes
 
     # --- the four verbs ------------------------------------------------------------------------
@@ -99,10 +151,16 @@ class ComputeApi(Api):
     def _insert(self, collection: str, request: Any) -> Any:
         body = getattr(request, KINDS[collection][3])
         if not NAME.match(body.name):
-            raise _error(400, f"Invalid value for field 'resource.name': '{body.name}'. Must be a match of regex "
-                         "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'", "invalid")
+            raise _error(
+                400,
+                f"Invalid value for field 'resource.name': '{body.name}'. Must be a match of regex "
+                "'(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'",
+                "invalid",
+            )
         if KINDS[collection][4] and request.region not in REGIONS:
-            raise _error(400, f"Invalid value for field 'region': '{request.region}'. Unknown region.", "invalid")
+            raise _error(
+                400, f"Invalid value for field 'region': '{request.region}'. Unknown region.", "invalid"
+            )
         _check_enums(body, "resource")
         if "labels" in body.DESCRIPTOR.fields_by_name:
             check_labels(body.labels, "resource.labels")
@@ -136,9 +194,13 @@ class ComputeApi(Api):
         """The network every new project comes with."""
         key = f"projects/{project}/global/networks/default"
         if key not in self.resources:
-            network = c.Network.pb()(name="default", kind="compute#network", auto_create_subnetworks=True,
-                                     self_link=_LINK + key, routing_config=c.NetworkRoutingConfig.pb()(
-                                         routing_mode="REGIONAL"))
+            network = c.Network.pb()(
+                name="default",
+                kind="compute#network",
+                auto_create_subnetworks=True,
+                self_link=_LINK + key,
+                routing_config=c.NetworkRoutingConfig.pb()(routing_mode="REGIONAL"),
+            )
             network.id = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10**19
             self.resources[key] = network
 
@@ -163,8 +225,11 @@ class ComputeApi(Api):
         for other_key, other in self.resources.items():
             other_collection = other_key.split("/")[-2]
             if key in self._references(other_collection, other, request.project):
-                raise _error(400, f"The {collection[:-1]} resource '{key}' is already being used by "
-                             f"'{other_key}'", "resourceInUseByAnotherResource")
+                raise _error(
+                    400,
+                    f"The {collection[:-1]} resource '{key}' is already being used by '{other_key}'",
+                    "resourceInUseByAnotherResource",
+                )
         return self._operation(request, key, "delete", lambda: self.resources.pop(key, None))
 
     def _list(self, collection: str, request: Any) -> Any:
@@ -194,25 +259,57 @@ class ComputeApi(Api):
         return found
 
     def _check_kind(self, collection: str, body: Any) -> None:
-        if collection == "networkEndpointGroups" and body.network_endpoint_type == "SERVERLESS":
-            if not (body.cloud_run.service or body.cloud_run.url_mask or body.app_engine.service
-                    or body.cloud_function.function):
-                raise _error(400, "Invalid value for field 'resource.cloudRun': a serverless network endpoint "
-                             "group needs cloudRun, appEngine or cloudFunction.", "invalid")
+        serverless = (
+            (
+                body.cloud_run.service
+                or body.cloud_run.url_mask
+                or body.app_engine.service
+                or body.cloud_function.function
+            )
+            if collection == "networkEndpointGroups"
+            else True
+        )
+        if (
+            collection == "networkEndpointGroups"
+            and body.network_endpoint_type == "SERVERLESS"
+            and not serverless
+        ):
+            raise _error(
+                400,
+                "Invalid value for field 'resource.cloudRun': a serverless network endpoint "
+                "group needs cloudRun, appEngine or cloudFunction.",
+                "invalid",
+            )
         if collection == "backendServices":
             serverless = any("/networkEndpointGroups/" in b.group for b in body.backends)
             if serverless and body.health_checks:
-                raise _error(400, "Invalid value for field 'resource.healthChecks': A backend service cannot "
-                             "have a healthcheck with Serverless network endpoint group backends.", "invalid")
+                raise _error(
+                    400,
+                    "Invalid value for field 'resource.healthChecks': A backend service cannot "
+                    "have a healthcheck with Serverless network endpoint group backends.",
+                    "invalid",
+                )
         if collection == "urlMaps" and not body.default_service and not body.HasField("default_url_redirect"):
-            raise _error(400, "Invalid value for field 'resource.defaultService': ''. A URL map needs a default "
-                         "service or a default URL redirect.", "invalid")
+            raise _error(
+                400,
+                "Invalid value for field 'resource.defaultService': ''. A URL map needs a default "
+                "service or a default URL redirect.",
+                "invalid",
+            )
         if collection == "targetHttpsProxies" and not body.ssl_certificates and not body.certificate_map:
-            raise _error(400, "Invalid value for field 'resource.sslCertificates': ''. At least one SSL "
-                         "certificate must be specified.", "invalid")
+            raise _error(
+                400,
+                "Invalid value for field 'resource.sslCertificates': ''. At least one SSL "
+                "certificate must be specified.",
+                "invalid",
+            )
         if collection == "sslCertificates" and body.type_ == "MANAGED" and not body.managed.domains:
-            raise _error(400, "Invalid value for field 'resource.managed.domains': ''. A managed certificate "
-                         "needs at least one domain.", "invalid")
+            raise _error(
+                400,
+                "Invalid value for field 'resource.managed.domains': ''. A managed certificate "
+                "needs at least one domain.",
+                "invalid",
+            )
 
     def _fill(self, collection: str, stored: Any, key: str) -> None:
         digest = int(hashlib.sha256(key.encode()).hexdigest(), 16)
@@ -228,7 +325,9 @@ class ComputeApi(Api):
             for domain in stored.managed.domains:
                 stored.managed.domain_status[domain] = "PROVISIONING"
         if "label_fingerprint" in stored.DESCRIPTOR.fields_by_name:
-            stored.label_fingerprint = hashlib.sha256(str(sorted(stored.labels.items())).encode()).hexdigest()[:12]
+            stored.label_fingerprint = hashlib.sha256(
+                str(sorted(stored.labels.items())).encode()
+            ).hexdigest()[:12]
         if "fingerprint" in stored.DESCRIPTOR.fields_by_name:
             stored.fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
 
@@ -238,11 +337,18 @@ class ComputeApi(Api):
         region = getattr(request, "region", "")
         scope = f"regions/{region}" if region else "global"
         name = f"operation-{sequence()}-{hashlib.sha256(target.encode()).hexdigest()[:8]}"
-        op = c.Operation.pb()(kind="compute#operation", name=name, status="PENDING", operation_type=kind,
-                              target_link=_LINK + target, progress=0, user="user@example.com",
-                              id=int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10**19,
-                              self_link=f"{_LINK}projects/{request.project}/{scope}/operations/{name}",
-                              insert_time="2026-01-01T00:00:00.000-08:00")
+        op = c.Operation.pb()(
+            kind="compute#operation",
+            name=name,
+            status="PENDING",
+            operation_type=kind,
+            target_link=_LINK + target,
+            progress=0,
+            user="user@example.com",
+            id=int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10**19,
+            self_link=f"{_LINK}projects/{request.project}/{scope}/operations/{name}",
+            insert_time="2026-01-01T00:00:00.000-08:00",
+        )
         if region:
             op.region = f"{_LINK}projects/{request.project}/regions/{region}"
         self.operations[f"{request.project}/{scope}/{name}"] = (op, self.ctx.progress(), complete)
@@ -252,8 +358,12 @@ class ComputeApi(Api):
         region = getattr(request, "region", "")
         key = f"{request.project}/{'regions/' + region if region else 'global'}/{request.operation}"
         if key not in self.operations:
-            raise _error(404, f"The resource 'projects/{request.project}/global/operations/{request.operation}' "
-                         "was not found", "notFound")
+            raise _error(
+                404,
+                f"The resource 'projects/{request.project}/global/operations/{request.operation}' "
+                "was not found",
+                "notFound",
+            )
         return self.operations[key]
 
     def _poll_operation(self, request: Any) -> Any:
@@ -310,7 +420,7 @@ def _check_enums(message: Any, at: str) -> None:
         if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
             continue
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            for item in (value if field.is_repeated else [value]):
+            for item in value if field.is_repeated else [value]:
                 _check_enums(item, where)
             continue
         if field.type != FieldDescriptor.TYPE_STRING or cls is None:
@@ -319,7 +429,10 @@ def _check_enums(message: Any, at: str) -> None:
         enum_type = getattr(cls, enum_name, None)
         if isinstance(enum_type, type) and issubclass(enum_type, enum.Enum):
             allowed = {m for m in enum_type.__members__ if not m.startswith("UNDEFINED_")}
-            for item in (value if field.is_repeated else [value]):
+            for item in value if field.is_repeated else [value]:
                 if item not in allowed:
-                    raise _error(400, f"Invalid value for field '{where}': '{item}'. Must be one of "
-                                 f"{sorted(allowed)}", "invalid")
+                    raise _error(
+                        400,
+                        f"Invalid value for field '{where}': '{item}'. Must be one of {sorted(allowed)}",
+                        "invalid",
+                    )

@@ -25,29 +25,64 @@ from typing import Any
 from urllib.parse import unquote
 
 STATUS_BY_CODE = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
-    500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    412: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 CODE_BY_STATUS = {
-    "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400, "UNAUTHENTICATED": 401,
-    "PERMISSION_DENIED": 403, "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "ABORTED": 409,
-    "RESOURCE_EXHAUSTED": 429, "CANCELLED": 499, "INTERNAL": 500, "UNIMPLEMENTED": 501,
-    "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504,
+    "UNKNOWN": 500,
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "OUT_OF_RANGE": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "ABORTED": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "CANCELLED": 499,
+    "INTERNAL": 500,
+    "UNIMPLEMENTED": 501,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
 }
 """google.rpc.Code to HTTP, as google/rpc/code.proto maps them."""
 
-_REASON_BY_CODE = {400: "invalid", 401: "required", 403: "forbidden", 404: "notFound", 409: "conflict",
-                   412: "conditionNotMet", 429: "rateLimitExceeded", 503: "backendError"}
+_REASON_BY_CODE = {
+    400: "invalid",
+    401: "required",
+    403: "forbidden",
+    404: "notFound",
+    409: "conflict",
+    412: "conditionNotMet",
+    429: "rateLimitExceeded",
+    503: "backendError",
+}
 """The ``errors[].reason`` of the older JSON APIs (Storage, Compute, DNS, SQL Admin)."""
 
 
 class ApiError(Exception):
     """An answer in the shape google.rpc.Status takes over HTTP/JSON."""
 
-    def __init__(self, status: str, message: str, *, code: int | None = None,
-                 details: list[dict[str, Any]] | None = None, reason: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: str,
+        message: str,
+        *,
+        code: int | None = None,
+        details: list[dict[str, Any]] | None = None,
+        reason: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -60,8 +95,13 @@ class ApiError(Exception):
         """The JSON error; ``legacy`` adds the ``errors`` list the older JSON APIs send."""
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if legacy:
-            error["errors"] = [{"message": self.message, "domain": "global",
-                                "reason": self.reason or _REASON_BY_CODE.get(self.code, "error")}]
+            error["errors"] = [
+                {
+                    "message": self.message,
+                    "domain": "global",
+                    "reason": self.reason or _REASON_BY_CODE.get(self.code, "error"),
+                }
+            ]
         error["status"] = self.status
         if self.details:
             error["details"] = self.details
@@ -79,8 +119,12 @@ def already_exists(what: str) -> ApiError:
 def invalid(message: str, field_path: str = "") -> ApiError:
     details = []
     if field_path:
-        details = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
-                    "fieldViolations": [{"field": field_path, "description": message}]}]
+        details = [
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": field_path, "description": message}],
+            }
+        ]
     return ApiError("INVALID_ARGUMENT", message, details=details, reason="invalid")
 
 
@@ -89,8 +133,12 @@ def failed_precondition(message: str, *, code: int = 400) -> ApiError:
 
 
 def error_info(reason: str, domain: str, metadata: Mapping[str, str]) -> dict[str, Any]:
-    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain,
-            "metadata": dict(metadata)}
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": domain,
+        "metadata": dict(metadata),
+    }
 
 
 def now_rfc3339() -> str:
@@ -131,14 +179,19 @@ def check_labels(labels: Mapping[str, str], field_path: str = "labels") -> None:
         raise invalid(f"Too many labels: {len(labels)}, the maximum is 64.", field_path)
     for key, value in labels.items():
         if not LABEL_KEY.match(key):
-            raise invalid(f"Label key '{key}' violates format constraints. The key must start with "
-                          "a lowercase character, can only contain lowercase letters, numeric "
-                          "characters, underscores and dashes, and have at most 63 characters.",
-                          field_path)
+            raise invalid(
+                f"Label key '{key}' violates format constraints. The key must start with "
+                "a lowercase character, can only contain lowercase letters, numeric "
+                "characters, underscores and dashes, and have at most 63 characters.",
+                field_path,
+            )
         if not LABEL_VALUE.match(value):
-            raise invalid(f"Label value '{value}' violates format constraints. The value can only "
-                          "contain lowercase letters, numeric characters, underscores and dashes, "
-                          "and have at most 63 characters.", field_path)
+            raise invalid(
+                f"Label value '{value}' violates format constraints. The value can only "
+                "contain lowercase letters, numeric characters, underscores and dashes, "
+                "and have at most 63 characters.",
+                field_path,
+            )
 
 
 def page(names: list[str], size: int, token: str, *, limit: int = 1000) -> tuple[list[str], str]:
@@ -152,9 +205,26 @@ def page(names: list[str], size: int, token: str, *, limit: int = 1000) -> tuple
 
 # --- HTTP/JSON transcoding with the client libraries' message types ------------------------
 
-_SYSTEM_PARAMS = {"$alt", "alt", "prettyPrint", "$prettyPrint", "fields", "$fields", "key", "access_token",
-                  "callback", "$callback", "quotaUser", "$quotaUser", "upload_protocol", "uploadType",
-                  "userIp", "$userIp", "$outputDefaults", "$.xgafv"}
+_SYSTEM_PARAMS = {
+    "$alt",
+    "alt",
+    "prettyPrint",
+    "$prettyPrint",
+    "fields",
+    "$fields",
+    "key",
+    "access_token",
+    "callback",
+    "$callback",
+    "quotaUser",
+    "$quotaUser",
+    "upload_protocol",
+    "uploadType",
+    "userIp",
+    "$userIp",
+    "$outputDefaults",
+    "$.xgafv",
+}
 """Query parameters the front end takes for itself and never binds to the request."""
 
 
@@ -211,8 +281,9 @@ class Rule:
                 continue
             self.fields.append(variable)
             inner = (segments or "*").split("/")
-            parts = ["(?:[^/]+/?)+" if seg == "**" else "[^/:]+" if seg == "*" else re.escape(seg)
-                     for seg in inner]
+            parts = [
+                "(?:[^/]+/?)+" if seg == "**" else "[^/:]+" if seg == "*" else re.escape(seg) for seg in inner
+            ]
             pattern += f"(?P<v{len(self.fields) - 1}>{'/'.join(parts)})"
         self.regex = re.compile(f"^{pattern}$")
 
@@ -240,8 +311,9 @@ def _scalar(descriptor: Any, value: str) -> Any:
 
     if descriptor.type == F.TYPE_BOOL:
         if value not in ("true", "false"):
-            raise invalid(f"Invalid value at '{descriptor.json_name}' (TYPE_BOOL), \"{value}\"",
-                          descriptor.json_name)
+            raise invalid(
+                f"Invalid value at '{descriptor.json_name}' (TYPE_BOOL), \"{value}\"", descriptor.json_name
+            )
         return value == "true"
     return value
 
@@ -259,19 +331,26 @@ def _bind_query(message: Any, query: list[tuple[str, str]]) -> None:
         node = tree
         parts = key.split(".")
         for index, part in enumerate(parts):
-            field_descriptor = (descriptor.fields_by_camelcase_name.get(part)
-                                or descriptor.fields_by_name.get(part))
+            field_descriptor = descriptor.fields_by_camelcase_name.get(part) or descriptor.fields_by_name.get(
+                part
+            )
             if field_descriptor is None:
-                raise invalid(f"Invalid JSON payload received. Unknown name \"{key}\": Cannot bind query "
-                              f"parameter. Field '{part}' could not be found in request message.", key)
+                raise invalid(
+                    f'Invalid JSON payload received. Unknown name "{key}": Cannot bind query '
+                    f"parameter. Field '{part}' could not be found in request message.",
+                    key,
+                )
             name = field_descriptor.json_name
             last = index == len(parts) - 1
             is_message = field_descriptor.type == F.TYPE_MESSAGE
             well_known = is_message and field_descriptor.message_type.full_name.startswith("google.protobuf.")
             if last or well_known:
                 if is_message and not well_known:
-                    raise invalid(f"Invalid JSON payload received. Unknown name \"{key}\": Cannot bind query "
-                                  "parameter. It is a message, not a value.", key)
+                    raise invalid(
+                        f'Invalid JSON payload received. Unknown name "{key}": Cannot bind query '
+                        "parameter. It is a message, not a value.",
+                        key,
+                    )
                 scalar = _scalar(field_descriptor, value)
                 if field_descriptor.is_repeated:
                     node.setdefault(name, []).append(scalar)
@@ -293,8 +372,10 @@ def _parse_error(exc: Exception, at: str) -> ApiError:
     unknown = re.search(r'has no field named "([^"]+)"', text)
     if unknown:
         where = f" at '{at}'" if at else ""
-        return invalid(f"Invalid JSON payload received. Unknown name \"{unknown.group(1)}\"{where}: "
-                       "Cannot find field.", at or unknown.group(1))
+        return invalid(
+            f'Invalid JSON payload received. Unknown name "{unknown.group(1)}"{where}: Cannot find field.',
+            at or unknown.group(1),
+        )
     enum = re.search(r"Invalid enum value (\S+) for enum type (\S+) at ([\w.\[\]]+)", text)
     if enum:
         value, enum_type, path = enum.groups()
@@ -343,8 +424,9 @@ def render(message: Any, *, int_enums: bool) -> bytes:
     """A message as the API sends it (camelCase, enums as names or numbers as asked)."""
     from google.protobuf import json_format
 
-    return json_format.MessageToJson(message, use_integers_for_enums=int_enums,
-                                     preserving_proto_field_name=False, indent=None).encode()
+    return json_format.MessageToJson(
+        message, use_integers_for_enums=int_enums, preserving_proto_field_name=False, indent=None
+    ).encode()
 
 
 # --- long-running operations --------------------------------------------------------------
@@ -404,8 +486,10 @@ class Knobs:
     """Cloud Run services (by id) whose revision fails to start; the value is the reason text."""
 
     def denies(self, permission: str) -> bool:
-        return any(permission == p or (p.endswith("*") and permission.startswith(p[:-1]))
-                   for p in self.denied_permissions)
+        return any(
+            permission == p or (p.endswith("*") and permission.startswith(p[:-1]))
+            for p in self.denied_permissions
+        )
 
 
 @dataclass

@@ -47,8 +47,9 @@ def _check(schemas: dict[str, Any], spec: dict[str, Any], value: Any, at: str) -
             elif extra is not None:
                 _check(schemas, extra, item, f"{at}.{key}")
             else:
-                raise invalid(f"Invalid JSON payload received. Unknown name \"{key}\" at '{at}': "
-                              "Cannot find field.", at)
+                raise invalid(
+                    f"Invalid JSON payload received. Unknown name \"{key}\" at '{at}': Cannot find field.", at
+                )
         return
     if kind == "array":
         if not isinstance(value, list):

@@ -31,14 +31,30 @@ class IamApi(Api):
 
     def routes(self) -> list[Route]:
         return [
-            Route(R("POST", "/v1/{name=projects/*}/serviceAccounts", "*"), self.create,
-                  ia.CreateServiceAccountRequest, "iam.serviceAccounts.create"),
-            Route(R("GET", "/v1/{name=projects/*/serviceAccounts/*}"), self.get,
-                  ia.GetServiceAccountRequest, "iam.serviceAccounts.get"),
-            Route(R("GET", "/v1/{name=projects/*}/serviceAccounts"), self.list,
-                  ia.ListServiceAccountsRequest, "iam.serviceAccounts.list"),
-            Route(R("DELETE", "/v1/{name=projects/*/serviceAccounts/*}"), self.delete,
-                  ia.DeleteServiceAccountRequest, "iam.serviceAccounts.delete"),
+            Route(
+                R("POST", "/v1/{name=projects/*}/serviceAccounts", "*"),
+                self.create,
+                ia.CreateServiceAccountRequest,
+                "iam.serviceAccounts.create",
+            ),
+            Route(
+                R("GET", "/v1/{name=projects/*/serviceAccounts/*}"),
+                self.get,
+                ia.GetServiceAccountRequest,
+                "iam.serviceAccounts.get",
+            ),
+            Route(
+                R("GET", "/v1/{name=projects/*}/serviceAccounts"),
+                self.list,
+                ia.ListServiceAccountsRequest,
+                "iam.serviceAccounts.list",
+            ),
+            Route(
+                R("DELETE", "/v1/{name=projects/*/serviceAccounts/*}"),
+                self.delete,
+                ia.DeleteServiceAccountRequest,
+                "iam.serviceAccounts.delete",
+            ),
         ]
 
     def _account(self, name: str) -> Any:
@@ -51,19 +67,27 @@ class IamApi(Api):
     def create(self, request: Any) -> Any:
         project = request.name.split("/")[1]
         if not ACCOUNT_ID.match(request.account_id):
-            raise invalid("Invalid account ID. The account ID must be between 6 and 30 characters, begin with "
-                          "a lowercase letter, and consist of lowercase alphanumeric characters and dashes.",
-                          "account_id")
+            raise invalid(
+                "Invalid account ID. The account ID must be between 6 and 30 characters, begin with "
+                "a lowercase letter, and consist of lowercase alphanumeric characters and dashes.",
+                "account_id",
+            )
         email = f"{request.account_id}@{project}.iam.gserviceaccount.com"
         if email in self.accounts:
-            raise already_exists(f"Service account {request.account_id} already exists within project "
-                                 f"projects/{project}.")
+            raise already_exists(
+                f"Service account {request.account_id} already exists within project projects/{project}."
+            )
         unique = str(int(hashlib.sha256(email.encode()).hexdigest(), 16) % 10**21).rjust(21, "1")
         account = ia.ServiceAccount.pb()(
-            name=f"projects/{project}/serviceAccounts/{email}", project_id=project, unique_id=unique,
-            email=email, display_name=request.service_account.display_name,
-            description=request.service_account.description, oauth2_client_id=unique,
-            etag=etag_of(email).encode())
+            name=f"projects/{project}/serviceAccounts/{email}",
+            project_id=project,
+            unique_id=unique,
+            email=email,
+            display_name=request.service_account.display_name,
+            description=request.service_account.description,
+            oauth2_client_id=unique,
+            etag=etag_of(email).encode(),
+        )
         self.accounts[email] = account
         return account
 
@@ -86,6 +110,9 @@ class IamApi(Api):
     def check_member(self, member: str) -> None:
         """Refuse a policy member naming a user-made service account that does not exist."""
         kind, _, email = member.partition(":")
-        if kind == "serviceAccount" and email.endswith(".iam.gserviceaccount.com") and \
-                email not in self.accounts:
+        if (
+            kind == "serviceAccount"
+            and email.endswith(".iam.gserviceaccount.com")
+            and email not in self.accounts
+        ):
             raise invalid(f"Service account {email} does not exist.", "policy")

@@ -20,10 +20,14 @@ from google.protobuf import json_format
 from launchdeck.providers.gcp.fake.core import Rule, invalid, sequence
 from launchdeck.providers.gcp.fake.server import Api, Route
 
-LOG_NAME = re.compile(r"^(projects|organizations|folders|billingAccounts)/[^/]+/logs/[A-Za-z0-9/_.%-]{1,512}$")
+LOG_NAME = re.compile(
+    r"^(projects|organizations|folders|billingAccounts)/[^/]+/logs/[A-Za-z0-9/_.%-]{1,512}$"
+)
 SEVERITIES = ["DEFAULT", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT", "EMERGENCY"]
-_TOKEN = re.compile(r'\s*(?:(?P<paren>[()])|(?P<op>>=|<=|!=|=~|!~|[=:<>])|(?P<string>"(?:[^"\\]|\\.)*")|'
-                    r"(?P<word>[^\s()=:<>!\"]+))")
+_TOKEN = re.compile(
+    r'\s*(?:(?P<paren>[()])|(?P<op>>=|<=|!=|=~|!~|[=:<>])|(?P<string>"(?:[^"\\]|\\.)*")|'
+    r"(?P<word>[^\s()=:<>!\"]+))"
+)
 
 
 class LoggingApi(Api):
@@ -33,10 +37,18 @@ class LoggingApi(Api):
 
     def routes(self) -> list[Route]:
         return [
-            Route(Rule("POST", "/v2/entries:write", "*"), self.write, L.WriteLogEntriesRequest,
-                  "logging.logEntries.create"),
-            Route(Rule("POST", "/v2/entries:list", "*"), self.list, L.ListLogEntriesRequest,
-                  "logging.logEntries.list"),
+            Route(
+                Rule("POST", "/v2/entries:write", "*"),
+                self.write,
+                L.WriteLogEntriesRequest,
+                "logging.logEntries.create",
+            ),
+            Route(
+                Rule("POST", "/v2/entries:list", "*"),
+                self.list,
+                L.ListLogEntriesRequest,
+                "logging.logEntries.list",
+            ),
         ]
 
     def write(self, request: Any) -> Any:
@@ -53,8 +65,9 @@ class LoggingApi(Api):
                 raise invalid(f"Log name '{stored.log_name}' is not valid.", f"entries[{index}].log_name")
             if not entry.HasField("resource"):
                 if not request.HasField("resource"):
-                    raise invalid(f"Log entry {index} must specify a monitored resource.",
-                                  f"entries[{index}].resource")
+                    raise invalid(
+                        f"Log entry {index} must specify a monitored resource.", f"entries[{index}].resource"
+                    )
                 stored.resource.CopyFrom(request.resource)
             if not stored.resource.type:
                 raise invalid("The monitored resource must have a type.", f"entries[{index}].resource.type")
@@ -84,16 +97,26 @@ class LoggingApi(Api):
                 raise invalid(f"Invalid resource name: '{name}'.", "resource_names")
         order = request.order_by.strip() or "timestamp asc"
         if order not in ("timestamp asc", "timestamp desc"):
-            raise invalid(f"Unsupported order_by: '{request.order_by}'. Only 'timestamp asc' and "
-                          "'timestamp desc' are supported.", "order_by")
+            raise invalid(
+                f"Unsupported order_by: '{request.order_by}'. Only 'timestamp asc' and "
+                "'timestamp desc' are supported.",
+                "order_by",
+            )
         if request.page_size < 0 or request.page_size > 1000:
             raise invalid("page_size must be between 0 and 1000.", "page_size")
         test = _parse(request.filter)
         prefixes = tuple(f"{name}/logs/" for name in request.resource_names)
-        found = [(entry, view) for entry, view in self.entries
-                 if entry.log_name.startswith(prefixes) and test(view)]
-        found.sort(key=lambda item: (item[1]["timestamp"], item[1]["insertId"]), reverse=order.endswith("desc"))
-        fingerprint = hashlib.sha256(f"{request.filter}|{order}|{request.resource_names}".encode()).hexdigest()[:8]
+        found = [
+            (entry, view)
+            for entry, view in self.entries
+            if entry.log_name.startswith(prefixes) and test(view)
+        ]
+        found.sort(
+            key=lambda item: (item[1]["timestamp"], item[1]["insertId"]), reverse=order.endswith("desc")
+        )
+        fingerprint = hashlib.sha256(
+            f"{request.filter}|{order}|{request.resource_names}".encode()
+        ).hexdigest()[:8]
         start = 0
         if request.page_token:
             offset, _, mark = request.page_token.partition(".")
@@ -102,13 +125,21 @@ class LoggingApi(Api):
             start = int(offset)
         size = request.page_size or 50
         response = L.ListLogEntriesResponse.pb()()
-        response.entries.extend(entry for entry, _ in found[start:start + size])
+        response.entries.extend(entry for entry, _ in found[start : start + size])
         if start + size < len(found):
             response.next_page_token = f"{start + size}.{fingerprint}"
         return response
 
-    def append(self, *, project: str, log_id: str, resource_type: str, resource_labels: dict[str, str],
-               lines: list[str], labels: dict[str, str] | None = None) -> None:
+    def append(
+        self,
+        *,
+        project: str,
+        log_id: str,
+        resource_type: str,
+        resource_labels: dict[str, str],
+        lines: list[str],
+        labels: dict[str, str] | None = None,
+    ) -> None:
         """Write lines as another Google service would (Cloud Build's log, a service's output)."""
         from google.cloud.logging_v2.types import log_entry
 
@@ -266,7 +297,13 @@ def _comparison(path: str, op: str, wanted: str) -> Any:
             left, right = _time(str(actual)), _time(wanted)
             if left is None or right is None:
                 return False
-        return {"=": left == right, "!=": left != right, ">=": left >= right, "<=": left <= right,
-                ">": left > right, "<": left < right}[op]
+        return {
+            "=": left == right,
+            "!=": left != right,
+            ">=": left >= right,
+            "<=": left <= right,
+            ">": left > right,
+            "<": left < right,
+        }[op]
 
     return test

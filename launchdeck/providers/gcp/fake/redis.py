@@ -39,13 +39,18 @@ class RedisApi(Api):
         self.operations = Operations()
 
     def routes(self) -> list[Route]:
-        table = [("CreateInstance", r.CreateInstanceRequest, self.create, "redis.instances.create"),
-                 ("GetInstance", r.GetInstanceRequest, self.get, "redis.instances.get"),
-                 ("ListInstances", r.ListInstancesRequest, self.list, "redis.instances.list"),
-                 ("DeleteInstance", r.DeleteInstanceRequest, self.delete, "redis.instances.delete"),
-                 ("GetOperation", operations_pb2.GetOperationRequest, self.get_operation, "redis.operations.get")]
-        return [Route(rule, handler, request_type, permission)
-                for rpc, request_type, handler, permission in table for rule in rules_of(_Rest, rpc)]
+        table = [
+            ("CreateInstance", r.CreateInstanceRequest, self.create, "redis.instances.create"),
+            ("GetInstance", r.GetInstanceRequest, self.get, "redis.instances.get"),
+            ("ListInstances", r.ListInstancesRequest, self.list, "redis.instances.list"),
+            ("DeleteInstance", r.DeleteInstanceRequest, self.delete, "redis.instances.delete"),
+            ("GetOperation", operations_pb2.GetOperationRequest, self.get_operation, "redis.operations.get"),
+        ]
+        return [
+            Route(rule, handler, request_type, permission)
+            for rpc, request_type, handler, permission in table
+            for rule in rules_of(_Rest, rpc)
+        ]
 
     def _instance(self, name: str) -> Any:
         if name not in self.instances:
@@ -64,22 +69,31 @@ class RedisApi(Api):
         if region not in REGIONS:
             raise invalid(f"Location {region} is not found or access is unauthorized.", "parent")
         if not INSTANCE_ID.match(request.instance_id):
-            raise invalid("instance_id must be 1 to 40 characters: lowercase letters, digits and hyphens, "
-                          "starting with a letter and not ending with a hyphen.", "instance_id")
+            raise invalid(
+                "instance_id must be 1 to 40 characters: lowercase letters, digits and hyphens, "
+                "starting with a letter and not ending with a hyphen.",
+                "instance_id",
+            )
         body = request.instance
         if body.tier == 0:
             raise invalid("tier must be specified.", "instance.tier")
         if body.memory_size_gb <= 0 or body.memory_size_gb > 300:
             raise invalid("memory_size_gb must be between 1 and 300.", "instance.memory_size_gb")
         if body.redis_version and body.redis_version not in VERSIONS:
-            raise invalid(f"Invalid redis_version '{body.redis_version}'. Supported versions: "
-                          f"{', '.join(VERSIONS)}.", "instance.redis_version")
+            raise invalid(
+                f"Invalid redis_version '{body.redis_version}'. Supported versions: {', '.join(VERSIONS)}.",
+                "instance.redis_version",
+            )
         check_labels(body.labels, "instance.labels")
-        network = body.authorized_network or f"projects/{request.parent.split('/')[1]}/global/networks/default"
+        network = (
+            body.authorized_network or f"projects/{request.parent.split('/')[1]}/global/networks/default"
+        )
         found = re.match(r"^projects/([^/]+)/global/networks/([^/]+)$", network)
         if not found or not self.ctx.api("compute").has_network(found.group(1), found.group(2)):
-            raise invalid(f"Invalid authorized_network '{network}': the network does not exist.",
-                          "instance.authorized_network")
+            raise invalid(
+                f"Invalid authorized_network '{network}': the network does not exist.",
+                "instance.authorized_network",
+            )
         name = f"{request.parent}/instances/{request.instance_id}"
         if name in self.instances:
             raise already_exists(f"Resource '{name}' already exists")

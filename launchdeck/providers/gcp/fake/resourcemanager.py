@@ -24,23 +24,39 @@ class ResourceManagerApi(Api):
         self.policies = Policies(check_member=lambda m: ctx.api("iam").check_member(m))
 
     def routes(self) -> list[Route]:
-        table = [("GetIamPolicy", iam_policy_pb2.GetIamPolicyRequest, self.get_iam_policy,
-                  "resourcemanager.projects.getIamPolicy"),
-                 ("SetIamPolicy", iam_policy_pb2.SetIamPolicyRequest, self.set_iam_policy,
-                  "resourcemanager.projects.setIamPolicy")]
-        return [Route(rule, handler, request_type, permission)
-                for rpc, request_type, handler, permission in table for rule in rules_of(_Rest, rpc)]
+        table = [
+            (
+                "GetIamPolicy",
+                iam_policy_pb2.GetIamPolicyRequest,
+                self.get_iam_policy,
+                "resourcemanager.projects.getIamPolicy",
+            ),
+            (
+                "SetIamPolicy",
+                iam_policy_pb2.SetIamPolicyRequest,
+                self.set_iam_policy,
+                "resourcemanager.projects.setIamPolicy",
+            ),
+        ]
+        return [
+            Route(rule, handler, request_type, permission)
+            for rpc, request_type, handler, permission in table
+            for rule in rules_of(_Rest, rpc)
+        ]
 
     @staticmethod
     def _initial(project: str) -> Any:
         number = project_number(project)
         policy = policy_pb2.Policy(version=1)
-        for role, member in (("roles/owner", "user:owner@example.com"),
-                             ("roles/editor", f"serviceAccount:{number}-compute@developer.gserviceaccount.com"),
-                             ("roles/editor", f"serviceAccount:{number}@cloudservices.gserviceaccount.com"),
-                             ("roles/cloudbuild.builds.builder",
-                              f"serviceAccount:{number}@cloudbuild.gserviceaccount.com")):
-            binding = next((b for b in policy.bindings if b.role == role), None) or policy.bindings.add(role=role)
+        for role, member in (
+            ("roles/owner", "user:owner@example.com"),
+            ("roles/editor", f"serviceAccount:{number}-compute@developer.gserviceaccount.com"),
+            ("roles/editor", f"serviceAccount:{number}@cloudservices.gserviceaccount.com"),
+            ("roles/cloudbuild.builds.builder", f"serviceAccount:{number}@cloudbuild.gserviceaccount.com"),
+        ):
+            binding = next((b for b in policy.bindings if b.role == role), None) or policy.bindings.add(
+                role=role
+            )
             binding.members.append(member)
         return policy
 

@@ -32,42 +32,106 @@ from launchdeck.providers.gcp.fake.core import (
 from launchdeck.providers.gcp.fake.server import Api, Route
 from launchdeck.providers.gcp.fake.shared import Operations, Policies, Work
 
-REGIONS = {"us-central1", "us-east1", "us-east4", "us-west1", "us-west2", "europe-west1", "europe-west2",
-           "europe-west3", "europe-west4", "europe-north1", "asia-east1", "asia-northeast1",
-           "asia-southeast1", "australia-southeast1", "northamerica-northeast1", "southamerica-east1"}
-_REGION_CODE = {"us-central1": "uc", "us-east1": "ue", "us-east4": "uk", "us-west1": "uw", "us-west2": "wl",
-                "europe-west1": "ew", "europe-west2": "nw", "europe-west3": "ey", "europe-west4": "ez",
-                "europe-north1": "lz", "asia-east1": "de", "asia-northeast1": "an", "asia-southeast1": "as",
-                "australia-southeast1": "ts", "northamerica-northeast1": "nn", "southamerica-east1": "rj"}
+REGIONS = {
+    "us-central1",
+    "us-east1",
+    "us-east4",
+    "us-west1",
+    "us-west2",
+    "europe-west1",
+    "europe-west2",
+    "europe-west3",
+    "europe-west4",
+    "europe-north1",
+    "asia-east1",
+    "asia-northeast1",
+    "asia-southeast1",
+    "australia-southeast1",
+    "northamerica-northeast1",
+    "southamerica-east1",
+}
+_REGION_CODE = {
+    "us-central1": "uc",
+    "us-east1": "ue",
+    "us-east4": "uk",
+    "us-west1": "uw",
+    "us-west2": "wl",
+    "europe-west1": "ew",
+    "europe-west2": "nw",
+    "europe-west3": "ey",
+    "europe-west4": "ez",
+    "europe-north1": "lz",
+    "asia-east1": "de",
+    "asia-northeast1": "an",
+    "asia-southeast1": "as",
+    "australia-southeast1": "ts",
+    "northamerica-northeast1": "nn",
+    "southamerica-east1": "rj",
+}
 SERVICE_ID = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")
 _RESERVED_ENV = {"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"}
-_CPU = {"0.08", "0.1", "0.2", "0.25", "0.5", "0.75", "1", "2", "4", "6", "8", "1000m", "2000m", "4000m",
-        "6000m", "8000m", "500m", "250m"}
-_SERVER_SET = ("name", "uid", "create_time", "creator", "uri", "urls", "latest_ready_revision",
-               "latest_created_revision", "traffic_statuses", "terminal_condition", "observed_generation")
+_CPU = {
+    "0.08",
+    "0.1",
+    "0.2",
+    "0.25",
+    "0.5",
+    "0.75",
+    "1",
+    "2",
+    "4",
+    "6",
+    "8",
+    "1000m",
+    "2000m",
+    "4000m",
+    "6000m",
+    "8000m",
+    "500m",
+    "250m",
+}
+_SERVER_SET = (
+    "name",
+    "uid",
+    "create_time",
+    "creator",
+    "uri",
+    "urls",
+    "latest_ready_revision",
+    "latest_created_revision",
+    "traffic_statuses",
+    "terminal_condition",
+    "observed_generation",
+)
 """Output-only fields an update keeps from the current service."""
 _MEMORY = re.compile(r"^(\d+)(Mi|Gi|M|G)$")
-_NOT_LISTENING = ("The user-provided container failed to start and listen on the port defined provided "
-                  "by the PORT={port} environment variable within the allocated timeout. This can happen "
-                  "when the container port is misconfigured or if the timeout is too short. The health "
-                  "check timeout can be extended. Logs for this revision might contain more information.")
+_NOT_LISTENING = (
+    "The user-provided container failed to start and listen on the port defined provided "
+    "by the PORT={port} environment variable within the allocated timeout. This can happen "
+    "when the container port is misconfigured or if the timeout is too short. The health "
+    "check timeout can be extended. Logs for this revision might contain more information."
+)
 
 
 def _mebibytes(text: str) -> int:
     match = _MEMORY.match(text)
     if not match:
-        raise invalid(f"spec.template.spec.containers[0].resources.limits.memory: Invalid value "
-                      f"'{text}': the memory limit must be a quantity such as 512Mi or 2Gi.",
-                      "service.template.containers[0].resources.limits")
+        raise invalid(
+            f"spec.template.spec.containers[0].resources.limits.memory: Invalid value "
+            f"'{text}': the memory limit must be a quantity such as 512Mi or 2Gi.",
+            "service.template.containers[0].resources.limits",
+        )
     number, unit = int(match.group(1)), match.group(2)
     return number * {"Mi": 1, "Gi": 1024, "M": 1, "G": 1000}[unit]
 
 
 def _cpus(text: str) -> float:
     if text not in _CPU:
-        raise invalid(f"spec.template.spec.containers[0].resources.limits.cpu: Invalid value '{text}': "
-                      "CPU must be one of 0.08 to 1 in steps, or 1, 2, 4, 6 or 8.",
-                      "service.template.containers[0].resources.limits")
+        raise invalid(
+            f"spec.template.spec.containers[0].resources.limits.cpu: Invalid value '{text}': "
+            "CPU must be one of 0.08 to 1 in steps, or 1, 2, 4, 6 or 8.",
+            "service.template.containers[0].resources.limits",
+        )
     return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
@@ -95,17 +159,29 @@ class RunApi(Api):
             (s, "ListServices", run_v2.ListServicesRequest, self.list_services, "run.services.list"),
             (s, "UpdateService", run_v2.UpdateServiceRequest, self.update_service, "run.services.update"),
             (s, "DeleteService", run_v2.DeleteServiceRequest, self.delete_service, "run.services.delete"),
-            (s, "GetIamPolicy", iam_policy_pb2.GetIamPolicyRequest, self.get_iam_policy,
-             "run.services.getIamPolicy"),
-            (s, "SetIamPolicy", iam_policy_pb2.SetIamPolicyRequest, self.set_iam_policy,
-             "run.services.setIamPolicy"),
+            (
+                s,
+                "GetIamPolicy",
+                iam_policy_pb2.GetIamPolicyRequest,
+                self.get_iam_policy,
+                "run.services.getIamPolicy",
+            ),
+            (
+                s,
+                "SetIamPolicy",
+                iam_policy_pb2.SetIamPolicyRequest,
+                self.set_iam_policy,
+                "run.services.setIamPolicy",
+            ),
             (r, "GetRevision", run_v2.GetRevisionRequest, self.get_revision, "run.revisions.get"),
             (r, "ListRevisions", run_v2.ListRevisionsRequest, self.list_revisions, "run.revisions.list"),
             (s, "GetOperation", operations_pb2.GetOperationRequest, self.get_operation, "run.operations.get"),
         ]
-        return [Route(rule, handler, request_type, permission)
-                for base, rpc, request_type, handler, permission in table
-                for rule in rules_of(base, rpc)]
+        return [
+            Route(rule, handler, request_type, permission)
+            for base, rpc, request_type, handler, permission in table
+            for rule in rules_of(base, rpc)
+        ]
 
     # --- services ---------------------------------------------------------------------------
 
@@ -118,8 +194,10 @@ class RunApi(Api):
     def _existing(self, name: str) -> Any:
         service = self.services.get(name)
         if service is None:
-            raise not_found(f"Resource '{name.split('/')[-1]}' of kind 'SERVICE' in region "
-                            f"'{name.split('/')[3]}' in project '{name.split('/')[1]}' does not exist.")
+            raise not_found(
+                f"Resource '{name.split('/')[-1]}' of kind 'SERVICE' in region "
+                f"'{name.split('/')[3]}' in project '{name.split('/')[1]}' does not exist."
+            )
         work = self.pending.get(name)
         if work is not None:
             work.poll()
@@ -130,9 +208,12 @@ class RunApi(Api):
         if not request.service_id:
             raise invalid("service_id must be set.", "service_id")
         if not SERVICE_ID.match(request.service_id):
-            raise invalid(f"Invalid service id '{request.service_id}': it must only contain lowercase "
-                          "alphanumeric characters and dashes, begin with a letter, not end with a dash, "
-                          "and be at most 49 characters.", "service_id")
+            raise invalid(
+                f"Invalid service id '{request.service_id}': it must only contain lowercase "
+                "alphanumeric characters and dashes, begin with a letter, not end with a dash, "
+                "and be at most 49 characters.",
+                "service_id",
+            )
         name = f"{request.parent}/services/{request.service_id}"
         self._check(request.service)
         if name in self.services:
@@ -165,15 +246,19 @@ class RunApi(Api):
             if not request.allow_missing:
                 return self._existing(name)
             parent, _, service_id = name.rpartition("/services/")
-            create = _create_request(parent=parent, service_id=service_id,
-                                     validate_only=request.validate_only)
+            create = _create_request(
+                parent=parent, service_id=service_id, validate_only=request.validate_only
+            )
             create.service.CopyFrom(request.service)
             create.service.ClearField("name")
             return self.create_service(create)
         current = self._existing(name)
         if request.service.etag and request.service.etag != current.etag:
-            raise ApiError("ABORTED", f"The etag '{request.service.etag}' does not match the current "
-                           f"etag of service '{name.split('/')[-1]}'.")
+            raise ApiError(
+                "ABORTED",
+                f"The etag '{request.service.etag}' does not match the current "
+                f"etag of service '{name.split('/')[-1]}'.",
+            )
         self._location(name.rsplit("/services/", 1)[0])
         self._check(request.service)
         if request.validate_only:
@@ -247,62 +332,99 @@ class RunApi(Api):
         check_labels(service.labels, "service.labels")
         template = service.template
         if not template.containers:
-            raise invalid("spec.template.spec.containers: Required value: at least one container must be "
-                          "specified.", "service.template.containers")
+            raise invalid(
+                "spec.template.spec.containers: Required value: at least one container must be specified.",
+                "service.template.containers",
+            )
         ingress = [c for c in template.containers if c.ports]
         if len(template.containers) > 1 and len(ingress) != 1:
-            raise invalid("spec.template.spec.containers: exactly one container must specify a port when "
-                          "there are several containers.", "service.template.containers")
+            raise invalid(
+                "spec.template.spec.containers: exactly one container must specify a port when "
+                "there are several containers.",
+                "service.template.containers",
+            )
         for index, container in enumerate(template.containers):
             where = f"service.template.containers[{index}]"
             if not container.image:
-                raise invalid(f"spec.template.spec.containers[{index}].image: Required value",
-                              f"{where}.image")
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].image: Required value", f"{where}.image"
+                )
             if len(container.ports) > 1:
-                raise invalid(f"spec.template.spec.containers[{index}].ports: Too many: at most 1 port.",
-                              f"{where}.ports")
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].ports: Too many: at most 1 port.",
+                    f"{where}.ports",
+                )
             for port in container.ports:
                 if not 0 < port.container_port < 65536:
-                    raise invalid(f"spec.template.spec.containers[{index}].ports[0].container_port: "
-                                  f"Invalid value: {port.container_port}: must be between 1 and 65535.",
-                                  f"{where}.ports")
+                    raise invalid(
+                        f"spec.template.spec.containers[{index}].ports[0].container_port: "
+                        f"Invalid value: {port.container_port}: must be between 1 and 65535.",
+                        f"{where}.ports",
+                    )
             reserved = sorted({e.name for e in container.env} & _RESERVED_ENV)
             if reserved:
-                raise invalid(f"The following reserved env names were provided: {', '.join(reserved)}. "
-                              "These values are automatically set by the system.", f"{where}.env")
+                raise invalid(
+                    f"The following reserved env names were provided: {', '.join(reserved)}. "
+                    "These values are automatically set by the system.",
+                    f"{where}.env",
+                )
             for env in container.env:
                 if not re.match(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", env.name):
-                    raise invalid(f"spec.template.spec.containers[{index}].env.name: Invalid value: "
-                                  f"'{env.name}'.", f"{where}.env")
+                    raise invalid(
+                        f"spec.template.spec.containers[{index}].env.name: Invalid value: '{env.name}'.",
+                        f"{where}.env",
+                    )
                 if env.HasField("value_source") and not env.value_source.secret_key_ref.secret:
-                    raise invalid(f"spec.template.spec.containers[{index}].env.valueFrom.secretKeyRef.name: "
-                                  "Required value", f"{where}.env")
+                    raise invalid(
+                        f"spec.template.spec.containers[{index}].env.valueFrom.secretKeyRef.name: "
+                        "Required value",
+                        f"{where}.env",
+                    )
             limits = container.resources.limits
             cpu = _cpus(limits["cpu"]) if "cpu" in limits else 1.0
             memory = _mebibytes(limits["memory"]) if "memory" in limits else 512
             minimum = {2: 128, 4: 2048, 6: 4096, 8: 4096}.get(int(cpu) if cpu >= 1 else 0, 128)
             if memory < minimum:
-                raise invalid(f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at least "
-                              f"{minimum}Mi.", f"{where}.resources.limits")
-            if memory > 32768 or (memory > 4096 and cpu < 2) or (memory > 8192 and cpu < 4) or \
-                    (memory > 16384 and cpu < 6) or (memory > 24576 and cpu < 8):
-                raise invalid(f"Invalid value specified for cpu. For the specified value, memory={memory}Mi, "
-                              "cpu needs to be higher.", f"{where}.resources.limits")
+                raise invalid(
+                    f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at least "
+                    f"{minimum}Mi.",
+                    f"{where}.resources.limits",
+                )
+            if (
+                memory > 32768
+                or (memory > 4096 and cpu < 2)
+                or (memory > 8192 and cpu < 4)
+                or (memory > 16384 and cpu < 6)
+                or (memory > 24576 and cpu < 8)
+            ):
+                raise invalid(
+                    f"Invalid value specified for cpu. For the specified value, memory={memory}Mi, "
+                    "cpu needs to be higher.",
+                    f"{where}.resources.limits",
+                )
             if cpu < 1 and memory > 1024:
-                raise invalid(f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at most "
-                              "1Gi.", f"{where}.resources.limits")
+                raise invalid(
+                    f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at most 1Gi.",
+                    f"{where}.resources.limits",
+                )
         scaling = template.scaling
         if scaling.max_instance_count and scaling.min_instance_count > scaling.max_instance_count:
-            raise invalid("spec.template.metadata.annotations[autoscaling.knative.dev/minScale]: min "
-                          "instances must be less than or equal to max instances.",
-                          "service.template.scaling")
+            raise invalid(
+                "spec.template.metadata.annotations[autoscaling.knative.dev/minScale]: min "
+                "instances must be less than or equal to max instances.",
+                "service.template.scaling",
+            )
         total = sum(t.percent for t in service.traffic)
         if service.traffic and total != 100:
-            raise invalid(f"spec.traffic: Invalid value: {total}: traffic percentages must add up to 100.",
-                          "service.traffic")
+            raise invalid(
+                f"spec.traffic: Invalid value: {total}: traffic percentages must add up to 100.",
+                "service.traffic",
+            )
         if template.revision and not template.revision.startswith(f"{service.name.split('/')[-1]}-"):
-            raise invalid("Revision name must be prefixed by the name of the enclosing Service.",
-                          "service.template.revision")
+            raise invalid(
+                "Revision name must be prefixed by the name of the enclosing Service.",
+                "service.template.revision",
+            )
 
     def _reconcile(self, name: str, *, new_revision: bool) -> Any:
         service = self.services[name]
@@ -317,7 +439,8 @@ class RunApi(Api):
         if new_revision:
             short = service.template.revision or (
                 f"{name.split('/')[-1]}-{service.generation:05d}-"
-                + "".join(random.choices(string.ascii_lowercase, k=3)))
+                + "".join(random.choices(string.ascii_lowercase, k=3))
+            )
             revision_name = f"{name}/revisions/{short}"
             service.latest_created_revision = revision_name
         generation = service.generation
@@ -348,8 +471,9 @@ class RunApi(Api):
             digest = hashlib.sha256(name.encode()).hexdigest()[:10]
             current.uri = f"https://{service_id}-{digest}-{_REGION_CODE.get(region, 'uc')}.a.run.app"
             del current.urls[:]
-            current.urls.extend([f"https://{service_id}-{project_number(project)}.{region}.run.app",
-                                 current.uri])
+            current.urls.extend(
+                [f"https://{service_id}-{project_number(project)}.{region}.run.app", current.uri]
+            )
             del current.traffic_statuses[:]
             for target in current.traffic:
                 status = current.traffic_statuses.add()
@@ -373,13 +497,15 @@ class RunApi(Api):
             if self._image_missing(container.image, service.name.split("/")[1]):
                 return 6, prefix + f"Image '{container.image}' not found."  # CONTAINER_MISSING
         account = service.template.service_account or (
-            f"{project_number(service.name.split('/')[1])}-compute@developer.gserviceaccount.com")
+            f"{project_number(service.name.split('/')[1])}-compute@developer.gserviceaccount.com"
+        )
         for container in service.template.containers:
             for env in container.env:
                 if not env.HasField("value_source"):
                     continue
-                problem = self._secret_problem(service.name.split("/")[1], env.value_source.secret_key_ref,
-                                               account)
+                problem = self._secret_problem(
+                    service.name.split("/")[1], env.value_source.secret_key_ref, account
+                )
                 if problem:
                     return 12, prefix + problem  # SECRETS_ACCESS_CHECK_FAILED
         if service_id in self.ctx.knobs.failing_services:
@@ -403,10 +529,12 @@ class RunApi(Api):
         if not secrets.has_version(secret, version):
             return f"Secret {secret}/versions/{version} was not found"
         if not secrets.can_access(secret, f"serviceAccount:{account}"):
-            return (f"spec.template.spec.containers[0].env.valueFrom.secretKeyRef.name: Permission denied on "
-                    f"secret: {secret}/versions/{version} for Revision service account {account}. The "
-                    "service account used must be granted the 'Secret Manager Secret Accessor' role "
-                    "(roles/secretmanager.secretAccessor) at the secret, project or higher level.")
+            return (
+                f"spec.template.spec.containers[0].env.valueFrom.secretKeyRef.name: Permission denied on "
+                f"secret: {secret}/versions/{version} for Revision service account {account}. The "
+                "service account used must be granted the 'Secret Manager Secret Accessor' role "
+                "(roles/secretmanager.secretAccessor) at the secret, project or higher level."
+            )
         return ""
 
     def _record_revision(self, service: Any, name: str, failure: tuple[int, str] | None) -> None:
@@ -439,8 +567,9 @@ class RunApi(Api):
         from google.longrunning import operations_pb2
 
         if work is None:  # validate_only: an operation that is already over
-            op = operations_pb2.Operation(name=f"{name.rsplit('/services/', 1)[0]}/operations/{_uid(name)}",
-                                          done=done)
+            op = operations_pb2.Operation(
+                name=f"{name.rsplit('/services/', 1)[0]}/operations/{_uid(name)}", done=done
+            )
             op.metadata.Pack(service)
             op.response.Pack(service)
             return op
@@ -462,8 +591,9 @@ class RunApi(Api):
         from google.cloud import run_v2
 
         self._existing(request.parent)
-        names = sorted((n for n in self.revisions if n.startswith(request.parent + "/revisions/")),
-                       reverse=True)
+        names = sorted(
+            (n for n in self.revisions if n.startswith(request.parent + "/revisions/")), reverse=True
+        )
         shown, token = page(names, request.page_size, request.page_token)
         response = run_v2.ListRevisionsResponse.pb()(next_page_token=token)
         response.revisions.extend(self.revisions[n] for n in shown)
@@ -503,4 +633,3 @@ def _create_request(**fields: Any) -> Any:
 def _uid(name: str) -> str:
     digest = hashlib.sha256(f"{name}{sequence()}".encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
-

@@ -53,15 +53,30 @@ class SecretManagerApi(Api):
             ("DeleteSecret", sm.DeleteSecretRequest, self.delete_secret, "secretmanager.secrets.delete"),
             ("AddSecretVersion", sm.AddSecretVersionRequest, self.add_version, "secretmanager.versions.add"),
             ("GetSecretVersion", sm.GetSecretVersionRequest, self.get_version, "secretmanager.versions.get"),
-            ("AccessSecretVersion", sm.AccessSecretVersionRequest, self.access_version,
-             "secretmanager.versions.access"),
-            ("GetIamPolicy", iam_policy_pb2.GetIamPolicyRequest, self.get_iam_policy,
-             "secretmanager.secrets.getIamPolicy"),
-            ("SetIamPolicy", iam_policy_pb2.SetIamPolicyRequest, self.set_iam_policy,
-             "secretmanager.secrets.setIamPolicy"),
+            (
+                "AccessSecretVersion",
+                sm.AccessSecretVersionRequest,
+                self.access_version,
+                "secretmanager.versions.access",
+            ),
+            (
+                "GetIamPolicy",
+                iam_policy_pb2.GetIamPolicyRequest,
+                self.get_iam_policy,
+                "secretmanager.secrets.getIamPolicy",
+            ),
+            (
+                "SetIamPolicy",
+                iam_policy_pb2.SetIamPolicyRequest,
+                self.set_iam_policy,
+                "secretmanager.secrets.setIamPolicy",
+            ),
         ]
-        return [Route(rule, handler, request_type, permission)
-                for rpc, request_type, handler, permission in table for rule in rules_of(_Rest, rpc)]
+        return [
+            Route(rule, handler, request_type, permission)
+            for rpc, request_type, handler, permission in table
+            for rule in rules_of(_Rest, rpc)
+        ]
 
     @staticmethod
     def _canonical(name: str) -> str:
@@ -79,8 +94,11 @@ class SecretManagerApi(Api):
 
     def create_secret(self, request: Any) -> Any:
         if not SECRET_ID.match(request.secret_id):
-            raise invalid("Secret ID must contain only letters, numbers, underscores and hyphens, and be at "
-                          "most 255 characters.", "secret_id")
+            raise invalid(
+                "Secret ID must contain only letters, numbers, underscores and hyphens, and be at "
+                "most 255 characters.",
+                "secret_id",
+            )
         secret = request.secret
         if not secret.HasField("replication"):
             raise invalid("Secret.replication must be specified.", "secret.replication")
@@ -102,8 +120,11 @@ class SecretManagerApi(Api):
 
     def list_secrets(self, request: Any) -> Any:
         parent = self._canonical(request.parent)
-        names = sorted(n for n in self.secrets if n.startswith(parent + "/secrets/")
-                       and _matches(self.secrets[n], request.filter))
+        names = sorted(
+            n
+            for n in self.secrets
+            if n.startswith(parent + "/secrets/") and _matches(self.secrets[n], request.filter)
+        )
         shown, token = page(names, request.page_size, request.page_token, limit=25000)
         response = sm.ListSecretsResponse.pb()(next_page_token=token, total_size=len(names))
         response.secrets.extend(self.secrets[n] for n in shown)
@@ -112,8 +133,11 @@ class SecretManagerApi(Api):
     def delete_secret(self, request: Any) -> Any:
         secret = self._secret(request.name)
         if request.etag and request.etag != secret.etag:
-            raise ApiError("ABORTED", f"The etag provided in the request does not match the current etag "
-                           f"of Secret [{secret.name}].")
+            raise ApiError(
+                "ABORTED",
+                f"The etag provided in the request does not match the current etag "
+                f"of Secret [{secret.name}].",
+            )
         del self.secrets[secret.name]
         del self.versions[secret.name]
         self.policies.forget(secret.name)
@@ -124,10 +148,13 @@ class SecretManagerApi(Api):
         data = request.payload.data
         if len(data) > 64 * 1024:
             raise invalid("Secret payload data must be at most 65536 bytes.", "payload.data")
-        if request.payload.HasField("data_crc32c") and \
-                request.payload.data_crc32c != google_crc32c.value(data):
-            raise invalid("Checksum mismatch. The checksum of the payload does not match data_crc32c.",
-                          "payload.data_crc32c")
+        if request.payload.HasField("data_crc32c") and request.payload.data_crc32c != google_crc32c.value(
+            data
+        ):
+            raise invalid(
+                "Checksum mismatch. The checksum of the payload does not match data_crc32c.",
+                "payload.data_crc32c",
+            )
         number = len(self.versions[secret.name]) + 1
         version = sm.SecretVersion.pb()(name=f"{secret.name}/versions/{number}", state=1)  # ENABLED
         version.create_time.GetCurrentTime()
@@ -196,7 +223,7 @@ def _matches(secret: Any, text: str) -> bool:
             raise invalid(f"Invalid filter: {text}", "filter")
         field, op, value = match["field"], match["op"], match["value"].strip('"')
         if field.startswith("labels."):
-            label = secret.labels.get(field[len("labels."):])
+            label = secret.labels.get(field[len("labels.") :])
             if label is None:
                 hit = False
             elif op == ":":

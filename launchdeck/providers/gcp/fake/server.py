@@ -34,15 +34,27 @@ from launchdeck.providers.gcp.fake.core import (
 
 APIS = {
     "storage": ("storage", "StorageApi", "storage.googleapis.com", "Cloud Storage JSON API"),
-    "artifactregistry": ("artifactregistry", "ArtifactRegistryApi", "artifactregistry.googleapis.com",
-                         "Artifact Registry API"),
+    "artifactregistry": (
+        "artifactregistry",
+        "ArtifactRegistryApi",
+        "artifactregistry.googleapis.com",
+        "Artifact Registry API",
+    ),
     "cloudbuild": ("cloudbuild", "CloudBuildApi", "cloudbuild.googleapis.com", "Cloud Build API"),
     "run": ("run", "RunApi", "run.googleapis.com", "Cloud Run Admin API"),
-    "secretmanager": ("secretmanager", "SecretManagerApi", "secretmanager.googleapis.com",
-                      "Secret Manager API"),
+    "secretmanager": (
+        "secretmanager",
+        "SecretManagerApi",
+        "secretmanager.googleapis.com",
+        "Secret Manager API",
+    ),
     "iam": ("iam", "IamApi", "iam.googleapis.com", "Identity and Access Management (IAM) API"),
-    "cloudresourcemanager": ("resourcemanager", "ResourceManagerApi", "cloudresourcemanager.googleapis.com",
-                             "Cloud Resource Manager API"),
+    "cloudresourcemanager": (
+        "resourcemanager",
+        "ResourceManagerApi",
+        "cloudresourcemanager.googleapis.com",
+        "Cloud Resource Manager API",
+    ),
     "logging": ("logging", "LoggingApi", "logging.googleapis.com", "Cloud Logging API"),
     "sqladmin": ("sqladmin", "SqlAdminApi", "sqladmin.googleapis.com", "Cloud SQL Admin API"),
     "redis": ("redis", "RedisApi", "redis.googleapis.com", "Google Cloud Memorystore for Redis API"),
@@ -51,8 +63,16 @@ APIS = {
 }
 """Path prefix (= the first label of the real host name) -> module, class, service, title."""
 
-READ_VERBS = (":getIamPolicy", ":testIamPermissions", "entries:list", "/wait", ":wait", ":access",
-              ":search", ":batchGet")
+READ_VERBS = (
+    ":getIamPolicy",
+    ":testIamPermissions",
+    "entries:list",
+    "/wait",
+    ":wait",
+    ":access",
+    ":search",
+    ":batchGet",
+)
 """POST paths that only read, so request counting does not take them for changes."""
 
 
@@ -133,25 +153,52 @@ def permission_denied(permission: str, resource: str) -> ApiError:
     return ApiError(
         "PERMISSION_DENIED",
         f"Permission '{permission}' denied on resource '{resource}' (or it may not exist).",
-        details=[error_info("IAM_PERMISSION_DENIED", "iam.googleapis.com",
-                            {"permission": permission, "resource": resource})],
-        reason="forbidden")
+        details=[
+            error_info(
+                "IAM_PERMISSION_DENIED",
+                "iam.googleapis.com",
+                {"permission": permission, "resource": resource},
+            )
+        ],
+        reason="forbidden",
+    )
 
 
 def service_disabled(service: str, title: str, project: str) -> ApiError:
     number = project_number(project) if project else "0"
     url = f"https://console.developers.google.com/apis/api/{service}/overview?project={number}"
-    message = (f"{title} has not been used in project {number} before or it is disabled. Enable it by "
-               f"visiting {url} then retry. If you enabled this API recently, wait a few minutes for "
-               "the action to propagate to our systems and retry.")
-    return ApiError("PERMISSION_DENIED", message, reason="accessNotConfigured", details=[
-        error_info("SERVICE_DISABLED", "googleapis.com",
-                   {"service": service, "consumer": f"projects/{number}", "serviceTitle": title,
-                    "activationUrl": url, "containerInfo": number}),
-        {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": message},
-        {"@type": "type.googleapis.com/google.rpc.Help",
-         "links": [{"description": "Google developers console API activation", "url": url}]},
-    ])
+    message = (
+        f"{title} has not been used in project {number} before or it is disabled. Enable it by "
+        f"visiting {url} then retry. If you enabled this API recently, wait a few minutes for "
+        "the action to propagate to our systems and retry."
+    )
+    return ApiError(
+        "PERMISSION_DENIED",
+        message,
+        reason="accessNotConfigured",
+        details=[
+            error_info(
+                "SERVICE_DISABLED",
+                "googleapis.com",
+                {
+                    "service": service,
+                    "consumer": f"projects/{number}",
+                    "serviceTitle": title,
+                    "activationUrl": url,
+                    "containerInfo": number,
+                },
+            ),
+            {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": message,
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [{"description": "Google developers console API activation", "url": url}],
+            },
+        ],
+    )
 
 
 def _project_of(path: str, query: list[tuple[str, str]]) -> str:
@@ -250,13 +297,22 @@ class FakeGcp:
         if path.startswith("/_fake/"):
             return self._knob(method, path, body)
         name, rest = self._route(path, headers.get("host", ""))
-        entry = {"api": name or "", "method": method, "path": target, "query": _query_dict(query),
-                 "body": _loggable(name, path, headers, body), "status": 0}
+        entry = {
+            "api": name or "",
+            "method": method,
+            "path": target,
+            "query": _query_dict(query),
+            "body": _loggable(name, path, headers, body),
+            "status": 0,
+        }
         with self.lock:
             self._log.append(entry)
             knobs = self.knobs
-            fault = (knobs.fault_rate > 0 and (not knobs.fault_apis or name in knobs.fault_apis)
-                     and self._random.random() < knobs.fault_rate)
+            fault = (
+                knobs.fault_rate > 0
+                and (not knobs.fault_apis or name in knobs.fault_apis)
+                and self._random.random() < knobs.fault_rate
+            )
         if knobs.latency:
             time.sleep(knobs.latency)
         api = self.api(name) if name else None
@@ -317,12 +373,21 @@ class FakeGcp:
 def _fault(knobs: Knobs) -> ApiError:
     headers = {} if knobs.retry_after is None else {"Retry-After": str(int(knobs.retry_after))}
     if knobs.fault_code == 429:
-        return ApiError("RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Requests' and limit "
-                        "'Requests per minute' of service.", code=429, reason="rateLimitExceeded",
-                        headers=headers)
+        return ApiError(
+            "RESOURCE_EXHAUSTED",
+            "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service.",
+            code=429,
+            reason="rateLimitExceeded",
+            headers=headers,
+        )
     status = STATUS_BY_CODE.get(knobs.fault_code, "UNAVAILABLE")
-    return ApiError(status, "The service is currently unavailable.", code=knobs.fault_code,
-                    reason="backendError", headers=headers)
+    return ApiError(
+        status,
+        "The service is currently unavailable.",
+        code=knobs.fault_code,
+        reason="backendError",
+        headers=headers,
+    )
 
 
 def _query_dict(query: list[tuple[str, str]]) -> dict[str, Any]:

@@ -70,8 +70,9 @@ class Operations:
         if work.finished:
             if work.error is not None:
                 # an operation's error carries the rpc code, not the HTTP one
-                op.error.CopyFrom(status_pb2.Status(code=_RPC_CODES[work.error.status],
-                                                    message=work.error.message))
+                op.error.CopyFrom(
+                    status_pb2.Status(code=_RPC_CODES[work.error.status], message=work.error.message)
+                )
             else:
                 packed = any_pb2.Any()
                 packed.Pack(work.result if work.result is not None else empty_pb2.Empty())
@@ -79,14 +80,31 @@ class Operations:
         return op
 
 
-_RPC_CODES = {"OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4,
-              "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8,
-              "FAILED_PRECONDITION": 9, "ABORTED": 10, "OUT_OF_RANGE": 11, "UNIMPLEMENTED": 12,
-              "INTERNAL": 13, "UNAVAILABLE": 14, "DATA_LOSS": 15, "UNAUTHENTICATED": 16}
+_RPC_CODES = {
+    "OK": 0,
+    "CANCELLED": 1,
+    "UNKNOWN": 2,
+    "INVALID_ARGUMENT": 3,
+    "DEADLINE_EXCEEDED": 4,
+    "NOT_FOUND": 5,
+    "ALREADY_EXISTS": 6,
+    "PERMISSION_DENIED": 7,
+    "RESOURCE_EXHAUSTED": 8,
+    "FAILED_PRECONDITION": 9,
+    "ABORTED": 10,
+    "OUT_OF_RANGE": 11,
+    "UNIMPLEMENTED": 12,
+    "INTERNAL": 13,
+    "UNAVAILABLE": 14,
+    "DATA_LOSS": 15,
+    "UNAUTHENTICATED": 16,
+}
 
-_MEMBER = re.compile(r"^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|deleted:user|"
-                     r"deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer):.+|"
-                     r"principal(Set)?://.+)$")
+_MEMBER = re.compile(
+    r"^(allUsers|allAuthenticatedUsers|(user|serviceAccount|group|domain|deleted:user|"
+    r"deleted:serviceAccount|deleted:group|projectOwner|projectEditor|projectViewer):.+|"
+    r"principal(Set)?://.+)$"
+)
 _ROLE = re.compile(r"^(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+)$")
 
 
@@ -120,15 +138,20 @@ class Policies:
                 "There were concurrent policy changes. Please retry the whole read-modify-write with "
                 "exponential backoff. The request's ETag "
                 f"'{base64.b64encode(policy.etag).decode()}' did not match the current policy's ETag "
-                f"'{base64.b64encode(current.etag).decode()}'.", reason="aborted")
+                f"'{base64.b64encode(current.etag).decode()}'.",
+                reason="aborted",
+            )
         for index, binding in enumerate(policy.bindings):
             if not _ROLE.match(binding.role):
-                raise invalid(f"Role {binding.role} is not supported for this resource.",
-                              f"policy.bindings[{index}].role")
+                raise invalid(
+                    f"Role {binding.role} is not supported for this resource.",
+                    f"policy.bindings[{index}].role",
+                )
             for member in binding.members:
                 if not _MEMBER.match(member):
-                    raise invalid(f"Invalid member '{member}' in policy binding.",
-                                  f"policy.bindings[{index}].members")
+                    raise invalid(
+                        f"Invalid member '{member}' in policy binding.", f"policy.bindings[{index}].members"
+                    )
                 if self._check_member is not None:
                     self._check_member(member)
         stored = type(policy)()

@@ -22,7 +22,9 @@ from launchdeck.providers.gcp.fake.run import REGIONS
 from launchdeck.providers.gcp.fake.server import Api, Route
 
 INSTANCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,96}[a-z0-9])?$")
-TIER = re.compile(r"^(db-f1-micro|db-g1-small|db-custom-\d+-\d+|db-perf-optimized-N-\d+|db-n1-(standard|highmem)-\d+)$")
+TIER = re.compile(
+    r"^(db-f1-micro|db-g1-small|db-custom-\d+-\d+|db-perf-optimized-N-\d+|db-n1-(standard|highmem)-\d+)$"
+)
 _NOT_READY = "The instance or operation is not in an appropriate state to handle the request."
 _STATE = s.DatabaseInstance.SqlInstanceState
 _OP = s.Operation.SqlOperationStatus
@@ -50,21 +52,45 @@ class SqlAdminApi(Api):
         base = "/v1/projects/{project}/instances"
         one = base + "/{instance}"
         return [
-            Route(R("POST", base, "body"), self.insert, s.SqlInstancesInsertRequest, "cloudsql.instances.create"),
+            Route(
+                R("POST", base, "body"), self.insert, s.SqlInstancesInsertRequest, "cloudsql.instances.create"
+            ),
             Route(R("GET", base), self.list, s.SqlInstancesListRequest, "cloudsql.instances.list"),
             Route(R("GET", one), self.get, s.SqlInstancesGetRequest, "cloudsql.instances.get"),
-            Route(R("PATCH", one, "body"), self.patch, s.SqlInstancesPatchRequest, "cloudsql.instances.update"),
+            Route(
+                R("PATCH", one, "body"), self.patch, s.SqlInstancesPatchRequest, "cloudsql.instances.update"
+            ),
             Route(R("DELETE", one), self.delete, s.SqlInstancesDeleteRequest, "cloudsql.instances.delete"),
-            Route(R("POST", one + "/users", "body"), self.insert_user, s.SqlUsersInsertRequest,
-                  "cloudsql.users.create"),
-            Route(R("PUT", one + "/users", "body"), self.update_user, s.SqlUsersUpdateRequest,
-                  "cloudsql.users.update"),
-            Route(R("POST", one + "/databases", "body"), self.insert_database, s.SqlDatabasesInsertRequest,
-                  "cloudsql.databases.create"),
-            Route(R("POST", one + "/backupRuns", "body"), self.insert_backup, s.SqlBackupRunsInsertRequest,
-                  "cloudsql.backupRuns.create"),
-            Route(R("GET", "/v1/projects/{project}/operations/{operation}"), self.get_operation,
-                  s.SqlOperationsGetRequest, "cloudsql.instances.get"),
+            Route(
+                R("POST", one + "/users", "body"),
+                self.insert_user,
+                s.SqlUsersInsertRequest,
+                "cloudsql.users.create",
+            ),
+            Route(
+                R("PUT", one + "/users", "body"),
+                self.update_user,
+                s.SqlUsersUpdateRequest,
+                "cloudsql.users.update",
+            ),
+            Route(
+                R("POST", one + "/databases", "body"),
+                self.insert_database,
+                s.SqlDatabasesInsertRequest,
+                "cloudsql.databases.create",
+            ),
+            Route(
+                R("POST", one + "/backupRuns", "body"),
+                self.insert_backup,
+                s.SqlBackupRunsInsertRequest,
+                "cloudsql.backupRuns.create",
+            ),
+            Route(
+                R("GET", "/v1/projects/{project}/operations/{operation}"),
+                self.get_operation,
+                s.SqlOperationsGetRequest,
+                "cloudsql.instances.get",
+            ),
         ]
 
     def _instance(self, project: str, name: str) -> Any:
@@ -81,10 +107,17 @@ class SqlAdminApi(Api):
 
     def _operation(self, project: str, target: str, kind: int, complete: Any) -> Any:
         name = str(uuid.uuid4())
-        op = s.Operation.pb()(kind="sql#operation", name=name, status=_OP.PENDING, user="user@example.com",
-                              operation_type=kind, target_id=target, target_project=project,
-                              target_link=f"https://sqladmin.googleapis.com/v1/projects/{project}/instances/{target}",
-                              self_link=f"https://sqladmin.googleapis.com/v1/projects/{project}/operations/{name}")
+        op = s.Operation.pb()(
+            kind="sql#operation",
+            name=name,
+            status=_OP.PENDING,
+            user="user@example.com",
+            operation_type=kind,
+            target_id=target,
+            target_project=project,
+            target_link=f"https://sqladmin.googleapis.com/v1/projects/{project}/instances/{target}",
+            self_link=f"https://sqladmin.googleapis.com/v1/projects/{project}/operations/{name}",
+        )
         op.insert_time.GetCurrentTime()
         self.operations[(project, name)] = (op, self.ctx.progress(), complete)
         return op
@@ -92,7 +125,9 @@ class SqlAdminApi(Api):
     def get_operation(self, request: Any) -> Any:
         found = self.operations.get((request.project, request.operation))
         if found is None:
-            raise _error(404, f"The Cloud SQL operation {request.operation} does not exist.", "operationDoesNotExist")
+            raise _error(
+                404, f"The Cloud SQL operation {request.operation} does not exist.", "operationDoesNotExist"
+            )
         op, progress, complete = found
         if op.status == _OP.DONE:
             return op
@@ -117,19 +152,26 @@ class SqlAdminApi(Api):
         if not body.name:
             raise _error(400, "Missing parameter: name.", "required")
         if not INSTANCE_NAME.match(body.name):
-            raise _error(400, "Invalid request: instance name (%s)." % body.name, "invalid")
+            raise _error(400, f"Invalid request: instance name ({body.name}).", "invalid")
         key = (project, body.name)
         if key in self.instances:
             raise _error(409, "The Cloud SQL instance already exists.", "instanceAlreadyExists")
         if key in self.deleted:
-            raise _error(409, "The Cloud SQL instance already exists. When you delete an instance, you can't "
-                         "reuse the name of the deleted instance until one week from the deletion date.",
-                         "instanceAlreadyExists")
+            raise _error(
+                409,
+                "The Cloud SQL instance already exists. When you delete an instance, you can't "
+                "reuse the name of the deleted instance until one week from the deletion date.",
+                "instanceAlreadyExists",
+            )
         if not body.database_version:
             raise _error(400, "Invalid request: Database version is required.", "invalid")
         if not TIER.match(body.settings.tier):
-            raise _error(400, f"Invalid request: Invalid Tier ({body.settings.tier}) for (SECOND_GEN) Edition "
-                         "(ENTERPRISE).", "invalid")
+            raise _error(
+                400,
+                f"Invalid request: Invalid Tier ({body.settings.tier}) for (SECOND_GEN) Edition "
+                "(ENTERPRISE).",
+                "invalid",
+            )
         region = body.region or "us-central1"
         if region not in REGIONS:
             raise _error(400, f"Invalid request: region ({region}) is not valid.", "invalid")
@@ -137,8 +179,12 @@ class SqlAdminApi(Api):
         ip = body.settings.ip_configuration
         public = ip.ipv4_enabled.value if ip.HasField("ipv4_enabled") else True
         if not public and not ip.private_network:
-            raise _error(400, "Invalid request: At least one of Public IP or Private IP or PSC connectivity must "
-                         "be enabled.", "invalid")
+            raise _error(
+                400,
+                "Invalid request: At least one of Public IP or Private IP or PSC connectivity must "
+                "be enabled.",
+                "invalid",
+            )
         if ip.private_network:
             self._check_network(ip.private_network)
         instance = s.DatabaseInstance.pb()()
@@ -153,7 +199,8 @@ class SqlAdminApi(Api):
         instance.settings.settings_version.value = 1
         instance.settings.kind = "sql#settings"
         instance.service_account_email_address = (
-            f"p{project_number(project)}-abcdef@gcp-sa-cloud-sql.iam.gserviceaccount.com")
+            f"p{project_number(project)}-abcdef@gcp-sa-cloud-sql.iam.gserviceaccount.com"
+        )
         instance.create_time.GetCurrentTime()
         instance.etag = hashlib.sha256(f"{key}1".encode()).hexdigest()
         instance.self_link = f"https://sqladmin.googleapis.com/v1/projects/{project}/instances/{body.name}"
@@ -168,7 +215,9 @@ class SqlAdminApi(Api):
             instance.database_installed_version = f"{version}_4"
             digest = int(hashlib.sha256(body.name.encode()).hexdigest(), 16)
             if public:
-                instance.ip_addresses.add(type_=1, ip_address=f"34.{digest % 250}.{digest // 250 % 250}.{digest % 97}")
+                instance.ip_addresses.add(
+                    type_=1, ip_address=f"34.{digest % 250}.{digest // 250 % 250}.{digest % 97}"
+                )
             if ip.private_network:
                 instance.ip_addresses.add(type_=3, ip_address=f"10.{digest % 250}.0.{digest % 200 + 3}")
 
@@ -177,8 +226,11 @@ class SqlAdminApi(Api):
     def _check_network(self, network: str) -> None:
         found = re.match(r"^projects/([^/]+)/global/networks/([^/]+)$", network)
         if not found:
-            raise _error(400, f"Invalid request: Incorrect Service Networking config for instance: {network}.",
-                         "invalid")
+            raise _error(
+                400,
+                f"Invalid request: Incorrect Service Networking config for instance: {network}.",
+                "invalid",
+            )
         if not self.ctx.api("compute").has_network(found.group(1), found.group(2)):
             raise _error(400, f"Invalid request: network {network} not found.", "invalid")
 
@@ -205,20 +257,31 @@ class SqlAdminApi(Api):
             instance.settings.ClearField("user_labels")
         instance.MergeFrom(body)
         instance.settings.settings_version.value += 1
-        instance.etag = hashlib.sha256(f"{instance.name}{instance.settings.settings_version.value}".encode()).hexdigest()
+        instance.etag = hashlib.sha256(
+            f"{instance.name}{instance.settings.settings_version.value}".encode()
+        ).hexdigest()
         return self._operation(request.project, request.instance, _TYPE.UPDATE, lambda: None)
 
     def delete(self, request: Any) -> Any:
         key = (request.project, request.instance)
         instance = self._instance(*key)
         if instance.settings.deletion_protection_enabled.value:
-            raise _error(400, "The instance is protected. Please disable the deletion protection and try again. "
-                         "To disable deletion protection, update the instance settings with "
-                         "deletionProtectionEnabled set to false.", "invalid")
+            raise _error(
+                400,
+                "The instance is protected. Please disable the deletion protection and try again. "
+                "To disable deletion protection, update the instance settings with "
+                "deletionProtectionEnabled set to false.",
+                "invalid",
+            )
         if request.enable_final_backup:
-            run = s.BackupRun.pb()(kind="sql#backupRun", status=2, type_=2,  # SUCCESSFUL, ON_DEMAND
-                                   description=request.final_backup_description or "final backup",
-                                   instance=request.instance, id=len(self.backups[key]) + 1)
+            run = s.BackupRun.pb()(
+                kind="sql#backupRun",
+                status=2,
+                type_=2,  # SUCCESSFUL, ON_DEMAND
+                description=request.final_backup_description or "final backup",
+                instance=request.instance,
+                id=len(self.backups[key]) + 1,
+            )
             self.backups[key].append(run)
         instance.state = _STATE.PENDING_DELETE
 

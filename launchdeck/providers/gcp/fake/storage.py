@@ -38,8 +38,10 @@ from launchdeck.providers.gcp.fake.core import (
 from launchdeck.providers.gcp.fake.server import Api, Reply, Route
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-_UBLA_ACL = ("Cannot insert legacy ACL for an object when uniform bucket-level access is enabled. Read more "
-             "at https://cloud.google.com/storage/docs/uniform-bucket-level-access")
+_UBLA_ACL = (
+    "Cannot insert legacy ACL for an object when uniform bucket-level access is enabled. Read more "
+    "at https://cloud.google.com/storage/docs/uniform-bucket-level-access"
+)
 
 
 def _error(code: int, message: str, reason: str) -> ApiError:
@@ -71,8 +73,10 @@ class StorageApi(Api):
             ("GET", "/download/storage/v1/b/{bucket}/o/{object}", self.get_object, "storage.objects.get"),
             ("DELETE", "/storage/v1/b/{bucket}/o/{object}", self.delete_object, "storage.objects.delete"),
         ]
-        return [Route(Rule(verb, template), handler, None, permission)
-                for verb, template, handler, permission in table]
+        return [
+            Route(Rule(verb, template), handler, None, permission)
+            for verb, template, handler, permission in table
+        ]
 
     # --- buckets ----------------------------------------------------------------------------
 
@@ -95,10 +99,17 @@ class StorageApi(Api):
         check_labels(body.get("labels", {}))
         if name in self.buckets:
             if self.buckets[name]["projectNumber"] == project_number(project):
-                raise _error(409, "Your previous request to create the named bucket succeeded and you already "
-                             "own it.", "conflict")
-            raise _error(409, "The requested bucket name is not available. The bucket namespace is shared by "
-                         "all users of the system. Please select a different name and try again.", "conflict")
+                raise _error(
+                    409,
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                    "conflict",
+                )
+            raise _error(
+                409,
+                "The requested bucket name is not available. The bucket namespace is shared by "
+                "all users of the system. Please select a different name and try again.",
+                "conflict",
+            )
         iam = body.get("iamConfiguration", {})
         prevention = iam.get("publicAccessPrevention", "inherited")
         if prevention not in ("inherited", "enforced", "unspecified"):
@@ -108,20 +119,40 @@ class StorageApi(Api):
         locked = (datetime.now(UTC) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         access = {"enabled": uniform, **({"lockedTime": locked} if uniform else {})}
         bucket = {
-            "kind": "storage#bucket", "selfLink": f"{request.base}/storage/v1/b/{name}", "id": name,
-            "name": name, "projectNumber": project_number(project), "generation": str(self._next()),
-            "metageneration": "1", "location": body.get("location", "US").upper(),
+            "kind": "storage#bucket",
+            "selfLink": f"{request.base}/storage/v1/b/{name}",
+            "id": name,
+            "name": name,
+            "projectNumber": project_number(project),
+            "generation": str(self._next()),
+            "metageneration": "1",
+            "location": body.get("location", "US").upper(),
             "storageClass": body.get("storageClass", "STANDARD"),
-            "locationType": "multi-region" if body.get("location", "US").upper() in ("US", "EU", "ASIA")
+            "locationType": "multi-region"
+            if body.get("location", "US").upper() in ("US", "EU", "ASIA")
             else "region",
-            "timeCreated": created, "updated": created, "rpo": "DEFAULT",
-            "iamConfiguration": {"bucketPolicyOnly": access, "uniformBucketLevelAccess": access,
-                                 "publicAccessPrevention": "inherited" if prevention == "unspecified"
-                                 else prevention},
+            "timeCreated": created,
+            "updated": created,
+            "rpo": "DEFAULT",
+            "iamConfiguration": {
+                "bucketPolicyOnly": access,
+                "uniformBucketLevelAccess": access,
+                "publicAccessPrevention": "inherited" if prevention == "unspecified" else prevention,
+            },
             "softDeletePolicy": {"retentionDurationSeconds": "604800", "effectiveTime": created},
         }
-        for key in ("labels", "versioning", "lifecycle", "retentionPolicy", "encryption", "website",
-                    "cors", "logging", "autoclass", "hierarchicalNamespace"):
+        for key in (
+            "labels",
+            "versioning",
+            "lifecycle",
+            "retentionPolicy",
+            "encryption",
+            "website",
+            "cors",
+            "logging",
+            "autoclass",
+            "hierarchicalNamespace",
+        ):
             if key in body:
                 bucket[key] = body[key]
         bucket["etag"] = self._etag(bucket)
@@ -133,9 +164,15 @@ class StorageApi(Api):
         project = request.param("project")
         if not project:
             raise _error(400, "Required parameter: project", "required")
-        names = sorted(n for n, b in self.buckets.items() if b["projectNumber"] == project_number(project)
-                       and n.startswith(request.param("prefix", "") or ""))
-        shown, token = page(names, int(request.param("maxResults", "1000") or 1000), request.param("pageToken", ""))
+        names = sorted(
+            n
+            for n, b in self.buckets.items()
+            if b["projectNumber"] == project_number(project)
+            and n.startswith(request.param("prefix", "") or "")
+        )
+        shown, token = page(
+            names, int(request.param("maxResults", "1000") or 1000), request.param("pageToken", "")
+        )
         body: dict[str, Any] = {"kind": "storage#buckets", "items": [self.buckets[n] for n in shown]}
         if token:
             body["nextPageToken"] = token
@@ -189,11 +226,17 @@ class StorageApi(Api):
             metadata.setdefault("name", request.param("name") or "")
             self._check_new(request, bucket, metadata)
             upload_id = hashlib.sha256(f"{bucket['name']}{self._next()}".encode()).hexdigest()[:32]
-            self.uploads[upload_id] = {"bucket": bucket["name"], "metadata": metadata, "data": b"",
-                                       "query": list(request.query),
-                                       "content_type": request.headers.get("x-upload-content-type")}
-            location = (f"{request.base}/upload/storage/v1/b/{quote(bucket['name'])}/o?uploadType=resumable"
-                        f"&upload_id={upload_id}")
+            self.uploads[upload_id] = {
+                "bucket": bucket["name"],
+                "metadata": metadata,
+                "data": b"",
+                "query": list(request.query),
+                "content_type": request.headers.get("x-upload-content-type"),
+            }
+            location = (
+                f"{request.base}/upload/storage/v1/b/{quote(bucket['name'])}/o?uploadType=resumable"
+                f"&upload_id={upload_id}"
+            )
             return Reply(200, b"", headers={"Location": location})
         else:
             raise _error(400, f"Invalid upload type: {kind}", "invalid")
@@ -246,41 +289,69 @@ class StorageApi(Api):
         if request.param("ifMetagenerationMatch") is not None:
             failed |= existing is None or int(request.param("ifMetagenerationMatch") or 0) != metageneration
         if request.param("ifMetagenerationNotMatch") is not None:
-            failed |= existing is None or int(request.param("ifMetagenerationNotMatch") or 0) == metageneration
+            failed |= (
+                existing is None or int(request.param("ifMetagenerationNotMatch") or 0) == metageneration
+            )
         if failed:
-            raise _error(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet")
+            raise _error(
+                412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet"
+            )
 
     def _meta_preconditions(self, request: Request, bucket: dict[str, Any]) -> None:
         wanted = request.param("ifMetagenerationMatch")
         if wanted is not None and int(wanted) != int(bucket["metageneration"]):
-            raise _error(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet")
+            raise _error(
+                412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet"
+            )
 
     def _store(self, request: Request, bucket: dict[str, Any], metadata: dict[str, Any], data: bytes) -> dict:
         crc = base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
         if "crc32c" in metadata and metadata["crc32c"] != crc:
-            raise _error(400, f"Provided CRC32C \"{metadata['crc32c']}\" doesn't match calculated CRC32C "
-                         f"\"{crc}\".", "invalid")
+            raise _error(
+                400,
+                f'Provided CRC32C "{metadata["crc32c"]}" doesn\'t match calculated CRC32C "{crc}".',
+                "invalid",
+            )
         if "md5Hash" in metadata and metadata["md5Hash"] != md5:
-            raise _error(400, f"Provided MD5 hash \"{metadata['md5Hash']}\" doesn't match calculated MD5 hash "
-                         f"\"{md5}\".", "invalid")
+            raise _error(
+                400,
+                f'Provided MD5 hash "{metadata["md5Hash"]}" doesn\'t match calculated MD5 hash "{md5}".',
+                "invalid",
+            )
         name = metadata["name"]
         generation = str(self._next())
         now = now_rfc3339()
         quoted = quote(name, safe="")
         stored = {
-            "kind": "storage#object", "id": f"{bucket['name']}/{name}/{generation}",
+            "kind": "storage#object",
+            "id": f"{bucket['name']}/{name}/{generation}",
             "selfLink": f"{request.base}/storage/v1/b/{bucket['name']}/o/{quoted}",
             "mediaLink": f"{request.base}/download/storage/v1/b/{bucket['name']}/o/{quoted}"
-                         f"?generation={generation}&alt=media",
-            "name": name, "bucket": bucket["name"], "generation": generation, "metageneration": "1",
+            f"?generation={generation}&alt=media",
+            "name": name,
+            "bucket": bucket["name"],
+            "generation": generation,
+            "metageneration": "1",
             "contentType": metadata.get("contentType", "application/octet-stream"),
-            "storageClass": bucket["storageClass"], "size": str(len(data)), "md5Hash": md5, "crc32c": crc,
-            "etag": base64.b64encode(generation.encode()).decode(), "timeCreated": now, "updated": now,
-            "timeStorageClassUpdated": now, "timeFinalized": now,
+            "storageClass": bucket["storageClass"],
+            "size": str(len(data)),
+            "md5Hash": md5,
+            "crc32c": crc,
+            "etag": base64.b64encode(generation.encode()).decode(),
+            "timeCreated": now,
+            "updated": now,
+            "timeStorageClassUpdated": now,
+            "timeFinalized": now,
         }
-        for key in ("metadata", "cacheControl", "contentEncoding", "contentDisposition", "contentLanguage",
-                    "customTime"):
+        for key in (
+            "metadata",
+            "cacheControl",
+            "contentEncoding",
+            "contentDisposition",
+            "contentLanguage",
+            "customTime",
+        ):
             if key in metadata:
                 stored[key] = metadata[key]
         self.objects[bucket["name"]][name] = (stored, data)
@@ -301,10 +372,14 @@ class StorageApi(Api):
         self._preconditions(request, (metadata, data))
         if request.param("alt") != "media":
             return Reply(200, metadata)
-        headers = {"x-goog-hash": f"crc32c={metadata['crc32c']},md5={metadata['md5Hash']}",
-                   "x-goog-generation": metadata["generation"], "x-goog-metageneration": "1",
-                   "x-goog-stored-content-length": metadata["size"],
-                   "x-goog-stored-content-encoding": "identity", "ETag": metadata["etag"]}
+        headers = {
+            "x-goog-hash": f"crc32c={metadata['crc32c']},md5={metadata['md5Hash']}",
+            "x-goog-generation": metadata["generation"],
+            "x-goog-metageneration": "1",
+            "x-goog-stored-content-length": metadata["size"],
+            "x-goog-stored-content-encoding": "identity",
+            "ETag": metadata["etag"],
+        }
         return Reply(200, data, content_type=metadata["contentType"], headers=headers)
 
     def delete_object(self, request: Request, variables: dict[str, str]) -> Reply:
@@ -321,7 +396,7 @@ class StorageApi(Api):
         for name in sorted(self.objects[variables["bucket"]]):
             if not name.startswith(prefix):
                 continue
-            rest = name[len(prefix):]
+            rest = name[len(prefix) :]
             if delimiter and delimiter in rest:
                 prefixes.add(prefix + rest.split(delimiter)[0] + delimiter)
             else:
