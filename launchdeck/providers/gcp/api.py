@@ -1,0 +1,518 @@
+"""The one door to GCP: the google-cloud-* clients of one project and region, every call in a worker thread.
+
+``Gcp`` finds credentials with Application Default Credentials, the project in
+``GCP_PROJECT_ID``, ``GOOGLE_CLOUD_PROJECT`` or the credentials, and the region in
+``GCP_REGION`` (default us-central1). Clients are made on first use, once, with the REST
+transport; ``LAUNCHDECK_GCP_ENDPOINT`` (one base URL; each API under ``<base>/<api>``) or
+``LAUNCHDECK_GCP_ENDPOINT_<API>`` (one API, e.g. ``LAUNCHDECK_GCP_ENDPOINT_RUN``) point
+them elsewhere, with anonymous credentials when that is this machine (the local fake).
+
+Calls are retried on 429 and 503 with bounded exponential backoff; long-running operations
+are awaited by polling (``wait``); and every library exception becomes a ``GcpError`` that
+says what to do: which role is missing, which ``gcloud services enable`` to run, how to log
+in or name the project. Nothing here imports a Google library until a client is asked for.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.to_thread
+
+from launchdeck.errors import EngineUnavailable, LaunchdeckError, ProviderError
+
+DEFAULT_REGION = "us-central1"
+ENDPOINT = "LAUNCHDECK_GCP_ENDPOINT"
+APIS = {
+    "storage": "storage.googleapis.com",
+    "artifactregistry": "artifactregistry.googleapis.com",
+    "cloudbuild": "cloudbuild.googleapis.com",
+    "run": "run.googleapis.com",
+    "secretmanager": "secretmanager.googleapis.com",
+    "iam": "iam.googleapis.com",
+    "cloudresourcemanager": "cloudresourcemanager.googleapis.com",
+    "logging": "logging.googleapis.com",
+    "sqladmin": "sqladmin.googleapis.com",
+    "redis": "redis.googleapis.com",
+    "compute": "compute.googleapis.com",
+    "dns": "dns.googleapis.com",
+}
+"""API name (the endpoint variable's suffix, upper-cased) -> its service name."""
+
+ROLES = {
+    "storage": "roles/storage.admin",
+    "artifactregistry": "roles/artifactregistry.admin",
+    "cloudbuild": "roles/cloudbuild.builds.editor",
+    "run": "roles/run.admin",
+    "secretmanager": "roles/secretmanager.admin",
+    "iam": "roles/iam.serviceAccountAdmin",
+    "cloudresourcemanager": "roles/resourcemanager.projectIamAdmin",
+    "logging": "roles/logging.viewer",
+    "sqladmin": "roles/cloudsql.admin",
+    "redis": "roles/redis.admin",
+    "compute": "roles/compute.loadBalancerAdmin",
+    "dns": "roles/dns.admin",
+}
+"""The predefined role that grants what launchdeck does with each API."""
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_RETRIED = {429, 503}
+_threads = anyio.CapacityLimiter(16)
+"""Calls in flight at once: enough for wide fan-outs, few enough to stay polite to the APIs."""
+
+
+class GcpError(ProviderError):
+    """A GCP call failed; ``code`` is the HTTP status, ``status`` the google.rpc code name
+    (``NOT_FOUND``, ``ALREADY_EXISTS``, ...) and ``reason`` the ErrorInfo reason if any."""
+
+    def __init__(
+        self, message: str, *, code: int = 0, status: str = "", reason: str = "", hint: str = ""
+    ) -> None:
+        super().__init__(message, provider="gcp", hint=hint)
+        self.code = code
+        self.status = status
+        self.reason = reason
+
+
+class Gcp:
+    """Clients for one GCP project and region, made on first use and shared by threads."""
+
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        credentials: Any = None,
+        project: str | None = None,
+        poll_interval: float = 2.0,
+        attempts: int = 6,
+        backoff: float = 0.5,
+        max_backoff: float = 20.0,
+    ) -> None:
+        self._env = dict(os.environ if environ is None else environ)
+        self._credentials = credentials
+        self._project = project or self._env.get("GCP_PROJECT_ID") or self._env.get("GOOGLE_CLOUD_PROJECT")
+        self.region = self._env.get("GCP_REGION") or DEFAULT_REGION
+        self.poll_interval = poll_interval
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._clients: dict[str, Any] = {}
+        self._guard = threading.RLock()
+        self._adc: tuple[Any, str | None] | None = None
+
+    # --- where and as whom ------------------------------------------------------------------
+
+    def endpoint(self, api: str) -> str | None:
+        """The base URL for ``api``, or None for Google's own."""
+        own = self._env.get(f"{ENDPOINT}_{api.upper()}")
+        if own:
+            return own.rstrip("/")
+        base = self._env.get(ENDPOINT)
+        return f"{base.rstrip('/')}/{api}" if base else None
+
+    def _local(self, api: str) -> bool:
+        url = self.endpoint(api)
+        return bool(url) and urlsplit(url).hostname in _LOOPBACK
+
+    def _default_credentials(self) -> tuple[Any, str | None]:
+        with self._guard:
+            if self._adc is None:
+                import google.auth
+                from google.auth.exceptions import DefaultCredentialsError
+
+                try:
+                    self._adc = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+                except DefaultCredentialsError as exc:
+                    raise _no_credentials() from exc
+            return self._adc
+
+    def credentials(self, api: str) -> Any:
+        if self._credentials is not None:
+            return self._credentials
+        if self._local(api):
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials()
+        return self._default_credentials()[0]
+
+    @property
+    def project(self) -> str:
+        """The project id; raises a GcpError that says how to name one when none is found."""
+        if self._project:
+            return self._project
+        if not all(self._local(api) for api in APIS):
+            found = self._default_credentials()[1]
+            if found:
+                self._project = found
+                return found
+        raise GcpError(
+            "no GCP project is set",
+            hint="Name the project to deploy to: `export "
+            "GCP_PROJECT_ID=my-project` (or `gcloud config set project my-project`), then try again.",
+        )
+
+    def check(self) -> None:
+        """Raise a clear error now when there is no project or no credentials to call GCP with."""
+        self.project  # noqa: B018 - resolving it is the check
+        for api in APIS:
+            self.credentials(api)
+
+    # --- clients ----------------------------------------------------------------------------
+
+    def client(self, name: str) -> Any:
+        """The client ``name`` names: an API (``storage``, ``run.services``, ``compute.UrlMaps``...)."""
+        with self._guard:
+            if name not in self._clients:
+                self._clients[name] = self._make(name)
+            return self._clients[name]
+
+    def _make(self, name: str) -> Any:
+        api, _, part = name.partition(".")
+        if api not in APIS:
+            raise ValueError(f"unknown GCP API {api!r}")
+        credentials = self.credentials(api)
+        url = self.endpoint(api)
+        options = {"api_endpoint": url} if url else None
+        gapic = {"transport": "rest", "credentials": credentials, "client_options": options}
+        if api == "storage":
+            from google.cloud import storage
+
+            return storage.Client(project=self.project, credentials=credentials, client_options=options)
+        if api == "logging":
+            from google.cloud import logging
+
+            return logging.Client(
+                project=self.project, credentials=credentials, client_options=options, _use_grpc=False
+            )
+        if api == "dns":
+            from google.cloud import dns
+
+            return dns.Client(project=self.project, credentials=credentials, client_options=options)
+        if api in ("sqladmin", "iam"):
+            from google.auth.transport.requests import AuthorizedSession
+
+            return AuthorizedSession(credentials)
+        if api == "artifactregistry":
+            from google.cloud import artifactregistry_v1
+
+            return artifactregistry_v1.ArtifactRegistryClient(**gapic)
+        if api == "cloudbuild":
+            from google.cloud.devtools import cloudbuild_v1
+
+            return cloudbuild_v1.CloudBuildClient(**gapic)
+        if api == "run":
+            from google.cloud import run_v2
+
+            return {"services": run_v2.ServicesClient, "revisions": run_v2.RevisionsClient}[
+                part or "services"
+            ](**gapic)
+        if api == "secretmanager":
+            from google.cloud import secretmanager_v1
+
+            return secretmanager_v1.SecretManagerServiceClient(**gapic)
+        if api == "cloudresourcemanager":
+            from google.cloud import resourcemanager_v3
+
+            return resourcemanager_v3.ProjectsClient(**gapic)
+        if api == "redis":
+            from google.cloud import redis_v1
+
+            return redis_v1.CloudRedisClient(**gapic)
+        from google.cloud import compute_v1
+
+        client = getattr(compute_v1, f"{part}Client")(**gapic)
+        services = getattr(client._transport, "_extended_operations_services", None)
+        if url and isinstance(services, dict):
+            # the library polls Compute operations with clients of its own made without our
+            # client_options (so at Google's endpoint); hand it ones that reach the same place
+            for key, kind in (
+                ("global_operations", "GlobalOperations"),
+                ("region_operations", "RegionOperations"),
+                ("zone_operations", "ZoneOperations"),
+            ):
+                services.setdefault(key, getattr(compute_v1, f"{kind}Client")(**gapic))
+        return client
+
+    # --- calls ------------------------------------------------------------------------------
+
+    async def call(self, name: str, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Call ``method`` of client ``name`` in a worker thread; retried, translated."""
+        api = name.partition(".")[0]
+        return await self.run(
+            lambda: getattr(self.client(name), method), *args, api=api, what=f"{name} {method}", **kwargs
+        )
+
+    async def maybe(
+        self, name: str, method: str, /, *args: Any, missing: tuple[int, ...] = (404,), **kwargs: Any
+    ) -> Any:
+        """Like ``call``, but None when GCP answers with one of the ``missing`` HTTP codes."""
+        try:
+            return await self.call(name, method, *args, **kwargs)
+        except GcpError as exc:
+            if exc.code in missing:
+                return None
+            raise
+
+    async def run(
+        self, target: Callable[[], Callable[..., Any]], /, *args: Any, api: str, what: str, **kwargs: Any
+    ) -> Any:
+        """Run the callable ``target()`` returns in a worker thread, with retries and translation.
+
+        The libraries' own retries are turned off where a method takes ``retry``, so the
+        backoff here is the only one and stays bounded.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await anyio.to_thread.run_sync(
+                    partial(self._invoke, target, args, kwargs), limiter=_threads
+                )
+            except LaunchdeckError:
+                raise
+            except Exception as exc:
+                code = getattr(exc, "code", None)
+                if isinstance(code, int) and code in _RETRIED and attempt < self.attempts:
+                    await anyio.sleep(self._delay(attempt, exc))
+                    continue
+                raise translate(exc, what=what, api=api, project=self._project or "PROJECT") from exc
+
+    @staticmethod
+    def _invoke(
+        target: Callable[[], Callable[..., Any]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        function = target()
+        if "retry" not in kwargs and _takes_retry(function):
+            kwargs = {**kwargs, "retry": None}
+        return function(*args, **kwargs)
+
+    def _delay(self, attempt: int, exc: Exception) -> float:
+        response = getattr(exc, "response", None)
+        after = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+        if after and str(after).isdigit():
+            return min(float(after), self.max_backoff)
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+    async def rest(
+        self,
+        api: str,
+        verb: str,
+        path: str,
+        /,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        response_type: Any = None,
+    ) -> Any:
+        """Call an API whose library has no REST transport (Cloud SQL Admin, IAM) over its HTTP rules.
+
+        ``body`` is one of the library's proto-plus messages; the answer is parsed into
+        ``response_type`` (or returned as JSON).
+        """
+        base = self.endpoint(api) or f"https://{APIS[api]}"
+        data = None if body is None else type(body).to_json(body)
+
+        def send() -> Any:
+            from google.api_core import exceptions
+
+            session = self.client(api)
+            response = session.request(
+                verb,
+                base + path,
+                data=data,
+                params=dict(params or {}),
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
+            if response.status_code >= 400:
+                raise exceptions.from_http_response(response)
+            if response_type is None:
+                return response.json() if response.content else None
+            return response_type.from_json(response.content or b"{}", ignore_unknown_fields=True)
+
+        return await self.run(lambda: send, api=api, what=f"{api} {verb} {path}")
+
+    async def wait(
+        self,
+        operation: Any,
+        /,
+        *,
+        what: str,
+        api: str,
+        on_progress: Callable[[Any], None] | None = None,
+        interval: float | None = None,
+        deadline: float = 1800.0,
+    ) -> Any:
+        """Poll a long-running operation until it is done and return its result.
+
+        Takes what the libraries return (an api_core Operation, a Compute ExtendedOperation)
+        or a Cloud SQL ``Operation``. ``on_progress`` gets the operation's latest metadata
+        after each poll that finds it still running.
+        """
+        pause = self.poll_interval if interval is None else interval
+        give_up = time.monotonic() + deadline
+        polls = 0
+        while True:
+            if hasattr(operation, "done"):
+                done = await self.run(partial(getattr, operation, "done"), api=api, what=what)
+                if done:
+                    return await self.run(partial(getattr, operation, "result"), api=api, what=what)
+                latest = getattr(operation, "metadata", operation)
+            else:
+                operation = await self._sql_poll(operation, api=api, what=what)
+                if operation.status.name == "DONE":
+                    return operation
+                latest = operation
+            polls += 1
+            if on_progress is not None:
+                on_progress(latest)
+            if time.monotonic() + pause > give_up:
+                raise GcpError(
+                    f"{what} did not finish within {deadline:g} s ({polls} polls)",
+                    code=504,
+                    status="DEADLINE_EXCEEDED",
+                    hint="It may still finish: check it in the Cloud Console, then try again.",
+                )
+            await anyio.sleep(pause)
+
+    async def _sql_poll(self, operation: Any, *, api: str, what: str) -> Any:
+        from google.cloud import sqladmin_v1
+
+        current = await self.rest(
+            api,
+            "GET",
+            f"/v1/projects/{operation.target_project}/operations/{operation.name}",
+            response_type=sqladmin_v1.Operation,
+        )
+        if current.status.name == "DONE" and current.error.errors:
+            first = current.error.errors[0]
+            raise GcpError(
+                f"GCP failed {what}: {first.code}: {first.message}",
+                code=400,
+                status="FAILED_PRECONDITION",
+                reason=first.code,
+                hint=_GENERIC,
+            )
+        return current
+
+
+def _takes_retry(function: Callable[..., Any]) -> bool:
+    try:
+        return "retry" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+_GENERIC = (
+    "Fix what GCP names, or try again; `launchdeck compose ps --provider gcp` shows where things stand."
+)
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    412: "FAILED_PRECONDITION",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def _no_credentials() -> GcpError:
+    return GcpError(
+        "no Google Cloud credentials found",
+        code=401,
+        status="UNAUTHENTICATED",
+        hint="Run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS "
+        "to a service account key file), then try again.",
+    )
+
+
+def translate(exc: Exception, *, what: str, api: str, project: str) -> LaunchdeckError:
+    """A library exception as the error a user can act on."""
+    import requests
+    from google.api_core import exceptions
+    from google.auth import exceptions as auth
+
+    if isinstance(exc, exceptions.GoogleAPICallError):
+        code = int(exc.code or 0)
+        status = _body_status(exc) or _STATUS.get(code, "UNKNOWN")
+        message = re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", str(exc.message or "")).strip()
+        reason = exc.reason or ""
+        metadata = exc.metadata or {}
+        return GcpError(
+            f"GCP refused {what}: {status}: {message}",
+            code=code,
+            status=status,
+            reason=reason,
+            hint=_hint(code, status, reason, metadata, message, api, project),
+        )
+    if isinstance(exc, auth.DefaultCredentialsError):
+        return _no_credentials()
+    if isinstance(exc, auth.RefreshError):
+        return GcpError(
+            f"the Google Cloud credentials could not be refreshed: {exc}",
+            code=401,
+            status="UNAUTHENTICATED",
+            hint="Run `gcloud auth application-default login`, then try again.",
+        )
+    if isinstance(exc, (requests.ConnectionError, auth.TransportError)):
+        return EngineUnavailable(
+            f"cannot reach the GCP API for {what}: {type(exc).__name__}",
+            provider="gcp",
+            hint="Check your network, and LAUNCHDECK_GCP_ENDPOINT if you set it.",
+        )
+    return GcpError(
+        f"{what} failed: {type(exc).__name__}: {exc}",
+        hint="Try again; if it keeps failing, run with --verbose and report it.",
+    )
+
+
+def _body_status(exc: Any) -> str:
+    try:
+        return str(exc.response.json()["error"].get("status", ""))
+    except Exception:  # no JSON answer to read: the HTTP code will do
+        return ""
+
+
+def _hint(
+    code: int, status: str, reason: str, metadata: Mapping[str, str], message: str, api: str, project: str
+) -> str:
+    if reason == "SERVICE_DISABLED":
+        service = metadata.get("service") or APIS.get(api, f"{api}.googleapis.com")
+        return (
+            f"Enable the API: `gcloud services enable {service} --project {project}`, wait a minute, "
+            "then try again."
+        )
+    if code == 403:
+        permission = metadata.get("permission") or next(
+            iter(re.findall(r"Permission '([^']+)'", message)), ""
+        )
+        role = ROLES.get(api, "roles/editor")
+        what = f" (it lacks {permission})" if permission else ""
+        return (
+            f"The account deploying needs the role {role}{what}: `gcloud projects add-iam-policy-binding "
+            f"{project} --member=user:YOU@example.com --role={role}`, then try again."
+        )
+    if code == 401:
+        return "Run `gcloud auth application-default login`, then try again."
+    if code == 429:
+        return (
+            "A GCP quota or rate limit was reached: wait and try again, or raise the quota in the Cloud "
+            "Console (IAM & Admin > Quotas)."
+        )
+    if status == "ABORTED":
+        return "Something else changed it at the same time: try again."
+    return _GENERIC

@@ -1,0 +1,38 @@
+"""A faithful local GCP, so the GCP provider's tests run against real client libraries without Google.
+
+No Google emulator exists for most APIs launchdeck uses, so this package serves them from one
+HTTP server (``FakeGcp``; ``python -m launchdeck.providers.gcp.fake --port P`` runs it alone).
+
+Routing: each API lives under ``/<api>`` (``storage``, ``artifactregistry``, ``cloudbuild``,
+``run``, ``secretmanager``, ``iam``, ``cloudresourcemanager``, ``logging``, ``sqladmin``,
+``redis``, ``compute``, ``dns``), so a client library reaches it with only
+``client_options={"api_endpoint": "http://127.0.0.1:P/<api>"}``; a request whose Host is
+``<api>.googleapis.com`` is routed the same way without the prefix. ``LAUNCHDECK_GCP_ENDPOINT``
+points launchdeck at it (see ``launchdeck.providers.gcp.api``).
+
+Faithfulness: requests are bound to the client libraries' own message types by each method's
+``google.api.http`` rule, refusing unknown fields and query parameters and bad enum values;
+resource names, required fields and values are checked as the APIs document them; errors
+have the google.rpc.Status shape (plus the ``errors`` list of the older JSON APIs), including
+SERVICE_DISABLED and IAM_PERMISSION_DENIED ErrorInfo; long-running work completes after
+``lro_polls`` polls (or ``lro_seconds``). State is in memory, behind one lock.
+
+Knobs, over HTTP and in Python (``fake.knobs.<name> = ...``; fields of ``Knobs``):
+
+- ``GET /_fake/knobs``, ``POST /_fake/knobs`` with a JSON object of fields to set:
+  ``latency`` (seconds per request), ``fault_rate`` / ``fault_code`` / ``fault_apis`` /
+  ``retry_after`` (injected 429 or 503 answers in the real shape), ``lro_polls``,
+  ``lro_seconds``, ``disabled_apis`` (service names answered with SERVICE_DISABLED),
+  ``denied_permissions`` (IAM permissions answered 403), ``failing_builds`` (image or tag
+  substring -> the failing step's error line), ``failing_services`` (Cloud Run service id ->
+  reason; empty for the real "failed to start and listen on the port").
+- ``GET /_fake/requests``: every API request in order (api, method, path, query, body,
+  status); ``DELETE /_fake/requests`` clears it; ``FakeGcp.mutations()`` keeps those that could
+  change something (``is_mutating``). Secret version payloads are never logged.
+- ``POST /_fake/reset``: forget every resource, request and knob.
+"""
+
+from launchdeck.providers.gcp.fake.core import Knobs
+from launchdeck.providers.gcp.fake.server import FakeGcp, is_mutating
+
+__all__ = ["FakeGcp", "Knobs", "is_mutating"]

@@ -1,0 +1,37 @@
+"""Runs the local GCP on its own: ``python -m launchdeck.providers.gcp.fake --port P``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+import time
+
+from launchdeck.providers.gcp.fake.server import FakeGcp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m launchdeck.providers.gcp.fake",
+        description="A faithful local GCP for tests (see the module's docstring).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    fake = FakeGcp(args.host, args.port).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(
+        f"fake GCP listening on {fake.url} (started in {time.perf_counter() - started:.3f} s); "
+        f"export LAUNCHDECK_GCP_ENDPOINT={fake.url}",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()

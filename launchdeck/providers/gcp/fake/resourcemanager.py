@@ -1,0 +1,73 @@
+"""Resource Manager v3 project IAM policies as the fake serves them, with etag concurrency.
+
+A project starts with the bindings a new one has (its owner, the default compute and Cloud
+Build service accounts); a setIamPolicy carrying a stale etag is answered 409 ABORTED.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.cloud.resourcemanager_v3.services.projects.transports.rest_base import (
+    _BaseProjectsRestTransport as _Rest,
+)
+from google.iam.v1 import iam_policy_pb2, policy_pb2
+
+from launchdeck.providers.gcp.fake.core import project_number, rules_of
+from launchdeck.providers.gcp.fake.server import Api, Route
+from launchdeck.providers.gcp.fake.shared import Policies
+
+
+class ResourceManagerApi(Api):
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.policies = Policies(check_member=lambda m: ctx.api("iam").check_member(m))
+
+    def routes(self) -> list[Route]:
+        table = [
+            (
+                "GetIamPolicy",
+                iam_policy_pb2.GetIamPolicyRequest,
+                self.get_iam_policy,
+                "resourcemanager.projects.getIamPolicy",
+            ),
+            (
+                "SetIamPolicy",
+                iam_policy_pb2.SetIamPolicyRequest,
+                self.set_iam_policy,
+                "resourcemanager.projects.setIamPolicy",
+            ),
+        ]
+        return [
+            Route(rule, handler, request_type, permission)
+            for rpc, request_type, handler, permission in table
+            for rule in rules_of(_Rest, rpc)
+        ]
+
+    @staticmethod
+    def _initial(project: str) -> Any:
+        number = project_number(project)
+        policy = policy_pb2.Policy(version=1)
+        for role, member in (
+            ("roles/owner", "user:owner@example.com"),
+            ("roles/editor", f"serviceAccount:{number}-compute@developer.gserviceaccount.com"),
+            ("roles/editor", f"serviceAccount:{number}@cloudservices.gserviceaccount.com"),
+            ("roles/cloudbuild.builds.builder", f"serviceAccount:{number}@cloudbuild.gserviceaccount.com"),
+        ):
+            binding = next((b for b in policy.bindings if b.role == role), None) or policy.bindings.add(
+                role=role
+            )
+            binding.members.append(member)
+        return policy
+
+    def get_iam_policy(self, request: Any) -> Any:
+        project = request.resource.split("/")[1]
+        return self.policies.get(request.resource, self._initial(project))
+
+    def set_iam_policy(self, request: Any) -> Any:
+        project = request.resource.split("/")[1]
+        return self.policies.set(request.resource, request.policy, default=self._initial(project))
+
+    def members_with(self, project: str, roles: set[str]) -> set[str]:
+        self.policies.get(f"projects/{project}", self._initial(project))
+        return self.policies.members_with(f"projects/{project}", roles)

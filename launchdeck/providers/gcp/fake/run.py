@@ -1,0 +1,635 @@
+"""Cloud Run Admin API v2 as the fake serves it: services, revisions, operations, IAM.
+
+A create or update returns an operation whose metadata is the service itself; the service
+reconciles (``reconciling``, Ready condition pending) until the operation has been polled
+enough, then becomes Ready with a new revision, ``uri`` and ``urls``, or fails with the
+condition the real API reports: a container that does not start (the ``failing_services``
+knob), an Artifact Registry image that does not exist, or a secret the revision's service
+account cannot read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import string
+from typing import Any
+
+from launchdeck.providers.gcp.fake.core import (
+    ApiError,
+    already_exists,
+    check_labels,
+    etag_of,
+    failed_precondition,
+    invalid,
+    not_found,
+    page,
+    project_number,
+    rules_of,
+    sequence,
+)
+from launchdeck.providers.gcp.fake.server import Api, Route
+from launchdeck.providers.gcp.fake.shared import Operations, Policies, Work
+
+REGIONS = {
+    "us-central1",
+    "us-east1",
+    "us-east4",
+    "us-west1",
+    "us-west2",
+    "europe-west1",
+    "europe-west2",
+    "europe-west3",
+    "europe-west4",
+    "europe-north1",
+    "asia-east1",
+    "asia-northeast1",
+    "asia-southeast1",
+    "australia-southeast1",
+    "northamerica-northeast1",
+    "southamerica-east1",
+}
+_REGION_CODE = {
+    "us-central1": "uc",
+    "us-east1": "ue",
+    "us-east4": "uk",
+    "us-west1": "uw",
+    "us-west2": "wl",
+    "europe-west1": "ew",
+    "europe-west2": "nw",
+    "europe-west3": "ey",
+    "europe-west4": "ez",
+    "europe-north1": "lz",
+    "asia-east1": "de",
+    "asia-northeast1": "an",
+    "asia-southeast1": "as",
+    "australia-southeast1": "ts",
+    "northamerica-northeast1": "nn",
+    "southamerica-east1": "rj",
+}
+SERVICE_ID = re.compile(r"^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$")
+_RESERVED_ENV = {"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"}
+_CPU = {
+    "0.08",
+    "0.1",
+    "0.2",
+    "0.25",
+    "0.5",
+    "0.75",
+    "1",
+    "2",
+    "4",
+    "6",
+    "8",
+    "1000m",
+    "2000m",
+    "4000m",
+    "6000m",
+    "8000m",
+    "500m",
+    "250m",
+}
+_SERVER_SET = (
+    "name",
+    "uid",
+    "create_time",
+    "creator",
+    "uri",
+    "urls",
+    "latest_ready_revision",
+    "latest_created_revision",
+    "traffic_statuses",
+    "terminal_condition",
+    "observed_generation",
+)
+"""Output-only fields an update keeps from the current service."""
+_MEMORY = re.compile(r"^(\d+)(Mi|Gi|M|G)$")
+_NOT_LISTENING = (
+    "The user-provided container failed to start and listen on the port defined provided "
+    "by the PORT={port} environment variable within the allocated timeout. This can happen "
+    "when the container port is misconfigured or if the timeout is too short. The health "
+    "check timeout can be extended. Logs for this revision might contain more information."
+)
+
+
+def _mebibytes(text: str) -> int:
+    match = _MEMORY.match(text)
+    if not match:
+        raise invalid(
+            f"spec.template.spec.containers[0].resources.limits.memory: Invalid value "
+            f"'{text}': the memory limit must be a quantity such as 512Mi or 2Gi.",
+            "service.template.containers[0].resources.limits",
+        )
+    number, unit = int(match.group(1)), match.group(2)
+    return number * {"Mi": 1, "Gi": 1024, "M": 1, "G": 1000}[unit]
+
+
+def _cpus(text: str) -> float:
+    if text not in _CPU:
+        raise invalid(
+            f"spec.template.spec.containers[0].resources.limits.cpu: Invalid value '{text}': "
+            "CPU must be one of 0.08 to 1 in steps, or 1, 2, 4, 6 or 8.",
+            "service.template.containers[0].resources.limits",
+        )
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+class RunApi(Api):
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.services: dict[str, Any] = {}
+        self.revisions: dict[str, Any] = {}
+        self.pending: dict[str, Work] = {}
+        self.operations = Operations()
+        self.policies = Policies()
+
+    def routes(self) -> list[Route]:
+        from google.cloud import run_v2
+        from google.cloud.run_v2.services.revisions.transports.rest_base import _BaseRevisionsRestTransport
+        from google.cloud.run_v2.services.services.transports.rest_base import _BaseServicesRestTransport
+        from google.iam.v1 import iam_policy_pb2
+        from google.longrunning import operations_pb2
+
+        s = _BaseServicesRestTransport
+        r = _BaseRevisionsRestTransport
+        table = [
+            (s, "CreateService", run_v2.CreateServiceRequest, self.create_service, "run.services.create"),
+            (s, "GetService", run_v2.GetServiceRequest, self.get_service, "run.services.get"),
+            (s, "ListServices", run_v2.ListServicesRequest, self.list_services, "run.services.list"),
+            (s, "UpdateService", run_v2.UpdateServiceRequest, self.update_service, "run.services.update"),
+            (s, "DeleteService", run_v2.DeleteServiceRequest, self.delete_service, "run.services.delete"),
+            (
+                s,
+                "GetIamPolicy",
+                iam_policy_pb2.GetIamPolicyRequest,
+                self.get_iam_policy,
+                "run.services.getIamPolicy",
+            ),
+            (
+                s,
+                "SetIamPolicy",
+                iam_policy_pb2.SetIamPolicyRequest,
+                self.set_iam_policy,
+                "run.services.setIamPolicy",
+            ),
+            (r, "GetRevision", run_v2.GetRevisionRequest, self.get_revision, "run.revisions.get"),
+            (r, "ListRevisions", run_v2.ListRevisionsRequest, self.list_revisions, "run.revisions.list"),
+            (s, "GetOperation", operations_pb2.GetOperationRequest, self.get_operation, "run.operations.get"),
+        ]
+        return [
+            Route(rule, handler, request_type, permission)
+            for base, rpc, request_type, handler, permission in table
+            for rule in rules_of(base, rpc)
+        ]
+
+    # --- services ---------------------------------------------------------------------------
+
+    def _location(self, parent: str) -> tuple[str, str]:
+        _, project, _, region = parent.split("/")
+        if region not in REGIONS:
+            raise invalid(f"Location {region} is not available for project {project}.", "parent")
+        return project, region
+
+    def _existing(self, name: str) -> Any:
+        service = self.services.get(name)
+        if service is None:
+            raise not_found(
+                f"Resource '{name.split('/')[-1]}' of kind 'SERVICE' in region "
+                f"'{name.split('/')[3]}' in project '{name.split('/')[1]}' does not exist."
+            )
+        work = self.pending.get(name)
+        if work is not None:
+            work.poll()
+        return self.services.get(name) or service
+
+    def create_service(self, request: Any) -> Any:
+        project, region = self._location(request.parent)
+        if not request.service_id:
+            raise invalid("service_id must be set.", "service_id")
+        if not SERVICE_ID.match(request.service_id):
+            raise invalid(
+                f"Invalid service id '{request.service_id}': it must only contain lowercase "
+                "alphanumeric characters and dashes, begin with a letter, not end with a dash, "
+                "and be at most 49 characters.",
+                "service_id",
+            )
+        name = f"{request.parent}/services/{request.service_id}"
+        self._check(request.service)
+        if name in self.services:
+            raise already_exists(f"Resource '{request.service_id}' already exists.")
+        service = type(request.service)()
+        service.CopyFrom(request.service)
+        service.name = name
+        service.uid = _uid(name)
+        service.generation = 1
+        service.create_time.GetCurrentTime()
+        service.creator = service.last_modifier = "user@example.com"
+        if not service.ingress:
+            service.ingress = 1  # INGRESS_TRAFFIC_ALL, the server's default
+        if not service.launch_stage:
+            service.launch_stage = 4  # GA
+        if not service.traffic:
+            target = service.traffic.add()
+            target.type_ = 1  # TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+            target.percent = 100
+        if request.validate_only:
+            return self._operation(name, service, None, done=True)
+        self.services[name] = service
+        return self._reconcile(name, new_revision=True)
+
+    def update_service(self, request: Any) -> Any:
+        name = request.service.name
+        if not name:
+            raise invalid("service.name must be set.", "service.name")
+        if name not in self.services:
+            if not request.allow_missing:
+                return self._existing(name)
+            parent, _, service_id = name.rpartition("/services/")
+            create = _create_request(
+                parent=parent, service_id=service_id, validate_only=request.validate_only
+            )
+            create.service.CopyFrom(request.service)
+            create.service.ClearField("name")
+            return self.create_service(create)
+        current = self._existing(name)
+        if request.service.etag and request.service.etag != current.etag:
+            raise ApiError(
+                "ABORTED",
+                f"The etag '{request.service.etag}' does not match the current "
+                f"etag of service '{name.split('/')[-1]}'.",
+            )
+        self._location(name.rsplit("/services/", 1)[0])
+        self._check(request.service)
+        if request.validate_only:
+            return self._operation(name, current, None, done=True)
+        service = type(request.service)()
+        service.CopyFrom(request.service)
+        for kept in _SERVER_SET:
+            field = service.DESCRIPTOR.fields_by_name[kept]
+            if field.is_repeated:
+                getattr(service, kept)[:] = getattr(current, kept)
+            elif field.message_type is not None:
+                if current.HasField(kept):
+                    getattr(service, kept).CopyFrom(getattr(current, kept))
+            else:
+                setattr(service, kept, getattr(current, kept))
+        del service.conditions[:]
+        service.conditions.extend(current.conditions)
+        if not service.ingress:
+            service.ingress = current.ingress
+        if not service.launch_stage:
+            service.launch_stage = current.launch_stage
+        if not service.traffic:
+            service.traffic.extend(current.traffic)
+        service.generation = current.generation + 1
+        service.last_modifier = "user@example.com"
+        self.services[name] = service
+        return self._reconcile(name, new_revision=service.template != current.template)
+
+    def get_service(self, request: Any) -> Any:
+        return self._existing(request.name)
+
+    def list_services(self, request: Any) -> Any:
+        from google.cloud import run_v2
+
+        self._location(request.parent)
+        names = sorted(n for n in self.services if n.startswith(request.parent + "/services/"))
+        for name in names:
+            if name in self.pending:
+                self.pending[name].poll()
+        shown, token = page(names, request.page_size, request.page_token)
+        response = run_v2.ListServicesResponse.pb()(next_page_token=token)
+        response.services.extend(self.services[n] for n in shown if n in self.services)
+        return response
+
+    def delete_service(self, request: Any) -> Any:
+        current = self._existing(request.name)
+        if request.etag and request.etag != current.etag:
+            raise ApiError("ABORTED", f"The etag '{request.etag}' does not match the current etag.")
+        if request.validate_only:
+            return self._operation(request.name, current, None, done=True)
+        name = request.name
+
+        def complete() -> Any:
+            gone = self.services.pop(name)
+            self.pending.pop(name, None)
+            self.policies.forget(name)
+            for revision in [r for r in self.revisions if r.startswith(name + "/revisions/")]:
+                del self.revisions[revision]
+            gone.delete_time.GetCurrentTime()
+            return gone
+
+        current.reconciling = True
+        work = Work(self.ctx.progress(), complete)
+        self.pending[name] = work
+        return self._operation(name, current, work)
+
+    # --- reconciling ------------------------------------------------------------------------
+
+    def _check(self, service: Any) -> None:
+        """What the real API refuses synchronously, before any operation starts."""
+        check_labels(service.labels, "service.labels")
+        template = service.template
+        if not template.containers:
+            raise invalid(
+                "spec.template.spec.containers: Required value: at least one container must be specified.",
+                "service.template.containers",
+            )
+        ingress = [c for c in template.containers if c.ports]
+        if len(template.containers) > 1 and len(ingress) != 1:
+            raise invalid(
+                "spec.template.spec.containers: exactly one container must specify a port when "
+                "there are several containers.",
+                "service.template.containers",
+            )
+        for index, container in enumerate(template.containers):
+            where = f"service.template.containers[{index}]"
+            if not container.image:
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].image: Required value", f"{where}.image"
+                )
+            if len(container.ports) > 1:
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].ports: Too many: at most 1 port.",
+                    f"{where}.ports",
+                )
+            for port in container.ports:
+                if not 0 < port.container_port < 65536:
+                    raise invalid(
+                        f"spec.template.spec.containers[{index}].ports[0].container_port: "
+                        f"Invalid value: {port.container_port}: must be between 1 and 65535.",
+                        f"{where}.ports",
+                    )
+            reserved = sorted({e.name for e in container.env} & _RESERVED_ENV)
+            if reserved:
+                raise invalid(
+                    f"The following reserved env names were provided: {', '.join(reserved)}. "
+                    "These values are automatically set by the system.",
+                    f"{where}.env",
+                )
+            for env in container.env:
+                if not re.match(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$", env.name):
+                    raise invalid(
+                        f"spec.template.spec.containers[{index}].env.name: Invalid value: '{env.name}'.",
+                        f"{where}.env",
+                    )
+                if env.HasField("value_source") and not env.value_source.secret_key_ref.secret:
+                    raise invalid(
+                        f"spec.template.spec.containers[{index}].env.valueFrom.secretKeyRef.name: "
+                        "Required value",
+                        f"{where}.env",
+                    )
+            limits = container.resources.limits
+            cpu = _cpus(limits["cpu"]) if "cpu" in limits else 1.0
+            memory = _mebibytes(limits["memory"]) if "memory" in limits else 512
+            minimum = {2: 128, 4: 2048, 6: 4096, 8: 4096}.get(int(cpu) if cpu >= 1 else 0, 128)
+            if memory < minimum:
+                raise invalid(
+                    f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at least "
+                    f"{minimum}Mi.",
+                    f"{where}.resources.limits",
+                )
+            if (
+                memory > 32768
+                or (memory > 4096 and cpu < 2)
+                or (memory > 8192 and cpu < 4)
+                or (memory > 16384 and cpu < 6)
+                or (memory > 24576 and cpu < 8)
+            ):
+                raise invalid(
+                    f"Invalid value specified for cpu. For the specified value, memory={memory}Mi, "
+                    "cpu needs to be higher.",
+                    f"{where}.resources.limits",
+                )
+            if cpu < 1 and memory > 1024:
+                raise invalid(
+                    f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at most 1Gi.",
+                    f"{where}.resources.limits",
+                )
+        scaling = template.scaling
+        if scaling.max_instance_count and scaling.min_instance_count > scaling.max_instance_count:
+            raise invalid(
+                "spec.template.metadata.annotations[autoscaling.knative.dev/minScale]: min "
+                "instances must be less than or equal to max instances.",
+                "service.template.scaling",
+            )
+        total = sum(t.percent for t in service.traffic)
+        if service.traffic and total != 100:
+            raise invalid(
+                f"spec.traffic: Invalid value: {total}: traffic percentages must add up to 100.",
+                "service.traffic",
+            )
+        if template.revision and not template.revision.startswith(f"{service.name.split('/')[-1]}-"):
+            raise invalid(
+                "Revision name must be prefixed by the name of the enclosing Service.",
+                "service.template.revision",
+            )
+
+    def _reconcile(self, name: str, *, new_revision: bool) -> Any:
+        service = self.services[name]
+        service.reconciling = True
+        service.update_time.GetCurrentTime()
+        service.etag = etag_of(name, service.generation)
+        _condition(service.terminal_condition, "Ready", 1, "")  # CONDITION_PENDING
+        del service.conditions[:]
+        for kind in ("ConfigurationsReady", "RoutesReady"):
+            _condition(service.conditions.add(), kind, 1, "")
+        revision_name = ""
+        if new_revision:
+            short = service.template.revision or (
+                f"{name.split('/')[-1]}-{service.generation:05d}-"
+                + "".join(random.choices(string.ascii_lowercase, k=3))
+            )
+            revision_name = f"{name}/revisions/{short}"
+            service.latest_created_revision = revision_name
+        generation = service.generation
+
+        def complete() -> Any:
+            current = self.services.get(name)
+            if current is None or current.generation != generation:
+                return current  # superseded by a later update, whose operation reports instead
+            failure = self._failure(current, revision_name)
+            current.reconciling = False
+            current.observed_generation = generation
+            current.etag = etag_of(name, generation, "observed")
+            if revision_name:
+                self._record_revision(current, revision_name, failure)
+            if failure is not None:
+                reason, message = failure
+                _condition(current.terminal_condition, "Ready", 3, message, reason=reason)
+                _condition(current.conditions[0], "ConfigurationsReady", 3, message, reason=reason)
+                _condition(current.conditions[1], "RoutesReady", 3, message, reason=reason)
+                raise failed_precondition(message)
+            if revision_name:
+                current.latest_ready_revision = revision_name
+            _condition(current.terminal_condition, "Ready", 4, "")
+            for condition in current.conditions:
+                _condition(condition, condition.type_, 4, "")
+            project, region = name.split("/")[1], name.split("/")[3]
+            service_id = name.split("/")[-1]
+            digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+            current.uri = f"https://{service_id}-{digest}-{_REGION_CODE.get(region, 'uc')}.a.run.app"
+            del current.urls[:]
+            current.urls.extend(
+                [f"https://{service_id}-{project_number(project)}.{region}.run.app", current.uri]
+            )
+            del current.traffic_statuses[:]
+            for target in current.traffic:
+                status = current.traffic_statuses.add()
+                status.type_ = target.type_
+                status.percent = target.percent
+                status.revision = target.revision
+            return current
+
+        work = Work(self.ctx.progress(), complete)
+        self.pending[name] = work
+        return self._operation(name, service, work)
+
+    def _failure(self, service: Any, revision: str) -> tuple[int, str] | None:
+        """Why the new revision would not become ready, as (CommonReason, message), or None."""
+        if not revision:
+            return None
+        short = revision.split("/")[-1]
+        service_id = service.name.split("/")[-1]
+        prefix = f"Revision '{short}' is not ready and cannot serve traffic. "
+        for container in service.template.containers:
+            if self._image_missing(container.image, service.name.split("/")[1]):
+                return 6, prefix + f"Image '{container.image}' not found."  # CONTAINER_MISSING
+        account = service.template.service_account or (
+            f"{project_number(service.name.split('/')[1])}-compute@developer.gserviceaccount.com"
+        )
+        for container in service.template.containers:
+            for env in container.env:
+                if not env.HasField("value_source"):
+                    continue
+                problem = self._secret_problem(
+                    service.name.split("/")[1], env.value_source.secret_key_ref, account
+                )
+                if problem:
+                    return 12, prefix + problem  # SECRETS_ACCESS_CHECK_FAILED
+        if service_id in self.ctx.knobs.failing_services:
+            port = next((p.container_port for c in service.template.containers for p in c.ports), 8080)
+            text = self.ctx.knobs.failing_services[service_id] or _NOT_LISTENING.format(port=port)
+            return 3, prefix + text  # REVISION_FAILED
+        return None
+
+    def _image_missing(self, image: str, project: str) -> bool:
+        host, _, path = image.partition("/")
+        if not host.endswith("-docker.pkg.dev") or not path.startswith(project + "/"):
+            return False  # other registries and projects are outside the fake; the real API would pull
+        return not self.ctx.api("artifactregistry").has_image(image)
+
+    def _secret_problem(self, project: str, ref: Any, account: str) -> str:
+        secrets = self.ctx.api("secretmanager")
+        secret = ref.secret
+        if not secret.startswith("projects/"):
+            secret = f"projects/{project}/secrets/{secret}"
+        version = ref.version or "latest"
+        if not secrets.has_version(secret, version):
+            return f"Secret {secret}/versions/{version} was not found"
+        if not secrets.can_access(secret, f"serviceAccount:{account}"):
+            return (
+                f"spec.template.spec.containers[0].env.valueFrom.secretKeyRef.name: Permission denied on "
+                f"secret: {secret}/versions/{version} for Revision service account {account}. The "
+                "service account used must be granted the 'Secret Manager Secret Accessor' role "
+                "(roles/secretmanager.secretAccessor) at the secret, project or higher level."
+            )
+        return ""
+
+    def _record_revision(self, service: Any, name: str, failure: tuple[int, str] | None) -> None:
+        from google.cloud import run_v2
+
+        revision = run_v2.Revision.pb()()
+        revision.name = name
+        revision.uid = _uid(name)
+        revision.generation = 1
+        revision.service = service.name
+        revision.labels.update(service.template.labels)
+        revision.create_time.GetCurrentTime()
+        revision.update_time.GetCurrentTime()
+        revision.scaling.min_instance_count = service.template.scaling.min_instance_count
+        revision.scaling.max_instance_count = service.template.scaling.max_instance_count or 100
+        revision.containers.extend(service.template.containers)
+        revision.service_account = service.template.service_account
+        revision.max_instance_request_concurrency = service.template.max_instance_request_concurrency or 80
+        revision.observed_generation = 1
+        revision.launch_stage = service.launch_stage
+        revision.log_uri = f"https://console.cloud.google.com/logs/viewer?resource=cloud_run_revision/{name}"
+        revision.etag = etag_of(name)
+        if failure is None:
+            _condition(revision.conditions.add(), "Ready", 4, "")
+        else:
+            _condition(revision.conditions.add(), "Ready", 3, failure[1], reason=failure[0])
+        self.revisions[name] = revision
+
+    def _operation(self, name: str, service: Any, work: Work | None, *, done: bool = False) -> Any:
+        from google.longrunning import operations_pb2
+
+        if work is None:  # validate_only: an operation that is already over
+            op = operations_pb2.Operation(
+                name=f"{name.rsplit('/services/', 1)[0]}/operations/{_uid(name)}", done=done
+            )
+            op.metadata.Pack(service)
+            op.response.Pack(service)
+            return op
+        parent = name.rsplit("/services/", 1)[0]
+        op_name = f"{parent}/operations/{_uid(name + str(sequence()))}"
+        return self.operations.start(op_name, work, lambda: self.services.get(name) or work.result)
+
+    def get_operation(self, request: Any) -> Any:
+        return self.operations.get(request.name)
+
+    # --- revisions --------------------------------------------------------------------------
+
+    def get_revision(self, request: Any) -> Any:
+        if request.name not in self.revisions:
+            raise not_found(f"Resource '{request.name.split('/')[-1]}' of kind 'REVISION' does not exist.")
+        return self.revisions[request.name]
+
+    def list_revisions(self, request: Any) -> Any:
+        from google.cloud import run_v2
+
+        self._existing(request.parent)
+        names = sorted(
+            (n for n in self.revisions if n.startswith(request.parent + "/revisions/")), reverse=True
+        )
+        shown, token = page(names, request.page_size, request.page_token)
+        response = run_v2.ListRevisionsResponse.pb()(next_page_token=token)
+        response.revisions.extend(self.revisions[n] for n in shown)
+        return response
+
+    # --- IAM ------------------------------------------------------------------------------
+
+    def get_iam_policy(self, request: Any) -> Any:
+        self._existing(request.resource)
+        return self.policies.get(request.resource)
+
+    def set_iam_policy(self, request: Any) -> Any:
+        self._existing(request.resource)
+        return self.policies.set(request.resource, request.policy)
+
+    def invokers(self, name: str) -> set[str]:
+        """Who may call a service (for tests asking whether it is public)."""
+        return self.policies.members_with(name, {"roles/run.invoker"})
+
+
+def _condition(condition: Any, kind: str, state: int, message: str, *, reason: int = 0) -> None:
+    condition.type_ = kind
+    condition.state = state
+    condition.message = message
+    condition.last_transition_time.GetCurrentTime()
+    condition.severity = 1 if state == 3 else 0  # ERROR when failed
+    if reason:
+        condition.reason = reason
+
+
+def _create_request(**fields: Any) -> Any:
+    from google.cloud import run_v2
+
+    return run_v2.CreateServiceRequest.pb()(**fields)
+
+
+def _uid(name: str) -> str:
+    digest = hashlib.sha256(f"{name}{sequence()}".encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
