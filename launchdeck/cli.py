@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from launchdeck import __version__
-from launchdeck.errors import LaunchdeckError
+from launchdeck.errors import Action, LaunchdeckError
 from launchdeck.identity import DEFAULT_STACK, check_stack
 
 if TYPE_CHECKING:
@@ -538,14 +538,40 @@ def _stderr() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
+_COMMANDS = {"deploy": "compose up", "plan": "compose plan", "ps": "compose ps", "logs": "logs",
+             "debug": "debug", "destroy": "compose down", "config_set": "config set",
+             "config_list": "config ls", "config_delete": "config rm", "check": "compose config"}
+
+
+def command(action: Action) -> str:
+    """An action as the command line that does it."""
+    args = dict(action.args)
+    words = ["launchdeck", _COMMANDS.get(action.operation, action.operation)]
+    for positional in ("name", "service"):
+        if args.get(positional):
+            words.append(str(args.pop(positional)))
+    if args.pop("random", False):
+        words.append("--random")
+    provider, stack = args.pop("provider", "local"), args.pop("stack", DEFAULT_STACK)
+    if provider != "local":
+        words.append(f"--provider {provider}")
+    if stack != DEFAULT_STACK:
+        words.append(f"--stack {stack}")
+    words += [f"--{key.replace('_', '-')} {value}" for key, value in args.items()]
+    return " ".join(words)
+
+
 def main() -> None:
     """Run the CLI; show a LaunchdeckError as its message, never as a traceback."""
     try:
         app(prog_name="launchdeck")
     except LaunchdeckError as exc:
-        _stderr().print("[red]error:[/] " + escape(exc.message), highlight=False)
+        console = _stderr()
+        console.print("[red]error:[/] " + escape(exc.message), highlight=False)
         if exc.hint:
-            _stderr().print(exc.hint, highlight=False, markup=False)
+            console.print(exc.hint, highlight=False, markup=False)
+        for action in exc.actions:
+            console.print(f"  run: {command(action)}", highlight=False, markup=False)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

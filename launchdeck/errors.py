@@ -1,6 +1,9 @@
 """The errors a user can cause, each with a message that says what to do.
 
-Front ends (CLI, MCP) show ``str(error)`` and never a traceback. The tree:
+Front ends (CLI, MCP) show the message and hint, never a traceback. A hint is plain words;
+what launchdeck itself offers as a next step is an ``Action`` (set this config value, look
+at ps), which each front end words its own way: a command line for people, a tool call
+for an agent. The tree:
 
     LaunchdeckError            anything a user can fix; has a ``hint``
     ├── ComposeError           the compose project cannot be loaded (file:line problems)
@@ -15,20 +18,29 @@ Front ends (CLI, MCP) show ``str(error)`` and never a traceback. The tree:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-if TYPE_CHECKING:
-    from launchdeck.compose.validate import Finding
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A next step launchdeck offers: an operation (deploy, plan, ps, logs, debug, destroy,
+    config_set, config_list, config_delete, check) and its arguments (name, service,
+    provider, stack …). Front ends word it; nothing below them does."""
+
+    operation: str
+    args: Mapping[str, str | bool] = field(default_factory=dict)
 
 
 class LaunchdeckError(Exception):
     """Base of every error a user can cause and fix."""
 
-    def __init__(self, message: str, *, hint: str = "") -> None:
+    def __init__(self, message: str, *, hint: str = "", actions: Sequence[Action] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.actions = tuple(actions)
 
     def __str__(self) -> str:
         return f"{self.message}\n{self.hint}" if self.hint else self.message
@@ -62,11 +74,13 @@ class UsageError(LaunchdeckError):
 
 
 class DeployRefused(LaunchdeckError):
-    """Validation found errors; ``findings`` holds every finding (errors and warnings)."""
+    """Validation found errors; ``findings`` holds every finding (errors and warnings), as
+    compose.validate makes them."""
 
-    def __init__(self, message: str, findings: list[Finding], *, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.findings = findings
+    def __init__(self, message: str, findings: Sequence[Any], *, hint: str = "",
+                 actions: Sequence[Action] = ()) -> None:
+        super().__init__(message, hint=hint, actions=actions)
+        self.findings = list(findings)
 
 
 class ConfigMissing(LaunchdeckError):
@@ -74,13 +88,11 @@ class ConfigMissing(LaunchdeckError):
 
     def __init__(self, names: list[str], *, provider: str, stack: str) -> None:
         self.names = names
-        flag = "" if provider == "local" else f" --provider {provider}"
-        stack_flag = "" if stack == "dev" else f" --stack {stack}"
         super().__init__(
             f"config not set: {', '.join(names)}",
-            hint="Set each with `launchdeck config set NAME" + flag + stack_flag +
-                 "` (or --random for a generated value), then deploy again.",
-        )
+            hint="Set each (or have a strong value generated), then deploy again.",
+            actions=[Action("config_set", {"name": name, "provider": provider, "stack": stack})
+                     for name in names])
 
 
 class UnknownService(LaunchdeckError):
@@ -92,8 +104,9 @@ class UnknownService(LaunchdeckError):
 class BuildError(LaunchdeckError):
     """A service's image cannot be built: its context, its Dockerfile or a step failed."""
 
-    def __init__(self, message: str, *, service: str, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
+    def __init__(self, message: str, *, service: str, hint: str = "",
+                 actions: Sequence[Action] = ()) -> None:
+        super().__init__(message, hint=hint, actions=actions)
         self.service = service
 
 
@@ -101,8 +114,8 @@ class ProviderError(LaunchdeckError):
     """The deployment target refused or failed an operation."""
 
     def __init__(self, message: str, *, provider: str, service: str | None = None,
-                 hint: str = "") -> None:
-        super().__init__(message, hint=hint)
+                 hint: str = "", actions: Sequence[Action] = ()) -> None:
+        super().__init__(message, hint=hint, actions=actions)
         self.provider = provider
         self.service = service
 

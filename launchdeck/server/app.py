@@ -37,7 +37,7 @@ from launchdeck import __version__
 from launchdeck.ai.debug import Finding, ServiceEvidence
 from launchdeck.engine.events import Event, State
 from launchdeck.engine.status import ChangeSummary, DeployResult, LogLine, ServiceStatus
-from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
+from launchdeck.errors import Action, ConfigMissing, DeployRefused, LaunchdeckError
 from launchdeck.prompts import text
 from launchdeck.tools.project import ProjectRef
 
@@ -93,6 +93,17 @@ def _answer(outcome: Any) -> tuple[bool, Any]:
     return True, None  # declined or cancelled
 
 
+def call(action: Action) -> str:
+    """An action as the tool call that does it."""
+    tool = {"check": "deploy (dry_run=true)", "plan": "deploy (dry_run=true)",
+            "debug": "debug_failure", "config_list": "config_list"}.get(action.operation,
+                                                                         action.operation)
+    args = ", ".join(f"{key}={value!r}" for key, value in action.args.items()
+                     if not (key == "provider" and value == "local")
+                     and not (key == "stack" and value == "dev"))
+    return f"{tool}({args})"
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn an error the user can fix into a tool error that says how."""
@@ -102,12 +113,13 @@ def _user_errors() -> Iterator[None]:
         raise ToolError(
             f"config not set: {', '.join(exc.names)}. Call config_set for each name (without a "
             "value the user is asked directly; random=true generates a password), then deploy "
-            "again.") from None
+            "again.") from exc
     except DeployRefused as exc:
         raise ToolError(f"{exc.message}\nFix the compose file as each fix says, then deploy "
-                        "again.") from None
+                        "again.") from exc
     except LaunchdeckError as exc:
-        raise ToolError(str(exc)) from None
+        steps = "".join(f"\nNext: call {call(action)}" for action in exc.actions)
+        raise ToolError(str(exc) + steps) from exc
 
 
 def _result(model: BaseModel, summary: str) -> CallToolResult:

@@ -262,7 +262,8 @@ def test_missing_config_is_refused_before_anything_starts(provider, tmp_path, do
     with pytest.raises(ConfigMissing) as caught:
         _deploy(provider, root)
     assert caught.value.names == ["API_TOKEN", "DB_URL"]
-    assert "launchdeck config set" in caught.value.hint
+    assert [(a.operation, a.args["name"]) for a in caught.value.actions] == [
+        ("config_set", "API_TOKEN"), ("config_set", "DB_URL")]
     assert _containers(docker_api, load(cwd=root, os_environ={}).project.name) == {}
 
 
