@@ -20,9 +20,10 @@ from rich.markup import escape
 from launchdeck import __version__
 from launchdeck.errors import Action, LaunchdeckError
 from launchdeck.identity import DEFAULT_STACK, check_stack
+from launchdeck.providers import names as provider_names
 
 if TYPE_CHECKING:
-    from launchdeck.engine.status import ServiceStatus
+    from launchdeck.engine.status import ChangeSummary, ServiceStatus
     from launchdeck.tools.project import ProjectRef
 
 T = TypeVar("T")
@@ -46,10 +47,9 @@ app.add_typer(config_app, name="config")
 app.add_typer(mcp_app, name="mcp")
 
 
-class Provider(StrEnum):
-    local = "local"
-    aws = "aws"
-    gcp = "gcp"
+Provider = StrEnum("Provider", {name: name for name in provider_names()})  # type: ignore[misc]
+"""The providers the registry names (launchdeck/providers/__init__.py)."""
+LOCAL = Provider("local")
 
 
 class Network(StrEnum):
@@ -62,6 +62,10 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+NetworkOption = Annotated[Network, typer.Option(
+    "--network", envvar="LAUNCHDECK_NETWORK",
+    help="Cloud network: the account's default VPC, or a dedicated one for this project and "
+         "stack (see the README for the cost trade-off).")]
 Files = Annotated[
     list[str] | None,
     typer.Option("-f", "--file", metavar="FILE",
@@ -110,7 +114,7 @@ def compose_config(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
     output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
         OutputFormat.yaml
     ),
@@ -165,7 +169,7 @@ def compose_up(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
     detach: Annotated[bool, typer.Option("-d", "--detach",
                                          help="Return once deployed instead of following logs.")]
     = False,
@@ -175,29 +179,30 @@ def compose_up(
     force: Annotated[bool, typer.Option("--build", "--force",
                                         help="Rebuild and recreate every service, even if "
                                              "unchanged.")] = False,
-    network: Annotated[Network, typer.Option(
-        "--network", envvar="LAUNCHDECK_NETWORK",
-        help="Cloud network: the account's default VPC, or a dedicated one for this project "
-             "and stack (see the README for the cost trade-off).")] = Network.default,
+    network: NetworkOption = Network.default,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change (as "
+                                          "`compose plan` does) and change nothing.")] = False,
+    output: Annotated[OutputFormat | None, typer.Option(
+        "--format", help="json for programs (with --dry-run).")] = None,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
     from launchdeck.progress import Progress
     from launchdeck.tools.deploy import deploy
 
     ref = _ref(files, cwd, project_name, profile, provider, stack)
+    if dry_run:
+        _plan(ref, force=force, network=network, output=output)
+        return
     console = _stderr()
     with Progress(console) as progress:
         result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, network=network.value,
                       sink=progress)
     _print_services(result.services)
-    changed = [c for c in result.changes if c.action != "NOOP"]
+    _print_changes(result.changes)
     failed = [s.name for s in result.services if s.state.failed]
-    if failed:
-        summary = f"failed: {', '.join(failed)}"
-    elif changed:
-        summary = ", ".join(f"{c.service} {c.action.lower()}" for c in changed)
-    else:
-        summary = "nothing changed"
+    changed = any(c.action != "NOOP" for c in result.changes)
+    summary = f"failed: {', '.join(failed)}" if failed else \
+        _counts(result.changes) if changed else "nothing changed"
     console.print(f"deployment {result.deployment_id}: {summary}", highlight=False)
     if not result.ok:
         for service in result.services:
@@ -211,6 +216,61 @@ def compose_up(
         _follow(ref, [], None, 0)
 
 
+@compose_app.command("plan")
+def compose_plan(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    profile: Profiles = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = LOCAL,
+    force: Annotated[bool, typer.Option("--build", "--force",
+                                        help="Plan as if every service were to be rebuilt and "
+                                             "recreated.")] = False,
+    network: NetworkOption = Network.default,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
+) -> None:
+    """Print what a deploy would change, unit by unit, and why; change nothing."""
+    _plan(_ref(files, cwd, project_name, profile, provider, stack), force=force, network=network,
+          output=output)
+
+
+def _plan(ref: ProjectRef, *, force: bool, network: Network, output: OutputFormat | None) -> None:
+    from launchdeck.tools.deploy import plan
+
+    result = _run(plan, ref, force=force, network=network.value)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    _stderr().print(f"plan for {result.project} ({result.stack}) on {result.provider}: "
+                    f"{_counts(result.changes)}", highlight=False)
+    _print_changes(result.changes, everything=True)
+
+
+def _counts(changes: list[ChangeSummary]) -> str:
+    counted: dict[str, int] = {}
+    for change in changes:
+        counted[change.action.value] = counted.get(change.action.value, 0) + 1
+    words = {"CREATE": "to create", "UPDATE": "to update", "REPLACE": "to replace",
+             "DELETE": "to delete", "NOOP": "unchanged"}
+    return ", ".join(f"{counted[a]} {w}" for a, w in words.items() if a in counted) or \
+        "nothing to deploy"
+
+
+def _print_changes(changes: list[ChangeSummary], *, everything: bool = False) -> None:
+    """Each unit's action and why: the plan, or what a deploy did."""
+    rows = [("UNIT", "KIND", "ACTION", "WHY")]
+    rows += [(c.service, c.kind, c.action.value, c.reason or "-") for c in changes
+             if everything or c.action != "NOOP"]
+    if len(rows) == 1:
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+                         .rstrip() + "\n")
+
+
 @compose_app.command("down")
 def compose_down(
     files: Files = None,
@@ -218,7 +278,7 @@ def compose_down(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
     volumes: Annotated[bool, typer.Option("-v", "--volumes",
                                           help="Also delete the data volumes of managed stores "
                                                "and named volumes.")] = False,
@@ -245,7 +305,7 @@ def compose_ps(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
     output: Annotated[OutputFormat | None, typer.Option("--format",
                                                         help="json for programs.")] = None,
 ) -> None:
@@ -278,7 +338,7 @@ def logs_command(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines.")] = False,
     since: Annotated[str | None, typer.Option("--since", metavar="TIME",
                                               help="RFC 3339 time or a duration (10m).")] = None,
@@ -331,7 +391,7 @@ def config_set(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
 ) -> None:
     """Set a config value: typed at a hidden prompt, read from stdin, or --random."""
     from launchdeck.tools.config import check_name, random_value
@@ -358,7 +418,7 @@ def config_ls(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
 ) -> None:
     """List the names of the config values that are set (never the values)."""
     from launchdeck.tools.config import config_list
@@ -378,7 +438,7 @@ def config_rm(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
 ) -> None:
     """Delete a config value."""
     from launchdeck.tools.config import config_delete
@@ -448,7 +508,7 @@ def debug_command(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = Provider.local,
+    provider: ProviderOption = LOCAL,
     output: Annotated[OutputFormat | None, typer.Option("--format",
                                                         help="json for programs.")] = None,
 ) -> None:
@@ -472,11 +532,6 @@ def debug_command(
     _stderr().print(result.next_step, highlight=False)
 
 
-class Transport(StrEnum):
-    stdio = "stdio"
-    http = "http"
-
-
 class Client(StrEnum):
     claude_desktop = "claude-desktop"
     claude_code = "claude-code"
@@ -485,21 +540,14 @@ class Client(StrEnum):
     windsurf = "windsurf"
 
 
-@mcp_app.command("serve")
-def mcp_serve(
-    transport: Annotated[Transport, typer.Option("--transport", help="stdio for a local "
-                                                 "client; http for streamable HTTP.")]
-    = Transport.stdio,
-    host: Annotated[str, typer.Option("--host", help="Address to bind (http).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (http).")] = 8765,
-    token: Annotated[str | None, typer.Option("--token", envvar="LAUNCHDECK_MCP_TOKEN",
-                                              help="Bearer token every HTTP request must carry "
-                                                   "(required off loopback).")] = None,
-) -> None:
-    """Serve launchdeck's tools over MCP (stdio by default)."""
-    from launchdeck.server.serve import serve
+@mcp_app.command("serve", context_settings={"allow_extra_args": True,
+                                            "ignore_unknown_options": True,
+                                            "help_option_names": []})
+def mcp_serve(ctx: typer.Context) -> None:
+    """Serve launchdeck's tools over MCP (stdio by default; --help for the options)."""
+    from launchdeck.server.serve import main as serve
 
-    serve(transport.value, host=host, port=port, token=token)
+    serve(list(ctx.args))
 
 
 @mcp_app.command("setup")
@@ -535,7 +583,8 @@ def _yaml(data: object) -> str:
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, soft_wrap=True)
+    # emoji off: rich would turn a finding's `compose.yaml:100:` into an emoji
+    return Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 _COMMANDS = {"deploy": "compose up", "plan": "compose plan", "ps": "compose ps", "logs": "logs",

@@ -11,8 +11,13 @@ _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?\s*$", re.IGNORECASE)
 _BYTE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-def parse_duration(value: str | int | float) -> float:
-    """Seconds from a Go duration string (``1m30s``, ``500ms``); a bare number is seconds."""
+def parse_duration(value: str | int | float, *, days: bool = False) -> float:
+    """Seconds from a Go duration string (``1m30s``, ``500ms``); a bare number is seconds.
+    With ``days``, ``2d`` (and ``1d12h``) count days too, as log filters write them."""
+    if days and isinstance(value, str):
+        whole, unit, rest = value.strip().partition("d")
+        if unit and whole.replace(".", "", 1).isdigit():
+            return float(whole) * 86400 + (parse_duration(rest) if rest else 0.0)
     if isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}: use a value like 30s or 1m30s")
     if isinstance(value, (int, float)):

@@ -14,9 +14,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from launchdeck.compose.model import Service
+if TYPE_CHECKING:
+    from launchdeck.compose.model import Service
 
 
 class Action(StrEnum):

@@ -7,10 +7,12 @@ request without it is answered 401.
 
 from __future__ import annotations
 
+import argparse
 import hmac
 import ipaddress
 import logging
 import logging.handlers
+import os
 from typing import Any
 
 from launchdeck.errors import UsageError
@@ -65,6 +67,31 @@ class BearerToken:
         await self.app(scope, receive, send)
 
 
+MIN_TOKEN = 16
+"""Characters a bearer token needs at least: shorter ones can be guessed."""
+
+
+def parser() -> argparse.ArgumentParser:
+    """`launchdeck mcp serve`'s options (parsed here, so that starting the server loads no
+    command-line framework: MCP clients start it often and wait for it)."""
+    parser = argparse.ArgumentParser(prog="launchdeck mcp serve",
+                                     description="Serve launchdeck's tools over MCP.")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio",
+                        help="stdio for a local client (default); http for streamable HTTP")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (http)")
+    parser.add_argument("--port", type=int, default=8765, help="port (http)")
+    parser.add_argument("--token", default=os.environ.get("LAUNCHDECK_MCP_TOKEN") or None,
+                        help="bearer token every HTTP request must carry (required off "
+                             "loopback; default: LAUNCHDECK_MCP_TOKEN)")
+    return parser
+
+
+def main(argv: list[str]) -> None:
+    """Parse `mcp serve`'s options and serve."""
+    options = parser().parse_args(argv)
+    serve(options.transport, host=options.host, port=options.port, token=options.token)
+
+
 def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765,
           token: str | None = None) -> None:
     """Run the server until the client disconnects (stdio) or the process is stopped (http)."""
@@ -72,6 +99,10 @@ def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765
 
     if transport not in ("stdio", "http"):
         raise UsageError(f"unknown transport {transport!r}", hint="Use stdio or http.")
+    if token is not None and len(token.strip()) < MIN_TOKEN:
+        raise UsageError(f"the bearer token is too short ({len(token.strip())} characters)",
+                         hint=f"Use at least {MIN_TOKEN} random characters, e.g. "
+                              "`openssl rand -hex 24`.")
     if transport == "http" and not token and not is_loopback(host):
         raise UsageError(f"serving on {host} needs a bearer token",
                          hint="Pass --token (or set LAUNCHDECK_MCP_TOKEN), or bind 127.0.0.1.")

@@ -6,28 +6,29 @@ Values go to the store and nowhere else: results name config values, never show 
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from launchdeck.compose.load import Loaded
-from launchdeck.compose.validate import CONFIG_NAME
-from launchdeck.engine.deploy import missing_config
-from launchdeck.errors import UsageError
-from launchdeck.providers.base import Provider
+from launchdeck.errors import Action, UsageError
 from launchdeck.tools.project import ProjectRef
+
+if TYPE_CHECKING:
+    from launchdeck.compose.load import Loaded
+    from launchdeck.providers.base import Provider
 
 
 class ConfigResult(BaseModel):
     project: str
     stack: str
     provider: str
-    names: list[str]
-    """The names set (config_set), present (config_list) or deleted (config_delete)."""
-    missing: list[str] = []
-    """Names the project reads that are not set."""
+    names: list[str] = Field(description="Names set, present or deleted; values are never shown.")
+    missing: list[str] = Field([], description="Names the project reads that are still unset.")
 
 
 def check_name(name: str) -> str:
+    from launchdeck.compose.validate import CONFIG_NAME
+
     if not CONFIG_NAME.match(name):
         raise UsageError(f"invalid config name {name!r}",
                          hint="Use letters, digits and _, not starting with a digit "
@@ -42,6 +43,8 @@ def random_value() -> str:
 
 async def _result(ref: ProjectRef, loaded: Loaded, provider: Provider,
                   names: list[str]) -> ConfigResult:
+    from launchdeck.engine.deploy import missing_config
+
     return ConfigResult(project=loaded.project.name, stack=ref.stack, provider=provider.name,
                         names=names, missing=await missing_config(loaded, provider, ref.stack))
 
@@ -66,5 +69,7 @@ async def config_delete(ref: ProjectRef, name: str) -> ConfigResult:
     loaded, provider = ref.load(), ref.target()
     if not await provider.config_store(loaded.project.name, ref.stack).delete(name):
         raise UsageError(f"config {name} is not set for {loaded.project.name} ({ref.stack})",
-                         hint="`launchdeck config ls` lists the names that are set.")
+                         hint="Listing the config shows the names that are set.",
+                         actions=[Action("config_list", {"provider": provider.name,
+                                                         "stack": ref.stack})])
     return await _result(ref, loaded, provider, [name])

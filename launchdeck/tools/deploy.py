@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
 
 from launchdeck.compose.load import Loaded
 from launchdeck.engine import deploy as engine
 from launchdeck.engine.deploy import Ready
-from launchdeck.engine.events import Sink, discard
-from launchdeck.engine.status import DeployResult, PlanResult
-from launchdeck.errors import UsageError
+from launchdeck.engine.events import Event, Sink, State, discard
+from launchdeck.engine.status import DeployResult, PlanResult, ServiceStatus
+from launchdeck.errors import Action, LaunchdeckError, UsageError
+from launchdeck.identity import new_deployment_id
 from launchdeck.providers.base import DeployOptions
 from launchdeck.tools.project import ProjectRef
+
+log = logging.getLogger("launchdeck.deploy")
 
 
 async def prepare(ref: ProjectRef, loaded: Loaded | None = None) -> Ready:
@@ -53,3 +61,76 @@ async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = Fa
 async def missing_config(ref: ProjectRef) -> list[str]:
     """Config names the project reads that are not set on its target."""
     return await engine.missing_config(ref.load(), ref.target(), ref.stack)
+
+
+@dataclass
+class Running:
+    """A deploy that runs in the background, whether or not anyone still waits for it."""
+
+    deployment_id: str
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: DeployResult | None = None
+    error: LaunchdeckError | None = None
+    states: dict[str, tuple[State, str]] = field(default_factory=dict)
+    listeners: list[Sink] = field(default_factory=list)
+
+    def sink(self, event: Event) -> None:
+        if event.service and event.state:
+            self.states[event.service] = (event.state, event.message)
+        for listener in list(self.listeners):
+            listener(event)
+
+    def statuses(self) -> list[ServiceStatus]:
+        """Where each service got to so far, from the events seen."""
+        return [ServiceStatus(name=name, state=state, message=message)
+                for name, (state, message) in self.states.items()]
+
+
+class Deploys:
+    """The deploys a long-lived front end (the MCP server) runs in its task group, one per
+    (provider, project, stack): a caller can stop waiting, and ps can still follow."""
+
+    def __init__(self, tasks: anyio.abc.TaskGroup) -> None:
+        self._tasks = tasks
+        self._running: dict[str, Running] = {}
+
+    @staticmethod
+    def key(provider: str, project: str, stack: str) -> str:
+        return f"{provider}/{project}/{stack}"
+
+    def running(self, provider: str, project: str, stack: str) -> Running | None:
+        """The deploy of this target that has not finished yet, if any."""
+        found = self._running.get(self.key(provider, project, stack))
+        return found if found is not None and not found.done.is_set() else None
+
+    def start(self, ready: Ready, *, wait_seconds: float, force: bool = False,
+              network: str | None = None) -> Running:
+        """Start deploying ``ready`` in the background; refuse a second deploy of its target."""
+        key = self.key(ready.provider.name, ready.project.name, ready.stack)
+        earlier = self.running(ready.provider.name, ready.project.name, ready.stack)
+        if earlier is not None:
+            raise UsageError(f"a deploy of {ready.project.name} ({ready.stack}) is already running "
+                             f"(deployment {earlier.deployment_id})",
+                             hint="Follow it; deploy again once it has finished.",
+                             actions=[Action("ps", {"provider": ready.provider.name,
+                                                    "stack": ready.stack})])
+        run_options = options(wait_seconds=wait_seconds, force=force, network=network)
+        running = Running(new_deployment_id())
+        self._running[key] = running
+
+        async def background() -> None:
+            try:
+                running.result = await engine.start(ready, options=run_options, sink=running.sink,
+                                                    deployment_id=running.deployment_id)
+            except LaunchdeckError as exc:
+                running.error = exc
+            except Exception as exc:
+                log.exception("deploy %s failed", running.deployment_id)
+                running.error = LaunchdeckError(
+                    f"the deploy failed unexpectedly ({type(exc).__name__}); the server log has "
+                    "the details")
+            finally:
+                running.done.set()
+
+        self._tasks.start_soon(background)
+        return running

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from launchdeck.engine import destroy as engine
 from launchdeck.engine.events import Sink, discard
 from launchdeck.tools.project import ProjectRef
 
@@ -14,11 +13,12 @@ class DestroyResult(BaseModel):
     stack: str
     provider: str
     removed: list[str]
-    kept: list[str]
-    """Data volumes left in place (pass volumes=True to delete them)."""
+    kept: list[str] = Field(description="Data kept unless volumes are deleted too.")
 
 
 async def destroy(ref: ProjectRef, *, volumes: bool = False, sink: Sink = discard) -> DestroyResult:
+    from launchdeck.engine import destroy as engine
+
     project = ref.load().project
     provider = ref.target()
     teardown = await engine.destroy(provider, project.name, ref.stack, volumes=volumes, sink=sink)

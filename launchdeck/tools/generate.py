@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from launchdeck.ai import generate as gen
 from launchdeck.ai.llm import LLM
+from launchdeck.errors import UsageError
 
 MAX_REPAIRS = 2
 
@@ -21,12 +22,17 @@ class GenerateResult(BaseModel):
     files: list[str]
     repairs: int = Field(0, description="Rounds in which the LLM fixed what the checks found.")
     notes: list[str] = []
+    model: str | None = Field(None, description="The model that wrote the project, if any.")
     next_step: str
 
 
-def check_folder(folder: str) -> Path:
+def check_folder(folder: str, *, absolute: bool = False) -> Path:
+    """The folder a project goes in, as a full path (``absolute``: it must be given so)."""
     path = Path(folder).expanduser()
     if not path.is_absolute():
+        if absolute:
+            raise UsageError(f"folder must be an absolute path, not {folder!r}",
+                             hint="Pass the full path of the folder to create the project in.")
         path = Path.cwd() / path
     return path
 
@@ -75,14 +81,14 @@ def replay(description: str, language: str | None, folder: Path,
 
 
 def finish(folder: Path, description: str, language: str | None, template: str | None,
-           overwrite: bool, attempt: Attempt | None) -> GenerateResult:
+           overwrite: bool, attempt: Attempt | None, *, model: str | None = None) -> GenerateResult:
     """Write the LLM's checked files, or the catalog template when there is none."""
     choice = gen.choose(description, language, template)
     notes = []
     if attempt is not None and attempt.files is not None:
         written = gen.write(folder, attempt.files, overwrite=overwrite)
         return GenerateResult(folder=str(folder), language=choice.language, source="llm",
-                              files=written, repairs=attempt.rounds - 1,
+                              files=written, repairs=attempt.rounds - 1, model=model,
                               next_step=_next(folder))
     if attempt is not None:
         notes.append("the LLM's project kept failing the checks ("
@@ -119,4 +125,5 @@ async def generate(description: str, folder: str, *, language: str | None = None
             if repair is None:
                 break
             prompt = repair
-    return finish(path, description, language, template, overwrite, attempt)
+    return finish(path, description, language, template, overwrite, attempt,
+                  model=llm.name if llm is not None else None)

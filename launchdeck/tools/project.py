@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from launchdeck.compose.load import Loaded, load
 from launchdeck.identity import DEFAULT_STACK, check_provider, check_stack
-from launchdeck.providers import create
-from launchdeck.providers.base import Provider
+
+if TYPE_CHECKING:
+    from launchdeck.compose.load import Loaded
+    from launchdeck.providers.base import Provider
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,13 @@ class ProjectRef:
     stack: str = field(default_factory=lambda: os.environ.get("LAUNCHDECK_STACK", DEFAULT_STACK))
 
     def load(self) -> Loaded:
+        from launchdeck.compose.load import load
+
         return load(self.compose_files, cwd=self.working_directory,
                     project_name=self.project_name, profiles=self.profiles,
                     stack=check_stack(self.stack))
 
     def target(self) -> Provider:
+        from launchdeck.providers import create
+
         return create(check_provider(self.provider))

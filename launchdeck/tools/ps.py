@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from launchdeck.engine import ps as engine
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.tools.project import ProjectRef
 
@@ -17,6 +16,8 @@ class PsResult(BaseModel):
 
 
 async def ps(ref: ProjectRef) -> PsResult:
+    from launchdeck.engine import ps as engine
+
     project = ref.load().project
     provider = ref.target()
     services = await engine.ps(provider, project, ref.stack)

@@ -25,7 +25,7 @@ from launchdeck.compose.load import normalize_project_name
 from launchdeck.testing import BUSYBOX
 
 SECRET = "mcp-pw-8d3a61f0c2b94e17"
-TOKEN = "test-token-5b0c"
+TOKEN = "test-token-5b0c9e4d2a71"
 TOOLS = {"deploy", "ps", "logs", "config_set", "config_list", "config_delete", "destroy",
          "generate_project", "debug_failure"}
 

@@ -1,0 +1,108 @@
+"""The arguments tools take: their types, the project they point at, and checks in our words.
+
+Arguments are checked strictly (no unknown names, no "yes" for true) before a tool runs, and
+a mistake is answered with which argument and what it allows, never a validator's text.
+Schemas are published lean: no generated titles, no ``null`` branches for optional values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError
+
+from launchdeck.paths import project_dir
+from launchdeck.providers import names
+from launchdeck.tools.project import ProjectRef
+
+# What these mean is said once, in the server's instructions, rather than in every tool.
+WorkingDirectory = Annotated[str, Field(description="Absolute path of the project.")]
+ComposeFiles = list[str] | None
+ProjectName = str | None
+ProviderName = Literal[names()] | None  # type: ignore[valid-type]
+StackName = str | None
+
+
+def ref(working_directory: str, compose_files: list[str] | None, project_name: str | None,
+        provider: str | None, stack: str | None) -> ProjectRef:
+    """The project and target the common arguments name (UsageError when they cannot)."""
+    folder = project_dir(working_directory, absolute=True)
+    found = ProjectRef(working_directory=str(folder), compose_files=tuple(compose_files or ()),
+                       project_name=project_name)
+    if provider:
+        found = replace(found, provider=provider)
+    if stack:
+        found = replace(found, stack=stack)
+    return found
+
+
+# -- checking arguments -----------------------------------------------------------------------
+
+_KINDS = {"bool_type": "true or false", "string_type": "a string", "int_type": "a whole number",
+          "int_parsing": "a whole number", "int_from_float": "a whole number",
+          "float_type": "a number", "float_parsing": "a number", "list_type": "a list",
+          "dict_type": "an object", "model_type": "an object"}
+
+
+def problems(error: ValidationError, tool: str, allowed: list[str]) -> str:
+    """A validator's complaint about a tool's arguments, in our words."""
+    lines = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "arguments"
+        kind, ctx = item["type"], item.get("ctx") or {}
+        if kind == "extra_forbidden":
+            lines.append(f"{where}: {tool} has no such argument (it takes: {', '.join(allowed)})")
+        elif kind == "missing":
+            lines.append(f"{where}: required")
+        elif kind == "literal_error":
+            lines.append(f"{where}: must be one of {ctx.get('expected', '')}")
+        elif kind in ("greater_than_equal", "greater_than"):
+            lines.append(f"{where}: must be at least {ctx.get('ge', ctx.get('gt'))}")
+        elif kind in ("less_than_equal", "less_than"):
+            lines.append(f"{where}: must be at most {ctx.get('le', ctx.get('lt'))}")
+        elif kind in _KINDS:
+            lines.append(f"{where}: must be {_KINDS[kind]}")
+        else:
+            lines.append(f"{where}: not a valid value")
+    return f"invalid arguments for {tool}: " + "; ".join(lines)
+
+
+def lean(schema: Any, *, output: bool = False) -> Any:
+    """A JSON schema without generated titles. In an input schema ``X | None`` is plain ``X``
+    (an optional argument is one left out); in an output schema it is ``"type": [X, "null"]``,
+    and defaults and descriptions go: the tools' descriptions and the field names say what
+    the data is, and every client reads the schema on every list."""
+    if isinstance(schema, list):
+        return [lean(item, output=output) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if output and key in ("default", "description") and isinstance(value, str | bool | int | list):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {name: lean(prop, output=output) for name, prop in value.items()}
+            continue
+        out[key] = lean(value, output=output)
+    branches = out.get("anyOf")
+    if isinstance(branches, list) and {"type": "null"} in branches:
+        rest = [b for b in branches if b != {"type": "null"}]
+        if output:
+            if len(rest) == 1 and set(rest[0]) <= {"type", "items", "enum"} and \
+                    isinstance(rest[0].get("type"), str):
+                out.pop("anyOf")
+                out = {**rest[0], **out, "type": [rest[0]["type"], "null"]}
+                if "enum" in out:
+                    out["enum"] = [*out["enum"], None]
+            return out
+        out.pop("anyOf")
+        if out.get("default", "") is None:
+            out.pop("default")
+        if len(rest) == 1:
+            out = {**rest[0], **out}
+        else:
+            out["anyOf"] = rest
+    return out

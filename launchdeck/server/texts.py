@@ -1,0 +1,83 @@
+"""What the MCP server says: next steps worded as tool calls, errors, and short summaries.
+
+Structured output carries the data; these texts are for clients that show only text, and
+they name other tools (never CLI flags), since an agent reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from launchdeck.errors import Action, ConfigMissing, DeployRefused, LaunchdeckError
+
+if TYPE_CHECKING:
+    from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
+    from launchdeck.server.app import DeployOutput
+
+_TOOLS = {"check": "deploy", "plan": "deploy", "debug": "debug_failure"}
+
+
+def call(action: Action) -> str:
+    """An action as the tool call that does it."""
+    args = dict(action.args)
+    if action.operation in ("check", "plan"):
+        args["dry_run"] = True
+    shown = ", ".join(f"{key}={value!r}" for key, value in args.items()
+                      if not (key == "provider" and value == "local")
+                      and not (key == "stack" and value == "dev"))
+    return f"{_TOOLS.get(action.operation, action.operation)}({shown})"
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an error the user can fix into a tool error that says how."""
+    try:
+        yield
+    except ConfigMissing as exc:
+        raise ToolError(
+            f"config not set: {', '.join(exc.names)}. Call config_set for each name (without a "
+            "value the user is asked directly; random=true generates a password), then deploy "
+            "again.") from exc
+    except DeployRefused as exc:
+        raise ToolError(f"{exc.message}\nFix the compose file as each fix says, then deploy "
+                        "again.") from exc
+    except LaunchdeckError as exc:
+        steps = "".join(f"\nNext: call {call(action)}" for action in exc.actions)
+        raise ToolError(str(exc) + steps) from exc
+
+
+def first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def service_line(s: ServiceStatus) -> str:
+    endpoints = f" {' '.join(s.endpoints)}" if s.endpoints else ""
+    health = f" {s.health}" if s.health else ""
+    detail = f" - {first_line(s.message)}" if s.message and s.state.failed else ""
+    return f"- {s.name}: {s.state.value} {s.replicas_running}/{s.replicas_desired}{health}" \
+           f"{endpoints}{detail}"
+
+
+def change_line(c: ChangeSummary) -> str:
+    return f"- {c.service} ({c.kind}): {c.action.value}{' - ' + c.reason if c.reason else ''}"
+
+
+def plan(result: PlanResult) -> str:
+    changed = result.changed
+    head = (f"plan for {result.project} ({result.stack}) on {result.provider}: "
+            f"{len(changed)} change(s), {len(result.changes) - len(changed)} unchanged; nothing "
+            "was changed.")
+    return "\n".join([head, *[change_line(c) for c in result.changes]])
+
+
+def deploy(result: DeployOutput) -> str:
+    lines = [f"deployment {result.deployment_id} of {result.project} ({result.stack}, "
+             f"{result.provider}): {'finished' if result.finished else 'still running'}"]
+    lines += [service_line(s) for s in result.services]
+    lines += [change_line(c) for c in result.changes if c.action != "NOOP"]
+    lines.append(result.next_step)
+    return "\n".join(lines)
