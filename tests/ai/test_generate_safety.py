@@ -37,27 +37,26 @@ def _tree(root: Path) -> dict[str, str]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Path]:
-    """A folder whose whole tree must be exactly the same after a refused write."""
+    """A folder whose whole tree must be exactly the same after a refused write (and /etc)."""
     root = tmp_path / "sandbox"
     (root / "nonempty").mkdir(parents=True)
     (root / "nonempty" / "keep.txt").write_text("mine")
     (root / "outside").mkdir()
     (root / "a-file").write_text("not a folder")
-    before = _tree(root)
+    before, etc = _tree(root), sorted(os.listdir("/etc"))
     yield root
     assert _tree(root) == before, "a refused write changed files"
+    assert sorted(os.listdir("/etc")) == etc
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_dotdot_through_a_missing_folder_never_reaches_etc(sandbox: Path, overwrite: bool) -> None:
     """/x/missing/../../../etc resolves to /etc before any check, and /etc is refused."""
-    etc_before = sorted(os.listdir("/etc"))
     folder = str(sandbox / "missing") + "/.." * (len(sandbox.parts) + 2) + "/etc"
     with pytest.raises(UsageError) as caught:
         gen.write(folder, FILES, overwrite=overwrite)
     assert caught.value.message == f"{folder} (that is /etc) is a system folder, not a place " \
                                    "for a project"
-    assert sorted(os.listdir("/etc")) == etc_before
 
 
 def test_dotdot_into_a_non_empty_folder_is_refused(sandbox: Path) -> None:
@@ -221,3 +220,41 @@ def test_existing_folder_is_put_back_when_a_move_fails(tmp_path: Path) -> None:
         subprocess.run(["chattr", "-i", str(folder / "app")], check=True)
     assert "nothing was changed" in caught.value.message
     assert _tree(folder) == before
+
+
+# -- the same refusals through the two front ends -------------------------------------------
+
+BAD_INPUTS = {
+    "etc": ("a REST API", "{sandbox}/missing/../../../../../../../../../../etc",
+            "(that is /etc) is a system folder"),
+    "non-empty": ("a REST API", "{sandbox}/missing/../nonempty",
+                  "(that is {sandbox}/nonempty) is not empty"),
+    "empty-description": ("", "{sandbox}/outside/new", "the description is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_cli_refuses_bad_input(case: str, sandbox: Path) -> None:
+    """`launchdeck generate` prints the message (no traceback), exits 1, and writes nothing."""
+    description, folder, message = (part.format(sandbox=sandbox) for part in BAD_INPUTS[case])
+    argv = ["generate", description, "--folder", folder, *(["--overwrite"] * (case == "etc"))]
+    done = subprocess.run([sys.executable, "-m", "launchdeck", *argv], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_mcp_refuses_bad_input(case: str, sandbox: Path, tmp_path: Path) -> None:
+    """generate_project over MCP answers with the message as an error, and writes nothing."""
+    from tests.server.test_mcp import Seen, _text, connect
+
+    description, folder, message = (part.format(sandbox=sandbox) for part in BAD_INPUTS[case])
+
+    async def scenario():
+        async with connect("stdio", "legacy", Seen(), tmp_path / "state", None) as client:
+            return await client.call_tool("generate_project", {
+                "description": description, "folder": folder, "overwrite": case == "etc"})
+
+    result = anyio.run(scenario)
+    assert result.is_error and message in _text(result), _text(result)
