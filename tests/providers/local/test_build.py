@@ -128,11 +128,13 @@ def test_failing_step_is_reported_with_its_output(tmp_path: Path, images: list[s
     assert failure.service == "web" and "cannot reach the package index" in failure.report
 
 
-def test_dockerignore_is_honoured(tmp_path: Path, images: list[str]) -> None:
-    """Files that .dockerignore names never reach the build."""
+@pytest.mark.parametrize("ignore_file", [".dockerignore", "Dockerfile.dockerignore"])
+def test_dockerignore_is_honoured(ignore_file: str, tmp_path: Path, images: list[str]) -> None:
+    """Files that .dockerignore (or the Dockerfile's own ignore file) names never reach the build."""
     context = _context(tmp_path, f"FROM {BUSYBOX}\nCOPY . /src\nRUN ls -a /src\n",
-                       __dockerignore="secret.env\n", secret__env="TOKEN=1",
+                       secret__env="TOKEN=1",
                        main__py=f"print({uuid.uuid4().hex!r})")  # new each run: not cached
+    (context / ignore_file).write_text("secret.env\n")
     images.append("launchdeck-test-build/ignore:1")
     _, lines = _build(BuildRequest(context=context, tag=images[-1]))
     listed = [line.rsplit(" ", 1)[-1] for line in lines]
