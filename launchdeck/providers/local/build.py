@@ -65,7 +65,7 @@ def request_for(service: Service, *, tag: str, labels: Mapping[str, str]) -> Bui
     return BuildRequest(
         context=Path(build.context), tag=tag, dockerfile=build.dockerfile,
         dockerfile_inline=build.dockerfile_inline, target=build.target,
-        args={k: str(v) for k, v in build.args.items() if v is not None},
+        args={k: v for k, v in build.args.items() if v is not None},
         labels=dict(labels), platform=platform, service=service.name)
 
 

@@ -156,12 +156,12 @@ def test_compose_service_becomes_a_request(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(
         "services:\n  web:\n    platform: linux/amd64\n    build:\n      context: ./app\n"
         "      dockerfile: docker/Dockerfile.prod\n      target: runtime\n"
-        "      args: {GREETING: hi, FROM_SHELL: null}\n")
+        "      args: {GREETING: hi, DEBUG: true, FROM_SHELL: null}\n")
     service = load(cwd=tmp_path, os_environ={}).project.services["web"]
     request = request_for(service, tag="shop/web:dev", labels={"a": "b"})
     assert (request.context, request.dockerfile, request.target, request.platform) == (
         tmp_path / "app", "docker/Dockerfile.prod", "runtime", "linux/amd64")
-    assert dict(request.args) == {"GREETING": "hi"} and request.service == "web"
+    assert dict(request.args) == {"GREETING": "hi", "DEBUG": "true"} and request.service == "web"
 
 
 def test_frontend_features_follow_the_engine(tmp_path: Path, images: list[str], docker_api) -> None:
