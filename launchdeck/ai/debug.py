@@ -29,6 +29,8 @@ class ServiceEvidence(BaseModel):
     service: str
     state: State
     message: str = ""
+    start_error: str | None = Field(None, description="What the engine (or the cloud) said when "
+                                                      "it could not start the container.")
     exit_code: int | None = None
     oom_killed: bool = False
     health_output: str | None = None
@@ -54,7 +56,7 @@ class Finding(BaseModel):
 
 def evidence_for(project: Project, service: Service, *, state: State, message: str,
                  exit_code: int | None, oom_killed: bool, health_output: str | None,
-                 logs: list[str]) -> ServiceEvidence:
+                 logs: list[str], start_error: str | None = None) -> ServiceEvidence:
     """Assemble the evidence of one failed service (reads its Dockerfile and named files)."""
     root = Path(project.working_dir)
     dockerfile = None
@@ -72,7 +74,8 @@ def evidence_for(project: Project, service: Service, *, state: State, message: s
                     files[str(candidate.relative_to(root.resolve()))] = text
                 break
     return ServiceEvidence(
-        service=service.name, state=state, message=message, exit_code=exit_code,
+        service=service.name, state=state, message=message, start_error=start_error or None,
+        exit_code=exit_code,
         oom_killed=oom_killed, health_output=health_output, logs=logs[-MAX_LOG_LINES:],
         healthcheck=service.healthcheck.test if service.healthcheck else None,
         ports=[p.target for p in service.ports], environment=sorted(service.environment),
@@ -86,8 +89,35 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def redact(e: ServiceEvidence, secrets: list[str]) -> ServiceEvidence:
+    """The evidence with every config value in ``secrets`` replaced, in every text it holds."""
+    if not secrets:
+        return e
+
+    def clean(text: str) -> str:
+        for value in secrets:
+            text = text.replace(value, "[config value]")
+        return text
+
+    return e.model_copy(update={
+        "message": clean(e.message), "logs": [clean(line) for line in e.logs],
+        "start_error": clean(e.start_error) if e.start_error else None,
+        "health_output": clean(e.health_output) if e.health_output else None,
+        "files": {k: clean(v) for k, v in e.files.items()},
+        "dockerfile": clean(e.dockerfile) if e.dockerfile else None})
+
+
 def _all_text(e: ServiceEvidence) -> list[str]:
-    return [*e.message.splitlines(), *(e.health_output or "").splitlines(), *e.logs]
+    return [*(e.start_error or "").splitlines(), *e.message.splitlines(),
+            *(e.health_output or "").splitlines(), *e.logs]
+
+
+def _start_text(e: ServiceEvidence) -> list[str]:
+    """Lines that can tell why the container's own process did not start: the start error,
+    the failure message and the logs, but not what a health probe's exec printed."""
+    return [line for line in [*(e.start_error or "").splitlines(), *e.message.splitlines(),
+                              *e.logs]
+            if "runtime exec failed" not in line and not line.startswith("healthcheck failed")]
 
 
 def _lines(e: ServiceEvidence, pattern: re.Pattern[str]) -> list[str]:
@@ -237,7 +267,7 @@ def connection_refused(e: ServiceEvidence) -> Finding | None:
             "connections at start")
 
 
-_STEP = re.compile(r"^Step \d+/\d+ : (.+)$|^#\d+ \[[^\]]+\] (.+)$")
+_STEP = re.compile(r"^Step \d+/\d+ : (.+)$|^#\d+ \[[^\]]+\] (.+)$|failed at step `(.+?)`(?::|$)")
 _BUILD_ERROR = re.compile(r"returned a non-zero code|did not complete successfully|"
                           r"error:|ERROR|failed to", re.IGNORECASE)
 
@@ -246,8 +276,8 @@ def build_error(e: ServiceEvidence) -> Finding | None:
     if e.state is not State.BUILD_FAILED:
         return None
     lines = e.message.splitlines()
-    step = next((m.group(1) or m.group(2) for line in reversed(lines)
-                 if (m := _STEP.match(line.strip()))), None)
+    step = next((next(g for g in m.groups() if g) for line in reversed(lines)
+                 if (m := _STEP.search(line.strip()))), None)
     errors = [line.strip() for line in lines if _BUILD_ERROR.search(line)][-3:]
     return Finding(
         service=e.service, detector="build_error", confidence=0.9,
@@ -257,11 +287,126 @@ def build_error(e: ServiceEvidence) -> Finding | None:
             "Dockerfile or the files it copies, then deploy again")
 
 
+# -- a container the engine (or the cloud) could not start ----------------------------------
+
+_USER = re.compile(r"unable to find (user|group) ([^\s:]+): no matching entries in "
+                   r"(passwd|group) file")
+
+
+def missing_user(e: ServiceEvidence) -> Finding | None:
+    for line in _start_text(e):
+        match = _USER.search(line)
+        if match:
+            kind, name, table = match.groups()
+            return Finding(
+                service=e.service, detector="missing_user", confidence=0.95,
+                evidence=[line.strip()],
+                cause=f"the container runs as the {kind} {name}, which the image does not "
+                      f"define (its /etc/{table} has no {name})",
+                fix=f"use numeric ids, which need no entry (user: \"65534:65534\" is nobody "
+                    f"everywhere), or create the {kind} in the Dockerfile (RUN adduser -D -H "
+                    f"{name} on Alpine/busybox, useradd --system {name} on Debian), or drop "
+                    f"`user:` from the service (and USER from the Dockerfile)")
+    return None
+
+
+_NOT_IN_PATH = re.compile(r'exec: "([^"]+)": executable file not found in \$PATH')
+_NO_FILE = re.compile(r'exec: "([^"]+)": stat [^:]+: no such file or directory')
+_NO_INTERPRETER = re.compile(r"^exec (\S+): no such file or directory$|"
+                             r"exec user process caused:? \"?no such file or directory")
+
+
+def missing_executable(e: ServiceEvidence) -> Finding | None:
+    for line in _start_text(e):
+        text = line.strip()
+        if match := _NOT_IN_PATH.search(text):
+            program = match.group(1)
+            cause = f"the command {program} is not in the image: no file by that name on its PATH"
+            fix = (f"install {program} in the Dockerfile (apt-get, apk, pip, npm), or call it by "
+                   "its full path, or correct the command/entrypoint (the service's `command:` "
+                   "and `entrypoint:`, the Dockerfile's CMD and ENTRYPOINT)")
+        elif match := _NO_FILE.search(text):
+            program = match.group(1)
+            cause = f"the program {program} does not exist in the image"
+            fix = (f"make the Dockerfile COPY or build it to exactly {program} (mind WORKDIR and "
+                   "the stage it is copied from), or correct the command/entrypoint to where it "
+                   "is")
+        elif match := _NO_INTERPRETER.search(text):
+            program = match.group(1) or "the entrypoint"
+            cause = (f"{program} exists, but what runs it does not: its first line (#!) names an "
+                     "interpreter the image lacks, or it has Windows line endings (CRLF), or it "
+                     "is a program linked against a C library the image does not have")
+            fix = ("make the #! line name an interpreter the image has (#!/bin/sh on Alpine and "
+                   "busybox images, which have no bash), save scripts with LF line endings (or "
+                   "RUN sed -i 's/\\r$//' on them), and build Go programs with CGO_ENABLED=0 "
+                   "for minimal images")
+        else:
+            continue
+        return Finding(service=e.service, detector="missing_executable", confidence=0.95,
+                       evidence=[text], cause=cause, fix=fix)
+    return None
+
+
+_EXEC_DENIED = re.compile(r'exec: "([^"]+)": permission denied|^exec (\S+): permission denied$|'
+                          r"exec user process caused:? \"?permission denied")
+
+
+def exec_permission(e: ServiceEvidence) -> Finding | None:
+    for line in _start_text(e):
+        match = _EXEC_DENIED.search(line.strip())
+        if match:
+            program = match.group(1) or match.group(2) or "the entrypoint"
+            return Finding(
+                service=e.service, detector="exec_permission", confidence=0.95,
+                evidence=[line.strip()],
+                cause=f"{program} cannot be run: it is not executable (no x permission), or "
+                      "it is a folder",
+                fix=f"make it executable in the image: RUN chmod +x {program} (or COPY "
+                    "--chmod=755 with BuildKit; a file checked out on Windows loses the bit: "
+                    f"`git update-index --chmod=+x`), or run it through its interpreter "
+                    f"(command: [\"sh\", \"{program}\"])")
+    return None
+
+
+_MOUNT_SOURCE = re.compile(r"bind source path does not exist: (\S+)|"
+                           r"error while creating mount source path '([^']+)'|"
+                           r'error mounting "([^"]+)" to rootfs')
+
+
+def missing_mount(e: ServiceEvidence) -> Finding | None:
+    for line in _start_text(e):
+        match = _MOUNT_SOURCE.search(line)
+        if match:
+            source = next(g for g in match.groups() if g)
+            return Finding(
+                service=e.service, detector="missing_mount", confidence=0.95,
+                evidence=[line.strip()],
+                cause=f"a bind mount's source, {source}, does not exist on the host (or "
+                      "cannot be mounted there)",
+                fix=f"create it (mkdir -p {source}) or correct the path in the service's "
+                    "`volumes:` (a relative path starts at the compose file's folder), or use "
+                    "a named volume when the data need not come from the host; in the cloud "
+                    "there is no host folder: copy the files into the image instead")
+    return None
+
+
+def start_failed(e: ServiceEvidence) -> Finding | None:
+    """The engine's start error, when no detector knows it: still the first thing to read."""
+    if not e.start_error:
+        return None
+    first = e.start_error.strip().splitlines()[0] if e.start_error.strip() else ""
+    return Finding(
+        service=e.service, detector="start_failed", confidence=0.5, evidence=[first],
+        cause="the engine could not start the container, so the app never ran",
+        fix="read the start error: it names what the engine tried (the user, the command, a "
+            "mount, a device, a port); correct that in the service's settings or the image")
+
+
 _DENIED = re.compile(r"Permission denied|EACCES|operation not permitted", re.IGNORECASE)
 
 
 def permission_denied(e: ServiceEvidence) -> Finding | None:
-    hits = _lines(e, _DENIED)
+    hits = [line for line in _lines(e, _DENIED) if not _EXEC_DENIED.search(line)]
     if not hits:
         return None
     return Finding(
@@ -273,8 +418,8 @@ def permission_denied(e: ServiceEvidence) -> Finding | None:
 
 
 def crash(e: ServiceEvidence) -> Finding | None:
-    if e.exit_code in (None, 0) or e.exit_code == 137:
-        return None
+    if e.exit_code in (None, 0) or e.exit_code == 137 or e.start_error:
+        return None  # a container that never started did not crash
     tail = [line for line in e.logs if line.strip()][-5:]
     return Finding(
         service=e.service, detector="crash", confidence=0.6,
@@ -284,18 +429,81 @@ def crash(e: ServiceEvidence) -> Finding | None:
             "same environment to reproduce it")
 
 
-DETECTORS: list[Detector] = [healthcheck_tool, wrong_port, missing_module, missing_config,
+DETECTORS: list[Detector] = [missing_user, missing_executable, exec_permission, missing_mount,
+                             healthcheck_tool, wrong_port, missing_module, missing_config,
                              out_of_memory, wrong_architecture, connection_refused, build_error,
                              permission_denied]
-"""Specific causes; ``crash`` is the fallback when none of them matches."""
+"""Specific causes; ``start_failed`` and ``crash`` are the fallbacks when none matches."""
 
 
 def detect(e: ServiceEvidence) -> list[Finding]:
     found = [f for f in (d(e) for d in DETECTORS) if f]
     if not found:
-        fallback = crash(e)
+        fallback = start_failed(e) or crash(e)
         found = [fallback] if fallback else []
     return sorted(found, key=lambda f: -f.confidence)
+
+
+# -- showing it ------------------------------------------------------------------------------
+
+_LINE_CHARS = 240
+
+
+def render_evidence(e: ServiceEvidence, *, log_lines: int = 10) -> str:
+    """What was gathered about one service, as a few short lines for people and agents."""
+    head = f"{e.service}: {e.state.value}"
+    if e.exit_code is not None:
+        head += f", exit code {e.exit_code}"
+    if e.oom_killed:
+        head += " (out of memory)"
+    out = [head]
+    if e.start_error:
+        out.append(f"  start error: {' '.join(e.start_error.split())}")
+    message = [line for line in e.message.splitlines() if line.strip()
+               and line.strip() != "last log lines:" and line.strip() not in e.logs]
+    joined = " ".join(line.strip() for line in message)
+    start = " ".join((e.start_error or "").split())
+    if message and not (start and (start in joined or joined in start)):  # said once is enough
+        out.append(f"  reported: {message[0].strip()}")
+        out += [f"    {line.strip()}" for line in message[1:4]]
+    if e.health_output:
+        out.append(f"  last health probe: {' '.join(e.health_output.split())}")
+    if e.healthcheck:
+        out.append(f"  healthcheck: {' '.join(e.healthcheck)}")
+    shown = [line for line in e.logs if line.strip()][-log_lines:] if log_lines > 0 else []
+    if shown:
+        out.append(f"  last {len(shown)} log lines:" if len(shown) > 1 else "  last log line:")
+        out += [f"    | {line.rstrip()}" for line in shown]
+    else:
+        out.append("  no log lines (the app printed nothing, or never ran)")
+    return "\n".join(_cut(line) for line in out)
+
+
+def render(findings: list[Finding], evidence: list[ServiceEvidence]) -> str:
+    """Findings and the evidence behind them, per service: what the CLI prints and the MCP
+    tool's text says. Evidence is always shown, so a service no detector explains still has
+    something to read."""
+    blocks = []
+    for e in evidence:
+        lines = []
+        for f in (f for f in findings if f.service == e.service):
+            lines.append(f"{f.service}: {f.cause}  [{f.source}, confidence {f.confidence:.0%}]")
+            lines += [_cut(f"    | {line}") for line in f.evidence[:5]]
+            lines.append(f"  fix: {f.fix}")
+            if f.patch:
+                lines.append("  patch:")
+                lines += [f"    {p}" for p in f.patch.splitlines()]
+        if not lines:
+            lines.append(f"{e.service}: no known cause matched; the evidence:")
+        lines.append(render_evidence(e, log_lines=5 if len(lines) > 1 else 10))
+        blocks.append("\n".join(lines))
+    blocks += [f"{f.service}: {f.cause}  [{f.source}]\n  fix: {f.fix}" for f in findings
+               if f.service not in {e.service for e in evidence}]
+    return "\n\n".join(blocks)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _LINE_CHARS else text[:_LINE_CHARS - 1] + "…"
 
 
 def llm_prompt(project: str, stack: str, provider: str, evidence: list[ServiceEvidence],

@@ -2,13 +2,18 @@
 
 Steps without I/O (choose a template, render it, build the LLM prompt, parse and check an
 LLM's answer) are separate from the one step that acts: writing files, only inside the
-target folder, never over a non-empty folder unless asked.
+target folder (resolved before it is checked), never over a non-empty folder unless asked,
+and whole or not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
+import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -61,6 +66,10 @@ class Choice:
 
 def choose(description: str, language: str | None, template: str | None) -> Choice:
     """The template (and language) for a description, by keywords when none is named."""
+    if not description.strip():
+        raise UsageError("the description is empty",
+                         hint='Say what the project should do, e.g. "a todo API that stores items '
+                              'in postgres".')
     raw = re.findall(r"[a-z0-9]+", description.lower())
     words = set(raw) | {w[:-1] for w in raw if len(w) > 3 and w.endswith("s")}
     if language is not None and language not in LANGUAGES:
@@ -102,9 +111,10 @@ def _walk(folder, prefix: str = ""):  # type: ignore[no-untyped-def]
 
 
 def project_name(folder: Path) -> str:
+    """The compose project name a folder gives (its resolved name: ``x/..`` is not a name)."""
     from launchdeck.compose.load import normalize_project_name
 
-    return normalize_project_name(folder.name) or "app"
+    return normalize_project_name(Path(folder).resolve().name) or "app"
 
 
 # -- the LLM path: prompt, parse, check -----------------------------------------------------
@@ -147,12 +157,15 @@ def check(files: list[GeneratedFile]) -> list[str]:
         return problems
     if len(files) > MAX_FILES:
         return [f"too many files ({len(files)}; at most {MAX_FILES})"]
+    problems = _conflicts(files)
+    if problems:
+        return sorted(problems)
     paths = {f.path for f in files}
     if "compose.yaml" not in paths:
         return ["compose.yaml is missing"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
-        _write(root, files)
+        _write_tree(root, files)
         try:
             from launchdeck.compose import load, validate
 
@@ -176,50 +189,231 @@ def check(files: list[GeneratedFile]) -> list[str]:
 
 def _unsafe(path: str) -> list[str]:
     pure = PurePosixPath(path)
-    if not path or path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", path) or \
-            pure.is_absolute():
+    if not path.strip() or pure.parts in ((), (".",)):
+        return [f"{path!r}: a file needs a name"]
+    if path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", path) or pure.is_absolute():
         return [f"{path!r}: absolute paths are not allowed"]
     if ".." in pure.parts or "\\" in path:
         return [f"{path!r}: paths must stay inside the project folder"]
+    if "\0" in path or any(len(part.encode()) > _MAX_NAME_BYTES for part in pure.parts):
+        return [f"{path!r}: not a valid file name"]
     return []
 
 
 # -- acting: writing files ------------------------------------------------------------------
 
+_SYSTEM_FOLDERS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32",
+                             "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc", "/root",
+                             "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var",
+                             "/var/tmp"))
+"""Folders that are never a project's own, whatever their contents."""
+_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+                 "/run", "/sbin", "/sys", "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64",
+                 "/usr/libexec", "/usr/sbin", "/usr/share", "/var/cache", "/var/lib", "/var/log")
+"""Folders nothing of a project belongs anywhere inside."""
+_MAX_NAME_BYTES = 255
 
-def check_target(folder: Path, *, overwrite: bool) -> None:
-    """Refuse a folder that is a file, or holds files, unless replacing them is allowed."""
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise UsageError(f"{folder} is not empty",
+
+def resolve_folder(folder: str | os.PathLike[str], *, cwd: Path | None = None) -> Path:
+    """The absolute folder a user's path means: ``~`` expanded, relative to ``cwd``, with
+    symlinks followed and ``..`` applied after them (``/tmp/a/../../etc`` is /etc, even with
+    ``a`` missing), so that every check looks at the folder that would really be written."""
+    text = os.fspath(folder)
+    if not text.strip():
+        raise UsageError("no folder was given", hint="Name the folder to create the project in.")
+    if "\0" in text:
+        raise UsageError("the folder's name contains a NUL byte", hint="Name a real folder.")
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+        raise UsageError(f"{text} cannot be resolved: {getattr(exc, 'strerror', None) or exc}",
+                         hint="Name a folder that exists or can be created, without symlink "
+                              "loops.") from None
+
+
+def check_target(folder: str | os.PathLike[str], *, overwrite: bool,
+                 cwd: Path | None = None) -> Path:
+    """Resolve ``folder`` and refuse what cannot become a new project's folder: a system folder,
+    a file, a path through a file, or a folder with files in it unless ``overwrite``.
+
+    Returns the resolved folder: the one to write to and to show."""
+    root = resolve_folder(folder, cwd=cwd)
+    shown = str(folder) if str(folder) == str(root) else f"{folder} (that is {root})"
+    if str(root) in _SYSTEM_FOLDERS or any(root.is_relative_to(tree) for tree in _SYSTEM_TREES):
+        raise UsageError(f"{shown} is a system folder, not a place for a project",
+                         hint="Choose a folder of your own, such as one under your home folder.")
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{shown} exists and is not a folder", hint="Choose a new or empty folder.")
+    ancestor = next(p for p in root.parents if p.exists())
+    if not root.exists() and not ancestor.is_dir():
+        raise UsageError(f"{shown} cannot be made: {ancestor} is a file, not a folder",
+                         hint="Choose a new or empty folder.")
+    try:
+        occupied = root.is_dir() and any(root.iterdir())
+    except OSError as exc:
+        raise UsageError(f"{shown} cannot be read: {exc.strerror}",
+                         hint="Choose a folder you can read and write.") from None
+    if occupied and not overwrite:
+        raise UsageError(f"{shown} is not empty",
                          hint="Choose an empty or new folder, or allow replacing files "
                               "(--overwrite, or overwrite: true).")
+    return root
 
 
-def write(folder: Path, files: list[GeneratedFile], *, overwrite: bool) -> list[str]:
-    """Write ``files`` under ``folder``; refuse paths that would land outside it."""
+def write(folder: str | os.PathLike[str], files: list[GeneratedFile], *,
+          overwrite: bool) -> list[str]:
+    """Write ``files`` into ``folder``, whole or not at all, never outside it.
+
+    A new folder is written beside its place and renamed into it in one step. Into an
+    existing folder (empty, or ``overwrite``), files are staged inside it first and then moved
+    over one by one; if a move fails, the files already moved are put back as they were."""
     problems = [p for f in files for p in _unsafe(f.path)]
     if problems:
-        raise UsageError("refusing to write outside the project folder: " + "; ".join(problems))
-    check_target(folder, overwrite=overwrite)
-    root = folder.resolve()
-    for f in files:
-        target = (folder / f.path).resolve()
-        if not target.is_relative_to(root):  # a symlink inside the folder points out of it
-            raise UsageError(f"refusing to write {f.path}: it resolves outside {folder}")
-        if len(f.content.encode()) > MAX_FILE_BYTES:
-            raise UsageError(f"{f.path} is larger than {MAX_FILE_BYTES} bytes")
-    _write(folder, files)
+        raise UsageError("refusing to write outside the project folder: " + "; ".join(problems),
+                         hint="Give paths relative to the project folder, without `..`.")
+    root = check_target(folder, overwrite=overwrite)
+    if len(files) > MAX_FILES:
+        raise UsageError(f"too many files ({len(files)}; at most {MAX_FILES})")
+    problems = _conflicts(files)
+    if problems:
+        raise UsageError("refusing to write the project: " + "; ".join(sorted(problems)))
+    if root.exists():
+        _land_in_existing(root, files, _destinations(root, files, folder))
+    else:
+        _land_new(root, files)
     return [f.path for f in files]
 
 
-def _write(folder: Path, files: list[GeneratedFile]) -> None:
+def _conflicts(files: list[GeneratedFile]) -> list[str]:
+    """Two files at one path, a file where another needs a folder, a file too large."""
+    problems = [f"{f.path} is larger than {MAX_FILE_BYTES} bytes" for f in files
+                if len(f.content.encode()) > MAX_FILE_BYTES]
+    seen: set[PurePosixPath] = set()
+    for path in (PurePosixPath(f.path) for f in files):
+        if path in seen:
+            problems.append(f"{path} is given twice")
+        seen.add(path)
+    for path in seen:
+        problems += [f"{parent} is given as a file, but {path} needs it as a folder"
+                     for parent in path.parents if parent in seen]
+    return problems
+
+
+def _destinations(root: Path, files: list[GeneratedFile],
+                  folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """Where each file lands in an existing folder, resolved: symlinks in it may not lead out."""
+    out: dict[str, Path] = {}
     for f in files:
-        target = folder / f.path
+        target = (root / f.path).resolve()
+        if not target.is_relative_to(root) or target == root:
+            raise UsageError(f"refusing to write {f.path}: it resolves outside {folder} "
+                             f"(to {target}, through a symlink)",
+                             hint="Remove the symlink, or choose a new folder.")
+        if target.is_dir():
+            raise UsageError(f"refusing to write {f.path}: {target} is a folder",
+                             hint="Remove it, or choose a new folder.")
+        existing = next((p for p in [target, *target.parents] if p.exists()), root)
+        if existing != target and not existing.is_dir():
+            raise UsageError(f"refusing to write {f.path}: {existing} is a file, not a folder",
+                             hint="Remove it, or choose a new folder.")
+        if target in out.values():
+            raise UsageError(f"refusing to write {f.path}: another file lands at {target} too")
+        out[f.path] = target
+    return out
+
+
+def _staging(parent: Path, name: str) -> Path:
+    """A new, private-named folder in ``parent`` (made with the user's usual permissions)."""
+    while True:
+        path = parent / f".{name}.launchdeck-{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+
+
+def _land_new(root: Path, files: list[GeneratedFile]) -> None:
+    made: list[Path] = []
+    for ancestor in reversed(root.parents):
+        if not ancestor.exists():
+            try:
+                ancestor.mkdir()
+            except OSError as exc:
+                _remove_folders(made)
+                raise UsageError(f"cannot make {ancestor}: {exc.strerror}",
+                                 hint="Choose a folder you can write to.") from None
+            made.append(ancestor)
+    staging: Path | None = None
+    try:
+        staging = _staging(root.parent, root.name)
+        _write_tree(staging, files)
+        os.rename(staging, root)  # one step: the folder appears complete, or not at all
+    except OSError as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        _remove_folders(made)
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise UsageError(f"{root} is not empty (files appeared in it while writing)",
+                             hint="Choose an empty or new folder, or allow replacing files.") from None
+        raise UsageError(f"cannot write the project into {root}: {exc.strerror or exc}",
+                         hint="Check there is space and permission to write there.") from None
+
+
+def _land_in_existing(root: Path, files: list[GeneratedFile], targets: dict[str, Path]) -> None:
+    # staged inside the folder itself: same file system for every move, and no need to write
+    # in its parent (an empty folder of one's own often sits in a folder one cannot write)
+    staging = None
+    placed: list[tuple[Path, Path | None]] = []
+    made: list[Path] = []
+    try:
+        staging = _staging(root, "generate")
+        _write_tree(staging / "new", files)
+        (staging / "old").mkdir()
+        for index, f in enumerate(files):
+            target = targets[f.path]
+            for folder in reversed([p for p in target.parents if p.is_relative_to(root)]):
+                if not folder.exists():
+                    folder.mkdir()
+                    made.append(folder)
+            backup = None
+            if os.path.lexists(target):
+                backup = staging / "old" / str(index)
+                os.rename(target, backup)
+            placed.append((target, backup))
+            os.rename(staging / "new" / f.path, target)
+    except OSError as exc:
+        for target, backup in reversed(placed):  # put back what was there
+            with contextlib.suppress(OSError):
+                if os.path.lexists(target) and (backup is None or os.path.lexists(backup)):
+                    os.unlink(target)
+                if backup is not None:
+                    os.rename(backup, target)
+        _remove_folders(made)
+        raise UsageError(f"cannot write the project into {root}: {exc.strerror or exc}; "
+                         "nothing was changed",
+                         hint="Check there is space and permission to write there.") from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_folders(made: list[Path]) -> None:
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _write_tree(base: Path, files: list[GeneratedFile]) -> None:
+    """Write ``files`` under ``base``, a folder only this process has touched."""
+    base.mkdir(exist_ok=True)
+    for f in files:
+        target = base / f.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".gen-")
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(f.content)
-        os.chmod(tmp, 0o755 if f.path.endswith(".sh") else 0o644)  # mkstemp made it 0600
-        os.replace(tmp, target)
+            os.fchmod(out.fileno(), 0o755 if f.path.endswith(".sh") else 0o644)

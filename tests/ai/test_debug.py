@@ -93,6 +93,32 @@ services:
     user: "65534"
     command: ["sh", "-c", "echo saving state; echo x > /root/state.txt"]
 """},
+    "missing_user": {"compose.yaml": f"""\
+services:
+  app:
+    image: {BUSYBOX}
+    user: appuser
+    command: ["sleep", "60"]
+"""},
+    "missing_executable": {"compose.yaml": f"""\
+services:
+  app:
+    image: {BUSYBOX}
+    command: ["gunicorn", "app:app"]
+"""},
+    "exec_permission": {"compose.yaml": f"""\
+services:
+  app:
+    image: {BUSYBOX}
+    entrypoint: ["/etc/hosts"]
+"""},
+    "missing_mount": {"compose.yaml": f"""\
+services:
+  app:
+    image: {BUSYBOX}
+    command: ["sleep", "60"]
+    volumes: [{{type: bind, source: ./data, target: /data}}]
+"""},
     "crash": {"compose.yaml": f"""\
 services:
   app:
