@@ -521,14 +521,11 @@ def debug_command(
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
-    for f in result.findings:
-        sys.stdout.write(f"{f.service}: {f.cause}  [{f.source}, confidence {f.confidence:.0%}]\n")
-        for line in f.evidence[:5]:
-            sys.stdout.write(f"    | {line}\n")
-        sys.stdout.write(f"  fix: {f.fix}\n")
-        if f.patch:
-            sys.stdout.write("  patch:\n" + "\n".join(f"    {p}" for p in f.patch.splitlines())
-                             + "\n")
+    from launchdeck.ai.debug import render
+
+    shown = render(result.findings, result.evidence)
+    if shown:
+        sys.stdout.write(shown + "\n")
     _stderr().print(result.next_step, highlight=False)
 
 

@@ -15,9 +15,20 @@ def state_dir() -> Path:
     return Path(base) / "launchdeck"
 
 
-_SYSTEM = ("/etc", "/usr", "/proc", "/sys", "/dev", "/boot", "/bin", "/sbin", "/lib", "/lib32",
-           "/lib64", "/run")
-"""Where no project can be: a working directory there is a mistake or an attack."""
+_SYSTEM_FOLDERS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32",
+                             "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc", "/run", "/sbin",
+                             "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var", "/var/tmp"))
+"""Folders that are never a project's own, whatever their contents."""
+_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+                 "/run", "/sbin", "/sys", "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64",
+                 "/usr/libexec", "/usr/sbin", "/usr/share", "/var/cache", "/var/log")
+"""Folders nothing of a project belongs anywhere inside."""
+
+
+def is_system(path: Path) -> bool:
+    """Whether ``path`` (resolved) is or lies in a system folder, where no project can be:
+    naming one is a mistake or an attack."""
+    return str(path) in _SYSTEM_FOLDERS or any(path.is_relative_to(tree) for tree in _SYSTEM_TREES)
 
 
 def project_dir(text: str, *, absolute: bool = False) -> Path:
@@ -42,8 +53,7 @@ def project_dir(text: str, *, absolute: bool = False) -> Path:
     if not resolved.is_dir():
         raise UsageError(f"{text} is not a directory",
                          hint="Pass the directory that holds the compose file.")
-    if resolved == Path("/") or any(resolved == Path(s) or Path(s) in resolved.parents
-                                    for s in _SYSTEM):
+    if is_system(resolved):
         raise UsageError(f"{resolved} is a system directory, not a project",
                          hint="Pass the directory of your project.")
     return resolved

@@ -17,7 +17,7 @@ from typing import Any
 
 from launchdeck.engine.events import Recorder
 
-__all__ = ["BUSYBOX", "BUSYBOX_TAGS", "DEBIAN", "DEBIAN_TAGS", "Recorder", "busybox_rootfs",
+__all__ = ["BUSYBOX", "BUSYBOX_TAGS", "DEBIAN", "DEBIAN_TAGS", "MemoryProvider", "Recorder", "busybox_rootfs",
            "ensure_busybox_image", "ensure_debian_image"]
 
 BUSYBOX = "launchdeck-test/busybox:latest"
@@ -118,3 +118,202 @@ def ensure_debian_image(api: Any) -> str:
         repository, tag = name.rsplit(":", 1)
         api.tag(image_id, repository, tag)
     return image_id
+
+
+# -- an in-memory provider on the engine's seams ---------------------------------------------
+
+
+class MemoryProvider:
+    """A deployment target that keeps everything in memory, behind the same seams as the real
+    providers (launchdeck.providers.base), for testing the engine's loop without a Docker
+    Engine or a cloud. It does what it is told and records every change it makes.
+
+    Knobs: ``failing_builds`` (service names whose build fails), ``failing_services`` (units
+    that never become healthy), ``log_lines`` (what ``read_logs`` finds); ``changes`` lists
+    every mutating call as ``(operation, unit)``.
+    """
+
+    name = "memory"
+    log_interval = 0.01
+
+    def __init__(self) -> None:
+        from launchdeck.compose.target import Capabilities
+
+        self.capabilities = Capabilities(cloud=False, stores=frozenset({"postgres", "redis",
+                                                                        "mongodb"}),
+                                         llm=False, domains=False)
+        self.units: dict[tuple[str, str], dict[str, _MemoryUnit]] = {}
+        self.recorded: dict[tuple[str, str], Any] = {}
+        self.config: dict[tuple[str, str], dict[str, str]] = {}
+        self.held: set[tuple[str, str]] = set()
+        self.changes: list[tuple[str, str]] = []
+        self.failing_builds: set[str] = set()
+        self.failing_services: set[str] = set()
+        self.log_lines: list[Any] = []
+        self.built: list[str] = []
+
+    def config_store(self, project: str, stack: str) -> _MemoryConfig:
+        return _MemoryConfig(self.config.setdefault((project, stack), {}))
+
+    def records(self, project: str, stack: str) -> _MemoryRecords:
+        return _MemoryRecords(self.recorded, (project, stack))
+
+    def lock(self, project: str, stack: str, operation: str, deployment_id: str) -> Any:
+        from contextlib import asynccontextmanager
+
+        from launchdeck.errors import ProviderError
+
+        @asynccontextmanager
+        async def held():  # type: ignore[no-untyped-def]
+            key = (project, stack)
+            if key in self.held:
+                raise ProviderError(f"another deploy of {project} ({stack}) is running",
+                                    provider=self.name, hint="Wait for it, then try again.")
+            self.held.add(key)
+            try:
+                yield
+            finally:
+                self.held.discard(key)
+
+        return held()
+
+    async def session(self, project: Any, stack: str, config: Any, deployment_id: str,
+                      options: Any, sink: Any) -> _MemorySession:
+        return _MemorySession(self, project, stack, dict(config), deployment_id)
+
+    async def status(self, project: Any, stack: str) -> dict[str, Any]:
+        from launchdeck.engine.status import ServiceStatus
+
+        return {name: ServiceStatus(name=name, state=unit.state, replicas_running=unit.replicas,
+                                    replicas_desired=unit.replicas, deployment_id=unit.etag,
+                                    image=unit.image)
+                for name, unit in self.units.get((project.name, stack), {}).items()
+                if unit.kind != "ingress"}
+
+    async def read_logs(self, project: str, stack: str, query: Any) -> list[Any]:
+        return [line for line in self.log_lines
+                if (not query.services or line.service in query.services)
+                and (query.since is None or line.at >= query.since)
+                and (query.until is None or line.at <= query.until)]
+
+    async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Any) -> Any:
+        from launchdeck.providers.base import Teardown
+
+        gone = self.units.pop((project, stack), {})
+        self.changes += [("destroy", name) for name in sorted(gone)]
+        return Teardown(removed=sorted(gone), kept=[])
+
+
+class _MemoryUnit:
+    def __init__(self, digest: str, kind: str, replicas: int, state: Any, etag: str,
+                 image: str | None) -> None:
+        self.digest, self.kind, self.replicas, self.state = digest, kind, replicas, state
+        self.etag, self.image = etag, image
+
+
+class _MemorySession:
+    extras: tuple[str, ...] = ()
+
+    def __init__(self, provider: MemoryProvider, project: Any, stack: str,
+                 config: dict[str, str], etag: str) -> None:
+        self.provider, self.project, self.stack, self.config, self.etag = \
+            provider, project, stack, config, etag
+        self.live = provider.units.setdefault((project.name, stack), {})
+
+    async def observe(self) -> dict[str, Any]:
+        from launchdeck.engine.events import State
+        from launchdeck.providers.base import Found, Kind
+
+        return {name: Found(unit.digest, kind=Kind(unit.kind), replicas=unit.replicas,
+                            ready=unit.state is State.SERVICE_DEPLOYMENT_COMPLETED,
+                            status=(await self.provider.status(self.project, self.stack)).get(name))
+                for name, unit in self.live.items()}
+
+    async def image(self, service: Any, *, build: bool, progress: Any) -> str:
+        from launchdeck.engine.events import State
+        from launchdeck.errors import BuildError
+
+        if not service.build:
+            return service.image or ""
+        from launchdeck.engine.plan import digest_of
+
+        tag = f"memory/{service.name}:{digest_of(service.build.model_dump(mode='json'))}"
+        if build:
+            progress(State.BUILD_RUNNING, f"building {tag}")
+            self.provider.built.append(service.name)
+            if service.name in self.provider.failing_builds:
+                raise BuildError("build failed: step 2/3 exited with code 1",
+                                 service=service.name, hint="Fix the Dockerfile.")
+        return tag
+
+    def render(self, name: str, image: str | None) -> Any:
+        from launchdeck.engine.plan import service_parts
+        from launchdeck.providers.base import Kind, Unit
+
+        service = self.project.services[name]
+        parts = service_parts(service, image or "", self.config, project=self.project.name,
+                              stack=self.stack)
+        replicas = service.deploy.replicas if service.deploy and service.deploy.replicas else 1
+        return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
+                    spec=image, replicas=replicas, replace_on_change=True)
+
+    async def prepare(self) -> None:
+        """Nothing is shared between units in memory."""
+
+    async def apply(self, unit: Any, action: Any, found: Any, progress: Any) -> None:
+        from launchdeck.engine.events import State
+
+        self.provider.changes.append((action.value.lower(), unit.name))
+        self.live[unit.name] = _MemoryUnit(unit.digest, unit.kind.value, unit.replicas,
+                                           State.SERVICE_DEPLOYMENT_PENDING, self.etag, unit.spec)
+
+    async def settle(self, unit: Any, *, deadline: float, until_exit: bool, progress: Any) -> Any:
+        from launchdeck.engine.events import State
+        from launchdeck.engine.status import ServiceStatus
+
+        live = self.live[unit.name]
+        failed = unit.name in self.provider.failing_services
+        live.state = State.SERVICE_DEPLOYMENT_FAILED if failed else \
+            State.SERVICE_DEPLOYMENT_COMPLETED
+        return ServiceStatus(name=unit.name, state=live.state, replicas_running=unit.replicas,
+                             replicas_desired=unit.replicas, deployment_id=live.etag,
+                             exit_code=0 if until_exit else None,
+                             message="never became healthy" if failed else "")
+
+    async def remove(self, name: str, found: Any, progress: Any) -> None:
+        self.provider.changes.append(("delete", name))
+        self.live.pop(name, None)
+
+    async def tidy(self) -> None:
+        """Nothing is left over in memory."""
+
+
+class _MemoryConfig:
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+
+    async def set(self, name: str, value: str) -> None:
+        self._values[name] = value
+
+    async def names(self) -> list[str]:
+        return sorted(self._values)
+
+    async def delete(self, name: str) -> bool:
+        return self._values.pop(name, None) is not None
+
+    async def values(self, names: Any) -> dict[str, str]:
+        return {n: self._values[n] for n in names if n in self._values}
+
+
+class _MemoryRecords:
+    def __init__(self, store: dict[tuple[str, str], Any], key: tuple[str, str]) -> None:
+        self._store, self._key = store, key
+
+    async def read(self) -> Any:
+        return self._store.get(self._key)
+
+    async def write(self, record: Any) -> None:
+        self._store[self._key] = record
+
+    async def delete(self) -> None:
+        self._store.pop(self._key, None)

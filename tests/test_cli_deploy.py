@@ -155,3 +155,20 @@ def test_generate_then_debug_from_the_command_line(tmp_path: Path, state: Path,
         assert "fix: add express to package.json" in diagnosis.stdout
     finally:
         run("compose", "down", cwd=broken)
+
+
+def test_plan_prints_what_would_change_and_changes_nothing(docker_api, tmp_path, state) -> None:
+    """`compose plan` (and `up --dry-run --format json`) list each service's action and why,
+    and no container is made."""
+    app = tmp_path / "planned"
+    app.mkdir()
+    (app / "compose.yaml").write_text(
+        "services:\n  web:\n    image: launchdeck-test/busybox:latest\n    command: [sleep, '60']\n")
+    shown = run("compose", "plan", cwd=app)
+    assert shown.returncode == 0, shown.stderr
+    assert "1 to create" in shown.stderr
+    assert shown.stdout.split("\n")[1].split() == ["web", "service", "CREATE", "new"]
+    as_json = run("compose", "up", "--dry-run", "--format", "json", cwd=app)
+    assert json.loads(as_json.stdout)["changes"] == [
+        {"service": "web", "kind": "service", "action": "CREATE", "reason": "new"}]
+    assert docker_api.containers(all=True, filters={"label": ["dev.launchdeck.project=planned"]}) == []

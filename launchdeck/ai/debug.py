@@ -12,12 +12,14 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from launchdeck.compose.model import Project, Service
 from launchdeck.engine.events import State
+
+if TYPE_CHECKING:
+    from launchdeck.compose.model import Project, Service
 
 MAX_LOG_LINES = 60
 MAX_FILE_CHARS = 4_000

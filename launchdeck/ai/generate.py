@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, Field, ValidationError
 
 from launchdeck.errors import LaunchdeckError, UsageError
+from launchdeck.paths import is_system
 
 LANGUAGES = ("python", "nodejs", "golang")
 KINDS = {
@@ -202,15 +203,6 @@ def _unsafe(path: str) -> list[str]:
 
 # -- acting: writing files ------------------------------------------------------------------
 
-_SYSTEM_FOLDERS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32",
-                             "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc", "/root",
-                             "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var",
-                             "/var/tmp"))
-"""Folders that are never a project's own, whatever their contents."""
-_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
-                 "/run", "/sbin", "/sys", "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib64",
-                 "/usr/libexec", "/usr/sbin", "/usr/share", "/var/cache", "/var/lib", "/var/log")
-"""Folders nothing of a project belongs anywhere inside."""
 _MAX_NAME_BYTES = 255
 
 
@@ -242,7 +234,7 @@ def check_target(folder: str | os.PathLike[str], *, overwrite: bool,
     Returns the resolved folder: the one to write to and to show."""
     root = resolve_folder(folder, cwd=cwd)
     shown = str(folder) if str(folder) == str(root) else f"{folder} (that is {root})"
-    if str(root) in _SYSTEM_FOLDERS or any(root.is_relative_to(tree) for tree in _SYSTEM_TREES):
+    if is_system(root):
         raise UsageError(f"{shown} is a system folder, not a place for a project",
                          hint="Choose a folder of your own, such as one under your home folder.")
     if root.exists() and not root.is_dir():

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from launchdeck.compose.model import Service
 
 
+RENDERED = "rendered"
+"""The part a provider adds for its own rendering of a unit (task definition, service spec):
+it moves with the other parts, and alone when the target's resources changed under it."""
+
+
 class Action(StrEnum):
     NOOP = "NOOP"
     CREATE = "CREATE"
@@ -89,10 +94,14 @@ def _what_changed(parts: Mapping[str, str] | None, applied: Mapping[str, str] | 
     settings = [k.split(":", 1)[1] for k in changed if k.startswith("compose:")]
     configs = [k.split(":", 1)[1] for k in changed if k.startswith("config:")]
     others = [k for k in changed if ":" not in k]
+    if RENDERED in others:  # the target's own form of the rest: news only when alone
+        others.remove(RENDERED)
+        if not (settings or configs or others):
+            return "target settings changed"
     words = []
     if settings:
         words.append(", ".join(settings))
-    words += others
+    words += [o for o in others if o not in settings]  # `image:` and the image it names
     if configs:
         words.append("config " + ", ".join(configs))
     return (" and ".join(words) + " changed") if words else "settings changed"

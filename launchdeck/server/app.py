@@ -424,7 +424,7 @@ def create_server() -> MCPServer[AppState]:
         from launchdeck.tools.generate import check_folder, finish, generate, replay
 
         with user_errors():
-            target = check_folder(folder, absolute=True)
+            target = check_folder(folder, overwrite=overwrite, absolute=True)
             sampled = [r for r in (first, second, third) if r is not None]
             if sampled:
                 attempt = replay(description, language, target,
@@ -466,10 +466,10 @@ def create_server() -> MCPServer[AppState]:
                 draft = draft or await gather(where, deployment=deployment_id, service=service)
                 extra = parse_llm(sample.text_of(reading)) if reading is not None else []
                 result = conclude(draft, extra, "the client's model" if reading else None)
-        lines = [f"- {f.service}: {f.cause} (confidence {f.confidence:.0%}, {f.source})\n"
-                 f"  evidence: {' | '.join(f.evidence[:3])}\n  fix: {f.fix}"
-                 for f in result.findings]
-        return _result(result, "\n".join([*lines, result.next_step]))
+        from launchdeck.ai.debug import render
+
+        return _result(result, "\n".join(filter(None, [render(result.findings, result.evidence),
+                                                       result.next_step])))
 
     @server.prompt(name="deploy_project", title="Deploy this project")
     def deploy_prompt(working_directory: str, provider: str = "") -> str:

@@ -17,7 +17,7 @@ from launchdeck.providers import names
 from launchdeck.tools.project import ProjectRef
 
 # What these mean is said once, in the server's instructions, rather than in every tool.
-WorkingDirectory = Annotated[str, Field(description="Absolute path of the project.")]
+WorkingDirectory = Annotated[str, Field(description="Absolute project path.")]
 ComposeFiles = list[str] | None
 ProjectName = str | None
 ProviderName = Literal[names()] | None  # type: ignore[valid-type]

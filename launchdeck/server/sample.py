@@ -67,14 +67,16 @@ async def debug_reading(ctx: Context, draft: Annotated[Any, Resolve(debug_draft)
 
 
 async def first_draft(ctx: Context, description: str, language: str | None, folder: str,
-                      template: str | None) -> Any:
-    """The client's model writes the project when it can (and no template was named)."""
+                      template: str | None, overwrite: bool) -> Any:
+    """The client's model writes the project when it can (and no template was named), once
+    the folder is known to be one it may write."""
     from launchdeck.tools.generate import check_folder, replay
 
     if template or not can_sample(ctx):
         return None
     try:
-        attempt = replay(description, language, check_folder(folder), [])
+        attempt = replay(description, language,
+                         check_folder(folder, overwrite=overwrite, absolute=True), [])
     except LaunchdeckError:
         return None
     return sample(attempt.system, attempt.prompt, 8000)
@@ -98,7 +100,8 @@ def _repair(description: str, language: str | None, folder: str, rounds: list[An
     if any(r is None for r in rounds):
         return None
     try:
-        attempt = replay(description, language, check_folder(folder), [text_of(r) for r in rounds])
+        attempt = replay(description, language, check_folder(folder, overwrite=True),
+                         [text_of(r) for r in rounds])
     except LaunchdeckError:
         return None
     if attempt.files is not None or attempt.next_prompt is None:

@@ -6,16 +6,17 @@ the result nor an LLM prompt can carry one, even when a service printed it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from launchdeck.ai import debug as dbg
-from launchdeck.ai.llm import LLM
-from launchdeck.compose.validate import required_config
-from launchdeck.engine import logs, ps
 from launchdeck.engine.events import State
 from launchdeck.errors import UnknownService
-from launchdeck.providers.base import LogQuery
 from launchdeck.tools.project import ProjectRef
+
+if TYPE_CHECKING:
+    from launchdeck.ai.llm import LLM
 
 
 class Draft(BaseModel):
@@ -41,6 +42,10 @@ def _failing(state: State, exit_code: int | None, health: str | None) -> bool:
 async def gather(ref: ProjectRef, *, deployment: str | None = None,
                  service: str | None = None) -> Draft:
     """Evidence for each failed service (or the one named), and what the detectors find."""
+    from launchdeck.compose.validate import required_config
+    from launchdeck.engine import logs, ps
+    from launchdeck.providers.base import LogQuery
+
     loaded = ref.load()
     project = loaded.project
     if service and service not in project.services:
@@ -62,27 +67,11 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
         e = dbg.evidence_for(project, project.services[status.name], state=status.state,
                              message=status.message, exit_code=status.exit_code,
                              oom_killed=status.oom_killed, health_output=status.health_output,
-                             logs=[line.text for line in lines])
-        evidence.append(_redact(e, secrets))
+                             logs=[line.text for line in lines], start_error=status.start_error)
+        evidence.append(dbg.redact(e, secrets))
     findings = [f for e in evidence for f in dbg.detect(e)]
     return Draft(project=project.name, stack=ref.stack, provider=provider.name,
                  evidence=evidence, findings=findings)
-
-
-def _redact(e: dbg.ServiceEvidence, secrets: list[str]) -> dbg.ServiceEvidence:
-    if not secrets:
-        return e
-
-    def clean(text: str) -> str:
-        for value in secrets:
-            text = text.replace(value, "[config value]")
-        return text
-
-    return e.model_copy(update={
-        "message": clean(e.message), "logs": [clean(line) for line in e.logs],
-        "health_output": clean(e.health_output) if e.health_output else None,
-        "files": {k: clean(v) for k, v in e.files.items()},
-        "dockerfile": clean(e.dockerfile) if e.dockerfile else None})
 
 
 def conclude(draft: Draft, llm_findings: list[dbg.Finding], llm: str | None) -> DebugResult:
@@ -93,7 +82,8 @@ def conclude(draft: Draft, llm_findings: list[dbg.Finding], llm: str | None) -> 
         next_step = ("Apply the fix of the most confident finding, then deploy again. Nothing "
                      "was changed.")
     else:
-        next_step = "No known cause matched: read the evidence's log lines, or the full logs."
+        next_step = ("No known cause matched: read the evidence shown (state, start error, last "
+                     "log lines), or the full logs.")
     return DebugResult(project=draft.project, stack=draft.stack, provider=draft.provider,
                        evidence=draft.evidence, findings=findings, llm=llm, next_step=next_step)
 

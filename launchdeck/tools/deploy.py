@@ -5,31 +5,37 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 
-from launchdeck.compose.load import Loaded
-from launchdeck.engine import deploy as engine
-from launchdeck.engine.deploy import Ready
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.status import DeployResult, PlanResult, ServiceStatus
 from launchdeck.errors import Action, LaunchdeckError, UsageError
 from launchdeck.identity import new_deployment_id
-from launchdeck.providers.base import DeployOptions
 from launchdeck.tools.project import ProjectRef
+
+if TYPE_CHECKING:
+    from launchdeck.compose.load import Loaded
+    from launchdeck.engine.deploy import Ready
+    from launchdeck.providers.base import DeployOptions
 
 log = logging.getLogger("launchdeck.deploy")
 
 
 async def prepare(ref: ProjectRef, loaded: Loaded | None = None) -> Ready:
     """Load (unless given) and preflight the project: raise DeployRefused / ConfigMissing."""
+    from launchdeck.engine import deploy as engine
+
     return await engine.preflight(loaded or ref.load(), ref.target(), stack=ref.stack)
 
 
 def options(*, wait_seconds: float = 300, force: bool = False,
             network: str | None = None) -> DeployOptions:
     """Deploy options (cloud network: ``network``, else LAUNCHDECK_NETWORK, else default)."""
+    from launchdeck.providers.base import DeployOptions
+
     network = network or os.environ.get("LAUNCHDECK_NETWORK") or "default"
     if network not in ("default", "dedicated"):
         raise UsageError(f"unknown network {network!r}", hint="Use default or dedicated.")
@@ -40,6 +46,8 @@ async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
               network: str | None = None, sink: Sink = discard,
               deployment_id: str | None = None) -> DeployResult:
     """Deploy a prepared project."""
+    from launchdeck.engine import deploy as engine
+
     return await engine.start(ready, options=options(wait_seconds=wait_seconds, force=force,
                                                      network=network),
                               sink=sink, deployment_id=deployment_id)
@@ -47,6 +55,8 @@ async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
 
 async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = None) -> PlanResult:
     """What deploying would change, without changing anything or taking the lock."""
+    from launchdeck.engine import deploy as engine
+
     return await engine.plan(await prepare(ref), options=options(force=force, network=network))
 
 
@@ -60,6 +70,8 @@ async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = Fa
 
 async def missing_config(ref: ProjectRef) -> list[str]:
     """Config names the project reads that are not set on its target."""
+    from launchdeck.engine import deploy as engine
+
     return await engine.missing_config(ref.load(), ref.target(), ref.stack)
 
 
@@ -117,6 +129,8 @@ class Deploys:
         run_options = options(wait_seconds=wait_seconds, force=force, network=network)
         running = Running(new_deployment_id())
         self._running[key] = running
+
+        from launchdeck.engine import deploy as engine
 
         async def background() -> None:
             try:

@@ -26,15 +26,13 @@ class GenerateResult(BaseModel):
     next_step: str
 
 
-def check_folder(folder: str, *, absolute: bool = False) -> Path:
-    """The folder a project goes in, as a full path (``absolute``: it must be given so)."""
-    path = Path(folder).expanduser()
-    if not path.is_absolute():
-        if absolute:
-            raise UsageError(f"folder must be an absolute path, not {folder!r}",
-                             hint="Pass the full path of the folder to create the project in.")
-        path = Path.cwd() / path
-    return path
+def check_folder(folder: str, *, overwrite: bool = False, absolute: bool = False) -> Path:
+    """The folder a project goes in, resolved and checked (a new or empty folder, or one
+    whose files may be replaced; never a system folder); ``absolute``: it must be given so."""
+    if absolute and not Path(folder).expanduser().is_absolute():
+        raise UsageError(f"folder must be an absolute path, not {folder!r}",
+                         hint="Pass the full path of the folder to create the project in.")
+    return gen.check_target(folder, overwrite=overwrite)
 
 
 class Attempt:
@@ -112,9 +110,8 @@ async def generate(description: str, folder: str, *, language: str | None = None
                    llm: LLM | None = None) -> GenerateResult:
     """Scaffold the project: with ``llm`` (and no template named) the LLM writes it, checked
     and repaired a bounded number of times; otherwise from the template catalog."""
-    path = check_folder(folder)
     choice = gen.choose(description, language, template)  # validates language and template
-    gen.check_target(path, overwrite=overwrite)  # before asking a model for anything
+    path = check_folder(folder, overwrite=overwrite)  # before asking a model for anything
     attempt = None
     if llm is not None and template is None:
         attempt = Attempt(description, choice.language, gen.project_name(path))

@@ -6,15 +6,16 @@ import base64
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from launchdeck.compose.units import parse_duration
-from launchdeck.engine import logs as engine
 from launchdeck.engine.status import LogLine
 from launchdeck.errors import UnknownService, UsageError
-from launchdeck.providers.base import LogQuery
 from launchdeck.tools.project import ProjectRef
+
+if TYPE_CHECKING:
+    from launchdeck.providers.base import LogQuery
 
 MAX_PAGE_LINES = 200
 MAX_PAGE_BYTES = 24_000
@@ -38,6 +39,8 @@ class LogPage(LogsResult):
 
 def parse_time(text: str | None, *, now: datetime | None = None) -> datetime | None:
     """An RFC 3339 time, or a duration before now (``10m``, ``1h30m``, ``2d``)."""
+    from launchdeck.compose.units import parse_duration
+
     if not text or not text.strip():
         return None
     text = text.strip()
@@ -58,6 +61,8 @@ def parse_time(text: str | None, *, now: datetime | None = None) -> datetime | N
 
 def _query(ref: ProjectRef, services: Sequence[str], since: str | None, until: str | None,
            tail: int | None, deployment: str | None) -> tuple[str, LogQuery]:
+    from launchdeck.providers.base import LogQuery
+
     project = ref.load().project
     for name in services:
         if name not in project.services:
@@ -71,6 +76,8 @@ def _query(ref: ProjectRef, services: Sequence[str], since: str | None, until: s
 async def logs(ref: ProjectRef, *, services: Sequence[str] = (), since: str | None = None,
                until: str | None = None, tail: int | None = None,
                deployment: str | None = None) -> LogsResult:
+    from launchdeck.engine import logs as engine
+
     name, query = _query(ref, services, since, until, tail, deployment)
     lines = await engine.read(ref.target(), name, ref.stack, query)
     return LogsResult(project=name, stack=ref.stack, lines=lines)
@@ -125,6 +132,8 @@ def _decode(cursor: str | None) -> tuple[int, str | None]:
 
 async def follow(ref: ProjectRef, *, services: Sequence[str] = (), since: str | None = None,
                  tail: int | None = None) -> AsyncIterator[LogLine]:
+    from launchdeck.engine import logs as engine
+
     name, query = _query(ref, services, since, None, tail, None)
     async for line in engine.follow(ref.target(), name, ref.stack, query):
         yield line

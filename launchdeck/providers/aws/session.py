@@ -19,7 +19,7 @@ import anyio
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import poll
 from launchdeck.engine.events import Event, Sink, State
-from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
+from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, service_parts
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
@@ -141,7 +141,7 @@ class AwsSession:
         unit = render.render(service, infra, self.config, self.etag)
         parts = service_parts(service, image or "", self.config, project=self.name, stack=self.stack,
                               exclude_replicas=False)
-        parts["rendered"] = unit.hash
+        parts[RENDERED] = unit.hash
         after = {s for s, other in self.project.services.items()
                  if other.managed_store and s != name and _mentions(service, s)}
         if service.ingress_ports:

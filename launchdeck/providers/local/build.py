@@ -25,7 +25,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from launchdeck.errors import ProviderError
+from launchdeck.errors import BuildError
 from launchdeck.providers.local.engine import Endpoint, connect
 
 if TYPE_CHECKING:
@@ -69,13 +69,13 @@ def request_for(service: Service, *, tag: str, labels: Mapping[str, str]) -> Bui
         labels=dict(labels), platform=platform, service=service.name)
 
 
-class BuildFailed(ProviderError):
+class BuildFailed(BuildError):
     """An image build failed; ``step`` is the Dockerfile step that failed, when known, and
     ``output`` its last lines of output (else the build's)."""
 
     def __init__(self, message: str, *, service: str | None, step: str | None = None,
                  error: str = "", output: list[str] | None = None, hint: str = "") -> None:
-        super().__init__(message, provider="local", service=service, hint=hint)
+        super().__init__(message, service=service or "", hint=hint)
         self.step = step
         self.error = error
         self.output = output or []
@@ -84,6 +84,9 @@ class BuildFailed(ProviderError):
     def report(self) -> str:
         """The message and the output lines, as one text for an event or a deploy record."""
         return "\n".join([self.message, *self.output, *([self.hint] if self.hint else [])])
+
+    def __str__(self) -> str:
+        return self.report
 
 
 # -- which BuildKit client ------------------------------------------------------------------

@@ -20,13 +20,14 @@ import anyio
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
-from launchdeck.errors import EngineUnavailable, ProviderError
+from launchdeck.errors import ProviderError
 from launchdeck.paths import state_dir
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.local import CAPABILITIES
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.config import FileConfigStore
+from launchdeck.providers.local.engine import Endpoint, connect, resolve_endpoint
 
 
 class LocalProvider:
@@ -39,6 +40,7 @@ class LocalProvider:
     def __init__(self, client: Any = None, *, state_root: Path | None = None,
                  builds_in_parallel: int = 2, poll: float = 0.25) -> None:
         self._client = client
+        self._endpoint: Endpoint | None = None
         self._state_root = state_root
         self.builds = anyio.CapacityLimiter(builds_in_parallel)
         self.poll = poll
@@ -49,22 +51,18 @@ class LocalProvider:
         return self._state_root or state_dir()
 
     @property
-    def api(self) -> Any:
-        """The low-level Docker API client, connected on first use."""
-        if self._client is None:
-            import docker
-            import docker.errors
+    def endpoint(self) -> Endpoint:
+        """Where the engine is: DOCKER_HOST, else the current Docker context, else the socket."""
+        if self._endpoint is None:
+            self._endpoint = resolve_endpoint()
+        return self._endpoint
 
-            try:
-                self._client = docker.from_env(timeout=120)
-                self._client.ping()
-            except docker.errors.DockerException as exc:
-                self._client = None
-                raise EngineUnavailable(
-                    f"no Docker Engine answers: {C.reason(exc)}", provider=self.name,
-                    hint="Start Docker (e.g. `sudo systemctl start docker` or Docker Desktop), "
-                         "or point DOCKER_HOST at a running engine.",
-                ) from exc
+    @property
+    def api(self) -> Any:
+        """The low-level Docker API client, connected on first use (EngineUnavailable, naming
+        every place looked at, when nothing answers)."""
+        if self._client is None:
+            self._client = connect(self.endpoint, timeout=120)
         return self._client.api
 
     async def connected(self) -> Any:

@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
-import anyio.from_thread
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import context, poll
-from launchdeck.engine.events import Event, Sink, State
+from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, service_parts
 from launchdeck.engine.status import ServiceStatus
-from launchdeck.errors import BuildError, ProviderError
+from launchdeck.errors import ProviderError
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
+from launchdeck.providers.local import build
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.provider import LocalProvider, replicas
@@ -127,39 +127,12 @@ class LocalSession:
                 return
             except docker.errors.ImageNotFound:
                 pass
-        build = service.build
-        assert build is not None
+        request = build.request_for(service, tag=tag, labels={
+            S.PROJECT: self.project.name, S.STACK: self.stack, S.SERVICE: service.name})
         async with self.provider.builds:
             progress(State.BUILD_RUNNING, f"building {tag}")
-            tail: list[str] = []
-            sink, name = self.sink, service.name
-
-            def run() -> str | None:
-                stream = self.api.build(
-                    path=build.context, dockerfile=build.dockerfile, tag=tag, target=build.target,
-                    buildargs={k: v for k, v in build.args.items() if v is not None}, rm=True,
-                    forcerm=True, decode=True, platform=service.platform,
-                    labels={S.PROJECT: self.project.name, S.STACK: self.stack, S.SERVICE: name},
-                )
-                for chunk in stream:
-                    if "error" in chunk:
-                        tail.append(str(chunk["error"]).strip())
-                        return None
-                    text = str(chunk.get("stream", "")).rstrip()
-                    if text:
-                        tail.append(text)
-                        del tail[:-_LOG_TAIL]
-                        anyio.from_thread.run_sync(sink, Event(name, None, text, log=True))
-                return tag
-
-            try:
-                built = await anyio.to_thread.run_sync(run)
-            except (docker.errors.DockerException, OSError) as exc:
-                tail.append(C.reason(exc))
-                built = None
-        if built is None:
-            raise BuildError("build failed:\n" + "\n".join(tail[-_LOG_TAIL:]), service=service.name,
-                             hint="Fix the Dockerfile or the code it builds, then deploy again.")
+            await build.build_image(request, self.provider.endpoint,
+                                    lambda text: progress(None, text, log=True), api=self.api)
 
     async def apply(self, unit: Unit, action: Action, found: Found | None,
                     progress: Progress) -> None:

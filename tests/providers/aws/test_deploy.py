@@ -473,3 +473,22 @@ def test_the_network_can_come_from_the_environment(provider, project, boto, monk
     vpcs = boto.client("ec2").describe_vpcs(Filters=[{"Name": "tag:launchdeck:project",
                                                       "Values": ["envnet"]}])["Vpcs"]
     assert len(vpcs) == 1
+
+
+def test_a_plan_makes_no_mutating_call(deployed, provider, shop, calls) -> None:
+    """The plan preview reads only: no write, not even the lock, and names the change."""
+    from launchdeck.engine.deploy import plan, preflight
+
+    compose = Path(shop.working_directory) / "compose.yaml"
+    compose.write_text(compose.read_text().replace("REDIS_URL: redis://cache:6379",
+                                                   "REDIS_URL: redis://cache:6379\n      X: y"))
+    calls.clear()
+
+    async def run():
+        return await plan(await preflight(shop.load(), provider, stack="dev"))
+
+    result = anyio.run(run)
+    assert calls.mutating() == []
+    assert {c.service: c.action for c in result.changes if c.action is not Action.NOOP} == {
+        "backend": Action.UPDATE}
+    assert next(c for c in result.changes if c.service == "backend").reason == "environment changed"
