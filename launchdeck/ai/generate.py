@@ -148,7 +148,7 @@ def parse(answer: str) -> list[GeneratedFile]:
     try:
         return GeneratedProject.model_validate(json_object(answer)).files
     except (ValueError, ValidationError) as exc:
-        raise ValueError(f"the answer is not a project: {exc}") from None
+        raise ValueError(f"the answer is not a project: {exc}") from exc
 
 
 def check(files: list[GeneratedFile]) -> list[str]:
@@ -223,7 +223,7 @@ def resolve_folder(folder: str | os.PathLike[str], *, cwd: Path | None = None) -
     except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
         raise UsageError(f"{text} cannot be resolved: {getattr(exc, 'strerror', None) or exc}",
                          hint="Name a folder that exists or can be created, without symlink "
-                              "loops.") from None
+                              "loops.") from exc
 
 
 def check_target(folder: str | os.PathLike[str], *, overwrite: bool,
@@ -247,7 +247,7 @@ def check_target(folder: str | os.PathLike[str], *, overwrite: bool,
         occupied = root.is_dir() and any(root.iterdir())
     except OSError as exc:
         raise UsageError(f"{shown} cannot be read: {exc.strerror}",
-                         hint="Choose a folder you can read and write.") from None
+                         hint="Choose a folder you can read and write.") from exc
     if occupied and not overwrite:
         raise UsageError(f"{shown} is not empty",
                          hint="Choose an empty or new folder, or allow replacing files "
@@ -337,7 +337,7 @@ def _land_new(root: Path, files: list[GeneratedFile]) -> None:
             except OSError as exc:
                 _remove_folders(made)
                 raise UsageError(f"cannot make {ancestor}: {exc.strerror}",
-                                 hint="Choose a folder you can write to.") from None
+                                 hint="Choose a folder you can write to.") from exc
             made.append(ancestor)
     staging: Path | None = None
     try:
@@ -350,9 +350,9 @@ def _land_new(root: Path, files: list[GeneratedFile]) -> None:
         _remove_folders(made)
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
             raise UsageError(f"{root} is not empty (files appeared in it while writing)",
-                             hint="Choose an empty or new folder, or allow replacing files.") from None
+                             hint="Choose an empty or new folder, or allow replacing files.") from exc
         raise UsageError(f"cannot write the project into {root}: {exc.strerror or exc}",
-                         hint="Check there is space and permission to write there.") from None
+                         hint="Check there is space and permission to write there.") from exc
 
 
 def _land_in_existing(root: Path, files: list[GeneratedFile], targets: dict[str, Path]) -> None:
@@ -387,7 +387,7 @@ def _land_in_existing(root: Path, files: list[GeneratedFile], targets: dict[str,
         _remove_folders(made)
         raise UsageError(f"cannot write the project into {root}: {exc.strerror or exc}; "
                          "nothing was changed",
-                         hint="Check there is space and permission to write there.") from None
+                         hint="Check there is space and permission to write there.") from exc
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

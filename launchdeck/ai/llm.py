@@ -45,7 +45,7 @@ class AnthropicLLM:
             raise ProviderError(f"the Anthropic API failed: {type(exc).__name__}",
                                 provider="anthropic",
                                 hint="Check ANTHROPIC_API_KEY and LAUNCHDECK_MODEL, or unset the "
-                                     "key to work without a model.") from None
+                                     "key to work without a model.") from exc
         return "".join(block.text for block in message.content if block.type == "text")
 
 

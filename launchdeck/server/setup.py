@@ -83,7 +83,7 @@ def setup(client: str, *, write: bool = True, home: Path | None = None,
             data = json.loads(path.read_text(encoding="utf-8") or "{}")
         except (ValueError, OSError) as exc:
             raise UsageError(f"{path} is not valid JSON ({exc}); it was left unchanged",
-                             hint="Fix the file, or add this snippet by hand:\n" + snippet) from None
+                             hint="Fix the file, or add this snippet by hand:\n" + snippet) from exc
         if not isinstance(data, dict):
             raise UsageError(f"{path} does not hold a JSON object; it was left unchanged",
                              hint="Add this snippet by hand:\n" + snippet)

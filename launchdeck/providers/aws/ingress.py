@@ -119,19 +119,18 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
                 wanted: list[Route], zones: dict[str, str], etag: str, digest: str,
                 say: Any) -> Ingress:
     """Make the load balancer, target groups, certificates, listeners and records ``wanted``
-    needs; the load balancer keeps ``digest`` in a tag, for the next plan to compare."""
+    needs; once all of it is in place, the load balancer keeps ``digest`` in a tag for the
+    next plan to compare (a deploy cut short leaves the old digest, so the next one redoes it)."""
     if not wanted:
         return Ingress(target_groups={})
-    tags = names.tag_list(names.tags(project, stack, etag=etag, hash=digest))
+    tags = names.tag_list(names.tags(project, stack, etag=etag))
     name = names.load_balancer(project, stack)
 
     async def balancer() -> dict[str, Any]:
         found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
                                 Names=[name])
         if found:
-            lb = found["LoadBalancers"][0]
-            await aws("elbv2", "add_tags", ResourceArns=[lb["LoadBalancerArn"]], Tags=tags)
-            return lb
+            return found["LoadBalancers"][0]
         say(f"creating load balancer {name}")
         made = await aws("elbv2", "create_load_balancer", Name=name, Subnets=subnets,
                          SecurityGroups=[group], Scheme="internet-facing", Type="application",
@@ -163,6 +162,8 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
     tgs = dict(pairs)
     await _listeners(aws, lb["LoadBalancerArn"], wanted, tgs, dict(zip(domains, certs, strict=True)))
     await parallel(*[lambda d=d: _alias(aws, zones[d], d, lb) for d in domains])
+    await aws("elbv2", "add_tags", ResourceArns=[lb["LoadBalancerArn"]],
+              Tags=names.tag_list(names.tags(project, stack, etag=etag, hash=digest)))
     return Ingress(lb["DNSName"], tgs)
 
 

@@ -321,7 +321,7 @@ async def _build_buildkit(request: BuildRequest, endpoint: Endpoint, client: Bui
     except OSError as exc:
         raise BuildFailed(f"could not run the BuildKit client {client.path}: {exc.strerror}",
                           service=request.service,
-                          hint="Check the Docker CLI is installed and executable.") from None
+                          hint="Check the Docker CLI is installed and executable.") from exc
     try:
         assert process.stdout is not None
         pending = b""
@@ -501,13 +501,13 @@ async def _build_classic(request: BuildRequest, endpoint: Endpoint, dockerfile: 
         step = steps[-1] if steps else None
         raise BuildFailed(_message(request, step, exc.text), service=request.service, step=step,
                           error=exc.text, output=output[-OUTPUT_TAIL:],
-                          hint=_hint(exc.text, text, request.args)) from None
+                          hint=_hint(exc.text, text, request.args)) from exc
     except docker.errors.DockerException as exc:
         error = str(getattr(exc, "explanation", None) or exc).strip()
         step = _parse_error_step(error, text) or (steps[-1] if steps else None)
         raise BuildFailed(_message(request, step, error), service=request.service, step=step,
                           error=error, output=output[-OUTPUT_TAIL:],
-                          hint=_hint(error, text, request.args)) from None
+                          hint=_hint(error, text, request.args)) from exc
     if not image_id:
         raise BuildFailed(_message(request, None, "the engine named no image"),
                           service=request.service, output=output[-OUTPUT_TAIL:])

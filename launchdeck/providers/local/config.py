@@ -25,7 +25,7 @@ class FileConfigStore:
         except (OSError, ValueError) as exc:
             raise ProviderError(f"cannot read the config store {self.path}: {type(exc).__name__}",
                                 provider="local",
-                                hint="Fix or remove the file, then set the values again.") from None
+                                hint="Fix or remove the file, then set the values again.") from exc
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def _write(self, data: dict[str, str]) -> None:

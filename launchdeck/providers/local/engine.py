@@ -145,7 +145,7 @@ def _context_endpoint(name: str, source: str, folder: Path, looked: tuple[str, .
             f"{meta} ({_os_reason(exc) if isinstance(exc, OSError) else 'no Endpoints.docker.Host'})",
             provider="local",
             hint="Recreate the context (`docker context rm`, then `docker context create`), or "
-                 "select another one.") from None
+                 "select another one.") from exc
     tls_dir = folder / "contexts" / "tls" / digest / "docker"
     tls = TLS(cert_dir=str(tls_dir), verify=not docker.get("SkipTLSVerify", False)) \
         if tls_dir.is_dir() else None
@@ -176,7 +176,7 @@ def connect(endpoint: Endpoint | None = None, *, timeout: int = 120) -> Any:
                                  use_ssh_client=endpoint.host.startswith("ssh://"))
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        raise unavailable(endpoint, exc) from None
+        raise unavailable(endpoint, exc) from exc
     return client
 
 
