@@ -363,3 +363,53 @@ def test_deploy_goes_on_after_wait_seconds(project: Path, tmp_path: Path) -> Non
             assert ps["services"][0]["state"] == "SERVICE_DEPLOYMENT_COMPLETED"
 
     anyio.run(scenario)
+
+
+def test_arguments_are_checked_strictly_in_our_words(project: Path, tmp_path: Path) -> None:
+    """Unknown arguments, strings for booleans, times out of range, paths with `..` or in
+    system folders: each a short message naming the argument, never a validator's text."""
+    where = {"working_directory": str(project)}
+
+    async def scenario() -> list[str]:
+        async with connect("stdio", "legacy", Seen(), tmp_path / "state", None) as client:
+            results = [
+                await client.call_tool("ps", {**where, "verbose": True}),
+                await client.call_tool("config_set", {**where, "name": "A", "random": "yes"}),
+                await client.call_tool("logs", {**where, "since": "99999999999h"}),
+                await client.call_tool("logs", {**where, "limit": 0}),
+                await client.call_tool("ps", {"working_directory": f"{project}/../{project.name}"}),
+                await client.call_tool("ps", {"working_directory": "/etc"}),
+                await client.call_tool("config_set", {**where, "name": "A" * 256, "random": True}),
+                await client.call_tool("deploy", {**where, "provider": "azure"}),
+            ]
+            assert all(r.is_error for r in results), [_text(r) for r in results]
+            return [_text(r) for r in results]
+
+    texts = anyio.run(scenario)
+    assert "verbose: no such argument" in texts[0] and "working_directory" in texts[0]
+    assert "random: must be true or false" in texts[1]
+    assert "cannot read the time" in texts[2] and "10m" in texts[2]
+    assert "limit: must be at least 1" in texts[3]
+    assert "'..'" in texts[4]
+    assert "system directory" in texts[5]
+    assert "255" in texts[6]
+    assert "provider: must be one of" in texts[7]
+    joined = "\n".join(texts)
+    assert "pydantic" not in joined and "Traceback" not in joined and "validation error" not in joined
+
+
+def test_a_plan_over_mcp_changes_nothing(project: Path, tmp_path: Path, docker_api) -> None:
+    """deploy with dry_run returns each service's action and why, and makes no container."""
+    where = {"working_directory": str(project)}
+
+    async def scenario() -> dict[str, Any]:
+        async with connect("stdio", "legacy", Seen(), tmp_path / "state", None) as client:
+            await client.call_tool("config_set", {**where, "name": "DB_PASSWORD", "random": True})
+            return _data(await client.call_tool("deploy", {**where, "dry_run": True}))
+
+    planned = anyio.run(scenario)
+    assert planned["dry_run"] is True and planned["services"] == []
+    assert [(c["service"], c["action"], c["reason"]) for c in planned["changes"]] == [
+        ("web", "CREATE", "new")]
+    name = normalize_project_name(project.name)
+    assert docker_api.containers(all=True, filters={"label": [f"dev.launchdeck.project={name}"]}) == []
