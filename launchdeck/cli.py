@@ -49,7 +49,6 @@ app.add_typer(mcp_app, name="mcp")
 
 Provider = StrEnum("Provider", {name: name for name in provider_names()})  # type: ignore[misc]
 """The providers the registry names (launchdeck/providers/__init__.py)."""
-LOCAL = Provider("local")
 
 
 class Network(StrEnum):
@@ -62,6 +61,9 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+AllowNewAccount = Annotated[bool, typer.Option(
+    "--allow-new-account", help="Deploy even though the stack recorded another account or "
+                                "project (it moves there on purpose).")]
 NetworkOption = Annotated[Network, typer.Option(
     "--network", envvar="LAUNCHDECK_NETWORK",
     help="Cloud network: the account's default VPC, or a dedicated one for this project and "
@@ -87,7 +89,13 @@ Stack = Annotated[
                  help="Stack (environment) name."),
 ]
 ProviderOption = Annotated[
-    Provider, typer.Option("--provider", envvar="LAUNCHDECK_PROVIDER", help="Deployment target.")
+    Provider | None, typer.Option("--provider", help="Deployment target (default: the stack's, "
+                                                     "LAUNCHDECK_PROVIDER, else local).")
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", metavar="REGION",
+                             help="Cloud region (default: the stack's, else the provider's "
+                                  "usual variable: AWS_REGION, GCP_REGION).")
 ]
 
 
@@ -114,7 +122,8 @@ def compose_config(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
         OutputFormat.yaml
     ),
@@ -122,13 +131,15 @@ def compose_config(
     """Print the normalised project, then what would stop it deploying to the provider."""
     from launchdeck.compose import has_errors, required_config, validate
 
-    loaded = _ref(files, cwd, project_name, profile, provider, stack).load()
+    ref = _ref(files, cwd, project_name, profile, provider, stack, region)
+    loaded = ref.load()
+    target = ref.provider_name
     data = loaded.project.to_compose()
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(_yaml(data))
-    findings = validate(loaded, provider.value)
+    findings = validate(loaded, target)
     console = _stderr()
     for finding in findings:
         color = "red" if finding.severity == "error" else "yellow"
@@ -138,22 +149,36 @@ def compose_config(
                       + "\n  [dim]fix:[/] " + escape(finding.fix), highlight=False)
     names = required_config(loaded)
     if names:
-        console.print(f"config: the project reads {', '.join(names)} from the {provider.value} "
+        console.print(f"config: the project reads {', '.join(names)} from the {target} "
                       f"config store (`launchdeck config set NAME`)", highlight=False)
     if has_errors(findings):
         errors = sum(f.severity == "error" for f in findings)
-        console.print(f"[red]{errors} error(s): the project cannot deploy to {provider.value} "
+        console.print(f"[red]{errors} error(s): the project cannot deploy to {target} "
                       "as written.[/]", highlight=False)
         raise typer.Exit(1)
 
 
 def _ref(files: list[str] | None, cwd: str | None, project_name: str | None,
-         profile: list[str] | None, provider: Provider, stack: str) -> ProjectRef:
+         profile: list[str] | None, provider: Provider | None, stack: str,
+         region: str | None = None, allow_new_account: bool = False) -> ProjectRef:
+    from launchdeck.paths import project_dir
     from launchdeck.tools.project import ProjectRef
 
-    return ProjectRef(working_directory=cwd or ".", compose_files=tuple(files or ()),
-                      project_name=project_name, profiles=tuple(profile or ()),
-                      provider=provider.value, stack=check_stack(stack))
+    return ProjectRef(working_directory=str(project_dir(cwd)) if cwd else ".",
+                      compose_files=tuple(files or ()), project_name=project_name,
+                      profiles=tuple(profile or ()),
+                      provider=provider.value if provider else None, stack=check_stack(stack),
+                      region=region, allow_new_account=allow_new_account)
+
+
+def _announce(ref: ProjectRef) -> None:
+    """Name the target before acting on it (and what overrode the stack's settings)."""
+    identity = _run(ref.identity)
+    console = _stderr()
+    console.print(f"target: {identity.describe()} (stack {ref.stack})", highlight=False,
+                  markup=False)
+    for note in ref.notes():
+        console.print(f"note: {note}", highlight=False, markup=False)
 
 
 def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
@@ -169,7 +194,8 @@ def compose_up(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
     detach: Annotated[bool, typer.Option("-d", "--detach",
                                          help="Return once deployed instead of following logs.")]
     = False,
@@ -182,6 +208,7 @@ def compose_up(
     network: NetworkOption = Network.default,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change (as "
                                           "`compose plan` does) and change nothing.")] = False,
+    allow_new_account: AllowNewAccount = False,
     output: Annotated[OutputFormat | None, typer.Option(
         "--format", help="json for programs (with --dry-run).")] = None,
 ) -> None:
@@ -189,10 +216,11 @@ def compose_up(
     from launchdeck.progress import Progress
     from launchdeck.tools.deploy import deploy
 
-    ref = _ref(files, cwd, project_name, profile, provider, stack)
+    ref = _ref(files, cwd, project_name, profile, provider, stack, region, allow_new_account)
     if dry_run:
         _plan(ref, force=force, network=network, output=output)
         return
+    _announce(ref)
     console = _stderr()
     with Progress(console) as progress:
         result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, network=network.value,
@@ -223,7 +251,8 @@ def compose_plan(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
     force: Annotated[bool, typer.Option("--build", "--force",
                                         help="Plan as if every service were to be rebuilt and "
                                              "recreated.")] = False,
@@ -232,13 +261,15 @@ def compose_plan(
                                                         help="json for programs.")] = None,
 ) -> None:
     """Print what a deploy would change, unit by unit, and why; change nothing."""
-    _plan(_ref(files, cwd, project_name, profile, provider, stack), force=force, network=network,
+    _plan(_ref(files, cwd, project_name, profile, provider, stack, region), force=force, network=network,
           output=output)
 
 
 def _plan(ref: ProjectRef, *, force: bool, network: Network, output: OutputFormat | None) -> None:
     from launchdeck.tools.deploy import plan
 
+    if output is not OutputFormat.json:
+        _announce(ref)
     result = _run(plan, ref, force=force, network=network.value)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
@@ -278,16 +309,19 @@ def compose_down(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
     volumes: Annotated[bool, typer.Option("-v", "--volumes",
                                           help="Also delete the data volumes of managed stores "
                                                "and named volumes.")] = False,
+    allow_new_account: AllowNewAccount = False,
 ) -> None:
     """Remove the project's containers and network (data volumes are kept unless -v)."""
     from launchdeck.tools.destroy import destroy
 
-    result = _run(destroy, _ref(files, cwd, project_name, profile, provider, stack),
-                  volumes=volumes)
+    ref = _ref(files, cwd, project_name, profile, provider, stack, region, allow_new_account)
+    _announce(ref)
+    result = _run(destroy, ref, volumes=volumes)
     console = _stderr()
     for name in result.removed:
         console.print(f"removed {escape(name)}", highlight=False)
@@ -305,14 +339,18 @@ def compose_ps(
     project_name: ProjectName = None,
     profile: Profiles = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
     output: Annotated[OutputFormat | None, typer.Option("--format",
                                                         help="json for programs.")] = None,
 ) -> None:
     """List every service with its state, replicas, health and endpoints."""
     from launchdeck.tools.ps import ps
 
-    result = _run(ps, _ref(files, cwd, project_name, profile, provider, stack))
+    ref = _ref(files, cwd, project_name, profile, provider, stack, region)
+    if output is not OutputFormat.json:
+        _announce(ref)
+    result = _run(ps, ref)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
@@ -338,7 +376,8 @@ def logs_command(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines.")] = False,
     since: Annotated[str | None, typer.Option("--since", metavar="TIME",
                                               help="RFC 3339 time or a duration (10m).")] = None,
@@ -350,7 +389,8 @@ def logs_command(
     """Print what the services wrote, merged in time order, each line prefixed by its service."""
     from launchdeck.tools.logs import logs
 
-    ref = _ref(files, cwd, project_name, None, provider, stack)
+    ref = _ref(files, cwd, project_name, None, provider, stack, region)
+    _announce(ref)
     if follow:
         if until:
             raise _usage("--until cannot be used with --follow")
@@ -391,7 +431,8 @@ def config_set(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
 ) -> None:
     """Set a config value: typed at a hidden prompt, read from stdin, or --random."""
     from launchdeck.tools.config import check_name, random_value
@@ -404,7 +445,9 @@ def config_set(
         value = typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True)
     else:
         value = sys.stdin.read().rstrip("\r\n")
-    result = _run(set_value, _ref(files, cwd, project_name, None, provider, stack), name, value)
+    ref = _ref(files, cwd, project_name, None, provider, stack, region)
+    _announce(ref)
+    result = _run(set_value, ref, name, value)
     console = _stderr()
     console.print(f"set {name} for {result.project} ({result.stack}, {result.provider})",
                   highlight=False)
@@ -418,12 +461,15 @@ def config_ls(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
 ) -> None:
     """List the names of the config values that are set (never the values)."""
     from launchdeck.tools.config import config_list
 
-    result = _run(config_list, _ref(files, cwd, project_name, None, provider, stack))
+    ref = _ref(files, cwd, project_name, None, provider, stack, region)
+    _announce(ref)
+    result = _run(config_list, ref)
     for name in result.names:
         sys.stdout.write(name + "\n")
     if result.missing:
@@ -438,13 +484,93 @@ def config_rm(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
 ) -> None:
     """Delete a config value."""
     from launchdeck.tools.config import config_delete
 
-    result = _run(config_delete, _ref(files, cwd, project_name, None, provider, stack), name)
+    ref = _ref(files, cwd, project_name, None, provider, stack, region)
+    _announce(ref)
+    result = _run(config_delete, ref, name)
     _stderr().print(f"removed {name} from {result.project} ({result.stack})", highlight=False)
+
+
+@app.command("whoami")
+def whoami_command(
+    cwd: Cwd = None,
+    stack: Stack = DEFAULT_STACK,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
+) -> None:
+    """Print the target commands would act on: account, caller, region, credentials."""
+    from launchdeck.tools.whoami import whoami
+
+    result = _run(whoami, _ref(None, cwd, None, None, provider, stack, region))
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    sys.stdout.write(f"{result.line} (stack {result.stack})\n")
+    for note in result.notes:
+        _stderr().print(f"note: {note}", highlight=False, markup=False)
+
+
+stack_app = typer.Typer(help="Stacks: named targets kept in .launchdeck/ (commit them).",
+                        no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+
+@stack_app.command("new")
+def stack_new(
+    name: Annotated[str, typer.Argument(help="Stack name, e.g. staging.")],
+    provider: Annotated[Provider, typer.Option("--provider", help="Deployment target.")],
+    region: RegionOption = None,
+    aws_profile: Annotated[str | None, typer.Option("--profile", metavar="PROFILE",
+                                                    help="AWS credentials profile.")] = None,
+    cwd: Cwd = None,
+) -> None:
+    """Write .launchdeck/NAME: the stack's provider, region and profile."""
+    from launchdeck.tools.stacks import new
+
+    path = new(_folder(cwd), check_stack(name), provider=provider.value, region=region,
+               profile=aws_profile)
+    _stderr().print(f"wrote {path}; deploy with --stack {name}", highlight=False)
+
+
+@stack_app.command("ls")
+def stack_ls(cwd: Cwd = None) -> None:
+    """List the project's stacks with their provider, region and account."""
+    from launchdeck.stacks import listed
+
+    rows = [("STACK", "PROVIDER", "REGION", "PROFILE", "ACCOUNT")]
+    rows += [(s.name, s.provider or "-", s.region or "-", s.profile or "-", s.account or "-")
+             for s in listed(_folder(cwd))]
+    _table(rows)
+
+
+@stack_app.command("rm")
+def stack_rm(name: Annotated[str, typer.Argument(help="Stack name.")], cwd: Cwd = None) -> None:
+    """Remove .launchdeck/NAME (what the stack deployed stays: `compose down` removes it)."""
+    from launchdeck.stacks import remove
+
+    if not remove(_folder(cwd), check_stack(name)):
+        raise _usage(f"the project has no stack {name}")
+    _stderr().print(f"removed the stack file of {name}", highlight=False)
+
+
+def _folder(cwd: str | None) -> str:
+    from launchdeck.paths import project_dir
+
+    return str(project_dir(cwd or "."))
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+                         .rstrip() + "\n")
 
 
 class Language(StrEnum):
@@ -508,7 +634,8 @@ def debug_command(
     cwd: Cwd = None,
     project_name: ProjectName = None,
     stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = LOCAL,
+    provider: ProviderOption = None,
+    region: RegionOption = None,
     output: Annotated[OutputFormat | None, typer.Option("--format",
                                                         help="json for programs.")] = None,
 ) -> None:
@@ -516,7 +643,7 @@ def debug_command(
     from launchdeck.ai.llm import from_environment
     from launchdeck.tools.debug import debug
 
-    result = _run(debug, _ref(files, cwd, project_name, None, provider, stack),
+    result = _run(debug, _ref(files, cwd, project_name, None, provider, stack, region),
                   deployment=deployment, service=service, llm=from_environment())
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
@@ -552,11 +679,14 @@ def mcp_setup(
     client: Annotated[Client, typer.Option("--client", help="The MCP client to configure.")],
     print_only: Annotated[bool, typer.Option("--print", help="Print the snippet instead of "
                                                              "writing the file.")] = False,
+    read_only: Annotated[bool, typer.Option("--read-only", help="A server that offers only the "
+                                                                "tools that change nothing.")]
+    = False,
 ) -> None:
     """Add launchdeck to an MCP client's configuration (keeps other servers, backs up)."""
     from launchdeck.server.setup import setup
 
-    result = setup(client.value, write=not print_only)
+    result = setup(client.value, write=not print_only, read_only=read_only)
     console = _stderr()
     if print_only:
         sys.stdout.write(result.snippet + "\n")

@@ -10,6 +10,33 @@ from launchdeck.engine.events import State
 from launchdeck.engine.plan import Action
 
 
+class Target(BaseModel):
+    """Where an operation acts: which provider, account or project, region and credentials."""
+
+    provider: str
+    account: str | None = None
+    """AWS account id, GCP project, or the local engine's endpoint."""
+    region: str | None = None
+    principal: str | None = None
+    """Who the credentials are (an ARN, a service account's email)."""
+    credentials: str | None = None
+    """Where the credentials came from (a profile, the environment, SSO, an instance role)."""
+
+    def describe(self) -> str:
+        """One line naming the target, as the CLI prints it first and MCP results carry it."""
+        if self.provider == "local":
+            return f"local Docker Engine at {self.account} ({self.credentials})"
+        words = [self.provider, "project" if self.provider == "gcp" else "account",
+                 self.account or "?"]
+        if self.principal:
+            words.append(f"as {self.principal}")
+        if self.region:
+            words.append(f"in {self.region}")
+        if self.credentials:
+            words.append(f"(credentials: {self.credentials})")
+        return " ".join(words)
+
+
 class ServiceStatus(BaseModel):
     """Where one service stands on its target."""
 
@@ -43,6 +70,7 @@ class PlanResult(BaseModel):
     project: str
     stack: str
     provider: str
+    target: str | None = None
     changes: list[ChangeSummary]
 
     @property
@@ -56,6 +84,7 @@ class DeployResult(BaseModel):
     project: str
     stack: str
     provider: str
+    target: str | None = None
     deployment_id: str
     services: list[ServiceStatus]
     changes: list[ChangeSummary] = []

@@ -30,9 +30,10 @@ def capabilities(name: str) -> Capabilities:
     return importlib.import_module(_PACKAGES[_known(name)]).CAPABILITIES
 
 
-def create(name: str) -> Provider:
-    """The provider called ``name``, constructed with its default clients."""
-    return importlib.import_module(_PACKAGES[_known(name)]).create()
+def create(name: str, *, region: str | None = None, profile: str | None = None) -> Provider:
+    """The provider called ``name``, constructed with its default clients (in ``region``,
+    with the credentials of ``profile``, where those mean something to it)."""
+    return importlib.import_module(_PACKAGES[_known(name)]).create(region=region, profile=profile)
 
 
 def _known(name: str) -> str:

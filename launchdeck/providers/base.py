@@ -31,7 +31,7 @@ from launchdeck.compose.model import Project, Service
 from launchdeck.compose.target import Capabilities
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, combine
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
+from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +174,11 @@ class Provider(Protocol):
     capabilities: Capabilities
     log_interval: float
     """Seconds between reads when following logs."""
+
+    async def identity(self) -> Target:
+        """Who and where the provider acts as; a clear error when credentials are missing
+        or expired."""
+        ...
 
     def config_store(self, project: str, stack: str) -> ConfigStore: ...
 

@@ -19,12 +19,14 @@ from typing import Annotated, Any, Literal
 import anyio
 from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resources.templates import ResourceSecurity
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from launchdeck import __version__
 from launchdeck.engine.events import Event, State
-from launchdeck.engine.status import ChangeSummary, ServiceStatus
+from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
+from launchdeck.paths import project_dir
 from launchdeck.prompts import text
 from launchdeck.server import elicit, sample, texts
 from launchdeck.server.args import (
@@ -60,6 +62,7 @@ class DeployOutput(BaseModel):
     project: str
     stack: str
     provider: str
+    target: str | None = None
     dry_run: bool = False
     deployment_id: str | None = None
     finished: bool = Field(False, description="False while the deploy still runs.")
@@ -174,13 +177,19 @@ def _result(model: BaseModel, summary: str) -> CallToolResult:
                           structured_content=model.model_dump(mode="json"))
 
 
-def create_server() -> MCPServer[AppState]:
-    """The launchdeck MCP server with its tools, prompts and resources."""
+def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
+    """The launchdeck MCP server with its tools, prompts and resources. ``read_only``: only
+    the tools that change nothing are offered (the others do not exist for the client)."""
     server = LaunchdeckServer("launchdeck", version=__version__, instructions=text("instructions"),
                               lifespan=_lifespan)
 
-    @server.tool(annotations=ToolAnnotations(title="Deploy", idempotent_hint=True,
-                                             destructive_hint=False))
+    def tool(title: str, *, writes: bool, **hints: bool) -> Any:
+        if writes and read_only:
+            return lambda fn: fn
+        return server.tool(annotations=ToolAnnotations(title=title, read_only_hint=not writes,
+                                                       **hints))
+
+    @tool("Deploy", writes=True, idempotent_hint=True, destructive_hint=False)
     async def deploy(
         ctx: Context,
         working_directory: WorkingDirectory,
@@ -196,13 +205,17 @@ def create_server() -> MCPServer[AppState]:
     ) -> Annotated[CallToolResult, DeployOutput]:
         """Deploy the project (dry_run: only plan), then report each service."""
         from launchdeck.tools.deploy import plan, prepare
+        from launchdeck.tools.stacks import check_known
 
         where = _ref(working_directory, compose_files, project_name, provider, stack)
+        with user_errors():
+            check_known(where.working_directory, where.stack)
         if dry_run:
             with user_errors():
                 planned = await plan(where, force=force)
             return _result(DeployOutput(project=planned.project, stack=planned.stack,
-                                        provider=planned.provider, dry_run=True,
+                                        provider=planned.provider, target=planned.target,
+                                        dry_run=True,
                                         changes=planned.changes,
                                         next_step="Nothing was changed. Call deploy to apply it."),
                            texts.plan(planned))
@@ -213,7 +226,8 @@ def create_server() -> MCPServer[AppState]:
         with user_errors():  # refuse bad compose files and missing config before starting
             ready = await prepare(where, loaded)
             running = deploys.start(ready, wait_seconds=600, force=force)
-        await _follow(ctx, running, wait_seconds)
+            target = (await where.identity()).describe()
+        await _follow(ctx, running, wait_seconds, f"target: {target}")
         if running.error is not None:
             with user_errors():
                 raise running.error
@@ -223,18 +237,19 @@ def create_server() -> MCPServer[AppState]:
                          else "Some services failed: call debug_failure for the cause and fix "
                               "(or logs), fix it, then deploy again.")
             output = DeployOutput(project=result.project, stack=result.stack,
-                                  provider=result.provider, deployment_id=result.deployment_id,
+                                  provider=result.provider, target=target,
+                                  deployment_id=result.deployment_id,
                                   services=result.services, changes=result.changes, finished=True,
                                   ok=result.ok, config_stored=stored, next_step=next_step)
         else:
             output = DeployOutput(
                 project=ready.project.name, stack=ready.stack, provider=ready.provider.name,
-                deployment_id=running.deployment_id, services=running.statuses(),
+                target=target, deployment_id=running.deployment_id, services=running.statuses(),
                 config_stored=stored,
                 next_step=f"Still deploying after {wait_seconds:g}s; call ps in a little while.")
         return _result(output, texts.deploy(output))
 
-    @server.tool(annotations=ToolAnnotations(title="Service status", read_only_hint=True))
+    @tool("Service status", writes=False)
     async def ps(
         ctx: Context,
         working_directory: WorkingDirectory,
@@ -263,7 +278,7 @@ def create_server() -> MCPServer[AppState]:
                           next_step=next_step)
         return _result(output, "\n".join([*map(texts.service_line, output.services), next_step]))
 
-    @server.tool(annotations=ToolAnnotations(title="Service logs", read_only_hint=True))
+    @tool("Service logs", writes=False)
     async def logs(
         working_directory: WorkingDirectory,
         compose_files: ComposeFiles = None,
@@ -295,8 +310,7 @@ def create_server() -> MCPServer[AppState]:
                    f"{more}:\n<service-output>\n{body}\n</service-output>")
         return _result(result, summary)
 
-    @server.tool(annotations=ToolAnnotations(title="Set a config value", idempotent_hint=True,
-                                             destructive_hint=False))
+    @tool("Set a config value", writes=True, idempotent_hint=True, destructive_hint=False)
     async def config_set(
         working_directory: WorkingDirectory,
         name: Annotated[str, Field(description="Config name, e.g. DATABASE_PASSWORD.")],
@@ -337,7 +351,7 @@ def create_server() -> MCPServer[AppState]:
             summary += f"\nstill missing: {', '.join(output.missing)}"
         return _result(output, summary)
 
-    @server.tool(annotations=ToolAnnotations(title="List config names", read_only_hint=True))
+    @tool("List config names", writes=False)
     async def config_list(
         working_directory: WorkingDirectory,
         compose_files: ComposeFiles = None,
@@ -356,8 +370,7 @@ def create_server() -> MCPServer[AppState]:
             summary += f"\nmissing: {', '.join(result.missing)}"
         return _result(result, summary)
 
-    @server.tool(annotations=ToolAnnotations(title="Delete a config value",
-                                             destructive_hint=True))
+    @tool("Delete a config value", writes=True, destructive_hint=True)
     async def config_delete(
         working_directory: WorkingDirectory,
         name: Annotated[str, Field(description="Config name.")],
@@ -374,7 +387,7 @@ def create_server() -> MCPServer[AppState]:
             result = await run_delete(where, name)
         return _result(result, f"deleted {name} from {result.project} ({result.stack})")
 
-    @server.tool(annotations=ToolAnnotations(title="Destroy", destructive_hint=True))
+    @tool("Destroy", writes=True, destructive_hint=True)
     async def destroy(
         working_directory: WorkingDirectory,
         approval: Annotated[ElicitationResult[elicit.Confirm], Resolve(elicit.destroy)],
@@ -398,7 +411,7 @@ def create_server() -> MCPServer[AppState]:
                 raise ToolError(f"The user did not confirm: {name} was not destroyed.")
         elif confirm != name:
             raise ToolError(f"destroy removes everything {name} ({where.stack}) owns on "
-                            f"{where.provider}. Ask the user, then call again with "
+                            f"{where.provider_name}. Ask the user, then call again with "
                             f"confirm={name!r}.")
         with user_errors():
             result = await run_destroy(where, volumes=volumes)
@@ -407,7 +420,7 @@ def create_server() -> MCPServer[AppState]:
             summary += f"; kept data volumes {', '.join(result.kept)} (volumes=true deletes them)"
         return _result(result, summary)
 
-    @server.tool(annotations=ToolAnnotations(title="Generate a project", destructive_hint=False))
+    @tool("Generate a project", writes=True, destructive_hint=False)
     async def generate_project(
         description: Annotated[str, Field(description="What it should do, in plain words.")],
         folder: Annotated[str, Field(description="Absolute path of a new or empty folder.")],
@@ -440,7 +453,7 @@ def create_server() -> MCPServer[AppState]:
                    f"{', '.join(result.files)}\n{result.next_step}")
         return _result(result, summary)
 
-    @server.tool(annotations=ToolAnnotations(title="Why did it fail?", read_only_hint=True))
+    @tool("Why did it fail?", writes=False)
     async def debug_failure(
         working_directory: WorkingDirectory,
         draft: Annotated[Any, Resolve(sample.debug_draft)],
@@ -470,6 +483,34 @@ def create_server() -> MCPServer[AppState]:
 
         return _result(result, "\n".join(filter(None, [render(result.findings, result.evidence),
                                                        result.next_step])))
+
+    if read_only:
+        @tool("Plan", writes=False)
+        async def plan(
+            working_directory: WorkingDirectory,
+            compose_files: ComposeFiles = None,
+            project_name: ProjectName = None,
+            provider: ProviderName = None,
+            stack: StackName = None,
+        ) -> Annotated[CallToolResult, PlanResult]:
+            """What a deploy would change, unit by unit, and why. Changes nothing."""
+            from launchdeck.tools.deploy import plan as run_plan
+
+            where = _ref(working_directory, compose_files, project_name, provider, stack)
+            with user_errors():
+                result = await run_plan(where)
+            return _result(result, texts.plan(result))
+
+    @server.resource("launchdeck://stacks{+working_directory}", name="stacks",
+                     title="The project's stacks", mime_type="application/json",
+                     security=ResourceSecurity(exempt_params={"working_directory"}))
+    async def stacks(working_directory: str) -> str:
+        """Each stack of the project: provider, region, account, last deployment and state."""
+        from launchdeck.tools.stacks import overview
+
+        with user_errors():
+            where = project_dir(working_directory, absolute=True)
+            return json.dumps([s.model_dump(mode="json") for s in await overview(str(where))])
 
     @server.prompt(name="deploy_project", title="Deploy this project")
     def deploy_prompt(working_directory: str, provider: str = "") -> str:
@@ -514,11 +555,13 @@ async def _store_answers(where: Any, project: str, config: Any) -> list[str]:
     return stored
 
 
-async def _follow(ctx: Context, running: Any, wait_seconds: float) -> None:
-    """Forward every state change as a progress notification until done or wait_seconds."""
+async def _follow(ctx: Context, running: Any, wait_seconds: float, first: str) -> None:
+    """Name the target, then forward every state change as a progress notification, until
+    done or wait_seconds."""
     send, receive = anyio.create_memory_object_stream[Event](1000)
     running.listeners.append(lambda event: send.send_nowait(event))
-    progress = 0
+    progress = 1
+    await ctx.report_progress(progress, None, first)
 
     async def forward() -> None:
         nonlocal progress

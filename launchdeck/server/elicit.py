@@ -77,5 +77,5 @@ async def destroy(ctx: Context, working_directory: str, compose_files: list[str]
         name = where.load().project.name
     except LaunchdeckError:
         return None  # the tool body reports it properly
-    return Elicit(f"Destroy {name} (stack {where.stack}) on {where.provider}? This removes every "
+    return Elicit(f"Destroy {name} (stack {where.stack}) on {where.provider_name}? This removes every "
                   "container, service and network it owns.", Confirm)

@@ -83,17 +83,22 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--token", default=os.environ.get("LAUNCHDECK_MCP_TOKEN") or None,
                         help="bearer token every HTTP request must carry (required off "
                              "loopback; default: LAUNCHDECK_MCP_TOKEN)")
+    parser.add_argument("--read-only", action="store_true",
+                        default=os.environ.get("LAUNCHDECK_MCP_READ_ONLY", "") not in ("", "0"),
+                        help="offer only the tools that change nothing (ps, logs, config_list, "
+                             "debug_failure, plan; default: LAUNCHDECK_MCP_READ_ONLY=1)")
     return parser
 
 
 def main(argv: list[str]) -> None:
     """Parse `mcp serve`'s options and serve."""
     options = parser().parse_args(argv)
-    serve(options.transport, host=options.host, port=options.port, token=options.token)
+    serve(options.transport, host=options.host, port=options.port, token=options.token,
+          read_only=options.read_only)
 
 
 def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765,
-          token: str | None = None) -> None:
+          token: str | None = None, read_only: bool = False) -> None:
     """Run the server until the client disconnects (stdio) or the process is stopped (http)."""
     from launchdeck.server.app import create_server
 
@@ -107,7 +112,7 @@ def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765
         raise UsageError(f"serving on {host} needs a bearer token",
                          hint="Pass --token (or set LAUNCHDECK_MCP_TOKEN), or bind 127.0.0.1.")
     setup_logging()
-    server = create_server()
+    server = create_server(read_only=read_only)
     if transport == "stdio":
         server.run("stdio")
         return

@@ -71,9 +71,10 @@ def entry(client: str, argv: list[str]) -> tuple[str, dict[str, Any]]:
 
 
 def setup(client: str, *, write: bool = True, home: Path | None = None,
-          cwd: Path | None = None, argv: list[str] | None = None) -> SetupResult:
+          cwd: Path | None = None, argv: list[str] | None = None,
+          read_only: bool = False) -> SetupResult:
     path = config_path(client, home=home, cwd=cwd)
-    key, server = entry(client, argv or command())
+    key, server = entry(client, [*(argv or command()), *(["--read-only"] if read_only else [])])
     snippet = json.dumps({key: {"launchdeck": server}}, indent=2)
     if not write:
         return SetupResult(path, False, None, snippet)

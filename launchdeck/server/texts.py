@@ -68,14 +68,15 @@ def change_line(c: ChangeSummary) -> str:
 
 def plan(result: PlanResult) -> str:
     changed = result.changed
-    head = (f"plan for {result.project} ({result.stack}) on {result.provider}: "
+    head = (f"target: {result.target}\nplan for {result.project} ({result.stack}) on {result.provider}: "
             f"{len(changed)} change(s), {len(result.changes) - len(changed)} unchanged; nothing "
             "was changed.")
     return "\n".join([head, *[change_line(c) for c in result.changes]])
 
 
 def deploy(result: DeployOutput) -> str:
-    lines = [f"deployment {result.deployment_id} of {result.project} ({result.stack}, "
+    lines = [f"target: {result.target}",
+             f"deployment {result.deployment_id} of {result.project} ({result.stack}, "
              f"{result.provider}): {'finished' if result.finished else 'still running'}"]
     lines += [service_line(s) for s in result.services]
     lines += [change_line(c) for c in result.changes if c.action != "NOOP"]

@@ -22,6 +22,7 @@ class ConfigResult(BaseModel):
     project: str
     stack: str
     provider: str
+    target: str | None = None
     names: list[str] = Field(description="Names set, present or deleted; values are never shown.")
     missing: list[str] = Field([], description="Names the project reads that are still unset.")
 
@@ -48,7 +49,8 @@ async def _result(ref: ProjectRef, loaded: Loaded, provider: Provider,
     from launchdeck.engine.deploy import missing_config
 
     return ConfigResult(project=loaded.project.name, stack=ref.stack, provider=provider.name,
-                        names=names, missing=await missing_config(loaded, provider, ref.stack))
+                        target=(await ref.identity()).describe(), names=names,
+                        missing=await missing_config(loaded, provider, ref.stack))
 
 
 async def config_set(ref: ProjectRef, name: str, value: str) -> ConfigResult:

@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("launchdeck.deploy")
 
 
-async def prepare(ref: ProjectRef, loaded: Loaded | None = None) -> Ready:
-    """Load (unless given) and preflight the project: raise DeployRefused / ConfigMissing."""
+async def prepare(ref: ProjectRef, loaded: Loaded | None = None, *, pin: bool = True) -> Ready:
+    """Load (unless given) and preflight the project: raise DeployRefused / ConfigMissing, or
+    (``pin``) refuse credentials of another account than the stack's."""
     from launchdeck.engine import deploy as engine
 
-    return await engine.preflight(loaded or ref.load(), ref.target(), stack=ref.stack)
+    loaded = loaded or ref.load()
+    await ref.identity(pin=pin)
+    return await engine.preflight(loaded, ref.target(), stack=ref.stack)
 
 
 def options(*, wait_seconds: float = 300, force: bool = False,
@@ -57,15 +60,20 @@ async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = No
     """What deploying would change, without changing anything or taking the lock."""
     from launchdeck.engine import deploy as engine
 
-    return await engine.plan(await prepare(ref), options=options(force=force, network=network))
+    ready = await prepare(ref, pin=False)
+    result = await engine.plan(ready, options=options(force=force, network=network))
+    result.target = (await ref.identity()).describe()
+    return result
 
 
 async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = False,
                  network: str | None = None, sink: Sink = discard,
                  deployment_id: str | None = None) -> DeployResult:
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
-    return await run(await prepare(ref), wait_seconds=wait_seconds, force=force, network=network,
-                     sink=sink, deployment_id=deployment_id)
+    result = await run(await prepare(ref), wait_seconds=wait_seconds, force=force,
+                       network=network, sink=sink, deployment_id=deployment_id)
+    result.target = (await ref.identity()).describe()
+    return result
 
 
 async def missing_config(ref: ProjectRef) -> list[str]:

@@ -12,6 +12,7 @@ class DestroyResult(BaseModel):
     project: str
     stack: str
     provider: str
+    target: str | None = None
     removed: list[str]
     kept: list[str] = Field(description="Data kept unless volumes are deleted too.")
 
@@ -21,6 +22,8 @@ async def destroy(ref: ProjectRef, *, volumes: bool = False, sink: Sink = discar
 
     project = ref.load().project
     provider = ref.target()
+    target = (await ref.identity(pin=True)).describe()
     teardown = await engine.destroy(provider, project.name, ref.stack, volumes=volumes, sink=sink)
     return DestroyResult(project=project.name, stack=ref.stack, provider=provider.name,
+                         target=target,
                          removed=teardown.removed, kept=teardown.kept)

@@ -26,6 +26,7 @@ _TIME_HINT = "Use RFC 3339 (2026-01-02T15:04:05Z) or a duration such as 30s, 10m
 class LogsResult(BaseModel):
     project: str
     stack: str
+    target: str | None = None
     lines: list[LogLine]
 
 
@@ -79,8 +80,9 @@ async def logs(ref: ProjectRef, *, services: Sequence[str] = (), since: str | No
     from launchdeck.engine import logs as engine
 
     name, query = _query(ref, services, since, until, tail, deployment)
+    target = (await ref.identity()).describe()
     lines = await engine.read(ref.target(), name, ref.stack, query)
-    return LogsResult(project=name, stack=ref.stack, lines=lines)
+    return LogsResult(project=name, stack=ref.stack, target=target, lines=lines)
 
 
 async def page(ref: ProjectRef, *, services: Sequence[str] = (), since: str | None = None,
@@ -106,7 +108,7 @@ async def page(ref: ProjectRef, *, services: Sequence[str] = (), since: str | No
         chosen.append(line)
     end = offset + len(chosen)
     stamp = frozen or (result.lines[-1].at.isoformat() if result.lines else None)
-    return LogPage(project=result.project, stack=result.stack, lines=chosen,
+    return LogPage(project=result.project, stack=result.stack, target=result.target, lines=chosen,
                    next_cursor=_encode(end, stamp) if end < len(lines) else None,
                    truncated=truncated)
 

@@ -1,16 +1,23 @@
-"""The arguments every operation takes to find a project and its target."""
+"""The arguments every operation takes to find a project and its target.
+
+The target comes from, in order of strength: flags, the environment, the stack's file
+(``.launchdeck/<stack>``), the defaults. The provider is made once per reference.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from launchdeck.identity import DEFAULT_STACK, check_provider, check_stack
 
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
+    from launchdeck.engine.status import Target
     from launchdeck.providers.base import Provider
+    from launchdeck.stacks import Settings
 
 
 @dataclass(frozen=True)
@@ -21,8 +28,13 @@ class ProjectRef:
     compose_files: tuple[str, ...] = ()
     project_name: str | None = None
     profiles: tuple[str, ...] = ()
-    provider: str = field(default_factory=lambda: os.environ.get("LAUNCHDECK_PROVIDER", "local"))
+    provider: str | None = None
+    """Given by the caller (a flag); None: the environment, the stack's file, else local."""
     stack: str = field(default_factory=lambda: os.environ.get("LAUNCHDECK_STACK", DEFAULT_STACK))
+    region: str | None = None
+    profile: str | None = None
+    """AWS credentials profile (else AWS_PROFILE, else the stack's)."""
+    allow_new_account: bool = False
 
     def load(self) -> Loaded:
         from launchdeck.compose.load import load
@@ -31,7 +43,41 @@ class ProjectRef:
                     project_name=self.project_name, profiles=self.profiles,
                     stack=check_stack(self.stack))
 
+    @cached_property
+    def settings(self) -> Settings:
+        """The provider, region and profile in force, and what overrode the stack's file."""
+        from launchdeck.stacks import resolve
+
+        return resolve(self.working_directory, check_stack(self.stack), provider=self.provider,
+                       region=self.region, profile=self.profile)
+
+    @property
+    def provider_name(self) -> str:
+        return check_provider(self.settings.provider)
+
     def target(self) -> Provider:
+        """The provider, made once for this reference."""
+        return self._provider
+
+    @cached_property
+    def _provider(self) -> Provider:
         from launchdeck.providers import create
 
-        return create(check_provider(self.provider))
+        settings = self.settings
+        return create(self.provider_name, region=settings.region, profile=settings.profile)
+
+    async def identity(self, *, pin: bool = False) -> Target:
+        """Who and where the provider acts as. With ``pin`` (deploy, destroy), credentials that
+        reach another account than the stack's file records are refused, and a stack's first
+        deploy records its account."""
+        from launchdeck.stacks import check_account
+
+        found = await self.target().identity()
+        if pin and found.provider != "local":
+            check_account(self.working_directory, self.settings.stack, found.account,
+                          allow_new=self.allow_new_account)
+        return found
+
+    def notes(self) -> tuple[str, ...]:
+        """Where a flag or the environment overrode the stack's file."""
+        return self.settings.notes

@@ -12,6 +12,7 @@ class PsResult(BaseModel):
     project: str
     stack: str
     provider: str
+    target: str | None = None
     services: list[ServiceStatus]
 
 
@@ -20,6 +21,7 @@ async def ps(ref: ProjectRef) -> PsResult:
 
     project = ref.load().project
     provider = ref.target()
+    target = (await ref.identity()).describe()
     services = await engine.ps(provider, project, ref.stack)
-    return PsResult(project=project.name, stack=ref.stack, provider=provider.name,
+    return PsResult(project=project.name, stack=ref.stack, provider=provider.name, target=target,
                     services=services)

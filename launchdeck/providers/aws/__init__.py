@@ -13,7 +13,7 @@ CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}),
                             domains=True)
 
 
-def create() -> AwsProvider:
+def create(*, region: str | None = None, profile: str | None = None) -> AwsProvider:
     from launchdeck.providers.aws.provider import AwsProvider
 
-    return AwsProvider()
+    return AwsProvider(region=region, profile=profile)

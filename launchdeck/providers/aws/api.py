@@ -47,17 +47,26 @@ class AwsError(ProviderError):
 class Aws:
     """boto3 clients of one session and region, made on first use and shared by threads."""
 
-    def __init__(self, session: Any = None) -> None:
+    def __init__(self, session: Any = None, *, profile: str | None = None,
+                 region: str | None = None) -> None:
         import boto3
         from botocore.config import Config
+        from botocore.exceptions import ProfileNotFound
 
         # botocore logs whole request and response bodies at DEBUG, and those carry config
         # values (SSM reads); whatever level the front end logs at, they stay out.
         for name in ("botocore", "boto3", "urllib3"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        self.session = session or boto3.Session()
+        if session is None:
+            try:
+                session = boto3.Session(profile_name=profile)
+            except ProfileNotFound as exc:
+                raise ProviderError(f"there is no AWS profile named {profile!r}", provider="aws",
+                                    hint="List them with `aws configure list-profiles`; fix the "
+                                         "profile of the stack, or AWS_PROFILE.") from exc
+        self.session = session
         # AWS_REGION is what the other AWS SDKs read; boto3 reads AWS_DEFAULT_REGION and profiles
-        self.region = self.session.region_name or os.environ.get("AWS_REGION") or None
+        self.region = region or self.session.region_name or os.environ.get("AWS_REGION") or None
         self._config = Config(retries={"mode": "standard", "max_attempts": 10},
                               connect_timeout=10, read_timeout=60, max_pool_connections=32)
         self._clients: dict[str, Any] = {}
@@ -77,6 +86,16 @@ class Aws:
                 "no AWS credentials found", provider="aws",
                 hint="Run `aws configure` or `aws sso login`, or set AWS_PROFILE, or "
                      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then try again.")
+
+    def credential_source(self) -> str:
+        """Where the credentials came from, in words (a profile, the environment, SSO …)."""
+        found = self.session.get_credentials()
+        method = getattr(found, "method", None) or "unknown"
+        label = _SOURCES.get(method, method)
+        profile = self.session.profile_name
+        if method in ("env", "iam-role", "container-role") or not profile:
+            return label
+        return f"profile {profile}, {label}"
 
     def client(self, service: str) -> Any:
         with self._guard:  # boto3 sessions are not thread-safe; their clients are
@@ -177,6 +196,13 @@ def continue_chain(depth: int) -> None:
     _depth.set(max(_depth.get(), depth))
 
 
+_SOURCES = {"env": "environment variables", "shared-credentials-file": "credentials file",
+            "config-file": "config file", "sso": "SSO", "assume-role": "assumed role",
+            "assume-role-with-web-identity": "web identity", "iam-role": "instance role",
+            "container-role": "container role", "custom-process": "credential process",
+            "explicit": "given keys"}
+
+
 def _translate(service: str, operation: str, exc: Exception) -> ProviderError:
     from botocore.exceptions import (
         ClientError,
@@ -194,6 +220,11 @@ def _translate(service: str, operation: str, exc: Exception) -> ProviderError:
     if isinstance(exc, NoCredentialsError):
         return ProviderError("no AWS credentials found", provider="aws",
                              hint="Run `aws configure` or `aws sso login`, or set AWS_PROFILE.")
+    if type(exc).__name__ in ("UnauthorizedSSOTokenError", "SSOTokenLoadError",
+                              "TokenRetrievalError", "SSOError"):
+        return ProviderError("the AWS SSO session has expired or was never started",
+                             provider="aws", hint="Run `aws sso login` (with --profile of the "
+                                                  "profile in use), then try again.")
     if isinstance(exc, NoRegionError):
         return ProviderError("no AWS region is set", provider="aws",
                              hint="Set AWS_REGION, e.g. `export AWS_REGION=us-east-1`.")

@@ -19,7 +19,7 @@ import anyio
 
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Sink
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
+from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
 from launchdeck.providers.aws import CAPABILITIES, ingress, lock, names, stores
 from launchdeck.providers.aws.api import Aws, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
@@ -36,17 +36,26 @@ class AwsProvider:
     capabilities = CAPABILITIES
     log_interval = 2.0
 
-    def __init__(self, aws: Aws | None = None, *, poll: float = 5.0) -> None:
+    def __init__(self, aws: Aws | None = None, *, poll: float = 5.0, region: str | None = None,
+                 profile: str | None = None) -> None:
         self._aws = aws
         self.poll = poll
         """Seconds between reads while waiting for builds, rollouts and stores."""
+        self._region, self._profile = region, profile
         self._account: str | None = None
+        self._caller: str | None = None
 
     @property
     def aws(self) -> Aws:
         if self._aws is None:
-            self._aws = Aws()
+            self._aws = Aws(profile=self._profile, region=self._region)
         return self._aws
+
+    async def identity(self) -> Target:
+        """The account, caller, region and where the credentials came from (STS says who)."""
+        account = await self.account()
+        return Target(provider=self.name, account=account, region=self.aws.region,
+                      principal=self._caller, credentials=self.aws.credential_source())
 
     def config_store(self, project: str, stack: str) -> SsmConfigStore:
         return SsmConfigStore(self.aws, project, stack)
@@ -57,7 +66,8 @@ class AwsProvider:
     async def account(self) -> str:
         self.aws.check()
         if self._account is None:
-            self._account = (await self.aws("sts", "get_caller_identity"))["Account"]
+            caller = await self.aws("sts", "get_caller_identity")
+            self._account, self._caller = caller["Account"], caller.get("Arn")
         return self._account
 
     async def bucket(self) -> str:

@@ -11,7 +11,7 @@ CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}),
                             domains=True)
 
 
-def create() -> NoReturn:
+def create(*, region: str | None = None, profile: str | None = None) -> NoReturn:
     from launchdeck.errors import UsageError
 
     raise UsageError("deploying to gcp is not available in this version",

@@ -13,7 +13,7 @@ CAPABILITIES = Capabilities(cloud=False, stores=frozenset({"postgres", "redis", 
                             llm=False, domains=False)
 
 
-def create() -> LocalProvider:
+def create(*, region: str | None = None, profile: str | None = None) -> LocalProvider:
     from launchdeck.providers.local.provider import LocalProvider
 
     return LocalProvider()

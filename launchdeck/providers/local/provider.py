@@ -19,7 +19,7 @@ import anyio
 
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Event, Sink, State
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
+from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
 from launchdeck.errors import ProviderError
 from launchdeck.paths import state_dir
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
@@ -64,6 +64,11 @@ class LocalProvider:
         if self._client is None:
             self._client = connect(self.endpoint, timeout=120)
         return self._client.api
+
+    async def identity(self) -> Target:
+        """The engine's endpoint and where it was found (no call to the engine)."""
+        endpoint = self.endpoint
+        return Target(provider=self.name, account=endpoint.host, credentials=endpoint.source)
 
     async def connected(self) -> Any:
         return await C.in_thread(lambda: self.api)

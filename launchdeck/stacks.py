@@ -1,0 +1,158 @@
+"""Stacks that remember their target: a small file per stack in the project, kept with the code.
+
+``.launchdeck/<stack>`` holds the stack's provider, region and (AWS) profile as
+``KEY=value`` lines, and after the first deploy the account or project it deployed to. No
+secret goes in it. Every command that names the stack reads it; flags and the environment
+override it, and the target line says so. A deploy or destroy whose credentials reach
+another account than the one recorded is refused before any change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from launchdeck.errors import UsageError
+
+FOLDER = ".launchdeck"
+_KEYS = {"provider": "LAUNCHDECK_PROVIDER", "region": "REGION", "profile": "AWS_PROFILE",
+         "account": "ACCOUNT"}
+_LINE = re.compile(r"([A-Z_]+)=(.*)")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What a stack file says (every field optional)."""
+
+    name: str
+    provider: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    account: str | None = None
+    """The account (AWS) or project (GCP) the stack deployed to; set by its first deploy."""
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a command acts: the stack's file, then the environment, then flags, in that
+    order of strength; ``notes`` say where a flag or the environment overrode the file."""
+
+    provider: str
+    region: str | None = None
+    profile: str | None = None
+    stack: Stack | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def path(project_dir: str | Path, stack: str) -> Path:
+    return Path(project_dir) / FOLDER / stack
+
+
+def read(project_dir: str | Path, stack: str) -> Stack | None:
+    """The stack's file, if the project has one."""
+    where = path(project_dir, stack)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UsageError(f"cannot read the stack file {where}: {exc.strerror}",
+                         hint="Fix its permissions, or remove it and create the stack again.") from exc
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.fullmatch(line)
+        if not match or match.group(1) not in _KEYS.values():
+            raise UsageError(f"{where}:{number}: cannot read {line[:60]!r}",
+                             hint=f"Each line is KEY=value, with KEY one of "
+                                  f"{', '.join(_KEYS.values())}.")
+        values[match.group(1)] = match.group(2).strip()
+    fields = {name: values.get(key) or None for name, key in _KEYS.items()}
+    return Stack(name=stack, path=where, **fields)
+
+
+def write(project_dir: str | Path, stack: Stack) -> Path:
+    """Write the stack's file (whole or not at all)."""
+    where = path(project_dir, stack.name)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# launchdeck stack: where this stack deploys (no secrets here; commit it)"]
+    lines += [f"{key}={getattr(stack, name)}" for name, key in _KEYS.items()
+              if getattr(stack, name)]
+    tmp = where.with_name(f".{where.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, where)
+    return where
+
+
+def listed(project_dir: str | Path) -> list[Stack]:
+    """Every stack the project has a file for, by name."""
+    folder = Path(project_dir) / FOLDER
+    if not folder.is_dir():
+        return []
+    found = (read(project_dir, p.name) for p in sorted(folder.iterdir())
+             if p.is_file() and not p.name.startswith("."))
+    return [s for s in found if s is not None]
+
+
+def remove(project_dir: str | Path, stack: str) -> bool:
+    where = path(project_dir, stack)
+    if not where.is_file():
+        return False
+    where.unlink()
+    return True
+
+
+def resolve(project_dir: str | Path, stack: str, *, provider: str | None = None,
+            region: str | None = None, profile: str | None = None) -> Settings:
+    """The provider, region and profile a command uses for ``stack``: flags, else the
+    environment, else the stack's file, else the defaults."""
+    found = read(project_dir, stack)
+    notes = []
+
+    def pick(name: str, flag: str | None, env: str | None, label: str) -> str | None:
+        saved = getattr(found, name) if found else None
+        chosen = flag or env or saved
+        if saved and chosen != saved:
+            origin = "given" if flag else "from the environment"
+            notes.append(f"{label} {chosen} ({origin}) overrides {saved} from "
+                         f"{FOLDER}/{stack}")
+        return chosen
+
+    chosen_provider = pick("provider", provider, os.environ.get("LAUNCHDECK_PROVIDER"),
+                           "provider") or "local"
+    chosen_region = pick("region", region, _env_region(chosen_provider), "region")
+    chosen_profile = pick("profile", profile, os.environ.get("AWS_PROFILE"), "profile") \
+        if chosen_provider == "aws" else None
+    return Settings(chosen_provider, chosen_region, chosen_profile, found, tuple(notes))
+
+
+def _env_region(provider: str) -> str | None:
+    if provider == "aws":
+        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if provider == "gcp":
+        return os.environ.get("GCP_REGION")
+    return None
+
+
+def check_account(project_dir: str | Path, stack: Stack | None, account: str | None, *,
+                  allow_new: bool) -> Stack | None:
+    """Refuse credentials that reach another account than the stack recorded; record the
+    account on a stack's first deploy. Returns the stack as it is now."""
+    if stack is None or account is None:
+        return stack
+    if stack.account and stack.account != account and not allow_new:
+        raise UsageError(
+            f"stack {stack.name} deployed to {stack.account}, but these credentials reach "
+            f"{account}; nothing was changed",
+            hint=f"Use the credentials of {stack.account} (e.g. the profile in "
+                 f"{FOLDER}/{stack.name}), or allow the new account (--allow-new-account) if "
+                 "the stack moves on purpose.")
+    if stack.account != account:
+        stack = replace(stack, account=account)
+        write(stack.path.parent.parent if stack.path else project_dir, stack)
+    return stack
