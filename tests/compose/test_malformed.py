@@ -32,7 +32,7 @@ EXPECTED = [
     ('healthcheck-retries-string', "healthcheck-retries-string.yaml:6: services.web.healthcheck.retries: must be an integer, not 'many'"),
     ('healthcheck-unknown-key', "healthcheck-unknown-key.yaml:5: services.web.healthcheck.tets: unknown key 'tets'; did you mean 'test'?"),
     ('image-number', 'image-number.yaml:3: services.web.image: must be a string, not an integer'),
-    ('include-unsupported', 'include-unsupported.yaml:1: include: include is not supported: inline the included files, or pass them with -f'),
+    ('include-missing-file', 'include-missing-file.yaml:2: include: other.yaml not found\nCheck the path; relative paths start at the project directory.'),
     ('interpolation-bad-name', "interpolation-bad-name.yaml:5: services.web.environment.A: invalid interpolation format '${1VAR}'; write a literal $ as $$"),
     ('interpolation-in-port', "interpolation-in-port.yaml:5: services.web.ports[0]: invalid port '${PORT}:80': use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, optionally with /tcp or /udp (PORT is not set: define it in .env or .env.<stack>)"),
     ('interpolation-required-bare', 'interpolation-required-bare.yaml:3: services.web.image: required variable TAG is missing a value'),
@@ -63,7 +63,7 @@ EXPECTED = [
     ('extends-unknown-service', "extends-unknown-service.yaml:3: services.web.extends: extends names service 'bsae', which the file does not define (services: web, base)"),
     ('extends-cycle', 'extends-cycle.yaml:4: services.a.extends: extends forms a cycle: a -> b -> a'),
     ('extends-missing-file', 'extends-missing-file.yaml:3: services.web.extends.file: extends names the file common.yaml, which does not exist'),
-    ('yaml-syntax', "yaml-syntax.yaml:4: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 3)"),
+    ('yaml-syntax', "yaml-syntax.yaml:3: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence that starts on this line)"),
     ('yaml-tab', 'yaml-tab.yaml:2: invalid YAML: found character that cannot start any token'),
     ('yaml-unsupported-tag', 'yaml-unsupported-tag.yaml:3: services.web.image: unsupported YAML tag !!binary'),
 ]
