@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.compose.merge import merge
-from launchdeck.compose.source import BadPath, Mapping, Sequence, is_file, resolved, where
+from launchdeck.compose.source import BadPath, Mapping, Override, Sequence, is_file, resolved, where
 from launchdeck.errors import ComposeError, Problem
 
 Reader = Callable[[Path], Mapping]
@@ -24,8 +24,11 @@ def resolve_extends(doc: Mapping, path: Path, read: Reader) -> None:
     """Replace every service of ``doc`` that extends another by the merged result, in place."""
     resolver = _Resolver(read)
     resolver.docs[path] = doc
-    for name in list(doc.get("services") or {}):
-        doc["services"][name] = resolver.service(path, name, ())
+    services = doc.get("services") or {}
+    for name in list(services):
+        merged = resolver.service(path, name, ())
+        # `web: !override {extends: base}` replaces web with the extended result
+        services[name] = Override(merged) if isinstance(services[name], Override) else merged
 
 
 class _Resolver:
@@ -51,6 +54,8 @@ class _Resolver:
             raise ComposeError(Problem(f"extends forms a cycle: {loop}", file, line,
                                        f"services.{name}.extends"))
         service = services[name]
+        if isinstance(service, Override):
+            service = service.value
         spec = service.get("extends") if isinstance(service, dict) else None
         if spec is None:
             self.done[key] = service

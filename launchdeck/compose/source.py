@@ -228,6 +228,8 @@ class _Builder:
                  if in_list else
                  "on services: reset or override each service instead" if path == "services" else
                  "inside an x- extension, which is kept as written" if _in_extension(path) else
+                 "on include or extends, which are read before files are merged"
+                 if _in_include_or_extends(path) else
                  "at the top of the file" if not path else "")
         if wrong:
             raise ComposeError(Problem(f"{node.tag} cannot be used {wrong}", self.file, line, path))
@@ -322,6 +324,12 @@ class _Builder:
 
 def _in_extension(path: str) -> bool:
     return any(part.split("[", 1)[0].startswith("x-") for part in path.split("."))
+
+
+def _in_include_or_extends(path: str) -> bool:
+    parts = [part.split("[", 1)[0] for part in path.split(".")]
+    return parts[0] == "include" or (len(parts) >= 3 and parts[0] == "services"
+                                     and parts[2] == "extends")
 
 
 def _default_tag(node: yaml.Node) -> str:
