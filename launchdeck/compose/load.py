@@ -174,13 +174,14 @@ class _Reader:
         for index, entry in enumerate(entries):
             at = _entry_where(entries, index)
             spec = entry if isinstance(entry, dict) else {"path": entry}
-            files = [self._file(directory / str(p), at, "include") for p in _listed(spec["path"])]
+            files = [self._file(directory, str(p), at, "include") for p in _listed(spec["path"])]
             for file in files:
                 if file in chain:
                     loop = " -> ".join(_display(p, self.base) for p in (*chain, file))
                     raise ComposeError(Problem(f"include forms a cycle: {loop}", *at, "include"))
             given = spec.get("project_directory")
-            own_dir = _resolve(directory / str(given), at, "include") if given else files[0].parent
+            own_dir = _resolve(directory / str(given), at, "include", given) if given \
+                else files[0].parent
             own = self._include_variables(spec, directory, own_dir, variables, at)
             imported: Mapping | None = None
             for file in files:
@@ -197,13 +198,18 @@ class _Reader:
 
     def _include_variables(self, spec: Any, directory: Path, own_dir: Path,
                            variables: dict[str, str], at: Where) -> dict[str, str]:
-        env_files = [self._file(directory / str(p), at, "include.env_file", must_exist=True)
+        env_files = [self._file(directory, str(p), at, "include.env_file")
                      for p in _listed(spec.get("env_file") or [])]
-        if not env_files and is_file(own_dir / ".env"):
-            env_files = [own_dir / ".env"]
+        try:
+            if not env_files and is_file(own_dir / ".env"):
+                env_files = [own_dir / ".env"]
+        except BadPath as exc:
+            raise ComposeError(Problem(f"cannot read {_short(own_dir / '.env')}: {exc}", *at,
+                                       "include")) from None
         values: dict[str, str] = {}
         for path in env_files:
-            values.update(read_env_file(path, {**variables, **values}, _display(path, self.base)))
+            values.update(read_env_file(path, {**variables, **values}, _display(path, self.base),
+                                        (at, "include.env_file")))
         return {**values, **variables}
 
     def _import(self, doc: Mapping, imported: Mapping, own_dir: Path, at: Where) -> None:
@@ -228,14 +234,13 @@ class _Reader:
                 target[name] = value
                 target.where[name] = source.where.get(name, at)
 
-    def _file(self, path: Path, at: Where, field: str, *, must_exist: bool = True) -> Path:
-        found = _resolve(path, at, field)
+    def _file(self, directory: Path, written: str, at: Where, field: str) -> Path:
+        found = _resolve(directory / written, at, field, written)
         try:
             ok = is_file(found)
         except BadPath as exc:
-            raise ComposeError(Problem(f"cannot use {_display(found, self.base)}: {exc}", *at,
-                                       field)) from None
-        if must_exist and not ok:
+            raise ComposeError(Problem(f"cannot use {_short(written)}: {exc}", *at, field)) from None
+        if not ok:
             raise ComposeError(Problem(f"{_display(found, self.base)} not found", *at, field),
                                hint="Check the path; relative paths start at the project "
                                     "directory.")
@@ -251,14 +256,16 @@ def _listed(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _resolve(path: Path, at: Where, field: str) -> Path:
+def _resolve(path: Path, at: Where, field: str, written: Any = None) -> Path:
     try:
         return resolved(path)
     except BadPath as exc:
-        raise ComposeError(Problem(f"cannot use {_short(path)}: {exc}", *at, field)) from None
+        shown = _short(path if written is None else written)
+        raise ComposeError(Problem(f"cannot use {shown}: {exc}", *at, field)) from None
 
 
-def _short(path: Path) -> str:
+def _short(path: Any) -> str:
+    """A path for a message: NUL bytes visible, and at most 80 characters."""
     text = str(path).replace("\0", "\\0")
     return text if len(text) <= 80 else text[:40] + "..." + text[-37:]
 
@@ -372,14 +379,23 @@ def _variables(project_dir: Path, stack: str, env: dict[str, str], base: Path) -
 _SINGLE_QUOTED = re.compile(r"^\s*(?:export\s+)?[^=#\s]+\s*=\s*'")
 
 
-def read_env_file(path: Path, known: dict[str, str], label: str) -> dict[str, str]:
-    """KEY=VALUE lines as Compose reads them; unquoted and double-quoted values interpolate."""
+def read_env_file(path: Path, known: dict[str, str], label: str,
+                  named_at: tuple[Where, str] | None = None) -> dict[str, str]:
+    """KEY=VALUE lines as Compose reads them; unquoted and double-quoted values interpolate.
+
+    ``named_at`` is where a compose file names this env file (its place and field), so that
+    a file that cannot be read is reported there.
+    """
     from dotenv.parser import parse_stream
 
     values: dict[str, str] = {}
     try:
         text = read_text(path)
     except BadPath as exc:
+        if named_at:
+            (file, line), field = named_at
+            raise ComposeError(Problem(f"cannot read env file {label}: {exc}", file, line,
+                                       field)) from None
         raise ComposeError(Problem(f"cannot read the file: {exc}", label)) from None
     if "\0" in text:
         raise ComposeError(Problem("the file contains a NUL character (is it binary?)", label))
@@ -500,11 +516,12 @@ def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
             spec = entry if isinstance(entry, dict) else {"path": entry}
             file, line = where(doc, ("services", name, "env_file", index))
             field = f"services.{name}.env_file[{index}]"
-            path = _resolve(project_dir / str(spec.get("path", "")), (file, line), field)
+            written = str(spec.get("path", ""))
+            path = _resolve(project_dir / written, (file, line), field, f"env file {written}")
             try:
                 found = is_file(path)
             except BadPath as exc:
-                raise ComposeError(Problem(f"cannot use env file {_display(path, base)}: {exc}",
+                raise ComposeError(Problem(f"cannot use env file {_short(written)}: {exc}",
                                            file, line, field)) from None
             if not found:
                 if spec.get("required", True) is False:
@@ -514,7 +531,7 @@ def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
                             f"services.{name}.env_file[{index}]"),
                     hint="Create it, or mark the entry required: false.",
                 )
-            values.update(read_env_file(path, variables, _display(path, base)))
+            values.update(read_env_file(path, variables, _display(path, base), ((file, line), field)))
         environment = service.get("environment") or Mapping()
         service["environment"] = Mapping({**values, **environment},
                                          where=dict(getattr(environment, "where", {})))

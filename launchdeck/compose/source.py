@@ -173,7 +173,8 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
     line = (problem or context).line + 1 if (problem or context) else 0
     if context and exc.context and context.line + 1 != line:
         at_end = problem is not None and not text[problem.index:].strip()
-        if at_end or exc.context.startswith("while scanning"):
+        # a quote, flow collection or block scalar left open: the fix is where it was opened
+        if at_end or exc.context.startswith("while scanning") or " flow " in exc.context:
             return Problem(f"invalid YAML: {what} ({exc.context} that starts on this line)", file,
                            context.line + 1)
         what += f" ({exc.context} at line {context.line + 1})"
@@ -316,9 +317,10 @@ class _Builder:
     def _enter(self, node: yaml.Node, path: str) -> None:
         self.depth += 1
         if self.depth > 100:  # a recursive alias would otherwise never end
+            shown = path if len(path) <= 80 else path[:77] + "..."
             raise ComposeError(
-                Problem("YAML nested too deeply (recursive anchor?)", self.file,
-                        node.start_mark.line + 1, path)
+                Problem("YAML nested more than 100 levels deep (an alias inside its own anchor?)",
+                        self.file, node.start_mark.line + 1, shown)
             )
 
 
@@ -401,7 +403,7 @@ def read_text(path: Path) -> str:
         with path.open("rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise BadPath(f"cannot read it: {os_reason(exc)}") from None
+        raise BadPath(os_reason(exc)) from None
     except ValueError:
         raise BadPath("the path contains a NUL character") from None
     if len(data) > MAX_FILE_BYTES:

@@ -172,7 +172,8 @@ def test_invalid_config_name_is_an_error(project) -> None:
 def test_depends_on_cycle_is_an_error_at_its_line(project, provider: str) -> None:
     """A depends_on loop is an error finding at the dependency that closes it, on every target."""
     root = project({"compose.yaml": "services:\n  a:\n    image: x\n    depends_on: [b]\n"
-                                    "  b:\n    image: x\n    depends_on:\n      c: {condition: service_started}\n"
+                                    "  b:\n    image: x\n    depends_on:\n"
+                                    "      c: {condition: service_started}\n"
                                     "  c:\n    image: x\n    depends_on: [a]\n"})
     (finding,) = [f for f in validate(load(cwd=root, os_environ={}), provider)
                   if "cycle" in f.message]
