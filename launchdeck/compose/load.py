@@ -44,6 +44,9 @@ from launchdeck.errors import ComposeError, Problem
 CANDIDATES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # used with fullmatch: "ok\n" is refused
 _RESOURCES = ("services", "volumes", "networks", "secrets", "configs")
+MAX_SERVICES = 1000
+"""The most services a project may have: a safety bound (loading 1,000 takes about two seconds),
+far above what real projects hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ def load(
     for doc in docs[1:]:
         merged = merge(merged, doc)
     strip_markers(merged)
+    _count_services(merged)
 
     name = _project_name(project_name, variables, merged, project_dir)
     _apply_profiles(merged, list(profiles) or _split(variables.get("COMPOSE_PROFILES", "")))
@@ -149,6 +153,7 @@ class _Reader:
         """One file read and interpolated, and what is wrong with it (schema last)."""
         doc = _read(path, self.base)
         label = _display(path, self.base)
+        _count_services(doc)
         problems = _interpolate(doc, (), variables, label, doc)
         _empty_entries(doc)
         return doc, problems or schema.check(without_markers(doc), label)
@@ -245,6 +250,15 @@ class _Reader:
                                hint="Check the path; relative paths start at the project "
                                     "directory.")
         return found
+
+
+def _count_services(doc: Mapping) -> None:
+    services = doc.get("services")
+    if isinstance(services, dict) and len(services) > MAX_SERVICES:
+        file, line = where(doc, ("services",))
+        raise ComposeError(Problem(f"{len(services)} services are more than launchdeck loads "
+                                   f"({MAX_SERVICES})", file, line, "services"),
+                           hint="Split the project into several projects.")
 
 
 def _entry_where(entries: Any, index: int) -> Where:

@@ -13,7 +13,6 @@ import math
 import os
 import posixpath
 import re
-import shlex
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -59,10 +58,59 @@ def _stringify(value: Any) -> Any:
 def _command(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return shlex.split(value)
+            return split_words(value)
         except ValueError as exc:
-            raise ValueError(f"cannot split {value!r} into arguments: {exc}") from None
+            shown = repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+            raise ValueError(f"cannot split {shown} into arguments: {exc}") from None
     return value
+
+
+def split_words(text: str) -> list[str]:
+    """``shlex.split(text)``, in linear time: shlex grows each word a character at a time, so a
+    long command (a megabyte of it) would take minutes."""
+    words: list[str] = []
+    current: list[str] = []
+    in_word, quote, i, n = False, "", 0, len(text)
+    while i < n:
+        char = text[i]
+        if quote == "'":
+            end = text.find("'", i)
+            if end < 0:
+                raise ValueError("No closing quotation")
+            current.append(text[i:end])
+            quote, i = "", end + 1
+            continue
+        if quote == '"':
+            if char == '"':
+                quote = ""
+            elif char == "\\" and i + 1 >= n:
+                raise ValueError("No escaped character")
+            elif char == "\\" and text[i + 1] in '"\\':
+                i += 1
+                current.append(text[i])
+            else:
+                current.append(char)
+        elif char in " \t\r\n":
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+        elif char == "\\":
+            if i + 1 >= n:
+                raise ValueError("No escaped character")
+            i += 1
+            current.append(text[i])
+            in_word = True
+        elif char in "'\"":
+            quote, in_word = char, True
+        else:
+            current.append(char)
+            in_word = True
+        i += 1
+    if quote:
+        raise ValueError("No closing quotation")
+    if in_word:
+        words.append("".join(current))
+    return words
 
 
 StringList = Annotated[list[str], BeforeValidator(_string_or_list)]
@@ -127,6 +175,8 @@ class Build(_Open):
 
 _PORT = re.compile(r"(\d+)(?:-(\d+))?")
 _MAX_PORT = 65535
+MAX_PORTS = 65536
+"""The most ports the ranges of one project may expand to (every port number, once)."""
 
 
 class Port(_Model):
@@ -479,17 +529,25 @@ class Service(_Open):
 
     @field_validator("ports", mode="before")
     @classmethod
-    def _expand_ranges(cls, value: Any) -> Any:
+    def _expand_ranges(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, list):
             return value
+        # one budget for the whole project: a hundred "1-65535" would be millions of ports
+        spent = _context(info).setdefault("expanded_ports", [0])
         out: list[Any] = []
         for item in value:
             if isinstance(item, (str, int)) and not isinstance(item, bool):
                 try:
-                    out.extend(parse_port(item))
-                    continue
+                    ports = parse_port(item)
                 except ValueError:
-                    pass  # the Port model reports it, at this item's index
+                    out.append(item)  # the Port model reports it, at this item's index
+                    continue
+                spent[0] += len(ports)
+                if spent[0] > MAX_PORTS:
+                    raise ValueError(f"port ranges expand to more than {MAX_PORTS} ports in the "
+                                     "project; publish fewer, or one range for all")
+                out.extend(ports)
+                continue
             out.append(item)
         return out
 

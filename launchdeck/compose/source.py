@@ -42,11 +42,12 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 Where = tuple[str, int]
 """A file and a 1-based line."""
 
-MAX_FILE_BYTES = 4 << 20
-"""The largest compose or env file read; real ones are a few kilobytes."""
-MAX_VALUES = 200_000
+MAX_FILE_BYTES = 1 << 20
+"""The largest compose or env file read: real ones are a few kilobytes, and a 1 MB one (some
+1,600 services) loads in about two seconds, so a bigger one could take too long."""
+MAX_VALUES = 100_000
 """The most values one document may expand to once aliases are followed (a 500-service
-project has about 25,000); past it, a document of nested aliases would take gigabytes."""
+project has about 45,000); past it, a document of nested aliases would take gigabytes."""
 _MARKERS = ("!reset", "!override")
 
 
