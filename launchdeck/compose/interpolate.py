@@ -18,6 +18,9 @@ _NAME_CHARS = _NAME_START | frozenset("0123456789")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 MAX_NESTING = 32
 """How deeply defaults may nest (``${A:-${B:-...}}``); real files use two or three levels."""
+MAX_LENGTH = 1 << 20
+"""The longest value substitution may make: ``B=${A}${A}``, ``C=${B}${B}``... doubles at
+each line, and forty lines would ask for a terabyte."""
 
 
 class InterpolationError(ValueError):
@@ -51,6 +54,9 @@ def substitute(text: str, env: Mapping[str, str]) -> Substitution:
         return Substitution(text)
     parts: list[tuple[bool, str]] = []  # (is_reference, text)
     _scan(text, env, parts, 0)
+    if sum(len(t) for _, t in parts) > MAX_LENGTH:  # measured before anything is joined
+        raise InterpolationError(f"the value is longer than {MAX_LENGTH >> 20} MB once its "
+                                 "variables are substituted")
     refs = tuple(dict.fromkeys(t for is_ref, t in parts if is_ref))
     if not refs:
         return Substitution("".join(t for _, t in parts))

@@ -415,6 +415,8 @@ def read_env_file(path: Path, known: dict[str, str], label: str,
         raise ComposeError(Problem("the file contains a NUL character (is it binary?)", label))
     import io
 
+    scope = dict(known)  # what a value may refer to: grown line by line, never copied
+    grown = 0
     for binding in parse_stream(io.StringIO(text)):
         line = binding.original.line
         if binding.error:
@@ -426,15 +428,24 @@ def read_env_file(path: Path, known: dict[str, str], label: str,
         value = binding.value or ""
         if not _SINGLE_QUOTED.match(binding.original.string):
             try:
-                value = substitute(value, {**known, **values}).value
+                value = substitute(value, scope).value
+                grown += len(value)
+                if grown > MAX_GROWTH:
+                    raise InterpolationError(f"its values grow past {MAX_GROWTH >> 20} MB once "
+                                             "variables are substituted")
             except InterpolationError as exc:
                 raise ComposeError(Problem(str(exc), label, line)) from None
-        values[binding.key] = value
+        values[binding.key] = scope[binding.key] = value
     return values
 
 
+MAX_GROWTH = 16 << 20
+"""How many characters substitution may add to one file (each value is also bounded)."""
+
+
 def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], label: str,
-                 root: Mapping) -> list[Problem]:
+                 root: Mapping, grown: list[int] | None = None) -> list[Problem]:
+    grown = [0] if grown is None else grown
     problems: list[Problem] = []
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for key, value in list(items):
@@ -443,13 +454,21 @@ def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], la
                 continue
             try:
                 result = substitute(value, variables)
+                grown[0] += len(result.value) - len(value)
+                if grown[0] > MAX_GROWTH:
+                    raise InterpolationError(f"substitution makes the file more than "
+                                             f"{MAX_GROWTH >> 20} MB longer")
             except InterpolationError as exc:
                 file, line = where(root, (*path, key), (label, 0))
                 problems.append(Problem(str(exc), file, line, path_label((*path, key))))
+                if grown[0] > MAX_GROWTH:
+                    return problems
                 continue
             node[key] = Template(result.value, result.refs) if result.refs else result.value
         elif isinstance(value, (dict, list)):
-            problems += _interpolate(value, (*path, key), variables, label, root)
+            problems += _interpolate(value, (*path, key), variables, label, root, grown)
+            if grown[0] > MAX_GROWTH:
+                return problems
     return problems
 
 

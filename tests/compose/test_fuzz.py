@@ -230,12 +230,27 @@ _SERVICE = """\
 @pytest.mark.parametrize(("shape", "expected"), [
     ("most-services", "ok"), ("padded-past-the-limit", "refused"),
     ("flow-list-at-the-limit", "refused"), ("long-command", "ok"), ("deep-nesting", "refused"),
-    ("many-port-ranges", "refused"),
+    ("many-port-ranges", "refused"), ("env-file-at-the-limit", "ok"),
+    ("env-file-growing-lines", "refused"), ("dotenv-doubling", "refused"),
+    ("one-big-value-many-times", "refused"),
 ])
 def test_huge_files_stay_within_bounds(tmp_path: Path, shape: str, expected: str) -> None:
     """The largest inputs the limits let through load, and larger ones are refused, in bounds."""
     limit = MAX_FILE_BYTES
-    if shape == "most-services":
+    env = {
+        "env-file-at-the-limit": ("a.env", "".join(f"KEY_{i}=v{i}\n" for i in range(60_000))),
+        "env-file-growing-lines": ("a.env", "K0=v\n" + "".join(f"K{i}=v${{K{i - 1}}}\n"
+                                                               for i in range(1, 55_000))),
+        "dotenv-doubling": (".env", "K0=xx\n" + "".join(f"K{i}=${{K{i - 1}}}${{K{i - 1}}}\n"
+                                                        for i in range(1, 41))),
+        "one-big-value-many-times": (".env", "BIG=" + "x" * (limit - 100) + "\n"),
+    }.get(shape)
+    if env:
+        (tmp_path / env[0]).write_text(env[1])
+        assert len(env[1]) <= limit
+        text = ("services:\n  web:\n    image: x:${K40:-1}\n    env_file: [{path: a.env, required: false}]\n"
+                "    environment:\n" + "".join(f"      A{i}: x${{BIG:-}}\n" for i in range(50)))
+    elif shape == "most-services":
         text = "services:\n" + "".join(_SERVICE.format(i=i, port=8000 + i)
                                        for i in range(MAX_SERVICES))
     elif shape == "padded-past-the-limit":
