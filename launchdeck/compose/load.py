@@ -96,7 +96,7 @@ def load(
     paths = _find_files(base, files, env)
     project_dir = paths[0].parent
     variables = _variables(project_dir, stack, env, base)
-    reader = _Reader(base, variables)
+    reader = _Reader(base)
 
     docs, problems = [], []
     for path in paths:  # every file's problems are reported together
@@ -145,9 +145,8 @@ def load(
 class _Reader:
     """Reads the files of one project: compose files, included ones, extended ones."""
 
-    def __init__(self, base: Path, variables: dict[str, str]) -> None:
+    def __init__(self, base: Path) -> None:
         self.base = base
-        self.variables = variables
 
     def checked(self, path: Path, variables: dict[str, str]) -> tuple[Mapping, list[Problem]]:
         """One file read and interpolated, and what is wrong with it (schema last)."""
@@ -179,6 +178,9 @@ class _Reader:
         for index, entry in enumerate(entries):
             at = _entry_where(entries, index)
             spec = entry if isinstance(entry, dict) else {"path": entry}
+            if not spec.get("path"):
+                raise ComposeError(Problem("an include entry needs a path", *at, "include"),
+                                   hint="Write `- path: other/compose.yaml`, or just the path.")
             files = [self._file(directory, str(p), at, "include") for p in _listed(spec["path"])]
             for file in files:
                 if file in chain:

@@ -326,7 +326,10 @@ class _Builder:
 
 
 def _in_extension(path: str) -> bool:
-    return any(part.split("[", 1)[0].startswith("x-") for part in path.split("."))
+    parts = [part.split("[", 1)[0] for part in path.split(".")]
+    if len(parts) > 1 and parts[0] in ("services", "volumes", "networks", "secrets", "configs"):
+        del parts[1]  # a service may well be named x-ray
+    return any(part.startswith("x-") for part in parts)
 
 
 def _in_include_or_extends(path: str) -> bool:

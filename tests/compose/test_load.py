@@ -317,3 +317,11 @@ def test_unreadable_files_and_directories(project, locked: str, files: list[str]
     assert result.returncode == 1, result.stdout + result.stderr
     assert reason in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_merge_tags_work_in_a_service_named_like_an_extension(project) -> None:
+    """A service named x-ray is a service, not an extension: !reset works in it."""
+    root = project({"compose.yaml": "services:\n  x-ray:\n    image: x\n    ports: ['80']\n",
+                    "prod.yaml": "services:\n  x-ray:\n    ports: !reset []\n"})
+    assert load(["compose.yaml", "prod.yaml"], cwd=root, os_environ={}).project.services[
+        "x-ray"].ports == []

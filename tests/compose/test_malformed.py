@@ -79,6 +79,7 @@ EXPECTED = [
     ('include-conflict', 'include-conflict.yaml:4: services.web: services.web is defined here and, differently, in the included file parts/include-conflict.yaml (line 2)\nRename one of the two, or remove one definition.'),
     ('include-cycle', 'parts/include-cycle.yaml:2: include: include forms a cycle: include-cycle.yaml -> parts/include-cycle.yaml -> include-cycle.yaml'),
     ('include-env-file-missing', 'include-env-file-missing.yaml:2: include.env_file: missing.env not found\nCheck the path; relative paths start at the project directory.'),
+    ('include-without-path', 'include-without-path.yaml:2: include: an include entry needs a path\nWrite `- path: other/compose.yaml`, or just the path.'),
     ('include-error-in-included', 'parts/broken.yaml:4: services.api.ports: must be a list, not an integer'),
     ('interpolation-too-deep', 'interpolation-too-deep.yaml:5: services.web.environment.A: interpolation nested more than 32 levels deep'),
     ('key-boolean', 'key-boolean.yaml:5: services.web.labels: key \'true\' is read as true or false, but keys must be strings; quote it ("true":)'),
