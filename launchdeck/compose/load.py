@@ -633,6 +633,8 @@ def _pydantic_problems(exc: ValidationError, doc: Mapping, first: Path,
 def _plain(error: Any) -> str:
     """A pydantic error in the words of the rest of this module."""
     kind, value = error["type"], error.get("input")
+    if isinstance(value, str) and len(value) > 60:  # the message quotes it: keep it short
+        value = value[:57] + "..."
     if kind == "missing":
         return f"missing required key {error['loc'][-1]!r}"
     if kind in ("int_parsing", "int_type", "int_from_float"):

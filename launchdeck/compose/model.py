@@ -60,8 +60,7 @@ def _command(value: Any) -> Any:
         try:
             return split_words(value)
         except ValueError as exc:
-            shown = repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
-            raise ValueError(f"cannot split {shown} into arguments: {exc}") from None
+            raise ValueError(f"cannot split {_brief(value)} into arguments: {exc}") from None
     return value
 
 
@@ -229,18 +228,18 @@ def parse_port(spec: int | str) -> list[dict[str, Any]]:
     match, pub_match = _PORT.fullmatch(target), _PORT.fullmatch(published) if published else None
     if not match or (published and not pub_match):
         raise ValueError(
-            f"invalid port {spec!r}: use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, "
+            f"invalid port {_brief(spec)}: use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, "
             "optionally with /tcp or /udp"
         )
     numbers = [g for m in (match, pub_match) if m for g in m.groups() if g]
     if any(len(n) > 5 for n in numbers):
-        raise ValueError(f"invalid port {spec!r}: ports are numbers from 0 to {_MAX_PORT}")
+        raise ValueError(f"invalid port {_brief(spec)}: ports are numbers from 0 to {_MAX_PORT}")
     first, last = int(match.group(1)), int(match.group(2) or match.group(1))
     pub_first, pub_last = (int(pub_match.group(1)), int(pub_match.group(2) or pub_match.group(1))) \
         if pub_match else (0, 0)
     # a range is checked before it is expanded: "1-1000000000" would otherwise take gigabytes
     if max(last, pub_last) > _MAX_PORT or first > last or pub_first > pub_last:
-        raise ValueError(f"invalid port {spec!r}: ports are numbers from 0 to {_MAX_PORT}, "
+        raise ValueError(f"invalid port {_brief(spec)}: ports are numbers from 0 to {_MAX_PORT}, "
                          "and a range goes from low to high")
     common = {"mode": "ingress", "protocol": protocol or "tcp", "mode_defaulted": True}
     if host_ip:
@@ -249,11 +248,17 @@ def parse_port(spec: int | str) -> list[dict[str, Any]]:
         return [{**common, "target": first, "published": published or None}]
     if pub_match and pub_match.group(2):
         if pub_last - pub_first != last - first:
-            raise ValueError(f"invalid port {spec!r}: the two ranges differ in length")
+            raise ValueError(f"invalid port {_brief(spec)}: the two ranges differ in length")
         return [{**common, "target": t, "published": str(pub_first + t - first)}
                 for t in range(first, last + 1)]
     return [{**common, "target": t, "published": published or None}
             for t in range(first, last + 1)]
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)`` for a message, cut to 60 characters: the value may be a megabyte long."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _split_ipv6(text: str) -> list[str]:
@@ -394,7 +399,7 @@ def _parse_mount(spec: str) -> dict[str, Any]:
     if len(parts) == 1:
         return {"type": "volume", "target": parts[0], "volume": {}}
     if len(parts) > 3 or not parts[0] or not parts[1]:
-        raise ValueError(f"invalid volume {spec!r}: use SOURCE:TARGET[:ro]")
+        raise ValueError(f"invalid volume {_brief(spec)}: use SOURCE:TARGET[:ro]")
     source, target = parts[0], parts[1]
     options = parts[2].split(",") if len(parts) == 3 else []
     bind = source.startswith((".", "/", "~"))
