@@ -7,12 +7,13 @@ absolute against that file's directory, as Docker Compose does.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from launchdeck.compose.merge import merge
-from launchdeck.compose.source import Mapping, Sequence, where
+from launchdeck.compose.source import BadPath, Mapping, Override, Sequence, is_file, resolved, where
 from launchdeck.errors import ComposeError, Problem
 
 Reader = Callable[[Path], Mapping]
@@ -23,8 +24,11 @@ def resolve_extends(doc: Mapping, path: Path, read: Reader) -> None:
     """Replace every service of ``doc`` that extends another by the merged result, in place."""
     resolver = _Resolver(read)
     resolver.docs[path] = doc
-    for name in list(doc.get("services") or {}):
-        doc["services"][name] = resolver.service(path, name, ())
+    services = doc.get("services") or {}
+    for name in list(services):
+        merged = resolver.service(path, name, ())
+        # `web: !override {extends: base}` replaces web with the extended result
+        services[name] = Override(merged) if isinstance(services[name], Override) else merged
 
 
 class _Resolver:
@@ -50,17 +54,15 @@ class _Resolver:
             raise ComposeError(Problem(f"extends forms a cycle: {loop}", file, line,
                                        f"services.{name}.extends"))
         service = services[name]
+        if isinstance(service, Override):
+            service = service.value
         spec = service.get("extends") if isinstance(service, dict) else None
         if spec is None:
             self.done[key] = service
             return service
         target, file = (spec, None) if isinstance(spec, str) else (spec.get("service"),
                                                                      spec.get("file"))
-        base_path = (path.parent / file).resolve() if file else path
-        if file and not base_path.is_file():
-            where_file, line = where(doc, ("services", name, "extends"))
-            raise ComposeError(Problem(f"extends names the file {file}, which does not exist",
-                                       where_file, line, f"services.{name}.extends.file"))
+        base_path = self._file(doc, name, path, file) if file else path
         base_services = self.doc(base_path).get("services") or {}
         if target not in base_services:
             where_file, line = where(doc, ("services", name, "extends"))
@@ -71,7 +73,7 @@ class _Resolver:
                                        f"services.{name}.extends"))
         base = self.service(base_path, str(target), (*chain, key))
         if base_path.parent != path.parent:
-            base = _rebase(base, base_path.parent)
+            base = rebase(base, base_path.parent)
         own = Mapping({k: v for k, v in service.items() if k != "extends"},
                       where={k: v for k, v in service.where.items() if k != "extends"})
         merged = merge(base, own, ("services", name))
@@ -79,7 +81,23 @@ class _Resolver:
         return merged
 
 
-def _rebase(service: Mapping, directory: Path) -> Mapping:
+    @staticmethod
+    def _file(doc: Mapping, name: str, path: Path, file: str) -> Path:
+        where_file, line = where(doc, ("services", name, "extends"))
+        field = f"services.{name}.extends.file"
+        try:
+            found = resolved(path.parent / file)
+            if is_file(found):
+                return found
+        except BadPath as exc:
+            shown = file if len(file) <= 80 else file[:40] + "..." + file[-37:]
+            raise ComposeError(Problem(f"extends names the file {shown!r}, which cannot be used: "
+                                       f"{exc}", where_file, line, field)) from None
+        raise ComposeError(Problem(f"extends names the file {file}, which does not exist",
+                                   where_file, line, field))
+
+
+def rebase(service: Mapping, directory: Path) -> Mapping:
     """A copy of ``service`` whose relative paths are absolute against ``directory``."""
     out = Mapping(service, where=dict(service.where))
     build = out.get("build")
@@ -103,7 +121,7 @@ def _rebase(service: Mapping, directory: Path) -> Mapping:
 def _absolute(text: str, directory: Path) -> str:
     if "://" in text or text.startswith(("/", "~", "git@")):
         return text
-    return str((directory / text).resolve())
+    return os.path.normpath(directory / text)  # joined and cleaned, as Compose does: no symlinks
 
 
 def _rebase_volume(volume: Any, directory: Path) -> Any:
@@ -112,7 +130,7 @@ def _rebase_volume(volume: Any, directory: Path) -> Any:
         return _absolute(source, directory) + sep + rest if sep and source.startswith(".") \
             else volume
     if isinstance(volume, dict) and volume.get("type") == "bind" and \
-            str(volume.get("source", "")).startswith("."):
+            isinstance(volume.get("source"), str) and not volume["source"].startswith(("/", "~")):
         return Mapping({**volume, "source": _absolute(str(volume["source"]), directory)},
                        where=dict(getattr(volume, "where", {})))
     return volume

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 _NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | frozenset("0123456789")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+MAX_NESTING = 32
+"""How deeply defaults may nest (``${A:-${B:-...}}``); real files use two or three levels."""
+MAX_LENGTH = 1 << 20
+"""The longest value substitution may make: ``B=${A}${A}``, ``C=${B}${B}``... doubles at
+each line, and forty lines would ask for a terabyte."""
 
 
 class InterpolationError(ValueError):
@@ -48,7 +53,10 @@ def substitute(text: str, env: Mapping[str, str]) -> Substitution:
     if "$" not in text:
         return Substitution(text)
     parts: list[tuple[bool, str]] = []  # (is_reference, text)
-    _scan(text, env, parts)
+    _scan(text, env, parts, 0)
+    if sum(len(t) for _, t in parts) > MAX_LENGTH:  # measured before anything is joined
+        raise InterpolationError(f"the value is longer than {MAX_LENGTH >> 20} MB once its "
+                                 "variables are substituted")
     refs = tuple(dict.fromkeys(t for is_ref, t in parts if is_ref))
     if not refs:
         return Substitution("".join(t for _, t in parts))
@@ -61,7 +69,9 @@ def references(text: str) -> tuple[str, ...]:
     return substitute(text, {}).refs if "$" in text else ()
 
 
-def _scan(text: str, env: Mapping[str, str], out: list[tuple[bool, str]]) -> None:
+def _scan(text: str, env: Mapping[str, str], out: list[tuple[bool, str]], depth: int) -> None:
+    if depth > MAX_NESTING:
+        raise InterpolationError(f"interpolation nested more than {MAX_NESTING} levels deep")
     i, n, start = 0, len(text), 0
     while i < n:
         if text[i] != "$":
@@ -77,7 +87,7 @@ def _scan(text: str, env: Mapping[str, str], out: list[tuple[bool, str]]) -> Non
             end = _closing_brace(text, i + 2)
             if end < 0:
                 raise InterpolationError(_invalid(text[i:]))
-            _braced(text[i + 2 : end], text[i : end + 1], env, out)
+            _braced(text[i + 2 : end], text[i : end + 1], env, out, depth)
             i = end + 1
         elif nxt in _NAME_START:
             j = i + 1
@@ -108,7 +118,8 @@ def _closing_brace(text: str, i: int) -> int:
     return -1
 
 
-def _braced(body: str, whole: str, env: Mapping[str, str], out: list[tuple[bool, str]]) -> None:
+def _braced(body: str, whole: str, env: Mapping[str, str], out: list[tuple[bool, str]],
+            depth: int) -> None:
     j = 0
     if not body or body[0] not in _NAME_START:
         raise InterpolationError(_invalid(whole))
@@ -126,18 +137,24 @@ def _braced(body: str, whole: str, env: Mapping[str, str], out: list[tuple[bool,
     empty = value is None or (op[0] == ":" and value == "")
     if op in (":-", "-"):
         if empty:
-            _scan(arg, env, out)
+            _scan(arg, env, out, depth + 1)
         else:
             out.append((False, value))
     elif op in (":+", "+"):
         if not empty:
-            _scan(arg, env, out)
+            _scan(arg, env, out, depth + 1)
     elif empty:  # ":?" and "?"
-        detail = substitute(arg, env).value
+        detail = _detail(arg, env, depth)
         message = f"required variable {name} is missing a value"
         raise InterpolationError(f"{message}: {detail}" if detail else message)
     else:
         out.append((False, value))
+
+
+def _detail(arg: str, env: Mapping[str, str], depth: int) -> str:
+    parts: list[tuple[bool, str]] = []
+    _scan(arg, env, parts, depth + 1)
+    return "".join("${" + t + "}" if is_ref else t for is_ref, t in parts)
 
 
 def _lookup(name: str, env: Mapping[str, str], out: list[tuple[bool, str]]) -> None:

@@ -2,9 +2,12 @@
 
 find files (-f, COMPOSE_FILE, or compose.yaml & co. here or in a parent directory)
 → read each (YAML with lines) → interpolate (.env, .env.<stack>, COMPOSE_* from the OS)
-→ check against the compose-spec schema → merge → profiles → env_file → ``Project``.
+→ check against the compose-spec schema → include → extends → merge → profiles → env_file
+→ ``Project``.
 
-Every problem is reported with its file and line; nothing here prints.
+Every problem is reported with its file and line; nothing here prints. Paths come from users
+and may be hostile (NUL bytes, symlink loops, unreadable directories): each is resolved and
+checked before use, and what is wrong is said at the file and line that named it.
 """
 
 from __future__ import annotations
@@ -20,16 +23,30 @@ from typing import Any
 from pydantic import ValidationError
 
 from launchdeck.compose import schema
-from launchdeck.compose.extends import resolve_extends
+from launchdeck.compose.extends import rebase, resolve_extends
 from launchdeck.compose.interpolate import InterpolationError, Template, substitute
 from launchdeck.compose.merge import merge, normalize_file, strip_markers, without_markers
 from launchdeck.compose.model import Project, path_label
-from launchdeck.compose.source import Mapping, Sequence, Where, parse_yaml, where
+from launchdeck.compose.source import (
+    BadPath,
+    Mapping,
+    Sequence,
+    Where,
+    is_file,
+    os_reason,
+    parse_yaml,
+    read_text,
+    resolved,
+    where,
+)
 from launchdeck.errors import ComposeError, Problem
 
 CANDIDATES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_UNSUPPORTED = {"include": "inline the included files, or pass them with -f"}
+_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # used with fullmatch: "ok\n" is refused
+_RESOURCES = ("services", "volumes", "networks", "secrets", "configs")
+MAX_SERVICES = 1000
+"""The most services a project may have: a safety bound (loading 1,000 takes about two seconds),
+far above what real projects hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,46 +90,30 @@ def load(
     os_environ: dict[str, str] | None = None,
 ) -> Loaded:
     """Load, interpolate, check and merge a compose project; raise ComposeError on any problem."""
-    base = Path(cwd or os.getcwd()).resolve()
-    if not base.is_dir():
-        raise ComposeError(Problem(f"directory {base} does not exist"),
-                           hint="Pass an existing project directory with -C/--cwd.")
+    base = _base_directory(cwd)
     environ = os.environ if os_environ is None else os_environ
     env = {k: v for k, v in environ.items() if k.startswith("COMPOSE_")}
     paths = _find_files(base, files, env)
     project_dir = paths[0].parent
-    variables = _variables(project_dir, stack, env)
-
-    def checked(path: Path) -> tuple[Mapping, list[Problem]]:
-        """One file read and interpolated, and what is wrong with it (schema last)."""
-        doc = _read(path, base)
-        label = _display(path, base)
-        problems = _interpolate(doc, (), variables, label, doc)
-        return doc, problems or schema.check(without_markers(doc), label)
-
-    def prepare(other: Path) -> Mapping:
-        """Another file named by extends: read, interpolated, checked, normalised."""
-        doc, problems = checked(other)
-        if problems:
-            raise ComposeError(problems)
-        normalize_file(doc)
-        return doc
+    variables = _variables(project_dir, stack, env, base)
+    reader = _Reader(base)
 
     docs, problems = [], []
     for path in paths:  # every file's problems are reported together
-        doc, found = checked(path)
+        doc, found = reader.checked(path, variables)
         docs.append(doc)
         problems += found
     if problems:
         raise ComposeError(problems)
     for path, doc in zip(paths, docs, strict=True):
+        reader.include(doc, project_dir, variables, (path,))
         normalize_file(doc)
-        resolve_extends(doc, path, prepare)
+        resolve_extends(doc, path, lambda other: reader.prepare(other, variables))
     merged: Mapping = docs[0]
     for doc in docs[1:]:
         merged = merge(merged, doc)
     strip_markers(merged)
-    _refuse_unsupported(merged)
+    _count_services(merged)
 
     name = _project_name(project_name, variables, merged, project_dir)
     _apply_profiles(merged, list(profiles) or _split(variables.get("COMPOSE_PROFILES", "")))
@@ -141,22 +142,212 @@ def load(
     return Loaded(project, located, _locations(merged), variables)
 
 
+class _Reader:
+    """Reads the files of one project: compose files, included ones, extended ones."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    def checked(self, path: Path, variables: dict[str, str]) -> tuple[Mapping, list[Problem]]:
+        """One file read and interpolated, and what is wrong with it (schema last)."""
+        doc = _read(path, self.base)
+        label = _display(path, self.base)
+        _count_services(doc)
+        problems = _interpolate(doc, (), variables, label, doc)
+        _empty_entries(doc)
+        return doc, problems or schema.check(without_markers(doc), label)
+
+    def prepare(self, other: Path, variables: dict[str, str]) -> Mapping:
+        """Another file named by extends: read, interpolated, checked, normalised."""
+        doc, problems = self.checked(other, variables)
+        if problems:
+            raise ComposeError(problems)
+        normalize_file(doc)
+        return doc
+
+    def include(self, doc: Mapping, directory: Path, variables: dict[str, str],
+                chain: tuple[Path, ...]) -> None:
+        """Import into ``doc`` what its ``include:`` entries define, as Compose does.
+
+        Each entry is a project of its own: its paths are relative to the including project's
+        directory, its files' relative paths to its own project directory (by default the
+        directory of its first file), and its variables come from its own .env (or the
+        entry's env_file) under the including project's, which win.
+        """
+        entries = doc.pop("include", None) or []
+        for index, entry in enumerate(entries):
+            at = _entry_where(entries, index)
+            spec = entry if isinstance(entry, dict) else {"path": entry}
+            if not spec.get("path"):
+                raise ComposeError(Problem("an include entry needs a path", *at, "include"),
+                                   hint="Write `- path: other/compose.yaml`, or just the path.")
+            files = [self._file(directory, str(p), at, "include") for p in _listed(spec["path"])]
+            for file in files:
+                if file in chain:
+                    loop = " -> ".join(_display(p, self.base) for p in (*chain, file))
+                    raise ComposeError(Problem(f"include forms a cycle: {loop}", *at, "include"))
+            given = spec.get("project_directory")
+            own_dir = _resolve(directory / str(given), at, "include", given) if given \
+                else files[0].parent
+            own = self._include_variables(spec, directory, own_dir, variables, at)
+            imported: Mapping | None = None
+            for file in files:
+                part, problems = self.checked(file, own)
+                if problems:
+                    raise ComposeError(problems)
+                self.include(part, own_dir, own, (*chain, file))
+                normalize_file(part)
+                resolve_extends(part, file, lambda other, own=own: self.prepare(other, own))
+                imported = part if imported is None else merge(imported, part)
+            if imported is not None:
+                strip_markers(imported)
+                self._import(doc, imported, own_dir, at)
+
+    def _include_variables(self, spec: Any, directory: Path, own_dir: Path,
+                           variables: dict[str, str], at: Where) -> dict[str, str]:
+        env_files = [self._file(directory, str(p), at, "include.env_file")
+                     for p in _listed(spec.get("env_file") or [])]
+        try:
+            if not env_files and is_file(own_dir / ".env"):
+                env_files = [own_dir / ".env"]
+        except BadPath as exc:
+            raise ComposeError(Problem(f"cannot read {_short(own_dir / '.env')}: {exc}", *at,
+                                       "include")) from None
+        values: dict[str, str] = {}
+        for path in env_files:
+            values.update(read_env_file(path, {**variables, **values}, _display(path, self.base),
+                                        (at, "include.env_file")))
+        return {**values, **variables}
+
+    def _import(self, doc: Mapping, imported: Mapping, own_dir: Path, at: Where) -> None:
+        for key in _RESOURCES:
+            source = imported.get(key)
+            if not isinstance(source, dict):
+                continue
+            target = doc.get(key)
+            if not isinstance(target, Mapping):
+                target = doc[key] = Mapping()
+                doc.where.setdefault(key, at)
+            for name, value in source.items():
+                if key == "services" and isinstance(value, Mapping):
+                    value = rebase(value, own_dir)
+                if name in target and target[name] != value:
+                    file, line = target.where.get(name, at)
+                    other_file, other_line = source.where.get(name, at)
+                    raise ComposeError(Problem(
+                        f"{key}.{name} is defined here and, differently, in the included file "
+                        f"{other_file} (line {other_line})", file, line, f"{key}.{name}"),
+                        hint="Rename one of the two, or remove one definition.")
+                target[name] = value
+                target.where[name] = source.where.get(name, at)
+
+    def _file(self, directory: Path, written: str, at: Where, field: str) -> Path:
+        found = _resolve(directory / written, at, field, written)
+        try:
+            ok = is_file(found)
+        except BadPath as exc:
+            raise ComposeError(Problem(f"cannot use {_short(written)}: {exc}", *at, field)) from None
+        if not ok:
+            raise ComposeError(Problem(f"{_display(found, self.base)} not found", *at, field),
+                               hint="Check the path; relative paths start at the project "
+                                    "directory.")
+        return found
+
+
+def _count_services(doc: Mapping) -> None:
+    services = doc.get("services")
+    if isinstance(services, dict) and len(services) > MAX_SERVICES:
+        file, line = where(doc, ("services",))
+        raise ComposeError(Problem(f"{len(services)} services are more than launchdeck loads "
+                                   f"({MAX_SERVICES})", file, line, "services"),
+                           hint="Split the project into several projects.")
+
+
+def _entry_where(entries: Any, index: int) -> Where:
+    places = getattr(entries, "where", [])
+    return places[index] if index < len(places) else ("", 0)
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _resolve(path: Path, at: Where, field: str, written: Any = None) -> Path:
+    try:
+        return resolved(path)
+    except BadPath as exc:
+        shown = _short(path if written is None else written)
+        raise ComposeError(Problem(f"cannot use {shown}: {exc}", *at, field)) from None
+
+
+def _short(path: Any) -> str:
+    """A path for a message: NUL bytes visible, and at most 80 characters."""
+    text = str(path).replace("\0", "\\0")
+    return text if len(text) <= 80 else text[:40] + "..." + text[-37:]
+
+
+def _empty_entries(doc: Mapping) -> None:
+    """``secrets: {token: }``: an entry with no value is an empty mapping, as for volumes."""
+    for key in ("secrets", "configs"):
+        entries = doc.get(key)
+        if isinstance(entries, Mapping):
+            for name in [n for n, v in entries.items() if v is None]:
+                entries[name] = Mapping()
+
+
+def _base_directory(cwd: str | os.PathLike[str] | None) -> Path:
+    hint = "Pass an existing project directory with -C/--cwd."
+    try:
+        raw = Path(cwd) if cwd is not None else Path(os.getcwd())
+    except OSError as exc:  # the current directory was removed
+        raise ComposeError(Problem(f"cannot use the current directory: {exc.strerror}"),
+                           hint=hint) from None
+    try:
+        base = resolved(raw)
+        ok = base.is_dir()
+    except BadPath as exc:
+        raise ComposeError(Problem(f"cannot use directory {_short(raw)}: {exc}"), hint=hint) from None
+    except OSError as exc:
+        raise ComposeError(Problem(f"cannot use directory {_short(raw)}: {os_reason(exc)}"),
+                           hint=hint) from None
+    if not ok:
+        raise ComposeError(Problem(f"directory {base} does not exist"), hint=hint)
+    return base
+
+
 def _find_files(base: Path, files: Seq[str], env: dict[str, str]) -> list[Path]:
     if not files and env.get("COMPOSE_FILE"):
         files = env["COMPOSE_FILE"].split(env.get("COMPOSE_PATH_SEPARATOR", os.pathsep))
+    hint = "Check the -f/--file paths."
     if files:
-        paths = [(base / f).resolve() for f in files]
-        for path in paths:
-            if not path.is_file():
-                raise ComposeError(Problem(f"compose file {path} not found"),
-                                   hint="Check the -f/--file paths.")
+        paths = []
+        for name in files:
+            try:
+                path = resolved(base / name)
+                found = is_file(path)
+            except BadPath as exc:
+                raise ComposeError(Problem(f"cannot use compose file {_short(Path(name))}: {exc}"),
+                                   hint=hint) from None
+            if not found:
+                raise ComposeError(Problem(f"compose file {path} not found"), hint=hint)
+            paths.append(path)
         return paths
     for directory in (base, *base.parents):
         for name in CANDIDATES:
-            if (directory / name).is_file():
+            try:
+                found = is_file(directory / name)
+            except BadPath as exc:
+                raise ComposeError(Problem(f"cannot look for {name} in {directory}: {exc}"),
+                                   hint="Run from a directory you can read, or pass the file "
+                                        "with -f.") from None
+            if found:
                 stem, dot, ext = name.rpartition(".")
                 override = directory / f"{stem}.override{dot}{ext}"
-                return [directory / name, *([override] if override.is_file() else [])]
+                try:
+                    with_override = is_file(override)
+                except BadPath:
+                    with_override = False
+                return [directory / name, *([override] if with_override else [])]
     raise ComposeError(
         Problem(f"no compose file found in {base} or its parent directories"),
         hint=f"Create {CANDIDATES[0]}, pass one with -f, or choose the directory with -C.",
@@ -166,8 +357,8 @@ def _find_files(base: Path, files: Seq[str], env: dict[str, str]) -> list[Path]:
 def _read(path: Path, base: Path) -> Mapping:
     label = _display(path, base)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path)
+    except BadPath as exc:
         raise ComposeError(Problem(f"cannot read the file: {exc}", label)) from None
     doc = parse_yaml(text, label)
     if doc is None:
@@ -186,13 +377,17 @@ def _display(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _variables(project_dir: Path, stack: str, env: dict[str, str]) -> dict[str, str]:
+def _variables(project_dir: Path, stack: str, env: dict[str, str], base: Path) -> dict[str, str]:
     """.env, then .env.<stack>, then COMPOSE_* from the OS environment: later wins."""
     variables: dict[str, str] = {}
     for name in (".env", f".env.{stack}"):
         path = project_dir / name
-        if path.is_file():
-            variables.update(read_env_file(path, {**variables, **env}, name))
+        try:
+            found = is_file(path)
+        except BadPath as exc:
+            raise ComposeError(Problem(f"cannot read {_display(path, base)}: {exc}")) from None
+        if found:
+            variables.update(read_env_file(path, {**variables, **env}, _display(path, base)))
     variables.update(env)
     return variables
 
@@ -200,17 +395,30 @@ def _variables(project_dir: Path, stack: str, env: dict[str, str]) -> dict[str, 
 _SINGLE_QUOTED = re.compile(r"^\s*(?:export\s+)?[^=#\s]+\s*=\s*'")
 
 
-def read_env_file(path: Path, known: dict[str, str], label: str) -> dict[str, str]:
-    """KEY=VALUE lines as Compose reads them; unquoted and double-quoted values interpolate."""
+def read_env_file(path: Path, known: dict[str, str], label: str,
+                  named_at: tuple[Where, str] | None = None) -> dict[str, str]:
+    """KEY=VALUE lines as Compose reads them; unquoted and double-quoted values interpolate.
+
+    ``named_at`` is where a compose file names this env file (its place and field), so that
+    a file that cannot be read is reported there.
+    """
     from dotenv.parser import parse_stream
 
     values: dict[str, str] = {}
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path)
+    except BadPath as exc:
+        if named_at:
+            (file, line), field = named_at
+            raise ComposeError(Problem(f"cannot read env file {label}: {exc}", file, line,
+                                       field)) from None
         raise ComposeError(Problem(f"cannot read the file: {exc}", label)) from None
+    if "\0" in text:
+        raise ComposeError(Problem("the file contains a NUL character (is it binary?)", label))
     import io
 
+    scope = dict(known)  # what a value may refer to: grown line by line, never copied
+    grown = 0
     for binding in parse_stream(io.StringIO(text)):
         line = binding.original.line
         if binding.error:
@@ -222,15 +430,24 @@ def read_env_file(path: Path, known: dict[str, str], label: str) -> dict[str, st
         value = binding.value or ""
         if not _SINGLE_QUOTED.match(binding.original.string):
             try:
-                value = substitute(value, {**known, **values}).value
+                value = substitute(value, scope).value
+                grown += len(value)
+                if grown > MAX_GROWTH:
+                    raise InterpolationError(f"its values grow past {MAX_GROWTH >> 20} MB once "
+                                             "variables are substituted")
             except InterpolationError as exc:
                 raise ComposeError(Problem(str(exc), label, line)) from None
-        values[binding.key] = value
+        values[binding.key] = scope[binding.key] = value
     return values
 
 
+MAX_GROWTH = 16 << 20
+"""How many characters substitution may add to one file (each value is also bounded)."""
+
+
 def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], label: str,
-                 root: Mapping) -> list[Problem]:
+                 root: Mapping, grown: list[int] | None = None) -> list[Problem]:
+    grown = [0] if grown is None else grown
     problems: list[Problem] = []
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for key, value in list(items):
@@ -239,13 +456,21 @@ def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], la
                 continue
             try:
                 result = substitute(value, variables)
+                grown[0] += len(result.value) - len(value)
+                if grown[0] > MAX_GROWTH:
+                    raise InterpolationError(f"substitution makes the file more than "
+                                             f"{MAX_GROWTH >> 20} MB longer")
             except InterpolationError as exc:
                 file, line = where(root, (*path, key), (label, 0))
                 problems.append(Problem(str(exc), file, line, path_label((*path, key))))
+                if grown[0] > MAX_GROWTH:
+                    return problems
                 continue
             node[key] = Template(result.value, result.refs) if result.refs else result.value
         elif isinstance(value, (dict, list)):
-            problems += _interpolate(value, (*path, key), variables, label, root)
+            problems += _interpolate(value, (*path, key), variables, label, root, grown)
+            if grown[0] > MAX_GROWTH:
+                return problems
     return problems
 
 
@@ -260,13 +485,6 @@ def _collect_refs(node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...
     return found
 
 
-def _refuse_unsupported(doc: Mapping) -> None:
-    if "include" in doc:
-        file, line = where(doc, ("include",))
-        raise ComposeError(Problem(f"include is not supported: {_UNSUPPORTED['include']}",
-                                   file, line, "include"))
-
-
 def normalize_project_name(text: str) -> str:
     """A directory name made into a project name, as Compose does it."""
     return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
@@ -278,7 +496,7 @@ def _project_name(given: str | None, variables: dict[str, str], doc: Mapping,
                           ("COMPOSE_PROJECT_NAME", variables.get("COMPOSE_PROJECT_NAME")),
                           ("name", doc.get("name"))):
         if value:
-            if not _PROJECT_NAME.match(str(value)):
+            if not _PROJECT_NAME.fullmatch(str(value)):
                 file, line = where(doc, ("name",)) if source == "name" else ("", 0)
                 raise ComposeError(
                     Problem(f"invalid project name {value!r} (from {source})", file, line),
@@ -331,17 +549,24 @@ def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
         values: dict[str, str] = {}
         for index, entry in enumerate(entries):
             spec = entry if isinstance(entry, dict) else {"path": entry}
-            path = (project_dir / str(spec.get("path", ""))).resolve()
-            if not path.is_file():
+            file, line = where(doc, ("services", name, "env_file", index))
+            field = f"services.{name}.env_file[{index}]"
+            written = str(spec.get("path", ""))
+            path = _resolve(project_dir / written, (file, line), field, f"env file {written}")
+            try:
+                found = is_file(path)
+            except BadPath as exc:
+                raise ComposeError(Problem(f"cannot use env file {_short(written)}: {exc}",
+                                           file, line, field)) from None
+            if not found:
                 if spec.get("required", True) is False:
                     continue
-                file, line = where(doc, ("services", name, "env_file", index))
                 raise ComposeError(
                     Problem(f"env file {_display(path, base)} not found", file, line,
                             f"services.{name}.env_file[{index}]"),
                     hint="Create it, or mark the entry required: false.",
                 )
-            values.update(read_env_file(path, variables, _display(path, base)))
+            values.update(read_env_file(path, variables, _display(path, base), ((file, line), field)))
         environment = service.get("environment") or Mapping()
         service["environment"] = Mapping({**values, **environment},
                                          where=dict(getattr(environment, "where", {})))
@@ -408,6 +633,8 @@ def _pydantic_problems(exc: ValidationError, doc: Mapping, first: Path,
 def _plain(error: Any) -> str:
     """A pydantic error in the words of the rest of this module."""
     kind, value = error["type"], error.get("input")
+    if isinstance(value, str) and len(value) > 60:  # the message quotes it: keep it short
+        value = value[:57] + "..."
     if kind == "missing":
         return f"missing required key {error['loc'][-1]!r}"
     if kind in ("int_parsing", "int_type", "int_from_float"):

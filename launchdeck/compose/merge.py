@@ -28,34 +28,55 @@ _UNIQUE_VALUES = frozenset(
 
 
 def normalize_file(doc: Mapping) -> None:
-    """Bring one file's list-or-mapping fields to their mapping form, in place."""
+    """Bring one file's list-or-mapping fields to their mapping form, in place.
+
+    A value tagged ``!override`` is normalised inside its marker, so that what replaces a
+    field has the same form as what it replaces.
+    """
     services = doc.get("services")
     if not isinstance(services, dict):
         return
-    for service in services.values():
-        if not isinstance(service, Mapping):
-            continue
-        for field in _KEY_VALUE:
-            if isinstance(service.get(field), Sequence):
-                service[field] = _key_value(service[field], keep_none=field == "environment")
-        build = service.get("build")
-        if isinstance(build, str):
-            service["build"] = build = Mapping({"context": build},
-                                               where={"context": service.where["build"]})
-        if isinstance(build, Mapping):
-            for field in _BUILD_KEY_VALUE:
-                if isinstance(build.get(field), Sequence):
-                    build[field] = _key_value(build[field], keep_none=field == "args")
-        if isinstance(service.get("depends_on"), Sequence):
-            service["depends_on"] = _to_mapping(
-                service["depends_on"],
-                lambda name: Mapping({"condition": "service_started", "required": True}),
-            )
-        if isinstance(service.get("networks"), Sequence):
-            service["networks"] = _to_mapping(service["networks"], lambda name: None)
-        for field in _STRING_OR_LIST:
-            if isinstance(service.get(field), str):
-                service[field] = Sequence([service[field]], where=[service.where[field]])
+    for name in list(services):
+        _inside(services, name, _normalize_service)
+
+
+def _normalize_service(service: Any) -> Any:
+    if not isinstance(service, Mapping):
+        return service
+    for field in _KEY_VALUE:
+        _inside(service, field, lambda v, f=field: _key_value(v, keep_none=f == "environment")
+                if isinstance(v, Sequence) else v)
+    _inside(service, "build", lambda v: _normalize_build(v, service.where.get("build", ("", 0))))
+    _inside(service, "depends_on", lambda v: _to_mapping(
+        v, lambda name: Mapping({"condition": "service_started", "required": True}))
+        if isinstance(v, Sequence) else v)
+    _inside(service, "networks", lambda v: _to_mapping(v, lambda name: None)
+            if isinstance(v, Sequence) else v)
+    for field in _STRING_OR_LIST:
+        _inside(service, field, lambda v, f=field: Sequence([v], where=[service.where[f]])
+                if isinstance(v, str) else v)
+    return service
+
+
+def _normalize_build(build: Any, where: Any) -> Any:
+    if isinstance(build, str):
+        build = Mapping({"context": build}, where={"context": where})
+    if isinstance(build, Mapping):
+        for field in _BUILD_KEY_VALUE:
+            _inside(build, field, lambda v, f=field: _key_value(v, keep_none=f == "args")
+                    if isinstance(v, Sequence) else v)
+    return build
+
+
+def _inside(container: dict, key: Any, change: Callable[[Any], Any]) -> None:
+    """``container[key] = change(container[key])``, looking through an ``!override`` marker."""
+    if key not in container:
+        return
+    value = container[key]
+    if isinstance(value, Override):
+        container[key] = Override(change(value.value))
+    else:
+        container[key] = change(value)
 
 
 def _key_value(items: Sequence, *, keep_none: bool) -> Mapping:

@@ -9,9 +9,10 @@ in Compose's own forms (``1m30s``, ``"268435456"``).
 
 from __future__ import annotations
 
+import math
 import os
+import posixpath
 import re
-import shlex
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -57,10 +58,58 @@ def _stringify(value: Any) -> Any:
 def _command(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return shlex.split(value)
+            return split_words(value)
         except ValueError as exc:
-            raise ValueError(f"cannot split {value!r} into arguments: {exc}") from None
+            raise ValueError(f"cannot split {_brief(value)} into arguments: {exc}") from None
     return value
+
+
+def split_words(text: str) -> list[str]:
+    """``shlex.split(text)``, in linear time: shlex grows each word a character at a time, so a
+    long command (a megabyte of it) would take minutes."""
+    words: list[str] = []
+    current: list[str] = []
+    in_word, quote, i, n = False, "", 0, len(text)
+    while i < n:
+        char = text[i]
+        if quote == "'":
+            end = text.find("'", i)
+            if end < 0:
+                raise ValueError("No closing quotation")
+            current.append(text[i:end])
+            quote, i = "", end + 1
+            continue
+        if quote == '"':
+            if char == '"':
+                quote = ""
+            elif char == "\\" and i + 1 >= n:
+                raise ValueError("No escaped character")
+            elif char == "\\" and text[i + 1] in '"\\':
+                i += 1
+                current.append(text[i])
+            else:
+                current.append(char)
+        elif char in " \t\r\n":
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+        elif char == "\\":
+            if i + 1 >= n:
+                raise ValueError("No escaped character")
+            i += 1
+            current.append(text[i])
+            in_word = True
+        elif char in "'\"":
+            quote, in_word = char, True
+        else:
+            current.append(char)
+            in_word = True
+        i += 1
+    if quote:
+        raise ValueError("No closing quotation")
+    if in_word:
+        words.append("".join(current))
+    return words
 
 
 StringList = Annotated[list[str], BeforeValidator(_string_or_list)]
@@ -123,7 +172,10 @@ class Build(_Open):
         return self
 
 
-_PORT = re.compile(r"^(?:(\d+)(?:-(\d+))?)$")
+_PORT = re.compile(r"(\d+)(?:-(\d+))?")
+_MAX_PORT = 65535
+MAX_PORTS = 65536
+"""The most ports the ranges of one project may expand to (every port number, once)."""
 
 
 class Port(_Model):
@@ -173,26 +225,40 @@ def parse_port(spec: int | str) -> list[dict[str, Any]]:
     target = parts[-1]
     published = parts[-2] if len(parts) >= 2 else ""
     host_ip = parts[0] if len(parts) == 3 else None
-    match, pub_match = _PORT.match(target), _PORT.match(published) if published else None
+    match, pub_match = _PORT.fullmatch(target), _PORT.fullmatch(published) if published else None
     if not match or (published and not pub_match):
         raise ValueError(
-            f"invalid port {spec!r}: use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, "
+            f"invalid port {_brief(spec)}: use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, "
             "optionally with /tcp or /udp"
         )
+    numbers = [g for m in (match, pub_match) if m for g in m.groups() if g]
+    if any(len(n) > 5 for n in numbers):
+        raise ValueError(f"invalid port {_brief(spec)}: ports are numbers from 0 to {_MAX_PORT}")
     first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+    pub_first, pub_last = (int(pub_match.group(1)), int(pub_match.group(2) or pub_match.group(1))) \
+        if pub_match else (0, 0)
+    # a range is checked before it is expanded: "1-1000000000" would otherwise take gigabytes
+    if max(last, pub_last) > _MAX_PORT or first > last or pub_first > pub_last:
+        raise ValueError(f"invalid port {_brief(spec)}: ports are numbers from 0 to {_MAX_PORT}, "
+                         "and a range goes from low to high")
     common = {"mode": "ingress", "protocol": protocol or "tcp", "mode_defaulted": True}
     if host_ip:
         common["host_ip"] = host_ip.strip("[]")
     if first == last:
         return [{**common, "target": first, "published": published or None}]
     if pub_match and pub_match.group(2):
-        pub_first, pub_last = int(pub_match.group(1)), int(pub_match.group(2))
         if pub_last - pub_first != last - first:
-            raise ValueError(f"invalid port {spec!r}: the two ranges differ in length")
+            raise ValueError(f"invalid port {_brief(spec)}: the two ranges differ in length")
         return [{**common, "target": t, "published": str(pub_first + t - first)}
                 for t in range(first, last + 1)]
     return [{**common, "target": t, "published": published or None}
             for t in range(first, last + 1)]
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)`` for a message, cut to 60 characters: the value may be a megabyte long."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _split_ipv6(text: str) -> list[str]:
@@ -252,15 +318,20 @@ class Resources(_Open):
     def _cpus(cls, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 raise ValueError(f"invalid cpus {value!r}: use a number like 0.5") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"invalid cpus {value!r}: use a number like 0.5")
         return value
 
 
 class ResourceSpec(_Model):
     limits: Resources | None = None
     reservations: Resources | None = None
+
+
+_MAX_REPLICAS = (1 << 31) - 1  # what ECS, Cloud Run and the Docker API can hold
 
 
 class Deploy(_Open):
@@ -273,6 +344,14 @@ class Deploy(_Open):
     update_config: Any = None
     rollback_config: Any = None
     endpoint_mode: str | None = None
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= _MAX_REPLICAS:
+            raise ValueError(f"replicas must be a whole number from 0 to {_MAX_REPLICAS}, "
+                             f"not {value}")
+        return value
 
 
 class ServiceNetwork(_Open):
@@ -295,8 +374,24 @@ class Mount(_Open):
         if isinstance(value, str):
             value = _parse_mount(value)
         if isinstance(value, dict) and value.get("type") == "bind" and value.get("source"):
-            value = {**value, "source": _resolve_path(str(value["source"]), info)}
+            value = {**value, "source": _bind_source(str(value["source"]), info)}
+        if isinstance(value, dict) and isinstance(value.get("target"), str) and value["target"]:
+            value = {**value, "target": _clean(value["target"])}
         return value
+
+
+def _bind_source(path: str, info: ValidationInfo) -> str:
+    """As Compose resolves it: an absolute source is kept as written (even ``/data/``), a
+    relative or ``~`` one is made absolute and cleaned."""
+    if path.startswith("/"):
+        return path
+    return _resolve_path(path, info)
+
+
+def _clean(path: str) -> str:
+    """Go's ``path.Clean``, which Compose applies to mount targets: ``/app/`` is ``/app``."""
+    cleaned = posixpath.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
 
 def _parse_mount(spec: str) -> dict[str, Any]:
@@ -304,7 +399,7 @@ def _parse_mount(spec: str) -> dict[str, Any]:
     if len(parts) == 1:
         return {"type": "volume", "target": parts[0], "volume": {}}
     if len(parts) > 3 or not parts[0] or not parts[1]:
-        raise ValueError(f"invalid volume {spec!r}: use SOURCE:TARGET[:ro]")
+        raise ValueError(f"invalid volume {_brief(spec)}: use SOURCE:TARGET[:ro]")
     source, target = parts[0], parts[1]
     options = parts[2].split(",") if len(parts) == 3 else []
     bind = source.startswith((".", "/", "~"))
@@ -354,6 +449,33 @@ class ManagedLLM(_Open):
         return {} if value is True or value is None else value
 
 
+def _option_values(value: Any) -> Any:
+    items = value if isinstance(value, list) else [value]
+    return [_stringify(item) for item in items]
+
+
+class ServiceProvider(_Open):
+    """``provider:``: a service whose lifecycle a platform manages (Compose provider services).
+
+    ``type: model`` asks for an LLM; its ``options.model`` names the model. Compose writes
+    every option as a list of strings, and so does this model.
+    """
+
+    type: str
+    options: dict[str, Annotated[list[str], BeforeValidator(_option_values)]] = {}
+
+
+def model_variables(service: str, url: str, model: str) -> dict[str, str]:
+    """The variables a service depending on model service ``service`` receives.
+
+    Compose gives ``<NAME>_URL`` (the endpoint) and ``<NAME>_MODEL`` (the model name), NAME
+    being the service name upper-cased; a dash becomes ``_`` so the name can be read from a
+    shell or a program (Compose's top-level ``models:`` does the same).
+    """
+    prefix = service.upper().replace("-", "_")
+    return {f"{prefix}_URL": url, f"{prefix}_MODEL": model}
+
+
 def _managed(kind: str) -> Any:
     return Field(
         None,
@@ -399,6 +521,7 @@ class Service(_Open):
     redis: ManagedStore | None = _managed("redis")
     mongodb: ManagedStore | None = _managed("mongodb")
     llm: ManagedLLM | None = _managed("llm")
+    provider: ServiceProvider | None = None
     env_refs: dict[str, tuple[str, ...]] = Field({}, exclude=True)
     """Environment keys whose values are templates, with the config names each refers to."""
 
@@ -411,17 +534,25 @@ class Service(_Open):
 
     @field_validator("ports", mode="before")
     @classmethod
-    def _expand_ranges(cls, value: Any) -> Any:
+    def _expand_ranges(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, list):
             return value
+        # one budget for the whole project: a hundred "1-65535" would be millions of ports
+        spent = _context(info).setdefault("expanded_ports", [0])
         out: list[Any] = []
         for item in value:
             if isinstance(item, (str, int)) and not isinstance(item, bool):
                 try:
-                    out.extend(parse_port(item))
-                    continue
+                    ports = parse_port(item)
                 except ValueError:
-                    pass  # the Port model reports it, at this item's index
+                    out.append(item)  # the Port model reports it, at this item's index
+                    continue
+                spent[0] += len(ports)
+                if spent[0] > MAX_PORTS:
+                    raise ValueError(f"port ranges expand to more than {MAX_PORTS} ports in the "
+                                     "project; publish fewer, or one range for all")
+                out.extend(ports)
+                continue
             out.append(item)
         return out
 
@@ -432,6 +563,14 @@ class Service(_Open):
             if getattr(self, kind) is not None:
                 return kind  # type: ignore[return-value]
         return None
+
+    @property
+    def model_provider(self) -> str | None:
+        """The model a ``provider: {type: model}`` service stands for, if it is one."""
+        if self.provider is None or self.provider.type != "model":
+            return None
+        models = self.provider.options.get("model") or [""]
+        return models[0]
 
     @property
     def ingress_ports(self) -> list[Port]:
@@ -491,11 +630,20 @@ class Project(_Open):
             }
         return value
 
+    @field_validator("networks", "volumes", "secrets", "configs", mode="before")
+    @classmethod
+    def _empty_entries(cls, value: Any) -> Any:
+        """``volumes: {db-data: }``: an entry with no value takes every default."""
+        if isinstance(value, dict):
+            return {k: {} if v is None else v for k, v in value.items()}
+        return value
+
     @model_validator(mode="after")
     def _resolve_resources(self) -> Project:
         """What Compose derives: the default network, implied dependencies, resource names."""
         for service in self.services.values():
-            if not service.networks and not service.network_mode:
+            # a provider service is not a container: Compose attaches it to no network
+            if not service.networks and not service.network_mode and service.provider is None:
                 service.networks = {"default": None}
             for source in service.volumes_from:
                 if not source.startswith("container:"):
@@ -516,6 +664,16 @@ class Project(_Open):
                 volume.name = key if volume.external else f"{self.name}_{key}"
         return self
 
+    def model_environment(self, service: str, endpoints: Mapping[str, str]) -> dict[str, str]:
+        """What ``service`` receives from the model services it depends on (``model_variables``),
+        given the endpoint URL of each model service by name; one without an endpoint gives none."""
+        out: dict[str, str] = {}
+        for name in self.services[service].depends_on:
+            other = self.services.get(name)
+            if other is not None and other.model_provider is not None and name in endpoints:
+                out.update(model_variables(name, endpoints[name], other.model_provider))
+        return out
+
     def to_compose(self) -> dict[str, Any]:
         """The project as ``docker compose config`` prints it, literal ``$`` written as ``$$``."""
         out: dict[str, Any] = {"name": self.name}
@@ -531,7 +689,8 @@ class Project(_Open):
                 del service[key]
             if "build" in service and not service["build"].get("args"):
                 service["build"].pop("args", None)
-            service["networks"] = {k: v or None for k, v in service.get("networks", {}).items()}
+            if "networks" in service:
+                service["networks"] = {k: v or None for k, v in service["networks"].items()}
             environment = service.pop("environment", None)
             service.update(_escape(service))
             if environment:

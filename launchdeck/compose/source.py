@@ -5,12 +5,18 @@ Documents are read with the YAML 1.2 core schema, as Docker Compose reads them: 
 ``Sequence``, plain ``dict``/``list`` subclasses that carry the file and line of each entry
 through interpolation and merging. Compose's ``!reset`` and ``!override`` tags become
 ``RESET`` and ``Override`` markers for the merge step.
+
+The input may be hostile: a file larger than ``MAX_FILE_BYTES`` or aliases that expand past
+``MAX_VALUES`` values (a "billion laughs" document) are refused before they can exhaust memory.
 """
 
 from __future__ import annotations
 
+import errno
 import re
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,6 +41,14 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 Where = tuple[str, int]
 """A file and a 1-based line."""
+
+MAX_FILE_BYTES = 1 << 20
+"""The largest compose or env file read: real ones are a few kilobytes, and a 1 MB one (some
+1,600 services) loads in about two seconds, so a bigger one could take too long."""
+MAX_VALUES = 100_000
+"""The most values one document may expand to once aliases are followed (a 500-service
+project has about 45,000); past it, a document of nested aliases would take gigabytes."""
+_MARKERS = ("!reset", "!override")
 
 
 class Mapping(dict):
@@ -128,6 +142,12 @@ _SCALARS = {
 
 def parse_yaml(text: str, file: str) -> Any:
     """Parse one YAML document into Mapping/Sequence/scalars, raising ComposeError."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ComposeError(Problem(f"the file is larger than {MAX_FILE_BYTES >> 20} MB", file),
+                           hint="Split it into several files, or remove what is generated.")
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise ComposeError(Problem("the file contains a NUL character (is it binary?)", file, line))
     try:
         loader = _Loader(text)
         try:
@@ -135,12 +155,7 @@ def parse_yaml(text: str, file: str) -> Any:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        what = exc.problem or exc.context or "syntax error"
-        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
-            what += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        raise ComposeError(Problem(f"invalid YAML: {what}", file, line)) from None
+        raise ComposeError(_syntax_problem(exc, file, text)) from None
     except yaml.YAMLError as exc:
         raise ComposeError(Problem(f"invalid YAML: {exc}", file)) from None
     if node is None:
@@ -148,26 +163,49 @@ def parse_yaml(text: str, file: str) -> Any:
     return _Builder(loader, file).build(node, "")
 
 
+def _syntax_problem(exc: yaml.MarkedYAMLError, file: str, text: str) -> Problem:
+    """The error at the line where the broken token or block starts, not where parsing gave up.
+
+    An unterminated quote or flow collection is only noticed at the end of the file; the
+    scanner's or parser's context mark says where it was opened, which is what to fix.
+    """
+    problem, context = exc.problem_mark, exc.context_mark
+    what = exc.problem or exc.context or "syntax error"
+    line = (problem or context).line + 1 if (problem or context) else 0
+    if context and exc.context and context.line + 1 != line:
+        at_end = problem is not None and not text[problem.index:].strip()
+        # a quote, flow collection or block scalar left open: the fix is where it was opened
+        if at_end or exc.context.startswith("while scanning") or " flow " in exc.context:
+            return Problem(f"invalid YAML: {what} ({exc.context} that starts on this line)", file,
+                           context.line + 1)
+        what += f" ({exc.context} at line {context.line + 1})"
+    return Problem(f"invalid YAML: {what}", file, line)
+
+
 class _Builder:
     def __init__(self, loader: _Loader, file: str) -> None:
         self.loader = loader
         self.file = file
         self.depth = 0
+        self.values = 0
 
-    def build(self, node: yaml.Node, path: str) -> Any:
+    def build(self, node: yaml.Node, path: str, *, in_list: bool = False) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ComposeError(
+                Problem(f"the document expands to more than {MAX_VALUES:,} values once its "
+                        "aliases are followed", self.file, node.start_mark.line + 1, path),
+                hint="Use anchors and aliases for small shared blocks, not nested in each other.")
         tag = node.tag
-        if tag == "!reset":
-            return RESET
-        if tag == "!override":
-            node.tag = _default_tag(node)
-            return Override(self.build(node, path))
+        if tag in _MARKERS:
+            return self._marker(node, path, in_list)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             self._enter(node, path)
             out = Sequence()
             for index, item in enumerate(node.value):
-                out.append(self.build(item, f"{path}[{index}]"))
+                out.append(self.build(item, f"{path}[{index}]", in_list=True))
                 out.where.append((self.file, item.start_mark.line + 1))
             self.depth -= 1
             return out
@@ -185,6 +223,26 @@ class _Builder:
                         node.start_mark.line + 1, path)
             ) from None
 
+    def _marker(self, node: yaml.Node, path: str, in_list: bool) -> Any:
+        """``!reset`` / ``!override`` where Compose's merge can act on them, else an error."""
+        line = node.start_mark.line + 1
+        wrong = ("inside a list: they act on a key's whole value, so tag the list itself"
+                 if in_list else
+                 "on services: reset or override each service instead" if path == "services" else
+                 "inside an x- extension, which is kept as written" if _in_extension(path) else
+                 "on include or extends, which are read before files are merged"
+                 if _in_include_or_extends(path) else
+                 "at the top of the file" if not path else "")
+        if wrong:
+            raise ComposeError(Problem(f"{node.tag} cannot be used {wrong}", self.file, line, path))
+        if node.tag == "!reset":
+            return RESET
+        tag, node.tag = node.tag, _default_tag(node)
+        try:  # the node may be shared through an alias: restore it for the next use
+            return Override(self.build(node, path))
+        finally:
+            node.tag = tag
+
     def _mapping(self, node: yaml.MappingNode, path: str) -> Mapping:
         self._enter(node, path)
         seen: dict[Any, int] = {}
@@ -199,14 +257,7 @@ class _Builder:
                             self.file, line, path)
                 )
             seen[key] = line
-        try:
-            self.loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            raise ComposeError(
-                Problem(f"invalid merge key: {exc.problem}", self.file,
-                        mark.line + 1 if mark else 0, path)
-            ) from None
+        self._flatten(node, path, set())
         out = Mapping()
         for key_node, value_node in node.value:
             key = self._key(key_node, path)
@@ -216,22 +267,75 @@ class _Builder:
         self.depth -= 1
         return out
 
-    def _key(self, node: yaml.Node, path: str) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
+    def _flatten(self, node: yaml.MappingNode, path: str, visiting: set[int]) -> None:
+        """Apply YAML merge keys (``<<: *anchor``), refusing merges of merges that explode.
+
+        PyYAML flattens nested merges recursively and without bound, so each merged mapping
+        is flattened (and measured) here first.
+        """
+        if id(node) in visiting:
+            raise ComposeError(Problem("a merge key (<<) refers to the mapping that contains it",
+                                       self.file, node.start_mark.line + 1, path))
+        visiting.add(id(node))
+        for key_node, value_node in node.value:
+            if key_node.tag != "tag:yaml.org,2002:merge":
+                continue
+            merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for sub in merged:
+                if isinstance(sub, yaml.MappingNode):
+                    self._flatten(sub, path, visiting)
+        visiting.discard(id(node))
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
             raise ComposeError(
-                Problem("mapping keys must be plain values", self.file,
-                        node.start_mark.line + 1, path)
-            )
+                Problem(f"invalid merge key: {exc.problem}", self.file,
+                        mark.line + 1 if mark else 0, path)
+            ) from None
+        if len(node.value) > MAX_VALUES:
+            raise ComposeError(
+                Problem(f"merge keys (<<) expand this mapping to more than {MAX_VALUES:,} keys",
+                        self.file, node.start_mark.line + 1, path))
+
+    def _key(self, node: yaml.Node, path: str) -> str:
+        """A mapping key: a string, as Compose requires (``80:`` or ``true:`` must be quoted)."""
+        line = node.start_mark.line + 1
+        if node.tag in _MARKERS:
+            raise ComposeError(Problem(f"{node.tag} cannot tag a key; put it after the colon, "
+                                       "on the value", self.file, line, path))
+        if not isinstance(node, yaml.ScalarNode):
+            raise ComposeError(Problem("mapping keys must be plain values", self.file, line, path))
         value = self.build(node, path)
-        return str(value) if isinstance(value, (int, float, bool)) else value
+        if not isinstance(value, str):
+            kind = ("null" if value is None else "true or false" if isinstance(value, bool)
+                    else "a number")
+            shown = f"key {node.value!r}" if node.value else "an empty key"
+            raise ComposeError(Problem(f"{shown} is read as {kind}, but keys must be strings; "
+                                       f"quote it (\"{node.value}\":)", self.file, line, path))
+        return value
 
     def _enter(self, node: yaml.Node, path: str) -> None:
         self.depth += 1
         if self.depth > 100:  # a recursive alias would otherwise never end
+            shown = path if len(path) <= 80 else path[:77] + "..."
             raise ComposeError(
-                Problem("YAML nested too deeply (recursive anchor?)", self.file,
-                        node.start_mark.line + 1, path)
+                Problem("YAML nested more than 100 levels deep (an alias inside its own anchor?)",
+                        self.file, node.start_mark.line + 1, shown)
             )
+
+
+def _in_extension(path: str) -> bool:
+    parts = [part.split("[", 1)[0] for part in path.split(".")]
+    if len(parts) > 1 and parts[0] in ("services", "volumes", "networks", "secrets", "configs"):
+        del parts[1]  # a service may well be named x-ray
+    return any(part.startswith("x-") for part in parts)
+
+
+def _in_include_or_extends(path: str) -> bool:
+    parts = [part.split("[", 1)[0] for part in path.split(".")]
+    return parts[0] == "include" or (len(parts) >= 3 and parts[0] == "services"
+                                     and parts[2] == "extends")
 
 
 def _default_tag(node: yaml.Node) -> str:
@@ -254,3 +358,62 @@ def where(root: Any, path: tuple[Any, ...], default: Where = ("", 0)) -> Where:
             break
         node = node[step]
     return found
+
+
+class BadPath(Exception):
+    """A path that cannot name a file to read; the message says why, in a user's words."""
+
+
+_ERRNO_WORDS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                errno.ELOOP: "a symlink loop", errno.ENAMETOOLONG: "the path is too long",
+                errno.EISDIR: "it is a directory", errno.ENOTDIR: "a part of the path is not a "
+                "directory", errno.ENOENT: "it does not exist"}
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError in a user's words, without Python's ``[Errno N]`` decoration."""
+    return _ERRNO_WORDS.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
+
+
+def resolved(path: Path) -> Path:
+    """``path`` made absolute with its symlinks followed; BadPath when that cannot be done."""
+    if "\0" in str(path):
+        raise BadPath("the path contains a NUL character")
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python 3.11 reports a symlink loop this way
+        raise BadPath("the path is a symlink loop") from None
+    except OSError as exc:
+        raise BadPath(os_reason(exc)) from None
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; BadPath when it cannot be told (no permission, a loop)."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        return False
+    except OSError as exc:
+        raise BadPath(os_reason(exc)) from None
+    except ValueError:
+        raise BadPath("the path contains a NUL character") from None
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file of at most ``MAX_FILE_BYTES``, or BadPath saying why not."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise BadPath(os_reason(exc)) from None
+    except ValueError:
+        raise BadPath("the path contains a NUL character") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise BadPath(f"it is larger than {MAX_FILE_BYTES >> 20} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BadPath(f"it is not UTF-8 text (line {line})") from None

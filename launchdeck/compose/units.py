@@ -9,6 +9,8 @@ _NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s"
           "m": 60 * 10**9, "h": 3600 * 10**9}
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?\s*$", re.IGNORECASE)
 _BYTE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_INT64 = (1 << 63) - 1  # Compose (Go) keeps durations in nanoseconds and sizes in bytes as int64
+_MAX_SECONDS = _INT64 // 10**9
 
 
 def parse_duration(value: str | int | float, *, days: bool = False) -> float:
@@ -21,7 +23,7 @@ def parse_duration(value: str | int | float, *, days: bool = False) -> float:
     if isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}: use a value like 30s or 1m30s")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _bounded_seconds(value, value)
     text = value.strip()
     sign = -1 if text.startswith("-") else 1
     body = text.lstrip("+-")
@@ -31,11 +33,31 @@ def parse_duration(value: str | int | float, *, days: bool = False) -> float:
     for match in _DURATION_PART.finditer(body):
         if match.start() != pos:
             break
-        total += round(float(match.group(1)) * _NANOS[match.group(2)])
+        part = float(match.group(1)) * _NANOS[match.group(2)]
+        if part > _INT64:  # also infinity, from hundreds of digits
+            raise ValueError(_too_long(value))
+        total += round(part)
         pos = match.end()
     if not body or pos != len(body):
         raise ValueError(f"invalid duration {value!r}: use a value like 30s, 1m30s or 500ms")
+    if total > _INT64:
+        raise ValueError(_too_long(value))
     return sign * total / 1e9
+
+
+def _bounded_seconds(seconds: float, value: object) -> float:
+    if seconds != seconds or abs(seconds) > _MAX_SECONDS:  # NaN, infinity, or past int64 ns
+        raise ValueError(_too_long(value))
+    return float(seconds)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _too_long(value: object) -> str:
+    return f"duration {_shown(value)} is out of range: at most {_MAX_SECONDS // 3600}h (about 292 years)"
 
 
 def format_duration(seconds: float) -> str:
@@ -71,8 +93,12 @@ def parse_bytes(value: str | int | float) -> int:
     if isinstance(value, bool):
         raise ValueError(f"invalid size {value!r}: use a value like 512m or 1g")
     if isinstance(value, (int, float)):
-        return int(value)
-    match = _BYTES.match(value)
-    if not match:
-        raise ValueError(f"invalid size {value!r}: use a value like 512m or 1g")
-    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
+        size = value
+    else:
+        match = _BYTES.match(value)
+        if not match:
+            raise ValueError(f"invalid size {value!r}: use a value like 512m or 1g")
+        size = float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()]
+    if size != size or abs(size) > _INT64:  # NaN, infinity, or past what Compose can hold
+        raise ValueError(f"size {_shown(value)} is out of range: at most 8 EiB ({_INT64} bytes)")
+    return int(size)

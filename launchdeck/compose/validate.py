@@ -20,7 +20,9 @@ from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Service, path_label
 from launchdeck.compose.target import Capabilities
 
-CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would accept a final newline
+CONFIG_NAME_MAX = 255
+"""The longest config name: what the strictest store (GCP Secret Manager) accepts."""
 _KNOWN_EXTENSIONS = tuple(
     f"x-{vendor}-{kind}" for vendor in ("defang", "launchdeck")
     for kind in ("postgres", "redis", "mongodb", "llm")
@@ -97,6 +99,9 @@ def validate(loaded: Loaded, provider: str = "local",
     check = _Check(loaded, provider, capabilities)
     for name, service in loaded.project.services.items():
         base = ("services", name)
+        if service.provider is not None:  # not a container: none of the container rules apply
+            _provider(check, base, service)
+            continue
         _image_or_build(check, base, service)
         _ports(check, base, service)
         _resources(check, base, service)
@@ -109,6 +114,7 @@ def validate(loaded: Loaded, provider: str = "local",
             _storage(check, base, service)
             _domain(check, base, service)
     _references(check)
+    _dependency_cycles(check)
     if check.cloud:
         _service_names(check)
     return sorted(check.findings, key=lambda f: (f.file, f.line, f.field, f.message))
@@ -120,6 +126,15 @@ def required_config(loaded: Loaded) -> list[str]:
     for service in loaded.project.services.values():
         names |= service.required_config()
     return sorted(names)
+
+
+def config_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a config name, or None; the message states both rules."""
+    if CONFIG_NAME.match(name) and len(name) <= CONFIG_NAME_MAX:
+        return None
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    return (f"invalid config name {shown!r}: use letters, digits and _, not starting with a "
+            f"digit, at most {CONFIG_NAME_MAX} characters (e.g. DATABASE_PASSWORD)")
 
 
 def has_errors(findings: list[Finding]) -> bool:
@@ -188,10 +203,10 @@ def _environment(check: _Check, base: tuple[Any, ...], service: Service) -> None
     for key, value in service.environment.items():
         path = (*base, "environment", key)
         if value is None:
-            if not CONFIG_NAME.match(key):
+            if config_name_problem(key):
                 check.error(path, f"{key!r} is read from config, but is not a valid config name",
-                            "Config names use letters, digits and _, and do not start "
-                            "with a digit.")
+                            "Config names use letters, digits and _, do not start with a "
+                            f"digit, and have at most {CONFIG_NAME_MAX} characters.")
             continue
         if key in service.env_refs:
             continue
@@ -275,12 +290,15 @@ def _build(check: _Check, base: tuple[Any, ...], service: Service) -> None:
 
 
 def _healthcheck(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    if service.managed_store:  # it becomes a managed database, which has no container probe
+        return
     health = service.healthcheck
     ingress = service.ingress_ports
+    # ECS and Cloud Run accept a timeout equal to the interval, not a longer one
     if health and not health.disabled and health.timeout and health.interval and \
-            health.timeout >= health.interval:
+            health.timeout > health.interval:
         check.error((*base, "healthcheck", "timeout"),
-                    "healthcheck timeout must be shorter than its interval",
+                    "healthcheck timeout must not be longer than its interval",
                     "Lower healthcheck.timeout or raise healthcheck.interval.")
     if not ingress:
         return
@@ -329,6 +347,46 @@ def _references(check: _Check) -> None:
                               "environment",
                         f"Define {names} in .env or .env.<stack>, or move the value into "
                         "environment.")
+
+
+def _provider(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    provider = service.provider
+    assert provider is not None
+    if provider.type != "model":
+        check.error((*base, "provider", "type"),
+                    f"provider type {provider.type!r} is not supported: only type: model is",
+                    "Run the service as a container (image: or build:), or use a model provider.")
+    elif not service.model_provider:
+        check.error((*base, "provider", "options"), "a model provider needs options.model",
+                    "Name the model, e.g. options: {model: ai/smollm2}.")
+
+
+def _dependency_cycles(check: _Check) -> None:
+    """A depends_on loop, reported once, as ``docker compose config`` reports it."""
+    services = check.project.services
+    done: set[str] = set()
+    for root in services:
+        if root in done:
+            continue
+        path, on_path = [root], {root}  # iterative: a chain of thousands must not recurse
+        pending = [iter(services[root].depends_on)]
+        while pending:
+            dep = next((d for d in pending[-1] if d in services and d not in done), None)
+            if dep is None:
+                finished = path.pop()
+                done.add(finished)
+                on_path.discard(finished)
+                pending.pop()
+                continue
+            if dep in on_path:
+                loop = [*path[path.index(dep):], dep]
+                check.error(("services", loop[0], "depends_on", loop[1]),
+                            f"dependency cycle detected: {' -> '.join(loop)}",
+                            "Remove one of these dependencies; a service cannot wait for itself.")
+                return
+            path.append(dep)
+            on_path.add(dep)
+            pending.append(iter(services[dep].depends_on))
 
 
 def _service_names(check: _Check) -> None:

@@ -138,3 +138,190 @@ def test_extends_from_another_file_rebases_paths_and_keeps_locations(project) ->
     assert web.build is not None and web.build.context == str(root / "lib" / "app")
     assert web.environment == {"MODE": "prod", "LEVEL": "info"}
     assert loaded.where(("services", "web", "hostname")) == ("lib/base.yaml", 4)
+
+
+def test_null_top_level_entries_load(project) -> None:
+    """`volumes: {db-data: }` and friends take every default, as in Compose."""
+    root = project({"compose.yaml": "services:\n  db:\n    image: postgres\n"
+                                    "    volumes: [db-data:/var/lib/postgresql/data]\n"
+                                    "    networks: [back]\nvolumes:\n  db-data:\nnetworks:\n"
+                                    "  back:\n  default:\nsecrets:\n  token:\nconfigs:\n  conf:\n"})
+    project_ = load(cwd=root, os_environ={}).project
+    assert project_.volumes["db-data"].name == f"{project_.name}_db-data"
+    assert project_.networks["back"].name == f"{project_.name}_back"
+    assert (project_.secrets, project_.configs) == ({"token": {}}, {"conf": {}})
+
+
+def test_model_provider_service_is_modelled(project) -> None:
+    """provider: {type: model} is typed, names its model, and keeps its x- keys."""
+    root = project({"compose.yaml": "services:\n  ai-runner:\n    provider:\n      type: model\n"
+                                    "      options: {model: ai/smollm2, context-size: 1024}\n"
+                                    "    x-defang-llm: true\n"
+                                    "  chat:\n    image: chat\n    depends_on: [ai-runner]\n"})
+    project_ = load(cwd=root, os_environ={}).project
+    runner = project_.services["ai-runner"]
+    assert runner.model_provider == "ai/smollm2"
+    assert runner.provider is not None and runner.provider.options["context-size"] == ["1024"]
+    assert runner.llm is not None and runner.networks == {}
+    assert project_.services["chat"].model_provider is None
+
+
+def test_model_environment_of_a_dependent_service(project) -> None:
+    """A service depending on a model service gets <NAME>_URL and <NAME>_MODEL, `-` made `_`."""
+    root = project({"compose.yaml": "services:\n  ai-runner:\n    provider:\n      type: model\n"
+                                    "      options: {model: ai/smollm2}\n"
+                                    "  chat:\n    image: chat\n    depends_on: [ai-runner]\n"
+                                    "  other:\n    image: x\n"})
+    project_ = load(cwd=root, os_environ={}).project
+    endpoints = {"ai-runner": "http://gateway:4000/v1/"}
+    assert project_.model_environment("chat", endpoints) == {
+        "AI_RUNNER_URL": "http://gateway:4000/v1/", "AI_RUNNER_MODEL": "ai/smollm2"}
+    assert project_.model_environment("other", endpoints) == {}
+    assert project_.model_environment("chat", {}) == {}
+
+
+@pytest.mark.parametrize("name", ["ok\n", "ok\n\n", "Ok", "-ok", "ok name"])
+def test_project_name_must_match_whole(project, name: str) -> None:
+    """A project name with a trailing newline (or any other stray character) is refused."""
+    root = project({"compose.yaml": WEB})
+    with pytest.raises(ComposeError, match="invalid project name"):
+        load(cwd=root, project_name=name, os_environ={})
+
+
+def test_include_short_syntax_reads_the_included_project(project) -> None:
+    """An included file's services join the project; its paths and .env are its own."""
+    root = project({
+        "compose.yaml": "include:\n  - lib/compose.yaml\nservices:\n  web:\n    image: nginx:${TAG}\n"
+                        "    depends_on: [api]\n",
+        ".env": "TAG=main\n",
+        "lib/compose.yaml": "services:\n  api:\n    build: ./app\n    image: api:${TAG}-${LIB}\n"
+                            "    env_file: api.env\n    volumes: [./data:/data, cache:/cache]\n"
+                            "volumes:\n  cache:\n",
+        "lib/.env": "TAG=lib\nLIB=one\n",
+        "lib/api.env": "X=1\n",
+    })
+    loaded = load(cwd=root, os_environ={})
+    api = loaded.project.services["api"]
+    assert api.image == "api:main-one"  # the including project's variables win
+    assert api.build is not None and api.build.context == str(root / "lib" / "app")
+    assert api.volumes[0].source == str(root / "lib" / "data")
+    assert api.environment == {"X": "1"}
+    assert "cache" in loaded.project.volumes
+    assert loaded.where(("services", "api", "image")) == ("lib/compose.yaml", 4)
+
+
+def test_include_long_syntax_with_project_directory_and_env_file(project) -> None:
+    """path lists merge in order; project_directory anchors paths; env_file gives variables."""
+    root = project({
+        "compose.yaml": "include:\n  - path: [db/base.yaml, db/prod.yaml]\n"
+                        "    project_directory: db\n    env_file: db.env\n"
+                        "services:\n  web:\n    image: nginx\n",
+        "db.env": "PG=16\n",
+        "db/base.yaml": "services:\n  db:\n    image: postgres:${PG}\n    volumes: [./init:/init]\n",
+        "db/prod.yaml": "services:\n  db:\n    restart: always\n",
+    })
+    db = load(cwd=root, os_environ={}).project.services["db"]
+    assert (db.image, db.restart) == ("postgres:16", "always")
+    assert db.volumes[0].source == str(root / "db" / "init")
+
+
+def test_include_of_an_identical_definition_is_no_conflict(project) -> None:
+    """A resource defined the same way in both files is fine, as in Compose."""
+    root = project({"compose.yaml": "include: [other.yaml]\nservices:\n  web:\n    image: nginx\n"
+                                    "volumes:\n  data:\n",
+                    "other.yaml": "services:\n  api:\n    image: x\n    volumes: [data:/d]\n"
+                                  "volumes:\n  data:\n"})
+    assert set(load(cwd=root, os_environ={}).project.services) == {"web", "api"}
+
+
+def test_merge_keys_of_merge_keys_stay_bounded(project) -> None:
+    """Twenty levels of `<<: [*a, *a]` load (PyYAML would otherwise double them at each level)."""
+    levels = "".join(f"x-{i + 1}: &l{i + 1} {{<<: [*l{i}, *l{i}], k{i + 1}: v}}\n" for i in range(20))
+    root = project({"compose.yaml": "x-0: &l0 {k0: v}\n" + levels + WEB})
+    assert load(cwd=root, os_environ={}).project.to_compose()["x-20"]["k0"] == "v"
+
+
+@pytest.mark.parametrize("target", ["compose.yaml", "app.env", "base.yaml"])
+def test_symlink_loops_are_located_errors(project, target: str) -> None:
+    """A compose file, env_file or extends file that is a symlink loop gives a clear error."""
+    files = {"compose.yaml": WEB, "app.env": "A=1\n", "base.yaml": WEB}
+    if target == "app.env":
+        files["compose.yaml"] = WEB + "    env_file: app.env\n"
+    if target == "base.yaml":
+        files["compose.yaml"] = "services:\n  web:\n    extends: {file: base.yaml, service: web}\n"
+    root = project({k: v for k, v in files.items() if k != target})
+    (root / target).symlink_to(root / "loop")
+    (root / "loop").symlink_to(root / target)
+    with pytest.raises(ComposeError) as caught:
+        load(["compose.yaml"], cwd=root, os_environ={})
+    assert "symlink loop" in str(caught.value)
+    assert target == "compose.yaml" or "compose.yaml:" in str(caught.value)
+
+
+def test_working_directory_symlink_loop(tmp_path: Path) -> None:
+    """-C naming a symlink loop says so and what to do."""
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(ComposeError) as caught:
+        load(cwd=tmp_path / "a", os_environ={})
+    assert "symlink loop" in str(caught.value) and "-C" in caught.value.hint
+
+
+@pytest.mark.parametrize(("name", "reason"), [("a\0b.yaml", "NUL character"),
+                                              ("c" * 300 + ".yaml", "too long")])
+def test_bad_compose_file_names(project, name: str, reason: str) -> None:
+    """-f with a NUL byte or an over-long name is refused with the reason."""
+    root = project({"compose.yaml": WEB})
+    with pytest.raises(ComposeError, match=reason):
+        load([name], cwd=root, os_environ={})
+
+
+_AS_NOBODY = """
+import os, sys
+import dotenv.parser
+from launchdeck.compose import load, schema
+from launchdeck.errors import LaunchdeckError
+schema._validator()  # everything imported first: nobody may not read the interpreter's files
+os.setgid(65534); os.setuid(65534)
+try:
+    load(sys.argv[2:], cwd=sys.argv[1], os_environ={})
+except LaunchdeckError as exc:
+    print(exc); sys.exit(1)
+print("loaded")
+"""
+
+
+@pytest.mark.parametrize(("locked", "files", "reason"), [
+    ("compose.yaml", [], "compose.yaml: cannot read the file: permission denied"),
+    ("app.env", [], "compose.yaml:4: services.web.env_file[0]: cannot read env file app.env: "
+                    "permission denied"),
+    ("sub", ["sub/compose.yaml"], "cannot use compose file sub/compose.yaml: permission denied"),
+    (".", [], "cannot look for compose.yaml in"),
+])
+def test_unreadable_files_and_directories(project, locked: str, files: list[str],
+                                          reason: str) -> None:
+    """Run as nobody (tests run as root), a file or directory it cannot read is a clear error."""
+    import subprocess
+    import sys
+
+    root = project({"compose.yaml": WEB + "    env_file: app.env\n", "app.env": "A=1\n",
+                    "sub/compose.yaml": WEB})
+    root.chmod(0o755)
+    for parent in root.parents:  # nobody must reach the project to be refused inside it
+        if parent.stat().st_mode & 0o001 == 0:
+            parent.chmod(parent.stat().st_mode | 0o001)
+    (root / locked).chmod(0o000)
+    result = subprocess.run([sys.executable, "-c", _AS_NOBODY, str(root), *files],
+                            capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).parent.parent.parent)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert reason in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_merge_tags_work_in_a_service_named_like_an_extension(project) -> None:
+    """A service named x-ray is a service, not an extension: !reset works in it."""
+    root = project({"compose.yaml": "services:\n  x-ray:\n    image: x\n    ports: ['80']\n",
+                    "prod.yaml": "services:\n  x-ray:\n    ports: !reset []\n"})
+    assert load(["compose.yaml", "prod.yaml"], cwd=root, os_environ={}).project.services[
+        "x-ray"].ports == []

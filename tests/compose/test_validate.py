@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from launchdeck.compose import has_errors, load, required_config, validate
+from launchdeck.compose.validate import CONFIG_NAME_MAX, config_name_problem
 
 
 def _findings(project, service_yaml: str, provider: str = "aws", extra: str = ""):
@@ -64,8 +65,12 @@ MEM = "    deploy: {resources: {reservations: {memory: 64M}}}\n"
          "services.web.deploy.endpoint_mode", "not supported"),
         ("    image: x\n    deploy: {resources: {limits: {cpus: '-1'}, reservations: {memory: 1g}}}\n",
          "error", "services.web.deploy.resources.limits.cpus", "cannot be negative"),
-        ("    image: x\n    healthcheck: {test: [CMD, 'true'], interval: 5s, timeout: 5s}\n" + MEM,
-         "error", "services.web.healthcheck.timeout", "shorter than its interval"),
+        ("    image: x\n    healthcheck: {test: [CMD, 'true'], interval: 5s, timeout: 6s}\n" + MEM,
+         "error", "services.web.healthcheck.timeout", "not be longer than its interval"),
+        ("    provider: {type: awesomecloud, options: {type: mysql}}\n", "error",
+         "services.web.provider.type", "'awesomecloud' is not supported"),
+        ("    provider: {type: model}\n", "error", "services.web.provider.options",
+         "needs options.model"),
         ("    image: x\n    ports: [{target: 70000, mode: host}]\n" + MEM, "error",
          "services.web.ports[0]", "outside 1-65535"),
         ("    image: x\n    ports: [{target: 0, mode: host}]\n" + MEM, "error",
@@ -161,3 +166,69 @@ def test_invalid_config_name_is_an_error(project) -> None:
     """An environment key read from config must be a valid config name."""
     findings = _findings(project, "    image: x\n    environment: [MY-KEY]\n" + MEM, "local")
     assert [(f.severity, f.field) for f in findings] == [("error", "services.web.environment.MY-KEY")]
+
+
+@pytest.mark.parametrize("provider", ["local", "aws", "gcp"])
+def test_depends_on_cycle_is_an_error_at_its_line(project, provider: str) -> None:
+    """A depends_on loop is an error finding at the dependency that closes it, on every target."""
+    root = project({"compose.yaml": "services:\n  a:\n    image: x\n    depends_on: [b]\n"
+                                    "  b:\n    image: x\n    depends_on:\n"
+                                    "      c: {condition: service_started}\n"
+                                    "  c:\n    image: x\n    depends_on: [a]\n"})
+    (finding,) = [f for f in validate(load(cwd=root, os_environ={}), provider)
+                  if "cycle" in f.message]
+    assert (finding.severity, finding.file, finding.line, finding.message) == (
+        "error", "compose.yaml", 4, "dependency cycle detected: a -> b -> c -> a")
+
+
+def test_a_long_dependency_chain_is_not_a_cycle(project) -> None:
+    """A thousand services each waiting for the previous one give no cycle (and no recursion error)."""
+    services = "".join(f"  s{i}:\n    image: x\n" + (f"    depends_on: [s{i - 1}]\n" if i else "")
+                       for i in range(1000))
+    root = project({"compose.yaml": "services:\n" + services})
+    assert not [f for f in validate(load(cwd=root, os_environ={})) if "cycle" in f.message]
+
+
+@pytest.mark.parametrize("provider", ["local", "aws", "gcp"])
+def test_healthcheck_timeout_equal_to_interval_is_accepted(project, provider: str) -> None:
+    """ECS and Cloud Run accept a timeout equal to the interval, so it is no finding."""
+    findings = _findings(project, "    image: x\n    healthcheck: {test: [CMD, 'true'], "
+                                  "interval: 5s, timeout: 5s}\n" + MEM, provider)
+    assert not [f for f in findings if f.field.startswith("services.web.healthcheck")]
+
+
+def test_managed_store_healthcheck_is_not_checked_as_a_container(project) -> None:
+    """A managed Postgres becomes RDS: its healthcheck is not held to container rules."""
+    findings = _findings(project, "    image: postgres:16\n    x-defang-postgres: true\n"
+                                  "    ports: [{target: 5432, mode: ingress}]\n"
+                                  "    healthcheck: {test: [CMD, pg_isready], interval: 2s, "
+                                  "timeout: 10s}\n", "aws")
+    assert not [f for f in findings if "healthcheck" in f.field or "healthcheck" in f.message]
+
+
+@pytest.mark.parametrize("provider", ["local", "aws", "gcp"])
+def test_model_provider_service_has_no_container_findings(project, provider: str) -> None:
+    """A provider: {type: model} service has neither image nor build, and that is fine."""
+    root = project({"compose.yaml": "services:\n  llm:\n    provider:\n      type: model\n"
+                                    "      options: {model: ai/smollm2}\n    x-defang-llm: true\n"
+                                    "  app:\n    image: x\n    depends_on: [llm]\n" + MEM})
+    findings = validate(load(cwd=root, os_environ={}), provider)
+    assert not [f for f in findings if f.service == "llm"]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("DATABASE_PASSWORD", False), ("_x1", False), ("A" * CONFIG_NAME_MAX, False),
+     ("A" * (CONFIG_NAME_MAX + 1), True), ("1ABC", True), ("MY-KEY", True), ("OK\n", True),
+     ("", True), ("A B", True)],
+)
+def test_config_name_problem(name: str, problem: bool) -> None:
+    """A config name follows the pattern and the length limit (a trailing newline is refused)."""
+    assert (config_name_problem(name) is not None) == problem
+
+
+def test_config_name_problem_states_both_rules() -> None:
+    """The message says what characters are allowed and how long a name may be."""
+    message = config_name_problem("X" * 300) or ""
+    assert "letters, digits and _" in message and "at most 255 characters" in message
+    assert "X" * 41 not in message
