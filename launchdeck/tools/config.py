@@ -29,13 +29,11 @@ class ConfigResult(BaseModel):
 
 def check_name(name: str) -> str:
     """``name`` if it can name a config value in every store; else a UsageError with both rules."""
-    from launchdeck.compose.validate import CONFIG_NAME
+    from launchdeck.compose.validate import config_name_problem
 
-    if len(name) > 255 or not CONFIG_NAME.fullmatch(name):
-        shown = name if len(name) <= 60 else name[:57] + "..."
-        raise UsageError(f"invalid config name {shown!r}",
-                         hint="Use at most 255 letters, digits and _, not starting with a digit "
-                              "(e.g. DATABASE_PASSWORD).")
+    problem = config_name_problem(name)
+    if problem:
+        raise UsageError(problem, hint="Choose a name such as DATABASE_PASSWORD.")
     return name
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import poll
+from launchdeck.engine import models, poll
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, service_parts
 from launchdeck.engine.status import ServiceStatus
@@ -108,9 +108,19 @@ class AwsSession:
                                      Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])
         return next((n["Arn"] for n in found if n["Name"] == wanted), None)
 
+    def _as_run(self, name: str) -> Service:
+        """Compose service ``name`` as this target runs it: a model service as the gateway in
+        its place, and every service with what its model dependencies give it."""
+        service = models.with_models(self.project, name, models.cloud_endpoints(self.project))
+        if service.model_provider is not None:
+            service = models.gateway(service, {"REGION": self.aws.region or ""})
+        return service
+
     async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
         """The image URI: for a built service, named by its context's digest (built by
         CodeBuild when ``build`` and ECR does not have it)."""
+        if service.model_provider is not None:
+            return models.gateway_image(service)
         if service.managed_store or not service.build:
             return service.image or ""
         repo = names.repository(self.name, self.stack, service.name)
@@ -129,7 +139,7 @@ class AwsSession:
             parts = {"routes": digest_of([dataclasses.asdict(r) for r in self.routes]),
                      "zones": digest_of(self.zones)}
             return Unit(name, Kind.INGRESS, parts, spec=self.routes)
-        service = self.project.services[name]
+        service = self._as_run(name)
         if service.managed_store:
             spec = stores.store(service, self.name, self.stack, self.config)
             parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
@@ -175,8 +185,9 @@ class AwsSession:
             lambda: self._namespace(),
             lambda: self._repositories(built),
             lambda: region.log_group(aws, names.log_group(project, stack), tags, 30))
+        served = [self._as_run(name) for name in self.project.services]
         self.stale_groups = await network.security_groups(
-            aws, self.net, project, stack, _rules(self.project, self.routes), self.etag)
+            aws, self.net, project, stack, _rules(served, self.routes), self.etag)
         self.depths[":prepare"] = chain_depth()
 
     async def _roles(self) -> tuple[str, str]:
@@ -194,7 +205,8 @@ class AwsSession:
             {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
              "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{r}.amazonaws.com"}}}]}
         task_policies: dict[str, dict] = {}
-        if any(s.llm is not None for s in self.project.services.values()):
+        if any(s.llm is not None for s in self.project.services.values()) or \
+                models.uses_models(self.project):
             task_policies["bedrock"] = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Resource": "*",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]}]}
@@ -444,7 +456,7 @@ def _mentions(service: Service, store: str) -> bool:
     return store in text
 
 
-def _rules(project: Project, wanted: list[ingress.Route]) -> dict[str, list[network.Rule]]:
+def _rules(services: list[Service], wanted: list[ingress.Route]) -> dict[str, list[network.Rule]]:
     """Security group rules: the internet to the load balancer, it to ingress ports, members
     to each service's declared ports and to the stores."""
     rules: dict[str, list[network.Rule]] = {"members": []}
@@ -453,7 +465,7 @@ def _rules(project: Project, wanted: list[ingress.Route]) -> dict[str, list[netw
         if any(r.domain for r in wanted):
             listen |= {80, 443}
         rules["alb"] = [network.Rule(port, "0.0.0.0/0") for port in sorted(listen)]
-    for service in project.services.values():
+    for service in services:
         if service.managed_store:
             rules[f"store:{service.name}"] = [network.Rule(stores.PORTS[service.managed_store], "members")] \
                 if service.managed_store in stores.PORTS else []

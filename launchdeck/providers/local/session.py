@@ -14,13 +14,13 @@ from typing import Any
 import anyio
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import context, poll
+from launchdeck.engine import context, models, poll
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, service_parts
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
-from launchdeck.providers.local import build
+from launchdeck.providers.local import build, runner
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.provider import LocalProvider, replicas
@@ -38,10 +38,13 @@ class LocalSession:
         self.containers: dict[str, list[C.Container]] = {}
         self.running: dict[str, list[str]] = {}
         """Service -> ids of the containers settle watches."""
+        self.runner: str | None = None
+        """The Docker Model Runner's URL, when the project has model services."""
 
     # -- reading ---------------------------------------------------------------------------
 
     async def observe(self) -> dict[str, Found]:
+        self.runner = await self._runner()
         for c in await self.provider.containers(self.project.name, self.stack):
             self.containers.setdefault(C.label(c, S.SERVICE), []).append(c)
         found = {}
@@ -54,12 +57,29 @@ class LocalSession:
                 replicas=len(have), ready=all(C.running(c) for c in have),
                 status=C.status(name, replicas(service) if service else 0, have))
             self.running[name] = [c["Id"] for c in have]
+        if self.runner:  # the runner serves them: nothing of a model service is ever missing
+            for name, service in self.project.services.items():
+                if service.model_provider is not None:
+                    unit = self.render(name, self.runner)
+                    found[name] = Found(unit.digest, replicas=0, status=_served(name, self.runner))
         return found
+
+    async def _runner(self) -> str | None:
+        """The model runner's URL when the project has model services (a refusal when it
+        has some and no runner answers)."""
+        wanted = [(n, s.model_provider) for n, s in self.project.services.items()
+                  if s.model_provider is not None]
+        if not wanted:
+            return None
+        name, model = wanted[0]
+        return await anyio.to_thread.run_sync(runner.check, name, model or "")
 
     async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
         """The image id (or, for one not here yet, its name); built or pulled when ``build``."""
         import docker.errors
 
+        if service.model_provider is not None:
+            return self.runner or ""
         if service.llm is not None:
             progress(None, "x-defang-llm needs a cloud provider: no LLM endpoint is provided "
                            "locally")
@@ -90,7 +110,10 @@ class LocalSession:
                            context.digest(found, service.build, service.platform))
 
     def render(self, name: str, image: str | None) -> Unit:
-        service = self.project.services[name]
+        service = self._service(name)
+        if service.model_provider is not None:
+            parts = {"model": service.model_provider, "runner": image or ""}
+            return Unit(name, Kind.SERVICE, parts, spec=None, replicas=0)
         parts = service_parts(service, image or "", self.config, project=self.project.name,
                               stack=self.stack)
         return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
@@ -134,9 +157,17 @@ class LocalSession:
             await build.build_image(request, self.provider.endpoint,
                                     lambda text: progress(None, text, log=True), api=self.api)
 
+    def _service(self, name: str) -> Service:
+        """Compose service ``name`` with what its model dependencies give it (the runner)."""
+        endpoints = {n: runner.from_containers(self.runner) for n, s in self.project.services.items()
+                     if s.model_provider is not None and self.runner}
+        return models.with_models(self.project, name, endpoints)
+
     async def apply(self, unit: Unit, action: Action, found: Found | None,
                     progress: Progress) -> None:
-        name, service = unit.name, self.project.services[unit.name]
+        name, service = unit.name, self._service(unit.name)
+        if service.model_provider is not None:
+            return  # the runner serves it: nothing to start
         old = self.containers.get(name, [])
         keep = [c for c in old if C.label(c, S.HASH) == unit.digest and C.running(c)] \
             if action is Action.UPDATE else []
@@ -169,13 +200,16 @@ class LocalSession:
         spec = S.container_spec(self.project, self.stack, service, image=unit.spec,
                                 env=service.resolved_environment(self.config), etag=self.etag,
                                 config_hash=unit.digest, replica=index)
+        extra_hosts = {runner.HOST_ALIAS: "host-gateway"} if any(
+            self.project.services[d].model_provider is not None for d in service.depends_on
+            if d in self.project.services) else None
         api, name = self.api, service.name
         host_config = api.create_host_config(
             port_bindings={k: ("127.0.0.1", v) if v else ("127.0.0.1",)
                            for k, v in spec.ports.items()},
             restart_policy=spec.restart, mounts=spec.mounts, nano_cpus=spec.nano_cpus,
             mem_limit=spec.mem_limit, mem_reservation=spec.mem_reservation,
-            pids_limit=spec.pids_limit,
+            pids_limit=spec.pids_limit, extra_hosts=extra_hosts,
         )
         networking = api.create_networking_config(
             {spec.network: api.create_endpoint_config(aliases=spec.aliases)})
@@ -213,6 +247,8 @@ class LocalSession:
     async def settle(self, unit: Unit, *, deadline: float, until_exit: bool,
                      progress: Progress) -> ServiceStatus:
         name = unit.name
+        if self.project.services[name].model_provider is not None:
+            return _served(name, self.runner or "")
         ids = self.running.get(name, [])
         seen: list[C.Container] = []
 
@@ -263,3 +299,9 @@ class LocalSession:
 
     async def tidy(self) -> None:
         """Nothing is shared between services locally: the network stays for the next deploy."""
+
+
+def _served(name: str, base: str) -> ServiceStatus:
+    """A model service the runner serves."""
+    return ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_COMPLETED, endpoints=[base],
+                         message="served by the Docker Model Runner")

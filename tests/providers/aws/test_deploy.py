@@ -492,3 +492,31 @@ def test_a_plan_makes_no_mutating_call(deployed, provider, shop, calls) -> None:
     assert {c.service: c.action for c in result.changes if c.action is not Action.NOOP} == {
         "backend": Action.UPDATE}
     assert next(c for c in result.changes if c.service == "backend").reason == "environment changed"
+
+
+def test_a_model_service_runs_as_a_gateway_its_dependents_can_call(provider, project, boto,
+                                                                   calls) -> None:
+    """provider: {type: model} becomes the OpenAI-compatible gateway (Bedrock rights on the
+    task role), reached by the service's name; the app gets AI_URL and AI_MODEL."""
+    from launchdeck.tools.project import ProjectRef
+
+    root = project({"compose.yaml": "name: chat\nservices:\n  app:\n    image: nginx\n"
+                                    "    depends_on: [ai]\n  ai:\n    provider:\n      type: model\n"
+                                    "      options:\n        model: ai/smollm2\n"})
+    result, _ = _deploy(provider, ProjectRef(working_directory=str(root), provider="aws"))
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    ecs = boto.client("ecs")
+    tasks = [ecs.describe_task_definition(taskDefinition=a)["taskDefinition"]
+             for a in ecs.list_task_definitions()["taskDefinitionArns"]]
+    ai = next(t for t in tasks if t["family"] == "chat-dev-ai")["containerDefinitions"][0]
+    assert ai["image"] == "defangio/openai-access-gateway"
+    assert ai["portMappings"][0]["containerPort"] == 80
+    app = next(t for t in tasks if t["family"] == "chat-dev-app")["containerDefinitions"][0]
+    env = {e["name"]: e["value"] for e in app["environment"]}
+    assert env == {"AI_URL": "http://ai/api/v1/", "AI_MODEL": "ai/smollm2"}
+    created = next(c.params for c in calls.made if c.operation == "CreateService"
+                   and c.params["serviceName"] == "chat-dev-ai")
+    connect = created["serviceConnectConfiguration"]["services"]
+    assert connect[0]["clientAliases"] == [{"port": 80, "dnsName": "ai"}]
+    policy = boto.client("iam").get_role_policy(RoleName="ld-chat-dev-task", PolicyName="bedrock")
+    assert "bedrock:InvokeModel" in json.dumps(policy["PolicyDocument"])
