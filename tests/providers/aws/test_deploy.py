@@ -105,7 +105,8 @@ def test_task_definitions_carry_size_health_logs_and_store_endpoints(deployed, b
     url = boto.client("ssm").get_parameter(Name="/launchdeck/shop/dev/.derived/backend/DATABASE_URL",
                                            WithDecryption=True)["Parameter"]
     assert url["Type"] == "SecureString"
-    assert url["Value"] == f"postgres://shop:{SECRETS['POSTGRES_PASSWORD']}@{db['Endpoint']['Address']}:5432/shop"
+    assert url["Value"] == (f"postgres://shop:{SECRETS['POSTGRES_PASSWORD']}@{db['Endpoint']['Address']}"
+                            ":5432/shop?sslmode=require")
 
 
 def test_stores_are_encrypted_and_versioned_from_the_image(deployed, boto) -> None:
@@ -234,19 +235,29 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deploy
     assert snapshots[0]["DBSnapshotIdentifier"].endswith("-final-snapshot")
     assert any("final snapshot" in k for k in teardown.kept)
     statuses = {s.name: s.state for s in anyio.run(provider.ps, shop.load().project, "dev")}
-    assert statuses == {"web": State.NOT_DEPLOYED, "backend": State.NOT_DEPLOYED,
-                        "db": State.NOT_DEPLOYED, "cache": State.STOPPED}  # still being deleted
+    assert set(statuses.values()) == {State.NOT_DEPLOYED}
+
+
+def test_destroy_waits_for_draining_services_and_deleting_stores_and_says_so(deployed, provider,
+                                                                            boto) -> None:
+    """Services drain and the cache is deleted before what depends on them goes, with progress."""
+    recorder = Recorder()
+    anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=recorder))
+    said = [e.message for e in recorder.events]
+    assert any("ECS service shop-dev-web to drain: DRAINING" in m for m in said), said
+    assert any(m.startswith("cache shop-dev-cache to go: deleting") for m in said), said
+    first_wait = min(i for i, m in enumerate(said) if "to drain" in m or "to go" in m)
+    security_groups = [i for i, m in enumerate(said) if m.startswith("removed security group")]
+    assert security_groups and min(security_groups) > first_wait
+    groups = boto.client("elasticache").describe_replication_groups()["ReplicationGroups"]
+    assert groups == []
 
 
 def _on_its_way_out(boto, arn: str) -> bool:
-    """ECS keeps deleted services as INACTIVE, ElastiCache shows deleting groups for a while."""
+    """ECS keeps deleted services as INACTIVE for a while, and the tagging API lists them."""
     if ":service/" in arn:
         found = boto.client("ecs").describe_services(cluster="launchdeck", services=[arn])
         return found["services"][0]["status"] == "INACTIVE"
-    if ":replicationgroup:" in arn:
-        group = boto.client("elasticache").describe_replication_groups(
-            ReplicationGroupId=arn.rsplit(":", 1)[-1])["ReplicationGroups"][0]
-        return group["Status"] == "deleting"
     return False
 
 
@@ -423,8 +434,9 @@ def test_a_cancelled_deploy_lets_go_of_the_lock(provider, shop, boto) -> None:
 
 def test_a_service_taken_out_of_the_project_is_removed_with_what_it_used(deployed, provider, shop,
                                                                          boto) -> None:
-    """Dropping web removes its ECS service, image repository, target group, security group and
-    (no ingress left) the load balancer; backend and the stores stay untouched."""
+    """Dropping web removes its ECS service, image repository, target group and (no ingress
+    left) the load balancer at once, and its security group once it has drained; backend and
+    the stores stay untouched."""
     compose = Path(shop.working_directory) / "compose.yaml"
     text = compose.read_text()
     compose.write_text(text[:text.index("  web:")] + text[text.index("  backend:"):])
@@ -434,18 +446,20 @@ def test_a_service_taken_out_of_the_project_is_removed_with_what_it_used(deploye
                                                              "backend": Action.NOOP}
     ecs = boto.client("ecs")
     services = ecs.describe_services(cluster="launchdeck", services=["shop-dev-web", "shop-dev-backend"])
-    assert {s["serviceName"]: s["status"] for s in services["services"]} == {
-        "shop-dev-web": "INACTIVE", "shop-dev-backend": "ACTIVE"}
+    assert {s["serviceName"]: s["status"] != "ACTIVE" for s in services["services"]} == {
+        "shop-dev-web": True, "shop-dev-backend": False}
     assert boto.client("ecr").describe_repositories()["repositories"] == []
     elb = boto.client("elbv2")
     assert elb.describe_load_balancers()["LoadBalancers"] == []
     assert elb.describe_target_groups()["TargetGroups"] == []
+    ecs.get_waiter("services_inactive").wait(cluster="launchdeck", services=["shop-dev-web"],
+                                             WaiterConfig={"Delay": 0.05})
+    again, _ = _deploy(provider, shop)
+    assert {c.action for c in again.changes} == {Action.NOOP}
     groups = boto.client("ec2").describe_security_groups(Filters=[
         {"Name": "tag:launchdeck:project", "Values": ["shop"]}])["SecurityGroups"]
     roles = sorted(t["Value"] for g in groups for t in g["Tags"] if t["Key"] == "launchdeck:role")
     assert roles == ["members", "service:backend", "store:cache", "store:db"]
-    again, _ = _deploy(provider, shop)
-    assert {c.action for c in again.changes} == {Action.NOOP}
 
 
 def test_the_network_can_come_from_the_environment(provider, project, boto, monkeypatch) -> None:
