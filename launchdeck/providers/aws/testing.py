@@ -264,11 +264,14 @@ class Strict:
             self._reader = session()
         return self._reader
 
+    def problems(self, service: str, operation: str, params: dict[str, Any]) -> list[str]:
+        """What the documented rules find wrong with a request, without sending or recording it."""
+        found = [problem for check in _RULES.get((service, operation), []) for problem in check(self, params)]
+        return [f"{service} {operation}: {problem}" for problem in [*found, *_tags(params)]]
+
     def _check(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         service = model.service_model.service_name
-        found = [f"{service} {model.name}: {problem}"
-                 for check in _RULES.get((service, model.name), []) for problem in check(self, params)]
-        found += [f"{service} {model.name}: {problem}" for problem in _tags(params)]
+        found = self.problems(service, model.name, params)
         if found:
             with self._guard:
                 self.violations += found
@@ -305,6 +308,8 @@ class Strict:
             elif (service, operation) == ("elbv2", "CreateLoadBalancer"):
                 for group in params.get("SecurityGroups", []):
                     self.users.setdefault(group, []).append(("elbv2", params["Name"]))
+            elif (service, operation) == ("acm", "RequestCertificate") and params.get("IdempotencyToken"):
+                self._tokens.setdefault(params["IdempotencyToken"], params.get("DomainName", ""))
             elif (service, operation) == ("codebuild", "StartBuild"):
                 uri = next((v["value"] for v in params.get("environmentVariablesOverride", [])
                             if v["name"] == "IMAGE_URI"), None)
@@ -628,8 +633,7 @@ def _certificate(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
     # "If you call RequestCertificate multiple times with the same idempotency token within one
     # hour, ACM recognizes that you are requesting only one certificate and will issue only
     # one": another domain under the same token would get the first domain's certificate
-    with strict._guard:
-        first = strict._tokens.setdefault(token, domain)
+    first = strict._tokens.get(token, domain)
     if first != domain:
         yield f"IdempotencyToken {token} was used for {first} already; {domain} would get its certificate"
 
