@@ -128,6 +128,7 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
                                f"Use one of postgres:{', postgres:'.join(POSTGRES_MAJORS)}."))
         env = service.resolved_environment(config)
         user = env.get("POSTGRES_USER") or "postgres"
+        problems_before = len(out)
         if not _MASTER_USER.fullmatch(user):
             out.append(Problem(service.name, "environment.POSTGRES_USER",
                                "RDS needs a master user of 1 to 63 letters or digits, starting with "
@@ -137,12 +138,14 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
                                f"RDS reserves the master user name {user!r}",
                                "Set POSTGRES_USER to another name, e.g. app."))
         database = env.get("POSTGRES_DB") or user
-        if not _DATABASE.fullmatch(database):
+        named_apart = bool(env.get("POSTGRES_DB")) or len(out) == problems_before
+        # a database named after a refused user is fixed with the user: say it once
+        if named_apart and not _DATABASE.fullmatch(database):
             out.append(Problem(service.name, "environment.POSTGRES_DB",
                                "RDS needs a database name of 1 to 63 letters, digits or '_', "
                                "starting with a letter", "Set POSTGRES_DB to a name like app_db "
                                "(and the database URLs that name it)."))
-        elif database.lower() in RESERVED:
+        elif named_apart and database.lower() in RESERVED:
             out.append(Problem(service.name, "environment.POSTGRES_DB",
                                f"RDS reserves the database name {database!r}",
                                "Set POSTGRES_DB to another name (and the URLs that name it)."))
