@@ -146,7 +146,7 @@ async def certificate(aws: Aws, project: str, stack: str, domain: str, zone: str
     if arn is None:
         say(f"requesting a certificate for {domain}")
         arn = (await aws("acm", "request_certificate", DomainName=domain, ValidationMethod="DNS",
-                         IdempotencyToken=names.idempotency_token(project, stack, domain),
+                         IdempotencyToken=names.idempotency_token(project, stack, domain, etag),
                          Tags=names.tag_list(names.tags(project, stack, etag=etag))))["CertificateArn"]
     recorded = False
 

@@ -211,10 +211,14 @@ def snapshot(project: str, service: str, snapshot_id: str) -> str:
     return SNAPSHOT.clean(f"{project}-{service}-postgres-{snapshot_id}-final-snapshot")[:SNAPSHOT.limit]
 
 
-def idempotency_token(project: str, stack: str, domain: str) -> str:
-    """ACM's idempotency token for a certificate: one per domain, or a second domain requested
-    within the hour would get the first one's certificate."""
-    return hashlib.sha256(f"{project}/{stack}/{domain}".encode()).hexdigest()[:32]
+def idempotency_token(project: str, stack: str, domain: str, etag: str) -> str:
+    """ACM's idempotency token for one deploy's certificate request for ``domain``.
+
+    ACM answers every request with the same token within an hour with the first one's
+    certificate: a token per stack would give a second domain the first's certificate, and
+    one per domain would give a deploy right after ``compose down`` the deleted certificate.
+    Within one deploy, a retried request still gets the same one."""
+    return hashlib.sha256(f"{project}/{stack}/{domain}/{etag}".encode()).hexdigest()[:32]
 
 
 def log_group(project: str, stack: str) -> str:

@@ -480,3 +480,89 @@ def test_the_network_can_come_from_the_environment(provider, project, boto, monk
     vpcs = boto.client("ec2").describe_vpcs(Filters=[{"Name": "tag:launchdeck:project",
                                                       "Values": ["envnet"]}])["Vpcs"]
     assert len(vpcs) == 1
+
+
+def test_build_contexts_go_to_s3_as_zip_files_codebuild_can_read(deployed, boto, calls) -> None:
+    """CodeBuild's S3 source must be a ZIP: the upload is one, named by its digest."""
+    import io
+    import zipfile
+
+    s3 = boto.client("s3")
+    bucket = "launchdeck-123456789012-us-east-1"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"]]
+    assert len(keys) == 1 and keys[0].endswith(".zip")
+    body = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert sorted(archive.namelist()) == [".dockerignore", "Dockerfile", "app.py"]
+    start = next(c for c in calls.made if c.operation == "StartBuild")
+    assert start.params["sourceLocationOverride"] == f"{bucket}/{keys[0]}"
+
+
+def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, boto, calls) -> None:
+    """linux/arm64 builds on ARM_CONTAINER with an aarch64 image, under a tag of its own."""
+    from launchdeck.compose.model import Build
+    from launchdeck.providers.aws import build, region
+    from launchdeck.providers.aws.api import Aws
+
+    aws = Aws(boto)
+    shared = anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
+    repo = boto.client("ecr").create_repository(repositoryName="launchdeck/shop/dev/web")["repository"]
+    spec = Build(context=str(Path(shop.working_directory) / "web"), dockerfile="Dockerfile")
+
+    def image(platform: str | None) -> str:
+        return anyio.run(lambda: build.image(aws, spec, repo["repositoryUri"], repo["repositoryName"],
+                                             shared.bucket, lambda *_: None, 0.01, platform=platform))
+
+    arm, x86 = image("linux/arm64"), image(None)
+    starts = [c.params for c in calls.made if c.operation == "StartBuild"]
+    assert [s.get("environmentTypeOverride") for s in starts] == ["ARM_CONTAINER", None]
+    assert "aarch64" in starts[0]["imageOverride"]
+    assert arm != x86
+
+
+def test_a_fresh_account_gets_the_ecs_service_linked_role_once(deployed, boto) -> None:
+    """Creating the cluster needs AWSServiceRoleForECS, which a new account lacks."""
+    roles = boto.client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
+    assert len(roles) == 1
+
+
+def test_two_domains_get_a_certificate_each(provider, project, boto) -> None:
+    """One ACM idempotency token per domain: the second domain does not get the first's certificate."""
+    from launchdeck.tools.project import ProjectRef
+
+    root = project({"compose.yaml": """\
+name: twins
+services:
+  one:
+    image: nginx
+    domainname: one.example.com
+    ports: [{target: 80, published: 80, mode: ingress}]
+  two:
+    image: nginx
+    domainname: two.example.com
+    ports: [{target: 80, published: 80, mode: ingress}]
+"""})
+    result, _ = _deploy(provider, ProjectRef(working_directory=str(root), provider="aws"))
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    listed = boto.client("acm").list_certificates()["CertificateSummaryList"]
+    assert sorted(c["DomainName"] for c in listed) == ["one.example.com", "two.example.com"]
+
+
+def test_a_store_aws_would_refuse_stops_the_deploy_before_any_change(provider, shop, calls) -> None:
+    """A reserved master user is named with its fix, and nothing but the lock is written."""
+    compose = Path(shop.working_directory) / "compose.yaml"
+    compose.write_text(compose.read_text().replace("POSTGRES_USER: shop", "POSTGRES_USER: admin"))
+    calls.clear()
+    with pytest.raises(ProviderError, match="RDS reserves the master user name 'admin'") as caught:
+        _deploy(provider, shop)
+    assert "POSTGRES_USER" in caught.value.hint
+    lock = "/launchdeck-locks/shop/dev"
+    assert [c.operation for c in calls.mutating() if c.params.get("Name") != lock] == []
+
+
+def test_a_project_deployed_again_right_after_down_comes_back(deployed, provider, shop, boto) -> None:
+    """Down waits until services and stores are gone, so their names are free at once."""
+    anyio.run(lambda: provider.destroy("shop", "dev", volumes=False, sink=Recorder()))
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    assert {c.service: c.action for c in result.changes} == {"web": Action.CREATE, "backend": Action.CREATE}

@@ -93,11 +93,14 @@ def test_a_project_starting_with_a_digit_gets_a_valid_snapshot_and_store_id() ->
     assert names.resource_id("2048-game", "dev", "db")[0].isalpha()
 
 
-def test_certificates_of_two_domains_get_two_idempotency_tokens() -> None:
-    """ACM would hand a second domain under the same token the first domain's certificate."""
-    one = names.idempotency_token("shop", "dev", "a.example.com")
-    other = names.idempotency_token("shop", "dev", "b.example.com")
-    assert one != other and all(re.fullmatch(r"\w{1,32}", t) for t in (one, other))
+def test_certificates_of_two_domains_or_two_deploys_get_two_idempotency_tokens() -> None:
+    """ACM answers a token it saw within the hour with that request's certificate."""
+    one = names.idempotency_token("shop", "dev", "a.example.com", "etag1")
+    other_domain = names.idempotency_token("shop", "dev", "b.example.com", "etag1")
+    next_deploy = names.idempotency_token("shop", "dev", "a.example.com", "etag2")
+    assert len({one, other_domain, next_deploy}) == 3
+    assert all(re.fullmatch(r"\w{1,32}", t) for t in (one, other_domain, next_deploy))
+    assert names.idempotency_token("shop", "dev", "a.example.com", "etag1") == one
 
 
 @pytest.mark.parametrize(("services", "ports", "expected"), [
