@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from launchdeck.compose.model import Service
 from launchdeck.errors import ProviderError
@@ -240,13 +241,9 @@ async def _postgres(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: 
 
     async def settled() -> tuple[dict | None, str]:
         db = (await aws("rds", "describe_db_instances", DBInstanceIdentifier=spec.id))["DBInstances"][0]
-        status = db["DBInstanceStatus"]
-        _refuse_failed(spec, status)
-        # a new master password stays pending while the instance still reads "available"
-        pending = sorted(db.get("PendingModifiedValues") or {})
-        if status == "available" and not pending:
-            return db, ""
-        return None, status if not pending else f"{status}, applying {', '.join(pending)}"
+        _refuse_failed(spec, db["DBInstanceStatus"])
+        doing = busy(db)
+        return (None, doing) if doing else (db, "")
 
     db = await wait.until(settled, what=f"the {spec.kind} store", interval=poll, timeout=READY_WAIT,
                           say=say, hint="Deploy again to keep waiting.")
@@ -277,6 +274,19 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
     rg = await wait.until(settled, what=f"the {spec.kind} store", interval=poll, timeout=READY_WAIT,
                           say=say, hint="Deploy again to keep waiting.")
     return rg["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+
+
+def busy(db: Mapping[str, Any]) -> str:
+    """What a described RDS instance is still doing; '' once it serves with what was asked.
+
+    A new master password stays in PendingModifiedValues for a while after ModifyDBInstance,
+    while the instance still reads "available": services started then would get a password
+    the database does not take yet."""
+    status = db["DBInstanceStatus"]
+    pending = sorted(db.get("PendingModifiedValues") or {})
+    if status == "available" and not pending:
+        return ""
+    return f"{status}, applying {', '.join(pending)}" if pending else status
 
 
 def _refuse_failed(spec: Store, status: str) -> None:

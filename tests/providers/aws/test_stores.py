@@ -127,3 +127,15 @@ def test_stores_racing_for_the_shared_subnet_group_both_get_it(boto, aws_env) ->
     anyio.run(race)
     assert len(boto.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]) == 1
     assert len(boto.client("elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"]) == 1
+
+
+@pytest.mark.parametrize(("db", "doing"), [
+    ({"DBInstanceStatus": "available"}, ""),
+    ({"DBInstanceStatus": "available", "PendingModifiedValues": {"MasterUserPassword": "****"}},
+     "available, applying MasterUserPassword"),
+    ({"DBInstanceStatus": "modifying", "PendingModifiedValues": {}}, "modifying"),
+    ({"DBInstanceStatus": "creating"}, "creating"),
+])
+def test_a_database_serves_the_new_password_only_once_nothing_is_pending(db, doing) -> None:
+    """After ModifyDBInstance the instance reads available while the password is still pending."""
+    assert stores.busy(db) == doing
