@@ -240,29 +240,31 @@ class Strict:
     def __init__(self) -> None:
         self.violations: list[str] = []
         self._guard = threading.Lock()
-        self._reader: Any = None
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
         self._tokens: dict[str, str] = {}
         """ACM idempotency token -> the domain it was first used for."""
         self._built: dict[str, str] = {}
         """Image URI -> the CodeBuild environment type it was built in."""
         self.users: dict[str, list[tuple[str, str]]] = {}
-        """Security group id -> (kind, name) of what was created in it."""
+        """Security group id -> (kind, name) of what was created in it (ECS: ``cluster/service``)."""
         self.subnet_groups: dict[str, list[str]] = {}
         """Cache subnet group -> the replication groups created in it."""
-        self._connect: dict[str, set[tuple[str, str]]] = {}
-        """Cloud Map namespace ARN -> (cluster, ECS service) using it for Service Connect."""
+        self._connect: dict[str, set[str]] = {}
+        """Cloud Map namespace ARN -> ``cluster/service`` of the ECS services using it."""
 
     def attach(self, boto_session: Any) -> Strict:
         boto_session.events.register("before-parameter-build", self._check)
         boto_session.events.register("before-call", self._answer)
         return self
 
-    @property
-    def reader(self) -> Any:
-        """A session of its own, unhooked, to read the account's state with."""
-        if self._reader is None:
-            self._reader = session()
-        return self._reader
+    def read(self, service: str) -> Any:
+        """A client of a session of its own, unhooked, to read the account's state with."""
+        with self._guard:  # hooks run on the provider's worker threads; sessions are not thread-safe
+            if service not in self._clients:
+                self._session = self._session or session()
+                self._clients[service] = self._session.client(service)
+            return self._clients[service]
 
     def problems(self, service: str, operation: str, params: dict[str, Any]) -> list[str]:
         """What the documented rules find wrong with a request, without sending or recording it."""
@@ -290,13 +292,13 @@ class Strict:
         """What later requests are judged by, from what this one asks."""
         with self._guard:
             if (service, operation) == ("ecs", "CreateService"):
+                ecs_service = f"{params.get('cluster', 'default')}/{params['serviceName']}"
                 vpc = params.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
                 for group in vpc.get("securityGroups", []):
-                    self.users.setdefault(group, []).append(("ecs", params["serviceName"]))
+                    self.users.setdefault(group, []).append(("ecs", ecs_service))
                 namespace = params.get("serviceConnectConfiguration", {}).get("namespace")
                 if namespace:
-                    self._connect.setdefault(namespace, set()).add(
-                        (params.get("cluster", "default"), params["serviceName"]))
+                    self._connect.setdefault(namespace, set()).add(ecs_service)
             elif (service, operation) == ("elasticache", "CreateReplicationGroup"):
                 for group in params.get("SecurityGroupIds", []):
                     self.users.setdefault(group, []).append(("elasticache", params["ReplicationGroupId"]))
@@ -320,17 +322,17 @@ class Strict:
         """Whether the ECS service, cache, database or load balancer ``name`` still exists."""
         from botocore.exceptions import ClientError
 
-        reader = self.reader
         if kind == "ecs":
-            found = reader.client("ecs").describe_services(cluster="launchdeck", services=[name])
+            cluster, _, service = name.rpartition("/")
+            found = self.read("ecs").describe_services(cluster=cluster, services=[service])
             return any(s["status"] != "INACTIVE" for s in found.get("services", []))
         try:
             if kind == "elasticache":
-                reader.client("elasticache").describe_replication_groups(ReplicationGroupId=name)
+                self.read("elasticache").describe_replication_groups(ReplicationGroupId=name)
             elif kind == "rds":
-                reader.client("rds").describe_db_instances(DBInstanceIdentifier=name)
+                self.read("rds").describe_db_instances(DBInstanceIdentifier=name)
             else:
-                reader.client("elbv2").describe_load_balancers(Names=[name])
+                self.read("elbv2").describe_load_balancers(Names=[name])
         except ClientError:
             return False
         return True
@@ -417,7 +419,7 @@ def _ecs_service(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
         yield "deploymentConfiguration percents are outside their ranges"
     task = None
     if params.get("taskDefinition"):
-        task = strict.reader.client("ecs").describe_task_definition(
+        task = strict.read("ecs").describe_task_definition(
             taskDefinition=params["taskDefinition"])["taskDefinition"]
     containers = {c["name"]: c for c in (task or {}).get("containerDefinitions", [])}
     ports = {m.get("name") for c in containers.values() for m in c.get("portMappings", [])}
@@ -448,7 +450,7 @@ def _ecs_service(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
 def _service_linked_role(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
     # a fresh account has no AWSServiceRoleForECS, and then: "Unable to assume the service
     # linked role. Please verify that the ECS service linked role exists."
-    roles = strict.reader.client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")
+    roles = strict.read("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")
     if not roles["Roles"]:
         yield "the account has no ECS service-linked role (create it with CreateServiceLinkedRole)"
 
@@ -461,7 +463,7 @@ def _start_build(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
         # only your source code" (or give a folder, ending in /)
         bucket, _, key = location.partition("/")
         if not key.endswith("/"):
-            head = strict.reader.client("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-3")
+            head = strict.read("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-3")
             if head["Body"].read() != b"PK\x03\x04":
                 yield f"S3 source {location} is not a ZIP file"
     kind = params.get("environmentTypeOverride", "LINUX_CONTAINER")
@@ -536,7 +538,7 @@ def _db_subnet_group(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
                      "up to 255 letters, numbers, periods, underscores, spaces or hyphens")
     # "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement ... Add
     # subnets to cover at least 2 AZs."
-    subnets = strict.reader.client("ec2").describe_subnets(SubnetIds=params.get("SubnetIds", []))
+    subnets = strict.read("ec2").describe_subnets(SubnetIds=params.get("SubnetIds", []))
     if len({s["AvailabilityZone"] for s in subnets["Subnets"]}) < 2:
         yield "a DB subnet group must cover at least 2 Availability Zones"
 
@@ -580,7 +582,7 @@ def _iam_role(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
 def _iam_policy(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
     yield from _name(params.get("PolicyName"), "PolicyName", r"[\w+=,.@-]+", 128, "up to 128 of [\\w+=,.@-]")
     # "Role policy size cannot exceed 10,240 characters" (all inline policies of the role)
-    iam = strict.reader.client("iam")
+    iam = strict.read("iam")
     others = [p for p in iam.list_role_policies(RoleName=params["RoleName"])["PolicyNames"]
               if p != params.get("PolicyName")]
     size = len(re.sub(r"\s", "", params.get("PolicyDocument", "")))
@@ -602,7 +604,7 @@ def _elb_name(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
         yield "HealthCheckPath must start with / and be at most 1024 characters"
     if "Subnets" in params and params.get("Type", "application") == "application":
         # "You must specify subnets from at least two Availability Zones."
-        subnets = strict.reader.client("ec2").describe_subnets(SubnetIds=params["Subnets"])
+        subnets = strict.read("ec2").describe_subnets(SubnetIds=params["Subnets"])
         if len({s["AvailabilityZone"] for s in subnets["Subnets"]}) < 2:
             yield "an Application Load Balancer needs subnets in at least two Availability Zones"
 
@@ -727,7 +729,7 @@ _Refusal = Callable[[Strict, dict[str, Any]], "tuple[str, str] | None"]
 
 def _draining(strict: Strict, params: dict[str, Any]) -> tuple[str, str] | None:
     """CreateService of a name whose service was deleted a moment ago and still drains."""
-    found = strict.reader.client("ecs").describe_services(cluster=params.get("cluster", "default"),
+    found = strict.read("ecs").describe_services(cluster=params.get("cluster", "default"),
                                                            services=[params["serviceName"]])
     if any(s["status"] == "DRAINING" for s in found.get("services", [])):
         return "InvalidParameterException", "Unable to Start a service that is still Draining."
@@ -747,7 +749,7 @@ def _namespace_in_use(strict: Strict, params: dict[str, Any]) -> tuple[str, str]
     """DeleteNamespace while ECS services still use it through Service Connect."""
     for namespace, users in strict._connect.items():
         if namespace.endswith("/" + params.get("Id", "")) and \
-                any(strict._alive("ecs", name) for _, name in users):
+                any(strict._alive("ecs", name) for name in users):
             return "ResourceInUse", "The namespace has services registered: Service Connect still uses it"
     return None
 
@@ -815,20 +817,25 @@ def codebuild_pushes(boto_session: Any) -> None:
 class _Lifecycle:
     """WSGI middleware in moto's process: what AWS finishes later finishes later here too.
 
-    A deleted ECS service is DRAINING for ``seconds``, then INACTIVE ("Deleting a service
-    ... the service status moves from ACTIVE to DRAINING, and the service is no longer visible
-    in the console or in ListServices ... After the tasks have stopped, the service status
-    moves from DRAINING to INACTIVE"); a deleted ElastiCache replication group is
-    ``deleting`` for ``seconds``, then gone (moto keeps it ``deleting`` for ever).
+    A deleted ECS service is DRAINING, then INACTIVE ("the service status moves from ACTIVE to
+    DRAINING ... After the tasks have stopped, the service status moves from DRAINING to
+    INACTIVE"); a deleted ElastiCache replication group is ``deleting``, then gone (moto keeps
+    it ``deleting`` for ever). The change comes at a request once ``seconds`` have passed and
+    a describe has shown the resource in between, so whoever looks right after the deletion
+    sees it still going, however slow the machine.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
         self.app, self.seconds = app, seconds
+        self._pending: dict[tuple[str, str], list[Any]] = {}
+        """(kind, key) -> [deadline, seen since the deletion, what finishes it]."""
+        self._guard = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        self._settle()
         statuses: list[str] = []
 
         def start(status: str, headers: list[Any], exc_info: Any = None) -> Any:
@@ -844,6 +851,13 @@ class _Lifecycle:
             self._after(environ, body)
         return chunks
 
+    def _settle(self) -> None:
+        now = time.monotonic()
+        with self._guard:
+            due = [k for k, (deadline, seen, _) in self._pending.items() if seen and now >= deadline]
+            for key in due:
+                self._pending.pop(key)[2]()
+
     def _after(self, environ: dict[str, Any], body: bytes) -> None:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.ecs.models import ecs_backends
@@ -852,26 +866,44 @@ class _Lifecycle:
         scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
         region = scope.group(1) if scope else REGION
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.endswith("ContainerServiceV20141113.DeleteService"):
-            params = json.loads(body)
+        if target.startswith("AmazonEC2ContainerServiceV20141113."):
+            params = json.loads(body or b"{}")
             cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
-            name = str(params["service"]).rsplit("/", 1)[-1]
-            service = ecs_backends[DEFAULT_ACCOUNT_ID][region].services.get(f"{cluster}:{name}")
-            if service is not None:
-                service.status = "DRAINING"
-                self._later(lambda: setattr(service, "status", "INACTIVE"))
+            if target.endswith(".DeleteService"):
+                key = f"{cluster}:{str(params['service']).rsplit('/', 1)[-1]}"
+                service = ecs_backends[DEFAULT_ACCOUNT_ID][region].services.get(key)
+                if service is not None:
+                    service.status = "DRAINING"
+                    self._later(("ecs", key), lambda: setattr(service, "status", "INACTIVE"))
+            elif target.endswith(".DescribeServices"):
+                names = [str(s).rsplit("/", 1)[-1] for s in params.get("services", [])]
+                self._seen([("ecs", f"{cluster}:{name}") for name in names])
             return
         form = urllib.parse.parse_qs(body.decode(errors="replace"))
-        if form.get("Action") == ["DeleteReplicationGroup"]:
+        action = (form.get("Action") or [""])[0]
+        if action == "DeleteReplicationGroup":
             groups = elasticache_backends[DEFAULT_ACCOUNT_ID][region].replication_groups
             key = form["ReplicationGroupId"][0]
             group = groups.get(key)
-            self._later(lambda: groups.pop(key) if groups.get(key) is group else None)
+            self._later(("elasticache", key), lambda: groups.pop(key) if groups.get(key) is group else None)
+        elif action == "DescribeReplicationGroups":
+            asked = form.get("ReplicationGroupId")
+            with self._guard:
+                self._seen_locked([k for k in self._pending if k[0] == "elasticache" and
+                                   (not asked or k[1] == asked[0])])
 
-    def _later(self, step: Callable[[], Any]) -> None:
-        timer = threading.Timer(self.seconds, step)
-        timer.daemon = True
-        timer.start()
+    def _later(self, key: tuple[str, str], finish: Callable[[], Any]) -> None:
+        with self._guard:
+            self._pending[key] = [time.monotonic() + self.seconds, False, finish]
+
+    def _seen(self, keys: list[tuple[str, str]]) -> None:
+        with self._guard:
+            self._seen_locked(keys)
+
+    def _seen_locked(self, keys: list[tuple[str, str]]) -> None:
+        for key in keys:
+            if key in self._pending:
+                self._pending[key][1] = True
 
 
 def _serve(port: int, seconds: float) -> None:
