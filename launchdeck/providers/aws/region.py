@@ -27,8 +27,8 @@ T = TypeVar("T")
 
 ROLE_PROPAGATION = 60.0
 """Seconds IAM may take before a new role can be assumed (AWS says "a few seconds")."""
-_NOT_YET_ASSUMABLE = re.compile(r"assume|not authorized to perform: sts|role .*(is )?(not|in)valid|"
-                                r"trust|cannot be assumed", re.IGNORECASE)
+_NOT_YET_ASSUMABLE = re.compile(r"assume|not authorized to perform: sts|role\b.*\b(not valid|invalid)|"
+                                r"trust", re.IGNORECASE)
 _PROPAGATION_CODES = ("InvalidParameterException", "InvalidInputException", "ClientException",
                       "AccessDeniedException", "InvalidParameterValueException")
 ECS_SERVICE_ROLE_PATH = "/aws-service-role/ecs.amazonaws.com/"
