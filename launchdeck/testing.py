@@ -152,6 +152,9 @@ class MemoryProvider:
         self.log_lines: list[Any] = []
         self.built: list[str] = []
 
+    def check(self, loaded: Any, stack: str, config: Any) -> list[Any]:
+        return []
+
     def config_store(self, project: str, stack: str) -> _MemoryConfig:
         return _MemoryConfig(self.config.setdefault((project, stack), {}))
 

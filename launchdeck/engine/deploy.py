@@ -64,6 +64,12 @@ async def preflight(loaded: Loaded, provider: Provider, *, stack: str) -> Ready:
     if missing:
         raise ConfigMissing(missing, provider=provider.name, stack=stack)
     values = await provider.config_store(project.name, stack).values(required_config(loaded))
+    refused = [f for f in provider.check(loaded, stack, values) if f.severity == "error"]
+    if refused:
+        raise DeployRefused(
+            f"{len(refused)} problem(s) stop {project.name} deploying to {provider.name}:\n"
+            + "\n".join(str(f) for f in refused), [*findings, *refused],
+            hint="Fix them and deploy again; nothing was changed.")
     return Ready(project, provider, stack, values)
 
 

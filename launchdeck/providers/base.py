@@ -27,8 +27,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.target import Capabilities
+from launchdeck.compose.validate import Finding
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, combine
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
@@ -178,6 +180,11 @@ class Provider(Protocol):
     async def identity(self) -> Target:
         """Who and where the provider acts as; a clear error when credentials are missing
         or expired."""
+        ...
+
+    def check(self, loaded: Loaded, stack: str, config: Mapping[str, str]) -> list[Finding]:
+        """What this target would refuse in the project (names, store settings, passwords),
+        as error findings located in the compose file; checked before anything changes."""
         ...
 
     def config_store(self, project: str, stack: str) -> ConfigStore: ...

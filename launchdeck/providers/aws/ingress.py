@@ -8,15 +8,12 @@ zone, an alias record, and a host rule on the HTTPS listener, and port 80 redire
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-
 from launchdeck.compose.model import Project
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names
+from launchdeck.providers.aws import names, wait
 from launchdeck.providers.aws.api import Aws, parallel
 from launchdeck.providers.aws.render import health_path
 
@@ -117,7 +114,7 @@ async def hosted_zones(aws: Aws, domains: list[str]) -> dict[str, str]:
 
 async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str], group: str,
                 wanted: list[Route], zones: dict[str, str], etag: str, digest: str,
-                say: Any) -> Ingress:
+                say: Any, poll: float = 5.0) -> Ingress:
     """Make the load balancer, target groups, certificates, listeners and records ``wanted``
     needs; once all of it is in place, the load balancer keeps ``digest`` in a tag for the
     next plan to compare (a deploy cut short leaves the old digest, so the next one redoes it)."""
@@ -156,7 +153,8 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
 
     domains = sorted({r.domain for r in wanted if r.domain})
     steps = [balancer, *[lambda r=r: target_group(r) for r in wanted],
-             *[lambda d=d: certificate(aws, project, stack, d, zones[d], etag, say) for d in domains]]
+             *[lambda d=d: certificate(aws, project, stack, d, zones[d], etag, say, poll)
+               for d in domains]]
     results = await parallel(*steps)
     lb, pairs, certs = results[0], results[1:1 + len(wanted)], results[1 + len(wanted):]
     tgs = dict(pairs)
@@ -168,7 +166,7 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
 
 
 async def certificate(aws: Aws, project: str, stack: str, domain: str, zone: str, etag: str,
-                      say: Any) -> str:
+                      say: Any, poll: float = 5.0) -> str:
     """An issued ACM certificate for ``domain``, requested and DNS-validated when missing."""
     listed = await aws.pages("acm", "list_certificates", "CertificateSummaryList",
                              CertificateStatuses=["PENDING_VALIDATION", "ISSUED"])
@@ -182,14 +180,15 @@ async def certificate(aws: Aws, project: str, stack: str, domain: str, zone: str
     if arn is None:
         say(f"requesting a certificate for {domain}")
         arn = (await aws("acm", "request_certificate", DomainName=domain, ValidationMethod="DNS",
-                         IdempotencyToken=names.short(project, stack, limit=32).replace("-", ""),
+                         IdempotencyToken=names.idempotency_token(project, stack, domain, etag),
                          Tags=names.tag_list(names.tags(project, stack, etag=etag))))["CertificateArn"]
-    deadline = time.monotonic() + CERTIFICATE_WAIT
     recorded = False
-    while True:
+
+    async def issued() -> tuple[str | None, str]:
+        nonlocal recorded
         cert = (await aws("acm", "describe_certificate", CertificateArn=arn))["Certificate"]
         if cert["Status"] == "ISSUED":
-            return arn
+            return arn, ""
         if cert["Status"] not in ("PENDING_VALIDATION",):
             raise ProviderError(f"the certificate for {domain} is {cert['Status']}", provider="aws",
                                 hint="Check the domain's DNS in Route 53, then deploy again.")
@@ -199,11 +198,10 @@ async def certificate(aws: Aws, project: str, stack: str, domain: str, zone: str
             await _upsert(aws, zone, record["Name"], {"Type": record["Type"], "TTL": 300,
                                                       "ResourceRecords": [{"Value": record["Value"]}]})
             recorded = True
-            say(f"waiting for the certificate of {domain} to be validated")
-        if time.monotonic() > deadline:
-            raise ProviderError(f"the certificate for {domain} was not validated in time",
-                                provider="aws", hint="Deploy again to keep waiting.")
-        await anyio.sleep(5)
+        return None, "waiting for DNS validation" if recorded else "waiting for its DNS record"
+
+    return await wait.until(issued, what=f"the certificate of {domain}", interval=poll, max_interval=poll,
+                            timeout=CERTIFICATE_WAIT, say=say, hint="Deploy again to keep waiting.")
 
 
 async def _listeners(aws: Aws, lb: str, wanted: list[Route], tgs: dict[tuple[str, int], str],

@@ -1,14 +1,19 @@
 """Names and tags of what launchdeck creates in AWS.
 
-Tags decide ownership (``launchdeck:project`` and ``launchdeck:stack`` on everything);
-names only have to be unique and within each service's limits, so long ones are cut and
-given a short digest of the full name.
+Tags decide ownership (``launchdeck:project`` and ``launchdeck:stack`` on everything); names
+only have to be unique and valid. Compose allows names AWS refuses (``api.v1``, ``Web``, a
+project called ``2048-game``), so every name is made here against the rule AWS documents
+for it: a name that already follows the rule is used as it is, and any other is cleaned to
+the rule and given a short digest of the full name, so that two different compose names
+never meet in one AWS name. ``problems`` checks a whole project before anything is created.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 PROJECT = "launchdeck:project"
 STACK = "launchdeck:stack"
@@ -22,6 +27,88 @@ CLUSTER = "launchdeck"
 CODEBUILD = "launchdeck-build"
 PARAMETERS = "/launchdeck"
 LOCKS = "/launchdeck-locks"
+_DIGEST = 6
+"""Hex digits of the full name kept in a cleaned one: enough to tell a project's names apart."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What AWS accepts for one kind of name, and how to bring any text within it."""
+
+    pattern: re.Pattern[str]
+    limit: int
+    clean: Callable[[str], str]
+
+    def valid(self, name: str) -> bool:
+        return len(name) <= self.limit and self.pattern.fullmatch(name) is not None
+
+    def fit(self, full: str) -> str:
+        """``full`` if valid, else cleaned, cut, and marked with a digest of ``full``."""
+        if self.valid(full):
+            return full
+        digest = hashlib.sha256(full.encode()).hexdigest()[:_DIGEST]
+        stem = self.clean(full)[:self.limit - _DIGEST - 1].rstrip("-_.")
+        name = f"{stem}-{digest}" if stem else self.clean(f"x{digest}")
+        if not self.valid(name):  # a rule whose cleaning cannot reach it: a bug here
+            raise ValueError(f"cannot make a valid name from {full!r}")
+        return name
+
+
+def _cleaner(disallowed: str, *, lower: bool = False, letter_first: bool = False) -> Callable[[str], str]:
+    """Replace what the rule disallows by ``-``, one at a time, and trim dashes at the ends."""
+
+    def clean(text: str) -> str:
+        text = text.lower() if lower else text
+        text = re.sub(r"-+", "-", re.sub(disallowed, "-", text)).strip("-")
+        if letter_first and not text[:1].isalpha():
+            text = f"x{text}"
+        return text
+
+    return clean
+
+
+# Load balancer and target group names: "This name must be unique per region per account,
+# can have a maximum of 32 characters, must contain only alphanumeric characters or hyphens,
+# and must not begin or end with a hyphen."
+ELB = Rule(re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"), 32, _cleaner(r"[^A-Za-z0-9-]"))
+# ECS service names and task definition families: "Up to 255 letters (uppercase and
+# lowercase), numbers, underscores, and hyphens are allowed." Container names: the same.
+ECS = Rule(re.compile(r"[A-Za-z0-9_-]+"), 255, _cleaner(r"[^A-Za-z0-9_-]"))
+# RDS DB instance identifiers: "Must contain from 1 to 63 letters, numbers, or hyphens. First
+# character must be a letter. Can't end with a hyphen or contain two consecutive hyphens."
+# ElastiCache replication group ids: the same, "from 1 to 40 alphanumeric characters or
+# hyphens"; both are stored in lowercase, so lowercase is what two names must differ in.
+STORE = Rule(re.compile(r"[a-z](?:-?[a-z0-9])*"), 40, _cleaner(r"[^a-z0-9-]", lower=True, letter_first=True))
+# ECS Service Connect discoveryName: "The name can contain up to 64 characters. The name can
+# include lowercase letters, numbers, underscores (_), and hyphens (-). The name can't start
+# with a hyphen." Port mapping names follow the same rule.
+DISCOVERY = Rule(re.compile(r"[a-z0-9_][a-z0-9_-]*"), 64, _cleaner(r"[^a-z0-9_-]", lower=True))
+# ServiceConnectClientAlias dnsName: "The name can include up to 127 characters. The name can
+# include lowercase letters, numbers, underscores (_), hyphens (-), and periods (.). The name
+# can't start with a hyphen."
+DNS_ALIAS = re.compile(r"[a-z0-9_.][a-z0-9_.-]{0,126}")
+# ECR repository names: "The repository name must start with a letter and can only contain
+# lowercase letters, numbers, hyphens, underscores, periods and forward slashes", as the
+# pattern (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*, 2 to 256 long.
+REPOSITORY = Rule(re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"), 256,
+                  lambda text: "/".join(re.sub(r"[._-]*[^a-z0-9]+", "-", part.lower()).strip("-")
+                                        for part in text.split("/")))
+# IAM role names: "up to 64 characters. Valid characters are upper and lowercase alphanumeric
+# characters with no spaces. You can also include any of the following characters: _+=,.@-"
+IAM = Rule(re.compile(r"[\w+=,.@-]+"), 64, _cleaner(r"[^\w+=,.@-]"))
+# Cloud Map HTTP namespace names: "^[0-9A-Za-z_-]{1,1024}$" (kept to 64 for readability).
+NAMESPACE = Rule(re.compile(r"[0-9A-Za-z_-]+"), 64, _cleaner(r"[^0-9A-Za-z-]"))
+# EC2 security group names: "Up to 255 characters in length ... a-z, A-Z, 0-9, spaces, and
+# ._-:/()#,@[]+=&;{}!$*"; they "cannot start with sg-".
+SECURITY_GROUP = Rule(re.compile(r"(?!sg-)[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"), 255,
+                      _cleaner(r"[^A-Za-z0-9-]"))
+# RDS DB snapshot identifiers: "Must contain from 1 to 255 letters, numbers, or hyphens.
+# First character must be a letter. Can't end with a hyphen or contain two consecutive hyphens."
+SNAPSHOT = Rule(re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*"), 255,
+                _cleaner(r"[^A-Za-z0-9-]", letter_first=True))
+# ACM RequestCertificate IdempotencyToken: "Length Constraints: Minimum length of 1. Maximum
+# length of 32. Pattern: \w+"
+TOKEN = re.compile(r"\w{1,32}")
 
 
 def tags(project: str, stack: str, **extra: str) -> dict[str, str]:
@@ -50,16 +137,6 @@ def owned(found: dict[str, str], project: str, stack: str) -> bool:
     return found.get(PROJECT) == project and found.get(STACK) == stack
 
 
-def short(*parts: str, limit: int, alphabet: str = r"[^a-zA-Z0-9-]") -> str:
-    """``parts`` joined by dashes, cleaned to ``alphabet`` and cut to ``limit`` with a digest."""
-    full = "-".join(parts)
-    clean = re.sub(r"-+", "-", re.sub(alphabet, "-", full)).strip("-")
-    if len(clean) <= limit and clean == full:
-        return clean
-    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
-    return f"{clean[:limit - 7].rstrip('-')}-{digest}"
-
-
 def parameter(project: str, stack: str, name: str) -> str:
     """The SSM parameter holding config ``name``."""
     return f"{PARAMETERS}/{project}/{stack}/{name}"
@@ -75,35 +152,73 @@ def derived_parameter(project: str, stack: str, service: str, key: str) -> str:
 
 def resource_id(project: str, stack: str, service: str) -> str:
     """An RDS / ElastiCache identifier: a letter first, letters, digits and single dashes."""
-    name = short(project, stack, service, limit=40).lower()
-    return name if name[0].isalpha() else f"x{name}"[:40]
+    return STORE.fit(f"{project}-{stack}-{service}")
 
 
 def service_name(project: str, stack: str, service: str) -> str:
     """The ECS service and task definition family (the cluster is shared)."""
-    return short(project, stack, service, limit=200, alphabet=r"[^a-zA-Z0-9_-]")
+    return Rule(ECS.pattern, 200, ECS.clean).fit(f"{project}-{stack}-{service}")
+
+
+def container(service: str) -> str:
+    """The container's name in its task definition (one container per task)."""
+    return ECS.fit(service)
+
+
+def port_name(port: int) -> str:
+    """The name of a container port, which Service Connect refers to."""
+    return f"p{port}"
+
+
+def discovery(service: str, port: int) -> str:
+    """The Cloud Map service ECS makes for one port of a service (unique in the namespace)."""
+    return DISCOVERY.fit(f"{service}-{port}")
+
+
+def dns_alias(service: str) -> str:
+    """The name other services reach ``service`` by: its compose name, as DNS spells it."""
+    return service.lower()
 
 
 def repository(project: str, stack: str, service: str) -> str:
-    return f"launchdeck/{project}/{stack}/{short(service, limit=100).lower()}"
+    return REPOSITORY.fit(f"launchdeck/{project}/{stack}/{service}")
 
 
 def load_balancer(project: str, stack: str) -> str:
-    return short("ld", project, stack, limit=32)
+    return ELB.fit(f"ld-{project}-{stack}")
 
 
 def target_group(project: str, stack: str, service: str, port: int) -> str:
-    return short("ld", project, stack, service, str(port), limit=32)
+    return ELB.fit(f"ld-{project}-{stack}-{service}-{port}")
 
 
 def role(project: str, stack: str, kind: str) -> str:
     """The IAM role a stack's tasks start with (``exec``) or run as (``task``)."""
-    return short("ld", project, stack, kind, limit=64)
+    return IAM.fit(f"ld-{project}-{stack}-{kind}")
 
 
 def namespace(project: str, stack: str) -> str:
     """The Cloud Map namespace Service Connect resolves the stack's service names in."""
-    return short("launchdeck", project, stack, limit=64)
+    return NAMESPACE.fit(f"launchdeck-{project}-{stack}")
+
+
+def security_group(project: str, stack: str, role_key: str) -> str:
+    return SECURITY_GROUP.fit(f"ld-{project}-{stack}-{role_key}")
+
+
+def snapshot(project: str, service: str, snapshot_id: str) -> str:
+    """A database's final snapshot: unique by ``snapshot_id``, so cleaned without a digest."""
+    return SNAPSHOT.clean(f"{project}-{service}-postgres-{snapshot_id}-final-snapshot")[:SNAPSHOT.limit]
+
+
+def idempotency_token(project: str, stack: str, domain: str, etag: str) -> str:
+    """ACM's idempotency token for one deploy's certificate request for ``domain``.
+
+    ACM answers every request with the same token within an hour with the first one's
+    certificate: a token per stack would give a second domain the first's certificate, and
+    one per domain would give a deploy right after ``compose down`` the deleted certificate.
+    Within one deploy, a retried request still gets the same one."""
+    return hashlib.sha256(f"{project}/{stack}/{domain}/{etag}".encode()).hexdigest()[:32]
 
 
 def log_group(project: str, stack: str) -> str:
@@ -118,3 +233,40 @@ def bucket(account: str, region: str) -> str:
 def record_key(project: str, stack: str) -> str:
     """Where the last deploy's outcome is kept in the bucket."""
     return f"deployments/{project}/{stack}.json"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A compose name that cannot become a working AWS name."""
+
+    service: str | None
+    message: str
+    fix: str
+
+
+def problems(project: str, stack: str, services: list[str], ports: dict[str, list[int]]) -> list[Problem]:
+    """Every clash or invalid name among what ``services`` (and their ``ports``) become."""
+    out: list[Problem] = []
+    kinds: dict[str, Callable[[str], list[str]]] = {
+        "ECS service": lambda s: [service_name(project, stack, s)],
+        "store identifier": lambda s: [resource_id(project, stack, s)],
+        "image repository": lambda s: [repository(project, stack, s)],
+        "Service Connect name": lambda s: [discovery(s, p) for p in ports.get(s, [])],
+        "service address": lambda s: [dns_alias(s)] if ports.get(s) else [],
+        "target group": lambda s: [target_group(project, stack, s, p) for p in ports.get(s, [])],
+    }
+    for kind, make in kinds.items():
+        seen: dict[str, str] = {}
+        for service in services:
+            for name in make(service):
+                if name in seen and seen[name] != service:
+                    out.append(Problem(service, f"services {seen[name]!r} and {service!r} would share "
+                                                f"the {kind} {name!r}",
+                                       "Rename one of the two services."))
+                seen.setdefault(name, service)
+    for service in services:
+        if ports.get(service) and not DNS_ALIAS.fullmatch(dns_alias(service)):
+            out.append(Problem(service, f"{service!r} cannot be a Service Connect DNS name (up to 127 "
+                                        "lowercase letters, digits, '_', '-' and '.', not starting "
+                                        "with '-')", "Rename the service."))
+    return out

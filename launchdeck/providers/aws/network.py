@@ -146,7 +146,7 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
             net.groups[role] = existing[role]["GroupId"]
             return
         made = await aws("ec2", "create_security_group", VpcId=net.vpc,
-                         GroupName=names.short("ld", project, stack, role, limit=255),
+                         GroupName=names.security_group(project, stack, role),
                          Description=f"launchdeck {project} ({stack}): {role}",
                          TagSpecifications=[{"ResourceType": "security-group", "Tags": names.tag_list(
                              names.tags(project, stack, role=role, etag=etag))}])

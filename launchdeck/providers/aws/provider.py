@@ -57,6 +57,12 @@ class AwsProvider:
         return Target(provider=self.name, account=account, region=self.aws.region,
                       principal=self._caller, credentials=self.aws.credential_source())
 
+    def check(self, loaded: Any, stack: str, config: Mapping[str, str]) -> list[Any]:
+        """Names AWS refuses, and store users, databases, passwords and versions it refuses."""
+        from launchdeck.providers.aws import preflight
+
+        return preflight.findings(loaded.project, stack, config, loaded.where)
+
     def config_store(self, project: str, stack: str) -> SsmConfigStore:
         return SsmConfigStore(self.aws, project, stack)
 

@@ -3,18 +3,35 @@
 The S3 bucket (private, encrypted) holds build contexts and deployment records; the ECS
 cluster runs every project's services; the CodeBuild project and its role build images.
 None of these carries a project's tags, so destroying a project leaves them for the next.
+A fresh account also lacks the ECS service-linked role that creating a cluster needs ("Unable
+to assume the service linked role"), so it is made first.
+
+IAM is eventually consistent: a role made a moment ago is refused by the services that
+assume it for a few seconds. ``first_use`` retries the first call that names a new role on
+exactly those refusals.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-import anyio
-
-from launchdeck.providers.aws import names
+from launchdeck.providers.aws import names, wait
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.aws.build import BUILDSPEC, codebuild_role_policy
+
+T = TypeVar("T")
+
+ROLE_PROPAGATION = 60.0
+"""Seconds IAM may take before a new role can be assumed (AWS says "a few seconds")."""
+_NOT_YET_ASSUMABLE = re.compile(r"assume|not authorized to perform: sts|role\b.*\b(not valid|invalid)|"
+                                r"trust", re.IGNORECASE)
+_PROPAGATION_CODES = ("InvalidParameterException", "InvalidInputException", "ClientException",
+                      "AccessDeniedException", "InvalidParameterValueException")
+ECS_SERVICE_ROLE_PATH = "/aws-service-role/ecs.amazonaws.com/"
 
 BUILD_LOGS = "/launchdeck/builds"
 SHARED = [{"Key": "launchdeck:shared", "Value": "true"}]
@@ -63,7 +80,8 @@ async def _bucket(aws: Aws, region: Region) -> None:
 async def _cluster(aws: Aws) -> None:
     found = await aws("ecs", "describe_clusters", clusters=[names.CLUSTER])
     if any(c["status"] == "ACTIVE" for c in found.get("clusters", [])):
-        return
+        return  # a cluster could only be made with the service-linked role there
+    await ecs_service_role(aws)
     await aws("ecs", "create_cluster", clusterName=names.CLUSTER,
               settings=[{"name": "containerInsights", "value": "disabled"}],
               tags=names.tag_list({"launchdeck:shared": "true"}, "key", "value"))
@@ -77,25 +95,51 @@ async def _builder(aws: Aws, region: Region) -> None:
     found = await aws("codebuild", "batch_get_projects", names=[names.CODEBUILD])
     if found.get("projects"):
         return
-    for attempt in range(12):  # a new role takes a few seconds to become usable
+    try:
+        await first_use(lambda: aws(
+            "codebuild", "create_project", name=names.CODEBUILD,
+            # every build names its own context; this one is never used
+            source={"type": "S3", "location": f"{region.bucket}/contexts/", "buildspec": BUILDSPEC},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                         "computeType": "BUILD_GENERAL1_SMALL", "privilegedMode": True},
+            serviceRole=role,
+            logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": BUILD_LOGS}},
+            tags=[{"key": "launchdeck:shared", "value": "true"}]), what="the new CodeBuild role")
+    except AwsError as exc:
+        if exc.code != "ResourceAlreadyExistsException":  # another deploy made it meanwhile
+            raise
+
+
+async def ecs_service_role(aws: Aws) -> None:
+    """The account's ECS service-linked role, which a fresh account does not have yet."""
+    found = await aws.pages("iam", "list_roles", "Roles", PathPrefix=ECS_SERVICE_ROLE_PATH)
+    if found:
+        return
+    try:
+        await aws("iam", "create_service_linked_role", AWSServiceName="ecs.amazonaws.com")
+    except AwsError as exc:
+        # made meanwhile: "Service role name AWSServiceRoleForECS has been taken in this account"
+        if not (exc.code == "EntityAlreadyExists" or
+                (exc.code == "InvalidInput" and "has been taken" in exc.message)):
+            raise
+
+
+async def first_use(step: Callable[[], Awaitable[T]], *, what: str, interval: float = 2.0,
+                    timeout: float = ROLE_PROPAGATION) -> T:
+    """Run ``step``, the first call to name a role made moments ago, again while AWS refuses it
+    for the reasons IAM propagation gives ("... is not authorized to perform: sts:AssumeRole",
+    "Unable to assume role", "Role is not valid"); any other refusal is raised at once."""
+
+    async def attempt() -> tuple[list[T] | None, str]:
         try:
-            await aws("codebuild", "create_project", name=names.CODEBUILD,
-                      # every build names its own context; this one is never used
-                      source={"type": "S3", "location": f"{region.bucket}/contexts/",
-                              "buildspec": BUILDSPEC},
-                      artifacts={"type": "NO_ARTIFACTS"},
-                      environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
-                                   "computeType": "BUILD_GENERAL1_SMALL", "privilegedMode": True},
-                      serviceRole=role,
-                      logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": BUILD_LOGS}},
-                      tags=[{"key": "launchdeck:shared", "value": "true"}])
-            return
+            return [await step()], ""
         except AwsError as exc:
-            if exc.code == "ResourceAlreadyExistsException":
-                return
-            if exc.code != "InvalidInputException" or attempt == 11:
-                raise
-            await anyio.sleep(5)
+            if exc.code in _PROPAGATION_CODES and _NOT_YET_ASSUMABLE.search(exc.message):
+                return None, "IAM has not propagated it yet"
+            raise
+
+    return (await wait.until(attempt, what=what, interval=interval, timeout=timeout))[0]
 
 
 async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, dict],

@@ -5,7 +5,9 @@
 its environment needs, and a digest of it all. Config values never enter the task
 definition: a variable that is exactly one config reads that config's parameter; a value
 that mixes config into other text (a database URL with its password) is written to a
-SecureString of its own and read from there.
+SecureString of its own and read from there. Where a value names a managed store as a host,
+the store's endpoint takes its place, and a PostgreSQL URL asks for TLS, which RDS for
+PostgreSQL 15 and later insist on (``rds.force_ssl`` is on by default).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.model import Service
 from launchdeck.providers.aws import names
+from launchdeck.providers.aws.build import arm64
 
 # Fargate's valid (cpu units -> memory MiB) combinations.
 _FARGATE = [
@@ -34,6 +37,7 @@ _FARGATE = [
 _MIB = 1024 * 1024
 _PROBE_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
 _MARK = "\x00launchdeck-config\x00"
+_POSTGRES_URL = re.compile(r"postgres(?:ql)?://")
 
 
 @dataclass(frozen=True)
@@ -121,19 +125,36 @@ def environment(service: Service, infra: Infra, config: Mapping[str, str]
             if len(refs) == 1 and substitute(raw, {refs[0]: _MARK}).value == _MARK:
                 secrets[key] = names.parameter(infra.project, infra.stack, refs[0])
             else:
+                # hosts first: a config value (a password) is never searched for store names
                 name = names.derived_parameter(infra.project, infra.stack, service.name, key)
-                derived[name] = _store_hosts(substitute(raw, config).value, infra.endpoints)
+                derived[name] = substitute(_store_hosts(raw, infra.endpoints), config).value
                 secrets[key] = name
         else:
             plain[key] = _store_hosts(raw, infra.endpoints)
     return plain, secrets, derived
 
 
+def host_pattern(service: str) -> re.Pattern[str]:
+    """Where ``service`` stands as a host in an environment value (``@db:5432``, ``//cache``,
+    ``HOST=api``, or the whole value), not inside a longer word."""
+    return re.compile(rf"(^|[/@=,]){re.escape(service)}(?=$|[:/?,])")
+
+
+def names_host(value: str, service: str) -> bool:
+    """Whether ``value`` uses ``service`` as a host name."""
+    return host_pattern(service).search(value) is not None
+
+
 def _store_hosts(value: str, endpoints: Mapping[str, str]) -> str:
     """``value`` with each managed store's service name, where it stands as a host, replaced
-    by the store's endpoint (``postgres://u:p@db:5432/app`` -> ``...@app-dev-db.x.rds...``)."""
+    by the store's endpoint (``postgres://u:p@db:5432/app`` -> ``...@app-dev-db.x.rds...``),
+    and a PostgreSQL URL so rewritten made to ask for TLS unless it says how already."""
+    rewritten = False
     for name, host in endpoints.items():
-        value = re.sub(rf"(^|[/@=,]){re.escape(name)}(?=$|[:/?,])", rf"\g<1>{host}", value)
+        value, count = host_pattern(name).subn(lambda m, h=host: m.group(1) + h, value)
+        rewritten = rewritten or count > 0
+    if rewritten and _POSTGRES_URL.match(value) and "sslmode=" not in value:
+        value += "&sslmode=require" if "?" in value.split("://", 1)[1].split("@")[-1] else "?sslmode=require"
     return value
 
 
@@ -168,10 +189,10 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
     arn = f"arn:aws:ssm:{infra.region}:{infra.account}:parameter"
     ports = container_ports(service)
     container: dict[str, Any] = {
-        "name": service.name,
+        "name": names.container(service.name),
         "image": infra.images[service.name],
         "essential": True,
-        "portMappings": [{"name": f"p{p}", "containerPort": p, "protocol": "tcp"} for p in ports],
+        "portMappings": [{"name": names.port_name(p), "containerPort": p, "protocol": "tcp"} for p in ports],
         "environment": [{"name": k, "value": v} for k, v in plain.items()],
         "secrets": [{"name": k, "valueFrom": f"{arn}{v}"} for k, v in secret_refs.items()],
         "logConfiguration": {"logDriver": "awslogs", "options": {
@@ -183,7 +204,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
                        ("healthCheck", health_check(service))):
         if value:
             container[key] = value
-    arch = "ARM64" if service.platform and "arm64" in service.platform else "X86_64"
+    arch = "ARM64" if arm64(service.platform) else "X86_64"
     task = {
         "family": family,
         "requiresCompatibilities": ["FARGATE"],
@@ -210,7 +231,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
         "propagateTags": "SERVICE",
         "enableECSManagedTags": True,
     }
-    balancers = [{"targetGroupArn": arn_, "containerName": service.name, "containerPort": port}
+    balancers = [{"targetGroupArn": arn_, "containerName": container["name"], "containerPort": port}
                  for (name, port), arn_ in sorted(infra.target_groups.items()) if name == service.name]
     if balancers:
         params["loadBalancers"] = balancers
@@ -218,8 +239,9 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
     if infra.namespace:
         connect: dict[str, Any] = {"enabled": True, "namespace": infra.namespace}
         if ports:  # others reach it as http://<service>:<port>, as in compose
-            connect["services"] = [{"portName": f"p{p}", "discoveryName": f"{service.name}-{p}",
-                                    "clientAliases": [{"port": p, "dnsName": service.name}]}
+            connect["services"] = [{"portName": names.port_name(p),
+                                    "discoveryName": names.discovery(service.name, p),
+                                    "clientAliases": [{"port": p, "dnsName": names.dns_alias(service.name)}]}
                                    for p in ports]
         params["serviceConnectConfiguration"] = connect
     digests = {name: hashlib.sha256(value.encode()).hexdigest() for name, value in derived.items()}

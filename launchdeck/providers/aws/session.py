@@ -23,7 +23,17 @@ from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, s
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
-from launchdeck.providers.aws import ingress, inventory, names, network, region, render, stores
+from launchdeck.providers.aws import (
+    ingress,
+    inventory,
+    names,
+    network,
+    order,
+    region,
+    render,
+    rollout,
+    stores,
+)
 from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, parallel
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 
@@ -56,6 +66,11 @@ class AwsSession:
         self.load_balancer: dict[str, Any] | None = None
         self.depths: dict[str, int] = {}
         """Unit -> the length of the chain of calls that made it (for the benchmark)."""
+        self.ordering = order.graph(project)
+        self.registered: dict[str, str] = {}
+        """Service -> the task definition this deploy registered for it."""
+        self.created: list[str] = []
+        self.restarted: list[str] = []
 
     @property
     def name(self) -> str:
@@ -127,10 +142,11 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             context = await anyio.to_thread.run_sync(builds.pack, service.build, service.name)
-            return f"{uri}:{builds.image_tag(context, service.build)}"
+            return f"{uri}:{builds.image_tag(context, service.build, service.platform)}"
         continue_chain(self.depths.get(":prepare", 0))
         image = await builds.image(self.aws, service.build, service.name, uri, repo,
-                                   self.region.bucket, progress, self.poll)
+                                   self.region.bucket, progress, self.poll,
+                                   platform=service.platform)
         self.depths[f":build:{service.name}"] = chain_depth()
         return image
 
@@ -152,8 +168,11 @@ class AwsSession:
         parts = service_parts(service, image or "", self.config, project=self.name, stack=self.stack,
                               exclude_replicas=False)
         parts[RENDERED] = unit.hash
-        after = {s for s, other in self.project.services.items()
-                 if other.managed_store and s != name and _mentions(service, s)}
+        # Service Connect resolves only the services that existed when a task started: a
+        # service starts after those its environment names (and the stores it names)
+        after = {s for s in self.ordering.get(name, {}) if s not in service.depends_on}
+        after |= {s for s, other in self.project.services.items()
+                  if other.managed_store and s != name and _mentions(service, s)}
         if service.ingress_ports:
             after.add(LOAD_BALANCER)
         return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=render.replicas(service),
@@ -275,7 +294,7 @@ class AwsSession:
         self.ingress = await ingress.apply(
             self.aws, self.name, self.stack, self.net.vpc, self.net.subnets,
             self.net.groups.get("alb", ""), self.routes, self.zones, self.etag, unit.digest,
-            lambda message: progress(None, message))
+            lambda message: progress(None, message), self.poll)
 
     async def _store(self, unit: Unit, progress: Progress) -> None:
         spec = dataclasses.replace(unit.spec, hash=unit.digest)
@@ -287,14 +306,23 @@ class AwsSession:
         aws, name, rendered = self.aws, unit.name, unit.spec
         tags = names.tags(self.name, self.stack, service=name, etag=self.etag, hash=unit.digest)
         await self._parameters(rendered)
-        registered = await aws("ecs", "register_task_definition", **rendered.task_definition,
-                               tags=names.tag_list(tags, "key", "value"))
+        roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
+        registered = await region.first_use(
+            lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
+                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=self.poll)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
+        self.registered[name] = arn
+        self.restarted.append(name)
         current = self.live.get(name)
         if current is None:
+            self.created.append(name)
+            await rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
+                                  interval=self.poll, say=lambda m: progress(None, m))
             progress(None, "creating the ECS service")
-            await aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
-                      tags=names.tag_list(tags, "key", "value"))
+            await region.first_use(
+                lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
+                            tags=names.tag_list(tags, "key", "value")), what=roles,
+                interval=self.poll)
             return
         progress(None, "rolling out a new task definition")
         params = {k: v for k, v in rendered.service.items()
@@ -352,10 +380,12 @@ class AwsSession:
         endpoints = self.ingress.endpoints(self.routes, name)
         service_name = names.service_name(self.name, self.stack, name)
 
+        task_definition = self.registered.get(name)
+
         async def check() -> ServiceStatus | None:
             found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
                                     services=[service_name], include=["TAGS"]))["services"]
-            status = status_of(name, found[0], endpoints) if found else None
+            status = status_of(name, found[0], endpoints, task_definition) if found else None
             return status if status is not None and status.state in (
                 State.SERVICE_DEPLOYMENT_COMPLETED, State.SERVICE_DEPLOYMENT_FAILED) else None
 
@@ -363,7 +393,7 @@ class AwsSession:
         if status is None:
             found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
                                     services=[service_name], include=["TAGS"]))["services"]
-            status = status_of(name, found[0], endpoints) if found else \
+            status = status_of(name, found[0], endpoints, task_definition) if found else \
                 ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
             status.message = (f"still rolling out after {self.options.wait_timeout:g}s: "
                               f"{status.replicas_running}/{status.replicas_desired} running")
@@ -385,9 +415,16 @@ class AwsSession:
                         repositoryName=names.repository(self.name, self.stack, name), force=True)
 
     async def tidy(self) -> None:
-        """Remove the target groups and security groups nothing uses any more. A store's data
-        is never removed here (`compose down` does, with a final snapshot)."""
+        """Roll the unchanged services that name a service this deploy created (their tasks
+        could not resolve it), then remove the target groups and security groups nothing uses
+        any more. A store's data is never removed here (`compose down` does, with a final
+        snapshot)."""
         aws = self.aws
+        for name in order.to_roll(self.project, self.created, self.restarted):
+            if name in self.live:
+                self.say(name, "restarting so that its tasks resolve the new services it names")
+                await aws("ecs", "update_service", cluster=names.CLUSTER,
+                          service=self.live[name]["serviceArn"], forceNewDeployment=True)
         wanted = set((self.ingress.target_groups or {}).values())
         if self.routes and not wanted:
             return  # the way in is not settled: keep what it may still use
@@ -424,28 +461,17 @@ async def _services(aws: Aws, project: str, stack: str,
     return live
 
 
-def status_of(name: str, service: dict[str, Any], endpoints: list[str]) -> ServiceStatus:
-    """An ECS service's state in the shared vocabulary."""
-    desired, running = service.get("desiredCount", 0), service.get("runningCount", 0)
-    primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
-    rollout = primary.get("rolloutState")
+def status_of(name: str, service: dict[str, Any], endpoints: list[str],
+              task_definition: str | None = None) -> ServiceStatus:
+    """An ECS service's state in the shared vocabulary: the rollout of ``task_definition``
+    (a rollback is a failure), else the newest deployment."""
+    state, reason = rollout.judge(service, task_definition)
     tags = names.tag_dict(service.get("tags"))
-    message = ""
-    if desired == 0:
-        state = State.STOPPED
-    elif rollout == "FAILED":
-        state = State.SERVICE_DEPLOYMENT_FAILED
-        message = primary.get("rolloutStateReason", "the deployment failed")
-        events = [e["message"] for e in service.get("events", [])[:3]]
-        if events:
-            message += "; recent events: " + " | ".join(events)
-    elif rollout == "COMPLETED" and running >= desired:
-        state = State.SERVICE_DEPLOYMENT_COMPLETED
-    else:
-        state = State.SERVICE_DEPLOYMENT_PENDING
-    return ServiceStatus(name=name, state=state, replicas_running=running, replicas_desired=desired,
-                         endpoints=endpoints, deployment_id=tags.get(names.ETAG),
-                         message=message)
+    message = reason if state in (State.SERVICE_DEPLOYMENT_FAILED,
+                                  State.SERVICE_DEPLOYMENT_PENDING) else ""
+    return ServiceStatus(name=name, state=state, replicas_running=service.get("runningCount", 0),
+                         replicas_desired=service.get("desiredCount", 0), endpoints=endpoints,
+                         deployment_id=tags.get(names.ETAG), message=message)
 
 
 def _mentions(service: Service, store: str) -> bool:

@@ -1,10 +1,15 @@
-"""Managed stores: x-defang-postgres as RDS PostgreSQL, x-defang-redis as ElastiCache Redis.
+"""Managed stores: x-defang-postgres as RDS PostgreSQL, x-defang-redis as ElastiCache.
 
 A store service runs no container. Its endpoint replaces its service name in the other
 services' environment, its password comes from config (POSTGRES_PASSWORD, read from the
 store service's environment as Defang does), and it is encrypted at rest. The digest of
 what was applied (settings and the password's digest) is kept in a tag, so a redeploy with
 nothing changed leaves it alone and a new password is applied in place.
+
+RDS and ElastiCache refuse much that a postgres or redis container accepts: master user and
+database names with reserved words or underscores, passwords with ``@``, engine versions
+they do not offer. ``problems`` finds all of it from the project and the config values,
+before anything is created, each with the change that fixes it.
 """
 
 from __future__ import annotations
@@ -12,20 +17,61 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from launchdeck.compose.model import Service
-from launchdeck.engine import poll
 from launchdeck.engine.events import State
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names
-from launchdeck.providers.aws.api import Aws
+from launchdeck.providers.aws import names, wait
+from launchdeck.providers.aws.api import Aws, AwsError
 
 READY_WAIT = 1800.0
 """Seconds to wait for a new store: RDS often takes ten minutes."""
 PORTS = {"postgres": 5432, "redis": 6379}
+
+POSTGRES_MAJORS = ("13", "14", "15", "16", "17")
+"""RDS for PostgreSQL majors in standard support (RDS picks the newest minor of a major;
+minors are retired: "Cannot find version 15.4 for postgres")."""
+DEFAULT_POSTGRES = "17"
+REDIS_VERSIONS = {"7": "7.1", "7.1": "7.1", "7.0": "7.0", "6": "6.2", "6.2": "6.2", "6.0": "6.0",
+                  "5": "5.0.6", "5.0": "5.0.6"}
+"""Image tag -> the ElastiCache Redis OSS version that serves it. ElastiCache offers Redis OSS
+7.1, 7.0, 6.2, 6.0 and 5.0.6; Redis 7.2 and later exist there only as Valkey."""
+VALKEY_VERSIONS = {"8": "8.1", "8.1": "8.1", "8.0": "8.0", "7": "7.2", "7.2": "7.2"}
+"""Image tag -> the ElastiCache Valkey version that serves it (7.2, 8.0, 8.1)."""
+DEFAULT_REDIS = "7.1"
+DEFAULT_VALKEY = "8.1"
+
+# RDS for PostgreSQL, CreateDBInstance MasterUsername: "Must be 1 to 63 letters or numbers.
+# First character must be a letter. Can't be a reserved word for the chosen database engine."
+_MASTER_USER = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+# DBName: "Must contain 1 to 63 letters, numbers, or underscores. Must begin with a letter.
+# Subsequent characters can be letters, underscores, or digits (0-9). Can't be a word reserved
+# by the database engine."
+_DATABASE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+# MasterUserPassword: "Must contain from 8 to 128 characters. Can include any printable ASCII
+# character except "/", """, or "@". Can't contain spaces."
+_PASSWORD = re.compile(r"[!#-.0-?A-~]{8,128}")
+RESERVED = frozenset({
+    "admin", "rdsadmin", "rdsrepladmin", "rdssuperuser", "catalog", "template0", "template1", "all",
+    "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "binary",
+    "both", "case", "cast", "check", "collate", "collation", "column", "concurrently", "constraint",
+    "create", "cross", "current_catalog", "current_date", "current_role", "current_schema",
+    "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct",
+    "do", "else", "end", "except", "false", "fetch", "for", "foreign", "freeze", "from", "full",
+    "grant", "group", "having", "ilike", "in", "initially", "inner", "intersect", "into", "is",
+    "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime", "localtimestamp",
+    "natural", "not", "notnull", "null", "offset", "on", "only", "or", "order", "outer", "overlaps",
+    "placing", "primary", "references", "returning", "right", "select", "session_user", "similar",
+    "some", "symmetric", "system_user", "table", "tablesample", "then", "to", "trailing", "true",
+    "union", "unique", "user", "using", "variadic", "verbose", "when", "where", "window", "with",
+})
+"""Names RDS refuses as master user or database: its own accounts and defaults ("MasterUsername
+admin cannot be used as it is a reserved word used by the engine"), and PostgreSQL's reserved
+key words (SQL Key Words appendix, the "reserved" ones)."""
 
 
 @dataclass(frozen=True)
@@ -38,42 +84,122 @@ class Store:
     hash: str
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Something RDS or ElastiCache would refuse, found before anything is created."""
+
+    service: str
+    field: str
+    """Where in the service it comes from, e.g. ``environment.POSTGRES_USER``."""
+    message: str
+    fix: str
+
+
+def engine(service: Service) -> tuple[str, str | None]:
+    """(engine, version) a store's image asks for; the version is None when AWS offers none."""
+    kind = service.managed_store
+    repository, tag = _image(service.image)
+    if kind == "postgres":
+        major = tag.split(".")[0] if tag else DEFAULT_POSTGRES
+        return "postgres", major if major in POSTGRES_MAJORS else None
+    if repository.rsplit("/", 1)[-1] == "valkey":
+        return "valkey", VALKEY_VERSIONS.get(tag) if tag else DEFAULT_VALKEY
+    return "redis", REDIS_VERSIONS.get(tag) if tag else DEFAULT_REDIS
+
+
+def _image(image: str | None) -> tuple[str, str]:
+    """(repository, numeric version) of an image: ``redis:7.2.4-alpine`` -> (redis, 7.2).
+
+    The patch level is dropped: AWS picks it. A tag with no number (``latest``) gives ''."""
+    name = (image or "").split("@")[0]
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
+    match = re.match(r"(\d+)(?:\.(\d+))?", tag)
+    if not match:
+        return repository, ""
+    return repository, match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
+
+
+def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
+    """What AWS would refuse about the store ``service`` (never quoting a config value)."""
+    out: list[Problem] = []
+    kind = service.managed_store
+    found_engine, version = engine(service)
+    if kind == "postgres":
+        if version is None:
+            asked = _image(service.image)[1]
+            out.append(Problem(service.name, "image", f"RDS does not offer PostgreSQL {asked}",
+                               f"Use one of postgres:{', postgres:'.join(POSTGRES_MAJORS)}."))
+        env = service.resolved_environment(config)
+        user = env.get("POSTGRES_USER") or "postgres"
+        problems_before = len(out)
+        if not _MASTER_USER.fullmatch(user):
+            out.append(Problem(service.name, "environment.POSTGRES_USER",
+                               "RDS needs a master user of 1 to 63 letters or digits, starting with "
+                               "a letter", "Set POSTGRES_USER to a name like app or shop1."))
+        elif user.lower() in RESERVED:
+            out.append(Problem(service.name, "environment.POSTGRES_USER",
+                               f"RDS reserves the master user name {user!r}",
+                               "Set POSTGRES_USER to another name, e.g. app."))
+        database = env.get("POSTGRES_DB") or user
+        named_apart = bool(env.get("POSTGRES_DB")) or len(out) == problems_before
+        # a database named after a refused user is fixed with the user: say it once
+        if named_apart and not _DATABASE.fullmatch(database):
+            out.append(Problem(service.name, "environment.POSTGRES_DB",
+                               "RDS needs a database name of 1 to 63 letters, digits or '_', "
+                               "starting with a letter", "Set POSTGRES_DB to a name like app_db "
+                               "(and the database URLs that name it)."))
+        elif named_apart and database.lower() in RESERVED:
+            out.append(Problem(service.name, "environment.POSTGRES_DB",
+                               f"RDS reserves the database name {database!r}",
+                               "Set POSTGRES_DB to another name (and the URLs that name it)."))
+        if "POSTGRES_PASSWORD" not in service.environment:
+            out.append(Problem(service.name, "environment", "x-defang-postgres needs a password on aws",
+                               "Add `POSTGRES_PASSWORD:` (no value) to its environment and set it "
+                               "with `launchdeck config set POSTGRES_PASSWORD --provider aws`."))
+        elif "POSTGRES_PASSWORD" in env and not _PASSWORD.fullmatch(env["POSTGRES_PASSWORD"]):
+            out.append(Problem(service.name, "environment.POSTGRES_PASSWORD",
+                               "RDS needs a password of 8 to 128 printable ASCII characters without "
+                               "'/', '\"', '@' or spaces",
+                               "Set a new one: `launchdeck config set POSTGRES_PASSWORD --provider "
+                               "aws --random` makes one RDS accepts."))
+    elif kind == "redis":
+        if version is None:
+            tag = _image(service.image)[1]
+            if found_engine == "valkey":
+                out.append(Problem(service.name, "image", f"ElastiCache does not offer Valkey {tag}",
+                                   "Use valkey/valkey:8.1, :8.0 or :7.2."))
+            else:
+                out.append(Problem(service.name, "image", f"ElastiCache does not offer Redis OSS {tag} "
+                                   "(its Redis OSS ends at 7.1; newer Redis is Valkey there)",
+                                   "Use redis:7.1 (or redis:7, 6.2), or valkey/valkey:8 for a newer, "
+                                   "Redis-compatible engine."))
+    else:
+        out.append(Problem(service.name, f"x-defang-{kind}", f"x-defang-{kind} is not supported on aws yet",
+                           "Run it as an ordinary service with a volume, or use a hosted database "
+                           "and give its URL through config."))
+    return out
+
+
 def store(service: Service, project: str, stack: str, config: Mapping[str, str]) -> Store:
-    """What ``service`` (a managed store) should be, from its image tag and environment."""
+    """What ``service`` (a managed store) should be; raise if AWS would refuse any of it."""
+    found = problems(service, config)
+    if found:
+        raise ProviderError(f"{service.name}: " + "; ".join(p.message for p in found), provider="aws",
+                            service=service.name, hint=" ".join(p.fix for p in found))
     kind = service.managed_store
     assert kind is not None
-    env = service.resolved_environment(config)
-    settings: dict[str, str] = {}
+    engine_name, version = engine(service)
+    settings: dict[str, str] = {"engine": engine_name, "version": version or ""}
     password = None
     if kind == "postgres":
-        settings["version"] = _version(service.image)
+        env = service.resolved_environment(config)
         settings["user"] = env.get("POSTGRES_USER") or "postgres"
         settings["database"] = env.get("POSTGRES_DB") or settings["user"]
-        password = env.get("POSTGRES_PASSWORD")
-        if not password:
-            raise ProviderError(
-                f"{service.name}: x-defang-postgres needs a password on aws", provider="aws",
-                service=service.name,
-                hint="Add `POSTGRES_PASSWORD:` (no value) to its environment and run "
-                     "`launchdeck config set POSTGRES_PASSWORD --provider aws`.")
-    elif kind == "redis":
-        settings["version"] = _version(service.image, default="7.1")
-    else:
-        raise ProviderError(f"{service.name}: x-defang-{kind} is not supported on aws yet",
-                            provider="aws", service=service.name,
-                            hint="Run it as an ordinary service with a volume, or use a hosted "
-                                 "database and give its URL through config.")
+        password = env["POSTGRES_PASSWORD"]
     digest = hashlib.sha256((password or "").encode()).hexdigest()
     blob = json.dumps({"kind": kind, "settings": settings, "password": digest}, sort_keys=True)
     return Store(service.name, kind, names.resource_id(project, stack, service.name), settings,
                  password, hashlib.sha256(blob.encode()).hexdigest()[:16])
-
-
-def _version(image: str | None, default: str = "16") -> str:
-    """The engine version an image tag names: ``postgres:16.2-alpine`` -> ``16.2``."""
-    tag = (image or "").rsplit("/", 1)[-1].partition(":")[2]
-    match = re.match(r"(\d+(?:\.\d+)?)", tag)
-    return match.group(1) if match else default
 
 
 def subnet_group(vpc: str) -> str:
@@ -103,8 +229,8 @@ async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing
         db = found["DBInstances"][0]
         tags = names.tag_dict(db.get("TagList"))
         endpoint = (db.get("Endpoint") or {}).get("Address")
-        return Existing("postgres", db["DBInstanceStatus"], endpoint, tags.get(names.HASH, ""),
-                        tags.get(names.ETAG))
+        return Existing("postgres", busy(db) or "available", endpoint,
+                        tags.get(names.HASH, ""), tags.get(names.ETAG))
     if service.managed_store == "redis":
         found = await aws.maybe("elasticache", "describe_replication_groups",
                                 ("ReplicationGroupNotFoundFault",), ReplicationGroupId=id_)
@@ -141,13 +267,28 @@ async def ensure(aws: Aws, spec: Store, project: str, stack: str, vpc: str, subn
         await _redis(aws, spec, vpc, subnets, group, tags, say)
 
 
-async def ready(aws: Aws, spec: Store, say: Callable[[str], None], interval: float) -> str:
-    """The store's endpoint host, once it is available."""
+async def ready(aws: Aws, spec: Store, say: Callable[[str], None], poll: float = 10.0) -> str:
+    """The store's endpoint host, once it serves with what was asked (a new password applied)."""
     if spec.kind == "postgres":
-        db = await _until(lambda: _db(aws, spec.id), "available", spec, say, interval)
+        async def db_settled() -> tuple[dict | None, str]:
+            db = (await aws("rds", "describe_db_instances", DBInstanceIdentifier=spec.id))["DBInstances"][0]
+            _refuse_failed(spec, db["DBInstanceStatus"])
+            doing = busy(db)
+            return (None, doing) if doing else (db, "")
+
+        db = await wait.until(db_settled, what=f"the {spec.kind} store", interval=poll,
+                              timeout=READY_WAIT, say=say, hint="Deploy again to keep waiting.")
         return db["Endpoint"]["Address"]
-    group = await _until(lambda: _rg(aws, spec.id), "available", spec, say, interval)
-    return group["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+
+    async def rg_settled() -> tuple[dict | None, str]:
+        rg = (await aws("elasticache", "describe_replication_groups",
+                        ReplicationGroupId=spec.id))["ReplicationGroups"][0]
+        _refuse_failed(spec, rg["Status"])
+        return (rg, "") if rg["Status"] == "available" else (None, rg["Status"])
+
+    rg = await wait.until(rg_settled, what=f"the {spec.kind} store", interval=poll,
+                          timeout=READY_WAIT, say=say, hint="Deploy again to keep waiting.")
+    return rg["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
 
 
 async def _postgres(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
@@ -161,93 +302,90 @@ async def _postgres(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: 
             await aws("rds", "modify_db_instance", DBInstanceIdentifier=spec.id,
                       MasterUserPassword=spec.password, ApplyImmediately=True)
             await aws("rds", "add_tags_to_resource", ResourceName=db["DBInstanceArn"], Tags=tags)
-    else:
-        await _subnet_group(aws, "rds", vpc, subnets)
-        say("creating an RDS PostgreSQL instance (this takes several minutes)")
-        await aws("rds", "create_db_instance", DBInstanceIdentifier=spec.id, Engine="postgres",
-                  EngineVersion=spec.settings["version"], DBInstanceClass="db.t4g.micro",
-                  AllocatedStorage=20, StorageType="gp3", StorageEncrypted=True,
-                  MasterUsername=spec.settings["user"], MasterUserPassword=spec.password,
-                  DBName=re.sub(r"\W", "_", spec.settings["database"]),
-                  DBSubnetGroupName=subnet_group(vpc), VpcSecurityGroupIds=[group],
-                  PubliclyAccessible=False, BackupRetentionPeriod=1, CopyTagsToSnapshot=False,
-                  Tags=tags)
-
-
-async def _db(aws: Aws, id_: str) -> tuple[str, dict]:
-    db = (await aws("rds", "describe_db_instances", DBInstanceIdentifier=id_))["DBInstances"][0]
-    return db["DBInstanceStatus"], db
+        return
+    await ensure_subnet_group(aws, "rds", vpc, subnets)
+    say("creating an RDS PostgreSQL instance (this takes several minutes)")
+    database = spec.settings["database"]
+    await aws("rds", "create_db_instance", DBInstanceIdentifier=spec.id, Engine="postgres",
+              EngineVersion=spec.settings["version"], DBInstanceClass="db.t4g.micro",
+              AllocatedStorage=20, StorageType="gp3", StorageEncrypted=True,
+              MasterUsername=spec.settings["user"], MasterUserPassword=spec.password,
+              # "A database named postgres is always created": naming it again is refused
+              **({} if database == "postgres" else {"DBName": database}),
+              DBSubnetGroupName=subnet_group(vpc), VpcSecurityGroupIds=[group],
+              PubliclyAccessible=False, BackupRetentionPeriod=1, CopyTagsToSnapshot=False,
+              Tags=tags)
 
 
 async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
                  tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("elasticache", "describe_replication_groups",
                             ("ReplicationGroupNotFoundFault",), ReplicationGroupId=spec.id)
-    if found:  # nothing of a Redis group can change in place yet: record what it stands for
-        await aws("elasticache", "add_tags_to_resource", ResourceName=found["ReplicationGroups"][0]["ARN"],
-                  Tags=tags)
-    else:
-        await _subnet_group(aws, "elasticache", vpc, subnets)
-        say("creating an ElastiCache Redis replication group (this takes several minutes)")
-        await aws("elasticache", "create_replication_group", ReplicationGroupId=spec.id,
-                  ReplicationGroupDescription=f"launchdeck {spec.service}", Engine="redis",
-                  EngineVersion=spec.settings["version"], CacheNodeType="cache.t4g.micro",
-                  NumCacheClusters=1, AtRestEncryptionEnabled=True,
-                  CacheSubnetGroupName=subnet_group(vpc), SecurityGroupIds=[group], Tags=tags)
+    if found:  # nothing of a Redis group changes in place yet: record what it stands for
+        await aws("elasticache", "add_tags_to_resource",
+                  ResourceName=found["ReplicationGroups"][0]["ARN"], Tags=tags)
+        return
+    await ensure_subnet_group(aws, "elasticache", vpc, subnets)
+    engine_name = spec.settings.get("engine", "redis")
+    say(f"creating an ElastiCache {'Valkey' if engine_name == 'valkey' else 'Redis OSS'} "
+        "replication group (this takes several minutes)")
+    await aws("elasticache", "create_replication_group", ReplicationGroupId=spec.id,
+              ReplicationGroupDescription=f"launchdeck {spec.service}", Engine=engine_name,
+              EngineVersion=spec.settings["version"], CacheNodeType="cache.t4g.micro",
+              NumCacheClusters=1, AtRestEncryptionEnabled=True,
+              CacheSubnetGroupName=subnet_group(vpc), SecurityGroupIds=[group], Tags=tags)
 
 
-async def _rg(aws: Aws, id_: str) -> tuple[str, dict]:
-    rg = (await aws("elasticache", "describe_replication_groups",
-                    ReplicationGroupId=id_))["ReplicationGroups"][0]
-    return rg["Status"], rg
+def busy(db: Mapping[str, Any]) -> str:
+    """What a described RDS instance is still doing; '' once it serves with what was asked.
+
+    A new master password stays in PendingModifiedValues for a while after ModifyDBInstance,
+    while the instance still reads "available": services started then would get a password
+    the database does not take yet."""
+    status = db["DBInstanceStatus"]
+    pending = sorted(db.get("PendingModifiedValues") or {})
+    if status == "available" and not pending:
+        return ""
+    return f"{status}, applying {', '.join(pending)}" if pending else status
 
 
-async def _subnet_group(aws: Aws, service: str, vpc: str, subnets: list[str]) -> None:
+def _refuse_failed(spec: Store, status: str) -> None:
+    if status in ("failed", "incompatible-parameters", "incompatible-network", "create-failed"):
+        raise ProviderError(f"{spec.service}: the {spec.kind} store is {status}", provider="aws",
+                            service=spec.service, hint="See the RDS or ElastiCache console for the "
+                            "reason, fix it, and deploy again.")
+
+
+async def ensure_subnet_group(aws: Aws, service: str, vpc: str, subnets: list[str]) -> None:
+    """The VPC's shared subnet group for ``service`` (rds or elasticache), made if missing.
+
+    Stores of several projects may race to make it: whoever loses finds it made, which is
+    what was wanted."""
     name, tags = subnet_group(vpc), [{"Key": "launchdeck:shared", "Value": "true"}]
-    if service == "rds":
-        found = await aws.maybe("rds", "describe_db_subnet_groups", ("DBSubnetGroupNotFoundFault",),
-                                DBSubnetGroupName=name)
-        if not found:
-            await aws("rds", "create_db_subnet_group", DBSubnetGroupName=name, SubnetIds=subnets,
-                      DBSubnetGroupDescription="launchdeck stores", Tags=tags)
-    else:
-        found = await aws.maybe("elasticache", "describe_cache_subnet_groups",
-                                ("CacheSubnetGroupNotFoundFault",), CacheSubnetGroupName=name)
-        if not found:
-            await aws("elasticache", "create_cache_subnet_group", CacheSubnetGroupName=name,
-                      SubnetIds=subnets, CacheSubnetGroupDescription="launchdeck stores", Tags=tags)
-
-
-async def _until(read: Callable[[], Awaitable[tuple[str, dict]]], state: str, spec: Store,
-                 say: Callable[[str], None], interval: float) -> dict:
-    last: list[str] = []
-
-    async def check() -> dict | None:
-        status, found = await read()
-        if status == state:
-            return found
-        if status in ("failed", "incompatible-parameters", "incompatible-network", "create-failed"):
-            raise ProviderError(f"{spec.service}: the {spec.kind} store is {status}", provider="aws",
-                                service=spec.service, hint="See the RDS or ElastiCache console "
-                                "for the reason, fix it, and deploy again.")
-        if last[-1:] != [status]:
-            say(f"{spec.kind} store is {status}")
-            last.append(status)
-        return None
-
-    found = await poll.until(check, interval=interval, timeout=READY_WAIT)
-    if found is None:
-        raise ProviderError(f"{spec.service}: the {spec.kind} store is still {last[-1:]}",
-                            provider="aws", service=spec.service, hint="Deploy again to keep waiting.")
-    return found
+    try:
+        if service == "rds":
+            found = await aws.maybe("rds", "describe_db_subnet_groups", ("DBSubnetGroupNotFoundFault",),
+                                    DBSubnetGroupName=name)
+            if not found:
+                await aws("rds", "create_db_subnet_group", DBSubnetGroupName=name, SubnetIds=subnets,
+                          DBSubnetGroupDescription="launchdeck stores", Tags=tags)
+        else:
+            found = await aws.maybe("elasticache", "describe_cache_subnet_groups",
+                                    ("CacheSubnetGroupNotFoundFault",), CacheSubnetGroupName=name)
+            if not found:
+                await aws("elasticache", "create_cache_subnet_group", CacheSubnetGroupName=name,
+                          SubnetIds=subnets, CacheSubnetGroupDescription="launchdeck stores", Tags=tags)
+    except AwsError as exc:
+        if exc.code not in ("DBSubnetGroupAlreadyExists", "DBSubnetGroupAlreadyExistsFault",
+                            "CacheSubnetGroupAlreadyExists", "CacheSubnetGroupAlreadyExistsFault"):
+            raise
 
 
 async def remove(aws: Aws, kind: str, id_: str, service: str, project: str,
                  snapshot_id: str) -> str | None:
     """Delete a store (PostgreSQL with a final snapshot); return the snapshot's name, if any."""
     if kind == "postgres":
-        snapshot = f"{project}-{service}-postgres-{snapshot_id}-final-snapshot"
-        snapshot = re.sub(r"-+", "-", re.sub(r"[^a-zA-Z0-9-]", "-", snapshot))
+        snapshot = names.snapshot(project, service, snapshot_id)
         await aws.maybe("rds", "delete_db_instance", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                         DBInstanceIdentifier=id_, SkipFinalSnapshot=False,
                         FinalDBSnapshotIdentifier=snapshot, DeleteAutomatedBackups=True)

@@ -1,28 +1,42 @@
-"""Destroying a (project, stack) on AWS: everything it owns, in reverse order, then a check.
+"""Destroying a (project, stack) on AWS: everything it owns, in dependency order, then a check.
 
 What to remove is found by the project and stack tags (the Resource Groups Tagging API,
 plus EC2's and ECR's own tag filters, which that API does not cover everywhere) and by the
 names the deploy gives. Config values stay (``config rm`` removes them), and each database
 leaves a final snapshot. Afterwards the tagging API must find nothing of the stack but
 those; anything else is named in an error, and running destroy again finishes the job.
+
+AWS finishes deletions after it answers, and refuses to delete what something still uses:
+a Cloud Map service while draining tasks are registered in it (ResourceInUse), a security
+group while a task, load balancer, database or cache still holds a network interface in it
+(DependencyViolation). So the deletions nothing depends on start together (services, load
+balancer, stores); then the teardown waits, with botocore's waiters, until each is gone
+(services_inactive, load_balancers_deleted, db_instance_deleted, replication_group_deleted),
+reporting what it waits for; only then go what depended on them, each retried with backoff
+while AWS still refuses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-import anyio
 
 from launchdeck.engine.events import Event, Sink
 from launchdeck.errors import ProviderError
 from launchdeck.identity import new_deployment_id
-from launchdeck.providers.aws import ingress, inventory, names, stores
-from launchdeck.providers.aws.api import Aws, AwsError, parallel
+from launchdeck.providers.aws import ingress, inventory, names, stores, wait
+from launchdeck.providers.aws.api import Aws, parallel
 from launchdeck.providers.base import Teardown
 
-_SETTLE = 300.0
-"""Seconds to keep retrying a deletion AWS refuses while dependents drain (ENIs, listeners)."""
+DRAIN_WAIT = 900.0
+"""Seconds for ECS services to drain (tasks stop after their deregistration delay, 300 s)."""
+BALANCER_WAIT = 600.0
+DATABASE_WAIT = 2700.0
+"""Seconds for an RDS instance to go, final snapshot included."""
+CACHE_WAIT = 1800.0
+SETTLE = 1200.0
+"""Seconds to keep retrying a deletion AWS refuses once what it depends on is gone: network
+interfaces of stopped tasks and deleted load balancers are released some minutes later."""
 
 
 async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
@@ -34,80 +48,68 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
         removed.append(what)
         sink(Event(None, None, f"removed {what}"))
 
+    def say(message: str) -> None:
+        sink(Event(None, None, message))
+
     by_type = await inventory.tagged(aws, project, stack)
-
-    # 1. services first: nothing may keep sending traffic or holding network interfaces
-    async def service(arn: str) -> None:
-        found = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn])
-        live = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
-        if not live:
-            return
-        await aws("ecs", "delete_service", cluster=names.CLUSTER, service=arn, force=True)
-        done(f"ECS service {arn.rsplit('/', 1)[-1]}")
-
-    await parallel(*[lambda a=a: service(a) for a in by_type.get("ecs:service", [])])
-
-    # 2. the way in: records, load balancer, target groups, certificates
-    balancers = list(by_type.get("elasticloadbalancing:loadbalancer", {}))
-    lbs = []
-    if balancers:
-        lbs = (await aws("elbv2", "describe_load_balancers", LoadBalancerArns=balancers))["LoadBalancers"]
-    certificates = list(by_type.get("acm:certificate", {}))
-    for arn in certificates:
-        domain = (await aws("acm", "describe_certificate", CertificateArn=arn))["Certificate"]["DomainName"]
-        try:
-            zones = await ingress.hosted_zones(aws, [domain])
-        except ProviderError:
-            continue
-        for lb in lbs:
-            if await ingress.remove_records(aws, zones[domain], domain, lb["DNSName"]):
-                done(f"DNS record {domain}")
-    for lb in lbs:
-        await aws("elbv2", "delete_load_balancer", LoadBalancerArn=lb["LoadBalancerArn"])
-        done(f"load balancer {lb['LoadBalancerName']}")
-    await parallel(*[lambda a=a: _retry(lambda: aws("elbv2", "delete_target_group", TargetGroupArn=a),
-                                        ("ResourceInUse",), poll)
-                     for a in by_type.get("elasticloadbalancing:targetgroup", [])])
-    for arn in by_type.get("elasticloadbalancing:targetgroup", []):
-        done(f"target group {arn.rsplit('/', 2)[-2]}")
-    await parallel(*[lambda a=a: _retry(lambda: aws("acm", "delete_certificate", CertificateArn=a),
-                                        ("ResourceInUseException",), poll) for a in certificates])
-    removed.extend(f"certificate {a.rsplit('/', 1)[-1]}" for a in certificates)
-
-    # 3. stores (a final snapshot of each database is kept)
     snapshot_id = _snapshot_id()
 
-    async def store(arn: str, kind: str, tags: dict[str, str]) -> None:
-        id_ = arn.rsplit(":", 1)[-1]
-        snapshot = await stores.remove(aws, kind, id_, tags.get(names.SERVICE, id_), project, snapshot_id)
-        done(f"{kind} store {id_}")
-        if snapshot:
-            kept.append(f"final snapshot {snapshot} (delete it with `aws rds delete-db-snapshot "
-                        f"--db-snapshot-identifier {snapshot}`)")
+    # 1. what nothing else must finish first: services, the way in, the stores, all at once
+    services, balancers, databases, caches = await parallel(
+        lambda: _services(aws, list(by_type.get("ecs:service", {})), done),
+        lambda: _balancers(aws, list(by_type.get("elasticloadbalancing:loadbalancer", {})),
+                           list(by_type.get("acm:certificate", {})), done),
+        lambda: _stores(aws, "postgres", by_type.get("rds:db", {}), project, snapshot_id, done, kept),
+        lambda: _stores(aws, "redis", by_type.get("elasticache:replicationgroup", {}), project,
+                        snapshot_id, done, kept))
 
-    await parallel(*[lambda a=a, t=t: store(a, "postgres", t) for a, t in by_type.get("rds:db", {}).items()],
-                   *[lambda a=a, t=t: store(a, "redis", t)
-                     for a, t in by_type.get("elasticache:replicationgroup", {}).items()])
+    # 2. wait until they are gone: everything below depends on one of them
+    waits: list[Callable[[], Awaitable[Any]]] = []
+    waits += [lambda a=a, n=n: wait.waiter(aws, "ecs", "services_inactive", what=f"ECS service {n} to drain",
+                                           interval=poll, timeout=DRAIN_WAIT, say=say,
+                                           cluster=names.CLUSTER, services=[a])
+              for a, n in services.items()]
+    waits += [lambda a=a, n=n: wait.waiter(aws, "elbv2", "load_balancers_deleted",
+                                           what=f"load balancer {n} to go", interval=poll,
+                                           timeout=BALANCER_WAIT, say=say, LoadBalancerArns=[a])
+              for a, n in balancers.items()]
+    waits += [lambda i=i: wait.waiter(aws, "rds", "db_instance_deleted", what=f"database {i} to go",
+                                      interval=poll, timeout=DATABASE_WAIT, say=say, DBInstanceIdentifier=i)
+              for i in databases]
+    waits += [lambda i=i: wait.waiter(aws, "elasticache", "replication_group_deleted",
+                                      what=f"cache {i} to go", interval=poll, timeout=CACHE_WAIT, say=say,
+                                      ReplicationGroupId=i)
+              for i in caches]
+    await parallel(*waits)
 
-    # 4. what the services ran from: task definitions, repositories, namespace, logs, roles
-    families = await aws.pages("ecs", "list_task_definitions", "taskDefinitionArns",
-                               familyPrefix=names.service_name(project, stack, ""))
-    families += [a for a in by_type.get("ecs:task-definition", []) if a not in families]
-    for start in range(0, len(families), 10):
-        batch = families[start:start + 10]
-        await parallel(*[lambda a=a: aws.maybe("ecs", "deregister_task_definition", ("ClientException",),
-                                               taskDefinition=a) for a in batch])
-        await aws.maybe("ecs", "delete_task_definitions", ("ClientException",), taskDefinitions=batch)
-    if families:
-        done(f"{len(families)} task definition revision(s)")
-    await parallel(lambda: _repositories(aws, project, stack, done),
-                   lambda: _namespace(aws, project, stack, done),
+    # 3. what referred to them, and what the services ran from
+    def settle(step: Callable[[], Awaitable[Any]], codes: tuple[str, ...], what: str) -> Awaitable[Any]:
+        return wait.retry(step, codes, what=what, interval=poll, timeout=SETTLE, say=say)
+
+    async def target_group(arn: str) -> None:
+        await settle(lambda: aws.maybe("elbv2", "delete_target_group", ("TargetGroupNotFound",),
+                                       TargetGroupArn=arn), ("ResourceInUse",), "deleting a target group")
+        done(f"target group {arn.rsplit('/', 2)[-2]}")
+
+    async def certificate(arn: str) -> None:
+        # a deleted load balancer lets go of its certificate some moments later
+        await settle(lambda: aws.maybe("acm", "delete_certificate", ("ResourceNotFoundException",),
+                                       CertificateArn=arn), ("ResourceInUseException",),
+                     "deleting a certificate")
+        done(f"certificate {arn.rsplit('/', 1)[-1]}")
+
+    target_groups = by_type.get("elasticloadbalancing:targetgroup", {})
+    await parallel(*[lambda a=a: target_group(a) for a in target_groups],
+                   *[lambda a=a: certificate(a) for a in by_type.get("acm:certificate", [])],
+                   lambda: _task_definitions(aws, project, stack, by_type, done),
+                   lambda: _repositories(aws, project, stack, done),
+                   lambda: _namespace(aws, project, stack, done, settle),
                    lambda: _log_group(aws, project, stack, done),
                    lambda: _roles(aws, project, stack, done),
                    lambda: _parameters(aws, project, stack, done))
 
-    # 5. the network: security groups, then a dedicated VPC
-    await _network(aws, project, stack, done, poll)
+    # 4. the network: security groups, then a dedicated VPC
+    await _network(aws, project, stack, done, settle)
     await aws.maybe("s3", "delete_object", ("NoSuchBucket",),
                     Bucket=names.bucket(account, aws.region), Key=names.record_key(project, stack))
 
@@ -121,37 +123,106 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
     return Teardown(removed=removed, kept=kept)
 
 
+async def _services(aws: Aws, arns: list[str], done: Callable[[str], None]) -> dict[str, str]:
+    """Delete the ECS services still running; return those to wait for (ARN -> name)."""
+    out: dict[str, str] = {}
+
+    async def one(arn: str) -> None:
+        found = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn])
+        for service in found.get("services", []):
+            if service.get("status") == "INACTIVE":
+                continue
+            if service.get("status") == "ACTIVE":  # a DRAINING one is on its way already
+                await aws("ecs", "delete_service", cluster=names.CLUSTER, service=arn, force=True)
+                done(f"ECS service {service['serviceName']}")
+            out[arn] = service["serviceName"]
+
+    await parallel(*[lambda a=a: one(a) for a in arns])
+    return out
+
+
+async def _balancers(aws: Aws, arns: list[str], certificates: list[str],
+                     done: Callable[[str], None]) -> dict[str, str]:
+    """Delete the load balancer and the DNS records naming it; return ARN -> name."""
+    if not arns:
+        return {}
+    found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
+                            LoadBalancerArns=arns)
+    lbs = found["LoadBalancers"] if found else []
+    for arn in certificates:
+        domain = (await aws("acm", "describe_certificate", CertificateArn=arn))["Certificate"]["DomainName"]
+        try:
+            zones = await ingress.hosted_zones(aws, [domain])
+        except ProviderError:
+            continue
+        for lb in lbs:
+            if await ingress.remove_records(aws, zones[domain], domain, lb["DNSName"]):
+                done(f"DNS record {domain}")
+    for lb in lbs:
+        await aws("elbv2", "delete_load_balancer", LoadBalancerArn=lb["LoadBalancerArn"])
+        done(f"load balancer {lb['LoadBalancerName']}")
+    return {lb["LoadBalancerArn"]: lb["LoadBalancerName"] for lb in lbs}
+
+
+async def _stores(aws: Aws, kind: str, found: dict[str, dict[str, str]], project: str, snapshot_id: str,
+                  done: Callable[[str], None], kept: list[str]) -> list[str]:
+    """Delete the stores of ``kind`` (a final snapshot of each database is kept); their ids."""
+
+    async def one(arn: str, tags: dict[str, str]) -> str:
+        id_ = arn.rsplit(":", 1)[-1]
+        snapshot = await stores.remove(aws, kind, id_, tags.get(names.SERVICE, id_), project, snapshot_id)
+        done(f"{kind} store {id_}")
+        if snapshot:
+            kept.append(f"final snapshot {snapshot} (delete it with `aws rds delete-db-snapshot "
+                        f"--db-snapshot-identifier {snapshot}`)")
+        return id_
+
+    return await parallel(*[lambda a=a, t=t: one(a, t) for a, t in found.items()])
+
+
+async def _task_definitions(aws: Aws, project: str, stack: str, by_type: inventory.Inventory,
+                            done: Callable[[str], None]) -> None:
+    families = await aws.pages("ecs", "list_task_definitions", "taskDefinitionArns",
+                               familyPrefix=names.service_name(project, stack, ""))
+    families += [a for a in by_type.get("ecs:task-definition", []) if a not in families]
+    for start in range(0, len(families), 10):
+        batch = families[start:start + 10]
+        await parallel(*[lambda a=a: aws.maybe("ecs", "deregister_task_definition", ("ClientException",),
+                                               taskDefinition=a) for a in batch])
+        await aws.maybe("ecs", "delete_task_definitions", ("ClientException",), taskDefinitions=batch)
+    if families:
+        done(f"{len(families)} task definition revision(s)")
+
+
 def _snapshot_id() -> str:
     return new_deployment_id()
 
 
 async def _left(aws: Aws, project: str, stack: str) -> list[str]:
-    """What the tagging API (and EC2) still show of the stack, but for kept config values."""
+    """What the tagging API (and EC2) still show of the stack, but for kept config values.
+
+    The tagging API lags behind deletions, so what it lists is asked about once more."""
     left = []
     found = await inventory.tagged(aws, project, stack)
     for kind, arn in [(k, a) for k, arns in found.items() for a in arns]:
         if kind == "ssm:parameter" and "/.derived/" not in arn:
             continue  # config values: kept on purpose
-        if kind == "ecs:service":
-            found = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn])
-            if all(s.get("status") == "INACTIVE" for s in found.get("services", [])):
+        if kind == "ecs:service":  # ECS lists deleted services as INACTIVE for a while
+            described = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn])
+            if all(s.get("status") == "INACTIVE" for s in described.get("services", [])):
                 continue
-        if kind == "rds:db":
-            found = await aws.maybe("rds", "describe_db_instances",
-                                    ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
-                                    DBInstanceIdentifier=arn.rsplit(":", 1)[-1])
-            if found is None or found["DBInstances"][0]["DBInstanceStatus"] == "deleting":
-                continue
-        if kind == "elasticache:replicationgroup":
-            found = await aws.maybe("elasticache", "describe_replication_groups",
-                                    ("ReplicationGroupNotFoundFault",),
-                                    ReplicationGroupId=arn.rsplit(":", 1)[-1])
-            if found is None or found["ReplicationGroups"][0]["Status"] == "deleting":
-                continue  # on its way out; nothing refers to it any more
+        if kind == "rds:db" and not await aws.maybe("rds", "describe_db_instances",
+                                                    ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
+                                                    DBInstanceIdentifier=arn.rsplit(":", 1)[-1]):
+            continue
+        if kind == "elasticache:replicationgroup" and not await aws.maybe(
+                "elasticache", "describe_replication_groups", ("ReplicationGroupNotFoundFault",),
+                ReplicationGroupId=arn.rsplit(":", 1)[-1]):
+            continue
         if kind == "ecs:task-definition":
-            found = await aws.maybe("ecs", "describe_task_definition", ("ClientException",),
-                                    taskDefinition=arn)
-            if found is None or found["taskDefinition"].get("status") != "ACTIVE":
+            described = await aws.maybe("ecs", "describe_task_definition", ("ClientException",),
+                                        taskDefinition=arn)
+            if described is None or described["taskDefinition"].get("status") != "ACTIVE":
                 continue
         left.append(arn)
     groups = await aws("ec2", "describe_security_groups", Filters=_ec2_filters(project, stack))
@@ -166,19 +237,6 @@ def _ec2_filters(project: str, stack: str) -> list[dict[str, Any]]:
             {"Name": f"tag:{names.STACK}", "Values": [stack]}]
 
 
-async def _retry(step: Callable[[], Any], codes: tuple[str, ...], poll: float) -> None:
-    """Run ``step`` until AWS stops refusing it with one of ``codes`` (dependents draining)."""
-    deadline = anyio.current_time() + _SETTLE
-    while True:
-        try:
-            await step()
-            return
-        except AwsError as exc:
-            if exc.code not in codes or anyio.current_time() > deadline:
-                raise
-        await anyio.sleep(poll)
-
-
 async def _repositories(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
     prefix = f"launchdeck/{project}/{stack}/"
     repos = await aws.pages("ecr", "describe_repositories", "repositories")
@@ -191,7 +249,12 @@ async def _repositories(aws: Aws, project: str, stack: str, done: Callable[[str]
             done(f"image repository {repo['repositoryName']}")
 
 
-async def _namespace(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
+Settle = Callable[[Callable[[], Awaitable[Any]], tuple[str, ...], str], Awaitable[Any]]
+"""Runs a deletion again while AWS refuses it with the given codes (see ``teardown``)."""
+
+
+async def _namespace(aws: Aws, project: str, stack: str, done: Callable[[str], None],
+                     settle: Settle) -> None:
     wanted = names.namespace(project, stack)
     for namespace in await aws.pages("servicediscovery", "list_namespaces", "Namespaces",
                                      Filters=[{"Name": "TYPE", "Values": ["HTTP"]}]):
@@ -199,9 +262,14 @@ async def _namespace(aws: Aws, project: str, stack: str, done: Callable[[str], N
             continue
         services = await aws.pages("servicediscovery", "list_services", "Services", Filters=[
             {"Name": "NAMESPACE_ID", "Values": [namespace["Id"]], "Condition": "EQ"}])
-        for service in services:
-            await aws.maybe("servicediscovery", "delete_service", ("ServiceNotFound",), Id=service["Id"])
-        await aws.maybe("servicediscovery", "delete_namespace", ("NamespaceNotFound",), Id=namespace["Id"])
+        # ECS made these for Service Connect; they are in use until the tasks are gone
+        await parallel(*[lambda s=s: settle(lambda: aws.maybe("servicediscovery", "delete_service",
+                                                              ("ServiceNotFound",), Id=s["Id"]),
+                                            ("ResourceInUse",), f"deleting Cloud Map service {s['Name']}")
+                         for s in services])
+        await settle(lambda n=namespace: aws.maybe("servicediscovery", "delete_namespace",
+                                                   ("NamespaceNotFound",), Id=n["Id"]),
+                     ("ResourceInUse",), "deleting the namespace")
         done(f"service namespace {wanted}")
 
 
@@ -236,35 +304,38 @@ async def _parameters(aws: Aws, project: str, stack: str, done: Callable[[str], 
         done(f"{len(found)} derived parameter(s)")
 
 
-async def _network(aws: Aws, project: str, stack: str, done: Callable[[str], None], poll: float) -> None:
+async def _network(aws: Aws, project: str, stack: str, done: Callable[[str], None], settle: Settle) -> None:
     filters = _ec2_filters(project, stack)
     groups = (await aws("ec2", "describe_security_groups", Filters=filters))["SecurityGroups"]
     # groups refer to each other: drop the rules first, or none can be deleted
-    for group in groups:
-        if group.get("IpPermissions"):
-            await aws("ec2", "revoke_security_group_ingress", GroupId=group["GroupId"],
-                      IpPermissions=group["IpPermissions"])
-    for group in groups:
-        await _retry(lambda g=group: aws("ec2", "delete_security_group", GroupId=g["GroupId"]),
-                     ("DependencyViolation",), poll)
-        done(f"security group {group['GroupName']}")
+    await parallel(*[lambda g=g: aws("ec2", "revoke_security_group_ingress", GroupId=g["GroupId"],
+                                     IpPermissions=g["IpPermissions"])
+                     for g in groups if g.get("IpPermissions")])
+
+    async def group(found: dict[str, Any]) -> None:
+        await settle(lambda: aws.maybe("ec2", "delete_security_group", ("InvalidGroup.NotFound",),
+                                       GroupId=found["GroupId"]),
+                     ("DependencyViolation",), f"deleting security group {found['GroupName']}")
+        done(f"security group {found['GroupName']}")
+
+    await parallel(*[lambda g=g: group(g) for g in groups])
     vpcs = (await aws("ec2", "describe_vpcs", Filters=filters))["Vpcs"]
     for vpc in vpcs:
         vpc_id = vpc["VpcId"]
         # the stores' subnet groups of a VPC made for this stack go with it, once its stores have
-        await _retry(lambda v=vpc_id: aws.maybe("rds", "delete_db_subnet_group",
+        await settle(lambda v=vpc_id: aws.maybe("rds", "delete_db_subnet_group",
                                                 ("DBSubnetGroupNotFoundFault",),
                                                 DBSubnetGroupName=stores.subnet_group(v)),
-                     ("InvalidDBSubnetGroupStateFault",), poll)
+                     ("InvalidDBSubnetGroupStateFault",), "deleting the database subnet group")
         if await aws.maybe("elasticache", "describe_cache_subnet_groups", ("CacheSubnetGroupNotFoundFault",),
-                           CacheSubnetGroupName=stores.subnet_group(vpc_id)):
-            await _retry(lambda v=vpc_id: aws.maybe("elasticache", "delete_cache_subnet_group",
+                           CacheSubnetGroupName=stores.subnet_group(vpc_id)):  # moto fails deleting none
+            await settle(lambda v=vpc_id: aws.maybe("elasticache", "delete_cache_subnet_group",
                                                     ("CacheSubnetGroupNotFoundFault",),
                                                     CacheSubnetGroupName=stores.subnet_group(v)),
-                         ("CacheSubnetGroupInUse",), poll)
+                         ("CacheSubnetGroupInUse",), "deleting the cache subnet group")
         for subnet in (await aws("ec2", "describe_subnets", Filters=filters))["Subnets"]:
-            await _retry(lambda s=subnet: aws("ec2", "delete_subnet", SubnetId=s["SubnetId"]),
-                         ("DependencyViolation",), poll)
+            await settle(lambda s=subnet: aws("ec2", "delete_subnet", SubnetId=s["SubnetId"]),
+                         ("DependencyViolation",), f"deleting subnet {subnet['SubnetId']}")
         for table in (await aws("ec2", "describe_route_tables", Filters=filters))["RouteTables"]:
             for association in table.get("Associations", []):
                 if not association.get("Main"):
@@ -272,8 +343,11 @@ async def _network(aws: Aws, project: str, stack: str, done: Callable[[str], Non
                                     AssociationId=association["RouteTableAssociationId"])
             await aws("ec2", "delete_route_table", RouteTableId=table["RouteTableId"])
         for gateway in (await aws("ec2", "describe_internet_gateways", Filters=filters))["InternetGateways"]:
-            await aws("ec2", "detach_internet_gateway", InternetGatewayId=gateway["InternetGatewayId"],
-                      VpcId=vpc_id)
+            # refused while public addresses of stopped tasks are still mapped in the VPC
+            await settle(lambda g=gateway, v=vpc_id: aws("ec2", "detach_internet_gateway",
+                                                         InternetGatewayId=g["InternetGatewayId"], VpcId=v),
+                         ("DependencyViolation",), "detaching the internet gateway")
             await aws("ec2", "delete_internet_gateway", InternetGatewayId=gateway["InternetGatewayId"])
-        await aws("ec2", "delete_vpc", VpcId=vpc_id)
+        await settle(lambda v=vpc_id: aws("ec2", "delete_vpc", VpcId=v), ("DependencyViolation",),
+                     f"deleting VPC {vpc_id}")
         done(f"VPC {vpc_id}")

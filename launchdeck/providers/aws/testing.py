@@ -1,25 +1,32 @@
 """What tests and benchmarks need to run the AWS provider against a moto server.
 
-``MotoServer`` starts moto's real HTTP server on 127.0.0.1 in a process of its own. The
-hooks below ride on botocore's event system, so the provider's own code path is untouched:
-``Calls`` counts API calls (and which of them can change anything), ``Faults`` answers a
-share of requests with throttling or 500 errors, ``Latency`` delays every request, and
+``MotoServer`` starts moto's real HTTP server on 127.0.0.1 in a process of its own, where
+deletions take a moment as on AWS (moto finishes them at once): a deleted ECS service drains
+before it is INACTIVE, a deleted ElastiCache group is gone only after it was ``deleting``.
+The hooks below ride on botocore's event system, so the provider's own code path is
+untouched: ``Calls`` counts API calls (and which of them can change anything), ``Faults``
+answers a share of requests with throttling or 500 errors, ``Latency`` delays every request,
 ``codebuild_pushes`` does the one thing moto's CodeBuild does not: put the built image in
-ECR, as a real build's ``docker push`` would.
+ECR, as a real build's ``docker push`` would; and ``Strict`` refuses what AWS refuses and
+moto lets through (see its docstring).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +37,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
                "AWS_SESSION_TOKEN": "testing", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 MOTO_SETTINGS = {"MOTO_ECS_SERVICE_RUNNING": "1", "MOTO_ACM_VALIDATION_WAIT": "0"}
 """ECS services report one running task; ACM certificates validate at once."""
+SETTLE = 0.2
+"""Seconds a deleted ECS service drains, and a deleted ElastiCache group stays ``deleting``."""
 SERVICES = ("acm", "codebuild", "ec2", "ecr", "ecs", "elasticache", "elbv2", "iam", "logs", "rds",
             "resourcegroupstaggingapi", "route53", "s3", "servicediscovery", "ssm", "sts")
 
@@ -52,7 +61,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         env = {**os.environ, **MOTO_SETTINGS}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "launchdeck.providers.aws.testing", str(self.port), str(SETTLE)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -182,6 +191,585 @@ class Faults:
         return AWSResponse(request.url, 503 if b"SlowDown" in body else 400, headers, _Raw(body))
 
 
+def _error(status: int, code: str, message: str) -> tuple[Any, dict[str, Any]]:
+    """An error as botocore hands it on after parsing AWS's answer (for a ``before-call`` hook)."""
+    from botocore.awsrequest import AWSResponse
+
+    return AWSResponse("", status, {}, _Raw(b"")), {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}}}
+
+
+class StrictViolation(Exception):
+    """A request AWS would refuse: the provider has a bug that moto alone would not show."""
+
+
+_Check = Callable[["Strict", dict[str, Any]], Iterable[str]]
+_RULES: dict[tuple[str, str], list[_Check]] = {}
+
+
+def _rule(service: str, *operations: str) -> Callable[[_Check], _Check]:
+    def register(check: _Check) -> _Check:
+        for operation in operations:
+            _RULES.setdefault((service, operation), []).append(check)
+        return check
+
+    return register
+
+
+def _name(value: Any, what: str, pattern: str, limit: int, rule: str) -> Iterator[str]:
+    text = str(value) if value is not None else ""
+    if not (1 <= len(text) <= limit and re.fullmatch(pattern, text)):
+        yield f"{what} {text!r}: {rule}"
+
+
+class Strict:
+    """Checks every request against AWS's documented rules that moto does not enforce.
+
+    Two kinds of refusal. A request no AWS account would accept (a name, a size, a pair of
+    settings outside the documented rules) is a bug in the provider: it raises
+    ``StrictViolation`` at once and stays in ``violations``, which the test fixture requires
+    to be empty. A request AWS refuses only in the current state of the account (deleting a
+    security group a draining task still uses, starting a service that is still draining) is
+    answered with the error AWS gives, through a ``before-call`` hook, so that the provider's
+    waiting and retrying are exercised as on AWS. The rules are written from the AWS
+    documentation, each with the sentence it encodes, and independently of ``names.py``, so
+    that a wrong rule there is caught here rather than copied.
+    """
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+        self._guard = threading.Lock()
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self._tokens: dict[str, str] = {}
+        """ACM idempotency token -> the domain it was first used for."""
+        self._built: dict[str, str] = {}
+        """Image URI -> the CodeBuild environment type it was built in."""
+        self.users: dict[str, list[tuple[str, str]]] = {}
+        """Security group id -> (kind, name) of what was created in it (ECS: ``cluster/service``)."""
+        self.subnet_groups: dict[str, list[str]] = {}
+        """Cache subnet group -> the replication groups created in it."""
+        self._connect: dict[str, set[str]] = {}
+        """Cloud Map namespace ARN -> ``cluster/service`` of the ECS services using it."""
+
+    def attach(self, boto_session: Any) -> Strict:
+        boto_session.events.register("before-parameter-build", self._check)
+        boto_session.events.register("before-call", self._answer)
+        return self
+
+    def read(self, service: str) -> Any:
+        """A client of a session of its own, unhooked, to read the account's state with."""
+        with self._guard:  # hooks run on the provider's worker threads; sessions are not thread-safe
+            if service not in self._clients:
+                self._session = self._session or session()
+                self._clients[service] = self._session.client(service)
+            return self._clients[service]
+
+    def problems(self, service: str, operation: str, params: dict[str, Any]) -> list[str]:
+        """What the documented rules find wrong with a request, without sending or recording it."""
+        found = [problem for check in _RULES.get((service, operation), []) for problem in check(self, params)]
+        return [f"{service} {operation}: {problem}" for problem in [*found, *_tags(params)]]
+
+    def _check(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        service = model.service_model.service_name
+        found = self.problems(service, model.name, params)
+        if found:
+            with self._guard:
+                self.violations += found
+            raise StrictViolation("\n".join(found))
+        refusal = _STATE.get((service, model.name))
+        answer = refusal(self, params) if refusal else None
+        if answer is not None:
+            context["launchdeck_refusal"] = answer
+        self._remember(service, model.name, params)
+
+    def _answer(self, context: dict[str, Any], **_: Any) -> Any:
+        refusal = context.get("launchdeck_refusal")
+        return _error(400, *refusal) if refusal else None
+
+    def _remember(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        """What later requests are judged by, from what this one asks."""
+        with self._guard:
+            if (service, operation) == ("ecs", "CreateService"):
+                ecs_service = f"{params.get('cluster', 'default')}/{params['serviceName']}"
+                vpc = params.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+                for group in vpc.get("securityGroups", []):
+                    self.users.setdefault(group, []).append(("ecs", ecs_service))
+                namespace = params.get("serviceConnectConfiguration", {}).get("namespace")
+                if namespace:
+                    self._connect.setdefault(namespace, set()).add(ecs_service)
+            elif (service, operation) == ("elasticache", "CreateReplicationGroup"):
+                for group in params.get("SecurityGroupIds", []):
+                    self.users.setdefault(group, []).append(("elasticache", params["ReplicationGroupId"]))
+                self.subnet_groups.setdefault(params.get("CacheSubnetGroupName", ""), []).append(
+                    params["ReplicationGroupId"])
+            elif (service, operation) == ("rds", "CreateDBInstance"):
+                for group in params.get("VpcSecurityGroupIds", []):
+                    self.users.setdefault(group, []).append(("rds", params["DBInstanceIdentifier"]))
+            elif (service, operation) == ("elbv2", "CreateLoadBalancer"):
+                for group in params.get("SecurityGroups", []):
+                    self.users.setdefault(group, []).append(("elbv2", params["Name"]))
+            elif (service, operation) == ("acm", "RequestCertificate") and params.get("IdempotencyToken"):
+                self._tokens.setdefault(params["IdempotencyToken"], params.get("DomainName", ""))
+            elif (service, operation) == ("codebuild", "StartBuild"):
+                uri = next((v["value"] for v in params.get("environmentVariablesOverride", [])
+                            if v["name"] == "IMAGE_URI"), None)
+                if uri:
+                    self._built[uri] = params.get("environmentTypeOverride", "LINUX_CONTAINER")
+
+    def _alive(self, kind: str, name: str) -> bool:
+        """Whether the ECS service, cache, database or load balancer ``name`` still exists."""
+        from botocore.exceptions import ClientError
+
+        if kind == "ecs":
+            cluster, _, service = name.rpartition("/")
+            found = self.read("ecs").describe_services(cluster=cluster, services=[service])
+            return any(s["status"] != "INACTIVE" for s in found.get("services", []))
+        try:
+            if kind == "elasticache":
+                self.read("elasticache").describe_replication_groups(ReplicationGroupId=name)
+            elif kind == "rds":
+                self.read("rds").describe_db_instances(DBInstanceIdentifier=name)
+            else:
+                self.read("elbv2").describe_load_balancers(Names=[name])
+        except ClientError:
+            return False
+        return True
+
+
+# -- names, sizes and settings no account accepts ---------------------------------------
+
+_FARGATE = {256: [512, 1024, 2048], 512: list(range(1024, 4097, 1024)),
+            1024: list(range(2048, 8193, 1024)), 2048: list(range(4096, 16385, 1024)),
+            4096: list(range(8192, 30721, 1024)), 8192: list(range(16384, 61441, 4096)),
+            16384: list(range(32768, 122881, 8192))}
+# RDS PostgreSQL: "Must be 1 to 63 letters or numbers. First character must be a letter. Can't
+# be a reserved word for the chosen database engine." ("MasterUsername admin cannot be used as
+# it is a reserved word used by the engine"; PostgreSQL's reserved key words.)
+_PG_RESERVED = {"admin", "rdsadmin", "user", "all", "select", "table", "order", "group", "default",
+                "column", "check", "grant", "union", "where", "from", "to", "end", "do", "limit"}
+_REDIS_VERSIONS = {"7.1", "7.0", "6.2", "6.0", "6.x", "5.0.6", "5.0.5", "5.0.4", "5.0.3", "5.0.0",
+                   "4.0.10"}
+_VALKEY_VERSIONS = {"7.2", "8.0", "8.1"}
+
+
+@_rule("ecs", "RegisterTaskDefinition")
+def _task_definition(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # "family ... Up to 255 letters (uppercase and lowercase), numbers, underscores, and
+    # hyphens are allowed."
+    yield from _name(params.get("family"), "family", r"[A-Za-z0-9_-]+", 255,
+                     "up to 255 letters, numbers, underscores and hyphens")
+    fargate = "FARGATE" in params.get("requiresCompatibilities", [])
+    if fargate:
+        # "If you use Fargate, you must use the awsvpc network mode" and "the cpu and memory
+        # ... must be one of the supported combinations" (the Fargate task size table)
+        if params.get("networkMode") != "awsvpc":
+            yield "Fargate tasks must use networkMode awsvpc"
+        cpu, memory = int(params.get("cpu", 0)), int(params.get("memory", 0))
+        if memory not in _FARGATE.get(cpu, []):
+            yield f"cpu {cpu} with memory {memory} is not a Fargate task size"
+    arm = params.get("runtimePlatform", {}).get("cpuArchitecture") == "ARM64"
+    for container in params.get("containerDefinitions", []):
+        # "name ... Up to 255 letters (uppercase and lowercase), numbers, underscores, and
+        # hyphens are allowed."
+        yield from _name(container.get("name"), "container name", r"[A-Za-z0-9_-]+", 255,
+                         "up to 255 letters, numbers, underscores and hyphens")
+        for mapping in container.get("portMappings", []):
+            # PortMapping name: "The name can include up to 64 characters. The characters can
+            # include lowercase letters, numbers, underscores (_), and hyphens (-). The name
+            # can't start with a hyphen."
+            if "name" in mapping:
+                yield from _name(mapping["name"], "port mapping name", r"[a-z0-9_][a-z0-9_-]*", 64,
+                                 "up to 64 lowercase letters, numbers, '_' and '-', not starting with '-'")
+        health = container.get("healthCheck")
+        if health:
+            # HealthCheck: interval "5 and 300 seconds", timeout "2 and 60 seconds", retries
+            # "1 and 10", startPeriod "0 and 300 seconds"
+            for key, low, high in (("interval", 5, 300), ("timeout", 2, 60), ("retries", 1, 10),
+                                   ("startPeriod", 0, 300)):
+                if key in health and not low <= health[key] <= high:
+                    yield f"healthCheck {key} {health[key]} is outside {low}..{high}"
+        logs = container.get("logConfiguration", {}).get("logDriver") == "awslogs"
+        if fargate and (logs or container.get("secrets")) and not params.get("executionRoleArn"):
+            # "The task execution role ... is required ... [for] the awslogs log driver ... [and]
+            # sensitive data in Secrets Manager or Parameter Store"
+            yield "containers that log to CloudWatch or read secrets need an executionRoleArn"
+        built = strict._built.get(container.get("image", ""))
+        if arm and built and built != "ARM_CONTAINER":
+            # an image built on x86 does not start on ARM64 tasks ("exec format error")
+            yield f"image {container['image']} was built in {built}, but the task runs on ARM64"
+
+
+@_rule("ecs", "CreateService", "UpdateService")
+def _ecs_service(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    if "serviceName" in params:
+        # "serviceName ... Up to 255 letters (uppercase and lowercase), numbers, underscores,
+        # and hyphens are allowed."
+        yield from _name(params["serviceName"], "service name", r"[A-Za-z0-9_-]+", 255,
+                         "up to 255 letters, numbers, underscores and hyphens")
+    if "healthCheckGracePeriodSeconds" in params and not params.get("loadBalancers"):
+        # "If your service's tasks take a while to start and respond to health checks ... This
+        # is only used when your service is configured to use a load balancer."
+        yield "healthCheckGracePeriodSeconds is only valid with loadBalancers"
+    deployment = params.get("deploymentConfiguration", {})
+    if not 0 <= deployment.get("minimumHealthyPercent", 100) <= 100 or \
+            not 100 <= deployment.get("maximumPercent", 200) <= 200:
+        # rolling updates: "minimumHealthyPercent ... 0-100 ... maximumPercent ... 100-200"
+        yield "deploymentConfiguration percents are outside their ranges"
+    task = None
+    if params.get("taskDefinition"):
+        task = strict.read("ecs").describe_task_definition(
+            taskDefinition=params["taskDefinition"])["taskDefinition"]
+    containers = {c["name"]: c for c in (task or {}).get("containerDefinitions", [])}
+    ports = {m.get("name") for c in containers.values() for m in c.get("portMappings", [])}
+    for balancer in params.get("loadBalancers", []):
+        if task and balancer.get("containerName") not in containers:
+            yield f"loadBalancers names container {balancer.get('containerName')!r}, not in the task"
+    for item in params.get("serviceConnectConfiguration", {}).get("services", []):
+        # discoveryName: "The name can contain up to 64 characters. The name can include
+        # lowercase letters, numbers, underscores (_), and hyphens (-). The name can't start
+        # with a hyphen."
+        if "discoveryName" in item:
+            yield from _name(item["discoveryName"], "discoveryName", r"[a-z0-9_][a-z0-9_-]*", 64,
+                             "up to 64 lowercase letters, numbers, '_' and '-', not starting with '-'")
+        # portName: "The portName must match the name of one of the portMappings from all the
+        # containers in the task definition of this Amazon ECS service."
+        if task and item.get("portName") not in ports:
+            yield f"portName {item.get('portName')!r} is not a port mapping name of the task"
+        for alias in item.get("clientAliases", []):
+            # dnsName: "The name can include up to 127 characters. The name can include
+            # lowercase letters, numbers, underscores (_), hyphens (-), and periods (.). The
+            # name can't start with a hyphen."
+            if "dnsName" in alias:
+                yield from _name(alias["dnsName"], "dnsName", r"[a-z0-9_.][a-z0-9_.-]*", 127,
+                                 "up to 127 lowercase letters, numbers, '_', '-' and '.'")
+
+
+@_rule("ecs", "CreateCluster", "CreateService")
+def _service_linked_role(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # a fresh account has no AWSServiceRoleForECS, and then: "Unable to assume the service
+    # linked role. Please verify that the ECS service linked role exists."
+    roles = strict.read("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")
+    if not roles["Roles"]:
+        yield "the account has no ECS service-linked role (create it with CreateServiceLinkedRole)"
+
+
+@_rule("codebuild", "StartBuild")
+def _start_build(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    location = params.get("sourceLocationOverride")
+    if params.get("sourceTypeOverride") == "S3" and location:
+        # "For build input stored in S3 buckets only, you must create a ZIP file that contains
+        # only your source code" (or give a folder, ending in /)
+        bucket, _, key = location.partition("/")
+        if not key.endswith("/"):
+            head = strict.read("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-3")
+            if head["Body"].read() != b"PK\x03\x04":
+                yield f"S3 source {location} is not a ZIP file"
+    kind = params.get("environmentTypeOverride", "LINUX_CONTAINER")
+    image = params.get("imageOverride", "aws/codebuild/standard:7.0")
+    # ARM_CONTAINER takes the aarch64 curated images, and "ARM_CONTAINER ... supports only
+    # BUILD_GENERAL1_SMALL and BUILD_GENERAL1_LARGE"; LINUX_CONTAINER the x86 ones
+    if (kind == "ARM_CONTAINER") != ("aarch64" in image):
+        yield f"environment type {kind} cannot run image {image}"
+    if kind == "ARM_CONTAINER" and params.get("computeTypeOverride", "BUILD_GENERAL1_SMALL") not in (
+            "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_LARGE"):
+        yield "ARM_CONTAINER supports only BUILD_GENERAL1_SMALL and BUILD_GENERAL1_LARGE"
+
+
+@_rule("rds", "CreateDBInstance")
+def _db_instance(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # DBInstanceIdentifier: "Must contain from 1 to 63 letters, numbers, or hyphens. First
+    # character must be a letter. Can't end with a hyphen or contain two consecutive hyphens."
+    yield from _name(params.get("DBInstanceIdentifier"), "DB instance identifier",
+                     r"[A-Za-z](?:-?[A-Za-z0-9])*", 63,
+                     "a letter first, letters, numbers and single hyphens, not ending with one")
+    if params.get("Engine") == "postgres":
+        user = params.get("MasterUsername", "")
+        yield from _name(user, "MasterUsername", r"[A-Za-z][A-Za-z0-9]*", 63,
+                         "1 to 63 letters or numbers, a letter first")
+        if user.lower() in _PG_RESERVED:
+            yield f"MasterUsername {user} cannot be used as it is a reserved word used by the engine"
+        if "DBName" in params:
+            # DBName: "Must contain 1 to 63 letters, numbers, or underscores. Must begin with a
+            # letter. ... Can't be a word reserved by the database engine."
+            yield from _name(params["DBName"], "DBName", r"[A-Za-z][A-Za-z0-9_]*", 63,
+                             "1 to 63 letters, numbers or underscores, a letter first")
+            if params["DBName"].lower() in _PG_RESERVED | {"postgres", "template0", "template1"}:
+                yield f"DBName {params['DBName']} is reserved"
+        # EngineVersion: the versions DescribeDBEngineVersions lists ("Cannot find version 15.4
+        # for postgres" once a minor is retired); majors 11 to 17 are offered
+        if not re.fullmatch(r"1[1-7](\.\d+)?", str(params.get("EngineVersion", "17"))):
+            yield f"RDS offers no PostgreSQL {params.get('EngineVersion')}"
+        # gp3 for PostgreSQL: "20-65,536 GiB"
+        if not 20 <= params.get("AllocatedStorage", 20) <= 65536:
+            yield "AllocatedStorage must be 20 to 65536 GiB"
+    yield from _password(params.get("MasterUserPassword"))
+
+
+@_rule("rds", "ModifyDBInstance")
+def _db_modify(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    if "MasterUserPassword" in params:
+        yield from _password(params["MasterUserPassword"])
+
+
+def _password(password: Any) -> Iterator[str]:
+    # MasterUserPassword: "Must contain from 8 to 128 characters" and "Can include any printable
+    # ASCII character except "/", """, or "@". Can't contain spaces." (never quoted here)
+    if password is not None and not re.fullmatch(r"[!#-.0-?A-~]{8,128}", str(password)):
+        yield "MasterUserPassword must be 8 to 128 printable ASCII characters without / \" @ or spaces"
+
+
+@_rule("rds", "DeleteDBInstance")
+def _db_delete(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    if not params.get("SkipFinalSnapshot"):
+        # FinalDBSnapshotIdentifier: "Must be 1 to 255 letters, numbers, or hyphens. First
+        # character must be a letter. Can't end with a hyphen or contain two consecutive hyphens."
+        yield from _name(params.get("FinalDBSnapshotIdentifier"), "FinalDBSnapshotIdentifier",
+                         r"[A-Za-z](?:-?[A-Za-z0-9])*", 255,
+                         "a letter first, letters, numbers and single hyphens, not ending with one")
+
+
+@_rule("rds", "CreateDBSubnetGroup")
+def _db_subnet_group(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # DBSubnetGroupName: "Must contain no more than 255 letters, numbers, periods, underscores,
+    # spaces, or hyphens. Must not be default."
+    yield from _name(params.get("DBSubnetGroupName"), "DBSubnetGroupName", r"(?!default$)[\w. -]+", 255,
+                     "up to 255 letters, numbers, periods, underscores, spaces or hyphens")
+    # "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement ... Add
+    # subnets to cover at least 2 AZs."
+    subnets = strict.read("ec2").describe_subnets(SubnetIds=params.get("SubnetIds", []))
+    if len({s["AvailabilityZone"] for s in subnets["Subnets"]}) < 2:
+        yield "a DB subnet group must cover at least 2 Availability Zones"
+
+
+@_rule("elasticache", "CreateReplicationGroup")
+def _replication_group(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # ReplicationGroupId: "A name must contain from 1 to 40 alphanumeric characters or hyphens.
+    # The first character must be a letter. A name cannot end with a hyphen or contain two
+    # consecutive hyphens."
+    yield from _name(params.get("ReplicationGroupId"), "ReplicationGroupId", r"[A-Za-z](?:-?[A-Za-z0-9])*",
+                     40, "1 to 40 letters, numbers and single hyphens, a letter first")
+    if not params.get("ReplicationGroupDescription"):
+        yield "ReplicationGroupDescription is required and may not be empty"
+    engine, version = params.get("Engine", "redis"), str(params.get("EngineVersion", ""))
+    # "Supported engine versions": Redis OSS 7.1, 7.0, 6.2, 6.0, 5.0.6 ...; Valkey 7.2, 8.0, 8.1
+    offered = {"redis": _REDIS_VERSIONS, "valkey": _VALKEY_VERSIONS}.get(engine)
+    if offered is None:
+        yield f"engine {engine} is not redis or valkey"
+    elif version and version not in offered:
+        yield f"ElastiCache offers no {engine} {version}"
+    if not 1 <= params.get("NumCacheClusters", 1) <= 6:
+        yield "NumCacheClusters must be 1 to 6"
+
+
+@_rule("elasticache", "CreateCacheSubnetGroup")
+def _cache_subnet_group(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # CacheSubnetGroupName: "Must contain no more than 255 alphanumeric characters or hyphens."
+    yield from _name(params.get("CacheSubnetGroupName"), "CacheSubnetGroupName", r"[A-Za-z0-9-]+", 255,
+                     "up to 255 letters, numbers or hyphens")
+
+
+@_rule("iam", "CreateRole")
+def _iam_role(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # RoleName: "Length Constraints: Minimum length of 1. Maximum length of 64. Pattern: [\w+=,.@-]+"
+    yield from _name(params.get("RoleName"), "RoleName", r"[\w+=,.@-]+", 64, "up to 64 of [\\w+=,.@-]")
+    if len(params.get("Description", "")) > 1000:
+        yield "Description is longer than 1000 characters"
+
+
+@_rule("iam", "PutRolePolicy")
+def _iam_policy(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    yield from _name(params.get("PolicyName"), "PolicyName", r"[\w+=,.@-]+", 128, "up to 128 of [\\w+=,.@-]")
+    # "Role policy size cannot exceed 10,240 characters" (all inline policies of the role)
+    iam = strict.read("iam")
+    others = [p for p in iam.list_role_policies(RoleName=params["RoleName"])["PolicyNames"]
+              if p != params.get("PolicyName")]
+    size = len(re.sub(r"\s", "", params.get("PolicyDocument", "")))
+    for name in others:
+        document = iam.get_role_policy(RoleName=params["RoleName"], PolicyName=name)["PolicyDocument"]
+        size += len(re.sub(r"\s", "", document if isinstance(document, str) else json.dumps(document)))
+    if size > 10240:
+        yield f"the role's inline policies add up to {size} characters, over 10,240"
+
+
+@_rule("elbv2", "CreateLoadBalancer", "CreateTargetGroup")
+def _elb_name(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # Name: "This name must be unique per region per account, can have a maximum of 32
+    # characters, must contain only alphanumeric characters or hyphens, and must not begin or
+    # end with a hyphen." (and a load balancer's "must not begin with "internal-"")
+    yield from _name(params.get("Name"), "name", r"(?!internal-)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", 32,
+                     "up to 32 letters, numbers and hyphens, not beginning or ending with a hyphen")
+    if "HealthCheckPath" in params and not re.fullmatch(r"/\S{0,1023}", params["HealthCheckPath"]):
+        yield "HealthCheckPath must start with / and be at most 1024 characters"
+    if "Subnets" in params and params.get("Type", "application") == "application":
+        # "You must specify subnets from at least two Availability Zones."
+        subnets = strict.read("ec2").describe_subnets(SubnetIds=params["Subnets"])
+        if len({s["AvailabilityZone"] for s in subnets["Subnets"]}) < 2:
+            yield "an Application Load Balancer needs subnets in at least two Availability Zones"
+
+
+@_rule("elbv2", "CreateListener", "ModifyListener")
+def _listener(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # Certificates: "[HTTPS and TLS listeners] The default certificate for the listener. You
+    # must provide exactly one certificate."
+    if params.get("Protocol") == "HTTPS" and len(params.get("Certificates", [])) != 1:
+        yield "an HTTPS listener needs exactly one default certificate"
+
+
+@_rule("elbv2", "CreateRule")
+def _listener_rule(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # Priority: "Valid Range: Minimum value of 1. Maximum value of 50000."
+    if not 1 <= params.get("Priority", 0) <= 50000:
+        yield "Priority must be 1 to 50000"
+
+
+@_rule("acm", "RequestCertificate")
+def _certificate(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    token, domain = params.get("IdempotencyToken"), params.get("DomainName", "")
+    if token is None:
+        return
+    # IdempotencyToken: "Length Constraints: Minimum length of 1. Maximum length of 32.
+    # Pattern: \w+"
+    yield from _name(token, "IdempotencyToken", r"\w+", 32, "1 to 32 word characters")
+    # "If you call RequestCertificate multiple times with the same idempotency token within one
+    # hour, ACM recognizes that you are requesting only one certificate and will issue only
+    # one": another domain under the same token would get the first domain's certificate
+    first = strict._tokens.get(token, domain)
+    if first != domain:
+        yield f"IdempotencyToken {token} was used for {first} already; {domain} would get its certificate"
+
+
+@_rule("ec2", "CreateSecurityGroup")
+def _security_group(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # GroupName / Description: "Constraints: Up to 255 characters in length ... a-z, A-Z, 0-9,
+    # spaces, and ._-:/()#,@[]+=&;{}!$*"; "You can't start the group name with sg-."
+    allowed = r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"
+    yield from _name(params.get("GroupName"), "GroupName", rf"(?!sg-){allowed}", 255,
+                     "up to 255 of a-z A-Z 0-9 spaces ._-:/()#,@[]+=&;{}!$*, not starting with sg-")
+    yield from _name(params.get("Description"), "Description", allowed, 255,
+                     "up to 255 of a-z A-Z 0-9 spaces ._-:/()#,@[]+=&;{}!$*")
+
+
+@_rule("servicediscovery", "CreateHttpNamespace")
+def _namespace(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # Name: "Length Constraints: Maximum length of 1024. Pattern: ^[!-~]{1,1024}$"
+    yield from _name(params.get("Name"), "namespace name", r"[!-~]+", 1024, "1 to 1024 of [!-~]")
+
+
+@_rule("logs", "CreateLogGroup")
+def _log_group(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # logGroupName: "Length Constraints: Minimum length of 1. Maximum length of 512. Pattern:
+    # [\.\-_/#A-Za-z0-9]+"
+    yield from _name(params.get("logGroupName"), "log group", r"[.\-_/#A-Za-z0-9]+", 512,
+                     "up to 512 of [.-_/#A-Za-z0-9]")
+
+
+@_rule("logs", "PutRetentionPolicy")
+def _retention(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # retentionInDays: "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365,
+    # 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, and 3653."
+    if params.get("retentionInDays") not in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400,
+                                             545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653):
+        yield f"retentionInDays {params.get('retentionInDays')} is not one CloudWatch offers"
+
+
+@_rule("ssm", "PutParameter")
+def _parameter(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # Name: "Parameter names can consist of these symbols and letters only: a-zA-Z0-9_.-" (and
+    # / for hierarchies); "can't be prefixed with "aws" or "ssm""; "A parameter name can't
+    # include more than 15 hierarchy levels"; "The maximum length ... is 1011 characters"
+    name = str(params.get("Name", ""))
+    yield from _name(name, "parameter name", r"(?!/?(?:aws|ssm))[A-Za-z0-9_.\-/]+", 1011,
+                     "up to 1011 of a-zA-Z0-9_.-/, not beginning with aws or ssm")
+    if name.count("/") > 15:
+        yield f"parameter {name} has more than 15 hierarchy levels"
+    # Value: "Standard parameters have a value limit of 4 KB."
+    if len(str(params.get("Value", "")).encode()) > 4096 and params.get("Tier", "Standard") == "Standard":
+        yield "a Standard parameter's value is limited to 4 KB"
+    # "Tags ... You can't use tags with the Overwrite parameter" (ValidationException: "Invalid
+    # request: tags and overwrite can't be used together.")
+    if params.get("Tags") and params.get("Overwrite"):
+        yield "Tags and Overwrite cannot be used together"
+
+
+@_rule("ecr", "CreateRepository")
+def _repository(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # repositoryName: "Length Constraints: Minimum length of 2. Maximum length of 256. Pattern:
+    # (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
+    yield from _name(params.get("repositoryName"), "repository name",
+                     r"(?=.{2})(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*", 256,
+                     "lowercase words joined by . _ - and /")
+
+
+def _tags(params: dict[str, Any]) -> Iterator[str]:
+    """Tag limits, wherever a request carries tags: "Maximum number of tags per resource – 50",
+    "Maximum key length – 128 Unicode characters", "Maximum value length – 256 Unicode
+    characters", and "Do not use aws:, AWS:, or any upper or lowercase combination of such as
+    a prefix for either keys or values"."""
+    lists = [params.get("Tags"), params.get("tags"), (params.get("Tagging") or {}).get("TagSet")]
+    lists += [spec.get("Tags") for spec in params.get("TagSpecifications", [])]
+    for tags in lists:
+        if isinstance(tags, dict):  # CloudWatch Logs takes a map
+            tags = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if not tags:
+            continue
+        if len(tags) > 50:
+            yield f"{len(tags)} tags, over the 50 a resource may carry"
+        for tag in tags:
+            key, value = str(tag.get("Key", tag.get("key", ""))), str(tag.get("Value", tag.get("value", "")))
+            if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
+                yield f"tag {key!r} breaks the tag limits"
+
+
+# -- what AWS refuses in the account's current state ------------------------------------
+
+_Refusal = Callable[[Strict, dict[str, Any]], "tuple[str, str] | None"]
+
+
+def _draining(strict: Strict, params: dict[str, Any]) -> tuple[str, str] | None:
+    """CreateService of a name whose service was deleted a moment ago and still drains."""
+    found = strict.read("ecs").describe_services(cluster=params.get("cluster", "default"),
+                                                           services=[params["serviceName"]])
+    if any(s["status"] == "DRAINING" for s in found.get("services", [])):
+        return "InvalidParameterException", "Unable to Start a service that is still Draining."
+    return None
+
+
+def _group_in_use(strict: Strict, params: dict[str, Any]) -> tuple[str, str] | None:
+    """DeleteSecurityGroup while a task, cache, database or load balancer is still in it."""
+    group = params.get("GroupId", "")
+    for kind, name in strict.users.get(group, []):
+        if strict._alive(kind, name):
+            return "DependencyViolation", f"resource {group} has a dependent object"
+    return None
+
+
+def _namespace_in_use(strict: Strict, params: dict[str, Any]) -> tuple[str, str] | None:
+    """DeleteNamespace while ECS services still use it through Service Connect."""
+    for namespace, users in strict._connect.items():
+        if namespace.endswith("/" + params.get("Id", "")) and \
+                any(strict._alive("ecs", name) for name in users):
+            return "ResourceInUse", "The namespace has services registered: Service Connect still uses it"
+    return None
+
+
+def _subnet_group_in_use(strict: Strict, params: dict[str, Any]) -> tuple[str, str] | None:
+    """DeleteCacheSubnetGroup while a replication group (deleting ones too) is in it."""
+    name = params.get("CacheSubnetGroupName", "")
+    if any(strict._alive("elasticache", group) for group in strict.subnet_groups.get(name, [])):
+        return "CacheSubnetGroupInUse", f"Cache subnet group {name} is currently in use by a cache cluster."
+    return None
+
+
+_STATE: dict[tuple[str, str], _Refusal] = {
+    ("ecs", "CreateService"): _draining,
+    ("ec2", "DeleteSecurityGroup"): _group_in_use,
+    ("servicediscovery", "DeleteNamespace"): _namespace_in_use,
+    ("elasticache", "DeleteCacheSubnetGroup"): _subnet_group_in_use,
+}
+
+
 class Latency:
     """Delays every request by ``seconds``, as a far-away API would."""
 
@@ -221,3 +809,123 @@ def codebuild_pushes(boto_session: Any) -> None:
             pass  # the same build started again after a failed start_build
 
     boto_session.events.register("before-parameter-build.codebuild.StartBuild", push)
+
+
+# -- moto, with deletions that take time ------------------------------------------------
+
+
+class _Lifecycle:
+    """WSGI middleware in moto's process: what AWS finishes later finishes later here too.
+
+    A deleted ECS service is DRAINING, then INACTIVE ("the service status moves from ACTIVE to
+    DRAINING ... After the tasks have stopped, the service status moves from DRAINING to
+    INACTIVE"); a deleted ElastiCache replication group is ``deleting``, then gone (moto keeps
+    it ``deleting`` for ever). The change comes at a request once ``seconds`` have passed and
+    a describe has shown the resource in between, so whoever looks right after the deletion
+    sees it still going, however slow the machine.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+        self._pending: dict[tuple[str, str], list[Any]] = {}
+        """(kind, key) -> [deadline, seen since the deletion, what finishes it]."""
+        self._guard = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        self._settle()
+        statuses: list[str] = []
+
+        def start(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        answer = self.app(environ, start)
+        try:
+            chunks = list(answer)  # the backend has changed once the answer is made
+        finally:
+            getattr(answer, "close", lambda: None)()
+        if statuses and statuses[0].startswith("200"):
+            self._after(environ, body)
+        return chunks
+
+    def _settle(self) -> None:
+        now = time.monotonic()
+        with self._guard:
+            due = [k for k, (deadline, seen, _) in self._pending.items() if seen and now >= deadline]
+            for key in due:
+                self._pending.pop(key)[2]()
+
+    def _after(self, environ: dict[str, Any], body: bytes) -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ecs.models import ecs_backends
+        from moto.elasticache.models import elasticache_backends
+
+        scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        region = scope.group(1) if scope else REGION
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("AmazonEC2ContainerServiceV20141113."):
+            params = json.loads(body or b"{}")
+            cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
+            if target.endswith(".DeleteService"):
+                key = f"{cluster}:{str(params['service']).rsplit('/', 1)[-1]}"
+                service = ecs_backends[DEFAULT_ACCOUNT_ID][region].services.get(key)
+                if service is not None:
+                    service.status = "DRAINING"
+                    self._later(("ecs", key), lambda: setattr(service, "status", "INACTIVE"))
+            elif target.endswith(".UpdateService") and params.get("taskDefinition"):
+                # AWS starts a new PRIMARY deployment of the new task definition; moto keeps
+                # the old one's ARN on its only deployment, so a rollout could never be judged
+                key = f"{cluster}:{str(params['service']).rsplit('/', 1)[-1]}"
+                service = ecs_backends[DEFAULT_ACCOUNT_ID][region].services.get(key)
+                if service is not None and service.deployments:
+                    service.deployments[0]["taskDefinition"] = service.task_definition
+            elif target.endswith(".DescribeServices"):
+                names = [str(s).rsplit("/", 1)[-1] for s in params.get("services", [])]
+                self._seen([("ecs", f"{cluster}:{name}") for name in names])
+            return
+        form = urllib.parse.parse_qs(body.decode(errors="replace"))
+        action = (form.get("Action") or [""])[0]
+        if action == "DeleteReplicationGroup":
+            groups = elasticache_backends[DEFAULT_ACCOUNT_ID][region].replication_groups
+            key = form["ReplicationGroupId"][0]
+            group = groups.get(key)
+            self._later(("elasticache", key), lambda: groups.pop(key) if groups.get(key) is group else None)
+        elif action == "DescribeReplicationGroups":
+            asked = form.get("ReplicationGroupId")
+            with self._guard:
+                self._seen_locked([k for k in self._pending if k[0] == "elasticache" and
+                                   (not asked or k[1] == asked[0])])
+
+    def _later(self, key: tuple[str, str], finish: Callable[[], Any]) -> None:
+        with self._guard:
+            self._pending[key] = [time.monotonic() + self.seconds, False, finish]
+
+    def _seen(self, keys: list[tuple[str, str]]) -> None:
+        with self._guard:
+            self._seen_locked(keys)
+
+    def _seen_locked(self, keys: list[tuple[str, str]]) -> None:
+        for key in keys:
+            if key in self._pending:
+                self._pending[key][1] = True
+
+
+def _serve(port: int, seconds: float) -> None:
+    """Run moto's server, as ``python -m moto.server`` does, behind ``_Lifecycle``."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple("127.0.0.1", port, _Lifecycle(app, seconds), threaded=True,
+               request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]), float(sys.argv[2]))

@@ -37,9 +37,19 @@ def aws_env(moto_server: T.MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 @pytest.fixture
-def boto(aws_env):
-    """The boto3 session the provider uses; its images are pushed as CodeBuild would."""
+def strict() -> T.Strict:
+    """AWS's documented rules moto does not enforce; a test whose requests break one fails."""
+    checker = T.Strict()
+    yield checker
+    assert checker.violations == [], "requests AWS would refuse:\n" + "\n".join(checker.violations)
+
+
+@pytest.fixture
+def boto(aws_env, strict):
+    """The boto3 session the provider uses: held to AWS's rules, its images pushed as CodeBuild
+    would push them."""
     session = T.session()
+    strict.attach(session)
     T.codebuild_pushes(session)
     return session
 

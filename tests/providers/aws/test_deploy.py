@@ -108,7 +108,8 @@ def test_task_definitions_carry_size_health_logs_and_store_endpoints(deployed, b
     url = boto.client("ssm").get_parameter(Name="/launchdeck/shop/dev/.derived/backend/DATABASE_URL",
                                            WithDecryption=True)["Parameter"]
     assert url["Type"] == "SecureString"
-    assert url["Value"] == f"postgres://shop:{SECRETS['POSTGRES_PASSWORD']}@{db['Endpoint']['Address']}:5432/shop"
+    assert url["Value"] == (f"postgres://shop:{SECRETS['POSTGRES_PASSWORD']}@{db['Endpoint']['Address']}"
+                            ":5432/shop?sslmode=require")
 
 
 def test_stores_are_encrypted_and_versioned_from_the_image(deployed, boto) -> None:
@@ -240,19 +241,29 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deploy
     assert snapshots[0]["DBSnapshotIdentifier"].endswith("-final-snapshot")
     assert any("final snapshot" in k for k in teardown.kept)
     statuses = {s.name: s.state for s in anyio.run(ps.ps, provider, shop.load().project, "dev")}
-    assert statuses == {"web": State.NOT_DEPLOYED, "backend": State.NOT_DEPLOYED,
-                        "db": State.NOT_DEPLOYED, "cache": State.STOPPED}  # still being deleted
+    assert set(statuses.values()) == {State.NOT_DEPLOYED}
+
+
+def test_destroy_waits_for_draining_services_and_deleting_stores_and_says_so(deployed, provider,
+                                                                            boto) -> None:
+    """Services drain and the cache is deleted before what depends on them goes, with progress."""
+    recorder = Recorder()
+    anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=recorder))
+    said = [e.message for e in recorder.events]
+    assert any("ECS service shop-dev-web to drain: DRAINING" in m for m in said), said
+    assert any(m.startswith("cache shop-dev-cache to go: deleting") for m in said), said
+    first_wait = min(i for i, m in enumerate(said) if "to drain" in m or "to go" in m)
+    security_groups = [i for i, m in enumerate(said) if m.startswith("removed security group")]
+    assert security_groups and min(security_groups) > first_wait
+    groups = boto.client("elasticache").describe_replication_groups()["ReplicationGroups"]
+    assert groups == []
 
 
 def _on_its_way_out(boto, arn: str) -> bool:
-    """ECS keeps deleted services as INACTIVE, ElastiCache shows deleting groups for a while."""
+    """ECS keeps deleted services as INACTIVE for a while, and the tagging API lists them."""
     if ":service/" in arn:
         found = boto.client("ecs").describe_services(cluster="launchdeck", services=[arn])
         return found["services"][0]["status"] == "INACTIVE"
-    if ":replicationgroup:" in arn:
-        group = boto.client("elasticache").describe_replication_groups(
-            ReplicationGroupId=arn.rsplit(":", 1)[-1])["ReplicationGroups"][0]
-        return group["Status"] == "deleting"
     return False
 
 
@@ -429,8 +440,9 @@ def test_a_cancelled_deploy_lets_go_of_the_lock(provider, shop, boto) -> None:
 
 def test_a_service_taken_out_of_the_project_is_removed_with_what_it_used(deployed, provider, shop,
                                                                          boto) -> None:
-    """Dropping web removes its ECS service, image repository, target group, security group and
-    (no ingress left) the load balancer; backend and the stores stay untouched."""
+    """Dropping web removes its ECS service, image repository, target group and (no ingress
+    left) the load balancer at once, and its security group once it has drained; backend and
+    the stores stay untouched."""
     compose = Path(shop.working_directory) / "compose.yaml"
     text = compose.read_text()
     compose.write_text(text[:text.index("  web:")] + text[text.index("  backend:"):])
@@ -441,18 +453,20 @@ def test_a_service_taken_out_of_the_project_is_removed_with_what_it_used(deploye
         "(load balancer)": Action.DELETE}
     ecs = boto.client("ecs")
     services = ecs.describe_services(cluster="launchdeck", services=["shop-dev-web", "shop-dev-backend"])
-    assert {s["serviceName"]: s["status"] for s in services["services"]} == {
-        "shop-dev-web": "INACTIVE", "shop-dev-backend": "ACTIVE"}
+    assert {s["serviceName"]: s["status"] != "ACTIVE" for s in services["services"]} == {
+        "shop-dev-web": True, "shop-dev-backend": False}
     assert boto.client("ecr").describe_repositories()["repositories"] == []
     elb = boto.client("elbv2")
     assert elb.describe_load_balancers()["LoadBalancers"] == []
     assert elb.describe_target_groups()["TargetGroups"] == []
+    ecs.get_waiter("services_inactive").wait(cluster="launchdeck", services=["shop-dev-web"],
+                                             WaiterConfig={"Delay": 0.05})
+    again, _ = _deploy(provider, shop)
+    assert {c.action for c in again.changes} == {Action.NOOP}
     groups = boto.client("ec2").describe_security_groups(Filters=[
         {"Name": "tag:launchdeck:project", "Values": ["shop"]}])["SecurityGroups"]
     roles = sorted(t["Value"] for g in groups for t in g["Tags"] if t["Key"] == "launchdeck:role")
     assert roles == ["members", "service:backend", "store:cache", "store:db"]
-    again, _ = _deploy(provider, shop)
-    assert {c.action for c in again.changes} == {Action.NOOP}
 
 
 def test_the_network_can_come_from_the_environment(provider, project, boto, monkeypatch) -> None:
@@ -520,3 +534,94 @@ def test_a_model_service_runs_as_a_gateway_its_dependents_can_call(provider, pro
     assert connect[0]["clientAliases"] == [{"port": 80, "dnsName": "ai"}]
     policy = boto.client("iam").get_role_policy(RoleName="ld-chat-dev-task", PolicyName="bedrock")
     assert "bedrock:InvokeModel" in json.dumps(policy["PolicyDocument"])
+
+
+def test_build_contexts_go_to_s3_as_zip_files_codebuild_can_read(deployed, boto, calls) -> None:
+    """CodeBuild's S3 source must be a ZIP: the upload is one, named by its digest."""
+    import io
+    import zipfile
+
+    s3 = boto.client("s3")
+    bucket = "launchdeck-123456789012-us-east-1"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"]]
+    assert len(keys) == 1 and keys[0].endswith(".zip")
+    body = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert sorted(archive.namelist()) == [".dockerignore", "Dockerfile", "app.py"]
+    start = next(c for c in calls.made if c.operation == "StartBuild")
+    assert start.params["sourceLocationOverride"] == f"{bucket}/{keys[0]}"
+
+
+def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, boto, calls) -> None:
+    """linux/arm64 builds on ARM_CONTAINER with an aarch64 image, under a tag of its own."""
+    from launchdeck.compose.model import Build
+    from launchdeck.providers.aws import build, region
+    from launchdeck.providers.aws.api import Aws
+
+    aws = Aws(boto)
+    shared = anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
+    repo = boto.client("ecr").create_repository(repositoryName="launchdeck/shop/dev/web")["repository"]
+    spec = Build(context=str(Path(shop.working_directory) / "web"), dockerfile="Dockerfile")
+
+    def image(platform: str | None) -> str:
+        return anyio.run(lambda: build.image(aws, spec, "web", repo["repositoryUri"],
+                                             repo["repositoryName"], shared.bucket,
+                                             lambda *_, **__: None, 0.01, platform=platform))
+
+    arm, x86 = image("linux/arm64"), image(None)
+    starts = [c.params for c in calls.made if c.operation == "StartBuild"]
+    assert [s.get("environmentTypeOverride") for s in starts] == ["ARM_CONTAINER", None]
+    assert "aarch64" in starts[0]["imageOverride"]
+    assert arm != x86
+
+
+def test_a_fresh_account_gets_the_ecs_service_linked_role_once(deployed, boto) -> None:
+    """Creating the cluster needs AWSServiceRoleForECS, which a new account lacks."""
+    roles = boto.client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
+    assert len(roles) == 1
+
+
+def test_two_domains_get_a_certificate_each(provider, project, boto) -> None:
+    """One ACM idempotency token per domain: the second domain does not get the first's certificate."""
+    from launchdeck.tools.project import ProjectRef
+
+    root = project({"compose.yaml": """\
+name: twins
+services:
+  one:
+    image: nginx
+    domainname: one.example.com
+    ports: [{target: 80, published: 80, mode: ingress}]
+  two:
+    image: nginx
+    domainname: two.example.com
+    ports: [{target: 80, published: 80, mode: ingress}]
+"""})
+    result, _ = _deploy(provider, ProjectRef(working_directory=str(root), provider="aws"))
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    listed = boto.client("acm").list_certificates()["CertificateSummaryList"]
+    assert sorted(c["DomainName"] for c in listed) == ["one.example.com", "two.example.com"]
+
+
+def test_a_store_aws_would_refuse_stops_the_deploy_before_any_change(provider, shop, calls) -> None:
+    """A reserved master user is a finding at its line, with its fix, and nothing is written
+    (not even the lock)."""
+    from launchdeck.errors import DeployRefused
+
+    compose = Path(shop.working_directory) / "compose.yaml"
+    compose.write_text(compose.read_text().replace("POSTGRES_USER: shop", "POSTGRES_USER: admin"))
+    calls.clear()
+    with pytest.raises(DeployRefused, match="RDS reserves the master user name 'admin'") as caught:
+        _deploy(provider, shop)
+    assert "compose.yaml:41: error: services.db.environment.POSTGRES_USER" in str(caught.value)
+    assert "Set POSTGRES_USER to another name" in str(caught.value)
+    assert calls.mutating() == []
+
+
+def test_a_project_deployed_again_right_after_down_comes_back(deployed, provider, shop, boto) -> None:
+    """Down waits until services and stores are gone, so their names are free at once."""
+    anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    assert {c.service: c.action for c in result.changes} == dict.fromkeys(
+        ["web", "backend", "db", "cache", "(load balancer)"], Action.CREATE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from launchdeck.compose.load import load
-from launchdeck.providers.aws import build, names, render, stores
+from launchdeck.providers.aws import build, render
 from launchdeck.providers.aws.ingress import routes
 
 
@@ -72,7 +72,31 @@ def test_environment_keeps_config_values_out_of_the_task_definition(project) -> 
     assert secrets == {"API_KEY": "/launchdeck/demo/dev/API_KEY", "TOKEN": "/launchdeck/demo/dev/TOKEN",
                        "DATABASE_URL": "/launchdeck/demo/dev/.derived/app/DATABASE_URL"}
     assert derived == {"/launchdeck/demo/dev/.derived/app/DATABASE_URL":
-                       "postgres://u:s3cret@db.rds.example:5432/app"}
+                       "postgres://u:s3cret@db.rds.example:5432/app?sslmode=require"}
+
+
+@pytest.mark.parametrize(("value", "rendered"), [
+    ("postgres://u:${PW}@db:5432/app", "postgres://u:pw@db.rds.example:5432/app?sslmode=require"),
+    ("postgresql://u:${PW}@db/app?connect_timeout=5",
+     "postgresql://u:pw@db.rds.example/app?connect_timeout=5&sslmode=require"),
+    ("postgres://u:${PW}@db:5432/app?sslmode=verify-full", "postgres://u:pw@db.rds.example:5432/app?sslmode=verify-full"),
+    ("postgres://u:${PW}@elsewhere:5432/app", "postgres://u:pw@elsewhere:5432/app"),
+    ("redis://:${PW}@cache:6379", "redis://:pw@cache.example:6379"),
+])
+def test_postgres_urls_to_a_store_ask_for_tls(project, value, rendered) -> None:
+    """A PostgreSQL URL rewritten to the RDS endpoint carries sslmode=require unless it has one."""
+    service = _service(project, f"    image: nginx\n    environment:\n      URL: {value}\n")
+    infra = _infra(endpoints={"db": "db.rds.example", "cache": "cache.example"})
+    _, _, derived = render.environment(service, infra, {"PW": "pw"})
+    assert list(derived.values()) == [rendered]
+
+
+def test_a_config_value_is_never_searched_for_store_names(project) -> None:
+    """A password that happens to read like a host (``x@db:1``) stays as it is."""
+    service = _service(project, "    image: nginx\n    environment:\n      URL: postgres://u:${PW}@db/app\n")
+    infra = _infra(endpoints={"db": "db.rds.example"})
+    _, _, derived = render.environment(service, infra, {"PW": "x@db:1"})
+    assert list(derived.values()) == ["postgres://u:x@db:1@db.rds.example/app?sslmode=require"]
 
 
 def test_render_is_stable_and_changes_with_config_values(project) -> None:
@@ -116,23 +140,6 @@ services:
     assert found == {("web", 8080): (80, "www.example.com"), ("api", 3000): (3000, None)}
 
 
-@pytest.mark.parametrize(("image", "version"), [
-    ("postgres:16", "16"), ("postgres:15.4-alpine", "15.4"), ("postgres", "16"),
-    ("docker.io/library/postgres:14", "14"),
-])
-def test_postgres_version_comes_from_the_image_tag(image, version) -> None:
-    assert stores._version(image) == version
-
-
-def test_names_fit_aws_limits_and_stay_unique() -> None:
-    """Long names are cut with a digest, so two long projects never share a name."""
-    a = names.short("ld", "a" * 40, "dev", limit=32)
-    b = names.short("ld", "a" * 39 + "b", "dev", limit=32)
-    assert len(a) <= 32 and len(b) <= 32 and a != b
-    assert names.short("ld", "shop", "dev", limit=32) == "ld-shop-dev"
-    assert names.resource_id("9lives", "dev", "db")[0].isalpha()
-
-
 def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> None:
     """Ignored files stay out, and packing twice gives the same digest (so no rebuild)."""
     from launchdeck.compose.model import Build
@@ -145,12 +152,11 @@ def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> Non
     spec = Build(context=str(tmp_path), dockerfile="Dockerfile")
     first, second = build.pack(spec, "web"), build.pack(spec, "web")
     assert first.digest == second.digest
-    import gzip
     import io
-    import tarfile
+    import zipfile
 
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(first.data))) as tar:
-        assert "notes/big.txt" not in tar.getnames() and "app.py" in tar.getnames()
+    with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
+        assert "notes/big.txt" not in archive.namelist() and "app.py" in archive.namelist()
     (tmp_path / "app.py").write_text("print('changed')\n")
     assert build.pack(spec, "web").digest != first.digest
 

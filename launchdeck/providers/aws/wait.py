@@ -1,0 +1,142 @@
+"""Waiting on AWS, once: a poll-until loop with an injectable interval, driving botocore's waiters.
+
+AWS finishes many things after the call that asked for them (a deleted service drains, a
+database takes minutes to go), and refuses what depends on them until then. ``until`` polls
+with a backoff that starts at the caller's interval, reports what it sees through ``say``
+whenever it changes (and every ``report_every`` seconds while it does not), and gives up
+with a ProviderError after ``timeout``. ``waiter`` runs botocore's own waiter definitions
+(``services_inactive``, ``db_instance_deleted`` ...) through that loop, so the documented
+success and failure conditions are used as written, but the wait can report progress and be
+cancelled, which botocore's blocking ``Waiter.wait`` cannot. ``retry`` repeats a step while AWS
+refuses it with codes that mean "not yet" (ResourceInUse, DependencyViolation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+
+from launchdeck.errors import ProviderError
+from launchdeck.providers.aws.api import Aws, AwsError
+
+T = TypeVar("T")
+
+Say = Callable[[str], None]
+
+BACKOFF = 1.5
+"""Each wait is this much longer than the one before, up to ``max_interval``."""
+MAX_STEPS = 6.0
+"""The longest wait between reads, in multiples of the first, unless the caller says otherwise."""
+
+
+def _quiet(message: str) -> None:
+    """A ``say`` for callers that do not report progress."""
+
+
+async def until(read: Callable[[], Awaitable[tuple[T | None, str]]], *, what: str, interval: float,
+                timeout: float, say: Say = _quiet, max_interval: float | None = None,
+                report_every: float = 30.0, hint: str = "Run the command again to keep waiting.") -> T:
+    """Call ``read`` until it returns a value; ``read`` answers ``(value or None, status)``.
+
+    ``read`` raises to stop at once (a failed state). The status is what ``say`` reports.
+    """
+    longest = interval * MAX_STEPS if max_interval is None else max_interval
+    started = anyio.current_time()
+    deadline = started + timeout
+    delay = interval
+    last_status: str | None = None
+    last_report = started
+    while True:
+        value, status = await read()
+        if value is not None:
+            return value
+        now = anyio.current_time()
+        if status != last_status:
+            say(f"{what}: {status}" if status else f"waiting for {what}")
+            last_status, last_report = status, now
+        elif now - last_report >= report_every:
+            say(f"still waiting for {what} ({_elapsed(now - started)}): {status}")
+            last_report = now
+        if now >= deadline:
+            raise ProviderError(f"gave up waiting for {what} after {_elapsed(now - started)}"
+                                + (f": still {status}" if status else ""), provider="aws", hint=hint)
+        await anyio.sleep(min(delay, max(deadline - now, 0.0)))
+        delay = min(delay * BACKOFF, longest)
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{seconds:.0f}s"
+
+
+async def retry(step: Callable[[], Awaitable[T]], codes: tuple[str, ...], *, what: str,
+                interval: float, timeout: float, say: Say = _quiet) -> T:
+    """Run ``step`` until AWS stops refusing it with one of ``codes`` (dependents still going)."""
+    result: list[T] = []
+
+    async def attempt() -> tuple[bool | None, str]:
+        try:
+            result.append(await step())
+            return True, ""
+        except AwsError as exc:
+            if exc.code not in codes:
+                raise
+            return None, f"AWS answers {exc.code}, retrying"
+
+    await until(attempt, what=what, interval=interval, timeout=timeout, say=say)
+    return result[0]
+
+
+class WaiterFailed(ProviderError):
+    """A botocore waiter reached one of its documented failure states."""
+
+
+async def waiter(aws: Aws, service: str, name: str, *, what: str, interval: float,
+                 timeout: float | None = None, say: Say = _quiet, **params: Any) -> dict[str, Any]:
+    """Wait as botocore's waiter ``name`` of ``service`` defines it; return the last response.
+
+    The timeout defaults to the waiter's own (delay times attempts); the interval is ours.
+    """
+    from botocore import xform_name
+
+    config = aws.client(service).get_waiter(name).config
+    operation = xform_name(config.operation)
+    paths = [a.argument for a in config.acceptors if a.matcher in ("path", "pathAll", "pathAny")]
+
+    async def read() -> tuple[dict[str, Any] | None, str]:
+        try:
+            response = await aws(service, operation, **params)
+        except AwsError as exc:
+            response = {"Error": {"Code": exc.code, "Message": exc.message}}
+        for acceptor in config.acceptors:
+            if not acceptor.matcher_func(response):
+                continue
+            if acceptor.state == "success":
+                return response, ""
+            if acceptor.state == "failure":
+                raise WaiterFailed(f"{what} cannot finish: {_status(response, paths) or acceptor.expected}",
+                                   provider="aws", hint="See the resource in the AWS console; when "
+                                   "it has settled, run the command again.")
+            break  # a "retry" acceptor: keep waiting
+        return None, _status(response, paths)
+
+    limit = timeout if timeout is not None else float(config.delay * config.max_attempts)
+    return await until(read, what=what, interval=interval, timeout=limit, say=say)
+
+
+def _status(response: dict[str, Any], paths: list[str]) -> str:
+    """What the response says about the resource, read where the waiter's acceptors look."""
+    import jmespath
+
+    if "Error" in response:
+        return str(response["Error"].get("Code", ""))
+    for path in paths:
+        if path.startswith("length("):
+            continue
+        found = jmespath.search(path, response)
+        values = found if isinstance(found, list) else [found] if found is not None else []
+        if values:
+            return ", ".join(sorted({str(v) for v in values}))
+    return ""
