@@ -20,7 +20,7 @@ from launchdeck.providers.aws.api import Aws
 from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.tools.deploy import deploy
 from launchdeck.tools.project import ProjectRef
-from tests.providers.aws.conftest import aws_env, boto, calls, moto_server  # noqa: F401
+from tests.providers.aws.conftest import aws_env, boto, calls, moto_server, strict  # noqa: F401
 
 ACCOUNT = "123456789012"  # moto's
 SIMPLE = """\

@@ -15,19 +15,25 @@ T = TypeVar("T")
 
 
 async def until(check: Callable[[], Awaitable[T | None]], *, interval: float,
-                timeout: float | None = None, deadline: float | None = None) -> T | None:
-    """Call ``check`` every ``interval`` seconds until it returns something other than None;
-    return that, or None once ``timeout`` seconds (or the clock's ``deadline``) have passed."""
+                timeout: float | None = None, deadline: float | None = None,
+                backoff: float = 1.0, max_interval: float | None = None) -> T | None:
+    """Call ``check`` until it returns something other than None, and return that; None once
+    ``timeout`` seconds (or the clock's ``deadline``) have passed. The first wait is
+    ``interval``; each next one ``backoff`` times longer, up to ``max_interval``."""
     if timeout is not None:
         end = anyio.current_time() + timeout
         deadline = end if deadline is None else min(deadline, end)
+    longest = interval if max_interval is None else max_interval
+    delay = interval
     while True:
         found = await check()
         if found is not None:
             return found
-        if deadline is not None and anyio.current_time() + interval > deadline:
+        now = anyio.current_time()
+        if deadline is not None and now >= deadline:
             return None
-        await anyio.sleep(interval)
+        await anyio.sleep(delay if deadline is None else min(delay, deadline - now))
+        delay = min(delay * backoff, max(longest, interval))
 
 
 async def ticks(interval: float) -> AsyncIterator[int]:

@@ -1,4 +1,4 @@
-"""Waiting on AWS, once: a poll-until loop with an injectable interval, driving botocore's waiters.
+"""Waiting on AWS: the engine's polling loop with progress reports, and botocore's waiters.
 
 AWS finishes many things after the call that asked for them (a deleted service drains, a
 database takes minutes to go), and refuses what depends on them until then. ``until`` polls
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from launchdeck.engine import poll
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws.api import Aws, AwsError
 
@@ -42,28 +43,30 @@ async def until(read: Callable[[], Awaitable[tuple[T | None, str]]], *, what: st
 
     ``read`` raises to stop at once (a failed state). The status is what ``say`` reports.
     """
-    longest = interval * MAX_STEPS if max_interval is None else max_interval
     started = anyio.current_time()
-    deadline = started + timeout
-    delay = interval
-    last_status: str | None = None
-    last_report = started
-    while True:
+    seen = {"status": None, "reported": started}
+
+    async def check() -> T | None:
         value, status = await read()
         if value is not None:
             return value
         now = anyio.current_time()
-        if status != last_status:
+        if status != seen["status"]:
             say(f"{what}: {status}" if status else f"waiting for {what}")
-            last_status, last_report = status, now
-        elif now - last_report >= report_every:
+            seen.update(status=status, reported=now)
+        elif now - seen["reported"] >= report_every:
             say(f"still waiting for {what} ({_elapsed(now - started)}): {status}")
-            last_report = now
-        if now >= deadline:
-            raise ProviderError(f"gave up waiting for {what} after {_elapsed(now - started)}"
-                                + (f": still {status}" if status else ""), provider="aws", hint=hint)
-        await anyio.sleep(min(delay, max(deadline - now, 0.0)))
-        delay = min(delay * BACKOFF, longest)
+            seen["reported"] = now
+        return None
+
+    found = await poll.until(check, interval=interval, timeout=timeout, backoff=BACKOFF,
+                             max_interval=interval * MAX_STEPS if max_interval is None else max_interval)
+    if found is None:
+        status = seen["status"]
+        raise ProviderError(f"gave up waiting for {what} after "
+                            f"{_elapsed(anyio.current_time() - started)}"
+                            + (f": still {status}" if status else ""), provider="aws", hint=hint)
+    return found
 
 
 def _elapsed(seconds: float) -> str:
