@@ -17,7 +17,7 @@ from typing import Any
 
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names
-from launchdeck.providers.aws.api import Aws, parallel
+from launchdeck.providers.aws.api import Aws, AwsError, parallel
 
 _CIDR = "10.42.0.0/16"
 _SUBNETS = ("10.42.0.0/20", "10.42.16.0/20")
@@ -167,8 +167,12 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
             await aws("ec2", "authorize_security_group_ingress", GroupId=group,
                       IpPermissions=[_ip_permission(p) for p in sorted(want - have, key=str)])
         if have - want:
-            await aws("ec2", "revoke_security_group_ingress", GroupId=group,
-                      IpPermissions=[_ip_permission(p) for p in sorted(have - want, key=str)])
+            try:
+                await aws("ec2", "revoke_security_group_ingress", GroupId=group,
+                          IpPermissions=[_ip_permission(p) for p in sorted(have - want, key=str)])
+            except AwsError as exc:  # a rule naming a group deleted since: AWS dropped it
+                if exc.code != "InvalidGroup.NotFound":
+                    raise
 
     await parallel(*[lambda r=role: reconcile(r) for role in sorted(rules)])
     return {role: g["GroupId"] for role, g in existing.items() if role and role not in rules}

@@ -431,7 +431,9 @@ class AwsSession:
         for arn in sorted(set(self.inventory["elasticloadbalancing:targetgroup"]) - wanted):
             await aws.maybe("elbv2", "delete_target_group", ("TargetGroupNotFound", "ResourceInUse"),
                             TargetGroupArn=arn)
-        for role, group in sorted(self.stale_groups.items()):
+        # a service's group names alb and members in its rules: it goes first, or AWS refuses
+        for role, group in sorted(self.stale_groups.items(),
+                                  key=lambda item: (item[0] in ("alb", "members"), item[0])):
             if role.startswith("store:"):
                 continue  # the store it guards is still there until `compose down`
             try:

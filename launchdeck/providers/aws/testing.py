@@ -737,11 +737,17 @@ def _draining(strict: Strict, params: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _group_in_use(strict: Strict, params: dict[str, Any]) -> tuple[str, str] | None:
-    """DeleteSecurityGroup while a task, cache, database or load balancer is still in it."""
+    """DeleteSecurityGroup while a task, cache, database or load balancer is still in it, or
+    while another group's rule names it ("you can't delete a security group that is
+    referenced by a rule in another security group in the same VPC")."""
     group = params.get("GroupId", "")
     for kind, name in strict.users.get(group, []):
         if strict._alive(kind, name):
             return "DependencyViolation", f"resource {group} has a dependent object"
+    found = strict.read("ec2").describe_security_groups(
+        Filters=[{"Name": "ip-permission.group-id", "Values": [group]}])["SecurityGroups"]
+    if any(g["GroupId"] != group for g in found):
+        return "DependencyViolation", f"resource {group} has a dependent object"
     return None
 
 

@@ -625,3 +625,58 @@ def test_a_project_deployed_again_right_after_down_comes_back(deployed, provider
     assert result.ok, [(s.name, s.state, s.message) for s in result.services]
     assert {c.service: c.action for c in result.changes} == dict.fromkeys(
         ["web", "backend", "db", "cache", "(load balancer)"], Action.CREATE)
+
+
+def test_an_arm64_service_deploys_built_on_arm(provider, project, boto, calls) -> None:
+    """platform: linux/arm64 builds on CodeBuild's ARM environment for an ARM64 task (the
+    strict layer refuses the mismatch)."""
+    from launchdeck.tools.project import ProjectRef
+
+    root = project({"compose.yaml": "name: armed\nservices:\n  api:\n    build: ./api\n"
+                                    "    platform: linux/arm64\n",
+                    "api/Dockerfile": "FROM busybox\n"})
+    result, _ = _deploy(provider, ProjectRef(working_directory=str(root), provider="aws"))
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    start = next(c.params for c in calls.made if c.operation == "StartBuild")
+    assert start["environmentTypeOverride"] == "ARM_CONTAINER"
+    task = next(c.params for c in calls.made if c.operation == "RegisterTaskDefinition")
+    assert task["runtimePlatform"]["cpuArchitecture"] == "ARM64"
+
+
+def test_a_service_put_back_right_after_its_removal_waits_for_the_old_one_to_drain(
+        deployed, provider, shop, boto, calls) -> None:
+    """Removing web then adding it again at once: the old ECS service is still draining (AWS
+    refuses to create it then), so the deploy looks and waits before creating it."""
+    compose = Path(shop.working_directory) / "compose.yaml"
+    text = compose.read_text()
+    compose.write_text(text[:text.index("  web:")] + text[text.index("  backend:"):])
+    assert _deploy(provider, shop)[0].ok
+    compose.write_text(text)
+    calls.clear()
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    made = [(c.operation, json.dumps(c.params)) for c in calls.made if c.service == "ecs"]
+    create = next(i for i, (op, p) in enumerate(made) if op == "CreateService" and "shop-dev-web" in p)
+    assert any(op == "DescribeServices" and "shop-dev-web" in p for op, p in made[:create])
+
+
+def test_an_unchanged_client_is_rolled_when_a_service_it_names_is_new(deployed, provider, shop,
+                                                                      calls) -> None:
+    """backend already names worker in its environment; once worker is added, backend, left
+    unchanged, is rolled so that its tasks resolve it."""
+    compose = Path(shop.working_directory) / "compose.yaml"
+    named = compose.read_text().replace("REDIS_URL: redis://cache:6379",
+                                        "REDIS_URL: redis://cache:6379\n      WORKER: http://worker:7000")
+    compose.write_text(named)
+    assert _deploy(provider, shop)[0].ok
+    compose.write_text(named.replace("  db:\n", "  worker:\n    image: nginx\n    expose: ['7000']\n"
+                                                "    deploy:\n      resources:\n"
+                                                "        reservations: {memory: 256M}\n  db:\n", 1))
+    calls.clear()
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    assert {c.service: c.action for c in result.changes if c.action is not Action.NOOP} == {
+        "worker": Action.CREATE}
+    rolled = [c.params for c in calls.made if c.operation == "UpdateService"]
+    assert [p["service"].rsplit("/", 1)[-1] for p in rolled if p.get("forceNewDeployment")] == [
+        "shop-dev-backend"]
