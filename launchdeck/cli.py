@@ -294,12 +294,8 @@ def _print_changes(changes: list[ChangeSummary], *, everything: bool = False) ->
     rows = [("UNIT", "KIND", "ACTION", "WHY")]
     rows += [(c.service, c.kind, c.action.value, c.reason or "-") for c in changes
              if everything or c.action != "NOOP"]
-    if len(rows) == 1:
-        return
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                         .rstrip() + "\n")
+    if len(rows) > 1:
+        _table(rows)
 
 
 @compose_app.command("down")
@@ -362,10 +358,7 @@ def _print_services(services: list[ServiceStatus]) -> None:
     for s in services:
         rows.append((s.name, s.state.value, f"{s.replicas_running}/{s.replicas_desired}",
                      s.health or "-", " ".join(s.endpoints) or "-", s.deployment_id or "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        sys.stdout.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                         .rstrip() + "\n")
+    _table(rows)
 
 
 @app.command("logs")
