@@ -4,7 +4,8 @@ and no input takes more than 5 s or 500 MB.
 Each input is loaded (and checked for every provider) in a forked child, so that its time and
 its peak memory are its own: the parent reads the child's processor time and peak resident size
 from ``wait4`` (processor time, not the wall clock, so that other work on a shared machine does
-not count against the input; the wall clock only bounds a hang, at four times as long). Hypothesis runs derandomized with a fixed number of examples, so
+not count against the input; the wall clock only bounds a hang, at four times as long).
+Hypothesis runs derandomized with a fixed number of examples, so
 CI sees the same inputs each run and the whole module stays within about a minute.
 """
 
