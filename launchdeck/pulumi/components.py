@@ -10,6 +10,7 @@ which the engine deploys (launchdeck/pulumi/provider.py). Outputs: the project's
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
@@ -173,7 +174,11 @@ class Project(pulumi.ComponentResource):
                 _check_secrets(out, namespace, self)
                 return out
 
-            given = pulumi.Output.from_input({m.service_name: m.document for m in members}).apply(checked)
+            docs = {m.service_name: m.document for m in members}
+            # checked at once when every value is known, so that an error stops the program
+            # right here; values from other resources are checked once they resolve
+            given = (pulumi.Output.from_input(checked(docs)) if _known(docs)
+                     else pulumi.Output.from_input(docs).apply(checked))
         self.services = {m.service_name: m for m in members}
         self.deployment = Deployment(resource_name, {
             "provider": provider, "project": name, "stack": stack,
@@ -189,6 +194,15 @@ class Project(pulumi.ComponentResource):
 
 def _name(dependency: Service | str) -> str:
     return dependency.service_name if isinstance(dependency, Service) else dependency
+
+
+def _known(value: Any) -> bool:
+    """Whether ``value`` holds no pulumi Output (nor anything else still to resolve)."""
+    if isinstance(value, Mapping):
+        return all(_known(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_known(v) for v in value)
+    return not isinstance(value, pulumi.Output) and not inspect.isawaitable(value)
 
 
 def _child(project: str, name: str, doc: dict[str, Any], parent: Project) -> Service:

@@ -70,7 +70,8 @@ def declared(services: Mapping[str, Mapping[str, JSON]], *, project: str, stack:
         return load_document({"name": project, "services": dict(services)}, stack=stack)
     except ComposeError as exc:
         raise ProgramError(f"the services of {project} cannot be deployed as declared:\n{exc.message}",
-                           hint=exc.hint or "Correct the arguments named, then run the update again.") from exc
+                           hint=exc.hint or "Correct the arguments named, then run the update again.",
+                           ) from exc
 
 
 def prepare(loaded: Loaded, provider: str, *, located: bool) -> Prepared:
