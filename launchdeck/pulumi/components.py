@@ -185,7 +185,7 @@ class Project(pulumi.ComponentResource):
             "compose": given.apply(lambda p: document.dumps(p.compose)),
             "config": given.apply(lambda p: p.config), "namespace": namespace,
             "wait_timeout": wait_timeout, "network": network, "delete_data": delete_data,
-        }, opts=pulumi.ResourceOptions(parent=self))
+        }, opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["digests"]))
         for member in members:
             member._attach(self.deployment)
         self.endpoints = self.deployment.endpoints

@@ -118,18 +118,18 @@ class LaunchdeckProvider(ResourceProvider):
         self._stack_config = req.config
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        if _unknown(news):  # a preview before the values it depends on exist
+        if _unknown(_props(news)):  # a preview before the values it depends on exist
             return CheckResult(news, [])
-        inputs = Inputs.model_validate(news)
+        inputs = Inputs.model_validate(_props(news))
         values, missing = self._values(inputs)
         if missing:
             return CheckResult(news, [CheckFailure("config", _unreadable(missing))])
         return CheckResult({**news, "digests": _digests(inputs, values)}, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        if _unknown(news):
+        if _unknown(_props(news)):
             return DiffResult(changes=True)
-        old, new = Inputs.model_validate(olds), Inputs.model_validate(news)
+        old, new = Inputs.model_validate(_props(olds)), Inputs.model_validate(_props(news))
         moved = [key for key in _TARGET if getattr(old, key) != getattr(new, key)]
         if moved:
             return DiffResult(changes=True, replaces=moved, delete_before_replace=False)
@@ -139,16 +139,16 @@ class LaunchdeckProvider(ResourceProvider):
         return DiffResult(changes=changed or redeclared)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = Inputs.model_validate(props)
+        inputs = Inputs.model_validate(_props(props))
         outputs = _run(self._apply, inputs, None)
         return CreateResult(inputs.id, outputs.model_dump(mode="json"))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        outputs = _run(self._apply, Inputs.model_validate(news), Inputs.model_validate(olds))
+        outputs = _run(self._apply, Inputs.model_validate(_props(news)), Inputs.model_validate(_props(olds)))
         return UpdateResult(outputs.model_dump(mode="json"))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        _run(self._delete, Inputs.model_validate(props))
+        _run(self._delete, Inputs.model_validate(_props(props)))
 
     # -- through the engine ------------------------------------------------------------------
 
@@ -274,6 +274,24 @@ def _failed(result: DeployResult, values: Mapping[str, str]) -> DeploymentFailed
     return DeploymentFailed(
         f"{len(failed)} service(s) of {result.project} did not deploy to {result.provider}:\n{lines}",
         hint="Fix what each names and run the update again; what did deploy stays in place.")
+
+
+def _props(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Pulumi's properties as plain values: without the pickled provider, and with any value
+    Pulumi wrapped as a secret unwrapped (a provider that accepts no secrets gets none, but
+    a wrapped one must not pass for a value)."""
+    from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+
+    def plain(value: Any) -> Any:
+        if is_rpc_secret(value):
+            return plain(unwrap_rpc_secret(value))
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return {k: plain(v) for k, v in props.items() if k != "__provider"}
 
 
 def _unknown(value: Any) -> bool:

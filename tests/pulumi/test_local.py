@@ -153,6 +153,15 @@ def test_a_changed_setting_updates_only_its_service(deployed: Deployed, engine, 
     assert after["worker"] == before["worker"] and not set(after["web"]) & set(before["web"])
 
 
+def test_new_code_in_a_build_context_is_an_update_though_the_program_is_the_same(
+        deployed: Deployed, folder: Path, name: str) -> None:
+    """The diff is the engine's plan, not a comparison of inputs: a changed Dockerfile is seen."""
+    (folder / "web" / "Dockerfile").write_text(WEB_DOCKERFILE.replace("hello", "bonjour"))
+    provider, news = deployed.declare(demo(name))
+    assert news["compose"] == deployed.outs["compose"]
+    assert provider.diff(deployed.id, deployed.outs, news).changes is True
+
+
 def test_a_new_secret_value_is_an_update_that_rewrites_the_store(deployed: Deployed, name: str) -> None:
     """A value changed in the stack's config diffs to a change and lands in the store on update."""
     provider, news = deployed.declare(demo(name), config={"TOKEN": ROTATED})

@@ -201,3 +201,13 @@ def test_a_preview_with_values_not_known_yet_is_a_change() -> None:
     checked = provider.check({}, news)
     assert (checked.inputs, checked.failures) == (news, [])
     assert provider.diff("local/p/dev", {**news, "compose": "{}", "config": []}, news).changes is True
+
+
+def test_properties_pulumi_wraps_as_secrets_are_read_as_values() -> None:
+    """An output kept secret (the digests) reads as its value, not as Pulumi's wrapper."""
+    from pulumi.runtime.rpc import wrap_rpc_secret
+
+    olds = {"provider": "local", "project": "p", "stack": "dev", "compose": "{}", "config": [],
+            "namespace": "seed", "digests": wrap_rpc_secret({"API_KEY": "4697794cb894"})}
+    news = {**olds, "digests": {}, "stack": "prod"}
+    assert LaunchdeckProvider().diff("local/p/dev", olds, news).replaces == ["stack"]
