@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import pulumi
@@ -45,6 +45,9 @@ from launchdeck.engine.status import ChangeSummary, DeployResult, PlanResult
 from launchdeck.errors import LaunchdeckError
 from launchdeck.pulumi.document import load_document
 from launchdeck.pulumi.errors import DeploymentFailed
+
+if TYPE_CHECKING:
+    from launchdeck.providers.base import DeployOptions
 
 log = logging.getLogger("launchdeck.pulumi")
 T = TypeVar("T")
@@ -249,7 +252,7 @@ def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         raise DeploymentFailed(exc.message, hint=exc.hint, actions=exc.actions) from None
 
 
-def _options(inputs: Inputs) -> Any:
+def _options(inputs: Inputs) -> DeployOptions:
     from launchdeck.providers.base import DeployOptions
 
     return DeployOptions(wait_timeout=inputs.wait_timeout, network=inputs.network)

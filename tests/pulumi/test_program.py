@@ -186,9 +186,12 @@ def test_values_from_other_resources_land_once_resolved() -> None:
 
     ran = run_program(lambda: Project("p", services=[
         Service("web", image=pulumi.Output.from_input("registry.example.com/web:1"),
-                environment={"REGION": pulumi.Output.from_input("eu-west-1")})]).endpoints)
+                environment={"REGION": pulumi.Output.from_input("eu-west-1"), "TOKEN": None})]).endpoints,
+                      config={"TOKEN": "tok-1"})
     web = ran.compose["services"]["web"]
-    assert (web["image"], web["environment"]) == ("registry.example.com/web:1", {"REGION": "eu-west-1"})
+    assert (web["image"], web["environment"]) == ("registry.example.com/web:1",
+                                                  {"REGION": "eu-west-1", "TOKEN": None})
+    assert ran.inputs["config"] == ["TOKEN"]
 
 
 def test_a_preview_with_values_not_known_yet_is_a_change() -> None:
@@ -211,3 +214,22 @@ def test_properties_pulumi_wraps_as_secrets_are_read_as_values() -> None:
             "namespace": "seed", "digests": wrap_rpc_secret({"API_KEY": "4697794cb894"})}
     news = {**olds, "digests": {}, "stack": "prod"}
     assert LaunchdeckProvider().diff("local/p/dev", olds, news).replaces == ["stack"]
+
+
+def test_every_argument_reaches_the_document_under_its_compose_key(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """command, entrypoint, ports with mode, domainname, x-defang-llm, replicas and resources."""
+    monkeypatch.chdir(tmp_path)
+    ran = run_program(lambda: Project("p", provider="aws", services=[Service(
+        "chat", build={"context": "chat", "dockerfile": "Dockerfile.prod"}, command="serve --port 80",
+        entrypoint=["/bin/app"], ports=[{"target": 80, "published": 443, "mode": "ingress"}],
+        domainname="chat.example.com", llm=True,
+        healthcheck={"test": ["CMD", "wget", "-q", "--spider", "http://localhost/health"]},
+        deploy={"replicas": 3, "resources": {"reservations": {"cpus": 0.5, "memory": "512M"}}})]).endpoints)
+    chat = ran.compose["services"]["chat"]
+    assert chat["build"] == {"context": str(tmp_path / "chat"), "dockerfile": "Dockerfile.prod"}
+    assert (chat["command"], chat["entrypoint"]) == (["serve", "--port", "80"], ["/bin/app"])
+    assert chat["ports"] == [{"mode": "ingress", "protocol": "tcp", "target": 80, "published": "443"}]
+    assert (chat["domainname"], chat["x-defang-llm"]) == ("chat.example.com", True)
+    assert chat["deploy"] == {"replicas": 3, "resources": {"reservations": {"cpus": 0.5,
+                                                                          "memory": "536870912"}}}
