@@ -4,6 +4,7 @@ provider host unpickles it."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable
@@ -77,6 +78,12 @@ def run_program(program: Callable[[], Any], *, config: dict[str, str] | None = N
     ``secret`` is false); wait for every resource and for the outputs it returns."""
     config = config or {}
     mocks = Mocks(answer)
+    # Pulumi's runtime registers resources on the thread's event loop; asyncio.run (anyio.run)
+    # elsewhere in the session leaves the thread without one
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     keys = {f"{project}:{name}": value for name, value in config.items()}
     pulumi.runtime.set_all_config(keys, list(keys) if secret else [])
