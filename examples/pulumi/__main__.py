@@ -11,6 +11,8 @@ import pulumi
 
 from launchdeck.pulumi import Postgres, Project, Service
 
+PROBE = "import urllib.request; urllib.request.urlopen('http://localhost:8080/health')"
+
 db = Postgres("db", user="app", database="app")
 
 app = Service(
@@ -22,7 +24,7 @@ app = Service(
         "DATABASE_URL": "postgres://app:${POSTGRES_PASSWORD}@db:5432/app",
     },
     healthcheck={
-        "test": ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://localhost:8080/health')"],
+        "test": ["CMD", "python3", "-c", PROBE],
         "interval": "5s", "timeout": "3s", "retries": 5,
     },
     depends_on={db: "service_healthy"},

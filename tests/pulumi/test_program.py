@@ -17,9 +17,10 @@ from tests.pulumi.conftest import DEPLOYMENT, Ran, run_program
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "pulumi"
 SECRETS = {"API_KEY": "sk-seed-4b7d0e2a9c", "POSTGRES_PASSWORD": "pw-seed-8e1f3a6b"}
-ANSWER = {"services": {"app": {"state": "SERVICE_DEPLOYMENT_COMPLETED", "endpoints": ["http://127.0.0.1:49153"]},
+URL = "http://127.0.0.1:49153"
+ANSWER = {"services": {"app": {"state": "SERVICE_DEPLOYMENT_COMPLETED", "endpoints": [URL]},
                        "db": {"state": "SERVICE_DEPLOYMENT_COMPLETED", "endpoints": []}},
-          "endpoints": {"app": ["http://127.0.0.1:49153"]}}
+          "endpoints": {"app": [URL]}}
 
 
 def _example(monkeypatch: pytest.MonkeyPatch, config: dict[str, str] = SECRETS, **options: Any) -> Ran:
