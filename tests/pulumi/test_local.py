@@ -82,13 +82,18 @@ def name(tmp_path: Path) -> str:
 
 @pytest.fixture
 def engine(docker_api, state: Path, name: str) -> Iterator[Any]:
-    """The real Docker Engine; whatever a test leaves of its project is removed after it."""
+    """The real Docker Engine; whatever a test leaves of its project (images too) is removed
+    after it."""
     yield docker_api
     label = {"label": [f"{S.PROJECT}={name}"]}
     for c in docker_api.containers(all=True, filters=label):
         docker_api.remove_container(c["Id"], force=True)
     for n in docker_api.networks(filters=label):
         docker_api.remove_network(n["Id"])
+    for image in docker_api.images(filters={"reference": f"{name}/*"}):
+        for tag in image["RepoTags"] or []:
+            if tag.startswith(f"{name}/"):  # the tag only: the image may carry other tests' names
+                docker_api.remove_image(tag)
 
 
 @pytest.fixture
