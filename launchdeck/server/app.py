@@ -26,7 +26,7 @@ from launchdeck import __version__
 from launchdeck.engine.events import Event, State
 from launchdeck.engine.status import ChangeSummary, ServiceStatus
 from launchdeck.prompts import text
-from launchdeck.server import elicit, sample, texts
+from launchdeck.server import apps, elicit, sample, texts
 from launchdeck.server.args import (
     ComposeFiles,
     ProjectName,
@@ -177,10 +177,10 @@ def _result(model: BaseModel, summary: str) -> CallToolResult:
 def create_server() -> MCPServer[AppState]:
     """The launchdeck MCP server with its tools, prompts and resources."""
     server = LaunchdeckServer("launchdeck", version=__version__, instructions=text("instructions"),
-                              lifespan=_lifespan)
+                              lifespan=_lifespan, extensions=[apps.extension()])
 
     @server.tool(annotations=ToolAnnotations(title="Deploy", idempotent_hint=True,
-                                             destructive_hint=False))
+                                             destructive_hint=False), meta=apps.META)
     async def deploy(
         ctx: Context,
         working_directory: WorkingDirectory,
@@ -234,7 +234,8 @@ def create_server() -> MCPServer[AppState]:
                 next_step=f"Still deploying after {wait_seconds:g}s; call ps in a little while.")
         return _result(output, texts.deploy(output))
 
-    @server.tool(annotations=ToolAnnotations(title="Service status", read_only_hint=True))
+    @server.tool(annotations=ToolAnnotations(title="Service status", read_only_hint=True),
+                 meta=apps.META)
     async def ps(
         ctx: Context,
         working_directory: WorkingDirectory,
