@@ -160,7 +160,7 @@ async def _stream(portal: Portal, request: Request) -> Response:
     watch, interval = portal.watch, portal.settings.interval
 
     async def events() -> AsyncIterator[bytes]:
-        last, quiet = "", 0.0
+        last, sent = "", anyio.current_time()
         while True:
             signal = watch.signal(target.key)
             try:
@@ -171,14 +171,13 @@ async def _stream(portal: Portal, request: Request) -> Response:
                 yield _event("problem", json.dumps({"error": exc.message, "hint": exc.hint}))
                 return
             if current != last:
-                last, quiet = current, 0.0
+                last, sent = current, anyio.current_time()
                 yield _event("view", current)
-            elif quiet >= KEEPALIVE:
-                quiet = 0.0
+            elif anyio.current_time() - sent >= KEEPALIVE:
+                sent = anyio.current_time()
                 yield b": keepalive\n\n"
             with anyio.move_on_after(interval):
                 await signal.wait()
-            quiet += interval
             await anyio.sleep(0.1)  # a burst of events makes one read, not one each
 
     return _sse(events())

@@ -109,7 +109,7 @@
     var running = data.deploying || (data.finished === false ? data.deployment_id : null);
     $("subtitle").textContent = [data.stack, data.provider,
       running ? "deploying " + running + "…" : data.deployment_id ? "deployment " + data.deployment_id : null,
-      data.next_step].filter(Boolean).join(" · ");
+    ].filter(Boolean).join(" · ");
     var now = new Date().toISOString();
     services.forEach(function (s) {
       if (seen[s.name] !== s.state) {
@@ -189,7 +189,9 @@
     }).catch(function (error) { R.clear($("plan")).appendChild(el("p", { class: "problem" }, error.message)); });
   });
 
-  if (window.ResizeObserver) {
+  // the host sizes the frame to the view: tell it each new size (once initialized)
+  function watchSize() {
+    if (!window.ResizeObserver) return;
     new ResizeObserver(function () {
       var box = document.documentElement;
       notify("ui/notifications/size-changed", { width: box.scrollWidth, height: box.scrollHeight });
@@ -204,5 +206,6 @@
     host = result.hostCapabilities || {};
     applyContext(result.hostContext || {});
     notify("ui/notifications/initialized");
+    watchSize();
   }).catch(function (error) { showProblem("The host did not start the view: " + error.message); });
 })();
