@@ -102,8 +102,7 @@ def test_deploy_and_ps_point_at_the_view(recorded: Recorded) -> None:
 
 
 def test_view_is_one_offline_html_document(recorded: Recorded) -> None:
-    """The ui:// resource is an MCP App HTML document with everything inline: no file, script,
-    style or font comes from anywhere else."""
+    """The ui:// resource is one MCP App HTML document that loads nothing from anywhere else."""
     resource = recorded.resource
     assert resource.mime_type == MIME
     html = resource.text
@@ -114,8 +113,7 @@ def test_view_is_one_offline_html_document(recorded: Recorded) -> None:
 
 
 def test_hosts_without_apps_get_the_same_result(recorded: Recorded) -> None:
-    """A client that does not speak MCP Apps gets exactly the text and structured output one
-    that does gets."""
+    """A client without MCP Apps gets exactly the text and structured output of one with it."""
     assert recorded.plain_ps == recorded.results["ps"]
     assert recorded.plain_ps["content"][0]["text"].startswith("- web: SERVICE_DEPLOYMENT_COMPLETED")
     assert set(recorded.plain_ps["structuredContent"]) == {"project", "stack", "provider",
@@ -138,8 +136,7 @@ def _host(page) -> dict[str, Any]:
 
 
 def test_view_initializes_before_anything_else(page, recorded: Recorded) -> None:
-    """The view's first request is ui/initialize; it says it is initialized before the host
-    sends it data, and breaks no rule of the bridge."""
+    """The view asks ui/initialize first, then says initialized, breaking no rule of the bridge."""
     _render(page, recorded, "ps")
     host = _host(page)
     assert host["calls"][0]["method"] == "ui/initialize"
@@ -182,8 +179,7 @@ def test_endpoint_opens_through_the_host(page, recorded: Recorded) -> None:
 
 
 def test_logs_button_calls_logs_and_shows_text(page, recorded: Recorded) -> None:
-    """Logs calls the logs tool for that service through the host and shows the lines as text:
-    markup stays characters, and nothing in them runs."""
+    """Logs calls the logs tool through the host and shows its lines as text; nothing in them runs."""
     frame = _render(page, recorded, "ps")
     frame.locator('.card[data-service="talker"] button', has_text="Logs").click()
     line = frame.locator("#output .line .text", has_text="<script>")

@@ -65,8 +65,7 @@ def test_unknown_target_is_refused(tmp_path: Path) -> None:
 
 
 def test_scrub_replaces_values_everywhere() -> None:
-    """Every config value, in every text of a model, becomes the placeholder; the longest first,
-    so a value containing another is hidden whole."""
+    """Every config value in every text of a model becomes the placeholder, the longest first."""
     status = ServiceStatus(name="web", state=State.SERVICE_DEPLOYMENT_FAILED,
                            message="password hunter2-long-one was refused",
                            endpoints=["http://u:hunter2-long@127.0.0.1:8080"],

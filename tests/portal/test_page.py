@@ -108,8 +108,7 @@ def test_logs_filter_by_service_and_text(page, portal: Running, deployed: Deploy
 
 
 def test_config_values_are_never_shown(page, portal: Running, deployed: Deployed) -> None:
-    """The config section names PORTAL_SECRET as set; its value, which talker printed, is not
-    on the page, only its placeholder."""
+    """PORTAL_SECRET is listed as set; its value, which talker printed, is never on the page."""
     _open(page, portal)
     line = page.locator("#logs .line .text", has_text="starting with token=")
     line.wait_for()
@@ -171,8 +170,7 @@ def test_destroy_after_typed_confirmation(page, tmp_path, docker_api) -> None:
 
 
 def test_record_only_deployments_are_listed(page, deployed: Deployed) -> None:
-    """Started without a directory, the portal lists the deployments its records name, and
-    shows their services from the engine (redeploy needs the directory)."""
+    """Started without a directory, the portal lists and shows the deployments its records name."""
     running = start_portal(deployed)
     try:
         _open(page, running)
