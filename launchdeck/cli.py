@@ -649,6 +649,44 @@ def debug_command(
     _stderr().print(result.next_step, highlight=False)
 
 
+@app.command("portal")
+def portal_command(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    profile: Profiles = None,
+    stack: Stack = DEFAULT_STACK,
+    providers: Annotated[list[Provider] | None, typer.Option(
+        "--provider", help="Deployment target(s) whose deployments to show (repeat for more).")]
+    = None,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535,
+                                      help="Port on 127.0.0.1 (default: a free one).")] = 0,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")]
+    = False,
+) -> None:
+    """Serve a local page that shows every deployment live (with -C: its plan and actions)."""
+    from launchdeck.portal.catalog import Catalog, OnDisk
+    from launchdeck.portal.serve import bind, serve
+
+    on_disk = OnDisk(cwd or ".", tuple(files or ()), project_name, tuple(profile or ())) \
+        if cwd or files or project_name else None
+    chosen = [p.value for p in providers or [LOCAL]]
+    catalog = Catalog(list(dict.fromkeys(chosen)), check_stack(stack), on_disk)
+    bound = bind(port)
+
+    def started() -> None:
+        sys.stdout.write(bound.url + "\n")
+        sys.stdout.flush()
+        _stderr().print("portal: open the address above (it holds the session token); Ctrl-C "
+                        "stops it", highlight=False)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(bound.url)
+
+    serve(catalog, bound, started=started)
+
+
 class Client(StrEnum):
     claude_desktop = "claude-desktop"
     claude_code = "claude-code"

@@ -28,7 +28,7 @@ from launchdeck.engine.events import Event, State
 from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
 from launchdeck.paths import project_dir
 from launchdeck.prompts import text
-from launchdeck.server import elicit, sample, texts
+from launchdeck.server import apps, elicit, sample, texts
 from launchdeck.server.args import (
     ComposeFiles,
     ProjectName,
@@ -181,15 +181,15 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
     """The launchdeck MCP server with its tools, prompts and resources. ``read_only``: only
     the tools that change nothing are offered (the others do not exist for the client)."""
     server = LaunchdeckServer("launchdeck", version=__version__, instructions=text("instructions"),
-                              lifespan=_lifespan)
+                              lifespan=_lifespan, extensions=[apps.extension()])
 
-    def tool(title: str, *, writes: bool, **hints: bool) -> Any:
+    def tool(title: str, *, writes: bool, meta: dict[str, Any] | None = None, **hints: bool) -> Any:
         if writes and read_only:
             return lambda fn: fn
         return server.tool(annotations=ToolAnnotations(title=title, read_only_hint=not writes,
-                                                       **hints))
+                                                       **hints), meta=meta)
 
-    @tool("Deploy", writes=True, idempotent_hint=True, destructive_hint=False)
+    @tool("Deploy", writes=True, meta=apps.META, idempotent_hint=True, destructive_hint=False)
     async def deploy(
         ctx: Context,
         working_directory: WorkingDirectory,
@@ -249,7 +249,7 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
                 next_step=f"Still deploying after {wait_seconds:g}s; call ps in a little while.")
         return _result(output, texts.deploy(output))
 
-    @tool("Service status", writes=False)
+    @tool("Service status", writes=False, meta=apps.META)
     async def ps(
         ctx: Context,
         working_directory: WorkingDirectory,

@@ -267,7 +267,8 @@ def test_tools_list_schemas_and_annotations(tmp_path: Path) -> None:
             prompts = {p.name for p in (await client.list_prompts()).prompts}
             assert prompts == {"deploy_project", "debug_deploy"}
             resources = (await client.list_resources()).resources
-            assert [str(r.uri) for r in resources] == ["launchdeck://compose-reference"]
+            assert [str(r.uri) for r in resources] == ["ui://launchdeck/deployment",
+                                                       "launchdeck://compose-reference"]
             return tools
 
     tools = anyio.run(scenario)

@@ -1,0 +1,244 @@
+"""What the portal shows of one target, read through the engine and the tools, with every
+config value scrubbed out.
+
+ps comes from the engine (what runs, with the record's fallback for failed builds), the last
+deployment from the record, the timeline from the portal's own watch, logs from the engine's
+follow with the logs tool's filters, the plan and the diagnosis from their tools. A target
+known only by its record (no compose files at hand) is read with a project made from the
+record's service names. Config values never leave: the page gets their names and whether
+they are set, and any value a service printed or an error quoted is replaced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, Field
+
+from launchdeck.engine.status import ChangeSummary, DeployRecord, LogLine, ServiceStatus
+from launchdeck.errors import LaunchdeckError, UnknownService, UsageError
+from launchdeck.portal.catalog import Catalog, Target
+from launchdeck.portal.watch import TimelineEntry, Watch
+
+if TYPE_CHECKING:
+    from launchdeck.compose.model import Project
+    from launchdeck.tools.debug import DebugResult
+
+M = TypeVar("M", bound=BaseModel)
+
+HIDDEN = "[config value]"
+LOG_TAIL = 200
+"""Lines a log stream starts with when no ``since`` is given."""
+SECRETS_TTL = 10.0
+"""Seconds the config values used for scrubbing are kept before being read again."""
+
+
+class ConfigName(BaseModel):
+    name: str
+    set: bool
+    read: bool = Field(False, description="The project on disk reads it.")
+
+
+class Deployment(BaseModel):
+    """The last deployment, as its record tells it."""
+
+    id: str
+    at: datetime | None = None
+    ok: bool
+    changes: list[ChangeSummary] = []
+
+
+class View(BaseModel):
+    target: Target
+    services: list[ServiceStatus] = []
+    deployment: Deployment | None = None
+    deploying: str | None = Field(None, description="Deployment id of a deploy still running.")
+    timeline: list[TimelineEntry] = []
+    timeline_of: str | None = Field(None, description="What the timeline shows: 'deploy <id>' or "
+                                                      "'destroy'.")
+    timeline_error: str | None = None
+    config: list[ConfigName] = []
+    can_redeploy: bool = False
+    problem: str | None = Field(None, description="Why part of the view could not be read.")
+
+
+class PlanView(BaseModel):
+    changes: list[ChangeSummary] = []
+    problem: str | None = None
+
+
+class Listing(BaseModel):
+    targets: list[Target]
+    project_on_disk: str | None = None
+    unlisted: list[str] = Field([], description="Chosen providers whose records cannot be listed.")
+
+
+class Secrets:
+    """The config values of each target, read now and then, to scrub them from what is shown."""
+
+    def __init__(self, catalog: Catalog, *, ttl: float = SECRETS_TTL) -> None:
+        self.catalog = catalog
+        self.ttl = ttl
+        self._known: dict[str, tuple[float, list[str], list[str]]] = {}
+
+    async def of(self, target: Target) -> tuple[list[str], list[str]]:
+        """(names set, values long enough to find in text) of the target's config store."""
+        cached = self._known.get(target.key)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1], cached[2]
+        store = self.catalog.provider(target.provider).config_store(target.project, target.stack)
+        names = sorted(await store.names())
+        values = [v for v in (await store.values(names)).values() if len(v) >= 4]
+        # longest first, so a value that contains another is replaced whole
+        values.sort(key=len, reverse=True)
+        self._known[target.key] = (time.monotonic(), names, values)
+        return names, values
+
+    def forget(self, target: Target) -> None:
+        self._known.pop(target.key, None)
+
+
+def scrub(model: M, secrets: Sequence[str]) -> M:
+    """``model`` with every config value in ``secrets`` replaced, in every text it holds."""
+    if not secrets:
+        return model
+    return type(model).model_validate(_scrub(model.model_dump(mode="json"), secrets))
+
+
+def _scrub(data: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(data, str):
+        for value in secrets:
+            data = data.replace(value, HIDDEN)
+        return data
+    if isinstance(data, dict):
+        return {key: _scrub(value, secrets) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_scrub(item, secrets) for item in data]
+    return data
+
+
+def listing(catalog: Catalog) -> Listing:
+    from launchdeck.portal.catalog import LISTED
+
+    return Listing(targets=catalog.targets(), project_on_disk=catalog.project_name,
+                   unlisted=[p for p in catalog.providers if p not in LISTED])
+
+
+def project_of(catalog: Catalog, target: Target, record: DeployRecord | None) -> Project:
+    """The project on disk for its targets; else one made of the record's services, which is
+    all ps and logs need to know."""
+    from launchdeck.compose.model import Deploy, Project, Service
+
+    if target.on_disk and catalog.loaded is not None:
+        return catalog.loaded.project
+    services = record.result.services if record else []
+    return Project(name=target.project, working_dir="",
+                   services={s.name: Service(name=s.name, deploy=Deploy(replicas=s.replicas_desired
+                                                                       or 1))
+                             for s in services})
+
+
+async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target) -> View:
+    """Where every service of ``target`` stands, its last deployment, and the portal's timeline."""
+    from launchdeck.engine import ps
+
+    problems: list[str] = []
+    provider = catalog.provider(target.provider)
+    record = None
+    try:
+        record = await provider.records(target.project, target.stack).read()
+    except LaunchdeckError as exc:
+        problems.append(str(exc))
+    try:
+        services = await ps.ps(provider, project_of(catalog, target, record), target.stack)
+    except LaunchdeckError as exc:
+        problems.append(str(exc))
+        services = list(record.result.services) if record else []
+    names: list[str] = []
+    values: list[str] = []
+    try:
+        names, values = await secrets.of(target)
+    except LaunchdeckError as exc:
+        problems.append(str(exc))
+    read = set()
+    if target.on_disk and catalog.loaded is not None:
+        from launchdeck.compose.validate import required_config
+
+        read = set(required_config(catalog.loaded))
+    config = [ConfigName(name=n, set=n in names, read=n in read) for n in sorted(set(names) | read)]
+    deployment = None
+    if record is not None:
+        deployment = Deployment(id=record.result.deployment_id, at=target.recorded_at,
+                                ok=record.result.ok, changes=record.result.changes)
+    running = watch.running(target)
+    timeline = watch.timelines.get(target.key)
+    out = View(target=target, services=services, deployment=deployment,
+               deploying=running.deployment_id if running else None,
+               timeline=list(timeline.entries) if timeline else [],
+               timeline_of=(f"{timeline.operation} {timeline.deployment_id or ''}".strip()
+                            if timeline else None),
+               timeline_error=timeline.error if timeline else None,
+               config=config, can_redeploy=target.on_disk and running is None,
+               problem="\n".join(problems) or None)
+    return scrub(out, values)
+
+
+async def plan(catalog: Catalog, secrets: Secrets, target: Target) -> PlanView:
+    """What redeploying the project on disk would change (nothing is changed, no lock taken)."""
+    from launchdeck.tools.deploy import plan as run_plan
+
+    if not target.on_disk:
+        return PlanView(problem="No plan: the portal has no compose files for this project. "
+                                "Start it with the project's directory to see one.")
+    try:
+        catalog.reload()
+        result = await run_plan(catalog.ref(target.provider))
+    except LaunchdeckError as exc:
+        return scrub(PlanView(problem=str(exc)), (await _values(secrets, target)))
+    return PlanView(changes=result.changes)
+
+
+async def diagnose(catalog: Catalog, secrets: Secrets, target: Target,
+                   service: str | None) -> DebugResult:
+    """debug_failure's findings (cause, evidence, fix) for the failed services, or one."""
+    from launchdeck.tools.debug import debug
+
+    if not target.on_disk:
+        raise UsageError("a diagnosis needs the project's compose files",
+                         hint="Start the portal with the project's directory.")
+    result = await debug(catalog.ref(target.provider), service=service)
+    return scrub(result, await _values(secrets, target))
+
+
+async def _values(secrets: Secrets, target: Target) -> list[str]:
+    try:
+        return (await secrets.of(target))[1]
+    except LaunchdeckError:
+        return []
+
+
+async def logs(catalog: Catalog, secrets: Secrets, target: Target, *, services: Sequence[str] = (),
+               since: str | None = None, contains: str | None = None,
+               interval: float | None = None) -> AsyncIterator[LogLine]:
+    """What the services print, followed: the last lines first (or those since ``since``),
+    then each new one; with the logs tool's filters."""
+    from launchdeck.engine import logs as engine
+    from launchdeck.providers.base import LogQuery
+    from launchdeck.tools.logs import parse_time
+
+    provider = catalog.provider(target.provider)
+    record = await provider.records(target.project, target.stack).read()
+    known = list(project_of(catalog, target, record).services)
+    for name in services:
+        if name not in known:
+            raise UnknownService(name, known)
+    start = parse_time(since)
+    query = LogQuery(services=tuple(services), since=start, tail=None if start else LOG_TAIL)
+    async for line in engine.follow(provider, target.project, target.stack, query,
+                                    interval=interval):
+        if contains and contains not in line.text:
+            continue
+        yield scrub(line, await _values(secrets, target))
