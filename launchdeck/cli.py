@@ -670,7 +670,7 @@ def portal_command(
 
     on_disk = OnDisk(cwd or ".", tuple(files or ()), project_name, tuple(profile or ())) \
         if cwd or files or project_name else None
-    chosen = [p.value for p in providers or [LOCAL]]
+    chosen = [p.value for p in providers] if providers else ["local"]
     catalog = Catalog(list(dict.fromkeys(chosen)), check_stack(stack), on_disk)
     bound = bind(port)
 
