@@ -172,3 +172,23 @@ def test_plan_prints_what_would_change_and_changes_nothing(docker_api, tmp_path,
     assert json.loads(as_json.stdout)["changes"] == [
         {"service": "web", "kind": "service", "action": "CREATE", "reason": "new"}]
     assert docker_api.containers(all=True, filters={"label": ["dev.launchdeck.project=planned"]}) == []
+
+
+def test_a_secret_the_service_prints_never_reaches_the_output(docker_api, tmp_path, state) -> None:
+    """A service that prints its own config value: logs, ps and up show [config value]."""
+    app = tmp_path / "leaky"
+    app.mkdir()
+    (app / "compose.yaml").write_text(
+        f"services:\n  web:\n    image: {BUSYBOX}\n    environment: [TOKEN]\n"
+        "    command: ['sh', '-c', 'echo token=$$TOKEN; exit 3']\n")
+    secret = "tok-9a8b7c6d5e4f3a2b"
+    try:
+        assert run("config", "set", "TOKEN", cwd=app, stdin=secret + "\n").returncode == 0
+        up = run("compose", "up", "-d", "--wait-timeout", "20", cwd=app)
+        logs = run("logs", cwd=app)
+        ps = run("compose", "ps", "--format", "json", cwd=app)
+        seen = up.stdout + up.stderr + logs.stdout + logs.stderr + ps.stdout + ps.stderr
+        assert secret not in seen
+        assert "token=[config value]" in logs.stdout
+    finally:
+        run("compose", "down", cwd=app)

@@ -93,20 +93,9 @@ def _read(path: Path) -> str | None:
 
 def redact(e: ServiceEvidence, secrets: list[str]) -> ServiceEvidence:
     """The evidence with every config value in ``secrets`` replaced, in every text it holds."""
-    if not secrets:
-        return e
+    from launchdeck import redact as hide
 
-    def clean(text: str) -> str:
-        for value in secrets:
-            text = text.replace(value, "[config value]")
-        return text
-
-    return e.model_copy(update={
-        "message": clean(e.message), "logs": [clean(line) for line in e.logs],
-        "start_error": clean(e.start_error) if e.start_error else None,
-        "health_output": clean(e.health_output) if e.health_output else None,
-        "files": {k: clean(v) for k, v in e.files.items()},
-        "dockerfile": clean(e.dockerfile) if e.dockerfile else None})
+    return hide.model(e, hide.secrets(secrets))
 
 
 def _all_text(e: ServiceEvidence) -> list[str]:

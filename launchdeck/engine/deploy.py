@@ -14,11 +14,12 @@ deployment record and the result live here once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import anyio
 
+from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project
 from launchdeck.compose.validate import has_errors, required_config, validate
@@ -162,8 +163,12 @@ class _Run:
 
     def __init__(self, ready: Ready, session: Session, options: DeployOptions, sink: Sink,
                  etag: str) -> None:
-        self.ready, self.session, self.options, self.sink, self.etag = \
-            ready, session, options, sink, etag
+        self.ready, self.session, self.options, self.etag = ready, session, options, etag
+        # a failure's reason may quote log lines, and a service may print its own secrets
+        self.hidden = redact.secrets(ready.config.values())
+        self.sink = (lambda event: sink(replace(event, message=redact.text(event.message,
+                                                                           self.hidden)))) \
+            if self.hidden else sink
         self.project = ready.project
         self.statuses: dict[str, ServiceStatus] = {}
         self.applied: dict[str, dict[str, str]] = {}
@@ -226,6 +231,7 @@ class _Run:
                               provider=self.ready.provider.name, deployment_id=self.etag,
                               services=[self.statuses[name] for name in project.services],
                               changes=[self.changes[name] for name in sorted(self.changes)])
+        result = redact.model(result, self.hidden)
         await self._record(records, result)
         return result
 

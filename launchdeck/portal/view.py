@@ -14,10 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, Field
 
+from launchdeck import redact
 from launchdeck.engine.status import ChangeSummary, DeployRecord, LogLine, ServiceStatus
 from launchdeck.errors import LaunchdeckError, UnknownService, UsageError
 from launchdeck.portal.catalog import Catalog, Target
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
-HIDDEN = "[config value]"
 LOG_TAIL = 200
 """Lines a log stream starts with when no ``since`` is given."""
 SECRETS_TTL = 10.0
@@ -91,9 +91,7 @@ class Secrets:
             return cached[1], cached[2]
         store = self.catalog.provider(target.provider).config_store(target.project, target.stack)
         names = sorted(await store.names())
-        values = [v for v in (await store.values(names)).values() if len(v) >= 4]
-        # longest first, so a value that contains another is replaced whole
-        values.sort(key=len, reverse=True)
+        values = redact.secrets((await store.values(names)).values())
         self._known[target.key] = (time.monotonic(), names, values)
         return names, values
 
@@ -103,21 +101,7 @@ class Secrets:
 
 def scrub(model: M, secrets: Sequence[str]) -> M:
     """``model`` with every config value in ``secrets`` replaced, in every text it holds."""
-    if not secrets:
-        return model
-    return type(model).model_validate(_scrub(model.model_dump(mode="json"), secrets))
-
-
-def _scrub(data: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(data, str):
-        for value in secrets:
-            data = data.replace(value, HIDDEN)
-        return data
-    if isinstance(data, dict):
-        return {key: _scrub(value, secrets) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_scrub(item, secrets) for item in data]
-    return data
+    return redact.model(model, secrets)
 
 
 def listing(catalog: Catalog) -> Listing:

@@ -77,12 +77,15 @@ def _query(ref: ProjectRef, services: Sequence[str], since: str | None, until: s
 async def logs(ref: ProjectRef, *, services: Sequence[str] = (), since: str | None = None,
                until: str | None = None, tail: int | None = None,
                deployment: str | None = None) -> LogsResult:
+    from launchdeck import redact
     from launchdeck.engine import logs as engine
 
     name, query = _query(ref, services, since, until, tail, deployment)
     target = (await ref.identity()).describe()
     lines = await engine.read(ref.target(), name, ref.stack, query)
-    return LogsResult(project=name, stack=ref.stack, target=target, lines=lines)
+    hidden = await redact.of_store(ref.target().config_store(name, ref.stack))
+    return redact.model(LogsResult(project=name, stack=ref.stack, target=target, lines=lines),
+                        hidden)
 
 
 async def page(ref: ProjectRef, *, services: Sequence[str] = (), since: str | None = None,
@@ -134,8 +137,10 @@ def _decode(cursor: str | None) -> tuple[int, str | None]:
 
 async def follow(ref: ProjectRef, *, services: Sequence[str] = (), since: str | None = None,
                  tail: int | None = None) -> AsyncIterator[LogLine]:
+    from launchdeck import redact
     from launchdeck.engine import logs as engine
 
     name, query = _query(ref, services, since, None, tail, None)
+    hidden = await redact.of_store(ref.target().config_store(name, ref.stack))
     async for line in engine.follow(ref.target(), name, ref.stack, query):
-        yield line
+        yield line.model_copy(update={"text": redact.text(line.text, hidden)})

@@ -21,7 +21,10 @@ async def ps(ref: ProjectRef) -> PsResult:
 
     project = ref.load().project
     provider = ref.target()
+    from launchdeck import redact
+
     target = (await ref.identity()).describe()
     services = await engine.ps(provider, project, ref.stack)
-    return PsResult(project=project.name, stack=ref.stack, provider=provider.name, target=target,
-                    services=services)
+    hidden = await redact.of_store(provider.config_store(project.name, ref.stack))
+    return redact.model(PsResult(project=project.name, stack=ref.stack, provider=provider.name,
+                                 target=target, services=services), hidden)

@@ -116,7 +116,7 @@ def test_hosts_without_apps_get_the_same_result(recorded: Recorded) -> None:
     """A client without MCP Apps gets exactly the text and structured output of one with it."""
     assert recorded.plain_ps == recorded.results["ps"]
     assert recorded.plain_ps["content"][0]["text"].startswith("- web: SERVICE_DEPLOYMENT_COMPLETED")
-    assert set(recorded.plain_ps["structuredContent"]) == {"project", "stack", "provider",
+    assert set(recorded.plain_ps["structuredContent"]) == {"project", "stack", "provider", "target",
                                                            "services", "deploying", "next_step"}
 
 
