@@ -112,8 +112,8 @@ class LaunchdeckServer(MCPServer[AppState]):
         tools = await super().list_tools()
         for tool in tools:
             tool.input_schema = {**lean(tool.input_schema), "additionalProperties": False}
-            if tool.output_schema:
-                tool.output_schema = lean(tool.output_schema, output=True)
+            if tool.output_schema:  # MCP asks the root to say it is an object
+                tool.output_schema = {"type": "object", **lean(tool.output_schema, output=True)}
         return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any],

@@ -81,8 +81,10 @@ def lean(schema: Any, *, output: bool = False) -> Any:
     for key, value in schema.items():
         if key == "title" and isinstance(value, str):
             continue
-        if output and key in ("default", "description") and isinstance(value, str | bool | int | list):
+        if output and (key == "default" or key == "description" and isinstance(value, str)):
             continue
+        if output and key == "type" and value == "object" and "properties" in schema:
+            continue  # implied by properties
         if key in ("properties", "$defs") and isinstance(value, dict):
             out[key] = {name: lean(prop, output=output) for name, prop in value.items()}
             continue
