@@ -529,6 +529,53 @@ def debug_command(
     _stderr().print(result.next_step, highlight=False)
 
 
+# -- estimate and CI (issue 13) -------------------------------------------------------------------
+
+
+@app.command("estimate")
+def estimate_command(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    profile: Profiles = None,
+    provider: ProviderOption = LOCAL,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="Region to "
+                                               "price (default: AWS_REGION / GCP_REGION, else "
+                                               "us-east-1 / us-central1).")] = None,
+    hours: Annotated[float, typer.Option("--hours", min=0, max=744,
+                                         help="Hours a month everything runs.")] = 730,
+    traffic_gb: Annotated[float, typer.Option("--traffic-gb", min=0, help="GB a month served to "
+                                              "the internet.")] = 10,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
+) -> None:
+    """Estimate the project's monthly cost on a cloud, per service, offline from list prices."""
+    from launchdeck.tools.estimate import Assumptions, estimate, render
+
+    result = _run(estimate, _ref(files, cwd, project_name, profile, provider, DEFAULT_STACK),
+                  region=region, assumptions=Assumptions(hours_per_month=hours, egress_gb=traffic_gb))
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    sys.stdout.write(render(result) + "\n")
+    if result.provider == "local":
+        _stderr().print("estimate a cloud with --provider aws or --provider gcp", highlight=False)
+
+
+ci_app = typer.Typer(help="Run as a CI step (the GitHub Action's entry point).",
+                     no_args_is_help=True)
+app.add_typer(ci_app, name="ci")
+
+
+@ci_app.command("github")
+def ci_github() -> None:
+    """Run the action's INPUT_COMMAND (up, plan, down) with CONFIG_* secrets, annotations, a job
+    summary and step outputs; everything comes from the GitHub Actions environment."""
+    from launchdeck.ci import main as run_action
+
+    raise typer.Exit(run_action(os.environ))
+
+
 class Client(StrEnum):
     claude_desktop = "claude-desktop"
     claude_code = "claude-code"

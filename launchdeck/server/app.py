@@ -41,6 +41,7 @@ from launchdeck.server.texts import user_errors
 from launchdeck.tools.config import ConfigResult
 from launchdeck.tools.debug import DebugResult
 from launchdeck.tools.destroy import DestroyResult
+from launchdeck.tools.estimate import EstimateResult
 from launchdeck.tools.generate import GenerateResult
 from launchdeck.tools.logs import MAX_PAGE_LINES, LogPage
 from launchdeck.tools.ps import PsResult
@@ -470,6 +471,23 @@ def create_server() -> MCPServer[AppState]:
 
         return _result(result, "\n".join(filter(None, [render(result.findings, result.evidence),
                                                        result.next_step])))
+
+    @server.tool(annotations=ToolAnnotations(title="Monthly cost", read_only_hint=True))
+    async def estimate(
+        working_directory: WorkingDirectory,
+        compose_files: ComposeFiles = None,
+        project_name: ProjectName = None,
+        provider: ProviderName = None,
+        region: str | None = None,
+    ) -> Annotated[CallToolResult, EstimateResult]:
+        """Monthly cloud cost per service, from list prices."""
+        from launchdeck.tools.estimate import estimate as run_estimate
+        from launchdeck.tools.estimate import summary
+
+        where = _ref(working_directory, compose_files, project_name, provider, None)
+        with user_errors():
+            result = await run_estimate(where, region=region)
+        return _result(result, summary(result))
 
     @server.prompt(name="deploy_project", title="Deploy this project")
     def deploy_prompt(working_directory: str, provider: str = "") -> str:
