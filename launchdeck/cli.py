@@ -183,7 +183,8 @@ def compose_up(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change (as "
                                           "`compose plan` does) and change nothing.")] = False,
     output: Annotated[OutputFormat | None, typer.Option(
-        "--format", help="json for programs (with --dry-run).")] = None,
+        "--format", help="json: the plan (--dry-run) or the deploy's result on stdout, for "
+                         "programs (implies --detach).")] = None,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
     from launchdeck.progress import Progress
@@ -197,8 +198,12 @@ def compose_up(
     with Progress(console) as progress:
         result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, network=network.value,
                       sink=progress)
-    _print_services(result.services)
-    _print_changes(result.changes)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        detach = True
+    else:
+        _print_services(result.services)
+        _print_changes(result.changes)
     failed = [s.name for s in result.services if s.state.failed]
     changed = any(c.action != "NOOP" for c in result.changes)
     summary = f"failed: {', '.join(failed)}" if failed else \
@@ -282,12 +287,17 @@ def compose_down(
     volumes: Annotated[bool, typer.Option("-v", "--volumes",
                                           help="Also delete the data volumes of managed stores "
                                                "and named volumes.")] = False,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
 ) -> None:
     """Remove the project's containers and network (data volumes are kept unless -v)."""
     from launchdeck.tools.destroy import destroy
 
     result = _run(destroy, _ref(files, cwd, project_name, profile, provider, stack),
                   volumes=volumes)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
     console = _stderr()
     for name in result.removed:
         console.print(f"removed {escape(name)}", highlight=False)
