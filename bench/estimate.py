@@ -71,7 +71,8 @@ def main() -> None:
             loaded = ref.load()
             names = required_config(loaded)
             whole = timed(lambda ref=ref: anyio.run(lambda: estimate(ref)), args.runs)
-            alone = timed(lambda p=provider: price(loaded.project, p, None, None, names), args.runs)
+            alone = timed(lambda p=provider, project=loaded.project, names=names:
+                          price(project, p, None, None, names), args.runs)
             print(f"{provider}: {len(result.services) - 1} services, {result.monthly_total:,.2f} "
                   f"{result.currency} a month")
             print(f"  load + estimate: median {statistics.median(whole):6.1f} ms, slowest "
