@@ -472,7 +472,8 @@ class Template(StrEnum):
 
 @app.command("generate")
 def generate_command(
-    description: Annotated[str, typer.Argument(help="What the project should do.")],
+    description: Annotated[str | None, typer.Argument(help="What the project should do (asked "
+                                                      "on a terminal when left out).")] = None,
     language: Annotated[Language | None, typer.Option("--language", help="Default: from the "
                                                       "description, else python.")] = None,
     folder: Annotated[str | None, typer.Option("--folder", metavar="DIR",
@@ -488,13 +489,30 @@ def generate_command(
     """Scaffold a deployable compose project (an LLM writes it when ANTHROPIC_API_KEY is set)."""
     from launchdeck.ai import generate as gen
     from launchdeck.ai.llm import from_environment
-    from launchdeck.tools.generate import generate
+    from launchdeck.tools.generate import config_needed, generate
 
+    llm = from_environment()
     lang = language.value if language else None
     kind = template.value if template else None
-    target = folder or gen.choose(description, lang, kind).template
-    result = _run(generate, description, target, language=lang, template=kind,
-                  overwrite=overwrite, llm=from_environment())
+    if description is None and sys.stdin.isatty() and sys.stdout.isatty():
+        try:  # Ctrl-C at a question or while writing: nothing is left behind
+            description, lang, kind, folder, guard = _guided(llm.name if llm else None)
+            with guard(folder):
+                result = _run(generate, description, folder, language=lang, template=kind,
+                              overwrite=overwrite, llm=llm)
+        except (KeyboardInterrupt, typer.Abort):
+            _stderr().print("\ncancelled; nothing was written", highlight=False)
+            raise typer.Exit(130) from None
+    elif description is None:
+        from launchdeck.errors import UsageError
+
+        raise UsageError("no description was given", hint='Say what the project should do, e.g. '
+                         '"a todo API that stores items in postgres"; on a terminal, leave it out '
+                         "to be asked step by step.")
+    else:
+        target = folder or gen.choose(description, lang, kind).template
+        result = _run(generate, description, target, language=lang, template=kind,
+                      overwrite=overwrite, llm=llm)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -505,7 +523,24 @@ def generate_command(
         sys.stdout.write(f"  {name}\n")
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
+    for name in config_needed(result.folder):
+        console.print(f"it reads config {name}: launchdeck config set {name} -C {result.folder} "
+                      "(or --random)", highlight=False)
     console.print(f"next: launchdeck compose up -C {result.folder}", highlight=False)
+
+
+def _guided(model: str | None) -> tuple[str, str, str | None, str, Callable[[str], Any]]:
+    """Ask on the terminal for what generate needs; with the guard for writing the folder."""
+    from pathlib import Path
+
+    from launchdeck.guide import nothing_left_on_interrupt, questions
+
+    def ask(question: str, default: str) -> str:
+        return str(typer.prompt(question, default=default, show_default=bool(default)))
+
+    answers = questions(ask, typer.echo, model=model, cwd=Path.cwd())
+    return (answers.description, answers.language, answers.template, str(answers.folder),
+            lambda target: nothing_left_on_interrupt(Path(target)))
 
 
 @app.command("debug")
