@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from pydantic import ValidationError
 
-from launchdeck.errors import ComposeError, LaunchdeckError
+from launchdeck.errors import ComposeError, LaunchdeckError, UsageError
 
 if TYPE_CHECKING:
     from launchdeck.engine.status import ChangeSummary, DeployResult
@@ -61,7 +61,6 @@ class Inputs:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Inputs:
-        from launchdeck.errors import UsageError
         from launchdeck.identity import check_provider, check_stack
 
         command = env.get("INPUT_COMMAND", "").strip() or "up"
@@ -153,10 +152,11 @@ def launchdeck(args: list[str], *, env: Mapping[str, str], cwd: Path, stdin: str
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, encoding="utf-8",
                                errors="replace")
+    assert process.stdin is not None and process.stdout is not None
     tail: deque[str] = deque(maxlen=_TAIL)
     shown = err or sys.stderr
 
-    def relay() -> None:
+    def relay() -> None:  # the log shows progress as it comes; the tail explains a refusal
         assert process.stderr is not None
         for line in process.stderr:
             shown.write(line)
@@ -165,7 +165,10 @@ def launchdeck(args: list[str], *, env: Mapping[str, str], cwd: Path, stdin: str
 
     reader = threading.Thread(target=relay, daemon=True)
     reader.start()
-    stdout, _ = process.communicate(stdin or "")
+    with process.stdin:  # a value for `config set`, else nothing: it never waits on a terminal
+        process.stdin.write(stdin or "")
+    stdout = process.stdout.read()
+    process.wait()
     reader.join()
     return Done(process.returncode, stdout, list(tail))
 
