@@ -210,7 +210,8 @@ def compose_up(
                                           "`compose plan` does) and change nothing.")] = False,
     allow_new_account: AllowNewAccount = False,
     output: Annotated[OutputFormat | None, typer.Option(
-        "--format", help="json for programs (with --dry-run).")] = None,
+        "--format", help="json: the plan (--dry-run) or the deploy's result on stdout, for "
+                         "programs (implies --detach).")] = None,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
     from launchdeck.progress import Progress
@@ -225,8 +226,12 @@ def compose_up(
     with Progress(console) as progress:
         result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, network=network.value,
                       sink=progress)
-    _print_services(result.services)
-    _print_changes(result.changes)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        detach = True
+    else:
+        _print_services(result.services)
+        _print_changes(result.changes)
     failed = [s.name for s in result.services if s.state.failed]
     changed = any(c.action != "NOOP" for c in result.changes)
     summary = f"failed: {', '.join(failed)}" if failed else \
@@ -311,6 +316,8 @@ def compose_down(
                                           help="Also delete the data volumes of managed stores "
                                                "and named volumes.")] = False,
     allow_new_account: AllowNewAccount = False,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
 ) -> None:
     """Remove the project's containers and network (data volumes are kept unless -v)."""
     from launchdeck.tools.destroy import destroy
@@ -318,6 +325,9 @@ def compose_down(
     ref = _ref(files, cwd, project_name, profile, provider, stack, region, allow_new_account)
     _announce(ref)
     result = _run(destroy, ref, volumes=volumes)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
     console = _stderr()
     for name in result.removed:
         console.print(f"removed {escape(name)}", highlight=False)
@@ -581,7 +591,8 @@ class Template(StrEnum):
 
 @app.command("generate")
 def generate_command(
-    description: Annotated[str, typer.Argument(help="What the project should do.")],
+    description: Annotated[str | None, typer.Argument(help="What the project should do (asked "
+                                                      "on a terminal when left out).")] = None,
     language: Annotated[Language | None, typer.Option("--language", help="Default: from the "
                                                       "description, else python.")] = None,
     folder: Annotated[str | None, typer.Option("--folder", metavar="DIR",
@@ -597,13 +608,30 @@ def generate_command(
     """Scaffold a deployable compose project (an LLM writes it when ANTHROPIC_API_KEY is set)."""
     from launchdeck.ai import generate as gen
     from launchdeck.ai.llm import from_environment
-    from launchdeck.tools.generate import generate
+    from launchdeck.tools.generate import config_needed, generate
 
+    llm = from_environment()
     lang = language.value if language else None
     kind = template.value if template else None
-    target = folder or gen.choose(description, lang, kind).template
-    result = _run(generate, description, target, language=lang, template=kind,
-                  overwrite=overwrite, llm=from_environment())
+    if description is None and sys.stdin.isatty() and sys.stdout.isatty():
+        try:  # Ctrl-C at a question or while writing: nothing is left behind
+            description, lang, kind, folder, guard = _guided(llm.name if llm else None)
+            with guard(folder):
+                result = _run(generate, description, folder, language=lang, template=kind,
+                              overwrite=overwrite, llm=llm)
+        except (KeyboardInterrupt, typer.Abort):
+            _stderr().print("\ncancelled; nothing was written", highlight=False)
+            raise typer.Exit(130) from None
+    elif description is None:
+        from launchdeck.errors import UsageError
+
+        raise UsageError("no description was given", hint='Say what the project should do, e.g. '
+                         '"a todo API that stores items in postgres"; on a terminal, leave it out '
+                         "to be asked step by step.")
+    else:
+        target = folder or gen.choose(description, lang, kind).template
+        result = _run(generate, description, target, language=lang, template=kind,
+                      overwrite=overwrite, llm=llm)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -614,7 +642,24 @@ def generate_command(
         sys.stdout.write(f"  {name}\n")
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
+    for name in config_needed(result.folder):
+        console.print(f"it reads config {name}: launchdeck config set {name} -C {result.folder} "
+                      "(or --random)", highlight=False)
     console.print(f"next: launchdeck compose up -C {result.folder}", highlight=False)
+
+
+def _guided(model: str | None) -> tuple[str, str, str | None, str, Callable[[str], Any]]:
+    """Ask on the terminal for what generate needs; with the guard for writing the folder."""
+    from pathlib import Path
+
+    from launchdeck.guide import nothing_left_on_interrupt, questions
+
+    def ask(question: str, default: str) -> str:
+        return str(typer.prompt(question, default=default, show_default=bool(default)))
+
+    answers = questions(ask, typer.echo, model=model, cwd=Path.cwd())
+    return (answers.description, answers.language, answers.template, str(answers.folder),
+            lambda target: nothing_left_on_interrupt(Path(target)))
 
 
 @app.command("debug")
@@ -685,6 +730,53 @@ def portal_command(
             webbrowser.open(bound.url)
 
     serve(catalog, bound, started=started)
+
+
+# -- estimate and CI ----------------------------------------------------------------------------
+
+
+@app.command("estimate")
+def estimate_command(
+    files: Files = None,
+    cwd: Cwd = None,
+    project_name: ProjectName = None,
+    profile: Profiles = None,
+    provider: ProviderOption = None,
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="Region to "
+                                               "price (default: AWS_REGION / GCP_REGION, else "
+                                               "us-east-1 / us-central1).")] = None,
+    hours: Annotated[float, typer.Option("--hours", min=0, max=744,
+                                         help="Hours a month everything runs.")] = 730,
+    traffic_gb: Annotated[float, typer.Option("--traffic-gb", min=0, help="GB a month served to "
+                                              "the internet.")] = 10,
+    output: Annotated[OutputFormat | None, typer.Option("--format",
+                                                        help="json for programs.")] = None,
+) -> None:
+    """Estimate the project's monthly cost on a cloud, per service, offline from list prices."""
+    from launchdeck.tools.estimate import Assumptions, estimate, render
+
+    result = _run(estimate, _ref(files, cwd, project_name, profile, provider, DEFAULT_STACK),
+                  region=region, assumptions=Assumptions(hours_per_month=hours, egress_gb=traffic_gb))
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    sys.stdout.write(render(result) + "\n")
+    if result.provider == "local":
+        _stderr().print("estimate a cloud with --provider aws or --provider gcp", highlight=False)
+
+
+ci_app = typer.Typer(help="Run as a CI step (the GitHub Action's entry point).",
+                     no_args_is_help=True)
+app.add_typer(ci_app, name="ci")
+
+
+@ci_app.command("github")
+def ci_github() -> None:
+    """Run the action's INPUT_COMMAND (up, plan, down) with CONFIG_* secrets, annotations, a job
+    summary and step outputs; everything comes from the GitHub Actions environment."""
+    from launchdeck.ci import main as run_action
+
+    raise typer.Exit(run_action(os.environ))
 
 
 class Client(StrEnum):

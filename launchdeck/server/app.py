@@ -43,6 +43,7 @@ from launchdeck.server.texts import user_errors
 from launchdeck.tools.config import ConfigResult
 from launchdeck.tools.debug import DebugResult
 from launchdeck.tools.destroy import DestroyResult
+from launchdeck.tools.estimate import EstimateResult
 from launchdeck.tools.generate import GenerateResult
 from launchdeck.tools.logs import MAX_PAGE_LINES, LogPage
 from launchdeck.tools.ps import PsResult
@@ -511,6 +512,23 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
         with user_errors():
             where = project_dir(working_directory, absolute=True)
             return json.dumps([s.model_dump(mode="json") for s in await overview(str(where))])
+
+    @tool("Monthly cost", writes=False)
+    async def estimate(
+        working_directory: WorkingDirectory,
+        compose_files: ComposeFiles = None,
+        project_name: ProjectName = None,
+        provider: ProviderName = None,
+        region: str | None = None,
+    ) -> Annotated[CallToolResult, EstimateResult]:
+        """Monthly cloud cost per service, from list prices."""
+        from launchdeck.tools.estimate import estimate as run_estimate
+        from launchdeck.tools.estimate import summary
+
+        where = _ref(working_directory, compose_files, project_name, provider, None)
+        with user_errors():
+            result = await run_estimate(where, region=region)
+        return _result(result, summary(result))
 
     @server.prompt(name="deploy_project", title="Deploy this project")
     def deploy_prompt(working_directory: str, provider: str = "") -> str:

@@ -100,9 +100,24 @@ def finish(folder: Path, description: str, language: str | None, template: str |
                           next_step=_next(folder))
 
 
+def config_needed(folder: str | Path) -> list[str]:
+    """The config values the project in ``folder`` reads (the deploy asks for them)."""
+    from launchdeck.compose.load import load
+    from launchdeck.compose.validate import required_config
+    from launchdeck.errors import LaunchdeckError
+
+    try:
+        return required_config(load((), cwd=str(folder)))
+    except LaunchdeckError:  # written and checked already; a project that will not load says so
+        return []             # at deploy
+
+
 def _next(folder: Path) -> str:
-    return (f"Deploy it: call deploy with working_directory {folder} "
-            f"(or run `launchdeck compose up -C {folder}`).")
+    names = config_needed(folder)
+    asks = (f" It reads config {', '.join(names)}: deploy asks the user for the values, or call "
+            "config_set for each first (random=true makes a strong password)." if names else
+            " It reads no config values.")
+    return f"Deploy it: call deploy with working_directory {folder}.{asks}"
 
 
 async def generate(description: str, folder: str, *, language: str | None = None,

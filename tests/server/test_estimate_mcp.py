@@ -1,0 +1,28 @@
+"""The estimate tool over MCP, through the SDK's own client on stdio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+from tests.server.test_mcp import Seen, _data, _text, connect
+from tests.tools.test_estimate import WEB_TWO_REPLICAS
+
+
+def test_estimate_over_mcp(project, tmp_path: Path) -> None:
+    """The tool returns the structured estimate with a short text; a bad region names the good ones."""
+    folder = project({"compose.yaml": WEB_TWO_REPLICAS})
+
+    async def scenario() -> None:
+        async with connect("stdio", "legacy", Seen(), tmp_path / "state", None) as client:
+            where = {"working_directory": str(folder), "provider": "aws"}
+            done = await client.call_tool("estimate", {**where, "region": "us-east-1"})
+            data = _data(done)
+            assert abs(data["monthly_total"] - 56.32) < 0.01
+            assert [s["name"] for s in data["services"]] == ["web", "(shared)"]
+            assert "about 56.32 USD a month" in _text(done) and "730 hours" in _text(done)
+            refused = await client.call_tool("estimate", {**where, "region": "mars-1"})
+            assert refused.is_error and "us-east-1, eu-west-1" in _text(refused)
+
+    anyio.run(scenario)
