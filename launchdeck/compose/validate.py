@@ -212,8 +212,8 @@ def _environment(check: _Check, base: tuple[Any, ...], service: Service) -> None
             continue
         if _SECRET_VALUE.match(value) or (_SECRET_NAME.search(key) and len(value) >= 8):
             check.warn(path, f"{key} looks like a secret written in the compose file",
-                       f"Remove the value (keep `- {key}`) and run "
-                       f"`launchdeck config set {key}`.")
+                       f"Remove the value (keep `- {key}`) and set {key} as a config value "
+                       "instead.")
 
 
 def _extensions(check: _Check, base: tuple[Any, ...], service: Service) -> None:

@@ -244,5 +244,4 @@ def _hint(code: str) -> str:
     if "Limit" in code or "Quota" in code:
         return ("An AWS quota was reached: raise it in the Service Quotas console or remove "
                 "unused resources.")
-    return ("Fix what AWS names, or try again; `launchdeck compose ps --provider aws` shows "
-            "where things stand.")
+    return "Fix what AWS names, or try again; ps shows where things stand."

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import anyio
 
-from launchdeck.errors import ProviderError
+from launchdeck.errors import Action, ProviderError
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws, AwsError
 
@@ -48,8 +48,8 @@ async def held(aws: Aws, project: str, stack: str, deployment_id: str,
                 f"(deployment {holder.get('deployment', '?')} on {holder.get('host', '?')}, "
                 f"since {holder.get('since', '?')})",
                 provider="aws",
-                hint="Wait for it to finish (`launchdeck compose ps --provider aws` follows it), "
-                     "then try again.")
+                hint="Wait for it to finish (ps follows it), then try again.",
+                actions=[Action("ps", {"provider": "aws", "stack": stack})])
         await aws.maybe("ssm", "delete_parameter", ("ParameterNotFound",), Name=path)
     else:
         raise ProviderError(f"could not take the deploy lock of {project} ({stack})",

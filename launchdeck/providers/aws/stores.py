@@ -154,14 +154,14 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
                                "Set POSTGRES_DB to another name (and the URLs that name it)."))
         if "POSTGRES_PASSWORD" not in service.environment:
             out.append(Problem(service.name, "environment", "x-defang-postgres needs a password on aws",
-                               "Add `POSTGRES_PASSWORD:` (no value) to its environment and set it "
-                               "with `launchdeck config set POSTGRES_PASSWORD --provider aws`."))
+                               "Add `POSTGRES_PASSWORD:` (no value) to its environment and set "
+                               "the POSTGRES_PASSWORD config value."))
         elif "POSTGRES_PASSWORD" in env and not _PASSWORD.fullmatch(env["POSTGRES_PASSWORD"]):
             out.append(Problem(service.name, "environment.POSTGRES_PASSWORD",
                                "RDS needs a password of 8 to 128 printable ASCII characters without "
                                "'/', '\"', '@' or spaces",
-                               "Set a new one: `launchdeck config set POSTGRES_PASSWORD --provider "
-                               "aws --random` makes one RDS accepts."))
+                               "Set a new POSTGRES_PASSWORD config value: a random one (config "
+                               "set with random) is one RDS accepts."))
     elif kind == "redis":
         if version is None:
             tag = _image(service.image)[1]

@@ -119,7 +119,7 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
                             + ", ".join(sorted(left)[:10]), provider="aws",
                             hint="Run destroy again in a few minutes: AWS may still be draining "
                                  "them. If they stay, remove them in the console.")
-    kept.append("config values (remove them with `launchdeck config rm NAME --provider aws`)")
+    kept.append("config values (they stay until each is deleted)")
     return Teardown(removed=removed, kept=kept)
 
 
