@@ -13,7 +13,8 @@ import pytest
 from launchdeck.engine.events import State
 from launchdeck.engine.status import DeployResult, ServiceStatus
 from launchdeck.portal.catalog import Catalog, OnDisk, UnknownTarget, recorded
-from launchdeck.portal.view import HIDDEN, scrub
+from launchdeck.portal.view import scrub
+from launchdeck.redact import HIDDEN
 from launchdeck.testing import BUSYBOX
 
 
