@@ -7,13 +7,14 @@ from typing import NoReturn
 
 from launchdeck.providers.base import Capabilities
 
-CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True,
-                            domains=True)
+CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True)
 
 
 def create() -> NoReturn:
     from launchdeck.errors import UsageError
 
-    raise UsageError("deploying to gcp is not available in this version",
-                     hint="Deploy with --provider local or aws; checking the compose file with "
-                          "--provider gcp already tells whether it is ready for GCP.")
+    raise UsageError(
+        "deploying to gcp is not available in this version",
+        hint="Deploy with --provider local or aws; checking the compose file with "
+        "--provider gcp already tells whether it is ready for GCP.",
+    )

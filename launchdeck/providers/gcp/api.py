@@ -16,12 +16,13 @@ in or name the project. Nothing here imports a Google library until a client is 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 
-from launchdeck.errors import EngineUnavailable, LaunchdeckError, ProviderError
+from launchdeck.errors import Action, EngineUnavailable, LaunchdeckError, ProviderError
 
 DEFAULT_REGION = "us-central1"
 ENDPOINT = "LAUNCHDECK_GCP_ENDPOINT"
@@ -46,6 +47,7 @@ APIS = {
     "redis": "redis.googleapis.com",
     "compute": "compute.googleapis.com",
     "dns": "dns.googleapis.com",
+    "servicenetworking": "servicenetworking.googleapis.com",
 }
 """API name (the endpoint variable's suffix, upper-cased) -> its service name."""
 
@@ -62,6 +64,7 @@ ROLES = {
     "redis": "roles/redis.admin",
     "compute": "roles/compute.loadBalancerAdmin",
     "dns": "roles/dns.admin",
+    "servicenetworking": "roles/servicenetworking.networksAdmin",
 }
 """The predefined role that grants what launchdeck does with each API."""
 
@@ -76,9 +79,16 @@ class GcpError(ProviderError):
     (``NOT_FOUND``, ``ALREADY_EXISTS``, ...) and ``reason`` the ErrorInfo reason if any."""
 
     def __init__(
-        self, message: str, *, code: int = 0, status: str = "", reason: str = "", hint: str = ""
+        self,
+        message: str,
+        *,
+        code: int = 0,
+        status: str = "",
+        reason: str = "",
+        hint: str = "",
+        actions: Sequence[Action] = (),
     ) -> None:
-        super().__init__(message, provider="gcp", hint=hint)
+        super().__init__(message, provider="gcp", hint=hint, actions=actions)
         self.code = code
         self.status = status
         self.reason = reason
@@ -198,7 +208,7 @@ class Gcp:
             from google.cloud import dns
 
             return dns.Client(project=self.project, credentials=credentials, client_options=options)
-        if api in ("sqladmin", "iam"):
+        if api in ("sqladmin", "iam", "servicenetworking"):
             from google.auth.transport.requests import AuthorizedSession
 
             return AuthorizedSession(credentials)
@@ -314,13 +324,17 @@ class Gcp:
         params: Mapping[str, str] | None = None,
         response_type: Any = None,
     ) -> Any:
-        """Call an API whose library has no REST transport (Cloud SQL Admin, IAM) over its HTTP rules.
+        """Call an API whose library has no REST transport (Cloud SQL Admin, IAM) or that has no
+        library (Service Networking) over its HTTP rules.
 
-        ``body`` is one of the library's proto-plus messages; the answer is parsed into
-        ``response_type`` (or returned as JSON).
+        ``body`` is one of the library's proto-plus messages (or, for an API without one, a
+        JSON-able dict); the answer is parsed into ``response_type`` (or returned as JSON).
         """
         base = self.endpoint(api) or f"https://{APIS[api]}"
-        data = None if body is None else type(body).to_json(body)
+        if body is None or isinstance(body, dict):
+            data = None if body is None else json.dumps(body)
+        else:
+            data = type(body).to_json(body)
 
         def send() -> Any:
             from google.api_core import exceptions
@@ -402,6 +416,7 @@ class Gcp:
                 status="FAILED_PRECONDITION",
                 reason=first.code,
                 hint=_GENERIC,
+                actions=_WHERE,
             )
         return current
 
@@ -413,9 +428,9 @@ def _takes_retry(function: Callable[..., Any]) -> bool:
         return False
 
 
-_GENERIC = (
-    "Fix what GCP names, or try again; `launchdeck compose ps --provider gcp` shows where things stand."
-)
+_GENERIC = "Fix what GCP names, or try again; the services' state shows where things stand."
+_WHERE = (Action("ps", {"provider": "gcp"}),)
+"""The next step offered with the generic hint: look at where the deploy stands."""
 _STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -452,12 +467,14 @@ def translate(exc: Exception, *, what: str, api: str, project: str) -> Launchdec
         message = re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", str(exc.message or "")).strip()
         reason = exc.reason or ""
         metadata = exc.metadata or {}
+        hint = _hint(code, status, reason, metadata, message, api, project)
         return GcpError(
             f"GCP refused {what}: {status}: {message}",
             code=code,
             status=status,
             reason=reason,
-            hint=_hint(code, status, reason, metadata, message, api, project),
+            hint=hint,
+            actions=_WHERE if hint == _GENERIC else (),
         )
     if isinstance(exc, auth.DefaultCredentialsError):
         return _no_credentials()

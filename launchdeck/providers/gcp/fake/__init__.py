@@ -5,7 +5,7 @@ HTTP server (``FakeGcp``; ``python -m launchdeck.providers.gcp.fake --port P`` r
 
 Routing: each API lives under ``/<api>`` (``storage``, ``artifactregistry``, ``cloudbuild``,
 ``run``, ``secretmanager``, ``iam``, ``cloudresourcemanager``, ``logging``, ``sqladmin``,
-``redis``, ``compute``, ``dns``), so a client library reaches it with only
+``redis``, ``compute``, ``dns``, ``servicenetworking``), so a client library reaches it with only
 ``client_options={"api_endpoint": "http://127.0.0.1:P/<api>"}``; a request whose Host is
 ``<api>.googleapis.com`` is routed the same way without the prefix. ``LAUNCHDECK_GCP_ENDPOINT``
 points launchdeck at it (see ``launchdeck.providers.gcp.api``).

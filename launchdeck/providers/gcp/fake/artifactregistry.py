@@ -2,7 +2,8 @@
 
 Images arrive the way they do for real, pushed by a build (Cloud Build calls ``push``); a
 tag is asked for by ``packages/<image>/tags/<tag>``, with ``/`` in the image's name escaped
-as ``%2F`` as the real API wants it.
+as ``%2F`` as the real API wants it. An image's package (all its versions and tags) is
+listed and deleted the same way; a delete is a long-running operation.
 """
 
 from __future__ import annotations
@@ -88,6 +89,18 @@ class ArtifactRegistryApi(Api):
                 "artifactregistry.dockerimages.get",
             ),
             ("GetTag", ar.GetTagRequest, self.get_tag, "artifactregistry.tags.get"),
+            (
+                "ListPackages",
+                ar.ListPackagesRequest,
+                self.list_packages,
+                "artifactregistry.packages.list",
+            ),
+            (
+                "DeletePackage",
+                ar.DeletePackageRequest,
+                self.delete_package,
+                "artifactregistry.packages.delete",
+            ),
             (
                 "GetIamPolicy",
                 iam_policy_pb2.GetIamPolicyRequest,
@@ -255,12 +268,42 @@ class ArtifactRegistryApi(Api):
         repository, _, rest = request.name.partition("/packages/")
         self._repository(repository)
         package, _, tag = rest.partition("/tags/")
-        image = package.replace("%2F", "/").replace("%2f", "/")
+        image = _unescape(package)
         entry = self.images[repository].get(image)
         if entry is None or tag not in entry["tags"]:
             raise not_found(f"Requested entity was not found. Tag {request.name} does not exist.")
         return ar.Tag.pb()(
             name=request.name, version=f"{repository}/packages/{package}/versions/{entry['tags'][tag]}"
+        )
+
+    def list_packages(self, request: Any) -> Any:
+        self._repository(request.parent)
+        images = self.images[request.parent]
+        names = sorted(f"{request.parent}/packages/{quote(image, safe='')}" for image in images)
+        shown, token = page(names, request.page_size, request.page_token)
+        response = ar.ListPackagesResponse.pb()(next_page_token=token)
+        for name in shown:
+            package = response.packages.add(name=name, display_name=_unescape(name.split("/packages/")[1]))
+            package.create_time.GetCurrentTime()
+        return response
+
+    def delete_package(self, request: Any) -> Any:
+        from google.protobuf import empty_pb2
+
+        repository, _, package = request.name.partition("/packages/")
+        self._repository(repository)
+        image = _unescape(package)
+        if image not in self.images[repository]:
+            raise not_found(f"Requested entity was not found. Package {request.name} does not exist.")
+
+        def complete() -> Any:
+            self.images.get(repository, {}).pop(image, None)
+            return empty_pb2.Empty()
+
+        return self.operations.start(
+            self._op_name(repository.rsplit("/repositories/", 1)[0]),
+            Work(self.ctx.progress(), complete),
+            ar.OperationMetadata.pb(),
         )
 
     # --- IAM ------------------------------------------------------------------------------
@@ -272,3 +315,8 @@ class ArtifactRegistryApi(Api):
     def set_iam_policy(self, request: Any) -> Any:
         self._repository(request.resource)
         return self.policies.set(request.resource, request.policy)
+
+
+def _unescape(package: str) -> str:
+    """An image path from its package id, where ``/`` is written ``%2F``."""
+    return package.replace("%2F", "/").replace("%2f", "/")

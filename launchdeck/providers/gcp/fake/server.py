@@ -60,6 +60,12 @@ APIS = {
     "redis": ("redis", "RedisApi", "redis.googleapis.com", "Google Cloud Memorystore for Redis API"),
     "compute": ("compute", "ComputeApi", "compute.googleapis.com", "Compute Engine API"),
     "dns": ("dns", "DnsApi", "dns.googleapis.com", "Cloud DNS API"),
+    "servicenetworking": (
+        "servicenetworking",
+        "ServiceNetworkingApi",
+        "servicenetworking.googleapis.com",
+        "Service Networking API",
+    ),
 }
 """Path prefix (= the first label of the real host name) -> module, class, service, title."""
 

@@ -3,7 +3,8 @@ HTTP rules of google/cloud/sql/v1/*.proto, bound to its message types).
 
 Every change answers with a ``sql#operation`` that goes PENDING -> RUNNING -> DONE over
 polls of ``operations.get``; an instance is PENDING_CREATE until its create is done, then
-RUNNABLE with the IP addresses its settings ask for. A deleted instance's name cannot be
+RUNNABLE with the IP addresses its settings ask for. A private IP needs private services
+access on its network (a Service Networking connection). A deleted instance's name cannot be
 used again (for a week, on the real service).
 """
 
@@ -233,6 +234,15 @@ class SqlAdminApi(Api):
             )
         if not self.ctx.api("compute").has_network(found.group(1), found.group(2)):
             raise _error(400, f"Invalid request: network {network} not found.", "invalid")
+        if not self.ctx.api("servicenetworking").connected(network):
+            raise _error(
+                400,
+                "Invalid request: Incorrect Service Networking config for instance: "
+                f"{found.group(1)}:{found.group(2)}:SERVICE_NETWORKING_NOT_ENABLED. Private services "
+                f"access is not set up on network {network}: create a Service Networking connection "
+                "with servicenetworking.googleapis.com for it first.",
+                "invalid",
+            )
 
     def get(self, request: Any) -> Any:
         return self._instance(request.project, request.instance)
