@@ -3,18 +3,17 @@ Memorystore, Cloud Logging, Vertex AI and a load balancer."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
 from launchdeck.providers.base import Capabilities
+
+if TYPE_CHECKING:
+    from launchdeck.providers.gcp.provider import GcpProvider
 
 CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True)
 
 
-def create() -> NoReturn:
-    from launchdeck.errors import UsageError
+def create() -> GcpProvider:
+    from launchdeck.providers.gcp.provider import GcpProvider
 
-    raise UsageError(
-        "deploying to gcp is not available in this version",
-        hint="Deploy with --provider local or aws; checking the compose file with "
-        "--provider gcp already tells whether it is ready for GCP.",
-    )
+    return GcpProvider()

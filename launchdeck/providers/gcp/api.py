@@ -262,6 +262,17 @@ class Gcp:
             lambda: getattr(self.client(name), method), *args, api=api, what=f"{name} {method}", **kwargs
         )
 
+    async def all(self, name: str, method: str, /, *args: Any, **kwargs: Any) -> list[Any]:
+        """Every item a paginated list method yields, every page read in the worker thread (a
+        429 or 503 on any page retries the whole list)."""
+
+        def read() -> Callable[[], list[Any]]:
+            function = getattr(self.client(name), method)
+            extra = {"retry": None} if _takes_retry(function) else {}
+            return lambda: list(function(*args, **kwargs, **extra))
+
+        return await self.run(read, api=name.partition(".")[0], what=f"{name} {method}")
+
     async def maybe(
         self, name: str, method: str, /, *args: Any, missing: tuple[int, ...] = (404,), **kwargs: Any
     ) -> Any:
@@ -334,7 +345,10 @@ class Gcp:
         if body is None or isinstance(body, dict):
             data = None if body is None else json.dumps(body)
         else:
-            data = type(body).to_json(body)
+            # only the fields set, enums by name: what the API's own clients send
+            data = type(body).to_json(
+                body, always_print_fields_with_no_presence=False, use_integers_for_enums=False, indent=None
+            )
 
         def send() -> Any:
             from google.api_core import exceptions
