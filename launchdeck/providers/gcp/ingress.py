@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Project
+from launchdeck.engine import poll
 from launchdeck.engine.gather import gather
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError
 
 SCHEME = "EXTERNAL_MANAGED"
+_MADE = 600.0
+"""Seconds to wait for a resource another deploy asked for."""
 _DIGEST = re.compile(r"launchdeck hash=(\w+)")
 
 
@@ -356,9 +359,22 @@ async def _insert(
             f"compute.{client}", "insert", project=gcp.project, **scope, **{f"{kind}_resource": resource}
         )
     except GcpError as exc:
-        if exc.code == 409:  # made by a deploy cut short after it asked
-            return
-        raise
+        if exc.code != 409:
+            raise
+
+        # asked for by a deploy cut short: wait until it is there, as its own operation would
+        async def made() -> bool | None:
+            found = await gcp.maybe(f"compute.{client}", "get", project=gcp.project, **scope, **name)
+            return True if found is not None else None
+
+        if await poll.until(made, interval=gcp.poll_interval, timeout=_MADE) is None:
+            raise GcpError(
+                f"{resource.name} is still being made",
+                code=409,
+                status="ALREADY_EXISTS",
+                hint="Deploy again in a minute.",
+            ) from exc
+        return
     await gcp.wait(op, what=f"make {resource.name}", api="compute")
 
 

@@ -168,6 +168,8 @@ class GcpProvider:
             )
             out = []
             for entry in entries:
+                if _diagnostic(entry.payload):
+                    continue
                 out.append(entry)
                 if len(out) >= limit:
                     break
@@ -208,6 +210,11 @@ class GcpProvider:
 
 def _rfc3339(moment: Any) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _diagnostic(payload: Any) -> bool:
+    """Whether an entry is the logging library's note about itself, not the service's output."""
+    return isinstance(payload, dict) and set(payload) == {"logging.googleapis.com/diagnostic"}
 
 
 def _text(payload: Any) -> str:

@@ -194,15 +194,18 @@ class GcpSession:
         parts = service_parts(
             service, image or "", self.config, project=self.name, stack=self.stack, exclude_replicas=False
         )
-        parts["rendered"] = rendered.hash
-        stores_used, _ = render.reaches(service, infra, self.config)
+        # named with a prefix the engine does not read: a plan's reason names the compose settings
+        parts["gcp:rendered"] = rendered.hash
+        after, _ = render.reaches(service, infra, self.config)
+        if any(r.service == name for r in self.routes):  # its domain's way in, first
+            after.add(LOAD_BALANCER)
         return Unit(
             name,
             Kind.SERVICE,
             parts,
             spec=(rendered, image or ""),
             replicas=render.replicas(service),
-            after=frozenset(stores_used),
+            after=frozenset(after),
         )
 
     # -- changing --------------------------------------------------------------------------

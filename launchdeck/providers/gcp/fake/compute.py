@@ -8,8 +8,9 @@ an HTTPS proxy's certificates are swapped by ``setSslCertificates``; a subnetwor
 Google Access is turned on or off by ``setPrivateIpGoogleAccess``; each is an operation.
 
 Every insert or delete answers with a ``compute#operation`` that goes PENDING -> RUNNING ->
-DONE over polls of globalOperations/regionOperations ``get`` (``wait`` finishes it); the
-resource appears only when its insert is done, as on the real API. References between
+DONE over polls of globalOperations/regionOperations ``get`` (``wait`` finishes it) or reads
+of the resource it changes; the resource appears only when its insert is done, as on the
+real API. References between
 resources (a URL map's default service, a proxy's URL map and certificates, a backend's
 serverless NEG, a forwarding rule's target) must name resources that exist, and a resource
 still referenced cannot be deleted (``resourceInUseByAnotherResource``). Enum-valued string
@@ -205,6 +206,7 @@ class ComputeApi(Api):
             check_labels(body.labels, "resource.labels")
         self._seed(request.project)
         key = self._key(collection, request, body.name)
+        self._advance(key)
         if key in self.resources or key in self.creating:
             raise _error(409, f"The resource '{key}' already exists", "alreadyExists")
         for reference in self._references(collection, body, request.project):
@@ -264,6 +266,7 @@ class ComputeApi(Api):
         self._seed(request.project)
         name = getattr(request, _name_field(request))
         key = self._key(collection, request, name)
+        self._advance(key)
         if key not in self.resources:
             raise _error(404, f"The resource '{key}' was not found", "notFound")
         resource = self.resources[key]
@@ -276,6 +279,7 @@ class ComputeApi(Api):
     def _delete(self, collection: str, request: Any) -> Any:
         name = getattr(request, _name_field(request))
         key = self._key(collection, request, name)
+        self._advance(key)
         if key not in self.resources:
             raise _error(404, f"The resource '{key}' was not found", "notFound")
         for other_key, other in self.resources.items():
@@ -292,6 +296,8 @@ class ComputeApi(Api):
         self._seed(request.project)
         scope = f"regions/{request.region}" if KINDS[collection][4] else "global"
         prefix = f"projects/{request.project}/{scope}/{collection}/"
+        for key in [k for k in self.creating if k.startswith(prefix)]:
+            self._advance(key)
         items = [v for k, v in sorted(self.resources.items()) if k.startswith(prefix)]
         singular = KINDS[collection][2]
         list_type = getattr(c, f"{singular}List", None) or getattr(c, f"{singular}sList")
@@ -515,6 +521,17 @@ class ComputeApi(Api):
                 "notFound",
             )
         return self.operations[key]
+
+    def _advance(self, target: str) -> None:
+        """A resource's pending operations move on whether or not anyone polls them, as real
+        ones do: each read of it counts as a look."""
+        link = _LINK + target
+        for op, progress, complete in list(self.operations.values()):
+            if op.target_link == link and op.status != "DONE":
+                if progress.observe():
+                    self._finish(op, complete)
+                else:
+                    op.status = "RUNNING"
 
     def _poll_operation(self, request: Any) -> Any:
         op, progress, complete = self._find_operation(request)

@@ -269,7 +269,8 @@ class RunApi(Api):
         for kept in _SERVER_SET:
             field = service.DESCRIPTOR.fields_by_name[kept]
             if field.is_repeated:
-                getattr(service, kept)[:] = getattr(current, kept)
+                del getattr(service, kept)[:]
+                getattr(service, kept).extend(getattr(current, kept))
             elif field.message_type is not None:
                 if current.HasField(kept):
                     getattr(service, kept).CopyFrom(getattr(current, kept))
