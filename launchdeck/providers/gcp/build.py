@@ -171,7 +171,8 @@ async def repository(gcp: Gcp) -> None:
     """The shared Docker repository of the GCP project and region, made if missing."""
     from google.cloud import artifactregistry_v1 as ar
 
-    if await gcp.maybe("artifactregistry", "get_repository", name=names.repository(gcp.project, gcp.region)):
+    name = names.repository(gcp.project, gcp.region)
+    if await gcp.maybe("artifactregistry", "get_repository", name=name):
         return
     try:
         op = await gcp.call(
@@ -186,7 +187,15 @@ async def repository(gcp: Gcp) -> None:
             ),
         )
     except GcpError as exc:
-        if exc.code == 409:  # made meanwhile by another deploy
-            return
-        raise
+        if exc.code != 409:
+            raise
+
+        async def made() -> bool | None:  # asked for by another deploy (or one cut short)
+            return True if await gcp.maybe("artifactregistry", "get_repository", name=name) else None
+
+        if await poll.until(made, interval=gcp.poll_interval, timeout=600) is None:
+            raise GcpError(
+                "the image repository is still being made", code=409, hint="Deploy again in a minute."
+            ) from exc
+        return
     await gcp.wait(op, what="make the image repository", api="artifactregistry")

@@ -41,12 +41,17 @@ class SecretConfigStore:
 
     async def delete(self, name: str) -> bool:
         self._gcp.check()
-        gone = await self._gcp.maybe(
-            "secretmanager",
-            "delete_secret",
-            name=_path(self._gcp, names.secret_id(self.project, self.stack, name)),
-        )
-        return gone is not None
+        try:
+            await self._gcp.call(
+                "secretmanager",
+                "delete_secret",
+                name=_path(self._gcp, names.secret_id(self.project, self.stack, name)),
+            )
+        except GcpError as exc:
+            if exc.code == 404:
+                return False
+            raise
+        return True
 
     async def values(self, wanted: Sequence[str]) -> dict[str, str]:
         self._gcp.check()

@@ -21,15 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Project
-from launchdeck.engine import poll
 from launchdeck.engine.gather import gather
 from launchdeck.errors import ProviderError
-from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp import compute, names
+from launchdeck.providers.gcp.api import Gcp
 
 SCHEME = "EXTERNAL_MANAGED"
-_MADE = 600.0
-"""Seconds to wait for a resource another deploy asked for."""
 _DIGEST = re.compile(r"launchdeck hash=(\w+)")
 
 
@@ -124,17 +121,17 @@ async def find(
 ) -> Existing:
     """The stack's load balancer, read without changing anything."""
     n = _Names(project, stack)
-    compute = {"project": gcp.project}
+    at = {"project": gcp.project}
     url_map, redirect, https, http, address, rule_https, rule_http, negs, backends = await gather(
-        lambda: gcp.maybe("compute.UrlMaps", "get", **compute, url_map=n.url_map),
-        lambda: gcp.maybe("compute.UrlMaps", "get", **compute, url_map=n.redirect),
-        lambda: gcp.maybe("compute.TargetHttpsProxies", "get", **compute, target_https_proxy=n.https),
-        lambda: gcp.maybe("compute.TargetHttpProxies", "get", **compute, target_http_proxy=n.http),
-        lambda: gcp.maybe("compute.GlobalAddresses", "get", **compute, address=n.address),
-        lambda: gcp.maybe("compute.GlobalForwardingRules", "get", **compute, forwarding_rule=n.https),
-        lambda: gcp.maybe("compute.GlobalForwardingRules", "get", **compute, forwarding_rule=n.http),
-        lambda: gcp.all("compute.RegionNetworkEndpointGroups", "list", **compute, region=gcp.region),
-        lambda: gcp.all("compute.BackendServices", "list", **compute),
+        lambda: gcp.maybe("compute.UrlMaps", "get", **at, url_map=n.url_map),
+        lambda: gcp.maybe("compute.UrlMaps", "get", **at, url_map=n.redirect),
+        lambda: gcp.maybe("compute.TargetHttpsProxies", "get", **at, target_https_proxy=n.https),
+        lambda: gcp.maybe("compute.TargetHttpProxies", "get", **at, target_http_proxy=n.http),
+        lambda: gcp.maybe("compute.GlobalAddresses", "get", **at, address=n.address),
+        lambda: gcp.maybe("compute.GlobalForwardingRules", "get", **at, forwarding_rule=n.https),
+        lambda: gcp.maybe("compute.GlobalForwardingRules", "get", **at, forwarding_rule=n.http),
+        lambda: gcp.all("compute.RegionNetworkEndpointGroups", "list", **at, region=gcp.region),
+        lambda: gcp.all("compute.BackendServices", "list", **at),
     )
     prefix = names.balancer_prefix(project, stack) + "-"
     parts = {f"urlMaps/{m.name}" for m in (url_map, redirect) if m is not None}
@@ -155,7 +152,7 @@ async def find(
     found = _DIGEST.search(url_map.description or "")
     out.digest = found.group(1) if found else ""
     certificate = names.certificate(project, stack, [r.domain for r in wanted])
-    cert = await gcp.maybe("compute.SslCertificates", "get", **compute, ssl_certificate=certificate)
+    cert = await gcp.maybe("compute.SslCertificates", "get", **at, ssl_certificate=certificate)
     out.certificate = cert.managed.status if cert is not None else None
     needed = {
         f"urlMaps/{n.url_map}",
@@ -212,7 +209,7 @@ async def apply(
     from google.cloud import compute_v1 as c
 
     n = _Names(project, stack)
-    compute = {"project": gcp.project}
+    at = {"project": gcp.project}
     address = await _address(gcp, n, project, stack, say)
 
     async def neg(route: Route) -> None:
@@ -221,7 +218,7 @@ async def apply(
             network_endpoint_type="SERVERLESS",
             cloud_run=c.NetworkEndpointGroupCloudRun(service=route.service_id),
         )
-        await _insert(
+        await compute.insert(
             gcp, "RegionNetworkEndpointGroups", "network_endpoint_group", resource, region=gcp.region
         )
 
@@ -234,13 +231,13 @@ async def apply(
             backends=[c.Backend(group=group)],
             description=f"launchdeck {project} ({stack}): {route.service}",
         )
-        await _insert(gcp, "BackendServices", "backend_service", resource)
+        await compute.insert(gcp, "BackendServices", "backend_service", resource)
 
     domains = sorted({r.domain for r in wanted})
     certificate = names.certificate(project, stack, domains)
     await gather(
         *[lambda r=r: neg(r) for r in wanted],
-        lambda: _insert(
+        lambda: compute.insert(
             gcp,
             "SslCertificates",
             "ssl_certificate",
@@ -250,7 +247,7 @@ async def apply(
                 managed=c.SslCertificateManagedSslCertificate(domains=domains),
             ),
         ),
-        lambda: _insert(
+        lambda: compute.insert(
             gcp,
             "UrlMaps",
             "url_map",
@@ -265,10 +262,10 @@ async def apply(
     )
     await gather(*[lambda r=r: backend(r) for r in wanted])
     await _url_map(gcp, n, wanted, project, stack, digest)
-    https = await gcp.maybe("compute.TargetHttpsProxies", "get", **compute, target_https_proxy=n.https)
+    https = await gcp.maybe("compute.TargetHttpsProxies", "get", **at, target_https_proxy=n.https)
     certificates = [_global(gcp, "sslCertificates", certificate)]
     if https is None:
-        await _insert(
+        await compute.insert(
             gcp,
             "TargetHttpsProxies",
             "target_https_proxy",
@@ -281,14 +278,14 @@ async def apply(
         op = await gcp.call(
             "compute.TargetHttpsProxies",
             "set_ssl_certificates",
-            **compute,
+            **at,
             target_https_proxy=n.https,
             target_https_proxies_set_ssl_certificates_request_resource=c.TargetHttpsProxiesSetSslCertificatesRequest(
                 ssl_certificates=certificates
             ),
         )
         await gcp.wait(op, what="switch certificates", api="compute")
-    await _insert(
+    await compute.insert(
         gcp,
         "TargetHttpProxies",
         "target_http_proxy",
@@ -297,7 +294,7 @@ async def apply(
     labels = names.labels(project, stack)
     await gather(
         *[
-            lambda name=name, target=target, port=port: _insert(
+            lambda name=name, target=target, port=port: compute.insert(
                 gcp,
                 "GlobalForwardingRules",
                 "forwarding_rule",
@@ -328,7 +325,7 @@ async def _address(gcp: Gcp, n: _Names, project: str, stack: str, say: Callable[
     found = await gcp.maybe("compute.GlobalAddresses", "get", project=gcp.project, address=n.address)
     if found is None:
         say("reserving the load balancer's address")
-        await _insert(
+        await compute.insert(
             gcp,
             "GlobalAddresses",
             "address",
@@ -342,40 +339,6 @@ async def _address(gcp: Gcp, n: _Names, project: str, stack: str, say: Callable[
         )
         found = await gcp.call("compute.GlobalAddresses", "get", project=gcp.project, address=n.address)
     return found.address
-
-
-async def _insert(
-    gcp: Gcp, client: str, kind: str, resource: Any, *, check: bool = True, **scope: str
-) -> None:
-    """Insert a Compute resource unless one of that name exists, and wait for it."""
-    name = {kind: resource.name}  # each client's get names the resource by its kind
-    if (
-        check
-        and await gcp.maybe(f"compute.{client}", "get", project=gcp.project, **scope, **name) is not None
-    ):
-        return
-    try:
-        op = await gcp.call(
-            f"compute.{client}", "insert", project=gcp.project, **scope, **{f"{kind}_resource": resource}
-        )
-    except GcpError as exc:
-        if exc.code != 409:
-            raise
-
-        # asked for by a deploy cut short: wait until it is there, as its own operation would
-        async def made() -> bool | None:
-            found = await gcp.maybe(f"compute.{client}", "get", project=gcp.project, **scope, **name)
-            return True if found is not None else None
-
-        if await poll.until(made, interval=gcp.poll_interval, timeout=_MADE) is None:
-            raise GcpError(
-                f"{resource.name} is still being made",
-                code=409,
-                status="ALREADY_EXISTS",
-                hint="Deploy again in a minute.",
-            ) from exc
-        return
-    await gcp.wait(op, what=f"make {resource.name}", api="compute")
 
 
 async def _url_map(gcp: Gcp, n: _Names, wanted: list[Route], project: str, stack: str, digest: str) -> None:
@@ -394,7 +357,7 @@ async def _url_map(gcp: Gcp, n: _Names, wanted: list[Route], project: str, stack
     )
     found = await gcp.maybe("compute.UrlMaps", "get", project=gcp.project, url_map=n.url_map)
     if found is None:
-        await _insert(gcp, "UrlMaps", "url_map", desired, check=False)
+        await compute.insert(gcp, "UrlMaps", "url_map", desired, check=False)
         return
     if found.description == description:
         return
@@ -437,24 +400,15 @@ async def _tidy(gcp: Gcp, project: str, stack: str, n: _Names, wanted: list[Rout
     )
     for b in backends:
         if b.name.startswith(prefix) and b.name not in keep_backends:
-            await _delete(gcp, "BackendServices", backend_service=b.name)
+            await compute.delete(gcp, "BackendServices", backend_service=b.name)
     for g in negs:
         if g.name.startswith(prefix) and g.name not in keep_negs:
-            await _delete(
+            await compute.delete(
                 gcp, "RegionNetworkEndpointGroups", region=gcp.region, network_endpoint_group=g.name
             )
     for cert in certs:
         if cert.name.startswith(prefix + "cert-") and cert.name != certificate:
-            await _delete(gcp, "SslCertificates", ssl_certificate=cert.name)
-
-
-async def _delete(gcp: Gcp, client: str, **name: str) -> bool:
-    """Delete a Compute resource and wait; False when it was not there."""
-    op = await gcp.maybe(f"compute.{client}", "delete", project=gcp.project, **name)
-    if op is None:
-        return False
-    await gcp.wait(op, what=f"delete {next(iter(name.values()))}", api="compute")
-    return True
+            await compute.delete(gcp, "SslCertificates", ssl_certificate=cert.name)
 
 
 async def remove(gcp: Gcp, project: str, stack: str, done: Callable[[str], None]) -> None:
@@ -471,10 +425,10 @@ async def remove(gcp: Gcp, project: str, stack: str, done: Callable[[str], None]
         ("UrlMaps", "url_map", n.url_map),
         ("UrlMaps", "url_map", n.redirect),
     ):
-        if await _delete(gcp, client, **{key: name}):
+        if await compute.delete(gcp, client, **{key: name}):
             done(f"{_WHAT[client]} {name}")
     await _tidy(gcp, project, stack, n, [], "")
-    if await _delete(gcp, "GlobalAddresses", address=n.address):
+    if await compute.delete(gcp, "GlobalAddresses", address=n.address):
         done(f"address {n.address}")
 
 

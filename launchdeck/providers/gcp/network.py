@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from launchdeck.engine import poll
 from launchdeck.errors import ProviderError
-from launchdeck.providers.gcp import names
+from launchdeck.providers.gcp import compute, names
 from launchdeck.providers.gcp.api import Gcp
 
 NETWORK = "default"
@@ -60,25 +60,20 @@ async def private_services_access(gcp: Gcp, network: Network, project_number: st
     from google.cloud import compute_v1 as c
 
     link = network.link(gcp.project)
-    if (
-        await gcp.maybe("compute.GlobalAddresses", "get", project=gcp.project, address=names.PEERING_RANGE)
-        is None
-    ):
-        op = await gcp.call(
-            "compute.GlobalAddresses",
-            "insert",
-            project=gcp.project,
-            address_resource=c.Address(
-                name=names.PEERING_RANGE,
-                purpose="VPC_PEERING",
-                address_type="INTERNAL",
-                prefix_length=16,
-                network=link,
-                description="Made by launchdeck: private addresses of Google's managed services",
-                labels=dict(names.SHARED),
-            ),
-        )
-        await gcp.wait(op, what="reserve a range for private services access", api="compute")
+    await compute.insert(
+        gcp,
+        "GlobalAddresses",
+        "address",
+        c.Address(
+            name=names.PEERING_RANGE,
+            purpose="VPC_PEERING",
+            address_type="INTERNAL",
+            prefix_length=16,
+            network=link,
+            description="Made by launchdeck: private addresses of Google's managed services",
+            labels=dict(names.SHARED),
+        ),
+    )
     numbered = f"projects/{project_number}/global/networks/{network.name}"
     base = "/v1/services/servicenetworking.googleapis.com/connections"
     listed = await gcp.rest("servicenetworking", "GET", base, params={"network": numbered})
@@ -129,11 +124,6 @@ async def internal_calls(gcp: Gcp, network: Network) -> None:
             ),
         )
         await gcp.wait(op, what="turn on Private Google Access", api="compute")
-    if (
-        await gcp.maybe("compute.Routers", "get", project=gcp.project, region=gcp.region, router=names.ROUTER)
-        is not None
-    ):
-        return
     nat = c.RouterNat(
         name="launchdeck",
         nat_ip_allocate_option="AUTO_ONLY",
@@ -142,16 +132,10 @@ async def internal_calls(gcp: Gcp, network: Network) -> None:
             c.RouterNatSubnetworkToNat(name=subnetwork.self_link, source_ip_ranges_to_nat=["ALL_IP_RANGES"])
         ],
     )
-    op = await gcp.call(
-        "compute.Routers",
-        "insert",
-        project=gcp.project,
-        region=gcp.region,
-        router_resource=c.Router(
-            name=names.ROUTER,
-            network=network.link(gcp.project),
-            nats=[nat],
-            description="Made by launchdeck: internet for services sending all traffic into the network",
-        ),
+    router = c.Router(
+        name=names.ROUTER,
+        network=network.link(gcp.project),
+        nats=[nat],
+        description="Made by launchdeck: internet for services sending all traffic into the network",
     )
-    await gcp.wait(op, what="make a Cloud NAT", api="compute")
+    await compute.insert(gcp, "Routers", "router", router, region=gcp.region)

@@ -46,7 +46,8 @@ class ArtifactRegistryApi(Api):
         self.repositories: dict[str, Any] = {}
         self.images: dict[str, dict[str, Any]] = {}
         """Repository name -> image path -> {"digests": {digest: DockerImage}, "tags": {tag: digest}}."""
-        self.creating: set[str] = set()
+        self.creating: dict[str, Work] = {}
+        """Repositories being made -> the work that makes them (it moves on when they are read)."""
         self.operations = Operations()
         self.policies = Policies()
 
@@ -122,6 +123,8 @@ class ArtifactRegistryApi(Api):
         ]
 
     def _repository(self, name: str) -> Any:
+        if name in self.creating:
+            self.creating[name].poll()
         if name not in self.repositories:
             raise not_found(f"Requested entity was not found. Repository {name} does not exist.")
         return self.repositories[name]
@@ -153,19 +156,21 @@ class ArtifactRegistryApi(Api):
             stored.mode = 1  # STANDARD_REPOSITORY
         stored.registry_uri = f"{region}-docker.pkg.dev/{name.split('/')[1]}/{request.repository_id}"
         work = Work(self.ctx.progress(), lambda: self._finish_create(name, stored))
-        self.creating.add(name)
+        self.creating[name] = work
         return self.operations.start(self._op_name(request.parent), work, ar.OperationMetadata.pb())
 
     def _finish_create(self, name: str, repository: Any) -> Any:
         self.repositories[name] = repository
         self.images[name] = {}
-        self.creating.discard(name)
+        self.creating.pop(name, None)
         return repository
 
     def get_repository(self, request: Any) -> Any:
         return self._repository(request.name)
 
     def list_repositories(self, request: Any) -> Any:
+        for name in [n for n in self.creating if n.startswith(request.parent + "/repositories/")]:
+            self.creating[name].poll()
         names = sorted(n for n in self.repositories if n.startswith(request.parent + "/repositories/"))
         shown, token = page(names, request.page_size, request.page_token)
         response = ar.ListRepositoriesResponse.pb()(next_page_token=token)

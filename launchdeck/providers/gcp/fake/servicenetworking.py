@@ -110,13 +110,13 @@ class ServiceNetworkingApi(Api):
             "service": f"services/{SERVICE}",
             "peering": "servicenetworking-googleapis-com",
         }
-        operation = {"name": f"operations/pssn.p24-{sequence()}", "done": False}
+        operation = {"name": f"operations/pssn.p24-{sequence()}", "done": False, "network": network}
 
         def complete() -> None:
             self.connections[network] = connection
 
         self.operations[operation["name"]] = (operation, self.ctx.progress(), complete)
-        return Reply(200, operation)
+        return Reply(200, {k: v for k, v in operation.items() if k != "network"})
 
     def list(self, request: Request, variables: dict[str, str]) -> Reply:
         self._service(variables)
@@ -124,6 +124,9 @@ class ServiceNetworkingApi(Api):
         if not network:
             raise invalid("The network parameter is required.", "network")
         _, _, canonical = self._network(network)
+        for name, (operation, _, _) in list(self.operations.items()):
+            if operation.get("network") == canonical:  # connections are made whether or not polled
+                self._advance(name)
         found = [self.connections[canonical]] if canonical in self.connections else []
         return Reply(200, {"connections": found} if found else {})
 
@@ -131,12 +134,15 @@ class ServiceNetworkingApi(Api):
         name = f"operations/{variables['operation']}"
         if name not in self.operations:
             raise not_found(f"Operation {name} not found.")
+        return Reply(200, self._advance(name))
+
+    def _advance(self, name: str) -> dict[str, Any]:
         operation, progress, complete = self.operations[name]
         if not operation["done"] and progress.observe():
             complete()
             operation["done"] = True
             operation["response"] = {"@type": "type.googleapis.com/google.protobuf.Empty"}
-        return Reply(200, operation)
+        return {k: v for k, v in operation.items() if k != "network"}
 
     # --- for the other APIs -------------------------------------------------------------------
 
