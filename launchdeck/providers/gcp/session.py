@@ -71,6 +71,8 @@ class GcpSession:
         self.found_stores: dict[str, stores.Existing] = {}
         self.endpoints: dict[str, str] = {}
         """Managed store service -> its private address."""
+        self.referenced: set[str] = set()
+        """Every secret a rendered service reads."""
         services = project.services
         self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
         callable_ = render.callable_services(services)
@@ -191,6 +193,7 @@ class GcpSession:
             internal=self.internal,
         )
         rendered = render.render(service, infra, self.config)
+        self.referenced.update(rendered.secrets)
         parts = service_parts(
             service, image or "", self.config, project=self.name, stack=self.stack, exclude_replicas=False
         )
@@ -340,26 +343,25 @@ class GcpSession:
         return status
 
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
-        """Remove a service the project no longer has (with its images and derived secrets), or
-        the load balancer when no domain is left."""
+        """Remove a service the project no longer has (with its images), or the load balancer
+        when no domain is left."""
         if found.kind is Kind.INGRESS:
             progress(None, "removing the load balancer: no domain is left")
             await ingress.remove(
                 self.gcp, self.name, self.stack, lambda what: progress(None, f"removed {what}")
             )
             return
-        service = self.live[name]
-        await delete_service(self.gcp, service.name)
-        label = dict(service.labels).get(names.SERVICE, names.label(name))
+        await delete_service(self.gcp, self.live[name].name)
         await delete_package(self.gcp, names.image_path(self.name, self.stack, name))
+
+    async def tidy(self) -> None:
+        """Delete the derived secrets no service reads any more (a value that no longer mixes
+        config, a service taken out). A store's data stays until `compose down`."""
         for secret in await config.listed(self.gcp, self.name, self.stack, "derived"):
-            if secret.startswith(names.derived_secret_id(self.name, self.stack, label, "")):
+            if secret not in self.referenced:
                 await self.gcp.maybe(
                     "secretmanager", "delete_secret", name=f"projects/{self.gcp.project}/secrets/{secret}"
                 )
-
-    async def tidy(self) -> None:
-        """Nothing is left to tidy: a store's data stays until `compose down`."""
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -168,3 +168,18 @@ def test_unreachable_endpoint_is_engine_unavailable() -> None:
     gcp = Gcp(environ={"LAUNCHDECK_GCP_ENDPOINT": "http://127.0.0.1:9", "GCP_PROJECT_ID": PROJECT})
     with pytest.raises(EngineUnavailable):
         go(gcp.call, "secretmanager", "list_secrets", parent=f"projects/{PROJECT}")
+
+
+def test_a_refusal_without_a_better_hint_offers_ps_as_an_action(gcp: Gcp) -> None:
+    """The generic hint is plain words; the next step is an action (ps), not a command line."""
+    with pytest.raises(GcpError) as caught:
+        go(
+            gcp.call,
+            "run.services",
+            "create_service",
+            parent=LOCATION,
+            service=_service(),
+            service_id="Bad_Id",
+        )
+    assert [(a.operation, dict(a.args)) for a in caught.value.actions] == [("ps", {"provider": "gcp"})]
+    assert "launchdeck" not in caught.value.hint and "--provider" not in caught.value.hint

@@ -642,6 +642,27 @@ def test_sql_instance_becomes_runnable_with_a_private_ip(gcp: Gcp) -> None:
     assert [a.type_.name for a in ready.ip_addresses] == ["PRIVATE"]
 
 
+def test_sql_instance_moves_on_without_its_operation_being_polled(fake: FakeGcp, gcp: Gcp) -> None:
+    """A client that dies after asking still gets an instance: reads of it alone bring it to RUNNABLE."""
+    from google.cloud import sqladmin_v1 as s
+
+    async def scenario() -> list[str]:
+        await _private_access(gcp)
+        await gcp.rest("sqladmin", "POST", f"/v1/projects/{PROJECT}/instances", body=_sql_instance())
+        states = []
+        for _ in range(fake.knobs.lro_polls + 1):
+            found = await gcp.rest(
+                "sqladmin",
+                "GET",
+                f"/v1/projects/{PROJECT}/instances/shop-dev-db",
+                response_type=s.DatabaseInstance,
+            )
+            states.append(found.state.name)
+        return states
+
+    assert go(scenario)[-1] == "RUNNABLE"
+
+
 def test_sql_users_databases_backups_and_delete(gcp: Gcp) -> None:
     """Users, databases and backups wait for RUNNABLE; a deleted instance's name cannot be reused."""
     from google.cloud import sqladmin_v1 as s
@@ -874,6 +895,23 @@ def test_load_balancer_chain_and_delete_order(gcp: Gcp) -> None:
 
     cert, in_use = go(scenario)
     assert cert.managed.status == "ACTIVE" and in_use.code == 400 and "already being used" in in_use.message
+
+
+def test_compute_resource_appears_without_its_operation_being_polled(gcp: Gcp) -> None:
+    """An address whose insert nobody waits for is there after a few reads, as on the real API."""
+    from google.cloud import compute_v1 as c
+
+    async def scenario() -> object:
+        await gcp.call(
+            "compute.GlobalAddresses", "insert", project=PROJECT, address_resource=c.Address(name="ip")
+        )
+        for _ in range(5):
+            found = await gcp.maybe("compute.GlobalAddresses", "get", project=PROJECT, address="ip")
+            if found is not None:
+                return found
+        return None
+
+    assert go(scenario) is not None
 
 
 def test_compute_enum_values_are_checked(gcp: Gcp) -> None:

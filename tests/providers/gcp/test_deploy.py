@@ -292,6 +292,19 @@ def test_a_new_config_value_rolls_out_a_new_revision(deployed, provider, shop, f
     assert _service(fake, "backend").latest_ready_revision != before
 
 
+def test_a_value_that_no_longer_reads_config_leaves_no_secret_behind(
+    deployed, provider, shop, fake: FakeGcp
+) -> None:
+    """DATABASE_URL without the password becomes plain; the derived secret it had is deleted."""
+    compose = Path(shop.working_directory) / "compose.yaml"
+    compose.write_text(compose.read_text().replace("shop:${POSTGRES_PASSWORD}@db", "shop@db"))
+    derived = names.derived_secret_id("shop", "dev", "backend", "DATABASE_URL")
+    assert any(s.endswith(f"/{derived}") for s in fake.api("secretmanager").secrets)
+    result, _ = _deploy(provider, shop)
+    assert result.ok and isinstance(_env(fake, "backend")["DATABASE_URL"], str)
+    assert not any(s.endswith(f"/{derived}") for s in fake.api("secretmanager").secrets)
+
+
 def test_replicas_become_min_instances(provider, project, gcp, fake: FakeGcp) -> None:
     """deploy.replicas: 2 keeps two instances warm; changing it updates the service in place."""
     text = (
