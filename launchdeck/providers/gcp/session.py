@@ -25,7 +25,8 @@ from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
-from launchdeck.providers.gcp import access, build, config, ingress, names, network, render, stores
+from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
+from launchdeck.providers.gcp import build as builds
 from launchdeck.providers.gcp.api import Gcp, GcpError
 from launchdeck.providers.gcp.bucket import Bucket
 
@@ -47,20 +48,9 @@ class GcpSession:
         sink: Sink,
         poll_interval: float,
     ) -> None:
-        self.gcp, self.bucket, self.number, self.project, self.stack = (
-            gcp,
-            bucket,
-            project_number,
-            project,
-            stack,
-        )
-        self.config, self.etag, self.options, self.sink, self.poll = (
-            config_values,
-            etag,
-            options,
-            sink,
-            poll_interval,
-        )
+        self.gcp, self.bucket, self.number = gcp, bucket, project_number
+        self.project, self.stack, self.config = project, stack, config_values
+        self.etag, self.options, self.sink, self.poll = etag, options, sink, poll_interval
         self.routes = ingress.routes(project, stack)
         self.extras = (LOAD_BALANCER,) if self.routes else ()
         self.account = names.account_email(project.name, stack, gcp.project)
@@ -161,9 +151,11 @@ class GcpSession:
             return qualified(service.image or "")
         path = names.image_path(self.name, self.stack, service.name)
         if not build:
-            image_tag = await anyio.to_thread.run_sync(_tag, service)
+            image_tag = await anyio.to_thread.run_sync(builds.tag, service.build, service.name)
             return f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{image_tag}"
-        return await _build(self.gcp, self.bucket, service, path, progress, self.poll)
+        return await builds.image(
+            self.gcp, self.bucket, service.build, service.name, path, progress, self.poll
+        )
 
     def render(self, name: str, image: str | None) -> Unit:
         if name == LOAD_BALANCER:
@@ -179,19 +171,7 @@ class GcpSession:
             if spec.password is not None:
                 parts["config:password"] = config_digest(self.name, self.stack, "password", spec.password)
             return Unit(name, Kind.STORE, parts, spec=spec)
-        infra = render.Infra(
-            project=self.name,
-            stack=self.stack,
-            gcp_project=self.gcp.project,
-            region=self.gcp.region,
-            account=self.account,
-            network=self.net.name,
-            subnetwork=self.net.subnetwork,
-            stores=self.store_names,
-            endpoints=dict(self.endpoints),
-            hosts=self.hosts,
-            internal=self.internal,
-        )
+        infra = self._infra()
         rendered = render.render(service, infra, self.config)
         self.referenced.update(rendered.secrets)
         parts = service_parts(
@@ -211,27 +191,33 @@ class GcpSession:
             after=frozenset(after),
         )
 
+    def _infra(self) -> render.Infra:
+        """What the services' Cloud Run settings point at, as far as it is known now."""
+        return render.Infra(
+            project=self.name,
+            stack=self.stack,
+            gcp_project=self.gcp.project,
+            region=self.gcp.region,
+            account=self.account,
+            network=self.net.name,
+            subnetwork=self.net.subnetwork,
+            stores=self.store_names,
+            endpoints=dict(self.endpoints),
+            hosts=self.hosts,
+            internal=self.internal,
+        )
+
     # -- changing --------------------------------------------------------------------------
 
     async def prepare(self) -> None:
         """What every unit stands on, made where missing."""
-        gcp, services = self.gcp, self.project.services.values()
-        infra = render.Infra(
-            project=self.name,
-            stack=self.stack,
-            gcp_project=gcp.project,
-            region=gcp.region,
-            account=self.account,
-            stores=self.store_names,
-            hosts=self.hosts,
-            internal=self.internal,
-        )
+        gcp, services, infra = self.gcp, self.project.services.values(), self._infra()
         calls_internal = any(
             render.reaches(s, infra, self.config)[1] for s in services if not s.managed_store
         )
         steps = [self._account]
         if any(s.build and not s.managed_store for s in services):
-            steps.append(lambda: build.repository(gcp))
+            steps.append(lambda: builds.repository(gcp))
         if any(s.managed_store == "postgres" for s in services):
             steps.append(lambda: network.private_services_access(gcp, self.net, self.number, self.poll))
         if calls_internal:
@@ -364,7 +350,7 @@ class GcpSession:
                 )
 
 
-# -- reading ------------------------------------------------------------------------------
+# -- what ps and destroy share ----------------------------------------------------------------
 
 
 def qualified(image: str) -> str:
@@ -373,18 +359,6 @@ def qualified(image: str) -> str:
     if "/" in image and ("." in first or ":" in first or first == "localhost"):
         return image
     return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
-
-
-def _tag(service: Service) -> str:
-    assert service.build is not None
-    return build.tag(service.build, service.name)
-
-
-async def _build(
-    gcp: Gcp, bucket: Bucket, service: Service, path: str, progress: Progress, interval: float
-) -> str:
-    assert service.build is not None
-    return await build.image(gcp, bucket, service.build, service.name, path, progress, interval)
 
 
 async def live(gcp: Gcp, project: Project, stack: str) -> dict[str, Any]:
