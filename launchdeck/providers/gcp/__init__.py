@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True)
 
 
-def create() -> GcpProvider:
+def create(*, region: str | None = None) -> GcpProvider:
+    """The provider for the project and region of the environment (``region`` overrides
+    GCP_REGION, for a front end's --region)."""
+    from launchdeck.providers.gcp.api import Gcp
     from launchdeck.providers.gcp.provider import GcpProvider
 
-    return GcpProvider()
+    return GcpProvider(Gcp(region=region) if region else None)

@@ -2,10 +2,11 @@
 
 ``Gcp`` finds credentials with Application Default Credentials, the project in
 ``GCP_PROJECT_ID``, ``GOOGLE_CLOUD_PROJECT`` or the credentials, and the region in
-``GCP_REGION`` (default us-central1). Clients are made on first use, once, with the REST
-transport; ``LAUNCHDECK_GCP_ENDPOINT`` (one base URL; each API under ``<base>/<api>``) or
-``LAUNCHDECK_GCP_ENDPOINT_<API>`` (one API, e.g. ``LAUNCHDECK_GCP_ENDPOINT_RUN``) point
-them elsewhere, with anonymous credentials when that is this machine (the local fake).
+``GCP_REGION`` (default us-central1), unless the caller names them. Clients are made on
+first use, once, with the REST transport; ``LAUNCHDECK_GCP_ENDPOINT`` (one base URL; each
+API under ``<base>/<api>``) or ``LAUNCHDECK_GCP_ENDPOINT_<API>`` (one API, e.g.
+``LAUNCHDECK_GCP_ENDPOINT_RUN``) point them elsewhere, with anonymous credentials when that
+is this machine (the local fake).
 
 Calls are retried on 429 and 503 with bounded exponential backoff; long-running operations
 are awaited by polling (``wait``); and every library exception becomes a ``GcpError`` that
@@ -103,6 +104,7 @@ class Gcp:
         environ: Mapping[str, str] | None = None,
         credentials: Any = None,
         project: str | None = None,
+        region: str | None = None,
         poll_interval: float = 2.0,
         attempts: int = 6,
         backoff: float = 0.5,
@@ -111,7 +113,7 @@ class Gcp:
         self._env = dict(os.environ if environ is None else environ)
         self._credentials = credentials
         self._project = project or self._env.get("GCP_PROJECT_ID") or self._env.get("GOOGLE_CLOUD_PROJECT")
-        self.region = self._env.get("GCP_REGION") or DEFAULT_REGION
+        self.region = region or self._env.get("GCP_REGION") or DEFAULT_REGION
         self.poll_interval = poll_interval
         self.attempts = attempts
         self.backoff = backoff

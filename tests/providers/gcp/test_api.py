@@ -63,11 +63,13 @@ def test_endpoint_override(environ: dict[str, str], expected: str | None) -> Non
 
 
 def test_region_defaults_to_us_central1() -> None:
-    """GCP_REGION picks the region; without it, us-central1."""
-    assert (Gcp(environ={}).region, Gcp(environ={"GCP_REGION": "europe-west1"}).region) == (
-        "us-central1",
-        "europe-west1",
+    """A region given wins over GCP_REGION, which wins over the default, us-central1."""
+    regions = (
+        Gcp(environ={}).region,
+        Gcp(environ={"GCP_REGION": "europe-west1"}).region,
+        Gcp(environ={"GCP_REGION": "europe-west1"}, region="asia-east1").region,
     )
+    assert regions == ("us-central1", "europe-west1", "asia-east1")
 
 
 def test_importing_the_door_imports_no_google_library() -> None:

@@ -479,12 +479,13 @@ def test_secrets_never_reach_specs_results_events_requests_or_logs(
         assert value not in seen
 
 
-def test_deploy_converges_with_a_fifth_of_requests_failing(provider, shop, fake: FakeGcp) -> None:
-    """429s and 503s on 20% of requests are retried; the deploy completes and a redeploy is a no-op."""
-    fake.knobs.fault_rate = 0.2
+@pytest.mark.parametrize("code", [503, 429])
+def test_deploy_converges_with_a_fifth_of_requests_failing(provider, shop, fake: FakeGcp, code: int) -> None:
+    """503s (or 429s) on 20% of requests are retried; the deploy completes and a redeploy is a no-op."""
+    fake.knobs.fault_rate, fake.knobs.fault_code = 0.2, code
     result, _ = _deploy(provider, shop)
     assert result.ok, [(s.name, s.message) for s in result.services]
-    assert sum(1 for r in fake.requests() if r["status"] == 503) > 20
+    assert sum(1 for r in fake.requests() if r["status"] == code) > 20
     again, _ = _deploy(provider, shop)
     assert {c.action for c in again.changes} == {Action.NOOP}
 
