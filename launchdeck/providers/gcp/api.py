@@ -23,9 +23,9 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -69,6 +69,7 @@ ROLES = {
 }
 """The predefined role that grants what launchdeck does with each API."""
 
+T = TypeVar("T")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _RETRIED = {429, 503}
 _threads = anyio.CapacityLimiter(16)
@@ -123,6 +124,10 @@ class Gcp:
         self._adc: tuple[Any, str | None] | None = None
 
     # --- where and as whom ------------------------------------------------------------------
+
+    def setting(self, name: str) -> str | None:
+        """A variable of the environment this door was made with (set and not empty)."""
+        return self._env.get(name) or None
 
     def endpoint(self, api: str) -> str | None:
         """The base URL for ``api``, or None for Google's own."""
@@ -435,6 +440,17 @@ class Gcp:
                 actions=_WHERE,
             )
         return current
+
+
+async def if_enabled(step: Callable[[], Awaitable[T]], default: T) -> T:
+    """``step``'s answer, or ``default`` when its API is not enabled in the project: an API
+    nobody enabled holds nothing of ours, so a look for what exists need not stop there."""
+    try:
+        return await step()
+    except GcpError as exc:
+        if exc.reason != "SERVICE_DISABLED":
+            raise
+        return default
 
 
 def _takes_retry(function: Callable[..., Any]) -> bool:

@@ -25,12 +25,16 @@ class Bucket:
     def _blob(self, key: str) -> Any:
         return self.gcp.client("storage").bucket(self.name).blob(key)
 
-    async def ensure(self) -> None:
-        """Make the bucket if it does not exist yet (once per process)."""
+    async def ensure(self, project_number: str) -> None:
+        """Make the bucket if it does not exist yet (once per process); refuse one that belongs
+        to another project."""
         if self._ready:
             return
-        if await self.gcp.maybe("storage", "get_bucket", self.name) is None:
+        found = await self.gcp.maybe("storage", "get_bucket", self.name)
+        if found is None:
             await self._create()
+        elif str(found.project_number) != project_number:
+            raise _taken(self.name)
         self._ready = True
 
     async def _create(self) -> None:
@@ -45,13 +49,7 @@ class Bucket:
             if exc.code != 409:
                 raise
             if "already own it" not in exc.message:  # bucket names are global: someone else has it
-                raise GcpError(
-                    f"the bucket name {self.name} is taken by another Google Cloud project",
-                    code=409,
-                    status="ALREADY_EXISTS",
-                    hint="Name a bucket of your own for launchdeck with LAUNCHDECK_GCP_BUCKET "
-                    "(it is made if missing), then try again.",
-                ) from exc
+                raise _taken(self.name) from exc
 
     async def read(self, key: str) -> bytes | None:
         """An object's content, or None when it (or the bucket) does not exist."""
@@ -116,3 +114,13 @@ class Bucket:
                 return False
             raise
         return True
+
+
+def _taken(name: str) -> GcpError:
+    return GcpError(
+        f"the bucket name {name} is taken by another Google Cloud project",
+        code=409,
+        status="ALREADY_EXISTS",
+        hint="Name a bucket of your own for launchdeck with LAUNCHDECK_GCP_BUCKET (it is made if "
+        "missing), then try again.",
+    )

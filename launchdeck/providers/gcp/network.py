@@ -34,14 +34,17 @@ class Network:
         return f"projects/{gcp_project}/global/networks/{self.name}"
 
 
-async def lookup(gcp: Gcp, choice: str) -> Network:
-    """The network a deploy uses; says clearly what is missing without changing anything."""
+async def lookup(gcp: Gcp, choice: str, *, needed: bool = True) -> Network:
+    """The network a deploy uses; says clearly what is missing without changing anything. A
+    project whose services reach nothing through the network does not need Compute at all."""
     if choice != "default":
         raise ProviderError(
             f"the {choice} network is not available on gcp yet",
             provider="gcp",
             hint="Deploy with the default network (the project's `default` VPC).",
         )
+    if not needed:
+        return Network()
     found = await gcp.maybe(
         "compute.Subnetworks", "get", project=gcp.project, region=gcp.region, subnetwork=SUBNETWORK
     )

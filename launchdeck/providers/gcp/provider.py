@@ -9,7 +9,6 @@ deployment records and the lock (Cloud Storage), ps, logs (Cloud Logging) and de
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC
@@ -56,7 +55,7 @@ class GcpProvider:
     def bucket(self) -> Bucket:
         if self._bucket is None:
             gcp = self.gcp
-            name = os.environ.get(BUCKET) or names.bucket(gcp.project, gcp.region)
+            name = gcp.setting(BUCKET) or names.bucket(gcp.project, gcp.region)
             self._bucket = Bucket(gcp, name)
         return self._bucket
 
@@ -78,8 +77,7 @@ class GcpProvider:
 
     @asynccontextmanager
     async def lock(self, project: str, stack: str, operation: str, deployment_id: str) -> AsyncIterator[None]:
-        self.gcp.check()
-        await self.bucket.ensure()
+        await self.bucket.ensure(await self.project_number())
         async with lock.held(self.bucket, project, stack, deployment_id, operation):
             yield
 
@@ -102,7 +100,8 @@ class GcpProvider:
     async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
         self.gcp.check()
         found, found_stores = await gather(
-            lambda: live(self.gcp, project, stack), lambda: stores.find_all(self.gcp, project.name, stack)
+            lambda: live(self.gcp, project, stack),
+            lambda: stores.find_all(self.gcp, project.name, stack, _kinds(project)),
         )
         routes = ingress.routes(project, stack)
         out: dict[str, ServiceStatus] = {}
@@ -206,6 +205,11 @@ class GcpProvider:
 
         self.gcp.check()
         return await teardown(self.gcp, project, stack, sink)
+
+
+def _kinds(project: Project) -> set[str]:
+    """The kinds of managed store the project has (only their APIs are asked)."""
+    return {s.managed_store for s in project.services.values() if s.managed_store}
 
 
 def _rfc3339(moment: Any) -> str:

@@ -27,7 +27,7 @@ from launchdeck.engine.status import ServiceStatus
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled
 from launchdeck.providers.gcp.bucket import Bucket
 
 LOAD_BALANCER = "(load balancer)"
@@ -65,6 +65,7 @@ class GcpSession:
         """Every secret a rendered service reads."""
         services = project.services
         self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
+        self.store_kinds = {s.managed_store for s in services.values() if s.managed_store}
         callable_ = render.callable_services(services)
         self.hosts = {
             n: names.run_url(
@@ -87,12 +88,14 @@ class GcpSession:
         gcp = self.gcp
         self.zones, self.net, self.live, self.found_stores = await gather(
             lambda: ingress.zones(gcp, [r.domain for r in self.routes]),
-            lambda: network.lookup(gcp, self.options.network),
+            lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
             lambda: live(gcp, self.project, self.stack),
-            lambda: stores.find_all(gcp, self.name, self.stack),
+            lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
         )
         balancer, public = await gather(
-            lambda: ingress.find(gcp, self.name, self.stack, self.routes, self.zones),
+            lambda: if_enabled(
+                lambda: ingress.find(gcp, self.name, self.stack, self.routes, self.zones), ingress.Existing()
+            ),
             lambda: gather(*[lambda s=s: access.is_public(gcp, s.name) for s in self.live.values()]),
         )
         out: dict[str, Found] = {}
@@ -189,6 +192,15 @@ class GcpSession:
             spec=(rendered, image or ""),
             replicas=render.replicas(service),
             after=frozenset(after),
+        )
+
+    def _needs_network(self) -> bool:
+        """Whether any service reaches a store or an internal service (through the network)."""
+        infra = self._infra()
+        return any(
+            any(render.reaches(s, infra, self.config))
+            for s in self.project.services.values()
+            if not s.managed_store
         )
 
     def _infra(self) -> render.Infra:

@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from launchdeck.engine.gather import gather
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled
 
 READY_WAIT = 1800.0
 """Seconds to wait for a new store: a Cloud SQL instance often takes ten minutes."""
@@ -143,18 +143,32 @@ class Existing:
     service: str
 
 
-async def find_all(gcp: Gcp, project: str, stack: str) -> dict[str, Existing]:
-    """The stack's stores by their service's label; changes nothing."""
-    from google.cloud import sqladmin_v1 as s
+async def find_all(
+    gcp: Gcp, project: str, stack: str, kinds: Collection[str] = ("postgres", "redis")
+) -> dict[str, Existing]:
+    """The stack's stores (of ``kinds``) by their service's label; changes nothing, and asks
+    only the APIs of those kinds, which need not be enabled."""
 
-    listed, instances = await gather(
-        lambda: gcp.rest(
-            "sqladmin", "GET", f"/v1/projects/{gcp.project}/instances", response_type=s.InstancesListResponse
-        ),
-        lambda: gcp.all("redis", "list_instances", parent=f"projects/{gcp.project}/locations/{gcp.region}"),
-    )
+    async def databases() -> list[Any]:
+        from google.cloud import sqladmin_v1 as s
+
+        if "postgres" not in kinds:
+            return []
+        path = f"/v1/projects/{gcp.project}/instances"
+        listed = await if_enabled(
+            lambda: gcp.rest("sqladmin", "GET", path, response_type=s.InstancesListResponse), None
+        )
+        return list(listed.items) if listed is not None else []
+
+    async def caches() -> list[Any]:
+        if "redis" not in kinds:
+            return []
+        parent = f"projects/{gcp.project}/locations/{gcp.region}"
+        return await if_enabled(lambda: gcp.all("redis", "list_instances", parent=parent), [])
+
+    dbs, instances = await gather(databases, caches)
     out: dict[str, Existing] = {}
-    for db in listed.items:
+    for db in dbs:
         labels = dict(db.settings.user_labels)
         if (
             names.owned(labels, project, stack)
@@ -313,7 +327,7 @@ async def ready(
     last: list[str] = []
 
     async def check() -> Existing | None:
-        found = (await find_all(gcp, project, stack)).get(names.label(spec.service))
+        found = (await find_all(gcp, project, stack, (spec.kind,))).get(names.label(spec.service))
         if found is None:
             return None
         if found.state in ("FAILED", "SUSPENDED"):

@@ -16,7 +16,7 @@ from launchdeck.engine.gather import gather
 from launchdeck.errors import ProviderError
 from launchdeck.providers.base import Teardown
 from launchdeck.providers.gcp import access, config, ingress, names, stores
-from launchdeck.providers.gcp.api import Gcp
+from launchdeck.providers.gcp.api import Gcp, if_enabled
 from launchdeck.providers.gcp.session import delete_package, delete_service
 
 
@@ -29,7 +29,7 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
         sink(Event(None, None, f"removed {what}"))
 
     # 1. the way in: DNS records, then the load balancer, users before what they use
-    await ingress.remove(gcp, project, stack, done)
+    await if_enabled(lambda: ingress.remove(gcp, project, stack, done), None)
 
     # 2. the services
     async def service(path: str) -> None:
@@ -68,7 +68,7 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
         done(f"{len(derived)} derived secret(s)")
     await gather(*[lambda s=s: config.revoke(gcp, s, member) for s in kept_secrets])
     await access.project_role(gcp, names.LLM_ROLE, member, wanted=False)
-    if await access.delete_account(gcp, member.partition(":")[2]):
+    if await if_enabled(lambda: access.delete_account(gcp, member.partition(":")[2]), False):
         done(f"service account {member.partition(':')[2]}")
     for path in await _images(gcp, project, stack):
         if await delete_package(gcp, path):
@@ -87,16 +87,18 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
 
 
 async def _services(gcp: Gcp, project: str, stack: str) -> list[str]:
-    found = await gcp.all(
-        "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
-    )
+    parent = f"projects/{gcp.project}/locations/{gcp.region}"
+    found = await if_enabled(lambda: gcp.all("run.services", "list_services", parent=parent), [])
     return [s.name for s in found if names.owned(dict(s.labels), project, stack)]
 
 
 async def _images(gcp: Gcp, project: str, stack: str) -> list[str]:
     """The image paths of the stack in the shared repository."""
     repository = names.repository(gcp.project, gcp.region)
-    if await gcp.maybe("artifactregistry", "get_repository", name=repository) is None:
+    if (
+        await if_enabled(lambda: gcp.maybe("artifactregistry", "get_repository", name=repository), None)
+        is None
+    ):
         return []
     prefix = names.image_path(project, stack, "")
     packages = await gcp.all("artifactregistry", "list_packages", parent=repository)
@@ -110,9 +112,11 @@ async def _left(gcp: Gcp, project: str, stack: str) -> list[str]:
         lambda: _services(gcp, project, stack),
         lambda: stores.find_all(gcp, project, stack),
         lambda: config.listed(gcp, project, stack, "derived"),
-        lambda: ingress.find(gcp, project, stack, [], {}),
+        lambda: if_enabled(lambda: ingress.find(gcp, project, stack, [], {}), ingress.Existing()),
         lambda: _images(gcp, project, stack),
-        lambda: access.account_exists(gcp, names.account_email(project, stack, gcp.project)),
+        lambda: if_enabled(
+            lambda: access.account_exists(gcp, names.account_email(project, stack, gcp.project)), False
+        ),
     )
     left = [s.rsplit("/", 1)[-1] for s in services] + [
         f.name.rsplit("/", 1)[-1] for f in found_stores.values()

@@ -621,6 +621,30 @@ def _child_env(fake: FakeGcp) -> dict[str, str]:
     return {**keep, **fake.env, "GCP_PROJECT_ID": PROJECT}
 
 
+def test_a_project_without_stores_or_domains_needs_only_the_core_apis(
+    provider, project, fake: FakeGcp
+) -> None:
+    """Cloud SQL, Memorystore, Compute, DNS and Service Networking not enabled: deploy, ps and destroy
+    of a project that uses none of them still work."""
+    fake.knobs.disabled_apis = [
+        f"{api}.googleapis.com" for api in ("sqladmin", "redis", "compute", "dns", "servicenetworking")
+    ]
+    root = project(
+        {
+            "compose.yaml": "name: tiny\nservices:\n  api:\n    image: nginx\n"
+            "    ports: [{target: 80, mode: ingress}]\n"
+        }
+    )
+    ref = ProjectRef(working_directory=str(root), provider="gcp")
+    result, _ = _deploy(provider, ref)
+    assert result.ok
+    assert [s.state for s in anyio.run(ps.ps, provider, ref.load().project, "dev")] == [
+        State.SERVICE_DEPLOYMENT_COMPLETED
+    ]
+    anyio.run(partial(destroy, provider, "tiny", "dev", sink=Recorder()))
+    assert fake.api("run").services == {}
+
+
 def test_llm_services_account_may_call_vertex_ai(provider, project, fake: FakeGcp) -> None:
     """x-defang-llm gives the stack's account roles/aiplatform.user and the service Vertex's settings."""
     root = project(

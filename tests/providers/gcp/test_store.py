@@ -135,7 +135,7 @@ def test_a_lock_whose_owner_is_gone_is_taken_over(provider: GcpProvider, fake: F
         "owner": "deploy",
         "deployment": "gone00000000",
     }
-    go(provider.bucket.ensure)
+    go(provider.bucket.ensure, project_number(PROJECT))
     go(partial(provider.bucket.write, names.lock_key("shop", "dev"), json.dumps(stale).encode()))
     go(_take, provider, "mine00000000")
     assert names.lock_key("shop", "dev") not in fake.api("storage").objects[provider.bucket.name]
@@ -151,7 +151,7 @@ def test_a_lock_of_a_live_process_elsewhere_is_respected(provider: GcpProvider) 
         "deployment": "theirs000000",
         "since": "2026-01-01T00:00:00+00:00",
     }
-    go(provider.bucket.ensure)
+    go(provider.bucket.ensure, project_number(PROJECT))
     go(partial(provider.bucket.write, names.lock_key("shop", "dev"), json.dumps(holder).encode()))
     with pytest.raises(ProviderError, match="another destroy of shop"):
         go(_take, provider, "mine00000000")
@@ -167,6 +167,23 @@ def test_the_lock_lives_in_a_private_bucket(provider: GcpProvider, fake: FakeGcp
     assert bucket["lifecycle"]["rule"][0]["condition"]["matchesPrefix"] == ["contexts/", "builds/"]
 
 
+def test_the_bucket_can_be_named(fake: FakeGcp) -> None:
+    """LAUNCHDECK_GCP_BUCKET names the bucket (bucket names are global); the lock makes it there."""
+    gcp = Gcp(environ={**fake.env, "GCP_PROJECT_ID": PROJECT, "LAUNCHDECK_GCP_BUCKET": "my-own-bucket"})
+    go(_take, GcpProvider(gcp, poll=0), "first0000000")
+    assert list(fake.api("storage").buckets) == ["my-own-bucket"]
+
+
+def test_a_bucket_name_taken_elsewhere_says_how_to_name_another(fake: FakeGcp) -> None:
+    """Bucket names are global: when another project has ours, the error says to set LAUNCHDECK_GCP_BUCKET."""
+    squatter = Gcp(environ={**fake.env, "GCP_PROJECT_ID": "someone-else"})
+    go(squatter.call, "storage", "create_bucket", names.bucket(PROJECT, "us-central1"))
+    provider = GcpProvider(Gcp(environ={**fake.env, "GCP_PROJECT_ID": PROJECT}), poll=0)
+    with pytest.raises(GcpError, match="is taken by another Google Cloud project") as caught:
+        go(_take, provider, "first0000000")
+    assert "LAUNCHDECK_GCP_BUCKET" in caught.value.hint
+
+
 def test_lock_expiry_is_longer_than_any_wait() -> None:
     """A live deploy's lock never expires under it: two hours, above every wait launchdeck makes."""
     from launchdeck.providers.gcp import build, stores
@@ -177,7 +194,7 @@ def test_lock_expiry_is_longer_than_any_wait() -> None:
 def test_takeover_races_have_one_winner(provider: GcpProvider) -> None:
     """Two deploys finding the same stale lock: one takes it over, the other is refused."""
     stale = {"host": "x", "pid": 1, "expires": time.time() - 1, "owner": "deploy", "deployment": "gone"}
-    go(provider.bucket.ensure)
+    go(provider.bucket.ensure, project_number(PROJECT))
     go(partial(provider.bucket.write, names.lock_key("shop", "dev"), json.dumps(stale).encode()))
     outcomes: list[str] = []
     held = anyio.Event()
