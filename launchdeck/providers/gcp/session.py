@@ -93,9 +93,7 @@ class GcpSession:
             lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
         )
         balancer, public = await gather(
-            lambda: if_enabled(
-                lambda: ingress.find(gcp, self.name, self.stack, self.routes, self.zones), ingress.Existing()
-            ),
+            lambda: self._balancer(),
             lambda: gather(*[lambda s=s: access.is_public(gcp, s.name) for s in self.live.values()]),
         )
         out: dict[str, Found] = {}
@@ -124,6 +122,15 @@ class GcpSession:
                 status=self._balancer_status(balancer),
             )
         return out
+
+    async def _balancer(self) -> ingress.Existing:
+        """The stack's load balancer; when no service has a domain, Compute need not be enabled
+        (and then holds none)."""
+
+        async def find() -> ingress.Existing:
+            return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
+
+        return await (find() if self.routes else if_enabled(find, ingress.Existing()))
 
     def _endpoints(self, name: str, service: Any) -> list[str]:
         compose = self.project.services.get(name)
