@@ -3,17 +3,20 @@ Memorystore, Cloud Logging, Vertex AI and a load balancer."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
 from launchdeck.providers.base import Capabilities
 
-CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True,
-                            domains=True)
+if TYPE_CHECKING:
+    from launchdeck.providers.gcp.provider import GcpProvider
+
+CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True)
 
 
-def create(*, region: str | None = None, profile: str | None = None) -> NoReturn:
-    from launchdeck.errors import UsageError
+def create(*, region: str | None = None, profile: str | None = None) -> GcpProvider:
+    """The provider for the project and region of the environment (``region`` overrides
+    GCP_REGION, for a front end's --region; ``profile`` means nothing to GCP)."""
+    from launchdeck.providers.gcp.api import Gcp
+    from launchdeck.providers.gcp.provider import GcpProvider
 
-    raise UsageError("deploying to gcp is not available in this version",
-                     hint="Deploy with --provider local or aws; checking the compose file with "
-                          "--provider gcp already tells whether it is ready for GCP.")
+    return GcpProvider(Gcp(region=region) if region else None)

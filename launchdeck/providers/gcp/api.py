@@ -2,10 +2,11 @@
 
 ``Gcp`` finds credentials with Application Default Credentials, the project in
 ``GCP_PROJECT_ID``, ``GOOGLE_CLOUD_PROJECT`` or the credentials, and the region in
-``GCP_REGION`` (default us-central1). Clients are made on first use, once, with the REST
-transport; ``LAUNCHDECK_GCP_ENDPOINT`` (one base URL; each API under ``<base>/<api>``) or
-``LAUNCHDECK_GCP_ENDPOINT_<API>`` (one API, e.g. ``LAUNCHDECK_GCP_ENDPOINT_RUN``) point
-them elsewhere, with anonymous credentials when that is this machine (the local fake).
+``GCP_REGION`` (default us-central1), unless the caller names them. Clients are made on
+first use, once, with the REST transport; ``LAUNCHDECK_GCP_ENDPOINT`` (one base URL; each
+API under ``<base>/<api>``) or ``LAUNCHDECK_GCP_ENDPOINT_<API>`` (one API, e.g.
+``LAUNCHDECK_GCP_ENDPOINT_RUN``) point them elsewhere, with anonymous credentials when that
+is this machine (the local fake).
 
 Calls are retried on 429 and 503 with bounded exponential backoff; long-running operations
 are awaited by polling (``wait``); and every library exception becomes a ``GcpError`` that
@@ -16,20 +17,21 @@ in or name the project. Nothing here imports a Google library until a client is 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
 
-from launchdeck.errors import EngineUnavailable, LaunchdeckError, ProviderError
+from launchdeck.errors import Action, EngineUnavailable, LaunchdeckError, ProviderError
 
 DEFAULT_REGION = "us-central1"
 ENDPOINT = "LAUNCHDECK_GCP_ENDPOINT"
@@ -46,6 +48,7 @@ APIS = {
     "redis": "redis.googleapis.com",
     "compute": "compute.googleapis.com",
     "dns": "dns.googleapis.com",
+    "servicenetworking": "servicenetworking.googleapis.com",
 }
 """API name (the endpoint variable's suffix, upper-cased) -> its service name."""
 
@@ -62,9 +65,11 @@ ROLES = {
     "redis": "roles/redis.admin",
     "compute": "roles/compute.loadBalancerAdmin",
     "dns": "roles/dns.admin",
+    "servicenetworking": "roles/servicenetworking.networksAdmin",
 }
 """The predefined role that grants what launchdeck does with each API."""
 
+T = TypeVar("T")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _RETRIED = {429, 503}
 _threads = anyio.CapacityLimiter(16)
@@ -76,9 +81,16 @@ class GcpError(ProviderError):
     (``NOT_FOUND``, ``ALREADY_EXISTS``, ...) and ``reason`` the ErrorInfo reason if any."""
 
     def __init__(
-        self, message: str, *, code: int = 0, status: str = "", reason: str = "", hint: str = ""
+        self,
+        message: str,
+        *,
+        code: int = 0,
+        status: str = "",
+        reason: str = "",
+        hint: str = "",
+        actions: Sequence[Action] = (),
     ) -> None:
-        super().__init__(message, provider="gcp", hint=hint)
+        super().__init__(message, provider="gcp", hint=hint, actions=actions)
         self.code = code
         self.status = status
         self.reason = reason
@@ -93,6 +105,7 @@ class Gcp:
         environ: Mapping[str, str] | None = None,
         credentials: Any = None,
         project: str | None = None,
+        region: str | None = None,
         poll_interval: float = 2.0,
         attempts: int = 6,
         backoff: float = 0.5,
@@ -101,7 +114,7 @@ class Gcp:
         self._env = dict(os.environ if environ is None else environ)
         self._credentials = credentials
         self._project = project or self._env.get("GCP_PROJECT_ID") or self._env.get("GOOGLE_CLOUD_PROJECT")
-        self.region = self._env.get("GCP_REGION") or DEFAULT_REGION
+        self.region = region or self._env.get("GCP_REGION") or DEFAULT_REGION
         self.poll_interval = poll_interval
         self.attempts = attempts
         self.backoff = backoff
@@ -111,6 +124,10 @@ class Gcp:
         self._adc: tuple[Any, str | None] | None = None
 
     # --- where and as whom ------------------------------------------------------------------
+
+    def setting(self, name: str) -> str | None:
+        """A variable of the environment this door was made with (set and not empty)."""
+        return self._env.get(name) or None
 
     def endpoint(self, api: str) -> str | None:
         """The base URL for ``api``, or None for Google's own."""
@@ -198,7 +215,7 @@ class Gcp:
             from google.cloud import dns
 
             return dns.Client(project=self.project, credentials=credentials, client_options=options)
-        if api in ("sqladmin", "iam"):
+        if api in ("sqladmin", "iam", "servicenetworking"):
             from google.auth.transport.requests import AuthorizedSession
 
             return AuthorizedSession(credentials)
@@ -251,6 +268,17 @@ class Gcp:
         return await self.run(
             lambda: getattr(self.client(name), method), *args, api=api, what=f"{name} {method}", **kwargs
         )
+
+    async def all(self, name: str, method: str, /, *args: Any, **kwargs: Any) -> list[Any]:
+        """Every item a paginated list method yields, every page read in the worker thread (a
+        429 or 503 on any page retries the whole list)."""
+
+        def read() -> Callable[[], list[Any]]:
+            function = getattr(self.client(name), method)
+            extra = {"retry": None} if _takes_retry(function) else {}
+            return lambda: list(function(*args, **kwargs, **extra))
+
+        return await self.run(read, api=name.partition(".")[0], what=f"{name} {method}")
 
     async def maybe(
         self, name: str, method: str, /, *args: Any, missing: tuple[int, ...] = (404,), **kwargs: Any
@@ -314,13 +342,20 @@ class Gcp:
         params: Mapping[str, str] | None = None,
         response_type: Any = None,
     ) -> Any:
-        """Call an API whose library has no REST transport (Cloud SQL Admin, IAM) over its HTTP rules.
+        """Call an API whose library has no REST transport (Cloud SQL Admin, IAM) or that has no
+        library (Service Networking) over its HTTP rules.
 
-        ``body`` is one of the library's proto-plus messages; the answer is parsed into
-        ``response_type`` (or returned as JSON).
+        ``body`` is one of the library's proto-plus messages (or, for an API without one, a
+        JSON-able dict); the answer is parsed into ``response_type`` (or returned as JSON).
         """
         base = self.endpoint(api) or f"https://{APIS[api]}"
-        data = None if body is None else type(body).to_json(body)
+        if body is None or isinstance(body, dict):
+            data = None if body is None else json.dumps(body)
+        else:
+            # only the fields set, enums by name: what the API's own clients send
+            data = type(body).to_json(
+                body, always_print_fields_with_no_presence=False, use_integers_for_enums=False, indent=None
+            )
 
         def send() -> Any:
             from google.api_core import exceptions
@@ -402,8 +437,20 @@ class Gcp:
                 status="FAILED_PRECONDITION",
                 reason=first.code,
                 hint=_GENERIC,
+                actions=_WHERE,
             )
         return current
+
+
+async def if_enabled(step: Callable[[], Awaitable[T]], default: T) -> T:
+    """``step``'s answer, or ``default`` when its API is not enabled in the project: an API
+    nobody enabled holds nothing of ours, so a look for what exists need not stop there."""
+    try:
+        return await step()
+    except GcpError as exc:
+        if exc.reason != "SERVICE_DISABLED":
+            raise
+        return default
 
 
 def _takes_retry(function: Callable[..., Any]) -> bool:
@@ -413,9 +460,9 @@ def _takes_retry(function: Callable[..., Any]) -> bool:
         return False
 
 
-_GENERIC = (
-    "Fix what GCP names, or try again; `launchdeck compose ps --provider gcp` shows where things stand."
-)
+_GENERIC = "Fix what GCP names, or try again; the services' state shows where things stand."
+_WHERE = (Action("ps", {"provider": "gcp"}),)
+"""The next step offered with the generic hint: look at where the deploy stands."""
 _STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -452,12 +499,14 @@ def translate(exc: Exception, *, what: str, api: str, project: str) -> Launchdec
         message = re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", str(exc.message or "")).strip()
         reason = exc.reason or ""
         metadata = exc.metadata or {}
+        hint = _hint(code, status, reason, metadata, message, api, project)
         return GcpError(
             f"GCP refused {what}: {status}: {message}",
             code=code,
             status=status,
             reason=reason,
-            hint=_hint(code, status, reason, metadata, message, api, project),
+            hint=hint,
+            actions=_WHERE if hint == _GENERIC else (),
         )
     if isinstance(exc, auth.DefaultCredentialsError):
         return _no_credentials()

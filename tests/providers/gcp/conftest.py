@@ -1,9 +1,12 @@
-"""The GCP tests' fixtures: the local fake on a free loopback port, and the door pointed at it."""
+"""The GCP tests' fixtures: the local fake on a free loopback port, the door pointed at it, the
+provider on that door, and the realistic project ready to deploy."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,6 +14,8 @@ import pytest
 
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.fake import FakeGcp
+from launchdeck.providers.gcp.provider import GcpProvider
+from launchdeck.tools.project import ProjectRef
 
 PROJECT = "shop-project"
 LOCATION = f"projects/{PROJECT}/locations/us-central1"
@@ -38,3 +43,36 @@ def gcp(fake: FakeGcp) -> Gcp:
 def go(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run one coroutine function to its end, as the CLI enters the async core."""
     return anyio.run(partial(function, *args, **kwargs))
+
+
+SHOP = Path(__file__).parent / "shop"
+SECRETS = {"API_KEY": "sk-shop-9f8e7d6c5b4a", "POSTGRES_PASSWORD": "pw-shop-1a2b3c4d5e6f"}
+
+
+@pytest.fixture
+def provider(gcp: Gcp) -> GcpProvider:
+    """The provider on the door to the fake; waits poll without pausing."""
+    return GcpProvider(gcp, poll=0)
+
+
+async def zone(gcp: Gcp, dns_name: str = "example.com.") -> None:
+    """A public Cloud DNS zone, as the user would have made for their domain."""
+    managed = gcp.client("dns").zone(dns_name.rstrip(".").replace(".", "-"), dns_name)
+    await gcp.run(lambda: managed.create, api="dns", what="make a zone")
+
+
+@pytest.fixture
+def shop(tmp_path: Path, provider: GcpProvider, gcp: Gcp) -> ProjectRef:
+    """The realistic project, copied to a fresh folder, with its config in Secret Manager and
+    a DNS zone for its domain."""
+    folder = tmp_path / "shop"
+    shutil.copytree(SHOP, folder)
+
+    async def setup() -> None:
+        await zone(gcp)
+        store = provider.config_store("shop", "dev")
+        for name, value in SECRETS.items():
+            await store.set(name, value)
+
+    anyio.run(setup)
+    return ProjectRef(working_directory=str(folder), provider="gcp", stack="dev")

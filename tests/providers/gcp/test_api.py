@@ -63,11 +63,13 @@ def test_endpoint_override(environ: dict[str, str], expected: str | None) -> Non
 
 
 def test_region_defaults_to_us_central1() -> None:
-    """GCP_REGION picks the region; without it, us-central1."""
-    assert (Gcp(environ={}).region, Gcp(environ={"GCP_REGION": "europe-west1"}).region) == (
-        "us-central1",
-        "europe-west1",
+    """A region given wins over GCP_REGION, which wins over the default, us-central1."""
+    regions = (
+        Gcp(environ={}).region,
+        Gcp(environ={"GCP_REGION": "europe-west1"}).region,
+        Gcp(environ={"GCP_REGION": "europe-west1"}, region="asia-east1").region,
     )
+    assert regions == ("us-central1", "europe-west1", "asia-east1")
 
 
 def test_importing_the_door_imports_no_google_library() -> None:
@@ -168,3 +170,18 @@ def test_unreachable_endpoint_is_engine_unavailable() -> None:
     gcp = Gcp(environ={"LAUNCHDECK_GCP_ENDPOINT": "http://127.0.0.1:9", "GCP_PROJECT_ID": PROJECT})
     with pytest.raises(EngineUnavailable):
         go(gcp.call, "secretmanager", "list_secrets", parent=f"projects/{PROJECT}")
+
+
+def test_a_refusal_without_a_better_hint_offers_ps_as_an_action(gcp: Gcp) -> None:
+    """The generic hint is plain words; the next step is an action (ps), not a command line."""
+    with pytest.raises(GcpError) as caught:
+        go(
+            gcp.call,
+            "run.services",
+            "create_service",
+            parent=LOCATION,
+            service=_service(),
+            service_id="Bad_Id",
+        )
+    assert [(a.operation, dict(a.args)) for a in caught.value.actions] == [("ps", {"provider": "gcp"})]
+    assert "launchdeck" not in caught.value.hint and "--provider" not in caught.value.hint

@@ -193,6 +193,34 @@ def test_build_pushes_the_tag_and_writes_its_log(gcp: Gcp) -> None:
     assert logs == [f"builds/log-{build.id}.txt"]
 
 
+def test_package_of_an_image_is_listed_and_deleted(gcp: Gcp) -> None:
+    """An image path with slashes is one package (escaped %2F); deleting it removes its tags."""
+    image = f"us-central1-docker.pkg.dev/{PROJECT}/launchdeck/shop/dev/web:c0ffee"
+    repository = f"{LOCATION}/repositories/launchdeck"
+
+    async def scenario() -> tuple[list[str], object]:
+        await _bucket(gcp)
+        bucket = gcp.client("storage").bucket(BUCKET)
+        await gcp.run(
+            lambda: bucket.blob("ctx/web.tgz").upload_from_string, _tarball(), api="storage", what="put"
+        )
+        await _repository(gcp)
+        op = await gcp.call(
+            "cloudbuild", "create_build", project_id=PROJECT, build=_build(image), parent=LOCATION
+        )
+        await gcp.wait(op, what="build", api="cloudbuild")
+        packages = [p.name for p in await gcp.call("artifactregistry", "list_packages", parent=repository)]
+        done = await gcp.call("artifactregistry", "delete_package", name=packages[0])
+        await gcp.wait(done, what="delete package", api="artifactregistry")
+        tag = await gcp.maybe(
+            "artifactregistry", "get_tag", name=f"{repository}/packages/shop%2Fdev%2Fweb/tags/c0ffee"
+        )
+        return packages, tag
+
+    packages, tag = go(scenario)
+    assert packages == [f"{repository}/packages/shop%2Fdev%2Fweb"] and tag is None
+
+
 def test_failing_build_ends_in_failure_with_its_log(fake: FakeGcp, gcp: Gcp) -> None:
     """The failing_builds knob fails a build: the operation fails and the log's tail says why."""
     fake.knobs.failing_builds = {"web": "npm ERR! missing script: build"}
@@ -293,6 +321,28 @@ def test_image_not_in_the_registry_fails_the_deploy(gcp: Gcp) -> None:
     assert "not found" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("service_account", f"nobody@{PROJECT}.iam.gserviceaccount.com", "does not exist"),
+        (
+            "vpc_access",
+            {"network_interfaces": [{"network": "default", "subnetwork": "nowhere"}]},
+            "was not found",
+        ),
+    ],
+)
+def test_missing_account_or_subnetwork_is_refused_before_any_operation(
+    gcp: Gcp, field: str, value: object, said: str
+) -> None:
+    """A revision naming a service account or Direct VPC egress subnetwork that does not exist is refused."""
+    service = _service()
+    setattr(service.template, field, value)
+    with pytest.raises(GcpError) as caught:
+        go(_deploy, gcp, "web", service)
+    assert caught.value.status == "INVALID_ARGUMENT" and said in caught.value.message
+
+
 def test_public_invoker_policy_and_delete(fake: FakeGcp, gcp: Gcp) -> None:
     """allUsers can be made invoker of a service; deleting it leaves it NOT_FOUND."""
     from google.iam.v1 import policy_pb2
@@ -331,8 +381,17 @@ def test_secret_the_service_account_cannot_read_fails_the_deploy(gcp: Gcp) -> No
             parent=f"projects/{PROJECT}/secrets/api-key",
             payload=sm.SecretPayload(data=b"sk-123"),
         )
+        from google.cloud import iam_admin_v1 as ia
+
+        account = await gcp.rest(
+            "iam",
+            "POST",
+            f"/v1/projects/{PROJECT}/serviceAccounts",
+            body=ia.CreateServiceAccountRequest(account_id="shop-runner"),
+            response_type=ia.ServiceAccount,
+        )
         service = _service()
-        service.template.service_account = f"runner@{PROJECT}.iam.gserviceaccount.com"
+        service.template.service_account = account.email
         service.template.containers[0].env = [
             run_v2.EnvVar(
                 name="API_KEY",
@@ -502,6 +561,36 @@ def test_unparseable_log_filter_is_refused(gcp: Gcp) -> None:
 # --- Cloud SQL and Memorystore -----------------------------------------------------------------
 
 
+async def _private_access(gcp: Gcp) -> None:
+    """Private services access on the default network: a peering range, then the connection."""
+    from google.cloud import compute_v1 as c
+
+    from launchdeck.providers.gcp.fake.core import project_number
+
+    op = await gcp.call(
+        "compute.GlobalAddresses",
+        "insert",
+        project=PROJECT,
+        address_resource=c.Address(
+            name="google-services",
+            purpose="VPC_PEERING",
+            address_type="INTERNAL",
+            prefix_length=16,
+            network=f"projects/{PROJECT}/global/networks/default",
+        ),
+    )
+    await gcp.wait(op, what="reserve range", api="compute")
+    network = f"projects/{project_number(PROJECT)}/global/networks/default"
+    made = await gcp.rest(
+        "servicenetworking",
+        "POST",
+        "/v1/services/servicenetworking.googleapis.com/connections",
+        body={"network": network, "reservedPeeringRanges": ["google-services"]},
+    )
+    while not made.get("done"):
+        made = await gcp.rest("servicenetworking", "GET", f"/v1/{made['name']}")
+
+
 def _sql_instance(**settings: object) -> object:
     from google.cloud import sqladmin_v1 as s
 
@@ -525,6 +614,7 @@ def test_sql_instance_becomes_runnable_with_a_private_ip(gcp: Gcp) -> None:
     from google.cloud import sqladmin_v1 as s
 
     async def scenario() -> tuple[str, object]:
+        await _private_access(gcp)
         op = await gcp.rest(
             "sqladmin",
             "POST",
@@ -552,6 +642,27 @@ def test_sql_instance_becomes_runnable_with_a_private_ip(gcp: Gcp) -> None:
     assert [a.type_.name for a in ready.ip_addresses] == ["PRIVATE"]
 
 
+def test_sql_instance_moves_on_without_its_operation_being_polled(fake: FakeGcp, gcp: Gcp) -> None:
+    """A client that dies after asking still gets an instance: reads of it alone bring it to RUNNABLE."""
+    from google.cloud import sqladmin_v1 as s
+
+    async def scenario() -> list[str]:
+        await _private_access(gcp)
+        await gcp.rest("sqladmin", "POST", f"/v1/projects/{PROJECT}/instances", body=_sql_instance())
+        states = []
+        for _ in range(fake.knobs.lro_polls + 1):
+            found = await gcp.rest(
+                "sqladmin",
+                "GET",
+                f"/v1/projects/{PROJECT}/instances/shop-dev-db",
+                response_type=s.DatabaseInstance,
+            )
+            states.append(found.state.name)
+        return states
+
+    assert go(scenario)[-1] == "RUNNABLE"
+
+
 def test_sql_users_databases_backups_and_delete(gcp: Gcp) -> None:
     """Users, databases and backups wait for RUNNABLE; a deleted instance's name cannot be reused."""
     from google.cloud import sqladmin_v1 as s
@@ -559,6 +670,7 @@ def test_sql_users_databases_backups_and_delete(gcp: Gcp) -> None:
     base = f"/v1/projects/{PROJECT}/instances"
 
     async def scenario() -> GcpError:
+        await _private_access(gcp)
         op = await gcp.rest("sqladmin", "POST", base, body=_sql_instance(), response_type=s.Operation)
         with pytest.raises(GcpError):
             await gcp.rest("sqladmin", "POST", f"{base}/shop-dev-db/users", body=s.User(name="app"))
@@ -606,6 +718,42 @@ def test_sql_needs_public_or_private_ip(gcp: Gcp) -> None:
     assert caught.value.code == 400 and "Private IP" in caught.value.message
 
 
+def test_private_ip_without_private_services_access_is_refused(gcp: Gcp) -> None:
+    """A private IP on a network not peered with Google's services is refused, naming Service Networking."""
+    with pytest.raises(GcpError) as caught:
+        go(gcp.rest, "sqladmin", "POST", f"/v1/projects/{PROJECT}/instances", body=_sql_instance())
+    assert caught.value.code == 400 and "Service Networking" in caught.value.message
+
+
+def test_service_networking_wants_the_project_number(gcp: Gcp) -> None:
+    """A connection naming the network by project id (not number) is refused INVALID_ARGUMENT."""
+    with pytest.raises(GcpError) as caught:
+        go(
+            gcp.rest,
+            "servicenetworking",
+            "POST",
+            "/v1/services/servicenetworking.googleapis.com/connections",
+            body={"network": f"projects/{PROJECT}/global/networks/default", "reservedPeeringRanges": ["r"]},
+        )
+    assert caught.value.status == "INVALID_ARGUMENT" and "project number" in caught.value.message
+
+
+def test_service_networking_lists_the_connection_made(gcp: Gcp) -> None:
+    """After the connection's operation is done, listing by network finds it with its range."""
+    from launchdeck.providers.gcp.fake.core import project_number
+
+    async def scenario() -> object:
+        await _private_access(gcp)
+        return await gcp.rest(
+            "servicenetworking",
+            "GET",
+            "/v1/services/servicenetworking.googleapis.com/connections",
+            params={"network": f"projects/{project_number(PROJECT)}/global/networks/default"},
+        )
+
+    assert [c["reservedPeeringRanges"] for c in go(scenario)["connections"]] == [["google-services"]]
+
+
 def test_redis_instance_becomes_ready(gcp: Gcp) -> None:
     """A Redis instance is CREATING, then READY with a host and port; delete removes it."""
     from google.cloud import redis_v1 as r
@@ -629,6 +777,32 @@ def test_redis_instance_becomes_ready(gcp: Gcp) -> None:
 
     ready, gone = go(scenario)
     assert ready.state.name == "READY" and ready.host and ready.port == 6379 and gone is None
+
+
+def test_redis_update_replaces_labels_named_in_the_mask(gcp: Gcp) -> None:
+    """An update with update_mask labels replaces the labels once its operation is done."""
+    from google.cloud import redis_v1 as r
+    from google.protobuf import field_mask_pb2
+
+    async def scenario() -> object:
+        op = await gcp.call(
+            "redis",
+            "create_instance",
+            parent=LOCATION,
+            instance_id="shop-dev-cache",
+            instance=r.Instance(tier=r.Instance.Tier.BASIC, memory_size_gb=1, labels={"a": "1"}),
+        )
+        ready = await gcp.wait(op, what="create", api="redis")
+        changed = await gcp.call(
+            "redis",
+            "update_instance",
+            update_mask=field_mask_pb2.FieldMask(paths=["labels"]),
+            instance=r.Instance(name=ready.name, labels={"b": "2"}),
+        )
+        return await gcp.wait(changed, what="update", api="redis")
+
+    updated = go(scenario)
+    assert dict(updated.labels) == {"b": "2"} and updated.state.name == "READY"
 
 
 def test_redis_version_outside_the_supported_ones_is_refused(gcp: Gcp) -> None:
@@ -723,6 +897,23 @@ def test_load_balancer_chain_and_delete_order(gcp: Gcp) -> None:
     assert cert.managed.status == "ACTIVE" and in_use.code == 400 and "already being used" in in_use.message
 
 
+def test_compute_resource_appears_without_its_operation_being_polled(gcp: Gcp) -> None:
+    """An address whose insert nobody waits for is there after a few reads, as on the real API."""
+    from google.cloud import compute_v1 as c
+
+    async def scenario() -> object:
+        await gcp.call(
+            "compute.GlobalAddresses", "insert", project=PROJECT, address_resource=c.Address(name="ip")
+        )
+        for _ in range(5):
+            found = await gcp.maybe("compute.GlobalAddresses", "get", project=PROJECT, address="ip")
+            if found is not None:
+                return found
+        return None
+
+    assert go(scenario) is not None
+
+
 def test_compute_enum_values_are_checked(gcp: Gcp) -> None:
     """A string enum field with a value outside the enum is refused, as the real API does."""
     from google.cloud import compute_v1 as c
@@ -736,6 +927,124 @@ def test_compute_enum_values_are_checked(gcp: Gcp) -> None:
             backend_service_resource=c.BackendService(name="b", load_balancing_scheme="EVERYWHERE"),
         )
     assert caught.value.code == 400
+
+
+def test_url_map_update_and_certificate_swap(gcp: Gcp) -> None:
+    """A URL map is replaced by update; an HTTPS proxy's certificates are swapped by setSslCertificates."""
+    from google.cloud import compute_v1 as c
+
+    g = f"projects/{PROJECT}/global"
+
+    async def insert(client: str, **kwargs: object) -> None:
+        op = await gcp.call(f"compute.{client}", "insert", project=PROJECT, **kwargs)
+        await gcp.wait(op, what=f"insert {client}", api="compute")
+
+    async def scenario() -> tuple[object, object]:
+        for name in ("a", "b"):
+            await insert(
+                "BackendServices",
+                backend_service_resource=c.BackendService(
+                    name=name, load_balancing_scheme="EXTERNAL_MANAGED"
+                ),
+            )
+        for name in ("cert-1", "cert-2"):
+            await insert(
+                "SslCertificates",
+                ssl_certificate_resource=c.SslCertificate(
+                    name=name,
+                    type_="MANAGED",
+                    managed=c.SslCertificateManagedSslCertificate(domains=["x.io"]),
+                ),
+            )
+        await insert("UrlMaps", url_map_resource=c.UrlMap(name="m", default_service=f"{g}/backendServices/a"))
+        await insert(
+            "TargetHttpsProxies",
+            target_https_proxy_resource=c.TargetHttpsProxy(
+                name="p", url_map=f"{g}/urlMaps/m", ssl_certificates=[f"{g}/sslCertificates/cert-1"]
+            ),
+        )
+        op = await gcp.call(
+            "compute.UrlMaps",
+            "update",
+            project=PROJECT,
+            url_map="m",
+            url_map_resource=c.UrlMap(name="m", default_service=f"{g}/backendServices/b"),
+        )
+        await gcp.wait(op, what="update", api="compute")
+        op = await gcp.call(
+            "compute.TargetHttpsProxies",
+            "set_ssl_certificates",
+            project=PROJECT,
+            target_https_proxy="p",
+            target_https_proxies_set_ssl_certificates_request_resource=c.TargetHttpsProxiesSetSslCertificatesRequest(
+                ssl_certificates=[f"{g}/sslCertificates/cert-2"]
+            ),
+        )
+        await gcp.wait(op, what="swap", api="compute")
+        url_map = await gcp.call("compute.UrlMaps", "get", project=PROJECT, url_map="m")
+        proxy = await gcp.call("compute.TargetHttpsProxies", "get", project=PROJECT, target_https_proxy="p")
+        return url_map, proxy
+
+    url_map, proxy = go(scenario)
+    assert url_map.default_service.endswith("/backendServices/b")
+    assert [p.rsplit("/", 1)[-1] for p in proxy.ssl_certificates] == ["cert-2"]
+
+
+def test_private_google_access_and_nat_router(gcp: Gcp) -> None:
+    """The default subnetwork starts without Private Google Access, gets it, and a NAT router is made."""
+    from google.cloud import compute_v1 as c
+
+    async def scenario() -> tuple[bool, bool, object]:
+        before = await gcp.call(
+            "compute.Subnetworks", "get", project=PROJECT, region="us-central1", subnetwork="default"
+        )
+        op = await gcp.call(
+            "compute.Subnetworks",
+            "set_private_ip_google_access",
+            project=PROJECT,
+            region="us-central1",
+            subnetwork="default",
+            subnetworks_set_private_ip_google_access_request_resource=c.SubnetworksSetPrivateIpGoogleAccessRequest(
+                private_ip_google_access=True
+            ),
+        )
+        await gcp.wait(op, what="pga", api="compute")
+        after = await gcp.call(
+            "compute.Subnetworks", "get", project=PROJECT, region="us-central1", subnetwork="default"
+        )
+        op = await gcp.call(
+            "compute.Routers",
+            "insert",
+            project=PROJECT,
+            region="us-central1",
+            router_resource=c.Router(
+                name="launchdeck-nat",
+                network=f"projects/{PROJECT}/global/networks/default",
+                nats=[
+                    c.RouterNat(
+                        name="launchdeck",
+                        nat_ip_allocate_option="AUTO_ONLY",
+                        source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                    )
+                ],
+            ),
+        )
+        await gcp.wait(op, what="router", api="compute")
+        router = await gcp.call(
+            "compute.Routers", "get", project=PROJECT, region="us-central1", router="launchdeck-nat"
+        )
+        return before.private_ip_google_access, after.private_ip_google_access, router
+
+    before, after, router = go(scenario)
+    assert (before, after) == (False, True) and [n.name for n in router.nats] == ["launchdeck"]
+
+
+def test_project_is_named_by_its_number(gcp: Gcp) -> None:
+    """Resource Manager answers a project id with the project named by its number."""
+    from launchdeck.providers.gcp.fake.core import project_number
+
+    found = go(gcp.call, "cloudresourcemanager", "get_project", name=f"projects/{PROJECT}")
+    assert (found.name, found.project_id) == (f"projects/{project_number(PROJECT)}", PROJECT)
 
 
 def test_default_network_exists(gcp: Gcp) -> None:

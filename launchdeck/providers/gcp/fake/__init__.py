@@ -5,7 +5,7 @@ HTTP server (``FakeGcp``; ``python -m launchdeck.providers.gcp.fake --port P`` r
 
 Routing: each API lives under ``/<api>`` (``storage``, ``artifactregistry``, ``cloudbuild``,
 ``run``, ``secretmanager``, ``iam``, ``cloudresourcemanager``, ``logging``, ``sqladmin``,
-``redis``, ``compute``, ``dns``), so a client library reaches it with only
+``redis``, ``compute``, ``dns``, ``servicenetworking``), so a client library reaches it with only
 ``client_options={"api_endpoint": "http://127.0.0.1:P/<api>"}``; a request whose Host is
 ``<api>.googleapis.com`` is routed the same way without the prefix. ``LAUNCHDECK_GCP_ENDPOINT``
 points launchdeck at it (see ``launchdeck.providers.gcp.api``).
@@ -25,10 +25,12 @@ Knobs, over HTTP and in Python (``fake.knobs.<name> = ...``; fields of ``Knobs``
   ``lro_seconds``, ``disabled_apis`` (service names answered with SERVICE_DISABLED),
   ``denied_permissions`` (IAM permissions answered 403), ``failing_builds`` (image or tag
   substring -> the failing step's error line), ``failing_services`` (Cloud Run service id ->
-  reason; empty for the real "failed to start and listen on the port").
+  reason; empty for the real "failed to start and listen on the port"), ``kill_at`` /
+  ``kill_pid`` (SIGKILL a client process as the Nth mutating request from now arrives).
 - ``GET /_fake/requests``: every API request in order (api, method, path, query, body,
   status); ``DELETE /_fake/requests`` clears it; ``FakeGcp.mutations()`` keeps those that could
-  change something (``is_mutating``). Secret version payloads are never logged.
+  change something (``is_mutating``). Secret version payloads and database passwords are never
+  logged.
 - ``POST /_fake/reset``: forget every resource, request and knob.
 """
 

@@ -2,7 +2,8 @@
 
 Images arrive the way they do for real, pushed by a build (Cloud Build calls ``push``); a
 tag is asked for by ``packages/<image>/tags/<tag>``, with ``/`` in the image's name escaped
-as ``%2F`` as the real API wants it.
+as ``%2F`` as the real API wants it. An image's package (all its versions and tags) is
+listed and deleted the same way; a delete is a long-running operation.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class ArtifactRegistryApi(Api):
         self.repositories: dict[str, Any] = {}
         self.images: dict[str, dict[str, Any]] = {}
         """Repository name -> image path -> {"digests": {digest: DockerImage}, "tags": {tag: digest}}."""
-        self.creating: set[str] = set()
+        self.creating: dict[str, Work] = {}
+        """Repositories being made -> the work that makes them (it moves on when they are read)."""
         self.operations = Operations()
         self.policies = Policies()
 
@@ -89,6 +91,18 @@ class ArtifactRegistryApi(Api):
             ),
             ("GetTag", ar.GetTagRequest, self.get_tag, "artifactregistry.tags.get"),
             (
+                "ListPackages",
+                ar.ListPackagesRequest,
+                self.list_packages,
+                "artifactregistry.packages.list",
+            ),
+            (
+                "DeletePackage",
+                ar.DeletePackageRequest,
+                self.delete_package,
+                "artifactregistry.packages.delete",
+            ),
+            (
                 "GetIamPolicy",
                 iam_policy_pb2.GetIamPolicyRequest,
                 self.get_iam_policy,
@@ -109,6 +123,8 @@ class ArtifactRegistryApi(Api):
         ]
 
     def _repository(self, name: str) -> Any:
+        if name in self.creating:
+            self.creating[name].poll()
         if name not in self.repositories:
             raise not_found(f"Requested entity was not found. Repository {name} does not exist.")
         return self.repositories[name]
@@ -140,19 +156,21 @@ class ArtifactRegistryApi(Api):
             stored.mode = 1  # STANDARD_REPOSITORY
         stored.registry_uri = f"{region}-docker.pkg.dev/{name.split('/')[1]}/{request.repository_id}"
         work = Work(self.ctx.progress(), lambda: self._finish_create(name, stored))
-        self.creating.add(name)
+        self.creating[name] = work
         return self.operations.start(self._op_name(request.parent), work, ar.OperationMetadata.pb())
 
     def _finish_create(self, name: str, repository: Any) -> Any:
         self.repositories[name] = repository
         self.images[name] = {}
-        self.creating.discard(name)
+        self.creating.pop(name, None)
         return repository
 
     def get_repository(self, request: Any) -> Any:
         return self._repository(request.name)
 
     def list_repositories(self, request: Any) -> Any:
+        for name in [n for n in self.creating if n.startswith(request.parent + "/repositories/")]:
+            self.creating[name].poll()
         names = sorted(n for n in self.repositories if n.startswith(request.parent + "/repositories/"))
         shown, token = page(names, request.page_size, request.page_token)
         response = ar.ListRepositoriesResponse.pb()(next_page_token=token)
@@ -255,12 +273,42 @@ class ArtifactRegistryApi(Api):
         repository, _, rest = request.name.partition("/packages/")
         self._repository(repository)
         package, _, tag = rest.partition("/tags/")
-        image = package.replace("%2F", "/").replace("%2f", "/")
+        image = _unescape(package)
         entry = self.images[repository].get(image)
         if entry is None or tag not in entry["tags"]:
             raise not_found(f"Requested entity was not found. Tag {request.name} does not exist.")
         return ar.Tag.pb()(
             name=request.name, version=f"{repository}/packages/{package}/versions/{entry['tags'][tag]}"
+        )
+
+    def list_packages(self, request: Any) -> Any:
+        self._repository(request.parent)
+        images = self.images[request.parent]
+        names = sorted(f"{request.parent}/packages/{quote(image, safe='')}" for image in images)
+        shown, token = page(names, request.page_size, request.page_token)
+        response = ar.ListPackagesResponse.pb()(next_page_token=token)
+        for name in shown:
+            package = response.packages.add(name=name, display_name=_unescape(name.split("/packages/")[1]))
+            package.create_time.GetCurrentTime()
+        return response
+
+    def delete_package(self, request: Any) -> Any:
+        from google.protobuf import empty_pb2
+
+        repository, _, package = request.name.partition("/packages/")
+        self._repository(repository)
+        image = _unescape(package)
+        if image not in self.images[repository]:
+            raise not_found(f"Requested entity was not found. Package {request.name} does not exist.")
+
+        def complete() -> Any:
+            self.images.get(repository, {}).pop(image, None)
+            return empty_pb2.Empty()
+
+        return self.operations.start(
+            self._op_name(repository.rsplit("/repositories/", 1)[0]),
+            Work(self.ctx.progress(), complete),
+            ar.OperationMetadata.pb(),
         )
 
     # --- IAM ------------------------------------------------------------------------------
@@ -272,3 +320,8 @@ class ArtifactRegistryApi(Api):
     def set_iam_policy(self, request: Any) -> Any:
         self._repository(request.resource)
         return self.policies.set(request.resource, request.policy)
+
+
+def _unescape(package: str) -> str:
+    """An image path from its package id, where ``/`` is written ``%2F``."""
+    return package.replace("%2F", "/").replace("%2f", "/")

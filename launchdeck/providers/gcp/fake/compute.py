@@ -1,9 +1,16 @@
 """Compute Engine v1 as the fake serves it: what a global external Application Load Balancer
-in front of Cloud Run is made of, plus networks and global addresses.
+in front of Cloud Run is made of, plus networks, their subnetworks, Cloud Routers (with NAT)
+and global addresses.
+
+A project comes with the ``default`` network and its ``default`` subnetwork in every region
+(Private Google Access off, as on a new project). A URL map is replaced whole by ``update``;
+an HTTPS proxy's certificates are swapped by ``setSslCertificates``; a subnetwork's Private
+Google Access is turned on or off by ``setPrivateIpGoogleAccess``; each is an operation.
 
 Every insert or delete answers with a ``compute#operation`` that goes PENDING -> RUNNING ->
-DONE over polls of globalOperations/regionOperations ``get`` (``wait`` finishes it); the
-resource appears only when its insert is done, as on the real API. References between
+DONE over polls of globalOperations/regionOperations ``get`` (``wait`` finishes it) or reads
+of the resource it changes; the resource appears only when its insert is done, as on the
+real API. References between
 resources (a URL map's default service, a proxy's URL map and certificates, a backend's
 serverless NEG, a forwarding rule's target) must name resources that exist, and a resource
 still referenced cannot be deleted (``resourceInUseByAnotherResource``). Enum-valued string
@@ -30,6 +37,8 @@ _LINK = "https://www.googleapis.com/compute/v1/"
 KINDS = {
     # collection: (client module, transport base, singular type, body field, region-scoped, references)
     "networks": ("networks", "Networks", "Network", "network_resource", False, ()),
+    "subnetworks": ("subnetworks", "Subnetworks", "Subnetwork", "subnetwork_resource", True, ("network",)),
+    "routers": ("routers", "Routers", "Router", "router_resource", True, ("network",)),
     "addresses": ("global_addresses", "GlobalAddresses", "Address", "address_resource", False, ()),
     "networkEndpointGroups": (
         "region_network_endpoint_groups",
@@ -122,6 +131,37 @@ class ComputeApi(Api):
                             f"compute.{collection}.{rpc.lower()}",
                         )
                     )
+        for module, base, rpc, request_type, handler, permission in (
+            (
+                "subnetworks",
+                "Subnetworks",
+                "SetPrivateIpGoogleAccess",
+                c.SetPrivateIpGoogleAccessSubnetworkRequest,
+                self._set_private_google_access,
+                "compute.subnetworks.setPrivateIpGoogleAccess",
+            ),
+            (
+                "url_maps",
+                "UrlMaps",
+                "Update",
+                c.UpdateUrlMapRequest,
+                self._update_url_map,
+                "compute.urlMaps.update",
+            ),
+            (
+                "target_https_proxies",
+                "TargetHttpsProxies",
+                "SetSslCertificates",
+                c.SetSslCertificatesTargetHttpsProxyRequest,
+                self._set_ssl_certificates,
+                "compute.targetHttpsProxies.setSslCertificates",
+            ),
+        ):
+            transport = importlib.import_module(
+                f"google.cloud.compute_v1.services.{module}.transports.rest_base"
+            )
+            rest = getattr(transport, f"_Base{base}RestTransport")
+            routes += [Route(rule, handler, request_type, permission) for rule in rules_of(rest, rpc)]
         for scope, base in (("global", "GlobalOperations"), ("region", "RegionOperations")):
             module = "global_operations" if scope == "global" else "region_operations"
             transport = importlib.import_module(
@@ -166,6 +206,7 @@ class ComputeApi(Api):
             check_labels(body.labels, "resource.labels")
         self._seed(request.project)
         key = self._key(collection, request, body.name)
+        self._advance(key)
         if key in self.resources or key in self.creating:
             raise _error(409, f"The resource '{key}' already exists", "alreadyExists")
         for reference in self._references(collection, body, request.project):
@@ -203,11 +244,29 @@ class ComputeApi(Api):
             )
             network.id = int(hashlib.sha256(key.encode()).hexdigest(), 16) % 10**19
             self.resources[key] = network
+            for index, region in enumerate(sorted(REGIONS)):
+                sub_key = f"projects/{project}/regions/{region}/subnetworks/default"
+                subnetwork = c.Subnetwork.pb()(
+                    name="default",
+                    kind="compute#subnetwork",
+                    network=_LINK + key,
+                    region=f"{_LINK}projects/{project}/regions/{region}",
+                    ip_cidr_range=f"10.{128 + index}.0.0/20",
+                    gateway_address=f"10.{128 + index}.0.1",
+                    private_ip_google_access=False,
+                    purpose="PRIVATE",
+                    stack_type="IPV4_ONLY",
+                    self_link=_LINK + sub_key,
+                    fingerprint=hashlib.sha256(sub_key.encode()).hexdigest()[:12],
+                )
+                subnetwork.id = int(hashlib.sha256(sub_key.encode()).hexdigest(), 16) % 10**19
+                self.resources[sub_key] = subnetwork
 
     def _get(self, collection: str, request: Any) -> Any:
         self._seed(request.project)
         name = getattr(request, _name_field(request))
         key = self._key(collection, request, name)
+        self._advance(key)
         if key not in self.resources:
             raise _error(404, f"The resource '{key}' was not found", "notFound")
         resource = self.resources[key]
@@ -220,6 +279,7 @@ class ComputeApi(Api):
     def _delete(self, collection: str, request: Any) -> Any:
         name = getattr(request, _name_field(request))
         key = self._key(collection, request, name)
+        self._advance(key)
         if key not in self.resources:
             raise _error(404, f"The resource '{key}' was not found", "notFound")
         for other_key, other in self.resources.items():
@@ -236,6 +296,8 @@ class ComputeApi(Api):
         self._seed(request.project)
         scope = f"regions/{request.region}" if KINDS[collection][4] else "global"
         prefix = f"projects/{request.project}/{scope}/{collection}/"
+        for key in [k for k in self.creating if k.startswith(prefix)]:
+            self._advance(key)
         items = [v for k, v in sorted(self.resources.items()) if k.startswith(prefix)]
         singular = KINDS[collection][2]
         list_type = getattr(c, f"{singular}List", None) or getattr(c, f"{singular}sList")
@@ -303,6 +365,30 @@ class ComputeApi(Api):
                 "certificate must be specified.",
                 "invalid",
             )
+        if (
+            collection == "addresses"
+            and body.purpose == "VPC_PEERING"
+            and (body.address_type != "INTERNAL" or not body.network or not body.prefix_length)
+        ):
+            raise _error(
+                400,
+                "Invalid value for field 'resource.purpose': 'VPC_PEERING'. An address for VPC peering "
+                "must be INTERNAL, name a network and have a prefixLength.",
+                "invalid",
+            )
+        if collection == "routers":
+            for index, nat in enumerate(body.nats):
+                if (
+                    not nat.name
+                    or not nat.nat_ip_allocate_option
+                    or not nat.source_subnetwork_ip_ranges_to_nat
+                ):
+                    raise _error(
+                        400,
+                        f"Invalid value for field 'resource.nats[{index}]': a NAT needs a name, "
+                        "natIpAllocateOption and sourceSubnetworkIpRangesToNat.",
+                        "invalid",
+                    )
         if collection == "sslCertificates" and body.type_ == "MANAGED" and not body.managed.domains:
             raise _error(
                 400,
@@ -316,7 +402,9 @@ class ComputeApi(Api):
         if collection == "addresses":
             stored.status = "RESERVED"
             stored.address_type = stored.address_type or "EXTERNAL"
-            if not stored.address:
+            if not stored.address and stored.purpose == "VPC_PEERING":
+                stored.address = f"10.{digest % 100 + 20}.0.0"  # a range for the producer's network
+            elif not stored.address:
                 stored.address = f"34.{digest % 250}.{digest // 250 % 250}.{digest % 199 + 1}"
         if collection == "forwardingRules" and not stored.I_p_address:
             stored.I_p_address = f"34.{digest % 250}.{digest // 250 % 250}.{digest % 199 + 1}"
@@ -330,6 +418,74 @@ class ComputeApi(Api):
             ).hexdigest()[:12]
         if "fingerprint" in stored.DESCRIPTOR.fields_by_name:
             stored.fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    # --- changes in place --------------------------------------------------------------------
+
+    def _set_private_google_access(self, request: Any) -> Any:
+        self._seed(request.project)
+        key = f"projects/{request.project}/regions/{request.region}/subnetworks/{request.subnetwork}"
+        if key not in self.resources:
+            raise _error(404, f"The resource '{key}' was not found", "notFound")
+        wanted = request.subnetworks_set_private_ip_google_access_request_resource.private_ip_google_access
+
+        def complete() -> None:
+            self.resources[key].private_ip_google_access = wanted
+
+        return self._operation(request, key, "setPrivateIpGoogleAccess", complete)
+
+    def _update_url_map(self, request: Any) -> Any:
+        key = f"projects/{request.project}/global/urlMaps/{request.url_map}"
+        if key not in self.resources:
+            raise _error(404, f"The resource '{key}' was not found", "notFound")
+        body = request.url_map_resource
+        current = self.resources[key]
+        if body.name != request.url_map:
+            raise _error(
+                400, "Invalid value for field 'resource.name': it must match the URL map's name.", "invalid"
+            )
+        if body.fingerprint and body.fingerprint != current.fingerprint:
+            raise _error(
+                412,
+                "Invalid fingerprint: the URL map was changed since it was read; read it again and retry.",
+                "conditionNotMet",
+            )
+        _check_enums(body, "resource")
+        for reference in self._references("urlMaps", body, request.project):
+            if reference not in self.resources:
+                raise _error(404, f"The resource '{reference}' was not found", "notFound")
+        self._check_kind("urlMaps", body)
+        stored = type(body)()
+        stored.CopyFrom(body)
+        for kept in ("kind", "id", "self_link", "creation_timestamp"):
+            setattr(stored, kept, getattr(current, kept))
+
+        def complete() -> None:
+            stored.fingerprint = hashlib.sha256(stored.SerializeToString()).hexdigest()[:12]
+            self.resources[key] = stored
+
+        return self._operation(request, key, "update", complete)
+
+    def _set_ssl_certificates(self, request: Any) -> Any:
+        key = f"projects/{request.project}/global/targetHttpsProxies/{request.target_https_proxy}"
+        if key not in self.resources:
+            raise _error(404, f"The resource '{key}' was not found", "notFound")
+        certificates = list(
+            request.target_https_proxies_set_ssl_certificates_request_resource.ssl_certificates
+        )
+        if not certificates:
+            raise _error(400, "Invalid value for field 'resource.sslCertificates': ''.", "invalid")
+        for reference in certificates:
+            if _path(reference, request.project) not in self.resources:
+                raise _error(
+                    404, f"The resource '{_path(reference, request.project)}' was not found", "notFound"
+                )
+
+        def complete() -> None:
+            proxy = self.resources[key]
+            del proxy.ssl_certificates[:]
+            proxy.ssl_certificates.extend(certificates)
+
+        return self._operation(request, key, "setSslCertificates", complete)
 
     # --- operations -------------------------------------------------------------------------
 
@@ -366,6 +522,17 @@ class ComputeApi(Api):
             )
         return self.operations[key]
 
+    def _advance(self, target: str) -> None:
+        """A resource's pending operations move on whether or not anyone polls them, as real
+        ones do: each read of it counts as a look."""
+        link = _LINK + target
+        for op, progress, complete in list(self.operations.values()):
+            if op.target_link == link and op.status != "DONE":
+                if progress.observe():
+                    self._finish(op, complete)
+                else:
+                    op.status = "RUNNING"
+
     def _poll_operation(self, request: Any) -> Any:
         op, progress, complete = self._find_operation(request)
         if op.status != "DONE":
@@ -394,6 +561,14 @@ class ComputeApi(Api):
 
     def has_network(self, project: str, name: str) -> bool:
         return name == "default" or f"projects/{project}/global/networks/{name}" in self.resources
+
+    def has_subnetwork(self, project: str, region: str, name: str) -> bool:
+        self._seed(project)
+        return f"projects/{project}/regions/{region}/subnetworks/{name}" in self.resources
+
+    def address(self, project: str, name: str) -> Any:
+        """A global address by name, or None (for the APIs that reserve ranges from one)."""
+        return self.resources.get(f"projects/{project}/global/addresses/{name}")
 
 
 def _bound(handler: Any, collection: str) -> Any:

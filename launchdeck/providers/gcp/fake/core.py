@@ -484,6 +484,10 @@ class Knobs:
     """Builds whose image or tag contains a key fail; the value is the step's error line."""
     failing_services: dict[str, str] = field(default_factory=dict)
     """Cloud Run services (by id) whose revision fails to start; the value is the reason text."""
+    kill_at: int = 0
+    """Counts down with each mutating request; the one that brings it to 0 has ``kill_pid``
+    sent SIGKILL as it arrives, before it is answered: a client dying mid-deploy."""
+    kill_pid: int = 0
 
     def denies(self, permission: str) -> bool:
         return any(

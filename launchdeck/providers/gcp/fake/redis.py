@@ -1,4 +1,8 @@
-"""Memorystore for Redis v1 as the fake serves it: instances CREATING -> READY over polls."""
+"""Memorystore for Redis v1 as the fake serves it: instances CREATING -> READY over polls.
+
+An update names what it changes in its update mask (labels, display name, size, Redis
+configs), is refused unless the instance is READY, and is UPDATING until its operation is done.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
 from launchdeck.providers.gcp.fake.core import (
+    ApiError,
     already_exists,
     check_labels,
     invalid,
@@ -29,6 +34,7 @@ from launchdeck.providers.gcp.fake.shared import Operations, Work
 INSTANCE_ID = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 VERSIONS = ("REDIS_3_2", "REDIS_4_0", "REDIS_5_0", "REDIS_6_X", "REDIS_7_0", "REDIS_7_2")
 _STATE = r.Instance.State
+_UPDATABLE = {"labels", "display_name", "memory_size_gb", "redis_configs", "replica_count"}
 
 
 class RedisApi(Api):
@@ -43,6 +49,7 @@ class RedisApi(Api):
             ("CreateInstance", r.CreateInstanceRequest, self.create, "redis.instances.create"),
             ("GetInstance", r.GetInstanceRequest, self.get, "redis.instances.get"),
             ("ListInstances", r.ListInstancesRequest, self.list, "redis.instances.list"),
+            ("UpdateInstance", r.UpdateInstanceRequest, self.update, "redis.instances.update"),
             ("DeleteInstance", r.DeleteInstanceRequest, self.delete, "redis.instances.delete"),
             ("GetOperation", operations_pb2.GetOperationRequest, self.get_operation, "redis.operations.get"),
         ]
@@ -137,6 +144,46 @@ class RedisApi(Api):
         response = r.ListInstancesResponse.pb()(next_page_token=token)
         response.instances.extend(self.instances[n] for n in shown)
         return response
+
+    def update(self, request: Any) -> Any:
+        name = request.instance.name
+        instance = self._instance(name)
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise invalid("update_mask must name at least one field.", "update_mask")
+        unknown = sorted(set(paths) - _UPDATABLE)
+        if unknown:
+            raise invalid(
+                f"Unsupported update mask path(s): {', '.join(unknown)}. Updatable: "
+                f"{', '.join(sorted(_UPDATABLE))}.",
+                "update_mask",
+            )
+        if instance.state != _STATE.READY:
+            raise ApiError(
+                "FAILED_PRECONDITION",
+                f"Instance {name} is not in a ready state; it cannot be updated now.",
+            )
+        if "labels" in paths:
+            check_labels(request.instance.labels, "instance.labels")
+        if "memory_size_gb" in paths and not 0 < request.instance.memory_size_gb <= 300:
+            raise invalid("memory_size_gb must be between 1 and 300.", "instance.memory_size_gb")
+        for path in paths:
+            field = instance.DESCRIPTOR.fields_by_name[path]
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                getattr(instance, path).clear()
+                getattr(instance, path).update(getattr(request.instance, path))
+            else:
+                setattr(instance, path, getattr(request.instance, path))
+        instance.state = _STATE.UPDATING
+
+        def complete() -> Any:
+            instance.state = _STATE.READY
+            return instance
+
+        work = Work(self.ctx.progress(), complete)
+        self.work[name] = work
+        op = f"{name.rsplit('/instances/', 1)[0]}/operations/operation-{sequence()}"
+        return self.operations.start(op, work, lambda: self._metadata(name, "update"))
 
     def delete(self, request: Any) -> Any:
         instance = self._instance(request.name)

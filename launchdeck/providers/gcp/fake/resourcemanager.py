@@ -1,5 +1,7 @@
-"""Resource Manager v3 project IAM policies as the fake serves them, with etag concurrency.
+"""Resource Manager v3 projects as the fake serves them: the project itself, and its IAM
+policy with etag concurrency.
 
+Any well-formed project id exists (ACTIVE, named by its number, as the real API names it).
 A project starts with the bindings a new one has (its owner, the default compute and Cloud
 Build service accounts); a setIamPolicy carrying a stale etag is answered 409 ABORTED.
 """
@@ -13,7 +15,7 @@ from google.cloud.resourcemanager_v3.services.projects.transports.rest_base impo
 )
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 
-from launchdeck.providers.gcp.fake.core import project_number, rules_of
+from launchdeck.providers.gcp.fake.core import PROJECT_ID, not_found, project_number, rules_of
 from launchdeck.providers.gcp.fake.server import Api, Route
 from launchdeck.providers.gcp.fake.shared import Policies
 
@@ -24,7 +26,10 @@ class ResourceManagerApi(Api):
         self.policies = Policies(check_member=lambda m: ctx.api("iam").check_member(m))
 
     def routes(self) -> list[Route]:
+        from google.cloud import resourcemanager_v3 as rm
+
         table = [
+            ("GetProject", rm.GetProjectRequest, self.get_project, "resourcemanager.projects.get"),
             (
                 "GetIamPolicy",
                 iam_policy_pb2.GetIamPolicyRequest,
@@ -43,6 +48,23 @@ class ResourceManagerApi(Api):
             for rpc, request_type, handler, permission in table
             for rule in rules_of(_Rest, rpc)
         ]
+
+    def get_project(self, request: Any) -> Any:
+        from google.cloud import resourcemanager_v3 as rm
+
+        key = request.name.split("/")[1]
+        if not PROJECT_ID.match(key) and not key.isdigit():
+            raise not_found(f"Project '{request.name}' not found or permission denied.")
+        project = rm.Project.pb()(
+            name=f"projects/{key if key.isdigit() else project_number(key)}",
+            project_id=key,
+            parent="organizations/123456789012",
+            state=1,  # ACTIVE
+            display_name=key,
+            etag=f'W/"{project_number(key)}"',
+        )
+        project.create_time.FromSeconds(1_700_000_000)
+        return project
 
     @staticmethod
     def _initial(project: str) -> Any:

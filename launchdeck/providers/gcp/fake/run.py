@@ -5,7 +5,8 @@ reconciles (``reconciling``, Ready condition pending) until the operation has be
 enough, then becomes Ready with a new revision, ``uri`` and ``urls``, or fails with the
 condition the real API reports: a container that does not start (the ``failing_services``
 knob), an Artifact Registry image that does not exist, or a secret the revision's service
-account cannot read.
+account cannot read. A service account or a Direct VPC egress subnetwork that does not
+exist is refused before any operation starts.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ class RunApi(Api):
                 "service_id",
             )
         name = f"{request.parent}/services/{request.service_id}"
-        self._check(request.service)
+        self._check(request.service, name)
         if name in self.services:
             raise already_exists(f"Resource '{request.service_id}' already exists.")
         service = type(request.service)()
@@ -260,7 +261,7 @@ class RunApi(Api):
                 f"etag of service '{name.split('/')[-1]}'.",
             )
         self._location(name.rsplit("/services/", 1)[0])
-        self._check(request.service)
+        self._check(request.service, name)
         if request.validate_only:
             return self._operation(name, current, None, done=True)
         service = type(request.service)()
@@ -268,7 +269,8 @@ class RunApi(Api):
         for kept in _SERVER_SET:
             field = service.DESCRIPTOR.fields_by_name[kept]
             if field.is_repeated:
-                getattr(service, kept)[:] = getattr(current, kept)
+                del getattr(service, kept)[:]
+                getattr(service, kept).extend(getattr(current, kept))
             elif field.message_type is not None:
                 if current.HasField(kept):
                     getattr(service, kept).CopyFrom(getattr(current, kept))
@@ -327,7 +329,7 @@ class RunApi(Api):
 
     # --- reconciling ------------------------------------------------------------------------
 
-    def _check(self, service: Any) -> None:
+    def _check(self, service: Any, name: str) -> None:
         """What the real API refuses synchronously, before any operation starts."""
         check_labels(service.labels, "service.labels")
         template = service.template
@@ -406,6 +408,25 @@ class RunApi(Api):
                 raise invalid(
                     f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at most 1Gi.",
                     f"{where}.resources.limits",
+                )
+        project, region = name.split("/")[1], name.split("/")[3]
+        account = template.service_account
+        if account.endswith(".iam.gserviceaccount.com") and account not in self.ctx.api("iam").accounts:
+            raise invalid(
+                f"spec.template.spec.serviceAccountName: Service account {account} does not exist.",
+                "service.template.service_account",
+            )
+        for index, interface in enumerate(template.vpc_access.network_interfaces):
+            network = interface.network.rsplit("/", 1)[-1] or "default"
+            subnetwork = interface.subnetwork.rsplit("/", 1)[-1] or network
+            compute = self.ctx.api("compute")
+            if not compute.has_network(project, network) or not compute.has_subnetwork(
+                project, region, subnetwork
+            ):
+                raise invalid(
+                    f"spec.template.metadata.annotations[run.googleapis.com/network-interfaces]: the "
+                    f"subnetwork '{subnetwork}' of network '{network}' was not found in region {region}.",
+                    f"service.template.vpc_access.network_interfaces[{index}]",
                 )
         scaling = template.scaling
         if scaling.max_instance_count and scaling.min_instance_count > scaling.max_instance_count:

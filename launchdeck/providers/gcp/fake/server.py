@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +62,12 @@ APIS = {
     "redis": ("redis", "RedisApi", "redis.googleapis.com", "Google Cloud Memorystore for Redis API"),
     "compute": ("compute", "ComputeApi", "compute.googleapis.com", "Compute Engine API"),
     "dns": ("dns", "DnsApi", "dns.googleapis.com", "Cloud DNS API"),
+    "servicenetworking": (
+        "servicenetworking",
+        "ServiceNetworkingApi",
+        "servicenetworking.googleapis.com",
+        "Service Networking API",
+    ),
 }
 """Path prefix (= the first label of the real host name) -> module, class, service, title."""
 
@@ -308,6 +316,10 @@ class FakeGcp:
         with self.lock:
             self._log.append(entry)
             knobs = self.knobs
+            if knobs.kill_at > 0 and knobs.kill_pid and name and is_mutating(entry):
+                knobs.kill_at -= 1  # counts down to the request to die at
+                if knobs.kill_at == 0:
+                    os.kill(knobs.kill_pid, signal.SIGKILL)
             fault = (
                 knobs.fault_rate > 0
                 and (not knobs.fault_apis or name in knobs.fault_apis)
@@ -413,12 +425,25 @@ def _loggable(api: str | None, path: str, headers: dict[str, str], body: bytes) 
     if api == "secretmanager" and path.endswith(":addVersion") and isinstance(parsed, dict):
         # a secret's value is the one thing no log of ours may hold, this one included
         parsed = {**parsed, "payload": {"data": "[redacted]"}}
+    if api == "sqladmin":  # database passwords likewise (an instance's root password, a user's)
+        parsed = _redacted(parsed, {"rootPassword", "password"})
     return parsed
+
+
+def _redacted(value: Any, keys: set[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k in keys else _redacted(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, keys) for v in value]
+    return value
 
 
 def _handler_for(fake: FakeGcp) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK add 40 ms to every answer on a kept-alive connection
+        disable_nagle_algorithm = True
         server_version = "ESF"
         sys_version = ""
 

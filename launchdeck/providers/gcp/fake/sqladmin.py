@@ -2,8 +2,10 @@
 HTTP rules of google/cloud/sql/v1/*.proto, bound to its message types).
 
 Every change answers with a ``sql#operation`` that goes PENDING -> RUNNING -> DONE over
-polls of ``operations.get``; an instance is PENDING_CREATE until its create is done, then
-RUNNABLE with the IP addresses its settings ask for. A deleted instance's name cannot be
+polls of ``operations.get`` (or reads of the instance it changes); an instance is
+PENDING_CREATE until its create is done, then RUNNABLE with the IP addresses its settings
+ask for. A private IP needs private services
+access on its network (a Service Networking connection). A deleted instance's name cannot be
 used again (for a week, on the real service).
 """
 
@@ -94,6 +96,7 @@ class SqlAdminApi(Api):
         ]
 
     def _instance(self, project: str, name: str) -> Any:
+        self._advance(project, name)
         instance = self.instances.get((project, name))
         if instance is None:
             raise _error(404, "The Cloud SQL instance does not exist.", "instanceDoesNotExist")
@@ -128,6 +131,10 @@ class SqlAdminApi(Api):
             raise _error(
                 404, f"The Cloud SQL operation {request.operation} does not exist.", "operationDoesNotExist"
             )
+        return self._observe(found)
+
+    def _observe(self, found: tuple[Any, Progress, Any]) -> Any:
+        """Count one look at an operation (its own poll, or a read of the instance it changes)."""
         op, progress, complete = found
         if op.status == _OP.DONE:
             return op
@@ -145,6 +152,12 @@ class SqlAdminApi(Api):
             op.status = _OP.RUNNING
             op.start_time.GetCurrentTime()
         return op
+
+    def _advance(self, project: str, name: str) -> None:
+        """An instance changes whether or not anyone polls its operations, as a real one does."""
+        for (op_project, _), found in list(self.operations.items()):
+            if op_project == project and found[0].target_id == name:
+                self._observe(found)
 
     def insert(self, request: Any) -> Any:
         body = request.body
@@ -233,11 +246,23 @@ class SqlAdminApi(Api):
             )
         if not self.ctx.api("compute").has_network(found.group(1), found.group(2)):
             raise _error(400, f"Invalid request: network {network} not found.", "invalid")
+        if not self.ctx.api("servicenetworking").connected(network):
+            raise _error(
+                400,
+                "Invalid request: Incorrect Service Networking config for instance: "
+                f"{found.group(1)}:{found.group(2)}:SERVICE_NETWORKING_NOT_ENABLED. Private services "
+                f"access is not set up on network {network}: create a Service Networking connection "
+                "with servicenetworking.googleapis.com for it first.",
+                "invalid",
+            )
 
     def get(self, request: Any) -> Any:
         return self._instance(request.project, request.instance)
 
     def list(self, request: Any) -> Any:
+        for project, name in list(self.instances):
+            if project == request.project:
+                self._advance(project, name)
         response = s.InstancesListResponse.pb()(kind="sql#instancesList")
         response.items.extend(i for (p, _), i in sorted(self.instances.items()) if p == request.project)
         return response

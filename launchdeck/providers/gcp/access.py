@@ -1,0 +1,136 @@
+"""Who may do what: the stack's runtime service account and the few rights it gets.
+
+Every Cloud Run service of a (project, stack) runs as one service account made for it. It
+can read only the secrets its services reference (a binding on each secret, not on the
+project), and, when a service has ``x-defang-llm``, call Vertex AI (``roles/aiplatform.user``
+on the project). Cloud Run's own agent pulls images from the same project's registry, so
+the account needs nothing for that. Each service is invokable by ``allUsers``: the public
+ones by design, the internal ones because their ingress only admits traffic from the network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launchdeck.providers.gcp import names
+from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.config import without
+
+_TRIES = 5
+"""Read-modify-write rounds of a policy that others change at the same time (ABORTED)."""
+
+
+async def account(gcp: Gcp, project: str, stack: str) -> str:
+    """The stack's runtime service account, made if missing; its email."""
+    from google.cloud import iam_admin_v1 as ia
+
+    email = names.account_email(project, stack, gcp.project)
+    if await account_exists(gcp, email):
+        return email
+    request = ia.CreateServiceAccountRequest(
+        account_id=names.account_id(project, stack),
+        service_account=ia.ServiceAccount(
+            display_name=f"launchdeck {project} ({stack})"[:100],
+            description=f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck",
+        ),
+    )
+    try:
+        await gcp.rest(
+            "iam",
+            "POST",
+            f"/v1/projects/{gcp.project}/serviceAccounts",
+            body=request,
+            response_type=ia.ServiceAccount,
+        )
+    except GcpError as exc:
+        if exc.code != 409:
+            raise
+    return email
+
+
+async def account_exists(gcp: Gcp, email: str) -> bool:
+    try:
+        await gcp.rest("iam", "GET", f"/v1/projects/{gcp.project}/serviceAccounts/{email}")
+    except GcpError as exc:
+        if exc.code == 404:
+            return False
+        raise
+    return True
+
+
+async def delete_account(gcp: Gcp, email: str) -> bool:
+    try:
+        await gcp.rest("iam", "DELETE", f"/v1/projects/{gcp.project}/serviceAccounts/{email}")
+    except GcpError as exc:
+        if exc.code == 404:
+            return False
+        raise
+    return True
+
+
+async def project_role(gcp: Gcp, role: str, member: str, *, wanted: bool) -> bool:
+    """Give ``member`` the project-level ``role`` (or take it away); whether the policy changed."""
+    resource = f"projects/{gcp.project}"
+    for _ in range(_TRIES):
+        policy = await gcp.call(
+            "cloudresourcemanager",
+            "get_iam_policy",
+            request={"resource": resource, "options": {"requested_policy_version": 3}},
+        )
+        has = any(
+            b.role == role and member in b.members and not b.condition.expression for b in policy.bindings
+        )
+        if has == wanted:
+            return False
+        if wanted:
+            binding = next(
+                (b for b in policy.bindings if b.role == role and not b.condition.expression), None
+            )
+            if binding is None:
+                binding = policy.bindings.add(role=role)
+            binding.members.append(member)
+        else:
+            policy = without(policy, member)
+        try:
+            await gcp.call(
+                "cloudresourcemanager", "set_iam_policy", request={"resource": resource, "policy": policy}
+            )
+            return True
+        except GcpError as exc:
+            if exc.status != "ABORTED":
+                raise
+    raise GcpError(
+        f"could not change the project's IAM policy for {member}: it kept changing",
+        hint="Try again in a moment.",
+    )
+
+
+async def is_public(gcp: Gcp, service_name: str) -> bool:
+    """Whether anyone may invoke the Cloud Run service (a read)."""
+    policy = await gcp.call("run.services", "get_iam_policy", request={"resource": service_name})
+    return _public(policy)
+
+
+def _public(policy: Any) -> bool:
+    return any(b.role == names.INVOKER and "allUsers" in b.members for b in policy.bindings)
+
+
+async def make_public(gcp: Gcp, service_name: str) -> bool:
+    """Let anyone invoke the Cloud Run service; whether the policy changed."""
+    for _ in range(_TRIES):
+        policy = await gcp.call("run.services", "get_iam_policy", request={"resource": service_name})
+        if _public(policy):
+            return False
+        binding = next((b for b in policy.bindings if b.role == names.INVOKER), None) or policy.bindings.add(
+            role=names.INVOKER
+        )
+        binding.members.append("allUsers")
+        try:
+            await gcp.call(
+                "run.services", "set_iam_policy", request={"resource": service_name, "policy": policy}
+            )
+            return True
+        except GcpError as exc:
+            if exc.status != "ABORTED":
+                raise
+    raise GcpError(f"could not make {service_name} invokable: its policy kept changing", hint="Try again.")

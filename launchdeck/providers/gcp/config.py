@@ -1,0 +1,162 @@
+"""Config values on GCP: one Secret Manager secret per (project, stack, NAME), with labels.
+
+``config set`` adds a version; a deploy hands the latest to Cloud Run as a secret reference,
+never as plain environment. Values that mix config into other text (a database URL with its
+password) are kept as secrets of their own (``derived``), which ``config ls`` never shows.
+Secret Manager answers with the project *number* in names, so secrets are compared by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from launchdeck.engine.gather import gather
+from launchdeck.providers.gcp import names
+from launchdeck.providers.gcp.api import Gcp, GcpError
+
+
+class SecretConfigStore:
+    """Secrets found by their labels; values are read only to hand them to a deploy."""
+
+    def __init__(self, gcp: Gcp, project: str, stack: str) -> None:
+        self._gcp = gcp
+        self.project, self.stack = project, stack
+
+    async def set(self, name: str, value: str) -> None:
+        self._gcp.check()
+        await put(
+            self._gcp,
+            names.secret_id(self.project, self.stack, name),
+            names.labels(self.project, self.stack, kind="config"),
+            value,
+            always=True,
+        )
+
+    async def names(self) -> list[str]:
+        self._gcp.check()
+        found = await listed(self._gcp, self.project, self.stack, "config")
+        out = [names.config_name(self.project, self.stack, secret) for secret in found]
+        return sorted(name for name in out if name)
+
+    async def delete(self, name: str) -> bool:
+        self._gcp.check()
+        try:
+            await self._gcp.call(
+                "secretmanager",
+                "delete_secret",
+                name=_path(self._gcp, names.secret_id(self.project, self.stack, name)),
+            )
+        except GcpError as exc:
+            if exc.code == 404:
+                return False
+            raise
+        return True
+
+    async def values(self, wanted: Sequence[str]) -> dict[str, str]:
+        self._gcp.check()
+        wanted = sorted(set(wanted))
+        found = await gather(
+            *[lambda n=n: latest(self._gcp, names.secret_id(self.project, self.stack, n)) for n in wanted]
+        )
+        return {name: value for name, value in zip(wanted, found, strict=True) if value is not None}
+
+
+def _path(gcp: Gcp, secret: str) -> str:
+    return f"projects/{gcp.project}/secrets/{secret}"
+
+
+async def listed(gcp: Gcp, project: str, stack: str, kind: str | None = None) -> list[str]:
+    """The ids of the stack's secrets (of one kind, when given), found by their labels."""
+    terms = [f"labels.{key}={value}" for key, value in names.labels(project, stack, kind=kind).items()]
+    found = await gcp.all(
+        "secretmanager",
+        "list_secrets",
+        request={"parent": f"projects/{gcp.project}", "filter": " AND ".join(terms)},
+    )
+    return [secret.name.rsplit("/", 1)[-1] for secret in found]
+
+
+async def latest(gcp: Gcp, secret: str) -> str | None:
+    """The value of a secret's latest version, or None when it has none."""
+    found = await gcp.maybe(
+        "secretmanager", "access_secret_version", name=f"{_path(gcp, secret)}/versions/latest"
+    )
+    return None if found is None else found.payload.data.decode("utf-8")
+
+
+async def put(gcp: Gcp, secret: str, labels: dict[str, str], value: str, *, always: bool = False) -> bool:
+    """Make ``secret`` (if missing) and give it ``value`` as a new version, unless the latest
+    already holds it (``always``: add one anyway, as ``config set`` does); whether it wrote."""
+    from google.cloud import secretmanager_v1 as sm
+
+    if not always and await latest(gcp, secret) == value:
+        return False
+    try:
+        await gcp.call(
+            "secretmanager",
+            "create_secret",
+            parent=f"projects/{gcp.project}",
+            secret_id=secret,
+            secret=sm.Secret(replication=sm.Replication(automatic={}), labels=labels),
+        )
+    except GcpError as exc:
+        if exc.code != 409:  # made by an earlier set or deploy: add a version to it
+            raise
+    await gcp.call(
+        "secretmanager",
+        "add_secret_version",
+        parent=_path(gcp, secret),
+        payload=sm.SecretPayload(data=value.encode("utf-8")),
+    )
+    return True
+
+
+async def grant(gcp: Gcp, secret: str, member: str) -> bool:
+    """Let ``member`` read ``secret`` (a binding on the secret, not the project); whether it wrote."""
+    resource = _path(gcp, secret)
+    for _ in range(5):  # a concurrent change to the policy (ABORTED): read it again
+        policy = await gcp.call("secretmanager", "get_iam_policy", request={"resource": resource})
+        binding = next((b for b in policy.bindings if b.role == names.ACCESSOR), None)
+        if binding is not None and member in binding.members:
+            return False
+        if binding is None:
+            binding = policy.bindings.add(role=names.ACCESSOR)
+        binding.members.append(member)
+        try:
+            await gcp.call(
+                "secretmanager", "set_iam_policy", request={"resource": resource, "policy": policy}
+            )
+            return True
+        except GcpError as exc:
+            if exc.status != "ABORTED":
+                raise
+    raise GcpError(
+        f"could not grant access to secret {secret}: its policy kept changing", hint="Try again in a moment."
+    )
+
+
+async def revoke(gcp: Gcp, secret: str, member: str) -> None:
+    """Take ``member`` out of a secret's readers (before its service account is deleted)."""
+    resource = _path(gcp, secret)
+    policy = await gcp.maybe("secretmanager", "get_iam_policy", request={"resource": resource})
+    if policy is None or not any(member in b.members for b in policy.bindings):
+        return
+    await gcp.call(
+        "secretmanager", "set_iam_policy", request={"resource": resource, "policy": without(policy, member)}
+    )
+
+
+def without(policy: Any, member: str) -> Any:
+    """A copy of an IAM policy with ``member`` taken out of every binding (empty ones dropped)."""
+    from google.iam.v1 import policy_pb2
+
+    out = policy_pb2.Policy(version=policy.version, etag=policy.etag)
+    for binding in policy.bindings:
+        members = [m for m in binding.members if m != member]
+        if members:
+            kept = out.bindings.add()
+            kept.CopyFrom(binding)
+            del kept.members[:]
+            kept.members.extend(members)
+    return out

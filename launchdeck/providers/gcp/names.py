@@ -1,0 +1,182 @@
+"""Names and labels of what launchdeck creates in GCP.
+
+Labels decide ownership (``launchdeck_project`` and ``launchdeck_stack`` on everything that
+takes labels); names only have to be unique and within each API's rules, so long ones are
+cut and given a short digest of the full name. Label keys use underscores, which every
+filter language (Secret Manager, Cloud Logging) reads without quoting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import quote
+
+PROJECT = "launchdeck_project"
+STACK = "launchdeck_stack"
+SERVICE = "launchdeck_service"
+ETAG = "launchdeck_etag"
+HASH = "launchdeck_hash"
+"""Digest of what was last applied to a resource; equal digests mean nothing to do."""
+KIND = "launchdeck_kind"
+"""What a secret holds: ``config`` (set by the user) or ``derived`` (made by a deploy)."""
+ANNOTATION = "launchdeck/service"
+"""The Cloud Run annotation holding the compose service's name as written (labels are lowercase)."""
+SHARED = {"launchdeck": "shared"}
+"""The label of what every project in a GCP project and region shares (kept by destroy)."""
+PENDING = "pending"
+"""The hash label of a store whose setup (users, databases) is not finished yet."""
+
+REPOSITORY = "launchdeck"
+ROUTER = "launchdeck-nat"
+PEERING_RANGE = "launchdeck-google-services"
+"""The range reserved in the network for Google's managed services (Cloud SQL private IP)."""
+LLM_ROLE = "roles/aiplatform.user"
+INVOKER = "roles/run.invoker"
+ACCESSOR = "roles/secretmanager.secretAccessor"
+
+
+def short(*parts: str, limit: int) -> str:
+    """``parts`` joined by dashes, lowercase letters, digits and dashes only, cut to ``limit``
+    with a digest of the full name when it had to change."""
+    full = "-".join(parts)
+    clean = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", full.lower())).strip("-")
+    if len(clean) <= limit and clean == full:
+        return clean
+    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
+    return f"{clean[: limit - 7].rstrip('-')}-{digest}"
+
+
+def _letter_first(name: str, limit: int) -> str:
+    return name if name[:1].isalpha() else f"x{name}"[:limit].rstrip("-")
+
+
+def label(value: str) -> str:
+    """``value`` as a label value can hold it: lowercase, ``[a-z0-9_-]``, at most 63."""
+    clean = re.sub(r"[^a-z0-9_-]", "-", value.lower())
+    if len(clean) <= 63 and clean == value:
+        return clean
+    return f"{clean[:56]}-{hashlib.sha256(value.encode()).hexdigest()[:6]}"
+
+
+def labels(project: str, stack: str, **extra: str | None) -> dict[str, str]:
+    keys = {"service": SERVICE, "etag": ETAG, "hash": HASH, "kind": KIND}
+    out = {PROJECT: label(project), STACK: label(stack)}
+    out.update({keys[k]: label(v) for k, v in extra.items() if v is not None})
+    return out
+
+
+def owned(found: dict[str, str] | object, project: str, stack: str) -> bool:
+    found = dict(found)  # type: ignore[call-overload]
+    return found.get(PROJECT) == label(project) and found.get(STACK) == label(stack)
+
+
+def service_id(project: str, stack: str, service: str) -> str:
+    """The Cloud Run service: a lowercase DNS label of at most 49 characters."""
+    return _letter_first(short(project, stack, service, limit=49), 49)
+
+
+def run_url(service_id_: str, project_number: str, region: str) -> str:
+    """The deterministic URL Cloud Run gives a service (known before it exists)."""
+    return f"https://{service_id_}-{project_number}.{region}.run.app"
+
+
+def bucket(gcp_project: str, region: str) -> str:
+    """The bucket a GCP project and region share for contexts, records, locks and build logs."""
+    return _letter_first(short("launchdeck", gcp_project, region, limit=63), 63)
+
+
+def image_path(project: str, stack: str, service: str) -> str:
+    """The image's path in the shared repository (one package per service and stack)."""
+    return "/".join(short(part, limit=60) for part in (project, stack, service))
+
+
+def package(gcp_project: str, region: str, path: str) -> str:
+    """The Artifact Registry package of an image path (``/`` escaped as the API wants it)."""
+    return f"{repository(gcp_project, region)}/packages/{quote(path, safe='')}"
+
+
+def repository(gcp_project: str, region: str) -> str:
+    return f"projects/{gcp_project}/locations/{region}/repositories/{REPOSITORY}"
+
+
+def registry(gcp_project: str, region: str) -> str:
+    """Where the shared repository's images are pushed and pulled."""
+    return f"{region}-docker.pkg.dev/{gcp_project}/{REPOSITORY}"
+
+
+def account_id(project: str, stack: str) -> str:
+    """The runtime service account of a stack: 6 to 30 characters, a letter first."""
+    return _letter_first(short("ld", project, stack, limit=30), 30)
+
+
+def account_email(project: str, stack: str, gcp_project: str) -> str:
+    return f"{account_id(project, stack)}@{gcp_project}.iam.gserviceaccount.com"
+
+
+def _stack_key(project: str, stack: str) -> str:
+    # project names may hold dashes and stacks too: a digest keeps (a, b-c) and (a-b, c) apart
+    digest = hashlib.sha256("\0".join((project, stack)).encode()).hexdigest()[:6]
+    return f"ld-{short(project, limit=60)}-{stack}-{digest}"
+
+
+def secret_id(project: str, stack: str, name: str) -> str:
+    """The Secret Manager secret of config ``name`` (config names keep their case)."""
+    return f"{_stack_key(project, stack)}-{name}"
+
+
+def config_name(project: str, stack: str, secret: str) -> str | None:
+    """The config name a secret id stands for, or None if it is not one of this stack's."""
+    prefix = f"{_stack_key(project, stack)}-"
+    name = secret.rsplit("/", 1)[-1]
+    return name[len(prefix) :] if name.startswith(prefix) else None
+
+
+def derived_secret_id(project: str, stack: str, service: str, key: str) -> str:
+    """The secret of an environment value that mixes config into other text. A dash cannot
+    be in a config name, so ``derived-...`` never shows up as one."""
+    return f"{_stack_key(project, stack)}-derived-{short(service, limit=60)}-{key}"
+
+
+def sql_instance(project: str, stack: str, service: str, suffix: str) -> str:
+    """A Cloud SQL instance. A deleted instance's name cannot be used again for a week, so
+    each one made gets a new ``suffix``; deploys find it by its labels."""
+    return _letter_first(short(project, stack, service, limit=80), 80) + f"-{suffix}"
+
+
+def redis_instance(project: str, stack: str, service: str) -> str:
+    """A Memorystore instance id: at most 40 characters, a letter first."""
+    return _letter_first(short(project, stack, service, limit=40), 40)
+
+
+def balancer(project: str, stack: str, part: str = "") -> str:
+    """A load balancer resource of the stack (the URL maps, proxies, rules, address)."""
+    return _letter_first(short("ld", project, stack, *([part] if part else []), limit=63), 63)
+
+
+def balancer_prefix(project: str, stack: str) -> str:
+    """What every load balancer resource name of the stack starts with (for destroy)."""
+    return balancer(project, stack)
+
+
+def certificate(project: str, stack: str, domains: list[str]) -> str:
+    """A managed certificate is immutable: a new set of domains gets a new one."""
+    digest = hashlib.sha256(",".join(sorted(domains)).encode()).hexdigest()[:8]
+    return balancer(project, stack, f"cert-{digest}")
+
+
+def record_key(project: str, stack: str) -> str:
+    """Where the last deploy's outcome is kept in the bucket."""
+    return f"deployments/{project}/{stack}.json"
+
+
+def lock_key(project: str, stack: str) -> str:
+    return f"locks/{project}/{stack}.json"
+
+
+def context_key(digest: str) -> str:
+    return f"contexts/{digest}.tar.gz"
+
+
+BUILD_LOGS = "builds"
+"""The bucket folder Cloud Build writes build logs to."""

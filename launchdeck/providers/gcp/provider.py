@@ -1,0 +1,246 @@
+"""The GCP provider: a compose project as Cloud Run services in the user's own Google Cloud project.
+
+A deploy reconciles through the GCP APIs directly (session.py): it reads what exists (by
+labels and by the names it gives), changes only what differs from the digest kept in each
+resource's ``launchdeck_hash`` label, and does independent work at the same time. This
+module holds the rest: the project and region, the config store (Secret Manager),
+deployment records and the lock (Cloud Storage), ps, logs (Cloud Logging) and destroy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC
+from typing import Any
+
+from launchdeck.compose.model import Project
+from launchdeck.engine.events import Sink
+from launchdeck.engine.gather import gather
+from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
+from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
+from launchdeck.providers.gcp import CAPABILITIES, ingress, lock, names, stores
+from launchdeck.providers.gcp.api import Gcp
+from launchdeck.providers.gcp.bucket import Bucket
+from launchdeck.providers.gcp.config import SecretConfigStore
+from launchdeck.providers.gcp.session import GcpSession, live, status_of
+
+_MAX_LOG_LINES = 10_000
+BUCKET = "LAUNCHDECK_GCP_BUCKET"
+"""Names the bucket to use instead of ``launchdeck-<project>-<region>`` (bucket names are global)."""
+
+
+class GcpProvider:
+    """Deploys to the project and region of Application Default Credentials and GCP_PROJECT_ID /
+    GCP_REGION."""
+
+    name = "gcp"
+    capabilities = CAPABILITIES
+    log_interval = 2.0
+
+    def __init__(self, gcp: Gcp | None = None, *, poll: float = 5.0) -> None:
+        self._gcp = gcp
+        self.poll = poll
+        """Seconds between reads while waiting for builds, rollouts and stores."""
+        self._number: str | None = None
+        self._bucket: Bucket | None = None
+
+    @property
+    def gcp(self) -> Gcp:
+        if self._gcp is None:
+            self._gcp = Gcp()
+        return self._gcp
+
+    @property
+    def bucket(self) -> Bucket:
+        if self._bucket is None:
+            gcp = self.gcp
+            name = gcp.setting(BUCKET) or names.bucket(gcp.project, gcp.region)
+            self._bucket = Bucket(gcp, name)
+        return self._bucket
+
+    async def project_number(self) -> str:
+        """The GCP project's number (Cloud Run URLs and Service Networking are named by it)."""
+        self.gcp.check()
+        if self._number is None:
+            found = await self.gcp.call(
+                "cloudresourcemanager", "get_project", name=f"projects/{self.gcp.project}"
+            )
+            self._number = found.name.rsplit("/", 1)[-1]
+        return self._number
+
+    def config_store(self, project: str, stack: str) -> SecretConfigStore:
+        return SecretConfigStore(self.gcp, project, stack)
+
+    def records(self, project: str, stack: str) -> GcsRecords:
+        return GcsRecords(self, project, stack)
+
+    @asynccontextmanager
+    async def lock(self, project: str, stack: str, operation: str, deployment_id: str) -> AsyncIterator[None]:
+        await self.bucket.ensure(await self.project_number())
+        async with lock.held(self.bucket, project, stack, deployment_id, operation):
+            yield
+
+    async def session(
+        self,
+        project: Project,
+        stack: str,
+        config: Mapping[str, str],
+        deployment_id: str,
+        options: DeployOptions,
+        sink: Sink,
+    ) -> GcpSession:
+        number = await self.project_number()
+        return GcpSession(
+            self.gcp, self.bucket, number, project, stack, config, deployment_id, options, sink, self.poll
+        )
+
+    # -- ps -------------------------------------------------------------------------------
+
+    async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
+        self.gcp.check()
+        found, found_stores = await gather(
+            lambda: live(self.gcp, project, stack),
+            lambda: stores.find_all(self.gcp, project.name, stack, _kinds(project)),
+        )
+        routes = ingress.routes(project, stack)
+        out: dict[str, ServiceStatus] = {}
+        for name, service in found.items():
+            compose = project.services.get(name)
+            endpoints = (
+                [service.uri] + [f"https://{r.domain}" for r in routes if r.service == name]
+                if compose is not None and compose.ingress_ports and service.uri
+                else []
+            )
+            out[name] = status_of(name, service, endpoints)
+        for name, compose in project.services.items():
+            store = found_stores.get(names.label(name))
+            if compose.managed_store and store is not None:
+                out[name] = stores.status(name, store)
+        return out
+
+    # -- logs -----------------------------------------------------------------------------
+
+    async def read_logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]:
+        """Cloud Run's request and container logs of the stack's services, newest first from
+        Cloud Logging, at most ``query.tail`` (or 10 000) per read."""
+        gcp = self.gcp
+        gcp.check()
+        services = await gcp.all(
+            "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
+        )
+        ids = {
+            s.name.rsplit("/", 1)[-1]: dict(s.annotations).get(names.ANNOTATION, s.name.rsplit("/", 1)[-1])
+            for s in services
+            if names.owned(dict(s.labels), project, stack)
+        }
+        if query.services:
+            wanted = {names.service_id(project, stack, n) for n in query.services}
+            ids = {i: n for i, n in ids.items() if i in wanted}
+        if not ids:
+            return []
+        terms = [
+            'resource.type="cloud_run_revision"',
+            f'resource.labels.location="{gcp.region}"',
+            "(" + " OR ".join(f'resource.labels.service_name="{i}"' for i in sorted(ids)) + ")",
+        ]
+        if query.since:
+            terms.append(f'timestamp>="{_rfc3339(query.since)}"')
+        if query.until:
+            terms.append(f'timestamp<="{_rfc3339(query.until)}"')
+        if query.deployment:
+            revisions = await self._revisions(services, ids, query.deployment)
+            if not revisions:
+                return []
+            terms.append("(" + " OR ".join(f'resource.labels.revision_name="{r}"' for r in revisions) + ")")
+        limit = query.tail or _MAX_LOG_LINES
+        client = gcp.client("logging")
+
+        def read() -> list[Any]:
+            from google.cloud import logging as cloud_logging
+
+            entries = client.list_entries(
+                resource_names=[f"projects/{gcp.project}"],
+                filter_=" AND ".join(terms),
+                order_by=cloud_logging.DESCENDING,
+                page_size=min(limit, 1000),
+            )
+            out = []
+            for entry in entries:
+                if _diagnostic(entry.payload):
+                    continue
+                out.append(entry)
+                if len(out) >= limit:
+                    break
+            return out
+
+        entries = await gcp.run(lambda: read, api="logging", what="read logs")
+        return [
+            LogLine(
+                at=entry.timestamp.astimezone(UTC),
+                service=ids[entry.resource.labels["service_name"]],
+                text=_text(entry.payload),
+            )
+            for entry in reversed(entries)
+            if entry.resource.labels.get("service_name") in ids
+        ]
+
+    async def _revisions(self, services: list[Any], ids: Mapping[str, str], deployment: str) -> list[str]:
+        """The revisions (of the services in ``ids``) a deployment made, from their labels."""
+        paths = [s.name for s in services if s.name.rsplit("/", 1)[-1] in ids]
+        found = await gather(
+            *[lambda p=p: self.gcp.all("run.revisions", "list_revisions", parent=p) for p in paths]
+        )
+        return sorted(
+            r.name.rsplit("/", 1)[-1]
+            for revisions in found
+            for r in revisions
+            if dict(r.labels).get(names.ETAG) == names.label(deployment)
+        )
+
+    # -- destroy --------------------------------------------------------------------------
+
+    async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Sink) -> Teardown:
+        from launchdeck.providers.gcp.teardown import teardown
+
+        self.gcp.check()
+        return await teardown(self.gcp, project, stack, sink)
+
+
+def _kinds(project: Project) -> set[str]:
+    """The kinds of managed store the project has (only their APIs are asked)."""
+    return {s.managed_store for s in project.services.values() if s.managed_store}
+
+
+def _rfc3339(moment: Any) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _diagnostic(payload: Any) -> bool:
+    """Whether an entry is the logging library's note about itself, not the service's output."""
+    return isinstance(payload, dict) and set(payload) == {"logging.googleapis.com/diagnostic"}
+
+
+def _text(payload: Any) -> str:
+    """A log entry's text: the line itself, or a structured entry's message."""
+    if isinstance(payload, dict):
+        return str(payload.get("message", payload))
+    return str(payload if payload is not None else "").rstrip("\n")
+
+
+class GcsRecords:
+    """The last deployment of a (project, stack), as an object in the region's bucket."""
+
+    def __init__(self, provider: GcpProvider, project: str, stack: str) -> None:
+        self.provider, self.key = provider, names.record_key(project, stack)
+
+    async def read(self) -> DeployRecord | None:
+        self.provider.gcp.check()
+        data = await self.provider.bucket.read(self.key)
+        return None if data is None else DeployRecord.parse(data)
+
+    async def write(self, record: DeployRecord) -> None:
+        await self.provider.bucket.write(self.key, record.model_dump_json().encode())
+
+    async def delete(self) -> None:
+        await self.provider.bucket.delete(self.key)

@@ -1,0 +1,447 @@
+"""One deploy to GCP: the engine's seams for Cloud Run services, managed stores and the load balancer.
+
+observe reads what exists (Cloud Run services and stores by their labels, the load balancer
+by its names, the DNS zones of the domains) without changing anything, so a plan can render
+every unit. prepare makes what every unit stands on (the image repository, the stack's
+service account and its project role, the network's private services access and NAT when
+the project needs them); each unit is then applied and waited for in dependency order by
+the engine. A service's digest is written with its spec in one call, after its secrets and
+their access; what a later call adds (the public invoker) is checked when observing, so a
+deploy cut short is finished by the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import anyio.to_thread
+
+from launchdeck.compose.model import Project, Service
+from launchdeck.engine import poll
+from launchdeck.engine.events import Event, Sink, State
+from launchdeck.engine.gather import gather
+from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
+from launchdeck.engine.status import ServiceStatus
+from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
+from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
+from launchdeck.providers.gcp import build as builds
+from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled
+from launchdeck.providers.gcp.bucket import Bucket
+
+LOAD_BALANCER = "(load balancer)"
+"""The load balancer's unit: a name no compose service can have."""
+
+
+class GcpSession:
+    def __init__(
+        self,
+        gcp: Gcp,
+        bucket: Bucket,
+        project_number: str,
+        project: Project,
+        stack: str,
+        config_values: Mapping[str, str],
+        etag: str,
+        options: DeployOptions,
+        sink: Sink,
+        poll_interval: float,
+    ) -> None:
+        self.gcp, self.bucket, self.number = gcp, bucket, project_number
+        self.project, self.stack, self.config = project, stack, config_values
+        self.etag, self.options, self.sink, self.poll = etag, options, sink, poll_interval
+        self.routes = ingress.routes(project, stack)
+        self.extras = (LOAD_BALANCER,) if self.routes else ()
+        self.account = names.account_email(project.name, stack, gcp.project)
+        self.net = network.Network()
+        self.zones: dict[str, ingress.Zone] = {}
+        self.live: dict[str, Any] = {}
+        """Compose service (or, for one the project no longer has, its label) -> Cloud Run service."""
+        self.found_stores: dict[str, stores.Existing] = {}
+        self.endpoints: dict[str, str] = {}
+        """Managed store service -> its private address."""
+        self.referenced: set[str] = set()
+        """Every secret a rendered service reads."""
+        services = project.services
+        self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
+        self.store_kinds = {s.managed_store for s in services.values() if s.managed_store}
+        callable_ = render.callable_services(services)
+        self.hosts = {
+            n: names.run_url(
+                names.service_id(project.name, stack, n), project_number, gcp.region
+            ).removeprefix("https://")
+            for n in callable_
+        }
+        self.internal = frozenset(n for n in callable_ if not services[n].ingress_ports)
+
+    @property
+    def name(self) -> str:
+        return self.project.name
+
+    def _parent(self) -> str:
+        return f"projects/{self.gcp.project}/locations/{self.gcp.region}"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def observe(self) -> dict[str, Found]:
+        gcp = self.gcp
+        self.zones, self.net, self.live, self.found_stores = await gather(
+            lambda: ingress.zones(gcp, [r.domain for r in self.routes]),
+            lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
+            lambda: live(gcp, self.project, self.stack),
+            lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
+        )
+        balancer, public = await gather(
+            lambda: self._balancer(),
+            lambda: gather(*[lambda s=s: access.is_public(gcp, s.name) for s in self.live.values()]),
+        )
+        out: dict[str, Found] = {}
+        for (name, service), invokable in zip(self.live.items(), public, strict=True):
+            status = status_of(name, service, self._endpoints(name, service))
+            labels = dict(service.labels)
+            out[name] = Found(
+                labels.get(names.HASH, ""),
+                replicas=service.template.scaling.min_instance_count,
+                ready=invokable and status.state is State.SERVICE_DEPLOYMENT_COMPLETED,
+                status=status,
+            )
+        for name in self.store_names:
+            store = self.found_stores.get(names.label(name))
+            if store is None:
+                continue
+            if store.endpoint:
+                self.endpoints[name] = store.endpoint
+            status = stores.status(name, store)
+            out[name] = Found(store.digest, kind=Kind.STORE, ready=not status.state.failed, status=status)
+        if balancer.digest or balancer.parts:
+            out[LOAD_BALANCER] = Found(
+                balancer.digest,
+                kind=Kind.INGRESS,
+                ready=balancer.complete,
+                status=self._balancer_status(balancer),
+            )
+        return out
+
+    async def _balancer(self) -> ingress.Existing:
+        """The stack's load balancer; when no service has a domain, Compute need not be enabled
+        (and then holds none)."""
+
+        async def find() -> ingress.Existing:
+            return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
+
+        return await (find() if self.routes else if_enabled(find, ingress.Existing()))
+
+    def _endpoints(self, name: str, service: Any) -> list[str]:
+        compose = self.project.services.get(name)
+        if compose is None or not compose.ingress_ports or not service.uri:
+            return []
+        return [service.uri] + [f"https://{r.domain}" for r in self.routes if r.service == name]
+
+    def _balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
+        message = ""
+        if balancer.certificate and balancer.certificate != "ACTIVE":
+            message = (
+                f"certificate {balancer.certificate.lower()}: HTTPS answers once Google has issued it, "
+                f"up to an hour after DNS points at {balancer.address}"
+            )
+        return ServiceStatus(
+            name=LOAD_BALANCER,
+            state=State.SERVICE_DEPLOYMENT_COMPLETED,
+            message=message,
+            endpoints=[f"https://{r.domain}" for r in self.routes],
+        )
+
+    async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
+        """The image: for a built service, in the shared repository, tagged with its context's
+        digest (built by Cloud Build when ``build`` and the repository does not have it)."""
+        if service.managed_store:
+            return service.image or ""
+        if not service.build:
+            return qualified(service.image or "")
+        path = names.image_path(self.name, self.stack, service.name)
+        if not build:
+            image_tag = await anyio.to_thread.run_sync(builds.tag, service.build, service.name)
+            return f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{image_tag}"
+        return await builds.image(
+            self.gcp, self.bucket, service.build, service.name, path, progress, self.poll
+        )
+
+    def render(self, name: str, image: str | None) -> Unit:
+        if name == LOAD_BALANCER:
+            parts = {
+                "routes": digest_of([dataclasses.asdict(r) for r in self.routes]),
+                "zones": digest_of({d: dataclasses.asdict(z) for d, z in self.zones.items()}),
+            }
+            return Unit(name, Kind.INGRESS, parts, spec=self.routes)
+        service = self.project.services[name]
+        if service.managed_store:
+            spec = stores.store(service, self.config)
+            parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
+            if spec.password is not None:
+                parts["config:password"] = config_digest(self.name, self.stack, "password", spec.password)
+            return Unit(name, Kind.STORE, parts, spec=spec)
+        infra = self._infra()
+        rendered = render.render(service, infra, self.config)
+        self.referenced.update(rendered.secrets)
+        parts = service_parts(
+            service, image or "", self.config, project=self.name, stack=self.stack, exclude_replicas=False
+        )
+        # named with a prefix the engine does not read: a plan's reason names the compose settings
+        parts["gcp:rendered"] = rendered.hash
+        after, _ = render.reaches(service, infra, self.config)
+        if any(r.service == name for r in self.routes):  # its domain's way in, first
+            after.add(LOAD_BALANCER)
+        return Unit(
+            name,
+            Kind.SERVICE,
+            parts,
+            spec=(rendered, image or ""),
+            replicas=render.replicas(service),
+            after=frozenset(after),
+        )
+
+    def _needs_network(self) -> bool:
+        """Whether any service reaches a store or an internal service (through the network)."""
+        infra = self._infra()
+        return any(
+            any(render.reaches(s, infra, self.config))
+            for s in self.project.services.values()
+            if not s.managed_store
+        )
+
+    def _infra(self) -> render.Infra:
+        """What the services' Cloud Run settings point at, as far as it is known now."""
+        return render.Infra(
+            project=self.name,
+            stack=self.stack,
+            gcp_project=self.gcp.project,
+            region=self.gcp.region,
+            account=self.account,
+            network=self.net.name,
+            subnetwork=self.net.subnetwork,
+            stores=self.store_names,
+            endpoints=dict(self.endpoints),
+            hosts=self.hosts,
+            internal=self.internal,
+        )
+
+    # -- changing --------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """What every unit stands on, made where missing."""
+        gcp, services, infra = self.gcp, self.project.services.values(), self._infra()
+        calls_internal = any(
+            render.reaches(s, infra, self.config)[1] for s in services if not s.managed_store
+        )
+        steps = [self._account]
+        if any(s.build and not s.managed_store for s in services):
+            steps.append(lambda: builds.repository(gcp))
+        if any(s.managed_store == "postgres" for s in services):
+            steps.append(lambda: network.private_services_access(gcp, self.net, self.number, self.poll))
+        if calls_internal:
+            steps.append(lambda: network.internal_calls(gcp, self.net))
+        await gather(*steps)
+
+    async def _account(self) -> None:
+        await access.account(self.gcp, self.name, self.stack)
+        wanted = any(s.llm is not None for s in self.project.services.values())
+        if await access.project_role(
+            self.gcp, names.LLM_ROLE, f"serviceAccount:{self.account}", wanted=wanted
+        ):
+            self.say(None, "the services may now call Vertex AI" if wanted else "Vertex AI access removed")
+
+    def say(self, service: str | None, message: str) -> None:
+        self.sink(Event(service, None, message))
+
+    async def apply(self, unit: Unit, action: Action, found: Found | None, progress: Progress) -> None:
+        def say(message: str) -> None:
+            progress(None, message)
+
+        if unit.kind is Kind.INGRESS:
+            await ingress.apply(self.gcp, self.name, self.stack, self.routes, self.zones, unit.digest, say)
+        elif unit.kind is Kind.STORE:
+            await stores.ensure(
+                self.gcp,
+                dataclasses.replace(unit.spec, hash=unit.digest),
+                self.found_stores.get(names.label(unit.name)),
+                self.name,
+                self.stack,
+                self.etag,
+                self.net.link(self.gcp.project),
+                say,
+            )
+        else:
+            await self._service(unit, progress)
+
+    async def _service(self, unit: Unit, progress: Progress) -> None:
+        from google.cloud import run_v2
+
+        gcp = self.gcp
+        rendered, image = unit.spec
+        member = f"serviceAccount:{self.account}"
+        labels = dict(self.stack_labels(rendered.name, unit.digest))
+        await gather(
+            *[
+                lambda s=s, v=v: config.put(gcp, s, {**labels, names.KIND: "derived"}, v)
+                for s, v in rendered.derived.items()
+            ]
+        )
+        await gather(*[lambda s=s: config.grant(gcp, s, member) for s in rendered.secrets])
+        spec = render.with_image(rendered, image)
+        spec["labels"].update(labels)
+        spec["template"]["labels"].update(labels)
+        spec["name"] = f"{self._parent()}/services/{rendered.service_id}"
+        progress(
+            None, "rolling out a new revision" if unit.name in self.live else "creating the Cloud Run service"
+        )
+        await gcp.call(
+            "run.services", "update_service", request={"service": run_v2.Service(spec), "allow_missing": True}
+        )
+        await access.make_public(gcp, spec["name"])
+
+    def stack_labels(self, service: str, digest: str) -> dict[str, str]:
+        return names.labels(self.name, self.stack, service=service, etag=self.etag, hash=digest)
+
+    async def settle(
+        self, unit: Unit, *, deadline: float, until_exit: bool, progress: Progress
+    ) -> ServiceStatus:
+        if unit.kind is Kind.INGRESS:
+            balancer = await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
+            return self._balancer_status(balancer)
+        if unit.kind is Kind.STORE:
+            found = await stores.ready(
+                self.gcp,
+                dataclasses.replace(unit.spec, hash=unit.digest),
+                self.name,
+                self.stack,
+                self.etag,
+                lambda message: progress(None, message),
+                self.poll,
+            )
+            if found.endpoint:
+                self.endpoints[unit.name] = found.endpoint
+            return stores.status(unit.name, dataclasses.replace(found, digest=unit.digest, etag=self.etag))
+        return await self._rollout(unit, deadline)
+
+    async def _rollout(self, unit: Unit, deadline: float) -> ServiceStatus:
+        """Wait until Cloud Run has reconciled the service: its revision ready, or failed."""
+        rendered, _ = unit.spec
+        path = f"{self._parent()}/services/{rendered.service_id}"
+        latest: list[Any] = []
+
+        async def check() -> ServiceStatus | None:
+            service = await self.gcp.call("run.services", "get_service", name=path)
+            latest[:] = [service]
+            status = status_of(unit.name, service, self._endpoints(unit.name, service))
+            return status if status.state.final else None
+
+        status = await poll.until(check, interval=self.poll, deadline=deadline)
+        if status is None:
+            status = (
+                status_of(unit.name, latest[0], [])
+                if latest
+                else ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING)
+            )
+            status.message = f"still rolling out after {self.options.wait_timeout:g}s"
+            status.state = State.SERVICE_DEPLOYMENT_PENDING
+        return status
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        """Remove a service the project no longer has (with its images), or the load balancer
+        when no domain is left."""
+        if found.kind is Kind.INGRESS:
+            progress(None, "removing the load balancer: no domain is left")
+            await ingress.remove(
+                self.gcp, self.name, self.stack, lambda what: progress(None, f"removed {what}")
+            )
+            return
+        await delete_service(self.gcp, self.live[name].name)
+        await delete_package(self.gcp, names.image_path(self.name, self.stack, name))
+
+    async def tidy(self) -> None:
+        """Delete the derived secrets no service reads any more (a value that no longer mixes
+        config, a service taken out). A store's data stays until `compose down`."""
+        for secret in await config.listed(self.gcp, self.name, self.stack, "derived"):
+            if secret not in self.referenced:
+                await self.gcp.maybe(
+                    "secretmanager", "delete_secret", name=f"projects/{self.gcp.project}/secrets/{secret}"
+                )
+
+
+# -- what ps and destroy share ----------------------------------------------------------------
+
+
+def qualified(image: str) -> str:
+    """An image reference as Cloud Run pulls it: Docker Hub names in full."""
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
+
+
+async def live(gcp: Gcp, project: Project, stack: str) -> dict[str, Any]:
+    """The stack's Cloud Run services by compose service name (by label for one the project no
+    longer has), found by their labels."""
+    found = await gcp.all(
+        "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
+    )
+    ids = {names.service_id(project.name, stack, n): n for n in project.services}
+    out: dict[str, Any] = {}
+    for service in found:
+        labels = dict(service.labels)
+        if names.owned(labels, project.name, stack):
+            service_id = service.name.rsplit("/", 1)[-1]
+            out[ids.get(service_id) or dict(service.annotations).get(names.ANNOTATION, service_id)] = service
+    return out
+
+
+def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
+    """A Cloud Run service's state in the shared vocabulary. Cloud Run does not say how many
+    instances run; a ready service runs at least its minimum, which is what it reports."""
+    desired = service.template.scaling.min_instance_count
+    condition = service.terminal_condition
+    settled = not service.reconciling and service.observed_generation == service.generation
+    message = ""
+    if condition.state.name == "CONDITION_FAILED" and settled:
+        state = State.SERVICE_DEPLOYMENT_FAILED
+        message = condition.message or "the revision failed"
+    elif condition.state.name == "CONDITION_SUCCEEDED" and settled:
+        state = State.SERVICE_DEPLOYMENT_COMPLETED
+    else:
+        state = State.SERVICE_DEPLOYMENT_PENDING
+    return ServiceStatus(
+        name=name,
+        state=state,
+        replicas_desired=desired,
+        replicas_running=desired if state is State.SERVICE_DEPLOYMENT_COMPLETED else 0,
+        endpoints=endpoints if state is State.SERVICE_DEPLOYMENT_COMPLETED else [],
+        image=service.template.containers[0].image if service.template.containers else None,
+        deployment_id=dict(service.labels).get(names.ETAG),
+        message=message,
+        start_error=message or None,
+    )
+
+
+async def delete_service(gcp: Gcp, path: str) -> bool:
+    """Delete a Cloud Run service and wait until it is gone; False when it was not there."""
+    op = await gcp.maybe("run.services", "delete_service", name=path)
+    if op is None:
+        return False
+    try:
+        await gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run")
+    except GcpError as exc:
+        if exc.code != 404:
+            raise
+    return True
+
+
+async def delete_package(gcp: Gcp, path: str) -> bool:
+    """Delete every image of ``path`` in the shared repository; False when it had none."""
+    op = await gcp.maybe(
+        "artifactregistry", "delete_package", name=names.package(gcp.project, gcp.region, path)
+    )
+    if op is None:
+        return False
+    await gcp.wait(op, what=f"delete the images of {path}", api="artifactregistry")
+    return True

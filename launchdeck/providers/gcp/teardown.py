@@ -1,0 +1,127 @@
+"""Destroying a (project, stack) on GCP: everything it owns, in reverse order, then a check.
+
+What to remove is found by the project and stack labels (Cloud Run services, stores,
+secrets), and by the names the deploy gives (the load balancer's parts, the service
+account, the images under ``<project>/<stack>/`` in the shared repository). Config values
+stay (``config rm`` removes them), with the deleted account taken out of their readers; each
+database leaves a final backup. Afterwards nothing of the stack may be found but those;
+anything else is named in an error, and running destroy again finishes the job. What every
+stack of the region shares (the bucket, the repository, the network's additions) stays.
+"""
+
+from __future__ import annotations
+
+from launchdeck.engine.events import Event, Sink
+from launchdeck.engine.gather import gather
+from launchdeck.errors import ProviderError
+from launchdeck.providers.base import Teardown
+from launchdeck.providers.gcp import access, config, ingress, names, stores
+from launchdeck.providers.gcp.api import Gcp, if_enabled
+from launchdeck.providers.gcp.session import delete_package, delete_service
+
+
+async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
+    removed: list[str] = []
+    kept: list[str] = []
+
+    def done(what: str) -> None:
+        removed.append(what)
+        sink(Event(None, None, f"removed {what}"))
+
+    # 1. the way in: DNS records, then the load balancer, users before what they use
+    await if_enabled(lambda: ingress.remove(gcp, project, stack, done), None)
+
+    # 2. the services
+    async def service(path: str) -> None:
+        if await delete_service(gcp, path):
+            done(f"Cloud Run service {path.rsplit('/', 1)[-1]}")
+
+    await gather(*[lambda p=p: service(p) for p in await _services(gcp, project, stack)])
+
+    # 3. the stores (each database keeps a final backup)
+    async def store(found: stores.Existing) -> None:
+        backup = await stores.remove(gcp, found)
+        done(f"{found.kind} store {found.name.rsplit('/', 1)[-1]}")
+        if backup:
+            kept.append(
+                f"{backup} (Cloud SQL keeps it {stores.FINAL_BACKUP_DAYS} days; the console lists it "
+                "under Backups)"
+            )
+
+    await gather(*[lambda f=f: store(f) for f in (await stores.find_all(gcp, project, stack)).values()])
+
+    # 4. secrets a deploy made, the account's access to the kept ones, the account, the images
+    member = f"serviceAccount:{names.account_email(project, stack, gcp.project)}"
+    derived, kept_secrets = await gather(
+        lambda: config.listed(gcp, project, stack, "derived"),
+        lambda: config.listed(gcp, project, stack, "config"),
+    )
+    await gather(
+        *[
+            lambda s=s: gcp.maybe(
+                "secretmanager", "delete_secret", name=f"projects/{gcp.project}/secrets/{s}"
+            )
+            for s in derived
+        ]
+    )
+    if derived:
+        done(f"{len(derived)} derived secret(s)")
+    await gather(*[lambda s=s: config.revoke(gcp, s, member) for s in kept_secrets])
+    await access.project_role(gcp, names.LLM_ROLE, member, wanted=False)
+    if await if_enabled(lambda: access.delete_account(gcp, member.partition(":")[2]), False):
+        done(f"service account {member.partition(':')[2]}")
+    for path in await _images(gcp, project, stack):
+        if await delete_package(gcp, path):
+            done(f"images {path}")
+
+    left = await _left(gcp, project, stack)
+    if left:
+        raise ProviderError(
+            f"destroy left {len(left)} resource(s) of {project} ({stack}): " + ", ".join(sorted(left)[:10]),
+            provider="gcp",
+            hint="Run destroy again in a few minutes: GCP may still be removing them. If "
+            "they stay, remove them in the Cloud Console.",
+        )
+    kept.append("config values (config rm removes them)")
+    return Teardown(removed=removed, kept=kept)
+
+
+async def _services(gcp: Gcp, project: str, stack: str) -> list[str]:
+    parent = f"projects/{gcp.project}/locations/{gcp.region}"
+    found = await if_enabled(lambda: gcp.all("run.services", "list_services", parent=parent), [])
+    return [s.name for s in found if names.owned(dict(s.labels), project, stack)]
+
+
+async def _images(gcp: Gcp, project: str, stack: str) -> list[str]:
+    """The image paths of the stack in the shared repository."""
+    repository = names.repository(gcp.project, gcp.region)
+    if (
+        await if_enabled(lambda: gcp.maybe("artifactregistry", "get_repository", name=repository), None)
+        is None
+    ):
+        return []
+    prefix = names.image_path(project, stack, "")
+    packages = await gcp.all("artifactregistry", "list_packages", parent=repository)
+    paths = [p.name.split("/packages/", 1)[1].replace("%2F", "/").replace("%2f", "/") for p in packages]
+    return [path for path in paths if path.startswith(prefix)]
+
+
+async def _left(gcp: Gcp, project: str, stack: str) -> list[str]:
+    """What can still be found of the stack, but for its kept config values."""
+    services, found_stores, derived, balancer, images, account = await gather(
+        lambda: _services(gcp, project, stack),
+        lambda: stores.find_all(gcp, project, stack),
+        lambda: config.listed(gcp, project, stack, "derived"),
+        lambda: if_enabled(lambda: ingress.find(gcp, project, stack, [], {}), ingress.Existing()),
+        lambda: _images(gcp, project, stack),
+        lambda: if_enabled(
+            lambda: access.account_exists(gcp, names.account_email(project, stack, gcp.project)), False
+        ),
+    )
+    left = [s.rsplit("/", 1)[-1] for s in services] + [
+        f.name.rsplit("/", 1)[-1] for f in found_stores.values()
+    ]
+    left += derived + sorted(balancer.parts) + images
+    if account:
+        left.append(names.account_email(project, stack, gcp.project))
+    return left
