@@ -178,6 +178,21 @@ class Gcp:
             "GCP_PROJECT_ID=my-project` (or `gcloud config set project my-project`), then try again.",
         )
 
+    def principal(self) -> tuple[str | None, str]:
+        """(who the credentials are, where they came from), read from the credentials alone."""
+        if self._credentials is not None:
+            return getattr(self._credentials, "service_account_email", None), "given credentials"
+        if all(self._local(api) for api in APIS):
+            return None, f"anonymous, to the endpoint {self.endpoint('run')}"
+        credentials = self._default_credentials()[0]
+        email = getattr(credentials, "service_account_email", None)
+        path = self._env.get("GOOGLE_APPLICATION_CREDENTIALS")
+        kind = type(credentials).__name__
+        source = f"GOOGLE_APPLICATION_CREDENTIALS ({path})" if path else \
+            "the metadata server" if kind == "Credentials" and "compute_engine" in type(
+                credentials).__module__ else "application default credentials (gcloud)"
+        return (email if email and email != "default" else None), source
+
     def check(self) -> None:
         """Raise a clear error now when there is no project or no credentials to call GCP with."""
         self.project  # noqa: B018 - resolving it is the check

@@ -17,7 +17,7 @@ from typing import Any
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Sink
 from launchdeck.engine.gather import gather
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
+from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.gcp import CAPABILITIES, ingress, lock, names, stores
 from launchdeck.providers.gcp.api import Gcp
@@ -68,6 +68,17 @@ class GcpProvider:
             )
             self._number = found.name.rsplit("/", 1)[-1]
         return self._number
+
+    async def identity(self) -> Target:
+        """The project, region and who the credentials are (no call to an API)."""
+        self.gcp.check()
+        principal, source = self.gcp.principal()
+        return Target(provider=self.name, account=self.gcp.project, region=self.gcp.region,
+                      principal=principal, credentials=source)
+
+    def check(self, loaded: Any, stack: str, config: Mapping[str, str]) -> list[Any]:
+        """What Cloud Run would refuse beyond compose validation: nothing found before apply yet."""
+        return []
 
     def config_store(self, project: str, stack: str) -> SecretConfigStore:
         return SecretConfigStore(self.gcp, project, stack)

@@ -101,8 +101,10 @@ def port(service: Service) -> int:
 
 
 def callable_services(services: Mapping[str, Service]) -> list[str]:
-    """Services others can call by name: every one with a port that is not a managed store."""
-    return [name for name, s in services.items() if not s.managed_store and (s.ports or s.expose)]
+    """Services others can call by name: every one with a port that is not a managed store, and
+    every model service (its gateway listens)."""
+    return [name for name, s in services.items() if not s.managed_store
+            and (s.ports or s.expose or s.model_provider is not None)]
 
 
 def probes(service: Service, container_port: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 import anyio.to_thread
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import poll
+from launchdeck.engine import models, poll
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
@@ -152,9 +152,20 @@ class GcpSession:
             endpoints=[f"https://{r.domain}" for r in self.routes],
         )
 
+    def _as_run(self, name: str) -> Service:
+        """Compose service ``name`` as Cloud Run runs it: a model service as the gateway in its
+        place (in front of Vertex AI), every service with what its model dependencies give it."""
+        service = models.with_models(self.project, name, models.cloud_endpoints(self.project))
+        if service.model_provider is not None:
+            service = models.gateway(service, {"GCP_PROJECT_ID": self.gcp.project,
+                                               "REGION": self.gcp.region})
+        return service
+
     async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
         """The image: for a built service, in the shared repository, tagged with its context's
         digest (built by Cloud Build when ``build`` and the repository does not have it)."""
+        if service.model_provider is not None:
+            return qualified(models.gateway_image(service))
         if service.managed_store:
             return service.image or ""
         if not service.build:
@@ -174,7 +185,7 @@ class GcpSession:
                 "zones": digest_of({d: dataclasses.asdict(z) for d, z in self.zones.items()}),
             }
             return Unit(name, Kind.INGRESS, parts, spec=self.routes)
-        service = self.project.services[name]
+        service = self._as_run(name)
         if service.managed_store:
             spec = stores.store(service, self.config)
             parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
@@ -245,7 +256,8 @@ class GcpSession:
 
     async def _account(self) -> None:
         await access.account(self.gcp, self.name, self.stack)
-        wanted = any(s.llm is not None for s in self.project.services.values())
+        wanted = any(s.llm is not None for s in self.project.services.values()) or \
+            models.uses_models(self.project)
         if await access.project_role(
             self.gcp, names.LLM_ROLE, f"serviceAccount:{self.account}", wanted=wanted
         ):

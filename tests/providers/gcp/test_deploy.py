@@ -660,3 +660,20 @@ def test_llm_services_account_may_call_vertex_ai(provider, project, fake: FakeGc
         "GOOGLE_CLOUD_LOCATION": "us-central1",
         "GOOGLE_GENAI_USE_VERTEXAI": "true",
     }
+
+
+def test_a_model_service_runs_as_a_gateway_in_front_of_vertex(provider, project, fake: FakeGcp) -> None:
+    """provider: {type: model} becomes the OpenAI-compatible gateway; the app receives AI_URL
+    (the gateway's Cloud Run address) and AI_MODEL, and the stack's account may call Vertex."""
+    root = project({"compose.yaml": "name: chat\nservices:\n  app:\n    image: nginx\n"
+                                    "    ports: [{target: 80, mode: ingress}]\n    depends_on: [ai]\n"
+                                    "  ai:\n    provider:\n      type: model\n      options:\n"
+                                    "        model: ai/smollm2\n"})
+    result, _ = _deploy(provider, ProjectRef(working_directory=str(root), provider="gcp"))
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    gateway = _service(fake, "ai", project="chat").template.containers[0]
+    assert gateway.image.endswith("defangio/openai-access-gateway")
+    app = {e.name: e.value for e in _service(fake, "app", project="chat").template.containers[0].env}
+    assert app["AI_MODEL"] == "ai/smollm2"
+    assert app["AI_URL"].startswith("https://") and app["AI_URL"].endswith(".run.app/api/v1/")
+    assert fake.api("cloudresourcemanager").members_with(PROJECT, {names.LLM_ROLE})
