@@ -334,7 +334,8 @@ def compose_down(
     if not result.removed:
         console.print(f"nothing to remove for {result.project} ({result.stack})", highlight=False)
     if result.kept:
-        console.print(f"kept data volumes {', '.join(result.kept)} (--volumes deletes them)",
+        console.print(f"kept: {', '.join(result.kept)}"
+                      + (" (--volumes deletes the volumes)" if result.provider == "local" else ""),
                       highlight=False)
 
 

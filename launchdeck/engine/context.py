@@ -71,6 +71,7 @@ def digest(context: Context, build: Build, platform: str | None = None) -> str:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     files.update(block)
         files.update(b"\n")
-    settings = {"files": files.hexdigest(), "dockerfile": build.dockerfile, "target": build.target,
+    settings = {"files": files.hexdigest(), "dockerfile": build.dockerfile,
+                "inline": build.dockerfile_inline, "target": build.target,
                 "args": {k: v for k, v in sorted(build.args.items())}, "platform": platform}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]

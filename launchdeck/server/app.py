@@ -418,7 +418,8 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
             result = await run_destroy(where, volumes=volumes)
         summary = f"removed {len(result.removed)} object(s) of {name} ({result.stack})"
         if result.kept:
-            summary += f"; kept data volumes {', '.join(result.kept)} (volumes=true deletes them)"
+            summary += f"; kept: {', '.join(result.kept)}" + (
+                " (volumes=true deletes the volumes)" if result.provider == "local" else "")
         return _result(result, summary)
 
     @tool("Generate a project", writes=True, destructive_hint=False)
