@@ -414,3 +414,13 @@ def test_a_plan_over_mcp_changes_nothing(project: Path, tmp_path: Path, docker_a
         ("web", "CREATE", "new")]
     name = normalize_project_name(project.name)
     assert docker_api.containers(all=True, filters={"label": [f"dev.launchdeck.project={name}"]}) == []
+
+
+@pytest.mark.parametrize("token", [" ", "short-token"])
+def test_http_refuses_a_token_anyone_could_guess(token: str) -> None:
+    """A bearer token under 16 characters (or of spaces) is refused before serving."""
+    result = subprocess.run([sys.executable, "-m", "launchdeck", "mcp", "serve", "--transport",
+                             "http", "--host", "0.0.0.0", "--token", token],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "the bearer token is too short" in result.stderr and "16" in result.stderr
