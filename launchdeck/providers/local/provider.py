@@ -19,6 +19,7 @@ import anyio
 
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Event, Sink, State
+from launchdeck.engine.gather import gather
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
 from launchdeck.errors import ProviderError
 from launchdeck.paths import state_dir
@@ -129,14 +130,17 @@ class LocalProvider:
         if deployment:
             filters["label"].append(f"{S.ETAG}={deployment}")
         listed = await C.in_thread(api.containers, all=True, filters=filters)
-        inspected = []
-        for c in listed:
+
+        async def inspect(container: str) -> C.Container | None:
             try:
-                inspected.append(await C.in_thread(api.inspect_container, c["Id"]))
+                return await C.in_thread(api.inspect_container, container)
             except Exception as exc:  # removed between list and inspect
                 if not C.not_found(exc):
                     raise
-        return inspected
+                return None
+
+        found = await gather(*[lambda c=c: inspect(c["Id"]) for c in listed])
+        return [c for c in found if c is not None]
 
     async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
         by_service: dict[str, list[C.Container]] = {}
