@@ -12,8 +12,9 @@ from functools import partial
 import anyio
 import pytest
 
+from launchdeck.engine import lock
 from launchdeck.errors import ProviderError
-from launchdeck.providers.gcp import lock, names
+from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError
 from launchdeck.providers.gcp.fake import FakeGcp
 from launchdeck.providers.gcp.fake.core import project_number
