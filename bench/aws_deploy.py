@@ -22,34 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import anyio  # noqa: E402
+from projects import write_project  # noqa: E402 - beside this script
 
 from launchdeck.engine.deploy import deploy  # noqa: E402
 from launchdeck.providers.aws import testing as T  # noqa: E402
 from launchdeck.providers.aws.api import Aws  # noqa: E402
 from launchdeck.providers.aws.provider import AwsProvider  # noqa: E402
 from launchdeck.tools.project import ProjectRef  # noqa: E402
-
-
-def write_project(directory: Path, services: int) -> None:
-    (directory / "web").mkdir()
-    (directory / "web" / "Dockerfile").write_text(
-        'FROM python:3.12-slim\nCMD ["python", "-m", "http.server", "80"]\n')
-    lines = ["name: bench", "services:", """\
-  s0:
-    build: ./web
-    ports: [{target: 80, mode: ingress}]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "--spider", "http://localhost/"]
-    environment: [API_KEY]
-    deploy: {resources: {reservations: {memory: 512M}}}"""]
-    for i in range(1, services):
-        lines.append(f"""\
-  s{i}:
-    image: nginx:1.27
-    expose: ["8080"]
-    environment: [API_KEY]
-    deploy: {{resources: {{reservations: {{memory: 512M}}}}}}""")
-    (directory / "compose.yaml").write_text("\n".join(lines) + "\n")
 
 
 def measure(provider: AwsProvider, calls: T.Calls, ref: ProjectRef, latency: float) -> tuple[float, ...]:

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import anyio  # noqa: E402
+from projects import write_project  # noqa: E402 - beside this script
 
 from launchdeck.engine.deploy import deploy  # noqa: E402
 from launchdeck.providers.gcp.api import Gcp  # noqa: E402
@@ -29,28 +30,6 @@ from launchdeck.providers.gcp.provider import GcpProvider  # noqa: E402
 from launchdeck.tools.project import ProjectRef  # noqa: E402
 
 PROJECT = "bench-project"
-
-
-def write_project(directory: Path, services: int) -> None:
-    (directory / "web").mkdir()
-    (directory / "web" / "Dockerfile").write_text(
-        'FROM python:3.12-slim\nCMD ["python", "-m", "http.server", "80"]\n')
-    lines = ["name: bench", "services:", """\
-  s0:
-    build: ./web
-    ports: [{target: 80, mode: ingress}]
-    healthcheck:
-      test: ["CMD", "wget", "-q", "--spider", "http://localhost/"]
-    environment: [API_KEY]
-    deploy: {resources: {reservations: {memory: 512M}}}"""]
-    for i in range(1, services):
-        lines.append(f"""\
-  s{i}:
-    image: nginx:1.27
-    expose: ["8080"]
-    environment: [API_KEY]
-    deploy: {{resources: {{reservations: {{memory: 512M}}}}}}""")
-    (directory / "compose.yaml").write_text("\n".join(lines) + "\n")
 
 
 def measure(fake: FakeGcp, provider: GcpProvider, ref: ProjectRef, latency: float) -> tuple[float, ...]:
