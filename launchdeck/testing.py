@@ -256,7 +256,7 @@ class _MemorySession:
         service = self.project.services[name]
         parts = service_parts(service, image or "", self.config, project=self.project.name,
                               stack=self.stack)
-        replicas = service.deploy.replicas if service.deploy and service.deploy.replicas else 1
+        replicas = service.replica_count
         return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
                     spec=image, replicas=replicas, replace_on_change=True)
 

@@ -576,6 +576,22 @@ class Service(_Open):
     def ingress_ports(self) -> list[Port]:
         return [p for p in self.ports if p.mode == "ingress"]
 
+    @property
+    def replica_count(self) -> int:
+        """How many copies run: ``deploy.replicas``, else one."""
+        return self.deploy.replicas if self.deploy and self.deploy.replicas is not None else 1
+
+    @property
+    def asked(self) -> tuple[float, float]:
+        """(CPUs, memory MiB) the service asks for: the larger of its reservations and limits."""
+        cpus = memory = 0.0
+        resources = self.deploy.resources if self.deploy else None
+        for spec in (resources.reservations, resources.limits) if resources else ():
+            if spec is not None:
+                cpus = max(cpus, spec.cpus or 0)
+                memory = max(memory, (spec.memory or 0) / (1024 * 1024))
+        return cpus, memory
+
     def resolved_environment(self, config: Mapping[str, str]) -> dict[str, str]:
         """The environment with config values filled in; keys whose value is unset are left out."""
         out = {}

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 DEFAULT_REGIONS = {"aws": "us-east-1", "gcp": "us-central1"}
 _REGION_VARIABLES = {"aws": ("AWS_REGION", "AWS_DEFAULT_REGION"), "gcp": ("GCP_REGION",)}
-_MIB = 1024 * 1024
 
 # What the providers create for a managed store (providers/aws/stores.py; issue 12 for GCP).
 AWS_POSTGRES = "db.t4g.micro"
@@ -184,13 +183,7 @@ def region_for(provider: str, region: str | None) -> str:
 
 def _asked(service: Service) -> tuple[float, float]:
     """(cpus, memory MiB) the service asks for: the larger of reservations and limits."""
-    cpus = memory = 0.0
-    resources_ = service.deploy.resources if service.deploy else None
-    for spec in (resources_.reservations, resources_.limits) if resources_ else ():
-        if spec is not None:
-            cpus = max(cpus, spec.cpus or 0)
-            memory = max(memory, (spec.memory or 0) / _MIB)
-    return cpus, memory
+    return service.asked
 
 
 def cloud_run_size(service: Service) -> tuple[int, int]:
@@ -205,7 +198,7 @@ def cloud_run_size(service: Service) -> tuple[int, int]:
 
 
 def replicas(service: Service) -> int:
-    return service.deploy.replicas if service.deploy and service.deploy.replicas is not None else 1
+    return service.replica_count
 
 
 def _architecture(service: Service) -> str:

@@ -34,7 +34,6 @@ _FARGATE = [
     (8192, list(range(16384, 61441, 4096))),
     (16384, list(range(32768, 122881, 8192))),
 ]
-_MIB = 1024 * 1024
 _PROBE_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
 _MARK = "\x00launchdeck-config\x00"
 _POSTGRES_URL = re.compile(r"postgres(?:ql)?://")
@@ -77,12 +76,7 @@ class Unit:
 
 def fargate_size(service: Service) -> tuple[int, int]:
     """The smallest valid Fargate (cpu units, memory MiB) that covers what the service asks."""
-    cpus = memory = 0.0
-    resources = service.deploy.resources if service.deploy else None
-    for spec in (resources.reservations, resources.limits) if resources else ():
-        if spec is not None:
-            cpus = max(cpus, spec.cpus or 0)
-            memory = max(memory, (spec.memory or 0) / _MIB)
+    cpus, memory = service.asked
     for units, sizes in _FARGATE:
         if units >= cpus * 1024:
             fit = next((m for m in sizes if m >= memory), None)
@@ -178,7 +172,7 @@ def _clamp(value: float | None, default: int, low: int, high: int) -> int:
 
 
 def replicas(service: Service) -> int:
-    return service.deploy.replicas if service.deploy and service.deploy.replicas is not None else 1
+    return service.replica_count
 
 
 def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str) -> Unit:

@@ -27,7 +27,6 @@ from launchdeck.compose.model import Service
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 
-_MIB = 1024 * 1024
 _SIZES = [(1, 512, 4096), (2, 512, 8192), (4, 2048, 16384), (6, 4096, 24576), (8, 4096, 32768)]
 """Cloud Run's CPU counts with the least and most memory (MiB) each allows."""
 DEFAULT_PORT = 8080
@@ -77,12 +76,7 @@ class Rendered:
 def size(service: Service) -> tuple[str, str]:
     """The smallest Cloud Run (cpu, memory) that covers what the service asks; at least one CPU,
     since CPU stays allocated between requests as a container's does."""
-    cpus = memory = 0.0
-    resources = service.deploy.resources if service.deploy else None
-    for spec in (resources.reservations, resources.limits) if resources else ():
-        if spec is not None:
-            cpus = max(cpus, spec.cpus or 0)
-            memory = max(memory, (spec.memory or 0) / _MIB)
+    cpus, memory = service.asked
     want = max(512, int(-(-memory // 1)))
     for count, least, most in _SIZES:
         if count >= cpus and most >= want:
@@ -148,7 +142,7 @@ def _clamp(value: float | None, default: int, low: int, high: int) -> int:
 
 
 def replicas(service: Service) -> int:
-    return service.deploy.replicas if service.deploy and service.deploy.replicas is not None else 1
+    return service.replica_count
 
 
 def rewrite(value: str, infra: Infra, own: str) -> str:

@@ -229,4 +229,4 @@ class FileRecords:
 
 
 def replicas(service: Any) -> int:
-    return service.deploy.replicas if service.deploy and service.deploy.replicas is not None else 1
+    return service.replica_count
