@@ -26,6 +26,12 @@ SCRIPT_LINE = "<script>window.__pwned=1</script><img src=x onerror=window.__pwne
 """A log line a service prints that would run, or draw, if it were taken as markup."""
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
+
+def shot(name: str, tmp_path: Path) -> Path:
+    """Where a screenshot goes: the README's `docs/` when LAUNCHDECK_UPDATE_SCREENSHOTS=1 asks
+    for new pictures, otherwise the test's own folder, so a test run leaves the tree as it was."""
+    return (DOCS if os.environ.get("LAUNCHDECK_UPDATE_SCREENSHOTS") == "1" else tmp_path) / name
+
 COMPOSE = f"""\
 services:
   web:

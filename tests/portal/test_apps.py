@@ -21,7 +21,7 @@ from mcp.client.extension import advertise
 from mcp.client.stdio import StdioServerParameters
 
 from launchdeck.server.apps import URI
-from tests.portal.conftest import DOCS, SCRIPT_LINE, Deployed
+from tests.portal.conftest import SCRIPT_LINE, Deployed, shot
 
 APPS = "io.modelcontextprotocol/ui"
 MIME = "text/html;profile=mcp-app"
@@ -216,7 +216,7 @@ def test_plan_button_calls_deploy_dry_run(page, recorded: Recorded) -> None:
     assert _host(page)["errors"] == []
 
 
-def test_screenshot_of_the_view_for_the_readme(page, recorded: Recorded) -> None:
+def test_screenshot_of_the_view_for_the_readme(page, recorded: Recorded, tmp_path: Path) -> None:
     """The README's picture of the view in an assistant is taken from the host double."""
     page.set_viewport_size({"width": 1280, "height": 1040})
     frame = _render(page, recorded, "deploy")
@@ -224,5 +224,5 @@ def test_screenshot_of_the_view_for_the_readme(page, recorded: Recorded) -> None
     frame.locator('.card[data-service="broken"] .diagnosis').wait_for()
     frame.locator('.card[data-service="broken"] button', has_text="Logs").click()
     frame.locator("#output .line").first.wait_for()
-    shot = page.locator("#view").screenshot(path=str(DOCS / "portal-app.png"))
-    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    picture = page.locator("#view").screenshot(path=str(shot("portal-app.png", tmp_path)))
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import httpx2
 import pytest
 
 from tests.portal.conftest import (
-    DOCS,
     SCRIPT_LINE,
     SECRET,
     Deployed,
@@ -17,6 +17,7 @@ from tests.portal.conftest import (
     deploy,
     exec_print,
     remove,
+    shot,
     start_portal,
     stop,
     wait_until,
@@ -182,7 +183,8 @@ def test_record_only_deployments_are_listed(page, deployed: Deployed) -> None:
         stop(running)
 
 
-def test_screenshot_for_the_readme(page, portal: Running, deployed: Deployed) -> None:
+def test_screenshot_for_the_readme(page, portal: Running, deployed: Deployed,
+                                   tmp_path: Path) -> None:
     """The README's picture of the portal is taken from the live page, every part drawn."""
     httpx2.post(f"{portal.base}/api/targets/local/{deployed.name}/dev/redeploy",
                 headers={"Authorization": f"Bearer {portal.token}"}, json={"confirm": deployed.name},
@@ -193,5 +195,5 @@ def test_screenshot_for_the_readme(page, portal: Running, deployed: Deployed) ->
     page.locator('.card[data-service="broken"] .diagnosis').wait_for()
     page.locator("#plan table.plan").wait_for()
     page.locator("#logs .line").nth(2).wait_for()
-    shot = page.screenshot(path=str(DOCS / "portal.png"), full_page=True)
-    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    picture = page.screenshot(path=str(shot("portal.png", tmp_path)), full_page=True)
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n"
