@@ -12,12 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from launchdeck.providers.gcp import names
+from launchdeck.providers.gcp import names, policy
 from launchdeck.providers.gcp.api import Gcp, GcpError
-from launchdeck.providers.gcp.config import without
-
-_TRIES = 5
-"""Read-modify-write rounds of a policy that others change at the same time (ABORTED)."""
 
 
 async def account(gcp: Gcp, project: str, stack: str) -> str:
@@ -70,67 +66,34 @@ async def delete_account(gcp: Gcp, email: str) -> bool:
 
 async def project_role(gcp: Gcp, role: str, member: str, *, wanted: bool) -> bool:
     """Give ``member`` the project-level ``role`` (or take it away); whether the policy changed."""
-    resource = f"projects/{gcp.project}"
-    for _ in range(_TRIES):
-        policy = await gcp.call(
-            "cloudresourcemanager",
-            "get_iam_policy",
-            request={"resource": resource, "options": {"requested_policy_version": 3}},
-        )
-        has = any(
-            b.role == role and member in b.members and not b.condition.expression for b in policy.bindings
-        )
-        if has == wanted:
-            return False
+
+    def change(held: Any) -> Any | None:
         if wanted:
-            binding = next(
-                (b for b in policy.bindings if b.role == role and not b.condition.expression), None
-            )
-            if binding is None:
-                binding = policy.bindings.add(role=role)
-            binding.members.append(member)
-        else:
-            policy = without(policy, member)
-        try:
-            await gcp.call(
-                "cloudresourcemanager", "set_iam_policy", request={"resource": resource, "policy": policy}
-            )
-            return True
-        except GcpError as exc:
-            if exc.status != "ABORTED":
-                raise
-    raise GcpError(
-        f"could not change the project's IAM policy for {member}: it kept changing",
-        hint="Try again in a moment.",
+            return policy.add(held, role, member)
+        return policy.without(held, member) if policy.has(held, role, member) else None
+
+    return await policy.edit(
+        gcp,
+        "cloudresourcemanager",
+        f"projects/{gcp.project}",
+        change,
+        busy=f"could not change the project's IAM policy for {member}: it kept changing",
+        options={"requested_policy_version": 3},
     )
 
 
 async def is_public(gcp: Gcp, service_name: str) -> bool:
     """Whether anyone may invoke the Cloud Run service (a read)."""
-    policy = await gcp.call("run.services", "get_iam_policy", request={"resource": service_name})
-    return _public(policy)
-
-
-def _public(policy: Any) -> bool:
-    return any(b.role == names.INVOKER and "allUsers" in b.members for b in policy.bindings)
+    held = await gcp.call("run.services", "get_iam_policy", request={"resource": service_name})
+    return policy.has(held, names.INVOKER, "allUsers")
 
 
 async def make_public(gcp: Gcp, service_name: str) -> bool:
     """Let anyone invoke the Cloud Run service; whether the policy changed."""
-    for _ in range(_TRIES):
-        policy = await gcp.call("run.services", "get_iam_policy", request={"resource": service_name})
-        if _public(policy):
-            return False
-        binding = next((b for b in policy.bindings if b.role == names.INVOKER), None) or policy.bindings.add(
-            role=names.INVOKER
-        )
-        binding.members.append("allUsers")
-        try:
-            await gcp.call(
-                "run.services", "set_iam_policy", request={"resource": service_name, "policy": policy}
-            )
-            return True
-        except GcpError as exc:
-            if exc.status != "ABORTED":
-                raise
-    raise GcpError(f"could not make {service_name} invokable: its policy kept changing", hint="Try again.")
+    return await policy.edit(
+        gcp,
+        "run.services",
+        service_name,
+        lambda held: policy.add(held, names.INVOKER, "allUsers"),
+        busy=f"could not make {service_name} invokable: its policy kept changing",
+    )

@@ -9,10 +9,9 @@ Secret Manager answers with the project *number* in names, so secrets are compar
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from launchdeck.engine.gather import gather
-from launchdeck.providers.gcp import names
+from launchdeck.providers.gcp import names, policy
 from launchdeck.providers.gcp.api import Gcp, GcpError
 
 
@@ -114,49 +113,20 @@ async def put(gcp: Gcp, secret: str, labels: dict[str, str], value: str, *, alwa
 
 async def grant(gcp: Gcp, secret: str, member: str) -> bool:
     """Let ``member`` read ``secret`` (a binding on the secret, not the project); whether it wrote."""
-    resource = _path(gcp, secret)
-    for _ in range(5):  # a concurrent change to the policy (ABORTED): read it again
-        policy = await gcp.call("secretmanager", "get_iam_policy", request={"resource": resource})
-        binding = next((b for b in policy.bindings if b.role == names.ACCESSOR), None)
-        if binding is not None and member in binding.members:
-            return False
-        if binding is None:
-            binding = policy.bindings.add(role=names.ACCESSOR)
-        binding.members.append(member)
-        try:
-            await gcp.call(
-                "secretmanager", "set_iam_policy", request={"resource": resource, "policy": policy}
-            )
-            return True
-        except GcpError as exc:
-            if exc.status != "ABORTED":
-                raise
-    raise GcpError(
-        f"could not grant access to secret {secret}: its policy kept changing", hint="Try again in a moment."
+    return await policy.edit(
+        gcp,
+        "secretmanager",
+        _path(gcp, secret),
+        lambda held: policy.add(held, names.ACCESSOR, member),
+        busy=f"could not grant access to secret {secret}: its policy kept changing",
     )
 
 
 async def revoke(gcp: Gcp, secret: str, member: str) -> None:
     """Take ``member`` out of a secret's readers (before its service account is deleted)."""
     resource = _path(gcp, secret)
-    policy = await gcp.maybe("secretmanager", "get_iam_policy", request={"resource": resource})
-    if policy is None or not any(member in b.members for b in policy.bindings):
+    held = await gcp.maybe("secretmanager", "get_iam_policy", request={"resource": resource})
+    if held is None or not any(member in b.members for b in held.bindings):
         return
-    await gcp.call(
-        "secretmanager", "set_iam_policy", request={"resource": resource, "policy": without(policy, member)}
-    )
-
-
-def without(policy: Any, member: str) -> Any:
-    """A copy of an IAM policy with ``member`` taken out of every binding (empty ones dropped)."""
-    from google.iam.v1 import policy_pb2
-
-    out = policy_pb2.Policy(version=policy.version, etag=policy.etag)
-    for binding in policy.bindings:
-        members = [m for m in binding.members if m != member]
-        if members:
-            kept = out.bindings.add()
-            kept.CopyFrom(binding)
-            del kept.members[:]
-            kept.members.extend(members)
-    return out
+    kept = policy.without(held, member)
+    await gcp.call("secretmanager", "set_iam_policy", request={"resource": resource, "policy": kept})

@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import anyio
 import pytest
 
+from launchdeck.providers.gcp import policy
 from launchdeck.providers.gcp.api import Gcp, GcpError
 from launchdeck.providers.gcp.fake import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
@@ -500,6 +503,48 @@ def test_stale_policy_etag_is_aborted(gcp: Gcp) -> None:
     with pytest.raises(GcpError) as caught:
         go(scenario)
     assert (caught.value.code, caught.value.status) == (409, "ABORTED")
+
+
+def _crossing(gcp: Gcp, rounds: list[int], crossed: int, member: str) -> Callable[[Any], Any]:
+    """A ``policy.edit`` change whose first ``crossed`` rounds race another writer: each has the
+    policy it was given written first (a new etag), then adds its own member to the stale copy."""
+    other = gcp.client("cloudresourcemanager")
+
+    def change(held: Any) -> Any:
+        rounds.append(1)
+        if len(rounds) <= crossed:
+            fresh = type(held)()
+            fresh.CopyFrom(held)
+            fresh.bindings.add(role="roles/viewer", members=[f"user:other{len(rounds)}@example.com"])
+            other.set_iam_policy(request={"resource": f"projects/{PROJECT}", "policy": fresh})
+        return policy.add(held, "roles/aiplatform.user", member)
+
+    return change
+
+
+def test_policy_edit_reads_again_after_a_crossing_write(gcp: Gcp) -> None:
+    """A write refused as ABORTED (another writer came between) is made again on a fresh read,
+    keeping what the other wrote; a policy that keeps changing ends in our words."""
+
+    async def scenario() -> tuple[bool, dict[str, list[str]], int]:
+        rounds: list[int] = []
+        edit = _crossing(gcp, rounds, crossed=1, member="serviceAccount:run@example.com")
+        wrote = await policy.edit(gcp, "cloudresourcemanager", f"projects/{PROJECT}", edit, busy="busy")
+        held = await gcp.call("cloudresourcemanager", "get_iam_policy", resource=f"projects/{PROJECT}")
+        return wrote, {b.role: list(b.members) for b in held.bindings}, len(rounds)
+
+    wrote, roles, rounds = go(scenario)
+    assert (wrote, rounds) == (True, 2)
+    assert roles["roles/aiplatform.user"] == ["serviceAccount:run@example.com"]
+    assert roles["roles/viewer"] == ["user:other1@example.com"]
+
+    async def always_crossed() -> None:
+        edit = _crossing(gcp, [], crossed=policy.TRIES, member="serviceAccount:late@example.com")
+        await policy.edit(gcp, "cloudresourcemanager", f"projects/{PROJECT}", edit, busy="it kept changing")
+
+    with pytest.raises(GcpError, match="it kept changing") as caught:
+        go(always_crossed)
+    assert caught.value.hint == "Try again in a moment."
 
 
 # --- Cloud Logging ---------------------------------------------------------------------------
