@@ -26,11 +26,10 @@ from launchdeck.providers.gcp.fake.core import (
     invalid,
     not_found,
     page,
-    rules_of,
     sequence,
 )
 from launchdeck.providers.gcp.fake.run import REGIONS
-from launchdeck.providers.gcp.fake.server import Api, Route
+from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
 from launchdeck.providers.gcp.fake.shared import Operations, Policies, Work
 
 REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -116,11 +115,7 @@ class ArtifactRegistryApi(Api):
             ),
             ("GetOperation", operations_pb2.GetOperationRequest, self.get_operation, ""),
         ]
-        return [
-            Route(rule, handler, request_type, permission)
-            for rpc, request_type, handler, permission in table
-            for rule in rules_of(_Rest, rpc)
-        ]
+        return routes_of(_Rest, table)
 
     def _repository(self, name: str) -> Any:
         if name in self.creating:

@@ -22,8 +22,8 @@ from google.cloud.devtools.cloudbuild_v1.services.cloud_build.transports.rest_ba
 )
 from google.longrunning import operations_pb2
 
-from launchdeck.providers.gcp.fake.core import ApiError, Rule, invalid, not_found, rules_of
-from launchdeck.providers.gcp.fake.server import Api, Route
+from launchdeck.providers.gcp.fake.core import ApiError, Rule, invalid, not_found
+from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
 from launchdeck.providers.gcp.fake.shared import Operations, Work
 
 _S = cb.Build.Status
@@ -50,11 +50,7 @@ class CloudBuildApi(Api):
             ("GetBuild", cb.GetBuildRequest, self.get_build, "cloudbuild.builds.get"),
             ("CancelBuild", cb.CancelBuildRequest, self.cancel_build, "cloudbuild.builds.update"),
         ]
-        routes = [
-            Route(rule, handler, request_type, permission)
-            for rpc, request_type, handler, permission in table
-            for rule in rules_of(_Rest, rpc)
-        ]
+        routes = routes_of(_Rest, table)
         # google.longrunning for Cloud Build: regional names, and the global operations/build/... ones
         for template in ("/v1/{name=operations/**}", "/v1/{name=projects/*/locations/*/operations/*}"):
             routes.append(

@@ -24,11 +24,10 @@ from launchdeck.providers.gcp.fake.core import (
     invalid,
     not_found,
     page,
-    rules_of,
     sequence,
 )
 from launchdeck.providers.gcp.fake.run import REGIONS
-from launchdeck.providers.gcp.fake.server import Api, Route
+from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
 from launchdeck.providers.gcp.fake.shared import Operations, Work
 
 INSTANCE_ID = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
@@ -53,11 +52,7 @@ class RedisApi(Api):
             ("DeleteInstance", r.DeleteInstanceRequest, self.delete, "redis.instances.delete"),
             ("GetOperation", operations_pb2.GetOperationRequest, self.get_operation, "redis.operations.get"),
         ]
-        return [
-            Route(rule, handler, request_type, permission)
-            for rpc, request_type, handler, permission in table
-            for rule in rules_of(_Rest, rpc)
-        ]
+        return routes_of(_Rest, table)
 
     def _instance(self, name: str) -> Any:
         if name not in self.instances:

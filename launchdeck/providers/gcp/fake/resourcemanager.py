@@ -15,8 +15,8 @@ from google.cloud.resourcemanager_v3.services.projects.transports.rest_base impo
 )
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 
-from launchdeck.providers.gcp.fake.core import PROJECT_ID, not_found, project_number, rules_of
-from launchdeck.providers.gcp.fake.server import Api, Route
+from launchdeck.providers.gcp.fake.core import PROJECT_ID, not_found, project_number
+from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
 from launchdeck.providers.gcp.fake.shared import Policies
 
 
@@ -43,11 +43,7 @@ class ResourceManagerApi(Api):
                 "resourcemanager.projects.setIamPolicy",
             ),
         ]
-        return [
-            Route(rule, handler, request_type, permission)
-            for rpc, request_type, handler, permission in table
-            for rule in rules_of(_Rest, rpc)
-        ]
+        return routes_of(_Rest, table)
 
     def get_project(self, request: Any) -> Any:
         from google.cloud import resourcemanager_v3 as rm

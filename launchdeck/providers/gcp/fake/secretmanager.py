@@ -28,9 +28,8 @@ from launchdeck.providers.gcp.fake.core import (
     not_found,
     page,
     project_number,
-    rules_of,
 )
-from launchdeck.providers.gcp.fake.server import Api, Route
+from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
 from launchdeck.providers.gcp.fake.shared import Policies
 
 SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
@@ -72,11 +71,7 @@ class SecretManagerApi(Api):
                 "secretmanager.secrets.setIamPolicy",
             ),
         ]
-        return [
-            Route(rule, handler, request_type, permission)
-            for rpc, request_type, handler, permission in table
-            for rule in rules_of(_Rest, rpc)
-        ]
+        return routes_of(_Rest, table)
 
     @staticmethod
     def _canonical(name: str) -> str:

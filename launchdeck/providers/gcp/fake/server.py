@@ -32,6 +32,7 @@ from launchdeck.providers.gcp.fake.core import (
     error_info,
     project_number,
     render,
+    rules_of,
 )
 
 APIS = {
@@ -113,6 +114,16 @@ class Route:
     handler: Callable[..., Any]
     request_type: Any = None
     permission: str = ""
+
+
+def routes_of(transport_base: type, table: list[tuple[str, Any, Callable[..., Any], str]]) -> list[Route]:
+    """The routes of ``(rpc, request type, handler, permission)`` rows, each at every HTTP rule the
+    client library's REST transport was generated with for the rpc."""
+    return [
+        Route(rule, handler, request_type, permission)
+        for rpc, request_type, handler, permission in table
+        for rule in rules_of(transport_base, rpc)
+    ]
 
 
 class Api:
