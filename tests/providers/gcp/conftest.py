@@ -16,6 +16,7 @@ from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.fake import FakeGcp
 from launchdeck.providers.gcp.provider import GcpProvider
 from launchdeck.tools.project import ProjectRef
+from tests.providers.aws.conftest import SECRETS, SHOP
 
 PROJECT = "shop-project"
 LOCATION = f"projects/{PROJECT}/locations/us-central1"
@@ -45,10 +46,6 @@ def go(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return anyio.run(partial(function, *args, **kwargs))
 
 
-SHOP = Path(__file__).parent / "shop"
-SECRETS = {"API_KEY": "sk-shop-9f8e7d6c5b4a", "POSTGRES_PASSWORD": "pw-shop-1a2b3c4d5e6f"}
-
-
 @pytest.fixture
 def provider(gcp: Gcp) -> GcpProvider:
     """The provider on the door to the fake; waits poll without pausing."""
@@ -63,7 +60,7 @@ async def zone(gcp: Gcp, dns_name: str = "example.com.") -> None:
 
 @pytest.fixture
 def shop(tmp_path: Path, provider: GcpProvider, gcp: Gcp) -> ProjectRef:
-    """The realistic project, copied to a fresh folder, with its config in Secret Manager and
+    """The AWS tests' realistic project, copied to a fresh folder, with its config in Secret Manager and
     a DNS zone for its domain."""
     folder = tmp_path / "shop"
     shutil.copytree(SHOP, folder)
