@@ -232,15 +232,13 @@ class _MemorySession:
                             status=(await self.provider.status(self.project, self.stack)).get(name))
                 for name, unit in self.live.items()}
 
-    async def image(self, service: Any, *, build: bool, progress: Any) -> str:
+    async def image(self, service: Any, source: Any, *, build: bool, progress: Any) -> str:
         from launchdeck.engine.events import State
         from launchdeck.errors import BuildError
 
-        if not service.build:
+        if source is None:
             return service.image or ""
-        from launchdeck.engine.plan import digest_of
-
-        tag = f"memory/{service.name}:{digest_of(service.build.model_dump(mode='json'))}"
+        tag = f"memory/{service.name}:{source.digest}"
         if build:
             progress(State.BUILD_RUNNING, f"building {tag}")
             self.provider.built.append(service.name)

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from launchdeck.compose.model import Build
+from launchdeck.compose.model import Build, Service
 from launchdeck.errors import BuildError
 
 MAX_CONTEXT = 500 * 1024 * 1024
@@ -75,3 +75,19 @@ def digest(context: Context, build: Build, platform: str | None = None) -> str:
                 "inline": build.dockerfile_inline, "target": build.target,
                 "args": {k: v for k, v in sorted(build.args.items())}, "platform": platform}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A built service's context as one deploy reads it, once: its files, and the digest of
+    everything its build reads, which names the image."""
+
+    context: Context
+    digest: str
+
+
+def source(service: Service) -> Source:
+    """Scan and digest ``service``'s build context (blocking: run it in a worker thread)."""
+    assert service.build is not None
+    found = scan(service.build, service.name)
+    return Source(found, digest(found, service.build, service.platform))

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import anyio
+import anyio.to_thread
 
 from launchdeck import redact
 from launchdeck.compose.load import Loaded
-from launchdeck.compose.model import Project
+from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine import dag, poll
+from launchdeck.engine import context, dag, poll
+from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import Action, decide
@@ -80,7 +82,7 @@ async def plan(ready: Ready, *, options: DeployOptions | None = None) -> PlanRes
     provider, project = ready.provider, ready.project
     session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
     found, record = await gather(session.observe, provider.records(project.name, ready.stack).read)
-    images = await _images(session, project)
+    images, _ = await _images(session, project)
     units = _render_all(session, project, images)
     changes = _changes(units, found, record, options.force)
     return PlanResult(project=project.name, stack=ready.stack, provider=provider.name,
@@ -109,12 +111,24 @@ async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
 # -- the parts plan and start share ------------------------------------------------------------
 
 
-async def _images(session: Session, project: Project) -> dict[str, str]:
-    """The image each service would run, found without building or pulling anything."""
+def _built(service: Service) -> bool:
+    """Whether a deploy builds ``service`` from source (a managed store never is)."""
+    return service.build is not None and not service.managed_store
+
+
+async def _images(session: Session, project: Project) -> tuple[dict[str, str], dict[str, Source]]:
+    """The image each service would run, found without building or pulling anything, and the
+    context of each one built from source, read here once for the plan and the build."""
+
+    async def one(service: Service) -> tuple[str, Source | None]:
+        source = await anyio.to_thread.run_sync(context.source, service) if _built(service) else None
+        return await session.image(service, source, build=False, progress=_quiet), source
+
     names = list(project.services)
-    found = await gather(*[lambda n=n: session.image(project.services[n], build=False,
-                                                     progress=_quiet) for n in names])
-    return dict(zip(names, found, strict=True))
+    found = await gather(*[lambda n=n: one(project.services[n]) for n in names])
+    images = {name: image for name, (image, _) in zip(names, found, strict=True)}
+    sources = {name: source for name, (_, source) in zip(names, found, strict=True) if source}
+    return images, sources
 
 
 def _quiet(state: State | None, message: str, *, log: bool = False) -> None:
@@ -188,12 +202,11 @@ class _Run:
         found, earlier = await gather(session.observe, records.read)
         self.found: Mapping[str, Found] = found
         self.earlier: DeployRecord | None = earlier
-        images = await _images(session, project)
+        images, self.sources = await _images(session, project)
         units = _render_all(session, project, images)
         self.changes = _changes(units, found, earlier, self.options.force)
-        building = [name for name, c in self.changes.items() if c.action is not Action.NOOP
-                    and name in project.services and project.services[name].build
-                    and not project.services[name].managed_store]
+        building = [name for name, c in self.changes.items()
+                    if c.action is not Action.NOOP and name in self.sources]
         for name, change in self.changes.items():
             if change.action not in (Action.NOOP, Action.DELETE):
                 self.emit(name, State.BUILD_QUEUED if name in building else State.UPDATE_QUEUED,
@@ -242,8 +255,8 @@ class _Run:
     async def _build(self, name: str) -> None:
         build = self.builds[name]
         try:
-            build.image = await self.session.image(self.project.services[name], build=True,
-                                                   progress=self.progress(name))
+            build.image = await self.session.image(self.project.services[name], self.sources[name],
+                                                   build=True, progress=self.progress(name))
         except LaunchdeckError as exc:
             build.error = str(exc)
             self.emit(name, State.BUILD_FAILED, build.error)

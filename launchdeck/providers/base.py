@@ -31,6 +31,7 @@ from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.target import Capabilities
 from launchdeck.compose.validate import Finding
+from launchdeck.engine.context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, combine
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
@@ -132,7 +133,11 @@ class Session(Protocol):
 
     async def observe(self) -> Mapping[str, Found]: ...
 
-    async def image(self, service: Service, *, build: bool, progress: Progress) -> str: ...
+    async def image(self, service: Service, source: Source | None, *, build: bool,
+                    progress: Progress) -> str:
+        """The image ``service`` runs, built (or pulled) first when ``build``; ``source`` is the
+        context of a service built from source, read once per deploy by the engine."""
+        ...
 
     def render(self, name: str, image: str | None) -> Unit: ...
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ import anyio.to_thread
 
 from launchdeck.compose.model import Build
 from launchdeck.engine import context
-from launchdeck.engine.context import MAX_CONTEXT
 from launchdeck.engine.events import State
 from launchdeck.errors import BuildError
 from launchdeck.providers.aws import names, wait
@@ -59,8 +57,9 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
-class Context:
+class Packed:
     digest: str
+    """Of the archive: its key in the bucket."""
     data: bytes
     files: int
 
@@ -70,9 +69,8 @@ def arm64(platform: str | None) -> bool:
     return bool(platform) and platform.split("/")[1:2] in (["arm64"], ["aarch64"])
 
 
-def pack(build: Build, service: str, limit: int = MAX_CONTEXT) -> Context:
-    """The build context as a reproducible ZIP (blocking: run it in a worker thread)."""
-    scanned = context.scan(build, service, limit)
+def pack(scanned: context.Context) -> Packed:
+    """A scanned build context as a reproducible ZIP (blocking: run it in a worker thread)."""
     root, paths = scanned.root, scanned.paths
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
@@ -91,7 +89,7 @@ def pack(build: Build, service: str, limit: int = MAX_CONTEXT) -> Context:
                 entry.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(entry, full.read_bytes())
     data = raw.getvalue()
-    return Context(hashlib.sha256(data).hexdigest(), data, len(paths))
+    return Packed(hashlib.sha256(data).hexdigest(), data, len(paths))
 
 
 def _entry(name: str, mode: int) -> zipfile.ZipInfo:
@@ -101,34 +99,25 @@ def _entry(name: str, mode: int) -> zipfile.ZipInfo:
     return entry
 
 
-def image_tag(context: Context, build: Build, platform: str | None = None) -> str:
-    """The tag an image built from ``context`` with these settings gets."""
-    settings = {"context": context.digest, "dockerfile": build.dockerfile, "target": build.target,
-                "args": {k: v for k, v in sorted(build.args.items())}}
-    if arm64(platform):  # the same sources make a different image on ARM
-        settings["arch"] = "arm64"
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
-
-
 def _flags(build: Build) -> str:
     parts = [f"--target {build.target}"] if build.target else []
     parts += [f"--build-arg {k}={v}" for k, v in sorted(build.args.items()) if v is not None]
     return " ".join(parts)
 
 
-async def image(aws: Aws, build: Build, service: str, repository_uri: str, repository: str,
-                bucket: str, log: Progress, poll: float = 5.0, *,
+async def image(aws: Aws, source: context.Source, build: Build, service: str, repository_uri: str,
+                repository: str, bucket: str, log: Progress, poll: float = 5.0, *,
                 platform: str | None = None) -> str:
-    """The image URI for ``build`` on ``platform`` (the service's): built by CodeBuild unless
-    ECR already has it."""
-    packed = await anyio.to_thread.run_sync(pack, build, service)
-    tag = image_tag(packed, build, platform)
+    """The image URI for ``build`` on ``platform`` (the service's), tagged with its source's
+    digest: built by CodeBuild unless ECR already has it."""
+    tag = source.digest
     uri = f"{repository_uri}:{tag}"
     found = await aws.maybe("ecr", "describe_images", ("ImageNotFoundException",),
                             repositoryName=repository, imageIds=[{"imageTag": tag}])
     if found and found.get("imageDetails"):
         log(None, f"image {tag[:12]} is up to date")
         return uri
+    packed = await anyio.to_thread.run_sync(pack, source.context)
     key = f"contexts/{packed.digest}.zip"
     if await aws.maybe("s3", "head_object", ("404", "NoSuchKey", "NotFound"), Bucket=bucket, Key=key) is None:
         log(None, f"uploading the build context ({packed.files} files, "

@@ -14,10 +14,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
-
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import models, poll
+from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, service_parts
 from launchdeck.engine.status import ServiceStatus
@@ -131,20 +130,20 @@ class AwsSession:
             service = models.gateway(service, {"REGION": self.aws.region or ""})
         return service
 
-    async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
+    async def image(self, service: Service, source: Source | None, *, build: bool,
+                    progress: Progress) -> str:
         """The image URI: for a built service, named by its context's digest (built by
         CodeBuild when ``build`` and ECR does not have it)."""
         if service.model_provider is not None:
             return models.gateway_image(service)
-        if service.managed_store or not service.build:
+        if source is None or service.build is None:
             return service.image or ""
         repo = names.repository(self.name, self.stack, service.name)
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
-            context = await anyio.to_thread.run_sync(builds.pack, service.build, service.name)
-            return f"{uri}:{builds.image_tag(context, service.build, service.platform)}"
+            return f"{uri}:{source.digest}"
         continue_chain(self.depths.get(":prepare", 0))
-        image = await builds.image(self.aws, service.build, service.name, uri, repo,
+        image = await builds.image(self.aws, source, service.build, service.name, uri, repo,
                                    self.region.bucket, progress, self.poll,
                                    platform=service.platform)
         self.depths[f":build:{service.name}"] = chain_depth()

@@ -45,17 +45,9 @@ class Packed:
     files: int
 
 
-def tag(build: Build, service: str) -> str:
-    """The image tag a build of ``build`` gets (blocking: run it in a worker thread)."""
-    digest = context.digest(context.scan(build, service), build)
-    if build.dockerfile_inline is not None:  # the engine's digest reads a Dockerfile by path only
-        digest = hashlib.sha256(f"{digest}\0{build.dockerfile_inline}".encode()).hexdigest()[:24]
-    return digest
-
-
-def pack(build: Build, service: str) -> Packed:
-    """The build context as a reproducible .tar.gz (blocking: run it in a worker thread)."""
-    scanned = context.scan(build, service)
+def pack(scanned: context.Context, build: Build) -> Packed:
+    """A scanned build context, with ``build``'s inline Dockerfile, as a reproducible .tar.gz
+    (blocking: run it in a worker thread)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel in scanned.paths:
@@ -95,18 +87,26 @@ async def exists(gcp: Gcp, path: str, image_tag: str) -> bool:
 
 
 async def image(
-    gcp: Gcp, bucket: Bucket, build: Build, service: str, path: str, progress: Progress, interval: float
+    gcp: Gcp,
+    bucket: Bucket,
+    source: context.Source,
+    build: Build,
+    service: str,
+    path: str,
+    progress: Progress,
+    interval: float,
 ) -> str:
-    """The image URI for ``build``: built by Cloud Build unless Artifact Registry has it."""
+    """The image URI for ``build``, tagged with its source's digest: built by Cloud Build unless
+    Artifact Registry has it."""
     from google.cloud.devtools import cloudbuild_v1 as cb
     from google.protobuf import duration_pb2
 
-    image_tag = await anyio.to_thread.run_sync(tag, build, service)
+    image_tag = source.digest
     uri = f"{names.registry(gcp.project, gcp.region)}/{path}:{image_tag}"
     if await exists(gcp, path, image_tag):
         progress(None, f"image {image_tag[:12]} is up to date")
         return uri
-    packed = await anyio.to_thread.run_sync(pack, build, service)
+    packed = await anyio.to_thread.run_sync(pack, source.context, build)
     key = names.context_key(packed.digest)
     if not await bucket.exists(key):
         progress(None, f"uploading the build context ({packed.files} files, {len(packed.data) // 1024} KB)")

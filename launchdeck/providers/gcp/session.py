@@ -16,10 +16,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
-
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import models, poll
+from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
@@ -161,21 +160,20 @@ class GcpSession:
                                                "REGION": self.gcp.region})
         return service
 
-    async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
+    async def image(self, service: Service, source: Source | None, *, build: bool, progress: Progress) -> str:
         """The image: for a built service, in the shared repository, tagged with its context's
         digest (built by Cloud Build when ``build`` and the repository does not have it)."""
         if service.model_provider is not None:
             return qualified(models.gateway_image(service))
         if service.managed_store:
             return service.image or ""
-        if not service.build:
+        if source is None or service.build is None:
             return qualified(service.image or "")
         path = names.image_path(self.name, self.stack, service.name)
         if not build:
-            image_tag = await anyio.to_thread.run_sync(builds.tag, service.build, service.name)
-            return f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{image_tag}"
+            return f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
         return await builds.image(
-            self.gcp, self.bucket, service.build, service.name, path, progress, self.poll
+            self.gcp, self.bucket, source, service.build, service.name, path, progress, self.poll
         )
 
     def render(self, name: str, image: str | None) -> Unit:

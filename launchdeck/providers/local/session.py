@@ -14,7 +14,8 @@ from typing import Any
 import anyio
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import context, models, poll
+from launchdeck.engine import models, poll
+from launchdeck.engine.context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, service_parts
 from launchdeck.engine.status import ServiceStatus
@@ -74,7 +75,8 @@ class LocalSession:
         name, model = wanted[0]
         return await anyio.to_thread.run_sync(runner.check, name, model or "")
 
-    async def image(self, service: Service, *, build: bool, progress: Progress) -> str:
+    async def image(self, service: Service, source: Source | None, *, build: bool,
+                    progress: Progress) -> str:
         """The image id (or, for one not here yet, its name); built or pulled when ``build``."""
         import docker.errors
 
@@ -83,8 +85,8 @@ class LocalSession:
         if service.llm is not None:
             progress(None, "x-defang-llm needs a cloud provider: no LLM endpoint is provided "
                            "locally")
-        if service.build:
-            tag = await anyio.to_thread.run_sync(self._tag, service)
+        if source is not None:
+            tag = S.image_tag(self.project.name, self.stack, service.name, source.digest)
             if build:
                 await self._build(service, tag, progress)
             return tag
@@ -102,12 +104,6 @@ class LocalSession:
             raise ProviderError(f"image {image} is not on this machine and cannot be pulled: "
                                 f"{C.reason(exc)}", provider="local", service=service.name,
                                 hint="Build it, or check the image name.") from exc
-
-    def _tag(self, service: Service) -> str:
-        assert service.build is not None
-        found = context.scan(service.build, service.name)
-        return S.image_tag(self.project.name, self.stack, service.name,
-                           context.digest(found, service.build, service.platform))
 
     def render(self, name: str, image: str | None) -> Unit:
         service = self._service(name)

@@ -554,7 +554,8 @@ def test_build_contexts_go_to_s3_as_zip_files_codebuild_can_read(deployed, boto,
 
 def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, boto, calls) -> None:
     """linux/arm64 builds on ARM_CONTAINER with an aarch64 image, under a tag of its own."""
-    from launchdeck.compose.model import Build
+    from launchdeck.compose.model import Build, Service
+    from launchdeck.engine import context
     from launchdeck.providers.aws import build, region
     from launchdeck.providers.aws.api import Aws
 
@@ -564,7 +565,8 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
     spec = Build(context=str(Path(shop.working_directory) / "web"), dockerfile="Dockerfile")
 
     def image(platform: str | None) -> str:
-        return anyio.run(lambda: build.image(aws, spec, "web", repo["repositoryUri"],
+        source = context.source(Service(name="web", build=spec, platform=platform))
+        return anyio.run(lambda: build.image(aws, source, spec, "web", repo["repositoryUri"],
                                              repo["repositoryName"], shared.bucket,
                                              lambda *_, **__: None, 0.01, platform=platform))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from launchdeck.compose.load import load
+from launchdeck.engine import context
 from launchdeck.providers.aws import build, render
 from launchdeck.providers.aws.ingress import routes
 
@@ -150,7 +151,7 @@ def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> Non
     (tmp_path / "notes" / "big.txt").write_text("x" * 1000)
     (tmp_path / ".dockerignore").write_text("notes/\n")
     spec = Build(context=str(tmp_path), dockerfile="Dockerfile")
-    first, second = build.pack(spec, "web"), build.pack(spec, "web")
+    first, second = build.pack(context.scan(spec, "web")), build.pack(context.scan(spec, "web"))
     assert first.digest == second.digest
     import io
     import zipfile
@@ -158,7 +159,7 @@ def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> Non
     with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
         assert "notes/big.txt" not in archive.namelist() and "app.py" in archive.namelist()
     (tmp_path / "app.py").write_text("print('changed')\n")
-    assert build.pack(spec, "web").digest != first.digest
+    assert build.pack(context.scan(spec, "web")).digest != first.digest
 
 
 def test_an_oversized_build_context_is_refused_with_the_fix(tmp_path) -> None:
@@ -168,5 +169,5 @@ def test_an_oversized_build_context_is_refused_with_the_fix(tmp_path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "data.bin").write_bytes(b"0" * 4096)
     with pytest.raises(BuildError, match="holds more than") as caught:
-        build.pack(Build(context=str(tmp_path), dockerfile="Dockerfile"), "web", limit=1024)
+        context.scan(Build(context=str(tmp_path), dockerfile="Dockerfile"), "web", limit=1024)
     assert ".dockerignore" in caught.value.hint
