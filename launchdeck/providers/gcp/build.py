@@ -30,8 +30,6 @@ from launchdeck.providers.gcp.bucket import Bucket
 BUILD_WAIT = 3600
 """Seconds a build may take (Cloud Build's own timeout is set to the same)."""
 BUILDER = "gcr.io/cloud-builders/docker"
-INLINE = ".launchdeck.Dockerfile"
-"""Where a ``dockerfile_inline`` is written in the packed context."""
 _DONE = {"SUCCESS"}
 _FAILED = {"FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED"}
 _LOG_LINES = 20
@@ -45,9 +43,8 @@ class Packed:
     files: int
 
 
-def pack(scanned: context.Context, build: Build) -> Packed:
-    """A scanned build context, with ``build``'s inline Dockerfile, as a reproducible .tar.gz
-    (blocking: run it in a worker thread)."""
+def pack(scanned: context.Context) -> Packed:
+    """A scanned build context as a reproducible .tar.gz (blocking: run it in a worker thread)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for rel in scanned.paths:
@@ -59,19 +56,13 @@ def pack(scanned: context.Context, build: Build) -> Packed:
                     tar.addfile(info, handle)
             else:
                 tar.addfile(info)
-        if build.dockerfile_inline is not None:
-            text = build.dockerfile_inline.encode()
-            info = tarfile.TarInfo(INLINE)
-            info.size, info.mode = len(text), 0o644
-            tar.addfile(info, io.BytesIO(text))
     data = gzip.compress(raw.getvalue(), mtime=0)
     return Packed(hashlib.sha256(data).hexdigest(), data, len(scanned.paths))
 
 
 def arguments(build: Build, uri: str) -> list[str]:
     """The ``docker build`` arguments of the build step."""
-    dockerfile = INLINE if build.dockerfile_inline is not None else build.dockerfile or "Dockerfile"
-    args = ["build", "--tag", uri, "--file", dockerfile]
+    args = ["build", "--tag", uri, "--file", build.dockerfile or "Dockerfile"]
     if build.target:
         args += ["--target", build.target]
     for key, value in sorted(build.args.items()):
@@ -106,7 +97,7 @@ async def image(
     if await exists(gcp, path, image_tag):
         progress(None, f"image {image_tag[:12]} is up to date")
         return uri
-    packed = await anyio.to_thread.run_sync(pack, source.context, build)
+    packed = await anyio.to_thread.run_sync(pack, source.context)
     key = names.context_key(packed.digest)
     if not await bucket.exists(key):
         progress(None, f"uploading the build context ({packed.files} files, {len(packed.data) // 1024} KB)")
