@@ -470,15 +470,15 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
         """Why services failed: cause, evidence, fix, confidence."""
         from launchdeck.ai.debug import parse_llm
         from launchdeck.ai.llm import from_environment
-        from launchdeck.tools.debug import conclude, debug, gather
+        from launchdeck.tools.debug import conclude, gather, read
 
         where = _ref(working_directory, compose_files, project_name, provider, stack)
         with user_errors():
             llm = from_environment()
+            draft = draft or await gather(where, deployment=deployment_id, service=service)
             if llm is not None:
-                result = await debug(where, deployment=deployment_id, service=service, llm=llm)
+                result = await read(draft, llm)
             else:
-                draft = draft or await gather(where, deployment=deployment_id, service=service)
                 extra = parse_llm(sample.text_of(reading)) if reading is not None else []
                 result = conclude(draft, extra, "the client's model" if reading else None)
         from launchdeck.ai.debug import render
