@@ -745,7 +745,7 @@ def estimate_command(
     provider: ProviderOption = None,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="Region to "
                                                "price (default: AWS_REGION / GCP_REGION, else "
-                                               "us-east-1 / us-central1).")] = None,
+                                               "the stack's, else us-east-1 / us-central1).")] = None,
     hours: Annotated[float, typer.Option("--hours", min=0, max=744,
                                          help="Hours a month everything runs.")] = 730,
     traffic_gb: Annotated[float, typer.Option("--traffic-gb", min=0, help="GB a month served to "

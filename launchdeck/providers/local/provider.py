@@ -146,7 +146,7 @@ class LocalProvider:
         by_service: dict[str, list[C.Container]] = {}
         for c in await self.containers(project.name, stack):
             by_service.setdefault(C.label(c, S.SERVICE), []).append(c)
-        return {name: C.status(name, replicas(project.services[name]) if name in project.services
+        return {name: C.status(name, project.services[name].replica_count if name in project.services
                                else 0, found)
                 for name, found in by_service.items()}
 
@@ -226,7 +226,3 @@ class FileRecords:
 
     async def delete(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def replicas(service: Any) -> int:
-    return service.replica_count
