@@ -609,7 +609,7 @@ def generate_command(
     """Scaffold a deployable compose project (an LLM writes it when ANTHROPIC_API_KEY is set)."""
     from launchdeck.ai import generate as gen
     from launchdeck.ai.llm import from_environment
-    from launchdeck.tools.generate import config_needed, generate
+    from launchdeck.tools.generate import generate
 
     llm = from_environment()
     lang = language.value if language else None
@@ -643,7 +643,7 @@ def generate_command(
         sys.stdout.write(f"  {name}\n")
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
-    for name in config_needed(result.folder):
+    for name in result.config:
         console.print(f"it reads config {name}: launchdeck config set {name} -C {result.folder} "
                       "(or --random)", highlight=False)
     console.print(f"next: launchdeck compose up -C {result.folder}", highlight=False)
