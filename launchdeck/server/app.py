@@ -405,7 +405,8 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
 
         where = _ref(working_directory, compose_files, project_name, provider, stack)
         with user_errors():
-            name = where.load().project.name
+            loaded = where.load()
+        name = loaded.project.name
         asked, answer = elicit.answer(approval)
         if asked:
             if answer is None or not answer.confirm:
@@ -415,7 +416,7 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
                             f"{where.provider_name}. Ask the user, then call again with "
                             f"confirm={name!r}.")
         with user_errors():
-            result = await run_destroy(where, volumes=volumes)
+            result = await run_destroy(where, loaded, volumes=volumes)
         summary = f"removed {len(result.removed)} object(s) of {name} ({result.stack})"
         if result.kept:
             summary += f"; kept: {', '.join(result.kept)}" + (
