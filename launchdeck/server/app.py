@@ -143,7 +143,7 @@ def _check(tool: str, schema: dict[str, Any], arguments: dict[str, Any]) -> None
         model.model_validate({k: _unquote(v, schema["properties"][k]) for k, v in arguments.items()},
                              strict=True)
     except ValidationError as exc:
-        raise ToolError(problems(exc, tool, allowed)) from exc
+        raise ToolError(problems(exc, tool)) from exc
     for key, value in arguments.items():  # ranges the schema states
         prop = schema["properties"][key]
         if isinstance(value, int | float) and not isinstance(value, bool):
