@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 
@@ -31,8 +31,6 @@ from launchdeck.engine.status import ChangeSummary, DeployRecord, DeployResult, 
 from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
 from launchdeck.identity import new_deployment_id
 from launchdeck.providers.base import DeployOptions, Found, Kind, Provider, Session, Unit
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
