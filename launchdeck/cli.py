@@ -609,7 +609,7 @@ def generate_command(
     """Scaffold a deployable compose project (an LLM writes it when ANTHROPIC_API_KEY is set)."""
     from launchdeck.ai import generate as gen
     from launchdeck.ai.llm import from_environment
-    from launchdeck.tools.generate import config_needed, generate
+    from launchdeck.tools.generate import generate
 
     llm = from_environment()
     lang = language.value if language else None
@@ -643,7 +643,7 @@ def generate_command(
         sys.stdout.write(f"  {name}\n")
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
-    for name in config_needed(result.folder):
+    for name in result.config:
         console.print(f"it reads config {name}: launchdeck config set {name} -C {result.folder} "
                       "(or --random)", highlight=False)
     console.print(f"next: launchdeck compose up -C {result.folder}", highlight=False)
@@ -745,7 +745,7 @@ def estimate_command(
     provider: ProviderOption = None,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="Region to "
                                                "price (default: AWS_REGION / GCP_REGION, else "
-                                               "us-east-1 / us-central1).")] = None,
+                                               "the stack's, else us-east-1 / us-central1).")] = None,
     hours: Annotated[float, typer.Option("--hours", min=0, max=744,
                                          help="Hours a month everything runs.")] = 730,
     traffic_gb: Annotated[float, typer.Option("--traffic-gb", min=0, help="GB a month served to "

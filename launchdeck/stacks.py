@@ -139,20 +139,20 @@ def _env_region(provider: str) -> str | None:
     return None
 
 
-def check_account(project_dir: str | Path, stack: Stack | None, account: str | None, *,
-                  allow_new: bool) -> Stack | None:
-    """Refuse credentials that reach another account than the stack recorded; record the
-    account on a stack's first deploy. Returns the stack as it is now."""
-    if stack is None or account is None:
-        return stack
-    if stack.account and stack.account != account and not allow_new:
-        raise UsageError(
-            f"stack {stack.name} deployed to {stack.account}, but these credentials reach "
-            f"{account}; nothing was changed",
-            hint=f"Use the credentials of {stack.account} (e.g. the profile in "
-                 f"{FOLDER}/{stack.name}), or allow the new account (--allow-new-account) if "
-                 "the stack moves on purpose.")
-    if stack.account != account:
-        stack = replace(stack, account=account)
-        write(stack.path.parent.parent if stack.path else project_dir, stack)
-    return stack
+def check_account(stack: Stack | None, account: str | None) -> None:
+    """Refuse credentials that reach another account than the stack recorded."""
+    if stack is None or account is None or not stack.account or stack.account == account:
+        return
+    raise UsageError(
+        f"stack {stack.name} deployed to {stack.account}, but these credentials reach "
+        f"{account}; nothing was changed",
+        hint=f"Use the credentials of {stack.account} (e.g. the profile in "
+             f"{FOLDER}/{stack.name}), or allow the new account (--allow-new-account) if "
+             "the stack moves on purpose.")
+
+
+def record_account(project_dir: str | Path, stack: Stack | None, account: str | None) -> None:
+    """Record the account a stack deploys to: on its first deploy, or when it moved."""
+    if stack is None or account is None or stack.account == account:
+        return
+    write(stack.path.parent.parent if stack.path else project_dir, replace(stack, account=account))

@@ -227,9 +227,10 @@ class _MemorySession:
         from launchdeck.engine.events import State
         from launchdeck.providers.base import Found, Kind
 
+        statuses = await self.provider.status(self.project, self.stack)
         return {name: Found(unit.digest, kind=Kind(unit.kind), replicas=unit.replicas,
                             ready=unit.state is State.SERVICE_DEPLOYMENT_COMPLETED,
-                            status=(await self.provider.status(self.project, self.stack)).get(name))
+                            status=statuses.get(name))
                 for name, unit in self.live.items()}
 
     async def image(self, service: Any, source: Any, *, build: bool, progress: Any) -> str:

@@ -91,13 +91,6 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def redact(e: ServiceEvidence, secrets: list[str]) -> ServiceEvidence:
-    """The evidence with every config value in ``secrets`` replaced, in every text it holds."""
-    from launchdeck import redact as hide
-
-    return hide.model(e, hide.secrets(secrets))
-
-
 def _all_text(e: ServiceEvidence) -> list[str]:
     return [*(e.start_error or "").splitlines(), *e.message.splitlines(),
             *(e.health_output or "").splitlines(), *e.logs]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Service, path_label
+from launchdeck.compose.order import dependency_order
 from launchdeck.compose.target import Capabilities
 
 CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would accept a final newline
@@ -363,30 +364,11 @@ def _provider(check: _Check, base: tuple[Any, ...], service: Service) -> None:
 
 def _dependency_cycles(check: _Check) -> None:
     """A depends_on loop, reported once, as ``docker compose config`` reports it."""
-    services = check.project.services
-    done: set[str] = set()
-    for root in services:
-        if root in done:
-            continue
-        path, on_path = [root], {root}  # iterative: a chain of thousands must not recurse
-        pending = [iter(services[root].depends_on)]
-        while pending:
-            dep = next((d for d in pending[-1] if d in services and d not in done), None)
-            if dep is None:
-                finished = path.pop()
-                done.add(finished)
-                on_path.discard(finished)
-                pending.pop()
-                continue
-            if dep in on_path:
-                loop = [*path[path.index(dep):], dep]
-                check.error(("services", loop[0], "depends_on", loop[1]),
-                            f"dependency cycle detected: {' -> '.join(loop)}",
-                            "Remove one of these dependencies; a service cannot wait for itself.")
-                return
-            path.append(dep)
-            on_path.add(dep)
-            pending.append(iter(services[dep].depends_on))
+    _, loop = dependency_order({name: s.depends_on for name, s in check.project.services.items()})
+    if loop:
+        check.error(("services", loop[0], "depends_on", loop[1]),
+                    f"dependency cycle detected: {' -> '.join(loop)}",
+                    "Remove one of these dependencies; a service cannot wait for itself.")
 
 
 def _service_names(check: _Check) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from launchdeck.compose.order import dependency_order
 from launchdeck.errors import LaunchdeckError
 
 Condition = str  # service_started | service_healthy | service_completed_successfully
@@ -43,25 +44,10 @@ Work = Callable[[str, Milestones], Awaitable[None]]
 
 def order(graph: Mapping[str, Mapping[str, Condition]]) -> list[str]:
     """Services in an order that puts each after its dependencies; raise on a cycle."""
-    done: list[str] = []
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            loop = path[path.index(name):] + [name]
-            raise DependencyCycle(f"depends_on forms a cycle: {' -> '.join(loop)}",
-                                  hint="Remove one of these dependencies.")
-        state[name] = 1
-        for dep in graph.get(name, {}):
-            if dep in graph:
-                visit(dep, [*path, name])
-        state[name] = 2
-        done.append(name)
-
-    for name in sorted(graph):
-        visit(name, [])
+    done, loop = dependency_order({name: graph[name] for name in sorted(graph)})
+    if loop:
+        raise DependencyCycle(f"depends_on forms a cycle: {' -> '.join(loop)}",
+                              hint="Remove one of these dependencies.")
     return done
 
 

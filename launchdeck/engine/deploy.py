@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -33,8 +33,6 @@ from launchdeck.engine.status import ChangeSummary, DeployRecord, DeployResult, 
 from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
 from launchdeck.identity import new_deployment_id
 from launchdeck.providers.base import DeployOptions, Found, Kind, Provider, Session, Unit
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,10 +61,11 @@ async def preflight(loaded: Loaded, provider: Provider, *, stack: str) -> Ready:
             f"{len(errors)} error(s) stop {project.name} deploying to {provider.name}:\n"
             + "\n".join(str(f) for f in errors), findings,
             hint="Fix them and deploy again; checking the compose file lists every finding.")
-    missing = await missing_config(loaded, provider, stack)
+    required = required_config(loaded)
+    values = await provider.config_store(project.name, stack).values(required)
+    missing = [name for name in required if name not in values]  # values() has only names set
     if missing:
         raise ConfigMissing(missing, provider=provider.name, stack=stack)
-    values = await provider.config_store(project.name, stack).values(required_config(loaded))
     refused = [f for f in provider.check(loaded, stack, values) if f.severity == "error"]
     if refused:
         raise DeployRefused(

@@ -2,8 +2,9 @@
 host, process, since, expiry; and whether that holder is gone.
 
 Each provider stores the holder where only one writer can create it (an SSM parameter, a
-Cloud Storage object with ``ifGenerationMatch=0``); what it stores and how a stale one is
-recognised is the same everywhere.
+Cloud Storage object with ``ifGenerationMatch=0``, a local file only one process can
+``flock``); what it stores and the refusal a second deploy gets are the same everywhere, and
+so is how a stale one is recognised where a lock does not die with its process.
 """
 
 from __future__ import annotations

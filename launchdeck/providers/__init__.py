@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from launchdeck.identity import check_provider
+
 if TYPE_CHECKING:
     from launchdeck.providers.base import Capabilities, Provider
 
@@ -27,18 +29,10 @@ def names() -> tuple[str, ...]:
 
 def capabilities(name: str) -> Capabilities:
     """What the provider called ``name`` can deploy."""
-    return importlib.import_module(_PACKAGES[_known(name)]).CAPABILITIES
+    return importlib.import_module(_PACKAGES[check_provider(name)]).CAPABILITIES
 
 
 def create(name: str, *, region: str | None = None, profile: str | None = None) -> Provider:
     """The provider called ``name``, constructed with its default clients (in ``region``,
     with the credentials of ``profile``, where those mean something to it)."""
-    return importlib.import_module(_PACKAGES[_known(name)]).create(region=region, profile=profile)
-
-
-def _known(name: str) -> str:
-    if name not in _PACKAGES:
-        from launchdeck.errors import UsageError
-
-        raise UsageError(f"unknown provider {name!r}", hint=f"Use one of: {', '.join(_PACKAGES)}.")
-    return name
+    return importlib.import_module(_PACKAGES[check_provider(name)]).create(region=region, profile=profile)

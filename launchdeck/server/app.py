@@ -143,7 +143,7 @@ def _check(tool: str, schema: dict[str, Any], arguments: dict[str, Any]) -> None
         model.model_validate({k: _unquote(v, schema["properties"][k]) for k, v in arguments.items()},
                              strict=True)
     except ValidationError as exc:
-        raise ToolError(problems(exc, tool, allowed)) from exc
+        raise ToolError(problems(exc, tool)) from exc
     for key, value in arguments.items():  # ranges the schema states
         prop = schema["properties"][key]
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -405,7 +405,8 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
 
         where = _ref(working_directory, compose_files, project_name, provider, stack)
         with user_errors():
-            name = where.load().project.name
+            loaded = where.load()
+        name = loaded.project.name
         asked, answer = elicit.answer(approval)
         if asked:
             if answer is None or not answer.confirm:
@@ -415,7 +416,7 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
                             f"{where.provider_name}. Ask the user, then call again with "
                             f"confirm={name!r}.")
         with user_errors():
-            result = await run_destroy(where, volumes=volumes)
+            result = await run_destroy(where, loaded, volumes=volumes)
         summary = f"removed {len(result.removed)} object(s) of {name} ({result.stack})"
         if result.kept:
             summary += f"; kept: {', '.join(result.kept)}" + (
@@ -470,15 +471,15 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
         """Why services failed: cause, evidence, fix, confidence."""
         from launchdeck.ai.debug import parse_llm
         from launchdeck.ai.llm import from_environment
-        from launchdeck.tools.debug import conclude, debug, gather
+        from launchdeck.tools.debug import conclude, gather, read
 
         where = _ref(working_directory, compose_files, project_name, provider, stack)
         with user_errors():
             llm = from_environment()
+            draft = draft or await gather(where, deployment=deployment_id, service=service)
             if llm is not None:
-                result = await debug(where, deployment=deployment_id, service=service, llm=llm)
+                result = await read(draft, llm)
             else:
-                draft = draft or await gather(where, deployment=deployment_id, service=service)
                 extra = parse_llm(sample.text_of(reading)) if reading is not None else []
                 result = conclude(draft, extra, "the client's model" if reading else None)
         from launchdeck.ai.debug import render

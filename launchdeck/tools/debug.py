@@ -42,17 +42,15 @@ def _failing(state: State, exit_code: int | None, health: str | None) -> bool:
 async def gather(ref: ProjectRef, *, deployment: str | None = None,
                  service: str | None = None) -> Draft:
     """Evidence for each failed service (or the one named), and what the detectors find."""
-    from launchdeck.compose.validate import required_config
+    from launchdeck import redact
     from launchdeck.engine import logs, ps
     from launchdeck.providers.base import LogQuery
 
-    loaded = ref.load()
-    project = loaded.project
+    project = ref.load().project
     if service and service not in project.services:
         raise UnknownService(service, list(project.services))
     provider = ref.target()
-    store = provider.config_store(project.name, ref.stack)
-    secrets = [v for v in (await store.values(required_config(loaded))).values() if len(v) >= 4]
+    hidden = await redact.of_store(provider.config_store(project.name, ref.stack))
     evidence = []
     for status in await ps.ps(provider, project, ref.stack):
         if status.name not in project.services:
@@ -68,7 +66,7 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
                              message=status.message, exit_code=status.exit_code,
                              oom_killed=status.oom_killed, health_output=status.health_output,
                              logs=[line.text for line in lines], start_error=status.start_error)
-        evidence.append(dbg.redact(e, secrets))
+        evidence.append(redact.model(e, hidden))
     findings = [f for e in evidence for f in dbg.detect(e)]
     return Draft(project=project.name, stack=ref.stack, provider=provider.name,
                  evidence=evidence, findings=findings)
@@ -91,7 +89,11 @@ def conclude(draft: Draft, llm_findings: list[dbg.Finding], llm: str | None) -> 
 async def debug(ref: ProjectRef, *, deployment: str | None = None, service: str | None = None,
                 llm: LLM | None = None) -> DebugResult:
     """Diagnose the project's failed services; with ``llm``, add its reading of the evidence."""
-    draft = await gather(ref, deployment=deployment, service=service)
+    return await read(await gather(ref, deployment=deployment, service=service), llm)
+
+
+async def read(draft: Draft, llm: LLM | None) -> DebugResult:
+    """The diagnosis from gathered evidence; with ``llm``, add its reading of it."""
     extra: list[dbg.Finding] = []
     if llm is not None and draft.evidence:
         system, prompt = dbg.llm_prompt(draft.project, draft.stack, draft.provider,

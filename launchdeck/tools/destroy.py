@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from launchdeck.engine.events import Sink, discard
 from launchdeck.tools.project import ProjectRef
+
+if TYPE_CHECKING:
+    from launchdeck.compose.load import Loaded
 
 
 class DestroyResult(BaseModel):
@@ -17,10 +22,12 @@ class DestroyResult(BaseModel):
     kept: list[str] = Field(description="Data kept unless volumes are deleted too.")
 
 
-async def destroy(ref: ProjectRef, *, volumes: bool = False, sink: Sink = discard) -> DestroyResult:
+async def destroy(ref: ProjectRef, loaded: Loaded | None = None, *, volumes: bool = False,
+                  sink: Sink = discard) -> DestroyResult:
+    """Remove what the project (loaded here unless given) owns on its target."""
     from launchdeck.engine import destroy as engine
 
-    project = ref.load().project
+    project = (loaded or ref.load()).project
     provider = ref.target()
     target = (await ref.identity(pin=True)).describe()
     teardown = await engine.destroy(provider, project.name, ref.stack, volumes=volumes, sink=sink)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from launchdeck.compose.model import Project, Service
 
 DEFAULT_REGIONS = {"aws": "us-east-1", "gcp": "us-central1"}
-_REGION_VARIABLES = {"aws": ("AWS_REGION", "AWS_DEFAULT_REGION"), "gcp": ("GCP_REGION",)}
 
 # What the providers create for a managed store (providers/aws/stores.py; issue 12 for GCP).
 AWS_POSTGRES = "db.t4g.micro"
@@ -166,10 +164,9 @@ def prices(provider: str) -> PriceTable:
 
 
 def region_for(provider: str, region: str | None) -> str:
-    """The region to price: the one asked for, else the provider's usual variables, else its
-    default; a UsageError naming the priced regions when the table has no such region."""
-    chosen = region or next((os.environ[v] for v in _REGION_VARIABLES[provider]
-                             if os.environ.get(v)), DEFAULT_REGIONS[provider])
+    """The region to price: the one given, else the provider's default; a UsageError naming
+    the priced regions when the table has no such region."""
+    chosen = region or DEFAULT_REGIONS[provider]
     known = list(prices(provider).regions)
     if chosen not in known:
         raise UsageError(f"no {provider} prices for region {chosen!r}",
@@ -181,24 +178,15 @@ def region_for(provider: str, region: str | None) -> str:
 # -- sizes --------------------------------------------------------------------------------------
 
 
-def _asked(service: Service) -> tuple[float, float]:
-    """(cpus, memory MiB) the service asks for: the larger of reservations and limits."""
-    return service.asked
-
-
 def cloud_run_size(service: Service) -> tuple[int, int]:
     """The smallest valid Cloud Run (CPUs, memory MiB) with CPU always allocated that covers
     what the service asks: at least 1 CPU and 512 MiB (Cloud Run's default), more CPU where
     the memory needs it (over 4 GiB: 2, over 8: 4, over 16: 6, over 24: 8), at most 8 / 32 GiB."""
-    cpus, memory = _asked(service)
+    cpus, memory = service.asked
     mib = min(max(512, math.ceil(memory)), _RUN_MAX_MIB)
     floor = next(cpu for limit, cpu in _RUN_CPU_FOR_MEMORY if mib <= limit)
     cpu = next((c for c in _RUN_CPUS if c >= max(cpus, floor)), _RUN_CPUS[-1])
     return cpu, max(mib, _RUN_MEMORY_FOR_CPU.get(cpu, 0))
-
-
-def replicas(service: Service) -> int:
-    return service.replica_count
 
 
 def _architecture(service: Service) -> str:
@@ -232,7 +220,7 @@ def _aws_service(service: Service, p: AwsPrices, a: Assumptions) -> list[LineIte
 
     units, mib = fargate_size(service)
     arch = _architecture(service)
-    count = replicas(service)
+    count = service.replica_count
     size = f"{units / 1024:g} vCPU / {_gib(mib)} {arch}"
     hours = count * a.hours_per_month
     rate = p.fargate[arch]
@@ -280,7 +268,7 @@ def _aws_shared(project: Project, p: AwsPrices, a: Assumptions) -> list[LineItem
 
 def _gcp_service(service: Service, p: GcpPrices, a: Assumptions) -> list[LineItem]:
     cpu, mib = cloud_run_size(service)
-    count = replicas(service)
+    count = service.replica_count
     size = f"{cpu} vCPU / {_gib(mib)}"
     seconds = count * a.hours_per_month * 3600
     items = [
@@ -383,11 +371,13 @@ _PROVIDER_NOTES = {
 
 async def estimate(ref: ProjectRef, *, region: str | None = None,
                    assumptions: Assumptions | None = None) -> EstimateResult:
-    """Load the project and price it on ``ref.provider``; no cloud is called."""
+    """Load the project and price it on ``ref.provider`` in ``region``, else the region in
+    force for the stack (the environment's, else its file's); no cloud is called."""
     from launchdeck.compose.validate import required_config
 
     loaded = ref.load()
-    return price(loaded.project, ref.provider_name, region, assumptions, required_config(loaded))
+    return price(loaded.project, ref.provider_name, region or ref.settings.region, assumptions,
+                 required_config(loaded))
 
 
 def render(result: EstimateResult) -> str:

@@ -23,6 +23,8 @@ class GenerateResult(BaseModel):
     repairs: int = Field(0, description="Rounds in which the LLM fixed what the checks found.")
     notes: list[str] = []
     model: str | None = Field(None, description="The model that wrote the project, if any.")
+    config: list[str] = Field([], description="The config values the project reads (deploy "
+                                              "asks for them).")
     next_step: str
 
 
@@ -85,19 +87,21 @@ def finish(folder: Path, description: str, language: str | None, template: str |
     notes = []
     if attempt is not None and attempt.files is not None:
         written = gen.write(folder, attempt.files, overwrite=overwrite)
+        names = config_needed(folder)
         return GenerateResult(folder=str(folder), language=choice.language, source="llm",
                               files=written, repairs=attempt.rounds - 1, model=model,
-                              next_step=_next(folder))
+                              config=names, next_step=_next(folder, names))
     if attempt is not None:
         notes.append("the LLM's project kept failing the checks ("
                      + "; ".join(attempt.problems[:3]) + "); wrote the catalog template instead")
     files = gen.render(choice, gen.project_name(folder))
     written = gen.write(folder, files, overwrite=overwrite)
     notes.append(f"template {choice.language}/{choice.template} ({choice.reason})")
+    names = config_needed(folder)
     return GenerateResult(folder=str(folder), language=choice.language, source="template",
                           template=choice.template, files=written,
                           repairs=max(attempt.rounds - 1, 0) if attempt else 0, notes=notes,
-                          next_step=_next(folder))
+                          config=names, next_step=_next(folder, names))
 
 
 def config_needed(folder: str | Path) -> list[str]:
@@ -112,8 +116,7 @@ def config_needed(folder: str | Path) -> list[str]:
         return []             # at deploy
 
 
-def _next(folder: Path) -> str:
-    names = config_needed(folder)
+def _next(folder: Path, names: list[str]) -> str:
     asks = (f" It reads config {', '.join(names)}: deploy asks the user for the values, or call "
             "config_set for each first (random=true makes a strong password)." if names else
             " It reads no config values.")

@@ -70,12 +70,13 @@ class ProjectRef:
         """Who and where the provider acts as. With ``pin`` (deploy, destroy), credentials that
         reach another account than the stack's file records are refused, and a stack's first
         deploy records its account."""
-        from launchdeck.stacks import check_account
+        from launchdeck.stacks import check_account, record_account
 
         found = await self.target().identity()
         if pin and found.provider != "local":
-            check_account(self.working_directory, self.settings.stack, found.account,
-                          allow_new=self.allow_new_account)
+            if not self.allow_new_account:
+                check_account(self.settings.stack, found.account)
+            record_account(self.working_directory, self.settings.stack, found.account)
         return found
 
     def notes(self) -> tuple[str, ...]:

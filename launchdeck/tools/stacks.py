@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from launchdeck.errors import UsageError
+from launchdeck.errors import LaunchdeckError, UsageError
 from launchdeck.identity import check_provider
 from launchdeck.stacks import Stack, listed, read, write
 
@@ -37,8 +37,6 @@ class StackInfo(BaseModel):
 
 async def overview(project_dir: str) -> list[StackInfo]:
     """Every stack of the project with where it deploys and how its last deployment ended."""
-    from launchdeck.errors import LaunchdeckError
-    from launchdeck.stacks import listed
     from launchdeck.tools.project import ProjectRef
 
     out = []

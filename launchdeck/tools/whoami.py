@@ -21,11 +21,10 @@ class WhoamiResult(BaseModel):
 async def whoami(ref: ProjectRef) -> WhoamiResult:
     """Who and where; fails clearly when credentials are missing or expired, or reach another
     account than the stack records."""
+    from launchdeck.stacks import check_account
+
     target = await ref.identity(pin=False)
     stack = ref.settings.stack
-    if stack is not None and stack.account and target.account and stack.account != target.account:
-        from launchdeck.stacks import check_account
-
-        check_account(ref.working_directory, stack, target.account, allow_new=False)
+    check_account(stack, target.account)
     return WhoamiResult(target=target, stack=ref.stack, line=target.describe(),
                         notes=list(ref.notes()), pinned=stack.account if stack else None)

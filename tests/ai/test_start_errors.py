@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from launchdeck import redact
 from launchdeck.ai import debug as dbg
 from launchdeck.engine.events import State
 from launchdeck.testing import BUSYBOX
@@ -201,6 +202,6 @@ def test_redact_covers_the_start_error() -> None:
     evidence = dbg.ServiceEvidence(service="s", state=State.SERVICE_DEPLOYMENT_FAILED,
                                    start_error="mount /srv/hunter2-secret-path: no such file",
                                    logs=["using hunter2-secret-path"])
-    clean = dbg.redact(evidence, ["hunter2-secret-path"])
+    clean = redact.model(evidence, redact.secrets(["hunter2-secret-path"]))
     assert "hunter2" not in clean.model_dump_json()
     assert clean.start_error == "mount /srv/[config value]: no such file"

@@ -20,6 +20,22 @@ def test_cycle_is_refused_with_the_loop() -> None:
         order({"a": {"b": "service_started"}, "b": {"a": "service_started"}})
 
 
+def test_cycle_reached_through_another_service_names_only_the_loop() -> None:
+    """The loop is named from where it closes, not from the service that led to it."""
+    graph = {"a": {"b": "service_started"}, "b": {"c": "service_started"},
+             "c": {"b": "service_healthy"}}
+    with pytest.raises(DependencyCycle, match="b -> c -> b"):
+        order(graph)
+
+
+def test_a_thousand_service_chain_orders_without_recursing() -> None:
+    """Validation allows a thousand services; a chain of them orders, dependencies first."""
+    names = [f"s{i:04d}" for i in range(1000)]  # s0000 waits for s0001, which waits for s0002 …
+    graph = {name: ({after: "service_started"} if after else {})
+             for name, after in zip(names, [*names[1:], None], strict=True)}
+    assert order(graph) == names[::-1]
+
+
 def test_independent_services_run_together_and_dependents_wait() -> None:
     """Two independent services overlap; their dependent starts after both are healthy."""
     log: list[str] = []

@@ -3,7 +3,8 @@ the real Docker Engine, and AWS through a moto server.
 
 Deploy makes every unit; an unchanged project plans and applies nothing; a plan after a
 change names only that service and changes nothing (taking no lock); the change deploys to
-that service only; destroy leaves ps with nothing deployed.
+that service only; destroy leaves ps with nothing deployed. A config store's values leave
+out the names not set.
 """
 
 from __future__ import annotations
@@ -158,3 +159,15 @@ def test_the_deploy_contract(target: Target, tmp_path: Path) -> None:
     statuses = anyio.run(ps.ps, target.provider, _loaded(root).project, "dev")
     assert {s.name: s.state for s in statuses} == {"web": State.NOT_DEPLOYED,
                                                    "worker": State.NOT_DEPLOYED}
+
+
+def test_config_values_leave_out_names_not_set(target: Target, tmp_path: Path) -> None:
+    """A config store's values() answers only for names that are set: preflight finds the
+    missing config by what it leaves out."""
+    store = target.provider.config_store(normalize_project_name(tmp_path.name), "dev")
+
+    async def run() -> dict[str, str]:
+        await store.set("TOKEN", "tok-contract-1f2e")
+        return await store.values(["TOKEN", "UNSET"])
+
+    assert anyio.run(run) == {"TOKEN": "tok-contract-1f2e"}

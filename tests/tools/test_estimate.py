@@ -137,6 +137,19 @@ def test_region_comes_from_the_providers_variable(project, monkeypatch) -> None:
     assert _estimate(folder, "gcp").region == "europe-west1"
 
 
+def test_region_comes_from_the_stacks_file(project, monkeypatch) -> None:
+    """The stack's file names the provider and its region; the provider's variable overrides it."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "GCP_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    folder = project({"compose.yaml": WEB_TWO_REPLICAS,
+                      ".launchdeck/dev": "LAUNCHDECK_PROVIDER=gcp\nREGION=europe-west1\n"})
+    ref = ProjectRef(working_directory=str(folder), stack="dev")
+    assert anyio.run(lambda: estimate(ref)).region == "europe-west1"
+    monkeypatch.setenv("GCP_REGION", "us-central1")
+    ref = ProjectRef(working_directory=str(folder), stack="dev")
+    assert anyio.run(lambda: estimate(ref)).region == "us-central1"
+
+
 @pytest.mark.parametrize(("provider", "region", "listed"),
                          [("aws", "ap-south-1", "us-east-1, eu-west-1"),
                           ("gcp", "asia-east1", "us-central1, europe-west1")])

@@ -23,6 +23,7 @@ def test_next_step_names_the_config_deploy_asks_for(tmp_path: Path, template: st
         assert f"It reads config {names}: deploy asks the user" in result.next_step
     else:
         assert "It reads no config values." in result.next_step
+    assert result.config == ([names] if names else [])
     assert "launchdeck " not in result.next_step  # words for an agent, not a command line
 
 

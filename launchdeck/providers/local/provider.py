@@ -8,20 +8,20 @@ lock, ps, logs and destroy. Every Docker call is blocking, so each runs in a wor
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from launchdeck.compose.model import Project
+from launchdeck.engine import lock as holders
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
-from launchdeck.errors import ProviderError
 from launchdeck.paths import state_dir
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.local import CAPABILITIES
@@ -97,15 +97,11 @@ class LocalProvider:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 handle.seek(0)
-                owner = handle.read().strip() or "another process"
-                raise ProviderError(
-                    f"another deploy of {project} ({stack}) is running: {owner}",
-                    provider=self.name,
-                    hint="Wait for it to finish (ps follows it), then try again.") from None
+                raise holders.busy(holders.parse(handle.read()), provider=self.name,
+                                   project=project, stack=stack) from None
             handle.seek(0)
             handle.truncate()
-            handle.write(f"{operation} (deployment {deployment_id}), pid {os.getpid()}, since "
-                         f"{datetime.now(UTC).isoformat(timespec='seconds')}\n")
+            handle.write(json.dumps(holders.holder(operation, deployment_id)) + "\n")
             handle.flush()
             try:
                 yield
@@ -146,7 +142,7 @@ class LocalProvider:
         by_service: dict[str, list[C.Container]] = {}
         for c in await self.containers(project.name, stack):
             by_service.setdefault(C.label(c, S.SERVICE), []).append(c)
-        return {name: C.status(name, replicas(project.services[name]) if name in project.services
+        return {name: C.status(name, project.services[name].replica_count if name in project.services
                                else 0, found)
                 for name, found in by_service.items()}
 
@@ -226,7 +222,3 @@ class FileRecords:
 
     async def delete(self) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def replicas(service: Any) -> int:
-    return service.replica_count

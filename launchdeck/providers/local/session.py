@@ -24,7 +24,7 @@ from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 from launchdeck.providers.local import build, runner
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
-from launchdeck.providers.local.provider import LocalProvider, replicas
+from launchdeck.providers.local.provider import LocalProvider
 
 _LOG_TAIL = 20
 
@@ -56,7 +56,7 @@ class LocalSession:
             found[name] = Found(
                 digest=digests.pop() if len(digests) == 1 else "mixed", kind=kind,
                 replicas=len(have), ready=all(C.running(c) for c in have),
-                status=C.status(name, replicas(service) if service else 0, have))
+                status=C.status(name, service.replica_count if service else 0, have))
             self.running[name] = [c["Id"] for c in have]
         if self.runner:  # the runner serves them: nothing of a model service is ever missing
             for name, service in self.project.services.items():
@@ -113,7 +113,7 @@ class LocalSession:
         parts = service_parts(service, image or "", self.config, project=self.project.name,
                               stack=self.stack)
         return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
-                    spec=image or "", replicas=replicas(service), replace_on_change=True)
+                    spec=image or "", replicas=service.replica_count, replace_on_change=True)
 
     # -- changing --------------------------------------------------------------------------
 

@@ -509,11 +509,14 @@ def test_concurrent_deploys_of_one_stack_are_refused(provider, tmp_path) -> None
                 await deploy(loaded, provider, stack="dev")
             except ProviderError as exc:
                 errors.append(str(exc))
+                offered.extend(action.operation for action in exc.actions)
 
         async with anyio.create_task_group() as group:
             group.start_soon(first)
             group.start_soon(second)
 
+    offered: list[str] = []
     anyio.run(both)
     assert len(errors) == 1 and "another deploy of" in errors[0] and "deployment " in errors[0]
+    assert offered == ["ps"]  # the refusal offers to follow the running deploy
     assert _deploy(provider, tmp_path)[0].deployment_id  # the lock is free again
