@@ -163,7 +163,10 @@ class ConfigStore(Protocol):
 
     async def delete(self, name: str) -> bool: ...
 
-    async def values(self, names: Sequence[str]) -> dict[str, str]: ...
+    async def values(self, names: Sequence[str]) -> dict[str, str]:
+        """The values of those of ``names`` that are set; a name left out is unset (the deploy's
+        preflight reads what is missing from this one call)."""
+        ...
 
 
 class RecordStore(Protocol):
