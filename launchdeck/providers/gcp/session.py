@@ -22,7 +22,7 @@ from launchdeck.compose.model import Project, Service
 from launchdeck.engine import models, poll
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
-from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
+from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, service_parts
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
@@ -198,8 +198,7 @@ class GcpSession:
         parts = service_parts(
             service, image or "", self.config, project=self.name, stack=self.stack, exclude_replicas=False
         )
-        # named with a prefix the engine does not read: a plan's reason names the compose settings
-        parts["gcp:rendered"] = rendered.hash
+        parts[RENDERED] = rendered.hash
         after, _ = render.reaches(service, infra, self.config)
         if any(r.service == name for r in self.routes):  # its domain's way in, first
             after.add(LOAD_BALANCER)
