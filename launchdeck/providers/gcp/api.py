@@ -22,7 +22,6 @@ import os
 import random
 import re
 import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 
+from launchdeck.engine import poll
 from launchdeck.errors import Action, EngineUnavailable, LaunchdeckError, ProviderError
 
 DEFAULT_REGION = "us-central1"
@@ -401,7 +401,7 @@ class Gcp:
         api: str,
         on_progress: Callable[[Any], None] | None = None,
         interval: float | None = None,
-        deadline: float = 1800.0,
+        timeout: float = 1800.0,
     ) -> Any:
         """Poll a long-running operation until it is done and return its result.
 
@@ -409,31 +409,34 @@ class Gcp:
         or a Cloud SQL ``Operation``. ``on_progress`` gets the operation's latest metadata
         after each poll that finds it still running.
         """
-        pause = self.poll_interval if interval is None else interval
-        give_up = time.monotonic() + deadline
         polls = 0
-        while True:
+
+        async def check() -> tuple[Any] | None:  # the result boxed: an operation's may be None
+            nonlocal operation, polls
             if hasattr(operation, "done"):
-                done = await self.run(partial(getattr, operation, "done"), api=api, what=what)
-                if done:
-                    return await self.run(partial(getattr, operation, "result"), api=api, what=what)
+                if await self.run(partial(getattr, operation, "done"), api=api, what=what):
+                    return (await self.run(partial(getattr, operation, "result"), api=api, what=what),)
                 latest = getattr(operation, "metadata", operation)
             else:
                 operation = await self._sql_poll(operation, api=api, what=what)
                 if operation.status.name == "DONE":
-                    return operation
+                    return (operation,)
                 latest = operation
             polls += 1
             if on_progress is not None:
                 on_progress(latest)
-            if time.monotonic() + pause > give_up:
-                raise GcpError(
-                    f"{what} did not finish within {deadline:g} s ({polls} polls)",
-                    code=504,
-                    status="DEADLINE_EXCEEDED",
-                    hint="It may still finish: check it in the Cloud Console, then try again.",
-                )
-            await anyio.sleep(pause)
+            return None
+
+        done = await poll.until(check, interval=self.poll_interval if interval is None else interval,
+                                timeout=timeout)
+        if done is None:
+            raise GcpError(
+                f"{what} did not finish within {timeout:g} s ({polls} polls)",
+                code=504,
+                status="DEADLINE_EXCEEDED",
+                hint="It may still finish: check it in the Cloud Console, then try again.",
+            )
+        return done[0]
 
     async def _sql_poll(self, operation: Any, *, api: str, what: str) -> Any:
         from google.cloud import sqladmin_v1

@@ -156,7 +156,7 @@ def test_an_operation_past_its_deadline_is_a_clear_error(fake: FakeGcp, gcp: Gcp
         op = await gcp.call(
             "run.services", "create_service", parent=LOCATION, service=_service(), service_id="web"
         )
-        await gcp.wait(op, what="create web", api="run", interval=0.01, deadline=0.05)
+        await gcp.wait(op, what="create web", api="run", interval=0.01, timeout=0.05)
 
     with pytest.raises(GcpError) as caught:
         go(scenario)
