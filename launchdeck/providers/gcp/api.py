@@ -295,16 +295,9 @@ class Gcp:
 
         return await self.run(read, api=name.partition(".")[0], what=f"{name} {method}")
 
-    async def maybe(
-        self, name: str, method: str, /, *args: Any, missing: tuple[int, ...] = (404,), **kwargs: Any
-    ) -> Any:
-        """Like ``call``, but None when GCP answers with one of the ``missing`` HTTP codes."""
-        try:
-            return await self.call(name, method, *args, **kwargs)
-        except GcpError as exc:
-            if exc.code in missing:
-                return None
-            raise
+    async def maybe(self, name: str, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Like ``call``, but None when what it reads or deletes is not there (``if_found``)."""
+        return await if_found(lambda: self.call(name, method, *args, **kwargs))
 
     async def run(
         self, target: Callable[[], Callable[..., Any]], /, *args: Any, api: str, what: str, **kwargs: Any
@@ -469,6 +462,27 @@ async def if_enabled(step: Callable[[], Awaitable[T]], default: T) -> T:
         if exc.reason != "SERVICE_DISABLED":
             raise
         return default
+
+
+async def if_found(step: Callable[[], Awaitable[T]], default: T | None = None) -> T | None:
+    """``step``'s answer, or ``default`` when GCP answers 404: what it reads, waits for or
+    deletes is not there."""
+    try:
+        return await step()
+    except GcpError as exc:
+        if exc.code != 404:
+            raise
+        return default
+
+
+async def deleted(step: Callable[[], Awaitable[Any]]) -> bool:
+    """Run ``step``, a delete; whether it deleted (False when it was not there)."""
+
+    async def delete() -> bool:
+        await step()
+        return True
+
+    return bool(await if_found(delete, False))
 
 
 def _takes_retry(function: Callable[..., Any]) -> bool:

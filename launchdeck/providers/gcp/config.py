@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from launchdeck.engine.gather import gather
 from launchdeck.providers.gcp import names, policy
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, GcpError, deleted
 
 
 class SecretConfigStore:
@@ -40,17 +40,8 @@ class SecretConfigStore:
 
     async def delete(self, name: str) -> bool:
         self._gcp.check()
-        try:
-            await self._gcp.call(
-                "secretmanager",
-                "delete_secret",
-                name=_path(self._gcp, names.secret_id(self.project, self.stack, name)),
-            )
-        except GcpError as exc:
-            if exc.code == 404:
-                return False
-            raise
-        return True
+        path = _path(self._gcp, names.secret_id(self.project, self.stack, name))
+        return await deleted(lambda: self._gcp.call("secretmanager", "delete_secret", name=path))
 
     async def values(self, wanted: Sequence[str]) -> dict[str, str]:
         self._gcp.check()

@@ -27,7 +27,7 @@ from launchdeck.engine.status import ServiceStatus
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled
+from launchdeck.providers.gcp.api import Gcp, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
 
 LOAD_BALANCER = "(load balancer)"
@@ -439,11 +439,7 @@ async def delete_service(gcp: Gcp, path: str) -> bool:
     op = await gcp.maybe("run.services", "delete_service", name=path)
     if op is None:
         return False
-    try:
-        await gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run")
-    except GcpError as exc:
-        if exc.code != 404:
-            raise
+    await if_found(lambda: gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run"))
     return True
 
 

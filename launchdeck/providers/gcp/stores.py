@@ -29,7 +29,7 @@ from launchdeck.engine.gather import gather
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled
+from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled, if_found
 
 READY_WAIT = 1800.0
 """Seconds to wait for a new store: a Cloud SQL instance often takes ten minutes."""
@@ -426,8 +426,8 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
 
     if found.kind == "postgres":
         description = f"final backup of {found.name}"
-        try:
-            op = await gcp.rest(
+        op = await if_found(
+            lambda: gcp.rest(
                 "sqladmin",
                 "DELETE",
                 f"/v1/projects/{gcp.project}/instances/{found.name}",
@@ -438,10 +438,9 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
                 },
                 response_type=s.Operation,
             )
-        except GcpError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        )
+        if op is None:
+            return None
         await gcp.wait(op, what=f"delete Cloud SQL instance {found.name}", api="sqladmin")
         return description
     op = await gcp.maybe("redis", "delete_instance", name=found.name)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
 from launchdeck.providers.gcp.fake import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
@@ -131,6 +131,35 @@ def test_retry_after_is_honoured_when_sent(fake: FakeGcp, gcp: Gcp) -> None:
 def test_not_found_is_none_through_maybe(gcp: Gcp) -> None:
     """`maybe` turns a 404 into None, so callers can ask whether something exists."""
     assert go(gcp.maybe, "run.services", "get_service", name=f"{LOCATION}/services/nothing") is None
+
+
+def test_a_delete_says_whether_it_deleted_and_other_refusals_still_raise(gcp: Gcp) -> None:
+    """`deleted` is True for what was there, False for what was not; `if_found` lets any refusal
+    other than 404 through."""
+    from google.cloud import secretmanager_v1 as sm
+
+    secret = f"projects/{PROJECT}/secrets/gone-soon"
+
+    async def delete() -> object:
+        return await gcp.call("secretmanager", "delete_secret", name=secret)
+
+    async def refused() -> None:
+        raise GcpError("no", code=403)
+
+    async def scenario() -> tuple[bool, bool]:
+        await gcp.call(
+            "secretmanager",
+            "create_secret",
+            parent=f"projects/{PROJECT}",
+            secret_id="gone-soon",
+            secret=sm.Secret(replication=sm.Replication(automatic={})),
+        )
+        return await deleted(delete), await deleted(delete)
+
+    assert go(scenario) == (True, False)
+    with pytest.raises(GcpError) as caught:
+        go(if_found, refused)
+    assert caught.value.code == 403
 
 
 def test_long_running_operation_reports_progress(fake: FakeGcp, gcp: Gcp) -> None:
