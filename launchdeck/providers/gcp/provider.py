@@ -23,7 +23,7 @@ from launchdeck.providers.gcp import CAPABILITIES, ingress, lock, names, stores
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.bucket import Bucket
 from launchdeck.providers.gcp.config import SecretConfigStore
-from launchdeck.providers.gcp.session import GcpSession, live, status_of
+from launchdeck.providers.gcp.session import GcpSession, live, service_id, status_of
 
 _MAX_LOG_LINES = 10_000
 BUCKET = "LAUNCHDECK_GCP_BUCKET"
@@ -111,7 +111,7 @@ class GcpProvider:
     async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
         self.gcp.check()
         found, found_stores = await gather(
-            lambda: live(self.gcp, project, stack),
+            lambda: live(self.gcp, project.name, stack),
             lambda: stores.find_all(self.gcp, project.name, stack, _kinds(project)),
         )
         routes = ingress.routes(project, stack)
@@ -137,17 +137,11 @@ class GcpProvider:
         Cloud Logging, at most ``query.tail`` (or 10 000) per read."""
         gcp = self.gcp
         gcp.check()
-        services = await gcp.all(
-            "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
-        )
-        ids = {
-            s.name.rsplit("/", 1)[-1]: dict(s.annotations).get(names.ANNOTATION, s.name.rsplit("/", 1)[-1])
-            for s in services
-            if names.owned(dict(s.labels), project, stack)
-        }
+        found = await live(gcp, project, stack)
         if query.services:
             wanted = {names.service_id(project, stack, n) for n in query.services}
-            ids = {i: n for i, n in ids.items() if i in wanted}
+            found = {n: s for n, s in found.items() if service_id(s) in wanted}
+        ids = {service_id(s): n for n, s in found.items()}
         if not ids:
             return []
         terms = [
@@ -160,7 +154,7 @@ class GcpProvider:
         if query.until:
             terms.append(f'timestamp<="{_rfc3339(query.until)}"')
         if query.deployment:
-            revisions = await self._revisions(services, ids, query.deployment)
+            revisions = await self._revisions([s.name for s in found.values()], query.deployment)
             if not revisions:
                 return []
             terms.append("(" + " OR ".join(f'resource.labels.revision_name="{r}"' for r in revisions) + ")")
@@ -196,9 +190,8 @@ class GcpProvider:
             if entry.resource.labels.get("service_name") in ids
         ]
 
-    async def _revisions(self, services: list[Any], ids: Mapping[str, str], deployment: str) -> list[str]:
-        """The revisions (of the services in ``ids``) a deployment made, from their labels."""
-        paths = [s.name for s in services if s.name.rsplit("/", 1)[-1] in ids]
+    async def _revisions(self, paths: list[str], deployment: str) -> list[str]:
+        """The revisions (of the services at ``paths``) a deployment made, from their labels."""
         found = await gather(
             *[lambda p=p: self.gcp.all("run.revisions", "list_revisions", parent=p) for p in paths]
         )

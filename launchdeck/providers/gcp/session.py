@@ -89,7 +89,7 @@ class GcpSession:
         self.zones, self.net, self.live, self.found_stores = await gather(
             lambda: ingress.zones(gcp, [r.domain for r in self.routes]),
             lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
-            lambda: live(gcp, self.project, self.stack),
+            lambda: live(gcp, self.name, self.stack),
             lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
         )
         balancer, public = await gather(
@@ -391,20 +391,22 @@ def qualified(image: str) -> str:
     return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
 
 
-async def live(gcp: Gcp, project: Project, stack: str) -> dict[str, Any]:
-    """The stack's Cloud Run services by compose service name (by label for one the project no
-    longer has), found by their labels."""
+async def live(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
+    """The stack's Cloud Run services, found by their labels, by the compose service name each
+    one's annotation keeps (so also one the project no longer has)."""
     found = await gcp.all(
         "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
     )
-    ids = {names.service_id(project.name, stack, n): n for n in project.services}
-    out: dict[str, Any] = {}
-    for service in found:
-        labels = dict(service.labels)
-        if names.owned(labels, project.name, stack):
-            service_id = service.name.rsplit("/", 1)[-1]
-            out[ids.get(service_id) or dict(service.annotations).get(names.ANNOTATION, service_id)] = service
-    return out
+    return {
+        dict(s.annotations).get(names.ANNOTATION, service_id(s)): s
+        for s in found
+        if names.owned(dict(s.labels), project, stack)
+    }
+
+
+def service_id(service: Any) -> str:
+    """A Cloud Run service's id: the last part of its name."""
+    return str(service.name).rsplit("/", 1)[-1]
 
 
 def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
