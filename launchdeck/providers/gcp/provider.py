@@ -23,7 +23,14 @@ from launchdeck.providers.gcp import CAPABILITIES, ingress, lock, names, stores
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.bucket import Bucket
 from launchdeck.providers.gcp.config import SecretConfigStore
-from launchdeck.providers.gcp.session import GcpSession, live, service_id, status_of
+from launchdeck.providers.gcp.session import (
+    GcpSession,
+    endpoints,
+    live,
+    service_id,
+    status_of,
+    store_kinds,
+)
 
 _MAX_LOG_LINES = 10_000
 BUCKET = "LAUNCHDECK_GCP_BUCKET"
@@ -112,18 +119,13 @@ class GcpProvider:
         self.gcp.check()
         found, found_stores = await gather(
             lambda: live(self.gcp, project.name, stack),
-            lambda: stores.find_all(self.gcp, project.name, stack, _kinds(project)),
+            lambda: stores.find_all(self.gcp, project.name, stack, store_kinds(project)),
         )
         routes = ingress.routes(project, stack)
-        out: dict[str, ServiceStatus] = {}
-        for name, service in found.items():
-            compose = project.services.get(name)
-            endpoints = (
-                [service.uri] + [f"https://{r.domain}" for r in routes if r.service == name]
-                if compose is not None and compose.ingress_ports and service.uri
-                else []
-            )
-            out[name] = status_of(name, service, endpoints)
+        out = {
+            name: status_of(name, service, endpoints(project, routes, name, service))
+            for name, service in found.items()
+        }
         for name, compose in project.services.items():
             store = found_stores.get(names.label(name))
             if compose.managed_store and store is not None:
@@ -209,11 +211,6 @@ class GcpProvider:
 
         self.gcp.check()
         return await teardown(self.gcp, project, stack, sink)
-
-
-def _kinds(project: Project) -> set[str]:
-    """The kinds of managed store the project has (only their APIs are asked)."""
-    return {s.managed_store for s in project.services.values() if s.managed_store}
 
 
 def _rfc3339(moment: Any) -> str:

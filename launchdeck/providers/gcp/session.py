@@ -65,7 +65,7 @@ class GcpSession:
         """Every secret a rendered service reads."""
         services = project.services
         self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
-        self.store_kinds = {s.managed_store for s in services.values() if s.managed_store}
+        self.store_kinds = store_kinds(project)
         callable_ = render.callable_services(services)
         self.hosts = {
             n: names.run_url(
@@ -98,7 +98,7 @@ class GcpSession:
         )
         out: dict[str, Found] = {}
         for (name, service), invokable in zip(self.live.items(), public, strict=True):
-            status = status_of(name, service, self._endpoints(name, service))
+            status = status_of(name, service, endpoints(self.project, self.routes, name, service))
             labels = dict(service.labels)
             out[name] = Found(
                 labels.get(names.HASH, ""),
@@ -131,12 +131,6 @@ class GcpSession:
             return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
 
         return await (find() if self.routes else if_enabled(find, ingress.Existing()))
-
-    def _endpoints(self, name: str, service: Any) -> list[str]:
-        compose = self.project.services.get(name)
-        if compose is None or not compose.ingress_ports or not service.uri:
-            return []
-        return [service.uri] + [f"https://{r.domain}" for r in self.routes if r.service == name]
 
     def _balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
         message = ""
@@ -344,7 +338,7 @@ class GcpSession:
         async def check() -> ServiceStatus | None:
             service = await self.gcp.call("run.services", "get_service", name=path)
             latest[:] = [service]
-            status = status_of(unit.name, service, self._endpoints(unit.name, service))
+            status = status_of(unit.name, service, endpoints(self.project, self.routes, unit.name, service))
             return status if status.state.final else None
 
         status = await poll.until(check, interval=self.poll, deadline=deadline)
@@ -402,6 +396,19 @@ async def live(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
         for s in found
         if names.owned(dict(s.labels), project, stack)
     }
+
+
+def store_kinds(project: Project) -> set[str]:
+    """The kinds of managed store the project has (only their APIs are asked)."""
+    return {s.managed_store for s in project.services.values() if s.managed_store}
+
+
+def endpoints(project: Project, routes: list[ingress.Route], name: str, service: Any) -> list[str]:
+    """Where a Cloud Run service answers, when it has an ingress port: its URL, then its domains."""
+    compose = project.services.get(name)
+    if compose is None or not compose.ingress_ports or not service.uri:
+        return []
+    return [service.uri] + [f"https://{r.domain}" for r in routes if r.service == name]
 
 
 def service_id(service: Any) -> str:
