@@ -16,13 +16,13 @@ from launchdeck.providers.gcp import names, policy
 from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
 
 
-async def account(gcp: Gcp, project: str, stack: str) -> str:
-    """The stack's runtime service account, made if missing; its email."""
+async def account(gcp: Gcp, project: str, stack: str) -> None:
+    """The stack's runtime service account, made if missing."""
     from google.cloud import iam_admin_v1 as ia
 
     email = names.account_email(project, stack, gcp.project)
     if await account_exists(gcp, email):
-        return email
+        return
     request = ia.CreateServiceAccountRequest(
         account_id=names.account_id(project, stack),
         service_account=ia.ServiceAccount(
@@ -41,7 +41,6 @@ async def account(gcp: Gcp, project: str, stack: str) -> str:
     except GcpError as exc:
         if exc.code != 409:
             raise
-    return email
 
 
 async def account_exists(gcp: Gcp, email: str) -> bool:

@@ -133,7 +133,7 @@ async def find(
         lambda: gcp.all("compute.RegionNetworkEndpointGroups", "list", **at, region=gcp.region),
         lambda: gcp.all("compute.BackendServices", "list", **at),
     )
-    prefix = names.balancer_prefix(project, stack) + "-"
+    prefix = names.balancer(project, stack) + "-"
     parts = {f"urlMaps/{m.name}" for m in (url_map, redirect) if m is not None}
     parts |= {f"networkEndpointGroups/{g.name}" for g in negs if g.name.startswith(prefix)}
     parts |= {f"backendServices/{b.name}" for b in backends if b.name.startswith(prefix)}
@@ -388,7 +388,7 @@ async def _upsert(gcp: Gcp, zone: Zone, domain: str, address: str) -> None:
 
 async def _tidy(gcp: Gcp, project: str, stack: str, n: _Names, wanted: list[Route], certificate: str) -> None:
     """Remove the backends, endpoint groups and certificates the routes no longer use."""
-    prefix = names.balancer_prefix(project, stack) + "-"
+    prefix = names.balancer(project, stack) + "-"
     keep_backends = {n.backend(r) for r in wanted}
     keep_negs = {n.neg(r) for r in wanted}
     backends, negs, certs = await gather(

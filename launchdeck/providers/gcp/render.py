@@ -69,7 +69,6 @@ class Rendered:
     """Derived secret id -> value (secret: never shown)."""
     secrets: list[str]
     """Every secret the service reads (config and derived), by id."""
-    public: bool
     hash: str
 
 
@@ -139,10 +138,6 @@ def probes(service: Service, container_port: int) -> dict[str, Any]:
 
 def _clamp(value: float | None, default: int, low: int, high: int) -> int:
     return int(min(max(default if value is None else value, low), high))
-
-
-def replicas(service: Service) -> int:
-    return service.replica_count
 
 
 def rewrite(value: str, infra: Infra, own: str) -> str:
@@ -264,7 +259,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
     template: dict[str, Any] = {
         "containers": [container],
         "service_account": infra.account,
-        "scaling": {"min_instance_count": replicas(service)},
+        "scaling": {"min_instance_count": service.replica_count},
         "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
         "labels": names.labels(infra.project, infra.stack, service=service.name),
     }
@@ -296,7 +291,6 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
         spec,
         derived,
         sorted(set(secrets)),
-        public,
         hashlib.sha256(blob.encode()).hexdigest()[:16],
     )
 

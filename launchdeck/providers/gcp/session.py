@@ -22,7 +22,7 @@ from launchdeck.compose.model import Project, Service
 from launchdeck.engine import models, poll
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
-from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, service_parts
+from launchdeck.engine.plan import RENDERED, Action, combine, config_digest, digest_of, service_parts
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
@@ -185,7 +185,7 @@ class GcpSession:
             parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
             if spec.password is not None:
                 parts["config:password"] = config_digest(self.name, self.stack, "password", spec.password)
-            return Unit(name, Kind.STORE, parts, spec=spec)
+            return Unit(name, Kind.STORE, parts, spec=dataclasses.replace(spec, hash=combine(parts)))
         infra = self._infra()
         rendered = render.render(service, infra, self.config)
         self.referenced.update(rendered.secrets)
@@ -201,7 +201,7 @@ class GcpSession:
             Kind.SERVICE,
             parts,
             spec=(rendered, image or ""),
-            replicas=render.replicas(service),
+            replicas=service.replica_count,
             after=frozenset(after),
         )
 
@@ -268,7 +268,7 @@ class GcpSession:
         elif unit.kind is Kind.STORE:
             await stores.ensure(
                 self.gcp,
-                dataclasses.replace(unit.spec, hash=unit.digest),
+                unit.spec,
                 self.found_stores.get(names.label(unit.name)),
                 self.name,
                 self.stack,
@@ -317,7 +317,7 @@ class GcpSession:
         if unit.kind is Kind.STORE:
             found = await stores.ready(
                 self.gcp,
-                dataclasses.replace(unit.spec, hash=unit.digest),
+                unit.spec,
                 self.name,
                 self.stack,
                 self.etag,
