@@ -152,8 +152,7 @@ async def find(
     found = _DIGEST.search(url_map.description or "")
     out.digest = found.group(1) if found else ""
     certificate = names.certificate(project, stack, [r.domain for r in wanted])
-    cert = await gcp.maybe("compute.SslCertificates", "get", **at, ssl_certificate=certificate)
-    out.certificate = cert.managed.status if cert is not None else None
+    out.certificate = await certificate_status(gcp, project, stack, wanted)
     needed = {
         f"urlMaps/{n.url_map}",
         f"urlMaps/{n.redirect}",
@@ -174,12 +173,19 @@ async def find(
     )
     out.complete = (
         needed <= parts
-        and cert is not None
+        and out.certificate is not None
         and on_proxy
         and all(record == [out.address] for record in records)
         and len(records) == len(wanted)
     )
     return out
+
+
+async def certificate_status(gcp: Gcp, project: str, stack: str, wanted: list[Route]) -> str | None:
+    """The status of the managed certificate of ``wanted``'s domains, None when there is none."""
+    name = names.certificate(project, stack, [r.domain for r in wanted])
+    cert = await gcp.maybe("compute.SslCertificates", "get", project=gcp.project, ssl_certificate=name)
+    return cert.managed.status if cert is not None else None
 
 
 async def _record(gcp: Gcp, zone: Zone, domain: str) -> list[str] | None:
@@ -272,6 +278,7 @@ async def apply(
             c.TargetHttpsProxy(
                 name=n.https, url_map=_global(gcp, "urlMaps", n.url_map), ssl_certificates=certificates
             ),
+            check=False,
         )
     elif [x.rsplit("/", 1)[-1] for x in https.ssl_certificates] != [certificate]:
         say("switching to the certificate of the new set of domains")

@@ -56,6 +56,8 @@ class GcpSession:
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()
         self.zones: dict[str, ingress.Zone] = {}
+        self.address: str | None = None
+        """The load balancer's address: as found, then as applied."""
         self.live: dict[str, Any] = {}
         """Compose service (or, for one the project no longer has, its label) -> Cloud Run service."""
         self.found_stores: dict[str, stores.Existing] = {}
@@ -96,6 +98,7 @@ class GcpSession:
             lambda: self._balancer(),
             lambda: gather(*[lambda s=s: access.is_public(gcp, s.name) for s in self.live.values()]),
         )
+        self.address = balancer.address
         out: dict[str, Found] = {}
         for (name, service), invokable in zip(self.live.items(), public, strict=True):
             status = status_of(name, service, endpoints(self.project, self.routes, name, service))
@@ -264,7 +267,9 @@ class GcpSession:
             progress(None, message)
 
         if unit.kind is Kind.INGRESS:
-            await ingress.apply(self.gcp, self.name, self.stack, self.routes, self.zones, unit.digest, say)
+            self.address = await ingress.apply(
+                self.gcp, self.name, self.stack, self.routes, self.zones, unit.digest, say
+            )
         elif unit.kind is Kind.STORE:
             await stores.ensure(
                 self.gcp,
@@ -312,8 +317,8 @@ class GcpSession:
         self, unit: Unit, *, deadline: float, until_exit: bool, progress: Progress
     ) -> ServiceStatus:
         if unit.kind is Kind.INGRESS:
-            balancer = await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
-            return self._balancer_status(balancer)
+            certificate = await ingress.certificate_status(self.gcp, self.name, self.stack, self.routes)
+            return self._balancer_status(ingress.Existing(address=self.address, certificate=certificate))
         if unit.kind is Kind.STORE:
             found = await stores.ready(
                 self.gcp,
