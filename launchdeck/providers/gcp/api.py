@@ -464,6 +464,41 @@ async def if_enabled(step: Callable[[], Awaitable[T]], default: T) -> T:
         return default
 
 
+MADE_WAIT = 600.0
+"""Seconds to wait for a resource another deploy asked for."""
+
+
+async def create(
+    gcp: Gcp,
+    make: Callable[[], Awaitable[Any]],
+    found: Callable[[], Awaitable[Any]],
+    *,
+    what: str,
+    api: str,
+) -> None:
+    """Run ``make`` (a request answered with a long-running operation) and wait for it. When GCP
+    answers 409 (another deploy, or one cut short, asked for it already), wait until ``found``
+    answers something other than None instead, as that request's own operation would."""
+    try:
+        operation = await make()
+    except GcpError as exc:
+        if exc.code != 409:
+            raise
+
+        async def made() -> bool | None:
+            return True if await found() is not None else None
+
+        if await poll.until(made, interval=gcp.poll_interval, timeout=MADE_WAIT) is None:
+            raise GcpError(
+                f"{what} is still being made",
+                code=409,
+                status="ALREADY_EXISTS",
+                hint="Deploy again in a minute.",
+            ) from exc
+        return
+    await gcp.wait(operation, what=f"make {what}", api=api)
+
+
 async def if_found(step: Callable[[], Awaitable[T]], default: T | None = None) -> T | None:
     """``step``'s answer, or ``default`` when GCP answers 404: what it reads, waits for or
     deletes is not there."""

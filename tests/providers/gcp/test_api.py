@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 
-from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
+from launchdeck.providers.gcp import api
+from launchdeck.providers.gcp.api import Gcp, GcpError, create, deleted, if_found
 from launchdeck.providers.gcp.fake import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
@@ -160,6 +162,31 @@ def test_a_delete_says_whether_it_deleted_and_other_refusals_still_raise(gcp: Gc
     with pytest.raises(GcpError) as caught:
         go(if_found, refused)
     assert caught.value.code == 403
+
+
+def test_what_another_deploy_asked_for_is_waited_for_not_refused(
+    gcp: Gcp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`create` answered 409 waits until the resource is found; one that never shows up ends in
+    a clear error."""
+    reads: list[int] = []
+
+    async def taken() -> None:
+        raise GcpError("exists", code=409)
+
+    async def found_third_time() -> object | None:
+        reads.append(1)
+        return "it" if len(reads) >= 3 else None
+
+    async def never() -> None:
+        return None
+
+    go(partial(create, gcp, taken, found_third_time, what="the thing", api="compute"))
+    assert len(reads) == 3
+    monkeypatch.setattr(api, "MADE_WAIT", 0.05)
+    with pytest.raises(GcpError) as caught:
+        go(partial(create, gcp, taken, never, what="the thing", api="compute"))
+    assert (caught.value.message, caught.value.code) == ("the thing is still being made", 409)
 
 
 def test_long_running_operation_reports_progress(fake: FakeGcp, gcp: Gcp) -> None:
