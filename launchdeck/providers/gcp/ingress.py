@@ -57,9 +57,7 @@ async def zones(gcp: Gcp, domains: list[str]) -> dict[str, Zone]:
     a domain no zone of the project serves."""
     if not domains:
         return {}
-    listed = await gcp.run(
-        lambda: lambda: list(gcp.client("dns").list_zones()), api="dns", what="list DNS zones"
-    )
+    listed = await gcp.all("dns", "list_zones")
     # the DNS client cannot filter zones by name, nor does it expose visibility: read both here
     public = [z for z in listed if getattr(z, "_properties", {}).get("visibility", "public") == "public"]
     out: dict[str, Zone] = {}
@@ -449,9 +447,7 @@ _WHAT = {
 
 async def _remove_records(gcp: Gcp, address: str, done: Callable[[str], None]) -> None:
     """Delete every A record of the project's public zones that points only at ``address``."""
-    listed = await gcp.run(
-        lambda: lambda: list(gcp.client("dns").list_zones()), api="dns", what="list DNS zones"
-    )
+    listed = await gcp.all("dns", "list_zones")
     for zone in listed:
 
         def clear(zone: Any = zone) -> list[str]:
