@@ -30,8 +30,6 @@ from launchdeck.providers.gcp import names
 _SIZES = [(1, 512, 4096), (2, 512, 8192), (4, 2048, 16384), (6, 4096, 24576), (8, 4096, 32768)]
 """Cloud Run's CPU counts with the least and most memory (MiB) each allows."""
 DEFAULT_PORT = 8080
-_PROBE_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
-_MARK = "\x00launchdeck-config\x00"
 _RESERVED = {"K_SERVICE", "K_CONFIGURATION", "K_REVISION"}
 
 
@@ -107,11 +105,7 @@ def probes(service: Service, container_port: int) -> dict[str, Any]:
     health = service.healthcheck
     if health is None or health.disabled or not health.test:
         return {}
-    path = None
-    for match in _PROBE_URL.finditer(health.command):
-        if int(match.group(1) or 80) == container_port:
-            path = match.group(2) or "/"
-            break
+    path = health.local_path(container_port)
     period = _clamp(health.interval, 10, 1, 240)
     timeout = min(_clamp(health.timeout, 5, 1, 240), period)
     retries = _clamp(health.retries, 3, 1, 100)
@@ -196,16 +190,13 @@ def environment(
                 hint="Remove PORT from its environment, or make the service listen on the port its "
                 "ports entry names.",
             )
-        if raw is None:
-            secret(key, names.secret_id(infra.project, infra.stack, key))
+        ref = service.config_ref(key)
+        if ref is not None:
+            secret(key, names.secret_id(infra.project, infra.stack, ref))
         elif key in service.env_refs:
-            refs = service.env_refs[key]
-            if len(refs) == 1 and substitute(raw, {refs[0]: _MARK}).value == _MARK:
-                secret(key, names.secret_id(infra.project, infra.stack, refs[0]))
-            else:
-                secret_id = names.derived_secret_id(infra.project, infra.stack, service.name, key)
-                derived[secret_id] = rewrite(substitute(raw, config).value, infra, service.name)
-                secret(key, secret_id)
+            secret_id = names.derived_secret_id(infra.project, infra.stack, service.name, key)
+            derived[secret_id] = rewrite(substitute(raw, config).value, infra, service.name)
+            secret(key, secret_id)
         else:
             env.append({"name": key, "value": rewrite(raw, infra, service.name)})
     if service.llm is not None:  # what Google's model SDKs read to reach Vertex AI
