@@ -195,7 +195,8 @@ def environment(
             secret(key, names.secret_id(infra.project, infra.stack, ref))
         elif key in service.env_refs:
             secret_id = names.derived_secret_id(infra.project, infra.stack, service.name, key)
-            derived[secret_id] = rewrite(substitute(raw, config).value, infra, service.name)
+            # hosts first: a config value (a password) is never searched for host names
+            derived[secret_id] = substitute(rewrite(raw, infra, service.name), config).value
             secret(key, secret_id)
         else:
             env.append({"name": key, "value": rewrite(raw, infra, service.name)})
