@@ -266,6 +266,11 @@ def _split_ipv6(text: str) -> list[str]:
     return [ip + "]", *rest.split(":", 1)] if ":" in rest else [ip + "]", "", rest]
 
 
+_PROBE_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
+"""A URL of the container itself in a healthcheck: its port (none: 80) and its path."""
+_MARK = "\x00launchdeck-config\x00"
+
+
 class Healthcheck(_Model):
     """How to tell that a service is healthy."""
 
@@ -294,6 +299,15 @@ class Healthcheck(_Model):
         if not self.test:
             return ""
         return " ".join(self.test[1:]) if self.test[0] in ("CMD", "CMD-SHELL") else " ".join(self.test)
+
+    def local_path(self, port: int) -> str | None:
+        """The path of the URL the probe fetches from the container itself on ``port``
+        (``curl -f http://localhost:8080/up`` -> ``/up``), or None when it fetches none there:
+        what a target that probes over HTTP itself can ask for."""
+        for match in _PROBE_URL.finditer(self.command):
+            if int(match.group(1) or 80) == port:
+                return match.group(2) or "/"
+        return None
 
 
 class Dependency(_Model):
@@ -604,6 +618,18 @@ class Service(_Open):
             else:
                 out[key] = value
         return out
+
+    def config_ref(self, key: str) -> str | None:
+        """The config value environment variable ``key`` is, whole: its own name when written
+        without a value (``TOKEN:``), the one its value names alone (``${API_KEY}``); None for
+        plain text and for text that mixes config in (``pg://app:${PW}@db/app``)."""
+        raw = self.environment[key]
+        if raw is None:
+            return key
+        refs = self.env_refs.get(key, ())
+        if len(refs) == 1 and substitute(raw, {refs[0]: _MARK}).value == _MARK:
+            return refs[0]
+        return None
 
     def required_config(self) -> set[str]:
         """Config names this service reads from the secret store."""

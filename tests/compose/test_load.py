@@ -73,6 +73,25 @@ def test_undefined_variable_in_environment_is_a_config_reference(project) -> Non
     assert web.required_config() == {"PW", "TOKEN"}
 
 
+def test_a_variable_is_one_config_value_only_when_nothing_else_is_in_it(project) -> None:
+    """`config_ref`: TOKEN: and ${KEY} alone are those config values; mixed or plain text is none."""
+    root = project({"compose.yaml": "services:\n  web:\n    image: nginx\n    environment:\n"
+                                    "      TOKEN:\n      KEY: ${API_KEY}\n      URL: pg://app:${PW}@db/app\n"
+                                    "      PLAIN: text\n      TWO: ${A}${B}\n"})
+    web = load(cwd=root, os_environ={}).project.services["web"]
+    assert {key: web.config_ref(key) for key in web.environment} == {
+        "TOKEN": "TOKEN", "KEY": "API_KEY", "URL": None, "PLAIN": None, "TWO": None}
+
+
+def test_a_healthcheck_names_the_local_path_it_fetches_on_a_port(project) -> None:
+    """`local_path`: the path of a localhost URL on that port (no port: 80), else None."""
+    root = project({"compose.yaml": "services:\n  web:\n    image: nginx\n    healthcheck:\n"
+                                    "      test: [CMD, curl, -f, 'http://localhost:8080/up?x=1',"
+                                    " 'http://127.0.0.1']\n"})
+    health = load(cwd=root, os_environ={}).project.services["web"].healthcheck
+    assert (health.local_path(8080), health.local_path(80), health.local_path(9000)) == ("/up?x=1", "/", None)
+
+
 def test_references_carry_their_location(project) -> None:
     """Each unresolved reference knows the file and line it was written on."""
     root = project({"compose.yaml": "services:\n  web:\n    image: nginx\n    build:\n"

@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from launchdeck.providers.gcp import names, policy
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
 
 
-async def account(gcp: Gcp, project: str, stack: str) -> str:
-    """The stack's runtime service account, made if missing; its email."""
+async def account(gcp: Gcp, project: str, stack: str) -> None:
+    """The stack's runtime service account, made if missing."""
     from google.cloud import iam_admin_v1 as ia
 
     email = names.account_email(project, stack, gcp.project)
     if await account_exists(gcp, email):
-        return email
+        return
     request = ia.CreateServiceAccountRequest(
         account_id=names.account_id(project, stack),
         service_account=ia.ServiceAccount(
@@ -41,27 +41,18 @@ async def account(gcp: Gcp, project: str, stack: str) -> str:
     except GcpError as exc:
         if exc.code != 409:
             raise
-    return email
 
 
 async def account_exists(gcp: Gcp, email: str) -> bool:
-    try:
-        await gcp.rest("iam", "GET", f"/v1/projects/{gcp.project}/serviceAccounts/{email}")
-    except GcpError as exc:
-        if exc.code == 404:
-            return False
-        raise
-    return True
+    path = f"/v1/projects/{gcp.project}/serviceAccounts/{email}"
+    return await if_found(lambda: gcp.rest("iam", "GET", path)) is not None
 
 
 async def delete_account(gcp: Gcp, email: str) -> bool:
-    try:
-        await gcp.rest("iam", "DELETE", f"/v1/projects/{gcp.project}/serviceAccounts/{email}")
-    except GcpError as exc:
-        if exc.code == 404:
-            return False
-        raise
-    return True
+    """Delete the service account; False when it was not there."""
+    return await deleted(
+        lambda: gcp.rest("iam", "DELETE", f"/v1/projects/{gcp.project}/serviceAccounts/{email}")
+    )
 
 
 async def project_role(gcp: Gcp, role: str, member: str, *, wanted: bool) -> bool:

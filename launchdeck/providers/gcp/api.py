@@ -22,7 +22,6 @@ import os
 import random
 import re
 import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.to_thread
 
+from launchdeck.engine import poll
 from launchdeck.errors import Action, EngineUnavailable, LaunchdeckError, ProviderError
 
 DEFAULT_REGION = "us-central1"
@@ -295,16 +295,9 @@ class Gcp:
 
         return await self.run(read, api=name.partition(".")[0], what=f"{name} {method}")
 
-    async def maybe(
-        self, name: str, method: str, /, *args: Any, missing: tuple[int, ...] = (404,), **kwargs: Any
-    ) -> Any:
-        """Like ``call``, but None when GCP answers with one of the ``missing`` HTTP codes."""
-        try:
-            return await self.call(name, method, *args, **kwargs)
-        except GcpError as exc:
-            if exc.code in missing:
-                return None
-            raise
+    async def maybe(self, name: str, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Like ``call``, but None when what it reads or deletes is not there (``if_found``)."""
+        return await if_found(lambda: self.call(name, method, *args, **kwargs))
 
     async def run(
         self, target: Callable[[], Callable[..., Any]], /, *args: Any, api: str, what: str, **kwargs: Any
@@ -401,7 +394,7 @@ class Gcp:
         api: str,
         on_progress: Callable[[Any], None] | None = None,
         interval: float | None = None,
-        deadline: float = 1800.0,
+        timeout: float = 1800.0,
     ) -> Any:
         """Poll a long-running operation until it is done and return its result.
 
@@ -409,31 +402,34 @@ class Gcp:
         or a Cloud SQL ``Operation``. ``on_progress`` gets the operation's latest metadata
         after each poll that finds it still running.
         """
-        pause = self.poll_interval if interval is None else interval
-        give_up = time.monotonic() + deadline
         polls = 0
-        while True:
+
+        async def check() -> tuple[Any] | None:  # the result boxed: an operation's may be None
+            nonlocal operation, polls
             if hasattr(operation, "done"):
-                done = await self.run(partial(getattr, operation, "done"), api=api, what=what)
-                if done:
-                    return await self.run(partial(getattr, operation, "result"), api=api, what=what)
+                if await self.run(partial(getattr, operation, "done"), api=api, what=what):
+                    return (await self.run(partial(getattr, operation, "result"), api=api, what=what),)
                 latest = getattr(operation, "metadata", operation)
             else:
                 operation = await self._sql_poll(operation, api=api, what=what)
                 if operation.status.name == "DONE":
-                    return operation
+                    return (operation,)
                 latest = operation
             polls += 1
             if on_progress is not None:
                 on_progress(latest)
-            if time.monotonic() + pause > give_up:
-                raise GcpError(
-                    f"{what} did not finish within {deadline:g} s ({polls} polls)",
-                    code=504,
-                    status="DEADLINE_EXCEEDED",
-                    hint="It may still finish: check it in the Cloud Console, then try again.",
-                )
-            await anyio.sleep(pause)
+            return None
+
+        done = await poll.until(check, interval=self.poll_interval if interval is None else interval,
+                                timeout=timeout)
+        if done is None:
+            raise GcpError(
+                f"{what} did not finish within {timeout:g} s ({polls} polls)",
+                code=504,
+                status="DEADLINE_EXCEEDED",
+                hint="It may still finish: check it in the Cloud Console, then try again.",
+            )
+        return done[0]
 
     async def _sql_poll(self, operation: Any, *, api: str, what: str) -> Any:
         from google.cloud import sqladmin_v1
@@ -466,6 +462,62 @@ async def if_enabled(step: Callable[[], Awaitable[T]], default: T) -> T:
         if exc.reason != "SERVICE_DISABLED":
             raise
         return default
+
+
+MADE_WAIT = 600.0
+"""Seconds to wait for a resource another deploy asked for."""
+
+
+async def create(
+    gcp: Gcp,
+    make: Callable[[], Awaitable[Any]],
+    found: Callable[[], Awaitable[Any]],
+    *,
+    what: str,
+    api: str,
+) -> None:
+    """Run ``make`` (a request answered with a long-running operation) and wait for it. When GCP
+    answers 409 (another deploy, or one cut short, asked for it already), wait until ``found``
+    answers something other than None instead, as that request's own operation would."""
+    try:
+        operation = await make()
+    except GcpError as exc:
+        if exc.code != 409:
+            raise
+
+        async def made() -> bool | None:
+            return True if await found() is not None else None
+
+        if await poll.until(made, interval=gcp.poll_interval, timeout=MADE_WAIT) is None:
+            raise GcpError(
+                f"{what} is still being made",
+                code=409,
+                status="ALREADY_EXISTS",
+                hint="Deploy again in a minute.",
+            ) from exc
+        return
+    await gcp.wait(operation, what=f"make {what}", api=api)
+
+
+async def if_found(step: Callable[[], Awaitable[T]], default: T | None = None) -> T | None:
+    """``step``'s answer, or ``default`` when GCP answers 404: what it reads, waits for or
+    deletes is not there."""
+    try:
+        return await step()
+    except GcpError as exc:
+        if exc.code != 404:
+            raise
+        return default
+
+
+async def deleted(step: Callable[[], Awaitable[Any]]) -> bool:
+    """Run ``step``, a delete; whether it deleted (False when it was not there)."""
+
+    async def delete() -> bool:
+        await step()
+        return True
+
+    return bool(await if_found(delete, False))
 
 
 def _takes_retry(function: Callable[..., Any]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
 
 KEEP_DAYS = 30
 """Days build contexts and build logs are kept."""
@@ -54,26 +54,20 @@ class Bucket:
     async def read(self, key: str) -> bytes | None:
         """An object's content, or None when it (or the bucket) does not exist."""
         blob = self._blob(key)
-        try:
-            return await self.gcp.run(
+        return await if_found(
+            lambda: self.gcp.run(
                 lambda: blob.download_as_bytes, api="storage", what=f"read gs://{self.name}/{key}"
             )
-        except GcpError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        )
 
     async def generation(self, key: str) -> int | None:
         """The object's generation, or None when it (or the bucket) does not exist."""
         bucket = self.gcp.client("storage").bucket(self.name)
-        try:
-            blob = await self.gcp.run(
+        blob = await if_found(
+            lambda: self.gcp.run(
                 lambda: bucket.get_blob, key, api="storage", what=f"stat gs://{self.name}/{key}"
             )
-        except GcpError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        )
         return None if blob is None else int(blob.generation)
 
     async def exists(self, key: str) -> bool:
@@ -102,18 +96,14 @@ class Bucket:
     async def delete(self, key: str, *, if_generation_match: int | None = None) -> bool:
         """Delete an object; False when it was not there (or the bucket is not)."""
         blob = self._blob(key)
-        try:
-            await self.gcp.run(
+        return await deleted(
+            lambda: self.gcp.run(
                 lambda: blob.delete,
                 if_generation_match=if_generation_match,
                 api="storage",
                 what=f"delete gs://{self.name}/{key}",
             )
-        except GcpError as exc:
-            if exc.code == 404:
-                return False
-            raise
-        return True
+        )
 
 
 def _taken(name: str) -> GcpError:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import tarfile
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 
@@ -24,7 +25,7 @@ from launchdeck.engine.events import State
 from launchdeck.errors import BuildError
 from launchdeck.providers.base import Progress
 from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, create
 from launchdeck.providers.gcp.bucket import Bucket
 
 BUILD_WAIT = 3600
@@ -163,10 +164,15 @@ async def repository(gcp: Gcp) -> None:
     from google.cloud import artifactregistry_v1 as ar
 
     name = names.repository(gcp.project, gcp.region)
-    if await gcp.maybe("artifactregistry", "get_repository", name=name):
+
+    async def found() -> Any:
+        return await gcp.maybe("artifactregistry", "get_repository", name=name)
+
+    if await found() is not None:
         return
-    try:
-        op = await gcp.call(
+    await create(
+        gcp,
+        lambda: gcp.call(
             "artifactregistry",
             "create_repository",
             parent=f"projects/{gcp.project}/locations/{gcp.region}",
@@ -176,17 +182,8 @@ async def repository(gcp: Gcp) -> None:
                 labels=dict(names.SHARED),
                 description="Images built by launchdeck",
             ),
-        )
-    except GcpError as exc:
-        if exc.code != 409:
-            raise
-
-        async def made() -> bool | None:  # asked for by another deploy (or one cut short)
-            return True if await gcp.maybe("artifactregistry", "get_repository", name=name) else None
-
-        if await poll.until(made, interval=gcp.poll_interval, timeout=600) is None:
-            raise GcpError(
-                "the image repository is still being made", code=409, hint="Deploy again in a minute."
-            ) from exc
-        return
-    await gcp.wait(op, what="make the image repository", api="artifactregistry")
+        ),
+        found,
+        what="the image repository",
+        api="artifactregistry",
+    )

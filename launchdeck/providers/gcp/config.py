@@ -9,10 +9,11 @@ Secret Manager answers with the project *number* in names, so secrets are compar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from launchdeck.engine.gather import gather
 from launchdeck.providers.gcp import names, policy
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
 
 
 class SecretConfigStore:
@@ -40,17 +41,8 @@ class SecretConfigStore:
 
     async def delete(self, name: str) -> bool:
         self._gcp.check()
-        try:
-            await self._gcp.call(
-                "secretmanager",
-                "delete_secret",
-                name=_path(self._gcp, names.secret_id(self.project, self.stack, name)),
-            )
-        except GcpError as exc:
-            if exc.code == 404:
-                return False
-            raise
-        return True
+        path = _path(self._gcp, names.secret_id(self.project, self.stack, name))
+        return await deleted(lambda: self._gcp.call("secretmanager", "delete_secret", name=path))
 
     async def values(self, wanted: Sequence[str]) -> dict[str, str]:
         self._gcp.check()
@@ -123,10 +115,18 @@ async def grant(gcp: Gcp, secret: str, member: str) -> bool:
 
 
 async def revoke(gcp: Gcp, secret: str, member: str) -> None:
-    """Take ``member`` out of a secret's readers (before its service account is deleted)."""
-    resource = _path(gcp, secret)
-    held = await gcp.maybe("secretmanager", "get_iam_policy", request={"resource": resource})
-    if held is None or not any(member in b.members for b in held.bindings):
-        return
-    kept = policy.without(held, member)
-    await gcp.call("secretmanager", "set_iam_policy", request={"resource": resource, "policy": kept})
+    """Take ``member`` out of a secret's readers (before its service account is deleted); a
+    secret already gone has no readers to lose."""
+
+    def change(held: Any) -> Any | None:
+        return policy.without(held, member) if any(member in b.members for b in held.bindings) else None
+
+    await if_found(
+        lambda: policy.edit(
+            gcp,
+            "secretmanager",
+            _path(gcp, secret),
+            change,
+            busy=f"could not take {member} out of the readers of secret {secret}: its policy kept changing",
+        )
+    )

@@ -57,9 +57,7 @@ async def zones(gcp: Gcp, domains: list[str]) -> dict[str, Zone]:
     a domain no zone of the project serves."""
     if not domains:
         return {}
-    listed = await gcp.run(
-        lambda: lambda: list(gcp.client("dns").list_zones()), api="dns", what="list DNS zones"
-    )
+    listed = await gcp.all("dns", "list_zones")
     # the DNS client cannot filter zones by name, nor does it expose visibility: read both here
     public = [z for z in listed if getattr(z, "_properties", {}).get("visibility", "public") == "public"]
     out: dict[str, Zone] = {}
@@ -133,7 +131,7 @@ async def find(
         lambda: gcp.all("compute.RegionNetworkEndpointGroups", "list", **at, region=gcp.region),
         lambda: gcp.all("compute.BackendServices", "list", **at),
     )
-    prefix = names.balancer_prefix(project, stack) + "-"
+    prefix = names.balancer(project, stack) + "-"
     parts = {f"urlMaps/{m.name}" for m in (url_map, redirect) if m is not None}
     parts |= {f"networkEndpointGroups/{g.name}" for g in negs if g.name.startswith(prefix)}
     parts |= {f"backendServices/{b.name}" for b in backends if b.name.startswith(prefix)}
@@ -152,8 +150,7 @@ async def find(
     found = _DIGEST.search(url_map.description or "")
     out.digest = found.group(1) if found else ""
     certificate = names.certificate(project, stack, [r.domain for r in wanted])
-    cert = await gcp.maybe("compute.SslCertificates", "get", **at, ssl_certificate=certificate)
-    out.certificate = cert.managed.status if cert is not None else None
+    out.certificate = await certificate_status(gcp, project, stack, wanted)
     needed = {
         f"urlMaps/{n.url_map}",
         f"urlMaps/{n.redirect}",
@@ -174,12 +171,19 @@ async def find(
     )
     out.complete = (
         needed <= parts
-        and cert is not None
+        and out.certificate is not None
         and on_proxy
         and all(record == [out.address] for record in records)
         and len(records) == len(wanted)
     )
     return out
+
+
+async def certificate_status(gcp: Gcp, project: str, stack: str, wanted: list[Route]) -> str | None:
+    """The status of the managed certificate of ``wanted``'s domains, None when there is none."""
+    name = names.certificate(project, stack, [r.domain for r in wanted])
+    cert = await gcp.maybe("compute.SslCertificates", "get", project=gcp.project, ssl_certificate=name)
+    return cert.managed.status if cert is not None else None
 
 
 async def _record(gcp: Gcp, zone: Zone, domain: str) -> list[str] | None:
@@ -272,6 +276,7 @@ async def apply(
             c.TargetHttpsProxy(
                 name=n.https, url_map=_global(gcp, "urlMaps", n.url_map), ssl_certificates=certificates
             ),
+            check=False,
         )
     elif [x.rsplit("/", 1)[-1] for x in https.ssl_certificates] != [certificate]:
         say("switching to the certificate of the new set of domains")
@@ -388,7 +393,7 @@ async def _upsert(gcp: Gcp, zone: Zone, domain: str, address: str) -> None:
 
 async def _tidy(gcp: Gcp, project: str, stack: str, n: _Names, wanted: list[Route], certificate: str) -> None:
     """Remove the backends, endpoint groups and certificates the routes no longer use."""
-    prefix = names.balancer_prefix(project, stack) + "-"
+    prefix = names.balancer(project, stack) + "-"
     keep_backends = {n.backend(r) for r in wanted}
     keep_negs = {n.neg(r) for r in wanted}
     backends, negs, certs = await gather(
@@ -442,9 +447,7 @@ _WHAT = {
 
 async def _remove_records(gcp: Gcp, address: str, done: Callable[[str], None]) -> None:
     """Delete every A record of the project's public zones that points only at ``address``."""
-    listed = await gcp.run(
-        lambda: lambda: list(gcp.client("dns").list_zones()), api="dns", what="list DNS zones"
-    )
+    listed = await gcp.all("dns", "list_zones")
     for zone in listed:
 
         def clear(zone: Any = zone) -> list[str]:

@@ -150,13 +150,9 @@ def redis_instance(project: str, stack: str, service: str) -> str:
 
 
 def balancer(project: str, stack: str, part: str = "") -> str:
-    """A load balancer resource of the stack (the URL maps, proxies, rules, address)."""
+    """A load balancer resource of the stack (the URL maps, proxies, rules, address); without
+    ``part``, what every one's name starts with."""
     return _letter_first(short("ld", project, stack, *([part] if part else []), limit=63), 63)
-
-
-def balancer_prefix(project: str, stack: str) -> str:
-    """What every load balancer resource name of the stack starts with (for destroy)."""
-    return balancer(project, stack)
 
 
 def certificate(project: str, stack: str, domains: list[str]) -> str:

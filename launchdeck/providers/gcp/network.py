@@ -29,6 +29,9 @@ SUBNETWORK = "default"
 class Network:
     name: str = NETWORK
     subnetwork: str = SUBNETWORK
+    subnetwork_link: str = ""
+    """The subnetwork's self link, as ``lookup`` read it (none read when nothing needs it)."""
+    private_google_access: bool = False
 
     def link(self, gcp_project: str) -> str:
         return f"projects/{gcp_project}/global/networks/{self.name}"
@@ -55,7 +58,7 @@ async def lookup(gcp: Gcp, choice: str, *, needed: bool = True) -> Network:
             hint=f"Create it (`gcloud compute networks create {NETWORK} --subnet-mode=auto --project "
             f"{gcp.project}`), then deploy again.",
         )
-    return Network()
+    return Network(subnetwork_link=found.self_link, private_google_access=found.private_ip_google_access)
 
 
 async def private_services_access(gcp: Gcp, network: Network, project_number: str, interval: float) -> None:
@@ -109,13 +112,11 @@ async def private_services_access(gcp: Gcp, network: Network, project_number: st
 
 async def internal_calls(gcp: Gcp, network: Network) -> None:
     """Private Google Access on the subnetwork and a NAT for it, so that services sending all
-    their traffic into the network reach both internal services and the internet."""
+    their traffic into the network reach both internal services and the internet (``network``
+    as ``lookup`` found it, needed)."""
     from google.cloud import compute_v1 as c
 
-    subnetwork = await gcp.call(
-        "compute.Subnetworks", "get", project=gcp.project, region=gcp.region, subnetwork=network.subnetwork
-    )
-    if not subnetwork.private_ip_google_access:
+    if not network.private_google_access:
         op = await gcp.call(
             "compute.Subnetworks",
             "set_private_ip_google_access",
@@ -132,7 +133,9 @@ async def internal_calls(gcp: Gcp, network: Network) -> None:
         nat_ip_allocate_option="AUTO_ONLY",
         source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
         subnetworks=[
-            c.RouterNatSubnetworkToNat(name=subnetwork.self_link, source_ip_ranges_to_nat=["ALL_IP_RANGES"])
+            c.RouterNatSubnetworkToNat(
+                name=network.subnetwork_link, source_ip_ranges_to_nat=["ALL_IP_RANGES"]
+            )
         ],
     )
     router = c.Router(

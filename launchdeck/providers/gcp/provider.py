@@ -23,7 +23,14 @@ from launchdeck.providers.gcp import CAPABILITIES, ingress, lock, names, stores
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.bucket import Bucket
 from launchdeck.providers.gcp.config import SecretConfigStore
-from launchdeck.providers.gcp.session import GcpSession, live, status_of
+from launchdeck.providers.gcp.session import (
+    GcpSession,
+    endpoints,
+    live,
+    service_id,
+    status_of,
+    store_kinds,
+)
 
 _MAX_LOG_LINES = 10_000
 BUCKET = "LAUNCHDECK_GCP_BUCKET"
@@ -111,19 +118,14 @@ class GcpProvider:
     async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
         self.gcp.check()
         found, found_stores = await gather(
-            lambda: live(self.gcp, project, stack),
-            lambda: stores.find_all(self.gcp, project.name, stack, _kinds(project)),
+            lambda: live(self.gcp, project.name, stack),
+            lambda: stores.find_all(self.gcp, project.name, stack, store_kinds(project)),
         )
         routes = ingress.routes(project, stack)
-        out: dict[str, ServiceStatus] = {}
-        for name, service in found.items():
-            compose = project.services.get(name)
-            endpoints = (
-                [service.uri] + [f"https://{r.domain}" for r in routes if r.service == name]
-                if compose is not None and compose.ingress_ports and service.uri
-                else []
-            )
-            out[name] = status_of(name, service, endpoints)
+        out = {
+            name: status_of(name, service, endpoints(project, routes, name, service))
+            for name, service in found.items()
+        }
         for name, compose in project.services.items():
             store = found_stores.get(names.label(name))
             if compose.managed_store and store is not None:
@@ -137,17 +139,11 @@ class GcpProvider:
         Cloud Logging, at most ``query.tail`` (or 10 000) per read."""
         gcp = self.gcp
         gcp.check()
-        services = await gcp.all(
-            "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
-        )
-        ids = {
-            s.name.rsplit("/", 1)[-1]: dict(s.annotations).get(names.ANNOTATION, s.name.rsplit("/", 1)[-1])
-            for s in services
-            if names.owned(dict(s.labels), project, stack)
-        }
+        found = await live(gcp, project, stack)
         if query.services:
             wanted = {names.service_id(project, stack, n) for n in query.services}
-            ids = {i: n for i, n in ids.items() if i in wanted}
+            found = {n: s for n, s in found.items() if service_id(s) in wanted}
+        ids = {service_id(s): n for n, s in found.items()}
         if not ids:
             return []
         terms = [
@@ -160,7 +156,7 @@ class GcpProvider:
         if query.until:
             terms.append(f'timestamp<="{_rfc3339(query.until)}"')
         if query.deployment:
-            revisions = await self._revisions(services, ids, query.deployment)
+            revisions = await self._revisions([s.name for s in found.values()], query.deployment)
             if not revisions:
                 return []
             terms.append("(" + " OR ".join(f'resource.labels.revision_name="{r}"' for r in revisions) + ")")
@@ -196,9 +192,8 @@ class GcpProvider:
             if entry.resource.labels.get("service_name") in ids
         ]
 
-    async def _revisions(self, services: list[Any], ids: Mapping[str, str], deployment: str) -> list[str]:
-        """The revisions (of the services in ``ids``) a deployment made, from their labels."""
-        paths = [s.name for s in services if s.name.rsplit("/", 1)[-1] in ids]
+    async def _revisions(self, paths: list[str], deployment: str) -> list[str]:
+        """The revisions (of the services at ``paths``) a deployment made, from their labels."""
         found = await gather(
             *[lambda p=p: self.gcp.all("run.revisions", "list_revisions", parent=p) for p in paths]
         )
@@ -216,11 +211,6 @@ class GcpProvider:
 
         self.gcp.check()
         return await teardown(self.gcp, project, stack, sink)
-
-
-def _kinds(project: Project) -> set[str]:
-    """The kinds of managed store the project has (only their APIs are asked)."""
-    return {s.managed_store for s in project.services.values() if s.managed_store}
 
 
 def _rfc3339(moment: Any) -> str:

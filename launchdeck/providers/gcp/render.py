@@ -30,8 +30,6 @@ from launchdeck.providers.gcp import names
 _SIZES = [(1, 512, 4096), (2, 512, 8192), (4, 2048, 16384), (6, 4096, 24576), (8, 4096, 32768)]
 """Cloud Run's CPU counts with the least and most memory (MiB) each allows."""
 DEFAULT_PORT = 8080
-_PROBE_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
-_MARK = "\x00launchdeck-config\x00"
 _RESERVED = {"K_SERVICE", "K_CONFIGURATION", "K_REVISION"}
 
 
@@ -69,7 +67,6 @@ class Rendered:
     """Derived secret id -> value (secret: never shown)."""
     secrets: list[str]
     """Every secret the service reads (config and derived), by id."""
-    public: bool
     hash: str
 
 
@@ -108,11 +105,7 @@ def probes(service: Service, container_port: int) -> dict[str, Any]:
     health = service.healthcheck
     if health is None or health.disabled or not health.test:
         return {}
-    path = None
-    for match in _PROBE_URL.finditer(health.command):
-        if int(match.group(1) or 80) == container_port:
-            path = match.group(2) or "/"
-            break
+    path = health.local_path(container_port)
     period = _clamp(health.interval, 10, 1, 240)
     timeout = min(_clamp(health.timeout, 5, 1, 240), period)
     retries = _clamp(health.retries, 3, 1, 100)
@@ -139,10 +132,6 @@ def probes(service: Service, container_port: int) -> dict[str, Any]:
 
 def _clamp(value: float | None, default: int, low: int, high: int) -> int:
     return int(min(max(default if value is None else value, low), high))
-
-
-def replicas(service: Service) -> int:
-    return service.replica_count
 
 
 def rewrite(value: str, infra: Infra, own: str) -> str:
@@ -201,16 +190,14 @@ def environment(
                 hint="Remove PORT from its environment, or make the service listen on the port its "
                 "ports entry names.",
             )
-        if raw is None:
-            secret(key, names.secret_id(infra.project, infra.stack, key))
+        ref = service.config_ref(key)
+        if ref is not None:
+            secret(key, names.secret_id(infra.project, infra.stack, ref))
         elif key in service.env_refs:
-            refs = service.env_refs[key]
-            if len(refs) == 1 and substitute(raw, {refs[0]: _MARK}).value == _MARK:
-                secret(key, names.secret_id(infra.project, infra.stack, refs[0]))
-            else:
-                secret_id = names.derived_secret_id(infra.project, infra.stack, service.name, key)
-                derived[secret_id] = rewrite(substitute(raw, config).value, infra, service.name)
-                secret(key, secret_id)
+            secret_id = names.derived_secret_id(infra.project, infra.stack, service.name, key)
+            # hosts first: a config value (a password) is never searched for host names
+            derived[secret_id] = substitute(rewrite(raw, infra, service.name), config).value
+            secret(key, secret_id)
         else:
             env.append({"name": key, "value": rewrite(raw, infra, service.name)})
     if service.llm is not None:  # what Google's model SDKs read to reach Vertex AI
@@ -264,7 +251,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
     template: dict[str, Any] = {
         "containers": [container],
         "service_account": infra.account,
-        "scaling": {"min_instance_count": replicas(service)},
+        "scaling": {"min_instance_count": service.replica_count},
         "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
         "labels": names.labels(infra.project, infra.stack, service=service.name),
     }
@@ -296,7 +283,6 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
         spec,
         derived,
         sorted(set(secrets)),
-        public,
         hashlib.sha256(blob.encode()).hexdigest()[:16],
     )
 

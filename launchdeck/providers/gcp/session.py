@@ -21,12 +21,12 @@ from launchdeck.engine import models, poll
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
-from launchdeck.engine.plan import Action, config_digest, digest_of, service_parts
+from launchdeck.engine.plan import RENDERED, Action, combine, config_digest, digest_of, service_parts
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled
+from launchdeck.providers.gcp.api import Gcp, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
 
 LOAD_BALANCER = "(load balancer)"
@@ -55,6 +55,8 @@ class GcpSession:
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()
         self.zones: dict[str, ingress.Zone] = {}
+        self.address: str | None = None
+        """The load balancer's address: as found, then as applied."""
         self.live: dict[str, Any] = {}
         """Compose service (or, for one the project no longer has, its label) -> Cloud Run service."""
         self.found_stores: dict[str, stores.Existing] = {}
@@ -64,7 +66,7 @@ class GcpSession:
         """Every secret a rendered service reads."""
         services = project.services
         self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
-        self.store_kinds = {s.managed_store for s in services.values() if s.managed_store}
+        self.store_kinds = store_kinds(project)
         callable_ = render.callable_services(services)
         self.hosts = {
             n: names.run_url(
@@ -88,16 +90,17 @@ class GcpSession:
         self.zones, self.net, self.live, self.found_stores = await gather(
             lambda: ingress.zones(gcp, [r.domain for r in self.routes]),
             lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
-            lambda: live(gcp, self.project, self.stack),
+            lambda: live(gcp, self.name, self.stack),
             lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
         )
         balancer, public = await gather(
             lambda: self._balancer(),
             lambda: gather(*[lambda s=s: access.is_public(gcp, s.name) for s in self.live.values()]),
         )
+        self.address = balancer.address
         out: dict[str, Found] = {}
         for (name, service), invokable in zip(self.live.items(), public, strict=True):
-            status = status_of(name, service, self._endpoints(name, service))
+            status = status_of(name, service, endpoints(self.project, self.routes, name, service))
             labels = dict(service.labels)
             out[name] = Found(
                 labels.get(names.HASH, ""),
@@ -130,12 +133,6 @@ class GcpSession:
             return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
 
         return await (find() if self.routes else if_enabled(find, ingress.Existing()))
-
-    def _endpoints(self, name: str, service: Any) -> list[str]:
-        compose = self.project.services.get(name)
-        if compose is None or not compose.ingress_ports or not service.uri:
-            return []
-        return [service.uri] + [f"https://{r.domain}" for r in self.routes if r.service == name]
 
     def _balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
         message = ""
@@ -189,15 +186,14 @@ class GcpSession:
             parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
             if spec.password is not None:
                 parts["config:password"] = config_digest(self.name, self.stack, "password", spec.password)
-            return Unit(name, Kind.STORE, parts, spec=spec)
+            return Unit(name, Kind.STORE, parts, spec=dataclasses.replace(spec, hash=combine(parts)))
         infra = self._infra()
         rendered = render.render(service, infra, self.config)
         self.referenced.update(rendered.secrets)
         parts = service_parts(
             service, image or "", self.config, project=self.name, stack=self.stack, exclude_replicas=False
         )
-        # named with a prefix the engine does not read: a plan's reason names the compose settings
-        parts["gcp:rendered"] = rendered.hash
+        parts[RENDERED] = rendered.hash
         after, _ = render.reaches(service, infra, self.config)
         if any(r.service == name for r in self.routes):  # its domain's way in, first
             after.add(LOAD_BALANCER)
@@ -206,7 +202,7 @@ class GcpSession:
             Kind.SERVICE,
             parts,
             spec=(rendered, image or ""),
-            replicas=render.replicas(service),
+            replicas=service.replica_count,
             after=frozenset(after),
         )
 
@@ -269,11 +265,13 @@ class GcpSession:
             progress(None, message)
 
         if unit.kind is Kind.INGRESS:
-            await ingress.apply(self.gcp, self.name, self.stack, self.routes, self.zones, unit.digest, say)
+            self.address = await ingress.apply(
+                self.gcp, self.name, self.stack, self.routes, self.zones, unit.digest, say
+            )
         elif unit.kind is Kind.STORE:
             await stores.ensure(
                 self.gcp,
-                dataclasses.replace(unit.spec, hash=unit.digest),
+                unit.spec,
                 self.found_stores.get(names.label(unit.name)),
                 self.name,
                 self.stack,
@@ -317,12 +315,12 @@ class GcpSession:
         self, unit: Unit, *, deadline: float, until_exit: bool, progress: Progress
     ) -> ServiceStatus:
         if unit.kind is Kind.INGRESS:
-            balancer = await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
-            return self._balancer_status(balancer)
+            certificate = await ingress.certificate_status(self.gcp, self.name, self.stack, self.routes)
+            return self._balancer_status(ingress.Existing(address=self.address, certificate=certificate))
         if unit.kind is Kind.STORE:
             found = await stores.ready(
                 self.gcp,
-                dataclasses.replace(unit.spec, hash=unit.digest),
+                unit.spec,
                 self.name,
                 self.stack,
                 self.etag,
@@ -343,7 +341,7 @@ class GcpSession:
         async def check() -> ServiceStatus | None:
             service = await self.gcp.call("run.services", "get_service", name=path)
             latest[:] = [service]
-            status = status_of(unit.name, service, self._endpoints(unit.name, service))
+            status = status_of(unit.name, service, endpoints(self.project, self.routes, unit.name, service))
             return status if status.state.final else None
 
         status = await poll.until(check, interval=self.poll, deadline=deadline)
@@ -390,20 +388,35 @@ def qualified(image: str) -> str:
     return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
 
 
-async def live(gcp: Gcp, project: Project, stack: str) -> dict[str, Any]:
-    """The stack's Cloud Run services by compose service name (by label for one the project no
-    longer has), found by their labels."""
+async def live(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
+    """The stack's Cloud Run services, found by their labels, by the compose service name each
+    one's annotation keeps (so also one the project no longer has)."""
     found = await gcp.all(
         "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
     )
-    ids = {names.service_id(project.name, stack, n): n for n in project.services}
-    out: dict[str, Any] = {}
-    for service in found:
-        labels = dict(service.labels)
-        if names.owned(labels, project.name, stack):
-            service_id = service.name.rsplit("/", 1)[-1]
-            out[ids.get(service_id) or dict(service.annotations).get(names.ANNOTATION, service_id)] = service
-    return out
+    return {
+        dict(s.annotations).get(names.ANNOTATION, service_id(s)): s
+        for s in found
+        if names.owned(dict(s.labels), project, stack)
+    }
+
+
+def store_kinds(project: Project) -> set[str]:
+    """The kinds of managed store the project has (only their APIs are asked)."""
+    return {s.managed_store for s in project.services.values() if s.managed_store}
+
+
+def endpoints(project: Project, routes: list[ingress.Route], name: str, service: Any) -> list[str]:
+    """Where a Cloud Run service answers, when it has an ingress port: its URL, then its domains."""
+    compose = project.services.get(name)
+    if compose is None or not compose.ingress_ports or not service.uri:
+        return []
+    return [service.uri] + [f"https://{r.domain}" for r in routes if r.service == name]
+
+
+def service_id(service: Any) -> str:
+    """A Cloud Run service's id: the last part of its name."""
+    return str(service.name).rsplit("/", 1)[-1]
 
 
 def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
@@ -438,11 +451,7 @@ async def delete_service(gcp: Gcp, path: str) -> bool:
     op = await gcp.maybe("run.services", "delete_service", name=path)
     if op is None:
         return False
-    try:
-        await gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run")
-    except GcpError as exc:
-        if exc.code != 404:
-            raise
+    await if_found(lambda: gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run"))
     return True
 
 

@@ -14,8 +14,6 @@ finished by the next one instead of being taken for done.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
@@ -29,7 +27,7 @@ from launchdeck.engine.gather import gather
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled
+from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled, if_found
 
 READY_WAIT = 1800.0
 """Seconds to wait for a new store: a Cloud SQL instance often takes ten minutes."""
@@ -57,7 +55,8 @@ class Store:
     kind: str
     settings: dict[str, str]
     password: str | None
-    hash: str
+    hash: str = ""
+    """The unit's digest, written to the store's labels once it is in place (set by the session)."""
 
 
 def store(service: Service, config: Mapping[str, str]) -> Store:
@@ -87,9 +86,7 @@ def store(service: Service, config: Mapping[str, str]) -> Store:
             service=service.name,
             hint="Run it as an ordinary service, or use a hosted database and give its URL through config.",
         )
-    digest = hashlib.sha256((password or "").encode()).hexdigest()
-    blob = json.dumps({"kind": kind, "settings": settings, "password": digest}, sort_keys=True)
-    return Store(service.name, kind or "", settings, password, hashlib.sha256(blob.encode()).hexdigest()[:16])
+    return Store(service.name, kind or "", settings, password)
 
 
 def _tag(image: str | None) -> str:
@@ -140,7 +137,6 @@ class Existing:
     endpoint: str | None
     digest: str
     etag: str | None
-    service: str
 
 
 async def find_all(
@@ -183,7 +179,6 @@ async def find_all(
                 address,
                 labels.get(names.HASH, ""),
                 labels.get(names.ETAG),
-                labels[names.SERVICE],
             )
     for instance in instances:
         labels = dict(instance.labels)
@@ -195,7 +190,6 @@ async def find_all(
                 instance.host or None,
                 labels.get(names.HASH, ""),
                 labels.get(names.ETAG),
-                labels[names.SERVICE],
             )
     return out
 
@@ -426,8 +420,8 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
 
     if found.kind == "postgres":
         description = f"final backup of {found.name}"
-        try:
-            op = await gcp.rest(
+        op = await if_found(
+            lambda: gcp.rest(
                 "sqladmin",
                 "DELETE",
                 f"/v1/projects/{gcp.project}/instances/{found.name}",
@@ -438,10 +432,9 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
                 },
                 response_type=s.Operation,
             )
-        except GcpError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        )
+        if op is None:
+            return None
         await gcp.wait(op, what=f"delete Cloud SQL instance {found.name}", api="sqladmin")
         return description
     op = await gcp.maybe("redis", "delete_instance", name=found.name)

@@ -17,7 +17,7 @@ from launchdeck.errors import ProviderError
 from launchdeck.providers.base import Teardown
 from launchdeck.providers.gcp import access, config, ingress, names, stores
 from launchdeck.providers.gcp.api import Gcp, if_enabled
-from launchdeck.providers.gcp.session import delete_package, delete_service
+from launchdeck.providers.gcp.session import delete_package, delete_service, live
 
 
 async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
@@ -87,9 +87,9 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
 
 
 async def _services(gcp: Gcp, project: str, stack: str) -> list[str]:
-    parent = f"projects/{gcp.project}/locations/{gcp.region}"
-    found = await if_enabled(lambda: gcp.all("run.services", "list_services", parent=parent), [])
-    return [s.name for s in found if names.owned(dict(s.labels), project, stack)]
+    """The stack's Cloud Run services by path; when Cloud Run is not enabled, it holds none."""
+    found = await if_enabled(lambda: live(gcp, project, stack), {})
+    return [s.name for s in found.values()]
 
 
 async def _images(gcp: Gcp, project: str, stack: str) -> list[str]:

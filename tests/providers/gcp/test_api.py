@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 
-from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp import api
+from launchdeck.providers.gcp.api import Gcp, GcpError, create, deleted, if_found
 from launchdeck.providers.gcp.fake import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
@@ -133,6 +135,60 @@ def test_not_found_is_none_through_maybe(gcp: Gcp) -> None:
     assert go(gcp.maybe, "run.services", "get_service", name=f"{LOCATION}/services/nothing") is None
 
 
+def test_a_delete_says_whether_it_deleted_and_other_refusals_still_raise(gcp: Gcp) -> None:
+    """`deleted` is True for what was there, False for what was not; `if_found` lets any refusal
+    other than 404 through."""
+    from google.cloud import secretmanager_v1 as sm
+
+    secret = f"projects/{PROJECT}/secrets/gone-soon"
+
+    async def delete() -> object:
+        return await gcp.call("secretmanager", "delete_secret", name=secret)
+
+    async def refused() -> None:
+        raise GcpError("no", code=403)
+
+    async def scenario() -> tuple[bool, bool]:
+        await gcp.call(
+            "secretmanager",
+            "create_secret",
+            parent=f"projects/{PROJECT}",
+            secret_id="gone-soon",
+            secret=sm.Secret(replication=sm.Replication(automatic={})),
+        )
+        return await deleted(delete), await deleted(delete)
+
+    assert go(scenario) == (True, False)
+    with pytest.raises(GcpError) as caught:
+        go(if_found, refused)
+    assert caught.value.code == 403
+
+
+def test_what_another_deploy_asked_for_is_waited_for_not_refused(
+    gcp: Gcp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`create` answered 409 waits until the resource is found; one that never shows up ends in
+    a clear error."""
+    reads: list[int] = []
+
+    async def taken() -> None:
+        raise GcpError("exists", code=409)
+
+    async def found_third_time() -> object | None:
+        reads.append(1)
+        return "it" if len(reads) >= 3 else None
+
+    async def never() -> None:
+        return None
+
+    go(partial(create, gcp, taken, found_third_time, what="the thing", api="compute"))
+    assert len(reads) == 3
+    monkeypatch.setattr(api, "MADE_WAIT", 0.05)
+    with pytest.raises(GcpError) as caught:
+        go(partial(create, gcp, taken, never, what="the thing", api="compute"))
+    assert (caught.value.message, caught.value.code) == ("the thing is still being made", 409)
+
+
 def test_long_running_operation_reports_progress(fake: FakeGcp, gcp: Gcp) -> None:
     """`wait` polls until done, calling back with the metadata of every poll that found it running."""
     fake.knobs.lro_polls = 4
@@ -156,7 +212,7 @@ def test_an_operation_past_its_deadline_is_a_clear_error(fake: FakeGcp, gcp: Gcp
         op = await gcp.call(
             "run.services", "create_service", parent=LOCATION, service=_service(), service_id="web"
         )
-        await gcp.wait(op, what="create web", api="run", interval=0.01, deadline=0.05)
+        await gcp.wait(op, what="create web", api="run", interval=0.01, timeout=0.05)
 
     with pytest.raises(GcpError) as caught:
         go(scenario)

@@ -547,6 +547,24 @@ def test_policy_edit_reads_again_after_a_crossing_write(gcp: Gcp) -> None:
     assert caught.value.hint == "Try again in a moment."
 
 
+def test_revoke_takes_a_reader_out_and_a_gone_secret_is_fine(gcp: Gcp) -> None:
+    """`config.revoke` leaves the other readers of a secret, and a secret already deleted is no error."""
+    from launchdeck.providers.gcp import config
+
+    async def scenario() -> list[str]:
+        await config.put(gcp, "kept", {}, "value")
+        await config.grant(gcp, "kept", "serviceAccount:a@example.com")
+        await config.grant(gcp, "kept", "serviceAccount:b@example.com")
+        await config.revoke(gcp, "kept", "serviceAccount:a@example.com")
+        await config.revoke(gcp, "never-made", "serviceAccount:a@example.com")
+        held = await gcp.call(
+            "secretmanager", "get_iam_policy", request={"resource": f"projects/{PROJECT}/secrets/kept"}
+        )
+        return [m for b in held.bindings for m in b.members]
+
+    assert go(scenario) == ["serviceAccount:b@example.com"]
+
+
 # --- Cloud Logging ---------------------------------------------------------------------------
 
 

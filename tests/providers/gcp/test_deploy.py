@@ -145,6 +145,7 @@ def test_services_reach_the_network_the_way_their_environment_needs(deployed, fa
     assert subnet.private_ip_google_access and [n.nat_ip_allocate_option for n in router.nats] == [
         "AUTO_ONLY"
     ]
+    assert subnet.self_link and [s.name for s in router.nats[0].subnetworks] == [subnet.self_link]
 
 
 def test_secrets_are_references_only_the_stack_account_may_read(deployed, fake: FakeGcp) -> None:

@@ -128,6 +128,17 @@ def test_config_reads_become_secret_references_and_mixed_values_derived_secrets(
     assert sorted(secrets) == sorted(refs.values())
 
 
+def test_a_config_value_mixed_into_a_url_is_never_rewritten(project) -> None:
+    """Host names are rewritten in the text around config, not in the config value itself (a
+    password may hold a store's name as a word)."""
+    service = _service(
+        project,
+        "    image: nginx\n    environment:\n      DATABASE_URL: postgres://app:${PW}@db:5432/app\n",
+    )
+    _, derived, _ = render.environment(service, INFRA, {"PW": "my db,cache pass"}, 80)
+    assert list(derived.values()) == ["postgres://app:my db,cache pass@10.1.0.3:5432/app"]
+
+
 def test_no_config_value_enters_the_service_spec(project) -> None:
     """The rendered Cloud Run service holds secret names, never a config value."""
     service = _service(
