@@ -33,6 +33,7 @@ from launchdeck.providers.aws import (
     render,
     rollout,
     stores,
+    wait,
 )
 from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, parallel
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
@@ -42,6 +43,8 @@ LOAD_BALANCER = "(load balancer)"
 PRUNABLE = ["ecs:service", "elasticache:replicationgroup", "elasticloadbalancing:targetgroup",
             "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
+NAMESPACE_WAIT = 300.0
+"""Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
 
 class AwsSession:
@@ -244,15 +247,19 @@ class AwsSession:
                             Description=f"launchdeck {self.name} ({self.stack})",
                             Tags=names.tag_list(names.tags(self.name, self.stack)))
 
-        async def created() -> str | None:
+        async def created() -> tuple[str | None, str]:
             status = (await self.aws("servicediscovery", "get_operation",
                                      OperationId=op["OperationId"]))["Operation"]
             if status["Status"] == "FAIL":
                 raise ProviderError(f"could not create the service namespace: "
                                     f"{status.get('ErrorMessage', '')}", provider="aws")
-            return status["Targets"]["NAMESPACE"] if status["Status"] == "SUCCESS" else None
+            if status["Status"] == "SUCCESS":
+                return status["Targets"]["NAMESPACE"], ""
+            return None, status["Status"].lower()
 
-        namespace_id = await poll.until(created, interval=self.poll)
+        namespace_id = await wait.until(created, what="the service namespace", interval=self.poll,
+                                        timeout=NAMESPACE_WAIT, say=lambda m: self.say(None, m),
+                                        hint="Deploy again to keep waiting.")
         return (await self.aws("servicediscovery", "get_namespace", Id=namespace_id))["Namespace"]["Arn"]
 
     async def _repositories(self, built: list[Service]) -> None:
