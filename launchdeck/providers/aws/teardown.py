@@ -39,8 +39,7 @@ SETTLE = 1200.0
 interfaces of stopped tasks and deleted load balancers are released some minutes later."""
 
 
-async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
-                   poll: float) -> Teardown:
+async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) -> Teardown:
     removed: list[str] = []
     kept: list[str] = []
 
@@ -110,8 +109,6 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
 
     # 4. the network: security groups, then a dedicated VPC
     await _network(aws, project, stack, done, settle)
-    await aws.maybe("s3", "delete_object", ("NoSuchBucket",),
-                    Bucket=names.bucket(account, aws.region), Key=names.record_key(project, stack))
 
     left = await _left(aws, project, stack)
     if left:

@@ -224,9 +224,15 @@ def test_logs_come_from_cloudwatch_with_filters_and_tail(deployed, provider, bot
 
 
 def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deployed, provider, shop,
-                                                                          boto) -> None:
-    """After destroy the tagging API finds only the config values; the database leaves a snapshot."""
+                                                                          boto, calls) -> None:
+    """After destroy the tagging API finds only the config values; the database leaves a snapshot;
+    the deployment record is deleted, once."""
+    calls.clear()
     teardown = anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
+    deleted = [c.params["Key"] for c in calls.made if c.operation == "DeleteObject"]
+    assert deleted == ["deployments/shop/dev.json"]
+    assert "Contents" not in boto.client("s3").list_objects_v2(Bucket="launchdeck-123456789012-us-east-1",
+                                                               Prefix="deployments/")
     assert "load balancer ld-shop-dev" in teardown.removed
     left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a)]
     assert sorted(a.rsplit(":", 1)[-1] for a in left) == [
