@@ -10,7 +10,6 @@ group); each unit is then applied and waited for in dependency order by the engi
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -172,10 +171,10 @@ class AwsSession:
                               exclude_replicas=False)
         parts[RENDERED] = unit.hash
         # Service Connect resolves only the services that existed when a task started: a
-        # service starts after those its environment names (and the stores it names)
-        after = {s for s in self.ordering.get(name, {}) if s not in service.depends_on}
-        after |= {s for s, other in self.project.services.items()
-                  if other.managed_store and s != name and _mentions(service, s)}
+        # service starts after those its environment names as hosts; a store it names or
+        # depends on must be ready, its endpoint known, whatever depends_on's condition
+        after = {s for s in self.ordering[name]
+                 if s not in service.depends_on or self.project.services[s].managed_store}
         if service.ingress_ports:
             after.add(LOAD_BALANCER)
         return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=render.replicas(service),
@@ -481,14 +480,6 @@ def status_of(name: str, service: dict[str, Any], endpoints: list[str],
     return ServiceStatus(name=name, state=state, replicas_running=service.get("runningCount", 0),
                          replicas_desired=service.get("desiredCount", 0), endpoints=endpoints,
                          deployment_id=tags.get(names.ETAG), message=message)
-
-
-def _mentions(service: Service, store: str) -> bool:
-    """Whether ``service`` depends on or names the store ``store`` in its environment."""
-    if store in service.depends_on:
-        return True
-    text = json.dumps({k: str(v) for k, v in service.environment.items()})
-    return store in text
 
 
 def _rules(services: list[Service], wanted: list[ingress.Route]) -> dict[str, list[network.Rule]]:

@@ -23,11 +23,43 @@ class _Aws:
         return {"Operation": {"Status": "PENDING"}}
 
 
-def _session(project, text: str, said: list | None = None) -> aws_session.AwsSession:
+def _session(project, text: str, said: list | None = None,
+             config: dict | None = None) -> aws_session.AwsSession:
     loaded = load(cwd=str(project({"compose.yaml": text})), os_environ={})
     sink = (lambda event: said.append(event.message)) if said is not None else (lambda event: None)
-    return aws_session.AwsSession(_Aws(), "123456789012", loaded.project, "dev", {}, "etag",
+    return aws_session.AwsSession(_Aws(), "123456789012", loaded.project, "dev", config or {}, "etag",
                                   DeployOptions(), sink, 0.001)
+
+
+STORES = """\
+name: demo
+services:
+  docs:
+    image: nginx
+    environment:
+      mongodb_url: mongodb://mongo.example.com:27017/app
+  api:
+    image: nginx
+    environment:
+      DATABASE_URL: postgres://u:${PW}@db:5432/app
+      QUEUE: http://worker:7000
+  worker:
+    image: nginx
+    expose: ["7000"]
+    depends_on: [db]
+  db:
+    image: postgres:16
+    x-defang-postgres: true
+    environment: {POSTGRES_PASSWORD: }
+"""
+
+
+def test_a_service_starts_after_the_stores_it_names_as_hosts_or_depends_on(project) -> None:
+    """A store named as a host, or in depends_on, comes first (as healthy, its endpoint known);
+    text that merely contains a store's name (``mongodb_url``) does not make a service wait."""
+    session = _session(project, STORES, config={"PW": "pw-1a2b3c4d", "POSTGRES_PASSWORD": "pw-1a2b3c4d"})
+    after = {name: session.render(name, "nginx").after for name in ("docs", "api", "worker")}
+    assert after == {"docs": frozenset(), "api": {"db", "worker"}, "worker": {"db"}}
 
 
 def test_a_namespace_cloud_map_never_makes_is_given_up_on_with_its_status(project, monkeypatch) -> None:
