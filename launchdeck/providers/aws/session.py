@@ -303,9 +303,8 @@ class AwsSession:
             lambda message: progress(None, message), self.poll)
 
     async def _store(self, unit: Unit, progress: Progress) -> None:
-        spec = dataclasses.replace(unit.spec, hash=unit.digest)
-        await stores.ensure(self.aws, spec, self.name, self.stack, self.net.vpc, self.net.subnets,
-                            self.net.groups[f"store:{unit.name}"], self.etag,
+        await stores.ensure(self.aws, unit.spec, unit.digest, self.name, self.stack, self.net.vpc,
+                            self.net.subnets, self.net.groups[f"store:{unit.name}"], self.etag,
                             lambda message: progress(None, message))
 
     async def _service(self, unit: Unit, action: Action, progress: Progress) -> None:

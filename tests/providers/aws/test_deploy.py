@@ -181,6 +181,23 @@ def test_changing_one_service_updates_only_that_service(deployed, provider, shop
     assert {"name": "LOG_LEVEL", "value": "debug"} in _container(boto, "backend")["environment"]
 
 
+def test_a_new_database_password_is_applied_in_place_and_its_digest_kept(deployed, provider, shop,
+                                                                         calls, boto) -> None:
+    """A rotated POSTGRES_PASSWORD updates the RDS instance (no new one) and its hash tag, so the
+    next deploy leaves it alone."""
+    anyio.run(provider.config_store("shop", "dev").set, "POSTGRES_PASSWORD", "pw-shop-rotated-7e6d5c")
+    calls.clear()
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    assert {c.service: c.action for c in result.changes}["db"] is Action.UPDATE
+    rds = [c.operation for c in calls.mutating() if c.service == "rds"]
+    assert rds == ["ModifyDBInstance", "AddTagsToResource"]
+    calls.clear()
+    again, _ = _deploy(provider, shop)
+    assert {c.service: c.action for c in again.changes}["db"] is Action.NOOP
+    assert [c for c in calls.mutating() if c.service == "rds"] == []
+
+
 def test_ps_reports_states_endpoints_and_deployment(deployed, provider, shop) -> None:
     """ps reads ECS and the stores: every service COMPLETED, with its endpoint."""
     result, _ = deployed
