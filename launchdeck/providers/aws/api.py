@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
@@ -174,16 +173,6 @@ async def parallel(*steps: Callable[[], Awaitable[Any]]) -> list[Any]:
     results = await gather(*[measured(i, s) for i, s in enumerate(steps)])
     _depth.set(max(depths, default=start))
     return results
-
-
-@contextmanager
-def fresh_chain() -> Iterator[None]:
-    """Count the chain of dependent calls from zero inside (one deploy, one destroy)."""
-    token = _depth.set(0)
-    try:
-        yield
-    finally:
-        _depth.reset(token)
 
 
 def chain_depth() -> int:

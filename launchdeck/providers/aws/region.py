@@ -42,21 +42,15 @@ class Region:
     name: str
     account: str
     bucket: str
-    cluster: str
 
 
-async def account(aws: Aws) -> str:
-    return (await aws("sts", "get_caller_identity"))["Account"]
-
-
-async def ensure(aws: Aws, account_id: str, *, builds: bool) -> Region:
+async def ensure(aws: Aws, account_id: str, *, builds: bool) -> None:
     """The region's shared resources, made where missing (the builder only if ``builds``)."""
-    region = Region(aws.region, account_id, names.bucket(account_id, aws.region), names.CLUSTER)
+    region = Region(aws.region, account_id, names.bucket(account_id, aws.region))
     steps = [lambda: _bucket(aws, region), lambda: _cluster(aws)]
     if builds:
         steps += [lambda: _builder(aws, region), lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
     await parallel(*steps)
-    return region
 
 
 async def _bucket(aws: Aws, region: Region) -> None:

@@ -39,8 +39,7 @@ from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 
 LOAD_BALANCER = "(load balancer)"
 """The load balancer's unit: a name no compose service can have."""
-PRUNABLE = ["ecs:service", "elasticache:replicationgroup", "elasticloadbalancing:targetgroup",
-            "elasticloadbalancing:loadbalancer"]
+PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
 NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
@@ -55,8 +54,7 @@ class AwsSession:
         self.poll = poll_interval
         self.routes = ingress.routes(project)
         self.extras = (LOAD_BALANCER,) if self.routes else ()
-        self.region = region.Region(aws.region, account, names.bucket(account, aws.region),
-                                    names.CLUSTER)
+        self.region = region.Region(aws.region, account, names.bucket(account, aws.region))
         self.net = network.Network("", [])
         self.namespace: str | None = None
         self.ingress = ingress.Ingress(target_groups={})
@@ -65,7 +63,6 @@ class AwsSession:
         self.live: dict[str, dict[str, Any]] = {}
         self.stale_groups: dict[str, str] = {}
         self.zones: dict[str, str] = {}
-        self.load_balancer: dict[str, Any] | None = None
         self.depths: dict[str, int] = {}
         """Unit -> the length of the chain of calls that made it (for the benchmark)."""
         self.ordering = order.graph(project)
@@ -111,7 +108,6 @@ class AwsSession:
                 status = stores.status(service.name, store)
                 out[service.name] = Found(store.digest, kind=Kind.STORE,
                                           ready=not status.state.failed, status=status)
-        self.load_balancer = balancer.balancer
         self.ingress = balancer.ingress
         if balancer.balancer is not None:
             out[LOAD_BALANCER] = Found(balancer.digest, kind=Kind.INGRESS,
@@ -177,7 +173,7 @@ class AwsSession:
                  if s not in service.depends_on or self.project.services[s].managed_store}
         if service.ingress_ports:
             after.add(LOAD_BALANCER)
-        return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=render.replicas(service),
+        return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=service.replica_count,
                     after=frozenset(after))
 
     def _infra(self, service: Service, image: str) -> render.Infra:

@@ -582,13 +582,13 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
     from launchdeck.providers.aws.api import Aws
 
     aws = Aws(boto)
-    shared = anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
+    anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
     repo = boto.client("ecr").create_repository(repositoryName="launchdeck/shop/dev/web")["repository"]
     spec = Build(context=str(Path(shop.working_directory) / "web"), dockerfile="Dockerfile")
 
     def image(platform: str | None) -> str:
         return anyio.run(lambda: build.image(aws, spec, "web", repo["repositoryUri"],
-                                             repo["repositoryName"], shared.bucket,
+                                             repo["repositoryName"], "launchdeck-123456789012-us-east-1",
                                              lambda *_, **__: None, 0.01, platform=platform))
 
     arm, x86 = image("linux/arm64"), image(None)
