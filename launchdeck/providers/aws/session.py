@@ -88,9 +88,9 @@ class AwsSession:
             lambda: network.lookup(aws, self.name, self.stack, self.options.network),
             lambda: inventory.tagged(aws, self.name, self.stack, PRUNABLE),
             lambda: ingress.find(aws, self.name, self.stack, self.routes),
-            lambda: self._find_namespace(),
+            lambda: inventory.find_namespace(aws, self.name, self.stack),
             *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
-        self.inventory, self.namespace = found, namespace
+        self.inventory, self.namespace = found, namespace["Arn"] if namespace else None
         self.live = await _services(aws, self.name, self.stack, found)
         if self.net.vpc:
             self.net.groups.update(await network.groups(aws, self.net, self.name, self.stack))
@@ -114,12 +114,6 @@ class AwsSession:
                                        status=ServiceStatus(name=LOAD_BALANCER,
                                                             state=State.SERVICE_DEPLOYMENT_COMPLETED))
         return out
-
-    async def _find_namespace(self) -> str | None:
-        wanted = names.namespace(self.name, self.stack)
-        found = await self.aws.pages("servicediscovery", "list_namespaces", "Namespaces",
-                                     Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])
-        return next((n["Arn"] for n in found if n["Name"] == wanted), None)
 
     def _as_run(self, name: str) -> Service:
         """Compose service ``name`` as this target runs it: a model service as the gateway in
