@@ -124,16 +124,12 @@ async def first_use(step: Callable[[], Awaitable[T]], *, what: str, interval: fl
     """Run ``step``, the first call to name a role made moments ago, again while AWS refuses it
     for the reasons IAM propagation gives ("... is not authorized to perform: sts:AssumeRole",
     "Unable to assume role", "Role is not valid"); any other refusal is raised at once."""
+    return await wait.retry(step, _not_yet_assumable, what=what, interval=interval, timeout=timeout,
+                            why="IAM has not propagated it yet")
 
-    async def attempt() -> tuple[list[T] | None, str]:
-        try:
-            return [await step()], ""
-        except AwsError as exc:
-            if exc.code in _PROPAGATION_CODES and _NOT_YET_ASSUMABLE.search(exc.message):
-                return None, "IAM has not propagated it yet"
-            raise
 
-    return (await wait.until(attempt, what=what, interval=interval, timeout=timeout))[0]
+def _not_yet_assumable(exc: AwsError) -> bool:
+    return exc.code in _PROPAGATION_CODES and _NOT_YET_ASSUMABLE.search(exc.message) is not None
 
 
 async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, dict],
