@@ -376,20 +376,20 @@ class AwsSession:
         service_name = names.service_name(self.name, self.stack, name)
 
         task_definition = self.registered.get(name)
+        seen: list[ServiceStatus] = []  # the last status read: the report if the wait runs out
 
         async def check() -> ServiceStatus | None:
             found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
                                     services=[service_name], include=["TAGS"]))["services"]
-            status = status_of(name, found[0], endpoints, task_definition) if found else None
-            return status if status is not None and status.state in (
+            status = status_of(name, found[0], endpoints, task_definition) if found else \
+                ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
+            seen[:] = [status]
+            return status if status.state in (
                 State.SERVICE_DEPLOYMENT_COMPLETED, State.SERVICE_DEPLOYMENT_FAILED) else None
 
         status = await poll.until(check, interval=self.poll, deadline=deadline)
         if status is None:
-            found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
-                                    services=[service_name], include=["TAGS"]))["services"]
-            status = status_of(name, found[0], endpoints, task_definition) if found else \
-                ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
+            status = seen[0]
             status.message = (f"still rolling out after {self.options.wait_timeout:g}s: "
                               f"{status.replicas_running}/{status.replicas_desired} running")
             status.state = State.SERVICE_DEPLOYMENT_PENDING

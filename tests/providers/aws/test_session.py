@@ -6,6 +6,8 @@ import anyio
 import pytest
 
 from launchdeck.compose.load import load
+from launchdeck.engine import poll
+from launchdeck.engine.events import State
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import session as aws_session
 from launchdeck.providers.base import DeployOptions
@@ -70,3 +72,30 @@ def test_a_namespace_cloud_map_never_makes_is_given_up_on_with_its_status(projec
     with pytest.raises(ProviderError, match="gave up waiting for the service namespace .*: still pending"):
         anyio.run(session._namespace)
     assert said[0] == "the service namespace: pending"
+
+
+class _Rolling(_Aws):
+    """An ECS service whose rollout never completes: one more task runs at each read."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def __call__(self, service: str, operation: str, /, **params):
+        assert operation == "describe_services", operation
+        self.reads += 1
+        deployment = {"status": "PRIMARY", "taskDefinition": "td:2", "rolloutState": "IN_PROGRESS",
+                      "runningCount": self.reads}
+        return {"services": [{"status": "ACTIVE", "desiredCount": 5, "runningCount": self.reads,
+                              "deployments": [deployment], "tags": []}]}
+
+
+def test_a_rollout_that_outlasts_the_wait_is_reported_from_the_last_read(project) -> None:
+    """Once the deadline passes, the report is what the last read saw: ECS is not asked again."""
+    session = _session(project, "name: demo\nservices:\n  web:\n    image: nginx\n")
+    session.aws = aws = _Rolling()
+    session.registered["web"] = "td:2"
+    unit = session.render("web", "nginx")
+    status = anyio.run(lambda: session._rollout(unit, deadline=poll.clock() - 1))
+    assert aws.reads == 1
+    assert status.state is State.SERVICE_DEPLOYMENT_PENDING
+    assert status.message == "still rolling out after 300s: 1/5 running"
