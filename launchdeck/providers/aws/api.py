@@ -112,9 +112,13 @@ class Aws:
         except Exception as exc:
             raise _translate(service, operation, exc) from exc
         finally:
-            depth = _depth.get() + 1
-            _depth.set(depth)
-            self.depth = max(self.depth, depth)
+            self._counted()
+
+    def _counted(self) -> None:
+        """One more call in the current chain of dependent calls."""
+        depth = _depth.get() + 1
+        _depth.set(depth)
+        self.depth = max(self.depth, depth)
 
     async def paginate(self, service: str, operation: str, missing: Sequence[str] = (), /,
                        **params: Any) -> AsyncIterator[dict[str, Any]]:
@@ -130,9 +134,7 @@ class Aws:
                     return
                 raise error from exc
             finally:
-                depth = _depth.get() + 1
-                _depth.set(depth)
-                self.depth = max(self.depth, depth)
+                self._counted()
             if page is None:
                 return
             yield page
