@@ -83,17 +83,25 @@ class AwsSession:
     async def observe(self) -> dict[str, Found]:
         aws = self.aws
         stored = [s for s in self.project.services.values() if s.managed_store]
-        self.zones, self.net, found, balancer, namespace, *store_found = await parallel(
-            lambda: ingress.hosted_zones(aws, [r.domain for r in self.routes if r.domain]),
-            lambda: network.lookup(aws, self.name, self.stack, self.options.network),
-            lambda: inventory.tagged(aws, self.name, self.stack, PRUNABLE),
-            lambda: ingress.find(aws, self.name, self.stack, self.routes),
-            lambda: inventory.find_namespace(aws, self.name, self.stack),
-            *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
-        self.inventory, self.namespace = found, namespace["Arn"] if namespace else None
-        self.live = await _services(aws, self.name, self.stack, found)
-        if self.net.vpc:
-            self.net.groups.update(await network.groups(aws, self.net, self.name, self.stack))
+
+        async def net() -> network.Network:
+            found = await network.lookup(aws, self.name, self.stack, self.options.network)
+            if found.vpc:
+                found.groups.update(await network.groups(aws, found, self.name, self.stack))
+            return found
+
+        async def services() -> tuple[inventory.Inventory, dict[str, dict[str, Any]]]:
+            found = await inventory.tagged(aws, self.name, self.stack, PRUNABLE)
+            return found, await _services(aws, self.name, self.stack, found)
+
+        self.zones, self.net, (self.inventory, self.live), balancer, namespace, *store_found = \
+            await parallel(
+                lambda: ingress.hosted_zones(aws, [r.domain for r in self.routes if r.domain]),
+                net, services,
+                lambda: ingress.find(aws, self.name, self.stack, self.routes),
+                lambda: inventory.find_namespace(aws, self.name, self.stack),
+                *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
+        self.namespace = namespace["Arn"] if namespace else None
         out: dict[str, Found] = {}
         for name, service in self.live.items():
             status = status_of(name, service, [])
