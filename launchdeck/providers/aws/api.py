@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
@@ -113,9 +112,13 @@ class Aws:
         except Exception as exc:
             raise _translate(service, operation, exc) from exc
         finally:
-            depth = _depth.get() + 1
-            _depth.set(depth)
-            self.depth = max(self.depth, depth)
+            self._counted()
+
+    def _counted(self) -> None:
+        """One more call in the current chain of dependent calls."""
+        depth = _depth.get() + 1
+        _depth.set(depth)
+        self.depth = max(self.depth, depth)
 
     async def paginate(self, service: str, operation: str, missing: Sequence[str] = (), /,
                        **params: Any) -> AsyncIterator[dict[str, Any]]:
@@ -131,9 +134,7 @@ class Aws:
                     return
                 raise error from exc
             finally:
-                depth = _depth.get() + 1
-                _depth.set(depth)
-                self.depth = max(self.depth, depth)
+                self._counted()
             if page is None:
                 return
             yield page
@@ -174,16 +175,6 @@ async def parallel(*steps: Callable[[], Awaitable[Any]]) -> list[Any]:
     results = await gather(*[measured(i, s) for i, s in enumerate(steps)])
     _depth.set(max(depths, default=start))
     return results
-
-
-@contextmanager
-def fresh_chain() -> Iterator[None]:
-    """Count the chain of dependent calls from zero inside (one deploy, one destroy)."""
-    token = _depth.set(0)
-    try:
-        yield
-    finally:
-        _depth.reset(token)
 
 
 def chain_depth() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
@@ -27,3 +28,12 @@ async def tagged(aws: Aws, project: str, stack: str, kinds: Sequence[str] = ()) 
     for item in found:
         out.setdefault(kind(item["ResourceARN"]), {})[item["ResourceARN"]] = names.tag_dict(item.get("Tags"))
     return out
+
+
+async def find_namespace(aws: Aws, project: str, stack: str) -> dict[str, Any] | None:
+    """The stack's Cloud Map namespace (``Id``, ``Arn``, ``Name`` ...), found by the name the
+    deploy gives it, if it exists."""
+    wanted = names.namespace(project, stack)
+    found = await aws.pages("servicediscovery", "list_namespaces", "Namespaces",
+                            Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])
+    return next((n for n in found if n["Name"] == wanted), None)

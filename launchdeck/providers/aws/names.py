@@ -106,9 +106,6 @@ SECURITY_GROUP = Rule(re.compile(r"(?!sg-)[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"
 # First character must be a letter. Can't end with a hyphen or contain two consecutive hyphens."
 SNAPSHOT = Rule(re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*"), 255,
                 _cleaner(r"[^A-Za-z0-9-]", letter_first=True))
-# ACM RequestCertificate IdempotencyToken: "Length Constraints: Minimum length of 1. Maximum
-# length of 32. Pattern: \w+"
-TOKEN = re.compile(r"\w{1,32}")
 
 
 def tags(project: str, stack: str, **extra: str) -> dict[str, str]:

@@ -52,7 +52,7 @@ async def lookup(aws: Aws, project: str, stack: str, mode: str) -> Network:
     not exist yet has no VPC (``Network("", [])``)."""
     if mode != "dedicated":
         return await _default(aws)
-    mine = _filters(project, stack)
+    mine = filters(project, stack)
     vpcs, subnets = await parallel(lambda: aws("ec2", "describe_vpcs", Filters=mine),
                                    lambda: aws("ec2", "describe_subnets", Filters=mine))
     if not vpcs["Vpcs"]:
@@ -64,7 +64,7 @@ async def lookup(aws: Aws, project: str, stack: str, mode: str) -> Network:
 async def groups(aws: Aws, net: Network, project: str, stack: str) -> dict[str, str]:
     """The stack's security groups in the network, by role key."""
     found = await aws("ec2", "describe_security_groups",
-                      Filters=[*_filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}])
+                      Filters=[*filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}])
     return {names.tag_dict(g.get("Tags")).get(names.ROLE, ""): g["GroupId"]
             for g in found["SecurityGroups"]}
 
@@ -83,7 +83,7 @@ async def _default(aws: Aws) -> Network:
 
 
 async def _dedicated(aws: Aws, project: str, stack: str) -> Network:
-    mine = _filters(project, stack)
+    mine = filters(project, stack)
     found = (await aws("ec2", "describe_vpcs", Filters=mine))["Vpcs"]
     spec = {"ResourceType": "vpc", "Tags": names.tag_list(names.tags(project, stack))}
     if found:
@@ -128,7 +128,8 @@ async def _dedicated(aws: Aws, project: str, stack: str) -> Network:
     return Network(vpc, [have[c] for c in _SUBNETS])
 
 
-def _filters(project: str, stack: str) -> list[dict[str, Any]]:
+def filters(project: str, stack: str) -> list[dict[str, Any]]:
+    """EC2's filters for what the (project, stack) tagged: its VPC, subnets, groups ..."""
     return [{"Name": f"tag:{names.PROJECT}", "Values": [project]},
             {"Name": f"tag:{names.STACK}", "Values": [stack]}]
 
@@ -138,7 +139,7 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
     """Make the groups named in ``rules`` and give each exactly those rules (in ``net.groups``);
     return the stack's other groups (role -> id), which nothing in the project uses any more."""
     found = (await aws("ec2", "describe_security_groups",
-                       Filters=[*_filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}]))
+                       Filters=[*filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}]))
     existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found["SecurityGroups"]}
 
     async def make(role: str) -> None:

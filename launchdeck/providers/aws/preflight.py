@@ -4,7 +4,8 @@ A deploy that fails on its fifth resource leaves four behind and the user with a
 these are the refusals that can be known from the project and its config values alone:
 names that clash once made valid for AWS, and what RDS and ElastiCache refuse of a managed
 store (master user, database name, password, engine version). ``findings`` is pure and
-returns them as validation findings, each with its fix; ``check`` raises with all of them.
+returns them as validation findings, each with its fix; the engine's preflight refuses a
+deploy with all of them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 from launchdeck.compose.model import Project, path_label
 from launchdeck.compose.validate import Finding, Severity
-from launchdeck.errors import DeployRefused
 from launchdeck.providers.aws import names, stores
 from launchdeck.providers.aws.render import container_ports
 
@@ -45,11 +45,3 @@ def findings(project: Project, stack: str, config: Mapping[str, str],
                 out.append(finding(service.name, path, problem.message, problem.fix))
     return out
 
-
-def check(project: Project, stack: str, config: Mapping[str, str], where: Where | None = None) -> None:
-    """Raise DeployRefused naming every refusal ``findings`` finds; return if there is none."""
-    found = findings(project, stack, config, where)
-    if found:
-        raise DeployRefused(f"{len(found)} problem(s) stop {project.name} deploying to aws:\n"
-                            + "\n".join(str(f) for f in found), found,
-                            hint="Fix them and deploy again; nothing was created.")

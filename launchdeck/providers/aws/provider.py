@@ -144,7 +144,8 @@ class AwsProvider:
     async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Sink) -> Teardown:
         from launchdeck.providers.aws.teardown import teardown
 
-        return await teardown(self.aws, await self.account(), project, stack, sink, self.poll)
+        await self.account()
+        return await teardown(self.aws, project, stack, sink, self.poll)
 
 
 class S3Records:

@@ -42,21 +42,15 @@ class Region:
     name: str
     account: str
     bucket: str
-    cluster: str
 
 
-async def account(aws: Aws) -> str:
-    return (await aws("sts", "get_caller_identity"))["Account"]
-
-
-async def ensure(aws: Aws, account_id: str, *, builds: bool) -> Region:
+async def ensure(aws: Aws, account_id: str, *, builds: bool) -> None:
     """The region's shared resources, made where missing (the builder only if ``builds``)."""
-    region = Region(aws.region, account_id, names.bucket(account_id, aws.region), names.CLUSTER)
+    region = Region(aws.region, account_id, names.bucket(account_id, aws.region))
     steps = [lambda: _bucket(aws, region), lambda: _cluster(aws)]
     if builds:
         steps += [lambda: _builder(aws, region), lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
     await parallel(*steps)
-    return region
 
 
 async def _bucket(aws: Aws, region: Region) -> None:
@@ -130,16 +124,12 @@ async def first_use(step: Callable[[], Awaitable[T]], *, what: str, interval: fl
     """Run ``step``, the first call to name a role made moments ago, again while AWS refuses it
     for the reasons IAM propagation gives ("... is not authorized to perform: sts:AssumeRole",
     "Unable to assume role", "Role is not valid"); any other refusal is raised at once."""
+    return await wait.retry(step, _not_yet_assumable, what=what, interval=interval, timeout=timeout,
+                            why="IAM has not propagated it yet")
 
-    async def attempt() -> tuple[list[T] | None, str]:
-        try:
-            return [await step()], ""
-        except AwsError as exc:
-            if exc.code in _PROPAGATION_CODES and _NOT_YET_ASSUMABLE.search(exc.message):
-                return None, "IAM has not propagated it yet"
-            raise
 
-    return (await wait.until(attempt, what=what, interval=interval, timeout=timeout))[0]
+def _not_yet_assumable(exc: AwsError) -> bool:
+    return exc.code in _PROPAGATION_CODES and _NOT_YET_ASSUMABLE.search(exc.message) is not None
 
 
 async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, dict],

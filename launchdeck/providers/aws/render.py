@@ -171,10 +171,6 @@ def _clamp(value: float | None, default: int, low: int, high: int) -> int:
     return int(min(max(default if value is None else value, low), high))
 
 
-def replicas(service: Service) -> int:
-    return service.replica_count
-
-
 def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str) -> Unit:
     """``service`` as ECS task definition and service parameters, with the digest to compare."""
     family = names.service_name(infra.project, infra.stack, service.name)
@@ -213,7 +209,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
     params: dict[str, Any] = {
         "cluster": infra.cluster,
         "serviceName": family,
-        "desiredCount": replicas(service),
+        "desiredCount": service.replica_count,
         "launchType": "FARGATE",
         "networkConfiguration": {"awsvpcConfiguration": {
             "subnets": infra.subnets,

@@ -18,7 +18,8 @@ from launchdeck.providers.aws import wait
 from launchdeck.providers.aws.api import Aws
 
 DRAIN_WAIT = 900.0
-"""Seconds a deleted service may take to drain before its name can be used again."""
+"""Seconds a deleted ECS service may take to drain (its tasks stop after their deregistration
+delay, 300 s), before its name can be used again or what it used removed."""
 
 
 def judge(service: Mapping[str, Any], task_definition: str | None = None) -> tuple[State, str]:

@@ -10,7 +10,6 @@ group); each unit is then applied and waited for in dependency order by the engi
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,15 +31,17 @@ from launchdeck.providers.aws import (
     render,
     rollout,
     stores,
+    wait,
 )
 from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, parallel
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
 
 LOAD_BALANCER = "(load balancer)"
 """The load balancer's unit: a name no compose service can have."""
-PRUNABLE = ["ecs:service", "elasticache:replicationgroup", "elasticloadbalancing:targetgroup",
-            "elasticloadbalancing:loadbalancer"]
+PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
+NAMESPACE_WAIT = 300.0
+"""Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
 
 class AwsSession:
@@ -52,8 +53,7 @@ class AwsSession:
         self.poll = poll_interval
         self.routes = ingress.routes(project)
         self.extras = (LOAD_BALANCER,) if self.routes else ()
-        self.region = region.Region(aws.region, account, names.bucket(account, aws.region),
-                                    names.CLUSTER)
+        self.region = region.Region(aws.region, account, names.bucket(account, aws.region))
         self.net = network.Network("", [])
         self.namespace: str | None = None
         self.ingress = ingress.Ingress(target_groups={})
@@ -62,7 +62,6 @@ class AwsSession:
         self.live: dict[str, dict[str, Any]] = {}
         self.stale_groups: dict[str, str] = {}
         self.zones: dict[str, str] = {}
-        self.load_balancer: dict[str, Any] | None = None
         self.depths: dict[str, int] = {}
         """Unit -> the length of the chain of calls that made it (for the benchmark)."""
         self.ordering = order.graph(project)
@@ -83,17 +82,25 @@ class AwsSession:
     async def observe(self) -> dict[str, Found]:
         aws = self.aws
         stored = [s for s in self.project.services.values() if s.managed_store]
-        self.zones, self.net, found, balancer, namespace, *store_found = await parallel(
-            lambda: ingress.hosted_zones(aws, [r.domain for r in self.routes if r.domain]),
-            lambda: network.lookup(aws, self.name, self.stack, self.options.network),
-            lambda: inventory.tagged(aws, self.name, self.stack, PRUNABLE),
-            lambda: ingress.find(aws, self.name, self.stack, self.routes),
-            lambda: self._find_namespace(),
-            *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
-        self.inventory, self.namespace = found, namespace
-        self.live = await _services(aws, self.name, self.stack, found)
-        if self.net.vpc:
-            self.net.groups.update(await network.groups(aws, self.net, self.name, self.stack))
+
+        async def net() -> network.Network:
+            found = await network.lookup(aws, self.name, self.stack, self.options.network)
+            if found.vpc:
+                found.groups.update(await network.groups(aws, found, self.name, self.stack))
+            return found
+
+        async def services() -> tuple[inventory.Inventory, dict[str, dict[str, Any]]]:
+            found = await inventory.tagged(aws, self.name, self.stack, PRUNABLE)
+            return found, await _services(aws, self.name, self.stack, found)
+
+        self.zones, self.net, (self.inventory, self.live), balancer, namespace, *store_found = \
+            await parallel(
+                lambda: ingress.hosted_zones(aws, [r.domain for r in self.routes if r.domain]),
+                net, services,
+                lambda: ingress.find(aws, self.name, self.stack, self.routes),
+                lambda: inventory.find_namespace(aws, self.name, self.stack),
+                *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
+        self.namespace = namespace["Arn"] if namespace else None
         out: dict[str, Found] = {}
         for name, service in self.live.items():
             status = status_of(name, service, [])
@@ -108,19 +115,12 @@ class AwsSession:
                 status = stores.status(service.name, store)
                 out[service.name] = Found(store.digest, kind=Kind.STORE,
                                           ready=not status.state.failed, status=status)
-        self.load_balancer = balancer.balancer
         self.ingress = balancer.ingress
         if balancer.balancer is not None:
             out[LOAD_BALANCER] = Found(balancer.digest, kind=Kind.INGRESS,
                                        status=ServiceStatus(name=LOAD_BALANCER,
                                                             state=State.SERVICE_DEPLOYMENT_COMPLETED))
         return out
-
-    async def _find_namespace(self) -> str | None:
-        wanted = names.namespace(self.name, self.stack)
-        found = await self.aws.pages("servicediscovery", "list_namespaces", "Namespaces",
-                                     Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])
-        return next((n["Arn"] for n in found if n["Name"] == wanted), None)
 
     def _as_run(self, name: str) -> Service:
         """Compose service ``name`` as this target runs it: a model service as the gateway in
@@ -168,13 +168,13 @@ class AwsSession:
                               exclude_replicas=False)
         parts[RENDERED] = unit.hash
         # Service Connect resolves only the services that existed when a task started: a
-        # service starts after those its environment names (and the stores it names)
-        after = {s for s in self.ordering.get(name, {}) if s not in service.depends_on}
-        after |= {s for s, other in self.project.services.items()
-                  if other.managed_store and s != name and _mentions(service, s)}
+        # service starts after those its environment names as hosts; a store it names or
+        # depends on must be ready, its endpoint known, whatever depends_on's condition
+        after = {s for s in self.ordering[name]
+                 if s not in service.depends_on or self.project.services[s].managed_store}
         if service.ingress_ports:
             after.add(LOAD_BALANCER)
-        return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=render.replicas(service),
+        return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=service.replica_count,
                     after=frozenset(after))
 
     def _infra(self, service: Service, image: str) -> render.Infra:
@@ -243,15 +243,19 @@ class AwsSession:
                             Description=f"launchdeck {self.name} ({self.stack})",
                             Tags=names.tag_list(names.tags(self.name, self.stack)))
 
-        async def created() -> str | None:
+        async def created() -> tuple[str | None, str]:
             status = (await self.aws("servicediscovery", "get_operation",
                                      OperationId=op["OperationId"]))["Operation"]
             if status["Status"] == "FAIL":
                 raise ProviderError(f"could not create the service namespace: "
                                     f"{status.get('ErrorMessage', '')}", provider="aws")
-            return status["Targets"]["NAMESPACE"] if status["Status"] == "SUCCESS" else None
+            if status["Status"] == "SUCCESS":
+                return status["Targets"]["NAMESPACE"], ""
+            return None, status["Status"].lower()
 
-        namespace_id = await poll.until(created, interval=self.poll)
+        namespace_id = await wait.until(created, what="the service namespace", interval=self.poll,
+                                        timeout=NAMESPACE_WAIT, say=lambda m: self.say(None, m),
+                                        hint="Deploy again to keep waiting.")
         return (await self.aws("servicediscovery", "get_namespace", Id=namespace_id))["Namespace"]["Arn"]
 
     async def _repositories(self, built: list[Service]) -> None:
@@ -296,9 +300,8 @@ class AwsSession:
             lambda message: progress(None, message), self.poll)
 
     async def _store(self, unit: Unit, progress: Progress) -> None:
-        spec = dataclasses.replace(unit.spec, hash=unit.digest)
-        await stores.ensure(self.aws, spec, self.name, self.stack, self.net.vpc, self.net.subnets,
-                            self.net.groups[f"store:{unit.name}"], self.etag,
+        await stores.ensure(self.aws, unit.spec, unit.digest, self.name, self.stack, self.net.vpc,
+                            self.net.subnets, self.net.groups[f"store:{unit.name}"], self.etag,
                             lambda message: progress(None, message))
 
     async def _service(self, unit: Unit, action: Action, progress: Progress) -> None:
@@ -380,20 +383,20 @@ class AwsSession:
         service_name = names.service_name(self.name, self.stack, name)
 
         task_definition = self.registered.get(name)
+        seen: list[ServiceStatus] = []  # the last status read: the report if the wait runs out
 
         async def check() -> ServiceStatus | None:
             found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
                                     services=[service_name], include=["TAGS"]))["services"]
-            status = status_of(name, found[0], endpoints, task_definition) if found else None
-            return status if status is not None and status.state in (
+            status = status_of(name, found[0], endpoints, task_definition) if found else \
+                ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
+            seen[:] = [status]
+            return status if status.state in (
                 State.SERVICE_DEPLOYMENT_COMPLETED, State.SERVICE_DEPLOYMENT_FAILED) else None
 
         status = await poll.until(check, interval=self.poll, deadline=deadline)
         if status is None:
-            found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
-                                    services=[service_name], include=["TAGS"]))["services"]
-            status = status_of(name, found[0], endpoints, task_definition) if found else \
-                ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
+            status = seen[0]
             status.message = (f"still rolling out after {self.options.wait_timeout:g}s: "
                               f"{status.replicas_running}/{status.replicas_desired} running")
             status.state = State.SERVICE_DEPLOYMENT_PENDING
@@ -473,14 +476,6 @@ def status_of(name: str, service: dict[str, Any], endpoints: list[str],
     return ServiceStatus(name=name, state=state, replicas_running=service.get("runningCount", 0),
                          replicas_desired=service.get("desiredCount", 0), endpoints=endpoints,
                          deployment_id=tags.get(names.ETAG), message=message)
-
-
-def _mentions(service: Service, store: str) -> bool:
-    """Whether ``service`` depends on or names the store ``store`` in its environment."""
-    if store in service.depends_on:
-        return True
-    text = json.dumps({k: str(v) for k, v in service.environment.items()})
-    return store in text
 
 
 def _rules(services: list[Service], wanted: list[ingress.Route]) -> dict[str, list[network.Rule]]:

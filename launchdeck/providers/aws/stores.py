@@ -14,8 +14,6 @@ before anything is created, each with the change that fixes it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -81,7 +79,6 @@ class Store:
     id: str
     settings: dict[str, str]
     password: str | None
-    hash: str
 
 
 @dataclass(frozen=True)
@@ -196,10 +193,7 @@ def store(service: Service, project: str, stack: str, config: Mapping[str, str])
         settings["user"] = env.get("POSTGRES_USER") or "postgres"
         settings["database"] = env.get("POSTGRES_DB") or settings["user"]
         password = env["POSTGRES_PASSWORD"]
-    digest = hashlib.sha256((password or "").encode()).hexdigest()
-    blob = json.dumps({"kind": kind, "settings": settings, "password": digest}, sort_keys=True)
-    return Store(service.name, kind, names.resource_id(project, stack, service.name), settings,
-                 password, hashlib.sha256(blob.encode()).hexdigest()[:16])
+    return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password)
 
 
 def subnet_group(vpc: str) -> str:
@@ -257,12 +251,13 @@ def status(name: str, found: Existing) -> ServiceStatus:
                          message="" if state.final else found.status)
 
 
-async def ensure(aws: Aws, spec: Store, project: str, stack: str, vpc: str, subnets: list[str],
-                 group: str, etag: str, say: Callable[[str], None]) -> None:
-    """Create the store, or apply new settings to it; ``ready`` waits for it."""
-    tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag, hash=spec.hash))
+async def ensure(aws: Aws, spec: Store, digest: str, project: str, stack: str, vpc: str,
+                 subnets: list[str], group: str, etag: str, say: Callable[[str], None]) -> None:
+    """Create the store, or apply new settings to it when its ``digest`` (of what is asked,
+    kept in its tag) differs; ``ready`` waits for it."""
+    tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag, hash=digest))
     if spec.kind == "postgres":
-        await _postgres(aws, spec, vpc, subnets, group, tags, say)
+        await _postgres(aws, spec, digest, vpc, subnets, group, tags, say)
     else:
         await _redis(aws, spec, vpc, subnets, group, tags, say)
 
@@ -291,13 +286,13 @@ async def ready(aws: Aws, spec: Store, say: Callable[[str], None], poll: float =
     return rg["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
 
 
-async def _postgres(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
+async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,
                     tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("rds", "describe_db_instances", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                             DBInstanceIdentifier=spec.id)
     if found:
         db = found["DBInstances"][0]
-        if names.tag_dict(db.get("TagList")).get(names.HASH) != spec.hash:
+        if names.tag_dict(db.get("TagList")).get(names.HASH) != digest:
             say("applying new settings")
             await aws("rds", "modify_db_instance", DBInstanceIdentifier=spec.id,
                       MasterUserPassword=spec.password, ApplyImmediately=True)

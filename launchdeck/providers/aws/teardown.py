@@ -24,12 +24,10 @@ from typing import Any
 from launchdeck.engine.events import Event, Sink
 from launchdeck.errors import ProviderError
 from launchdeck.identity import new_deployment_id
-from launchdeck.providers.aws import ingress, inventory, names, stores, wait
+from launchdeck.providers.aws import ingress, inventory, names, network, rollout, stores, wait
 from launchdeck.providers.aws.api import Aws, parallel
 from launchdeck.providers.base import Teardown
 
-DRAIN_WAIT = 900.0
-"""Seconds for ECS services to drain (tasks stop after their deregistration delay, 300 s)."""
 BALANCER_WAIT = 600.0
 DATABASE_WAIT = 2700.0
 """Seconds for an RDS instance to go, final snapshot included."""
@@ -39,8 +37,7 @@ SETTLE = 1200.0
 interfaces of stopped tasks and deleted load balancers are released some minutes later."""
 
 
-async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
-                   poll: float) -> Teardown:
+async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) -> Teardown:
     removed: list[str] = []
     kept: list[str] = []
 
@@ -66,7 +63,7 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
     # 2. wait until they are gone: everything below depends on one of them
     waits: list[Callable[[], Awaitable[Any]]] = []
     waits += [lambda a=a, n=n: wait.waiter(aws, "ecs", "services_inactive", what=f"ECS service {n} to drain",
-                                           interval=poll, timeout=DRAIN_WAIT, say=say,
+                                           interval=poll, timeout=rollout.DRAIN_WAIT, say=say,
                                            cluster=names.CLUSTER, services=[a])
               for a, n in services.items()]
     waits += [lambda a=a, n=n: wait.waiter(aws, "elbv2", "load_balancers_deleted",
@@ -110,8 +107,6 @@ async def teardown(aws: Aws, account: str, project: str, stack: str, sink: Sink,
 
     # 4. the network: security groups, then a dedicated VPC
     await _network(aws, project, stack, done, settle)
-    await aws.maybe("s3", "delete_object", ("NoSuchBucket",),
-                    Bucket=names.bucket(account, aws.region), Key=names.record_key(project, stack))
 
     left = await _left(aws, project, stack)
     if left:
@@ -225,16 +220,11 @@ async def _left(aws: Aws, project: str, stack: str) -> list[str]:
             if described is None or described["taskDefinition"].get("status") != "ACTIVE":
                 continue
         left.append(arn)
-    groups = await aws("ec2", "describe_security_groups", Filters=_ec2_filters(project, stack))
+    groups = await aws("ec2", "describe_security_groups", Filters=network.filters(project, stack))
     left += [g["GroupId"] for g in groups["SecurityGroups"]]
-    vpcs = await aws("ec2", "describe_vpcs", Filters=_ec2_filters(project, stack))
+    vpcs = await aws("ec2", "describe_vpcs", Filters=network.filters(project, stack))
     left += [v["VpcId"] for v in vpcs["Vpcs"]]
     return left
-
-
-def _ec2_filters(project: str, stack: str) -> list[dict[str, Any]]:
-    return [{"Name": f"tag:{names.PROJECT}", "Values": [project]},
-            {"Name": f"tag:{names.STACK}", "Values": [stack]}]
 
 
 async def _repositories(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
@@ -255,22 +245,20 @@ Settle = Callable[[Callable[[], Awaitable[Any]], tuple[str, ...], str], Awaitabl
 
 async def _namespace(aws: Aws, project: str, stack: str, done: Callable[[str], None],
                      settle: Settle) -> None:
-    wanted = names.namespace(project, stack)
-    for namespace in await aws.pages("servicediscovery", "list_namespaces", "Namespaces",
-                                     Filters=[{"Name": "TYPE", "Values": ["HTTP"]}]):
-        if namespace["Name"] != wanted:
-            continue
-        services = await aws.pages("servicediscovery", "list_services", "Services", Filters=[
-            {"Name": "NAMESPACE_ID", "Values": [namespace["Id"]], "Condition": "EQ"}])
-        # ECS made these for Service Connect; they are in use until the tasks are gone
-        await parallel(*[lambda s=s: settle(lambda: aws.maybe("servicediscovery", "delete_service",
-                                                              ("ServiceNotFound",), Id=s["Id"]),
-                                            ("ResourceInUse",), f"deleting Cloud Map service {s['Name']}")
-                         for s in services])
-        await settle(lambda n=namespace: aws.maybe("servicediscovery", "delete_namespace",
-                                                   ("NamespaceNotFound",), Id=n["Id"]),
-                     ("ResourceInUse",), "deleting the namespace")
-        done(f"service namespace {wanted}")
+    namespace = await inventory.find_namespace(aws, project, stack)
+    if namespace is None:
+        return
+    services = await aws.pages("servicediscovery", "list_services", "Services", Filters=[
+        {"Name": "NAMESPACE_ID", "Values": [namespace["Id"]], "Condition": "EQ"}])
+    # ECS made these for Service Connect; they are in use until the tasks are gone
+    await parallel(*[lambda s=s: settle(lambda: aws.maybe("servicediscovery", "delete_service",
+                                                          ("ServiceNotFound",), Id=s["Id"]),
+                                        ("ResourceInUse",), f"deleting Cloud Map service {s['Name']}")
+                     for s in services])
+    await settle(lambda: aws.maybe("servicediscovery", "delete_namespace", ("NamespaceNotFound",),
+                                   Id=namespace["Id"]),
+                 ("ResourceInUse",), "deleting the namespace")
+    done(f"service namespace {namespace['Name']}")
 
 
 async def _log_group(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
@@ -305,7 +293,7 @@ async def _parameters(aws: Aws, project: str, stack: str, done: Callable[[str], 
 
 
 async def _network(aws: Aws, project: str, stack: str, done: Callable[[str], None], settle: Settle) -> None:
-    filters = _ec2_filters(project, stack)
+    filters = network.filters(project, stack)
     groups = (await aws("ec2", "describe_security_groups", Filters=filters))["SecurityGroups"]
     # groups refer to each other: drop the rules first, or none can be deleted
     await parallel(*[lambda g=g: aws("ec2", "revoke_security_group_ingress", GroupId=g["GroupId"],

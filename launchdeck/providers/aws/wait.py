@@ -8,7 +8,8 @@ with a ProviderError after ``timeout``. ``waiter`` runs botocore's own waiter de
 (``services_inactive``, ``db_instance_deleted`` ...) through that loop, so the documented
 success and failure conditions are used as written, but the wait can report progress and be
 cancelled, which botocore's blocking ``Waiter.wait`` cannot. ``retry`` repeats a step while AWS
-refuses it with codes that mean "not yet" (ResourceInUse, DependencyViolation).
+refuses it in a way that means "not yet" (ResourceInUse, DependencyViolation, a role IAM has
+not propagated).
 """
 
 from __future__ import annotations
@@ -74,9 +75,13 @@ def _elapsed(seconds: float) -> str:
     return f"{minutes}m{rest:02d}s" if minutes else f"{seconds:.0f}s"
 
 
-async def retry(step: Callable[[], Awaitable[T]], codes: tuple[str, ...], *, what: str,
-                interval: float, timeout: float, say: Say = _quiet) -> T:
-    """Run ``step`` until AWS stops refusing it with one of ``codes`` (dependents still going)."""
+async def retry(step: Callable[[], Awaitable[T]], refused: tuple[str, ...] | Callable[[AwsError], bool], *,
+                what: str, interval: float, timeout: float, say: Say = _quiet, why: str | None = None) -> T:
+    """Run ``step`` until AWS stops refusing it for a reason that means "not yet": an error
+    with one of the codes ``refused`` (dependents still going), or one ``refused`` answers true
+    of. ``why`` is what is reported meanwhile (by default, AWS's code); any other error is
+    raised at once."""
+    not_yet = refused if callable(refused) else lambda exc: exc.code in refused
     result: list[T] = []
 
     async def attempt() -> tuple[bool | None, str]:
@@ -84,9 +89,9 @@ async def retry(step: Callable[[], Awaitable[T]], codes: tuple[str, ...], *, wha
             result.append(await step())
             return True, ""
         except AwsError as exc:
-            if exc.code not in codes:
+            if not not_yet(exc):
                 raise
-            return None, f"AWS answers {exc.code}, retrying"
+            return None, why or f"AWS answers {exc.code}, retrying"
 
     await until(attempt, what=what, interval=interval, timeout=timeout, say=say)
     return result[0]

@@ -181,6 +181,23 @@ def test_changing_one_service_updates_only_that_service(deployed, provider, shop
     assert {"name": "LOG_LEVEL", "value": "debug"} in _container(boto, "backend")["environment"]
 
 
+def test_a_new_database_password_is_applied_in_place_and_its_digest_kept(deployed, provider, shop,
+                                                                         calls, boto) -> None:
+    """A rotated POSTGRES_PASSWORD updates the RDS instance (no new one) and its hash tag, so the
+    next deploy leaves it alone."""
+    anyio.run(provider.config_store("shop", "dev").set, "POSTGRES_PASSWORD", "pw-shop-rotated-7e6d5c")
+    calls.clear()
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    assert {c.service: c.action for c in result.changes}["db"] is Action.UPDATE
+    rds = [c.operation for c in calls.mutating() if c.service == "rds"]
+    assert rds == ["ModifyDBInstance", "AddTagsToResource"]
+    calls.clear()
+    again, _ = _deploy(provider, shop)
+    assert {c.service: c.action for c in again.changes}["db"] is Action.NOOP
+    assert [c for c in calls.mutating() if c.service == "rds"] == []
+
+
 def test_ps_reports_states_endpoints_and_deployment(deployed, provider, shop) -> None:
     """ps reads ECS and the stores: every service COMPLETED, with its endpoint."""
     result, _ = deployed
@@ -224,9 +241,15 @@ def test_logs_come_from_cloudwatch_with_filters_and_tail(deployed, provider, bot
 
 
 def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deployed, provider, shop,
-                                                                          boto) -> None:
-    """After destroy the tagging API finds only the config values; the database leaves a snapshot."""
+                                                                          boto, calls) -> None:
+    """After destroy the tagging API finds only the config values; the database leaves a snapshot;
+    the deployment record is deleted, once."""
+    calls.clear()
     teardown = anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
+    deleted = [c.params["Key"] for c in calls.made if c.operation == "DeleteObject"]
+    assert deleted == ["deployments/shop/dev.json"]
+    assert "Contents" not in boto.client("s3").list_objects_v2(Bucket="launchdeck-123456789012-us-east-1",
+                                                               Prefix="deployments/")
     assert "load balancer ld-shop-dev" in teardown.removed
     left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a)]
     assert sorted(a.rsplit(":", 1)[-1] for a in left) == [
@@ -560,14 +583,14 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
     from launchdeck.providers.aws.api import Aws
 
     aws = Aws(boto)
-    shared = anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
+    anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
     repo = boto.client("ecr").create_repository(repositoryName="launchdeck/shop/dev/web")["repository"]
     spec = Build(context=str(Path(shop.working_directory) / "web"), dockerfile="Dockerfile")
 
     def image(platform: str | None) -> str:
         source = context.source(Service(name="web", build=spec, platform=platform))
         return anyio.run(lambda: build.image(aws, source, spec, "web", repo["repositoryUri"],
-                                             repo["repositoryName"], shared.bucket,
+                                             repo["repositoryName"], "launchdeck-123456789012-us-east-1",
                                              lambda *_, **__: None, 0.01, platform=platform))
 
     arm, x86 = image("linux/arm64"), image(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import region
 from launchdeck.providers.aws.api import Aws, AwsError
 
@@ -54,3 +55,11 @@ def test_any_other_refusal_of_a_first_use_is_raised_at_once() -> None:
     with pytest.raises(AwsError, match="does not exist"):
         anyio.run(lambda: region.first_use(step, what="the new role", interval=0.001))
     assert len(attempts) == 1
+
+
+def test_a_role_iam_never_propagates_is_given_up_on_saying_so() -> None:
+    step, attempts = _refusing(1000, "ClientException", "Role is not valid")
+    with pytest.raises(ProviderError, match="gave up waiting for the new role .*: still IAM has not "
+                                            "propagated it yet"):
+        anyio.run(lambda: region.first_use(step, what="the new role", interval=0.001, timeout=0.02))
+    assert len(attempts) > 1
