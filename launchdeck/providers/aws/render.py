@@ -34,8 +34,6 @@ _FARGATE = [
     (8192, list(range(16384, 61441, 4096))),
     (16384, list(range(32768, 122881, 8192))),
 ]
-_PROBE_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(\d+))?(/[^\s'\"]*)?")
-_MARK = "\x00launchdeck-config\x00"
 _POSTGRES_URL = re.compile(r"postgres(?:ql)?://")
 
 
@@ -96,13 +94,8 @@ def container_ports(service: Service) -> list[int]:
 
 def health_path(service: Service, port: int) -> str:
     """The path the healthcheck probes on ``port`` (for the load balancer), else ``/``."""
-    if service.healthcheck is None or service.healthcheck.disabled:
-        return "/"
-    for match in _PROBE_URL.finditer(service.healthcheck.command):
-        probe_port = int(match.group(1)) if match.group(1) else 80
-        if probe_port == port:
-            return match.group(2) or "/"
-    return "/"
+    check = service.healthcheck
+    return (check.local_path(port) if check is not None and not check.disabled else None) or "/"
 
 
 def environment(service: Service, infra: Infra, config: Mapping[str, str]
@@ -112,18 +105,15 @@ def environment(service: Service, infra: Infra, config: Mapping[str, str]
     secrets: dict[str, str] = {}
     derived: dict[str, str] = {}
     for key, raw in sorted(service.environment.items()):
-        if raw is None:
-            secrets[key] = names.parameter(infra.project, infra.stack, key)
-        elif key in service.env_refs:
-            refs = service.env_refs[key]
-            if len(refs) == 1 and substitute(raw, {refs[0]: _MARK}).value == _MARK:
-                secrets[key] = names.parameter(infra.project, infra.stack, refs[0])
-            else:
-                # hosts first: a config value (a password) is never searched for store names
-                name = names.derived_parameter(infra.project, infra.stack, service.name, key)
-                derived[name] = substitute(_store_hosts(raw, infra.endpoints), config).value
-                secrets[key] = name
-        else:
+        ref = service.config_ref(key)
+        if ref is not None:
+            secrets[key] = names.parameter(infra.project, infra.stack, ref)
+        elif raw is not None and key in service.env_refs:
+            # hosts first: a config value (a password) is never searched for store names
+            name = names.derived_parameter(infra.project, infra.stack, service.name, key)
+            derived[name] = substitute(_store_hosts(raw, infra.endpoints), config).value
+            secrets[key] = name
+        elif raw is not None:
             plain[key] = _store_hosts(raw, infra.endpoints)
     return plain, secrets, derived
 
