@@ -22,7 +22,7 @@ from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
 from launchdeck.errors import ProviderError
-from launchdeck.paths import state_dir
+from launchdeck.paths import state_dir, write_atomic
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.local import CAPABILITIES
 from launchdeck.providers.local import containers as C
@@ -220,9 +220,7 @@ class FileRecords:
 
     async def write(self, record: DeployRecord) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(record.model_dump_json(), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, record.model_dump_json())
 
     async def delete(self) -> None:
         self.path.unlink(missing_ok=True)
