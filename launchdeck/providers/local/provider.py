@@ -30,6 +30,9 @@ from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.config import FileConfigStore
 from launchdeck.providers.local.engine import Endpoint, connect, resolve_endpoint
 
+RECORDS = "deployments"
+"""The state directory's folder of deployment records, ``<project>/<stack>.json``."""
+
 
 class LocalProvider:
     """Deploys to the Docker Engine named by DOCKER_HOST, or the default socket."""
@@ -50,6 +53,17 @@ class LocalProvider:
     @property
     def root(self) -> Path:
         return self._state_root or state_dir()
+
+    def recorded(self) -> list[tuple[str, str, datetime]]:
+        """(project, stack, written at) of every deployment record kept here, sorted."""
+        found = []
+        for path in sorted((self.root / RECORDS).glob("*/*.json")):
+            try:
+                written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except OSError:  # removed while listing
+                continue
+            found.append((path.parent.name, path.stem, written))
+        return found
 
     @property
     def endpoint(self) -> Endpoint:
@@ -82,7 +96,7 @@ class LocalProvider:
         return FileConfigStore(self.root, project, stack)
 
     def records(self, project: str, stack: str) -> FileRecords:
-        return FileRecords(self.root / "deployments" / project / f"{stack}.json")
+        return FileRecords(self.root / RECORDS / project / f"{stack}.json")
 
     @asynccontextmanager
     async def lock(self, project: str, stack: str, operation: str,
