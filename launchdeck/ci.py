@@ -286,7 +286,6 @@ def _parse(model: Callable[[str], object], done: Done) -> object | None:
 
 
 def _up(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | None) -> int:
-    from launchdeck.engine.events import State
     from launchdeck.engine.status import DeployResult
 
     done = launchdeck(["compose", "up", "--detach", "--format", "json", *inputs.args()], env=env,
@@ -294,7 +293,7 @@ def _up(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | No
     result = _parse(DeployResult.model_validate_json, done)
     if not isinstance(result, DeployResult):
         return _refused(inputs, done, runner)
-    failed = [s for s in result.services if s.state is not State.SERVICE_DEPLOYMENT_COMPLETED]
+    failed = result.failed
     endpoints = {s.name: s.endpoints for s in result.services if s.endpoints}
     urls = [url for s in result.services for url in s.endpoints]
     runner.output("result", "failed" if failed else "deployed")
@@ -367,9 +366,7 @@ def _changes_table(changes: list[ChangeSummary], *, everything: bool = False) ->
 
 def deploy_summary(result: DeployResult, inputs: Inputs, diagnosis: DebugResult | None) -> str:
     """The job summary of a deploy: services, states, endpoints, changes, and the diagnosis."""
-    from launchdeck.engine.events import State
-
-    failed = [s.name for s in result.services if s.state is not State.SERVICE_DEPLOYMENT_COMPLETED]
+    failed = [s.name for s in result.failed]
     head = f"failed: {', '.join(failed)}" if failed else "deployed"
     lines = [f"### launchdeck up: {result.project} ({result.stack}) on {result.provider}: {head}",
              "", f"Deployment `{result.deployment_id}`.", "",
