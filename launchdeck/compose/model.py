@@ -137,11 +137,16 @@ def _context(info: ValidationInfo) -> dict[str, Any]:
     return info.context or {}
 
 
-def _resolve_path(path: str, info: ValidationInfo) -> str:
-    base = _context(info).get("working_dir")
+def resolve_path(path: str, base: str | None) -> str:
+    """``path`` (``~`` expanded) relative to ``base``, normalised; a URL or git address, or any
+    path without a base, as it is."""
     if not base or "://" in path or path.startswith("git@"):
         return path
     return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
+def _resolve_path(path: str, info: ValidationInfo) -> str:
+    return resolve_path(path, _context(info).get("working_dir"))
 
 
 class Build(_Open):
