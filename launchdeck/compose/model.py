@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from launchdeck.compose.interpolate import substitute
+from launchdeck.compose.source import shorten
 from launchdeck.compose.units import format_duration, parse_bytes, parse_duration
 
 Duration = Annotated[
@@ -262,8 +263,7 @@ def parse_port(spec: int | str) -> list[dict[str, Any]]:
 
 def _brief(value: Any) -> str:
     """``repr(value)`` for a message, cut to 60 characters: the value may be a megabyte long."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(repr(value), 60)
 
 
 def _split_ipv6(text: str) -> list[str]:
