@@ -121,6 +121,7 @@ def load(
     _apply_profiles(merged, list(profiles) or _split(variables.get("COMPOSE_PROFILES", "")))
     _read_env_files(merged, project_dir, variables, base)
     _resolve_build_args(merged, variables)
+    _empty_entries(merged, ("volumes", "networks"))
     merged["name"] = name
 
     try:
@@ -156,7 +157,7 @@ class _Reader:
         label = _display(path, self.base)
         _count_services(doc)
         problems = _interpolate(doc, (), variables, label, doc)
-        _empty_entries(doc)
+        _empty_entries(doc, ("secrets", "configs"))  # the schema takes no null for these
         return doc, problems or schema.check(without_markers(doc), label)
 
     def prepare(self, other: Path, variables: dict[str, str]) -> Mapping:
@@ -281,9 +282,11 @@ def _short(path: Any) -> str:
     return shorten(str(path).replace("\0", "\\0"), 80, middle=True)
 
 
-def _empty_entries(doc: Mapping) -> None:
-    """``secrets: {token: }``: an entry with no value is an empty mapping, as for volumes."""
-    for key in ("secrets", "configs"):
+def _empty_entries(doc: Mapping, keys: tuple[str, ...]) -> None:
+    """``volumes: {db-data: }``: an entry with no value is an empty mapping, which takes every
+    default. Secrets and configs are filled in each file, before the schema check; volumes and
+    networks once the files are merged, so that a null in a later file still resets an entry."""
+    for key in keys:
         entries = doc.get(key)
         if isinstance(entries, Mapping):
             for name in [n for n, v in entries.items() if v is None]:

@@ -651,14 +651,6 @@ class Project(_Open):
             }
         return value
 
-    @field_validator("networks", "volumes", "secrets", "configs", mode="before")
-    @classmethod
-    def _empty_entries(cls, value: Any) -> Any:
-        """``volumes: {db-data: }``: an entry with no value takes every default."""
-        if isinstance(value, dict):
-            return {k: {} if v is None else v for k, v in value.items()}
-        return value
-
     @model_validator(mode="after")
     def _resolve_resources(self) -> Project:
         """What Compose derives: the default network, implied dependencies, resource names."""
