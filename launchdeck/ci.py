@@ -9,8 +9,9 @@ runner's files (``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``). In order:
 1. every CONFIG_* value is masked (``::add-mask::``, line by line) before anything is printed;
 2. the project is loaded and checked for the provider; each problem becomes an annotation on
    its compose file line (``::error file=…,line=…::``), and errors stop here;
-3. (``up`` only) each CONFIG_<NAME> becomes ``launchdeck config set NAME``, the value on
-   standard input, never on a command line;
+3. (``up`` only) every CONFIG_<NAME> is checked, then each is stored as ``launchdeck config set
+   NAME`` stores it, in this process (the project it loaded in 2.): a value never reaches a
+   command line or another process;
 4. the command runs as the CLI does (``--format json``: its structured result); on a failed
    deploy, ``launchdeck debug --format json`` gathers the evidence and findings;
 5. the job summary (services, states, endpoints, what changed, the diagnosis) and the step
@@ -39,9 +40,11 @@ from pydantic import ValidationError
 from launchdeck.errors import ComposeError, LaunchdeckError, UsageError
 
 if TYPE_CHECKING:
+    from launchdeck.compose.load import Loaded
     from launchdeck.engine.status import ChangeSummary, DeployResult
     from launchdeck.tools.debug import DebugResult
     from launchdeck.tools.destroy import DestroyResult
+    from launchdeck.tools.project import ProjectRef
 
 COMMANDS = ("up", "plan", "down")
 CONFIG_PREFIX = "CONFIG_"
@@ -145,14 +148,15 @@ class Done:
     """The last lines the command wrote on stderr (shown live in the log as well)."""
 
 
-def launchdeck(args: list[str], *, env: Mapping[str, str], cwd: Path, stdin: str | None = None,
+def launchdeck(args: list[str], *, env: Mapping[str, str], cwd: Path,
                err: TextIO | None = None) -> Done:
-    """Run ``launchdeck ARGS`` with this interpreter: stdout captured, stderr passed through."""
+    """Run ``launchdeck ARGS`` with this interpreter: stdout captured, stderr passed through,
+    no standard input (it never waits on a terminal)."""
     process = subprocess.Popen([sys.executable, "-m", "launchdeck", *args], cwd=cwd, env=dict(env),
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, encoding="utf-8",
                                errors="replace")
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdout is not None
     tail: deque[str] = deque(maxlen=_TAIL)
     shown = err or sys.stderr
 
@@ -165,8 +169,6 @@ def launchdeck(args: list[str], *, env: Mapping[str, str], cwd: Path, stdin: str
 
     reader = threading.Thread(target=relay, daemon=True)
     reader.start()
-    with process.stdin:  # a value for `config set`, else nothing: it never waits on a terminal
-        process.stdin.write(stdin or "")
     stdout = process.stdout.read()
     process.wait()
     reader.join()
@@ -188,9 +190,10 @@ def main(env: Mapping[str, str], *, out: TextIO | None = None, err: TextIO | Non
         runner.command("error", str(exc), title="launchdeck")
         return 1
     child = {k: v for k, v in env.items() if not k.startswith(CONFIG_PREFIX)}
-    if not _check(inputs, runner):
+    checked = _check(inputs, runner)
+    if checked is None:
         return 1
-    if inputs.command == "up" and not _set_config(inputs, values, child, runner, err):
+    if inputs.command == "up" and not _set_config(*checked, values, runner, err):
         return 1
     return {"up": _up, "plan": _plan, "down": _down}[inputs.command](inputs, child, runner, err)
 
@@ -202,8 +205,8 @@ def _relative(path: str, inputs: Inputs, env: Mapping[str, str]) -> str:
     return str(full.relative_to(workspace)) if full.is_relative_to(workspace) else path
 
 
-def _check(inputs: Inputs, runner: Runner) -> bool:
-    """Load and check the project; annotate every problem; False when it cannot go on."""
+def _check(inputs: Inputs, runner: Runner) -> tuple[ProjectRef, Loaded] | None:
+    """Load and check the project; annotate every problem; None when it cannot go on."""
     from launchdeck.compose import has_errors, validate
     from launchdeck.tools.project import ProjectRef
 
@@ -220,13 +223,13 @@ def _check(inputs: Inputs, runner: Runner) -> bool:
         runner.summary(f"### launchdeck {inputs.command}: the compose file cannot be read\n\n"
                        + "\n".join(f"- `{p}`" for p in exc.problems) + "\n")
         runner.output("result", "refused")
-        return False
+        return None
     except LaunchdeckError as exc:
         runner.command("error", str(exc), title="launchdeck")
         runner.output("result", "refused")
-        return False
+        return None
     if inputs.command == "down":
-        return True
+        return ref, loaded
     findings = validate(loaded, inputs.provider)
     for finding in findings:
         runner.command("error" if finding.severity == "error" else "warning",
@@ -240,13 +243,17 @@ def _check(inputs: Inputs, runner: Runner) -> bool:
                        + "\n".join(f"- `{f.file}:{f.line}` {f.field}: {f.message} (fix: {f.fix})"
                                    for f in errors) + "\n")
         runner.output("result", "refused")
-        return False
-    return True
+        return None
+    return ref, loaded
 
 
-def _set_config(inputs: Inputs, values: Mapping[str, str], env: Mapping[str, str],
-                runner: Runner, err: TextIO | None) -> bool:
-    """``launchdeck config set NAME`` for each CONFIG_<NAME>, the value on standard input."""
+def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runner: Runner,
+                err: TextIO | None) -> bool:
+    """Each CONFIG_<NAME> into the target's config store, as ``launchdeck config set NAME``
+    stores a value read from standard input (a trailing newline dropped); every name and value
+    is checked before any is stored."""
+    import anyio
+
     from launchdeck.tools.config import check_name
 
     for name, value in values.items():
@@ -259,12 +266,23 @@ def _set_config(inputs: Inputs, values: Mapping[str, str], env: Mapping[str, str
             runner.command("error", f"CONFIG_{name} is empty: the secret or variable it reads is "
                            "not set in this repository or environment", title="config")
             return False
-        done = launchdeck(["config", "set", name, *inputs.args()], env=env,
-                          cwd=inputs.working_directory, stdin=value, err=err)
-        if done.code != 0:
-            runner.command("error", f"config set {name} failed: " + " ".join(done.errors[-3:]),
-                           title="config")
-            return False
+    project, shown = loaded.project.name, err or sys.stderr
+    stored: list[str] = []
+
+    async def store_all() -> None:
+        store = ref.target().config_store(project, ref.stack)
+        for name, value in values.items():
+            await store.set(name, value.rstrip("\r\n"))
+            stored.append(name)
+            shown.write(f"set {name} for {project} ({ref.stack}, {ref.provider_name})\n")
+            shown.flush()
+
+    try:
+        anyio.run(store_all)
+    except LaunchdeckError as exc:
+        runner.command("error", f"config set {list(values)[len(stored)]} failed: {exc}",
+                       title="config")
+        return False
     return True
 
 
@@ -286,7 +304,6 @@ def _parse(model: Callable[[str], object], done: Done) -> object | None:
 
 
 def _up(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | None) -> int:
-    from launchdeck.engine.events import State
     from launchdeck.engine.status import DeployResult
 
     done = launchdeck(["compose", "up", "--detach", "--format", "json", *inputs.args()], env=env,
@@ -294,7 +311,7 @@ def _up(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | No
     result = _parse(DeployResult.model_validate_json, done)
     if not isinstance(result, DeployResult):
         return _refused(inputs, done, runner)
-    failed = [s for s in result.services if s.state is not State.SERVICE_DEPLOYMENT_COMPLETED]
+    failed = result.failed
     endpoints = {s.name: s.endpoints for s in result.services if s.endpoints}
     urls = [url for s in result.services for url in s.endpoints]
     runner.output("result", "failed" if failed else "deployed")
@@ -367,9 +384,7 @@ def _changes_table(changes: list[ChangeSummary], *, everything: bool = False) ->
 
 def deploy_summary(result: DeployResult, inputs: Inputs, diagnosis: DebugResult | None) -> str:
     """The job summary of a deploy: services, states, endpoints, changes, and the diagnosis."""
-    from launchdeck.engine.events import State
-
-    failed = [s.name for s in result.services if s.state is not State.SERVICE_DEPLOYMENT_COMPLETED]
+    failed = [s.name for s in result.failed]
     head = f"failed: {', '.join(failed)}" if failed else "deployed"
     lines = [f"### launchdeck up: {result.project} ({result.stack}) on {result.provider}: {head}",
              "", f"Deployment `{result.deployment_id}`.", "",

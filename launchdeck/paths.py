@@ -1,8 +1,9 @@
-"""Where launchdeck keeps its own files: config values, logs."""
+"""Where launchdeck keeps its own files (config values, logs), and how it writes a file whole."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 
@@ -13,6 +14,21 @@ def state_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "launchdeck"
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o666) -> None:
+    """Write ``text`` to ``path`` whole or not at all: into a new file beside it (created with
+    ``mode``, less the umask, so a 0600 file is never readable by others, even briefly), then
+    renamed over it; the new file is removed if anything fails."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 _SYSTEM_FOLDERS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32",

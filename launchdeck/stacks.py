@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from launchdeck.errors import UsageError
+from launchdeck.paths import write_atomic
 
 FOLDER = ".launchdeck"
 _KEYS = {"provider": "LAUNCHDECK_PROVIDER", "region": "REGION", "profile": "AWS_PROFILE",
@@ -83,9 +84,7 @@ def write(project_dir: str | Path, stack: Stack) -> Path:
     lines = ["# launchdeck stack: where this stack deploys (no secrets here; commit it)"]
     lines += [f"{key}={getattr(stack, name)}" for name, key in _KEYS.items()
               if getattr(stack, name)]
-    tmp = where.with_name(f".{where.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, where)
+    write_atomic(where, "\n".join(lines) + "\n")
     return where
 
 

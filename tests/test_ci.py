@@ -1,12 +1,18 @@
-"""The action's logic in launchdeck/ci.py, in-process: masking first, workflow command escaping."""
+"""The action's logic in launchdeck/ci.py, in-process: masking first, workflow command escaping,
+config values stored."""
 
 from __future__ import annotations
 
 import io
+import secrets
+from pathlib import Path
 
+import anyio
 import pytest
 
-from launchdeck.ci import escape_data, escape_property, main
+from launchdeck.ci import Inputs, Runner, _check, _set_config, escape_data, escape_property, main
+from launchdeck.providers.local.provider import LocalProvider
+from launchdeck.testing import BUSYBOX
 
 
 def test_values_are_masked_line_by_line_before_anything_else(tmp_path) -> None:
@@ -29,3 +35,37 @@ def test_values_are_masked_line_by_line_before_anything_else(tmp_path) -> None:
 def test_workflow_command_escaping(text: str, data: str, prop: str) -> None:
     """Messages and properties are escaped as GitHub's runner reads them."""
     assert escape_data(text) == data and escape_property(text) == prop
+
+
+def _project(folder: Path) -> str:
+    name = f"ci-{secrets.token_hex(4)}"
+    (folder / "compose.yaml").write_text(f"name: {name}\nservices:\n  web:\n    image: {BUSYBOX}\n"
+                                         "    environment: [CERT, TOKEN]\n")
+    return name
+
+
+def test_config_values_are_stored_in_process_as_config_set_stores_them(tmp_path: Path,
+                                                                       state: Path) -> None:
+    """Each value goes to the target's store with its trailing newline dropped; the log names
+    what was set, never a value."""
+    name = _project(tmp_path)
+    inputs = Inputs.from_env({"GITHUB_WORKSPACE": str(tmp_path), "INPUT_PROVIDER": "local"})
+    runner, err = Runner({}, io.StringIO()), io.StringIO()
+    checked = _check(inputs, runner)
+    assert checked is not None
+    assert _set_config(*checked, {"CERT": "line-one-aaaa\nline-two-bbbb\n", "TOKEN": "tok-cccc"},
+                       runner, err)
+    stored = anyio.run(LocalProvider().config_store(name, "dev").values, ["CERT", "TOKEN"])
+    assert stored == {"CERT": "line-one-aaaa\nline-two-bbbb", "TOKEN": "tok-cccc"}
+    assert err.getvalue() == f"set CERT for {name} (dev, local)\nset TOKEN for {name} (dev, local)\n"
+
+
+def test_one_empty_value_stores_none_of_them(tmp_path: Path, state: Path) -> None:
+    """Every name and value is checked before any is stored."""
+    _project(tmp_path)
+    out = io.StringIO()
+    code = main({"CONFIG_CERT": "cert-value-1", "CONFIG_TOKEN": "", "INPUT_PROVIDER": "local",
+                 "GITHUB_WORKSPACE": str(tmp_path)}, out=out, err=io.StringIO())
+    assert code == 1
+    assert "::error title=config::CONFIG_TOKEN is empty" in out.getvalue()
+    assert not state.exists() or not any(state.rglob("*.json"))

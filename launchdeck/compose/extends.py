@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from launchdeck.compose.merge import merge
-from launchdeck.compose.source import BadPath, Mapping, Override, Sequence, is_file, resolved, where
+from launchdeck.compose.source import Mapping, Override, Sequence, file_at, shorten, where
 from launchdeck.errors import ComposeError, Problem
 
 Reader = Callable[[Path], Mapping]
@@ -85,14 +85,11 @@ class _Resolver:
     def _file(doc: Mapping, name: str, path: Path, file: str) -> Path:
         where_file, line = where(doc, ("services", name, "extends"))
         field = f"services.{name}.extends.file"
-        try:
-            found = resolved(path.parent / file)
-            if is_file(found):
-                return found
-        except BadPath as exc:
-            shown = file if len(file) <= 80 else file[:40] + "..." + file[-37:]
-            raise ComposeError(Problem(f"extends names the file {shown!r}, which cannot be used: "
-                                       f"{exc}", where_file, line, field)) from None
+        found, ok = file_at(path.parent / file, Problem(
+            f"extends names the file {shorten(file, 80, middle=True)!r}, which cannot be used: ",
+            where_file, line, field))
+        if ok:
+            return found
         raise ComposeError(Problem(f"extends names the file {file}, which does not exist",
                                    where_file, line, field))
 

@@ -32,11 +32,13 @@ from launchdeck.compose.source import (
     Mapping,
     Sequence,
     Where,
+    file_at,
     is_file,
     os_reason,
     parse_yaml,
     read_text,
     resolved,
+    shorten,
     where,
 )
 from launchdeck.errors import ComposeError, Problem
@@ -119,6 +121,7 @@ def load(
     _apply_profiles(merged, list(profiles) or _split(variables.get("COMPOSE_PROFILES", "")))
     _read_env_files(merged, project_dir, variables, base)
     _resolve_build_args(merged, variables)
+    _empty_entries(merged, ("volumes", "networks"))
     merged["name"] = name
 
     try:
@@ -154,7 +157,7 @@ class _Reader:
         label = _display(path, self.base)
         _count_services(doc)
         problems = _interpolate(doc, (), variables, label, doc)
-        _empty_entries(doc)
+        _empty_entries(doc, ("secrets", "configs"))  # the schema takes no null for these
         return doc, problems or schema.check(without_markers(doc), label)
 
     def prepare(self, other: Path, variables: dict[str, str]) -> Mapping:
@@ -207,12 +210,10 @@ class _Reader:
                            variables: dict[str, str], at: Where) -> dict[str, str]:
         env_files = [self._file(directory, str(p), at, "include.env_file")
                      for p in _listed(spec.get("env_file") or [])]
-        try:
-            if not env_files and is_file(own_dir / ".env"):
-                env_files = [own_dir / ".env"]
-        except BadPath as exc:
-            raise ComposeError(Problem(f"cannot read {_short(own_dir / '.env')}: {exc}", *at,
-                                       "include")) from None
+        if not env_files:
+            dot_env, found = file_at(own_dir / ".env", Problem(
+                f"cannot read {_short(own_dir / '.env')}: ", *at, "include"), resolve=False)
+            env_files = [dot_env] if found else []
         values: dict[str, str] = {}
         for path in env_files:
             values.update(read_env_file(path, {**variables, **values}, _display(path, self.base),
@@ -242,11 +243,7 @@ class _Reader:
                 target.where[name] = source.where.get(name, at)
 
     def _file(self, directory: Path, written: str, at: Where, field: str) -> Path:
-        found = _resolve(directory / written, at, field, written)
-        try:
-            ok = is_file(found)
-        except BadPath as exc:
-            raise ComposeError(Problem(f"cannot use {_short(written)}: {exc}", *at, field)) from None
+        found, ok = file_at(directory / written, Problem(f"cannot use {_short(written)}: ", *at, field))
         if not ok:
             raise ComposeError(Problem(f"{_display(found, self.base)} not found", *at, field),
                                hint="Check the path; relative paths start at the project "
@@ -282,13 +279,14 @@ def _resolve(path: Path, at: Where, field: str, written: Any = None) -> Path:
 
 def _short(path: Any) -> str:
     """A path for a message: NUL bytes visible, and at most 80 characters."""
-    text = str(path).replace("\0", "\\0")
-    return text if len(text) <= 80 else text[:40] + "..." + text[-37:]
+    return shorten(str(path).replace("\0", "\\0"), 80, middle=True)
 
 
-def _empty_entries(doc: Mapping) -> None:
-    """``secrets: {token: }``: an entry with no value is an empty mapping, as for volumes."""
-    for key in ("secrets", "configs"):
+def _empty_entries(doc: Mapping, keys: tuple[str, ...]) -> None:
+    """``volumes: {db-data: }``: an entry with no value is an empty mapping, which takes every
+    default. Secrets and configs are filled in each file, before the schema check; volumes and
+    networks once the files are merged, so that a null in a later file still resets an entry."""
+    for key in keys:
         entries = doc.get(key)
         if isinstance(entries, Mapping):
             for name in [n for n, v in entries.items() if v is None]:
@@ -322,12 +320,8 @@ def _find_files(base: Path, files: Seq[str], env: dict[str, str]) -> list[Path]:
     if files:
         paths = []
         for name in files:
-            try:
-                path = resolved(base / name)
-                found = is_file(path)
-            except BadPath as exc:
-                raise ComposeError(Problem(f"cannot use compose file {_short(Path(name))}: {exc}"),
-                                   hint=hint) from None
+            path, found = file_at(base / name, Problem(f"cannot use compose file {_short(Path(name))}: "),
+                                  hint=hint)
             if not found:
                 raise ComposeError(Problem(f"compose file {path} not found"), hint=hint)
             paths.append(path)
@@ -381,11 +375,8 @@ def _variables(project_dir: Path, stack: str, env: dict[str, str], base: Path) -
     """.env, then .env.<stack>, then COMPOSE_* from the OS environment: later wins."""
     variables: dict[str, str] = {}
     for name in (".env", f".env.{stack}"):
-        path = project_dir / name
-        try:
-            found = is_file(path)
-        except BadPath as exc:
-            raise ComposeError(Problem(f"cannot read {_display(path, base)}: {exc}")) from None
+        path, found = file_at(project_dir / name,
+                              Problem(f"cannot read {_display(project_dir / name, base)}: "), resolve=False)
         if found:
             variables.update(read_env_file(path, {**variables, **env}, _display(path, base)))
     variables.update(env)
@@ -633,8 +624,8 @@ def _pydantic_problems(exc: ValidationError, doc: Mapping, first: Path,
 def _plain(error: Any) -> str:
     """A pydantic error in the words of the rest of this module."""
     kind, value = error["type"], error.get("input")
-    if isinstance(value, str) and len(value) > 60:  # the message quotes it: keep it short
-        value = value[:57] + "..."
+    if isinstance(value, str):  # the message quotes it: keep it short
+        value = shorten(value, 60)
     if kind == "missing":
         return f"missing required key {error['loc'][-1]!r}"
     if kind in ("int_parsing", "int_type", "int_from_float"):

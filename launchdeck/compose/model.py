@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from launchdeck.compose.interpolate import substitute
+from launchdeck.compose.source import shorten
 from launchdeck.compose.units import format_duration, parse_bytes, parse_duration
 
 Duration = Annotated[
@@ -137,11 +138,16 @@ def _context(info: ValidationInfo) -> dict[str, Any]:
     return info.context or {}
 
 
-def _resolve_path(path: str, info: ValidationInfo) -> str:
-    base = _context(info).get("working_dir")
+def resolve_path(path: str, base: str | None) -> str:
+    """``path`` (``~`` expanded) relative to ``base``, normalised; a URL or git address, or any
+    path without a base, as it is."""
     if not base or "://" in path or path.startswith("git@"):
         return path
     return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
+def _resolve_path(path: str, info: ValidationInfo) -> str:
+    return resolve_path(path, _context(info).get("working_dir"))
 
 
 class Build(_Open):
@@ -257,8 +263,7 @@ def parse_port(spec: int | str) -> list[dict[str, Any]]:
 
 def _brief(value: Any) -> str:
     """``repr(value)`` for a message, cut to 60 characters: the value may be a megabyte long."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(repr(value), 60)
 
 
 def _split_ipv6(text: str) -> list[str]:
@@ -670,14 +675,6 @@ class Project(_Open):
                 name: {**svc, "name": name} if isinstance(svc, dict) else svc
                 for name, svc in value["services"].items()
             }
-        return value
-
-    @field_validator("networks", "volumes", "secrets", "configs", mode="before")
-    @classmethod
-    def _empty_entries(cls, value: Any) -> Any:
-        """``volumes: {db-data: }``: an entry with no value takes every default."""
-        if isinstance(value, dict):
-            return {k: {} if v is None else v for k, v in value.items()}
         return value
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -318,7 +318,7 @@ class _Builder:
     def _enter(self, node: yaml.Node, path: str) -> None:
         self.depth += 1
         if self.depth > 100:  # a recursive alias would otherwise never end
-            shown = path if len(path) <= 80 else path[:77] + "..."
+            shown = shorten(path, 80)
             raise ComposeError(
                 Problem("YAML nested more than 100 levels deep (an alias inside its own anchor?)",
                         self.file, node.start_mark.line + 1, shown)
@@ -370,6 +370,18 @@ _ERRNO_WORDS = {errno.EACCES: "permission denied", errno.EPERM: "permission deni
                 "directory", errno.ENOENT: "it does not exist"}
 
 
+def shorten(text: str, limit: int, *, middle: bool = False) -> str:
+    """``text`` for a message, at most ``limit`` characters: cut at the end with "...", or
+    (``middle``) in the middle, keeping both ends (a path's folder and file name); a value
+    quoted in a message may be a megabyte long."""
+    if len(text) <= limit:
+        return text
+    if middle:
+        head = limit // 2
+        return text[:head] + "..." + text[head + 3 - limit:]
+    return text[:limit - 3] + "..."
+
+
 def os_reason(exc: OSError) -> str:
     """An OSError in a user's words, without Python's ``[Errno N]`` decoration."""
     return _ERRNO_WORDS.get(exc.errno or 0, (exc.strerror or str(exc)).lower())
@@ -399,6 +411,19 @@ def is_file(path: Path) -> bool:
         raise BadPath(os_reason(exc)) from None
     except ValueError:
         raise BadPath("the path contains a NUL character") from None
+
+
+def file_at(path: Path, problem: Problem, *, resolve: bool = True,
+            hint: str = "") -> tuple[Path, bool]:
+    """``path`` (with ``resolve``, absolute with its symlinks followed) and whether it is a
+    file; when that cannot be told, a ComposeError of ``problem`` with the reason after its
+    message."""
+    try:
+        if resolve:
+            path = resolved(path)
+        return path, is_file(path)
+    except BadPath as exc:
+        raise ComposeError(replace(problem, message=f"{problem.message}{exc}"), hint=hint) from None
 
 
 def read_text(path: Path) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from launchdeck.compose.source import shorten
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9,
           "m": 60 * 10**9, "h": 3600 * 10**9}
@@ -51,13 +53,9 @@ def _bounded_seconds(seconds: float, value: object) -> float:
     return float(seconds)
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _too_long(value: object) -> str:
-    return f"duration {_shown(value)} is out of range: at most {_MAX_SECONDS // 3600}h (about 292 years)"
+    return (f"duration {shorten(repr(value), 40)} is out of range: at most {_MAX_SECONDS // 3600}h "
+            "(about 292 years)")
 
 
 def format_duration(seconds: float) -> str:
@@ -100,5 +98,5 @@ def parse_bytes(value: str | int | float) -> int:
             raise ValueError(f"invalid size {value!r}: use a value like 512m or 1g")
         size = float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()]
     if size != size or abs(size) > _INT64:  # NaN, infinity, or past what Compose can hold
-        raise ValueError(f"size {_shown(value)} is out of range: at most 8 EiB ({_INT64} bytes)")
+        raise ValueError(f"size {shorten(repr(value), 40)} is out of range: at most 8 EiB ({_INT64} bytes)")
     return int(size)

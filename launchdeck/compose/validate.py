@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Service, path_label
 from launchdeck.compose.order import dependency_order
+from launchdeck.compose.source import shorten
 from launchdeck.compose.target import Capabilities
 
 CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would accept a final newline
@@ -133,7 +134,7 @@ def config_name_problem(name: str) -> str | None:
     """What is wrong with ``name`` as a config name, or None; the message states both rules."""
     if CONFIG_NAME.match(name) and len(name) <= CONFIG_NAME_MAX:
         return None
-    shown = name if len(name) <= 40 else name[:37] + "..."
+    shown = shorten(name, 40)
     return (f"invalid config name {shown!r}: use letters, digits and _, not starting with a "
             f"digit, at most {CONFIG_NAME_MAX} characters (e.g. DATABASE_PASSWORD)")
 

@@ -7,18 +7,24 @@ Services the target still runs but the project no longer has are listed last.
 
 from __future__ import annotations
 
+from types import EllipsisType
+
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import State
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.status import DeployRecord, ServiceStatus
 from launchdeck.providers.base import Provider
 
 ORPHAN = "not in the compose file any more; the next deploy removes it"
 
 
-async def ps(provider: Provider, project: Project, stack: str) -> list[ServiceStatus]:
-    """Every service of ``project`` on ``provider``, in the project's order, then orphans."""
+async def ps(provider: Provider, project: Project, stack: str, *,
+             record: DeployRecord | None | EllipsisType = ...) -> list[ServiceStatus]:
+    """Every service of ``project`` on ``provider``, in the project's order, then orphans.
+    ``record``: the deployment record, when the caller has read it already (None: there is
+    none); else it is read here."""
     live = dict(await provider.status(project, stack))
-    record = await provider.records(project.name, stack).read()
+    if isinstance(record, EllipsisType):
+        record = await provider.records(project.name, stack).read()
     recorded = {s.name: s for s in record.result.services} if record else {}
     out = []
     for name in project.services:

@@ -90,8 +90,13 @@ class DeployResult(BaseModel):
     changes: list[ChangeSummary] = []
 
     @property
+    def failed(self) -> list[ServiceStatus]:
+        """The services that did not complete, in the project's order."""
+        return [s for s in self.services if s.state is not State.SERVICE_DEPLOYMENT_COMPLETED]
+
+    @property
     def ok(self) -> bool:
-        return all(s.state is State.SERVICE_DEPLOYMENT_COMPLETED for s in self.services)
+        return not self.failed
 
 
 class DeployRecord(BaseModel):

@@ -2,19 +2,16 @@
 the project on disk the portal was started with.
 
 A provider's ``RecordStore`` reads and writes the record of one (project, stack) but cannot
-list them, so for the local provider the listing reads the folder it keeps records in
-(``<state dir>/deployments/<project>/<stack>.json``); the records themselves are still read
-through the store. Other providers list nothing until they offer a listing seam; their
-project on disk is still shown.
+list them; the local provider lists the records it keeps (``LocalProvider.recorded``). Other
+providers list nothing until they offer such a listing; their project on disk is still shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +21,7 @@ from launchdeck.tools.project import ProjectRef
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.providers.base import Provider
+    from launchdeck.providers.local.provider import LocalProvider
 
 LISTED = ("local",)
 """Providers whose deployment records the portal can list."""
@@ -53,40 +51,18 @@ class OnDisk:
     profiles: tuple[str, ...] = ()
 
 
-def recorded(provider: str, root: Path) -> list[tuple[str, str, datetime]]:
-    """(project, stack, written at) of each record ``provider`` keeps under ``root`` (its state
-    directory), sorted; empty for a provider whose records cannot be listed."""
-    if provider not in LISTED:
-        return []
-    found = []
-    for path in sorted((root / "deployments").glob("*/*.json")):
-        try:
-            written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        except OSError:  # removed while listing
-            continue
-        found.append((path.parent.name, path.stem, written))
-    return found
-
-
 class Catalog:
     """The targets of the chosen providers, and the project on disk (loaded once, to name it)."""
 
-    def __init__(self, providers: Sequence[str], stack: str, on_disk: OnDisk | None = None, *,
-                 state_root: Path | None = None) -> None:
+    def __init__(self, providers: Sequence[str], stack: str, on_disk: OnDisk | None = None) -> None:
         self.providers = tuple(providers)
         self.stack = stack
         self.on_disk = on_disk
-        self.state_root = state_root
-        self._cache: dict[str, Provider] = {}
+        self._made: dict[str, Provider] = {}
+        self._refs: dict[str, ProjectRef] = {}
         self._loaded: Loaded | None = None
-        if on_disk is not None:
-            self._loaded = self.ref(self.providers[0]).load()  # a broken compose file stops here
-
-    @property
-    def root(self) -> Path:
-        from launchdeck.paths import state_dir
-
-        return self.state_root or state_dir()
+        if on_disk is not None:  # a broken compose file, or stack file, stops here
+            self._loaded = self.ref(self.providers[0]).load()
 
     @property
     def project_name(self) -> str | None:
@@ -94,28 +70,47 @@ class Catalog:
         return self._loaded.project.name if self._loaded else None
 
     def provider(self, name: str) -> Provider:
-        """One provider per name for the portal's life, so each keeps its connection."""
-        if name not in self._cache:
+        """One provider per name, so each keeps its connection: with a project on disk, the
+        one its plans and redeploys use (in its stack file's region and profile)."""
+        if self.on_disk is not None:
+            return self.ref(name).target()
+        if name not in self._made:
             from launchdeck.providers import create
 
-            self._cache[name] = create(name)
-        return self._cache[name]
+            self._made[name] = create(name)
+        return self._made[name]
 
     def ref(self, provider: str) -> ProjectRef:
-        """The project on disk, on ``provider``, as the tools take it."""
+        """The project on disk, on ``provider``, as the tools take it: one per provider for the
+        portal's life, made again only when the stack's file changes (a region edited, an
+        account recorded), so every action sees the file as it is now."""
+        from launchdeck.stacks import read
+
         if self.on_disk is None:
             raise UsageError("the portal was started without a project directory",
                              hint="Start it with the project's directory to plan and redeploy.")
         d = self.on_disk
-        return ProjectRef(working_directory=d.working_directory, compose_files=d.compose_files,
-                          project_name=d.project_name, profiles=d.profiles, provider=provider,
-                          stack=self.stack)
+        now = read(d.working_directory, self.stack)  # a UsageError if it cannot be read
+        made = self._refs.get(provider)
+        if made is None or made.settings.stack != now:
+            made = self._refs[provider] = ProjectRef(
+                working_directory=d.working_directory, compose_files=d.compose_files,
+                project_name=d.project_name, profiles=d.profiles, provider=provider,
+                stack=self.stack)
+        return made
+
+    def recorded(self, provider: str) -> list[tuple[str, str, datetime]]:
+        """(project, stack, written at) of each record ``provider`` keeps, sorted; empty for a
+        provider whose records cannot be listed."""
+        if provider not in LISTED:
+            return []
+        return cast("LocalProvider", self.provider(provider)).recorded()
 
     def targets(self) -> list[Target]:
         """The project on disk on each chosen provider first, then every recorded target."""
         out: dict[str, Target] = {}
         times = {(p, project, stack): at for p in self.providers
-                 for project, stack, at in recorded(p, self.root)}
+                 for project, stack, at in self.recorded(p)}
         if self.project_name is not None:
             for p in self.providers:
                 t = Target(provider=p, project=self.project_name, stack=self.stack, on_disk=True,

@@ -111,13 +111,19 @@ def listing(catalog: Catalog) -> Listing:
                    unlisted=[p for p in catalog.providers if p not in LISTED])
 
 
+def on_disk(catalog: Catalog, target: Target) -> Project | None:
+    """The project on disk, for its targets."""
+    return catalog.loaded.project if target.on_disk and catalog.loaded is not None else None
+
+
 def project_of(catalog: Catalog, target: Target, record: DeployRecord | None) -> Project:
     """The project on disk for its targets; else one made of the record's services, which is
     all ps and logs need to know."""
     from launchdeck.compose.model import Deploy, Project, Service
 
-    if target.on_disk and catalog.loaded is not None:
-        return catalog.loaded.project
+    found = on_disk(catalog, target)
+    if found is not None:
+        return found
     services = record.result.services if record else []
     return Project(name=target.project, working_dir="",
                    services={s.name: Service(name=s.name, deploy=Deploy(replicas=s.replicas_desired
@@ -137,7 +143,8 @@ async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target)
     except LaunchdeckError as exc:
         problems.append(str(exc))
     try:
-        services = await ps.ps(provider, project_of(catalog, target, record), target.stack)
+        services = await ps.ps(provider, project_of(catalog, target, record), target.stack,
+                               record=record)
     except LaunchdeckError as exc:
         problems.append(str(exc))
         services = list(record.result.services) if record else []
@@ -178,8 +185,7 @@ async def plan(catalog: Catalog, secrets: Secrets, target: Target) -> PlanView:
         return PlanView(problem="No plan: the portal has no compose files for this project. "
                                 "Start it with the project's directory to see one.")
     try:
-        catalog.reload()
-        result = await run_plan(catalog.ref(target.provider))
+        result = await run_plan(catalog.ref(target.provider), loaded=catalog.reload())
     except LaunchdeckError as exc:
         return scrub(PlanView(problem=str(exc)), (await _values(secrets, target)))
     return PlanView(changes=result.changes)
@@ -214,8 +220,11 @@ async def logs(catalog: Catalog, secrets: Secrets, target: Target, *, services: 
     from launchdeck.tools.logs import parse_time
 
     provider = catalog.provider(target.provider)
-    record = await provider.records(target.project, target.stack).read()
-    known = list(project_of(catalog, target, record).services)
+    project = on_disk(catalog, target)  # else the record's services
+    if project is None:
+        project = project_of(catalog, target,
+                             await provider.records(target.project, target.stack).read())
+    known = list(project.services)
     for name in services:
         if name not in known:
             raise UnknownService(name, known)

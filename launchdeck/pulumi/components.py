@@ -160,7 +160,7 @@ class Project(pulumi.ComponentResource):
             prepared = document.prepare(loaded, provider, located=True)
             _check_secrets(prepared, namespace, self)
             name, given = prepared.project, pulumi.Output.from_input(prepared)
-            composed = loaded.project.to_compose()["services"]
+            composed = prepared.compose["services"]
             members = [_child(resource_name, n, composed[n], self) for n in loaded.project.services]
         else:
             members = list(services or ())

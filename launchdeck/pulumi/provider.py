@@ -39,7 +39,7 @@ from pulumi.dynamic import (
 from pulumi.dynamic.config import Config
 from pydantic import BaseModel, ConfigDict
 
-from launchdeck.engine.events import State, discard
+from launchdeck.engine.events import discard
 from launchdeck.engine.plan import Action, config_digest
 from launchdeck.engine.status import ChangeSummary, DeployResult, PlanResult
 from launchdeck.errors import LaunchdeckError
@@ -179,7 +179,7 @@ class LaunchdeckProvider(ResourceProvider):
         ready = await preflight(loaded, provider, stack=new.stack)
         result = await start(ready, options=_options(new), sink=discard)
         if not result.ok:
-            raise _failed(result, values)
+            raise _failed(result)
         if old is not None and old.id == new.id:
             for name in sorted(set(old.config) - set(new.config)):
                 await store.delete(name)
@@ -268,12 +268,12 @@ def _unreadable(missing: list[str]) -> str:
             "the program found them")
 
 
-def _failed(result: DeployResult, values: Mapping[str, str]) -> DeploymentFailed:
-    failed = [s for s in result.services if s.state is not State.SERVICE_DEPLOYMENT_COMPLETED]
+def _failed(result: DeployResult) -> DeploymentFailed:
+    """Why the deploy failed, service by service (the engine already replaced every config value
+    in the result's messages)."""
+    failed = result.failed
     lines = "\n".join(f"{s.name}: {s.state.value}" + (f": {s.message}" if s.message else "")
                       for s in failed)
-    for value in values.values():  # a service may have printed one
-        lines = lines.replace(value, "[config value]")
     return DeploymentFailed(
         f"{len(failed)} service(s) of {result.project} did not deploy to {result.provider}:\n{lines}",
         hint="Fix what each names and run the update again; what did deploy stays in place.")

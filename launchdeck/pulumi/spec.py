@@ -9,9 +9,10 @@ written as compose writes them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
+
+from launchdeck.compose.model import resolve_path
 
 JSON = Any
 """A value of a compose document: what JSON can hold."""
@@ -142,8 +143,5 @@ def rooted(doc: Mapping[str, JSON], base: str) -> dict[str, JSON]:
     out = dict(doc)
     build = out.get("build")
     if isinstance(build, Mapping):
-        context = str(build.get("context", "."))
-        if "://" not in context and not context.startswith("git@"):
-            out["build"] = {**build, "context": os.path.normpath(
-                os.path.join(base, os.path.expanduser(context)))}
+        out["build"] = {**build, "context": resolve_path(str(build.get("context", ".")), base)}
     return out

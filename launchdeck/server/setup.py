@@ -10,13 +10,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from launchdeck.errors import UsageError
+from launchdeck.paths import write_atomic
 
 CLIENTS = ("claude-desktop", "claude-code", "cursor", "vscode", "windsurf")
 
@@ -99,13 +99,5 @@ def setup(client: str, *, write: bool = True, home: Path | None = None,
         shutil.copy2(path, backup)
     data[key] = {**(servers or {}), "launchdeck": server}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=2) + "\n", 0o600)
     return SetupResult(path, True, backup, snippet)

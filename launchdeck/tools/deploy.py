@@ -56,11 +56,13 @@ async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
                               sink=sink, deployment_id=deployment_id)
 
 
-async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = None) -> PlanResult:
-    """What deploying would change, without changing anything or taking the lock."""
+async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = None,
+               loaded: Loaded | None = None) -> PlanResult:
+    """What deploying would change, without changing anything or taking the lock (the project
+    loaded unless given)."""
     from launchdeck.engine import deploy as engine
 
-    ready = await prepare(ref, pin=False)
+    ready = await prepare(ref, loaded, pin=False)
     result = await engine.plan(ready, options=options(force=force, network=network))
     result.target = (await ref.identity()).describe()
     return result

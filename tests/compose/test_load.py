@@ -171,6 +171,19 @@ def test_null_top_level_entries_load(project) -> None:
     assert (project_.secrets, project_.configs) == ({"token": {}}, {"conf": {}})
 
 
+def test_a_null_entry_in_a_later_file_resets_a_volume(project) -> None:
+    """A volume or network left empty by the override file takes every default again, as
+    the merged entry is null before it is filled."""
+    root = project({"compose.yaml": "services:\n  db:\n    image: postgres\n"
+                                    "    volumes: [data:/d]\n    networks: [back]\n"
+                                    "volumes:\n  data:\n    driver: nfs\n"
+                                    "networks:\n  back:\n    driver: overlay\n",
+                    "compose.override.yaml": "volumes:\n  data:\nnetworks:\n  back:\n"})
+    project_ = load(cwd=root, os_environ={}).project
+    assert "driver" not in (project_.volumes["data"].model_extra or {})
+    assert "driver" not in (project_.networks["back"].model_extra or {})
+
+
 def test_model_provider_service_is_modelled(project) -> None:
     """provider: {type: model} is typed, names its model, and keeps its x- keys."""
     root = project({"compose.yaml": "services:\n  ai-runner:\n    provider:\n      type: model\n"

@@ -8,12 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
+from launchdeck import stacks
 from launchdeck.engine.events import State
-from launchdeck.engine.status import DeployResult, ServiceStatus
-from launchdeck.portal.catalog import Catalog, OnDisk, UnknownTarget, recorded
-from launchdeck.portal.view import scrub
+from launchdeck.engine.status import DeployRecord, DeployResult, ServiceStatus
+from launchdeck.errors import UsageError
+from launchdeck.portal.catalog import Catalog, OnDisk, UnknownTarget
+from launchdeck.portal.view import Secrets, View, scrub, view
+from launchdeck.portal.watch import Watch
+from launchdeck.providers.aws.provider import AwsProvider
+from launchdeck.providers.local.provider import FileRecords
 from launchdeck.redact import HIDDEN
 from launchdeck.testing import BUSYBOX
 
@@ -26,43 +32,102 @@ def _record(root: Path, project: str, stack: str) -> None:
     path.write_text('{"result": ' + result.model_dump_json() + "}")
 
 
-def test_local_records_are_listed(tmp_path: Path) -> None:
+def test_local_records_are_listed(state: Path) -> None:
     """Every <project>/<stack>.json under the state directory's deployments is a target."""
-    _record(tmp_path, "shop", "dev")
-    _record(tmp_path, "shop", "prod")
-    _record(tmp_path, "blog", "dev")
-    (tmp_path / "deployments" / "blog" / "notes.txt").write_text("not a record")
-    assert [(p, s) for p, s, _ in recorded("local", tmp_path)] == \
+    _record(state, "shop", "dev")
+    _record(state, "shop", "prod")
+    _record(state, "blog", "dev")
+    (state / "deployments" / "blog" / "notes.txt").write_text("not a record")
+    assert [(p, s) for p, s, _ in Catalog(["local"], "dev").recorded("local")] == \
         [("blog", "dev"), ("shop", "dev"), ("shop", "prod")]
 
 
 @pytest.mark.parametrize("provider", ["aws", "gcp"])
-def test_other_providers_list_nothing(provider: str, tmp_path: Path) -> None:
+def test_other_providers_list_nothing(provider: str, state: Path) -> None:
     """A provider without a listing seam lists no records, whatever the folder holds."""
-    _record(tmp_path, "shop", "dev")
-    assert recorded(provider, tmp_path) == []
+    _record(state, "shop", "dev")
+    assert Catalog([provider], "dev").recorded(provider) == []
 
 
-def test_project_on_disk_comes_first_once(tmp_path: Path) -> None:
-    """The project on disk is listed first, once, even when it also has a record."""
+def _shop(tmp_path: Path) -> Path:
     folder = tmp_path / "shop"
     folder.mkdir()
     (folder / "compose.yaml").write_text(f"services:\n  web:\n    image: {BUSYBOX}\n")
-    state = tmp_path / "state"
+    return folder
+
+
+def test_project_on_disk_comes_first_once(tmp_path: Path, state: Path) -> None:
+    """The project on disk is listed first, once, even when it also has a record."""
+    folder = _shop(tmp_path)
     _record(state, "blog", "dev")
     _record(state, "shop", "dev")
-    catalog = Catalog(["local"], "dev", OnDisk(str(folder)), state_root=state)
+    catalog = Catalog(["local"], "dev", OnDisk(str(folder)))
     targets = [(t.project, t.stack, t.on_disk, t.recorded_at is not None) for t in catalog.targets()]
     assert targets == [("shop", "dev", True, True), ("blog", "dev", False, True)]
 
 
-def test_unknown_target_is_refused(tmp_path: Path) -> None:
+def test_the_project_on_disk_has_one_provider_in_its_stack_files_region(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the page shows and what plan and redeploy act on go through one provider, made in
+    the stack file's region; a change to the stack's file makes a new one."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    folder = _shop(tmp_path)
+    stacks.write(folder, stacks.Stack(name="dev", region="eu-west-3"))
+    catalog = Catalog(["aws"], "dev", OnDisk(str(folder)))
+    provider = catalog.provider("aws")
+    assert isinstance(provider, AwsProvider) and provider._region == "eu-west-3"
+    assert catalog.provider("aws") is provider is catalog.ref("aws").target()
+    stacks.write(folder, stacks.Stack(name="dev", region="eu-west-3", account="123456789012"))
+    assert catalog.ref("aws").settings.stack.account == "123456789012"
+    assert catalog.provider("aws") is not provider
+
+
+def test_a_broken_stack_file_stops_the_portal_at_start(tmp_path: Path) -> None:
+    folder = _shop(tmp_path)
+    (folder / ".launchdeck").mkdir()
+    (folder / ".launchdeck" / "dev").write_text("not a setting\n")
+    with pytest.raises(UsageError, match="cannot read"):
+        Catalog(["local"], "dev", OnDisk(str(folder)))
+
+
+def test_unknown_target_is_refused(state: Path) -> None:
     """A deployment the catalog did not list cannot be looked up (nor acted on)."""
-    _record(tmp_path, "shop", "dev")
-    catalog = Catalog(["local"], "dev", state_root=tmp_path)
+    _record(state, "shop", "dev")
+    catalog = Catalog(["local"], "dev")
     assert catalog.find("local", "shop", "dev").project == "shop"
     with pytest.raises(UnknownTarget):
         catalog.find("local", "shop", "prod")
+
+
+def test_a_view_reads_the_deployment_record_once(state: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's view is read every second: ps is given the record the view read (for a
+    cloud target each read is a request)."""
+    _record(state, "shop", "dev")
+    reads = []
+    read = FileRecords.read
+
+    async def counted(self: FileRecords) -> DeployRecord | None:
+        reads.append(self.path)
+        return await read(self)
+
+    async def nothing_runs(project: object, stack: str) -> dict[str, ServiceStatus]:
+        return {}
+
+    monkeypatch.setattr(FileRecords, "read", counted)
+    catalog = Catalog(["local"], "dev")
+    monkeypatch.setattr(catalog.provider("local"), "status", nothing_runs)
+
+    async def shown() -> View:
+        async with anyio.create_task_group() as tasks:
+            return await view(catalog, Watch(tasks, catalog), Secrets(catalog),
+                              catalog.find("local", "shop", "dev"))
+
+    got = anyio.run(shown)
+    assert got.deployment is not None and got.deployment.id == "abc"
+    assert [(s.name, s.state) for s in got.services] == [("web", State.NOT_DEPLOYED)]
+    assert len(reads) == 1
 
 
 def test_scrub_replaces_values_everywhere() -> None:

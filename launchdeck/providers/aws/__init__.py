@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from launchdeck.providers.base import Capabilities
+from launchdeck.compose.target import Capabilities
 
 if TYPE_CHECKING:
     from launchdeck.providers.aws.provider import AwsProvider

@@ -26,6 +26,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from launchdeck.errors import BuildError
+from launchdeck.providers.local.containers import reason
 from launchdeck.providers.local.engine import Endpoint, connect
 
 if TYPE_CHECKING:
@@ -503,7 +504,7 @@ async def _build_classic(request: BuildRequest, endpoint: Endpoint, dockerfile: 
                           error=exc.text, output=output[-OUTPUT_TAIL:],
                           hint=_hint(exc.text, text, request.args)) from exc
     except docker.errors.DockerException as exc:
-        error = str(getattr(exc, "explanation", None) or exc).strip()
+        error = reason(exc)
         step = _parse_error_step(error, text) or (steps[-1] if steps else None)
         raise BuildFailed(_message(request, step, error), service=request.service, step=step,
                           error=error, output=output[-OUTPUT_TAIL:],

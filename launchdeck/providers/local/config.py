@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from launchdeck.errors import ProviderError
+from launchdeck.paths import write_atomic
 
 
 class FileConfigStore:
@@ -30,14 +29,7 @@ class FileConfigStore:
 
     def _write(self, data: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config-", suffix=".tmp")
-        try:  # mkstemp makes the file 0600; replacing is atomic, so no half-written store
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, json.dumps(data, sort_keys=True), 0o600)
 
     async def set(self, name: str, value: str) -> None:
         data = self._read()

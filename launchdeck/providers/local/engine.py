@@ -275,11 +275,15 @@ def _root_os_error(exc: BaseException, depth: int = 0) -> BaseException | None:
 
 
 def _os_reason(exc: BaseException) -> str:
+    """An OS error in the words compose uses for one; anything else by its first line."""
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
+        from launchdeck.compose.source import os_reason
+
+        return os_reason(exc)
     return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "explanation", None) or exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:300]
+    from launchdeck.providers.local.containers import reason
+
+    return (reason(exc).splitlines() or [type(exc).__name__])[0][:300]

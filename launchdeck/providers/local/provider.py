@@ -9,9 +9,9 @@ lock, ps, logs and destroy. Every Docker call is blocking, so each runs in a wor
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,16 @@ from launchdeck.engine import lock as holders
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
-from launchdeck.paths import state_dir
+from launchdeck.paths import state_dir, write_atomic
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.local import CAPABILITIES
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.config import FileConfigStore
 from launchdeck.providers.local.engine import Endpoint, connect, resolve_endpoint
+
+RECORDS = "deployments"
+"""The state directory's folder of deployment records, ``<project>/<stack>.json``."""
 
 
 class LocalProvider:
@@ -50,6 +53,17 @@ class LocalProvider:
     @property
     def root(self) -> Path:
         return self._state_root or state_dir()
+
+    def recorded(self) -> list[tuple[str, str, datetime]]:
+        """(project, stack, written at) of every deployment record kept here, sorted."""
+        found = []
+        for path in sorted((self.root / RECORDS).glob("*/*.json")):
+            try:
+                written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except OSError:  # removed while listing
+                continue
+            found.append((path.parent.name, path.stem, written))
+        return found
 
     @property
     def endpoint(self) -> Endpoint:
@@ -82,7 +96,7 @@ class LocalProvider:
         return FileConfigStore(self.root, project, stack)
 
     def records(self, project: str, stack: str) -> FileRecords:
-        return FileRecords(self.root / "deployments" / project / f"{stack}.json")
+        return FileRecords(self.root / RECORDS / project / f"{stack}.json")
 
     @asynccontextmanager
     async def lock(self, project: str, stack: str, operation: str,
@@ -216,9 +230,7 @@ class FileRecords:
 
     async def write(self, record: DeployRecord) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(record.model_dump_json(), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, record.model_dump_json())
 
     async def delete(self) -> None:
         self.path.unlink(missing_ok=True)
