@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from launchdeck.testing import BUSYBOX, ensure_busybox_image  # noqa: E402
+from testkit import BUSYBOX, ensure_busybox_image  # noqa: E402
 
 
 def write_project(directory: Path, services: int) -> None:

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+# the test doubles (testkit/) live beside the tests, not in the installed package: children the
+# tests start (the moto server, scripts killed mid-deploy) import them from the checkout too
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_ROOT, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != _ROOT)])
+
 
 @pytest.fixture(scope="session")
 def docker_compose() -> str:
@@ -75,7 +81,7 @@ def docker_api():
     """The real Docker Engine's API, with the offline test image imported."""
     import docker
 
-    from launchdeck.testing import ensure_busybox_image
+    from testkit import ensure_busybox_image
 
     try:
         client = docker.from_env(timeout=120)
@@ -97,6 +103,6 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def debian_image(docker_api) -> str:
     """A Debian image with python3 and nodejs, also tagged python:3.12-slim and node:22-slim."""
-    from launchdeck.testing import ensure_debian_image
+    from testkit import ensure_debian_image
 
     return ensure_debian_image(docker_api)

@@ -12,7 +12,7 @@ import pytest
 
 from launchdeck.ci import Inputs, Runner, _check, _set_config, escape_data, escape_property, main
 from launchdeck.providers.local.provider import LocalProvider
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 
 def test_values_are_masked_line_by_line_before_anything_else(tmp_path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from launchdeck.compose.load import normalize_project_name
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "pw-31c7e0f2a9b84d55"

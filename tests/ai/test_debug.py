@@ -12,7 +12,7 @@ import pytest
 
 from launchdeck.ai.llm import AnthropicLLM
 from launchdeck.compose.load import normalize_project_name
-from launchdeck.testing import BUSYBOX, DEBIAN
+from testkit import BUSYBOX, DEBIAN
 from launchdeck.tools.config import config_set
 from launchdeck.tools.debug import debug
 from launchdeck.tools.deploy import deploy

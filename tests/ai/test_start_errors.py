@@ -13,7 +13,7 @@ import pytest
 from launchdeck import redact
 from launchdeck.ai import debug as dbg
 from launchdeck.engine.events import State
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 
 def _arm64_elf() -> bytes:

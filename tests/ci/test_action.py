@@ -14,7 +14,7 @@ import yaml
 
 from launchdeck import __version__
 from launchdeck.providers.local.spec import PROJECT, SERVICE
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 from tests.ci.runner import ACTION, Run, Runner
 from tests.providers.aws.conftest import SHOP, aws_env, moto_server  # noqa: F401 (fixtures)
 
@@ -192,7 +192,7 @@ def test_up_plan_down_on_aws(installed: Path, aws_env, tmp_path: Path) -> None: 
     assert up.ok, up.log
     assert up.outputs["result"] == "deployed" and up.outputs["url"] == "https://shop.example.com"
     assert set(json.loads(up.outputs["endpoints"])) >= {"web", "db", "cache"}
-    from launchdeck.providers.aws import testing as T
+    from testkit import aws as T
 
     ssm = T.session().client("ssm")
     stored = ssm.get_parameter(Name="/launchdeck/shop/dev/API_KEY", WithDecryption=True)

@@ -17,7 +17,7 @@ from launchdeck.engine.plan import Action
 from launchdeck.engine.status import LogLine
 from launchdeck.errors import ConfigMissing, ProviderError
 from launchdeck.providers.base import DeployOptions, LogQuery
-from launchdeck.testing import MemoryProvider
+from testkit import MemoryProvider
 
 THREE = """\
 services:

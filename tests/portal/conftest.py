@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

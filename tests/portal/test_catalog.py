@@ -21,7 +21,7 @@ from launchdeck.portal.watch import Watch
 from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.providers.local.provider import FileRecords
 from launchdeck.redact import HIDDEN
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 
 def _record(root: Path, project: str, stack: str) -> None:

@@ -25,7 +25,7 @@ from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import State
 from launchdeck.engine.plan import Action
 from launchdeck.providers.base import DeployOptions
-from launchdeck.testing import BUSYBOX, MemoryProvider
+from testkit import BUSYBOX, MemoryProvider
 from tests.providers.aws.conftest import aws_env, boto, calls, moto_server, strict  # noqa: F401
 
 COMPOSE = """\

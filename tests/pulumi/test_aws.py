@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from launchdeck.pulumi import Postgres, Project, Service
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 from tests.providers.aws.conftest import aws_env, moto_server  # noqa: F401
 from tests.pulumi.conftest import run_program
 
@@ -44,7 +44,7 @@ def created(aws_env) -> dict[str, Any]:  # noqa: F811
 
 
 def _session() -> Any:
-    from launchdeck.providers.aws import testing as T
+    from testkit import aws as T
 
     return T.session()
 

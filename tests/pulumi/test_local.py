@@ -18,7 +18,7 @@ from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.provider import LocalProvider
 from launchdeck.pulumi import DeploymentFailed, Project, Service
 from launchdeck.pulumi.provider import LaunchdeckProvider
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 from tests.pulumi.conftest import Ran, run_program
 
 TOKEN = "tok-pulumi-7c1d9e4b2a"

@@ -22,7 +22,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from launchdeck.compose.load import normalize_project_name
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 SECRET = "mcp-pw-8d3a61f0c2b94e17"
 TOKEN = "test-token-5b0c9e4d2a71"

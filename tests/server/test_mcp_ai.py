@@ -10,7 +10,7 @@ import anyio
 import mcp_types as types
 import pytest
 
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 from launchdeck.tools.config import config_set
 from launchdeck.tools.deploy import deploy
 from launchdeck.tools.destroy import destroy

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from launchdeck.providers.aws import testing as T
+from testkit import aws as T
 from launchdeck.providers.aws.api import Aws
 from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.tools.project import ProjectRef

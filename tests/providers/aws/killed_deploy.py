@@ -12,7 +12,7 @@ import sys
 import anyio
 
 from launchdeck.engine.deploy import deploy
-from launchdeck.providers.aws import testing as T
+from testkit import aws as T
 from launchdeck.providers.aws.api import Aws, is_mutating
 from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.tools.project import ProjectRef

@@ -17,7 +17,7 @@ from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import testing as T
+from testkit import aws as T
 from launchdeck.providers.base import DeployOptions, LogQuery
 from tests.providers.aws.conftest import SECRETS
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from launchdeck.providers.aws import names
-from launchdeck.providers.aws import testing as T
+from testkit import aws as T
 
 AWKWARD = ["web", "api.v1", "Web", "my_service", "_private", "9lives", "a" * 90, "x" * 300, "b.-_c"]
 """Service names compose accepts ([a-zA-Z0-9._-]+) that AWS names do not all allow."""

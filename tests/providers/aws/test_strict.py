@@ -14,7 +14,7 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from launchdeck.providers.aws import testing as T
+from testkit import aws as T
 
 _TASK = {"family": "shop-dev-web", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
          "cpu": "256", "memory": "512", "executionRoleArn": "arn:aws:iam::123456789012:role/x"}

@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from launchdeck.providers.gcp.api import Gcp
-from launchdeck.providers.gcp.fake import FakeGcp
+from testkit.gcp import FakeGcp
 from launchdeck.providers.gcp.provider import GcpProvider
 from launchdeck.tools.project import ProjectRef
 from tests.providers.aws.conftest import SECRETS, SHOP

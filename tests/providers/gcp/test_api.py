@@ -10,7 +10,7 @@ import pytest
 
 from launchdeck.providers.gcp import api
 from launchdeck.providers.gcp.api import Gcp, GcpError, create, deleted, if_found
-from launchdeck.providers.gcp.fake import FakeGcp
+from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from launchdeck.providers.gcp import policy
 from launchdeck.providers.gcp.api import Gcp, GcpError
-from launchdeck.providers.gcp.fake import FakeGcp
+from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
 BUCKET = f"{PROJECT}-launchdeck"
@@ -628,7 +628,7 @@ async def _private_access(gcp: Gcp) -> None:
     """Private services access on the default network: a peering range, then the connection."""
     from google.cloud import compute_v1 as c
 
-    from launchdeck.providers.gcp.fake.core import project_number
+    from testkit.gcp.core import project_number
 
     op = await gcp.call(
         "compute.GlobalAddresses",
@@ -803,7 +803,7 @@ def test_service_networking_wants_the_project_number(gcp: Gcp) -> None:
 
 def test_service_networking_lists_the_connection_made(gcp: Gcp) -> None:
     """After the connection's operation is done, listing by network finds it with its range."""
-    from launchdeck.providers.gcp.fake.core import project_number
+    from testkit.gcp.core import project_number
 
     async def scenario() -> object:
         await _private_access(gcp)
@@ -1104,7 +1104,7 @@ def test_private_google_access_and_nat_router(gcp: Gcp) -> None:
 
 def test_project_is_named_by_its_number(gcp: Gcp) -> None:
     """Resource Manager answers a project id with the project named by its number."""
-    from launchdeck.providers.gcp.fake.core import project_number
+    from testkit.gcp.core import project_number
 
     found = go(gcp.call, "cloudresourcemanager", "get_project", name=f"projects/{PROJECT}")
     assert (found.name, found.project_id) == (f"projects/{project_number(PROJECT)}", PROJECT)

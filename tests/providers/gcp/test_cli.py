@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from launchdeck.providers.gcp.fake import FakeGcp
+from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import PROJECT, SECRETS
 
 

@@ -22,8 +22,8 @@ from launchdeck.engine.plan import Action
 from launchdeck.errors import ProviderError
 from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.fake import FakeGcp
-from launchdeck.providers.gcp.fake.core import project_number
+from testkit.gcp import FakeGcp
+from testkit.gcp.core import project_number
 from launchdeck.providers.gcp.provider import GcpProvider
 from launchdeck.tools.project import ProjectRef
 from tests.providers.gcp.conftest import LOCATION, PROJECT, SECRETS

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import requests
 
-from launchdeck.providers.gcp.fake import FakeGcp
+from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT
 
 UNKNOWN_FIELD = [
@@ -116,12 +116,12 @@ def test_routing_by_host_reaches_the_same_api(fake: FakeGcp) -> None:
 
 
 def test_runs_on_its_own() -> None:
-    """`python -m launchdeck.providers.gcp.fake --port P` serves until stopped; it answers within seconds."""
+    """`python -m testkit.gcp --port P` serves until stopped; it answers within seconds."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "launchdeck.providers.gcp.fake", "--port", str(port)],
+        [sys.executable, "-m", "testkit.gcp", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )

@@ -16,8 +16,8 @@ from launchdeck.engine import lock
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError
-from launchdeck.providers.gcp.fake import FakeGcp
-from launchdeck.providers.gcp.fake.core import project_number
+from testkit.gcp import FakeGcp
+from testkit.gcp.core import project_number
 from launchdeck.providers.gcp.provider import GcpProvider
 from tests.providers.gcp.conftest import PROJECT, go
 

@@ -23,7 +23,7 @@ from launchdeck.providers.local.build import (
     request_for,
 )
 from launchdeck.providers.local.engine import resolve_endpoint
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(),
                                                                      platform.machine())

@@ -19,7 +19,7 @@ from launchdeck.errors import ConfigMissing, DeployRefused, EngineUnavailable, P
 from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.provider import LocalProvider
-from launchdeck.testing import BUSYBOX, Recorder
+from testkit import BUSYBOX, Recorder
 
 SECRET = "tok-5f1e9c0b7a2d4e63"
 

@@ -18,7 +18,7 @@ from launchdeck.errors import ProviderError
 from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.provider import LocalProvider
-from launchdeck.testing import BUSYBOX
+from testkit import BUSYBOX
 
 COMPOSE = f"""\
 services:

@@ -61,7 +61,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         env = {**os.environ, **MOTO_SETTINGS}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "launchdeck.providers.aws.testing", str(self.port), str(SETTLE)],
+            [sys.executable, "-m", "testkit.aws", str(self.port), str(SETTLE)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

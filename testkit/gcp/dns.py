@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from launchdeck.providers.gcp.fake import discovery
-from launchdeck.providers.gcp.fake.core import ApiError, Request, Rule, now_rfc3339, sequence
-from launchdeck.providers.gcp.fake.server import Api, Reply, Route
+from testkit.gcp import discovery
+from testkit.gcp.core import ApiError, Request, Rule, now_rfc3339, sequence
+from testkit.gcp.server import Api, Reply, Route
 
 _ZONES = "/dns/v1/projects/{project}/managedZones"
 

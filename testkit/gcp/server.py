@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp.core import (
     STATUS_BY_CODE,
     ApiError,
     Context,
@@ -301,7 +301,7 @@ class FakeGcp:
         with self.lock:
             if name not in self._apis:
                 module, cls, service, title = APIS[name]
-                loaded = importlib.import_module(f"launchdeck.providers.gcp.fake.{module}")
+                loaded = importlib.import_module(f"testkit.gcp.{module}")
                 instance = getattr(loaded, cls)(Context(self.knobs, self.api, self.lock))
                 instance.name, instance.service, instance.title = name, service, title
                 self._apis[name] = instance

@@ -20,7 +20,7 @@ from google.cloud.artifactregistry_v1.services.artifact_registry.transports.rest
 from google.iam.v1 import iam_policy_pb2
 from google.longrunning import operations_pb2
 
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp.core import (
     already_exists,
     check_labels,
     invalid,
@@ -28,9 +28,9 @@ from launchdeck.providers.gcp.fake.core import (
     page,
     sequence,
 )
-from launchdeck.providers.gcp.fake.run import REGIONS
-from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
-from launchdeck.providers.gcp.fake.shared import Operations, Policies, Work
+from testkit.gcp.run import REGIONS
+from testkit.gcp.server import Api, Route, routes_of
+from testkit.gcp.shared import Operations, Policies, Work
 
 REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _IMAGE = re.compile(

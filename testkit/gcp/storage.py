@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 import google_crc32c
 
-from launchdeck.providers.gcp.fake import discovery
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp import discovery
+from testkit.gcp.core import (
     ApiError,
     Request,
     Rule,
@@ -35,7 +35,7 @@ from launchdeck.providers.gcp.fake.core import (
     page,
     project_number,
 )
-from launchdeck.providers.gcp.fake.server import Api, Reply, Route
+from testkit.gcp.server import Api, Reply, Route
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 _UBLA_ACL = (

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from launchdeck.providers.gcp.fake.core import invalid
+from testkit.gcp.core import invalid
 
 
 @functools.cache

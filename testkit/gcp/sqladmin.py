@@ -18,10 +18,10 @@ from typing import Any
 
 from google.cloud import sqladmin_v1 as s
 
-from launchdeck.providers.gcp.fake.core import ApiError, Progress, check_labels, project_number
-from launchdeck.providers.gcp.fake.core import Rule as R
-from launchdeck.providers.gcp.fake.run import REGIONS
-from launchdeck.providers.gcp.fake.server import Api, Route
+from testkit.gcp.core import ApiError, Progress, check_labels, project_number
+from testkit.gcp.core import Rule as R
+from testkit.gcp.run import REGIONS
+from testkit.gcp.server import Api, Route
 
 INSTANCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,96}[a-z0-9])?$")
 TIER = re.compile(

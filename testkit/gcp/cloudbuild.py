@@ -22,9 +22,9 @@ from google.cloud.devtools.cloudbuild_v1.services.cloud_build.transports.rest_ba
 )
 from google.longrunning import operations_pb2
 
-from launchdeck.providers.gcp.fake.core import ApiError, Rule, invalid, not_found
-from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
-from launchdeck.providers.gcp.fake.shared import Operations, Work
+from testkit.gcp.core import ApiError, Rule, invalid, not_found
+from testkit.gcp.server import Api, Route, routes_of
+from testkit.gcp.shared import Operations, Work
 
 _S = cb.Build.Status
 _LOGGING = cb.BuildOptions.LoggingMode

@@ -17,7 +17,7 @@ import re
 import string
 from typing import Any
 
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp.core import (
     ApiError,
     already_exists,
     check_labels,
@@ -30,8 +30,8 @@ from launchdeck.providers.gcp.fake.core import (
     rules_of,
     sequence,
 )
-from launchdeck.providers.gcp.fake.server import Api, Route
-from launchdeck.providers.gcp.fake.shared import Operations, Policies, Work
+from testkit.gcp.server import Api, Route
+from testkit.gcp.shared import Operations, Policies, Work
 
 REGIONS = {
     "us-central1",

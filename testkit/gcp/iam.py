@@ -10,15 +10,15 @@ from typing import Any
 from google.cloud import iam_admin_v1 as ia
 from google.protobuf import empty_pb2
 
-from launchdeck.providers.gcp.fake.core import Rule as R
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp.core import Rule as R
+from testkit.gcp.core import (
     already_exists,
     etag_of,
     invalid,
     not_found,
     page,
 )
-from launchdeck.providers.gcp.fake.server import Api, Route
+from testkit.gcp.server import Api, Route
 
 ACCOUNT_ID = re.compile(r"^[a-z]([-a-z0-9]{4,28}[a-z0-9])$")
 

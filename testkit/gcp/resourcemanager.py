@@ -15,9 +15,9 @@ from google.cloud.resourcemanager_v3.services.projects.transports.rest_base impo
 )
 from google.iam.v1 import iam_policy_pb2, policy_pb2
 
-from launchdeck.providers.gcp.fake.core import PROJECT_ID, not_found, project_number
-from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
-from launchdeck.providers.gcp.fake.shared import Policies
+from testkit.gcp.core import PROJECT_ID, not_found, project_number
+from testkit.gcp.server import Api, Route, routes_of
+from testkit.gcp.shared import Policies
 
 
 class ResourceManagerApi(Api):

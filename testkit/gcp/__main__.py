@@ -1,4 +1,4 @@
-"""Runs the local GCP on its own: ``python -m launchdeck.providers.gcp.fake --port P``."""
+"""Runs the local GCP on its own: ``python -m testkit.gcp --port P``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import signal
 import threading
 import time
 
-from launchdeck.providers.gcp.fake.server import FakeGcp
+from testkit.gcp.server import FakeGcp
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m launchdeck.providers.gcp.fake",
+        prog="python -m testkit.gcp",
         description="A faithful local GCP for tests (see the module's docstring).",
     )
     parser.add_argument("--host", default="127.0.0.1")

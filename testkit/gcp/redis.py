@@ -17,7 +17,7 @@ from google.cloud.redis_v1.services.cloud_redis.transports.rest_base import (
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp.core import (
     ApiError,
     already_exists,
     check_labels,
@@ -26,9 +26,9 @@ from launchdeck.providers.gcp.fake.core import (
     page,
     sequence,
 )
-from launchdeck.providers.gcp.fake.run import REGIONS
-from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
-from launchdeck.providers.gcp.fake.shared import Operations, Work
+from testkit.gcp.run import REGIONS
+from testkit.gcp.server import Api, Route, routes_of
+from testkit.gcp.shared import Operations, Work
 
 INSTANCE_ID = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 VERSIONS = ("REDIS_3_2", "REDIS_4_0", "REDIS_5_0", "REDIS_6_X", "REDIS_7_0", "REDIS_7_2")

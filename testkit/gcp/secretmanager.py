@@ -18,7 +18,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports.re
 from google.iam.v1 import iam_policy_pb2
 from google.protobuf import empty_pb2
 
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp.core import (
     ApiError,
     already_exists,
     check_labels,
@@ -29,8 +29,8 @@ from launchdeck.providers.gcp.fake.core import (
     page,
     project_number,
 )
-from launchdeck.providers.gcp.fake.server import Api, Route, routes_of
-from launchdeck.providers.gcp.fake.shared import Policies
+from testkit.gcp.server import Api, Route, routes_of
+from testkit.gcp.shared import Policies
 
 SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 ACCESSORS = {"roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner"}

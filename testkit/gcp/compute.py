@@ -28,9 +28,9 @@ from typing import Any
 from google.cloud import compute_v1 as c
 from google.protobuf.descriptor import FieldDescriptor
 
-from launchdeck.providers.gcp.fake.core import ApiError, Progress, check_labels, rules_of, sequence
-from launchdeck.providers.gcp.fake.run import REGIONS
-from launchdeck.providers.gcp.fake.server import Api, Route
+from testkit.gcp.core import ApiError, Progress, check_labels, rules_of, sequence
+from testkit.gcp.run import REGIONS
+from testkit.gcp.server import Api, Route
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LINK = "https://www.googleapis.com/compute/v1/"

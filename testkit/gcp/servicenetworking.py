@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from launchdeck.providers.gcp.fake import discovery
-from launchdeck.providers.gcp.fake.core import (
+from testkit.gcp import discovery
+from testkit.gcp.core import (
     ApiError,
     Progress,
     Request,
@@ -23,7 +23,7 @@ from launchdeck.providers.gcp.fake.core import (
     project_number,
     sequence,
 )
-from launchdeck.providers.gcp.fake.server import Api, Reply, Route
+from testkit.gcp.server import Api, Reply, Route
 
 SERVICE = "servicenetworking.googleapis.com"
 _NETWORK = re.compile(r"^projects/([^/]+)/global/networks/([^/]+)$")

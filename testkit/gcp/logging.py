@@ -17,8 +17,8 @@ from typing import Any
 from google.cloud.logging_v2.types import logging as L
 from google.protobuf import json_format
 
-from launchdeck.providers.gcp.fake.core import Rule, invalid, sequence
-from launchdeck.providers.gcp.fake.server import Api, Route
+from testkit.gcp.core import Rule, invalid, sequence
+from testkit.gcp.server import Api, Route
 
 LOG_NAME = re.compile(
     r"^(projects|organizations|folders|billingAccounts)/[^/]+/logs/[A-Za-z0-9/_.%-]{1,512}$"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from launchdeck.providers.gcp.fake.core import ApiError, Progress, invalid, not_found
+from testkit.gcp.core import ApiError, Progress, invalid, not_found
 
 
 class Work:

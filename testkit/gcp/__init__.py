@@ -1,7 +1,7 @@
 """A faithful local GCP, so the GCP provider's tests run against real client libraries without Google.
 
 No Google emulator exists for most APIs launchdeck uses, so this package serves them from one
-HTTP server (``FakeGcp``; ``python -m launchdeck.providers.gcp.fake --port P`` runs it alone).
+HTTP server (``FakeGcp``; ``python -m testkit.gcp --port P`` runs it alone).
 
 Routing: each API lives under ``/<api>`` (``storage``, ``artifactregistry``, ``cloudbuild``,
 ``run``, ``secretmanager``, ``iam``, ``cloudresourcemanager``, ``logging``, ``sqladmin``,
@@ -34,7 +34,7 @@ Knobs, over HTTP and in Python (``fake.knobs.<name> = ...``; fields of ``Knobs``
 - ``POST /_fake/reset``: forget every resource, request and knob.
 """
 
-from launchdeck.providers.gcp.fake.core import Knobs
-from launchdeck.providers.gcp.fake.server import FakeGcp, is_mutating
+from testkit.gcp.core import Knobs
+from testkit.gcp.server import FakeGcp, is_mutating
 
 __all__ = ["FakeGcp", "Knobs", "is_mutating"]

@@ -1,4 +1,6 @@
-"""Helpers for launchdeck's own tests and benchmarks: images made offline, event recording.
+"""Test doubles and helpers for launchdeck's own tests and benchmarks (not shipped in the wheel):
+images made offline, event recording, the in-memory provider; testkit.aws (the moto harness) and
+testkit.gcp (the local GCP) beside it.
 
 No image registry is needed: the test image is a root filesystem of the machine's static
 busybox (Debian's busybox-static), imported into the Docker Engine. It has a shell, an HTTP
