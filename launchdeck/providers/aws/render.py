@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.model import Service
+from launchdeck.engine import hosts
+from launchdeck.engine.environment import Source, classify
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.build import arm64
 
@@ -104,39 +105,23 @@ def environment(service: Service, infra: Infra, config: Mapping[str, str]
     plain: dict[str, str] = {}
     secrets: dict[str, str] = {}
     derived: dict[str, str] = {}
-    for key, raw in sorted(service.environment.items()):
-        ref = service.config_ref(key)
-        if ref is not None:
-            secrets[key] = names.parameter(infra.project, infra.stack, ref)
-        elif raw is not None and key in service.env_refs:
-            # hosts first: a config value (a password) is never searched for store names
-            name = names.derived_parameter(infra.project, infra.stack, service.name, key)
-            derived[name] = substitute(_store_hosts(raw, infra.endpoints), config).value
-            secrets[key] = name
-        elif raw is not None:
-            plain[key] = _store_hosts(raw, infra.endpoints)
+    for var in classify(service, config, lambda value: _store_hosts(value, infra.endpoints)):
+        if var.source is Source.CONFIG:
+            secrets[var.key] = names.parameter(infra.project, infra.stack, var.value)
+        elif var.source is Source.DERIVED:
+            name = names.derived_parameter(infra.project, infra.stack, service.name, var.key)
+            derived[name] = var.value
+            secrets[var.key] = name
+        else:
+            plain[var.key] = var.value
     return plain, secrets, derived
-
-
-def host_pattern(service: str) -> re.Pattern[str]:
-    """Where ``service`` stands as a host in an environment value (``@db:5432``, ``//cache``,
-    ``HOST=api``, or the whole value), not inside a longer word."""
-    return re.compile(rf"(^|[/@=,]){re.escape(service)}(?=$|[:/?,])")
-
-
-def names_host(value: str, service: str) -> bool:
-    """Whether ``value`` uses ``service`` as a host name."""
-    return host_pattern(service).search(value) is not None
 
 
 def _store_hosts(value: str, endpoints: Mapping[str, str]) -> str:
     """``value`` with each managed store's service name, where it stands as a host, replaced
     by the store's endpoint (``postgres://u:p@db:5432/app`` -> ``...@app-dev-db.x.rds...``),
     and a PostgreSQL URL so rewritten made to ask for TLS unless it says how already."""
-    rewritten = False
-    for name, host in endpoints.items():
-        value, count = host_pattern(name).subn(lambda m, h=host: m.group(1) + h, value)
-        rewritten = rewritten or count > 0
+    value, rewritten = hosts.replace(value, endpoints)
     if rewritten and _POSTGRES_URL.match(value) and "sslmode=" not in value:
         value += "&sslmode=require" if "?" in value.split("://", 1)[1].split("@")[-1] else "?sslmode=require"
     return value

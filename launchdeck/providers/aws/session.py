@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import models, poll
+from launchdeck.engine import hosts, models, poll
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, service_parts
@@ -26,7 +26,7 @@ from launchdeck.providers.aws import (
     inventory,
     names,
     network,
-    order,
+
     region,
     render,
     rollout,
@@ -64,7 +64,7 @@ class AwsSession:
         self.zones: dict[str, str] = {}
         self.depths: dict[str, int] = {}
         """Unit -> the length of the chain of calls that made it (for the benchmark)."""
-        self.ordering = order.graph(project)
+        self.ordering = hosts.graph(project)
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
         self.created: list[str] = []
@@ -422,7 +422,7 @@ class AwsSession:
         any more. A store's data is never removed here (`compose down` does, with a final
         snapshot)."""
         aws = self.aws
-        for name in order.to_roll(self.project, self.created, self.restarted):
+        for name in hosts.to_roll(self.project, self.created, self.restarted):
             if name in self.live:
                 self.say(name, "restarting so that its tasks resolve the new services it names")
                 await aws("ecs", "update_service", cluster=names.CLUSTER,

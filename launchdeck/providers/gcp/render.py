@@ -24,6 +24,8 @@ from typing import Any
 
 from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.model import Service
+from launchdeck.engine import hosts
+from launchdeck.engine.environment import Source, classify
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 
@@ -148,14 +150,7 @@ def rewrite(value: str, infra: Infra, own: str) -> str:
         value = re.sub(rf"(^|[@=,;\s\"']){quoted}:\d+(?=$|[/?#,;\s\"'])", rf"\g<1>{host}:443", value)
         if value == name:
             value = host
-    for name, host in sorted(infra.endpoints.items()):
-        value = re.sub(rf"(^|[/@=,;\s\"']){re.escape(name)}(?=$|[:/?,;\s\"'])", rf"\g<1>{host}", value)
-    return value
-
-
-def mentions(value: str, name: str) -> bool:
-    """Whether ``value`` names ``name`` where a host would stand."""
-    return re.search(rf"(^|[/@=,;\s\"']){re.escape(name)}(?=$|[:/?#,;\s\"'])", value) is not None
+    return hosts.replace(value, infra.endpoints)[0]
 
 
 def environment(
@@ -182,7 +177,7 @@ def environment(
             )
         if key == "PORT":
             if raw is not None and raw == str(container_port):
-                continue  # Cloud Run sets PORT to the container port itself
+                continue  # Cloud Run sets PORT to the container port itself, as written
             raise ProviderError(
                 f"{service.name}: PORT is set by Cloud Run to the container port ({container_port})",
                 provider="gcp",
@@ -190,16 +185,17 @@ def environment(
                 hint="Remove PORT from its environment, or make the service listen on the port its "
                 "ports entry names.",
             )
-        ref = service.config_ref(key)
-        if ref is not None:
-            secret(key, names.secret_id(infra.project, infra.stack, ref))
-        elif key in service.env_refs:
-            secret_id = names.derived_secret_id(infra.project, infra.stack, service.name, key)
-            # hosts first: a config value (a password) is never searched for host names
-            derived[secret_id] = substitute(rewrite(raw, infra, service.name), config).value
-            secret(key, secret_id)
+    for var in classify(service, config, lambda value: rewrite(value, infra, service.name)):
+        if var.key == "PORT":
+            continue
+        if var.source is Source.CONFIG:
+            secret(var.key, names.secret_id(infra.project, infra.stack, var.value))
+        elif var.source is Source.DERIVED:
+            secret_id = names.derived_secret_id(infra.project, infra.stack, service.name, var.key)
+            derived[secret_id] = var.value
+            secret(var.key, secret_id)
         else:
-            env.append({"name": key, "value": rewrite(raw, infra, service.name)})
+            env.append({"name": var.key, "value": var.value})
     if service.llm is not None:  # what Google's model SDKs read to reach Vertex AI
         given = {e["name"] for e in env}
         for key, value in (
@@ -214,16 +210,11 @@ def environment(
 
 def reaches(service: Service, infra: Infra, config: Mapping[str, str]) -> tuple[set[str], set[str]]:
     """(stores, internal services) whose names ``service``'s environment uses as hosts."""
-    values = [
-        substitute(v, config).value if k in service.env_refs else v
-        for k, v in service.environment.items()
-        if v is not None
-    ]
-    stores = {name for name in infra.stores if any(mentions(v, name) for v in values)}
+    values = hosts.values(service, lambda v: substitute(v, config).value)
+    stores = {name for name in infra.stores if any(hosts.mentions(v, name) for v in values)}
     stores |= {name for name in service.depends_on if name in infra.stores}
-    internal = {
-        name for name in infra.internal if name != service.name and any(mentions(v, name) for v in values)
-    }
+    internal = {name for name in infra.internal
+                if name != service.name and any(hosts.mentions(v, name) for v in values)}
     return stores, internal
 
 

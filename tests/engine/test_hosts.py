@@ -6,7 +6,7 @@ import pytest
 
 from launchdeck.compose.load import load
 from launchdeck.engine import dag
-from launchdeck.providers.aws import order
+from launchdeck.engine import hosts as order
 
 SHOP = """\
 name: shop
