@@ -217,13 +217,19 @@ class _MemoryUnit:
 
 
 class _MemorySession:
-    extras: tuple[str, ...] = ()
+    stores = None
+    ingress = None
+    gateway = None
+    models: dict[str, str] = {}
+    waits_for_named = False
+    interval = 0.001
 
     def __init__(self, provider: MemoryProvider, project: Any, stack: str,
                  config: dict[str, str], etag: str) -> None:
         self.provider, self.project, self.stack, self.config, self.etag = \
             provider, project, stack, config, etag
         self.live = provider.units.setdefault((project.name, stack), {})
+        self.services = _MemoryServices(self)
 
     async def observe(self) -> dict[str, Any]:
         from launchdeck.engine.events import State
@@ -250,46 +256,48 @@ class _MemorySession:
                                  service=service.name, hint="Fix the Dockerfile.")
         return tag
 
-    def render(self, name: str, image: str | None) -> Any:
-        from launchdeck.engine.plan import service_parts
-        from launchdeck.providers.base import Kind, Unit
-
-        service = self.project.services[name]
-        parts = service_parts(service, image or "", self.config, project=self.project.name,
-                              stack=self.stack)
-        replicas = service.replica_count
-        return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
-                    spec=image, replicas=replicas, replace_on_change=True)
-
     async def prepare(self) -> None:
         """Nothing is shared between units in memory."""
 
-    async def apply(self, unit: Any, action: Any, found: Any, progress: Any) -> None:
+    async def tidy(self) -> None:
+        """Nothing is left over in memory."""
+
+
+class _MemoryServices:
+    """Services (and stores, which run as services here) kept in a dict."""
+
+    def __init__(self, session: _MemorySession) -> None:
+        self.session, self.provider = session, session.provider
+
+    def render(self, service: Any, image: str) -> Any:
+        from launchdeck.providers.base import Rendered
+
+        return Rendered(spec=image)
+
+    async def apply(self, unit: Any, action: Any, progress: Any) -> None:
         from launchdeck.engine.events import State
 
         self.provider.changes.append((action.value.lower(), unit.name))
-        self.live[unit.name] = _MemoryUnit(unit.digest, unit.kind.value, unit.replicas,
-                                           State.SERVICE_DEPLOYMENT_PENDING, self.etag, unit.spec)
+        self.session.live[unit.name] = _MemoryUnit(unit.digest, unit.kind.value, unit.replicas,
+                                                   State.SERVICE_DEPLOYMENT_PENDING,
+                                                   self.session.etag, unit.spec)
 
-    async def settle(self, unit: Any, *, deadline: float, until_exit: bool, progress: Any) -> Any:
+    async def look(self, unit: Any, progress: Any) -> Any:
         from launchdeck.engine.events import State
         from launchdeck.engine.status import ServiceStatus
 
-        live = self.live[unit.name]
+        live = self.session.live[unit.name]
         failed = unit.name in self.provider.failing_services
         live.state = State.SERVICE_DEPLOYMENT_FAILED if failed else \
             State.SERVICE_DEPLOYMENT_COMPLETED
         return ServiceStatus(name=unit.name, state=live.state, replicas_running=unit.replicas,
                              replicas_desired=unit.replicas, deployment_id=live.etag,
-                             exit_code=0 if until_exit else None,
+                             exit_code=0 if unit.once else None,
                              message="never became healthy" if failed else "")
 
     async def remove(self, name: str, found: Any, progress: Any) -> None:
         self.provider.changes.append(("delete", name))
-        self.live.pop(name, None)
-
-    async def tidy(self) -> None:
-        """Nothing is left over in memory."""
+        self.session.live.pop(name, None)
 
 
 class _MemoryConfig:

@@ -24,7 +24,7 @@ from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine import context, dag, poll
+from launchdeck.engine import context, dag, kinds, poll
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.gather import gather
@@ -82,7 +82,7 @@ async def plan(ready: Ready, *, options: DeployOptions | None = None) -> PlanRes
     session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
     found, record = await gather(session.observe, provider.records(project.name, ready.stack).read)
     images, _ = await _images(session, project)
-    units = _render_all(session, project, images)
+    units = _render_all(session, ready, images)
     changes = _changes(units, found, record, options.force)
     return PlanResult(project=project.name, stack=ready.stack, provider=provider.name,
                       changes=list(changes.values()))
@@ -134,10 +134,15 @@ def _quiet(state: State | None, message: str, *, log: bool = False) -> None:
     """Progress nobody watches (a plan's reads)."""
 
 
-def _render_all(session: Session, project: Project, images: Mapping[str, str]) -> dict[str, Unit]:
-    units = {name: session.render(name, images.get(name)) for name in project.services}
-    units.update({name: session.render(name, None) for name in session.extras})
-    return units
+def _render_all(session: Session, ready: Ready, images: Mapping[str, str]) -> dict[str, Unit]:
+    names = list(ready.project.services)
+    if session.ingress is not None and session.ingress.render().routes:
+        names.append(kinds.LOAD_BALANCER)
+    return {name: _render(session, ready, name, images.get(name)) for name in names}
+
+
+def _render(session: Session, ready: Ready, name: str, image: str | None) -> Unit:
+    return kinds.render(session, ready.project, ready.stack, ready.config, name, image)
 
 
 def _changes(units: Mapping[str, Unit], found: Mapping[str, Found], record: DeployRecord | None,
@@ -202,7 +207,7 @@ class _Run:
         self.found: Mapping[str, Found] = found
         self.earlier: DeployRecord | None = earlier
         images, self.sources = await _images(session, project)
-        units = _render_all(session, project, images)
+        units = _render_all(session, self.ready, images)
         self.changes = _changes(units, found, earlier, self.options.force)
         building = [name for name, c in self.changes.items()
                     if c.action is not Action.NOOP and name in self.sources]
@@ -249,7 +254,8 @@ class _Run:
 
     async def _remove(self, name: str) -> None:
         self.emit(name, None, "removing: no longer in the project")
-        await self.session.remove(name, self.found[name], self.progress(name))
+        found = self.found[name]
+        await kinds.driver(self.session, found.kind).remove(name, found, self.progress(name))
 
     async def _build(self, name: str) -> None:
         build = self.builds[name]
@@ -274,7 +280,7 @@ class _Run:
                 return
             image = build.image
         try:
-            status = await self._apply(name, image, milestones, until_exit=until_exit)
+            status = await self._apply(name, image, milestones)
         except LaunchdeckError as exc:
             status = ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_FAILED, message=str(exc),
                                    deployment_id=self.etag)
@@ -289,10 +295,9 @@ class _Run:
             milestones.started.set()
             milestones.healthy.set()
 
-    async def _apply(self, name: str, image: str | None, milestones: dag.Milestones, *,
-                     until_exit: bool) -> ServiceStatus:
+    async def _apply(self, name: str, image: str | None, milestones: dag.Milestones) -> ServiceStatus:
         session = self.session
-        unit = session.render(name, image)  # what its dependencies made is known now
+        unit = _render(session, self.ready, name, image)  # what its dependencies made is known now
         found = self.found.get(name)
         action, reason = _decide(unit, found, (self.earlier.parts if self.earlier else {}).get(name),
                                  self.options.force)
@@ -308,10 +313,10 @@ class _Run:
             if self.builds.get(name) is not None:
                 self.emit(name, State.UPDATE_QUEUED, reason)
             progress(State.SERVICE_DEPLOYMENT_PENDING, reason)
-            await session.apply(unit, action, found, progress)
+            await kinds.driver(session, unit.kind).apply(unit, action, progress)
         milestones.started.set()
-        status = await session.settle(unit, deadline=poll.clock() + self.options.wait_timeout,
-                                      until_exit=until_exit, progress=progress)
+        status = await kinds.settle(session, unit, deadline=poll.clock() + self.options.wait_timeout,
+                                    wait_timeout=self.options.wait_timeout, progress=progress)
         if not status.state.failed:
             self.applied[name] = dict(unit.parts)
         if status.deployment_id is None:

@@ -93,6 +93,9 @@ class Unit:
     endpoint the environment names, the load balancer of an ingress port)."""
     replace_on_change: bool = False
     """A changed unit is replaced (new containers) rather than updated in place."""
+    once: bool = False
+    """A service others wait on to complete (``service_completed_successfully``): it runs to
+    its end, and its exit code is judged."""
 
     @property
     def digest(self) -> str:
@@ -118,18 +121,86 @@ class Progress(Protocol):
     def __call__(self, state: State | None, message: str, *, log: bool = False) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A compose service as the target runs it (``spec``, opaque to the engine).
+
+    ``hash`` digests the target's own form of it (a task definition, a Cloud Run spec), which
+    joins the digest together with the replica count; a target that makes containers straight
+    from the compose settings has none, replaces a changed unit and scales one in place.
+    """
+
+    spec: Any
+    hash: str | None = None
+    replicas: int | None = None
+    """Replicas it runs, when not the compose count (a model the target serves runs none)."""
+
+
+class Balancer(Protocol):
+    """A load balancer's routes (each names the ``service`` behind it) and the DNS zones of
+    their domains."""
+
+    routes: Sequence[Any]
+    zones: Mapping[str, Any]
+
+
+class StoreSpec(Protocol):
+    """A managed store as the target would make it: its kind, settings and password."""
+
+    kind: str
+    settings: Mapping[str, str]
+    password: str | None
+
+
+class Driver(Protocol):
+    """What a provider does with one kind of unit: change it, look at it, remove it."""
+
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None: ...
+
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        """Where the unit stands now, from one read: a final state, or pending to look again."""
+        ...
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None: ...
+
+
+class ServiceDriver(Driver, Protocol):
+    def render(self, service: Service, image: str) -> Rendered: ...
+
+
+class StoreDriver(Driver, Protocol):
+    def render(self, service: Service) -> StoreSpec: ...
+
+
+class IngressDriver(Driver, Protocol):
+    def render(self) -> Balancer: ...
+
+
 class Session(Protocol):
     """One deploy (or plan) of a project on a target; holds what it learns on the way.
 
-    A plan calls only ``observe``, ``image(build=False)`` and ``render``, which change
-    nothing. A deploy then calls ``prepare``, and for each unit, in dependency order,
-    ``image(build=True)``, ``render`` again (what its dependencies made is known now),
-    ``apply`` unless the plan is NOOP, and ``settle``; finally ``remove`` for each unit the
-    project no longer has, and ``tidy``.
+    A plan calls only ``observe`` and ``image(build=False)`` and renders each unit through
+    the drivers, which changes nothing. A deploy then calls ``prepare``, and for each unit, in
+    dependency order, ``image(build=True)``, renders it again (what its dependencies made is
+    known now), applies it through its kind's driver unless the plan is NOOP and looks at it
+    until it settles; finally it removes each unit the project no longer has, and ``tidy``.
     """
 
-    extras: Sequence[str]
-    """The provider's own units besides the compose services (e.g. a load balancer)."""
+    services: ServiceDriver
+    stores: StoreDriver | None
+    """Managed stores as the target's own databases; None: they run as services."""
+    ingress: IngressDriver | None
+    """The load balancer in front of the ingress ports; None when the project needs none."""
+    models: Mapping[str, str]
+    """Where each model service answers, for the services that depend on it."""
+    gateway: Mapping[str, str] | None
+    """What the model gateway that stands in for a model service reads; None when the target
+    serves models itself."""
+    waits_for_named: bool
+    """A service starts after the services and stores its environment names (their names
+    become endpoints, or must resolve when it starts)."""
+    interval: float
+    """Seconds between two looks at a unit settling."""
 
     async def observe(self) -> Mapping[str, Found]: ...
 
@@ -139,17 +210,7 @@ class Session(Protocol):
         context of a service built from source, read once per deploy by the engine."""
         ...
 
-    def render(self, name: str, image: str | None) -> Unit: ...
-
     async def prepare(self) -> None: ...
-
-    async def apply(self, unit: Unit, action: Action, found: Found | None,
-                    progress: Progress) -> None: ...
-
-    async def settle(self, unit: Unit, *, deadline: float, until_exit: bool,
-                     progress: Progress) -> ServiceStatus: ...
-
-    async def remove(self, name: str, found: Found, progress: Progress) -> None: ...
 
     async def tidy(self) -> None: ...
 

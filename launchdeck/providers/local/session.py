@@ -14,13 +14,13 @@ from typing import Any
 import anyio
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import models, poll
+from launchdeck.engine import kinds, poll
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Sink, State
-from launchdeck.engine.plan import Action, service_parts
+from launchdeck.engine.plan import Action
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
-from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
+from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.providers.local import build, runner
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
@@ -30,7 +30,14 @@ _LOG_TAIL = 20
 
 
 class LocalSession:
-    extras: tuple[str, ...] = ()
+    """The session, and the driver of its services: managed stores run as containers, names
+    resolve through Docker's DNS whenever a container asks, and the Docker Model Runner
+    serves model services."""
+
+    stores = None
+    ingress = None
+    gateway = None
+    waits_for_named = False
 
     def __init__(self, provider: LocalProvider, api: Any, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink) -> None:
@@ -41,6 +48,8 @@ class LocalSession:
         """Service -> ids of the containers settle watches."""
         self.runner: str | None = None
         """The Docker Model Runner's URL, when the project has model services."""
+        self.services = self
+        self.interval = provider.poll
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -61,7 +70,7 @@ class LocalSession:
         if self.runner:  # the runner serves them: nothing of a model service is ever missing
             for name, service in self.project.services.items():
                 if service.model_provider is not None:
-                    unit = self.render(name, self.runner)
+                    unit = kinds.render(self, self.project, self.stack, self.config, name, self.runner)
                     found[name] = Found(unit.digest, replicas=0, status=_served(name, self.runner))
         return found
 
@@ -105,15 +114,16 @@ class LocalSession:
                                 f"{C.reason(exc)}", provider="local", service=service.name,
                                 hint="Build it, or check the image name.") from exc
 
-    def render(self, name: str, image: str | None) -> Unit:
-        service = self._service(name)
+    @property
+    def models(self) -> dict[str, str]:
+        """Where each model service answers: the runner, for the services that depend on it."""
+        return {n: runner.from_containers(self.runner) for n, s in self.project.services.items()
+                if s.model_provider is not None and self.runner}
+
+    def render(self, service: Service, image: str) -> Rendered:
         if service.model_provider is not None:
-            parts = {"model": service.model_provider, "runner": image or ""}
-            return Unit(name, Kind.SERVICE, parts, spec=None, replicas=0)
-        parts = service_parts(service, image or "", self.config, project=self.project.name,
-                              stack=self.stack)
-        return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
-                    spec=image or "", replicas=service.replica_count, replace_on_change=True)
+            return Rendered(spec=None, replicas=0)  # the runner serves it: no container
+        return Rendered(spec=image)
 
     # -- changing --------------------------------------------------------------------------
 
@@ -155,12 +165,9 @@ class LocalSession:
 
     def _service(self, name: str) -> Service:
         """Compose service ``name`` with what its model dependencies give it (the runner)."""
-        endpoints = {n: runner.from_containers(self.runner) for n, s in self.project.services.items()
-                     if s.model_provider is not None and self.runner}
-        return models.with_models(self.project, name, endpoints)
+        return kinds.running(self.project, name, self.models, None)
 
-    async def apply(self, unit: Unit, action: Action, found: Found | None,
-                    progress: Progress) -> None:
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         name, service = unit.name, self._service(unit.name)
         if service.model_provider is not None:
             return  # the runner serves it: nothing to start
@@ -240,37 +247,25 @@ class LocalSession:
         return bool(await poll.until(check, interval=self.provider.poll,
                                      timeout=self.options.wait_timeout))
 
-    async def settle(self, unit: Unit, *, deadline: float, until_exit: bool,
-                     progress: Progress) -> ServiceStatus:
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         name = unit.name
         if self.project.services[name].model_provider is not None:
             return _served(name, self.runner or "")
-        ids = self.running.get(name, [])
-        seen: list[C.Container] = []
-
-        async def check() -> str | None:
-            """None while waiting; "" when every container is where it should be; else why not."""
-            seen[:] = [await C.in_thread(self.api.inspect_container, i) for i in ids]
-            verdicts = [C.verdict(c, exited_ok=until_exit) for c in seen]
-            failed = next((c for c, v in zip(seen, verdicts, strict=True) if v not in ("ok", "wait")),
-                          None)
-            if failed is not None:
-                return await self._explain(failed, C.verdict(failed, exited_ok=until_exit))
-            return "" if all(v == "ok" for v in verdicts) else None
-
-        why = await poll.until(check, interval=self.provider.poll, deadline=deadline)
+        seen = [await C.in_thread(self.api.inspect_container, i) for i in self.running.get(name, [])]
         status = C.status(name, unit.replicas, seen)
         status.deployment_id = self.etag
-        if why is None:
-            why = (f"not healthy after {self.options.wait_timeout:g}s "
-                   f"(health: {(C.health(seen[0]) if seen else None) or 'none'})")
-        if why:
+        verdicts = [C.verdict(c, exited_ok=unit.once) for c in seen]
+        failed = next((c for c, v in zip(seen, verdicts, strict=True) if v not in ("ok", "wait")), None)
+        if failed is not None:
             status.state = State.SERVICE_DEPLOYMENT_FAILED
-            status.message = why
-        else:
+            status.message = await self._explain(failed, C.verdict(failed, exited_ok=unit.once))
+        elif all(v == "ok" for v in verdicts):
             status.state = State.SERVICE_DEPLOYMENT_COMPLETED
-            if until_exit:
+            if unit.once:
                 status.exit_code = seen[0]["State"]["ExitCode"] if seen else None
+        else:
+            status.state = State.SERVICE_DEPLOYMENT_PENDING
+            status.message = f"health: {(C.health(seen[0]) if seen else None) or 'none'}"
         return status
 
     async def _explain(self, c: C.Container, verdict: str) -> str:

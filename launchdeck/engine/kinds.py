@@ -1,0 +1,148 @@
+"""The kinds of unit a deploy makes — service, managed store, ingress — as every target has them.
+
+A provider renders only what is its own (a task definition, a Cloud Run service, a container
+spec; a store's engine and version; a load balancer's routes) and drives its API for each
+kind. What a unit is made of is decided here once: the parts of its digest, the model gateway
+that stands in for a model service on a cloud, the units it waits for, which driver applies
+it, how long the engine waits for it and what it says when the wait runs out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from launchdeck.compose.model import Project, Service
+from launchdeck.engine import hosts, models, poll
+from launchdeck.engine.events import State
+from launchdeck.engine.plan import RENDERED, config_digest, digest_of, service_parts
+from launchdeck.engine.status import ServiceStatus
+
+if TYPE_CHECKING:
+    from launchdeck.providers.base import Driver, Progress, Session, Unit
+
+LOAD_BALANCER = "(load balancer)"
+"""The load balancer's unit: a name no compose service can have."""
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """Who a managed PostgreSQL is for, from the variables its image reads."""
+
+    user: str
+    database: str
+    password: str | None
+
+
+def postgres(service: Service, config: Mapping[str, str]) -> Database:
+    """POSTGRES_USER (default ``postgres``), POSTGRES_DB (default the user), POSTGRES_PASSWORD,
+    as the postgres image reads them, config filled in."""
+    env = service.resolved_environment(config)
+    user = env.get("POSTGRES_USER") or "postgres"
+    return Database(user, env.get("POSTGRES_DB") or user, env.get("POSTGRES_PASSWORD"))
+
+
+def running(project: Project, name: str, endpoints: Mapping[str, str],
+            gateway: Mapping[str, str] | None) -> Service:
+    """Compose service ``name`` as the target runs it: with the variables its model
+    dependencies give it (``endpoints``: where each model service answers), and, on a target
+    that does not serve models itself, a model service as the OpenAI-compatible gateway in
+    its place (with ``gateway`` in its environment)."""
+    service = models.with_models(project, name, endpoints)
+    if service.model_provider is not None and gateway is not None:
+        service = models.gateway(service, gateway)
+    return service
+
+
+def render(session: Session, project: Project, stack: str, config: Mapping[str, str],
+           name: str, image: str | None) -> Unit:
+    """Unit ``name`` of the project as ``session``'s target would make it; no I/O."""
+    from launchdeck.providers.base import Kind, Unit
+
+    if name == LOAD_BALANCER:
+        assert session.ingress is not None
+        balancer = session.ingress.render()
+        parts = {"routes": digest_of([dataclasses.asdict(r) for r in balancer.routes]),
+                 "zones": digest_of({d: _plain(z) for d, z in balancer.zones.items()})}
+        return Unit(name, Kind.INGRESS, parts, spec=balancer)
+    service = running(project, name, session.models, session.gateway)
+    if service.managed_store and session.stores is not None:
+        spec = session.stores.render(service)
+        parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
+        if spec.password is not None:
+            parts["config:password"] = config_digest(project.name, stack, "password", spec.password)
+        return Unit(name, Kind.STORE, parts, spec=spec)
+    driver = session.services
+    rendered = driver.render(service, image or "")
+    parts = service_parts(service, image or "", config, project=project.name, stack=stack,
+                          exclude_replicas=rendered.hash is None)
+    if rendered.hash is not None:
+        parts[RENDERED] = rendered.hash
+    return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
+                spec=rendered.spec,
+                replicas=service.replica_count if rendered.replicas is None else rendered.replicas,
+                after=frozenset(after(session, project, name)),
+                replace_on_change=rendered.hash is None, once=runs_once(project, name))
+
+
+def runs_once(project: Project, name: str) -> bool:
+    """Whether a service waits for ``name`` to complete successfully: it runs to its end."""
+    return any(dep == name and d.condition == "service_completed_successfully"
+               for s in project.services.values() for dep, d in s.depends_on.items())
+
+
+def _plain(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def after(session: Session, project: Project, name: str) -> set[str]:
+    """What unit ``name`` waits for besides its depends_on: on a target that rewrites names
+    (``session.waits_for_named``), the stores it names or depends on (their endpoint is its
+    value) and the services it names (their name must resolve when it starts), loops left
+    out; and the load balancer in front of it."""
+    service = project.services[name]
+    out: set[str] = set()
+    if session.waits_for_named:
+        out = {s for s in hosts.graph(project)[name]
+               if s not in service.depends_on or project.services[s].managed_store}
+    if session.ingress is not None and any(r.service == name for r in session.ingress.render().routes):
+        out.add(LOAD_BALANCER)
+    return out
+
+
+def driver(session: Session, unit_kind: Any) -> Driver:
+    """The provider's driver for a kind of unit."""
+    from launchdeck.providers.base import Kind
+
+    if unit_kind is Kind.INGRESS:
+        assert session.ingress is not None
+        return session.ingress
+    if unit_kind is Kind.STORE and session.stores is not None:
+        return session.stores
+    return session.services
+
+
+async def settle(session: Session, unit: Unit, *, deadline: float, wait_timeout: float,
+                 progress: Progress) -> ServiceStatus:
+    """Look at ``unit`` until it reaches a final state or the deadline passes; then it is still
+    rolling out (the target may yet finish it), and the last look says how far it got."""
+    seen: list[ServiceStatus] = []
+    look = driver(session, unit.kind).look
+
+    async def check() -> ServiceStatus | None:
+        status = await look(unit, progress)
+        seen[:] = [status]
+        return status if status.state.final else None
+
+    status = await poll.until(check, interval=session.interval, deadline=deadline)
+    if status is not None:
+        return status
+    status = seen[0] if seen else ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING)
+    said = f": {status.replicas_running}/{status.replicas_desired} running" \
+        if status.replicas_desired else ""
+    detail = f" ({status.message})" if status.message else ""
+    return status.model_copy(update={
+        "state": State.SERVICE_DEPLOYMENT_PENDING,
+        "message": f"still rolling out after {wait_timeout:g}s{said}{detail}"})
