@@ -186,7 +186,7 @@ class MemoryProvider:
                       options: Any, sink: Any) -> _MemorySession:
         return _MemorySession(self, project, stack, dict(config), deployment_id)
 
-    async def status(self, project: Any, stack: str) -> dict[str, Any]:
+    def statuses(self, project: Any, stack: str) -> dict[str, Any]:
         from launchdeck.engine.status import ServiceStatus
 
         return {name: ServiceStatus(name=name, state=unit.state, replicas_running=unit.replicas,
@@ -223,6 +223,7 @@ class _MemorySession:
     models: dict[str, str] = {}
     waits_for_named = False
     interval = 0.001
+    refusal = None
 
     def __init__(self, provider: MemoryProvider, project: Any, stack: str,
                  config: dict[str, str], etag: str) -> None:
@@ -235,7 +236,7 @@ class _MemorySession:
         from launchdeck.engine.events import State
         from launchdeck.providers.base import Found, Kind
 
-        statuses = await self.provider.status(self.project, self.stack)
+        statuses = self.provider.statuses(self.project, self.stack)
         return {name: Found(unit.digest, kind=Kind(unit.kind), replicas=unit.replicas,
                             ready=unit.state is State.SERVICE_DEPLOYMENT_COMPLETED,
                             status=statuses.get(name))

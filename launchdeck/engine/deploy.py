@@ -24,7 +24,7 @@ from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine import context, dag, kinds, poll
+from launchdeck.engine import context, dag, kinds
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.gather import gather
@@ -81,6 +81,8 @@ async def plan(ready: Ready, *, options: DeployOptions | None = None) -> PlanRes
     provider, project = ready.provider, ready.project
     session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
     found, record = await gather(session.observe, provider.records(project.name, ready.stack).read)
+    if session.refusal is not None:
+        raise session.refusal
     images, _ = await _images(session, project)
     units = _render_all(session, ready, images)
     changes = _changes(units, found, record, options.force)
@@ -204,6 +206,8 @@ class _Run:
         session, project = self.session, self.project
         records = self.ready.provider.records(project.name, self.ready.stack)
         found, earlier = await gather(session.observe, records.read)
+        if session.refusal is not None:
+            raise session.refusal
         self.found: Mapping[str, Found] = found
         self.earlier: DeployRecord | None = earlier
         images, self.sources = await _images(session, project)
@@ -315,8 +319,8 @@ class _Run:
             progress(State.SERVICE_DEPLOYMENT_PENDING, reason)
             await kinds.driver(session, unit.kind).apply(unit, action, progress)
         milestones.started.set()
-        status = await kinds.settle(session, unit, deadline=poll.clock() + self.options.wait_timeout,
-                                    wait_timeout=self.options.wait_timeout, progress=progress)
+        status = await kinds.settle(session, unit, wait_timeout=self.options.wait_timeout,
+                                    progress=progress)
         if not status.state.failed:
             self.applied[name] = dict(unit.parts)
         if status.deployment_id is None:

@@ -124,10 +124,23 @@ def driver(session: Session, unit_kind: Any) -> Driver:
     return session.services
 
 
-async def settle(session: Session, unit: Unit, *, deadline: float, wait_timeout: float,
+STORE_WAIT = 1800.0
+"""Seconds a new managed store may take: RDS often takes ten minutes, Cloud SQL up to fifteen."""
+
+
+def patience(unit: Unit, wait_timeout: float) -> float:
+    """Seconds to wait for ``unit`` to settle: the deploy's wait, longer for a managed store."""
+    from launchdeck.providers.base import Kind
+
+    return max(wait_timeout, STORE_WAIT) if unit.kind is Kind.STORE else wait_timeout
+
+
+async def settle(session: Session, unit: Unit, *, wait_timeout: float,
                  progress: Progress) -> ServiceStatus:
-    """Look at ``unit`` until it reaches a final state or the deadline passes; then it is still
+    """Look at ``unit`` until it reaches a final state or its time is up; then it is still
     rolling out (the target may yet finish it), and the last look says how far it got."""
+    waited = patience(unit, wait_timeout)
+    deadline = poll.clock() + waited
     seen: list[ServiceStatus] = []
     look = driver(session, unit.kind).look
 
@@ -140,9 +153,6 @@ async def settle(session: Session, unit: Unit, *, deadline: float, wait_timeout:
     if status is not None:
         return status
     status = seen[0] if seen else ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING)
-    said = f": {status.replicas_running}/{status.replicas_desired} running" \
-        if status.replicas_desired else ""
-    detail = f" ({status.message})" if status.message else ""
-    return status.model_copy(update={
-        "state": State.SERVICE_DEPLOYMENT_PENDING,
-        "message": f"still rolling out after {wait_timeout:g}s{said}{detail}"})
+    said = status.message or f"{status.replicas_running}/{status.replicas_desired} running"
+    return status.model_copy(update={"state": State.SERVICE_DEPLOYMENT_PENDING,
+                                     "message": f"still rolling out after {waited:g}s: {said}"})

@@ -1,4 +1,5 @@
-"""ps for every target: what runs now, and what the last deployment says of what does not.
+"""ps for every target: what runs now (as a deploy observes it), and what the last deployment
+says of what does not.
 
 A build that failed leaves no container or cloud service to ask, so a service the target
 does not have shows the state the last deployment record gave it when that was a failure.
@@ -10,9 +11,9 @@ from __future__ import annotations
 from types import EllipsisType
 
 from launchdeck.compose.model import Project
-from launchdeck.engine.events import State
+from launchdeck.engine.events import State, discard
 from launchdeck.engine.status import DeployRecord, ServiceStatus
-from launchdeck.providers.base import Provider
+from launchdeck.providers.base import DeployOptions, Kind, Provider
 
 ORPHAN = "not in the compose file any more; the next deploy removes it"
 
@@ -22,7 +23,9 @@ async def ps(provider: Provider, project: Project, stack: str, *,
     """Every service of ``project`` on ``provider``, in the project's order, then orphans.
     ``record``: the deployment record, when the caller has read it already (None: there is
     none); else it is read here."""
-    live = dict(await provider.status(project, stack))
+    session = await provider.session(project, stack, {}, "ps", DeployOptions(), discard)
+    live = {name: found.status for name, found in (await session.observe()).items()
+            if found.status is not None and found.kind is not Kind.INGRESS}
     if isinstance(record, EllipsisType):
         record = await provider.records(project.name, stack).read()
     recorded = {s.name: s for s in record.result.services} if record else {}

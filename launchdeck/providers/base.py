@@ -10,7 +10,6 @@ how to change one unit, how to wait for it, where its logs, records, lock and co
     ├── records         the last deployment's outcome, kept on the target
     ├── lock            one deploy or destroy of a (project, stack) at a time
     ├── session()       one deploy or plan: observe → image → render → prepare → apply → settle
-    ├── status()        ps: what runs now
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
     └── destroy()       remove everything the (project, stack) owns
 
@@ -35,6 +34,7 @@ from launchdeck.engine.context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, combine
 from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
+from launchdeck.errors import LaunchdeckError
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +136,10 @@ class Rendered:
     """Replicas it runs, when not the compose count (a model the target serves runs none)."""
 
 
-class Balancer(Protocol):
-    """A load balancer's routes (each names the ``service`` behind it) and the DNS zones of
-    their domains."""
+@dataclass(frozen=True, slots=True)
+class Balancer:
+    """A load balancer as the target would make it: its routes (each a dataclass naming the
+    ``service`` behind it) and the DNS zones of their domains; no routes, no load balancer."""
 
     routes: Sequence[Any]
     zones: Mapping[str, Any]
@@ -201,6 +202,9 @@ class Session(Protocol):
     become endpoints, or must resolve when it starts)."""
     interval: float
     """Seconds between two looks at a unit settling."""
+    refusal: LaunchdeckError | None
+    """What observing found the target refuses (a domain no DNS zone serves): a plan or
+    deploy stops with it before any change; ps reads on."""
 
     async def observe(self) -> Mapping[str, Found]: ...
 
@@ -265,8 +269,6 @@ class Provider(Protocol):
 
     async def session(self, project: Project, stack: str, config: Mapping[str, str],
                       deployment_id: str, options: DeployOptions, sink: Sink) -> Session: ...
-
-    async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]: ...
 
     async def read_logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]: ...
 

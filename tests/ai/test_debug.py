@@ -12,12 +12,12 @@ import pytest
 
 from launchdeck.ai.llm import AnthropicLLM
 from launchdeck.compose.load import normalize_project_name
-from testkit import BUSYBOX, DEBIAN
 from launchdeck.tools.config import config_set
 from launchdeck.tools.debug import debug
 from launchdeck.tools.deploy import deploy
 from launchdeck.tools.destroy import destroy
 from launchdeck.tools.project import ProjectRef
+from testkit import BUSYBOX, DEBIAN
 
 PROBE_8080 = '["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:8080/"]'
 

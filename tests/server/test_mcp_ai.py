@@ -10,11 +10,11 @@ import anyio
 import mcp_types as types
 import pytest
 
-from testkit import BUSYBOX
 from launchdeck.tools.config import config_set
 from launchdeck.tools.deploy import deploy
 from launchdeck.tools.destroy import destroy
 from launchdeck.tools.project import ProjectRef
+from testkit import BUSYBOX
 
 from .test_mcp import Seen, _data, _text, connect
 

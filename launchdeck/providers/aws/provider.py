@@ -19,11 +19,11 @@ import anyio
 
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Sink
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
-from launchdeck.providers.aws import CAPABILITIES, ingress, lock, names, stores
+from launchdeck.engine.status import DeployRecord, LogLine, Target
+from launchdeck.providers.aws import CAPABILITIES, lock, names
 from launchdeck.providers.aws.api import Aws, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
-from launchdeck.providers.aws.session import AwsSession, _services, status_of
+from launchdeck.providers.aws.session import AwsSession
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 
 _MAX_LOG_LINES = 10_000
@@ -90,22 +90,6 @@ class AwsProvider:
                       deployment_id: str, options: DeployOptions, sink: Sink) -> AwsSession:
         return AwsSession(self.aws, await self.account(), project, stack, config, deployment_id,
                           options, sink, self.poll)
-
-    # -- ps -------------------------------------------------------------------------------
-
-    async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
-        await self.account()
-        aws, routes = self.aws, ingress.routes(project)
-        stored = [s for s in project.services.values() if s.managed_store]
-        live, balancer, *found = await parallel(
-            lambda: _services(aws, project.name, stack),
-            lambda: ingress.find(aws, project.name, stack, []),
-            *[lambda s=s: stores.find(aws, s, project.name, stack) for s in stored])
-        out = {name: status_of(name, service, balancer.ingress.endpoints(routes, name))
-               for name, service in live.items()}
-        out.update({s.name: stores.status(s.name, f) for s, f in zip(stored, found, strict=True)
-                    if f is not None})
-        return out
 
     # -- logs -----------------------------------------------------------------------------
 

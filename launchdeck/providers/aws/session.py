@@ -9,15 +9,15 @@ group); each unit is then applied and waited for in dependency order by the engi
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import hosts, models, poll
+from launchdeck.engine import hosts, kinds, models
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
-from launchdeck.engine.plan import RENDERED, Action, config_digest, digest_of, service_parts
+from launchdeck.engine.kinds import LOAD_BALANCER
+from launchdeck.engine.plan import Action
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
@@ -26,7 +26,6 @@ from launchdeck.providers.aws import (
     inventory,
     names,
     network,
-
     region,
     render,
     rollout,
@@ -34,10 +33,8 @@ from launchdeck.providers.aws import (
     wait,
 )
 from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, parallel
-from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
+from launchdeck.providers.base import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 
-LOAD_BALANCER = "(load balancer)"
-"""The load balancer's unit: a name no compose service can have."""
 PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
 NAMESPACE_WAIT = 300.0
@@ -45,18 +42,22 @@ NAMESPACE_WAIT = 300.0
 
 
 class AwsSession:
+    waits_for_named = True  # Service Connect resolves a name only if it existed when a task started
+
     def __init__(self, aws: Aws, account: str, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink,
                  poll_interval: float) -> None:
         self.aws, self.account, self.project, self.stack = aws, account, project, stack
         self.config, self.etag, self.options, self.sink = config, etag, options, sink
-        self.poll = poll_interval
+        self.poll = self.interval = poll_interval
         self.routes = ingress.routes(project)
-        self.extras = (LOAD_BALANCER,) if self.routes else ()
+        self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
+        self.models = models.cloud_endpoints(project)
+        self.gateway = {"REGION": aws.region or ""}
         self.region = region.Region(aws.region, account, names.bucket(account, aws.region))
         self.net = network.Network("", [])
         self.namespace: str | None = None
-        self.ingress = ingress.Ingress(target_groups={})
+        self.balancer = ingress.Ingress(target_groups={})
         self.endpoints: dict[str, str] = {}
         """Managed store service -> its endpoint's host name."""
         self.live: dict[str, dict[str, Any]] = {}
@@ -64,10 +65,10 @@ class AwsSession:
         self.zones: dict[str, str] = {}
         self.depths: dict[str, int] = {}
         """Unit -> the length of the chain of calls that made it (for the benchmark)."""
-        self.ordering = hosts.graph(project)
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
         self.created: list[str] = []
+        self.refusal: ProviderError | None = None
         self.restarted: list[str] = []
 
     @property
@@ -95,15 +96,16 @@ class AwsSession:
 
         self.zones, self.net, (self.inventory, self.live), balancer, namespace, *store_found = \
             await parallel(
-                lambda: ingress.hosted_zones(aws, [r.domain for r in self.routes if r.domain]),
+                self._zones,
                 net, services,
                 lambda: ingress.find(aws, self.name, self.stack, self.routes),
                 lambda: inventory.find_namespace(aws, self.name, self.stack),
                 *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
         self.namespace = namespace["Arn"] if namespace else None
+        self.balancer = balancer.ingress
         out: dict[str, Found] = {}
         for name, service in self.live.items():
-            status = status_of(name, service, [])
+            status = status_of(name, service, self.balancer.endpoints(self.routes, name))
             out[name] = Found(names.tag_dict(service.get("tags")).get(names.HASH, ""),
                               replicas=service.get("desiredCount", 0),
                               ready=not status.state.failed and status.state is not State.STOPPED,
@@ -115,20 +117,19 @@ class AwsSession:
                 status = stores.status(service.name, store)
                 out[service.name] = Found(store.digest, kind=Kind.STORE,
                                           ready=not status.state.failed, status=status)
-        self.ingress = balancer.ingress
         if balancer.balancer is not None:
             out[LOAD_BALANCER] = Found(balancer.digest, kind=Kind.INGRESS,
                                        status=ServiceStatus(name=LOAD_BALANCER,
                                                             state=State.SERVICE_DEPLOYMENT_COMPLETED))
         return out
 
-    def _as_run(self, name: str) -> Service:
-        """Compose service ``name`` as this target runs it: a model service as the gateway in
-        its place, and every service with what its model dependencies give it."""
-        service = models.with_models(self.project, name, models.cloud_endpoints(self.project))
-        if service.model_provider is not None:
-            service = models.gateway(service, {"REGION": self.aws.region or ""})
-        return service
+    async def _zones(self) -> dict[str, str]:
+        """The Route 53 zone of each domain; a domain without one is the deploy's refusal."""
+        try:
+            return await ingress.hosted_zones(self.aws, [r.domain for r in self.routes if r.domain])
+        except ProviderError as exc:
+            self.refusal = exc
+            return {}
 
     async def image(self, service: Service, source: Source | None, *, build: bool,
                     progress: Progress) -> str:
@@ -149,35 +150,7 @@ class AwsSession:
         self.depths[f":build:{service.name}"] = chain_depth()
         return image
 
-    def render(self, name: str, image: str | None) -> Unit:
-        if name == LOAD_BALANCER:
-            parts = {"routes": digest_of([dataclasses.asdict(r) for r in self.routes]),
-                     "zones": digest_of(self.zones)}
-            return Unit(name, Kind.INGRESS, parts, spec=self.routes)
-        service = self._as_run(name)
-        if service.managed_store:
-            spec = stores.store(service, self.name, self.stack, self.config)
-            parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
-            if spec.password is not None:
-                parts["config:password"] = config_digest(self.name, self.stack, "password",
-                                                         spec.password)
-            return Unit(name, Kind.STORE, parts, spec=spec)
-        infra = self._infra(service, image or "")
-        unit = render.render(service, infra, self.config, self.etag)
-        parts = service_parts(service, image or "", self.config, project=self.name, stack=self.stack,
-                              exclude_replicas=False)
-        parts[RENDERED] = unit.hash
-        # Service Connect resolves only the services that existed when a task started: a
-        # service starts after those its environment names as hosts; a store it names or
-        # depends on must be ready, its endpoint known, whatever depends_on's condition
-        after = {s for s in self.ordering[name]
-                 if s not in service.depends_on or self.project.services[s].managed_store}
-        if service.ingress_ports:
-            after.add(LOAD_BALANCER)
-        return Unit(name, Kind.SERVICE, parts, spec=unit, replicas=service.replica_count,
-                    after=frozenset(after))
-
-    def _infra(self, service: Service, image: str) -> render.Infra:
+    def infra(self, service: Service, image: str) -> render.Infra:
         name, r = service.name, self.aws.region
         groups = [self.net.groups.get("members", ""), self.net.groups.get(f"service:{name}", "")]
         return render.Infra(
@@ -186,7 +159,7 @@ class AwsSession:
             execution_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'exec')}",
             task_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'task')}",
             subnets=self.net.subnets, public_ip=True, namespace=self.namespace,
-            security_groups={name: groups}, target_groups=self.ingress.target_groups or {},
+            security_groups={name: groups}, target_groups=self.balancer.target_groups or {},
             images={name: image}, endpoints=dict(self.endpoints))
 
     # -- changing --------------------------------------------------------------------------
@@ -203,7 +176,8 @@ class AwsSession:
             lambda: self._namespace(),
             lambda: self._repositories(built),
             lambda: region.log_group(aws, names.log_group(project, stack), tags, 30))
-        served = [self._as_run(name) for name in self.project.services]
+        served = [kinds.running(self.project, name, self.models, self.gateway)
+                  for name in self.project.services]
         self.stale_groups = await network.security_groups(
             aws, self.net, project, stack, _rules(served, self.routes), self.etag)
         self.depths[":prepare"] = chain_depth()
@@ -273,148 +247,15 @@ class AwsSession:
 
         await parallel(*[lambda s=s: one(s) for s in built])
 
-    def _join(self, unit: Unit) -> None:
+    def join(self, unit: Unit) -> None:
         """Continue the chain of calls after those this unit waited for (for the benchmark)."""
         service = self.project.services.get(unit.name)
         waited = set(unit.after) | set(service.depends_on if service else ()) | {":prepare"}
         waited.add(f":build:{unit.name}")
         continue_chain(max((self.depths.get(w, 0) for w in waited), default=0))
 
-    async def apply(self, unit: Unit, action: Action, found: Found | None,
-                    progress: Progress) -> None:
-        self._join(unit)
-        try:
-            if unit.kind is Kind.INGRESS:
-                await self._ingress(unit, progress)
-            elif unit.kind is Kind.STORE:
-                await self._store(unit, progress)
-            else:
-                await self._service(unit, action, progress)
-        finally:
-            self.depths[unit.name] = chain_depth()
-
-    async def _ingress(self, unit: Unit, progress: Progress) -> None:
-        self.ingress = await ingress.apply(
-            self.aws, self.name, self.stack, self.net.vpc, self.net.subnets,
-            self.net.groups.get("alb", ""), self.routes, self.zones, self.etag, unit.digest,
-            lambda message: progress(None, message), self.poll)
-
-    async def _store(self, unit: Unit, progress: Progress) -> None:
-        await stores.ensure(self.aws, unit.spec, unit.digest, self.name, self.stack, self.net.vpc,
-                            self.net.subnets, self.net.groups[f"store:{unit.name}"], self.etag,
-                            lambda message: progress(None, message))
-
-    async def _service(self, unit: Unit, action: Action, progress: Progress) -> None:
-        aws, name, rendered = self.aws, unit.name, unit.spec
-        tags = names.tags(self.name, self.stack, service=name, etag=self.etag, hash=unit.digest)
-        await self._parameters(rendered)
-        roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
-        registered = await region.first_use(
-            lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
-                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=self.poll)
-        arn = registered["taskDefinition"]["taskDefinitionArn"]
-        self.registered[name] = arn
-        self.restarted.append(name)
-        current = self.live.get(name)
-        if current is None:
-            self.created.append(name)
-            await rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
-                                  interval=self.poll, say=lambda m: progress(None, m))
-            progress(None, "creating the ECS service")
-            await region.first_use(
-                lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
-                            tags=names.tag_list(tags, "key", "value")), what=roles,
-                interval=self.poll)
-            return
-        progress(None, "rolling out a new task definition")
-        params = {k: v for k, v in rendered.service.items()
-                  if k not in ("serviceName", "launchType", "propagateTags", "enableECSManagedTags")}
-        await aws("ecs", "update_service", **params, service=current["serviceArn"], taskDefinition=arn,
-                  forceNewDeployment=True)
-        await aws("ecs", "tag_resource", resourceArn=current["serviceArn"],
-                  tags=names.tag_list(tags, "key", "value"))
-
-    async def _parameters(self, unit: render.Unit) -> None:
-        """Write the derived SecureStrings whose value differs (values are never shown)."""
-        if not unit.parameters:
-            return
-        wanted = sorted(unit.parameters)
-        have: dict[str, str] = {}
-        for start in range(0, len(wanted), 10):
-            found = await self.aws("ssm", "get_parameters", Names=wanted[start:start + 10],
-                                   WithDecryption=True)
-            have.update({p["Name"]: p["Value"] for p in found["Parameters"]})
-        tags = names.tag_list(names.tags(self.name, self.stack, service=unit.name))
-
-        async def put(parameter: str) -> None:
-            if parameter in have:
-                await self.aws("ssm", "put_parameter", Name=parameter, Value=unit.parameters[parameter],
-                               Type="SecureString", Overwrite=True)
-            else:
-                await self.aws("ssm", "put_parameter", Name=parameter, Value=unit.parameters[parameter],
-                               Type="SecureString", Tags=tags)
-
-        await parallel(*[lambda p=p: put(p) for p in wanted if have.get(p) != unit.parameters[p]])
-
-    async def settle(self, unit: Unit, *, deadline: float, until_exit: bool,
-                     progress: Progress) -> ServiceStatus:
-        self._join(unit)
-        try:
-            if unit.kind is Kind.INGRESS:
-                return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_COMPLETED)
-            if unit.kind is Kind.STORE:
-                return await self._store_ready(unit, progress)
-            return await self._rollout(unit, deadline)
-        finally:
-            self.depths[unit.name] = chain_depth()
-
-    async def _store_ready(self, unit: Unit, progress: Progress) -> ServiceStatus:
-        spec = unit.spec
-        host = await stores.ready(self.aws, spec, lambda message: progress(None, message), self.poll)
-        self.endpoints[unit.name] = host
-        return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_COMPLETED,
-                             replicas_running=1, replicas_desired=1, message=host,
-                             endpoints=[f"{host}:{stores.PORTS[spec.kind]}"])
-
-    async def _rollout(self, unit: Unit, deadline: float) -> ServiceStatus:
-        """Wait until ECS reports the new deployment complete or failed."""
-        name = unit.name
-        endpoints = self.ingress.endpoints(self.routes, name)
-        service_name = names.service_name(self.name, self.stack, name)
-
-        task_definition = self.registered.get(name)
-        seen: list[ServiceStatus] = []  # the last status read: the report if the wait runs out
-
-        async def check() -> ServiceStatus | None:
-            found = (await self.aws("ecs", "describe_services", cluster=names.CLUSTER,
-                                    services=[service_name], include=["TAGS"]))["services"]
-            status = status_of(name, found[0], endpoints, task_definition) if found else \
-                ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
-            seen[:] = [status]
-            return status if status.state in (
-                State.SERVICE_DEPLOYMENT_COMPLETED, State.SERVICE_DEPLOYMENT_FAILED) else None
-
-        status = await poll.until(check, interval=self.poll, deadline=deadline)
-        if status is None:
-            status = seen[0]
-            status.message = (f"still rolling out after {self.options.wait_timeout:g}s: "
-                              f"{status.replicas_running}/{status.replicas_desired} running")
-            status.state = State.SERVICE_DEPLOYMENT_PENDING
-        return status
-
-    async def remove(self, name: str, found: Found, progress: Progress) -> None:
-        """Remove a service the project no longer has (with its image repository), or the load
-        balancer when no ingress port is left."""
-        aws = self.aws
-        if found.kind is Kind.INGRESS:
-            progress(None, "removing the load balancer: no ingress port is left")
-            for arn in self.inventory["elasticloadbalancing:loadbalancer"]:
-                await aws("elbv2", "delete_load_balancer", LoadBalancerArn=arn)
-            return
-        await aws("ecs", "delete_service", cluster=names.CLUSTER,
-                  service=self.live[name]["serviceArn"], force=True)
-        await aws.maybe("ecr", "delete_repository", ("RepositoryNotFoundException",),
-                        repositoryName=names.repository(self.name, self.stack, name), force=True)
+    def joined(self, unit: Unit) -> None:
+        self.depths[unit.name] = chain_depth()
 
     async def tidy(self) -> None:
         """Roll the unchanged services that name a service this deploy created (their tasks
@@ -427,7 +268,7 @@ class AwsSession:
                 self.say(name, "restarting so that its tasks resolve the new services it names")
                 await aws("ecs", "update_service", cluster=names.CLUSTER,
                           service=self.live[name]["serviceArn"], forceNewDeployment=True)
-        wanted = set((self.ingress.target_groups or {}).values())
+        wanted = set((self.balancer.target_groups or {}).values())
         if self.routes and not wanted:
             return  # the way in is not settled: keep what it may still use
         for arn in sorted(set(self.inventory["elasticloadbalancing:targetgroup"]) - wanted):
@@ -443,6 +284,174 @@ class AwsSession:
             except AwsError as exc:  # tasks still draining: a later deploy removes it
                 if exc.code != "DependencyViolation":
                     raise
+
+
+# -- the drivers of each kind -------------------------------------------------------------
+
+
+class _Services:
+    """Compose services as ECS services on Fargate."""
+
+    def __init__(self, session: AwsSession) -> None:
+        self.s = session
+
+    def render(self, service: Service, image: str) -> Rendered:
+        unit = render.render(service, self.s.infra(service, image), self.s.config, self.s.etag)
+        return Rendered(spec=unit, hash=unit.hash)
+
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
+        s = self.s
+        s.join(unit)
+        try:
+            await self._apply(unit, progress)
+        finally:
+            s.joined(unit)
+
+    async def _apply(self, unit: Unit, progress: Progress) -> None:
+        s = self.s
+        aws, name, rendered = s.aws, unit.name, unit.spec
+        tags = names.tags(s.name, s.stack, service=name, etag=s.etag, hash=unit.digest)
+        await self._parameters(rendered)
+        roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
+        registered = await region.first_use(
+            lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
+                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.poll)
+        arn = registered["taskDefinition"]["taskDefinitionArn"]
+        s.registered[name] = arn
+        s.restarted.append(name)
+        current = s.live.get(name)
+        if current is None:
+            s.created.append(name)
+            await rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
+                                  interval=s.poll, say=lambda m: progress(None, m))
+            progress(None, "creating the ECS service")
+            await region.first_use(
+                lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
+                            tags=names.tag_list(tags, "key", "value")), what=roles,
+                interval=s.poll)
+            return
+        progress(None, "rolling out a new task definition")
+        params = {k: v for k, v in rendered.service.items()
+                  if k not in ("serviceName", "launchType", "propagateTags", "enableECSManagedTags")}
+        await aws("ecs", "update_service", **params, service=current["serviceArn"], taskDefinition=arn,
+                  forceNewDeployment=True)
+        await aws("ecs", "tag_resource", resourceArn=current["serviceArn"],
+                  tags=names.tag_list(tags, "key", "value"))
+
+    async def _parameters(self, unit: render.Unit) -> None:
+        """Write the derived SecureStrings whose value differs (values are never shown)."""
+        s = self.s
+        if not unit.parameters:
+            return
+        wanted = sorted(unit.parameters)
+        have: dict[str, str] = {}
+        for start in range(0, len(wanted), 10):
+            found = await s.aws("ssm", "get_parameters", Names=wanted[start:start + 10],
+                                WithDecryption=True)
+            have.update({p["Name"]: p["Value"] for p in found["Parameters"]})
+        tags = names.tag_list(names.tags(s.name, s.stack, service=unit.name))
+
+        async def put(parameter: str) -> None:
+            if parameter in have:
+                await s.aws("ssm", "put_parameter", Name=parameter, Value=unit.parameters[parameter],
+                            Type="SecureString", Overwrite=True)
+            else:
+                await s.aws("ssm", "put_parameter", Name=parameter, Value=unit.parameters[parameter],
+                            Type="SecureString", Tags=tags)
+
+        await parallel(*[lambda p=p: put(p) for p in wanted if have.get(p) != unit.parameters[p]])
+
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        """The rollout of the task definition this deploy registered (a rollback is a failure)."""
+        s, name = self.s, unit.name
+        s.join(unit)
+        try:
+            found = (await s.aws("ecs", "describe_services", cluster=names.CLUSTER,
+                                 services=[names.service_name(s.name, s.stack, name)],
+                                 include=["TAGS"]))["services"]
+        finally:
+            s.joined(unit)
+        if not found:
+            return ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
+        return status_of(name, found[0], s.balancer.endpoints(s.routes, name), s.registered.get(name))
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        """Remove a service the project no longer has, with its image repository."""
+        aws, s = self.s.aws, self.s
+        await aws("ecs", "delete_service", cluster=names.CLUSTER,
+                  service=s.live[name]["serviceArn"], force=True)
+        await aws.maybe("ecr", "delete_repository", ("RepositoryNotFoundException",),
+                        repositoryName=names.repository(s.name, s.stack, name), force=True)
+
+
+class _Stores:
+    """Managed stores as RDS PostgreSQL instances and ElastiCache Redis replication groups."""
+
+    def __init__(self, session: AwsSession) -> None:
+        self.s = session
+        self.said: dict[str, str] = {}
+
+    def render(self, service: Service) -> stores.Store:
+        return stores.store(service, self.s.name, self.s.stack, self.s.config)
+
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
+        s = self.s
+        s.join(unit)
+        try:
+            await stores.ensure(s.aws, unit.spec, unit.digest, s.name, s.stack, s.net.vpc,
+                                s.net.subnets, s.net.groups[f"store:{unit.name}"], s.etag,
+                                lambda message: progress(None, message))
+        finally:
+            s.joined(unit)
+
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        s, spec = self.s, unit.spec
+        s.join(unit)
+        try:
+            host, doing = await stores.look(s.aws, spec)
+        finally:
+            s.joined(unit)
+        if host is None:
+            if self.said.get(unit.name) != doing:
+                self.said[unit.name] = doing
+                progress(None, f"waiting for the {spec.kind} store: {doing}")
+            return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING, message=doing)
+        s.endpoints[unit.name] = host
+        return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_COMPLETED,
+                             replicas_running=1, replicas_desired=1, message=host,
+                             endpoints=[f"{host}:{stores.PORTS[spec.kind]}"])
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        """A store the project no longer has stays, with its data, until `compose down`."""
+        progress(None, "kept: a removed store keeps its data until `compose down`")
+
+
+class _Balancer:
+    """The Application Load Balancer in front of the ingress ports, with its certificates."""
+
+    def __init__(self, session: AwsSession) -> None:
+        self.s = session
+
+    def render(self) -> Balancer:
+        return Balancer(routes=self.s.routes, zones=self.s.zones)
+
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
+        s = self.s
+        s.join(unit)
+        try:
+            s.balancer = await ingress.apply(
+                s.aws, s.name, s.stack, s.net.vpc, s.net.subnets, s.net.groups.get("alb", ""),
+                s.routes, s.zones, s.etag, unit.digest, lambda message: progress(None, message), s.poll)
+        finally:
+            s.joined(unit)
+
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_COMPLETED)
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        progress(None, "removing the load balancer: no ingress port is left")
+        for arn in self.s.inventory["elasticloadbalancing:loadbalancer"]:
+            await self.s.aws("elbv2", "delete_load_balancer", LoadBalancerArn=arn)
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from launchdeck.compose.model import Service
+from launchdeck.engine import kinds
 from launchdeck.engine.events import State
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names, wait
+from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws, AwsError
 
-READY_WAIT = 1800.0
-"""Seconds to wait for a new store: RDS often takes ten minutes."""
 PORTS = {"postgres": 5432, "redis": 6379}
 
 POSTGRES_MAJORS = ("13", "14", "15", "16", "17")
@@ -189,10 +188,9 @@ def store(service: Service, project: str, stack: str, config: Mapping[str, str])
     settings: dict[str, str] = {"engine": engine_name, "version": version or ""}
     password = None
     if kind == "postgres":
-        env = service.resolved_environment(config)
-        settings["user"] = env.get("POSTGRES_USER") or "postgres"
-        settings["database"] = env.get("POSTGRES_DB") or settings["user"]
-        password = env["POSTGRES_PASSWORD"]
+        database = kinds.postgres(service, config)
+        settings["user"], settings["database"] = database.user, database.database
+        password = database.password
     return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password)
 
 
@@ -262,28 +260,20 @@ async def ensure(aws: Aws, spec: Store, digest: str, project: str, stack: str, v
         await _redis(aws, spec, vpc, subnets, group, tags, say)
 
 
-async def ready(aws: Aws, spec: Store, say: Callable[[str], None], poll: float = 10.0) -> str:
-    """The store's endpoint host, once it serves with what was asked (a new password applied)."""
+async def look(aws: Aws, spec: Store) -> tuple[str | None, str]:
+    """(the store's endpoint host once it serves with what was asked — a new password applied —
+    else None, and what it is doing meanwhile); raise when AWS says it failed."""
     if spec.kind == "postgres":
-        async def db_settled() -> tuple[dict | None, str]:
-            db = (await aws("rds", "describe_db_instances", DBInstanceIdentifier=spec.id))["DBInstances"][0]
-            _refuse_failed(spec, db["DBInstanceStatus"])
-            doing = busy(db)
-            return (None, doing) if doing else (db, "")
-
-        db = await wait.until(db_settled, what=f"the {spec.kind} store", interval=poll,
-                              timeout=READY_WAIT, say=say, hint="Deploy again to keep waiting.")
-        return db["Endpoint"]["Address"]
-
-    async def rg_settled() -> tuple[dict | None, str]:
-        rg = (await aws("elasticache", "describe_replication_groups",
-                        ReplicationGroupId=spec.id))["ReplicationGroups"][0]
-        _refuse_failed(spec, rg["Status"])
-        return (rg, "") if rg["Status"] == "available" else (None, rg["Status"])
-
-    rg = await wait.until(rg_settled, what=f"the {spec.kind} store", interval=poll,
-                          timeout=READY_WAIT, say=say, hint="Deploy again to keep waiting.")
-    return rg["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+        db = (await aws("rds", "describe_db_instances", DBInstanceIdentifier=spec.id))["DBInstances"][0]
+        _refuse_failed(spec, db["DBInstanceStatus"])
+        doing = busy(db)
+        return (None, doing) if doing else (db["Endpoint"]["Address"], "")
+    rg = (await aws("elasticache", "describe_replication_groups",
+                    ReplicationGroupId=spec.id))["ReplicationGroups"][0]
+    _refuse_failed(spec, rg["Status"])
+    if rg["Status"] != "available":
+        return None, rg["Status"]
+    return rg["NodeGroups"][0]["PrimaryEndpoint"]["Address"], ""
 
 
 async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,

@@ -17,19 +17,16 @@ from typing import Any
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Sink
 from launchdeck.engine.gather import gather
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
+from launchdeck.engine.status import DeployRecord, LogLine, Target
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
-from launchdeck.providers.gcp import CAPABILITIES, ingress, lock, names, stores
+from launchdeck.providers.gcp import CAPABILITIES, lock, names
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.bucket import Bucket
 from launchdeck.providers.gcp.config import SecretConfigStore
 from launchdeck.providers.gcp.session import (
     GcpSession,
-    endpoints,
     live,
     service_id,
-    status_of,
-    store_kinds,
 )
 
 _MAX_LOG_LINES = 10_000
@@ -84,8 +81,11 @@ class GcpProvider:
                       principal=principal, credentials=source)
 
     def check(self, loaded: Any, stack: str, config: Mapping[str, str]) -> list[Any]:
-        """What Cloud Run would refuse beyond compose validation: nothing found before apply yet."""
-        return []
+        """What Cloud Run, Cloud SQL and Memorystore would refuse, located in the compose file."""
+        from launchdeck.engine.refusal import findings
+        from launchdeck.providers.gcp import preflight
+
+        return findings(loaded.project, preflight.problems(loaded.project, config), loaded.where)
 
     def config_store(self, project: str, stack: str) -> SecretConfigStore:
         return SecretConfigStore(self.gcp, project, stack)
@@ -112,25 +112,6 @@ class GcpProvider:
         return GcpSession(
             self.gcp, self.bucket, number, project, stack, config, deployment_id, options, sink, self.poll
         )
-
-    # -- ps -------------------------------------------------------------------------------
-
-    async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
-        self.gcp.check()
-        found, found_stores = await gather(
-            lambda: live(self.gcp, project.name, stack),
-            lambda: stores.find_all(self.gcp, project.name, stack, store_kinds(project)),
-        )
-        routes = ingress.routes(project, stack)
-        out = {
-            name: status_of(name, service, endpoints(project, routes, name, service))
-            for name, service in found.items()
-        }
-        for name, compose in project.services.items():
-            store = found_stores.get(names.label(name))
-            if compose.managed_store and store is not None:
-                out[name] = stores.status(name, store)
-        return out
 
     # -- logs -----------------------------------------------------------------------------
 

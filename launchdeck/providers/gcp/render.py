@@ -26,7 +26,7 @@ from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.model import Service
 from launchdeck.engine import hosts
 from launchdeck.engine.environment import Source, classify
-from launchdeck.errors import ProviderError
+from launchdeck.engine.refusal import Problem
 from launchdeck.providers.gcp import names
 
 _SIZES = [(1, 512, 4096), (2, 512, 8192), (4, 2048, 16384), (6, 4096, 24576), (8, 4096, 32768)]
@@ -153,6 +153,23 @@ def rewrite(value: str, infra: Infra, own: str) -> str:
     return hosts.replace(value, infra.endpoints)[0]
 
 
+def problems(service: Service) -> list[Problem]:
+    """What Cloud Run refuses of a container service's environment: the variables it sets itself."""
+    out = []
+    container_port = port(service)
+    for key, raw in sorted(service.environment.items()):
+        path = ("services", service.name, "environment", key)
+        if key in _RESERVED:
+            out.append(Problem(service.name, path, f"{key} is set by Cloud Run and cannot be given",
+                               f"Remove {key} from its environment."))
+        elif key == "PORT" and raw != str(container_port):
+            out.append(Problem(service.name, path,
+                               f"PORT is set by Cloud Run to the container port ({container_port})",
+                               "Remove PORT from its environment, or make the service listen on the "
+                               "port its ports entry names."))
+    return out
+
+
 def environment(
     service: Service, infra: Infra, config: Mapping[str, str], container_port: int
 ) -> tuple[list[dict[str, Any]], dict[str, str], list[str]]:
@@ -167,27 +184,9 @@ def environment(
             {"name": key, "value_source": {"secret_key_ref": {"secret": secret_id, "version": "latest"}}}
         )
 
-    for key, raw in sorted(service.environment.items()):
-        if key in _RESERVED:
-            raise ProviderError(
-                f"{service.name}: {key} is set by Cloud Run and cannot be given",
-                provider="gcp",
-                service=service.name,
-                hint=f"Remove {key} from its environment.",
-            )
-        if key == "PORT":
-            if raw is not None and raw == str(container_port):
-                continue  # Cloud Run sets PORT to the container port itself, as written
-            raise ProviderError(
-                f"{service.name}: PORT is set by Cloud Run to the container port ({container_port})",
-                provider="gcp",
-                service=service.name,
-                hint="Remove PORT from its environment, or make the service listen on the port its "
-                "ports entry names.",
-            )
     for var in classify(service, config, lambda value: rewrite(value, infra, service.name)):
-        if var.key == "PORT":
-            continue
+        if var.key in _RESERVED or var.key == "PORT":
+            continue  # Cloud Run sets them; ``problems`` refuses one set otherwise
         if var.source is Source.CONFIG:
             secret(var.key, names.secret_id(infra.project, infra.stack, var.value))
         elif var.source is Source.DERIVED:

@@ -17,23 +17,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import models, poll
+from launchdeck.engine import models
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
-from launchdeck.engine.plan import RENDERED, Action, combine, config_digest, digest_of, service_parts
+from launchdeck.engine.kinds import LOAD_BALANCER
+from launchdeck.engine.plan import Action
 from launchdeck.engine.status import ServiceStatus
-from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Unit
+from launchdeck.errors import ProviderError
+from launchdeck.providers.base import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
 from launchdeck.providers.gcp import build as builds
 from launchdeck.providers.gcp.api import Gcp, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
 
-LOAD_BALANCER = "(load balancer)"
-"""The load balancer's unit: a name no compose service can have."""
-
 
 class GcpSession:
+    waits_for_named = True  # a store's endpoint (and an internal service) is known once it is made
     def __init__(
         self,
         gcp: Gcp,
@@ -50,8 +50,11 @@ class GcpSession:
         self.gcp, self.bucket, self.number = gcp, bucket, project_number
         self.project, self.stack, self.config = project, stack, config_values
         self.etag, self.options, self.sink, self.poll = etag, options, sink, poll_interval
+        self.interval = poll_interval
         self.routes = ingress.routes(project, stack)
-        self.extras = (LOAD_BALANCER,) if self.routes else ()
+        self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
+        self.models = models.cloud_endpoints(project)
+        self.gateway = {"GCP_PROJECT_ID": gcp.project, "REGION": gcp.region}
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()
         self.zones: dict[str, ingress.Zone] = {}
@@ -63,6 +66,7 @@ class GcpSession:
         self.endpoints: dict[str, str] = {}
         """Managed store service -> its private address."""
         self.referenced: set[str] = set()
+        self.refusal: ProviderError | None = None
         """Every secret a rendered service reads."""
         services = project.services
         self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
@@ -80,7 +84,7 @@ class GcpSession:
     def name(self) -> str:
         return self.project.name
 
-    def _parent(self) -> str:
+    def parent(self) -> str:
         return f"projects/{self.gcp.project}/locations/{self.gcp.region}"
 
     # -- reading ---------------------------------------------------------------------------
@@ -88,7 +92,7 @@ class GcpSession:
     async def observe(self) -> dict[str, Found]:
         gcp = self.gcp
         self.zones, self.net, self.live, self.found_stores = await gather(
-            lambda: ingress.zones(gcp, [r.domain for r in self.routes]),
+            self._zones,
             lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
             lambda: live(gcp, self.name, self.stack),
             lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
@@ -121,9 +125,17 @@ class GcpSession:
                 balancer.digest,
                 kind=Kind.INGRESS,
                 ready=balancer.complete,
-                status=self._balancer_status(balancer),
+                status=self.balancer_status(balancer),
             )
         return out
+
+    async def _zones(self) -> dict[str, ingress.Zone]:
+        """The Cloud DNS zone of each domain; a domain without one is the deploy's refusal."""
+        try:
+            return await ingress.zones(self.gcp, [r.domain for r in self.routes])
+        except ProviderError as exc:
+            self.refusal = exc
+            return {}
 
     async def _balancer(self) -> ingress.Existing:
         """The stack's load balancer; when no service has a domain, Compute need not be enabled
@@ -134,7 +146,7 @@ class GcpSession:
 
         return await (find() if self.routes else if_enabled(find, ingress.Existing()))
 
-    def _balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
+    def balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
         message = ""
         if balancer.certificate and balancer.certificate != "ACTIVE":
             message = (
@@ -147,15 +159,6 @@ class GcpSession:
             message=message,
             endpoints=[f"https://{r.domain}" for r in self.routes],
         )
-
-    def _as_run(self, name: str) -> Service:
-        """Compose service ``name`` as Cloud Run runs it: a model service as the gateway in its
-        place (in front of Vertex AI), every service with what its model dependencies give it."""
-        service = models.with_models(self.project, name, models.cloud_endpoints(self.project))
-        if service.model_provider is not None:
-            service = models.gateway(service, {"GCP_PROJECT_ID": self.gcp.project,
-                                               "REGION": self.gcp.region})
-        return service
 
     async def image(self, service: Service, source: Source | None, *, build: bool, progress: Progress) -> str:
         """The image: for a built service, in the shared repository, tagged with its context's
@@ -173,49 +176,16 @@ class GcpSession:
             self.gcp, self.bucket, source, service.build, service.name, path, progress, self.poll
         )
 
-    def render(self, name: str, image: str | None) -> Unit:
-        if name == LOAD_BALANCER:
-            parts = {
-                "routes": digest_of([dataclasses.asdict(r) for r in self.routes]),
-                "zones": digest_of({d: dataclasses.asdict(z) for d, z in self.zones.items()}),
-            }
-            return Unit(name, Kind.INGRESS, parts, spec=self.routes)
-        service = self._as_run(name)
-        if service.managed_store:
-            spec = stores.store(service, self.config)
-            parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
-            if spec.password is not None:
-                parts["config:password"] = config_digest(self.name, self.stack, "password", spec.password)
-            return Unit(name, Kind.STORE, parts, spec=dataclasses.replace(spec, hash=combine(parts)))
-        infra = self._infra()
-        rendered = render.render(service, infra, self.config)
-        self.referenced.update(rendered.secrets)
-        parts = service_parts(
-            service, image or "", self.config, project=self.name, stack=self.stack, exclude_replicas=False
-        )
-        parts[RENDERED] = rendered.hash
-        after, _ = render.reaches(service, infra, self.config)
-        if any(r.service == name for r in self.routes):  # its domain's way in, first
-            after.add(LOAD_BALANCER)
-        return Unit(
-            name,
-            Kind.SERVICE,
-            parts,
-            spec=(rendered, image or ""),
-            replicas=service.replica_count,
-            after=frozenset(after),
-        )
-
     def _needs_network(self) -> bool:
         """Whether any service reaches a store or an internal service (through the network)."""
-        infra = self._infra()
+        infra = self.infra()
         return any(
             any(render.reaches(s, infra, self.config))
             for s in self.project.services.values()
             if not s.managed_store
         )
 
-    def _infra(self) -> render.Infra:
+    def infra(self) -> render.Infra:
         """What the services' Cloud Run settings point at, as far as it is known now."""
         return render.Infra(
             project=self.name,
@@ -235,7 +205,7 @@ class GcpSession:
 
     async def prepare(self) -> None:
         """What every unit stands on, made where missing."""
-        gcp, services, infra = self.gcp, self.project.services.values(), self._infra()
+        gcp, services, infra = self.gcp, self.project.services.values(), self.infra()
         calls_internal = any(
             render.reaches(s, infra, self.config)[1] for s in services if not s.managed_store
         )
@@ -260,112 +230,8 @@ class GcpSession:
     def say(self, service: str | None, message: str) -> None:
         self.sink(Event(service, None, message))
 
-    async def apply(self, unit: Unit, action: Action, found: Found | None, progress: Progress) -> None:
-        def say(message: str) -> None:
-            progress(None, message)
-
-        if unit.kind is Kind.INGRESS:
-            self.address = await ingress.apply(
-                self.gcp, self.name, self.stack, self.routes, self.zones, unit.digest, say
-            )
-        elif unit.kind is Kind.STORE:
-            await stores.ensure(
-                self.gcp,
-                unit.spec,
-                self.found_stores.get(names.label(unit.name)),
-                self.name,
-                self.stack,
-                self.etag,
-                self.net.link(self.gcp.project),
-                say,
-            )
-        else:
-            await self._service(unit, progress)
-
-    async def _service(self, unit: Unit, progress: Progress) -> None:
-        from google.cloud import run_v2
-
-        gcp = self.gcp
-        rendered, image = unit.spec
-        member = f"serviceAccount:{self.account}"
-        labels = dict(self.stack_labels(rendered.name, unit.digest))
-        await gather(
-            *[
-                lambda s=s, v=v: config.put(gcp, s, {**labels, names.KIND: "derived"}, v)
-                for s, v in rendered.derived.items()
-            ]
-        )
-        await gather(*[lambda s=s: config.grant(gcp, s, member) for s in rendered.secrets])
-        spec = render.with_image(rendered, image)
-        spec["labels"].update(labels)
-        spec["template"]["labels"].update(labels)
-        spec["name"] = f"{self._parent()}/services/{rendered.service_id}"
-        progress(
-            None, "rolling out a new revision" if unit.name in self.live else "creating the Cloud Run service"
-        )
-        await gcp.call(
-            "run.services", "update_service", request={"service": run_v2.Service(spec), "allow_missing": True}
-        )
-        await access.make_public(gcp, spec["name"])
-
     def stack_labels(self, service: str, digest: str) -> dict[str, str]:
         return names.labels(self.name, self.stack, service=service, etag=self.etag, hash=digest)
-
-    async def settle(
-        self, unit: Unit, *, deadline: float, until_exit: bool, progress: Progress
-    ) -> ServiceStatus:
-        if unit.kind is Kind.INGRESS:
-            certificate = await ingress.certificate_status(self.gcp, self.name, self.stack, self.routes)
-            return self._balancer_status(ingress.Existing(address=self.address, certificate=certificate))
-        if unit.kind is Kind.STORE:
-            found = await stores.ready(
-                self.gcp,
-                unit.spec,
-                self.name,
-                self.stack,
-                self.etag,
-                lambda message: progress(None, message),
-                self.poll,
-            )
-            if found.endpoint:
-                self.endpoints[unit.name] = found.endpoint
-            return stores.status(unit.name, dataclasses.replace(found, digest=unit.digest, etag=self.etag))
-        return await self._rollout(unit, deadline)
-
-    async def _rollout(self, unit: Unit, deadline: float) -> ServiceStatus:
-        """Wait until Cloud Run has reconciled the service: its revision ready, or failed."""
-        rendered, _ = unit.spec
-        path = f"{self._parent()}/services/{rendered.service_id}"
-        latest: list[Any] = []
-
-        async def check() -> ServiceStatus | None:
-            service = await self.gcp.call("run.services", "get_service", name=path)
-            latest[:] = [service]
-            status = status_of(unit.name, service, endpoints(self.project, self.routes, unit.name, service))
-            return status if status.state.final else None
-
-        status = await poll.until(check, interval=self.poll, deadline=deadline)
-        if status is None:
-            status = (
-                status_of(unit.name, latest[0], [])
-                if latest
-                else ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING)
-            )
-            status.message = f"still rolling out after {self.options.wait_timeout:g}s"
-            status.state = State.SERVICE_DEPLOYMENT_PENDING
-        return status
-
-    async def remove(self, name: str, found: Found, progress: Progress) -> None:
-        """Remove a service the project no longer has (with its images), or the load balancer
-        when no domain is left."""
-        if found.kind is Kind.INGRESS:
-            progress(None, "removing the load balancer: no domain is left")
-            await ingress.remove(
-                self.gcp, self.name, self.stack, lambda what: progress(None, f"removed {what}")
-            )
-            return
-        await delete_service(self.gcp, self.live[name].name)
-        await delete_package(self.gcp, names.image_path(self.name, self.stack, name))
 
     async def tidy(self) -> None:
         """Delete the derived secrets no service reads any more (a value that no longer mixes
@@ -375,6 +241,134 @@ class GcpSession:
                 await self.gcp.maybe(
                     "secretmanager", "delete_secret", name=f"projects/{self.gcp.project}/secrets/{secret}"
                 )
+
+
+# -- the drivers of each kind -------------------------------------------------------------
+
+
+class _Services:
+    """Compose services as Cloud Run services."""
+
+    def __init__(self, session: GcpSession) -> None:
+        self.s = session
+
+    def render(self, service: Service, image: str) -> Rendered:
+        rendered = render.render(service, self.s.infra(), self.s.config)
+        self.s.referenced.update(rendered.secrets)
+        return Rendered(spec=(rendered, image), hash=rendered.hash)
+
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
+        from google.cloud import run_v2
+
+        s = self.s
+        gcp = s.gcp
+        rendered, image = unit.spec
+        member = f"serviceAccount:{s.account}"
+        labels = dict(s.stack_labels(rendered.name, unit.digest))
+        await gather(
+            *[
+                lambda k=k, v=v: config.put(gcp, k, {**labels, names.KIND: "derived"}, v)
+                for k, v in rendered.derived.items()
+            ]
+        )
+        await gather(*[lambda k=k: config.grant(gcp, k, member) for k in rendered.secrets])
+        spec = render.with_image(rendered, image)
+        spec["labels"].update(labels)
+        spec["template"]["labels"].update(labels)
+        spec["name"] = f"{s.parent()}/services/{rendered.service_id}"
+        progress(None, "rolling out a new revision" if unit.name in s.live
+                 else "creating the Cloud Run service")
+        await gcp.call(
+            "run.services", "update_service", request={"service": run_v2.Service(spec), "allow_missing": True}
+        )
+        await access.make_public(gcp, spec["name"])
+
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        """Whether Cloud Run has reconciled the service: its revision ready, or failed."""
+        s = self.s
+        rendered, _ = unit.spec
+        service = await s.gcp.call("run.services", "get_service",
+                                   name=f"{s.parent()}/services/{rendered.service_id}")
+        return status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        """Remove a service the project no longer has, with its images."""
+        s = self.s
+        await delete_service(s.gcp, s.live[name].name)
+        await delete_package(s.gcp, names.image_path(s.name, s.stack, name))
+
+
+class _Stores:
+    """Managed stores as Cloud SQL for PostgreSQL and Memorystore for Redis instances."""
+
+    def __init__(self, session: GcpSession) -> None:
+        self.s = session
+        self.said: dict[str, str] = {}
+
+    def render(self, service: Service) -> stores.Store:
+        return stores.store(service, self.s.config)
+
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
+        s = self.s
+        await stores.ensure(
+            s.gcp,
+            self._spec(unit),
+            s.found_stores.get(names.label(unit.name)),
+            s.name,
+            s.stack,
+            s.etag,
+            s.net.link(s.gcp.project),
+            lambda message: progress(None, message),
+        )
+
+    def _spec(self, unit: Unit) -> stores.Store:
+        return dataclasses.replace(unit.spec, hash=unit.digest)
+
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        s = self.s
+
+        def say(message: str) -> None:
+            if self.said.get(unit.name) != message:
+                self.said[unit.name] = message
+                progress(None, message)
+
+        found = await stores.look(s.gcp, self._spec(unit), s.name, s.stack, s.etag, say)
+        if found is None:
+            return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING,
+                                 message=self.said.get(unit.name, ""))
+        if found.endpoint:
+            s.endpoints[unit.name] = found.endpoint
+        return stores.status(unit.name, dataclasses.replace(found, digest=unit.digest, etag=s.etag))
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        """A store the project no longer has stays, with its data, until `compose down`."""
+        progress(None, "kept: a removed store keeps its data until `compose down`")
+
+
+class _Balancer:
+    """The global external Application Load Balancer in front of the services with domains."""
+
+    def __init__(self, session: GcpSession) -> None:
+        self.s = session
+
+    def render(self) -> Balancer:
+        return Balancer(routes=self.s.routes, zones=self.s.zones)
+
+    async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
+        s = self.s
+        s.address = await ingress.apply(
+            s.gcp, s.name, s.stack, s.routes, s.zones, unit.digest, lambda message: progress(None, message)
+        )
+
+    async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
+        s = self.s
+        certificate = await ingress.certificate_status(s.gcp, s.name, s.stack, s.routes)
+        return s.balancer_status(ingress.Existing(address=s.address, certificate=certificate))
+
+    async def remove(self, name: str, found: Found, progress: Progress) -> None:
+        progress(None, "removing the load balancer: no domain is left")
+        await ingress.remove(self.s.gcp, self.s.name, self.s.stack,
+                             lambda what: progress(None, f"removed {what}"))
 
 
 # -- what ps and destroy share ----------------------------------------------------------------

@@ -21,16 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from launchdeck.compose.model import Service
-from launchdeck.engine import poll
+from launchdeck.engine import kinds
 from launchdeck.engine.events import State
 from launchdeck.engine.gather import gather
+from launchdeck.engine.refusal import Problem
 from launchdeck.engine.status import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled, if_found
 
-READY_WAIT = 1800.0
-"""Seconds to wait for a new store: a Cloud SQL instance often takes ten minutes."""
 PORTS = {"postgres": 5432, "redis": 6379}
 TIER = "db-f1-micro"
 """The smallest Cloud SQL machine (shared core); resize it in the console for production."""
@@ -60,70 +59,78 @@ class Store:
 
 
 def store(service: Service, config: Mapping[str, str]) -> Store:
-    """What ``service`` (a managed store) should be, from its image tag and environment."""
-    kind = service.managed_store
-    env = service.resolved_environment(config)
+    """What ``service`` (a managed store) should be, from its image tag and environment;
+    ``problems`` says first what Google Cloud would refuse."""
+    kind = service.managed_store or ""
     settings: dict[str, str] = {}
     password = None
     if kind == "postgres":
-        settings["version"] = _postgres_version(service)
-        settings["user"] = env.get("POSTGRES_USER") or "postgres"
-        settings["database"] = env.get("POSTGRES_DB") or settings["user"]
-        password = env.get("POSTGRES_PASSWORD")
-        if not password:
-            raise ProviderError(
-                f"{service.name}: x-defang-postgres needs a password on gcp",
-                provider="gcp",
-                service=service.name,
-                hint="Add `POSTGRES_PASSWORD:` (no value) to its environment and set that config value.",
-            )
+        settings["version"] = _postgres_version(service) or ""
+        database = kinds.postgres(service, config)
+        settings["user"], settings["database"] = database.user, database.database
+        password = database.password
     elif kind == "redis":
-        settings["version"] = _redis_version(service)
-    else:
-        raise ProviderError(
-            f"{service.name}: x-defang-{kind} is not supported on gcp",
-            provider="gcp",
-            service=service.name,
-            hint="Run it as an ordinary service, or use a hosted database and give its URL through config.",
-        )
-    return Store(service.name, kind or "", settings, password)
+        settings["version"] = _redis_version(service) or ""
+    return Store(service.name, kind, settings, password)
+
+
+def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
+    """What Cloud SQL and Memorystore would refuse of a managed store."""
+    kind, name = service.managed_store, service.name
+    where = ("services", name)
+    if kind == "postgres":
+        out = []
+        if _postgres_version(service) is None:
+            out.append(Problem(name, (*where, "image"), f"Cloud SQL has no PostgreSQL {_major(service)}",
+                               "Use an image tag of PostgreSQL 9.6 or 10 to 17, e.g. postgres:16."))
+        if not kinds.postgres(service, config).password:
+            out.append(Problem(name, (*where, "environment"), "x-defang-postgres needs a password on gcp",
+                               "Add `POSTGRES_PASSWORD:` (no value) to its environment and set that config "
+                               "value."))
+        return out
+    if kind == "redis":
+        if _redis_version(service) is None:
+            return [Problem(name, (*where, "image"), f"Memorystore has no Redis {_number(service)}",
+                            "Use an image tag of Redis 4 to 7.2, e.g. redis:7.")]
+        return []
+    return [Problem(name, (*where, f"x-defang-{kind}"), f"x-defang-{kind} is not supported on gcp",
+                    "Run it as an ordinary service, or use a hosted database and give its URL through "
+                    "config.")]
 
 
 def _tag(image: str | None) -> str:
     return (image or "").rsplit("/", 1)[-1].partition(":")[2]
 
 
-def _postgres_version(service: Service) -> str:
-    """The Cloud SQL version an image tag names: ``postgres:16.2-alpine`` -> ``POSTGRES_16``."""
+def _number(service: Service) -> str:
+    match = re.match(r"(\d+(?:\.\d+)?)", _tag(service.image))
+    return match.group(1) if match else _tag(service.image)
+
+
+def _major(service: Service) -> str:
+    match = re.match(r"(\d+)", _tag(service.image))
+    return match.group(1) if match else "16"
+
+
+def _postgres_version(service: Service) -> str | None:
+    """The Cloud SQL version an image tag names (``postgres:16.2-alpine`` -> ``POSTGRES_16``);
+    None for one Cloud SQL does not offer."""
     from google.cloud import sqladmin_v1 as s
 
     match = re.match(r"(\d+)(?:\.(\d+))?", _tag(service.image))
     major = match.group(1) if match else "16"
     version = "POSTGRES_9_6" if major == "9" and match and match.group(2) == "6" else f"POSTGRES_{major}"
     if version not in s.SqlDatabaseVersion.__members__ or int(major) > 17:
-        raise ProviderError(
-            f"{service.name}: Cloud SQL has no PostgreSQL {major}",
-            provider="gcp",
-            service=service.name,
-            hint="Use an image tag of PostgreSQL 9.6 or 10 to 17, e.g. postgres:16.",
-        )
+        return None
     return version
 
 
-def _redis_version(service: Service) -> str:
-    tag = _tag(service.image)
-    match = re.match(r"(\d+(?:\.\d+)?)", tag)
+def _redis_version(service: Service) -> str | None:
+    """The Memorystore version an image tag names; None for one it does not offer."""
+    match = re.match(r"(\d+(?:\.\d+)?)", _tag(service.image))
     if not match:
         return "REDIS_7_2"
-    version = _REDIS.get(match.group(1)) or _REDIS.get(match.group(1).split(".")[0])
-    if version is None:
-        raise ProviderError(
-            f"{service.name}: Memorystore has no Redis {match.group(1)}",
-            provider="gcp",
-            service=service.name,
-            hint="Use an image tag of Redis 4 to 7.2, e.g. redis:7.",
-        )
-    return version
+    return _REDIS.get(match.group(1)) or _REDIS.get(match.group(1).split(".")[0])
 
 
 @dataclass(frozen=True)
@@ -313,39 +320,24 @@ async def _redis(
     )
 
 
-async def ready(
-    gcp: Gcp, spec: Store, project: str, stack: str, etag: str, say: Callable[[str], None], interval: float
-) -> Existing:
+async def look(
+    gcp: Gcp, spec: Store, project: str, stack: str, etag: str, say: Callable[[str], None]
+) -> Existing | None:
     """The store once it is available, with (PostgreSQL) its database and user in place and
-    the digest written last."""
-    last: list[str] = []
-
-    async def check() -> Existing | None:
-        found = (await find_all(gcp, project, stack, (spec.kind,))).get(names.label(spec.service))
-        if found is None:
-            return None
-        if found.state in ("FAILED", "SUSPENDED"):
-            raise ProviderError(
-                f"{spec.service}: the {spec.kind} store is {found.state.lower()}",
-                provider="gcp",
-                service=spec.service,
-                hint="See the Cloud SQL or Memorystore console for the reason, fix it, and deploy again.",
-            )
-        if found.state in ("RUNNABLE", "READY"):
-            return found
-        if last[-1:] != [found.state]:
-            say(f"{spec.kind} store is {found.state.lower().replace('_', ' ')}")
-            last.append(found.state)
-        return None
-
-    found = await poll.until(check, interval=interval, timeout=READY_WAIT)
+    the digest written last; None while it is being made; raise when it failed."""
+    found = (await find_all(gcp, project, stack, (spec.kind,))).get(names.label(spec.service))
     if found is None:
+        return None
+    if found.state in ("FAILED", "SUSPENDED"):
         raise ProviderError(
-            f"{spec.service}: the {spec.kind} store is still {last[-1:] or 'not made'}",
+            f"{spec.service}: the {spec.kind} store is {found.state.lower()}",
             provider="gcp",
             service=spec.service,
-            hint="Deploy again to keep waiting.",
+            hint="See the Cloud SQL or Memorystore console for the reason, fix it, and deploy again.",
         )
+    if found.state not in ("RUNNABLE", "READY"):
+        say(f"{spec.kind} store is {found.state.lower().replace('_', ' ')}")
+        return None
     if spec.kind == "postgres" and found.digest != spec.hash:
         await _finish_postgres(gcp, spec, found, project, stack, etag, say)
     return found

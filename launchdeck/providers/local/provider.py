@@ -21,7 +21,7 @@ from launchdeck.compose.model import Project
 from launchdeck.engine import lock as holders
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
+from launchdeck.engine.status import DeployRecord, LogLine, Target
 from launchdeck.paths import state_dir, write_atomic
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.local import CAPABILITIES
@@ -151,14 +151,6 @@ class LocalProvider:
 
         found = await gather(*[lambda c=c: inspect(c["Id"]) for c in listed])
         return [c for c in found if c is not None]
-
-    async def status(self, project: Project, stack: str) -> dict[str, ServiceStatus]:
-        by_service: dict[str, list[C.Container]] = {}
-        for c in await self.containers(project.name, stack):
-            by_service.setdefault(C.label(c, S.SERVICE), []).append(c)
-        return {name: C.status(name, project.services[name].replica_count if name in project.services
-                               else 0, found)
-                for name, found in by_service.items()}
 
     async def read_logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]:
         found: list[C.Container] = []

@@ -19,7 +19,7 @@ from launchdeck.engine.context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action
 from launchdeck.engine.status import ServiceStatus
-from launchdeck.errors import ProviderError
+from launchdeck.errors import LaunchdeckError, ProviderError
 from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.providers.local import build, runner
 from launchdeck.providers.local import containers as C
@@ -48,13 +48,18 @@ class LocalSession:
         """Service -> ids of the containers settle watches."""
         self.runner: str | None = None
         """The Docker Model Runner's URL, when the project has model services."""
+        self.refusal: LaunchdeckError | None = None
+        """Why the project's model services cannot be served here (no runner answers)."""
         self.services = self
         self.interval = provider.poll
 
     # -- reading ---------------------------------------------------------------------------
 
     async def observe(self) -> dict[str, Found]:
-        self.runner = await self._runner()
+        try:
+            self.runner = await self._runner()
+        except LaunchdeckError as exc:
+            self.refusal = exc
         for c in await self.provider.containers(self.project.name, self.stack):
             self.containers.setdefault(C.label(c, S.SERVICE), []).append(c)
         found = {}

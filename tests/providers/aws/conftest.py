@@ -8,10 +8,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from testkit import aws as T
 from launchdeck.providers.aws.api import Aws
 from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.tools.project import ProjectRef
+from testkit import aws as T
 
 SHOP = Path(__file__).parent / "shop"
 SECRETS = {"API_KEY": "sk-shop-9f8e7d6c5b4a", "POSTGRES_PASSWORD": "pw-shop-1a2b3c4d5e6f"}

@@ -12,10 +12,10 @@ import sys
 import anyio
 
 from launchdeck.engine.deploy import deploy
-from testkit import aws as T
 from launchdeck.providers.aws.api import Aws, is_mutating
 from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.tools.project import ProjectRef
+from testkit import aws as T
 
 
 def main(folder: str, kill_at: int) -> None:

@@ -17,8 +17,8 @@ from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
 from launchdeck.errors import ProviderError
-from testkit import aws as T
 from launchdeck.providers.base import DeployOptions, LogQuery
+from testkit import aws as T
 from tests.providers.aws.conftest import SECRETS
 
 

@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from launchdeck.compose.load import load
-from launchdeck.engine import poll
+from launchdeck.engine import kinds
 from launchdeck.engine.events import State
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import session as aws_session
@@ -31,6 +31,10 @@ def _session(project, text: str, said: list | None = None,
     sink = (lambda event: said.append(event.message)) if said is not None else (lambda event: None)
     return aws_session.AwsSession(_Aws(), "123456789012", loaded.project, "dev", config or {}, "etag",
                                   DeployOptions(), sink, 0.001)
+
+
+def _render(session: aws_session.AwsSession, name: str):
+    return kinds.render(session, session.project, session.stack, session.config, name, "nginx")
 
 
 STORES = """\
@@ -60,7 +64,7 @@ def test_a_service_starts_after_the_stores_it_names_as_hosts_or_depends_on(proje
     """A store named as a host, or in depends_on, comes first (as healthy, its endpoint known);
     text that merely contains a store's name (``mongodb_url``) does not make a service wait."""
     session = _session(project, STORES, config={"PW": "pw-1a2b3c4d", "POSTGRES_PASSWORD": "pw-1a2b3c4d"})
-    after = {name: session.render(name, "nginx").after for name in ("docs", "api", "worker")}
+    after = {name: _render(session, name).after for name in ("docs", "api", "worker")}
     assert after == {"docs": frozenset(), "api": {"db", "worker"}, "worker": {"db"}}
 
 
@@ -94,8 +98,8 @@ def test_a_rollout_that_outlasts_the_wait_is_reported_from_the_last_read(project
     session = _session(project, "name: demo\nservices:\n  web:\n    image: nginx\n")
     session.aws = aws = _Rolling()
     session.registered["web"] = "td:2"
-    unit = session.render("web", "nginx")
-    status = anyio.run(lambda: session._rollout(unit, deadline=poll.clock() - 1))
+    unit = _render(session, "web")
+    status = anyio.run(lambda: kinds.settle(session, unit, wait_timeout=0, progress=lambda *a, **k: None))
     assert aws.reads == 1
     assert status.state is State.SERVICE_DEPLOYMENT_PENDING
-    assert status.message == "still rolling out after 300s: 1/5 running"
+    assert status.message == "still rolling out after 0s: 1/5 running"

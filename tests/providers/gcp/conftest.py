@@ -13,9 +13,9 @@ import anyio
 import pytest
 
 from launchdeck.providers.gcp.api import Gcp
-from testkit.gcp import FakeGcp
 from launchdeck.providers.gcp.provider import GcpProvider
 from launchdeck.tools.project import ProjectRef
+from testkit.gcp import FakeGcp
 from tests.providers.aws.conftest import SECRETS, SHOP
 
 PROJECT = "shop-project"

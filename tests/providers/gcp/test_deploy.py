@@ -22,10 +22,10 @@ from launchdeck.engine.plan import Action
 from launchdeck.errors import ProviderError
 from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.gcp import names
-from testkit.gcp import FakeGcp
-from testkit.gcp.core import project_number
 from launchdeck.providers.gcp.provider import GcpProvider
 from launchdeck.tools.project import ProjectRef
+from testkit.gcp import FakeGcp
+from testkit.gcp.core import project_number
 from tests.providers.gcp.conftest import LOCATION, PROJECT, SECRETS
 
 LOCK = "locks%2Fshop%2Fdev.json"

@@ -7,7 +7,6 @@ import re
 import pytest
 
 from launchdeck.compose.load import load
-from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names, render
 from launchdeck.providers.gcp.session import qualified
 
@@ -151,17 +150,16 @@ def test_no_config_value_enters_the_service_spec(project) -> None:
 
 @pytest.mark.parametrize(("port", "refused"), [("80", False), ("3000", True)])
 def test_port_in_the_environment_is_cloud_runs_own(project, port: str, refused: bool) -> None:
-    """PORT equal to the container port is dropped (Cloud Run sets it); another PORT is refused."""
+    """PORT equal to the container port is dropped (Cloud Run sets it); another PORT is a
+    problem found before deploy, and never rendered."""
     service = _service(
         project,
         f"    image: nginx\n    ports: [{{target: 80, mode: ingress}}]\n"
         f"    environment:\n      PORT: '{port}'\n",
     )
-    if refused:
-        with pytest.raises(ProviderError, match="PORT is set by Cloud Run"):
-            render.render(service, INFRA, {})
-    else:
-        assert render.render(service, INFRA, {}).spec["template"]["containers"][0]["env"] == []
+    found = [p.message for p in render.problems(service)]
+    assert found == (["PORT is set by Cloud Run to the container port (80)"] if refused else [])
+    assert render.render(service, INFRA, {}).spec["template"]["containers"][0]["env"] == []
 
 
 @pytest.mark.parametrize(

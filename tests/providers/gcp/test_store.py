@@ -16,9 +16,9 @@ from launchdeck.engine import lock
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.provider import GcpProvider
 from testkit.gcp import FakeGcp
 from testkit.gcp.core import project_number
-from launchdeck.providers.gcp.provider import GcpProvider
 from tests.providers.gcp.conftest import PROJECT, go
 
 # --- config values ---------------------------------------------------------------------------
@@ -187,9 +187,10 @@ def test_a_bucket_name_taken_elsewhere_says_how_to_name_another(fake: FakeGcp) -
 
 def test_lock_expiry_is_longer_than_any_wait() -> None:
     """A live deploy's lock never expires under it: two hours, above every wait launchdeck makes."""
-    from launchdeck.providers.gcp import build, stores
+    from launchdeck.engine import kinds
+    from launchdeck.providers.gcp import build
 
-    assert max(build.BUILD_WAIT, stores.READY_WAIT) < lock.EXPIRY
+    assert max(build.BUILD_WAIT, kinds.STORE_WAIT) < lock.EXPIRY
 
 
 def test_takeover_races_have_one_winner(provider: GcpProvider) -> None:
