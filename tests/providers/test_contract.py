@@ -8,7 +8,7 @@ destroy) and its config store:
 1. a first deploy creates every service, and a second deploy of the same project changes
    nothing (every unit NOOP);
 2. a plan after one setting changed names that service alone, with the setting that changed
-   as its reason, and changes nothing on the target, not even the deploy lock;
+   as its reason, changes nothing on the target and does not take the deploy lock;
 3. deploying that change applies it to that service alone, as planned;
 4. destroy leaves ps finding every service NOT_DEPLOYED;
 5. its config store answers for the names that are set and leaves out the others.
