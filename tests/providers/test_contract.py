@@ -1,10 +1,20 @@
-"""The contract every provider keeps with the engine, checked on each: the in-memory double,
-the real Docker Engine, and AWS through a moto server.
+"""The contract a deployment target keeps with the engine: the specification a new provider
+follows, checked on every target there is: the in-memory double, the real Docker Engine, AWS
+through a moto server and GCP through the local GCP.
 
-Deploy makes every unit; an unchanged project plans and applies nothing; a plan after a
-change names only that service and changes nothing (taking no lock); the change deploys to
-that service only; destroy leaves ps with nothing deployed. A config store's values leave
-out the names not set.
+A target passes when, driven only through the engine's own functions (deploy, plan, ps,
+destroy) and its config store:
+
+1. a first deploy creates every service, and a second deploy of the same project changes
+   nothing (every unit NOOP);
+2. a plan after one setting changed names that service alone, with the setting that changed
+   as its reason, changes nothing on the target and does not take the deploy lock;
+3. deploying that change applies it to that service alone, as planned;
+4. destroy leaves ps finding every service NOT_DEPLOYED;
+5. its config store answers for the names that are set and leaves out the others.
+
+To add a target: give the ``target`` fixture a branch that makes the provider and a way to
+see whether anything on the target changed, then make these tests pass.
 """
 
 from __future__ import annotations
@@ -26,7 +36,6 @@ from launchdeck.engine.events import State
 from launchdeck.engine.plan import Action
 from launchdeck.providers.base import DeployOptions
 from testkit import BUSYBOX, MemoryProvider
-from tests.providers.aws.conftest import aws_env, boto, calls, moto_server, strict  # noqa: F401
 
 COMPOSE = """\
 services:
@@ -51,23 +60,24 @@ services:
       resources:
         reservations: {memory: 256M}
 """
+TOKEN = "tok-contract-1f2e"
 
 
 @dataclass
 class Target:
-    """One provider under contract, with a way to see whether anything on it changed."""
+    """One provider under contract, and what it has made: two equal snapshots mean nothing on
+    the target changed in between."""
 
     provider: Any
     snapshot: Callable[[], Any]
-    changed_since: Callable[[Any], bool]
 
 
-@pytest.fixture(params=["memory", "local", "aws"])
+@pytest.fixture(params=["memory", "local", "aws", "gcp"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    """Each target there is, fresh, with what counts as a change on it."""
     if request.param == "memory":
         memory = MemoryProvider()
-        yield Target(memory, lambda: copy.deepcopy(memory.changes),
-                     lambda before: memory.changes != before)
+        yield Target(memory, lambda: copy.deepcopy(memory.changes))
     elif request.param == "local":
         from launchdeck.providers.local import spec as S
         from launchdeck.providers.local.provider import LocalProvider
@@ -80,24 +90,24 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
             return (sorted((c["Id"], c["State"]) for c in api.containers(all=True, filters=label)),
                     sorted(n["Id"] for n in api.networks(filters=label)))
 
-        yield Target(LocalProvider(state_root=tmp_path / "state", poll=0.1), docker_state,
-                     lambda before: docker_state() != before)
+        yield Target(LocalProvider(state_root=tmp_path / "state", poll=0.1), docker_state)
         for c in api.containers(all=True, filters=label):
             api.remove_container(c["Id"], force=True)
         for n in api.networks(filters=label):
             api.remove_network(n["Id"])
-    else:
+    elif request.param == "aws":
         from launchdeck.providers.aws.api import Aws
         from launchdeck.providers.aws.provider import AwsProvider
 
         session = request.getfixturevalue("boto")
         recorded = request.getfixturevalue("calls")
-        def writes() -> int:  # but the lock the test itself holds around the plan
-            return sum(not str(c.params.get("Name", "")).startswith("/launchdeck-locks/")
-                       for c in recorded.mutating())
+        yield Target(AwsProvider(Aws(session), poll=0.01), lambda: len(recorded.mutating()))
+    else:
+        from launchdeck.providers.gcp.provider import GcpProvider
 
-        yield Target(AwsProvider(Aws(session), poll=0.01), writes,
-                     lambda before: writes() != before)
+        fake = request.getfixturevalue("fake")
+        gcp = request.getfixturevalue("gcp")
+        yield Target(GcpProvider(gcp, poll=0), lambda: len(fake.mutations()))
 
 
 def _services(changes: list[Any]) -> dict[str, Action]:
@@ -119,55 +129,91 @@ def _deploy(target: Target, root: Path) -> Any:
                                     options=DeployOptions(wait_timeout=60)))
 
 
-def _plan(target: Target, root: Path) -> Any:
-    async def run() -> Any:
+def _plan(target: Target, root: Path) -> tuple[Any, bool]:
+    """The plan, and whether the target changed while it was made."""
+
+    async def run() -> tuple[Any, bool]:
         ready = await preflight(_loaded(root), target.provider, stack="dev")
         # holding the deploy lock proves the plan does not try to take it
         async with target.provider.lock(ready.project.name, "dev", "test", "000000000000"):
-            return await plan(ready)
+            before = target.snapshot()
+            planned = await plan(ready)
+            return planned, target.snapshot() != before
 
     return anyio.run(run)
 
 
-def test_the_deploy_contract(target: Target, tmp_path: Path) -> None:
-    """Create all; redeploy nothing; plan one change without changing anything; apply only
-    it; destroy everything."""
-    root = tmp_path
-    _write(root, "hello")
+def _set_token(target: Target, root: Path) -> str:
     name = _loaded(root).project.name
-    anyio.run(target.provider.config_store(name, "dev").set, "TOKEN", "tok-contract-1f2e")
+    anyio.run(target.provider.config_store(name, "dev").set, "TOKEN", TOKEN)
+    return name
 
-    first = _deploy(target, root)
+
+def test_a_first_deploy_creates_every_service_and_a_second_changes_nothing(
+        target: Target, tmp_path: Path) -> None:
+    """Rule 1: a deploy creates every service and reaches SERVICE_DEPLOYMENT_COMPLETED; the same
+    project deployed again plans every unit NOOP."""
+    _write(tmp_path, "hello")
+    _set_token(target, tmp_path)
+
+    first = _deploy(target, tmp_path)
     assert first.ok, [(s.name, s.state, s.message) for s in first.services]
     assert _services(first.changes) == {"web": Action.CREATE, "worker": Action.CREATE}
 
-    again = _deploy(target, root)
-    assert again.ok and {c.action for c in again.changes} == {Action.NOOP}
+    again = _deploy(target, tmp_path)
+    assert again.ok and {c.action for c in again.changes} == {Action.NOOP}, again.changes
 
-    _write(root, "bonjour")
-    before = target.snapshot()
-    planned = _plan(target, root)
-    changed = {c.service: c for c in planned.changes if c.action is not Action.NOOP}
-    assert list(changed) == ["web"] and changed["web"].reason == "environment changed"
-    assert not target.changed_since(before), "a plan changed the target"
 
-    applied = _deploy(target, root)
-    assert applied.ok
-    assert _services(applied.changes) == {"web": changed["web"].action, "worker": Action.NOOP}
+def test_a_plan_names_the_changed_setting_and_changes_nothing(target: Target, tmp_path: Path) -> None:
+    """Rule 2: after one setting changed, a plan names that service alone with the setting as
+    its reason, changes nothing on the target and does not take the deploy lock."""
+    _write(tmp_path, "hello")
+    _set_token(target, tmp_path)
+    assert _deploy(target, tmp_path).ok
+
+    _write(tmp_path, "bonjour")
+    planned, touched = _plan(target, tmp_path)
+    changed = {c.service: c.reason for c in planned.changes if c.action is not Action.NOOP}
+    assert changed == {"web": "environment changed"}
+    assert not touched, "a plan changed the target"
+
+
+def test_a_deploy_applies_what_its_plan_named_and_nothing_else(target: Target, tmp_path: Path) -> None:
+    """Rule 3: deploying a change does to each unit what the plan said: the changed service
+    gets the planned action, every other unit is NOOP."""
+    _write(tmp_path, "hello")
+    _set_token(target, tmp_path)
+    assert _deploy(target, tmp_path).ok
+
+    _write(tmp_path, "bonjour")
+    planned, _ = _plan(target, tmp_path)
+    applied = _deploy(target, tmp_path)
+    assert applied.ok, [(s.name, s.state, s.message) for s in applied.services]
+    assert {c.service: c.action for c in applied.changes} == \
+        {c.service: c.action for c in planned.changes}
+    assert _services(applied.changes) == {"web": _services(planned.changes)["web"],
+                                          "worker": Action.NOOP}
+
+
+def test_destroy_leaves_every_service_not_deployed(target: Target, tmp_path: Path) -> None:
+    """Rule 4: after destroy, ps finds every service of the project NOT_DEPLOYED."""
+    _write(tmp_path, "hello")
+    name = _set_token(target, tmp_path)
+    assert _deploy(target, tmp_path).ok
 
     anyio.run(lambda: destroy(target.provider, name, "dev"))
-    statuses = anyio.run(ps.ps, target.provider, _loaded(root).project, "dev")
+    statuses = anyio.run(ps.ps, target.provider, _loaded(tmp_path).project, "dev")
     assert {s.name: s.state for s in statuses} == {"web": State.NOT_DEPLOYED,
                                                    "worker": State.NOT_DEPLOYED}
 
 
 def test_config_values_leave_out_names_not_set(target: Target, tmp_path: Path) -> None:
-    """A config store's values() answers only for names that are set: preflight finds the
-    missing config by what it leaves out."""
+    """Rule 5: a config store's values() answers only for names that are set, since preflight
+    finds the missing config by what it leaves out."""
     store = target.provider.config_store(normalize_project_name(tmp_path.name), "dev")
 
     async def run() -> dict[str, str]:
-        await store.set("TOKEN", "tok-contract-1f2e")
+        await store.set("TOKEN", TOKEN)
         return await store.values(["TOKEN", "UNSET"])
 
-    assert anyio.run(run) == {"TOKEN": "tok-contract-1f2e"}
+    assert anyio.run(run) == {"TOKEN": TOKEN}

@@ -1,0 +1,226 @@
+"""A stack the previous release deployed is this release's to redeploy, on every target.
+
+The last release's package, read from git at its commit, deploys a project through its own
+CLI in a child process; this release then plans it in-process through tools/ and must find
+every unit NOOP (nothing renamed, no setting rendered differently), read the old deployment
+record (a changed setting is named, which needs the record's parts) and respect the old
+release's deploy lock (a deploy is refused while an old-release deploy holds the stack).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import pytest
+
+from launchdeck.engine.plan import Action
+from launchdeck.errors import LaunchdeckError
+from launchdeck.tools import deploy as deploy_tool
+from launchdeck.tools.project import ProjectRef
+from testkit import BUSYBOX
+from tests.providers.aws.conftest import SECRETS, SHOP
+from tests.providers.gcp.conftest import PROJECT, zone
+
+RELEASE = "24b4c41"
+"""The last release's commit (main before the provider seam was redrawn)."""
+REPO = Path(__file__).resolve().parents[2]
+OLD_DEPLOYMENT = "0ld0re1ease0"
+
+LOCAL = f"""\
+name: @NAME@
+services:
+  web:
+    build: ./web
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    ports:
+      - target: 8080
+        mode: ingress
+    environment:
+      BACKEND_URL: http://worker:9000
+      API_KEY:
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:8080/index.html"]
+      interval: 1s
+      retries: 20
+    depends_on: [worker]
+  worker:
+    image: {BUSYBOX}
+    command: ["sleep", "3600"]
+"""
+"""A smaller project for the Docker Engine (no registry for store images): a built service
+with an ingress port and a healthcheck, reading config, after a plain one."""
+
+HOLD_LOCK = """\
+import sys
+
+import anyio
+
+from launchdeck.tools.project import ProjectRef
+
+
+async def main() -> None:
+    folder, provider, deployment = sys.argv[1:4]
+    ref = ProjectRef(working_directory=folder, provider=provider)
+    async with ref.target().lock(ref.load().project.name, "dev", "deploy", deployment):
+        print("held", flush=True)
+        await anyio.to_thread.run_sync(sys.stdin.readline)
+
+
+anyio.run(main)
+"""
+"""Run by the old release: hold the stack's deploy lock until stdin has a line."""
+
+
+@pytest.fixture(scope="session")
+def old_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The last release's package, unpacked from git: a folder a child process puts first on
+    PYTHONPATH to run that release (its dependencies are this environment's)."""
+    folder = tmp_path_factory.mktemp("release")
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", RELEASE, "launchdeck"],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        pytest.fail(f"the last release ({RELEASE}) is not in this clone's history: "
+                    f"{archive.stderr.decode().strip()}; fetch the full history (git fetch --unshallow)")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    (folder / "hold_lock.py").write_text(HOLD_LOCK)
+    where = subprocess.run([sys.executable, "-c", "import launchdeck; print(launchdeck.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=folder.parent,
+                           env={**os.environ, "PYTHONPATH": str(folder)}).stdout.strip()
+    assert Path(where).is_relative_to(folder), f"the child imported {where}, not the release"
+    return folder
+
+
+@dataclass
+class Deployed:
+    """A project the old release deployed, and how to run that release against its target."""
+
+    folder: Path
+    provider: str
+    env: dict[str, str]
+    release: Path
+
+    def old(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """The old release's CLI, in the project's folder."""
+        return subprocess.run([sys.executable, "-m", "launchdeck", *args], cwd=self.folder,
+                              input=stdin, capture_output=True, text=True, timeout=300,
+                              check=False, env=self._child_env())
+
+    def hold_lock(self) -> subprocess.Popen[str]:
+        """The old release holding the stack's deploy lock (until stdin is closed)."""
+        child = subprocess.Popen([sys.executable, str(self.release / "hold_lock.py"),
+                                  str(self.folder), self.provider, OLD_DEPLOYMENT],
+                                 cwd=self.release, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=self._child_env())
+        line = child.stdout.readline() if child.stdout else ""
+        if line.strip() != "held":
+            child.kill()
+            pytest.fail(f"the old release could not take its lock: {line}{child.communicate()[1]}")
+        return child
+
+    def ref(self) -> ProjectRef:
+        return ProjectRef(working_directory=str(self.folder), provider=self.provider)
+
+    def _child_env(self) -> dict[str, str]:
+        ours = ("AWS_", "GCP_", "GOOGLE_", "LAUNCHDECK_", "COMPOSE_", "PYTHONPATH")
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+        return {**clean, **self.env, "PYTHONPATH": str(self.release)}
+
+
+def _deploy_with_old_release(deployed: Deployed, config: dict[str, str]) -> Deployed:
+    """Set config and deploy with the old release's CLI, as a user of it did."""
+    flags = ("--provider", deployed.provider)
+    for name, value in config.items():
+        done = deployed.old("config", "set", name, *flags, stdin=value + "\n")
+        assert done.returncode == 0, done.stderr
+    up = deployed.old("compose", "up", *flags, "--detach", "--wait-timeout", "120")
+    assert up.returncode == 0, up.stdout + up.stderr
+    return deployed
+
+
+@pytest.fixture(params=["local", "aws", "gcp"])
+def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    """A realistic project deployed by the old release to each target; this process reaches
+    the same target through the same variables."""
+    state = tmp_path / "state"
+    env = {"LAUNCHDECK_STATE_DIR": str(state)}
+    if request.param == "local":
+        from launchdeck.providers.local import spec as S
+
+        api = request.getfixturevalue("docker_api")
+        name = f"upgrade-{secrets.token_hex(3)}"  # this run's own, on a Docker Engine others share
+        folder = tmp_path / "upgrade"
+        (folder / "web").mkdir(parents=True)
+        (folder / "compose.yaml").write_text(LOCAL.replace("@NAME@", name))
+        (folder / "web" / "Dockerfile").write_text(f"FROM {BUSYBOX}\nCOPY index.html /www/\n")
+        (folder / "web" / "index.html").write_text("<h1>upgrade</h1>\n")
+        config = {"API_KEY": SECRETS["API_KEY"]}
+    elif request.param == "aws":
+        aws_env = request.getfixturevalue("aws_env")
+        folder = tmp_path / "shop"
+        shutil.copytree(SHOP, folder)
+        env |= {**aws_env.env, "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+        config = SECRETS
+    else:
+        fake = request.getfixturevalue("fake")
+        fake.knobs.lro_polls = 0
+        anyio.run(zone, request.getfixturevalue("gcp"))
+        folder = tmp_path / "shop"
+        shutil.copytree(SHOP, folder)
+        env |= {**fake.env, "GCP_PROJECT_ID": PROJECT,
+                "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "none.json")}
+        config = SECRETS
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield _deploy_with_old_release(Deployed(folder, request.param, env, old_release), config)
+    if request.param == "local":
+        label = {"label": [f"{S.PROJECT}={name}"]}
+        for c in api.containers(all=True, filters=label):
+            api.remove_container(c["Id"], force=True, v=True)
+        for n in api.networks(filters=label):
+            api.remove_network(n["Id"])
+        for image in api.images(filters={"reference": f"{name}/*"}):
+            api.remove_image(image["Id"], force=True)
+
+
+def _plan(deployed: Deployed) -> dict[str, tuple[Action, str]]:
+    result = anyio.run(lambda: deploy_tool.plan(deployed.ref()))
+    return {c.service: (c.action, c.reason) for c in result.changes}
+
+
+def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deployed) -> None:
+    """This release plans the old release's stack unchanged, reads its record and honours its
+    lock: nothing it deployed is renamed or rendered differently."""
+    project = deployed.ref().load().project
+    planned = _plan(deployed)
+    assert set(project.services) <= set(planned), f"units not planned: {planned}"
+    assert {name: change for name, change in planned.items() if change[0] is not Action.NOOP} == {}
+
+    # the record's parts name what changed: the old record is found and read
+    compose = deployed.folder / "compose.yaml"
+    compose.write_text(compose.read_text().replace("http://backend:9000", "http://backend:9000/v2")
+                       .replace("http://worker:9000", "http://worker:9000/v2"))
+    changed = {name: reason for name, (action, reason) in _plan(deployed).items()
+               if action is not Action.NOOP}
+    assert changed == {"web": "environment changed"}
+
+    # a deploy the old release is running holds the stack against this one
+    holder = deployed.hold_lock()
+    try:
+        anyio.run(lambda: deploy_tool.deploy(deployed.ref(), wait_seconds=30))
+    except LaunchdeckError as exc:
+        assert OLD_DEPLOYMENT in str(exc), str(exc)
+    else:
+        pytest.fail("this release deployed while the old release held the stack's lock")
+    finally:
+        holder.communicate("\n", timeout=60)
