@@ -11,6 +11,7 @@ from types import EllipsisType
 
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import State
+from launchdeck.engine.records import Records
 from launchdeck.engine.status import DeployRecord, ServiceStatus
 from launchdeck.providers.base import Provider
 
@@ -24,7 +25,7 @@ async def ps(provider: Provider, project: Project, stack: str, *,
     none); else it is read here."""
     live = dict(await provider.status(project, stack))
     if isinstance(record, EllipsisType):
-        record = await provider.records(project.name, stack).read()
+        record = await Records(provider.blobs(), project.name, stack).read()
     recorded = {s.name: s for s in record.result.services} if record else {}
     out = []
     for name in project.services:

@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from launchdeck.compose.load import load, normalize_project_name
-from launchdeck.engine import ps
+from launchdeck.engine import lock, ps
 from launchdeck.engine.deploy import deploy, plan, preflight
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import State
@@ -93,7 +93,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
         session = request.getfixturevalue("boto")
         recorded = request.getfixturevalue("calls")
         def writes() -> int:  # but the lock the test itself holds around the plan
-            return sum(not str(c.params.get("Name", "")).startswith("/launchdeck-locks/")
+            return sum(not str(c.params.get("Key", "")).startswith("locks/")
                        for c in recorded.mutating())
 
         yield Target(AwsProvider(Aws(session), poll=0.01), writes,
@@ -123,7 +123,8 @@ def _plan(target: Target, root: Path) -> Any:
     async def run() -> Any:
         ready = await preflight(_loaded(root), target.provider, stack="dev")
         # holding the deploy lock proves the plan does not try to take it
-        async with target.provider.lock(ready.project.name, "dev", "test", "000000000000"):
+        async with lock.held(target.provider.blobs(), ready.project.name, "dev", "test", "000000000000",
+                             provider=target.provider.name):
             return await plan(ready)
 
     return anyio.run(run)

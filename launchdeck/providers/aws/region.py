@@ -53,6 +53,11 @@ async def ensure(aws: Aws, account_id: str, *, builds: bool) -> None:
     await parallel(*steps)
 
 
+async def bucket(aws: Aws, account_id: str) -> None:
+    """The region's bucket, made if missing (the engine's first record or lock meets none)."""
+    await _bucket(aws, Region(aws.region, account_id, names.bucket(account_id, aws.region)))
+
+
 async def _bucket(aws: Aws, region: Region) -> None:
     if await aws.maybe("s3", "head_bucket", ("404", "NoSuchBucket", "NotFound"), Bucket=region.bucket):
         return
