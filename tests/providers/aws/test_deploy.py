@@ -246,7 +246,7 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deploy
     calls.clear()
     teardown = anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
     deleted = [c.params["Key"] for c in calls.made if c.operation == "DeleteObject"]
-    assert deleted == ["deployments/shop/dev.json"]
+    assert deleted == ["deployments/shop/dev.json", "locks/shop/dev.json"]  # the record once, then the lock
     assert "Contents" not in boto.client("s3").list_objects_v2(Bucket="launchdeck-123456789012-us-east-1",
                                                                Prefix="deployments/")
     assert "load balancer ld-shop-dev" in teardown.removed
