@@ -1,6 +1,6 @@
 """What every project in a region shares, made once: the bucket, the cluster, the builder.
 
-The S3 bucket (private, encrypted) holds build contexts and deployment records; the ECS
+The S3 bucket (private, encrypted) holds build contexts, deployment records and locks; the ECS
 cluster runs every project's services; the CodeBuild project and its role build images.
 None of these carries a project's tags, so destroying a project leaves them for the next.
 A fresh account also lacks the ECS service-linked role that creating a cluster needs ("Unable
