@@ -16,15 +16,15 @@ def state_dir() -> Path:
     return Path(base) / "launchdeck"
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o666) -> None:
+def write_atomic(path: Path, text: str | bytes, mode: int = 0o666) -> None:
     """Write ``text`` to ``path`` whole or not at all: into a new file beside it (created with
     ``mode``, less the umask, so a 0600 file is never readable by others, even briefly), then
     renamed over it; the new file is removed if anything fails."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode() if isinstance(text, str) else text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -19,8 +19,8 @@ from typing import Any
 
 from launchdeck.engine.events import Recorder
 
-__all__ = ["BUSYBOX", "BUSYBOX_TAGS", "DEBIAN", "DEBIAN_TAGS", "MemoryProvider", "Recorder", "busybox_rootfs",
-           "ensure_busybox_image", "ensure_debian_image"]
+__all__ = ["BUSYBOX", "BUSYBOX_TAGS", "DEBIAN", "DEBIAN_TAGS", "MemoryBlobs", "MemoryProvider", "Recorder",
+           "busybox_rootfs", "ensure_busybox_image", "ensure_debian_image"]
 
 BUSYBOX = "launchdeck-test/busybox:latest"
 BUSYBOX_TAGS = (BUSYBOX, "busybox:1.36")
@@ -132,7 +132,8 @@ class MemoryProvider:
 
     Knobs: ``failing_builds`` (service names whose build fails), ``failing_services`` (units
     that never become healthy), ``log_lines`` (what ``read_logs`` finds); ``changes`` lists
-    every mutating call as ``(operation, unit)``.
+    every mutating call as ``(operation, unit)``; ``stored`` holds what the engine keeps on
+    the target (records, the lock).
     """
 
     name = "memory"
@@ -145,9 +146,8 @@ class MemoryProvider:
                                                                         "mongodb"}),
                                          llm=False, domains=False)
         self.units: dict[tuple[str, str], dict[str, _MemoryUnit]] = {}
-        self.recorded: dict[tuple[str, str], Any] = {}
+        self.stored = MemoryBlobs()
         self.config: dict[tuple[str, str], dict[str, str]] = {}
-        self.held: set[tuple[str, str]] = set()
         self.changes: list[tuple[str, str]] = []
         self.failing_builds: set[str] = set()
         self.failing_services: set[str] = set()
@@ -160,27 +160,8 @@ class MemoryProvider:
     def config_store(self, project: str, stack: str) -> _MemoryConfig:
         return _MemoryConfig(self.config.setdefault((project, stack), {}))
 
-    def records(self, project: str, stack: str) -> _MemoryRecords:
-        return _MemoryRecords(self.recorded, (project, stack))
-
-    def lock(self, project: str, stack: str, operation: str, deployment_id: str) -> Any:
-        from contextlib import asynccontextmanager
-
-        from launchdeck.errors import ProviderError
-
-        @asynccontextmanager
-        async def held():  # type: ignore[no-untyped-def]
-            key = (project, stack)
-            if key in self.held:
-                raise ProviderError(f"another deploy of {project} ({stack}) is running",
-                                    provider=self.name, hint="Wait for it, then try again.")
-            self.held.add(key)
-            try:
-                yield
-            finally:
-                self.held.discard(key)
-
-        return held()
+    def blobs(self) -> MemoryBlobs:
+        return self.stored
 
     async def session(self, project: Any, stack: str, config: Any, deployment_id: str,
                       options: Any, sink: Any) -> _MemorySession:
@@ -318,15 +299,37 @@ class _MemoryConfig:
         return {n: self._values[n] for n in names if n in self._values}
 
 
-class _MemoryRecords:
-    def __init__(self, store: dict[tuple[str, str], Any], key: tuple[str, str]) -> None:
-        self._store, self._key = store, key
+class MemoryBlobs:
+    """The engine's blobs in a dict, ``key -> (data, generation)``; generations count up. Each
+    call compares and changes without awaiting, so a precondition is atomic as the real
+    stores promise. ``writes`` lists every write and delete as ``(operation, key)``."""
 
-    async def read(self) -> Any:
-        return self._store.get(self._key)
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self.writes: list[tuple[str, str]] = []
+        self._count = 0
 
-    async def write(self, record: Any) -> None:
-        self._store[self._key] = record
+    def _matches(self, key: str, generation: str | None) -> bool:
+        from launchdeck.engine.blobs import ABSENT
 
-    async def delete(self) -> None:
-        self._store.pop(self._key, None)
+        found = self.objects.get(key)
+        return generation is None or generation == (found[1] if found else ABSENT)
+
+    async def read(self, key: str) -> tuple[bytes, str] | None:
+        return self.objects.get(key)
+
+    async def write(self, key: str, data: bytes, *, if_generation: str | None = None) -> str | None:
+        if not self._matches(key, if_generation):
+            return None
+        self._count += 1
+        self.objects[key] = (bytes(data), str(self._count))
+        self.writes.append(("write", key))
+        return str(self._count)
+
+    async def delete(self, key: str, *, if_generation: str | None = None) -> None:
+        if key in self.objects and self._matches(key, if_generation):
+            del self.objects[key]
+            self.writes.append(("delete", key))
+
+    async def list(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))

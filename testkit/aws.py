@@ -13,6 +13,7 @@ moto lets through (see its docstring).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -828,7 +829,10 @@ class _Lifecycle:
     INACTIVE"); a deleted ElastiCache replication group is ``deleting``, then gone (moto keeps
     it ``deleting`` for ever). The change comes at a request once ``seconds`` have passed and
     a describe has shown the resource in between, so whoever looks right after the deletion
-    sees it still going, however slow the machine.
+    sees it still going, however slow the machine. S3 requests with a precondition
+    (``If-None-Match``, ``If-Match``) are answered one at a time, as S3 decides them atomically
+    ("the first write operation to finish succeeds", Conditional writes, S3 User Guide); moto
+    checks, then writes, in each request's own thread.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
@@ -836,6 +840,7 @@ class _Lifecycle:
         self._pending: dict[tuple[str, str], list[Any]] = {}
         """(kind, key) -> [deadline, seen since the deletion, what finishes it]."""
         self._guard = threading.Lock()
+        self._conditional = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -848,11 +853,13 @@ class _Lifecycle:
             statuses.append(status)
             return start_response(status, headers, exc_info)
 
-        answer = self.app(environ, start)
-        try:
-            chunks = list(answer)  # the backend has changed once the answer is made
-        finally:
-            getattr(answer, "close", lambda: None)()
+        conditional = "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ
+        with self._conditional if conditional else contextlib.nullcontext():
+            answer = self.app(environ, start)
+            try:
+                chunks = list(answer)  # the backend has changed once the answer is made
+            finally:
+                getattr(answer, "close", lambda: None)()
         if statuses and statuses[0].startswith("200"):
             self._after(environ, body)
         return chunks

@@ -24,11 +24,12 @@ from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine import context, dag, kinds
+from launchdeck.engine import context, dag, kinds, lock
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import Action, decide
+from launchdeck.engine.records import Records
 from launchdeck.engine.status import ChangeSummary, DeployRecord, DeployResult, PlanResult, ServiceStatus
 from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
 from launchdeck.identity import new_deployment_id
@@ -80,7 +81,7 @@ async def plan(ready: Ready, *, options: DeployOptions | None = None) -> PlanRes
     options = options or DeployOptions()
     provider, project = ready.provider, ready.project
     session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
-    found, record = await gather(session.observe, provider.records(project.name, ready.stack).read)
+    found, record = await gather(session.observe, Records(provider.blobs(), project.name, ready.stack).read)
     if session.refusal is not None:
         raise session.refusal
     images, _ = await _images(session, project)
@@ -96,7 +97,8 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
     options = options or DeployOptions()
     etag = deployment_id or new_deployment_id()
     provider, project = ready.provider, ready.project
-    async with provider.lock(project.name, ready.stack, "deploy", etag):
+    async with lock.held(provider.blobs(), project.name, ready.stack, "deploy", etag,
+                         provider=provider.name):
         session = await provider.session(project, ready.stack, ready.config, etag, options, sink)
         return await _Run(ready, session, options, sink, etag).execute()
 
@@ -204,7 +206,7 @@ class _Run:
 
     async def execute(self) -> DeployResult:
         session, project = self.session, self.project
-        records = self.ready.provider.records(project.name, self.ready.stack)
+        records = Records(self.ready.provider.blobs(), project.name, self.ready.stack)
         found, earlier = await gather(session.observe, records.read)
         if session.refusal is not None:
             raise session.refusal

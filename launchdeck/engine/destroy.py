@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from launchdeck.engine import lock
 from launchdeck.engine.events import Sink, discard
+from launchdeck.engine.records import Records
 from launchdeck.identity import new_deployment_id
 from launchdeck.providers.base import Provider, Teardown
 
@@ -10,7 +12,8 @@ from launchdeck.providers.base import Provider, Teardown
 async def destroy(provider: Provider, project: str, stack: str, *, volumes: bool = False,
                   sink: Sink = discard) -> Teardown:
     """Remove everything; data volumes and databases only when ``volumes``."""
-    async with provider.lock(project, stack, "destroy", new_deployment_id()):
+    blobs = provider.blobs()
+    async with lock.held(blobs, project, stack, "destroy", new_deployment_id(), provider=provider.name):
         teardown = await provider.destroy(project, stack, volumes=volumes, sink=sink)
-        await provider.records(project, stack).delete()
+        await Records(blobs, project, stack).delete()
     return teardown

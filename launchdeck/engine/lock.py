@@ -1,10 +1,12 @@
-"""Who holds a deploy lock, in the words every provider's lock keeps: owner, deployment,
-host, process, since, expiry; and whether that holder is gone.
+"""One deploy or destroy per (project, stack) at a time, across processes and machines: an
+object the target's blobs create only if absent, ``locks/<project>/<stack>.json``.
 
-Each provider stores the holder where only one writer can create it (an SSM parameter, a
-Cloud Storage object with ``ifGenerationMatch=0``, a local file only one process can
-``flock``); what it stores and the refusal a second deploy gets are the same everywhere, and
-so is how a stale one is recognised where a lock does not die with its process.
+The object names its holder (owner, deployment, host, process, since, expiry). A second taker
+is refused with the holder's words; a holder that is gone (a process of this machine that no
+longer runs, or any holder past its expiry) is taken over by replacing exactly the version
+read, so of two takers finding the same stale holder one wins. Releasing deletes only our
+own version, shielded from cancellation, so a cancelled deploy still lets go and one whose
+lock was taken over meanwhile leaves the new holder's alone.
 """
 
 from __future__ import annotations
@@ -13,13 +15,59 @@ import json
 import os
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+
+from launchdeck.engine.blobs import ABSENT, Blobs, Generation
 from launchdeck.errors import Action, ProviderError
 
 EXPIRY = 2 * 3600
 """Seconds a lock lasts: longer than any deploy (a new database takes about ten minutes)."""
+_ATTEMPTS = 3
+
+
+def key(project: str, stack: str) -> str:
+    return f"locks/{project}/{stack}.json"
+
+
+@asynccontextmanager
+async def held(blobs: Blobs, project: str, stack: str, operation: str, deployment_id: str, *,
+               provider: str) -> AsyncIterator[None]:
+    """Hold the (project, stack) for ``operation``; ProviderError naming the holder when another
+    deploy or destroy holds it."""
+    where = key(project, stack)
+    mine = holder(operation, deployment_id)
+    generation = await _take(blobs, where, mine, provider=provider, project=project, stack=stack)
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):  # a cancelled deploy still lets go of the lock
+            await blobs.delete(where, if_generation=generation)
+
+
+async def _take(blobs: Blobs, where: str, mine: dict[str, Any], *, provider: str, project: str,
+                stack: str) -> Generation:
+    data, expected = json.dumps(mine).encode(), ABSENT
+    for _ in range(_ATTEMPTS):
+        written = await blobs.write(where, data, if_generation=expected)
+        if written is not None:
+            return written
+        found = await blobs.read(where)
+        if found is None:  # released between our two calls
+            expected = ABSENT
+            continue
+        stored, expected = found
+        current = parse(stored)
+        if current == mine:
+            return expected  # our own write, answered with an error and retried
+        if not stale(current):
+            raise busy(current, provider=provider, project=project, stack=stack)
+    raise ProviderError(f"could not take the deploy lock of {project} ({stack})", provider=provider,
+                        hint="Try again in a moment.")
 
 
 def holder(operation: str, deployment_id: str) -> dict[str, Any]:
@@ -40,7 +88,10 @@ def parse(data: str | bytes) -> dict[str, Any]:
 
 def stale(found: dict[str, Any]) -> bool:
     """Whether the holder is gone: expired, or a process of this machine that has ended."""
-    if float(found.get("expires", 0)) < time.time():
+    try:
+        if float(found.get("expires", 0)) < time.time():
+            return True
+    except (TypeError, ValueError):  # not a holder any release wrote
         return True
     if found.get("host") == socket.gethostname() and isinstance(found.get("pid"), int):
         try:

@@ -12,6 +12,7 @@ from types import EllipsisType
 
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import State, discard
+from launchdeck.engine.records import Records
 from launchdeck.engine.status import DeployRecord, ServiceStatus
 from launchdeck.providers.base import DeployOptions, Kind, Provider
 
@@ -27,7 +28,7 @@ async def ps(provider: Provider, project: Project, stack: str, *,
     live = {name: found.status for name, found in (await session.observe()).items()
             if found.status is not None and found.kind is not Kind.INGRESS}
     if isinstance(record, EllipsisType):
-        record = await provider.records(project.name, stack).read()
+        record = await Records(provider.blobs(), project.name, stack).read()
     recorded = {s.name: s for s in record.result.services} if record else {}
     out = []
     for name in project.services:

@@ -1,9 +1,9 @@
 """Which deployment targets the portal shows: every deployment record a provider can list, and
 the project on disk the portal was started with.
 
-A provider's ``RecordStore`` reads and writes the record of one (project, stack) but cannot
-list them; the local provider lists the records it keeps (``LocalProvider.recorded``). Other
-providers list nothing until they offer such a listing; their project on disk is still shown.
+The engine's ``Records`` read and write the record of one (project, stack); the portal does not
+list them through a provider's blobs yet: the local provider lists the records it keeps
+(``LocalProvider.recorded``), other providers list nothing; their project on disk is still shown.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, Field
 
 from launchdeck import redact
+from launchdeck.engine.records import Records
 from launchdeck.engine.status import ChangeSummary, DeployRecord, LogLine, ServiceStatus
 from launchdeck.errors import LaunchdeckError, UnknownService, UsageError
 from launchdeck.portal.catalog import Catalog, Target
@@ -139,7 +140,7 @@ async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target)
     provider = catalog.provider(target.provider)
     record = None
     try:
-        record = await provider.records(target.project, target.stack).read()
+        record = await Records(provider.blobs(), target.project, target.stack).read()
     except LaunchdeckError as exc:
         problems.append(str(exc))
     try:
@@ -223,7 +224,7 @@ async def logs(catalog: Catalog, secrets: Secrets, target: Target, *, services: 
     project = on_disk(catalog, target)  # else the record's services
     if project is None:
         project = project_of(catalog, target,
-                             await provider.records(target.project, target.stack).read())
+                             await Records(provider.blobs(), target.project, target.stack).read())
     known = list(project.services)
     for name in services:
         if name not in known:

@@ -2,13 +2,12 @@
 
 The engine (launchdeck/engine/) runs every deploy, plan, ps, logs and destroy; a provider
 only answers the questions it alone can: what exists, what a service becomes on this target,
-how to change one unit, how to wait for it, where its logs, records, lock and config live.
+how to change one unit, how to wait for it, where its logs, config and blobs live.
 
     Provider            one per target, made by the registry (providers/__init__.py)
     ├── capabilities    what compose features it can deploy (validation reads it)
     ├── config_store    secret config values of a (project, stack)
-    ├── records         the last deployment's outcome, kept on the target
-    ├── lock            one deploy or destroy of a (project, stack) at a time
+    ├── blobs()         where the engine keeps deployment records and the lock
     ├── session()       one deploy or plan: observe → image → render → prepare → apply → settle
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
     └── destroy()       remove everything the (project, stack) owns
@@ -20,7 +19,6 @@ loading launchdeck (or starting the MCP server) pulls in no cloud SDK.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,10 +28,11 @@ from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.target import Capabilities
 from launchdeck.compose.validate import Finding
+from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, combine
-from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus, Target
+from launchdeck.engine.status import LogLine, ServiceStatus, Target
 from launchdeck.errors import LaunchdeckError
 
 
@@ -234,16 +233,6 @@ class ConfigStore(Protocol):
         ...
 
 
-class RecordStore(Protocol):
-    """The last deployment of one (project, stack): a failed build leaves nothing else to ask."""
-
-    async def read(self) -> DeployRecord | None: ...
-
-    async def write(self, record: DeployRecord) -> None: ...
-
-    async def delete(self) -> None: ...
-
-
 class Provider(Protocol):
     name: str
     capabilities: Capabilities
@@ -262,10 +251,10 @@ class Provider(Protocol):
 
     def config_store(self, project: str, stack: str) -> ConfigStore: ...
 
-    def records(self, project: str, stack: str) -> RecordStore: ...
-
-    def lock(self, project: str, stack: str, operation: str,
-             deployment_id: str) -> AbstractAsyncContextManager[None]: ...
+    def blobs(self) -> Blobs:
+        """The target's store of small objects, on which the engine keeps deployment records
+        and the lock (engine/records.py, engine/lock.py)."""
+        ...
 
     async def session(self, project: Project, stack: str, config: Mapping[str, str],
                       deployment_id: str, options: DeployOptions, sink: Sink) -> Session: ...

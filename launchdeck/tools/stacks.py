@@ -37,6 +37,7 @@ class StackInfo(BaseModel):
 
 async def overview(project_dir: str) -> list[StackInfo]:
     """Every stack of the project with where it deploys and how its last deployment ended."""
+    from launchdeck.engine.records import Records
     from launchdeck.tools.project import ProjectRef
 
     out = []
@@ -45,7 +46,7 @@ async def overview(project_dir: str) -> list[StackInfo]:
                          account=stack.account)
         try:
             ref = ProjectRef(working_directory=project_dir, stack=stack.name)
-            record = await ref.target().records(ref.load().project.name, stack.name).read()
+            record = await Records(ref.target().blobs(), ref.load().project.name, stack.name).read()
         except LaunchdeckError:
             record = None  # no credentials here, or no compose file: what the file says stands
         if record is not None:

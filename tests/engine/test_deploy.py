@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import anyio
 import pytest
 
 from launchdeck.compose.load import load
-from launchdeck.engine import logs, ps
+from launchdeck.engine import lock, logs, ps
 from launchdeck.engine.deploy import deploy, plan, preflight
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
@@ -58,6 +59,12 @@ def _deploy(provider: MemoryProvider, root: Path, **options):
     return result, recorder
 
 
+def _hold(provider: MemoryProvider, project: str, stack: str) -> None:
+    """A live deploy of this process holds the (project, stack)."""
+    holder = json.dumps(lock.holder("deploy", "held00000000")).encode()
+    anyio.run(lambda: provider.stored.write(lock.key(project, stack), holder))
+
+
 def _plan(provider: MemoryProvider, root: Path):
     loaded = load(cwd=root, os_environ={})
     return anyio.run(lambda: _plan_async(provider, loaded))
@@ -92,13 +99,14 @@ def test_a_plan_changes_nothing_and_takes_no_lock(memory, root) -> None:
     before = {k: dict(v) for k, v in memory.units.items()}
     memory.changes.clear()
     (root / "compose.yaml").write_text(THREE.replace("image: api:1", "image: api:2"))
-    memory.held.add(("other", "dev"))  # a lock elsewhere does not matter
+    _hold(memory, "other", "dev")  # a lock elsewhere does not matter
+    memory.stored.writes.clear()
     result = _plan(memory, root)
     assert {c.service: c.action for c in result.changes} == {
         "web": Action.NOOP, "api": Action.REPLACE, "db": Action.NOOP}
     assert next(c for c in result.changes if c.service == "api").reason == "image changed"
     assert memory.changes == [] and memory.units == before
-    assert ("p", "dev") not in memory.held
+    assert memory.stored.writes == []  # no lock taken, no record written
 
 
 def test_the_reason_names_the_setting_and_config_that_changed(memory, root) -> None:
@@ -166,7 +174,7 @@ def test_a_second_deploy_of_the_stack_is_refused_while_one_runs(memory, root) ->
     """The lock holds: a deploy of a stack that is being deployed stops at once."""
     loaded = load(cwd=root, os_environ={})
     anyio.run(memory.config_store(loaded.project.name, "dev").set, "API_KEY", "k")
-    memory.held.add((loaded.project.name, "dev"))
+    _hold(memory, loaded.project.name, "dev")
     with pytest.raises(ProviderError, match="another deploy"):
         anyio.run(lambda: deploy(loaded, memory, stack="dev"))
 

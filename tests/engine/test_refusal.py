@@ -49,6 +49,7 @@ services:
     x-defang-postgres: true
 """})), os_environ={})
     found = {(f.field, f.line): f.message for f in GcpProvider().check(loaded, "dev", {})}
-    assert found == {("services.web.environment.PORT", 7): "PORT is set by Cloud Run to the container port (80)",
-                     ("services.db.image", 9): "Cloud SQL has no PostgreSQL 8",
-                     ("services.db.environment", 8): "x-defang-postgres needs a password on gcp"}
+    assert found == {
+        ("services.web.environment.PORT", 7): "PORT is set by Cloud Run to the container port (80)",
+        ("services.db.image", 9): "Cloud SQL has no PostgreSQL 8",
+        ("services.db.environment", 8): "x-defang-postgres needs a password on gcp"}

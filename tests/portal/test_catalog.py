@@ -13,13 +13,13 @@ import pytest
 
 from launchdeck import stacks
 from launchdeck.engine.events import State
-from launchdeck.engine.status import DeployRecord, DeployResult, ServiceStatus
+from launchdeck.engine.status import DeployResult, ServiceStatus
 from launchdeck.errors import UsageError
 from launchdeck.portal.catalog import Catalog, OnDisk, UnknownTarget
 from launchdeck.portal.view import Secrets, View, scrub, view
 from launchdeck.portal.watch import Watch
 from launchdeck.providers.aws.provider import AwsProvider
-from launchdeck.providers.local.provider import FileRecords
+from launchdeck.providers.local.provider import FileBlobs
 from launchdeck.redact import HIDDEN
 from testkit import BUSYBOX
 
@@ -106,16 +106,16 @@ def test_a_view_reads_the_deployment_record_once(state: Path,
     cloud target each read is a request)."""
     _record(state, "shop", "dev")
     reads = []
-    read = FileRecords.read
+    read = FileBlobs.read
 
-    async def counted(self: FileRecords) -> DeployRecord | None:
-        reads.append(self.path)
-        return await read(self)
+    async def counted(self: FileBlobs, key: str) -> tuple[bytes, str] | None:
+        reads.append(key)
+        return await read(self, key)
 
     async def nothing_runs(project: object, stack: str) -> dict[str, ServiceStatus]:
         return {}
 
-    monkeypatch.setattr(FileRecords, "read", counted)
+    monkeypatch.setattr(FileBlobs, "read", counted)
     catalog = Catalog(["local"], "dev")
     monkeypatch.setattr(catalog.provider("local"), "status", nothing_runs)
 
@@ -127,7 +127,7 @@ def test_a_view_reads_the_deployment_record_once(state: Path,
     got = anyio.run(shown)
     assert got.deployment is not None and got.deployment.id == "abc"
     assert [(s.name, s.state) for s in got.services] == [("web", State.NOT_DEPLOYED)]
-    assert len(reads) == 1
+    assert reads == ["deployments/shop/dev.json"]
 
 
 def test_scrub_replaces_values_everywhere() -> None:

@@ -29,7 +29,7 @@ import anyio
 import pytest
 
 from launchdeck.compose.load import load, normalize_project_name
-from launchdeck.engine import ps
+from launchdeck.engine import lock, ps
 from launchdeck.engine.deploy import deploy, plan, preflight
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import State
@@ -135,7 +135,8 @@ def _plan(target: Target, root: Path) -> tuple[Any, bool]:
     async def run() -> tuple[Any, bool]:
         ready = await preflight(_loaded(root), target.provider, stack="dev")
         # holding the deploy lock proves the plan does not try to take it
-        async with target.provider.lock(ready.project.name, "dev", "test", "000000000000"):
+        async with lock.held(target.provider.blobs(), ready.project.name, "dev", "test", "000000000000",
+                             provider=target.provider.name):
             before = target.snapshot()
             planned = await plan(ready)
             return planned, target.snapshot() != before

@@ -3,8 +3,11 @@
 The last release's package, read from git at its commit, deploys a project through its own
 CLI in a child process; this release then plans it in-process through tools/ and must find
 every unit NOOP (nothing renamed, no setting rendered differently), read the old deployment
-record (a changed setting is named, which needs the record's parts) and respect the old
-release's deploy lock (a deploy is refused while an old-release deploy holds the stack).
+record (a changed setting is named, which needs the record's parts) and, where the lock
+stayed where that release kept it (GCP's object), respect the old release's deploy lock. On
+AWS (an SSM parameter then, an S3 object now, which can be taken over by version) and locally
+(a flock then, a file now) the lock moved: a deploy of each release at the same moment does not
+see the other's, which matters only while a team upgrades mid-deploy.
 """
 
 from __future__ import annotations
@@ -199,8 +202,8 @@ def _plan(deployed: Deployed) -> dict[str, tuple[Action, str]]:
 
 
 def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deployed) -> None:
-    """This release plans the old release's stack unchanged, reads its record and honours its
-    lock: nothing it deployed is renamed or rendered differently."""
+    """This release plans the old release's stack unchanged, reads its record and (where the
+    lock did not move) honours its lock: nothing it deployed is renamed or rendered differently."""
     project = deployed.ref().load().project
     planned = _plan(deployed)
     assert set(project.services) <= set(planned), f"units not planned: {planned}"
@@ -214,6 +217,8 @@ def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deplo
                if action is not Action.NOOP}
     assert changed == {"web": "environment changed"}
 
+    if deployed.provider != "gcp":
+        return  # the lock moved (see the module's docstring)
     # a deploy the old release is running holds the stack against this one
     holder = deployed.hold_lock()
     try:

@@ -26,7 +26,6 @@ ROLE = "launchdeck:role"
 CLUSTER = "launchdeck"
 CODEBUILD = "launchdeck-build"
 PARAMETERS = "/launchdeck"
-LOCKS = "/launchdeck-locks"
 _DIGEST = 6
 """Hex digits of the full name kept in a cleaned one: enough to tell a project's names apart."""
 
@@ -225,11 +224,6 @@ def log_group(project: str, stack: str) -> str:
 def bucket(account: str, region: str) -> str:
     """The region's shared bucket for build contexts and deployment records."""
     return f"launchdeck-{account}-{region}"
-
-
-def record_key(project: str, stack: str) -> str:
-    """Where the last deploy's outcome is kept in the bucket."""
-    return f"deployments/{project}/{stack}.json"
 
 
 @dataclass(frozen=True)

@@ -3,25 +3,25 @@
 A deploy reconciles through the AWS APIs directly (session.py): it reads what exists (by
 tags and by the names it gives), changes only what differs from the digest kept in each
 resource's ``launchdeck:hash`` tag, and does independent work at the same time. This module
-holds the rest: credentials and account, the config store (SSM), deployment records (S3),
-the lock (SSM), ps, logs (CloudWatch) and destroy.
+holds the rest: credentials and account, the config store (SSM), the objects the engine keeps
+its records and lock in (S3), ps, logs (CloudWatch) and destroy.
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 
 from launchdeck.compose.model import Project
+from launchdeck.engine.blobs import ABSENT, Generation
 from launchdeck.engine.events import Sink
-from launchdeck.engine.status import DeployRecord, LogLine, Target
-from launchdeck.providers.aws import CAPABILITIES, lock, names
-from launchdeck.providers.aws.api import Aws, parallel
+from launchdeck.engine.status import LogLine, Target
+from launchdeck.providers.aws import CAPABILITIES, names
+from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
 from launchdeck.providers.aws.session import AwsSession
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
@@ -66,8 +66,8 @@ class AwsProvider:
     def config_store(self, project: str, stack: str) -> SsmConfigStore:
         return SsmConfigStore(self.aws, project, stack)
 
-    def records(self, project: str, stack: str) -> S3Records:
-        return S3Records(self, project, stack)
+    def blobs(self) -> S3Blobs:
+        return S3Blobs(self)
 
     async def account(self) -> str:
         self.aws.check()
@@ -78,13 +78,6 @@ class AwsProvider:
 
     async def bucket(self) -> str:
         return names.bucket(await self.account(), self.aws.region)
-
-    @asynccontextmanager
-    async def lock(self, project: str, stack: str, operation: str,
-                   deployment_id: str) -> AsyncIterator[None]:
-        await self.account()
-        async with lock.held(self.aws, project, stack, deployment_id, operation):
-            yield
 
     async def session(self, project: Project, stack: str, config: Mapping[str, str],
                       deployment_id: str, options: DeployOptions, sink: Sink) -> AwsSession:
@@ -132,26 +125,58 @@ class AwsProvider:
         return await teardown(self.aws, project, stack, sink, self.poll)
 
 
-class S3Records:
-    """The last deployment of a (project, stack), as an object in the region's bucket."""
+class S3Blobs:
+    """The engine's blobs as objects in the region's bucket, made on the first write that finds
+    none. An object's version is its ETag; S3 writes with ``If-None-Match: *`` or ``If-Match``
+    and deletes with ``If-Match`` atomically, answering 412 (or 409 to a write that met
+    another) when the condition fails: "Conditional writes", "How to perform conditional
+    deletes", Amazon S3 User Guide."""
 
-    def __init__(self, provider: AwsProvider, project: str, stack: str) -> None:
-        self.provider, self.key = provider, names.record_key(project, stack)
+    _MISSING = ("NoSuchKey", "NoSuchBucket", "404")
+    _REFUSED = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
 
-    async def read(self) -> DeployRecord | None:
-        aws = self.provider.aws
-        found = await aws.maybe("s3", "get_object", ("NoSuchKey", "NoSuchBucket", "404"),
-                                Bucket=await self.provider.bucket(), Key=self.key)
+    def __init__(self, provider: AwsProvider) -> None:
+        self.provider = provider
+
+    async def read(self, key: str) -> tuple[bytes, Generation] | None:
+        found = await self.provider.aws.maybe("s3", "get_object", self._MISSING,
+                                              Bucket=await self.provider.bucket(), Key=key)
         if found is None:
             return None
-        return DeployRecord.parse(await anyio.to_thread.run_sync(found["Body"].read))
+        return await anyio.to_thread.run_sync(found["Body"].read), found["ETag"]
 
-    async def write(self, record: DeployRecord) -> None:
-        await self.provider.aws("s3", "put_object", Bucket=await self.provider.bucket(), Key=self.key,
-                                Body=record.model_dump_json().encode(), ServerSideEncryption="AES256",
-                                ContentType="application/json")
+    async def write(self, key: str, data: bytes, *,
+                    if_generation: Generation | None = None) -> Generation | None:
+        condition = {} if if_generation is None else \
+            {"IfNoneMatch": "*"} if if_generation == ABSENT else {"IfMatch": if_generation}
+        try:
+            return await self._put(key, data, condition)
+        except AwsError as exc:
+            if exc.code != "NoSuchBucket":
+                raise
+        from launchdeck.providers.aws import region
 
-    async def delete(self) -> None:
-        await self.provider.aws.maybe("s3", "delete_object", ("NoSuchBucket", "404"),
-                                      Bucket=await self.provider.bucket(), Key=self.key)
+        await region.bucket(self.provider.aws, await self.provider.account())
+        return await self._put(key, data, condition)
+
+    async def _put(self, key: str, data: bytes, condition: dict[str, str]) -> Generation | None:
+        try:
+            written = await self.provider.aws(
+                "s3", "put_object", Bucket=await self.provider.bucket(), Key=key, Body=data,
+                ServerSideEncryption="AES256", ContentType="application/json", **condition)
+        except AwsError as exc:
+            if exc.code in self._REFUSED or (condition and exc.code in ("NoSuchKey", "404")):
+                return None  # IfMatch on an object that is gone: S3 answers 404
+            raise
+        return str(written["ETag"])
+
+    async def delete(self, key: str, *, if_generation: Generation | None = None) -> None:
+        condition = {} if if_generation is None else {"IfMatch": if_generation}
+        await self.provider.aws.maybe("s3", "delete_object", (*self._MISSING, *self._REFUSED),
+                                      Bucket=await self.provider.bucket(), Key=key, **condition)
+
+    async def list(self, prefix: str) -> list[str]:
+        pages = self.provider.aws.paginate("s3", "list_objects_v2", ("NoSuchBucket", "404"),
+                                           Bucket=await self.provider.bucket(), Prefix=prefix)
+        return sorted([item["Key"] async for page in pages for item in page.get("Contents", [])])
 

@@ -1,6 +1,6 @@
 """What every project in a region shares, made once: the bucket, the cluster, the builder.
 
-The S3 bucket (private, encrypted) holds build contexts and deployment records; the ECS
+The S3 bucket (private, encrypted) holds build contexts, deployment records and locks; the ECS
 cluster runs every project's services; the CodeBuild project and its role build images.
 None of these carries a project's tags, so destroying a project leaves them for the next.
 A fresh account also lacks the ECS service-linked role that creating a cluster needs ("Unable
@@ -51,6 +51,11 @@ async def ensure(aws: Aws, account_id: str, *, builds: bool) -> None:
     if builds:
         steps += [lambda: _builder(aws, region), lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
     await parallel(*steps)
+
+
+async def bucket(aws: Aws, account_id: str) -> None:
+    """The region's bucket, made if missing (the engine's first record or lock meets none)."""
+    await _bucket(aws, Region(aws.region, account_id, names.bucket(account_id, aws.region)))
 
 
 async def _bucket(aws: Aws, region: Region) -> None:

@@ -161,15 +161,6 @@ def certificate(project: str, stack: str, domains: list[str]) -> str:
     return balancer(project, stack, f"cert-{digest}")
 
 
-def record_key(project: str, stack: str) -> str:
-    """Where the last deploy's outcome is kept in the bucket."""
-    return f"deployments/{project}/{stack}.json"
-
-
-def lock_key(project: str, stack: str) -> str:
-    return f"locks/{project}/{stack}.json"
-
-
 def context_key(digest: str) -> str:
     return f"contexts/{digest}.tar.gz"
 

@@ -3,25 +3,25 @@
 A deploy reconciles through the GCP APIs directly (session.py): it reads what exists (by
 labels and by the names it gives), changes only what differs from the digest kept in each
 resource's ``launchdeck_hash`` label, and does independent work at the same time. This
-module holds the rest: the project and region, the config store (Secret Manager),
-deployment records and the lock (Cloud Storage), ps, logs (Cloud Logging) and destroy.
+module holds the rest: the project and region, the config store (Secret Manager), the
+objects the engine keeps its records and lock in (Cloud Storage), ps, logs (Cloud Logging)
+and destroy.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Sink
 from launchdeck.engine.gather import gather
-from launchdeck.engine.status import DeployRecord, LogLine, Target
+from launchdeck.engine.status import LogLine, Target
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
-from launchdeck.providers.gcp import CAPABILITIES, lock, names
+from launchdeck.providers.gcp import CAPABILITIES, names
 from launchdeck.providers.gcp.api import Gcp
-from launchdeck.providers.gcp.bucket import Bucket
+from launchdeck.providers.gcp.bucket import Bucket, GcsBlobs
 from launchdeck.providers.gcp.config import SecretConfigStore
 from launchdeck.providers.gcp.session import (
     GcpSession,
@@ -90,14 +90,8 @@ class GcpProvider:
     def config_store(self, project: str, stack: str) -> SecretConfigStore:
         return SecretConfigStore(self.gcp, project, stack)
 
-    def records(self, project: str, stack: str) -> GcsRecords:
-        return GcsRecords(self, project, stack)
-
-    @asynccontextmanager
-    async def lock(self, project: str, stack: str, operation: str, deployment_id: str) -> AsyncIterator[None]:
-        await self.bucket.ensure(await self.project_number())
-        async with lock.held(self.bucket, project, stack, deployment_id, operation):
-            yield
+    def blobs(self) -> GcsBlobs:
+        return GcsBlobs(self.gcp, lambda: self.bucket, self.project_number)
 
     async def session(
         self,
@@ -208,21 +202,3 @@ def _text(payload: Any) -> str:
     if isinstance(payload, dict):
         return str(payload.get("message", payload))
     return str(payload if payload is not None else "").rstrip("\n")
-
-
-class GcsRecords:
-    """The last deployment of a (project, stack), as an object in the region's bucket."""
-
-    def __init__(self, provider: GcpProvider, project: str, stack: str) -> None:
-        self.provider, self.key = provider, names.record_key(project, stack)
-
-    async def read(self) -> DeployRecord | None:
-        self.provider.gcp.check()
-        data = await self.provider.bucket.read(self.key)
-        return None if data is None else DeployRecord.parse(data)
-
-    async def write(self, record: DeployRecord) -> None:
-        await self.provider.bucket.write(self.key, record.model_dump_json().encode())
-
-    async def delete(self) -> None:
-        await self.provider.bucket.delete(self.key)

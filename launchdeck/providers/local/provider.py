@@ -2,26 +2,30 @@
 
 One network per (project, stack); one container per replica, labelled with project, stack,
 service, deployment id and the digest of what it runs (session.py makes them). This module
-holds what is not one deploy: the connection, the config store, the deployment record, the
-lock, ps, logs and destroy. Every Docker call is blocking, so each runs in a worker thread.
+holds what is not one deploy: the connection, the config store, the files the engine keeps
+its records and lock in, ps, logs and destroy. Every Docker call is blocking, so each runs in
+a worker thread.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from launchdeck.compose.model import Project
-from launchdeck.engine import lock as holders
+from launchdeck.engine import records
+from launchdeck.engine.blobs import ABSENT, Generation
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
-from launchdeck.engine.status import DeployRecord, LogLine, Target
+from launchdeck.engine.status import LogLine, Target
+from launchdeck.errors import UsageError
 from launchdeck.paths import state_dir, write_atomic
 from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.local import CAPABILITIES
@@ -30,7 +34,7 @@ from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.config import FileConfigStore
 from launchdeck.providers.local.engine import Endpoint, connect, resolve_endpoint
 
-RECORDS = "deployments"
+RECORDS = records.FOLDER
 """The state directory's folder of deployment records, ``<project>/<stack>.json``."""
 
 
@@ -95,34 +99,8 @@ class LocalProvider:
     def config_store(self, project: str, stack: str) -> FileConfigStore:
         return FileConfigStore(self.root, project, stack)
 
-    def records(self, project: str, stack: str) -> FileRecords:
-        return FileRecords(self.root / RECORDS / project / f"{stack}.json")
-
-    @asynccontextmanager
-    async def lock(self, project: str, stack: str, operation: str,
-                   deployment_id: str) -> AsyncIterator[None]:
-        """One deploy or destroy per (project, stack) at a time; the lock dies with its process."""
-        import fcntl
-
-        path = self.root / "locks" / f"{project}-{stack}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with path.open("a+", encoding="utf-8") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                raise holders.busy(holders.parse(handle.read()), provider=self.name,
-                                   project=project, stack=stack) from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps(holders.holder(operation, deployment_id)) + "\n")
-            handle.flush()
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                handle.truncate()
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def blobs(self) -> FileBlobs:
+        return FileBlobs(self.root)
 
     async def session(self, project: Project, stack: str, config: Mapping[str, str],
                       deployment_id: str, options: DeployOptions, sink: Sink) -> Any:
@@ -208,21 +186,94 @@ class LocalProvider:
         return Teardown(removed, kept)
 
 
-class FileRecords:
-    """The last deployment of a (project, stack), as a file in the state directory."""
+class FileBlobs:
+    """The engine's blobs as files in the state directory, ``<root>/<key>``.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    A file is written beside its place and renamed over it, so a reader sees a whole one; its
+    version is a digest of its content. A write or delete with a precondition compares and
+    replaces while holding an exclusive ``flock`` on ``<root>/.blobs.lock`` (for microseconds),
+    so of two processes that read the same version one succeeds.
+    """
 
-    async def read(self) -> DeployRecord | None:
+    GUARD = ".blobs.lock"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def read(self, key: str) -> tuple[bytes, Generation] | None:
+        return await anyio.to_thread.run_sync(self._read, self._path(key))
+
+    async def write(self, key: str, data: bytes, *,
+                    if_generation: Generation | None = None) -> Generation | None:
+        path = self._path(key)
+
+        def write() -> Generation | None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with self._guard(if_generation):
+                if if_generation is not None and self._version(path) != if_generation:
+                    return None
+                write_atomic(path, data)
+            return _digest(data)
+
+        return await anyio.to_thread.run_sync(write)
+
+    async def delete(self, key: str, *, if_generation: Generation | None = None) -> None:
+        path = self._path(key)
+
+        def delete() -> None:
+            with self._guard(if_generation):
+                if if_generation is None or self._version(path) == if_generation:
+                    path.unlink(missing_ok=True)
+
+        await anyio.to_thread.run_sync(delete)
+
+    async def list(self, prefix: str) -> list[str]:
+        def listed() -> list[str]:
+            head = prefix.rpartition("/")[0]
+            folder = self._path(head) if head else self.root
+            found = []
+            for path in folder.rglob("*") if folder.is_dir() else ():
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix) and not path.name.startswith(".") and path.is_file():
+                    found.append(key)
+            return sorted(found)
+
+        return await anyio.to_thread.run_sync(listed)
+
+    def _path(self, key: str) -> Path:
+        parts = PurePosixPath(key).parts
+        if not parts or key.startswith("/") or any(p.startswith(".") for p in parts):  # no .., no hidden
+            raise UsageError(f"{key!r} is not a key of the state directory",
+                             hint="Name projects and stacks with letters, digits, - and _.")
+        return self.root.joinpath(*parts)
+
+    @staticmethod
+    def _read(path: Path) -> tuple[bytes, Generation] | None:
         try:
-            return DeployRecord.parse(self.path.read_bytes())
-        except OSError:
+            data = path.read_bytes()
+        except OSError:  # not there (or unreadable): as if never written
             return None
+        return data, _digest(data)
 
-    async def write(self, record: DeployRecord) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(self.path, record.model_dump_json())
+    def _version(self, path: Path) -> Generation:
+        found = self._read(path)
+        return ABSENT if found is None else found[1]
 
-    async def delete(self) -> None:
-        self.path.unlink(missing_ok=True)
+    @contextmanager
+    def _guard(self, condition: Generation | None) -> Iterator[None]:
+        if condition is None:
+            yield
+            return
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with (self.root / self.GUARD).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _digest(data: bytes) -> Generation:
+    return hashlib.sha256(data).hexdigest()[:32]

@@ -158,9 +158,8 @@ def test_second_deploy_of_an_unchanged_project_makes_no_mutating_call(deployed, 
     result, _ = _deploy(provider, shop)
     assert result.ok
     assert {c.action for c in result.changes} == {Action.NOOP}
-    mutating = [(c.operation, c.params.get("Name")) for c in calls.mutating()]
-    assert mutating == [("PutParameter", "/launchdeck-locks/shop/dev"),
-                        ("DeleteParameter", "/launchdeck-locks/shop/dev")]
+    mutating = [(c.operation, c.params.get("Key")) for c in calls.mutating()]
+    assert mutating == [("PutObject", "locks/shop/dev.json"), ("DeleteObject", "locks/shop/dev.json")]
 
 
 def test_changing_one_service_updates_only_that_service(deployed, provider, shop, calls, boto) -> None:
@@ -174,8 +173,8 @@ def test_changing_one_service_updates_only_that_service(deployed, provider, shop
     assert {c.service: c.action for c in result.changes} == {
         "web": Action.NOOP, "backend": Action.UPDATE, "db": Action.NOOP, "cache": Action.NOOP,
         "(load balancer)": Action.NOOP}
-    lock, record = "/launchdeck-locks/shop/dev", "deployments/shop/dev.json"
-    changed = [c for c in calls.mutating() if c.params.get("Name") != lock and c.params.get("Key") != record]
+    lock, record = "locks/shop/dev.json", "deployments/shop/dev.json"
+    changed = [c for c in calls.mutating() if c.params.get("Key") not in (lock, record)]
     assert sorted(c.operation for c in changed) == ["RegisterTaskDefinition", "TagResource", "UpdateService"]
     assert all("shop-dev-backend" in json.dumps(c.params) for c in changed)
     assert {"name": "LOG_LEVEL", "value": "debug"} in _container(boto, "backend")["environment"]
@@ -247,7 +246,7 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deploy
     calls.clear()
     teardown = anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
     deleted = [c.params["Key"] for c in calls.made if c.operation == "DeleteObject"]
-    assert deleted == ["deployments/shop/dev.json"]
+    assert deleted == ["deployments/shop/dev.json", "locks/shop/dev.json"]  # the record once, then the lock
     assert "Contents" not in boto.client("s3").list_objects_v2(Bucket="launchdeck-123456789012-us-east-1",
                                                                Prefix="deployments/")
     assert "load balancer ld-shop-dev" in teardown.removed
@@ -346,8 +345,14 @@ def test_a_domain_without_a_hosted_zone_is_refused_before_any_change(provider, s
     with pytest.raises(ProviderError, match="no Route 53 hosted zone .* serves shop.example.com") as caught:
         _deploy(provider, shop)
     assert "create-hosted-zone" in caught.value.hint
-    lock = "/launchdeck-locks/shop/dev"
-    assert [c.operation for c in calls.mutating() if c.params.get("Name") != lock] == []
+    # the lock is an object in the region's shared bucket, made (once per region) to hold it
+    shared = [c for c in calls.mutating() if c.service == "s3"
+              and c.params.get("Bucket") == "launchdeck-123456789012-us-east-1"
+              and c.params.get("Key") in (None, "locks/shop/dev.json")]
+    assert [c for c in calls.mutating() if c not in shared] == []
+    assert sorted(c.operation for c in shared) == [  # the first PutObject met no bucket
+        "CreateBucket", "DeleteObject", "PutBucketEncryption", "PutBucketTagging", "PutObject", "PutObject",
+        "PutPublicAccessBlock"]
 
 
 def test_dedicated_network_is_made_in_two_zones_and_removed_on_destroy(provider, project, boto) -> None:

@@ -88,8 +88,12 @@ def test_no_project_is_a_clear_error_before_any_call(fake: FakeGcp) -> None:
 # --- the lock -----------------------------------------------------------------------------------
 
 
+def _lock(provider: GcpProvider, deployment: str):
+    return lock.held(provider.blobs(), "shop", "dev", "deploy", deployment, provider="gcp")
+
+
 async def _take(provider: GcpProvider, deployment: str) -> None:
-    async with provider.lock("shop", "dev", "deploy", deployment):
+    async with _lock(provider, deployment):
         pass
 
 
@@ -97,7 +101,7 @@ def test_a_held_lock_refuses_a_second_deploy_naming_the_first(provider: GcpProvi
     """While one deploy holds the stack, another is refused with its id and a ps action."""
 
     async def scenario() -> ProviderError:
-        async with provider.lock("shop", "dev", "deploy", "first0000000"):
+        async with _lock(provider, "first0000000"):
             with pytest.raises(ProviderError) as caught:
                 await _take(provider, "second000000")
         return caught.value
@@ -112,7 +116,7 @@ def test_a_released_lock_can_be_taken_again(provider: GcpProvider, fake: FakeGcp
     go(_take, provider, "first0000000")
     go(_take, provider, "second000000")
     bucket = fake.api("storage").objects[names.bucket(PROJECT, "us-central1")]
-    assert names.lock_key("shop", "dev") not in bucket
+    assert lock.key("shop", "dev") not in bucket
 
 
 def _dead_pid() -> int:
@@ -137,9 +141,9 @@ def test_a_lock_whose_owner_is_gone_is_taken_over(provider: GcpProvider, fake: F
         "deployment": "gone00000000",
     }
     go(provider.bucket.ensure, project_number(PROJECT))
-    go(partial(provider.bucket.write, names.lock_key("shop", "dev"), json.dumps(stale).encode()))
+    go(partial(provider.bucket.write, lock.key("shop", "dev"), json.dumps(stale).encode()))
     go(_take, provider, "mine00000000")
-    assert names.lock_key("shop", "dev") not in fake.api("storage").objects[provider.bucket.name]
+    assert lock.key("shop", "dev") not in fake.api("storage").objects[provider.bucket.name]
 
 
 def test_a_lock_of_a_live_process_elsewhere_is_respected(provider: GcpProvider) -> None:
@@ -153,7 +157,7 @@ def test_a_lock_of_a_live_process_elsewhere_is_respected(provider: GcpProvider) 
         "since": "2026-01-01T00:00:00+00:00",
     }
     go(provider.bucket.ensure, project_number(PROJECT))
-    go(partial(provider.bucket.write, names.lock_key("shop", "dev"), json.dumps(holder).encode()))
+    go(partial(provider.bucket.write, lock.key("shop", "dev"), json.dumps(holder).encode()))
     with pytest.raises(ProviderError, match="another destroy of shop"):
         go(_take, provider, "mine00000000")
 
@@ -197,13 +201,13 @@ def test_takeover_races_have_one_winner(provider: GcpProvider) -> None:
     """Two deploys finding the same stale lock: one takes it over, the other is refused."""
     stale = {"host": "x", "pid": 1, "expires": time.time() - 1, "owner": "deploy", "deployment": "gone"}
     go(provider.bucket.ensure, project_number(PROJECT))
-    go(partial(provider.bucket.write, names.lock_key("shop", "dev"), json.dumps(stale).encode()))
+    go(partial(provider.bucket.write, lock.key("shop", "dev"), json.dumps(stale).encode()))
     outcomes: list[str] = []
     held = anyio.Event()
 
     async def one(deployment: str) -> None:
         try:
-            async with provider.lock("shop", "dev", "deploy", deployment):
+            async with _lock(provider, deployment):
                 outcomes.append("held")
                 held.set()
                 await anyio.sleep(0.2)
