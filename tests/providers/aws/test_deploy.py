@@ -578,6 +578,7 @@ def test_build_contexts_go_to_s3_as_zip_files_codebuild_can_read(deployed, boto,
 def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, boto, calls) -> None:
     """linux/arm64 builds on ARM_CONTAINER with an aarch64 image, under a tag of its own."""
     from launchdeck.compose.model import Build, Service
+    from launchdeck.engine import build as remote
     from launchdeck.engine import context
     from launchdeck.providers.aws import build, region
     from launchdeck.providers.aws.api import Aws
@@ -586,12 +587,14 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
     anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
     repo = boto.client("ecr").create_repository(repositoryName="launchdeck/shop/dev/web")["repository"]
     spec = Build(context=str(Path(shop.working_directory) / "web"), dockerfile="Dockerfile")
+    builder = build.CodeBuild(aws, "launchdeck-123456789012-us-east-1")
 
     def image(platform: str | None) -> str:
-        source = context.source(Service(name="web", build=spec, platform=platform))
-        return anyio.run(lambda: build.image(aws, source, spec, "web", repo["repositoryUri"],
-                                             repo["repositoryName"], "launchdeck-123456789012-us-east-1",
-                                             lambda *_, **__: None, 0.01, platform=platform))
+        service = Service(name="web", build=spec, platform=platform)
+        source = context.source(service)
+        return anyio.run(lambda: remote.image(builder, service, source,
+                                              f"{repo['repositoryUri']}:{source.digest}",
+                                              lambda *_, **__: None, interval=0.01))
 
     arm, x86 = image("linux/arm64"), image(None)
     starts = [c.params for c in calls.made if c.operation == "StartBuild"]
