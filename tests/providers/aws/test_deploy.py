@@ -603,6 +603,36 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
     assert arm != x86
 
 
+def test_a_failing_build_is_build_failed_with_its_step_and_log_tail(aws_env, strict, project) -> None:
+    """CodeBuild failing web's docker build: web is BUILD_FAILED naming the build phase, with the
+    log's last lines; nothing is pushed, and the rest still deploys."""
+    from launchdeck.providers.aws.api import Aws
+    from launchdeck.providers.aws.provider import AwsProvider
+    from launchdeck.tools.project import ProjectRef
+
+    session = T.session()
+    strict.attach(session)
+    T.codebuild_pushes(session, failing={"/web:": "npm ERR! missing script: build"})
+    provider = AwsProvider(Aws(session), poll=0.01)
+    root = project({"compose.yaml": "name: failing\nservices:\n  web:\n    build: ./web\n"
+                                    "  api:\n    image: nginx\n",
+                    "web/Dockerfile": "FROM node:20\nRUN npm run build\n"})
+    ref = ProjectRef(working_directory=str(root), provider="aws")
+    result, recorder = _deploy(provider, ref)
+    web = next(s for s in result.services if s.name == "web")
+    assert web.state is State.BUILD_FAILED
+    assert "image build failed at build: Error while executing command: docker build" in web.message
+    assert "npm ERR! missing script: build" in web.message.split("last log lines:")[1]
+    states = recorder.states("web")
+    assert [s for n, s in enumerate(states) if n == 0 or states[n - 1] is not s] == [
+        State.BUILD_QUEUED, State.BUILD_RUNNING, State.BUILD_FAILED]
+    assert next(s for s in result.services if s.name == "api").state is State.SERVICE_DEPLOYMENT_COMPLETED
+    ecr = session.client("ecr")
+    assert ecr.describe_images(repositoryName="launchdeck/failing/dev/web")["imageDetails"] == []
+    statuses = {s.name: s.state for s in anyio.run(ps.ps, provider, ref.load().project, "dev")}
+    assert statuses["web"] is State.BUILD_FAILED  # from the deployment record
+
+
 def test_a_fresh_account_gets_the_ecs_service_linked_role_once(deployed, boto) -> None:
     """Creating the cluster needs AWSServiceRoleForECS, which a new account lacks."""
     roles = boto.client("iam").list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]
