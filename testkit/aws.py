@@ -7,8 +7,8 @@ The hooks below ride on botocore's event system, so the provider's own code path
 untouched: ``Calls`` counts API calls (and which of them can change anything), ``Faults``
 answers a share of requests with throttling or 500 errors, ``Latency`` delays every request,
 ``codebuild_pushes`` does the one thing moto's CodeBuild does not: put the built image in
-ECR, as a real build's ``docker push`` would; and ``Strict`` refuses what AWS refuses and
-moto lets through (see its docstring).
+ECR, as a real build's ``docker push`` would (or fail the build, as a failing Dockerfile
+does); and ``Strict`` refuses what AWS refuses and moto lets through (see its docstring).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -791,19 +791,34 @@ class Latency:
         time.sleep(self.seconds)
 
 
-def codebuild_pushes(boto_session: Any) -> None:
+def codebuild_pushes(boto_session: Any, failing: Mapping[str, str] | None = None) -> None:
     """Make each CodeBuild build put its image in ECR, as a real build's push does.
 
     moto's builds succeed at once but push nothing; without this, every deploy would find
     the image missing and build again. The push goes through a session of its own, so fault
     injection and call counting on ``boto_session`` do not see it.
+
+    A build whose image URI contains a key of ``failing`` fails instead, as a real one whose
+    ``docker build`` prints that key's value and exits 1: nothing is pushed, BatchGetBuilds
+    shows it FAILED with the build phase FAILED and its PhaseContext (``statusCode``
+    COMMAND_EXECUTION_ERROR, ``message`` "Error while executing command: <command>. Reason:
+    exit status 1"), and its log is in CloudWatch Logs where the project's ``logsConfig``
+    sends it (the stream is the build id's UUID), the error among its last lines.
     """
     pusher = session()
+    failing = dict(failing or {})
+    failed: dict[str, str] = {}
+    """Build id -> the line its docker build failed with."""
+    logged: set[str] = set()
 
-    def push(params: dict[str, Any], **_: Any) -> None:
+    def push(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         variables = {v["name"]: v["value"] for v in params.get("environmentVariablesOverride", [])}
         uri = variables.get("IMAGE_URI")
         if not uri:
+            return
+        error = next((text for needle, text in failing.items() if needle in uri), None)
+        if error is not None:
+            context["launchdeck_build_fails"] = error
             return
         repository, tag = uri.split("/", 1)[1].rsplit(":", 1)
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -815,7 +830,62 @@ def codebuild_pushes(boto_session: Any) -> None:
         except pusher.client("ecr").exceptions.ImageAlreadyExistsException:
             pass  # the same build started again after a failed start_build
 
+    def started(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "launchdeck_build_fails" in context and "build" in parsed:
+            failed[parsed["build"]["id"]] = context["launchdeck_build_fails"]
+
+    def fail(parsed: dict[str, Any], **_: Any) -> None:
+        for build in parsed.get("builds", []):
+            if build.get("id") in failed:
+                _failed_build(pusher, build, failed[build["id"]], log=build["id"] not in logged)
+                logged.add(build["id"])
+
     boto_session.events.register("before-parameter-build.codebuild.StartBuild", push)
+    boto_session.events.register("after-call.codebuild.StartBuild", started)
+    boto_session.events.register("after-call.codebuild.BatchGetBuilds", fail)
+
+
+def _failed_build(pusher: Any, build: dict[str, Any], error: str, *, log: bool) -> None:
+    """Turn moto's answer for ``build`` into a failed build's, and write its log if ``log``."""
+    import yaml
+
+    project = pusher.client("codebuild").batch_get_projects(names=[build["projectName"]])["projects"][0]
+    spec = yaml.safe_load(project["source"].get("buildspec") or "{}") or {}
+    commands = {phase: (spec.get("phases", {}).get(phase) or {}).get("commands", [])
+                for phase in ("build", "post_build")}
+    command = " ".join(str(commands["build"][0]).split()) if commands["build"] else "docker build ."
+    reasons = {phase.upper(): f"Error while executing command: {' '.join(str(c[0]).split())}. "
+                              "Reason: exit status 1" for phase, c in commands.items() if c}
+    reasons.setdefault("BUILD", f"Error while executing command: {command}. Reason: exit status 1")
+    # a failed build phase fails post_build too: the buildspec's push runs only on success
+    for phase in build.get("phases", []):
+        if phase["phaseType"] in reasons:
+            phase["phaseStatus"] = "FAILED"
+            phase["contexts"] = [{"statusCode": "COMMAND_EXECUTION_ERROR",
+                                  "message": reasons[phase["phaseType"]]}]
+    build.update(buildStatus="FAILED", currentPhase="COMPLETED", buildComplete=True)
+    group = project.get("logsConfig", {}).get("cloudWatchLogs", {}).get("groupName") \
+        or f"/aws/codebuild/{build['projectName']}"
+    stream = build["id"].rsplit(":", 1)[-1]
+    build["logs"] = {**build.get("logs", {}), "groupName": group, "streamName": stream}
+    if not log:
+        return
+    logs = pusher.client("logs")
+    try:
+        logs.create_log_group(logGroupName=group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)
+    stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
+    lines = [f"[Container] {stamp} Entering phase BUILD", f"[Container] {stamp} Running command {command}",
+             error,
+             f"[Container] {stamp} Command did not exit successfully {command} exit status 1",
+             f"[Container] {stamp} Phase complete: BUILD State: FAILED",
+             f"[Container] {stamp} Phase context status code: COMMAND_EXECUTION_ERROR "
+             f"Message: {reasons['BUILD']}"]
+    logs.put_log_events(logGroupName=group, logStreamName=stream,
+                        logEvents=[{"timestamp": now, "message": line} for line in lines])
 
 
 # -- moto, with deletions that take time ------------------------------------------------

@@ -1,23 +1,35 @@
-"""A build context as a builder sees it: its files (``.dockerignore`` honoured) and a digest.
+"""A build context as a builder sees it: its files (``.dockerignore`` honoured), a digest, and
+the archive a remote builder reads.
 
 Every target names an image built from source by this digest (with the Dockerfile, target,
 build args and platform), so an unchanged service is never rebuilt, and a plan knows the
-image a build would make without building it.
+image a build would make without building it. A remote builder gets the same files as one
+reproducible archive (fixed times, owners and modes), so an unchanged context is uploaded once.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import os
+import stat
+import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from launchdeck.compose.model import Build, Service
 from launchdeck.errors import BuildError
 
 MAX_CONTEXT = 500 * 1024 * 1024
 """Bytes of files a build context may hold; more is nearly always a missing .dockerignore."""
+Archive = Literal["zip", "tar.gz"]
+"""The archive formats remote builders read a context from (also the upload's file extension)."""
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a ZIP entry can carry: every entry gets it, so the digest is the content's."""
 
 
 @dataclass(frozen=True)
@@ -91,3 +103,59 @@ def source(service: Service) -> Source:
     assert service.build is not None
     found = scan(service.build, service.name)
     return Source(found, digest(found, service.build, service.platform))
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A context as one archive, named by its own digest."""
+
+    digest: str
+    data: bytes
+    files: int
+
+
+def pack(context: Context, archive: Archive) -> Packed:
+    """``context`` as a reproducible ``archive`` (blocking: run it in a worker thread)."""
+    data = _zip(context) if archive == "zip" else _tar_gz(context)
+    return Packed(hashlib.sha256(data).hexdigest(), data, len(context.paths))
+
+
+def _tar_gz(context: Context) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in context.paths:
+            full = context.root / rel
+            info = tar.gettarinfo(str(full), arcname=rel)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if info.isfile():
+                with full.open("rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def _zip(context: Context) -> bytes:
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for rel in context.paths:
+            full = context.root / rel
+            mode = full.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                # a link is kept as one, as docker build sees it: its target as content
+                archive.writestr(_entry(rel, stat.S_IFLNK | 0o777), str(full.readlink()))
+            elif stat.S_ISDIR(mode):
+                archive.writestr(_entry(rel.rstrip("/") + "/", stat.S_IFDIR | 0o755), b"")
+            elif stat.S_ISREG(mode):
+                # only the executable bit survives, as git keeps it: a umask must not change digests
+                entry = _entry(rel, stat.S_IFREG | (0o755 if mode & 0o111 else 0o644))
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(entry, full.read_bytes())
+    return raw.getvalue()
+
+
+def _entry(name: str, mode: int) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+    entry.create_system = 3  # unix, so that unzip applies the mode below
+    entry.external_attr = (mode & 0xFFFF) << 16
+    return entry

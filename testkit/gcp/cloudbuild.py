@@ -198,8 +198,13 @@ class CloudBuildApi(Api):
                 built = build.results.images.add()
                 built.name = image
                 built.digest = digest
+        # a source that cannot be fetched runs no step; a failed push comes after steps that
+        # succeeded; a failing build step is the one step marked FAILURE
+        kind = failure[1] if failure else ""
         for index, step in enumerate(build.steps):
-            step.status = _S.SUCCESS if failure is None else _S.FAILURE
+            if kind == "FETCH_SOURCE_FAILED":
+                continue
+            step.status = _S.FAILURE if kind == "USER_BUILD_STEP" and index == 0 else _S.SUCCESS
             lines.append(f"Step #{index}: Running: {step.name} {' '.join(step.args)}".rstrip())
         if failure is None:
             build.status = _S.SUCCESS
@@ -210,10 +215,14 @@ class CloudBuildApi(Api):
             build.status_detail = detail
             build.failure_info.type_ = getattr(cb.Build.FailureInfo.FailureType, kind)
             build.failure_info.detail = detail
-            lines += [
-                f"Step #0: {detail}",
-                f'ERROR: build step 0 "{build.steps[0].name}" failed: step exited with non-zero status: 1',
-            ]
+            if kind == "USER_BUILD_STEP":
+                lines += [
+                    f"Step #0: {detail}",
+                    f'ERROR: build step 0 "{build.steps[0].name}" failed: '
+                    "step exited with non-zero status: 1",
+                ]
+            else:
+                lines.append(f"ERROR: {detail}")
         build.finish_time.GetCurrentTime()
         self._write_log(build, lines)
         if build.status == _S.FAILURE:

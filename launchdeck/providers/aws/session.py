@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from launchdeck.compose.model import Project, Service
+from launchdeck.engine import build as remote
 from launchdeck.engine import hosts, kinds, models
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
@@ -144,9 +145,8 @@ class AwsSession:
         if not build:
             return f"{uri}:{source.digest}"
         continue_chain(self.depths.get(":prepare", 0))
-        image = await builds.image(self.aws, source, service.build, service.name, uri, repo,
-                                   self.region.bucket, progress, self.poll,
-                                   platform=service.platform)
+        image = await remote.image(builds.CodeBuild(self.aws, self.region.bucket), service, source,
+                                   f"{uri}:{source.digest}", progress, interval=self.poll)
         self.depths[f":build:{service.name}"] = chain_depth()
         return image
 

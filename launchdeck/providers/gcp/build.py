@@ -1,64 +1,25 @@
-"""Images for services with ``build:``: the context goes to the bucket, Cloud Build builds and
-pushes to Artifact Registry.
+"""The remote builder of GCP: contexts in the project's bucket, Cloud Build builds and pushes to
+Artifact Registry.
 
-The image tag is the engine's digest of the context (files with ``.dockerignore`` honoured,
-Dockerfile, target, build args), so a plan knows the image without building, and a tag
-Artifact Registry already has is not built again. The context is packed reproducibly and
-uploaded under the archive's own digest, once. Progress is reported as BUILD_QUEUED and
-BUILD_RUNNING; a failed build is BUILD_FAILED with the last lines of its log.
+The engine runs the build loop (engine/build.py); this is its driver, and it makes the shared
+Docker repository the images go to. Cloud Build reads a context as a .tar.gz from Cloud Storage
+and writes its log beside the contexts, where a failed build's last lines are read from.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import tarfile
-from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
-
-from launchdeck.compose.model import Build
-from launchdeck.engine import context, poll
-from launchdeck.engine.events import State
-from launchdeck.errors import BuildError
-from launchdeck.providers.base import Progress
+from launchdeck.compose.model import Build, Service
+from launchdeck.engine.build import BUILD_WAIT, Phase
+from launchdeck.engine.context import Archive
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, create
 from launchdeck.providers.gcp.bucket import Bucket
 
-BUILD_WAIT = 3600
-"""Seconds a build may take (Cloud Build's own timeout is set to the same)."""
 BUILDER = "gcr.io/cloud-builders/docker"
-_DONE = {"SUCCESS"}
+_QUEUED = {"STATUS_UNKNOWN", "PENDING", "QUEUED"}
 _FAILED = {"FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED"}
-_LOG_LINES = 20
-
-
-@dataclass(frozen=True)
-class Packed:
-    digest: str
-    """Of the archive: its key in the bucket."""
-    data: bytes
-    files: int
-
-
-def pack(scanned: context.Context) -> Packed:
-    """A scanned build context as a reproducible .tar.gz (blocking: run it in a worker thread)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for rel in scanned.paths:
-            full = scanned.root / rel
-            info = tar.gettarinfo(str(full), arcname=rel)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            if info.isfile():
-                with full.open("rb") as handle:
-                    tar.addfile(info, handle)
-            else:
-                tar.addfile(info)
-    data = gzip.compress(raw.getvalue(), mtime=0)
-    return Packed(hashlib.sha256(data).hexdigest(), data, len(scanned.paths))
 
 
 def arguments(build: Build, uri: str) -> list[str]:
@@ -72,91 +33,78 @@ def arguments(build: Build, uri: str) -> list[str]:
     return [*args, "."]
 
 
-async def exists(gcp: Gcp, path: str, image_tag: str) -> bool:
-    """Whether the shared repository has ``path`` tagged ``image_tag``."""
-    name = f"{names.package(gcp.project, gcp.region, path)}/tags/{image_tag}"
-    return await gcp.maybe("artifactregistry", "get_tag", name=name) is not None
+class CloudBuild:
+    """The engine's RemoteBuilder on GCP: Artifact Registry, the project's bucket, Cloud Build."""
 
+    name = "Cloud Build"
+    archive: Archive = "tar.gz"
 
-async def image(
-    gcp: Gcp,
-    bucket: Bucket,
-    source: context.Source,
-    build: Build,
-    service: str,
-    path: str,
-    progress: Progress,
-    interval: float,
-) -> str:
-    """The image URI for ``build``, tagged with its source's digest: built by Cloud Build unless
-    Artifact Registry has it."""
-    from google.cloud.devtools import cloudbuild_v1 as cb
-    from google.protobuf import duration_pb2
+    def __init__(self, gcp: Gcp, bucket: Bucket) -> None:
+        self.gcp, self.bucket = gcp, bucket
 
-    image_tag = source.digest
-    uri = f"{names.registry(gcp.project, gcp.region)}/{path}:{image_tag}"
-    if await exists(gcp, path, image_tag):
-        progress(None, f"image {image_tag[:12]} is up to date")
-        return uri
-    packed = await anyio.to_thread.run_sync(pack, source.context)
-    key = names.context_key(packed.digest)
-    if not await bucket.exists(key):
-        progress(None, f"uploading the build context ({packed.files} files, {len(packed.data) // 1024} KB)")
-        await bucket.write(key, packed.data, content_type="application/gzip")
-    request = cb.Build(
-        source=cb.Source(storage_source=cb.StorageSource(bucket=bucket.name, object_=key)),
-        steps=[cb.BuildStep(name=BUILDER, args=arguments(build, uri))],
-        images=[uri],
-        logs_bucket=f"gs://{bucket.name}/{names.BUILD_LOGS}",
-        timeout=duration_pb2.Duration(seconds=BUILD_WAIT),
-        tags=["launchdeck", names.label(service)],
-    )
-    operation = await gcp.call(
-        "cloudbuild",
-        "create_build",
-        project_id=gcp.project,
-        build=request,
-        parent=f"projects/{gcp.project}/locations/{gcp.region}",
-    )
-    build_id = operation.metadata.build.id
-    progress(State.BUILD_QUEUED, f"Cloud Build {build_id[:8]}")
-    running: list[bool] = []
+    async def has(self, image: str) -> bool:
+        path, tag = image.removeprefix(names.registry(self.gcp.project, self.gcp.region) + "/").rsplit(":", 1)
+        name = f"{names.package(self.gcp.project, self.gcp.region, path)}/tags/{tag}"
+        return await self.gcp.maybe("artifactregistry", "get_tag", name=name) is not None
 
-    async def check() -> str | None:
-        found = await gcp.call(
-            "cloudbuild", "get_build", name=f"projects/{gcp.project}/locations/{gcp.region}/builds/{build_id}"
+    async def upload(self, key: str, data: bytes) -> None:
+        if not await self.bucket.exists(key):
+            await self.bucket.write(key, data, content_type="application/gzip")
+
+    async def start(self, key: str, image: str, service: Service) -> str:
+        from google.cloud.devtools import cloudbuild_v1 as cb
+        from google.protobuf import duration_pb2
+
+        assert service.build is not None
+        request = cb.Build(
+            source=cb.Source(storage_source=cb.StorageSource(bucket=self.bucket.name, object_=key)),
+            steps=[cb.BuildStep(name=BUILDER, args=arguments(service.build, image))],
+            images=[image],
+            logs_bucket=f"gs://{self.bucket.name}/{names.BUILD_LOGS}",
+            timeout=duration_pb2.Duration(seconds=int(BUILD_WAIT)),
+            tags=["launchdeck", names.label(service.name)],
+        )
+        operation = await self.gcp.call(
+            "cloudbuild",
+            "create_build",
+            project_id=self.gcp.project,
+            build=request,
+            parent=f"projects/{self.gcp.project}/locations/{self.gcp.region}",
+        )
+        return operation.metadata.build.id
+
+    async def poll(self, build_id: str) -> Phase:
+        found = await self.gcp.call(
+            "cloudbuild",
+            "get_build",
+            name=f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{build_id}",
         )
         status = found.status.name
-        if status == "WORKING" and not running:
-            running.append(True)
-            progress(State.BUILD_RUNNING, "building")
         if status in _FAILED:
-            tail = await _log_tail(bucket, build_id)
-            detail = found.status_detail or status.lower().replace("_", " ")
-            raise BuildError(
-                f"image build failed: {detail}" + (f"; last log lines:\n{tail}" if tail else ""),
-                service=service,
-                hint="Fix the Dockerfile or the code it builds (`docker build` locally shows "
-                "the same error), then deploy again.",
-            )
-        return uri if status in _DONE else None
+            return Phase("failed", _failed_step(found), found.status_detail or _words(status))
+        if status == "SUCCESS":
+            return Phase("succeeded", "pushed")
+        return Phase("queued" if status in _QUEUED else "running", "building" if status == "WORKING" else "")
 
-    built = await poll.until(check, interval=interval, timeout=BUILD_WAIT)
-    if built is None:
-        raise BuildError(
-            "the image build is taking over an hour",
-            service=service,
-            hint="See the build in the Cloud Build console.",
-        )
-    return built
+    async def log_tail(self, build_id: str, lines: int) -> list[str]:
+        data = await self.bucket.read(f"{names.BUILD_LOGS}/log-{build_id}.txt")
+        found = [line for line in (data or b"").decode("utf-8", "replace").splitlines() if line.strip()]
+        return found[-lines:]
 
 
-async def _log_tail(bucket: Bucket, build_id: str) -> str:
-    data = await bucket.read(f"{names.BUILD_LOGS}/log-{build_id}.txt")
-    if not data:
-        return ""
-    lines = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
-    return "\n".join(lines[-_LOG_LINES:])
+def _failed_step(found: Any) -> str:
+    """The step Cloud Build stopped at: the first build step that failed, or else the stage
+    its failure info names (fetching the source, pushing)."""
+    for index, step in enumerate(found.steps):
+        if step.status.name in _FAILED:
+            command = " ".join([step.name.rsplit("/", 1)[-1], *step.args[:1]])
+            return f"step {index} ({command})"
+    kind = found.failure_info.type_.name if found.failure_info else ""
+    return "" if kind in ("", "FAILURE_TYPE_UNSPECIFIED") else _words(kind.removesuffix("_FAILED"))
+
+
+def _words(name: str) -> str:
+    return name.lower().replace("_", " ")
 
 
 async def repository(gcp: Gcp) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from launchdeck.compose.model import Project, Service
+from launchdeck.engine import build as remote
 from launchdeck.engine import models
 from launchdeck.engine.context import Source
 from launchdeck.engine.events import Event, Sink, State
@@ -170,11 +171,11 @@ class GcpSession:
         if source is None or service.build is None:
             return qualified(service.image or "")
         path = names.image_path(self.name, self.stack, service.name)
+        image = f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
         if not build:
-            return f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
-        return await builds.image(
-            self.gcp, self.bucket, source, service.build, service.name, path, progress, self.poll
-        )
+            return image
+        return await remote.image(builds.CloudBuild(self.gcp, self.bucket), service, source, image,
+                                  progress, interval=self.poll)
 
     def _needs_network(self) -> bool:
         """Whether any service reaches a store or an internal service (through the network)."""

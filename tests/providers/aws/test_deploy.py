@@ -583,6 +583,7 @@ def test_build_contexts_go_to_s3_as_zip_files_codebuild_can_read(deployed, boto,
 def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, boto, calls) -> None:
     """linux/arm64 builds on ARM_CONTAINER with an aarch64 image, under a tag of its own."""
     from launchdeck.compose.model import Build, Service
+    from launchdeck.engine import build as remote
     from launchdeck.engine import context
     from launchdeck.providers.aws import build, region
     from launchdeck.providers.aws.api import Aws
@@ -591,18 +592,50 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
     anyio.run(lambda: region.ensure(aws, "123456789012", builds=True))
     repo = boto.client("ecr").create_repository(repositoryName="launchdeck/shop/dev/web")["repository"]
     spec = Build(context=str(Path(shop.working_directory) / "web"), dockerfile="Dockerfile")
+    builder = build.CodeBuild(aws, "launchdeck-123456789012-us-east-1")
 
     def image(platform: str | None) -> str:
-        source = context.source(Service(name="web", build=spec, platform=platform))
-        return anyio.run(lambda: build.image(aws, source, spec, "web", repo["repositoryUri"],
-                                             repo["repositoryName"], "launchdeck-123456789012-us-east-1",
-                                             lambda *_, **__: None, 0.01, platform=platform))
+        service = Service(name="web", build=spec, platform=platform)
+        source = context.source(service)
+        return anyio.run(lambda: remote.image(builder, service, source,
+                                              f"{repo['repositoryUri']}:{source.digest}",
+                                              lambda *_, **__: None, interval=0.01))
 
     arm, x86 = image("linux/arm64"), image(None)
     starts = [c.params for c in calls.made if c.operation == "StartBuild"]
     assert [s.get("environmentTypeOverride") for s in starts] == ["ARM_CONTAINER", None]
     assert "aarch64" in starts[0]["imageOverride"]
     assert arm != x86
+
+
+def test_a_failing_build_is_build_failed_with_its_step_and_log_tail(aws_env, strict, project) -> None:
+    """CodeBuild failing web's docker build: web is BUILD_FAILED naming the build phase, with the
+    log's last lines; nothing is pushed, and the rest still deploys."""
+    from launchdeck.providers.aws.api import Aws
+    from launchdeck.providers.aws.provider import AwsProvider
+    from launchdeck.tools.project import ProjectRef
+
+    session = T.session()
+    strict.attach(session)
+    T.codebuild_pushes(session, failing={"/web:": "npm ERR! missing script: build"})
+    provider = AwsProvider(Aws(session), poll=0.01)
+    root = project({"compose.yaml": "name: failing\nservices:\n  web:\n    build: ./web\n"
+                                    "  api:\n    image: nginx\n",
+                    "web/Dockerfile": "FROM node:20\nRUN npm run build\n"})
+    ref = ProjectRef(working_directory=str(root), provider="aws")
+    result, recorder = _deploy(provider, ref)
+    web = next(s for s in result.services if s.name == "web")
+    assert web.state is State.BUILD_FAILED
+    assert "image build failed at build: Error while executing command: docker build" in web.message
+    assert "npm ERR! missing script: build" in web.message.split("last log lines:")[1]
+    states = recorder.states("web")
+    assert [s for n, s in enumerate(states) if n == 0 or states[n - 1] is not s] == [
+        State.BUILD_QUEUED, State.BUILD_RUNNING, State.BUILD_FAILED]
+    assert next(s for s in result.services if s.name == "api").state is State.SERVICE_DEPLOYMENT_COMPLETED
+    ecr = session.client("ecr")
+    assert ecr.describe_images(repositoryName="launchdeck/failing/dev/web")["imageDetails"] == []
+    statuses = {s.name: s.state for s in anyio.run(ps.ps, provider, ref.load().project, "dev")}
+    assert statuses["web"] is State.BUILD_FAILED  # from the deployment record
 
 
 def test_a_fresh_account_gets_the_ecs_service_linked_role_once(deployed, boto) -> None:

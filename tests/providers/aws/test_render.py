@@ -6,7 +6,7 @@ import pytest
 
 from launchdeck.compose.load import load
 from launchdeck.engine import context
-from launchdeck.providers.aws import build, render
+from launchdeck.providers.aws import render
 from launchdeck.providers.aws.ingress import routes
 
 
@@ -139,27 +139,6 @@ services:
     loaded = load(cwd=str(root), os_environ={}).project
     found = {(r.service, r.port): (r.listen, r.domain) for r in routes(loaded)}
     assert found == {("web", 8080): (80, "www.example.com"), ("api", 3000): (3000, None)}
-
-
-def test_build_context_honours_dockerignore_and_is_reproducible(tmp_path) -> None:
-    """Ignored files stay out, and packing twice gives the same digest (so no rebuild)."""
-    from launchdeck.compose.model import Build
-
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "app.py").write_text("print('hi')\n")
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "big.txt").write_text("x" * 1000)
-    (tmp_path / ".dockerignore").write_text("notes/\n")
-    spec = Build(context=str(tmp_path), dockerfile="Dockerfile")
-    first, second = build.pack(context.scan(spec, "web")), build.pack(context.scan(spec, "web"))
-    assert first.digest == second.digest
-    import io
-    import zipfile
-
-    with zipfile.ZipFile(io.BytesIO(first.data)) as archive:
-        assert "notes/big.txt" not in archive.namelist() and "app.py" in archive.namelist()
-    (tmp_path / "app.py").write_text("print('changed')\n")
-    assert build.pack(context.scan(spec, "web")).digest != first.digest
 
 
 def test_an_oversized_build_context_is_refused_with_the_fix(tmp_path) -> None:

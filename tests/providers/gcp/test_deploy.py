@@ -532,6 +532,7 @@ def test_a_failing_build_is_build_failed_with_its_log_tail(provider, shop, fake:
     result, recorder = _deploy(provider, shop)
     web = next(s for s in result.services if s.name == "web")
     assert web.state is State.BUILD_FAILED and "npm ERR! missing script: build" in web.message
+    assert web.message.startswith("image build failed at step 0 (docker build): ")
     assert State.BUILD_FAILED in recorder.states("web")
     assert next(s for s in result.services if s.name == "backend").state is State.SERVICE_DEPLOYMENT_COMPLETED
     statuses = {s.name: s.state for s in anyio.run(ps.ps, provider, shop.load().project, "dev")}
