@@ -871,10 +871,8 @@ def _failed_build(pusher: Any, build: dict[str, Any], error: str, *, log: bool) 
     if not log:
         return
     logs = pusher.client("logs")
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
     now = int(time.time() * 1000)
     stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
