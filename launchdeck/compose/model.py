@@ -799,6 +799,9 @@ class Project(_Open):
         out.update({k: v for k, v in data.items() if k.startswith("x-")})
         for name, service in out.get("services", {}).items():
             templates = self.services[name].env_refs
+            if isinstance(service.get("healthcheck"), dict) and \
+                    service["healthcheck"].get("disable") is False:
+                del service["healthcheck"]["disable"]  # Compose prints no `disable: false`
             for key in [k for k, v in service.items() if _omitted(k, v)]:
                 del service[key]
             if "build" in service and not service["build"].get("args"):
@@ -822,12 +825,14 @@ _KEPT_WHEN_FALSE = frozenset({"attach", "init"})
 
 
 def _omitted(key: str, value: Any) -> bool:
-    """Whether Compose leaves service key ``key`` out of its output: empty lists and mappings
-    (but an empty command is printed) and false flags, never an ``x-`` key."""
+    """Whether Compose leaves service key ``key`` out of its output: empty text, lists and
+    mappings (but an empty command is printed) and false flags, never an ``x-`` key."""
     if key.startswith("x-"):
         return False
     if value is False:
         return key not in _KEPT_WHEN_FALSE
+    if value == "":
+        return True
     return (value == [] or value == {}) and key not in ("command", "entrypoint")
 
 

@@ -3,8 +3,8 @@
 Each project of conformance/ (and of examples/) is loaded by launchdeck and by the real Docker
 Compose v2 (`docker compose config`, one process per project), and every service is compared
 field by field. Config references (a variable nothing defines) are launchdeck's one deliberate
-difference in a model: each is given to Compose as a shell variable with a stand-in value,
-and filled in with the same value on launchdeck's side, as a provider fills it at deploy time.
+difference in a model: Compose makes such a variable empty (and leaves a bare key without a
+value), so launchdeck's references are read that way before the two are compared.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from launchdeck.compose import Loaded, load, required_config
+from launchdeck.compose import Loaded, load
+from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.model import split_words
 from launchdeck.compose.source import parse_yaml
 
@@ -34,7 +35,7 @@ COMPARED = {
     "depends_on", "deploy", "restart", "networks", "network_mode", "domainname", "hostname",
     "volumes", "volumes_from", "dns", "dns_search", "group_add", "privileged", "profiles",
     "labels", "working_dir", "user", "platform", "provider", "secrets", "configs", "attach",
-    "read_only", "init", "extends",
+    "read_only", "init",
 }
 """The service fields compared: every field launchdeck models, and the ones the issue of
 conformance names. Compose's other fields (logging, ulimits, cap_add...) launchdeck keeps as
@@ -59,21 +60,22 @@ def _load(case: Path) -> Loaded:
                 profiles=options.profiles, os_environ={})
 
 
-def _config(case: Path) -> dict[str, str]:
-    """A stand-in value for each config the project reads, as `config:NAME`."""
-    return {name: f"config:{name}" for name in required_config(_load(case))}
-
-
 def _ours(case: Path) -> dict[str, Any]:
-    """Our output, with config references filled in as a provider fills them at deploy time."""
+    """Our output, with each config reference read as Compose reads an undefined variable:
+    ``${PW}`` is empty and a bare key has no value."""
     loaded = _load(case)
     data = loaded.project.to_compose()
-    config = _config(case)
     for name, service in loaded.project.services.items():
         if "environment" in data["services"][name]:
             data["services"][name]["environment"] = {
-                k: v.replace("$", "$$") for k, v in service.resolved_environment(config).items()}
+                key: None if value is None else _undefined_empty(
+                    value, service.env_refs.get(key, ())).replace("$", "$$")
+                for key, value in service.environment.items()}
     return data
+
+
+def _undefined_empty(value: str, refs: tuple[str, ...]) -> str:
+    return substitute(value, dict.fromkeys(refs, "")).value if refs else value
 
 
 @functools.cache
@@ -82,7 +84,7 @@ def _theirs(binary: str, case: Path) -> Any:
     service-level x- keys. Read as YAML 1.2, as Compose writes it."""
     result = subprocess.run(
         [binary, *_args(case), "config", "--format", "yaml"], cwd=case,
-        env={"HOME": str(case), **_config(case)}, capture_output=True, text=True, timeout=60,
+        env={"HOME": str(case)}, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return parse_yaml(result.stdout, "docker compose config")
@@ -140,7 +142,7 @@ def test_corpus_is_broad() -> None:
     for case in CASES:
         for service in _load(case).project.to_compose().get("services", {}).values():
             seen |= set(service)
-    assert seen >= COMPARED - {"extends"}
+    assert seen >= COMPARED
 
 
 _COMMAND_CHARACTERS = "ab \t\n'\"\\$();&|<>`12#"
