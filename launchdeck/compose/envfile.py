@@ -154,17 +154,23 @@ def _unescape(match: re.Match[str]) -> str:
     return found
 
 
+class _Known(dict):
+    """The mapping ``substitute`` reads, answering from a lookup function."""
+
+    def __init__(self, known: Lookup) -> None:
+        super().__init__()
+        self.known = known
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        found = self.known(key)
+        return default if found is None else found
+
+
 def _expand(value: str, known: Lookup) -> str:
     """``value`` interpolated; a variable nothing defines is empty, as Compose makes it."""
     if "$" not in value:
         return value
-
-    class _Known(dict):  # substitute reads a mapping; this one asks ``known``
-        def get(self, key: str, default: str | None = None) -> str | None:
-            found = known(key)
-            return default if found is None else found
-
-    result = substitute(value, _Known())
+    result = substitute(value, _Known(known))
     if not result.refs:
         return result.value
     return substitute(result.value, dict.fromkeys(result.refs, "")).value
