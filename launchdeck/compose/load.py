@@ -1,9 +1,10 @@
 """Loading a compose project from disk, the way Docker Compose finds and reads it.
 
 find files (-f, COMPOSE_FILE, or compose.yaml & co. here or in a parent directory)
-→ read each (YAML with lines) → interpolate (.env, .env.<stack>, COMPOSE_* from the OS)
-→ check against the compose-spec schema → include → extends → merge → profiles → env_file
-→ ``Project``.
+→ read each (YAML with lines) → name the project (so that ${COMPOSE_PROJECT_NAME} is known)
+→ interpolate (.env, .env.<stack>, COMPOSE_* from the OS; strings cast where Compose casts)
+→ check against the compose-spec schema → include → extends → merge → profiles
+→ bare environment keys from .env → env_file → ``Project``.
 
 Every problem is reported with its file and line; nothing here prints. Paths come from users
 and may be hostile (NUL bytes, symlink loops, unreadable directories): each is resolved and
@@ -164,10 +165,10 @@ class _Reader:
         self.base = base
         self.shell = shell
 
-    def checked(self, path: Path, variables: dict[str, str], doc: Mapping | None = None, *,
+    def checked(self, path: Path, variables: dict[str, str], doc: Mapping, *,
                 extended: bool = False) -> list[Problem]:
-        """What is wrong with one file (``doc``, read from ``path`` when not given), which is
-        interpolated in place; the schema is checked last."""
+        """What is wrong with ``doc``, the file read from ``path``, which is interpolated in
+        place; the schema is checked last."""
         label = _display(path, self.base)
         _count_services(doc)
         problems = _interpolate(doc, (), variables, label, doc)
