@@ -1,9 +1,10 @@
 """Loading a compose project from disk, the way Docker Compose finds and reads it.
 
 find files (-f, COMPOSE_FILE, or compose.yaml & co. here or in a parent directory)
-→ read each (YAML with lines) → interpolate (.env, .env.<stack>, COMPOSE_* from the OS)
-→ check against the compose-spec schema → include → extends → merge → profiles → env_file
-→ ``Project``.
+→ read each (YAML with lines) → name the project (so that ${COMPOSE_PROJECT_NAME} is known)
+→ interpolate (.env, .env.<stack>, COMPOSE_* from the OS; strings cast where Compose casts)
+→ check against the compose-spec schema → include → extends → merge → profiles
+→ bare environment keys from .env → env_file → ``Project``.
 
 Every problem is reported with its file and line; nothing here prints. Paths come from users
 and may be hostile (NUL bytes, symlink loops, unreadable directories): each is resolved and
@@ -22,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from launchdeck.compose import schema
+from launchdeck.compose import envfile, schema
 from launchdeck.compose.extends import rebase, resolve_extends
 from launchdeck.compose.interpolate import InterpolationError, Template, substitute
 from launchdeck.compose.merge import merge, normalize_file, strip_markers, without_markers
@@ -97,14 +98,18 @@ def load(
     env = {k: v for k, v in environ.items() if k.startswith("COMPOSE_")}
     paths = _find_files(base, files, env)
     project_dir = paths[0].parent
-    variables = _variables(project_dir, stack, env, base)
-    reader = _Reader(base)
+    dotenv = _dotenv(project_dir, stack, env, base)
+    variables = {**dotenv, **env}
+    reader = _Reader(base, shell=frozenset(env) - frozenset(dotenv))
 
+    raw = [_read(path, base) for path in paths]
+    # Compose names the project first, so that files can use ${COMPOSE_PROJECT_NAME}
+    name = _project_name(project_name, variables, raw, project_dir)
+    variables["COMPOSE_PROJECT_NAME"] = name
     docs, problems = [], []
-    for path in paths:  # every file's problems are reported together
-        doc, found = reader.checked(path, variables)
+    for path, doc in zip(paths, raw, strict=True):  # every file's problems are reported together
+        problems += reader.checked(path, variables, doc)
         docs.append(doc)
-        problems += found
     if problems:
         raise ComposeError(problems)
     for path, doc in zip(paths, docs, strict=True):
@@ -115,11 +120,16 @@ def load(
     for doc in docs[1:]:
         merged = merge(merged, doc)
     strip_markers(merged)
+    if not merged:  # an empty file is an empty part of a project, but a project needs a part
+        raise ComposeError(Problem("the file is empty", _display(paths[0], base))
+                           if len(paths) == 1 else Problem("every compose file is empty"),
+                           hint="A compose file needs at least a services: section.")
     _count_services(merged)
 
-    name = _project_name(project_name, variables, merged, project_dir)
     _apply_profiles(merged, list(profiles) or _split(variables.get("COMPOSE_PROFILES", "")))
+    reader.bare_environment(merged, variables)
     _read_env_files(merged, project_dir, variables, base)
+    refs = _collect_refs(merged, ())
     _resolve_build_args(merged, variables)
     _empty_entries(merged, ("volumes", "networks"))
     merged["name"] = name
@@ -134,8 +144,7 @@ def load(
         raise ComposeError(_pydantic_problems(exc, merged, paths[0], base)) from None
 
     _check_references(project, merged)
-    live = [r for r in _collect_refs(merged, ()) if r[0][0] == "services"
-            and r[0][1] in project.services]
+    live = [r for r in refs if r[0][0] == "services" and r[0][1] in project.services]
     located = []
     for path, names in live:
         file, line = where(merged, path, (_display(paths[0], base), 0))
@@ -146,27 +155,52 @@ def load(
 
 
 class _Reader:
-    """Reads the files of one project: compose files, included ones, extended ones."""
+    """Reads the files of one project: compose files, included ones, extended ones.
 
-    def __init__(self, base: Path) -> None:
+    ``shell`` names the variables that only the shell defines (``COMPOSE_*``): a bare
+    environment key never takes its value from the shell.
+    """
+
+    def __init__(self, base: Path, shell: frozenset[str] = frozenset()) -> None:
         self.base = base
+        self.shell = shell
 
-    def checked(self, path: Path, variables: dict[str, str]) -> tuple[Mapping, list[Problem]]:
-        """One file read and interpolated, and what is wrong with it (schema last)."""
-        doc = _read(path, self.base)
+    def checked(self, path: Path, variables: dict[str, str], doc: Mapping, *,
+                extended: bool = False) -> list[Problem]:
+        """What is wrong with ``doc``, the file read from ``path``, which is interpolated in
+        place; the schema is checked last."""
         label = _display(path, self.base)
         _count_services(doc)
         problems = _interpolate(doc, (), variables, label, doc)
-        _empty_entries(doc, ("secrets", "configs"))  # the schema takes no null for these
-        return doc, problems or schema.check(without_markers(doc), label)
+        # the schema takes no null for these; Compose reads an extended file unchecked, so
+        # a service with nothing under it (`cpu:`) is an empty one there
+        _empty_entries(doc, ("secrets", "configs", *(("services",) if extended else ())))
+        return problems or schema.check(without_markers(doc), label)
+
+    def read(self, path: Path, variables: dict[str, str], *,
+             extended: bool = False) -> tuple[Mapping, list[Problem]]:
+        """One file read and interpolated, and what is wrong with it."""
+        doc = _read(path, self.base)
+        return doc, self.checked(path, variables, doc, extended=extended)
 
     def prepare(self, other: Path, variables: dict[str, str]) -> Mapping:
         """Another file named by extends: read, interpolated, checked, normalised."""
-        doc, problems = self.checked(other, variables)
+        doc, problems = self.read(other, variables, extended=True)
         if problems:
             raise ComposeError(problems)
         normalize_file(doc)
         return doc
+
+    def bare_environment(self, doc: Mapping, variables: dict[str, str]) -> None:
+        """``environment: [KEY]`` takes KEY's value from .env or .env.<stack> (or the project
+        name), as Compose does; a key they do not define stays a config reference."""
+        for service in (doc.get("services") or {}).values():
+            environment = service.get("environment") if isinstance(service, dict) else None
+            if not isinstance(environment, dict):
+                continue
+            for key, value in environment.items():
+                if value is None and key in variables and key not in self.shell:
+                    environment[key] = variables[key]
 
     def include(self, doc: Mapping, directory: Path, variables: dict[str, str],
                 chain: tuple[Path, ...]) -> None:
@@ -195,7 +229,7 @@ class _Reader:
             own = self._include_variables(spec, directory, own_dir, variables, at)
             imported: Mapping | None = None
             for file in files:
-                part, problems = self.checked(file, own)
+                part, problems = self.read(file, own)
                 if problems:
                     raise ComposeError(problems)
                 self.include(part, own_dir, own, (*chain, file))
@@ -204,6 +238,7 @@ class _Reader:
                 imported = part if imported is None else merge(imported, part)
             if imported is not None:
                 strip_markers(imported)
+                self.bare_environment(imported, own)
                 self._import(doc, imported, own_dir, at)
 
     def _include_variables(self, spec: Any, directory: Path, own_dir: Path,
@@ -355,9 +390,8 @@ def _read(path: Path, base: Path) -> Mapping:
     except BadPath as exc:
         raise ComposeError(Problem(f"cannot read the file: {exc}", label)) from None
     doc = parse_yaml(text, label)
-    if doc is None:
-        raise ComposeError(Problem("the file is empty", label),
-                           hint="A compose file needs at least a services: section.")
+    if doc is None:  # empty, or only comments: Compose reads it as a part with nothing in it
+        return Mapping()
     if not isinstance(doc, Mapping):
         raise ComposeError(Problem("the top level must be a mapping (services:, volumes:, ...)",
                                    label, 1))
@@ -371,30 +405,26 @@ def _display(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _variables(project_dir: Path, stack: str, env: dict[str, str], base: Path) -> dict[str, str]:
-    """.env, then .env.<stack>, then COMPOSE_* from the OS environment: later wins."""
+def _dotenv(project_dir: Path, stack: str, env: dict[str, str], base: Path) -> dict[str, str]:
+    """What .env, then .env.<stack>, define (later wins); their values may use COMPOSE_*
+    variables of the OS environment."""
     variables: dict[str, str] = {}
     for name in (".env", f".env.{stack}"):
         path, found = file_at(project_dir / name,
                               Problem(f"cannot read {_display(project_dir / name, base)}: "), resolve=False)
         if found:
             variables.update(read_env_file(path, {**variables, **env}, _display(path, base)))
-    variables.update(env)
     return variables
-
-
-_SINGLE_QUOTED = re.compile(r"^\s*(?:export\s+)?[^=#\s]+\s*=\s*'")
 
 
 def read_env_file(path: Path, known: dict[str, str], label: str,
                   named_at: tuple[Where, str] | None = None) -> dict[str, str]:
-    """KEY=VALUE lines as Compose reads them; unquoted and double-quoted values interpolate.
+    """KEY=VALUE lines as Compose reads them (see ``envfile``); values may use what ``known``
+    defines and what the file defined above them.
 
     ``named_at`` is where a compose file names this env file (its place and field), so that
     a file that cannot be read is reported there.
     """
-    from dotenv.parser import parse_stream
-
     values: dict[str, str] = {}
     try:
         text = read_text(path)
@@ -406,29 +436,17 @@ def read_env_file(path: Path, known: dict[str, str], label: str,
         raise ComposeError(Problem(f"cannot read the file: {exc}", label)) from None
     if "\0" in text:
         raise ComposeError(Problem("the file contains a NUL character (is it binary?)", label))
-    import io
-
-    scope = dict(known)  # what a value may refer to: grown line by line, never copied
     grown = 0
-    for binding in parse_stream(io.StringIO(text)):
-        line = binding.original.line
-        if binding.error:
-            raise ComposeError(Problem(f"invalid line {binding.original.string.strip()!r}",
-                                       label, line),
-                               hint="Write one KEY=VALUE per line.")
-        if binding.key is None:
-            continue
-        value = binding.value or ""
-        if not _SINGLE_QUOTED.match(binding.original.string):
-            try:
-                value = substitute(value, scope).value
-                grown += len(value)
-                if grown > MAX_GROWTH:
-                    raise InterpolationError(f"its values grow past {MAX_GROWTH >> 20} MB once "
-                                             "variables are substituted")
-            except InterpolationError as exc:
-                raise ComposeError(Problem(str(exc), label, line)) from None
-        values[binding.key] = scope[binding.key] = value
+    try:
+        for key, value, line in envfile.parse(text, known.get):
+            grown += len(value)
+            if grown > MAX_GROWTH:
+                raise ComposeError(Problem(f"its values grow past {MAX_GROWTH >> 20} MB once "
+                                           "variables are substituted", label, line))
+            values[key] = value
+    except envfile.EnvFileError as exc:
+        raise ComposeError(Problem(str(exc), label, exc.line),
+                           hint="Write one KEY=VALUE per line.") from None
     return values
 
 
@@ -443,7 +461,10 @@ def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], la
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for key, value in list(items):
         if isinstance(value, str):
-            if "$" not in value:
+            cast = _CASTS.get(key) if isinstance(key, str) else None
+            if cast is None and path[:1] == ("services",) and path[2:] == ("ulimits",):
+                cast = _CASTS["*"]  # `nofile: "${N}"`: the one pattern ending in any key
+            if "$" not in value and cast is None:
                 continue
             try:
                 result = substitute(value, variables)
@@ -457,12 +478,87 @@ def _interpolate(node: Any, path: tuple[Any, ...], variables: dict[str, str], la
                 if grown[0] > MAX_GROWTH:
                     return problems
                 continue
-            node[key] = Template(result.value, result.refs) if result.refs else result.value
+            if result.refs:
+                node[key] = Template(result.value, result.refs)
+                continue
+            node[key] = result.value
+            convert = _caster(cast, (*path, key)) if cast else None
+            if convert is not None:
+                try:
+                    node[key] = convert(result.value)
+                except ValueError as exc:
+                    file, line = where(root, (*path, key), (label, 0))
+                    problems.append(Problem(f"{exc}, not {shorten(result.value, 60)!r}", file,
+                                            line, path_label((*path, key))))
         elif isinstance(value, (dict, list)):
             problems += _interpolate(value, (*path, key), variables, label, root, grown)
             if grown[0] > MAX_GROWTH:
                 return problems
     return problems
+
+
+def _to_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "y", "yes", "on"):
+        return True
+    if lowered in ("false", "n", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _to_int(text: str) -> int:
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise ValueError("must be an integer")
+    return int(text)
+
+
+def _to_float(text: str) -> float:
+    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                        r"|[+-]?(?:inf|infinity|nan)", text, re.IGNORECASE):
+        raise ValueError("must be a number")
+    return float(text)
+
+
+_S = ("services", "*")
+_CAST_PATHS: dict[tuple[str, ...], Any] = {
+    (*_S, "cpu_count"): _to_int, (*_S, "cpu_percent"): _to_float, (*_S, "cpu_period"): _to_int,
+    (*_S, "cpu_quota"): _to_int, (*_S, "cpu_rt_period"): _to_int,
+    (*_S, "cpu_rt_runtime"): _to_int, (*_S, "cpus"): _to_float, (*_S, "cpu_shares"): _to_int,
+    (*_S, "init"): _to_bool, (*_S, "depends_on", "*", "required"): _to_bool,
+    (*_S, "depends_on", "*", "restart"): _to_bool, (*_S, "deploy", "replicas"): _to_int,
+    (*_S, "deploy", "update_config", "parallelism"): _to_int,
+    (*_S, "deploy", "update_config", "max_failure_ratio"): _to_float,
+    (*_S, "deploy", "rollback_config", "parallelism"): _to_int,
+    (*_S, "deploy", "rollback_config", "max_failure_ratio"): _to_float,
+    (*_S, "deploy", "restart_policy", "max_attempts"): _to_int,
+    (*_S, "deploy", "placement", "max_replicas_per_node"): _to_int,
+    (*_S, "healthcheck", "retries"): _to_int, (*_S, "healthcheck", "disable"): _to_bool,
+    (*_S, "oom_kill_disable"): _to_bool, (*_S, "oom_score_adj"): _to_int,
+    (*_S, "pids_limit"): _to_int, (*_S, "ports", "*", "target"): _to_int,
+    (*_S, "privileged"): _to_bool, (*_S, "read_only"): _to_bool, (*_S, "scale"): _to_int,
+    (*_S, "stdin_open"): _to_bool, (*_S, "tty"): _to_bool, (*_S, "ulimits", "*"): _to_int,
+    (*_S, "ulimits", "*", "hard"): _to_int, (*_S, "ulimits", "*", "soft"): _to_int,
+    (*_S, "volumes", "*", "read_only"): _to_bool,
+    (*_S, "volumes", "*", "volume", "nocopy"): _to_bool,
+    **{(kind, "*", flag): _to_bool for kind, flag in (
+        ("networks", "external"), ("networks", "internal"), ("networks", "attachable"),
+        ("networks", "enable_ipv4"), ("networks", "enable_ipv6"), ("volumes", "external"),
+        ("secrets", "external"), ("configs", "external"))},
+}
+"""Where Compose turns a string into a boolean or a number once it is interpolated (compose-go
+``loader/interpolate.go``): ``read_only: "${RO:-false}"`` is false, not the text "false"."""
+_CASTS: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+for _pattern, _convert in _CAST_PATHS.items():
+    _CASTS.setdefault(_pattern[-1], []).append((_pattern, _convert))
+
+
+def _caster(candidates: list[tuple[tuple[str, ...], Any]], path: tuple[Any, ...]) -> Any:
+    """The conversion for the value at ``path``, if Compose converts it ("*": any key or index)."""
+    for pattern, convert in candidates:
+        if len(pattern) == len(path) and all(p == "*" or p == step
+                                             for p, step in zip(pattern, path, strict=True)):
+            return convert
+    return None
 
 
 def _collect_refs(node: Any, path: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], tuple[str, ...]]]:
@@ -481,20 +577,41 @@ def normalize_project_name(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
 
 
-def _project_name(given: str | None, variables: dict[str, str], doc: Mapping,
+def _project_name(given: str | None, variables: dict[str, str], docs: list[Mapping],
                   project_dir: Path) -> str:
+    """As Compose names a project: -p, else COMPOSE_PROJECT_NAME (both must be valid names),
+    else the last ``name:`` of the files (interpolated, then normalised as Compose does), else
+    the directory's name (normalised)."""
     for source, value in (("--project-name", given),
-                          ("COMPOSE_PROJECT_NAME", variables.get("COMPOSE_PROJECT_NAME")),
-                          ("name", doc.get("name"))):
+                          ("COMPOSE_PROJECT_NAME", variables.get("COMPOSE_PROJECT_NAME"))):
         if value:
-            if not _PROJECT_NAME.fullmatch(str(value)):
-                file, line = where(doc, ("name",)) if source == "name" else ("", 0)
+            if not _PROJECT_NAME.fullmatch(value):
                 raise ComposeError(
-                    Problem(f"invalid project name {value!r} (from {source})", file, line),
+                    Problem(f"invalid project name {value!r} (from {source})"),
                     hint="Use lowercase letters, digits, dashes and underscores, "
                          "starting with a letter or digit.",
                 )
-            return str(value)
+            return value
+    written, at = "", ("", 0)
+    for doc in docs:
+        value = doc.get("name")
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
+            written, at = str(value), where(doc, ("name",))
+    if written:
+        try:
+            result = substitute(written, variables)
+        except InterpolationError as exc:
+            raise ComposeError(Problem(str(exc), *at, "name")) from None
+        # a variable nothing defines is empty here: a name is no place for a config value
+        name = normalize_project_name(
+            substitute(result.value, dict.fromkeys(result.refs, "")).value if result.refs
+            else result.value)
+        if not name:
+            raise ComposeError(Problem(f"cannot make a project name from {written!r}", *at,
+                                       "name"),
+                               hint="Use lowercase letters, digits, dashes and underscores, "
+                                    "starting with a letter or digit.")
+        return name
     name = normalize_project_name(project_dir.name)
     if not name:
         raise ComposeError(Problem(f"cannot make a project name from {project_dir.name!r}"),
@@ -591,7 +708,8 @@ def _check_references(project: Project, doc: Mapping) -> None:
 
 
 def _resolve_build_args(doc: Mapping, variables: dict[str, str]) -> None:
-    """A build arg with no value takes the .env variable of that name, or is left out."""
+    """A build arg with no value takes the variable of that name, or is left out; a variable
+    nothing defines is empty, as Compose makes it (validation says whether that is allowed)."""
     for service in (doc.get("services") or {}).values():
         build = service.get("build") if isinstance(service, dict) else None
         args = build.get("args") if isinstance(build, dict) else None
@@ -601,6 +719,9 @@ def _resolve_build_args(doc: Mapping, variables: dict[str, str]) -> None:
                     args[key] = variables[key]
                 else:
                     del args[key]
+            for key, value in args.items():
+                if isinstance(value, Template):
+                    args[key] = substitute(value, dict.fromkeys(value.refs, "")).value
 
 
 def _pydantic_problems(exc: ValidationError, doc: Mapping, first: Path,

@@ -66,50 +66,72 @@ def _command(value: Any) -> Any:
 
 
 def split_words(text: str) -> list[str]:
-    """``shlex.split(text)``, in linear time: shlex grows each word a character at a time, so a
-    long command (a megabyte of it) would take minutes."""
+    """A string ``command`` or ``entrypoint`` split into words exactly as Compose splits it.
+
+    Compose (compose-go) calls ``shellwords.Parse`` of github.com/mattn/go-shellwords v1.0.12,
+    with neither variable nor backquote expansion; this is that function. It is not a shell:
+    a backslash escapes any character outside single quotes (inside double quotes too); an
+    unquoted ``;``, ``&``, ``|``, ``<`` or ``>`` ends the command and the rest is dropped
+    (``a && b`` runs ``a``; before ``>``, a word starting with a digit is dropped too, as in
+    ``2>&1``); ``$(`` opens a group kept whole with its spaces, and a bare ``(`` is an error;
+    backquotes keep their spaces. Linear time: each word is joined once.
+    """
     words: list[str] = []
-    current: list[str] = []
-    in_word, quote, i, n = False, "", 0, len(text)
-    while i < n:
-        char = text[i]
-        if quote == "'":
-            end = text.find("'", i)
-            if end < 0:
-                raise ValueError("No closing quotation")
-            current.append(text[i:end])
-            quote, i = "", end + 1
+    word: list[str] = []
+    escaped = double = single = backquote = dollar = got = False
+    for char in text:
+        if escaped:
+            word.append(char)
+            escaped, got = False, True
             continue
-        if quote == '"':
-            if char == '"':
-                quote = ""
-            elif char == "\\" and i + 1 >= n:
-                raise ValueError("No escaped character")
-            elif char == "\\" and text[i + 1] in '"\\':
-                i += 1
-                current.append(text[i])
+        if char == "\\":
+            if single:
+                word.append(char)
             else:
-                current.append(char)
-        elif char in " \t\r\n":
-            if in_word:
-                words.append("".join(current))
-                current, in_word = [], False
-        elif char == "\\":
-            if i + 1 >= n:
-                raise ValueError("No escaped character")
-            i += 1
-            current.append(text[i])
-            in_word = True
-        elif char in "'\"":
-            quote, in_word = char, True
-        else:
-            current.append(char)
-            in_word = True
-        i += 1
-    if quote:
+                escaped = True
+            continue
+        if char in " \t\r\n":
+            if single or double or backquote or dollar:
+                word.append(char)
+            elif got:
+                words.append("".join(word))
+                word, got = [], False
+            continue
+        if char == "`":
+            if not (single or double or dollar):
+                backquote = not backquote
+        elif char == ")":
+            if not (single or double or backquote):
+                dollar = not dollar
+        elif char == "(":
+            if not (single or double or backquote):
+                if dollar or not word or word[-1] != "$":
+                    raise ValueError("a ( that does not follow $ (quote it)")
+                dollar = True
+        elif char == '"':
+            if not (single or dollar):
+                got = got or double  # a closing quote makes a word, even an empty one
+                double = not double
+                continue
+        elif char == "'":
+            if not (double or dollar):
+                got = got or single
+                single = not single
+                continue
+        elif char in ";&|<>" and not (single or double or backquote or dollar):
+            if char == ">" and word and "0" <= word[0] <= "9":
+                got = False
+            break
+        got = True
+        word.append(char)
+    if got:
+        words.append("".join(word))
+    if single or double:
         raise ValueError("No closing quotation")
-    if in_word:
-        words.append("".join(current))
+    if escaped:
+        raise ValueError("No escaped character")
+    if backquote or dollar:
+        raise ValueError("a `...` or $(...) is not closed")
     return words
 
 
@@ -392,6 +414,8 @@ class Mount(_Open):
     def _short_syntax(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             value = _parse_mount(value)
+        if isinstance(value, dict) and value.get("read_only") is False:  # Compose omits it
+            value = {k: v for k, v in value.items() if k != "read_only"}
         if isinstance(value, dict) and value.get("type") == "bind" and value.get("source"):
             value = {**value, "source": _bind_source(str(value["source"]), info)}
         if isinstance(value, dict) and isinstance(value.get("target"), str) and value["target"]:
@@ -413,26 +437,68 @@ def _clean(path: str) -> str:
     return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
 
+_PROPAGATIONS = frozenset({"rprivate", "private", "rshared", "shared", "rslave", "slave"})
+
+
 def _parse_mount(spec: str) -> dict[str, Any]:
+    """Compose's short volume syntax (compose-go ``format.ParseVolume``): ``ro``/``rw``,
+    ``nocopy``, propagation and the SELinux labels ``z``/``Z`` are read whatever the mount's
+    type (a named volume keeps its ``:z`` as Compose does); other options are ignored."""
     parts = spec.split(":")
     if len(parts) == 1:
         return {"type": "volume", "target": parts[0], "volume": {}}
     if len(parts) > 3 or not parts[0] or not parts[1]:
         raise ValueError(f"invalid volume {_brief(spec)}: use SOURCE:TARGET[:ro]")
     source, target = parts[0], parts[1]
-    options = parts[2].split(",") if len(parts) == 3 else []
-    bind = source.startswith((".", "/", "~"))
-    mount: dict[str, Any] = {"type": "bind" if bind else "volume", "source": source, "target": target}
-    if "ro" in options:
+    bind_options: dict[str, Any] = {}
+    volume_options: dict[str, Any] = {}
+    read_only = False
+    for option in parts[2].split(",") if len(parts) == 3 else ():
+        if option in ("ro", "rw"):
+            read_only = option == "ro"
+        elif option == "nocopy":
+            volume_options = {"nocopy": True}
+        elif option in ("z", "Z"):
+            bind_options["selinux"] = option
+        elif option in _PROPAGATIONS:
+            bind_options["propagation"] = option
+    mount: dict[str, Any] = {"type": "volume", "source": source, "target": target}
+    if read_only:
         mount["read_only"] = True
-    if bind:
-        mount["bind"] = {"create_host_path": True}
-        selinux = next((o for o in options if o in ("z", "Z")), None)
-        if selinux:
-            mount["bind"]["selinux"] = selinux
+    if source.startswith((".", "/", "~")):
+        mount["type"] = "bind"
+        bind_options["create_host_path"] = True
     else:
-        mount["volume"] = {"nocopy": True} if "nocopy" in options else {}
+        mount["volume"] = volume_options
+    if bind_options:
+        mount["bind"] = bind_options
     return mount
+
+
+class FileReference(_Open):
+    """One secret or config a service mounts, in Compose's long syntax."""
+
+    source: str
+    target: str | None = None
+    uid: str | None = None
+    gid: str | None = None
+    mode: str | None = None
+    """Octal, as Compose prints it (``"0440"``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_syntax(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"source": value}
+        if isinstance(value, dict) and value.get("mode") is not None:
+            mode = value["mode"]
+            try:
+                number = int(mode, 8) if isinstance(mode, str) else int(mode)
+            except (TypeError, ValueError):
+                raise ValueError(f"invalid mode {_brief(mode)}: use an octal number like "
+                                 "0440") from None
+            value = {**value, "mode": f"0{number:o}"}
+        return value
 
 
 class EnvFile(_Model):
@@ -525,6 +591,8 @@ class Service(_Open):
     hostname: str | None = None
     volumes: list[Mount] = []
     volumes_from: list[str] = []
+    secrets: list[FileReference] = []
+    configs: list[FileReference] = []
     dns: StringList = []
     dns_search: StringList = []
     devices: list[Any] = []
@@ -550,6 +618,14 @@ class Service(_Open):
             return None
         options = value.model_dump(mode="json", by_alias=True, exclude_none=True)
         return options or True  # written as `x-defang-postgres: true`
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_targets(cls, value: list[FileReference]) -> list[FileReference]:
+        for secret in value:  # where Compose mounts a secret that names no target
+            if secret.target is None:
+                secret.target = f"/run/secrets/{secret.source}"
+        return value
 
     @field_validator("ports", mode="before")
     @classmethod
@@ -723,8 +799,10 @@ class Project(_Open):
         out.update({k: v for k, v in data.items() if k.startswith("x-")})
         for name, service in out.get("services", {}).items():
             templates = self.services[name].env_refs
-            for key in [k for k, v in service.items()
-                        if v in ([], {}, False) and k not in ("command", "entrypoint")]:
+            if isinstance(service.get("healthcheck"), dict) and \
+                    service["healthcheck"].get("disable") is False:
+                del service["healthcheck"]["disable"]  # Compose prints no `disable: false`
+            for key in [k for k, v in service.items() if _omitted(k, v)]:
                 del service[key]
             if "build" in service and not service["build"].get("args"):
                 service["build"].pop("args", None)
@@ -740,6 +818,22 @@ class Project(_Open):
             if not network.get("external"):
                 network.setdefault("ipam", {})
         return out
+
+
+_KEPT_WHEN_FALSE = frozenset({"attach", "init"})
+"""Service keys Compose prints even when false (pointers in compose-go); it omits the others."""
+
+
+def _omitted(key: str, value: Any) -> bool:
+    """Whether Compose leaves service key ``key`` out of its output: empty text, lists and
+    mappings (but an empty command is printed) and false flags, never an ``x-`` key."""
+    if key.startswith("x-"):
+        return False
+    if value is False:
+        return key not in _KEPT_WHEN_FALSE
+    if value == "":
+        return True
+    return (value == [] or value == {}) and key not in ("command", "entrypoint")
 
 
 def _escape(value: Any) -> Any:

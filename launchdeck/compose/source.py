@@ -119,6 +119,10 @@ def _int(text: str) -> int:
         return int(text[2:], 8)
     if text[:2] == "0x":
         return int(text[2:], 16)
+    digits = text.lstrip("+-")
+    if len(digits) > 1 and digits[0] == "0" and all(d in "01234567" for d in digits):
+        # Compose's YAML library reads a leading 0 as octal (`mode: 0440` is 288), as YAML 1.1 did
+        return int(text[:len(text) - len(digits)] + "0o" + digits[1:], 0)
     return int(text)
 
 

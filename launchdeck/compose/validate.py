@@ -340,10 +340,14 @@ def _references(check: _Check) -> None:
         if len(path) >= 4 and path[2] == "environment":
             continue
         if len(path) >= 5 and path[2:4] == ("build", "args"):
-            check.error(path, f"build arg refers to {names}, which no .env file defines: "
-                              "a config value here would be baked into the image",
-                        f"Define {names} in .env, or pass the value at run time through "
-                        "environment.")
+            if set(ref.names) & set(required_config(check.loaded)):
+                check.error(path, f"build arg refers to {names}, which the project reads "
+                                  "from config: the value would be baked into the image",
+                            f"Pass {names} at run time through environment instead.")
+            else:
+                check.warn(path, f"build arg refers to {names}, which no .env file defines: "
+                                 "it is built with an empty value, as Docker Compose does",
+                           f"Define {names} in .env or .env.<stack>.")
         else:
             check.error(path, f"{names} is not defined; config values are only read into "
                               "environment",

@@ -15,7 +15,6 @@ import os
 import pickle
 import resource
 import select
-import shlex
 import signal
 import time
 from collections.abc import Callable
@@ -29,7 +28,6 @@ from hypothesis import strategies as st
 
 from launchdeck.compose import load, validate
 from launchdeck.compose.load import MAX_SERVICES
-from launchdeck.compose.model import split_words
 from launchdeck.compose.source import MAX_FILE_BYTES, MAX_VALUES
 from launchdeck.errors import LaunchdeckError
 
@@ -276,15 +274,3 @@ def test_too_many_services_are_refused(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text("name: big\nservices:\n" + services)
     with pytest.raises(LaunchdeckError, match=f"more than launchdeck loads \\({MAX_SERVICES}\\)"):
         load(cwd=tmp_path, os_environ={})
-
-
-@settings(FUZZ, max_examples=400)
-@given(st.text(alphabet="ab \t\n'\"\\$x", max_size=16))
-def test_command_splitting_matches_shlex(text: str) -> None:
-    """Commands split as shlex.split does (words, quotes, escapes and errors), in linear time."""
-    def outcome(split: Callable[[str], list[str]]) -> Any:
-        try:
-            return split(text)
-        except ValueError as exc:
-            return str(exc)
-    assert outcome(split_words) == outcome(shlex.split)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from launchdeck.compose import load
+from launchdeck.compose.model import split_words
 from launchdeck.compose.source import parse_yaml
 from launchdeck.errors import ComposeError
 
@@ -357,3 +358,162 @@ def test_merge_tags_work_in_a_service_named_like_an_extension(project) -> None:
                     "prod.yaml": "services:\n  x-ray:\n    ports: !reset []\n"})
     assert load(["compose.yaml", "prod.yaml"], cwd=root, os_environ={}).project.services[
         "x-ray"].ports == []
+
+
+# Compose as Compose reads it (issue 27): one regression test per kind of difference.
+
+def test_a_bare_environment_key_takes_its_value_from_dot_env(project) -> None:
+    """`environment: [POSTGRES_USER]` with POSTGRES_USER in .env (or .env.<stack>) is that
+    value, as Compose passes it; a key neither defines stays a config reference."""
+    root = project({"compose.yaml": WEB + "    environment: [POSTGRES_USER, STACKED, TOKEN]\n",
+                    ".env": "POSTGRES_USER=app\n", ".env.prod": "STACKED=prod-only\n"})
+    web = load(cwd=root, stack="prod", os_environ={"COMPOSE_X": "shell"}).project.services["web"]
+    assert web.environment == {"POSTGRES_USER": "app", "STACKED": "prod-only", "TOKEN": None}
+    assert web.required_config() == {"TOKEN"}
+
+
+def test_a_bare_environment_key_is_never_read_from_the_shell(project) -> None:
+    """A bare COMPOSE_* key that only the shell defines stays a config reference."""
+    root = project({"compose.yaml": WEB + "    environment: [COMPOSE_X]\n"})
+    web = load(cwd=root, os_environ={"COMPOSE_X": "shell"}).project.services["web"]
+    assert web.environment == {"COMPOSE_X": None}
+
+
+def test_a_compose_file_of_comments_only_is_an_empty_part(project) -> None:
+    """An override file holding only comments loads as nothing, as Compose reads it; a
+    project made only of such files is still refused."""
+    root = project({"compose.yaml": WEB, "compose.override.yaml": "# services:\n#   web: {}\n",
+                    "empty/compose.yaml": "# nothing yet\n"})
+    assert list(load(cwd=root, os_environ={}).project.services) == ["web"]
+    with pytest.raises(ComposeError, match="the file is empty"):
+        load(cwd=root / "empty", os_environ={})
+
+
+def test_an_empty_service_of_an_extended_file_is_an_empty_service(project) -> None:
+    """`cpu:` with nothing under it, in a file used through extends, extends to nothing."""
+    root = project({"compose.yaml": "services:\n  ml:\n    image: ml\n"
+                                    "    extends: {file: hwaccel.yml, service: cpu}\n",
+                    "hwaccel.yml": "services:\n  cpu:\n  cuda:\n    devices: [/dev/nvidia0]\n"})
+    ml = load(cwd=root, os_environ={}).project.services["ml"]
+    assert ml.image == "ml"
+    assert "extends" not in (ml.model_extra or {})
+
+
+@pytest.mark.parametrize(("args", "env", "written", "name"), [
+    ([], {}, "name: Stack_One\n", "stack_one"),
+    (["-p", "flag"], {}, "name: Stack_One\n", "flag"),
+    ([], {"COMPOSE_PROJECT_NAME": "from-env"}, "name: Stack_One\n", "from-env"),
+    ([], {}, "", "from-dir"),
+])
+def test_compose_project_name_is_set_before_interpolation(project, args: list[str],
+                                                          env: dict[str, str], written: str,
+                                                          name: str) -> None:
+    """${COMPOSE_PROJECT_NAME} is the project's name, from -p, the variable, `name:`
+    (normalised as Compose does) or the directory, before the files are interpolated."""
+    root = project({"from-dir/compose.yaml": written + WEB
+                    + "    labels: {group: '${COMPOSE_PROJECT_NAME}#grafana'}\n"}) / "from-dir"
+    loaded = load(cwd=root, project_name=args[1] if args else None, os_environ=env)
+    assert loaded.project.name == name
+    assert loaded.project.services["web"].labels == {"group": f"{name}#grafana"}
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    ("echo first && echo second", ["echo", "first"]),
+    ('sh -c "echo a && echo b"', ["sh", "-c", "echo a && echo b"]),
+    ("printf \"a\\tb\" 'c\\d'", ["printf", "atb", "c\\d"]),
+    ("run --verbose 2>&1", ["run", "--verbose"]),
+    ("sh -c $(cat /x) `date +%s`", ["sh", "-c", "$(cat /x)", "`date +%s`"]),
+    ("run \"\" ''", ["run", "", ""]),
+])
+def test_a_string_command_is_split_as_compose_splits_it(command: str, words: list[str]) -> None:
+    """go-shellwords' rules, as Compose runs them: `&&` ends the command, a backslash escapes
+    inside double quotes, `2>` drops the descriptor, $(...) and backquotes stay whole."""
+    assert split_words(command) == words
+
+
+def test_a_command_compose_cannot_split_is_refused(project) -> None:
+    """A bare `(` is refused, as Compose refuses it, at the command's line."""
+    root = project({"compose.yaml": WEB + "    command: echo (x)\n"})
+    with pytest.raises(ComposeError, match=r"compose.yaml:4: services.web.command: cannot split"):
+        load(cwd=root, os_environ={})
+
+
+def test_an_undefined_build_arg_is_built_empty(project) -> None:
+    """${APP_VERSION} in build.args that nothing defines is empty, as Compose passes it, and
+    stays listed as a reference for validation to judge."""
+    root = project({"compose.yaml": "services:\n  app:\n    build:\n      context: .\n"
+                                    "      args: {VERSION: '${APP_VERSION}', REV: 'r-${SHA}'}\n"})
+    loaded = load(cwd=root, os_environ={})
+    assert loaded.project.services["app"].build.args == {"VERSION": "", "REV": "r-"}
+    assert {r.names for r in loaded.references} == {("APP_VERSION",), ("SHA",)}
+
+
+def test_selinux_and_propagation_options_are_kept_on_every_mount(project) -> None:
+    """`:z`, `:Z` and propagation are kept on named volumes as on bind mounts, as Compose
+    keeps them; `rw` is the default, so it writes no read_only."""
+    root = project({"compose.yaml": WEB + "    volumes: ['data:/d:z', 'logs:/l:ro,Z', "
+                                          "'./c:/c:rw,rshared', 'cache:/x:nocopy']\n"
+                                          "volumes: {data: , logs: , cache: }\n"})
+    mounts = load(cwd=root, os_environ={}).project.to_compose()["services"]["web"]["volumes"]
+    assert [(m.get("bind"), m.get("volume"), m.get("read_only")) for m in mounts] == [
+        ({"selinux": "z"}, {}, None), ({"selinux": "Z"}, {}, True),
+        ({"propagation": "rshared", "create_host_path": True}, None, None),
+        (None, {"nocopy": True}, None)]
+
+
+@pytest.mark.parametrize(("written", "field", "value"), [
+    ("read_only: '${RO:-false}'", "read_only", False),
+    ("privileged: '${PRIV:-yes}'", "privileged", True),
+    ("init: 'true'", "init", True),
+    ("deploy: {replicas: '${N:-3}'}", "deploy", {"replicas": 3}),
+])
+def test_interpolated_booleans_and_numbers_are_cast(project, written: str, field: str,
+                                                    value: object) -> None:
+    """Where Compose casts an interpolated string (read_only, privileged, init, replicas...),
+    it becomes a boolean or a number, not the text."""
+    root = project({"compose.yaml": WEB + f"    {written}\n"})
+    out = load(cwd=root, os_environ={}).project.to_compose()["services"]["web"]
+    assert out.get(field, False) == value
+
+
+def test_a_cast_that_fails_is_located(project) -> None:
+    """`read_only: maybe` is refused at its line, saying what it must be."""
+    root = project({"compose.yaml": WEB + "    read_only: '${RO:-maybe}'\n"})
+    with pytest.raises(ComposeError,
+                       match="compose.yaml:4: services.web.read_only: must be true or false, "
+                             "not 'maybe'"):
+        load(cwd=root, os_environ={})
+
+
+def test_attach_false_is_kept(project) -> None:
+    """`attach: false` (and `init: false`) stay in the model's output, as Compose prints them."""
+    root = project({"compose.yaml": WEB + "    attach: false\n    init: false\n"
+                                          "    privileged: false\n"})
+    out = load(cwd=root, os_environ={}).project.to_compose()["services"]["web"]
+    assert (out.get("attach"), out.get("init"), "privileged" in out) == (False, False, False)
+
+
+@pytest.mark.parametrize(("line", "value"), [
+    ("A=https://$BASE/x", "https://example.com/x"),
+    ('A="${BASE}\\$HOME\\tend"', "example.com$HOME\tend"),
+    ("A='$BASE'", "$BASE"),
+    ("A=${PORT:-80}_${BASE:+set}", "80_set"),
+    ("A=$$BASE", "$BASE"),
+    ("A=a${UNDEFINED}b", "ab"),
+    ("A=value # comment", "value"),
+    ("A: yaml-style", "yaml-style"),
+    ("export A=exported", "exported"),
+    ('A="two\nlines"', "two\nlines"),
+])
+def test_dot_env_values_expand_as_compose_expands_them(project, line: str, value: str) -> None:
+    """A `$NAME` in a .env value is what Compose makes of it: earlier values, defaults,
+    escapes in double quotes, nothing in single quotes, and empty when nothing defines it."""
+    root = project({"compose.yaml": WEB, ".env": f"BASE=example.com\n{line}\n"})
+    assert load(cwd=root, os_environ={}).variables["A"] == value
+
+
+def test_a_bad_dot_env_line_is_located(project) -> None:
+    """A line Compose cannot read is refused at its line, saying why."""
+    root = project({"compose.yaml": WEB, ".env": "A=1\n\nB C=2\n"})
+    with pytest.raises(ComposeError, match=r"\.env:3: key cannot contain a space"):
+        load(cwd=root, os_environ={})

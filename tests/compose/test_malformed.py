@@ -41,7 +41,7 @@ EXPECTED = [
     ('interpolation-required-bare', 'interpolation-required-bare.yaml:3: services.web.image: required variable TAG is missing a value'),
     ('interpolation-required', 'interpolation-required.yaml:3: services.web.image: required variable TAG is missing a value: set TAG in .env'),
     ('interpolation-unclosed', "interpolation-unclosed.yaml:3: services.web.image: invalid interpolation format '${TAG'; write a literal $ as $$"),
-    ('invalid-project-name', "invalid-project-name.yaml:1: invalid project name 'My Project' (from name)\nUse lowercase letters, digits, dashes and underscores, starting with a letter or digit."),
+    ('invalid-project-name', "invalid-project-name.yaml:1: name: cannot make a project name from '-- !!'\nUse lowercase letters, digits, dashes and underscores, starting with a letter or digit."),
     ('networks-scalar', 'networks-scalar.yaml:4: services.web.networks: must be a mapping, not a string'),
     ('port-bad-mode', "port-bad-mode.yaml:6: services.web.ports[0].mode: 'public' is not one of 'ingress' or 'host'"),
     ('port-invalid', "port-invalid.yaml:6: services.web.ports[1]: invalid port 'http:80': use CONTAINER, HOST:CONTAINER or IP:HOST:CONTAINER, optionally with /tcp or /udp"),

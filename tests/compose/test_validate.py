@@ -87,8 +87,11 @@ MEM = "    deploy: {resources: {reservations: {memory: 64M}}}\n"
          "error", "services.web.ports[1]", "listed twice"),
         ("    image: x\n    domainname: a.example.com\n" + MEM, "error",
          "services.web.domainname", "needs an ingress port"),
-        ("    image: x\n    build: {context: ., args: {TOKEN: '${TOKEN}'}}\n" + MEM, "error",
+        ("    image: x\n    build: {context: ., args: {TOKEN: '${TOKEN}'}}\n"
+         "    environment: [TOKEN]\n" + MEM, "error",
          "services.web.build.args.TOKEN", "baked into the image"),
+        ("    image: x\n    build: {context: ., args: {TOKEN: '${TOKEN}'}}\n" + MEM, "warning",
+         "services.web.build.args.TOKEN", "built with an empty value"),
         ("    image: x:${TAG}\n" + MEM, "error", "services.web.image", "TAG is not defined"),
         ("    " + MEM.strip() + "\n", "error", "services.web", "neither image nor build"),
         ("    image: x\n    volumes: [./data:/data]\n" + MEM, "warning", "services.web.volumes",
