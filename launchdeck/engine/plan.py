@@ -49,13 +49,19 @@ def config_digest(project: str, stack: str, name: str, value: str) -> str:
     return hashlib.sha256(f"{project}\0{stack}\0{name}\0{value}".encode()).hexdigest()[:12]
 
 
+_LATER = frozenset({"secrets", "configs"})
+"""Settings the compose model came to declare after digests were first kept: left out while
+empty, so a unit deployed before they were declared keeps its digest."""
+
+
 def service_parts(service: Service, image: str, config: Mapping[str, str], *, project: str,
                   stack: str, exclude_replicas: bool = True) -> dict[str, str]:
     """The parts every target's service digest starts from: each compose setting, the image,
     each config value the service reads (as its digest)."""
     exclude: dict[str, Any] = {"deploy": {"replicas"}} if exclude_replicas else {}
     spec = service.model_dump(mode="json", by_alias=True, exclude=exclude, exclude_none=True)
-    parts = {f"compose:{key}": digest_of(value) for key, value in spec.items()}
+    parts = {f"compose:{key}": digest_of(value) for key, value in spec.items()
+             if not (key in _LATER and value == [])}
     parts["image"] = digest_of(image)
     for name in sorted(service.required_config()):
         if name in config:
