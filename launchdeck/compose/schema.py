@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,9 @@ def _describe(value: Any) -> str:
 # The yes/no validator. Each schema node compiles to a function of the instance; semantics
 # follow jsonschema's Draft7Validator (its _keywords, _types and _utils modules), keyword by
 # keyword. The vendored schema uses only the keywords below; one it does not know makes
-# _compile raise _Unsure, and then every file goes to jsonschema (tests/compose/test_load.py
-# checks the vendored schema compiles).
+# _Compiler.compile raise _Unsure, and then every file goes to jsonschema
+# (tests/compose/test_schema.py checks that the vendored schema compiles, and that the two agree).
+# Being unsure must raise rather than answer no: inside a oneOf, a wrong no can make a yes.
 
 Check = Callable[[Any], bool]
 _ANNOTATIONS = {"description", "title", "default", "deprecated", "examples", "$comment",
@@ -209,7 +211,7 @@ def _equal(one: Any, two: Any) -> bool:
     if isinstance(one, str) or isinstance(two, str):
         return one == two
     if isinstance(one, list) and isinstance(two, list):
-        return len(one) == len(two) and all(_equal(i, j) for i, j in zip(one, two))
+        return len(one) == len(two) and all(_equal(i, j) for i, j in zip(one, two, strict=True))
     if isinstance(one, dict) and isinstance(two, dict):
         return len(one) == len(two) and all(key in two and _equal(one[key], two[key])
                                             for key in one)
@@ -233,7 +235,7 @@ def _unique(items: list[Any]) -> bool:
     """jsonschema's ``_utils.uniq``, its sorted shortcut included, so answers agree."""
     try:
         ordered = sorted(_unbool(item) for item in items)
-        return not any(_equal(i, j) for i, j in zip(ordered, ordered[1:]))
+        return not any(_equal(i, j) for i, j in pairwise(ordered))
     except (NotImplementedError, TypeError):
         seen: list[Any] = []
         for item in items:
