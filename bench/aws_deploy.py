@@ -25,10 +25,10 @@ import anyio  # noqa: E402
 from projects import write_project  # noqa: E402 - beside this script
 
 from launchdeck.engine.deploy import deploy  # noqa: E402
-from testkit import aws as T  # noqa: E402
 from launchdeck.providers.aws.api import Aws  # noqa: E402
 from launchdeck.providers.aws.provider import AwsProvider  # noqa: E402
 from launchdeck.tools.project import ProjectRef  # noqa: E402
+from testkit import aws as T  # noqa: E402
 
 
 def measure(provider: AwsProvider, calls: T.Calls, ref: ProjectRef, latency: float) -> tuple[float, ...]:

@@ -25,9 +25,9 @@ from projects import write_project  # noqa: E402 - beside this script
 
 from launchdeck.engine.deploy import deploy  # noqa: E402
 from launchdeck.providers.gcp.api import Gcp  # noqa: E402
-from testkit.gcp import FakeGcp  # noqa: E402
 from launchdeck.providers.gcp.provider import GcpProvider  # noqa: E402
 from launchdeck.tools.project import ProjectRef  # noqa: E402
+from testkit.gcp import FakeGcp  # noqa: E402
 
 PROJECT = "bench-project"
 
