@@ -2,7 +2,8 @@
 
 Prints, for a generated 500-service project: load (read, interpolate, schema check, merge,
 models) and validate in-process; then the CLI (`launchdeck compose config`) on the small
-examples/hello project and on the large one, each beside the real Docker Compose v2 binary.
+examples/hello project and on the large one, each beside the real Docker Compose v2 binary
+(bench/compose_config.py times the small project paired, with processor time and the floor).
 Run: .venv/bin/python bench/compose_load.py [--services N] [--runs N]
 """
 
@@ -67,8 +68,10 @@ def timed(fn, runs: int) -> float:
 
 
 def command(args: list[str], cwd: Path) -> None:
+    # PYTHONPATH: the launchdeck of this checkout, not whichever one the interpreter has installed
     subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, env={"HOME": str(cwd), "PATH": "/usr/bin:/bin"})
+                   stderr=subprocess.DEVNULL, env={"HOME": str(cwd), "PATH": "/usr/bin:/bin",
+                                                   "PYTHONPATH": str(REPO)})
 
 
 def main() -> None:

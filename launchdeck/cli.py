@@ -14,8 +14,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from launchdeck import __version__
 from launchdeck.errors import Action, LaunchdeckError
@@ -23,8 +21,18 @@ from launchdeck.identity import DEFAULT_STACK, check_stack
 from launchdeck.providers import names as provider_names
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from launchdeck.engine.status import ChangeSummary, ServiceStatus
     from launchdeck.tools.project import ProjectRef
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when output needs it: rich is slow to import."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 T = TypeVar("T")
 
@@ -833,9 +841,24 @@ def _yaml(data: object) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
-def _stderr() -> Console:
-    # emoji off: rich would turn a finding's `compose.yaml:100:` into an emoji
-    return Console(stderr=True, soft_wrap=True, emoji=False)
+class _Stderr:
+    """The stderr console, made on its first print: importing rich is a tenth of a clean
+    ``compose config`` run, and a command that prints nothing on stderr never needs it."""
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        if self._console is None:
+            from rich.console import Console
+
+            # emoji off: rich would turn a finding's `compose.yaml:100:` into an emoji
+            self._console = Console(stderr=True, soft_wrap=True, emoji=False)
+        self._console.print(*objects, **options)
+
+
+def _stderr() -> _Stderr:
+    return _Stderr()
 
 
 _COMMANDS = {"deploy": "compose up", "plan": "compose plan", "ps": "compose ps", "logs": "logs",
