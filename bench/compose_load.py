@@ -87,7 +87,7 @@ def main() -> None:
         n = options.services
         t_load = timed(lambda: load(cwd=big, os_environ={}), options.runs)
         loaded = load(cwd=big, os_environ={})
-        t_validate = timed(lambda: validate(loaded, "aws"), options.runs)
+        t_validate = timed(lambda: validate(loaded, "aws", capabilities("aws")), options.runs)
         print(f"in-process, {n} services: load {t_load * 1000:.0f} ms, "
               f"validate (aws) {t_validate * 1000:.0f} ms, "
               f"{(t_load + t_validate) / n * 1e6:.0f} µs per service")

@@ -65,6 +65,7 @@ class Inputs:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Inputs:
         from launchdeck.identity import check_provider, check_stack
+        from launchdeck.providers import default
 
         command = env.get("INPUT_COMMAND", "").strip() or "up"
         if command not in COMMANDS:
@@ -75,7 +76,7 @@ class Inputs:
         files = tuple(f.strip() for f in re.split(r"[\n,]", env.get("INPUT_COMPOSE_FILES", ""))
                       if f.strip())
         return cls(command=command,
-                   provider=check_provider(env.get("INPUT_PROVIDER", "").strip() or "local"),
+                   provider=check_provider(env.get("INPUT_PROVIDER", "").strip() or default()),
                    stack=check_stack(env.get("INPUT_STACK", "").strip() or "dev"),
                    working_directory=folder, compose_files=files)
 

@@ -20,6 +20,8 @@ from rich.markup import escape
 from launchdeck import __version__
 from launchdeck.errors import Action, LaunchdeckError
 from launchdeck.identity import DEFAULT_STACK, check_stack
+from launchdeck.providers import default as default_provider
+from launchdeck.providers import description as provider_description
 from launchdeck.providers import names as provider_names
 
 if TYPE_CHECKING:
@@ -173,9 +175,9 @@ def _ref(files: list[str] | None, cwd: str | None, project_name: str | None,
 
 def _announce(ref: ProjectRef) -> None:
     """Name the target before acting on it (and what overrode the stack's settings)."""
-    identity = _run(ref.identity)
+    line = _run(ref.line)
     console = _stderr()
-    console.print(f"target: {identity.describe()} (stack {ref.stack})", highlight=False,
+    console.print(f"target: {line} (stack {ref.stack})", highlight=False,
                   markup=False)
     for note in ref.notes():
         console.print(f"note: {note}", highlight=False, markup=False)
@@ -335,7 +337,8 @@ def compose_down(
         console.print(f"nothing to remove for {result.project} ({result.stack})", highlight=False)
     if result.kept:
         console.print(f"kept: {', '.join(result.kept)}"
-                      + (" (--volumes deletes the volumes)" if result.provider == "local" else ""),
+                      + (" (--volumes deletes the volumes)"
+                         if provider_description(result.provider).volumes_kept else ""),
                       highlight=False)
 
 
@@ -716,7 +719,7 @@ def portal_command(
 
     on_disk = OnDisk(cwd or ".", tuple(files or ()), project_name, tuple(profile or ())) \
         if cwd or files or project_name else None
-    chosen = [p.value for p in providers] if providers else ["local"]
+    chosen = [p.value for p in providers] if providers else [default_provider()]
     catalog = Catalog(list(dict.fromkeys(chosen)), check_stack(stack), on_disk)
     bound = bind(port)
 
@@ -762,8 +765,10 @@ def estimate_command(
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
     sys.stdout.write(render(result) + "\n")
-    if result.provider == "local":
-        _stderr().print("estimate a cloud with --provider aws or --provider gcp", highlight=False)
+    if result.region is None:
+        priced = [n for n in provider_names() if provider_description(n).prices]
+        _stderr().print("estimate a cloud with " + " or ".join(f"--provider {n}" for n in priced),
+                        highlight=False)
 
 
 ci_app = typer.Typer(help="Run as a CI step (the GitHub Action's entry point).",
@@ -852,8 +857,8 @@ def command(action: Action) -> str:
             words.append(str(args.pop(positional)))
     if args.pop("random", False):
         words.append("--random")
-    provider, stack = args.pop("provider", "local"), args.pop("stack", DEFAULT_STACK)
-    if provider != "local":
+    provider, stack = args.pop("provider", default_provider()), args.pop("stack", DEFAULT_STACK)
+    if provider != default_provider():
         words.append(f"--provider {provider}")
     if stack != DEFAULT_STACK:
         words.append(f"--stack {stack}")

@@ -28,6 +28,7 @@ from launchdeck.engine.events import Event, State
 from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
 from launchdeck.paths import project_dir
 from launchdeck.prompts import text
+from launchdeck.providers import description
 from launchdeck.server import apps, elicit, sample, texts
 from launchdeck.server.args import (
     ComposeFiles,
@@ -227,7 +228,7 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
         with user_errors():  # refuse bad compose files and missing config before starting
             ready = await prepare(where, loaded)
             running = deploys.start(ready, wait_seconds=600, force=force)
-            target = (await where.identity()).describe()
+            target = await where.line()
         await _follow(ctx, running, wait_seconds, f"target: {target}")
         if running.error is not None:
             with user_errors():
@@ -420,7 +421,8 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
         summary = f"removed {len(result.removed)} object(s) of {name} ({result.stack})"
         if result.kept:
             summary += f"; kept: {', '.join(result.kept)}" + (
-                " (volumes=true deletes the volumes)" if result.provider == "local" else "")
+                " (volumes=true deletes the volumes)"
+                if description(result.provider).volumes_kept else "")
         return _result(result, summary)
 
     @tool("Generate a project", writes=True, destructive_hint=False)

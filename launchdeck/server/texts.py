@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from mcp.server.mcpserver.exceptions import ToolError
 
 from launchdeck.errors import Action, ConfigMissing, DeployRefused, LaunchdeckError
+from launchdeck.providers import default
 
 if TYPE_CHECKING:
     from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
@@ -27,7 +28,7 @@ def call(action: Action) -> str:
     if action.operation in ("check", "plan"):
         args["dry_run"] = True
     shown = ", ".join(f"{key}={value!r}" for key, value in args.items()
-                      if not (key == "provider" and value == "local")
+                      if not (key == "provider" and value == default())
                       and not (key == "stack" and value == "dev"))
     return f"{_TOOLS.get(action.operation, action.operation)}({shown})"
 

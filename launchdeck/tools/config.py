@@ -47,7 +47,7 @@ async def _result(ref: ProjectRef, loaded: Loaded, provider: Provider,
     from launchdeck.engine.deploy import missing_config
 
     return ConfigResult(project=loaded.project.name, stack=ref.stack, provider=provider.name,
-                        target=(await ref.identity()).describe(), names=names,
+                        target=await ref.line(), names=names,
                         missing=await missing_config(loaded, provider, ref.stack))
 
 

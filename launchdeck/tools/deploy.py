@@ -64,7 +64,7 @@ async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = No
 
     ready = await prepare(ref, loaded, pin=False)
     result = await engine.plan(ready, options=options(force=force, network=network))
-    result.target = (await ref.identity()).describe()
+    result.target = await ref.line()
     return result
 
 
@@ -74,7 +74,7 @@ async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = Fa
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
     result = await run(await prepare(ref), wait_seconds=wait_seconds, force=force,
                        network=network, sink=sink, deployment_id=deployment_id)
-    result.target = (await ref.identity()).describe()
+    result.target = await ref.line()
     return result
 
 

@@ -3,7 +3,7 @@
 Each service is sized the way its provider sizes it (AWS: the smallest valid Fargate size that
 covers ``deploy.resources``; GCP: a valid Cloud Run size), managed stores as the instance
 types the providers create, and the project's shared parts (load balancer, DNS zone, traffic)
-once. The prices come from ``launchdeck/prices/<provider>.json`` (public list prices, dated,
+once. The prices come from ``launchdeck/prices/<table>.json`` (the provider description names it) (public list prices, dated,
 with their sources); nothing here calls a cloud API. Every figure is shown with the quantity,
 unit and unit price it comes from, and the assumptions (hours, traffic) beside the total.
 """
@@ -14,7 +14,7 @@ import json
 import math
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -23,8 +23,6 @@ from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
     from launchdeck.compose.model import Project, Service
-
-DEFAULT_REGIONS = {"aws": "us-east-1", "gcp": "us-central1"}
 
 # What the providers create for a managed store (providers/aws/stores.py; issue 12 for GCP).
 AWS_POSTGRES = "db.t4g.micro"
@@ -58,13 +56,13 @@ class Assumptions(BaseModel):
     image_gb: float = Field(0.5, description="GB of images kept per built service.")
     lb_capacity_units: float = Field(1, description="Average ALB capacity units (AWS).")
 
-    def lines(self, provider: str) -> list[str]:
+    def lines(self, p: AwsPrices | GcpPrices) -> list[str]:
         out = [f"{self.hours_per_month:g} hours a month: every replica and store runs all month",
                f"{self.egress_gb:g} GB a month served to the internet",
                f"{self.log_gb:g} GB of logs a month per service",
                f"{self.build_minutes:g} build minutes and {self.image_gb:g} GB of images per built "
                "service"]
-        if provider == "aws":
+        if isinstance(p, AwsPrices):
             out.append(f"{self.lb_capacity_units:g} load balancer capacity unit(s) on average")
         else:
             out.append("Cloud Run bills each replica as a minimum instance with CPU always "
@@ -111,6 +109,11 @@ class _Fargate(BaseModel):
 
 
 class AwsPrices(BaseModel):
+    models: ClassVar[str] = "Bedrock"
+    notes: ClassVar[list[str]] = [
+        "Free: SSM parameters (config), ACM certificates, the ECS cluster, the VPC (no NAT "
+        "gateway is made). Not priced: Cloud Map lookups, S3 for build contexts (cents)."]
+
     fargate: dict[str, _Fargate]
     public_ipv4_hour: float
     alb_hour: float
@@ -127,6 +130,11 @@ class AwsPrices(BaseModel):
 
 
 class GcpPrices(BaseModel):
+    models: ClassVar[str] = "Vertex AI"
+    notes: ClassVar[list[str]] = [
+        "Free tiers (Cloud Run, Cloud Build, Logging, Secret Manager) are not subtracted. "
+        "Not priced: Cloud Storage for build contexts (cents)."]
+
     run_vcpu_second: float
     run_gib_second: float
     sql_instance_hour: dict[str, float]
@@ -152,22 +160,26 @@ class PriceTable(BaseModel):
     note: str
     sources: list[str]
     regions: dict[str, AwsPrices | GcpPrices]
+    """Each region's row, of the kind its fields say (the two share no required field)."""
 
 
 @cache
-def prices(provider: str) -> PriceTable:
-    """The shipped price table of ``provider`` (aws or gcp)."""
-    data = json.loads(resources.files("launchdeck.prices").joinpath(f"{provider}.json").read_text())
-    kind = AwsPrices if provider == "aws" else GcpPrices
-    data["regions"] = {name: kind.model_validate(row) for name, row in data["regions"].items()}
+def prices(table: str) -> PriceTable:
+    """The shipped price table called ``table`` (a provider description's ``prices``)."""
+    data = json.loads(resources.files("launchdeck.prices").joinpath(f"{table}.json").read_text())
     return PriceTable.model_validate(data)
 
 
 def region_for(provider: str, region: str | None) -> str:
     """The region to price: the one given, else the provider's default; a UsageError naming
     the priced regions when the table has no such region."""
-    chosen = region or DEFAULT_REGIONS[provider]
-    known = list(prices(provider).regions)
+    from launchdeck.providers import description
+
+    described = description(provider)
+    if described.prices is None:
+        raise UsageError(f"no prices for provider {provider!r}", hint="It costs nothing to run on.")
+    chosen = region or described.default_region or ""
+    known = list(prices(described.prices).regions)
     if chosen not in known:
         raise UsageError(f"no {provider} prices for region {chosen!r}",
                          hint=f"Priced regions: {', '.join(known)}. Estimate for one of them "
@@ -319,16 +331,16 @@ def price(project: Project, provider: str, region: str | None = None,
           assumptions: Assumptions | None = None, config: list[str] | None = None) -> EstimateResult:
     """The monthly cost of ``project`` on ``provider`` in ``region`` (pure: no I/O beyond the
     shipped price table). ``config``: the config names it reads (priced on GCP)."""
+    from launchdeck.providers import description
+
     a = assumptions or Assumptions()
-    if provider == "local":
-        return EstimateResult(project=project.name, provider="local", region=None, monthly_total=0,
-                              notes=["local runs on this machine's Docker Engine: "
-                                                    "it costs nothing beyond the machine."])
-    if provider not in DEFAULT_REGIONS:
-        raise UsageError(f"no prices for provider {provider!r}",
-                         hint=f"Estimate for one of: local, {', '.join(DEFAULT_REGIONS)}.")
+    described = description(provider)
+    if described.prices is None:
+        return EstimateResult(project=project.name, provider=provider, region=None, monthly_total=0,
+                              notes=[f"{provider} runs on this machine ({described.title}): "
+                                     "it costs nothing beyond the machine."])
     region = region_for(provider, region)
-    table = prices(provider)
+    table = prices(described.prices)
     p = table.regions[region]
     notes: list[str] = []
     services = []
@@ -346,27 +358,19 @@ def price(project: Project, provider: str, region: str | None = None,
                      else _gcp_service(service, p, a))
         if service.llm is not None:
             notes.append(f"{service.name}: model calls (x-defang-llm) are billed per token by "
-                         f"{'Bedrock' if provider == 'aws' else 'Vertex AI'}; not priced.")
+                         f"{p.models}; not priced.")
         services.append(ServiceCost(name=service.name, kind=kind or "service",
                                     monthly=round(sum(i.monthly for i in items), 2), items=items))
     shared = (_aws_shared(project, p, a) if isinstance(p, AwsPrices)
               else _gcp_shared(project, p, a, config or []))
-    notes += _PROVIDER_NOTES[provider]
+    notes += p.notes
     if shared:
         services.append(ServiceCost(name="(shared)", kind="shared",
                                     monthly=round(sum(i.monthly for i in shared), 2), items=shared))
     total = sum(i.monthly for s in services for i in s.items)
     return EstimateResult(project=project.name, provider=provider, region=region,
                           currency=table.currency, monthly_total=round(total, 2), services=services,
-                          assumed=a.lines(provider), notes=notes, prices_as_of=table.as_of)
-
-
-_PROVIDER_NOTES = {
-    "aws": ["Free: SSM parameters (config), ACM certificates, the ECS cluster, the VPC (no NAT "
-            "gateway is made). Not priced: Cloud Map lookups, S3 for build contexts (cents)."],
-    "gcp": ["Free tiers (Cloud Run, Cloud Build, Logging, Secret Manager) are not subtracted. "
-            "Not priced: Cloud Storage for build contexts (cents)."],
-}
+                          assumed=a.lines(p), notes=notes, prices_as_of=table.as_of)
 
 
 async def estimate(ref: ProjectRef, *, region: str | None = None,
@@ -383,8 +387,9 @@ async def estimate(ref: ProjectRef, *, region: str | None = None,
 def render(result: EstimateResult) -> str:
     """The estimate as a table (each line names the size or instance type priced), with the
     assumptions, for people."""
-    if result.provider == "local":
-        return "\n".join([f"estimate for {result.project} on local: 0 a month", *result.notes])
+    if result.region is None:  # a target that costs nothing
+        return "\n".join([f"estimate for {result.project} on {result.provider}: 0 a month",
+                          *result.notes])
     rows = [("SERVICE", "ITEM", "DETAIL", "QUANTITY", f"{result.currency}/MONTH")]
     for service in result.services:
         rows += [(service.name, i.item, i.detail, f"{_quantity(i.quantity)} {i.unit}",
@@ -402,7 +407,7 @@ def render(result: EstimateResult) -> str:
 
 def summary(result: EstimateResult) -> str:
     """A short text: each service's and the shared parts' monthly cost, the total, assumptions."""
-    if result.provider == "local":
+    if result.region is None:
         return render(result)
     lines = [f"{result.project} on {result.provider} ({result.region}): about "
              f"{result.monthly_total:.2f} {result.currency} a month (list prices of "
