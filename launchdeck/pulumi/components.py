@@ -129,8 +129,9 @@ class Redis(Service):
 
 
 class Project(pulumi.ComponentResource):
-    """A launchdeck project deployed to one provider (by default the registry's first) and stack (by default the Pulumi stack's name): either ``services`` declared in
-    code or a ``compose`` file (or several, merged as compose merges them)."""
+    """A launchdeck project deployed to one provider (by default the registry's first) and
+    stack (by default the Pulumi stack's name): either ``services`` declared in code or a
+    ``compose`` file (or several, merged as compose merges them)."""
 
     services: dict[str, Service]
     """Each service by its compose name."""

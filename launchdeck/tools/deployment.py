@@ -1,5 +1,6 @@
-"""A deployment known by its target alone (provider, project name, stack), without its compose
-files: what the portal shows of the deployments a provider lists, and how it removes one.
+"""A deployment known by its target alone (provider, project, stack), without a folder of
+compose files: what the portal shows of the deployments a provider lists and how it removes
+one, and how Pulumi (which holds the compose document itself) prepares and removes its own.
 
 The other tools start from a ``ProjectRef`` (a folder of compose files); these start from a
 provider and the names its deployment record keeps.
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from launchdeck.engine.events import Sink, discard
 
 if TYPE_CHECKING:
+    from launchdeck.compose.load import Loaded
     from launchdeck.compose.model import Project
+    from launchdeck.engine.deploy import Ready
     from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
     from launchdeck.providers.base import Provider
     from launchdeck.tools.destroy import DestroyResult
@@ -70,3 +73,18 @@ async def remove(provider: Provider, project: str, stack: str, *, volumes: bool 
     teardown = await destroy.destroy(provider, project, stack, volumes=volumes, sink=sink)
     return DestroyResult(project=project, stack=stack, provider=provider.name, target=target,
                          removed=teardown.removed, kept=teardown.kept)
+
+
+async def preflight(provider: Provider, loaded: Loaded, stack: str) -> Ready:
+    """Check ``loaded`` for ``provider`` and read the config values it needs: raise
+    DeployRefused or ConfigMissing, else what a deploy (tools.deploy.run) takes."""
+    from launchdeck.engine import deploy
+
+    return await deploy.preflight(loaded, provider, stack=stack)
+
+
+def ready(provider: Provider, project: Project, stack: str, values: dict[str, str]) -> Ready:
+    """A project to plan with config ``values`` the caller holds (not read from the store)."""
+    from launchdeck.engine.deploy import Ready
+
+    return Ready(project, provider, stack, values)
