@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from launchdeck.compose import load, validate  # noqa: E402
+from launchdeck.providers import capabilities  # noqa: E402
 
 
 def generate(directory: Path, services: int) -> None:

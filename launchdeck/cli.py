@@ -135,7 +135,9 @@ def targeted(*, files: bool = True, profiles: bool = True, stack: bool = True,
     names = [p.name for p in shared]
 
     def wrap(fn: Callable[..., T]) -> Callable[..., T]:
-        own = [p.replace(annotation=eval(p.annotation, fn.__globals__))  # noqa: S307 (our source)
+        # the command's own options, their annotations evaluated as typer would (ref's type
+        # is only imported for type checkers, so the signature is read unevaluated)
+        own = [p.replace(annotation=eval(p.annotation, fn.__globals__))
                if isinstance(p.annotation, str) else p
                for p in inspect.signature(fn).parameters.values() if p.name != "ref"]
 
