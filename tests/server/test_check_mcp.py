@@ -1,4 +1,4 @@
-"""The check tool over MCP, and config values from a form held to the config tool's rules."""
+"""The check tool over MCP: the findings and the verdict, located, with fixes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import anyio
 
-from tests.server.test_mcp import Seen, _data, _text, _write_project, connect
+from tests.server.test_mcp import Seen, _data, _text, connect
 
 HOSTNAME = "services:\n  web:\n    image: nginx\n    hostname: web.internal\n"
 
@@ -30,25 +30,3 @@ def test_check_finds_what_a_target_refuses_located_with_the_fix(tmp_path: Path) 
     assert hostname["severity"] == "error" and hostname["line"] == 4 and hostname["fix"]
     assert "compose.yaml:4 services.web.hostname" in text and "error(s) stop" in text
     assert local["ok"] is True and local["errors"] == 0
-
-
-def test_a_blank_value_from_the_config_form_is_refused(tmp_path: Path) -> None:
-    """deploy's config form goes through config_set's checks: a blank value is refused, none
-    is stored, and nothing deploys."""
-    (tmp_path / "app").mkdir()
-    project = _write_project(tmp_path / "app")
-    where = {"working_directory": str(project)}
-    seen = Seen()
-
-    async def scenario() -> tuple[str, list[str]]:
-        async with connect("stdio", "legacy", seen, tmp_path / "state", None,
-                           answer={"DB_PASSWORD": ""}) as client:
-            refused = await client.call_tool("deploy", where)
-            assert refused.is_error
-            listed = _data(await client.call_tool("config_list", where))
-            return _text(refused), listed["names"]
-
-    text, names = anyio.run(scenario)
-    assert any("DB_PASSWORD" in m for m in seen.elicitations)
-    assert "no value given for DB_PASSWORD" in text
-    assert names == []
