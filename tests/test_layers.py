@@ -34,3 +34,14 @@ def test_compose_validation_does_not_read_the_registry() -> None:
     """compose/validate.py gets what a target can run from its caller."""
     source = (PACKAGE / "compose" / "validate.py").read_text(encoding="utf-8")
     assert "launchdeck.providers" not in source
+
+
+def test_no_module_above_providers_imports_a_provider_package() -> None:
+    """Outside launchdeck/providers/, only the registry (launchdeck.providers) is imported."""
+    names = "|".join(map(re.escape, providers.names()))
+    reaching = re.compile(rf"launchdeck\.providers\.({names})\b")
+    found = [f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+             for path in sorted(PACKAGE.rglob("*.py")) if "providers" not in path.relative_to(PACKAGE).parts[:1]
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if reaching.search(line)]
+    assert found == []

@@ -9,7 +9,7 @@ with its default clients. This is the one place that lists the providers by name
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from launchdeck.identity import check_provider
 
@@ -42,6 +42,12 @@ def description(name: str) -> Description:
 def default() -> str:
     """The provider a command uses when nothing names one."""
     return names()[0]
+
+
+def pricing(name: str) -> Any:
+    """How the provider called ``name`` prices itself (tools/estimate.py's ``Pricing``), for a
+    provider whose description names a price table."""
+    return importlib.import_module(f"{_PACKAGES[check_provider(name)]}.prices")
 
 
 def create(name: str, *, region: str | None = None, profile: str | None = None) -> Provider:

@@ -13,9 +13,9 @@ import pytest
 from launchdeck.compose.load import load
 from launchdeck.errors import UsageError
 from launchdeck.providers import description
+from launchdeck.providers.gcp.prices import cloud_run_size
 from launchdeck.tools.estimate import (
     EstimateResult,
-    cloud_run_size,
     estimate,
     prices,
     render,
