@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from launchdeck.compose import load, validate  # noqa: E402
+from launchdeck.providers import capabilities  # noqa: E402
 
 
 def generate(directory: Path, services: int) -> None:
@@ -90,7 +91,7 @@ def main() -> None:
         n = options.services
         t_load = timed(lambda: load(cwd=big, os_environ={}), options.runs)
         loaded = load(cwd=big, os_environ={})
-        t_validate = timed(lambda: validate(loaded, "aws"), options.runs)
+        t_validate = timed(lambda: validate(loaded, "aws", capabilities("aws")), options.runs)
         print(f"in-process, {n} services: load {t_load * 1000:.0f} ms, "
               f"validate (aws) {t_validate * 1000:.0f} ms, "
               f"{(t_load + t_validate) / n * 1e6:.0f} µs per service")

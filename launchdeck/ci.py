@@ -7,13 +7,14 @@ step's environment: the inputs (``INPUT_COMMAND``, ``INPUT_PROVIDER``, ``INPUT_S
 runner's files (``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``). In order:
 
 1. every CONFIG_* value is masked (``::add-mask::``, line by line) before anything is printed;
-2. the project is loaded and checked for the provider; each problem becomes an annotation on
+2. the project is loaded and checked for the provider (the check tool); each problem becomes an annotation on
    its compose file line (``::error file=…,line=…::``), and errors stop here;
-3. (``up`` only) every CONFIG_<NAME> is checked, then each is stored as ``launchdeck config set
-   NAME`` stores it, in this process (the project it loaded in 2.): a value never reaches a
-   command line or another process;
-4. the command runs as the CLI does (``--format json``: its structured result); on a failed
-   deploy, ``launchdeck debug --format json`` gathers the evidence and findings;
+3. (``up`` only) every CONFIG_<NAME> is checked, then each is stored by the config tool, as
+   ``launchdeck config set NAME`` stores it (the project it loaded in 2.): a value never
+   reaches a command line or another process, and leaves the environment once read;
+4. the command runs through its tool (deploy, plan, destroy), in this process and one event
+   loop, its progress on stderr as the CLI shows it; on a failed deploy, the debug tool
+   gathers the evidence and findings;
 5. the job summary (services, states, endpoints, what changed, the diagnosis) and the step
    outputs (``result``, ``deployment-id``, ``url``, ``endpoints``, ``changes``) are written.
 
@@ -26,16 +27,11 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
-import threading
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
-
-from pydantic import ValidationError
 
 from launchdeck.errors import ComposeError, LaunchdeckError, UsageError
 
@@ -48,8 +44,8 @@ if TYPE_CHECKING:
 
 COMMANDS = ("up", "plan", "down")
 CONFIG_PREFIX = "CONFIG_"
-_TAIL = 30
-"""Lines of the CLI's error output kept for the summary when a command is refused."""
+WAIT_SECONDS = 300.0
+"""How long up waits for the services to be healthy (as ``compose up``)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +61,7 @@ class Inputs:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Inputs:
         from launchdeck.identity import check_provider, check_stack
+        from launchdeck.providers import default
 
         command = env.get("INPUT_COMMAND", "").strip() or "up"
         if command not in COMMANDS:
@@ -75,16 +72,9 @@ class Inputs:
         files = tuple(f.strip() for f in re.split(r"[\n,]", env.get("INPUT_COMPOSE_FILES", ""))
                       if f.strip())
         return cls(command=command,
-                   provider=check_provider(env.get("INPUT_PROVIDER", "").strip() or "local"),
+                   provider=check_provider(env.get("INPUT_PROVIDER", "").strip() or default()),
                    stack=check_stack(env.get("INPUT_STACK", "").strip() or "dev"),
                    working_directory=folder, compose_files=files)
-
-    def args(self) -> list[str]:
-        """The CLI options that name this project and target."""
-        out = ["-C", str(self.working_directory), "--provider", self.provider, "--stack", self.stack]
-        for name in self.compose_files:
-            out += ["-f", name]
-        return out
 
 
 def config_values(env: Mapping[str, str]) -> dict[str, str]:
@@ -137,44 +127,6 @@ class Runner:
             handle.write(text)
 
 
-# -- the CLI, as a child process ------------------------------------------------------------------
-
-
-@dataclass
-class Done:
-    code: int
-    stdout: str
-    errors: list[str]
-    """The last lines the command wrote on stderr (shown live in the log as well)."""
-
-
-def launchdeck(args: list[str], *, env: Mapping[str, str], cwd: Path,
-               err: TextIO | None = None) -> Done:
-    """Run ``launchdeck ARGS`` with this interpreter: stdout captured, stderr passed through,
-    no standard input (it never waits on a terminal)."""
-    process = subprocess.Popen([sys.executable, "-m", "launchdeck", *args], cwd=cwd, env=dict(env),
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                               errors="replace")
-    assert process.stdout is not None
-    tail: deque[str] = deque(maxlen=_TAIL)
-    shown = err or sys.stderr
-
-    def relay() -> None:  # the log shows progress as it comes; the tail explains a refusal
-        assert process.stderr is not None
-        for line in process.stderr:
-            shown.write(line)
-            shown.flush()
-            tail.append(line.rstrip("\n"))
-
-    reader = threading.Thread(target=relay, daemon=True)
-    reader.start()
-    stdout = process.stdout.read()
-    process.wait()
-    reader.join()
-    return Done(process.returncode, stdout, list(tail))
-
-
 # -- the steps ------------------------------------------------------------------------------------
 
 
@@ -184,18 +136,32 @@ def main(env: Mapping[str, str], *, out: TextIO | None = None, err: TextIO | Non
     values = config_values(env)
     for value in values.values():  # first: nothing below may print a value unmasked
         runner.mask(value)
+    if env is os.environ:  # read once: interpolation, builds and children never see them
+        for name in values:
+            os.environ.pop(CONFIG_PREFIX + name, None)
     try:
         inputs = Inputs.from_env(env)
     except LaunchdeckError as exc:
         runner.command("error", str(exc), title="launchdeck")
         return 1
-    child = {k: v for k, v in env.items() if not k.startswith(CONFIG_PREFIX)}
+    import anyio
+
+    return anyio.run(_steps, inputs, values, runner, err or sys.stderr)
+
+
+async def _steps(inputs: Inputs, values: Mapping[str, str], runner: Runner, err: TextIO) -> int:
+    """Check, store the config (up), run the command: the tools in this one event loop."""
     checked = _check(inputs, runner)
     if checked is None:
         return 1
-    if inputs.command == "up" and not _set_config(*checked, values, runner, err):
+    if inputs.command == "up" and not await _set_config(*checked, values, runner, err):
         return 1
-    return {"up": _up, "plan": _plan, "down": _down}[inputs.command](inputs, child, runner, err)
+    ref, loaded = checked
+    step = {"up": _up, "plan": _plan, "down": _down}[inputs.command]
+    try:
+        return await step(inputs, ref, loaded, runner, err)
+    except LaunchdeckError as exc:
+        return _refused(inputs, exc, runner)
 
 
 def _relative(path: str, inputs: Inputs, env: Mapping[str, str]) -> str:
@@ -206,8 +172,9 @@ def _relative(path: str, inputs: Inputs, env: Mapping[str, str]) -> str:
 
 
 def _check(inputs: Inputs, runner: Runner) -> tuple[ProjectRef, Loaded] | None:
-    """Load and check the project; annotate every problem; None when it cannot go on."""
-    from launchdeck.compose import has_errors, validate
+    """Load and check the project (the check tool); annotate every problem; None when it
+    cannot go on."""
+    from launchdeck.tools.check import judge
     from launchdeck.tools.project import ProjectRef
 
     ref = ProjectRef(working_directory=str(inputs.working_directory),
@@ -230,31 +197,28 @@ def _check(inputs: Inputs, runner: Runner) -> tuple[ProjectRef, Loaded] | None:
         return None
     if inputs.command == "down":
         return ref, loaded
-    findings = validate(loaded, inputs.provider)
-    for finding in findings:
+    checked = judge(loaded, inputs.provider, inputs.stack)
+    for finding in checked.findings:
         runner.command("error" if finding.severity == "error" else "warning",
                        f"{finding.field}: {finding.message}\nfix: {finding.fix}",
                        file=_relative(finding.file, inputs, runner.env) if finding.file else "",
                        line=finding.line or "", title=f"launchdeck ({inputs.provider})")
-    if has_errors(findings):
-        errors = [f for f in findings if f.severity == "error"]
-        runner.summary(f"### launchdeck {inputs.command}: {len(errors)} error(s) stop "
-                       f"{loaded.project.name} deploying to {inputs.provider}\n\n"
+    if not checked.ok:
+        runner.summary(f"### launchdeck {inputs.command}: {checked.errors} error(s) stop "
+                       f"{checked.project} deploying to {inputs.provider}\n\n"
                        + "\n".join(f"- `{f.file}:{f.line}` {f.field}: {f.message} (fix: {f.fix})"
-                                   for f in errors) + "\n")
+                                   for f in checked.refused) + "\n")
         runner.output("result", "refused")
         return None
     return ref, loaded
 
 
-def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runner: Runner,
-                err: TextIO | None) -> bool:
-    """Each CONFIG_<NAME> into the target's config store, as ``launchdeck config set NAME``
-    stores a value read from standard input (a trailing newline dropped); every name and value
-    is checked before any is stored."""
-    import anyio
-
-    from launchdeck.tools.config import check_name
+async def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runner: Runner,
+                      err: TextIO | None) -> bool:
+    """Each CONFIG_<NAME> into the target's config store through the config tool, as
+    ``launchdeck config set NAME`` stores a value read from standard input (a trailing newline
+    dropped); every name and value is checked before any is stored."""
+    from launchdeck.tools.config import check_name, store
 
     for name, value in values.items():
         try:
@@ -269,16 +233,14 @@ def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runn
     project, shown = loaded.project.name, err or sys.stderr
     stored: list[str] = []
 
-    async def store_all() -> None:
-        store = ref.target().config_store(project, ref.stack)
-        for name, value in values.items():
-            await store.set(name, value.rstrip("\r\n"))
-            stored.append(name)
-            shown.write(f"set {name} for {project} ({ref.stack}, {ref.provider_name})\n")
-            shown.flush()
+    def said(name: str) -> None:
+        stored.append(name)
+        shown.write(f"set {name} for {project} ({ref.stack}, {ref.provider_name})\n")
+        shown.flush()
 
     try:
-        anyio.run(store_all)
+        await store(ref, {name: value.rstrip("\r\n") for name, value in values.items()}, loaded,
+                    stored=said)
     except LaunchdeckError as exc:
         runner.command("error", f"config set {list(values)[len(stored)]} failed: {exc}",
                        title="config")
@@ -286,9 +248,12 @@ def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runn
     return True
 
 
-def _refused(inputs: Inputs, done: Done, runner: Runner) -> int:
+def _refused(inputs: Inputs, error: LaunchdeckError, runner: Runner) -> int:
     """The command stopped before doing anything: its error as annotation and summary."""
-    text = "\n".join(line for line in done.errors if line.strip()) or f"exit status {done.code}"
+    from launchdeck.cli import command
+
+    text = "\n".join([error.message, *([error.hint] if error.hint else []),
+                      *(f"run: {command(action)}" for action in error.actions)])
     runner.command("error", text, title=f"launchdeck {inputs.command}")
     runner.summary(f"### launchdeck {inputs.command} ({inputs.provider}, {inputs.stack}): "
                    f"refused\n\n```\n{text}\n```\n")
@@ -296,21 +261,24 @@ def _refused(inputs: Inputs, done: Done, runner: Runner) -> int:
     return 1
 
 
-def _parse(model: Callable[[str], object], done: Done) -> object | None:
-    try:
-        return model(done.stdout)
-    except (ValidationError, ValueError):
-        return None
+def _announce(ref: ProjectRef, line: str, err: TextIO) -> None:
+    """Name the target first in the log, as the CLI does."""
+    err.write(f"target: {line} (stack {ref.stack})\n")
+    for note in ref.notes():
+        err.write(f"note: {note}\n")
+    err.flush()
 
 
-def _up(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | None) -> int:
-    from launchdeck.engine.status import DeployResult
+async def _up(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner, err: TextIO) -> int:
+    from rich.console import Console
 
-    done = launchdeck(["compose", "up", "--detach", "--format", "json", *inputs.args()], env=env,
-                      cwd=inputs.working_directory, err=err)
-    result = _parse(DeployResult.model_validate_json, done)
-    if not isinstance(result, DeployResult):
-        return _refused(inputs, done, runner)
+    from launchdeck.progress import Progress
+    from launchdeck.tools.deploy import deploy
+
+    _announce(ref, await ref.line(), err)
+    with Progress(Console(file=err, soft_wrap=True, emoji=False)) as progress:
+        result = await deploy(ref, wait_seconds=WAIT_SECONDS, network=_network(runner.env),
+                              sink=progress)
     failed = result.failed
     endpoints = {s.name: s.endpoints for s in result.services if s.endpoints}
     urls = [url for s in result.services for url in s.endpoints]
@@ -325,24 +293,29 @@ def _up(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | No
                        f"{': ' + service.message if service.message else ''}",
                        title=f"launchdeck up ({inputs.provider})")
     if failed:
-        from launchdeck.tools.debug import DebugResult
-
-        found = launchdeck(["debug", "--format", "json", *inputs.args()], env=env,
-                           cwd=inputs.working_directory, err=err)
-        parsed = _parse(DebugResult.model_validate_json, found)
-        diagnosis = parsed if isinstance(parsed, DebugResult) else None
+        diagnosis = await _diagnose(ref, err)
     runner.summary(deploy_summary(result, inputs, diagnosis))
     return 1 if failed else 0
 
 
-def _plan(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | None) -> int:
-    from launchdeck.engine.status import PlanResult
+async def _diagnose(ref: ProjectRef, err: TextIO) -> DebugResult | None:
+    """What debug finds about the failed services; None if it cannot be gathered."""
+    from launchdeck.ai.llm import from_environment
+    from launchdeck.tools.debug import debug
 
-    done = launchdeck(["compose", "plan", "--format", "json", *inputs.args()], env=env,
-                      cwd=inputs.working_directory, err=err)
-    result = _parse(PlanResult.model_validate_json, done)
-    if not isinstance(result, PlanResult):
-        return _refused(inputs, done, runner)
+    try:
+        return await debug(ref, llm=from_environment())
+    except LaunchdeckError as exc:
+        err.write(f"the diagnosis could not be gathered: {exc}\n")
+        return None
+
+
+async def _plan(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
+                err: TextIO) -> int:
+    from launchdeck.tools.deploy import plan
+
+    _announce(ref, await ref.line(), err)
+    result = await plan(ref, loaded=loaded, network=_network(runner.env))
     changed = [c for c in result.changes if c.action != "NOOP"]
     runner.output("result", "planned")
     runner.output("changes", str(len(changed)))
@@ -352,17 +325,19 @@ def _plan(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | 
     return 0
 
 
-def _down(inputs: Inputs, env: Mapping[str, str], runner: Runner, err: TextIO | None) -> int:
-    from launchdeck.tools.destroy import DestroyResult
+async def _down(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
+                err: TextIO) -> int:
+    from launchdeck.tools.destroy import destroy
 
-    done = launchdeck(["compose", "down", "--format", "json", *inputs.args()], env=env,
-                      cwd=inputs.working_directory, err=err)
-    result = _parse(DestroyResult.model_validate_json, done)
-    if not isinstance(result, DestroyResult):
-        return _refused(inputs, done, runner)
+    _announce(ref, await ref.line(), err)
+    result = await destroy(ref, loaded)
     runner.output("result", "removed")
     runner.summary(down_summary(result))
     return 0
+
+
+def _network(env: Mapping[str, str]) -> str:
+    return env.get("LAUNCHDECK_NETWORK", "").strip() or "default"
 
 
 # -- the job summary ------------------------------------------------------------------------------

@@ -1,11 +1,15 @@
-"""The command line: a thin front end over the same engine the MCP server drives.
+"""The command line: a thin front end over the tools the MCP server drives too.
 
 Errors a user can fix print their message and hint on stderr with exit status 1; output
 meant for other programs (``compose config``) goes to stdout, everything else to stderr.
+The options that name the project and its target are declared once (``targeted``), and each
+command runs in one event loop (``_run``).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
@@ -18,6 +22,8 @@ import typer
 from launchdeck import __version__
 from launchdeck.errors import Action, LaunchdeckError
 from launchdeck.identity import DEFAULT_STACK, check_stack
+from launchdeck.providers import default as default_provider
+from launchdeck.providers import description as provider_description
 from launchdeck.providers import names as provider_names
 
 if TYPE_CHECKING:
@@ -98,13 +104,84 @@ Stack = Annotated[
 ]
 ProviderOption = Annotated[
     Provider | None, typer.Option("--provider", help="Deployment target (default: the stack's, "
-                                                     "LAUNCHDECK_PROVIDER, else local).")
+                                                     f"LAUNCHDECK_PROVIDER, else "
+                                                     f"{default_provider()}).")
 ]
 RegionOption = Annotated[
     str | None, typer.Option("--region", metavar="REGION",
                              help="Cloud region (default: the stack's, else the provider's "
-                                  "usual variable: AWS_REGION, GCP_REGION).")
+                                  "usual variable: " + ", ".join(
+                                      provider_description(n).region_variables[0]
+                                      for n in provider_names()
+                                      if provider_description(n).region_variables) + ").")
 ]
+JsonFormat = Annotated[OutputFormat | None, typer.Option("--format", help="json for programs.")]
+
+
+def _option(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=annotation)
+
+
+def targeted(*, files: bool = True, profiles: bool = True, stack: bool = True,
+             region: bool = True, allow_new_account: bool = False) -> Callable[[Any], Any]:
+    """Give a command the options that name the project and its target (-C, -f, -p,
+    --profile, --stack, --provider, --region, --allow-new-account: declared here once), and
+    call it with the ProjectRef they make as its first argument, ``ref``."""
+    shared = [_option("cwd", Cwd)]
+    if files:
+        shared += [_option("files", Files), _option("project_name", ProjectName)]
+    if profiles:
+        shared.append(_option("profile", Profiles))
+    if stack:
+        shared.append(_option("stack", Stack, DEFAULT_STACK))
+    shared.append(_option("provider", ProviderOption))
+    if region:
+        shared.append(_option("region", RegionOption))
+    if allow_new_account:
+        shared.append(_option("allow_new_account", AllowNewAccount, False))
+    names = [p.name for p in shared]
+
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        # the command's own options, their annotations evaluated as typer would (ref's type
+        # is only imported for type checkers, so the signature is read unevaluated)
+        own = [p.replace(annotation=eval(p.annotation, fn.__globals__))
+               if isinstance(p.annotation, str) else p
+               for p in inspect.signature(fn).parameters.values() if p.name != "ref"]
+
+        @functools.wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> T:
+            given = {name: kwargs.pop(name) for name in names if name in kwargs}
+            return fn(_ref(**given), *args, **kwargs)
+
+        params = own + shared
+        del command.__wrapped__  # typer reads the signature made here, not fn's
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return wrap
+
+
+def _ref(cwd: str | None = None, files: list[str] | None = None, project_name: str | None = None,
+         profile: list[str] | None = None, stack: str = DEFAULT_STACK,
+         provider: Provider | None = None, region: str | None = None,
+         allow_new_account: bool = False) -> ProjectRef:
+    from launchdeck.paths import project_dir
+    from launchdeck.tools.project import ProjectRef
+
+    return ProjectRef(working_directory=str(project_dir(cwd)) if cwd else ".",
+                      compose_files=tuple(files or ()), project_name=project_name,
+                      profiles=tuple(profile or ()),
+                      provider=provider.value if provider else None, stack=check_stack(stack),
+                      region=region, allow_new_account=allow_new_account)
+
+
+def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run a command's async body: its one event loop."""
+    import anyio
+
+    return anyio.run(functools.partial(fn, *args, **kwargs))
 
 
 def _version(value: bool) -> None:
@@ -124,86 +201,53 @@ def _root(
 
 
 @compose_app.command("config")
+@targeted()
 def compose_config(
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    profile: Profiles = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
+    ref: ProjectRef,
     output: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
         OutputFormat.yaml
     ),
 ) -> None:
     """Print the normalised project, then what would stop it deploying to the provider."""
-    from launchdeck.compose import has_errors, required_config, validate
+    from launchdeck.tools.check import check
 
-    ref = _ref(files, cwd, project_name, profile, provider, stack, region)
     loaded = ref.load()
-    target = ref.provider_name
     data = loaded.project.to_compose()
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(_yaml(data))
-    findings = validate(loaded, target)
+    result = check(ref, loaded)
     console = _stderr()
-    for finding in findings:
+    for finding in result.findings:
         color = "red" if finding.severity == "error" else "yellow"
         where = f"{finding.file}:{finding.line}" if finding.line else finding.file
         console.print(f"[{color}]{finding.severity}[/] "
                       + escape(f"{where}: {finding.field}: {finding.message}")
                       + "\n  [dim]fix:[/] " + escape(finding.fix), highlight=False)
-    names = required_config(loaded)
-    if names:
-        console.print(f"config: the project reads {', '.join(names)} from the {target} "
-                      f"config store (`launchdeck config set NAME`)", highlight=False)
-    if has_errors(findings):
-        errors = sum(f.severity == "error" for f in findings)
-        console.print(f"[red]{errors} error(s): the project cannot deploy to {target} "
-                      "as written.[/]", highlight=False)
+    if result.config:
+        console.print(f"config: the project reads {', '.join(result.config)} from the "
+                      f"{result.provider} config store (`launchdeck config set NAME`)",
+                      highlight=False)
+    if not result.ok:
+        console.print(f"[red]{result.errors} error(s): the project cannot deploy to "
+                      f"{result.provider} as written.[/]", highlight=False)
         raise typer.Exit(1)
 
 
-def _ref(files: list[str] | None, cwd: str | None, project_name: str | None,
-         profile: list[str] | None, provider: Provider | None, stack: str,
-         region: str | None = None, allow_new_account: bool = False) -> ProjectRef:
-    from launchdeck.paths import project_dir
-    from launchdeck.tools.project import ProjectRef
-
-    return ProjectRef(working_directory=str(project_dir(cwd)) if cwd else ".",
-                      compose_files=tuple(files or ()), project_name=project_name,
-                      profiles=tuple(profile or ()),
-                      provider=provider.value if provider else None, stack=check_stack(stack),
-                      region=region, allow_new_account=allow_new_account)
-
-
-def _announce(ref: ProjectRef) -> None:
+async def _announce(ref: ProjectRef) -> None:
     """Name the target before acting on it (and what overrode the stack's settings)."""
-    identity = _run(ref.identity)
+    line = await ref.line()
     console = _stderr()
-    console.print(f"target: {identity.describe()} (stack {ref.stack})", highlight=False,
-                  markup=False)
+    console.print(f"target: {line} (stack {ref.stack})", highlight=False, markup=False)
     for note in ref.notes():
         console.print(f"note: {note}", highlight=False, markup=False)
 
 
-def _run(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    import anyio
-
-    return anyio.run(lambda: fn(*args, **kwargs))
-
-
 @compose_app.command("up")
+@targeted(allow_new_account=True)
 def compose_up(
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    profile: Profiles = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
+    ref: ProjectRef,
     detach: Annotated[bool, typer.Option("-d", "--detach",
                                          help="Return once deployed instead of following logs.")]
     = False,
@@ -216,24 +260,34 @@ def compose_up(
     network: NetworkOption = Network.default,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change (as "
                                           "`compose plan` does) and change nothing.")] = False,
-    allow_new_account: AllowNewAccount = False,
     output: Annotated[OutputFormat | None, typer.Option(
         "--format", help="json: the plan (--dry-run) or the deploy's result on stdout, for "
                          "programs (implies --detach).")] = None,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
+    if dry_run:
+        _run(_plan, ref, force=force, network=network, output=output)
+        return
+    following: list[bool] = []
+    try:
+        _run(_up, ref, detach=detach, wait_timeout=wait_timeout, force=force, network=network,
+             output=output, following=following)
+    except KeyboardInterrupt:
+        if not following:
+            raise
+        _stderr().print("stopped following logs", highlight=False)
+
+
+async def _up(ref: ProjectRef, *, detach: bool, wait_timeout: float, force: bool,
+              network: Network, output: OutputFormat | None, following: list[bool]) -> None:
     from launchdeck.progress import Progress
     from launchdeck.tools.deploy import deploy
 
-    ref = _ref(files, cwd, project_name, profile, provider, stack, region, allow_new_account)
-    if dry_run:
-        _plan(ref, force=force, network=network, output=output)
-        return
-    _announce(ref)
+    await _announce(ref)
     console = _stderr()
     with Progress(console) as progress:
-        result = _run(deploy, ref, wait_seconds=wait_timeout, force=force, network=network.value,
-                      sink=progress)
+        result = await deploy(ref, wait_seconds=wait_timeout, force=force, network=network.value,
+                              sink=progress)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         detach = True
@@ -254,36 +308,31 @@ def compose_up(
     if not detach:
         console.print("following logs; Ctrl-C stops following (services keep running, "
                       "`launchdeck compose down` removes them)", highlight=False)
-        _follow(ref, [], None, 0)
+        following.append(True)
+        await _follow(ref, [], None, 0)
 
 
 @compose_app.command("plan")
+@targeted()
 def compose_plan(
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    profile: Profiles = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
+    ref: ProjectRef,
     force: Annotated[bool, typer.Option("--build", "--force",
                                         help="Plan as if every service were to be rebuilt and "
                                              "recreated.")] = False,
     network: NetworkOption = Network.default,
-    output: Annotated[OutputFormat | None, typer.Option("--format",
-                                                        help="json for programs.")] = None,
+    output: JsonFormat = None,
 ) -> None:
     """Print what a deploy would change, unit by unit, and why; change nothing."""
-    _plan(_ref(files, cwd, project_name, profile, provider, stack, region), force=force, network=network,
-          output=output)
+    _run(_plan, ref, force=force, network=network, output=output)
 
 
-def _plan(ref: ProjectRef, *, force: bool, network: Network, output: OutputFormat | None) -> None:
+async def _plan(ref: ProjectRef, *, force: bool, network: Network,
+                output: OutputFormat | None) -> None:
     from launchdeck.tools.deploy import plan
 
     if output is not OutputFormat.json:
-        _announce(ref)
-    result = _run(plan, ref, force=force, network=network.value)
+        await _announce(ref)
+    result = await plan(ref, force=force, network=network.value)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -312,27 +361,23 @@ def _print_changes(changes: list[ChangeSummary], *, everything: bool = False) ->
 
 
 @compose_app.command("down")
+@targeted(allow_new_account=True)
 def compose_down(
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    profile: Profiles = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
+    ref: ProjectRef,
     volumes: Annotated[bool, typer.Option("-v", "--volumes",
                                           help="Also delete the data volumes of managed stores "
                                                "and named volumes.")] = False,
-    allow_new_account: AllowNewAccount = False,
-    output: Annotated[OutputFormat | None, typer.Option("--format",
-                                                        help="json for programs.")] = None,
+    output: JsonFormat = None,
 ) -> None:
     """Remove the project's containers and network (data volumes are kept unless -v)."""
+    _run(_down, ref, volumes=volumes, output=output)
+
+
+async def _down(ref: ProjectRef, *, volumes: bool, output: OutputFormat | None) -> None:
     from launchdeck.tools.destroy import destroy
 
-    ref = _ref(files, cwd, project_name, profile, provider, stack, region, allow_new_account)
-    _announce(ref)
-    result = _run(destroy, ref, volumes=volumes)
+    await _announce(ref)
+    result = await destroy(ref, volumes=volumes)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -343,29 +388,24 @@ def compose_down(
         console.print(f"nothing to remove for {result.project} ({result.stack})", highlight=False)
     if result.kept:
         console.print(f"kept: {', '.join(result.kept)}"
-                      + (" (--volumes deletes the volumes)" if result.provider == "local" else ""),
+                      + (" (--volumes deletes the volumes)"
+                         if provider_description(result.provider).volumes_kept else ""),
                       highlight=False)
 
 
 @compose_app.command("ps")
-def compose_ps(
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    profile: Profiles = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
-    output: Annotated[OutputFormat | None, typer.Option("--format",
-                                                        help="json for programs.")] = None,
-) -> None:
+@targeted()
+def compose_ps(ref: ProjectRef, output: JsonFormat = None) -> None:
     """List every service with its state, replicas, health and endpoints."""
+    _run(_ps, ref, output=output)
+
+
+async def _ps(ref: ProjectRef, *, output: OutputFormat | None) -> None:
     from launchdeck.tools.ps import ps
 
-    ref = _ref(files, cwd, project_name, profile, provider, stack, region)
     if output is not OutputFormat.json:
-        _announce(ref)
-    result = _run(ps, ref)
+        await _announce(ref)
+    result = await ps(ref)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
@@ -381,15 +421,11 @@ def _print_services(services: list[ServiceStatus]) -> None:
 
 
 @app.command("logs")
+@targeted(profiles=False)
 def logs_command(
+    ref: ProjectRef,
     services: Annotated[list[str] | None, typer.Argument(metavar="[SERVICE]...",
                                                          help="Only these services.")] = None,
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep printing new lines.")] = False,
     since: Annotated[str | None, typer.Option("--since", metavar="TIME",
                                               help="RFC 3339 time or a duration (10m).")] = None,
@@ -399,33 +435,38 @@ def logs_command(
                                              help="Only the last N lines.")] = None,
 ) -> None:
     """Print what the services wrote, merged in time order, each line prefixed by its service."""
+    if follow and until:
+        raise _usage("--until cannot be used with --follow")
+    try:
+        _run(_logs, ref, services=services or [], follow=follow, since=since, until=until,
+             tail=tail)
+    except KeyboardInterrupt:
+        if not follow:
+            raise
+        _stderr().print("stopped following logs", highlight=False)
+
+
+async def _logs(ref: ProjectRef, *, services: list[str], follow: bool, since: str | None,
+                until: str | None, tail: int | None) -> None:
     from launchdeck.tools.logs import logs
 
-    ref = _ref(files, cwd, project_name, None, provider, stack, region)
-    _announce(ref)
+    await _announce(ref)
     if follow:
-        if until:
-            raise _usage("--until cannot be used with --follow")
-        _follow(ref, services or [], since, tail)
+        await _follow(ref, services, since, tail)
         return
-    result = _run(logs, ref, services=services or [], since=since, until=until, tail=tail)
+    result = await logs(ref, services=services, since=since, until=until, tail=tail)
     width = max((len(line.service) for line in result.lines), default=0)
     for line in result.lines:
         sys.stdout.write(f"{line.service.ljust(width)} | {line.text}\n")
 
 
-def _follow(ref: ProjectRef, services: list[str], since: str | None, tail: int | None) -> None:
+async def _follow(ref: ProjectRef, services: list[str], since: str | None,
+                  tail: int | None) -> None:
     from launchdeck.tools.logs import follow
 
-    async def stream() -> None:
-        async for line in follow(ref, services=services, since=since, tail=tail):
-            sys.stdout.write(f"{line.service} | {line.text}\n")
-            sys.stdout.flush()
-
-    try:
-        _run(stream)
-    except KeyboardInterrupt:
-        _stderr().print("stopped following logs", highlight=False)
+    async for line in follow(ref, services=services, since=since, tail=tail):
+        sys.stdout.write(f"{line.service} | {line.text}\n")
+        sys.stdout.flush()
 
 
 def _usage(message: str) -> LaunchdeckError:
@@ -435,20 +476,15 @@ def _usage(message: str) -> LaunchdeckError:
 
 
 @config_app.command("set")
+@targeted(profiles=False)
 def config_set(
+    ref: ProjectRef,
     name: Annotated[str, typer.Argument(help="Config name, e.g. DATABASE_PASSWORD.")],
     random: Annotated[bool, typer.Option("--random", help="Generate a strong random value.")]
     = False,
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Set a config value: typed at a hidden prompt, read from stdin, or --random."""
     from launchdeck.tools.config import check_name, random_value
-    from launchdeck.tools.config import config_set as set_value
 
     check_name(name)
     if random:
@@ -457,9 +493,14 @@ def config_set(
         value = typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True)
     else:
         value = sys.stdin.read().rstrip("\r\n")
-    ref = _ref(files, cwd, project_name, None, provider, stack, region)
-    _announce(ref)
-    result = _run(set_value, ref, name, value)
+    _run(_config_set, ref, name, value)
+
+
+async def _config_set(ref: ProjectRef, name: str, value: str) -> None:
+    from launchdeck.tools.config import config_set as set_value
+
+    await _announce(ref)
+    result = await set_value(ref, name, value)
     console = _stderr()
     console.print(f"set {name} for {result.project} ({result.stack}, {result.provider})",
                   highlight=False)
@@ -468,20 +509,17 @@ def config_set(
 
 
 @config_app.command("ls")
-def config_ls(
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
-) -> None:
+@targeted(profiles=False)
+def config_ls(ref: ProjectRef) -> None:
     """List the names of the config values that are set (never the values)."""
+    _run(_config_ls, ref)
+
+
+async def _config_ls(ref: ProjectRef) -> None:
     from launchdeck.tools.config import config_list
 
-    ref = _ref(files, cwd, project_name, None, provider, stack, region)
-    _announce(ref)
-    result = _run(config_list, ref)
+    await _announce(ref)
+    result = await config_list(ref)
     for name in result.names:
         sys.stdout.write(name + "\n")
     if result.missing:
@@ -490,37 +528,30 @@ def config_ls(
 
 
 @config_app.command("rm")
+@targeted(profiles=False)
 def config_rm(
+    ref: ProjectRef,
     name: Annotated[str, typer.Argument(help="Config name.")],
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
 ) -> None:
     """Delete a config value."""
+    _run(_config_rm, ref, name)
+
+
+async def _config_rm(ref: ProjectRef, name: str) -> None:
     from launchdeck.tools.config import config_delete
 
-    ref = _ref(files, cwd, project_name, None, provider, stack, region)
-    _announce(ref)
-    result = _run(config_delete, ref, name)
+    await _announce(ref)
+    result = await config_delete(ref, name)
     _stderr().print(f"removed {name} from {result.project} ({result.stack})", highlight=False)
 
 
 @app.command("whoami")
-def whoami_command(
-    cwd: Cwd = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
-    output: Annotated[OutputFormat | None, typer.Option("--format",
-                                                        help="json for programs.")] = None,
-) -> None:
+@targeted(files=False, profiles=False)
+def whoami_command(ref: ProjectRef, output: JsonFormat = None) -> None:
     """Print the target commands would act on: account, caller, region, credentials."""
     from launchdeck.tools.whoami import whoami
 
-    result = _run(whoami, _ref(None, cwd, None, None, provider, stack, region))
+    result = _run(whoami, ref)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -611,8 +642,7 @@ def generate_command(
                                                       "template as it is.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty "
                                                                 "folder.")] = False,
-    output: Annotated[OutputFormat | None, typer.Option("--format",
-                                                        help="json for programs.")] = None,
+    output: JsonFormat = None,
 ) -> None:
     """Scaffold a deployable compose project (an LLM writes it when ANTHROPIC_API_KEY is set)."""
     from launchdeck.ai import generate as gen
@@ -672,26 +702,20 @@ def _guided(model: str | None) -> tuple[str, str, str | None, str, Callable[[str
 
 
 @app.command("debug")
+@targeted(profiles=False)
 def debug_command(
+    ref: ProjectRef,
     service: Annotated[str | None, typer.Argument(metavar="[SERVICE]",
                                                   help="Only this service.")] = None,
     deployment: Annotated[str | None, typer.Option("--deployment", metavar="ID",
                                                    help="Only this deployment.")] = None,
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    stack: Stack = DEFAULT_STACK,
-    provider: ProviderOption = None,
-    region: RegionOption = None,
-    output: Annotated[OutputFormat | None, typer.Option("--format",
-                                                        help="json for programs.")] = None,
+    output: JsonFormat = None,
 ) -> None:
     """Explain why services failed: cause, evidence and fix (with an LLM when one is set)."""
     from launchdeck.ai.llm import from_environment
     from launchdeck.tools.debug import debug
 
-    result = _run(debug, _ref(files, cwd, project_name, None, provider, stack, region),
-                  deployment=deployment, service=service, llm=from_environment())
+    result = _run(debug, ref, deployment=deployment, service=service, llm=from_environment())
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
@@ -724,7 +748,7 @@ def portal_command(
 
     on_disk = OnDisk(cwd or ".", tuple(files or ()), project_name, tuple(profile or ())) \
         if cwd or files or project_name else None
-    chosen = [p.value for p in providers] if providers else ["local"]
+    chosen = [p.value for p in providers] if providers else [default_provider()]
     catalog = Catalog(list(dict.fromkeys(chosen)), check_stack(stack), on_disk)
     bound = bind(port)
 
@@ -745,12 +769,9 @@ def portal_command(
 
 
 @app.command("estimate")
+@targeted(stack=False, region=False)
 def estimate_command(
-    files: Files = None,
-    cwd: Cwd = None,
-    project_name: ProjectName = None,
-    profile: Profiles = None,
-    provider: ProviderOption = None,
+    ref: ProjectRef,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="Region to "
                                                "price (default: AWS_REGION / GCP_REGION, else "
                                                "the stack's, else us-east-1 / us-central1).")] = None,
@@ -758,20 +779,21 @@ def estimate_command(
                                          help="Hours a month everything runs.")] = 730,
     traffic_gb: Annotated[float, typer.Option("--traffic-gb", min=0, help="GB a month served to "
                                               "the internet.")] = 10,
-    output: Annotated[OutputFormat | None, typer.Option("--format",
-                                                        help="json for programs.")] = None,
+    output: JsonFormat = None,
 ) -> None:
     """Estimate the project's monthly cost on a cloud, per service, offline from list prices."""
     from launchdeck.tools.estimate import Assumptions, estimate, render
 
-    result = _run(estimate, _ref(files, cwd, project_name, profile, provider, DEFAULT_STACK),
-                  region=region, assumptions=Assumptions(hours_per_month=hours, egress_gb=traffic_gb))
+    result = _run(estimate, ref, region=region,
+                  assumptions=Assumptions(hours_per_month=hours, egress_gb=traffic_gb))
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return
     sys.stdout.write(render(result) + "\n")
-    if result.provider == "local":
-        _stderr().print("estimate a cloud with --provider aws or --provider gcp", highlight=False)
+    if result.region is None:
+        priced = [n for n in provider_names() if provider_description(n).prices]
+        _stderr().print("estimate a cloud with " + " or ".join(f"--provider {n}" for n in priced),
+                        highlight=False)
 
 
 ci_app = typer.Typer(help="Run as a CI step (the GitHub Action's entry point).",
@@ -875,8 +897,8 @@ def command(action: Action) -> str:
             words.append(str(args.pop(positional)))
     if args.pop("random", False):
         words.append("--random")
-    provider, stack = args.pop("provider", "local"), args.pop("stack", DEFAULT_STACK)
-    if provider != "local":
+    provider, stack = args.pop("provider", default_provider()), args.pop("stack", DEFAULT_STACK)
+    if provider != default_provider():
         words.append(f"--provider {provider}")
     if stack != DEFAULT_STACK:
         words.append(f"--stack {stack}")

@@ -1,6 +1,6 @@
 """Stacks that remember their target: a small file per stack in the project, kept with the code.
 
-``.launchdeck/<stack>`` holds the stack's provider, region and (AWS) profile as
+``.launchdeck/<stack>`` holds the stack's provider, region and credentials profile as
 ``KEY=value`` lines, and after the first deploy the account or project it deployed to. No
 secret goes in it. Every command that names the stack reads it; flags and the environment
 override it, and the target line says so. A deploy or destroy whose credentials reach
@@ -32,7 +32,7 @@ class Stack:
     region: str | None = None
     profile: str | None = None
     account: str | None = None
-    """The account (AWS) or project (GCP) the stack deployed to; set by its first deploy."""
+    """The account (or project) the stack deployed to; set by its first deploy."""
     path: Path | None = None
 
 
@@ -110,6 +110,8 @@ def resolve(project_dir: str | Path, stack: str, *, provider: str | None = None,
             region: str | None = None, profile: str | None = None) -> Settings:
     """The provider, region and profile a command uses for ``stack``: flags, else the
     environment, else the stack's file, else the defaults."""
+    from launchdeck.providers import default, description
+
     found = read(project_dir, stack)
     notes = []
 
@@ -123,19 +125,17 @@ def resolve(project_dir: str | Path, stack: str, *, provider: str | None = None,
         return chosen
 
     chosen_provider = pick("provider", provider, os.environ.get("LAUNCHDECK_PROVIDER"),
-                           "provider") or "local"
-    chosen_region = pick("region", region, _env_region(chosen_provider), "region")
-    chosen_profile = pick("profile", profile, os.environ.get("AWS_PROFILE"), "profile") \
-        if chosen_provider == "aws" else None
+                           "provider") or default()
+    described = description(chosen_provider)
+    chosen_region = pick("region", region, _env(described.region_variables), "region")
+    chosen_profile = pick("profile", profile, _env((described.profile_variable,)), "profile") \
+        if described.profile_variable else None
     return Settings(chosen_provider, chosen_region, chosen_profile, found, tuple(notes))
 
 
-def _env_region(provider: str) -> str | None:
-    if provider == "aws":
-        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if provider == "gcp":
-        return os.environ.get("GCP_REGION")
-    return None
+def _env(variables: tuple[str | None, ...]) -> str | None:
+    """The first of ``variables`` set in the environment."""
+    return next((os.environ[v] for v in variables if v and os.environ.get(v)), None)
 
 
 def check_account(stack: Stack | None, account: str | None) -> None:

@@ -53,8 +53,8 @@ def test_config_values_are_stored_in_process_as_config_set_stores_them(tmp_path:
     runner, err = Runner({}, io.StringIO()), io.StringIO()
     checked = _check(inputs, runner)
     assert checked is not None
-    assert _set_config(*checked, {"CERT": "line-one-aaaa\nline-two-bbbb\n", "TOKEN": "tok-cccc"},
-                       runner, err)
+    assert anyio.run(_set_config, *checked,
+                     {"CERT": "line-one-aaaa\nline-two-bbbb\n", "TOKEN": "tok-cccc"}, runner, err)
     stored = anyio.run(LocalProvider().config_store(name, "dev").values, ["CERT", "TOKEN"])
     assert stored == {"CERT": "line-one-aaaa\nline-two-bbbb", "TOKEN": "tok-cccc"}
     assert err.getvalue() == f"set CERT for {name} (dev, local)\nset TOKEN for {name} (dev, local)\n"

@@ -168,6 +168,7 @@ def check(files: list[GeneratedFile]) -> list[str]:
         root = Path(tmp) / "project"
         _write_tree(root, files)
         try:
+            from launchdeck import providers
             from launchdeck.compose import load, validate
 
             loaded = load(cwd=root, os_environ={})
@@ -183,8 +184,10 @@ def check(files: list[GeneratedFile]) -> list[str]:
                 if service.healthcheck is None or service.healthcheck.disabled:
                     problems.append(f"service {name}: ingress port {port.target} has no "
                                     "healthcheck")
+        cloud = next(n for n in providers.names() if providers.description(n).cloud)
         problems += [f"{f.file}:{f.line}: {f.field}: {f.message} (fix: {f.fix})"
-                     for f in validate(loaded, "aws") if f.severity == "error"]
+                     for f in validate(loaded, cloud, providers.capabilities(cloud))
+                     if f.severity == "error"]
     return problems
 
 

@@ -1,7 +1,7 @@
 """One way to ask a language model, whichever is there: the Anthropic API, or none.
 
 The third backend, the MCP client's own model, is reached through MCP sampling by the server
-(launchdeck/server/app.py), because there the request is made by the protocol, not by us.
+(launchdeck/server/sample.py), because there the request is made by the protocol, not by us.
 Every AI tool works without any model; a model only adds to what the detectors found.
 """
 

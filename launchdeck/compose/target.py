@@ -1,4 +1,6 @@
-"""What a deployment target can run, as validation needs to know it (providers declare it)."""
+"""What a deployment target is, as the layers above providers need to know it: what it can
+run (validation reads it) and how front ends speak of it. Each provider package declares both,
+readable without importing any SDK, so nothing above providers/ names a provider."""
 
 from __future__ import annotations
 
@@ -19,3 +21,37 @@ class Capabilities:
     domains: bool
     """domainname gets a certificate and a DNS record."""
 
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """What front ends say about a target and which of its settings they read; none of them
+    asks for a provider by name."""
+
+    name: str
+    """The provider's name in the registry (the --provider value)."""
+    title: str
+    """What it is, in a sentence: "local Docker Engine", "AWS"."""
+    capabilities: Capabilities
+    account: str | None = None
+    """What the target calls the account it deploys to ("account", "project"); None for a
+    target with no account, which is named by its endpoint and never pinned in a stack file."""
+    region_variables: tuple[str, ...] = ()
+    """Environment variables that choose the region, strongest first; empty: no regions."""
+    default_region: str | None = None
+    """The region priced when none is given or in force."""
+    profile_variable: str | None = None
+    """The environment variable naming a credentials profile; None: it takes no profile."""
+    volumes_kept: bool = False
+    """A destroy keeps named volumes unless asked to delete them too."""
+    prices: str | None = None
+    """Its price table (launchdeck/prices/<prices>.json); None: it costs nothing to run on."""
+    lists_records: bool = False
+    """It can list every deployment record it keeps (the portal shows them all)."""
+
+    @property
+    def cloud(self) -> bool:
+        return self.capabilities.cloud
+
+    @property
+    def regions(self) -> bool:
+        return bool(self.region_variables)

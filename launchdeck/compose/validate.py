@@ -89,15 +89,10 @@ class _Check:
         self.add(Severity.WARNING, path, message, fix)
 
 
-def validate(loaded: Loaded, provider: str = "local",
-             capabilities: Capabilities | None = None) -> list[Finding]:
-    """Every finding for deploying ``loaded`` to ``provider``, which can do what
-    ``capabilities`` says (by default, what the provider registry says it can), in file and
-    line order."""
-    if capabilities is None:
-        from launchdeck.providers import capabilities as registered
-
-        capabilities = registered(provider)
+def validate(loaded: Loaded, provider: str, capabilities: Capabilities) -> list[Finding]:
+    """Every finding for deploying ``loaded`` to the target named ``provider`` (in messages),
+    which can do what ``capabilities`` says (its caller reads them from the provider's
+    package), in file and line order."""
     check = _Check(loaded, provider, capabilities)
     for name, service in loaded.project.services.items():
         base = ("services", name)

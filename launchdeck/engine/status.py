@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from launchdeck.engine.events import State
 from launchdeck.engine.plan import Action
+
+if TYPE_CHECKING:
+    from launchdeck.compose.target import Description
 
 
 class Target(BaseModel):
@@ -22,12 +26,12 @@ class Target(BaseModel):
     credentials: str | None = None
     """Where the credentials came from (a profile, the environment, SSO, an instance role)."""
 
-    def describe(self) -> str:
-        """One line naming the target, as the CLI prints it first and MCP results carry it."""
-        if self.provider == "local":
-            return f"local Docker Engine at {self.account} ({self.credentials})"
-        words = [self.provider, "project" if self.provider == "gcp" else "account",
-                 self.account or "?"]
+    def describe(self, description: Description) -> str:
+        """One line naming the target, as the CLI prints it first and MCP results carry it, in
+        the words of its provider's ``description``."""
+        if description.account is None:
+            return f"{description.title} at {self.account} ({self.credentials})"
+        words = [self.provider, description.account, self.account or "?"]
         if self.principal:
             words.append(f"as {self.principal}")
         if self.region:

@@ -1,7 +1,8 @@
 """A local web page, and the same view inside an assistant, to watch deployments as they run.
 
-Everything it shows is read through the engine and the tools (ps with the record fallback,
-the deployment record, logs, debug_failure, the plan), never from a provider directly:
+Everything it shows is read through the tools (ps with the record fallback, the deployment
+record, logs, debug_failure, the plan; tools/deployment.py for a target known only by its
+record), never from the engine or a provider's own code:
 
     catalog.py   the (provider, project, stack) targets it knows: deployment records, and the
                  project on disk it was started with

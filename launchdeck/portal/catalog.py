@@ -1,9 +1,10 @@
 """Which deployment targets the portal shows: every deployment record a provider can list, and
 the project on disk the portal was started with.
 
-The engine's ``Records`` read and write the record of one (project, stack); the portal does not
-list them through a provider's blobs yet: the local provider lists the records it keeps
-(``LocalProvider.recorded``), other providers list nothing; their project on disk is still shown.
+The engine's ``Records`` read and write the record of one (project, stack) on a target's blobs;
+a provider whose description says it lists its records is asked for them
+(``tools.deployment.recorded``). Other providers list nothing yet; their project on disk is
+still shown.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -21,10 +22,13 @@ from launchdeck.tools.project import ProjectRef
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.providers.base import Provider
-    from launchdeck.providers.local.provider import LocalProvider
 
-LISTED = ("local",)
-"""Providers whose deployment records the portal can list."""
+
+def listed(provider: str) -> bool:
+    """The portal can list the deployment records of ``provider``."""
+    from launchdeck.providers import description
+
+    return description(provider).lists_records
 
 
 class Target(BaseModel):
@@ -102,9 +106,11 @@ class Catalog:
     def recorded(self, provider: str) -> list[tuple[str, str, datetime]]:
         """(project, stack, written at) of each record ``provider`` keeps, sorted; empty for a
         provider whose records cannot be listed."""
-        if provider not in LISTED:
+        from launchdeck.tools.deployment import recorded
+
+        if not listed(provider):
             return []
-        return cast("LocalProvider", self.provider(provider)).recorded()
+        return recorded(self.provider(provider))
 
     def targets(self) -> list[Target]:
         """The project on disk on each chosen provider first, then every recorded target."""

@@ -1,8 +1,8 @@
-"""What the portal shows of one target, read through the engine and the tools, with every
-config value scrubbed out.
+"""What the portal shows of one target, read through the tools, with every config value
+scrubbed out.
 
-ps comes from the engine (what runs, with the record's fallback for failed builds), the last
-deployment from the record, the timeline from the portal's own watch, logs from the engine's
+ps and the last deployment come from the deployment tools (what runs, with the record's
+fallback for failed builds), the timeline from the portal's own watch, logs from their
 follow with the logs tool's filters, the plan and the diagnosis from their tools. A target
 known only by its record (no compose files at hand) is read with a project made from the
 record's service names. Config values never leave: the page gets their names and whether
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, Field
 
 from launchdeck import redact
-from launchdeck.engine.records import Records
 from launchdeck.engine.status import ChangeSummary, DeployRecord, LogLine, ServiceStatus
 from launchdeck.errors import LaunchdeckError, UnknownService, UsageError
 from launchdeck.portal.catalog import Catalog, Target
@@ -106,10 +105,10 @@ def scrub(model: M, secrets: Sequence[str]) -> M:
 
 
 def listing(catalog: Catalog) -> Listing:
-    from launchdeck.portal.catalog import LISTED
+    from launchdeck.portal.catalog import listed
 
     return Listing(targets=catalog.targets(), project_on_disk=catalog.project_name,
-                   unlisted=[p for p in catalog.providers if p not in LISTED])
+                   unlisted=[p for p in catalog.providers if not listed(p)])
 
 
 def on_disk(catalog: Catalog, target: Target) -> Project | None:
@@ -134,18 +133,18 @@ def project_of(catalog: Catalog, target: Target, record: DeployRecord | None) ->
 
 async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target) -> View:
     """Where every service of ``target`` stands, its last deployment, and the portal's timeline."""
-    from launchdeck.engine import ps
+    from launchdeck.tools import deployment
 
     problems: list[str] = []
     provider = catalog.provider(target.provider)
     record = None
     try:
-        record = await Records(provider.blobs(), target.project, target.stack).read()
+        record = await deployment.record(provider, target.project, target.stack)
     except LaunchdeckError as exc:
         problems.append(str(exc))
     try:
-        services = await ps.ps(provider, project_of(catalog, target, record), target.stack,
-                               record=record)
+        services = await deployment.services(provider, project_of(catalog, target, record),
+                                             target.stack, record)
     except LaunchdeckError as exc:
         problems.append(str(exc))
         services = list(record.result.services) if record else []
@@ -216,23 +215,22 @@ async def logs(catalog: Catalog, secrets: Secrets, target: Target, *, services: 
                interval: float | None = None) -> AsyncIterator[LogLine]:
     """What the services print, followed: the last lines first (or those since ``since``),
     then each new one; with the logs tool's filters."""
-    from launchdeck.engine import logs as engine
-    from launchdeck.providers.base import LogQuery
+    from launchdeck.tools import deployment
     from launchdeck.tools.logs import parse_time
 
     provider = catalog.provider(target.provider)
     project = on_disk(catalog, target)  # else the record's services
     if project is None:
         project = project_of(catalog, target,
-                             await Records(provider.blobs(), target.project, target.stack).read())
+                             await deployment.record(provider, target.project, target.stack))
     known = list(project.services)
     for name in services:
         if name not in known:
             raise UnknownService(name, known)
     start = parse_time(since)
-    query = LogQuery(services=tuple(services), since=start, tail=None if start else LOG_TAIL)
-    async for line in engine.follow(provider, target.project, target.stack, query,
-                                    interval=interval):
+    async for line in deployment.follow(provider, target.project, target.stack,
+                                        services=services, since=start,
+                                        tail=None if start else LOG_TAIL, interval=interval):
         if contains and contains not in line.text:
             continue
         yield scrub(line, await _values(secrets, target))

@@ -105,8 +105,7 @@ class Watch:
 
     async def destroy(self, target: Target, *, volumes: bool = False) -> DestroyResult:
         """Remove everything the target owns (data volumes only with ``volumes``)."""
-        from launchdeck.engine import destroy as engine
-        from launchdeck.tools.destroy import DestroyResult
+        from launchdeck.tools.deployment import remove
 
         timeline = Timeline("destroy", None)
         self.timelines[target.key] = timeline
@@ -117,13 +116,11 @@ class Watch:
 
         provider = self.catalog.provider(target.provider)
         try:
-            teardown = await engine.destroy(provider, target.project, target.stack, volumes=volumes,
-                                            sink=listen)
+            return await remove(provider, target.project, target.stack, volumes=volumes,
+                                sink=listen)
         except Exception as exc:
             timeline.error = str(exc)
             raise
         finally:
             timeline.finished = True
             self.changed(target.key)
-        return DestroyResult(project=target.project, stack=target.stack, provider=provider.name,
-                             removed=teardown.removed, kept=teardown.kept)

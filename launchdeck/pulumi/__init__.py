@@ -6,7 +6,7 @@
     db = Postgres("db")                                    # password: config POSTGRES_PASSWORD
     app = Service("app", build="./app", ports=[{"target": 8080, "mode": "ingress"}],
                   environment={"API_KEY": None}, deploy={"replicas": 2}, depends_on=[db])
-    seed = Project("seed", services=[app, db], provider="local")
+    seed = Project("seed", services=[app, db])        # the default provider; or provider=...
     pulumi.export("endpoints", seed.endpoints)
 
 Needs the ``pulumi`` extra (``pip install launchdeck[pulumi]``).

@@ -20,6 +20,7 @@ import pulumi
 from launchdeck.compose.load import normalize_project_name
 from launchdeck.errors import LaunchdeckError
 from launchdeck.identity import check_provider, check_stack
+from launchdeck.providers import default
 from launchdeck.pulumi import document, spec
 from launchdeck.pulumi.errors import ProgramError
 from launchdeck.pulumi.provider import Deployment
@@ -128,9 +129,9 @@ class Redis(Service):
 
 
 class Project(pulumi.ComponentResource):
-    """A launchdeck project deployed to one provider (``local``, ``aws``; ``gcp`` when it
-    lands) and stack (by default the Pulumi stack's name): either ``services`` declared in
-    code or a ``compose`` file (or several, merged as compose merges them)."""
+    """A launchdeck project deployed to one provider (by default the registry's first) and
+    stack (by default the Pulumi stack's name): either ``services`` declared in code or a
+    ``compose`` file (or several, merged as compose merges them)."""
 
     services: dict[str, Service]
     """Each service by its compose name."""
@@ -139,13 +140,13 @@ class Project(pulumi.ComponentResource):
     deployment: Deployment
 
     def __init__(self, resource_name: str, *, services: Sequence[Service] | None = None,
-                 compose: str | Sequence[str] | None = None, provider: str = "local",
+                 compose: str | Sequence[str] | None = None, provider: str | None = None,
                  stack: str | None = None, project_name: str | None = None,
                  profiles: Sequence[str] = (), wait_timeout: float = 300.0,
                  network: Literal["default", "dedicated"] = "default", delete_data: bool = False,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("launchdeck:index:Project", resource_name, None, opts)
-        provider = _ours(check_provider, provider)
+        provider = _ours(check_provider, provider or default())
         stack = _ours(check_stack, stack or pulumi.get_stack())
         if network not in ("default", "dedicated"):
             raise ProgramError(f"unknown network {network!r}", hint="Use default or dedicated.")

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launchdeck.compose.load import Loaded, load
-from launchdeck.compose.validate import Finding, Severity, required_config, validate
+from launchdeck.compose.validate import Finding, Severity, required_config
 from launchdeck.errors import ComposeError, LaunchdeckError, Problem
 from launchdeck.pulumi.errors import ProgramError
 from launchdeck.pulumi.spec import JSON
+from launchdeck.tools.check import findings as check
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def prepare(loaded: Loaded, provider: str, *, located: bool) -> Prepared:
     """Check ``loaded`` for ``provider``: raise ProgramError listing every error finding
     (with its file and line when ``located``, else its path), keep the warnings."""
     project = loaded.project
-    findings = validate(loaded, provider)
+    findings = check(loaded, provider)
     errors = [f for f in findings if f.severity is Severity.ERROR]
     if errors:
         raise ProgramError(

@@ -1,7 +1,8 @@
-"""The Pulumi dynamic provider that deploys a launchdeck project through launchdeck's engine.
+"""The Pulumi dynamic provider that deploys a launchdeck project through launchdeck's tools.
 
 Pulumi keeps one ``Deployment`` resource per project; its provider answers each of Pulumi's
-questions with the engine, on the launchdeck provider the program names (from the registry):
+questions with the tools (deploy, config, deployment), on the launchdeck provider the program
+names (from the registry):
 
     check    the config values the project reads, from the stack's config (Pulumi hands it to
              ``configure``): each must be there; their digests join the inputs, never a value
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import pulumi
@@ -39,15 +40,11 @@ from pulumi.dynamic import (
 from pulumi.dynamic.config import Config
 from pydantic import BaseModel, ConfigDict
 
-from launchdeck.engine.events import discard
 from launchdeck.engine.plan import Action, config_digest
 from launchdeck.engine.status import ChangeSummary, DeployResult, PlanResult
 from launchdeck.errors import LaunchdeckError
 from launchdeck.pulumi.document import load_document
 from launchdeck.pulumi.errors import DeploymentFailed
-
-if TYPE_CHECKING:
-    from launchdeck.providers.base import DeployOptions
 
 log = logging.getLogger("launchdeck.pulumi")
 T = TypeVar("T")
@@ -108,7 +105,7 @@ class Outputs(Inputs):
 
 
 class LaunchdeckProvider(ResourceProvider):
-    """Pulumi's create/diff/update/delete of a launchdeck project, answered by the engine."""
+    """Pulumi's create/diff/update/delete of a launchdeck project, answered by the tools."""
 
     serialize_as_secret_always = False
     """The pickled provider captures nothing secret: values arrive through ``configure``."""
@@ -153,36 +150,37 @@ class LaunchdeckProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         _run(self._delete, Inputs.model_validate(_props(props)))
 
-    # -- through the engine ------------------------------------------------------------------
+    # -- through the tools -------------------------------------------------------------------
 
     async def _plan(self, inputs: Inputs) -> PlanResult:
         from launchdeck import providers
-        from launchdeck.engine.deploy import Ready, plan
+        from launchdeck.tools.deploy import plan_ready
+        from launchdeck.tools.deployment import ready
 
         values = self._require(inputs)
         project = load_document(json.loads(inputs.compose), stack=inputs.stack).project
         provider = providers.create(inputs.provider)
-        return await plan(Ready(project, provider, inputs.stack, values), options=_options(inputs))
+        return await plan_ready(ready(provider, project, inputs.stack, values),
+                                network=inputs.network)
 
     async def _apply(self, new: Inputs, old: Inputs | None) -> Outputs:
         from launchdeck import providers
-        from launchdeck.engine.deploy import preflight, start
+        from launchdeck.tools.config import erase, write
+        from launchdeck.tools.deploy import run
+        from launchdeck.tools.deployment import preflight
 
         values = self._require(new)
         loaded = load_document(json.loads(new.compose), stack=new.stack)
         provider = providers.create(new.provider)
-        store = provider.config_store(new.project, new.stack)
-        held = await store.values(sorted(values))
-        for name in sorted(values):
-            if held.get(name) != values[name]:  # an unchanged value is not written again
-                await store.set(name, values[name])
-        ready = await preflight(loaded, provider, stack=new.stack)
-        result = await start(ready, options=_options(new), sink=discard)
+        held = await provider.config_store(new.project, new.stack).values(sorted(values))
+        await write(provider, new.project, new.stack,  # an unchanged value is not written again
+                    {name: values[name] for name in sorted(values) if held.get(name) != values[name]})
+        result = await run(await preflight(provider, loaded, new.stack),
+                           wait_seconds=new.wait_timeout, network=new.network)
         if not result.ok:
             raise _failed(result)
         if old is not None and old.id == new.id:
-            for name in sorted(set(old.config) - set(new.config)):
-                await store.delete(name)
+            await erase(provider, new.project, new.stack, sorted(set(old.config) - set(new.config)))
         return Outputs(
             **new.model_dump(exclude={"digests"}), digests=_digests(new, values),
             deployment_id=result.deployment_id,
@@ -194,13 +192,13 @@ class LaunchdeckProvider(ResourceProvider):
 
     async def _delete(self, inputs: Inputs) -> None:
         from launchdeck import providers
-        from launchdeck.engine.destroy import destroy
+        from launchdeck.tools.config import erase
+        from launchdeck.tools.deployment import remove
 
         provider = providers.create(inputs.provider)
-        await destroy(provider, inputs.project, inputs.stack, volumes=inputs.delete_data)
-        store = provider.config_store(inputs.project, inputs.stack)
-        for name in inputs.config:  # Pulumi put them there; the stack's config keeps them
-            await store.delete(name)
+        await remove(provider, inputs.project, inputs.stack, volumes=inputs.delete_data)
+        # Pulumi put them there; the stack's config keeps them
+        await erase(provider, inputs.project, inputs.stack, list(inputs.config))
 
     # -- the stack's config ------------------------------------------------------------------
 
@@ -250,12 +248,6 @@ def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         # message and hint, and the log keeps the cause.
         log.debug("launchdeck refused", exc_info=exc)
         raise DeploymentFailed(exc.message, hint=exc.hint, actions=exc.actions) from None
-
-
-def _options(inputs: Inputs) -> DeployOptions:
-    from launchdeck.providers.base import DeployOptions
-
-    return DeployOptions(wait_timeout=inputs.wait_timeout, network=inputs.network)
 
 
 def _digests(inputs: Inputs, values: Mapping[str, str]) -> dict[str, str]:

@@ -1,1 +1,2 @@
-"""The MCP server (app.py), how it is served (serve.py) and how clients are set up (setup.py)."""
+"""The MCP server (server.py, its tools by group in tools_*.py), how it is served (serve.py)
+and how clients are set up (setup.py)."""

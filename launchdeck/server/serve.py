@@ -100,7 +100,7 @@ def main(argv: list[str]) -> None:
 def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765,
           token: str | None = None, read_only: bool = False) -> None:
     """Run the server until the client disconnects (stdio) or the process is stopped (http)."""
-    from launchdeck.server.app import create_server
+    from launchdeck.server.server import create_server
 
     if transport not in ("stdio", "http"):
         raise UsageError(f"unknown transport {transport!r}", hint="Use stdio or http.")

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 from mcp.server.mcpserver.exceptions import ToolError
 
 from launchdeck.errors import Action, ConfigMissing, DeployRefused, LaunchdeckError
+from launchdeck.providers import default
 
 if TYPE_CHECKING:
     from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
-    from launchdeck.server.app import DeployOutput
+    from launchdeck.server.tools_deploy import DeployOutput
+    from launchdeck.tools.check import CheckResult
 
 _TOOLS = {"check": "deploy", "plan": "deploy", "debug": "debug_failure"}
 
@@ -27,7 +29,7 @@ def call(action: Action) -> str:
     if action.operation in ("check", "plan"):
         args["dry_run"] = True
     shown = ", ".join(f"{key}={value!r}" for key, value in args.items()
-                      if not (key == "provider" and value == "local")
+                      if not (key == "provider" and value == default())
                       and not (key == "stack" and value == "dev"))
     return f"{_TOOLS.get(action.operation, action.operation)}({shown})"
 
@@ -72,6 +74,18 @@ def plan(result: PlanResult) -> str:
             f"{len(changed)} change(s), {len(result.changes) - len(changed)} unchanged; nothing "
             "was changed.")
     return "\n".join([head, *[change_line(c) for c in result.changes]])
+
+
+def check(result: CheckResult) -> str:
+    """Each finding on its line, then the verdict."""
+    lines = [f"- {f.severity.value} {f.file}:{f.line} {f.field}: {f.message} (fix: {f.fix})"
+             for f in result.findings]
+    verdict = (f"{result.project} can deploy to {result.provider} as written" if result.ok else
+               f"{result.errors} error(s) stop {result.project} deploying to {result.provider}: "
+               "fix the compose file as each fix says, then call check again")
+    config = (f"; it reads config {', '.join(result.config)} (config_list shows which are set)"
+              if result.config else "")
+    return "\n".join([*lines, verdict + config + "."])
 
 
 def deploy(result: DeployOutput) -> str:

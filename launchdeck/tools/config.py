@@ -1,11 +1,14 @@
 """config set / list / delete: secret values a project reads, kept in the target's store.
 
-Values go to the store and nowhere else: results name config values, never show them.
+Values go to the store and nowhere else: results name config values, never show them. Every
+front end writes a value through ``store`` (the CLI, the MCP tool and its forms, the CI
+helper), so the same name and value rules hold on every path.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -37,6 +40,51 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_value(name: str, value: str) -> str:
+    """``value`` if it can be stored as config ``name``; else a UsageError that says why
+    (never quoting the value)."""
+    if value == "":
+        raise UsageError(f"no value given for {name}", hint="Give a value, or use --random.")
+    if "\0" in value:
+        raise UsageError(f"the value of {name} contains a NUL character, which no environment "
+                         "variable can hold", hint="Give the value without it.")
+    return value
+
+
+async def store(ref: ProjectRef, values: Mapping[str, str], loaded: Loaded | None = None, *,
+                stored: Callable[[str], None] | None = None) -> list[str]:
+    """Store ``values`` for the project ``ref`` names (loaded here unless given), as ``write``
+    does."""
+    return await write(ref.target(), (loaded or ref.load()).project.name, ref.stack, values,
+                       stored=stored)
+
+
+async def write(provider: Provider, project: str, stack: str, values: Mapping[str, str], *,
+                stored: Callable[[str], None] | None = None) -> list[str]:
+    """The one place a config value is written: every name and value checked first (one bad
+    pair stores none), then each stored in ``provider``'s config store for (project, stack);
+    the names stored, in order. ``stored`` hears of each name as it lands (a failure part-way
+    leaves those before it stored)."""
+    for name, value in values.items():
+        check_name(name)
+        check_value(name, value)
+    target = provider.config_store(project, stack)
+    done = []
+    for name, value in values.items():
+        await target.set(name, value)
+        done.append(name)
+        if stored is not None:
+            stored(name)
+    return done
+
+
+async def erase(provider: Provider, project: str, stack: str, names: list[str]) -> list[str]:
+    """Delete each of ``names`` from ``provider``'s config store for (project, stack); those
+    that were set."""
+    target = provider.config_store(project, stack)
+    return [name for name in names if await target.delete(check_name(name))]
+
+
 def random_value() -> str:
     """A strong value for passwords and keys: 32 URL-safe characters (192 bits)."""
     return secrets.token_urlsafe(24)
@@ -47,16 +95,15 @@ async def _result(ref: ProjectRef, loaded: Loaded, provider: Provider,
     from launchdeck.engine.deploy import missing_config
 
     return ConfigResult(project=loaded.project.name, stack=ref.stack, provider=provider.name,
-                        target=(await ref.identity()).describe(), names=names,
+                        target=await ref.line(), names=names,
                         missing=await missing_config(loaded, provider, ref.stack))
 
 
 async def config_set(ref: ProjectRef, name: str, value: str) -> ConfigResult:
     check_name(name)
-    if value == "":
-        raise UsageError(f"no value given for {name}", hint="Give a value, or use --random.")
+    check_value(name, value)
     loaded, provider = ref.load(), ref.target()
-    await provider.config_store(loaded.project.name, ref.stack).set(name, value)
+    await store(ref, {name: value}, loaded)
     return await _result(ref, loaded, provider, [name])
 
 
@@ -69,7 +116,7 @@ async def config_list(ref: ProjectRef) -> ConfigResult:
 async def config_delete(ref: ProjectRef, name: str) -> ConfigResult:
     check_name(name)
     loaded, provider = ref.load(), ref.target()
-    if not await provider.config_store(loaded.project.name, ref.stack).delete(name):
+    if not await erase(provider, loaded.project.name, ref.stack, [name]):
         raise UsageError(f"config {name} is not set for {loaded.project.name} ({ref.stack})",
                          hint="Listing the config shows the names that are set.",
                          actions=[Action("config_list", {"provider": provider.name,

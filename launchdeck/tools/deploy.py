@@ -60,12 +60,18 @@ async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = No
                loaded: Loaded | None = None) -> PlanResult:
     """What deploying would change, without changing anything or taking the lock (the project
     loaded unless given)."""
+    result = await plan_ready(await prepare(ref, loaded, pin=False), force=force,
+                              network=network)
+    result.target = await ref.line()
+    return result
+
+
+async def plan_ready(ready: Ready, *, force: bool = False,
+                     network: str | None = None) -> PlanResult:
+    """What deploying a prepared project would change (nothing is changed, no lock taken)."""
     from launchdeck.engine import deploy as engine
 
-    ready = await prepare(ref, loaded, pin=False)
-    result = await engine.plan(ready, options=options(force=force, network=network))
-    result.target = (await ref.identity()).describe()
-    return result
+    return await engine.plan(ready, options=options(force=force, network=network))
 
 
 async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = False,
@@ -74,7 +80,7 @@ async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = Fa
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
     result = await run(await prepare(ref), wait_seconds=wait_seconds, force=force,
                        network=network, sink=sink, deployment_id=deployment_id)
-    result.target = (await ref.identity()).describe()
+    result.target = await ref.line()
     return result
 
 

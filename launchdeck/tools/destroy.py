@@ -25,12 +25,9 @@ class DestroyResult(BaseModel):
 async def destroy(ref: ProjectRef, loaded: Loaded | None = None, *, volumes: bool = False,
                   sink: Sink = discard) -> DestroyResult:
     """Remove what the project (loaded here unless given) owns on its target."""
-    from launchdeck.engine import destroy as engine
+    from launchdeck.tools.deployment import remove
 
     project = (loaded or ref.load()).project
-    provider = ref.target()
-    target = (await ref.identity(pin=True)).describe()
-    teardown = await engine.destroy(provider, project.name, ref.stack, volumes=volumes, sink=sink)
-    return DestroyResult(project=project.name, stack=ref.stack, provider=provider.name,
-                         target=target,
-                         removed=teardown.removed, kept=teardown.kept)
+    target = await ref.line(pin=True)
+    return await remove(ref.target(), project.name, ref.stack, volumes=volumes, sink=sink,
+                        target=target)

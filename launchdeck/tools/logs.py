@@ -81,7 +81,7 @@ async def logs(ref: ProjectRef, *, services: Sequence[str] = (), since: str | No
     from launchdeck.engine import logs as engine
 
     name, query = _query(ref, services, since, until, tail, deployment)
-    target = (await ref.identity()).describe()
+    target = await ref.line()
     lines = await engine.read(ref.target(), name, ref.stack, query)
     hidden = await redact.of_store(ref.target().config_store(name, ref.stack))
     return redact.model(LogsResult(project=name, stack=ref.stack, target=target, lines=lines),

@@ -15,6 +15,7 @@ from launchdeck.identity import DEFAULT_STACK, check_provider, check_stack
 
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
+    from launchdeck.compose.target import Description
     from launchdeck.engine.status import Target
     from launchdeck.providers.base import Provider
     from launchdeck.stacks import Settings
@@ -29,11 +30,13 @@ class ProjectRef:
     project_name: str | None = None
     profiles: tuple[str, ...] = ()
     provider: str | None = None
-    """Given by the caller (a flag); None: the environment, the stack's file, else local."""
+    """Given by the caller (a flag); None: the environment, the stack's file, else the
+    registry's default."""
     stack: str = field(default_factory=lambda: os.environ.get("LAUNCHDECK_STACK", DEFAULT_STACK))
     region: str | None = None
     profile: str | None = None
-    """AWS credentials profile (else AWS_PROFILE, else the stack's)."""
+    """Credentials profile, for a provider that takes one (else its variable, else the
+    stack's)."""
     allow_new_account: bool = False
 
     def load(self) -> Loaded:
@@ -55,6 +58,13 @@ class ProjectRef:
     def provider_name(self) -> str:
         return check_provider(self.settings.provider)
 
+    @property
+    def description(self) -> Description:
+        """How front ends speak of the provider in force."""
+        from launchdeck.providers import description
+
+        return description(self.provider_name)
+
     def target(self) -> Provider:
         """The provider, made once for this reference."""
         return self._provider
@@ -73,12 +83,23 @@ class ProjectRef:
         from launchdeck.stacks import check_account, record_account
 
         found = await self.target().identity()
-        if pin and found.provider != "local":
+        if pin and self.description.account is not None:
             if not self.allow_new_account:
                 check_account(self.settings.stack, found.account)
             record_account(self.working_directory, self.settings.stack, found.account)
         return found
 
+    async def line(self, *, pin: bool = False) -> str:
+        """The target as one line (``identity`` described in its provider's words)."""
+        return describe(await self.identity(pin=pin))
+
     def notes(self) -> tuple[str, ...]:
         """Where a flag or the environment overrode the stack's file."""
         return self.settings.notes
+
+
+def describe(target: Target) -> str:
+    """``target`` as one line, in the words of its provider's description."""
+    from launchdeck.providers import description
+
+    return target.describe(description(target.provider))

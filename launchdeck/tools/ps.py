@@ -23,7 +23,7 @@ async def ps(ref: ProjectRef) -> PsResult:
     provider = ref.target()
     from launchdeck import redact
 
-    target = (await ref.identity()).describe()
+    target = await ref.line()
     services = await engine.ps(provider, project, ref.stack)
     hidden = await redact.of_store(provider.config_store(project.name, ref.stack))
     return redact.model(PsResult(project=project.name, stack=ref.stack, provider=provider.name,

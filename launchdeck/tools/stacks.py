@@ -7,17 +7,16 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from launchdeck.errors import LaunchdeckError, UsageError
-from launchdeck.identity import check_provider
+from launchdeck.providers import description
 from launchdeck.stacks import Stack, listed, read, write
 
 
 def new(project_dir: str, name: str, *, provider: str, region: str | None = None,
         profile: str | None = None) -> Path:
     """Write the stack's file; refuse to replace one (its recorded account would be lost)."""
-    check_provider(provider)
-    if profile and provider != "aws":
-        raise UsageError("--profile names an AWS credentials profile",
-                         hint="Leave it out for this provider.")
+    if profile and description(provider).profile_variable is None:
+        raise UsageError(f"{provider} takes no credentials profile",
+                         hint="Leave out the profile for this provider.")
     if read(project_dir, name) is not None:
         raise UsageError(f"the project already has a stack {name}",
                          hint="Remove it first (stack rm), or choose another name.")

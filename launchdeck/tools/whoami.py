@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from launchdeck.engine.status import Target
-from launchdeck.tools.project import ProjectRef
+from launchdeck.tools.project import ProjectRef, describe
 
 
 class WhoamiResult(BaseModel):
@@ -26,5 +26,5 @@ async def whoami(ref: ProjectRef) -> WhoamiResult:
     target = await ref.identity(pin=False)
     stack = ref.settings.stack
     check_account(stack, target.account)
-    return WhoamiResult(target=target, stack=ref.stack, line=target.describe(),
+    return WhoamiResult(target=target, stack=ref.stack, line=describe(target),
                         notes=list(ref.notes()), pinned=stack.account if stack else None)

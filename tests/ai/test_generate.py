@@ -13,8 +13,9 @@ import pytest
 
 from launchdeck.ai import generate as gen
 from launchdeck.ai.llm import AnthropicLLM
-from launchdeck.compose import load, validate
+from launchdeck.compose import load
 from launchdeck.errors import UsageError
+from launchdeck.tools.check import findings
 from launchdeck.tools.deploy import deploy
 from launchdeck.tools.destroy import destroy
 from launchdeck.tools.generate import MAX_REPAIRS, generate
@@ -31,7 +32,7 @@ def test_every_template_is_cloud_ready(language: str, kind: str, tmp_path: Path)
     assert {"compose.yaml", "Dockerfile", ".dockerignore", "README.md"} <= set(written)
     loaded = load(cwd=tmp_path / "demo", os_environ={})
     for provider in ("local", "aws", "gcp"):
-        errors = [f for f in validate(loaded, provider) if f.severity == "error"]
+        errors = [f for f in findings(loaded, provider) if f.severity == "error"]
         assert errors == [], errors
     app = loaded.project.services["app"]
     assert app.ingress_ports and app.healthcheck and app.deploy.resources.reservations.memory

@@ -26,10 +26,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from launchdeck.compose import load, validate
+from launchdeck.compose import load
 from launchdeck.compose.load import MAX_SERVICES
 from launchdeck.compose.source import MAX_FILE_BYTES, MAX_VALUES
 from launchdeck.errors import LaunchdeckError
+from launchdeck.tools.check import findings
 
 HERE = Path(__file__).parent
 CORPUS = sorted(p / "compose.yaml" for p in (HERE / "conformance").iterdir()
@@ -82,7 +83,7 @@ def _load_everywhere(root: Path, files: tuple[str, ...] = ()) -> Callable[[], No
     def run() -> None:
         loaded = load(list(files), cwd=root, os_environ={})
         for provider in ("local", "aws", "gcp"):
-            validate(loaded, provider)
+            findings(loaded, provider)
         loaded.project.to_compose()
     return run
 

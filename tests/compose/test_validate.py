@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from launchdeck.compose import has_errors, load, required_config, validate
+from launchdeck.compose import has_errors, load, required_config
 from launchdeck.compose.validate import CONFIG_NAME_MAX, config_name_problem
+from launchdeck.tools.check import findings as check_findings
 
 
 def _findings(project, service_yaml: str, provider: str = "aws", extra: str = ""):
     root = project({"compose.yaml": "services:\n  web:\n" + service_yaml + extra})
-    return validate(load(cwd=root, os_environ={}), provider)
+    return check_findings(load(cwd=root, os_environ={}), provider)
 
 
 def test_a_cloud_ready_project_has_no_findings(project, cloud_ready) -> None:
     """A project written for the cloud passes every rule on every target."""
     root = project({"compose.yaml": cloud_ready})
     for provider in ("local", "aws", "gcp"):
-        assert validate(load(cwd=root, os_environ={}), provider) == []
+        assert check_findings(load(cwd=root, os_environ={}), provider) == []
 
 
 MEM = "    deploy: {resources: {reservations: {memory: 64M}}}\n"
@@ -139,7 +140,7 @@ def test_local_target_accepts_what_clouds_refuse(project) -> None:
 def test_same_normalised_service_names_conflict_on_cloud(project) -> None:
     """my_api and my-api would share cloud resource names."""
     root = project({"compose.yaml": "services:\n  my_api: {image: x}\n  my-api: {image: x}\n"})
-    findings = validate(load(cwd=root, os_environ={}), "gcp")
+    findings = check_findings(load(cwd=root, os_environ={}), "gcp")
     assert any("both become 'my-api'" in f.message for f in findings)
 
 
@@ -178,7 +179,7 @@ def test_depends_on_cycle_is_an_error_at_its_line(project, provider: str) -> Non
                                     "  b:\n    image: x\n    depends_on:\n"
                                     "      c: {condition: service_started}\n"
                                     "  c:\n    image: x\n    depends_on: [a]\n"})
-    (finding,) = [f for f in validate(load(cwd=root, os_environ={}), provider)
+    (finding,) = [f for f in check_findings(load(cwd=root, os_environ={}), provider)
                   if "cycle" in f.message]
     assert (finding.severity, finding.file, finding.line, finding.message) == (
         "error", "compose.yaml", 4, "dependency cycle detected: a -> b -> c -> a")
@@ -189,7 +190,7 @@ def test_a_long_dependency_chain_is_not_a_cycle(project) -> None:
     services = "".join(f"  s{i}:\n    image: x\n" + (f"    depends_on: [s{i - 1}]\n" if i else "")
                        for i in range(1000))
     root = project({"compose.yaml": "services:\n" + services})
-    assert not [f for f in validate(load(cwd=root, os_environ={})) if "cycle" in f.message]
+    assert not [f for f in check_findings(load(cwd=root, os_environ={}), "local") if "cycle" in f.message]
 
 
 @pytest.mark.parametrize("provider", ["local", "aws", "gcp"])
@@ -215,7 +216,7 @@ def test_model_provider_service_has_no_container_findings(project, provider: str
     root = project({"compose.yaml": "services:\n  llm:\n    provider:\n      type: model\n"
                                     "      options: {model: ai/smollm2}\n    x-defang-llm: true\n"
                                     "  app:\n    image: x\n    depends_on: [llm]\n" + MEM})
-    findings = validate(load(cwd=root, os_environ={}), provider)
+    findings = check_findings(load(cwd=root, os_environ={}), provider)
     assert not [f for f in findings if f.service == "llm"]
 
 

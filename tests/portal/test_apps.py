@@ -20,7 +20,7 @@ from mcp import Client
 from mcp.client.extension import advertise
 from mcp.client.stdio import StdioServerParameters
 
-from launchdeck.server.apps import URI
+from launchdeck.server.ui import URI
 from tests.portal.conftest import SCRIPT_LINE, Deployed, shot
 
 APPS = "io.modelcontextprotocol/ui"

@@ -27,7 +27,7 @@ from testkit import BUSYBOX
 SECRET = "mcp-pw-8d3a61f0c2b94e17"
 TOKEN = "test-token-5b0c9e4d2a71"
 TOOLS = {"deploy", "ps", "logs", "config_set", "config_list", "config_delete", "destroy",
-         "generate_project", "debug_failure", "estimate"}
+         "generate_project", "debug_failure", "estimate", "check"}
 
 
 def _write_project(root: Path) -> Path:
@@ -277,7 +277,7 @@ def test_tools_list_schemas_and_annotations(tmp_path: Path) -> None:
         first = "description" if name == "generate_project" else "working_directory"
         assert tool.input_schema["required"][0] == first
         assert tool.output_schema and tool.description
-    assert all(tools[n].annotations.read_only_hint for n in ("ps", "logs", "config_list"))
+    assert all(tools[n].annotations.read_only_hint for n in ("ps", "logs", "config_list", "check"))
     assert all(tools[n].annotations.destructive_hint for n in ("destroy", "config_delete"))
     assert tools["deploy"].annotations.idempotent_hint
     assert "value" not in tools["config_set"].input_schema["required"]
@@ -336,7 +336,7 @@ def test_http_off_loopback_needs_a_token() -> None:
 
 def test_startup_imports_nothing_heavy() -> None:
     """Creating the server loads no Docker, cloud or LLM SDK."""
-    code = ("import sys; from launchdeck.server.app import create_server; create_server(); "
+    code = ("import sys; from launchdeck.server.server import create_server; create_server(); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('docker', 'boto3', 'botocore', 'google', 'anthropic')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -12,9 +12,10 @@ import pytest
 
 from launchdeck.compose.load import load
 from launchdeck.errors import UsageError
+from launchdeck.providers import description
+from launchdeck.providers.gcp.prices import cloud_run_size
 from launchdeck.tools.estimate import (
     EstimateResult,
-    cloud_run_size,
     estimate,
     prices,
     render,
@@ -181,7 +182,7 @@ def test_what_is_not_priced_is_said(project) -> None:
 @pytest.mark.parametrize("provider", ["aws", "gcp"])
 def test_price_tables_are_dated_sourced_and_cover_the_regions(provider: str) -> None:
     """Each shipped table has its date and sources, and the two regions the estimate promises."""
-    table = prices(provider)
+    table = prices(description(provider).prices)
     assert table.as_of and all(s.startswith("https://") for s in table.sources)
     assert len(table.regions) >= 2
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from launchdeck.compose.target import Capabilities
+from launchdeck.compose.target import Capabilities, Description
 
 if TYPE_CHECKING:
     from launchdeck.providers.aws.provider import AwsProvider
 
 CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True,
                             domains=True)
+DESCRIPTION = Description(name="aws", title="AWS", capabilities=CAPABILITIES, account="account",
+                          region_variables=("AWS_REGION", "AWS_DEFAULT_REGION"),
+                          default_region="us-east-1", profile_variable="AWS_PROFILE",
+                          prices="aws")
 
 
 def create(*, region: str | None = None, profile: str | None = None) -> AwsProvider:

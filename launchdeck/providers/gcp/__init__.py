@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from launchdeck.compose.target import Capabilities
+from launchdeck.compose.target import Capabilities, Description
 
 if TYPE_CHECKING:
     from launchdeck.providers.gcp.provider import GcpProvider
 
 CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True)
+DESCRIPTION = Description(name="gcp", title="GCP", capabilities=CAPABILITIES, account="project",
+                          region_variables=("GCP_REGION",), default_region="us-central1",
+                          prices="gcp")
 
 
 def create(*, region: str | None = None, profile: str | None = None) -> GcpProvider:

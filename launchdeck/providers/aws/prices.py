@@ -1,0 +1,102 @@
+"""What a project costs on AWS: each service as the smallest Fargate size that covers it (as
+render sizes it), the stores as stores.py makes them, the load balancer, DNS zones and
+traffic once; priced from launchdeck/prices/aws.json."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from launchdeck.prices import Assumptions, LineItem, architecture, gib, line, zones
+
+if TYPE_CHECKING:
+    from launchdeck.compose.model import Project, Service
+
+POSTGRES = "db.t4g.micro"
+POSTGRES_GB = 20
+REDIS = "cache.t4g.micro"
+BUILDER = "BUILD_GENERAL1_SMALL"
+BALANCER_ADDRESSES = 2
+"""An internet-facing ALB has a public IPv4 address in each of its (two) zones."""
+MODELS = "Bedrock"
+"""Who bills the model calls of x-defang-llm."""
+NOTES = ["Free: SSM parameters (config), ACM certificates, the ECS cluster, the VPC (no NAT "
+         "gateway is made). Not priced: Cloud Map lookups, S3 for build contexts (cents)."]
+
+
+class _Fargate(BaseModel):
+    vcpu_hour: float
+    gb_hour: float
+
+
+class Prices(BaseModel):
+    fargate: dict[str, _Fargate]
+    public_ipv4_hour: float
+    alb_hour: float
+    alb_lcu_hour: float
+    rds_instance_hour: dict[str, float]
+    rds_gp3_gb_month: float
+    elasticache_node_hour: dict[str, float]
+    logs_ingest_gb: float
+    logs_store_gb_month: float
+    codebuild_minute: dict[str, float]
+    ecr_gb_month: float
+    route53_zone_month: float
+    egress_gb: float
+
+
+def assumed(a: Assumptions) -> list[str]:
+    """The assumptions of its own."""
+    return [f"{a.lb_capacity_units:g} load balancer capacity unit(s) on average"]
+
+
+def service_items(service: Service, p: Prices, a: Assumptions) -> list[LineItem]:
+    from launchdeck.providers.aws.render import fargate_size
+
+    units, mib = fargate_size(service)
+    arch = architecture(service)
+    count = service.replica_count
+    size = f"{units / 1024:g} vCPU / {gib(mib)} {arch}"
+    hours = count * a.hours_per_month
+    rate = p.fargate[arch]
+    items = [
+        line("vCPU", f"{count} x Fargate {size}", hours * units / 1024, "vCPU-hours",
+             rate.vcpu_hour),
+        line("memory", f"{count} x Fargate {size}", hours * mib / 1024, "GB-hours", rate.gb_hour),
+        line("public IPv4", f"{count} task address(es)", hours, "address-hours",
+             p.public_ipv4_hour),
+        line("logs", "CloudWatch Logs ingestion", a.log_gb, "GB", p.logs_ingest_gb),
+        line("log storage", "CloudWatch Logs", a.log_gb, "GB-months", p.logs_store_gb_month),
+    ]
+    if service.build is not None:
+        items += [line("builds", f"CodeBuild {BUILDER}", a.build_minutes, "minutes",
+                       p.codebuild_minute[BUILDER]),
+                  line("images", "ECR storage", a.image_gb, "GB-months", p.ecr_gb_month)]
+    return items
+
+
+def store_items(kind: str, p: Prices, a: Assumptions) -> list[LineItem]:
+    if kind == "postgres":
+        return [line("instance", f"RDS PostgreSQL {POSTGRES}, single-AZ", a.hours_per_month, "hours",
+                     p.rds_instance_hour[POSTGRES]),
+                line("storage", "gp3, encrypted", POSTGRES_GB, "GB-months",
+                     p.rds_gp3_gb_month)]
+    return [line("node", f"ElastiCache Redis {REDIS}, one node", a.hours_per_month, "hours",
+                 p.elasticache_node_hour[REDIS])]
+
+
+def shared_items(project: Project, p: Prices, a: Assumptions, config: list[str]) -> list[LineItem]:
+    if not any(s.ingress_ports for s in project.services.values() if not s.managed_store):
+        return []
+    items = [
+        line("load balancer", "Application Load Balancer", a.hours_per_month, "hours", p.alb_hour),
+        line("load balancer capacity", f"{a.lb_capacity_units:g} LCU on average",
+             a.lb_capacity_units * a.hours_per_month, "LCU-hours", p.alb_lcu_hour),
+        line("public IPv4", f"{BALANCER_ADDRESSES} load balancer addresses",
+             BALANCER_ADDRESSES * a.hours_per_month, "address-hours", p.public_ipv4_hour),
+        line("traffic out", "data transfer to the internet", a.egress_gb, "GB", p.egress_gb),
+    ]
+    items += [line("DNS zone", f"Route 53 hosted zone {zone} (yours already)", 1, "zone-months",
+                   p.route53_zone_month) for zone in zones(project)]
+    return items
