@@ -37,7 +37,7 @@ from launchdeck.errors import ComposeError, LaunchdeckError, UsageError
 
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
-    from launchdeck.engine.status import ChangeSummary, DeployResult
+    from launchdeck.engine.results import ChangeSummary, DeployResult
     from launchdeck.tools.debug import DebugResult
     from launchdeck.tools.destroy import DestroyResult
     from launchdeck.tools.project import ProjectRef

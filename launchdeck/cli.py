@@ -29,7 +29,7 @@ from launchdeck.providers import names as provider_names
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from launchdeck.engine.status import ChangeSummary, ServiceStatus
+    from launchdeck.engine.results import ChangeSummary, ServiceStatus
     from launchdeck.tools.project import ProjectRef
 
 

@@ -127,7 +127,7 @@ def ensure_debian_image(api: Any) -> str:
 
 class MemoryProvider:
     """A deployment target that keeps everything in memory, behind the same seams as the real
-    providers (launchdeck.providers.base), for testing the engine's loop without a Docker
+    providers (launchdeck.engine.seams), for testing the engine's loop without a Docker
     Engine or a cloud. It does what it is told and records every change it makes.
 
     Knobs: ``failing_builds`` (service names whose build fails), ``failing_services`` (units
@@ -168,7 +168,7 @@ class MemoryProvider:
         return _MemorySession(self, project, stack, dict(config), deployment_id)
 
     def statuses(self, project: Any, stack: str) -> dict[str, Any]:
-        from launchdeck.engine.status import ServiceStatus
+        from launchdeck.engine.results import ServiceStatus
 
         return {name: ServiceStatus(name=name, state=unit.state, replicas_running=unit.replicas,
                                     replicas_desired=unit.replicas, deployment_id=unit.etag,
@@ -183,7 +183,7 @@ class MemoryProvider:
                 and (query.until is None or line.at <= query.until)]
 
     async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Any) -> Any:
-        from launchdeck.providers.base import Teardown
+        from launchdeck.engine.seams import Teardown
 
         gone = self.units.pop((project, stack), {})
         self.changes += [("destroy", name) for name in sorted(gone)]
@@ -215,7 +215,7 @@ class _MemorySession:
 
     async def observe(self) -> dict[str, Any]:
         from launchdeck.engine.events import State
-        from launchdeck.providers.base import Found, Kind
+        from launchdeck.engine.seams import Found, Kind
 
         statuses = self.provider.statuses(self.project, self.stack)
         return {name: Found(unit.digest, kind=Kind(unit.kind), replicas=unit.replicas,
@@ -252,7 +252,7 @@ class _MemoryServices:
         self.session, self.provider = session, session.provider
 
     def render(self, service: Any, image: str) -> Any:
-        from launchdeck.providers.base import Rendered
+        from launchdeck.engine.seams import Rendered
 
         return Rendered(spec=image)
 
@@ -266,7 +266,7 @@ class _MemoryServices:
 
     async def look(self, unit: Any, progress: Any) -> Any:
         from launchdeck.engine.events import State
-        from launchdeck.engine.status import ServiceStatus
+        from launchdeck.engine.results import ServiceStatus
 
         live = self.session.live[unit.name]
         failed = unit.name in self.provider.failing_services

@@ -30,8 +30,8 @@ from pydantic import (
 )
 
 from launchdeck.compose.interpolate import substitute
+from launchdeck.compose.quantity import format_duration, parse_bytes, parse_duration
 from launchdeck.compose.source import shorten
-from launchdeck.compose.units import format_duration, parse_bytes, parse_duration
 
 Duration = Annotated[
     float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)

@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 import anyio.to_thread
 
 from launchdeck.compose.model import Service
-from launchdeck.engine import context, poll
+from launchdeck.engine import build_context, poll
 from launchdeck.engine.events import State
 from launchdeck.errors import BuildError
 
@@ -46,7 +46,7 @@ class RemoteBuilder(Protocol):
 
     name: str
     """What the builder is called (its console, in messages)."""
-    archive: context.Archive
+    archive: build_context.Archive
     """The archive the builder reads a context from."""
 
     async def has(self, image: str) -> bool:
@@ -69,12 +69,12 @@ class RemoteBuilder(Protocol):
         ...
 
 
-def context_key(packed: context.Packed, archive: context.Archive) -> str:
+def context_key(packed: build_context.Packed, archive: build_context.Archive) -> str:
     """Where a packed context is stored: named by its own digest, so it is uploaded once."""
     return f"contexts/{packed.digest}.{archive}"
 
 
-async def image(builder: RemoteBuilder, service: Service, source: context.Source, image: str,
+async def image(builder: RemoteBuilder, service: Service, source: build_context.Source, image: str,
                 progress: Callable[[State | None, str], None], *, interval: float,
                 timeout: float = BUILD_WAIT) -> str:
     """``image`` (tagged with ``source``'s digest), built by ``builder`` unless its registry
@@ -82,7 +82,7 @@ async def image(builder: RemoteBuilder, service: Service, source: context.Source
     if await builder.has(image):
         progress(None, f"image {source.digest[:12]} is up to date")
         return image
-    packed = await anyio.to_thread.run_sync(context.pack, source.context, builder.archive)
+    packed = await anyio.to_thread.run_sync(build_context.pack, source.context, builder.archive)
     progress(None, f"build context: {packed.files} file{'s' if packed.files != 1 else ''}, "
                    f"{len(packed.data) // 1024} KB")
     key = context_key(packed, builder.archive)

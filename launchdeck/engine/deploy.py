@@ -7,7 +7,7 @@ start: take the lock → observe → prepare → for each unit in dependency ord
 ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
 has; record the outcome on the target.
 
-Providers supply the seams (providers/base.py); events, failure propagation, the plan, the
+Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
 deployment record and the result live here once.
 """
 
@@ -24,16 +24,16 @@ from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine import context, dag, kinds, lock
-from launchdeck.engine.context import Source
+from launchdeck.engine import build_context, dag, kinds, lock
+from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import Action, decide
 from launchdeck.engine.records import Records
-from launchdeck.engine.status import ChangeSummary, DeployRecord, DeployResult, PlanResult, ServiceStatus
+from launchdeck.engine.results import ChangeSummary, DeployRecord, DeployResult, PlanResult, ServiceStatus
+from launchdeck.engine.seams import DeployOptions, Found, Kind, Provider, Session, Unit
 from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
 from launchdeck.identity import new_deployment_id
-from launchdeck.providers.base import DeployOptions, Found, Kind, Provider, Session, Unit
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ async def _images(session: Session, project: Project) -> tuple[dict[str, str], d
     context of each one built from source, read here once for the plan and the build."""
 
     async def one(service: Service) -> tuple[str, Source | None]:
-        source = await anyio.to_thread.run_sync(context.source, service) if _built(service) else None
+        source = await anyio.to_thread.run_sync(build_context.source, service) if _built(service) else None
         return await session.image(service, source, build=False, progress=_quiet), source
 
     names = list(project.services)

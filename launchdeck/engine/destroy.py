@@ -5,8 +5,8 @@ from __future__ import annotations
 from launchdeck.engine import lock
 from launchdeck.engine.events import Sink, discard
 from launchdeck.engine.records import Records
+from launchdeck.engine.seams import Provider, Teardown
 from launchdeck.identity import new_deployment_id
-from launchdeck.providers.base import Provider, Teardown
 
 
 async def destroy(provider: Provider, project: str, stack: str, *, volumes: bool = False,

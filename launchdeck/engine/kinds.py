@@ -12,16 +12,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from launchdeck.compose.model import Project, Service
-from launchdeck.engine import hosts, models, poll
+from launchdeck.engine import hosts, model_service, poll
 from launchdeck.engine.events import State
 from launchdeck.engine.plan import RENDERED, config_digest, digest_of, service_parts
-from launchdeck.engine.status import ServiceStatus
-
-if TYPE_CHECKING:
-    from launchdeck.providers.base import Driver, Progress, Session, Unit
+from launchdeck.engine.results import ServiceStatus
+from launchdeck.engine.seams import Driver, Kind, Progress, Session, Unit
 
 LOAD_BALANCER = "(load balancer)"
 """The load balancer's unit: a name no compose service can have."""
@@ -50,17 +48,15 @@ def running(project: Project, name: str, endpoints: Mapping[str, str],
     dependencies give it (``endpoints``: where each model service answers), and, on a target
     that does not serve models itself, a model service as the OpenAI-compatible gateway in
     its place (with ``gateway`` in its environment)."""
-    service = models.with_models(project, name, endpoints)
+    service = model_service.with_models(project, name, endpoints)
     if service.model_provider is not None and gateway is not None:
-        service = models.gateway(service, gateway)
+        service = model_service.gateway(service, gateway)
     return service
 
 
 def render(session: Session, project: Project, stack: str, config: Mapping[str, str],
            name: str, image: str | None) -> Unit:
     """Unit ``name`` of the project as ``session``'s target would make it; no I/O."""
-    from launchdeck.providers.base import Kind, Unit
-
     if name == LOAD_BALANCER:
         assert session.ingress is not None
         balancer = session.ingress.render()
@@ -114,8 +110,6 @@ def after(session: Session, project: Project, name: str) -> set[str]:
 
 def driver(session: Session, unit_kind: Any) -> Driver:
     """The provider's driver for a kind of unit."""
-    from launchdeck.providers.base import Kind
-
     if unit_kind is Kind.INGRESS:
         assert session.ingress is not None
         return session.ingress
@@ -130,8 +124,6 @@ STORE_WAIT = 1800.0
 
 def patience(unit: Unit, wait_timeout: float) -> float:
     """Seconds to wait for ``unit`` to settle: the deploy's wait, longer for a managed store."""
-    from launchdeck.providers.base import Kind
-
     return max(wait_timeout, STORE_WAIT) if unit.kind is Kind.STORE else wait_timeout
 
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from launchdeck.engine import poll
-from launchdeck.engine.status import LogLine
-from launchdeck.providers.base import LogQuery, Provider
+from launchdeck.engine.results import LogLine
+from launchdeck.engine.seams import LogQuery, Provider
 
 
 async def read(provider: Provider, project: str, stack: str, query: LogQuery) -> list[LogLine]:

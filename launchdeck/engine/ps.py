@@ -13,8 +13,8 @@ from types import EllipsisType
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import State, discard
 from launchdeck.engine.records import Records
-from launchdeck.engine.status import DeployRecord, ServiceStatus
-from launchdeck.providers.base import DeployOptions, Kind, Provider
+from launchdeck.engine.results import DeployRecord, ServiceStatus
+from launchdeck.engine.seams import DeployOptions, Kind, Provider
 
 ORPHAN = "not in the compose file any more; the next deploy removes it"
 

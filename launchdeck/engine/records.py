@@ -10,7 +10,7 @@ setting changed.
 from __future__ import annotations
 
 from launchdeck.engine.blobs import Blobs
-from launchdeck.engine.status import DeployRecord
+from launchdeck.engine.results import DeployRecord
 
 FOLDER = "deployments"
 

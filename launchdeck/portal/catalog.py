@@ -21,7 +21,7 @@ from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
-    from launchdeck.providers.base import Provider
+    from launchdeck.engine.seams import Provider
 
 
 def listed(provider: str) -> bool:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, Field
 
 from launchdeck import redact
-from launchdeck.engine.status import ChangeSummary, DeployRecord, LogLine, ServiceStatus
+from launchdeck.engine.results import ChangeSummary, DeployRecord, LogLine, ServiceStatus
 from launchdeck.errors import LaunchdeckError, UnknownService, UsageError
 from launchdeck.portal.catalog import Catalog, Target
 from launchdeck.portal.watch import TimelineEntry, Watch

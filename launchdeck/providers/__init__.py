@@ -15,7 +15,7 @@ from launchdeck.identity import check_provider
 
 if TYPE_CHECKING:
     from launchdeck.compose.target import Capabilities, Description
-    from launchdeck.providers.base import Provider
+    from launchdeck.engine.seams import Provider
 
 _PACKAGES = {
     "local": "launchdeck.providers.local",

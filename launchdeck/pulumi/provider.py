@@ -41,7 +41,7 @@ from pulumi.dynamic.config import Config
 from pydantic import BaseModel, ConfigDict
 
 from launchdeck.engine.plan import Action, config_digest
-from launchdeck.engine.status import ChangeSummary, DeployResult, PlanResult
+from launchdeck.engine.results import ChangeSummary, DeployResult, PlanResult
 from launchdeck.errors import LaunchdeckError
 from launchdeck.pulumi.document import load_document
 from launchdeck.pulumi.errors import DeploymentFailed

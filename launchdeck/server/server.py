@@ -21,7 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from launchdeck import __version__
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.results import ServiceStatus
 from launchdeck.prompts import text
 from launchdeck.server import resources, tools_config, tools_deploy, tools_project, tools_status, ui
 from launchdeck.server.args import lean, problems

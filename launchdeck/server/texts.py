@@ -16,7 +16,7 @@ from launchdeck.errors import Action, ConfigMissing, DeployRefused, LaunchdeckEr
 from launchdeck.providers import default
 
 if TYPE_CHECKING:
-    from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
+    from launchdeck.engine.results import ChangeSummary, PlanResult, ServiceStatus
     from launchdeck.server.tools_deploy import DeployOutput
     from launchdeck.tools.check import CheckResult
 

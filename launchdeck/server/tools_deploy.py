@@ -12,7 +12,7 @@ from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
 from launchdeck.engine.events import Event
-from launchdeck.engine.status import ChangeSummary, PlanResult, ServiceStatus
+from launchdeck.engine.results import ChangeSummary, PlanResult, ServiceStatus
 from launchdeck.providers import description
 from launchdeck.server import calls, elicit, texts, ui
 from launchdeck.server.args import (

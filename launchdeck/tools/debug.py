@@ -44,7 +44,7 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
     """Evidence for each failed service (or the one named), and what the detectors find."""
     from launchdeck import redact
     from launchdeck.engine import logs, ps
-    from launchdeck.providers.base import LogQuery
+    from launchdeck.engine.seams import LogQuery
 
     project = ref.load().project
     if service and service not in project.services:

@@ -11,7 +11,7 @@ import anyio
 import anyio.abc
 
 from launchdeck.engine.events import Event, Sink, State, discard
-from launchdeck.engine.status import DeployResult, PlanResult, ServiceStatus
+from launchdeck.engine.results import DeployResult, PlanResult, ServiceStatus
 from launchdeck.errors import Action, LaunchdeckError, UsageError
 from launchdeck.identity import new_deployment_id
 from launchdeck.tools.project import ProjectRef
@@ -19,7 +19,7 @@ from launchdeck.tools.project import ProjectRef
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.engine.deploy import Ready
-    from launchdeck.providers.base import DeployOptions
+    from launchdeck.engine.seams import DeployOptions
 
 log = logging.getLogger("launchdeck.deploy")
 
@@ -37,7 +37,7 @@ async def prepare(ref: ProjectRef, loaded: Loaded | None = None, *, pin: bool = 
 def options(*, wait_seconds: float = 300, force: bool = False,
             network: str | None = None) -> DeployOptions:
     """Deploy options (cloud network: ``network``, else LAUNCHDECK_NETWORK, else default)."""
-    from launchdeck.providers.base import DeployOptions
+    from launchdeck.engine.seams import DeployOptions
 
     network = network or os.environ.get("LAUNCHDECK_NETWORK") or "default"
     if network not in ("default", "dedicated"):

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.compose.model import Project
     from launchdeck.engine.deploy import Ready
-    from launchdeck.engine.status import DeployRecord, LogLine, ServiceStatus
-    from launchdeck.providers.base import Provider
+    from launchdeck.engine.results import DeployRecord, LogLine, ServiceStatus
+    from launchdeck.engine.seams import Provider
     from launchdeck.tools.destroy import DestroyResult
 
 
@@ -58,7 +58,7 @@ async def follow(provider: Provider, project: str, stack: str, *, services: Sequ
     """What the services print: the matching lines (the last ``tail`` first), then each new
     one as it comes. Config values are not scrubbed here: the caller knows them."""
     from launchdeck.engine import logs
-    from launchdeck.providers.base import LogQuery
+    from launchdeck.engine.seams import LogQuery
 
     query = LogQuery(services=tuple(services), since=since, tail=tail)
     async for line in logs.follow(provider, project, stack, query, interval=interval):

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from launchdeck.engine.status import LogLine
+from launchdeck.engine.results import LogLine
 from launchdeck.errors import UnknownService, UsageError
 from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
-    from launchdeck.providers.base import LogQuery
+    from launchdeck.engine.seams import LogQuery
 
 MAX_PAGE_LINES = 200
 MAX_PAGE_BYTES = 24_000
@@ -40,7 +40,7 @@ class LogPage(LogsResult):
 
 def parse_time(text: str | None, *, now: datetime | None = None) -> datetime | None:
     """An RFC 3339 time, or a duration before now (``10m``, ``1h30m``, ``2d``)."""
-    from launchdeck.compose.units import parse_duration
+    from launchdeck.compose.quantity import parse_duration
 
     if not text or not text.strip():
         return None
@@ -62,7 +62,7 @@ def parse_time(text: str | None, *, now: datetime | None = None) -> datetime | N
 
 def _query(ref: ProjectRef, services: Sequence[str], since: str | None, until: str | None,
            tail: int | None, deployment: str | None) -> tuple[str, LogQuery]:
-    from launchdeck.providers.base import LogQuery
+    from launchdeck.engine.seams import LogQuery
 
     project = ref.load().project
     for name in services:

@@ -16,8 +16,8 @@ from launchdeck.identity import DEFAULT_STACK, check_provider, check_stack
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.compose.target import Description
-    from launchdeck.engine.status import Target
-    from launchdeck.providers.base import Provider
+    from launchdeck.engine.results import Target
+    from launchdeck.engine.seams import Provider
     from launchdeck.stacks import Settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.results import ServiceStatus
 from launchdeck.tools.project import ProjectRef
 
 

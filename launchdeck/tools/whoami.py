@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from launchdeck.engine.status import Target
+from launchdeck.engine.results import Target
 from launchdeck.tools.project import ProjectRef, describe
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from launchdeck.compose.units import format_duration, parse_bytes, parse_duration
+from launchdeck.compose.quantity import format_duration, parse_bytes, parse_duration
 
 
 @pytest.mark.parametrize(

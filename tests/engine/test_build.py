@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from launchdeck.compose.model import Build, Service
-from launchdeck.engine import build, context
+from launchdeck.engine import build, build_context
 from launchdeck.engine.build import Phase
 from launchdeck.engine.events import State
 from launchdeck.errors import BuildError
@@ -23,7 +23,7 @@ class ScriptedBuilder:
 
     name = "Scripted Build"
 
-    def __init__(self, script: list[Phase], *, archive: context.Archive = "tar.gz",
+    def __init__(self, script: list[Phase], *, archive: build_context.Archive = "tar.gz",
                  log: list[str] | None = None) -> None:
         self.script, self.archive, self.log = script, archive, log or []
         self.registry: set[str] = set()
@@ -53,14 +53,14 @@ class ScriptedBuilder:
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> tuple[Service, context.Source]:
+def web(tmp_path: Path) -> tuple[Service, build_context.Source]:
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY app.py /\n")
     (tmp_path / "app.py").write_text("print('hi')\n")
     service = Service(name="web", build=Build(context=str(tmp_path), dockerfile="Dockerfile"))
-    return service, context.source(service)
+    return service, build_context.source(service)
 
 
-def _run(builder: ScriptedBuilder, web: tuple[Service, context.Source],
+def _run(builder: ScriptedBuilder, web: tuple[Service, build_context.Source],
          **options: float) -> tuple[str, list[tuple[State | None, str]]]:
     service, source = web
     said: list[tuple[State | None, str]] = []
@@ -96,7 +96,7 @@ def test_a_build_reports_queued_then_running_then_each_step(web) -> None:
 
 
 @pytest.mark.parametrize("archive", ["zip", "tar.gz"])
-def test_the_context_is_uploaded_under_its_archives_digest(web, archive: context.Archive) -> None:
+def test_the_context_is_uploaded_under_its_archives_digest(web, archive: build_context.Archive) -> None:
     """The archive the builder reads goes to contexts/<its sha256>.<format>, and the build starts from it."""
     builder = ScriptedBuilder(BUILT, archive=archive)
     _run(builder, web)

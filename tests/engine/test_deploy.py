@@ -15,9 +15,9 @@ from launchdeck.engine.deploy import deploy, plan, preflight
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
-from launchdeck.engine.status import LogLine
+from launchdeck.engine.results import LogLine
+from launchdeck.engine.seams import DeployOptions, LogQuery
 from launchdeck.errors import ConfigMissing, ProviderError
-from launchdeck.providers.base import DeployOptions, LogQuery
 from testkit import MemoryProvider
 
 THREE = """\

@@ -14,7 +14,7 @@ import pytest
 
 from launchdeck.engine import lock, records
 from launchdeck.engine.records import Records
-from launchdeck.engine.status import DeployRecord, DeployResult
+from launchdeck.engine.results import DeployRecord, DeployResult
 from launchdeck.errors import ProviderError
 from testkit import MemoryBlobs
 

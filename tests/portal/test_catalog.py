@@ -13,7 +13,7 @@ import pytest
 
 from launchdeck import stacks
 from launchdeck.engine.events import State
-from launchdeck.engine.status import DeployResult, ServiceStatus
+from launchdeck.engine.results import DeployResult, ServiceStatus
 from launchdeck.errors import UsageError
 from launchdeck.portal.catalog import Catalog, OnDisk, UnknownTarget
 from launchdeck.portal.view import Secrets, View, scrub, view

@@ -34,7 +34,7 @@ from launchdeck.engine.deploy import deploy, plan, preflight
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import State
 from launchdeck.engine.plan import Action
-from launchdeck.providers.base import DeployOptions
+from launchdeck.engine.seams import DeployOptions
 from testkit import BUSYBOX, MemoryProvider
 
 COMPOSE = """\

@@ -12,7 +12,7 @@ from typing import Any
 
 from launchdeck.compose.model import Build, Service
 from launchdeck.engine.build import Phase
-from launchdeck.engine.context import Archive
+from launchdeck.engine.build_context import Archive
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
 

@@ -19,12 +19,12 @@ import anyio
 from launchdeck.compose.model import Project
 from launchdeck.engine.blobs import ABSENT, Generation
 from launchdeck.engine.events import Sink
-from launchdeck.engine.status import LogLine, Target
+from launchdeck.engine.results import LogLine, Target
+from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.aws import CAPABILITIES, names
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
 from launchdeck.providers.aws.session import AwsSession
-from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 
 _MAX_LOG_LINES = 10_000
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
-from launchdeck.engine import hosts, kinds, models
-from launchdeck.engine.context import Source
+from launchdeck.engine import hosts, kinds, model_service
+from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.results import ServiceStatus
+from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
 from launchdeck.providers.aws import (
@@ -34,7 +35,6 @@ from launchdeck.providers.aws import (
     wait,
 )
 from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, parallel
-from launchdeck.providers.base import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 
 PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
@@ -53,7 +53,7 @@ class AwsSession:
         self.poll = self.interval = poll_interval
         self.routes = ingress.routes(project)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
-        self.models = models.cloud_endpoints(project)
+        self.models = model_service.cloud_endpoints(project)
         self.gateway = {"REGION": aws.region or ""}
         self.region = region.Region(aws.region, account, names.bucket(account, aws.region))
         self.net = network.Network("", [])
@@ -137,7 +137,7 @@ class AwsSession:
         """The image URI: for a built service, named by its context's digest (built by
         CodeBuild when ``build`` and ECR does not have it)."""
         if service.model_provider is not None:
-            return models.gateway_image(service)
+            return model_service.gateway_image(service)
         if source is None or service.build is None:
             return service.image or ""
         repo = names.repository(self.name, self.stack, service.name)
@@ -198,7 +198,7 @@ class AwsSession:
              "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{r}.amazonaws.com"}}}]}
         task_policies: dict[str, dict] = {}
         if any(s.llm is not None for s in self.project.services.values()) or \
-                models.uses_models(self.project):
+                model_service.uses_models(self.project):
             task_policies["bedrock"] = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Resource": "*",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]}]}

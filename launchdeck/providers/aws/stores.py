@@ -22,7 +22,7 @@ from typing import Any
 from launchdeck.compose.model import Service
 from launchdeck.engine import kinds
 from launchdeck.engine.events import State
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws, AwsError

@@ -22,11 +22,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from launchdeck.engine.events import Event, Sink
+from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
 from launchdeck.identity import new_deployment_id
 from launchdeck.providers.aws import ingress, inventory, names, network, rollout, stores, wait
 from launchdeck.providers.aws.api import Aws, parallel
-from launchdeck.providers.base import Teardown
 
 BALANCER_WAIT = 600.0
 DATABASE_WAIT = 2700.0

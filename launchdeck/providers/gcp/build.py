@@ -12,7 +12,7 @@ from typing import Any
 
 from launchdeck.compose.model import Build, Service
 from launchdeck.engine.build import BUILD_WAIT, Phase
-from launchdeck.engine.context import Archive
+from launchdeck.engine.build_context import Archive
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, create
 from launchdeck.providers.gcp.bucket import Bucket

@@ -17,8 +17,8 @@ from typing import Any
 from launchdeck.compose.model import Project
 from launchdeck.engine.events import Sink
 from launchdeck.engine.gather import gather
-from launchdeck.engine.status import LogLine, Target
-from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
+from launchdeck.engine.results import LogLine, Target
+from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.gcp import CAPABILITIES, names
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.bucket import Bucket, GcsBlobs

@@ -18,15 +18,15 @@ from typing import Any
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
-from launchdeck.engine import models
-from launchdeck.engine.context import Source
+from launchdeck.engine import model_service
+from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.results import ServiceStatus
+from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.errors import ProviderError
-from launchdeck.providers.base import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
 from launchdeck.providers.gcp import build as builds
 from launchdeck.providers.gcp.api import Gcp, if_enabled, if_found
@@ -54,7 +54,7 @@ class GcpSession:
         self.interval = poll_interval
         self.routes = ingress.routes(project, stack)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
-        self.models = models.cloud_endpoints(project)
+        self.models = model_service.cloud_endpoints(project)
         self.gateway = {"GCP_PROJECT_ID": gcp.project, "REGION": gcp.region}
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()
@@ -165,7 +165,7 @@ class GcpSession:
         """The image: for a built service, in the shared repository, tagged with its context's
         digest (built by Cloud Build when ``build`` and the repository does not have it)."""
         if service.model_provider is not None:
-            return qualified(models.gateway_image(service))
+            return qualified(model_service.gateway_image(service))
         if service.managed_store:
             return service.image or ""
         if source is None or service.build is None:
@@ -222,7 +222,7 @@ class GcpSession:
     async def _account(self) -> None:
         await access.account(self.gcp, self.name, self.stack)
         wanted = any(s.llm is not None for s in self.project.services.values()) or \
-            models.uses_models(self.project)
+            model_service.uses_models(self.project)
         if await access.project_role(
             self.gcp, names.LLM_ROLE, f"serviceAccount:{self.account}", wanted=wanted
         ):

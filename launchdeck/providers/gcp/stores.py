@@ -25,7 +25,7 @@ from launchdeck.engine import kinds
 from launchdeck.engine.events import State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.refusal import Problem
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled, if_found

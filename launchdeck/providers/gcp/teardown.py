@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.gather import gather
+from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
-from launchdeck.providers.base import Teardown
 from launchdeck.providers.gcp import access, config, ingress, names, stores
 from launchdeck.providers.gcp.api import Gcp, if_enabled
 from launchdeck.providers.gcp.session import delete_package, delete_service, live

@@ -27,7 +27,7 @@ import anyio.to_thread
 
 from launchdeck.errors import BuildError
 from launchdeck.providers.local.containers import reason
-from launchdeck.providers.local.engine import Endpoint, connect
+from launchdeck.providers.local.daemon import Endpoint, connect
 
 if TYPE_CHECKING:
     from launchdeck.compose.model import Service

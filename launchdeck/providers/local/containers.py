@@ -13,7 +13,7 @@ from typing import Any
 import anyio.to_thread
 
 from launchdeck.engine.events import State
-from launchdeck.engine.status import LogLine, ServiceStatus
+from launchdeck.engine.results import LogLine, ServiceStatus
 from launchdeck.providers.local import spec as S
 
 STABLE = 1.0

@@ -24,15 +24,15 @@ from launchdeck.engine import records
 from launchdeck.engine.blobs import ABSENT, Generation
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
-from launchdeck.engine.status import LogLine, Target
+from launchdeck.engine.results import LogLine, Target
+from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
 from launchdeck.errors import UsageError
 from launchdeck.paths import state_dir, write_atomic
-from launchdeck.providers.base import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.local import CAPABILITIES
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.config import FileConfigStore
-from launchdeck.providers.local.engine import Endpoint, connect, resolve_endpoint
+from launchdeck.providers.local.daemon import Endpoint, connect, resolve_endpoint
 
 RECORDS = records.FOLDER
 """The state directory's folder of deployment records, ``<project>/<stack>.json``."""

@@ -15,12 +15,12 @@ import anyio
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import kinds, poll
-from launchdeck.engine.context import Source
+from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action
-from launchdeck.engine.status import ServiceStatus
+from launchdeck.engine.results import ServiceStatus
+from launchdeck.engine.seams import DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.errors import LaunchdeckError, ProviderError
-from launchdeck.providers.base import DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.providers.local import build, runner
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S

@@ -16,8 +16,8 @@ from launchdeck.engine.deploy import deploy
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
+from launchdeck.engine.seams import DeployOptions, LogQuery
 from launchdeck.errors import ProviderError
-from launchdeck.providers.base import DeployOptions, LogQuery
 from testkit import aws as T
 from tests.providers.aws.conftest import SECRETS
 
@@ -584,7 +584,7 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
     """linux/arm64 builds on ARM_CONTAINER with an aarch64 image, under a tag of its own."""
     from launchdeck.compose.model import Build, Service
     from launchdeck.engine import build as remote
-    from launchdeck.engine import context
+    from launchdeck.engine import build_context
     from launchdeck.providers.aws import build, region
     from launchdeck.providers.aws.api import Aws
 
@@ -596,7 +596,7 @@ def test_an_arm64_image_is_built_in_codebuilds_arm_environment(provider, shop, b
 
     def image(platform: str | None) -> str:
         service = Service(name="web", build=spec, platform=platform)
-        source = context.source(service)
+        source = build_context.source(service)
         return anyio.run(lambda: remote.image(builder, service, source,
                                               f"{repo['repositoryUri']}:{source.digest}",
                                               lambda *_, **__: None, interval=0.01))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from launchdeck.compose.load import load
-from launchdeck.engine import context
 from launchdeck.providers.aws import render
 from launchdeck.providers.aws.ingress import routes
 
@@ -143,10 +142,11 @@ services:
 
 def test_an_oversized_build_context_is_refused_with_the_fix(tmp_path) -> None:
     from launchdeck.compose.model import Build
+    from launchdeck.engine import build_context
     from launchdeck.errors import BuildError
 
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "data.bin").write_bytes(b"0" * 4096)
     with pytest.raises(BuildError, match="holds more than") as caught:
-        context.scan(Build(context=str(tmp_path), dockerfile="Dockerfile"), "web", limit=1024)
+        build_context.scan(Build(context=str(tmp_path), dockerfile="Dockerfile"), "web", limit=1024)
     assert ".dockerignore" in caught.value.hint

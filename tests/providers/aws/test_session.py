@@ -8,9 +8,9 @@ import pytest
 from launchdeck.compose.load import load
 from launchdeck.engine import kinds
 from launchdeck.engine.events import State
+from launchdeck.engine.seams import DeployOptions
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import session as aws_session
-from launchdeck.providers.base import DeployOptions
 
 
 class _Aws:

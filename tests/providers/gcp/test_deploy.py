@@ -19,8 +19,8 @@ from launchdeck.engine.deploy import deploy, plan, preflight
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
+from launchdeck.engine.seams import DeployOptions, LogQuery
 from launchdeck.errors import ProviderError
-from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.provider import GcpProvider
 from launchdeck.tools.project import ProjectRef
@@ -203,10 +203,10 @@ def test_image_is_built_once_by_cloud_build_and_named_by_the_context_digest(
     deployed, provider, shop, fake: FakeGcp
 ) -> None:
     """One Cloud Build pushes web:<context digest> to the shared repository; a redeploy builds nothing."""
-    from launchdeck.engine import context
+    from launchdeck.engine import build_context
 
     build = shop.load().project.services["web"].build
-    tag = context.digest(context.scan(build, "web"), build)
+    tag = build_context.digest(build_context.scan(build, "web"), build)
     image = _service(fake, "web").template.containers[0].image
     assert image == f"us-central1-docker.pkg.dev/{PROJECT}/launchdeck/shop/dev/web:{tag}"
     assert len(fake.api("cloudbuild").builds) == 1

@@ -22,7 +22,7 @@ from launchdeck.providers.local.build import (
     find_client,
     request_for,
 )
-from launchdeck.providers.local.engine import resolve_endpoint
+from launchdeck.providers.local.daemon import resolve_endpoint
 from testkit import BUSYBOX
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(),

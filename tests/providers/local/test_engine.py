@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from launchdeck.errors import EngineUnavailable
-from launchdeck.providers.local.engine import (
+from launchdeck.providers.local.daemon import (
     DEFAULT_HOST,
     connect,
     resolve_endpoint,

@@ -15,8 +15,8 @@ from launchdeck.engine import logs, ps
 from launchdeck.engine.deploy import deploy
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import State
+from launchdeck.engine.seams import DeployOptions, LogQuery
 from launchdeck.errors import ConfigMissing, DeployRefused, EngineUnavailable, ProviderError
-from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.provider import LocalProvider
 from testkit import BUSYBOX, Recorder

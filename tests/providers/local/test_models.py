@@ -14,8 +14,8 @@ import pytest
 from launchdeck.compose.load import load, normalize_project_name
 from launchdeck.engine import logs
 from launchdeck.engine.deploy import deploy
+from launchdeck.engine.seams import DeployOptions, LogQuery
 from launchdeck.errors import ProviderError
-from launchdeck.providers.base import DeployOptions, LogQuery
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.provider import LocalProvider
 from testkit import BUSYBOX

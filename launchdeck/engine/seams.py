@@ -1,19 +1,24 @@
 """The seams a deployment target supplies to the engine, and the values they trade in.
 
 The engine (launchdeck/engine/) runs every deploy, plan, ps, logs and destroy; a provider
-only answers the questions it alone can: what exists, what a service becomes on this target,
-how to change one unit, how to wait for it, where its logs, config and blobs live.
+only answers the questions it alone can: what exists, what a unit becomes on this target,
+how to change one, how to look at it, where its logs, config and blobs live.
 
     Provider            one per target, made by the registry (providers/__init__.py)
     ├── capabilities    what compose features it can deploy (validation reads it)
-    ├── config_store    secret config values of a (project, stack)
+    ├── identity()      who and where it acts
+    ├── check()         what the target refuses of a project, as located findings
+    ├── config_store()  secret config values of a (project, stack)
     ├── blobs()         where the engine keeps deployment records and the lock
-    ├── session()       one deploy or plan: observe → image → render → prepare → apply → settle
+    ├── session()       one deploy, plan or ps: observe, image, prepare, tidy, and a driver
+    │                   per kind of unit (services; stores and ingress where it has them):
+    │                   render, apply, look, remove
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
     └── destroy()       remove everything the (project, stack) owns
 
 A provider gets its SDK clients through its constructor and imports its SDK lazily, so that
-loading launchdeck (or starting the MCP server) pulls in no cloud SDK.
+loading launchdeck (or starting the MCP server) pulls in no cloud SDK. docs/providers.md
+says in which order a new one implements them.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ from launchdeck.compose.model import Project, Service
 from launchdeck.compose.target import Capabilities
 from launchdeck.compose.validate import Finding
 from launchdeck.engine.blobs import Blobs
-from launchdeck.engine.context import Source
+from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action, combine
-from launchdeck.engine.status import LogLine, ServiceStatus, Target
+from launchdeck.engine.results import LogLine, ServiceStatus, Target
 from launchdeck.errors import LaunchdeckError
 
 

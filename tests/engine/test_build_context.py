@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from launchdeck.compose.model import Build
-from launchdeck.engine import context
+from launchdeck.engine import build_context
 
 
-def _names(packed: context.Packed, archive: context.Archive) -> list[str]:
+def _names(packed: build_context.Packed, archive: build_context.Archive) -> list[str]:
     if archive == "zip":
         with zipfile.ZipFile(io.BytesIO(packed.data)) as found:
             return sorted(found.namelist())
@@ -33,18 +33,20 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _pack(folder: Path, archive: context.Archive) -> context.Packed:
-    return context.pack(context.scan(Build(context=str(folder), dockerfile="Dockerfile"), "web"), archive)
+def _pack(folder: Path, archive: build_context.Archive) -> build_context.Packed:
+    source = build_context.scan(Build(context=str(folder), dockerfile="Dockerfile"), "web")
+    return build_context.pack(source, archive)
 
 
 @pytest.mark.parametrize("archive", ["zip", "tar.gz"])
-def test_an_archive_leaves_out_what_dockerignore_names(folder: Path, archive: context.Archive) -> None:
+def test_an_archive_leaves_out_what_dockerignore_names(folder: Path, archive: build_context.Archive) -> None:
     """Ignored files stay out of the archive a builder gets."""
     assert _names(_pack(folder, archive), archive) == [".dockerignore", "Dockerfile", "app.py"]
 
 
 @pytest.mark.parametrize("archive", ["zip", "tar.gz"])
-def test_packing_is_reproducible_and_follows_the_content(folder: Path, archive: context.Archive) -> None:
+def test_packing_is_reproducible_and_follows_the_content(folder: Path,
+                                                         archive: build_context.Archive) -> None:
     """Packing twice gives the same digest, whatever the files' times; a changed file a new one."""
     first = _pack(folder, archive)
     os.utime(folder / "app.py", (1_000_000, 1_000_000))
