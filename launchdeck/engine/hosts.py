@@ -112,3 +112,29 @@ def to_roll(project: Project, created: Iterable[str], restarted: Iterable[str]) 
             if client not in restarted or target not in edges[client]:
                 out.add(client)
     return sorted(out)
+
+
+def domain(name: str) -> str:
+    """A domain as DNS compares it: lower case, without the root's dot."""
+    return name.strip().lower().rstrip(".")
+
+
+def suffixes(name: str) -> list[str]:
+    """The zones that could serve domain ``name``, the longest (most specific) first:
+    ``a.b.example.com`` -> itself, ``b.example.com``, ``example.com`` (never a bare TLD)."""
+    labels = domain(name).split(".")
+    return [".".join(labels[start:]) for start in range(max(len(labels) - 1, 1))]
+
+
+def zone_for(name: str, zones: Iterable[str]) -> str | None:
+    """Which of ``zones`` (zone names, any case, with or without the root's dot) serves domain
+    ``name``: the longest that is the domain or a parent of it."""
+    have = {domain(z): z for z in zones}
+    return next((have[s] for s in suffixes(name) if s in have), None)
+
+
+def parent(name: str) -> str:
+    """The zone to create for a domain that has none: its parent (``www.example.com`` ->
+    ``example.com``), or itself when it is one label under its TLD."""
+    name = domain(name)
+    return name.split(".", 1)[-1] if name.count(".") > 1 else name

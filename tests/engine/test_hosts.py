@@ -78,3 +78,21 @@ def test_clients_of_a_new_service_roll_unless_they_started_after_it(project, tex
                                                                     roll) -> None:
     """Service Connect gives a task the names that exist when it starts."""
     assert order.to_roll(_project(project, text), created, restarted) == roll
+
+
+@pytest.mark.parametrize(("domain", "zones", "serving"), [
+    ("www.Example.com.", ["example.com."], "example.com."),
+    ("a.b.example.com", ["example.com", "b.example.com."], "b.example.com."),
+    ("example.com", ["example.com"], "example.com"),
+    ("www.example.com", ["other.com", "ample.com"], None),
+    ("www.example.com", ["com"], None),
+])
+def test_the_longest_parent_zone_serves_a_domain_on_every_cloud(domain, zones, serving) -> None:
+    """Route 53 and Cloud DNS zones are matched alike: the longest zone that is the domain or
+    a parent of it, any case, with or without the root's dot; never a bare TLD."""
+    assert order.zone_for(domain, zones) == serving
+
+
+def test_a_domain_without_a_zone_is_told_to_create_its_parent() -> None:
+    """The zone to create is the domain's parent, or the domain itself under its TLD."""
+    assert (order.parent("www.Example.com."), order.parent("example.com")) == ("example.com", "example.com")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from launchdeck.compose.model import Project
+from launchdeck.engine import hosts
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names, wait
 from launchdeck.providers.aws.api import Aws, parallel
@@ -36,7 +37,7 @@ def routes(project: Project) -> list[Route]:
     for service in project.services.values():
         for index, port in enumerate(service.ingress_ports):
             listen = int(port.published.split("-")[0]) if port.published else port.target
-            domain = service.domainname if index == 0 else None
+            domain = hosts.domain(service.domainname) if index == 0 and service.domainname else None
             out.append(Route(service.name, port.target, listen, domain,
                              health_path(service, port.target)))
     return out
@@ -90,22 +91,17 @@ async def hosted_zones(aws: Aws, domains: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for domain in sorted(set(domains)):
         best = None
-        labels = domain.lower().rstrip(".").split(".")
-        for start in range(len(labels) - 1):  # the longest suffix with a zone serves it
-            candidate = ".".join(labels[start:])
+        for candidate in hosts.suffixes(domain):  # the longest suffix with a zone serves it
             listed = await aws("route53", "list_hosted_zones_by_name", DNSName=candidate, MaxItems="10")
-            for zone in listed["HostedZones"]:
-                if zone["Name"].rstrip(".").lower() == candidate and \
-                        not zone.get("Config", {}).get("PrivateZone"):
-                    best = (candidate, zone["Id"].split("/")[-1])
-                    break
-            if best:
+            public = [z for z in listed["HostedZones"] if not z.get("Config", {}).get("PrivateZone")]
+            found = hosts.zone_for(candidate, [z["Name"] for z in public])
+            if found is not None and hosts.domain(found) == candidate:
+                best = (candidate, next(z for z in public if z["Name"] == found)["Id"].split("/")[-1])
                 break
         if best is None:
-            parent = domain.split(".", 1)[-1] if domain.count(".") > 1 else domain
             raise ProviderError(
                 f"no Route 53 hosted zone in this account serves {domain}", provider="aws",
-                hint=f"Create one (`aws route53 create-hosted-zone --name {parent} "
+                hint=f"Create one (`aws route53 create-hosted-zone --name {hosts.parent(domain)} "
                      f"--caller-reference $(date +%s)`), set your registrar's name servers to "
                      f"the four it lists, then deploy again; or remove domainname.")
         out[domain] = best[1]

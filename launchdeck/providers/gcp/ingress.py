@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Project
+from launchdeck.engine import hosts
 from launchdeck.engine.gather import gather
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import compute, names
@@ -40,7 +41,7 @@ class Route:
 def routes(project: Project, stack: str) -> list[Route]:
     """The services with a domain (and an ingress port to reach them on)."""
     return [
-        Route(s.name, names.service_id(project.name, stack, s.name), s.domainname.lower().rstrip("."))
+        Route(s.name, names.service_id(project.name, stack, s.name), hosts.domain(s.domainname))
         for s in project.services.values()
         if s.domainname and s.ingress_ports and not s.managed_store
     ]
@@ -62,10 +63,9 @@ async def zones(gcp: Gcp, domains: list[str]) -> dict[str, Zone]:
     public = [z for z in listed if getattr(z, "_properties", {}).get("visibility", "public") == "public"]
     out: dict[str, Zone] = {}
     for domain in sorted(set(domains)):
-        fqdn = domain + "."
-        serving = [z for z in public if fqdn == z.dns_name or fqdn.endswith("." + z.dns_name)]
-        if not serving:
-            parent = domain.split(".", 1)[-1] if domain.count(".") > 1 else domain
+        serving = hosts.zone_for(domain, [z.dns_name for z in public])
+        if serving is None:
+            parent = hosts.parent(domain)
             raise ProviderError(
                 f"no Cloud DNS zone in project {gcp.project} serves {domain}",
                 provider="gcp",
@@ -73,7 +73,7 @@ async def zones(gcp: Gcp, domains: list[str]) -> dict[str, Zone]:
                 f"--dns-name={parent}. --description=launchdeck --project {gcp.project}`), set your "
                 "registrar's name servers to the four it lists, then deploy again; or remove domainname.",
             )
-        best = max(serving, key=lambda z: len(z.dns_name))
+        best = next(z for z in public if z.dns_name == serving)
         out[domain] = Zone(best.name, best.dns_name)
     return out
 
