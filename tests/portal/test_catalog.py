@@ -112,12 +112,8 @@ def test_a_view_reads_the_deployment_record_once(state: Path,
         reads.append(key)
         return await read(self, key)
 
-    async def nothing_runs(project: object, stack: str) -> dict[str, ServiceStatus]:
-        return {}
-
     monkeypatch.setattr(FileBlobs, "read", counted)
     catalog = Catalog(["local"], "dev")
-    monkeypatch.setattr(catalog.provider("local"), "status", nothing_runs)
 
     async def shown() -> View:
         async with anyio.create_task_group() as tasks:

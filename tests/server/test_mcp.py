@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import docker.errors
 import httpx2
 import mcp_types as types
 import pytest
@@ -146,8 +147,15 @@ def project(tmp_path: Path, docker_api) -> Path:
     root = _write_project(tmp_path / "app")
     yield root
     label = {"label": [f"dev.launchdeck.project={normalize_project_name(root.name)}"]}
-    for c in docker_api.containers(all=True, filters=label):
-        docker_api.remove_container(c["Id"], force=True, v=True)
+    for _ in range(60):  # a deploy still going when the server stopped may be removing some
+        try:
+            for c in docker_api.containers(all=True, filters=label):
+                docker_api.remove_container(c["Id"], force=True, v=True)
+            break
+        except docker.errors.APIError as exc:
+            if exc.status_code not in (404, 409):
+                raise
+            time.sleep(0.5)
     for n in docker_api.networks(filters=label):
         docker_api.remove_network(n["Id"])
 
