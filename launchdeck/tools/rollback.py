@@ -44,7 +44,7 @@ async def preview(ref: ProjectRef, to: str = "previous") -> RollbackPreview:
 
     ready, entry = await _prepare(ref, to, pin=False)
     shown = await engine.preview(ready, entry)
-    result = RollbackPreview(**dict(shown), target=await ref.line())
+    result = RollbackPreview(**{**dict(shown), "target": await ref.line()})
     result.plan.target = result.target
     return redact.model(result, redact.secrets(ready.config.values()))
 
@@ -58,4 +58,5 @@ async def rollback(ref: ProjectRef, to: str = "previous", *, wait_seconds: float
     ready, entry = await _prepare(ref, to, pin=True)
     result = await engine.rollback(ready, entry, options=options(wait_seconds=wait_seconds),
                                    sink=sink)
-    return RollbackResult(**dict(result), rolled_back_to=entry.id, target=await ref.line())
+    return RollbackResult(**{**dict(result), "target": await ref.line()},
+                          rolled_back_to=entry.id)
