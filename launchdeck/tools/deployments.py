@@ -18,6 +18,7 @@ from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
     from launchdeck.engine.history import History
+    from launchdeck.tools.logs import LogPage
 
 LogType = Literal["build", "run", "deploy"]
 
@@ -142,3 +143,17 @@ async def logs(ref: ProjectRef, deployment: str, kind: LogType, *,
     result = DeploymentLogs(project=history.project, stack=ref.stack, deployment=entry.id,
                             type=kind, lines=lines)
     return redact.model(result, await _hidden(ref, history.project))
+
+
+async def page(ref: ProjectRef, deployment: str, kind: LogType, *, services: list[str],
+               contains: str | None = None, limit: int = 100) -> LogPage:
+    """``logs`` as one bounded page of the logs tool (the first ``limit`` lines)."""
+    from launchdeck.tools.logs import MAX_LINE_CHARS, LogPage
+
+    found = await logs(ref, deployment, kind, services=services)
+    lines = [line for line in found.lines if not contains or contains in line.text]
+    shown = [line.model_copy(update={"text": line.text[:MAX_LINE_CHARS]})
+             for line in lines[:limit]]
+    return LogPage(project=found.project, stack=found.stack, lines=shown,
+                   truncated=len(shown) < len(lines)
+                   or any(len(line.text) > MAX_LINE_CHARS for line in lines[:limit]))
