@@ -269,6 +269,9 @@ def compose_up(
     output: Annotated[OutputFormat | None, typer.Option(
         "--format", help="json: the plan (--dry-run) or the deploy's result on stdout, for "
                          "programs (implies --detach).")] = None,
+    ttl: Annotated[str | None, typer.Option(
+        "--ttl", metavar="DURATION", help="The stack expires this long after this deploy (3d, "
+                                          "12h); `stack gc` then removes it.")] = None,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
     if dry_run:
@@ -277,7 +280,7 @@ def compose_up(
     following: list[bool] = []
     try:
         _run(_up, ref, detach=detach, wait_timeout=wait_timeout, force=force, network=network,
-             output=output, following=following)
+             output=output, following=following, ttl=ttl)
     except KeyboardInterrupt:
         if not following:
             raise
@@ -285,7 +288,8 @@ def compose_up(
 
 
 async def _up(ref: ProjectRef, *, detach: bool, wait_timeout: float, force: bool,
-              network: Network, output: OutputFormat | None, following: list[bool]) -> None:
+              network: Network, output: OutputFormat | None, following: list[bool],
+              ttl: str | None = None) -> None:
     from launchdeck.progress import Progress
     from launchdeck.tools.deploy import deploy
 
@@ -293,7 +297,7 @@ async def _up(ref: ProjectRef, *, detach: bool, wait_timeout: float, force: bool
     console = _stderr()
     with Progress(console.console) as progress:
         result = await deploy(ref, wait_seconds=wait_timeout, force=force, network=network.value,
-                              sink=progress)
+                              sink=progress, ttl=ttl)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         detach = True
@@ -797,6 +801,37 @@ def stack_rm(name: Annotated[str, typer.Argument(help="Stack name.")], cwd: Cwd 
     if not remove(_folder(cwd), check_stack(name)):
         raise _usage(f"the project has no stack {name}")
     _stderr().print(f"removed the stack file of {name}", highlight=False)
+
+
+@stack_app.command("gc")
+@targeted(files=True, profiles=False, stack=False)
+def stack_gc(
+    ref: ProjectRef,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the expired stacks.")]
+    = False,
+    output: JsonFormat = None,
+) -> None:
+    """Remove every stack of the project on the target whose --ttl has passed (data volumes
+    are kept); a scheduled CI job runs it."""
+    _run(_stack_gc, ref, dry_run=dry_run, output=output)
+
+
+async def _stack_gc(ref: ProjectRef, *, dry_run: bool, output: OutputFormat | None) -> None:
+    from launchdeck.tools.deployments import gc
+
+    if output is not OutputFormat.json:
+        await _announce(ref)
+    result = await gc(ref, dry_run=dry_run)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    console = _stderr()
+    for stack in result.expired:
+        done = "expired" if dry_run else "removed"
+        console.print(f"{done}: {result.project} ({stack.stack}), expired "
+                      f"{stack.expires.isoformat(timespec='seconds')}", highlight=False)
+    if not result.expired:
+        console.print(f"no stack of {result.project} has expired", highlight=False)
 
 
 def _folder(cwd: str | None) -> str:

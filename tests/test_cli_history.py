@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,38 @@ def test_no_config_value_in_records_or_output(deployed) -> None:
         assert SECRET not in text
     kept = [p for p in (state / "deployments").rglob("*.json")]
     assert kept and all(SECRET not in p.read_text() for p in kept)
+
+
+def test_stack_gc_removes_only_the_expired_stacks(tmp_path: Path, docker_api) -> None:
+    """A stack deployed with --ttl 1s is removed by `stack gc` once it has passed; a stack
+    without one stays, and a second gc finds nothing."""
+    root = tmp_path / "gcapp"
+    root.mkdir()
+    (root / "compose.yaml").write_text(f"services:\n  worker:\n    image: {BUSYBOX}\n"
+                                       '    command: ["sleep", "600"]\n')
+    project = normalize_project_name(root.name)
+    try:
+        assert run("compose", "up", "-d", "--stack", "preview", "--ttl", "1s", cwd=root) \
+            .returncode == 0
+        assert run("compose", "up", "-d", cwd=root).returncode == 0
+        time.sleep(1.5)
+        listed = _json("stack", "gc", "--dry-run", cwd=root)
+        assert [e["stack"] for e in listed["expired"]] == ["preview"]
+        removed = _json("stack", "gc", cwd=root)
+        assert [e["stack"] for e in removed["expired"]] == ["preview"]
+        stacks = {c["Labels"].get(S.STACK) for c in docker_api.containers(
+            filters={"label": f"{S.PROJECT}={project}"})}
+        assert stacks == {"dev"}
+        assert _json("stack", "gc", cwd=root)["expired"] == []
+    finally:
+        run("compose", "down", "--stack", "preview", cwd=root)
+        run("compose", "down", cwd=root)
+
+
+def test_a_ttl_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    """--ttl soon says what it takes, and nothing is deployed."""
+    root = tmp_path / "ttlapp"
+    root.mkdir()
+    (root / "compose.yaml").write_text(f"services:\n  worker:\n    image: {BUSYBOX}\n")
+    done = run("compose", "up", "-d", "--ttl", "soon", cwd=root)
+    assert done.returncode == 1 and "3d" in done.stderr and "Traceback" not in done.stderr

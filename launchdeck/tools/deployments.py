@@ -157,3 +157,44 @@ async def page(ref: ProjectRef, deployment: str, kind: LogType, *, services: lis
     return LogPage(project=found.project, stack=found.stack, lines=shown,
                    truncated=len(shown) < len(lines)
                    or any(len(line.text) > MAX_LINE_CHARS for line in lines[:limit]))
+
+
+class Expired(BaseModel):
+    stack: str
+    expires: datetime
+    deployment: str = Field(description="The deployment that set the expiry.")
+
+
+class GcResult(BaseModel):
+    project: str
+    provider: str
+    target: str | None = None
+    dry_run: bool = False
+    expired: list[Expired] = Field(description="Stacks past their --ttl (removed unless dry_run).")
+
+
+async def gc(ref: ProjectRef, *, dry_run: bool = False, now: datetime | None = None) -> GcResult:
+    """Remove every stack of the project on the target whose last deployment's expiry has
+    passed (a stack destroyed since is left alone); data volumes are kept."""
+    from datetime import UTC
+
+    from launchdeck.engine.history import History, histories
+    from launchdeck.tools.deployment import remove
+
+    provider = ref.target()
+    project = ref.load().project.name
+    target = await ref.line()
+    now = now or datetime.now(UTC)
+    expired = []
+    for name, stack in await histories(provider.blobs()):
+        if name != project:
+            continue
+        last = (await History(provider.blobs(), project, stack).entries(limit=1) or [None])[0]
+        if last is None or last.operation == "destroy" or last.expires is None \
+                or last.expires > now:
+            continue
+        expired.append(Expired(stack=stack, expires=last.expires, deployment=last.id))
+        if not dry_run:
+            await remove(provider, project, stack, target=target)
+    return GcResult(project=project, provider=provider.name, target=target, dry_run=dry_run,
+                    expired=expired)
