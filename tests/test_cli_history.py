@@ -211,3 +211,13 @@ def test_a_ttl_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
     (root / "compose.yaml").write_text(f"services:\n  worker:\n    image: {BUSYBOX}\n")
     done = run("compose", "up", "-d", "--ttl", "soon", cwd=root)
     assert done.returncode == 1 and "3d" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_debug_reads_a_failed_deployment_by_id(deployed) -> None:
+    """debug --deployment v3 explains web from v3's own lines; v1 had nothing failing."""
+    root, ids, _ = deployed
+    failed = _json("debug", "--deployment", ids[2], cwd=root)
+    web = [e for e in failed["evidence"] if e["service"] == "web"]
+    assert web and web[0]["state"] == "SERVICE_DEPLOYMENT_FAILED"
+    assert any("SERVICE_DEPLOYMENT_FAILED" in line for line in web[0]["logs"])
+    assert _json("debug", "--deployment", ids[0], cwd=root)["evidence"] == []
