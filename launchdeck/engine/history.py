@@ -29,8 +29,8 @@ from launchdeck.engine.plan import digest_of
 from launchdeck.errors import UsageError
 
 FOLDER = "deployments"
-KEEP = int(os.environ.get("LAUNCHDECK_HISTORY_KEEP", "50") or 50)
-"""Entries kept per (project, stack); LAUNCHDECK_HISTORY_KEEP changes it."""
+KEEP = 50
+"""Entries kept per (project, stack) unless LAUNCHDECK_HISTORY_KEEP says otherwise."""
 BUILD_LINES = 500
 """Lines of build output kept per unit and deployment (the last ones)."""
 _STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -131,6 +131,15 @@ class Timeline:
                                    message=event.message))
 
 
+def kept() -> int:
+    """Entries kept per (project, stack): LAUNCHDECK_HISTORY_KEEP when it is a whole number of
+    at least 1, else KEEP."""
+    try:
+        return max(int(os.environ.get("LAUNCHDECK_HISTORY_KEEP", KEEP)), 1)
+    except ValueError:
+        return KEEP
+
+
 def config_of(parts: Mapping[str, str]) -> dict[str, str]:
     """The config names a unit reads and their values' digests, from its digest parts."""
     return {k.removeprefix("config:"): v for k, v in parts.items() if k.startswith("config:")}
@@ -184,8 +193,9 @@ class History:
         return [k for k in await self.blobs.list(self.folder)
                 if k.endswith(".json") and "/" not in k[len(self.folder):]]
 
-    async def append(self, entry: Deployment, *, keep: int = KEEP) -> None:
-        """Add ``entry``, then prune to the last ``keep``."""
+    async def append(self, entry: Deployment, *, keep: int | None = None) -> None:
+        """Add ``entry``, then prune to the last ``keep`` (default: ``kept()``)."""
+        keep = kept() if keep is None else keep
         await self.blobs.write(self.key(entry), entry.model_dump_json().encode())
         keys = await self.keys()
         for old in keys[:max(len(keys) - keep, 0)]:

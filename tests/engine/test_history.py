@@ -15,7 +15,7 @@ from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import State
 from launchdeck.engine.plan import Action
 from launchdeck.engine.rollback import preview, rollback
-from launchdeck.errors import DeployRefused, UsageError
+from launchdeck.errors import DeployRefused, ProviderError, UsageError
 from testkit import MemoryProvider
 
 SECRET = "s3cret-value-never-shown"
@@ -210,3 +210,32 @@ def test_a_rollback_to_a_removed_image_is_refused_before_any_change(memory, root
     with pytest.raises(DeployRefused, match="api"):
         anyio.run(lambda: rollback(ready, entry))
     assert memory.changes == changes
+
+
+@pytest.mark.parametrize("value, count", [("2", 2), ("0", 1), ("lots", 50)])
+def test_the_number_kept_is_a_setting(monkeypatch, value, count) -> None:
+    """LAUNCHDECK_HISTORY_KEEP sets how many are kept (at least one; else 50)."""
+    monkeypatch.setenv("LAUNCHDECK_HISTORY_KEEP", value)
+    assert history.kept() == count
+
+
+class _Broken(MemoryProvider):
+    """A target whose preparation fails (as a cloud call might), after the lock is taken."""
+
+    async def session(self, *args, **kwargs):
+        made = await super().session(*args, **kwargs)
+
+        async def prepare() -> None:
+            raise ProviderError("the network could not be made", provider="memory")
+
+        made.prepare = prepare
+        return made
+
+
+def test_a_deploy_that_stops_early_is_an_error_entry(root) -> None:
+    """A deploy stopped by a target's error is kept, as error, with its message."""
+    broken = _Broken()
+    with pytest.raises(ProviderError):
+        _deploy(broken, root, 1)
+    entry = _entries(broken, root)[0]
+    assert (entry.outcome, entry.message) == ("error", "the network could not be made")
