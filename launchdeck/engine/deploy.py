@@ -105,7 +105,7 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
     provider, project = ready.provider, ready.project
     intent = intent or history.Intent()
     if intent.origin is None:
-        who = await _who(provider)
+        who = await history.who(provider)
         intent = replace(intent, origin=await anyio.to_thread.run_sync(
             history.origin, project.working_dir, project.compose_files, who))
     async with lock.held(provider.blobs(), project.name, ready.stack, intent.operation, etag,
@@ -118,17 +118,6 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
             with anyio.CancelScope(shield=True):
                 await run.remember(None, error=str(exc))
             raise
-
-
-async def _who(provider: Provider) -> str | None:
-    """The caller identity, for the history (None when the provider cannot say)."""
-    identity = getattr(provider, "identity", None)
-    if identity is None:
-        return None
-    try:
-        return (await identity()).principal
-    except LaunchdeckError:
-        return None
 
 
 async def deploy(loaded: Loaded, provider: Provider, *, stack: str,

@@ -14,7 +14,8 @@ from launchdeck.identity import new_deployment_id
 
 async def destroy(provider: Provider, project: str, stack: str, *, volumes: bool = False,
                   sink: Sink = discard, who: str | None = None) -> Teardown:
-    """Remove everything; data volumes and databases only when ``volumes``."""
+    """Remove everything; data volumes and databases only when ``volumes``; ``who``: the caller,
+    for the history (asked of the provider when not given)."""
     from launchdeck import __version__
 
     blobs = provider.blobs()
@@ -26,7 +27,7 @@ async def destroy(provider: Provider, project: str, stack: str, *, volumes: bool
             id=etag, operation="destroy", project=project, stack=stack, provider=provider.name,
             started=started, ended=datetime.now(UTC), outcome="destroyed",
             message=f"removed {len(teardown.removed)}, kept {len(teardown.kept)}",
-            origin=history.Origin(who=who, version=__version__),
+            origin=history.Origin(who=who or await history.who(provider), version=__version__),
             units=[history.UnitEntry(name=name, action="DELETE") for name in teardown.removed])
         await history.History(blobs, project, stack).append(entry)
     return teardown

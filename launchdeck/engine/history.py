@@ -19,14 +19,14 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.events import Event
 from launchdeck.engine.plan import digest_of
-from launchdeck.errors import UsageError
+from launchdeck.errors import LaunchdeckError, UsageError
 
 FOLDER = "deployments"
 KEEP = 50
@@ -129,6 +129,17 @@ class Timeline:
         self.moments.append(Moment(at=datetime.fromtimestamp(event.at, UTC), unit=event.service,
                                    state=event.state.value if event.state else None,
                                    message=event.message))
+
+
+async def who(provider: Any) -> str | None:
+    """The caller identity ``provider`` acts as, for an entry (None when it cannot say)."""
+    identity = getattr(provider, "identity", None)
+    if identity is None:
+        return None
+    try:
+        return (await identity()).principal
+    except LaunchdeckError:
+        return None
 
 
 def kept() -> int:
