@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.events import Event
 from launchdeck.engine.plan import digest_of
+from launchdeck.engine.results import PlanResult
 from launchdeck.errors import LaunchdeckError, UsageError
 
 FOLDER = "deployments"
@@ -107,6 +108,23 @@ class Intent:
     origin: Origin | None = None
     rollback_of: str | None = None
     expires: datetime | None = None
+
+
+class Preview(BaseModel):
+    """What rolling back to a deployment would do, found without changing anything."""
+
+    to: str = Field(description="The deployment rolled back to.")
+    plan: PlanResult
+    images: dict[str, str] = Field(description="Service -> the image reference it will run.")
+    config_changed: list[str] = Field([], description="Config names whose value changed since "
+                                                      "that deployment (today's is used).")
+    settings_changed: dict[str, list[str]] = Field(
+        {}, description="Service -> compose settings that differ from that deployment (today's "
+                        "are used).")
+    not_in_deployment: list[str] = Field([], description="Services that deployment did not "
+                                                         "have: deployed as they are today.")
+    images_checked: bool = Field(True, description="Whether the target could confirm each "
+                                                   "image is still there.")
 
 
 class Timeline:

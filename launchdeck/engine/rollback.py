@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
-
 from launchdeck.engine import deploy, history, kinds
 from launchdeck.engine.events import Sink, discard
+from launchdeck.engine.history import Preview
 from launchdeck.engine.plan import config_digest
-from launchdeck.engine.results import DeployResult, PlanResult
+from launchdeck.engine.results import DeployResult
 from launchdeck.engine.seams import DeployOptions, Session
 from launchdeck.errors import DeployRefused, UsageError
 
@@ -28,23 +27,6 @@ class KeepsImages(Protocol):
     engine), so a rollback is refused before any change when one is gone."""
 
     async def has_image(self, image: str) -> bool: ...
-
-
-class Preview(BaseModel):
-    """What rolling back to a deployment would do, found without changing anything."""
-
-    to: str = Field(description="The deployment rolled back to.")
-    plan: PlanResult
-    images: dict[str, str] = Field(description="Service -> the image reference it will run.")
-    config_changed: list[str] = Field([], description="Config names whose value changed since "
-                                                      "that deployment (today's is used).")
-    settings_changed: dict[str, list[str]] = Field(
-        {}, description="Service -> compose settings that differ from that deployment (today's "
-                        "are used).")
-    not_in_deployment: list[str] = Field([], description="Services that deployment did not "
-                                                         "have: deployed as they are today.")
-    images_checked: bool = Field(True, description="Whether the target could confirm each "
-                                                   "image is still there.")
 
 
 def pinned(entry: history.Deployment, services: list[str]) -> dict[str, str]:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from launchdeck.engine.events import Sink, discard
+from launchdeck.engine.history import Preview
 from launchdeck.engine.results import DeployResult
-from launchdeck.engine.rollback import Preview
 from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
