@@ -5,7 +5,8 @@ naming every one, when config is unset.
 plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
 start: take the lock → observe → prepare → for each unit in dependency order, independent
 ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
-has; record the outcome on the target.
+has; record the outcome on the target, and append the deployment (with its timeline) to the
+target's history (engine/history.py). A rollback is a deploy with each service's image given.
 
 Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
 deployment record and the result live here once.
@@ -298,7 +299,7 @@ class _Run:
     async def remember(self, result: DeployResult | None, *, error: str = "") -> None:
         """Append this deployment to the target's history (``error``: why it stopped early)."""
         units = self.units
-        statuses = {s.name: s for s in result.services} if result else {}
+        statuses = {s.name: s for s in result.services} if result else dict(self.statuses)
         entries = []
         for name, change in sorted(self.changes.items()):
             applied = self.applied.get(name) or (self.earlier.parts.get(name, {})
