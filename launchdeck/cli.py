@@ -75,6 +75,12 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class LogType(StrEnum):
+    build = "build"
+    run = "run"
+    deploy = "deploy"
+
+
 AllowNewAccount = Annotated[bool, typer.Option(
     "--allow-new-account", help="Deploy even though the stack recorded another account or "
                                 "project (it moves there on purpose).")]
@@ -263,6 +269,9 @@ def compose_up(
     output: Annotated[OutputFormat | None, typer.Option(
         "--format", help="json: the plan (--dry-run) or the deploy's result on stdout, for "
                          "programs (implies --detach).")] = None,
+    ttl: Annotated[str | None, typer.Option(
+        "--ttl", metavar="DURATION", help="The stack expires this long after this deploy (3d, "
+                                          "12h); `stack gc` then removes it.")] = None,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
     if dry_run:
@@ -271,7 +280,7 @@ def compose_up(
     following: list[bool] = []
     try:
         _run(_up, ref, detach=detach, wait_timeout=wait_timeout, force=force, network=network,
-             output=output, following=following)
+             output=output, following=following, ttl=ttl)
     except KeyboardInterrupt:
         if not following:
             raise
@@ -279,7 +288,8 @@ def compose_up(
 
 
 async def _up(ref: ProjectRef, *, detach: bool, wait_timeout: float, force: bool,
-              network: Network, output: OutputFormat | None, following: list[bool]) -> None:
+              network: Network, output: OutputFormat | None, following: list[bool],
+              ttl: str | None = None) -> None:
     from launchdeck.progress import Progress
     from launchdeck.tools.deploy import deploy
 
@@ -287,7 +297,7 @@ async def _up(ref: ProjectRef, *, detach: bool, wait_timeout: float, force: bool
     console = _stderr()
     with Progress(console.console) as progress:
         result = await deploy(ref, wait_seconds=wait_timeout, force=force, network=network.value,
-                              sink=progress)
+                              sink=progress, ttl=ttl)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         detach = True
@@ -433,10 +443,24 @@ def logs_command(
                                               help="RFC 3339 time or a duration (10m).")] = None,
     tail: Annotated[int | None, typer.Option("--tail", metavar="N",
                                              help="Only the last N lines.")] = None,
+    deployment: Annotated[str | None, typer.Option(
+        "--deployment", metavar="ID", help="One deployment's lines (an id, latest or previous; "
+                                           "see `deployments ls`).")] = None,
+    log_type: Annotated[LogType | None, typer.Option(
+        "--type", help="With --deployment: build (its build output), run (what the services "
+                       "printed while it was the latest), deploy (its timeline). Default: run.")]
+    = None,
 ) -> None:
     """Print what the services wrote, merged in time order, each line prefixed by its service."""
     if follow and until:
         raise _usage("--until cannot be used with --follow")
+    if deployment or log_type:
+        if follow or since or until or tail is not None:
+            raise _usage("--deployment and --type cannot be used with --follow, --since, --until "
+                         "or --tail")
+        _run(_deployment_logs, ref, deployment or "latest", (log_type or LogType.run).value,
+             services or [])
+        return
     try:
         _run(_logs, ref, services=services or [], follow=follow, since=since, until=until,
              tail=tail)
@@ -458,6 +482,19 @@ async def _logs(ref: ProjectRef, *, services: list[str], follow: bool, since: st
     width = max((len(line.service) for line in result.lines), default=0)
     for line in result.lines:
         sys.stdout.write(f"{line.service.ljust(width)} | {line.text}\n")
+
+
+async def _deployment_logs(ref: ProjectRef, deployment: str, kind: Any,
+                           services: list[str]) -> None:
+    from launchdeck.tools.deployments import logs
+
+    await _announce(ref)
+    result = await logs(ref, deployment, kind, services=services)
+    width = max((len(line.service) for line in result.lines), default=0)
+    for line in result.lines:
+        sys.stdout.write(f"{line.service.ljust(width)} | {line.text}\n")
+    if not result.lines:
+        _stderr().print(f"no {kind} lines for deployment {result.deployment}", highlight=False)
 
 
 async def _follow(ref: ProjectRef, services: list[str], since: str | None,
@@ -560,6 +597,169 @@ def whoami_command(ref: ProjectRef, output: JsonFormat = None) -> None:
         _stderr().print(f"note: {note}", highlight=False, markup=False)
 
 
+deployments_app = typer.Typer(help="The stack's deployments as its target keeps them (the last "
+                                   "50): each deploy, rollback and destroy.",
+                              no_args_is_help=True)
+app.add_typer(deployments_app, name="deployments")
+
+
+@deployments_app.command("ls")
+@targeted(profiles=False)
+def deployments_ls(
+    ref: ProjectRef,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="The last N.")] = 50,
+    output: JsonFormat = None,
+) -> None:
+    """List the deployments, newest first: id, when, outcome, who, commit."""
+    _run(_deployments_ls, ref, limit=limit, output=output)
+
+
+async def _deployments_ls(ref: ProjectRef, *, limit: int, output: OutputFormat | None) -> None:
+    from launchdeck.tools.deployments import ls
+
+    if output is not OutputFormat.json:
+        await _announce(ref)
+    result = await ls(ref, limit=limit)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    if not result.deployments:
+        _stderr().print(f"no deployments of {result.project} ({result.stack}) are kept here",
+                        highlight=False)
+        return
+    rows = [("ID", "STARTED", "OPERATION", "OUTCOME", "WHO", "COMMIT")]
+    for d in result.deployments:
+        commit = (d.commit or "-")[:12] + ("+dirty" if d.dirty else "")
+        operation = f"rollback to {d.rollback_of}" if d.rollback_of else d.operation
+        rows.append((d.id, d.started.strftime("%Y-%m-%d %H:%M:%S"), operation, d.outcome,
+                     d.who or "-", commit))
+    _table(rows)
+
+
+@deployments_app.command("show")
+@targeted(profiles=False)
+def deployments_show(
+    ref: ProjectRef,
+    deployment: Annotated[str, typer.Argument(metavar="[ID|latest|previous]",
+                                              help="Which deployment.")] = "latest",
+    output: JsonFormat = None,
+) -> None:
+    """Show one deployment: its origin, each unit (action, image, config digests, outcome) and
+    its timeline."""
+    _run(_deployments_show, ref, deployment, output=output)
+
+
+async def _deployments_show(ref: ProjectRef, deployment: str, *,
+                            output: OutputFormat | None) -> None:
+    from launchdeck.tools.deployments import show
+
+    if output is not OutputFormat.json:
+        await _announce(ref)
+    result = await show(ref, deployment)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    d = result.deployment
+    o = d.origin
+    out = [f"deployment {d.id}: {d.operation} {d.outcome}"
+           + (f" (rollback to {d.rollback_of})" if d.rollback_of else ""),
+           f"started {d.started.isoformat(timespec='seconds')}"
+           + (f", ended {d.ended.isoformat(timespec='seconds')}" if d.ended else ""),
+           f"by {o.who or '-'} with launchdeck {o.version or '-'}",
+           f"from commit {o.commit or '-'}" + (f" on {o.branch}" if o.branch else "")
+           + (" (uncommitted changes)" if o.dirty else "")
+           + (f", compose digest {o.compose_digest}" if o.compose_digest else "")]
+    if d.expires:
+        out.append(f"expires {d.expires.isoformat(timespec='seconds')}")
+    if d.message:
+        out.append(d.message)
+    sys.stdout.write("\n".join(out) + "\n\n")
+    rows = [("UNIT", "ACTION", "STATE", "IMAGE", "CONFIG")]
+    rows += [(u.name, u.action, u.state or "-", u.image or "-",
+              " ".join(f"{k}={v}" for k, v in u.config.items()) or "-") for u in d.units]
+    _table(rows)
+    if d.timeline:
+        sys.stdout.write("\ntimeline:\n")
+        for m in d.timeline:
+            text = " ".join(filter(None, [m.state, m.message]))
+            sys.stdout.write(f"  {m.at.strftime('%H:%M:%S.%f')[:-3]}  {m.unit or '-'}  {text}\n")
+
+
+@app.command("rollback")
+@targeted(allow_new_account=True)
+def rollback_command(
+    ref: ProjectRef,
+    deployment: Annotated[str, typer.Argument(metavar="[ID|previous]",
+                                              help="The deployment to go back to (default: the "
+                                                   "last successful one before the latest).")]
+    = "previous",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change and "
+                                                            "change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed "
+                                                          "when not on a terminal).")] = False,
+    wait_timeout: Annotated[float, typer.Option("--wait-timeout", metavar="SECONDS",
+                                                help="How long to wait for services to be "
+                                                     "healthy.")] = 300,
+    output: JsonFormat = None,
+) -> None:
+    """Run an earlier deployment's images again (no build), after showing what changes; config
+    values and compose settings are today's."""
+    _run(_rollback, ref, deployment, dry_run=dry_run, yes=yes, wait_timeout=wait_timeout,
+         output=output)
+
+
+async def _rollback(ref: ProjectRef, deployment: str, *, dry_run: bool, yes: bool,
+                    wait_timeout: float, output: OutputFormat | None) -> None:
+    from launchdeck.tools.rollback import preview, rollback
+
+    await _announce(ref)
+    shown = await preview(ref, deployment)
+    console = _stderr()
+    if output is OutputFormat.json and dry_run:
+        sys.stdout.write(shown.model_dump_json(indent=2) + "\n")
+        return
+    console.print(f"rollback of {shown.plan.project} ({shown.plan.stack}) to deployment "
+                  f"{shown.to}: {_counts(shown.plan.changes)}", highlight=False)
+    _print_changes(shown.plan.changes)
+    for name, image in shown.images.items():
+        console.print(f"  {name} runs {image}", highlight=False, markup=False)
+    if shown.config_changed:
+        console.print("config changed since then (today's values are used): "
+                      + ", ".join(shown.config_changed), highlight=False, markup=False)
+    for name, settings in shown.settings_changed.items():
+        console.print(f"{name}: settings changed since then (today's are used): "
+                      + ", ".join(settings), highlight=False, markup=False)
+    if shown.not_in_deployment:
+        console.print("not in that deployment (deployed as today): "
+                      + ", ".join(shown.not_in_deployment), highlight=False, markup=False)
+    if not shown.images_checked:
+        console.print("note: this target cannot confirm the images are still there",
+                      highlight=False)
+    if dry_run:
+        console.print("nothing was changed (--dry-run)", highlight=False)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise _usage("a rollback asks for confirmation: run it on a terminal, or pass --yes")
+        if not typer.confirm("roll back?", default=False):
+            console.print("nothing was changed", highlight=False)
+            raise typer.Exit(1)
+    from launchdeck.progress import Progress
+
+    with Progress(console.console) as progress:
+        result = await rollback(ref, deployment, wait_seconds=wait_timeout, sink=progress)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        _print_services(result.services)
+    failed = [s.name for s in result.services if s.state.failed]
+    console.print(f"deployment {result.deployment_id} (rollback to {result.rolled_back_to}): "
+                  + (f"failed: {', '.join(failed)}" if failed else _counts(result.changes)),
+                  highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
 stack_app = typer.Typer(help="Stacks: named targets kept in .launchdeck/ (commit them).",
                         no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
@@ -601,6 +801,37 @@ def stack_rm(name: Annotated[str, typer.Argument(help="Stack name.")], cwd: Cwd 
     if not remove(_folder(cwd), check_stack(name)):
         raise _usage(f"the project has no stack {name}")
     _stderr().print(f"removed the stack file of {name}", highlight=False)
+
+
+@stack_app.command("gc")
+@targeted(files=True, profiles=False, stack=False)
+def stack_gc(
+    ref: ProjectRef,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the expired stacks.")]
+    = False,
+    output: JsonFormat = None,
+) -> None:
+    """Remove every stack of the project on the target whose --ttl has passed (data volumes
+    are kept); a scheduled CI job runs it."""
+    _run(_stack_gc, ref, dry_run=dry_run, output=output)
+
+
+async def _stack_gc(ref: ProjectRef, *, dry_run: bool, output: OutputFormat | None) -> None:
+    from launchdeck.tools.deployments import gc
+
+    if output is not OutputFormat.json:
+        await _announce(ref)
+    result = await gc(ref, dry_run=dry_run)
+    if output is OutputFormat.json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    console = _stderr()
+    for stack in result.expired:
+        done = "expired" if dry_run else "removed"
+        console.print(f"{done}: {result.project} ({stack.stack}), expired "
+                      f"{stack.expires.isoformat(timespec='seconds')}", highlight=False)
+    if not result.expired:
+        console.print(f"no stack of {result.project} has expired", highlight=False)
 
 
 def _folder(cwd: str | None) -> str:

@@ -131,9 +131,10 @@ class MemoryProvider:
     Engine or a cloud. It does what it is told and records every change it makes.
 
     Knobs: ``failing_builds`` (service names whose build fails), ``failing_services`` (units
-    that never become healthy), ``log_lines`` (what ``read_logs`` finds); ``changes`` lists
-    every mutating call as ``(operation, unit)``; ``stored`` holds what the engine keeps on
-    the target (records, the lock).
+    that never become healthy), ``log_lines`` (what ``read_logs`` finds), ``removed_images``
+    (images no longer on the target); ``changes`` lists every mutating call as
+    ``(operation, unit)``; ``stored`` holds what the engine keeps on the target (records, the
+    lock).
     """
 
     name = "memory"
@@ -153,6 +154,7 @@ class MemoryProvider:
         self.failing_services: set[str] = set()
         self.log_lines: list[Any] = []
         self.built: list[str] = []
+        self.removed_images: set[str] = set()
 
     def check(self, loaded: Any, stack: str, config: Any) -> list[Any]:
         return []
@@ -237,6 +239,9 @@ class _MemorySession:
                 raise BuildError("build failed: step 2/3 exited with code 1",
                                  service=service.name, hint="Fix the Dockerfile.")
         return tag
+
+    async def has_image(self, image: str) -> bool:
+        return image not in self.provider.removed_images
 
     async def prepare(self) -> None:
         """Nothing is shared between units in memory."""

@@ -5,7 +5,8 @@ naming every one, when config is unset.
 plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
 start: take the lock → observe → prepare → for each unit in dependency order, independent
 ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
-has; record the outcome on the target.
+has; record the outcome on the target, and append the deployment (with its timeline) to the
+target's history (engine/history.py). A rollback is a deploy with each service's image given.
 
 Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
 deployment record and the result live here once.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -24,7 +26,7 @@ from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine import build_context, dag, kinds, lock
+from launchdeck.engine import build_context, dag, history, kinds, lock
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.gather import gather
@@ -76,15 +78,17 @@ async def preflight(loaded: Loaded, provider: Provider, *, stack: str) -> Ready:
     return Ready(project, provider, stack, values)
 
 
-async def plan(ready: Ready, *, options: DeployOptions | None = None) -> PlanResult:
-    """What deploying would change, unit by unit; no change is made and no lock taken."""
+async def plan(ready: Ready, *, options: DeployOptions | None = None,
+               images: Mapping[str, str] | None = None) -> PlanResult:
+    """What deploying would change, unit by unit; no change is made and no lock taken.
+    ``images``: the image each named service runs instead of its own (a rollback's)."""
     options = options or DeployOptions()
     provider, project = ready.provider, ready.project
     session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
     found, record = await gather(session.observe, Records(provider.blobs(), project.name, ready.stack).read)
     if session.refusal is not None:
         raise session.refusal
-    images, _ = await _images(session, project)
+    images, _ = await _images(session, project, images or {})
     units = _render_all(session, ready, images)
     changes = _changes(units, found, record, options.force)
     return PlanResult(project=project.name, stack=ready.stack, provider=provider.name,
@@ -92,15 +96,29 @@ async def plan(ready: Ready, *, options: DeployOptions | None = None) -> PlanRes
 
 
 async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sink = discard,
-                deployment_id: str | None = None) -> DeployResult:
-    """Deploy a project that passed preflight."""
+                deployment_id: str | None = None, images: Mapping[str, str] | None = None,
+                intent: history.Intent | None = None) -> DeployResult:
+    """Deploy a project that passed preflight. ``images``: the image each named service runs
+    instead of building or resolving its own (a rollback's); ``intent``: what the history
+    entry says of it (a plain deploy from where the project is, by default)."""
     options = options or DeployOptions()
     etag = deployment_id or new_deployment_id()
     provider, project = ready.provider, ready.project
-    async with lock.held(provider.blobs(), project.name, ready.stack, "deploy", etag,
+    intent = intent or history.Intent()
+    if intent.origin is None:
+        who = await history.who(provider)
+        intent = replace(intent, origin=await anyio.to_thread.run_sync(
+            history.origin, project.working_dir, project.compose_files, who))
+    async with lock.held(provider.blobs(), project.name, ready.stack, intent.operation, etag,
                          provider=provider.name):
         session = await provider.session(project, ready.stack, ready.config, etag, options, sink)
-        return await _Run(ready, session, options, sink, etag).execute()
+        run = _Run(ready, session, options, sink, etag, images or {}, intent)
+        try:
+            return await run.execute()
+        except LaunchdeckError as exc:
+            with anyio.CancelScope(shield=True):
+                await run.remember(None, error=str(exc))
+            raise
 
 
 async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
@@ -119,11 +137,15 @@ def _built(service: Service) -> bool:
     return service.build is not None and not service.managed_store
 
 
-async def _images(session: Session, project: Project) -> tuple[dict[str, str], dict[str, Source]]:
+async def _images(session: Session, project: Project,
+                  pinned: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Source]]:
     """The image each service would run, found without building or pulling anything, and the
-    context of each one built from source, read here once for the plan and the build."""
+    context of each one built from source, read here once for the plan and the build; a
+    service ``pinned`` runs that image, and nothing of its own is read or built."""
 
     async def one(service: Service) -> tuple[str, Source | None]:
+        if service.name in pinned:
+            return pinned[service.name], None
         source = await anyio.to_thread.run_sync(build_context.source, service) if _built(service) else None
         return await session.image(service, source, build=False, progress=_quiet), source
 
@@ -184,17 +206,32 @@ class _Run:
     """One deploy: the plan it starts from, the statuses it reaches, the record it leaves."""
 
     def __init__(self, ready: Ready, session: Session, options: DeployOptions, sink: Sink,
-                 etag: str) -> None:
+                 etag: str, pinned: Mapping[str, str], intent: history.Intent) -> None:
         self.ready, self.session, self.options, self.etag = ready, session, options, etag
+        self.pinned, self.intent = pinned, intent
+        self.started = datetime.now(UTC)
         # a failure's reason may quote log lines, and a service may print its own secrets
         self.hidden = redact.secrets(ready.config.values())
-        self.sink = (lambda event: sink(replace(event, message=redact.text(event.message,
-                                                                           self.hidden)))) \
-            if self.hidden else sink
+        self.timeline = history.Timeline()
+        self.sink = self._redacted(sink) if self.hidden else self._kept(sink)
         self.project = ready.project
+        self.used: dict[str, str] = {}
+        self.changes: dict[str, ChangeSummary] = {}
+        self.earlier: DeployRecord | None = None
+        self.units: dict[str, Unit] = {}
         self.statuses: dict[str, ServiceStatus] = {}
         self.applied: dict[str, dict[str, str]] = {}
         self.builds: dict[str, _Build] = {}
+
+    def _kept(self, sink: Sink) -> Sink:
+        def both(event: Event) -> None:
+            self.timeline(event)  # after redaction: the history keeps no config value
+            sink(event)
+        return both
+
+    def _redacted(self, sink: Sink) -> Sink:
+        kept = self._kept(sink)
+        return lambda event: kept(replace(event, message=redact.text(event.message, self.hidden)))
 
     def emit(self, name: str | None, state: State | None = None, message: str = "") -> None:
         self.sink(Event(name, state, message))
@@ -211,9 +248,9 @@ class _Run:
         if session.refusal is not None:
             raise session.refusal
         self.found: Mapping[str, Found] = found
-        self.earlier: DeployRecord | None = earlier
-        images, self.sources = await _images(session, project)
-        units = _render_all(session, self.ready, images)
+        self.earlier = earlier
+        images, self.sources = await _images(session, project, self.pinned)
+        units = self.units = _render_all(session, self.ready, images)
         self.changes = _changes(units, found, earlier, self.options.force)
         building = [name for name, c in self.changes.items()
                     if c.action is not Action.NOOP and name in self.sources]
@@ -256,7 +293,36 @@ class _Run:
                               changes=[self.changes[name] for name in sorted(self.changes)])
         result = redact.model(result, self.hidden)
         await self._record(records, result)
+        await self.remember(result)
         return result
+
+    async def remember(self, result: DeployResult | None, *, error: str = "") -> None:
+        """Append this deployment to the target's history (``error``: why it stopped early)."""
+        units = self.units
+        statuses = {s.name: s for s in result.services} if result else dict(self.statuses)
+        entries = []
+        for name, change in sorted(self.changes.items()):
+            applied = self.applied.get(name) or (self.earlier.parts.get(name, {})
+                                                 if self.earlier else {})
+            unit = units.get(name)
+            status = statuses.get(name)
+            entries.append(history.UnitEntry(
+                name=name, kind=change.kind, action=change.action.value, reason=change.reason,
+                digest=unit.digest if unit else None, image=self.used.get(name),
+                config=history.config_of(applied), parts=dict(applied),
+                state=status.state.value if status else None,
+                message=status.message if status else ""))
+        outcome: history.Outcome = "error" if result is None else \
+            "succeeded" if result.ok else "failed"
+        entry = history.Deployment(
+            id=self.etag, operation=self.intent.operation, project=self.project.name,
+            stack=self.ready.stack, provider=self.ready.provider.name, started=self.started,
+            ended=datetime.now(UTC), outcome=outcome,
+            message=redact.text(error, self.hidden), origin=self.intent.origin or history.Origin(),
+            rollback_of=self.intent.rollback_of, expires=self.intent.expires, units=entries,
+            timeline=self.timeline.moments, build_output=self.timeline.builds)
+        await history.History(self.ready.provider.blobs(), self.project.name,
+                              self.ready.stack).append(entry)
 
     async def _remove(self, name: str) -> None:
         self.emit(name, None, "removing: no longer in the project")
@@ -303,6 +369,8 @@ class _Run:
 
     async def _apply(self, name: str, image: str | None, milestones: dag.Milestones) -> ServiceStatus:
         session = self.session
+        if image is not None:
+            self.used[name] = image  # the reference itself: a rollback runs it again
         unit = _render(session, self.ready, name, image)  # what its dependencies made is known now
         found = self.found.get(name)
         action, reason = _decide(unit, found, (self.earlier.parts if self.earlier else {}).get(name),

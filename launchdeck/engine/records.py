@@ -4,7 +4,8 @@ result and the parts it applied, as JSON under ``deployments/<project>/<stack>.j
 That key is where every release has kept it, on every target (the local state directory, the
 region's S3 bucket, the region's Cloud Storage bucket), so a stack deployed before still finds
 its record. ps reads it for what left nothing running (a failed build); a plan reads which
-setting changed.
+setting changed. Every deployment, not only the last, is kept beside it, under
+``deployments/<project>/<stack>/`` (history.py).
 """
 
 from __future__ import annotations

@@ -112,6 +112,9 @@ def create_server(*, read_only: bool = False) -> MCPServer[AppState]:
     tools_status.register(tool)
     tools_config.register(tool)
     tools_project.register(tool)
+    from launchdeck.server import tools_history  # deployments, rollback
+
+    tools_history.register(tool, server)
     resources.register(server)
     return server
 

@@ -17,6 +17,7 @@ from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
     from launchdeck.ai.llm import LLM
+    from launchdeck.compose.model import Project
 
 
 class Draft(BaseModel):
@@ -51,6 +52,12 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
         raise UnknownService(service, list(project.services))
     provider = ref.target()
     hidden = await redact.of_store(provider.config_store(project.name, ref.stack))
+    if deployment:
+        kept = await _kept(ref, project, deployment, service, hidden)
+        if kept is not None:
+            findings = [f for e in kept for f in dbg.detect(e)]
+            return Draft(project=project.name, stack=ref.stack, provider=provider.name,
+                         evidence=kept, findings=findings)
     evidence = []
     for status in await ps.ps(provider, project, ref.stack):
         if status.name not in project.services:
@@ -70,6 +77,40 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
     findings = [f for e in evidence for f in dbg.detect(e)]
     return Draft(project=project.name, stack=ref.stack, provider=provider.name,
                  evidence=evidence, findings=findings)
+
+
+async def _kept(ref: ProjectRef, project: Project, deployment: str, service: str | None,
+                hidden: list[str]) -> list[dbg.ServiceEvidence] | None:
+    """Evidence for the failed units of a deployment the history keeps, from its own lines (its
+    build output, what its services printed while it was the latest, its timeline); None when
+    the history has no such deployment."""
+    from launchdeck import redact
+    from launchdeck.errors import UsageError
+    from launchdeck.tools.deployments import logs
+
+    try:
+        build = await logs(ref, deployment, "build")
+    except UsageError:
+        return None
+    run = await logs(ref, deployment, "run")
+    timeline = await logs(ref, deployment, "deploy")
+    from launchdeck.engine.history import History
+
+    entry = await History(ref.target().blobs(), project.name, ref.stack).find(build.deployment)
+    out = []
+    for unit in entry.units:
+        if unit.name not in project.services or (service and unit.name != service):
+            continue
+        state = State(unit.state) if unit.state else None
+        if state is None or not service and not state.failed:
+            continue
+        lines = [line.text for kind in (timeline, build, run) for line in kind.lines
+                 if line.service == unit.name][-dbg.MAX_LOG_LINES:]
+        e = dbg.evidence_for(project, project.services[unit.name], state=state,
+                             message=unit.message, exit_code=None, oom_killed=False,
+                             health_output=None, logs=lines)
+        out.append(redact.model(e, hidden))
+    return out
 
 
 def conclude(draft: Draft, llm_findings: list[dbg.Finding], llm: str | None) -> DebugResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -47,13 +47,32 @@ def options(*, wait_seconds: float = 300, force: bool = False,
 
 async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
               network: str | None = None, sink: Sink = discard,
-              deployment_id: str | None = None) -> DeployResult:
-    """Deploy a prepared project."""
+              deployment_id: str | None = None, ttl: str | None = None) -> DeployResult:
+    """Deploy a prepared project (``ttl``: the stack expires that long after, e.g. ``3d``)."""
     from launchdeck.engine import deploy as engine
 
     return await engine.start(ready, options=options(wait_seconds=wait_seconds, force=force,
                                                      network=network),
-                              sink=sink, deployment_id=deployment_id)
+                              sink=sink, deployment_id=deployment_id, intent=_intent(ttl))
+
+
+def _intent(ttl: str | None) -> Any:
+    """A deploy's history intent: when the stack expires, if it does."""
+    if not ttl:
+        return None
+    from datetime import UTC, datetime, timedelta
+
+    from launchdeck.compose.quantity import parse_duration
+    from launchdeck.engine.history import Intent
+
+    try:
+        seconds = parse_duration(ttl.strip(), days=True)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise UsageError(f"cannot read the time to live {ttl[:32]!r}",
+                         hint="Use a duration such as 30m, 12h or 3d.")
+    return Intent(expires=datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = None,
@@ -76,10 +95,11 @@ async def plan_ready(ready: Ready, *, force: bool = False,
 
 async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = False,
                  network: str | None = None, sink: Sink = discard,
-                 deployment_id: str | None = None) -> DeployResult:
+                 deployment_id: str | None = None, ttl: str | None = None) -> DeployResult:
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
+    _intent(ttl)  # a bad ttl is refused before anything
     result = await run(await prepare(ref), wait_seconds=wait_seconds, force=force,
-                       network=network, sink=sink, deployment_id=deployment_id)
+                       network=network, sink=sink, deployment_id=deployment_id, ttl=ttl)
     result.target = await ref.line()
     return result
 

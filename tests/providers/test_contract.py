@@ -11,7 +11,9 @@ destroy) and its config store:
    as its reason, changes nothing on the target and does not take the deploy lock;
 3. deploying that change applies it to that service alone, as planned;
 4. destroy leaves ps finding every service NOT_DEPLOYED;
-5. its config store answers for the names that are set and leaves out the others.
+5. its config store answers for the names that are set and leaves out the others;
+6. its blobs keep the history: a rollback to an earlier deployment runs that deployment's
+   image again, builds nothing, and is an entry of its own.
 
 To add a target: give the ``target`` fixture a branch that makes the provider and a way to
 see whether anything on the target changed, then make these tests pass.
@@ -115,8 +117,10 @@ def _services(changes: list[Any]) -> dict[str, Action]:
     return {c.service: c.action for c in changes if c.kind in ("service", "store")}
 
 
-def _write(root: Path, greeting: str) -> None:
-    (root / "compose.yaml").write_text(COMPOSE.replace("@GREETING@", greeting).replace("@IMAGE@", BUSYBOX))
+def _write(root: Path, greeting: str, worker: str = BUSYBOX) -> None:
+    text = COMPOSE.replace("@GREETING@", greeting).replace("@IMAGE@", BUSYBOX)
+    (root / "compose.yaml").write_text(text.replace(f"image: {BUSYBOX}\n    command: [\"sleep\"",
+                                                    f"image: {worker}\n    command: [\"sleep\""))
 
 
 def _loaded(root: Path) -> Any:
@@ -218,3 +222,37 @@ def test_config_values_leave_out_names_not_set(target: Target, tmp_path: Path) -
         return await store.values(["TOKEN", "UNSET"])
 
     assert anyio.run(run) == {"TOKEN": TOKEN}
+
+
+def test_a_rollback_runs_the_earlier_image_and_is_an_entry_of_its_own(
+        target: Target, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Rule 6: v1, then v2 with another image for worker, then a rollback to v1: worker runs
+    v1's image again (by the reference v1 kept), and the history has the three entries."""
+    from launchdeck.engine.history import History
+    from launchdeck.engine.rollback import rollback
+    from testkit import DEBIAN
+
+    if target.provider.name == "local":
+        request.getfixturevalue("debian_image")
+    _write(tmp_path, "hello")
+    name = _set_token(target, tmp_path)
+    first = _deploy(target, tmp_path)
+    assert first.ok, [(s.name, s.state, s.message) for s in first.services]
+    _write(tmp_path, "hello", worker=DEBIAN)
+    assert _deploy(target, tmp_path).ok
+
+    history = History(target.provider.blobs(), name, "dev")
+
+    async def back() -> Any:
+        ready = await preflight(_loaded(tmp_path), target.provider, stack="dev")
+        return await rollback(ready, await history.find(first.deployment_id),
+                              options=DeployOptions(wait_timeout=60))
+
+    result = anyio.run(back)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    assert _services(result.changes)["worker"] is not Action.NOOP
+    entries = anyio.run(history.entries)
+    assert [(e.operation, e.outcome) for e in entries] == \
+        [("deploy", "succeeded"), ("deploy", "succeeded"), ("rollback", "succeeded")]
+    assert entries[2].unit("worker").image == entries[0].unit("worker").image != \
+        entries[1].unit("worker").image

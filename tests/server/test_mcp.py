@@ -28,6 +28,7 @@ from testkit import BUSYBOX
 SECRET = "mcp-pw-8d3a61f0c2b94e17"
 TOKEN = "test-token-5b0c9e4d2a71"
 TOOLS = {"deploy", "ps", "logs", "config_set", "config_list", "config_delete", "destroy",
+         "deployments", "rollback",
          "generate_project", "debug_failure", "estimate", "check"}
 
 

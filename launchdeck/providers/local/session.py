@@ -119,6 +119,16 @@ class LocalSession:
                                 f"{C.reason(exc)}", provider="local", service=service.name,
                                 hint="Build it, or check the image name.") from exc
 
+    async def has_image(self, image: str) -> bool:
+        """Whether the engine still has ``image`` (a rollback refuses one that is gone)."""
+        import docker.errors
+
+        try:
+            await C.in_thread(self.api.inspect_image, image)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
     @property
     def models(self) -> dict[str, str]:
         """Where each model service answers: the runner, for the services that depend on it."""
