@@ -484,15 +484,17 @@ def config_set(
     = False,
 ) -> None:
     """Set a config value: typed at a hidden prompt, read from stdin, or --random."""
-    from launchdeck.tools.config import check_name, random_value
+    from launchdeck.tools.config import MAX_VALUE, check_name, random_value
 
     check_name(name)
     if random:
         value = random_value()
     elif sys.stdin.isatty():
         value = typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True)
-    else:
-        value = sys.stdin.read().rstrip("\r\n")
+    else:  # bounded (`< /dev/zero` must not fill memory); bytes that are not UTF-8 kept so
+        # that the value's check can refuse them by name
+        value = sys.stdin.buffer.read(MAX_VALUE + 3).decode("utf-8", "surrogateescape")
+        value = value.rstrip("\r\n")
     _run(_config_set, ref, name, value)
 
 

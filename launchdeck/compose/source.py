@@ -13,6 +13,7 @@ The input may be hostile: a file larger than ``MAX_FILE_BYTES`` or aliases that 
 from __future__ import annotations
 
 import errno
+import os
 import re
 import stat
 from dataclasses import dataclass, replace
@@ -431,9 +432,13 @@ def file_at(path: Path, problem: Problem, *, resolve: bool = True,
 
 
 def read_text(path: Path) -> str:
-    """A UTF-8 text file of at most ``MAX_FILE_BYTES``, or BadPath saying why not."""
+    """A UTF-8 text file of at most ``MAX_FILE_BYTES``, or BadPath saying why not. Only a
+    regular file is read: a device (/dev/zero) or a FIFO is refused before any read."""
     try:
-        with path.open("rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise BadPath("it is not a regular file")
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise BadPath(os_reason(exc)) from None
