@@ -446,6 +446,11 @@ def logs_command(
         _stderr().print("stopped following logs", highlight=False)
 
 
+# people who use Compose type `compose logs` first: the same command there too
+compose_app.command("logs", help="Print what the services wrote (as `launchdeck logs`).")(
+    logs_command)
+
+
 async def _logs(ref: ProjectRef, *, services: list[str], follow: bool, since: str | None,
                 until: str | None, tail: int | None) -> None:
     from launchdeck.tools.logs import logs
@@ -748,8 +753,14 @@ def portal_command(
     from launchdeck.portal.catalog import Catalog, OnDisk
     from launchdeck.portal.serve import bind, serve
 
+    from pathlib import Path
+
+    from launchdeck.compose.load import has_compose_file
+
+    # like every other command, the project in the current directory, when there is one
+    here = cwd or files or project_name or has_compose_file(Path.cwd())
     on_disk = OnDisk(cwd or ".", tuple(files or ()), project_name, tuple(profile or ())) \
-        if cwd or files or project_name else None
+        if here else None
     chosen = [p.value for p in providers] if providers else [default_provider()]
     catalog = Catalog(list(dict.fromkeys(chosen)), check_stack(stack), on_disk)
     bound = bind(port)

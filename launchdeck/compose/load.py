@@ -372,6 +372,15 @@ def _base_directory(cwd: str | os.PathLike[str] | None) -> Path:
     return base
 
 
+def has_compose_file(base: Path) -> bool:
+    """Whether a command run in ``base`` finds a compose file (there, in a parent, or from
+    COMPOSE_FILE), as ``load`` looks for one."""
+    try:
+        return bool(_find_files(base, (), dict(os.environ)))
+    except ComposeError:
+        return False
+
+
 def _find_files(base: Path, files: Seq[str], env: dict[str, str]) -> list[Path]:
     if not files and env.get("COMPOSE_FILE"):
         # an empty separator is no separator: the default, as Compose reads it

@@ -202,7 +202,7 @@ def _dockerfile(check: _Check, base: tuple[Any, ...], service: Service) -> bool:
     try:
         inner = context.resolve()
         target = (context / build.dockerfile).resolve()
-    except (OSError, RuntimeError):  # a symlink loop
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL
         target, inner = Path("/"), context
     if not target.is_relative_to(inner):
         check.error(path, f"Dockerfile '{shorten(build.dockerfile, 80, middle=True)}' is outside the build context",
@@ -211,7 +211,7 @@ def _dockerfile(check: _Check, base: tuple[Any, ...], service: Service) -> bool:
         return False
     try:
         info = target.stat()
-    except OSError:
+    except (OSError, ValueError):
         return True  # missing: the builder says so in its own words
     import stat
 

@@ -55,8 +55,8 @@ def check_value(name: str, value: str) -> str:
                          "keeps", hint="Give the value as UTF-8 text (base64 for binary data)."
                          ) from None
     if size > MAX_VALUE:
-        raise UsageError(f"the value of {name} is {size} bytes; a config value holds at most "
-                         f"{MAX_VALUE}", hint="Keep large data in a file or a bucket and put its "
+        raise UsageError(f"the value of {name} is longer than {MAX_VALUE} bytes, the most a "
+                         "config value holds", hint="Keep large data in a file or a bucket and put its "
                          "location in config.")
     return value
 
