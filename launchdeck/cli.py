@@ -285,7 +285,7 @@ async def _up(ref: ProjectRef, *, detach: bool, wait_timeout: float, force: bool
 
     await _announce(ref)
     console = _stderr()
-    with Progress(console) as progress:
+    with Progress(console.console) as progress:
         result = await deploy(ref, wait_seconds=wait_timeout, force=force, network=network.value,
                               sink=progress)
     if output is OutputFormat.json:
@@ -883,13 +883,17 @@ class _Stderr:
     def __init__(self) -> None:
         self._console: Console | None = None
 
-    def print(self, *objects: Any, **options: Any) -> None:
+    @property
+    def console(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             # emoji off: rich would turn a finding's `compose.yaml:100:` into an emoji
             self._console = Console(stderr=True, soft_wrap=True, emoji=False)
-        self._console.print(*objects, **options)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console.print(*objects, **options)
 
 
 def _stderr() -> _Stderr:

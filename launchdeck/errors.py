@@ -8,12 +8,23 @@ for an agent. The tree:
     LaunchdeckError            anything a user can fix; has a ``hint``
     ├── ComposeError           the compose project cannot be loaded (file:line problems)
     ├── UsageError             a bad option or argument given to a command
-    ├── DeployRefused          validation found errors for the chosen provider
+    ├── DeployRefused          validation or the target's check found errors
     ├── ConfigMissing          the project reads config values that are not set
     ├── UnknownService         a service name the project does not have
+    ├── DependencyCycle        depends_on forms a loop (engine/dag.py)
+    ├── UnknownTarget          the portal was asked for a target it does not show (portal/)
+    ├── ProgramError           a Pulumi program's project cannot deploy (pulumi/errors.py)
+    ├── DeploymentFailed       a Pulumi deployment ended with failed services (pulumi/errors.py)
     ├── BuildError             an image cannot be built (``service``)
+    │   └── BuildFailed        the local Docker Engine's build failed (providers/local/)
     └── ProviderError          the target refused or failed (``provider``, ``service``)
-        └── EngineUnavailable  no Docker Engine / cloud API answers
+        ├── EngineUnavailable  no Docker Engine / cloud API answers
+        ├── AwsError           an AWS API refusal, with its error code (providers/aws/)
+        ├── WaiterFailed       an AWS waiter reached a failure state (providers/aws/wait.py)
+        └── GcpError           a Google API refusal, with its status and reason (providers/gcp/)
+
+Errors inside a parser (InterpolationError, EnvFileError) never leave compose/: the loader
+turns them into a ComposeError at the line they came from.
 """
 
 from __future__ import annotations
