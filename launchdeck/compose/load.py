@@ -696,7 +696,7 @@ def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
             written = str(spec.get("path", ""))
             path = _resolve(project_dir / written, (file, line), field, f"env file {written}")
             try:
-                found = is_file(path)
+                found = is_file(path, named=True)
             except BadPath as exc:
                 raise ComposeError(Problem(f"cannot use env file {_short(written)}: {exc}",
                                            file, line, field)) from None

@@ -404,10 +404,15 @@ def resolved(path: Path) -> Path:
         raise BadPath(os_reason(exc)) from None
 
 
-def is_file(path: Path) -> bool:
-    """Whether ``path`` is a file; BadPath when it cannot be told (no permission, a loop)."""
+def is_file(path: Path, *, named: bool = False) -> bool:
+    """Whether ``path`` is a file; BadPath when it cannot be told (no permission, a loop), or
+    (``named``: a user named this very file) when it is there but is no regular file (a
+    device, a FIFO, a folder), which is never read."""
     try:
-        return stat.S_ISREG(path.stat().st_mode)
+        mode = path.stat().st_mode
+        if named and not stat.S_ISREG(mode):
+            raise BadPath("it is not a regular file")
+        return stat.S_ISREG(mode)
     except FileNotFoundError:
         return False
     except NotADirectoryError:
@@ -426,7 +431,7 @@ def file_at(path: Path, problem: Problem, *, resolve: bool = True,
     try:
         if resolve:
             path = resolved(path)
-        return path, is_file(path)
+        return path, is_file(path, named=True)
     except BadPath as exc:
         raise ComposeError(replace(problem, message=f"{problem.message}{exc}"), hint=hint) from None
 
