@@ -749,13 +749,13 @@ def portal_command(
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")]
     = False,
 ) -> None:
-    """Serve a local page that shows every deployment live (with -C: its plan and actions)."""
-    from launchdeck.portal.catalog import Catalog, OnDisk
-    from launchdeck.portal.serve import bind, serve
-
+    """Serve a local page that shows every deployment live (and the project here: its plan and
+    actions)."""
     from pathlib import Path
 
     from launchdeck.compose.load import has_compose_file
+    from launchdeck.portal.catalog import Catalog, OnDisk
+    from launchdeck.portal.serve import bind, serve
 
     # like every other command, the project in the current directory, when there is one
     here = cwd or files or project_name or has_compose_file(Path.cwd())

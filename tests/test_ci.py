@@ -99,7 +99,10 @@ name: {name}
 services:
   web:
     image: {BUSYBOX}
-    command: ["sh", "-c", "echo '::stop-commands::tok'; echo '::error title=injected::pwned'; echo \\"$$CERT\\"; exit 3"]
+    command:
+      - sh
+      - -c
+      - echo '::stop-commands::tok'; echo '::error title=injected::pwned'; echo "$$CERT"; exit 3
     environment: [CERT]
 """)
     summary = tmp_path / "summary.md"
@@ -124,3 +127,17 @@ services:
     assert "[config value]" in summary.read_text()  # the service printed it; it is hidden
     for line in CERT.splitlines():
         assert line not in summary.read_text() and line not in relayed
+
+
+def test_a_value_with_nul_is_refused_by_name(tmp_path: Path, state: Path) -> None:
+    """CONFIG_<NAME> holding a NUL is refused as `config set` refuses it; nothing is stored."""
+    _project(tmp_path)
+    out = io.StringIO()
+    code = main({"CONFIG_CERT": "hunter2\x00tail", "CONFIG_TOKEN": "tok-cccc",
+                 "INPUT_PROVIDER": "local", "GITHUB_WORKSPACE": str(tmp_path)},
+                out=out, err=io.StringIO())
+    assert code == 1
+    errors = [line for line in out.getvalue().splitlines() if line.startswith("::error")]
+    assert any("the value of CERT contains a NUL character" in line for line in errors)
+    assert not any("hunter2" in line for line in errors)
+    assert not state.exists() or not any(state.rglob("*.json"))

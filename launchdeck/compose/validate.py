@@ -205,8 +205,8 @@ def _dockerfile(check: _Check, base: tuple[Any, ...], service: Service) -> bool:
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL
         target, inner = Path("/"), context
     if not target.is_relative_to(inner):
-        check.error(path, f"Dockerfile '{shorten(build.dockerfile, 80, middle=True)}' is outside the build context",
-                    "Move the Dockerfile into the build context and give its path "
+        check.error(path, f"Dockerfile '{shorten(build.dockerfile, 80, middle=True)}' is outside "
+                    "the build context", "Move the Dockerfile into the build context and give its path "
                     "relative to the context.")
         return False
     try:

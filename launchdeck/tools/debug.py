@@ -65,7 +65,7 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
         if service and status.name != service:
             continue
         was = failed_last.get(status.name)
-        if not _failing(status.state, status.exit_code, status.health) and was is not None:
+        if was is not None and status.state in (State.STOPPED, State.NOT_DEPLOYED):
             status = status.model_copy(update={  # what the deploy saw; the exit code is now's
                 "state": was.state, "message": was.message or status.message,
                 "start_error": status.start_error or was.start_error,

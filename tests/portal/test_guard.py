@@ -203,9 +203,9 @@ def test_deeply_nested_action_body_is_refused_not_a_crash(portal: Running,
     assert "Nothing was changed" in answer.json()["hint"]
 
 
-def _streamed_lines(portal: Running, deployed: Deployed, contains: str,
-                    seconds: float = 4.0) -> list[str]:
-    """The log lines the portal streams for ``contains`` within ``seconds``."""
+def _streamed_lines(portal: Running, deployed: Deployed, contains: str, seconds: float = 4.0,
+                    since: str | None = None) -> list[str]:
+    """The log lines the portal streams for ``contains`` (and ``since``) within ``seconds``."""
     import json
     import time
 
@@ -213,8 +213,8 @@ def _streamed_lines(portal: Running, deployed: Deployed, contains: str,
     lines: list[str] = []
     deadline = time.monotonic() + seconds
     try:
-        with httpx2.stream("GET", url, params={"token": portal.token, "contains": contains},
-                           timeout=seconds + 5) as answer:
+        params = {"token": portal.token, "contains": contains, **({"since": since} if since else {})}
+        with httpx2.stream("GET", url, params=params, timeout=seconds + 5) as answer:
             for row in answer.iter_lines():
                 if row.startswith("data: "):
                     data = json.loads(row[len("data: "):])
@@ -236,3 +236,10 @@ def test_contains_filters_what_is_shown_not_the_values(portal: Running,
     assert _streamed_lines(portal, deployed, SECRET[:16]) == []
     shown = _streamed_lines(portal, deployed, "token=[config value]")
     assert shown == ["starting with token=[config value]"]
+
+
+def test_a_stream_since_before_1970_starts_at_the_first_line(portal: Running,
+                                                            deployed: Deployed) -> None:
+    """since before 1970 streams from the first line, not a problem event or a 500."""
+    shown = _streamed_lines(portal, deployed, "API_TOKEN", since="1960-01-01T00:00:00Z")
+    assert "API_TOKEN is not set" in shown
