@@ -243,11 +243,25 @@ def test_generate_refuses_a_folder_name_too_long_for_a_file_system(tmp_path: Pat
 
 # -- 9, 11: logs arguments ---------------------------------------------------------------------
 
-def test_logs_since_before_1970_reads_from_the_start(project, state: Path) -> None:
-    """--since before 1970 is read as 1970, and a time it cannot read names --since."""
-    root = project({"compose.yaml": "services:\n  web:\n    image: x\n"})
-    early = run("logs", "--since", "1960-01-01T00:00:00Z", cwd=root)
+def test_logs_since_before_1970_reads_from_the_start(tmp_path: Path, state: Path,
+                                                     cleanup: list[str]) -> None:
+    """--since before 1970 reads every line of a running service, and a time it cannot read
+    names --since."""
+    name = f"early-{secrets.token_hex(4)}"
+    cleanup.append(name)
+    root = tmp_path / name
+    root.mkdir()
+    (root / "compose.yaml").write_text(f"services:\n  web:\n    image: {BUSYBOX}\n"
+                                       "    command: [sh, -c, 'echo first-line; exec sleep 100000']\n")
+    up = run("compose", "up", "--detach", "--wait-timeout", "60", cwd=root, timeout=180)
+    assert up.returncode == 0, up.stderr
+    for _ in range(40):
+        early = run("logs", "--since", "1960-01-01T00:00:00Z", cwd=root)
+        if "first-line" in early.stdout:
+            break
+        time.sleep(0.5)
     assert early.returncode == 0, early.stderr
+    assert "web | first-line" in early.stdout
     unreadable = run("logs", "--since", "99999999999h", cwd=root)
     assert unreadable.returncode == 1 and "since: cannot read the time" in unreadable.stderr
     _no_traceback(early)
