@@ -94,12 +94,50 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+class Relay:
+    """A stream for text the step relays (progress, a failed service's log lines): a line
+    that starts with ``::`` would be run by the runner as a workflow command
+    (``::stop-commands::``, ``::set-output``), so its ``::`` is broken by a zero-width space."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+        self._at_start = True
+
+    def write(self, text: str) -> int:
+        self.inner.write(neutralise(text, at_start=self._at_start))
+        if text:
+            self._at_start = text.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.inner, "encoding", None) or "utf-8"
+
+
+_COMMAND_AT_LINE_START = re.compile(r"(\n[ \t]*):(?=:)")
+
+
+def neutralise(text: str, *, at_start: bool = True) -> str:
+    """``text`` with no line that the runner would read as a workflow command."""
+    marked = ("\n" if at_start else "") + text
+    marked = _COMMAND_AT_LINE_START.sub("\\1:\u200b", marked)
+    return marked[1:] if at_start else marked
+
+
 @dataclass
 class Runner:
     """Where a step talks to GitHub: workflow commands on stdout, outputs and summary files."""
 
     env: Mapping[str, str]
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    hidden: list[str] = field(default_factory=list)
+    """Config values (and each of their lines) the summary and outputs must not show."""
 
     def command(self, name: str, message: str, **properties: str | int) -> None:
         props = ",".join(f"{k}={escape_property(str(v))}" for k, v in properties.items() if v != "")
@@ -112,16 +150,22 @@ class Runner:
                 self.command("add-mask", line)
 
     def output(self, name: str, value: str) -> None:
+        from launchdeck import redact
+
         delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
+        value = redact.text(value, self.hidden)
         self._append("GITHUB_OUTPUT", f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
     def summary(self, markdown: str) -> None:
-        self._append("GITHUB_STEP_SUMMARY", markdown.rstrip("\n") + "\n")
+        from launchdeck import redact
+
+        self._append("GITHUB_STEP_SUMMARY", redact.text(markdown.rstrip("\n"), self.hidden)
+                     + "\n")
 
     def _append(self, variable: str, text: str) -> None:
         path = self.env.get(variable)
         if not path:  # outside GitHub Actions: show it instead
-            self.out.write(text)
+            self.out.write(neutralise(text))
             return
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(text)
@@ -132,8 +176,10 @@ class Runner:
 
 def main(env: Mapping[str, str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the action's command; the exit status the step should have."""
-    runner = Runner(env, out or sys.stdout)
+    from launchdeck import redact
+
     values = config_values(env)
+    runner = Runner(env, out or sys.stdout, hidden=redact.secrets(values.values()))
     for value in values.values():  # first: nothing below may print a value unmasked
         runner.mask(value)
     if env is os.environ:  # read once: interpolation, builds and children never see them
@@ -146,7 +192,7 @@ def main(env: Mapping[str, str], *, out: TextIO | None = None, err: TextIO | Non
         return 1
     import anyio
 
-    return anyio.run(_steps, inputs, values, runner, err or sys.stderr)
+    return anyio.run(_steps, inputs, values, runner, Relay(err or sys.stderr))
 
 
 async def _steps(inputs: Inputs, values: Mapping[str, str], runner: Runner, err: TextIO) -> int:

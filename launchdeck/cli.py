@@ -470,6 +470,11 @@ def logs_command(
         _stderr().print("stopped following logs", highlight=False)
 
 
+# people who use Compose type `compose logs` first: the same command there too
+compose_app.command("logs", help="Print what the services wrote (as `launchdeck logs`).")(
+    logs_command)
+
+
 async def _logs(ref: ProjectRef, *, services: list[str], follow: bool, since: str | None,
                 until: str | None, tail: int | None) -> None:
     from launchdeck.tools.logs import logs
@@ -521,15 +526,17 @@ def config_set(
     = False,
 ) -> None:
     """Set a config value: typed at a hidden prompt, read from stdin, or --random."""
-    from launchdeck.tools.config import check_name, random_value
+    from launchdeck.tools.config import MAX_VALUE, check_name, random_value
 
     check_name(name)
     if random:
         value = random_value()
     elif sys.stdin.isatty():
         value = typer.prompt(f"Value for {name}", hide_input=True, confirmation_prompt=True)
-    else:
-        value = sys.stdin.read().rstrip("\r\n")
+    else:  # bounded (`< /dev/zero` must not fill memory); bytes that are not UTF-8 kept so
+        # that the value's check can refuse them by name
+        value = sys.stdin.buffer.read(MAX_VALUE + 3).decode("utf-8", "surrogateescape")
+        value = value.rstrip("\r\n")
     _run(_config_set, ref, name, value)
 
 
@@ -973,12 +980,18 @@ def portal_command(
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")]
     = False,
 ) -> None:
-    """Serve a local page that shows every deployment live (with -C: its plan and actions)."""
+    """Serve a local page that shows every deployment live (and the project here: its plan and
+    actions)."""
+    from pathlib import Path
+
+    from launchdeck.compose.load import has_compose_file
     from launchdeck.portal.catalog import Catalog, OnDisk
     from launchdeck.portal.serve import bind, serve
 
+    # like every other command, the project in the current directory, when there is one
+    here = cwd or files or project_name or has_compose_file(Path.cwd())
     on_disk = OnDisk(cwd or ".", tuple(files or ()), project_name, tuple(profile or ())) \
-        if cwd or files or project_name else None
+        if here else None
     chosen = [p.value for p in providers] if providers else [default_provider()]
     catalog = Catalog(list(dict.fromkeys(chosen)), check_stack(stack), on_disk)
     bound = bind(port)

@@ -108,7 +108,9 @@ class ConfigMissing(LaunchdeckError):
 
 class UnknownService(LaunchdeckError):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"no service {name!r} in the project",
+        from launchdeck.compose.source import shorten
+
+        super().__init__(f"no service {shorten(name, 60)!r} in the project",
                          hint=f"Services: {', '.join(known) or '(none)'}.")
 
 

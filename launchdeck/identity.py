@@ -14,7 +14,9 @@ _STACK = re.compile(r"[a-z][a-z0-9-]{0,31}")
 def check_stack(name: str) -> str:
     """``name`` if it can name a stack (it appears in file and cloud resource names)."""
     if not _STACK.fullmatch(name):
-        raise UsageError(f"invalid stack name {name!r}",
+        from launchdeck.compose.source import shorten
+
+        raise UsageError(f"invalid stack name {shorten(name, 40)!r}",
                          hint="Use up to 32 lowercase letters, digits and dashes, "
                               "starting with a letter (e.g. dev, staging, prod).")
     return name

@@ -47,29 +47,56 @@ def is_system(path: Path) -> bool:
     return str(path) in _SYSTEM_FOLDERS or any(path.is_relative_to(tree) for tree in _SYSTEM_TREES)
 
 
-def project_dir(text: str, *, absolute: bool = False) -> Path:
+MAX_READ = 1_000_000
+"""Bytes a file named by a user (a Dockerfile, an env file, a compose file) may hold."""
+
+
+def read_regular(path: Path, *, what: str, limit: int = MAX_READ) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``limit`` bytes: a
+    device (/dev/zero), a FIFO or a directory is refused before it is read, so a path from a
+    user never hangs or exhausts memory. OSError subclasses as ``open`` raises them;
+    ``ValueError`` (saying why) for anything but a regular file that fits."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{what} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{what} is larger than {limit // 1000} kB")
+    return data
+
+
+def project_dir(text: str, *, absolute: bool = False,
+                argument: str = "the project directory") -> Path:
     """A project directory a user named, resolved (symlinks and all) and checked: it exists,
-    has no ``..`` segments, and is not in a system directory."""
+    has no ``..`` segments, and is not in a system directory. ``argument`` is how errors name
+    it (``working_directory`` for a tool)."""
+    from launchdeck.compose.source import shorten
     from launchdeck.errors import UsageError
 
+    shown = shorten(text, 80, middle=True).encode("unicode_escape").decode("ascii")
     if "\0" in text:
-        raise UsageError("the project directory contains a NUL byte", hint="Check the path.")
+        raise UsageError(f"{argument} contains a NUL byte", hint="Check the path.")
     given = Path(text).expanduser()
     if absolute and not given.is_absolute():
-        raise UsageError(f"the project directory must be an absolute path, not {text!r}",
+        raise UsageError(f"{argument} must be an absolute path, not '{shown}'",
                          hint="Pass the full path, e.g. /home/me/project.")
     if ".." in given.parts:
-        raise UsageError(f"the project directory {text!r} has '..' in it",
+        raise UsageError(f"{argument} '{shown}' has '..' in it",
                          hint="Pass the directory itself, without '..'.")
     try:
         resolved = given.resolve(strict=True)
-    except (OSError, RuntimeError):  # missing, or a symlink loop
-        raise UsageError(f"the project directory {text} does not exist",
+        if not resolved.is_dir():
+            raise UsageError(f"{argument} '{shown}' is not a directory",
+                             hint="Pass the directory that holds the compose file.")
+    except (OSError, RuntimeError):  # missing, a symlink loop, or a name too long
+        raise UsageError(f"{argument} '{shown}' does not exist",
                          hint="Pass an existing directory that holds a compose file.") from None
-    if not resolved.is_dir():
-        raise UsageError(f"{text} is not a directory",
-                         hint="Pass the directory that holds the compose file.")
     if is_system(resolved):
-        raise UsageError(f"{resolved} is a system directory, not a project",
+        raise UsageError(f"{argument} {shorten(str(resolved), 80, middle=True)} is a system "
+                         "directory, not a project",
                          hint="Pass the directory of your project.")
     return resolved

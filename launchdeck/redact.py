@@ -7,6 +7,7 @@ shorter ones would blank ordinary words) is replaced by ``[config value]``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -17,8 +18,17 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def secrets(values: Iterable[str]) -> list[str]:
-    """The values worth hiding, longest first (a value that contains another goes whole)."""
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+    """The values worth hiding, longest first (a value that contains another goes whole).
+    A value of several lines (a PEM key) is hidden whole, line by line (a log shows one line
+    at a time) and in its escaped forms (``\\n``, ``\\x00``, JSON's ``\\u0000``)."""
+    found: set[str] = set()
+    for value in values:
+        found.add(value)
+        found.update(line.strip() for line in value.splitlines())
+        found.add(value.encode("unicode_escape").decode("ascii"))
+        found.add(json.dumps(value)[1:-1])
+        found.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    return sorted({v for v in found if len(v) >= 4}, key=len, reverse=True)
 
 
 async def of_store(store: Any) -> list[str]:

@@ -69,3 +69,75 @@ def test_one_empty_value_stores_none_of_them(tmp_path: Path, state: Path) -> Non
     assert code == 1
     assert "::error title=config::CONFIG_TOKEN is empty" in out.getvalue()
     assert not state.exists() or not any(state.rglob("*.json"))
+
+
+def test_neutralise_breaks_workflow_commands_at_line_starts() -> None:
+    """A relayed line that starts with `::` (after spaces) is no workflow command any more,
+    also when it arrives in pieces."""
+    from launchdeck.ci import Relay, neutralise
+
+    assert neutralise("::set-output name=a::b\nok ::x\n  ::error::e") == \
+        ":\u200b:set-output name=a::b\nok ::x\n  :\u200b:error::e"
+    out = io.StringIO()
+    relay = Relay(out)
+    for piece in ("web | ", "::x\n", "::stop-commands::tok", "\n"):
+        relay.write(piece)
+    assert [line.lstrip().startswith("::") for line in out.getvalue().splitlines()] == [False, False]
+
+
+CERT = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
+        "-----END PRIVATE KEY-----")
+
+
+def test_a_failed_service_cannot_run_workflow_commands_or_show_a_value(
+        tmp_path: Path, state: Path, docker_api) -> None:
+    """A failing service that prints workflow commands and a multi-line config value: nothing
+    it printed starts a line with `::` on stderr, and no line of the value is in the summary."""
+    name = f"ci-inject-{secrets.token_hex(4)}"
+    (tmp_path / "compose.yaml").write_text(f"""\
+name: {name}
+services:
+  web:
+    image: {BUSYBOX}
+    command:
+      - sh
+      - -c
+      - echo '::stop-commands::tok'; echo '::error title=injected::pwned'; echo "$$CERT"; exit 3
+    environment: [CERT]
+""")
+    summary = tmp_path / "summary.md"
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        code = main({"CONFIG_CERT": CERT, "INPUT_PROVIDER": "local",
+                     "GITHUB_WORKSPACE": str(tmp_path), "GITHUB_STEP_SUMMARY": str(summary)},
+                    out=out, err=err)
+    finally:
+        label = {"label": [f"dev.launchdeck.project={name}"]}
+        for c in docker_api.containers(all=True, filters=label):
+            docker_api.remove_container(c["Id"], force=True, v=True)
+        for n in docker_api.networks(filters=label):
+            docker_api.remove_network(n["Id"])
+    assert code == 1
+    relayed = err.getvalue()
+    assert "stop-commands::tok" in relayed + summary.read_text()  # it was shown, as text
+    assert not [line for line in relayed.splitlines() if line.lstrip().startswith("::")]
+    # on stdout the service's lines are only escaped data inside launchdeck's own annotation
+    assert not any(line.startswith(("::stop-commands", "::error title=injected"))
+                   for line in out.getvalue().splitlines())
+    assert "[config value]" in summary.read_text()  # the service printed it; it is hidden
+    for line in CERT.splitlines():
+        assert line not in summary.read_text() and line not in relayed
+
+
+def test_a_value_with_nul_is_refused_by_name(tmp_path: Path, state: Path) -> None:
+    """CONFIG_<NAME> holding a NUL is refused as `config set` refuses it; nothing is stored."""
+    _project(tmp_path)
+    out = io.StringIO()
+    code = main({"CONFIG_CERT": "hunter2\x00tail", "CONFIG_TOKEN": "tok-cccc",
+                 "INPUT_PROVIDER": "local", "GITHUB_WORKSPACE": str(tmp_path)},
+                out=out, err=io.StringIO())
+    assert code == 1
+    errors = [line for line in out.getvalue().splitlines() if line.startswith("::error")]
+    assert any("the value of CERT contains a NUL character" in line for line in errors)
+    assert not any("hunter2" in line for line in errors)
+    assert not state.exists() or not any(state.rglob("*.json"))

@@ -63,8 +63,12 @@ def evidence_for(project: Project, service: Service, *, state: State, message: s
     root = Path(project.working_dir)
     dockerfile = None
     if service.build and service.build.dockerfile:
-        path = Path(service.build.context) / service.build.dockerfile
-        dockerfile = _read(path)
+        context = Path(service.build.context)
+        path = (context / service.build.dockerfile).resolve()
+        # evidence never quotes a file outside the project and the build context (a compose
+        # file may name /etc/passwd or another project's config store as its Dockerfile)
+        if _inside(path, context) and _inside(path, root):
+            dockerfile = _read(path)
     files = {}
     for name in sorted(set(re.findall(r"[\w./-]+\.(?:py|js|mjs|ts|go|sh|toml|json|ya?ml)\b",
                                       "\n".join(logs))))[:5]:
@@ -84,11 +88,22 @@ def evidence_for(project: Project, service: Service, *, state: State, message: s
         dependencies=sorted(service.depends_on), dockerfile=dockerfile, files=files)
 
 
-def _read(path: Path) -> str | None:
+def _inside(path: Path, folder: Path) -> bool:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[:MAX_FILE_CHARS]
-    except OSError:
+        return path.is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def _read(path: Path) -> str | None:
+    """The start of a regular file (never a device or a FIFO, which would never end)."""
+    from launchdeck.paths import read_regular
+
+    try:
+        data = read_regular(path, what=path.name, limit=1_000_000)
+    except (OSError, ValueError):
         return None
+    return data.decode("utf-8", errors="replace")[:MAX_FILE_CHARS]
 
 
 def _all_text(e: ServiceEvidence) -> list[str]:

@@ -229,12 +229,26 @@ def resolve_folder(folder: str | os.PathLike[str], *, cwd: Path | None = None) -
                               "loops.") from exc
 
 
+NAME_MAX, PATH_MAX = 255, 4096
+"""Bytes in one name, and in a whole path, that Linux file systems take."""
+
+
 def check_target(folder: str | os.PathLike[str], *, overwrite: bool,
                  cwd: Path | None = None) -> Path:
     """Resolve ``folder`` and refuse what cannot become a new project's folder: a system folder,
     a file, a path through a file, or a folder with files in it unless ``overwrite``.
 
     Returns the resolved folder: the one to write to and to show."""
+    from launchdeck.compose.source import shorten
+
+    long = [part for part in Path(folder).parts if len(os.fsencode(part)) > NAME_MAX]
+    if long:
+        raise UsageError(f"folder: the name '{shorten(long[0], 40, middle=True)}' is longer than "
+                         f"{NAME_MAX} bytes, the most a file system takes",
+                         hint="Choose a shorter folder name.")
+    if len(os.fsencode(str(folder))) > PATH_MAX:
+        raise UsageError(f"folder: the path is longer than {PATH_MAX} bytes",
+                         hint="Choose a shorter folder path.")
     root = resolve_folder(folder, cwd=cwd)
     shown = str(folder) if str(folder) == str(root) else f"{folder} (that is {root})"
     if is_system(root):

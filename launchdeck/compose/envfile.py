@@ -66,8 +66,9 @@ def parse(text: str, lookup: Lookup) -> Iterator[tuple[str, str, int]]:
             continue
         try:
             value, pos = _value(text, pos, known, line)
-        except InterpolationError as exc:
-            raise EnvFileError(str(exc), line) from None
+        except InterpolationError:  # its text quotes the value: name the line only
+            raise EnvFileError("invalid interpolation format in the value; write a literal $ "
+                               "as $$", line) from None
         values[key] = value
         yield key, value, line
 
@@ -104,8 +105,8 @@ def _key(text: str, pos: int, line: int) -> tuple[str | None, int, bool]:
             return key, end, char == "\n"
         if char in _KEY_PUNCTUATION or char.isalpha() or char.isnumeric():
             continue
-        first = text[start:].split("\n", 1)[0]
-        raise EnvFileError(f"unexpected character {char!r} in variable name {first!r}", line)
+        # the line is not quoted: the file named may be anything (another project's secrets)
+        raise EnvFileError(f"unexpected character {char!r} in a variable name", line)
     return None, len(text), False
 
 
@@ -138,8 +139,7 @@ def _value(text: str, pos: int, known: Lookup, line: int) -> tuple[str, int]:
         if quote == '"':
             value = _expand(_ESCAPE.sub(_unescape, value), known)
         return value, i + 1
-    first = text[pos:].split("\n", 1)[0]
-    raise EnvFileError(f"unterminated quoted value {first}", line)
+    raise EnvFileError("unterminated quoted value", line)
 
 
 def _unescape(match: re.Match[str]) -> str:

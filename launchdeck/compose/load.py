@@ -13,6 +13,7 @@ checked before use, and what is wrong is said at the file and line that named it
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Iterable
@@ -164,6 +165,9 @@ class _Reader:
     def __init__(self, base: Path, shell: frozenset[str] = frozenset()) -> None:
         self.base = base
         self.shell = shell
+        self._included: dict[tuple[Path, Path, frozenset[tuple[str, str]]], Mapping] = {}
+        """Each included file read once (for its directory and variables): includes arranged
+        as a diamond would otherwise be read again on every path, in exponential time."""
 
     def checked(self, path: Path, variables: dict[str, str], doc: Mapping, *,
                 extended: bool = False) -> list[Problem]:
@@ -223,23 +227,38 @@ class _Reader:
                 if file in chain:
                     loop = " -> ".join(_display(p, self.base) for p in (*chain, file))
                     raise ComposeError(Problem(f"include forms a cycle: {loop}", *at, "include"))
+            if len(chain) > MAX_INCLUDE_DEPTH:
+                raise ComposeError(Problem(f"includes nest more than {MAX_INCLUDE_DEPTH} files "
+                                           "deep", *at, "include"),
+                                   hint="Include the files from fewer levels (a file may "
+                                        "include several).")
             given = spec.get("project_directory")
             own_dir = _resolve(directory / str(given), at, "include", given) if given \
                 else files[0].parent
             own = self._include_variables(spec, directory, own_dir, variables, at)
             imported: Mapping | None = None
             for file in files:
-                part, problems = self.read(file, own)
-                if problems:
-                    raise ComposeError(problems)
-                self.include(part, own_dir, own, (*chain, file))
-                normalize_file(part)
-                resolve_extends(part, file, lambda other, own=own: self.prepare(other, own))
+                part = self._included_part(file, own_dir, own, chain)
                 imported = part if imported is None else merge(imported, part)
             if imported is not None:
                 strip_markers(imported)
                 self.bare_environment(imported, own)
                 self._import(doc, imported, own_dir, at)
+
+    def _included_part(self, file: Path, own_dir: Path, own: dict[str, str],
+                       chain: tuple[Path, ...]) -> Mapping:
+        """``file`` as an include entry imports it: read, its own includes imported,
+        normalised, extends resolved; read once, then copied."""
+        key = (file, own_dir, frozenset(own.items()))
+        if key not in self._included:
+            part, problems = self.read(file, own)
+            if problems:
+                raise ComposeError(problems)
+            self.include(part, own_dir, own, (*chain, file))
+            normalize_file(part)
+            resolve_extends(part, file, lambda other, own=own: self.prepare(other, own))
+            self._included[key] = part
+        return copy.deepcopy(self._included[key])
 
     def _include_variables(self, spec: Any, directory: Path, own_dir: Path,
                            variables: dict[str, str], at: Where) -> dict[str, str]:
@@ -284,6 +303,11 @@ class _Reader:
                                hint="Check the path; relative paths start at the project "
                                     "directory.")
         return found
+
+
+MAX_INCLUDE_DEPTH = 40
+"""How deep includes may nest (Compose sets no limit; a chain of a thousand files is an
+attack, not a project)."""
 
 
 def _count_services(doc: Mapping) -> None:
@@ -348,9 +372,19 @@ def _base_directory(cwd: str | os.PathLike[str] | None) -> Path:
     return base
 
 
+def has_compose_file(base: Path) -> bool:
+    """Whether a command run in ``base`` finds a compose file (there, in a parent, or from
+    COMPOSE_FILE), as ``load`` looks for one."""
+    try:
+        return bool(_find_files(base, (), dict(os.environ)))
+    except ComposeError:
+        return False
+
+
 def _find_files(base: Path, files: Seq[str], env: dict[str, str]) -> list[Path]:
     if not files and env.get("COMPOSE_FILE"):
-        files = env["COMPOSE_FILE"].split(env.get("COMPOSE_PATH_SEPARATOR", os.pathsep))
+        # an empty separator is no separator: the default, as Compose reads it
+        files = env["COMPOSE_FILE"].split(env.get("COMPOSE_PATH_SEPARATOR") or os.pathsep)
     hint = "Check the -f/--file paths."
     if files:
         paths = []
@@ -587,7 +621,7 @@ def _project_name(given: str | None, variables: dict[str, str], docs: list[Mappi
         if value:
             if not _PROJECT_NAME.fullmatch(value):
                 raise ComposeError(
-                    Problem(f"invalid project name {value!r} (from {source})"),
+                    Problem(f"invalid project name {shorten(value, 60)!r} (from {source})"),
                     hint="Use lowercase letters, digits, dashes and underscores, "
                          "starting with a letter or digit.",
                 )
@@ -662,7 +696,7 @@ def _read_env_files(doc: Mapping, project_dir: Path, variables: dict[str, str],
             written = str(spec.get("path", ""))
             path = _resolve(project_dir / written, (file, line), field, f"env file {written}")
             try:
-                found = is_file(path)
+                found = is_file(path, named=True)
             except BadPath as exc:
                 raise ComposeError(Problem(f"cannot use env file {_short(written)}: {exc}",
                                            file, line, field)) from None

@@ -13,6 +13,7 @@ The input may be hostile: a file larger than ``MAX_FILE_BYTES`` or aliases that 
 from __future__ import annotations
 
 import errno
+import os
 import re
 import stat
 from dataclasses import dataclass, replace
@@ -403,10 +404,15 @@ def resolved(path: Path) -> Path:
         raise BadPath(os_reason(exc)) from None
 
 
-def is_file(path: Path) -> bool:
-    """Whether ``path`` is a file; BadPath when it cannot be told (no permission, a loop)."""
+def is_file(path: Path, *, named: bool = False) -> bool:
+    """Whether ``path`` is a file; BadPath when it cannot be told (no permission, a loop), or
+    (``named``: a user named this very file) when it is there but is no regular file (a
+    device, a FIFO, a folder), which is never read."""
     try:
-        return stat.S_ISREG(path.stat().st_mode)
+        mode = path.stat().st_mode
+        if named and not stat.S_ISREG(mode):
+            raise BadPath("it is not a regular file")
+        return stat.S_ISREG(mode)
     except FileNotFoundError:
         return False
     except NotADirectoryError:
@@ -425,15 +431,19 @@ def file_at(path: Path, problem: Problem, *, resolve: bool = True,
     try:
         if resolve:
             path = resolved(path)
-        return path, is_file(path)
+        return path, is_file(path, named=True)
     except BadPath as exc:
         raise ComposeError(replace(problem, message=f"{problem.message}{exc}"), hint=hint) from None
 
 
 def read_text(path: Path) -> str:
-    """A UTF-8 text file of at most ``MAX_FILE_BYTES``, or BadPath saying why not."""
+    """A UTF-8 text file of at most ``MAX_FILE_BYTES``, or BadPath saying why not. Only a
+    regular file is read: a device (/dev/zero) or a FIFO is refused before any read."""
     try:
-        with path.open("rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise BadPath("it is not a regular file")
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise BadPath(os_reason(exc)) from None

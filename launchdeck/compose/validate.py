@@ -100,13 +100,15 @@ def validate(loaded: Loaded, provider: str, capabilities: Capabilities) -> list[
             _provider(check, base, service)
             continue
         _image_or_build(check, base, service)
+        _image_reference(check, base, service)
+        dockerfile_ok = _dockerfile(check, base, service)
         _ports(check, base, service)
         _resources(check, base, service)
         _environment(check, base, service)
         _extensions(check, base, service)
         if check.cloud:
             _cloud_only_fields(check, base, service)
-            _build(check, base, service)
+            _build(check, base, service, dockerfile_ok=dockerfile_ok)
             _healthcheck(check, base, service)
             _storage(check, base, service)
             _domain(check, base, service)
@@ -147,6 +149,81 @@ def _image_or_build(check: _Check, base: tuple[Any, ...], service: Service) -> N
     if not service.image and not service.build and not service.managed_store:
         check.error(base, "has neither image nor build",
                     "Add image: with an image name, or build: with the directory of a Dockerfile.")
+
+
+# Docker's reference grammar (github.com/distribution/reference, regexp.go): a name of
+# lowercase path components, an optional registry before the first "/", a tag, a digest.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}/)?(?P<name>{_COMPONENT}(?:/{_COMPONENT})*)"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
+_NAME_MAX = 255
+
+
+def image_reference_problem(image: str) -> str | None:
+    """Why Docker would refuse ``image`` as a reference, or None (as ``docker pull`` parses)."""
+    found = _REFERENCE.fullmatch(image)
+    if found is None:
+        if image != image.lower() and _REFERENCE.fullmatch(image.lower()):
+            return "repository name must be lowercase"
+        return "not a valid image reference (name[:tag][@digest])"
+    if len(image.split("@")[0].rsplit(":", 1)[0]) > _NAME_MAX:
+        return f"repository name is longer than {_NAME_MAX} characters"
+    return None
+
+
+def _image_reference(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    if not service.image:
+        return
+    problem = image_reference_problem(service.image)
+    if problem:
+        check.error((*base, "image"), f"image '{shorten(service.image, 80)}': {problem}",
+                    "Write the image as Docker names it: lowercase, no spaces, e.g. "
+                    "nginx:1.27 or ghcr.io/owner/app@sha256:<digest>.")
+
+
+def _dockerfile(check: _Check, base: tuple[Any, ...], service: Service) -> bool:
+    """The Dockerfile lies inside its build context and is a regular file of sane size; on
+    every target (a Dockerfile elsewhere could be any file, and a build failure or the
+    debug evidence would quote it). False when it does not."""
+    from pathlib import Path
+
+    from launchdeck.paths import MAX_READ
+
+    build = service.build
+    if build is None or not build.dockerfile or "://" in build.context \
+            or build.context.startswith("git@"):
+        return True
+    path = (*base, "build", "dockerfile")
+    context = Path(build.context)
+    try:
+        inner = context.resolve()
+        target = (context / build.dockerfile).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL
+        target, inner = Path("/"), context
+    if not target.is_relative_to(inner):
+        check.error(path, f"Dockerfile '{shorten(build.dockerfile, 80, middle=True)}' is outside "
+                    "the build context", "Move the Dockerfile into the build context and give its path "
+                    "relative to the context.")
+        return False
+    try:
+        info = target.stat()
+    except (OSError, ValueError):
+        return True  # missing: the builder says so in its own words
+    import stat
+
+    if not stat.S_ISREG(info.st_mode):
+        check.error(path, f"Dockerfile '{shorten(build.dockerfile, 80, middle=True)}' is not a regular file",
+                    "Point dockerfile: at a file in the build context.")
+        return False
+    if info.st_size > MAX_READ:
+        check.error(path, f"Dockerfile '{shorten(build.dockerfile, 80, middle=True)}' is larger than "
+                    f"{MAX_READ // 1000} kB", "Point dockerfile: at the Dockerfile itself.")
+        return False
+    return True
 
 
 def _ports(check: _Check, base: tuple[Any, ...], service: Service) -> None:
@@ -266,7 +343,8 @@ def _cloud_only_fields(check: _Check, base: tuple[Any, ...], service: Service) -
                         f"Remove deploy.{field}; the provider manages rollouts and restarts.")
 
 
-def _build(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+def _build(check: _Check, base: tuple[Any, ...], service: Service, *,
+           dockerfile_ok: bool = True) -> None:
     build = service.build
     if build is None:
         return
@@ -278,8 +356,9 @@ def _build(check: _Check, base: tuple[Any, ...], service: Service) -> None:
         if getattr(build, field):
             check.error((*base, "build", field), f"build.{field} is not supported {on}",
                         f"Remove build.{field}.")
-    dockerfile = build.dockerfile
-    if dockerfile and (dockerfile.startswith("/") or ".." in PurePosixPath(dockerfile).parts):
+    dockerfile = build.dockerfile  # a cloud builder takes it relative to the uploaded context
+    if dockerfile_ok and dockerfile and (dockerfile.startswith("/")
+                                         or ".." in PurePosixPath(dockerfile).parts):
         check.error((*base, "build", "dockerfile"),
                     f"Dockerfile {dockerfile!r} is outside the build context",
                     "Move the Dockerfile into the build context and give its path "

@@ -231,6 +231,7 @@ async def logs(catalog: Catalog, secrets: Secrets, target: Target, *, services: 
     async for line in deployment.follow(provider, target.project, target.stack,
                                         services=services, since=start,
                                         tail=None if start else LOG_TAIL, interval=interval):
-        if contains and contains not in line.text:
+        shown = scrub(line, await _values(secrets, target))
+        if contains and contains not in shown.text:  # filter what is shown, not the values
             continue
-        yield scrub(line, await _values(secrets, target))
+        yield shown

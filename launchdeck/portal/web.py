@@ -214,7 +214,7 @@ async def _confirmed(portal: Portal, request: Request) -> tuple[Target, dict[str
         raise UsageError("actions take a JSON body", hint="Send {\"confirm\": <project name>}.")
     try:
         body = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         body = None
     if not isinstance(body, dict) or body.get("confirm") != target.project:
         raise UsageError(f"not confirmed: type the project name {target.project!r} to go on",

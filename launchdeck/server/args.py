@@ -8,6 +8,7 @@ Schemas are published lean: no generated titles, no ``null`` branches for option
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
@@ -27,7 +28,9 @@ StackName = str | None
 def ref(working_directory: str, compose_files: list[str] | None, project_name: str | None,
         provider: str | None, stack: str | None) -> ProjectRef:
     """The project and target the common arguments name (UsageError when they cannot)."""
-    folder = project_dir(working_directory, absolute=True)
+    folder = project_dir(working_directory, absolute=True, argument="working_directory")
+    for file in compose_files or ():
+        _inside(folder, file)
     found = ProjectRef(working_directory=str(folder), compose_files=tuple(compose_files or ()),
                        project_name=project_name)
     if provider:
@@ -35,6 +38,22 @@ def ref(working_directory: str, compose_files: list[str] | None, project_name: s
     if stack:
         found = replace(found, stack=stack)
     return found
+
+
+def _inside(folder: Path, file: str) -> None:
+    """A compose file an agent names lies in ``working_directory`` (the files it includes or
+    extends follow Compose's rules): ``../other/compose.yaml`` could be another project's."""
+    from launchdeck.compose.source import shorten
+    from launchdeck.errors import UsageError
+
+    shown = shorten(file, 80, middle=True).encode("unicode_escape").decode("ascii")
+    try:
+        path = (folder / file).resolve() if "\0" not in file else None
+    except (OSError, RuntimeError):
+        path = None
+    if path is None or not path.is_relative_to(folder):
+        raise UsageError(f"compose_files: '{shown}' is not inside working_directory",
+                         hint="Name compose files by their path inside the project directory.")
 
 
 # -- checking arguments -----------------------------------------------------------------------

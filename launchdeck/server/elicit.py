@@ -10,14 +10,14 @@ from typing import Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 
 from launchdeck.errors import LaunchdeckError
 from launchdeck.server.args import ref
 
 
 class Confirm(BaseModel):
-    confirm: bool = Field(description="Yes, destroy it.")
+    confirm: StrictBool = Field(description="Yes, destroy it.")  # "yes" or 1 is no answer
 
 
 class Secret(BaseModel):

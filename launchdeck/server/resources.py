@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
 
 from launchdeck.paths import project_dir
@@ -24,9 +25,13 @@ def register(server: MCPServer) -> None:
         """Each stack of the project: provider, region, account, last deployment and state."""
         from launchdeck.tools.stacks import overview
 
-        with user_errors():
-            where = project_dir(working_directory, absolute=True)
-            return json.dumps([s.model_dump(mode="json") for s in await overview(str(where))])
+        try:
+            with user_errors():
+                where = project_dir(working_directory, absolute=True,
+                                    argument="working_directory")
+                return json.dumps([s.model_dump(mode="json") for s in await overview(str(where))])
+        except ToolError as exc:  # the SDK passes on only a ResourceError's own words
+            raise ResourceError(str(exc)) from exc
 
     @server.prompt(name="deploy_project", title="Deploy this project")
     def deploy_prompt(working_directory: str, provider: str = "") -> str:

@@ -38,6 +38,24 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level)
 
 
+_TOKENLESS = {"127.0.0.1", "localhost"}
+"""The only binds served without a token: any other address (even 127.0.0.2) needs one."""
+
+
+def local_security(host: str) -> Any:
+    """Host and Origin checks for a server bound to loopback ``host``: only the names that
+    reach it from this machine, on any port."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    bound = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
+    names = sorted({bound, "127.0.0.1", "localhost", "[::1]"})
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{n}:*" for n in names] + names,
+        allowed_origins=[f"{scheme}://{n}:*" for n in names for scheme in ("http", "https")]
+        + [f"{scheme}://{n}" for n in names for scheme in ("http", "https")])
+
+
 def is_loopback(host: str) -> bool:
     if host in _LOOPBACK_NAMES:
         return True
@@ -108,7 +126,7 @@ def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765
         raise UsageError(f"the bearer token is too short ({len(token.strip())} characters)",
                          hint=f"Use at least {MIN_TOKEN} random characters, e.g. "
                               "`openssl rand -hex 24`.")
-    if transport == "http" and not token and not is_loopback(host):
+    if transport == "http" and not token and host not in _TOKENLESS:
         raise UsageError(f"serving on {host} needs a bearer token",
                          hint="Pass --token (or set LAUNCHDECK_MCP_TOKEN), or bind 127.0.0.1.")
     setup_logging()
@@ -121,9 +139,11 @@ def serve(transport: str = "stdio", *, host: str = "127.0.0.1", port: int = 8765
     import uvicorn
     from mcp.server.transport_security import TransportSecuritySettings
 
-    security = None
-    if not is_loopback(host):  # DNS-rebinding checks only make sense for a local server
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    # the SDK turns DNS-rebinding checks on only for the literal 127.0.0.1/localhost/::1: every
+    # loopback address gets them here, stated explicitly (off loopback the token guards)
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    if is_loopback(host):
+        security = local_security(host)
     app: Any = server.streamable_http_app(host=host, transport_security=security)
     if token:
         app = BearerToken(app, token)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -21,11 +22,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from launchdeck import __version__
+from launchdeck.compose.source import shorten
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.prompts import text
 from launchdeck.server import resources, tools_config, tools_deploy, tools_project, tools_status, ui
 from launchdeck.server.args import lean, problems
 from launchdeck.server.calls import AppState, lifespan
+from launchdeck.tools.config import MAX_VALUE
 
 log = logging.getLogger("launchdeck.mcp")
 
@@ -46,7 +49,19 @@ class LaunchdeckServer(MCPServer[AppState]):
         schemas = {t.name: t.input_schema for t in await self.list_tools()}
         if name in schemas:
             _check(name, schemas[name], arguments)
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:  # a last bound: no error carries an argument back whole
+            if len(str(exc)) <= MAX_ERROR_CHARS:
+                raise
+            raise ToolError(shorten(str(exc), MAX_ERROR_CHARS, middle=True)) from exc
+
+
+MAX_ERROR_CHARS = 2_000
+"""The longest error text a tool returns (a 10 MiB argument quoted whole makes clients drop
+the session)."""
+MAX_STRING_CHARS = 4_096
+"""The longest string argument (PATH_MAX); a config value may be as long as a value can."""
 
 
 def _check(tool: str, schema: dict[str, Any], arguments: dict[str, Any]) -> None:
@@ -59,6 +74,21 @@ def _check(tool: str, schema: dict[str, Any], arguments: dict[str, Any]) -> None
         raise ToolError(f"invalid arguments for {tool}: {', '.join(unknown)}: no such argument "
                         f"(it takes: {', '.join(allowed)})")
     required = set(schema.get("required", []))
+    for key, value in arguments.items():  # what the types below would let through
+        if value is None:
+            raise ToolError(f"invalid arguments for {tool}: {key}: "
+                            + ("required, and null is not a value" if key in required
+                               else "null is not a value; leave it out for the default"))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ToolError(f"invalid arguments for {tool}: {key}: must be a finite number")
+        limit = MAX_VALUE if key == "value" else MAX_STRING_CHARS
+        if isinstance(value, str) and len(value) > limit:
+            raise ToolError(f"invalid arguments for {tool}: {key}: at most {limit} characters "
+                            f"(this one has {len(value)})")
+        if isinstance(value, list) and any(isinstance(v, str) and len(v) > MAX_STRING_CHARS
+                                           for v in value):
+            raise ToolError(f"invalid arguments for {tool}: {key}: each at most "
+                            f"{MAX_STRING_CHARS} characters")
     fields: dict[str, Any] = {}
     for key, prop in schema.get("properties", {}).items():
         fields[key] = (_python_type(prop), ... if key in required else None)

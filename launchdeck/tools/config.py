@@ -48,7 +48,22 @@ def check_value(name: str, value: str) -> str:
     if "\0" in value:
         raise UsageError(f"the value of {name} contains a NUL character, which no environment "
                          "variable can hold", hint="Give the value without it.")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # bytes that were not UTF-8, kept as surrogates
+        raise UsageError(f"the value of {name} is not valid UTF-8 text, which no config store "
+                         "keeps", hint="Give the value as UTF-8 text (base64 for binary data)."
+                         ) from None
+    if size > MAX_VALUE:
+        raise UsageError(f"the value of {name} is longer than {MAX_VALUE} bytes, the most a "
+                         "config value holds", hint="Keep large data in a file or a bucket and put its "
+                         "location in config.")
     return value
+
+
+MAX_VALUE = 32_768
+"""Bytes a config value may hold (an environment variable carries it; a store with a lower
+limit refuses more itself). Front ends read no more than this and a little from a user."""
 
 
 async def store(ref: ProjectRef, values: Mapping[str, str], loaded: Loaded | None = None, *,

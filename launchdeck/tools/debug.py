@@ -42,10 +42,13 @@ def _failing(state: State, exit_code: int | None, health: str | None) -> bool:
 
 async def gather(ref: ProjectRef, *, deployment: str | None = None,
                  service: str | None = None) -> Draft:
-    """Evidence for each failed service (or the one named), and what the detectors find."""
+    """Evidence for each failed service (or the one named), and what the detectors find.
+    A service the last deployment failed counts as failed even if it now stands stopped
+    (a one-shot script that exited 0 after its deploy timed out)."""
     from launchdeck import redact
     from launchdeck.engine import logs, ps
     from launchdeck.engine.seams import LogQuery
+    from launchdeck.tools.deployment import record
 
     project = ref.load().project
     if service and service not in project.services:
@@ -58,12 +61,22 @@ async def gather(ref: ProjectRef, *, deployment: str | None = None,
             findings = [f for e in kept for f in dbg.detect(e)]
             return Draft(project=project.name, stack=ref.stack, provider=provider.name,
                          evidence=kept, findings=findings)
+    last = await record(provider, project.name, ref.stack)
+    if last is not None and deployment and last.result.deployment_id != deployment:
+        last = None
+    failed_last = {s.name: s for s in (last.result.services if last else []) if s.state.failed}
     evidence = []
-    for status in await ps.ps(provider, project, ref.stack):
+    for status in await ps.ps(provider, project, ref.stack, record=last):
         if status.name not in project.services:
             continue
         if service and status.name != service:
             continue
+        was = failed_last.get(status.name)
+        if was is not None and status.state in (State.STOPPED, State.NOT_DEPLOYED):
+            status = status.model_copy(update={  # what the deploy saw; the exit code is now's
+                "state": was.state, "message": was.message or status.message,
+                "start_error": status.start_error or was.start_error,
+                "health_output": status.health_output or was.health_output})
         if not service and not _failing(status.state, status.exit_code, status.health):
             continue
         lines = await logs.read(provider, project.name, ref.stack,

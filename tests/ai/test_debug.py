@@ -209,3 +209,42 @@ services:
     prompt = json.dumps(seen)
     assert "fatal: token rejected" in prompt and "[config value]" in prompt
     assert secret not in prompt and secret not in result.model_dump_json()
+
+
+@pytest.mark.parametrize("dockerfile", ["/etc/passwd", "../outside/Dockerfile", "link-out",
+                                        "fifo"])
+def test_evidence_never_quotes_a_file_outside_the_project(tmp_path, dockerfile: str) -> None:
+    """A Dockerfile outside the build context (or no regular file) is left out of the
+    evidence, so neither the result nor a model sees it."""
+    import os
+
+    from launchdeck.ai.debug import evidence_for
+    from launchdeck.compose.load import load
+    from launchdeck.engine.events import State
+
+    root = tmp_path / "app"
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "Dockerfile").write_text("FROM outside-secret\n")
+    root.mkdir()
+    (root / "link-out").symlink_to(tmp_path / "outside" / "Dockerfile")
+    os.mkfifo(root / "fifo")
+    (root / "compose.yaml").write_text(f"services:\n  web:\n    build: {{context: ., "
+                                       f"dockerfile: '{dockerfile}'}}\n")
+    project = load(cwd=root, os_environ={}).project
+    found = evidence_for(project, project.services["web"], state=State.BUILD_FAILED, message="",
+                         exit_code=None, oom_killed=False, health_output=None, logs=[])
+    assert found.dockerfile is None
+
+
+def test_evidence_quotes_the_dockerfile_in_its_context(tmp_path) -> None:
+    """The Dockerfile inside the build context is still part of the evidence."""
+    from launchdeck.ai.debug import evidence_for
+    from launchdeck.compose.load import load
+    from launchdeck.engine.events import State
+
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n")
+    project = load(cwd=tmp_path, os_environ={}).project
+    found = evidence_for(project, project.services["web"], state=State.BUILD_FAILED, message="",
+                         exit_code=None, oom_killed=False, health_output=None, logs=[])
+    assert found.dockerfile == "FROM python:3.12-slim\n"

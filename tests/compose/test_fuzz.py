@@ -275,3 +275,102 @@ def test_too_many_services_are_refused(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text("name: big\nservices:\n" + services)
     with pytest.raises(LaunchdeckError, match=f"more than launchdeck loads \\({MAX_SERVICES}\\)"):
         load(cwd=tmp_path, os_environ={})
+
+
+# -- paths to special files, include diamonds, image references, odd bytes in values ---------
+
+_SPECIAL = ["/dev/zero", "/dev/urandom", "fifo", "folder", "/proc/self/mem"]
+_NAMING = {
+    "dockerfile": "services:\n  web:\n    build: {{context: ., dockerfile: '{path}'}}\n",
+    "env_file": "services:\n  web:\n    image: x\n    env_file: ['{path}']\n",
+    "include": "include: ['{path}']\nservices:\n  web:\n    image: x\n",
+    "extends": "services:\n  web:\n    extends: {{file: '{path}', service: a}}\n",
+    "compose file": None,
+}
+
+
+@pytest.mark.parametrize("special", _SPECIAL)
+@pytest.mark.parametrize("field", list(_NAMING))
+def test_paths_to_special_files_are_refused_in_bounds(tmp_path: Path, field: str,
+                                                      special: str) -> None:
+    """A device, a FIFO or a folder named where a file belongs is refused, never read."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    path = special if special.startswith("/") else str(tmp_path / special)
+    if _NAMING[field] is None:
+        outcome = _bounded(_load_everywhere(tmp_path, (path,)))
+        assert outcome == "refused"
+        return
+    (tmp_path / "compose.yaml").write_text(_NAMING[field].format(path=path))
+
+    def run() -> None:
+        loaded = load([], cwd=tmp_path, os_environ={})
+        found = [f for p in ("local", "aws", "gcp") for f in findings(loaded, p)
+                 if f.field.endswith("dockerfile") and f.severity == "error"]
+        if not found:
+            raise AssertionError("no finding for the Dockerfile")
+
+    # a Dockerfile is the builder's to read: the project loads, and the check refuses it
+    assert _bounded(run) == ("ok" if field == "dockerfile" else "refused")
+
+
+@settings(FUZZ, max_examples=8)
+@given(depth=st.integers(2, 30), width=st.integers(2, 3))
+def test_include_diamonds_load_each_file_once(tmp_path_factory: pytest.TempPathFactory,
+                                              depth: int, width: int) -> None:
+    """Includes where every file of a level includes every file of the next load in bounds."""
+    root = tmp_path_factory.mktemp("diamond")
+    for level in range(depth):
+        below = "".join(f"  - l{level + 1}-{j}.yaml\n" for j in range(width)) \
+            if level + 1 < depth else ""
+        for i in range(width):
+            (root / f"l{level}-{i}.yaml").write_text(
+                (f"include:\n{below}" if below else "")
+                + f"services:\n  s{level}-{i}:\n    image: x\n")
+    (root / "compose.yaml").write_text(
+        "include:\n" + "".join(f"  - l0-{j}.yaml\n" for j in range(width))
+        + "services:\n  web:\n    image: x\n")
+    assert _bounded(_load_everywhere(root)) in ("ok", "refused")
+
+
+@settings(FUZZ, max_examples=200)
+@given(image=st.one_of(st.text(max_size=40), st.sampled_from(
+    ["Busybox:1.36", "a b", "x::y", "x:", ":x", "x@", "x@sha256:", "/x", "x/", "x//y",
+     "[::1]/x", "a" * 300, "x:" + "t" * 200, "localhost:99999999999999999999/x"])))
+def test_any_image_reference_is_checked(tmp_path_factory: pytest.TempPathFactory,
+                                        image: str) -> None:
+    """Any image text loads and is checked: an invalid reference is a finding, not a crash."""
+    from launchdeck.compose.validate import image_reference_problem
+
+    root = tmp_path_factory.mktemp("image")
+    (root / "compose.yaml").write_text(yaml.safe_dump({"services": {"web": {"image": image}}},
+                                                      allow_unicode=True), encoding="utf-8")
+    assert _bounded(_load_everywhere(root)) in ("ok", "refused")
+    assert image_reference_problem(image) is None or image_reference_problem(image)
+
+
+@settings(FUZZ, max_examples=100)
+@given(raw=st.binary(max_size=64), where=st.sampled_from(["env_file", ".env"]))
+def test_non_utf8_and_nul_bytes_in_values(tmp_path_factory: pytest.TempPathFactory, raw: bytes,
+                                          where: str) -> None:
+    """Values of any bytes (not UTF-8, NUL) in an env file or .env are read or refused."""
+    root = tmp_path_factory.mktemp("bytes")
+    (root / ("a.env" if where == "env_file" else ".env")).write_bytes(b"A=" + raw + b"\nB=x\n")
+    (root / "compose.yaml").write_text("services:\n  web:\n    image: x\n"
+                                       + ("    env_file: [a.env]\n" if where == "env_file"
+                                          else "    environment: [A]\n"))
+    assert _bounded(_load_everywhere(root)) in ("ok", "refused")
+
+
+@settings(FUZZ, max_examples=200)
+@given(value=st.text(alphabet=st.characters(exclude_categories=()), max_size=40))
+def test_any_config_value_is_stored_or_refused_by_name(value: str) -> None:
+    """Any value (NUL, lone surrogates from bytes that were not UTF-8) is accepted or refused
+    with an error that names the config and never quotes the value."""
+    from launchdeck.tools.config import check_value
+
+    try:
+        check_value("DB_PASSWORD", value)
+    except LaunchdeckError as exc:
+        assert "DB_PASSWORD" in str(exc)
+        assert len(value) < 4 or value not in str(exc)

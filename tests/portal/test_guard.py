@@ -190,3 +190,56 @@ def test_browser_other_site_cannot_read_or_act(page, portal: Running, deployed: 
     assert outcome == {"read": "refused", "destroy": "refused"}
     view = _request(portal, f"/api/targets/local/{deployed.name}/dev", token=portal.token).json()
     assert {s["name"]: s["state"] for s in view["services"]}["web"] == "SERVICE_DEPLOYMENT_COMPLETED"
+
+
+def test_deeply_nested_action_body_is_refused_not_a_crash(portal: Running,
+                                                          deployed: Deployed) -> None:
+    """A JSON body nested a hundred thousand deep is refused (409), never a 500."""
+    url = f"{portal.base}/api/targets/local/{deployed.name}/dev/destroy"
+    answer = httpx2.post(url, content="[" * 100_000 + "]" * 100_000, timeout=30,
+                         headers={"Authorization": f"Bearer {portal.token}",
+                                  "Content-Type": "application/json"})
+    assert answer.status_code == 409, answer.text
+    assert "Nothing was changed" in answer.json()["hint"]
+
+
+def _streamed_lines(portal: Running, deployed: Deployed, contains: str, seconds: float = 4.0,
+                    since: str | None = None) -> list[str]:
+    """The log lines the portal streams for ``contains`` (and ``since``) within ``seconds``."""
+    import json
+    import time
+
+    url = f"{portal.base}/api/targets/local/{deployed.name}/dev/logs"
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    try:
+        params = {"token": portal.token, "contains": contains, **({"since": since} if since else {})}
+        with httpx2.stream("GET", url, params=params, timeout=seconds + 5) as answer:
+            for row in answer.iter_lines():
+                if row.startswith("data: "):
+                    data = json.loads(row[len("data: "):])
+                    if "text" in data:
+                        lines.append(data["text"])
+                if time.monotonic() > deadline:
+                    break
+    except httpx2.ReadTimeout:
+        pass
+    return lines
+
+
+def test_contains_filters_what_is_shown_not_the_values(portal: Running,
+                                                       deployed: Deployed) -> None:
+    """A prefix of a config value matches no line (the filter reads the redacted text), while
+    the redacted text itself matches."""
+    from tests.portal.conftest import SECRET
+
+    assert _streamed_lines(portal, deployed, SECRET[:16]) == []
+    shown = _streamed_lines(portal, deployed, "token=[config value]")
+    assert shown == ["starting with token=[config value]"]
+
+
+def test_a_stream_since_before_1970_starts_at_the_first_line(portal: Running,
+                                                            deployed: Deployed) -> None:
+    """since before 1970 streams from the first line, not a problem event or a 500."""
+    shown = _streamed_lines(portal, deployed, "API_TOKEN", since="1960-01-01T00:00:00Z")
+    assert "API_TOKEN is not set" in shown

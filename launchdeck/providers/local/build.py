@@ -288,9 +288,11 @@ def _dockerfile_path(request: BuildRequest, scratch: Path) -> Path:
 
 
 def _read(dockerfile: Path) -> str:
-    try:
-        return dockerfile.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    from launchdeck.paths import read_regular
+
+    try:  # a regular file of bounded size only: /dev/zero or a FIFO would never end
+        return read_regular(dockerfile, what="the Dockerfile").decode("utf-8", errors="replace")
+    except (OSError, ValueError):
         return ""  # the builder reports a missing Dockerfile in its own words
 
 

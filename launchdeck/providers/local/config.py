@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from launchdeck.errors import ProviderError
@@ -31,21 +33,36 @@ class FileConfigStore:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(self.path, json.dumps(data, sort_keys=True), 0o600)
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the store's lock file for one read-modify-write: concurrent writers (the CLI,
+        the MCP server, the portal, CI) take turns, so none loses another's value."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     async def set(self, name: str, value: str) -> None:
-        data = self._read()
-        data[name] = value
-        self._write(data)
+        with self._locked():
+            data = self._read()
+            data[name] = value
+            self._write(data)
 
     async def names(self) -> list[str]:
         return sorted(self._read())
 
     async def delete(self, name: str) -> bool:
-        data = self._read()
-        if name not in data:
-            return False
-        del data[name]
-        self._write(data)
-        return True
+        with self._locked():
+            data = self._read()
+            if name not in data:
+                return False
+            del data[name]
+            self._write(data)
+            return True
 
     async def values(self, names: Sequence[str]) -> dict[str, str]:
         data = self._read()
