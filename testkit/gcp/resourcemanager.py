@@ -23,7 +23,7 @@ from testkit.gcp.shared import Policies
 class ResourceManagerApi(Api):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self.policies = Policies(check_member=lambda m: ctx.api("iam").check_member(m))
+        self.policies = Policies(ctx, check_member=lambda m: ctx.api("iam").check_member(m))
 
     def routes(self) -> list[Route]:
         from google.cloud import resourcemanager_v3 as rm
@@ -86,6 +86,6 @@ class ResourceManagerApi(Api):
         project = request.resource.split("/")[1]
         return self.policies.set(request.resource, request.policy, default=self._initial(project))
 
-    def members_with(self, project: str, roles: set[str]) -> set[str]:
+    def members_with(self, project: str, roles: set[str], *, effective: bool = False) -> set[str]:
         self.policies.get(f"projects/{project}", self._initial(project))
-        return self.policies.members_with(f"projects/{project}", roles)
+        return self.policies.members_with(f"projects/{project}", roles, effective=effective)

@@ -143,7 +143,7 @@ class RunApi(Api):
         self.revisions: dict[str, Any] = {}
         self.pending: dict[str, Work] = {}
         self.operations = Operations()
-        self.policies = Policies()
+        self.policies = Policies(ctx)
 
     def routes(self) -> list[Route]:
         from google.cloud import run_v2
@@ -411,7 +411,7 @@ class RunApi(Api):
                 )
         project, region = name.split("/")[1], name.split("/")[3]
         account = template.service_account
-        if account.endswith(".iam.gserviceaccount.com") and account not in self.ctx.api("iam").accounts:
+        if account.endswith(".iam.gserviceaccount.com") and not self.ctx.api("iam").usable(account):
             raise invalid(
                 f"spec.template.spec.serviceAccountName: Service account {account} does not exist.",
                 "service.template.service_account",

@@ -69,6 +69,7 @@ APIS = {
         "servicenetworking.googleapis.com",
         "Service Networking API",
     ),
+    "serviceusage": ("serviceusage", "ServiceUsageApi", "serviceusage.googleapis.com", "Service Usage API"),
 }
 """Path prefix (= the first label of the real host name) -> module, class, service, title."""
 
@@ -292,6 +293,13 @@ class FakeGcp:
         with self.lock:
             self._log.clear()
 
+    def enable(self, project: str, *services: str) -> None:
+        """Turn APIs on in ``project`` at once (every API of the fake when none is named), for
+        tests of one API that are not about enabling it."""
+        with self.lock:
+            wanted = services or tuple(service for _, _, service, _ in APIS.values())
+            self.api("serviceusage").turn_on(project, *wanted)
+
     def mutations(self, api: str | None = None) -> list[dict[str, Any]]:
         """The logged requests that could change something, optionally of one API."""
         return [e for e in self.requests() if is_mutating(e) and (api is None or e["api"] == api)]
@@ -344,8 +352,11 @@ class FakeGcp:
                 raise ApiError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
             if fault:
                 raise _fault(knobs)
-            if api.service in knobs.disabled_apis:
-                raise service_disabled(api.service, api.title, _project_of(rest, query))
+            project = _project_of(rest, query)
+            with self.lock:
+                refused = self.api("serviceusage").refuses(project, api.service)
+            if refused:
+                raise service_disabled(api.service, api.title, project)
             base = f"http://{headers.get('host', '127.0.0.1')}" + path[: len(path) - len(rest)]
             reply = api.dispatch(Request(method, rest, query, headers, body, base))
         except ApiError as error:

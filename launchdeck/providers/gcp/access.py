@@ -4,16 +4,22 @@ Every Cloud Run service of a (project, stack) runs as one service account made f
 can read only the secrets its services reference (a binding on each secret, not on the
 project), and, when a service has ``x-defang-llm``, call Vertex AI (``roles/aiplatform.user``
 on the project). Cloud Run's own agent pulls images from the same project's registry, so
-the account needs nothing for that. Each service is invokable by ``allUsers``: the public
-ones by design, the internal ones because their ingress only admits traffic from the network.
+the account needs nothing for that. No service gets an ``allUsers`` invoker binding, which
+domain-restricted sharing refuses: each has Cloud Run's invoker check off instead
+(``invoker_iam_disabled``), the public ones by design, the internal ones because their ingress
+only admits traffic from the network.
+
+IAM is eventually consistent: an account just made is confirmed by consecutive reads before
+anything names it, and the door retries refusals naming it for a while (``Gcp.made``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from launchdeck.engine import poll
 from launchdeck.providers.gcp import names, policy
-from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
+from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, deleted, if_found
 
 
 async def account(gcp: Gcp, project: str, stack: str) -> None:
@@ -30,6 +36,7 @@ async def account(gcp: Gcp, project: str, stack: str) -> None:
             description=f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck",
         ),
     )
+    gcp.made(email)
     try:
         await gcp.rest(
             "iam",
@@ -41,6 +48,30 @@ async def account(gcp: Gcp, project: str, stack: str) -> None:
     except GcpError as exc:
         if exc.code != 409:
             raise
+    await confirmed(gcp, email)
+
+
+CONFIRMATIONS = 3
+"""Consecutive successful reads that make a new account count as there (what
+terraform-provider-google does since GoogleCloudPlatform/magic-modules#14547)."""
+
+
+async def confirmed(gcp: Gcp, email: str) -> None:
+    """Wait until ``CONFIRMATIONS`` reads in a row find the account just made."""
+    streak = 0
+
+    async def check() -> bool | None:
+        nonlocal streak
+        streak = streak + 1 if await account_exists(gcp, email) else 0
+        return True if streak >= CONFIRMATIONS else None
+
+    if await poll.until(check, interval=gcp.poll_interval, timeout=PROPAGATION) is None:
+        raise GcpError(
+            f"the service account {email} was made but is still not readable",
+            code=504,
+            status="DEADLINE_EXCEEDED",
+            hint="IAM is slow to propagate right now: deploy again in a few minutes.",
+        )
 
 
 async def account_exists(gcp: Gcp, email: str) -> bool:
@@ -73,18 +104,6 @@ async def project_role(gcp: Gcp, role: str, member: str, *, wanted: bool) -> boo
     )
 
 
-async def is_public(gcp: Gcp, service_name: str) -> bool:
-    """Whether anyone may invoke the Cloud Run service (a read)."""
-    held = await gcp.call("run.services", "get_iam_policy", request={"resource": service_name})
-    return policy.has(held, names.INVOKER, "allUsers")
-
-
-async def make_public(gcp: Gcp, service_name: str) -> bool:
-    """Let anyone invoke the Cloud Run service; whether the policy changed."""
-    return await policy.edit(
-        gcp,
-        "run.services",
-        service_name,
-        lambda held: policy.add(held, names.INVOKER, "allUsers"),
-        busy=f"could not make {service_name} invokable: its policy kept changing",
-    )
+def is_open(service: Any) -> bool:
+    """Whether anyone reaching the Cloud Run service's ingress may invoke it."""
+    return bool(service.invoker_iam_disabled)

@@ -6,13 +6,14 @@ every unit. prepare makes what every unit stands on (the image repository, the s
 service account and its project role, the network's private services access and NAT when
 the project needs them); each unit is then applied and waited for in dependency order by
 the engine. A service's digest is written with its spec in one call, after its secrets and
-their access; what a later call adds (the public invoker) is checked when observing, so a
-deploy cut short is finished by the next.
+their access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe
+reads, so a deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,7 @@ from launchdeck.errors import ProviderError
 from launchdeck.providers.base import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import Gcp, if_enabled, if_found
+from launchdeck.providers.gcp.api import PROPAGATION, Gcp, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
 
 
@@ -94,17 +95,17 @@ class GcpSession:
         gcp = self.gcp
         self.zones, self.net, self.live, self.found_stores = await gather(
             self._zones,
-            lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
-            lambda: live(gcp, self.name, self.stack),
-            lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
+            # an API not yet on (before a first deploy) holds nothing of the stack's
+            lambda: if_enabled(lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
+                               network.Network()),
+            lambda: if_enabled(lambda: live(gcp, self.name, self.stack), {}),
+            lambda: if_enabled(lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds), {}),
         )
-        balancer, public = await gather(
-            lambda: self._balancer(),
-            lambda: gather(*[lambda s=s: access.is_public(gcp, s.name) for s in self.live.values()]),
-        )
+        balancer = await self._balancer()
         self.address = balancer.address
         out: dict[str, Found] = {}
-        for (name, service), invokable in zip(self.live.items(), public, strict=True):
+        for name, service in self.live.items():
+            invokable = access.is_open(service)
             status = status_of(name, service, endpoints(self.project, self.routes, name, service))
             labels = dict(service.labels)
             out[name] = Found(
@@ -139,13 +140,13 @@ class GcpSession:
             return {}
 
     async def _balancer(self) -> ingress.Existing:
-        """The stack's load balancer; when no service has a domain, Compute need not be enabled
-        (and then holds none)."""
+        """The stack's load balancer; Compute not enabled (yet, or since no service has a domain)
+        holds none."""
 
         async def find() -> ingress.Existing:
             return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
 
-        return await (find() if self.routes else if_enabled(find, ingress.Existing()))
+        return await if_enabled(find, ingress.Existing())
 
     def balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
         message = ""
@@ -247,11 +248,21 @@ class GcpSession:
 # -- the drivers of each kind -------------------------------------------------------------
 
 
+_SECRET_DENIED = "Permission denied on secret"
+"""What Cloud Run says of a revision whose service account may not (yet) read a secret."""
+_ATTEMPT = "launchdeck_attempt"
+"""A template label changed to make Cloud Run start a new revision of the same spec."""
+
+
 class _Services:
     """Compose services as Cloud Run services."""
 
     def __init__(self, session: GcpSession) -> None:
         self.s = session
+        self.granted: dict[str, float] = {}
+        """Service -> when a secret grant was made for it (IAM takes minutes to propagate)."""
+        self.applied: dict[str, dict[str, Any]] = {}
+        """Service -> the Cloud Run spec last sent, to send again as a new revision."""
 
     def render(self, service: Service, image: str) -> Rendered:
         rendered = render.render(service, self.s.infra(), self.s.config)
@@ -259,30 +270,38 @@ class _Services:
         return Rendered(spec=(rendered, image), hash=rendered.hash)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
-        from google.cloud import run_v2
-
         s = self.s
         gcp = s.gcp
         rendered, image = unit.spec
         member = f"serviceAccount:{s.account}"
         labels = dict(s.stack_labels(rendered.name, unit.digest))
-        await gather(
-            *[
-                lambda k=k, v=v: config.put(gcp, k, {**labels, names.KIND: "derived"}, v)
-                for k, v in rendered.derived.items()
-            ]
+        derived = dict(rendered.derived)
+        written = await gather(
+            *[lambda k=k, v=v: config.put(gcp, k, {**labels, names.KIND: "derived"}, v)
+              for k, v in derived.items()]
         )
-        await gather(*[lambda k=k: config.grant(gcp, k, member) for k in rendered.secrets])
-        spec = render.with_image(rendered, image)
+        versions = dict(zip(derived, written, strict=True))
+        others = [k for k in rendered.secrets if k not in versions]
+        found = await gather(*[lambda k=k: config.newest(gcp, k) for k in others])
+        versions.update({k: v for k, v in zip(others, found, strict=True) if v is not None})
+        granted = await gather(*[lambda k=k: config.grant(gcp, k, member) for k in rendered.secrets])
+        if any(granted):
+            self.granted[unit.name] = time.monotonic()
+        spec = render.with_image(rendered, image, versions)
         spec["labels"].update(labels)
         spec["template"]["labels"].update(labels)
         spec["name"] = f"{s.parent()}/services/{rendered.service_id}"
         progress(None, "rolling out a new revision" if unit.name in s.live
                  else "creating the Cloud Run service")
-        await gcp.call(
+        await self._update(spec)
+
+    async def _update(self, spec: dict[str, Any]) -> None:
+        from google.cloud import run_v2
+
+        self.applied[spec["annotations"][names.ANNOTATION]] = spec
+        await self.s.gcp.call(
             "run.services", "update_service", request={"service": run_v2.Service(spec), "allow_missing": True}
         )
-        await access.make_public(gcp, spec["name"])
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         """Whether Cloud Run has reconciled the service: its revision ready, or failed."""
@@ -290,7 +309,20 @@ class _Services:
         rendered, _ = unit.spec
         service = await s.gcp.call("run.services", "get_service",
                                    name=f"{s.parent()}/services/{rendered.service_id}")
-        return status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
+        status = status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
+        since = self.granted.get(unit.name)
+        if (status.state is State.SERVICE_DEPLOYMENT_FAILED and since is not None
+                and _SECRET_DENIED in status.message and time.monotonic() - since < PROPAGATION
+                and unit.name in self.applied):
+            # the grant made for this revision had not reached Cloud Run yet: a new revision
+            spec = self.applied[unit.name]
+            attempt = int(spec["template"]["labels"].get(_ATTEMPT, "0")) + 1
+            spec["template"]["labels"][_ATTEMPT] = str(attempt)
+            progress(None, f"secret access not propagated yet; trying a new revision ({attempt})")
+            await self._update(spec)
+            return status.model_copy(update={"state": State.SERVICE_DEPLOYMENT_PENDING, "message": "",
+                                             "start_error": None})
+        return status
 
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
         """Remove a service the project no longer has, with its images."""

@@ -17,6 +17,8 @@ from launchdeck.providers.gcp.api import Gcp, GcpError
 from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
+pytestmark = pytest.mark.usefixtures("old_project")  # each is about one API; a new project's ways: test_new_project.py
+
 BUCKET = f"{PROJECT}-launchdeck"
 IMAGE = f"us-central1-docker.pkg.dev/{PROJECT}/launchdeck/web:c0ffee"
 
@@ -347,8 +349,10 @@ def test_missing_account_or_subnetwork_is_refused_before_any_operation(
 
 
 def test_public_invoker_policy_and_delete(fake: FakeGcp, gcp: Gcp) -> None:
-    """allUsers can be made invoker of a service; deleting it leaves it NOT_FOUND."""
+    """In an old project (no organization policy) allUsers can be made invoker of a service;
+    deleting it leaves it NOT_FOUND."""
     from google.iam.v1 import policy_pb2
+
 
     async def scenario() -> object:
         service = await _deploy(gcp)

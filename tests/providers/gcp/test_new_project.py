@@ -1,0 +1,173 @@
+"""A first deploy to a new project in a secure-by-default organization: what the local GCP does
+there by default, and what launchdeck does to get through it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from launchdeck.providers.gcp import usage
+from launchdeck.providers.gcp.api import Gcp, GcpError
+from launchdeck.providers.gcp.provider import GcpProvider
+from testkit.gcp import FakeGcp
+from testkit.gcp import project as new_project
+from tests.providers.gcp.conftest import PROJECT, go
+from tests.providers.gcp.test_deploy import _deploy, _writes
+
+SU = "/serviceusage/v1"
+
+
+def _get(fake: FakeGcp, path: str) -> requests.Response:
+    return requests.get(fake.url + path, timeout=10)
+
+
+# --- the local GCP: Service Usage ------------------------------------------------------------------
+
+
+def test_a_new_project_has_only_the_default_apis_on(fake: FakeGcp) -> None:
+    """Service Usage lists storage and logging on, Cloud Run off; Cloud Run answers SERVICE_DISABLED."""
+    listed = _get(fake, f"{SU}/projects/{PROJECT}/services?filter=state:ENABLED").json()["services"]
+    on = {s["config"]["name"] for s in listed}
+    assert {"storage.googleapis.com", "logging.googleapis.com"} <= on and "run.googleapis.com" not in on
+    answer = _get(fake, f"/run/v2/projects/{PROJECT}/locations/us-central1/services")
+    info = answer.json()["error"]["details"][0]
+    assert answer.status_code == 403 and info["reason"] == "SERVICE_DISABLED"
+    assert info["metadata"]["service"] == "run.googleapis.com"
+
+
+def test_an_enabled_api_answers_disabled_for_a_while_after_its_operation(fake: FakeGcp) -> None:
+    """batchEnable's operation finishes, the API is listed ENABLED, and still refuses calls until
+    the propagation window has passed."""
+    fake.knobs.time_scale = 0.002  # 30 s -> 60 ms, 120 s -> 240 ms
+    started = requests.post(f"{fake.url}{SU}/projects/{PROJECT}/services:batchEnable",
+                            json={"serviceIds": ["run.googleapis.com"]}, timeout=10).json()
+    assert not started.get("done")
+    time.sleep(new_project.ENABLE_OPERATION * 0.002 + 0.01)
+    assert _get(fake, f"{SU}/{started['name']}").json()["done"] is True
+    path = f"/run/v2/projects/{PROJECT}/locations/us-central1/services"
+    assert _get(fake, f"{SU}/projects/{PROJECT}/services/run.googleapis.com").json()["state"] == "ENABLED"
+    assert _get(fake, path).status_code == 403
+    time.sleep(new_project.ENABLE_PROPAGATION * 0.002)
+    assert _get(fake, path).status_code == 200
+
+
+def test_batch_enable_takes_at_most_twenty(fake: FakeGcp) -> None:
+    """More than 20 services in one batchEnable is refused, as the API documents."""
+    ids = [f"s{i}.googleapis.com" for i in range(21)]
+    answer = requests.post(f"{fake.url}{SU}/projects/{PROJECT}/services:batchEnable",
+                           json={"serviceIds": ids}, timeout=10)
+    assert answer.status_code == 400 and "maximum of 20" in answer.json()["error"]["message"]
+
+
+# --- launchdeck: every API a deploy needs, in one batch -------------------------------------------
+
+
+def test_a_first_deploy_enables_every_api_in_one_batch_first(provider, shop, fake: FakeGcp) -> None:
+    """Before anything is made, one batchEnable turns on all the APIs the project needs."""
+    fake.clear_requests()  # the fixture's config set turned Secret Manager on, its zone Cloud DNS
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    writes = [w for w in _writes(fake) if "locks%2F" not in w and "/storage/v1/b" not in w]
+    batches = [e for e in fake.mutations("serviceusage") if e["path"].endswith(":batchEnable")]
+    assert len(batches) == 1 and writes[0].endswith(":batchEnable")
+    wanted = usage.needed(shop.load().project)
+    already = new_project.ENABLED_BY_DEFAULT | {"secretmanager.googleapis.com", "dns.googleapis.com"}
+    assert set(batches[0]["body"]["serviceIds"]) == wanted - already
+    assert {"sqladmin.googleapis.com", "redis.googleapis.com", "dns.googleapis.com",
+            "compute.googleapis.com", "servicenetworking.googleapis.com"} <= wanted
+
+
+def test_a_deploy_that_may_not_enable_names_every_api_and_the_command(provider, shop, fake: FakeGcp) -> None:
+    """The caller lacks serviceusage.services.enable: one error names every missing API."""
+    fake.knobs.denied_permissions = ["serviceusage.services.enable"]
+    with pytest.raises(GcpError) as caught:
+        _deploy(provider, shop)
+    assert "gcloud services enable" in caught.value.hint
+    for service in ("run.googleapis.com", "sqladmin.googleapis.com", "redis.googleapis.com"):
+        assert service in caught.value.hint
+    assert fake.mutations("run") == [] and fake.mutations("sqladmin") == []
+
+
+def test_config_set_enables_secret_manager(provider: GcpProvider, fake: FakeGcp) -> None:
+    """config set on a new project turns Secret Manager on, waits out its propagation, and writes."""
+    go(provider.config_store("app", "dev").set, "TOKEN", "value-1")
+    assert go(provider.config_store("app", "dev").names) == ["TOKEN"]
+    assert [e["body"] for e in fake.mutations("serviceusage")] == [
+        {"serviceIds": ["secretmanager.googleapis.com"]}]
+
+
+def test_config_ls_on_a_new_project_lists_nothing(provider: GcpProvider, fake: FakeGcp) -> None:
+    """With Secret Manager never enabled nothing was set: ls is empty and enables nothing."""
+    assert go(provider.config_store("app", "dev").names) == []
+    assert fake.mutations() == []
+
+
+def test_refusals_right_after_enabling_are_retried_until_they_pass(fake: FakeGcp, gcp: Gcp) -> None:
+    """An API just enabled by this door is retried through its propagation window, not failed."""
+    fake.knobs.time_scale = 0.002
+    go(usage.enable, gcp, {"run.googleapis.com"})
+    found = go(gcp.all, "run.services", "list_services",
+               parent=f"projects/{PROJECT}/locations/us-central1")
+    assert found == []
+    refused = [e for e in fake.requests() if e["api"] == "run" and e["status"] == 403]
+    assert refused, "the window was not met: nothing was retried"
+
+
+# --- the organization's policies --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers"])
+def test_domain_restricted_sharing_refuses_public_members(enabled: FakeGcp, gcp: Gcp, member: str) -> None:
+    """A new organization's domain-restricted sharing refuses a public binding; the hint names the
+    constraint."""
+    from google.cloud import secretmanager_v1 as sm
+    from google.iam.v1 import policy_pb2
+
+    secret = go(gcp.call, "secretmanager", "create_secret", parent=f"projects/{PROJECT}", secret_id="s",
+                secret=sm.Secret(replication=sm.Replication(automatic={})))
+    policy = policy_pb2.Policy(bindings=[policy_pb2.Binding(role="roles/secretmanager.secretAccessor",
+                                                            members=[member])])
+    with pytest.raises(GcpError) as caught:
+        go(gcp.call, "secretmanager", "set_iam_policy", request={"resource": secret.name, "policy": policy})
+    assert caught.value.status == "FAILED_PRECONDITION" and caught.value.code == 400
+    assert "constraints/iam.allowedPolicyMemberDomains" in caught.value.hint
+
+
+# --- IAM and Secret Manager are eventually consistent ---------------------------------------------
+
+
+def test_a_new_account_is_confirmed_and_grants_naming_it_are_retried(fake: FakeGcp, gcp: Gcp) -> None:
+    """The stack's new account is read until it is there, and a grant refused because IAM has not
+    caught up ("does not exist") is retried until it takes."""
+    from launchdeck.providers.gcp import access, config, names
+
+    fake.enable(PROJECT)
+    fake.knobs.time_scale = 0.005  # the account usable after 300 ms
+    go(access.account, gcp, "app", "dev")
+    email = names.account_email("app", "dev", PROJECT)
+    go(config.put, gcp, "app-secret", {}, "v")
+    assert go(config.grant, gcp, "app-secret", f"serviceAccount:{email}")
+    refused = [e for e in fake.requests() if ":setIamPolicy" in e["path"] and e["status"] == 400]
+    reads = [e for e in fake.requests() if e["api"] == "iam" and e["method"] == "GET" and e["status"] == 200]
+    assert refused and len(reads) >= 3
+
+
+def test_config_values_are_read_by_version_number_not_latest(provider: GcpProvider, fake: FakeGcp) -> None:
+    """A value set a moment ago is what a deploy reads, though ``latest`` still answers the old one."""
+    fake.knobs.time_scale = 0.01  # latest lags 600 ms
+    store = provider.config_store("app", "dev")
+    go(store.set, "TOKEN", "old-value")
+    go(store.set, "TOKEN", "new-value")
+    assert go(store.values, ["TOKEN"]) == {"TOKEN": "new-value"}
+
+
+def test_a_revision_refused_for_a_grant_not_yet_propagated_is_retried(provider, shop, fake: FakeGcp) -> None:
+    """Cloud Run refuses the first revision (secret access not propagated); a new one is made and the
+    deploy completes."""
+    result, recorder = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    assert any("trying a new revision" in (e.message or "") for e in recorder.events)
+    failed = [r for r in fake.api("run").revisions.values() if r.conditions[0].state == 3]
+    assert failed and "Permission denied on secret" in failed[0].conditions[0].message
