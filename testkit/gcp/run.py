@@ -351,6 +351,14 @@ class RunApi(Api):
                 raise invalid(
                     f"spec.template.spec.containers[{index}].image: Required value", f"{where}.image"
                 )
+            if not _pullable(container.image):
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].image: Expected an image path like "
+                    "[host/]repo-path[:tag and/or @digest], where host is one of [region.]gcr.io, "
+                    f"[region-]docker.pkg.dev or docker.io but obtained {container.image}",
+                    f"{where}.image",
+                )
+            _check_probes(container, index, where)
             if len(container.ports) > 1:
                 raise invalid(
                     f"spec.template.spec.containers[{index}].ports: Too many: at most 1 port.",
@@ -633,6 +641,46 @@ class RunApi(Api):
     def invokers(self, name: str) -> set[str]:
         """Who may call a service (for tests asking whether it is public)."""
         return self.policies.members_with(name, {"roles/run.invoker"})
+
+
+def _pullable(image: str) -> bool:
+    """Cloud Run deploys from Artifact Registry, Container Registry and Docker Hub only
+    (https://cloud.google.com/run/docs/deploying#images)."""
+    first = image.split("/", 1)[0]
+    host = first.split(":")[0] if "/" in image and ("." in first or ":" in first) else "docker.io"
+    return host in ("docker.io", "index.docker.io") or host == "gcr.io" or host.endswith(
+        (".gcr.io", "-docker.pkg.dev", ".docker.pkg.dev")) or host == "docker.pkg.dev"
+
+
+_PROBE_BOUNDS = {
+    "startup_probe": {"initial_delay_seconds": (0, 240), "period_seconds": (1, 240), "timeout_seconds": (1, 240)},
+    "liveness_probe": {"initial_delay_seconds": (0, 3600), "period_seconds": (1, 3600), "timeout_seconds": (1, 3600)},
+}
+"""What Cloud Run takes of a probe (https://cloud.google.com/run/docs/configuring/healthchecks);
+a timeout may not exceed its period."""
+
+
+def _check_probes(container: Any, index: int, where: str) -> None:
+    for kind, bounds in _PROBE_BOUNDS.items():
+        if not container.HasField(kind):
+            continue
+        probe = getattr(container, kind)
+        for field, (low, high) in bounds.items():
+            value = getattr(probe, field)
+            if field != "initial_delay_seconds" and value == 0:
+                continue  # unset: the server's default
+            if not low <= value <= high:
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].{kind}.{field}: Invalid value: {value}: "
+                    f"must be between {low} and {high}.",
+                    f"{where}.{kind}",
+                )
+        if probe.timeout_seconds and probe.period_seconds and probe.timeout_seconds > probe.period_seconds:
+            raise invalid(
+                f"spec.template.spec.containers[{index}].{kind}.timeout_seconds: must be less than or equal "
+                "to period_seconds.",
+                f"{where}.{kind}",
+            )
 
 
 def _condition(condition: Any, kind: str, state: int, message: str, *, reason: int = 0) -> None:

@@ -1163,3 +1163,24 @@ def test_reads_make_no_mutating_request(fake: FakeGcp, gcp: Gcp) -> None:
 
     go(scenario)
     assert fake.mutations() == [] and len(fake.requests()) == 3
+
+
+def test_an_image_from_another_registry_is_refused(gcp: Gcp) -> None:
+    """Cloud Run pulls from Artifact Registry, Container Registry and Docker Hub only."""
+    service = _service()
+    service.template.containers[0].image = "ghcr.io/acme/api:1"
+    with pytest.raises(GcpError) as caught:
+        go(_deploy, gcp, "web", service)
+    assert caught.value.status == "INVALID_ARGUMENT" and "docker.pkg.dev or docker.io" in caught.value.message
+
+
+def test_a_startup_probe_past_its_bounds_is_refused(gcp: Gcp) -> None:
+    """A startup probe period over 240 s is refused, as Cloud Run documents."""
+    from google.cloud import run_v2
+
+    service = _service()
+    service.template.containers[0].startup_probe = run_v2.Probe(
+        period_seconds=300, tcp_socket=run_v2.TCPSocketAction(port=8080))
+    with pytest.raises(GcpError) as caught:
+        go(_deploy, gcp, "web", service)
+    assert "period_seconds" in caught.value.message and "between 1 and 240" in caught.value.message
