@@ -11,6 +11,7 @@ from typing import Any
 from google.cloud import iam_admin_v1 as ia
 from google.protobuf import empty_pb2
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import Rule as R
 from testkit.gcp.core import (
     already_exists,
@@ -19,7 +20,6 @@ from testkit.gcp.core import (
     not_found,
     page,
 )
-from testkit.gcp import project as new_project
 from testkit.gcp.server import Api, Route
 
 ACCOUNT_ID = re.compile(r"^[a-z]([-a-z0-9]{4,28}[a-z0-9])$")

@@ -653,8 +653,10 @@ def _pullable(image: str) -> bool:
 
 
 _PROBE_BOUNDS = {
-    "startup_probe": {"initial_delay_seconds": (0, 240), "period_seconds": (1, 240), "timeout_seconds": (1, 240)},
-    "liveness_probe": {"initial_delay_seconds": (0, 3600), "period_seconds": (1, 3600), "timeout_seconds": (1, 3600)},
+    "startup_probe": {"initial_delay_seconds": (0, 240), "period_seconds": (1, 240),
+                      "timeout_seconds": (1, 240)},
+    "liveness_probe": {"initial_delay_seconds": (0, 3600), "period_seconds": (1, 3600),
+                       "timeout_seconds": (1, 3600)},
 }
 """What Cloud Run takes of a probe (https://cloud.google.com/run/docs/configuring/healthchecks);
 a timeout may not exceed its period."""

@@ -19,6 +19,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports.re
 from google.iam.v1 import iam_policy_pb2
 from google.protobuf import empty_pb2
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import (
     ApiError,
     already_exists,
@@ -30,7 +31,6 @@ from testkit.gcp.core import (
     page,
     project_number,
 )
-from testkit.gcp import project as new_project
 from testkit.gcp.server import Api, Route, routes_of
 from testkit.gcp.shared import Policies
 

@@ -15,7 +15,17 @@ import time
 from typing import Any
 
 from testkit.gcp import project as new_project
-from testkit.gcp.core import PROJECT_ID, ApiError, Request, error_info, invalid, not_found, page, project_number, sequence
+from testkit.gcp.core import (
+    PROJECT_ID,
+    ApiError,
+    Request,
+    error_info,
+    invalid,
+    not_found,
+    page,
+    project_number,
+    sequence,
+)
 from testkit.gcp.core import Rule as R
 from testkit.gcp.server import APIS, Api, Reply, Route
 

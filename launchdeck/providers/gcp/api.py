@@ -355,6 +355,12 @@ class Gcp:
                 if isinstance(code, int) and code in _RETRIED and attempt < self.attempts:
                     await anyio.sleep(self._delay(attempt, exc))
                     continue
+                if _in_progress(exc) and waited * self.max_backoff < BUSY_WAIT:
+                    # Cloud SQL runs one operation at a time per instance: wait for the other
+                    attempt -= 1
+                    waited += 1
+                    await anyio.sleep(min(self.max_backoff, self.backoff * 2 ** min(waited - 1, 8)))
+                    continue
                 if self._catching_up(exc) is not None:
                     # bounded by PROPAGATION since it was made, not by attempts
                     attempt -= 1
@@ -509,6 +515,18 @@ PROPAGATION = 600.0
 is retried: enabling takes "a few minutes" to propagate (the SERVICE_DISABLED message), a new
 account "60 seconds or more" (https://cloud.google.com/iam/docs/service-accounts-create), a
 grant typically 2 and up to 7 minutes (https://cloud.google.com/iam/docs/access-change-propagation)."""
+
+
+BUSY_WAIT = 1800.0
+"""Seconds a change refused with ``operationInProgress`` is retried while the other finishes."""
+
+
+def _in_progress(exc: Any) -> bool:
+    """Whether Cloud SQL refused a change because another operation on the instance is running."""
+    if getattr(exc, "code", None) != 409:
+        return False
+    return getattr(exc, "reason", None) == "operationInProgress" or "operationInProgress" in str(
+        getattr(getattr(exc, "response", None), "text", "") or "")
 
 
 MADE_WAIT = 600.0

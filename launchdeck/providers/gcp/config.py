@@ -1,7 +1,8 @@
 """Config values on GCP: one Secret Manager secret per (project, stack, NAME), with labels.
 
 ``config set`` adds a version; a deploy hands the newest to Cloud Run as a secret reference
-pinned to its number (``latest`` is eventually consistent), never as plain environment. Values that mix config into other text (a database URL with its
+pinned to its number (``latest`` is eventually consistent), never as plain environment.
+Values that mix config into other text (a database URL with its
 password) are kept as secrets of their own (``derived``), which ``config ls`` never shows.
 Secret Manager answers with the project *number* in names, so secrets are compared by id.
 """

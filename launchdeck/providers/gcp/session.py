@@ -96,8 +96,9 @@ class GcpSession:
         self.zones, self.net, self.live, self.found_stores = await gather(
             self._zones,
             # an API not yet on (before a first deploy) holds nothing of the stack's
-            lambda: if_enabled(lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
-                               network.Network()),
+            lambda: if_enabled(
+                lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
+                network.Network()),
             lambda: if_enabled(lambda: live(gcp, self.name, self.stack), {}),
             lambda: if_enabled(lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds), {}),
         )
@@ -337,13 +338,16 @@ class _Stores:
     def __init__(self, session: GcpSession) -> None:
         self.s = session
         self.said: dict[str, str] = {}
+        self.creating: dict[str, Any] = {}
+        """Store -> its create operation, polled until it ends: a failed create leaves no
+        instance, only the operation with GCP's reason."""
 
     def render(self, service: Service) -> stores.Store:
         return stores.store(service, self.s.config)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
-        await stores.ensure(
+        self.creating[unit.name] = await stores.ensure(
             s.gcp,
             self._spec(unit),
             s.found_stores.get(names.label(unit.name)),
@@ -365,6 +369,13 @@ class _Stores:
                 self.said[unit.name] = message
                 progress(None, message)
 
+        operation = self.creating.get(unit.name)
+        if operation is not None:
+            if not await stores.failed(s.gcp, self._spec(unit), operation):
+                say(f"creating the {unit.spec.kind} store")
+                return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING,
+                                     message=self.said.get(unit.name, ""))
+            self.creating[unit.name] = None
         found = await stores.look(s.gcp, self._spec(unit), s.name, s.stack, s.etag, say)
         if found is None:
             return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING,

@@ -17,7 +17,8 @@ from launchdeck.providers.gcp.api import Gcp, GcpError
 from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
-pytestmark = pytest.mark.usefixtures("old_project")  # each is about one API; a new project's ways: test_new_project.py
+# each is about one API's shapes; a new project's ways are in test_new_project.py
+pytestmark = pytest.mark.usefixtures("old_project")
 
 BUCKET = f"{PROJECT}-launchdeck"
 IMAGE = f"us-central1-docker.pkg.dev/{PROJECT}/launchdeck/web:c0ffee"

@@ -153,7 +153,8 @@ def test_services_reach_the_network_the_way_their_environment_needs(deployed, fa
 def test_secrets_are_references_only_the_stack_account_may_read(deployed, fake: FakeGcp) -> None:
     """API_KEY is a Secret Manager reference; the secret's only reader is the stack's account."""
     secret, version = _env(fake, "backend")["API_KEY"]
-    assert (secret, version) == (names.secret_id("shop", "dev", "API_KEY"), "1")  # the version number written, not latest
+    # the version number written, not latest
+    assert (secret, version) == (names.secret_id("shop", "dev", "API_KEY"), "1")
     readers = fake.api("secretmanager").policies.members_with(
         f"projects/{project_number(PROJECT)}/secrets/{secret}", {"roles/secretmanager.secretAccessor"}
     )

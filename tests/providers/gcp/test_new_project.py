@@ -13,6 +13,7 @@ from launchdeck.providers.gcp.api import Gcp, GcpError
 from launchdeck.providers.gcp.provider import GcpProvider
 from testkit.gcp import FakeGcp
 from testkit.gcp import project as new_project
+from testkit.gcp.core import project_number
 from tests.providers.gcp.conftest import PROJECT, go
 from tests.providers.gcp.test_deploy import _deploy, _writes
 
@@ -171,3 +172,47 @@ def test_a_revision_refused_for_a_grant_not_yet_propagated_is_retried(provider, 
     assert any("trying a new revision" in (e.message or "") for e in recorder.events)
     failed = [r for r in fake.api("run").revisions.values() if r.conditions[0].state == 3]
     assert failed and "Permission denied on secret" in failed[0].conditions[0].message
+
+
+# --- stores report why -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("store", "reason", "said"), [
+    ("db", "quota", "QUOTA_EXCEEDED"),
+    ("cache", "zone", "ZONE_RESOURCE_POOL_EXHAUSTED"),
+])
+def test_a_store_create_that_fails_fails_the_deploy_with_gcps_reason(
+        provider, shop, fake: FakeGcp, store: str, reason: str, said: str) -> None:
+    """The create's operation is kept and polled: its error ends the deploy at once, named."""
+    fake.knobs.failing_stores = {f"shop-dev-{store}": reason}
+    started = time.monotonic()
+    result, _ = _deploy(provider, shop)
+    failed = {s.name: s.message for s in result.services if s.state.failed}
+    assert not result.ok and said in failed.get(store, ""), failed
+    assert time.monotonic() - started < 60
+
+
+def test_a_cloud_sql_change_while_another_runs_waits_for_it(enabled: FakeGcp, gcp: Gcp) -> None:
+    """operationInProgress is waited out: the second change goes through once the first is done."""
+    from google.cloud import sqladmin_v1 as s
+
+    from launchdeck.providers.gcp import network
+
+    fake = enabled
+    fake.knobs.lro_polls = 3
+    go(network.private_services_access, gcp, network.Network(), project_number(PROJECT), 0)
+    vpc = f"projects/{PROJECT}/global/networks/default"
+    private = s.IpConfiguration(ipv4_enabled=False, private_network=vpc)
+    body = s.DatabaseInstance(name="db-1", database_version=s.SqlDatabaseVersion.POSTGRES_16,
+                              settings=s.Settings(tier="db-f1-micro", ip_configuration=private))
+    op = go(gcp.rest, "sqladmin", "POST", f"/v1/projects/{PROJECT}/instances", response_type=s.Operation,
+            body=body)
+    go(gcp.wait, op, what="make", api="sqladmin")
+    base = f"/v1/projects/{PROJECT}/instances/db-1"
+    go(gcp.rest, "sqladmin", "POST", f"{base}/databases", body=s.Database(name="a"),
+       response_type=s.Operation)
+    second = go(gcp.rest, "sqladmin", "POST", f"{base}/databases", body=s.Database(name="b"),
+                response_type=s.Operation)
+    assert second.operation_type.name == "CREATE_DATABASE"
+    busy = [e for e in fake.requests() if e["api"] == "sqladmin" and e["status"] == 409]
+    assert busy, "the second change was never refused: nothing was waited out"

@@ -33,7 +33,8 @@ def test_images_from_registries_cloud_run_cannot_pull_are_errors(project, image:
              if f.field.endswith("image")]
     assert bool(found) is refused
     if refused:
-        assert found[0].severity is Severity.ERROR and found[0].line == 4 and "Artifact Registry" in found[0].fix
+        assert found[0].severity is Severity.ERROR and found[0].line == 4
+        assert "Artifact Registry" in found[0].fix
 
 
 def test_probe_settings_past_cloud_runs_bounds_are_warned(project) -> None:
