@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from google.cloud import iam_admin_v1 as ia
+from google.iam.v1 import iam_policy_pb2
 from google.protobuf import empty_pb2
 
 from testkit.gcp import project as new_project
@@ -52,6 +53,11 @@ class IamApi(Api):
                 self.list,
                 ia.ListServiceAccountsRequest,
                 "iam.serviceAccounts.list",
+            ),
+            Route(
+                R("POST", "/v1/{resource=projects/*/serviceAccounts/*}:testIamPermissions", "*"),
+                self.test_permissions,
+                iam_policy_pb2.TestIamPermissionsRequest,
             ),
             Route(
                 R("DELETE", "/v1/{name=projects/*/serviceAccounts/*}"),
@@ -106,6 +112,12 @@ class IamApi(Api):
         self.accounts[email] = account
         self.made[email] = time.monotonic()
         return account
+
+    def test_permissions(self, request: Any) -> Any:
+        """The caller's permissions on the account: all asked for, but those the knob denies."""
+        self._account(request.resource)
+        held = [p for p in request.permissions if not self.ctx.knobs.denies(p)]
+        return iam_policy_pb2.TestIamPermissionsResponse(permissions=held)
 
     def get(self, request: Any) -> Any:
         return self._account(request.name, read=True)

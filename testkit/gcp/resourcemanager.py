@@ -62,16 +62,25 @@ class ResourceManagerApi(Api):
         project.create_time.FromSeconds(1_700_000_000)
         return project
 
-    @staticmethod
-    def _initial(project: str) -> Any:
+    def _initial(self, project: str) -> Any:
+        """A new project's policy. In a secure-by-default organization the default compute
+        account gets no Editor role (constraint iam.automaticIamGrantsForDefaultServiceAccounts,
+        https://cloud.google.com/resource-manager/docs/secure-by-default-organizations), and new
+        projects' builds run as that account
+        (https://cloud.google.com/build/docs/cloud-build-service-account-updates)."""
         number = project_number(project)
         policy = policy_pb2.Policy(version=1)
-        for role, member in (
+        grants = [
             ("roles/owner", "user:owner@example.com"),
-            ("roles/editor", f"serviceAccount:{number}-compute@developer.gserviceaccount.com"),
             ("roles/editor", f"serviceAccount:{number}@cloudservices.gserviceaccount.com"),
-            ("roles/cloudbuild.builds.builder", f"serviceAccount:{number}@cloudbuild.gserviceaccount.com"),
-        ):
+        ]
+        if not self.ctx.knobs.new_project:
+            grants += [
+                ("roles/editor", f"serviceAccount:{number}-compute@developer.gserviceaccount.com"),
+                ("roles/cloudbuild.builds.builder",
+                 f"serviceAccount:{number}@cloudbuild.gserviceaccount.com"),
+            ]
+        for role, member in grants:
             binding = next((b for b in policy.bindings if b.role == role), None) or policy.bindings.add(
                 role=role
             )

@@ -24,17 +24,20 @@ from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, deleted, if
 
 async def account(gcp: Gcp, project: str, stack: str) -> None:
     """The stack's runtime service account, made if missing."""
+    await _make(gcp, names.account_email(project, stack, gcp.project), names.account_id(project, stack),
+                f"launchdeck {project} ({stack})"[:100],
+                f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck")
+
+
+async def _make(gcp: Gcp, email: str, account_id: str, display: str, description: str) -> None:
+    """A service account, made if missing and then confirmed."""
     from google.cloud import iam_admin_v1 as ia
 
-    email = names.account_email(project, stack, gcp.project)
     if await account_exists(gcp, email):
         return
     request = ia.CreateServiceAccountRequest(
-        account_id=names.account_id(project, stack),
-        service_account=ia.ServiceAccount(
-            display_name=f"launchdeck {project} ({stack})"[:100],
-            description=f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck",
-        ),
+        account_id=account_id,
+        service_account=ia.ServiceAccount(display_name=display, description=description),
     )
     gcp.made(email)
     try:
@@ -102,6 +105,45 @@ async def project_role(gcp: Gcp, role: str, member: str, *, wanted: bool) -> boo
         busy=f"could not change the project's IAM policy for {member}: it kept changing",
         options={"requested_policy_version": 3},
     )
+
+
+BUILD_ACCOUNT = "LAUNCHDECK_GCP_BUILD_ACCOUNT"
+"""Names the service account Cloud Build runs as, instead of the one launchdeck makes."""
+ACT_AS = "iam.serviceAccounts.actAs"
+
+
+async def builder(gcp: Gcp) -> str:
+    """The service account builds run as: the one the user names, or ``launchdeck-builder``
+    made with exactly what a build needs. Either way the caller must be allowed to act as it;
+    one error names the role when not. New projects' default build identity (the compute
+    account) holds no role in a secure-by-default organization, so builds never rely on it."""
+    named = gcp.setting(BUILD_ACCOUNT)
+    email = named or f"{names.BUILDER}@{gcp.project}.iam.gserviceaccount.com"
+    if not named:
+        await _make(gcp, email, names.BUILDER, "launchdeck builder",
+                    "Runs launchdeck's Cloud Build builds: reads contexts, writes logs, pushes images")
+        member = f"serviceAccount:{email}"
+
+        def change(held: Any) -> Any | None:
+            wrote = [policy.add(held, role, member) for role in names.BUILD_ROLES]
+            return held if any(w is not None for w in wrote) else None
+
+        if await policy.edit(gcp, "cloudresourcemanager", f"projects/{gcp.project}", change,
+                             busy=f"could not give {email} what builds need: the policy kept changing",
+                             options={"requested_policy_version": 3}):
+            gcp.made(email)  # builds pushing as it may be refused until the grants propagate
+    path = f"/v1/projects/{gcp.project}/serviceAccounts/{email}:testIamPermissions"
+    answer = await gcp.rest("iam", "POST", path, body={"permissions": [ACT_AS]})
+    if ACT_AS not in (answer or {}).get("permissions", []):
+        raise GcpError(
+            f"the account deploying may not run builds as {email} (it lacks {ACT_AS})",
+            code=403,
+            status="PERMISSION_DENIED",
+            hint=f"Grant it roles/iam.serviceAccountUser on that account: `gcloud iam service-accounts "
+            f"add-iam-policy-binding {email} --member=user:YOU@example.com "
+            "--role=roles/iam.serviceAccountUser`, then try again.",
+        )
+    return email
 
 
 def is_open(service: Any) -> bool:

@@ -139,6 +139,11 @@ class Gcp:
         for key in keys:
             self._fresh[key] = now
 
+    def fresh(self, key: str) -> bool:
+        """Whether ``key`` was enabled or made (``made``) within ``PROPAGATION``."""
+        since = self._fresh.get(key)
+        return since is not None and time.monotonic() - since <= PROPAGATION
+
     def _catching_up(self, exc: Exception) -> str | None:
         """The fresh thing a refusal is about, while Google may still be propagating it."""
         if not self._fresh:

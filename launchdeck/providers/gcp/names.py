@@ -31,6 +31,12 @@ REPOSITORY = "launchdeck"
 ROUTER = "launchdeck-nat"
 PEERING_RANGE = "launchdeck-google-services"
 """The range reserved in the network for Google's managed services (Cloud SQL private IP)."""
+BUILDER = "launchdeck-builder"
+"""The build service account of a GCP project (shared by its projects and stacks, as the image
+repository is)."""
+BUILD_ROLES = ("roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectUser")
+"""What a build needs: push to the repository, write its logs, read its context (and write its
+log file) in the bucket."""
 LLM_ROLE = "roles/aiplatform.user"
 INVOKER = "roles/run.invoker"
 ACCESSOR = "roles/secretmanager.secretAccessor"

@@ -59,6 +59,8 @@ class GcpSession:
         self.gateway = {"GCP_PROJECT_ID": gcp.project, "REGION": gcp.region}
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()
+        self.build_account = ""
+        """The service account builds run as (made or checked by prepare)."""
         self.zones: dict[str, ingress.Zone] = {}
         self.address: str | None = None
         """The load balancer's address: as found, then as applied."""
@@ -176,7 +178,8 @@ class GcpSession:
         image = f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
         if not build:
             return image
-        return await remote.image(builds.CloudBuild(self.gcp, self.bucket), service, source, image,
+        builder = builds.CloudBuild(self.gcp, self.bucket, self.build_account)
+        return await remote.image(builder, service, source, image,
                                   progress, interval=self.poll)
 
     def _needs_network(self) -> bool:
@@ -214,12 +217,15 @@ class GcpSession:
         )
         steps = [self._account]
         if any(s.build and not s.managed_store for s in services):
-            steps.append(lambda: builds.repository(gcp))
+            steps += [lambda: builds.repository(gcp), self._builder]
         if any(s.managed_store == "postgres" for s in services):
             steps.append(lambda: network.private_services_access(gcp, self.net, self.number, self.poll))
         if calls_internal:
             steps.append(lambda: network.internal_calls(gcp, self.net))
         await gather(*steps)
+
+    async def _builder(self) -> None:
+        self.build_account = await access.builder(self.gcp)
 
     async def _account(self) -> None:
         await access.account(self.gcp, self.name, self.stack)

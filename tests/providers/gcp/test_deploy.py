@@ -422,7 +422,8 @@ def test_follow_polls_for_new_lines(deployed, provider, gcp, fake: FakeGcp) -> N
 def test_destroy_removes_everything_but_config_and_keeps_a_final_backup(
     deployed, provider, shop, fake: FakeGcp
 ) -> None:
-    """After destroy only the config secrets remain of the stack; the database left a final backup."""
+    """After destroy only the config secrets remain of the stack (and the GCP project's shared build
+    account, as its image repository stays); the database left a final backup."""
     teardown = anyio.run(partial(destroy, provider, "shop", "dev", sink=Recorder()))
     assert "URL map ld-shop-dev-map" in teardown.removed
     assert fake.api("run").services == {} and fake.api("redis").instances == {}
@@ -433,7 +434,7 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_backup(
     ]
     secrets = sorted(s.rsplit("/", 1)[-1] for s in fake.api("secretmanager").secrets)
     assert secrets == sorted(names.secret_id("shop", "dev", n) for n in SECRETS)
-    assert fake.api("iam").accounts == {}
+    assert set(fake.api("iam").accounts) == {f"launchdeck-builder@{PROJECT}.iam.gserviceaccount.com"}
     compute = [k for k in fake.api("compute").resources if "/ld-shop-dev" in k]
     assert compute == []
     records = fake.api("dns").records[(PROJECT, "example-com")]

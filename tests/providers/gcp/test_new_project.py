@@ -216,3 +216,52 @@ def test_a_cloud_sql_change_while_another_runs_waits_for_it(enabled: FakeGcp, gc
     assert second.operation_type.name == "CREATE_DATABASE"
     busy = [e for e in fake.requests() if e["api"] == "sqladmin" and e["status"] == 409]
     assert busy, "the second change was never refused: nothing was waited out"
+
+
+# --- a build identity that can build ------------------------------------------------------------
+
+
+def test_builds_run_as_the_build_account_with_what_a_build_needs(provider, shop, fake: FakeGcp) -> None:
+    """The build names launchdeck-builder, which holds push, log and bucket rights on the project;
+    a push refused while those grants propagate is built again."""
+    fake.knobs.time_scale = 0.004  # grants take 480 ms to propagate: the first push is refused
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    email = f"launchdeck-builder@{PROJECT}.iam.gserviceaccount.com"
+    builds = list(fake.api("cloudbuild").builds.values())
+    assert builds and {b.service_account for b in builds} == {f"projects/{PROJECT}/serviceAccounts/{email}"}
+    roles = ("roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectUser")
+    holders = {role: fake.api("cloudresourcemanager").members_with(PROJECT, {role}) for role in roles}
+    assert all(f"serviceAccount:{email}" in members for members in holders.values())
+    assert builds[-1].status == 3  # SUCCESS
+    assert len(builds) > 1 and builds[0].failure_info.type_ == 1  # PUSH_FAILED
+
+
+def test_a_build_as_the_default_identity_cannot_push_in_a_new_project(enabled: FakeGcp, provider) -> None:
+    """The default compute account holds no role in a secure-by-default organization: the push fails."""
+    from launchdeck.compose.model import Build, Service
+    from launchdeck.providers.gcp import build, names
+    from tests.providers.gcp.test_build import _empty_tar_gz
+
+    go(provider.bucket.ensure, project_number(PROJECT))
+    go(build.repository, provider.gcp)
+    builder = build.CloudBuild(provider.gcp, provider.bucket)
+    go(builder.upload, "contexts/t.tar.gz", _empty_tar_gz())
+    image = f"{names.registry(PROJECT, 'us-central1')}/shop/dev/web:abc"
+    build_id = go(builder.start, "contexts/t.tar.gz", image,
+                  Service(name="web", build=Build(context=".", dockerfile="Dockerfile")))
+    phase = None
+    for _ in range(10):
+        phase = go(builder.poll, build_id)
+        if phase.state == "failed":
+            break
+    assert phase is not None and phase.state == "failed" and "uploadArtifacts" in phase.reason
+
+
+def test_a_caller_who_may_not_act_as_the_build_account_is_told_the_role(provider, shop, fake) -> None:
+    """Without iam.serviceAccounts.actAs on the build account, one error names the role that grants it."""
+    fake.knobs.denied_permissions = ["iam.serviceAccounts.actAs"]
+    with pytest.raises(GcpError) as caught:
+        _deploy(provider, shop)
+    assert "roles/iam.serviceAccountUser" in caught.value.hint and "launchdeck-builder" in caught.value.hint
+    assert fake.mutations("cloudbuild") == []
