@@ -265,3 +265,27 @@ def test_a_caller_who_may_not_act_as_the_build_account_is_told_the_role(provider
         _deploy(provider, shop)
     assert "roles/iam.serviceAccountUser" in caught.value.hint and "launchdeck-builder" in caught.value.hint
     assert fake.mutations("cloudbuild") == []
+
+
+# --- managed certificates wait for DNS --------------------------------------------------------------
+
+
+def test_a_managed_certificate_waits_for_the_a_record(provider, shop, fake: FakeGcp) -> None:
+    """The certificate is PROVISIONING until the domain's A record points at the balancer, then ACTIVE;
+    the deploy says so meanwhile."""
+    from launchdeck.providers.gcp import ingress
+
+    fake.knobs.time_scale = 0.002  # ACTIVE 1.8 s after DNS points
+    result, _ = _deploy(provider, shop)
+    assert result.ok
+    compute = fake.api("compute")
+    key = next(k for k in compute.resources if "/sslCertificates/" in k)
+    records = fake.api("dns").records[(PROJECT, "example-com")]
+    assert ("shop.example.com.", "A") in records
+    routes = ingress.routes(shop.load().project, "dev")
+    status = go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
+    assert status == "PROVISIONING" and compute.resources[key].managed.status == "PROVISIONING"
+    del records[("shop.example.com.", "A")]
+    time.sleep(2.0)
+    go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
+    assert compute.resources[key].managed.status == "PROVISIONING"  # DNS no longer points: no clock
