@@ -494,6 +494,9 @@ class Knobs:
     time_scale: float = 0.001
     """Seconds of the fake's time per second of the real durations in ``testkit.gcp.project``
     (1.0: as slow as GCP; tests run at a thousandth)."""
+    billing_disabled: bool = False
+    """No billing account is linked: APIs that need one answer BILLING_DISABLED, and enabling
+    them fails."""
     failing_stores: dict[str, str] = field(default_factory=dict)
     """Cloud SQL or Memorystore instances whose id contains a key fail to be made; the value is
     GCP's error (``quota`` and ``zone`` name the real errors of that kind)."""

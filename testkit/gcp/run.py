@@ -30,7 +30,7 @@ from testkit.gcp.core import (
     rules_of,
     sequence,
 )
-from testkit.gcp.server import Api, Route
+from testkit.gcp.server import Api, Route, permission_denied
 from testkit.gcp.shared import Operations, Policies, Work
 
 REGIONS = {
@@ -419,6 +419,8 @@ class RunApi(Api):
                 )
         project, region = name.split("/")[1], name.split("/")[3]
         account = template.service_account
+        if account and self.ctx.knobs.denies("iam.serviceAccounts.actAs"):
+            raise permission_denied("iam.serviceAccounts.actAs", f"projects/-/serviceAccounts/{account}")
         if account.endswith(".iam.gserviceaccount.com") and not self.ctx.api("iam").usable(account):
             raise invalid(
                 f"spec.template.spec.serviceAccountName: Service account {account} does not exist.",

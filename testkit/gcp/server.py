@@ -221,6 +221,21 @@ def service_disabled(service: str, title: str, project: str) -> ApiError:
     )
 
 
+def billing_disabled(service: str, project: str) -> ApiError:
+    """The answer of an API that needs billing in a project without it (its real wording)."""
+    number = project_number(project) if project else "0"
+    url = f"https://console.developers.google.com/billing/enable?project={number}"
+    return ApiError(
+        "PERMISSION_DENIED",
+        f"This API method requires billing to be enabled. Please enable billing on project #{number} by "
+        f"visiting {url} then retry. If you enabled billing for this project recently, wait a few minutes "
+        "for the action to propagate to our systems and retry.",
+        reason="accessNotConfigured",
+        details=[error_info("BILLING_DISABLED", "googleapis.com",
+                            {"consumer": f"projects/{number}", "service": service})],
+    )
+
+
 def _project_of(path: str, query: list[tuple[str, str]]) -> str:
     parts = path.strip("/").split("/")
     for index, part in enumerate(parts[:-1]):
@@ -357,6 +372,8 @@ class FakeGcp:
                 refused = self.api("serviceusage").refuses(project, api.service)
             if refused:
                 raise service_disabled(api.service, api.title, project)
+            if knobs.billing_disabled and project and api.name not in ("storage", "logging", "serviceusage"):
+                raise billing_disabled(api.service, project)
             base = f"http://{headers.get('host', '127.0.0.1')}" + path[: len(path) - len(rest)]
             reply = api.dispatch(Request(method, rest, query, headers, body, base))
         except ApiError as error:

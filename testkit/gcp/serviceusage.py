@@ -126,6 +126,16 @@ class ServiceUsageApi(Api):
         for service in services:
             if service not in self._known():
                 raise _unknown(service)
+        paid = [s for s in services if s not in new_project.ENABLED_BY_DEFAULT]
+        if self.ctx.knobs.billing_disabled and paid:
+            raise ApiError(
+                "FAILED_PRECONDITION",
+                f"Billing account for project '{number}' is not found. Billing must be enabled for "
+                f"activation of service(s) '{','.join(paid)}' to proceed.",
+                code=400,
+                details=[error_info("UREQ_PROJECT_BILLING_NOT_FOUND", "serviceusage.googleapis.com",
+                                    {"services": ",".join(paid)})],
+            )
         name = f"operations/acf.p2-{number}-{sequence():08d}"
         started = time.monotonic()
         done = started + self.ctx.scaled(new_project.ENABLE_OPERATION) if self.ctx.knobs.new_project \

@@ -692,7 +692,7 @@ def _hint(
     constraint: str = "",
 ) -> str:
     """What to do, keyed on the ErrorInfo reason and the permission first, the code after."""
-    if reason == "BILLING_DISABLED":
+    if reason in ("BILLING_DISABLED", "UREQ_PROJECT_BILLING_NOT_FOUND"):
         return (
             f"Billing is not enabled for project {project}: link a billing account "
             f"(`gcloud billing projects link {project} --billing-account=ACCOUNT_ID`), then try again."

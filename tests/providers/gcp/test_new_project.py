@@ -289,3 +289,37 @@ def test_a_managed_certificate_waits_for_the_a_record(provider, shop, fake: Fake
     time.sleep(2.0)
     go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
     assert compute.resources[key].managed.status == "PROVISIONING"  # DNS no longer points: no clock
+
+
+# --- hints keyed on what GCP says ------------------------------------------------------------------
+
+
+def test_a_project_without_billing_is_told_to_link_a_billing_account(provider, shop, fake: FakeGcp) -> None:
+    """Enabling the APIs fails for want of billing: the hint is the billing command, not a role."""
+    fake.knobs.billing_disabled = True
+    with pytest.raises(GcpError) as caught:
+        _deploy(provider, shop)
+    assert "gcloud billing projects link shop-project" in caught.value.hint
+
+
+def test_an_api_call_refused_for_billing_names_billing(enabled: FakeGcp, gcp: Gcp) -> None:
+    """BILLING_DISABLED on a call is answered with the billing command."""
+    enabled.knobs.billing_disabled = True
+    with pytest.raises(GcpError) as caught:
+        go(gcp.all, "run.services", "list_services", parent=f"projects/{PROJECT}/locations/us-central1")
+    assert caught.value.reason == "BILLING_DISABLED" and "gcloud billing projects link" in caught.value.hint
+
+
+def test_a_missing_act_as_names_the_service_account_user_role(enabled: FakeGcp, gcp: Gcp) -> None:
+    """A service naming an account the caller may not act as: the hint names roles/iam.serviceAccountUser."""
+    from google.cloud import run_v2
+
+    enabled.knobs.denied_permissions = ["iam.serviceAccounts.actAs"]
+    service = run_v2.Service(template=run_v2.RevisionTemplate(
+        service_account=f"runner@{PROJECT}.iam.gserviceaccount.com",
+        containers=[run_v2.Container(image="docker.io/library/nginx")]))
+    with pytest.raises(GcpError) as caught:
+        go(gcp.call, "run.services", "create_service", parent=f"projects/{PROJECT}/locations/us-central1",
+           service=service, service_id="web")
+    assert "roles/iam.serviceAccountUser" in caught.value.hint
+    assert f"runner@{PROJECT}.iam.gserviceaccount.com" in caught.value.hint
