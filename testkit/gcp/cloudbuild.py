@@ -22,6 +22,7 @@ from google.cloud.devtools.cloudbuild_v1.services.cloud_build.transports.rest_ba
 )
 from google.longrunning import operations_pb2
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import ApiError, Rule, invalid, not_found, project_number
 from testkit.gcp.server import Api, Route, routes_of
 from testkit.gcp.shared import Operations, Work
@@ -140,7 +141,7 @@ class CloudBuildApi(Api):
         if not stored.logs_bucket and logging_mode not in (_LOGGING.CLOUD_LOGGING_ONLY, _LOGGING.NONE):
             stored.logs_bucket = f"gs://{project}_cloudbuild"  # the default bucket; not a real one here
         self.builds[build_id] = stored
-        work = Work(self.ctx.progress(), lambda: self._finish(build_id))
+        work = Work(self.ctx.progress(new_project.BUILD), lambda: self._finish(build_id))
         # one extra step: QUEUED -> WORKING on the first poll, the outcome after the rest
         work.progress.left += 1
         self.work[build_id] = work

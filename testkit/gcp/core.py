@@ -497,6 +497,10 @@ class Knobs:
     billing_disabled: bool = False
     """No billing account is linked: APIs that need one answer BILLING_DISABLED, and enabling
     them fails."""
+    realistic: bool = False
+    """Long-running work takes its real duration (``testkit.gcp.project``: Cloud SQL and
+    Memorystore creation, builds, revisions) on the ``time_scale`` clock instead of finishing
+    after ``lro_polls`` polls: for timing a deploy (bench/gcp_timeline.py)."""
     failing_stores: dict[str, str] = field(default_factory=dict)
     """Cloud SQL or Memorystore instances whose id contains a key fail to be made; the value is
     GCP's error (``quota`` and ``zone`` name the real errors of that kind)."""
@@ -516,7 +520,10 @@ class Context:
     api: Callable[[str], Any]
     lock: threading.RLock
 
-    def progress(self) -> Progress:
+    def progress(self, real_seconds: float | None = None) -> Progress:
+        """Pending work; with ``knobs.realistic``, work that has a real duration takes it (scaled)."""
+        if self.knobs.realistic and real_seconds is not None:
+            return Progress(10**9, real_seconds * self.knobs.time_scale)
         return Progress(self.knobs.lro_polls, self.knobs.lro_seconds)
 
     def settled(self, since: float, real_seconds: float) -> bool:

@@ -125,7 +125,7 @@ class RedisApi(Api):
             instance.reserved_ip_range = f"10.{digest % 250}.{digest // 250 % 250}.0/29"
             return instance
 
-        work = Work(self.ctx.progress(), complete)
+        work = Work(self.ctx.progress(new_project.REDIS_CREATE), complete)
         self.work[name] = work
         op = f"{request.parent}/operations/operation-{sequence()}"
         return self.operations.start(op, work, lambda: self._metadata(name, "create"))

@@ -17,6 +17,7 @@ import re
 import string
 from typing import Any
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import (
     ApiError,
     already_exists,
@@ -513,7 +514,7 @@ class RunApi(Api):
                 status.revision = target.revision
             return current
 
-        work = Work(self.ctx.progress(), complete)
+        work = Work(self.ctx.progress(new_project.REVISION), complete)
         self.pending[name] = work
         return self._operation(name, service, work)
 

@@ -122,6 +122,7 @@ class SqlAdminApi(Api):
                              "operationInProgress")
 
     def _operation(self, project: str, target: str, kind: int, complete: Any) -> Any:
+        """An operation on an instance; a create takes its real duration when the fake is realistic."""
         name = str(uuid.uuid4())
         op = s.Operation.pb()(
             kind="sql#operation",
@@ -135,7 +136,8 @@ class SqlAdminApi(Api):
             self_link=f"https://sqladmin.googleapis.com/v1/projects/{project}/operations/{name}",
         )
         op.insert_time.GetCurrentTime()
-        self.operations[(project, name)] = (op, self.ctx.progress(), complete)
+        seconds = new_project.SQL_CREATE if kind == _TYPE.CREATE else None
+        self.operations[(project, name)] = (op, self.ctx.progress(seconds), complete)
         return op
 
     def get_operation(self, request: Any) -> Any:

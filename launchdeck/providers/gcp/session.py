@@ -229,6 +229,14 @@ class GcpSession:
 
     async def _account(self) -> None:
         await access.account(self.gcp, self.name, self.stack)
+        # the config secrets the services read, granted now: a grant takes minutes to reach
+        # Cloud Run, which the builds and stores made meanwhile hide (derived ones come in apply)
+        member = f"serviceAccount:{self.account}"
+        configs = sorted(k for k in self.referenced if not (
+            names.config_name(self.name, self.stack, k) or "derived-").startswith("derived-"))
+        wrote = await gather(*[lambda k=k: config.grant(self.gcp, k, member) for k in configs])
+        now = time.monotonic()
+        self.services.granted.update({k: now for k, w in zip(configs, wrote, strict=True) if w})
         wanted = any(s.llm is not None for s in self.project.services.values()) or \
             models.uses_models(self.project)
         if await access.project_role(
@@ -267,7 +275,8 @@ class _Services:
     def __init__(self, session: GcpSession) -> None:
         self.s = session
         self.granted: dict[str, float] = {}
-        """Service -> when a secret grant was made for it (IAM takes minutes to propagate)."""
+        """Secret -> when this deploy granted the stack's account access to it (IAM takes
+        minutes to propagate; services sharing a secret share its grant)."""
         self.applied: dict[str, dict[str, Any]] = {}
         """Service -> the Cloud Run spec last sent, to send again as a new revision."""
 
@@ -292,8 +301,9 @@ class _Services:
         found = await gather(*[lambda k=k: config.newest(gcp, k) for k in others])
         versions.update({k: v for k, v in zip(others, found, strict=True) if v is not None})
         granted = await gather(*[lambda k=k: config.grant(gcp, k, member) for k in rendered.secrets])
-        if any(granted):
-            self.granted[unit.name] = time.monotonic()
+        for secret, wrote in zip(rendered.secrets, granted, strict=True):
+            if wrote:
+                self.granted[secret] = time.monotonic()
         spec = render.with_image(rendered, image, versions)
         spec["labels"].update(labels)
         spec["template"]["labels"].update(labels)
@@ -317,7 +327,7 @@ class _Services:
         service = await s.gcp.call("run.services", "get_service",
                                    name=f"{s.parent()}/services/{rendered.service_id}")
         status = status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
-        since = self.granted.get(unit.name)
+        since = max((self.granted[k] for k in rendered.secrets if k in self.granted), default=None)
         if (status.state is State.SERVICE_DEPLOYMENT_FAILED and since is not None
                 and _SECRET_DENIED in status.message and time.monotonic() - since < PROPAGATION
                 and unit.name in self.applied):
