@@ -132,6 +132,9 @@ class Gcp:
         """The project's number, once an answer has named it."""
         self.enabled_apis: set[str] = set()
         """Services known to be on in the project (usage.py)."""
+        self.notify: Callable[[str], None] | None = None
+        """Told once per thing when a call waits for Google to propagate it (a deploy's events)."""
+        self._told: set[str] = set()
 
     def made(self, *keys: str) -> None:
         """Note that ``keys`` (service names, account emails) were just enabled or made."""
@@ -366,8 +369,12 @@ class Gcp:
                     waited += 1
                     await anyio.sleep(min(self.max_backoff, self.backoff * 2 ** min(waited - 1, 8)))
                     continue
-                if self._catching_up(exc) is not None:
+                fresh = self._catching_up(exc)
+                if fresh is not None:
                     # bounded by PROPAGATION since it was made, not by attempts
+                    if self.notify is not None and fresh not in self._told:
+                        self._told.add(fresh)
+                        self.notify(f"waiting for Google to propagate {fresh} (new; this takes minutes)")
                     attempt -= 1
                     waited += 1
                     await anyio.sleep(min(self.max_backoff, self.backoff * 2 ** min(waited - 1, 8)))

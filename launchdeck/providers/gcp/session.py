@@ -52,6 +52,7 @@ class GcpSession:
         self.gcp, self.bucket, self.number = gcp, bucket, project_number
         self.project, self.stack, self.config = project, stack, config_values
         self.etag, self.options, self.sink, self.poll = etag, options, sink, poll_interval
+        gcp.notify = lambda text: self.say(None, text)
         self.interval = poll_interval
         self.routes = ingress.routes(project, stack)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)

@@ -323,3 +323,12 @@ def test_a_missing_act_as_names_the_service_account_user_role(enabled: FakeGcp, 
            service=service, service_id="web")
     assert "roles/iam.serviceAccountUser" in caught.value.hint
     assert f"runner@{PROJECT}.iam.gserviceaccount.com" in caught.value.hint
+
+
+def test_waiting_for_propagation_is_reported_as_progress(provider, shop, fake: FakeGcp) -> None:
+    """A first deploy says when it waits for Google to propagate what it just made or enabled."""
+    fake.knobs.time_scale = 0.003
+    result, recorder = _deploy(provider, shop)
+    assert result.ok
+    said = [e.message for e in recorder.events if "waiting for Google to propagate" in (e.message or "")]
+    assert said and len(said) == len(set(said))
