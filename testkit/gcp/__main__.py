@@ -18,9 +18,16 @@ def main() -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--time-scale", type=float, default=None,
+                        help="fake seconds per real second of GCP's delays (tests: 0.001; 1: as slow as GCP)")
+    parser.add_argument("--old-project", action="store_true",
+                        help="every API on, nothing lagging, no organization policy")
     args = parser.parse_args()
     started = time.perf_counter()
     fake = FakeGcp(args.host, args.port).start()
+    if args.time_scale is not None:
+        fake.knobs.time_scale = args.time_scale
+    fake.knobs.new_project = not args.old_project
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(

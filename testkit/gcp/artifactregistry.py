@@ -48,7 +48,7 @@ class ArtifactRegistryApi(Api):
         self.creating: dict[str, Work] = {}
         """Repositories being made -> the work that makes them (it moves on when they are read)."""
         self.operations = Operations()
-        self.policies = Policies()
+        self.policies = Policies(ctx)
 
     def routes(self) -> list[Route]:
         table = [

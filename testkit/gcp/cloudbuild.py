@@ -22,7 +22,8 @@ from google.cloud.devtools.cloudbuild_v1.services.cloud_build.transports.rest_ba
 )
 from google.longrunning import operations_pb2
 
-from testkit.gcp.core import ApiError, Rule, invalid, not_found
+from testkit.gcp import project as new_project
+from testkit.gcp.core import ApiError, Rule, invalid, not_found, project_number
 from testkit.gcp.server import Api, Route, routes_of
 from testkit.gcp.shared import Operations, Work
 
@@ -34,6 +35,16 @@ _SA_NEEDS_LOGS = (
     "build.options.default_logs_bucket_behavior option, or (c) use either CLOUD_LOGGING_ONLY / "
     "NONE logging options"
 )
+
+
+_PUSHERS = {
+    "roles/artifactregistry.writer",
+    "roles/artifactregistry.repoAdmin",
+    "roles/artifactregistry.admin",
+    "roles/editor",
+    "roles/owner",
+}
+"""Roles that grant artifactregistry.repositories.uploadArtifacts."""
 
 
 class CloudBuildApi(Api):
@@ -130,7 +141,7 @@ class CloudBuildApi(Api):
         if not stored.logs_bucket and logging_mode not in (_LOGGING.CLOUD_LOGGING_ONLY, _LOGGING.NONE):
             stored.logs_bucket = f"gs://{project}_cloudbuild"  # the default bucket; not a real one here
         self.builds[build_id] = stored
-        work = Work(self.ctx.progress(), lambda: self._finish(build_id))
+        work = Work(self.ctx.progress(new_project.BUILD), lambda: self._finish(build_id))
         # one extra step: QUEUED -> WORKING on the first poll, the outcome after the rest
         work.progress.left += 1
         self.work[build_id] = work
@@ -187,7 +198,7 @@ class CloudBuildApi(Api):
         if not build.HasField("start_time"):
             build.start_time.GetCurrentTime()
         lines = [f'starting build "{build_id}"', "", "FETCHSOURCE"]
-        failure = self._failure(build)
+        failure = self._failure(build) or self._push_denied(build)
         if failure is None:
             for image in build.images:
                 try:
@@ -229,6 +240,33 @@ class CloudBuildApi(Api):
             # the operation of a failed build ends in error, with the words the real one uses
             raise ApiError("UNKNOWN", "Build failed; check build logs for details")
         return build
+
+    def _push_denied(self, build: Any) -> tuple[str, str] | None:
+        """A build whose identity may not write to the repository fails its push. The identity is
+        the build's service account, else the default compute account (which, in a new project,
+        holds no role)."""
+        if not self.ctx.knobs.new_project or not build.images:
+            return None
+        project = build.project_id
+        email = build.service_account.rsplit("/", 1)[-1] or (
+            f"{project_number(project)}-compute@developer.gserviceaccount.com")
+        member = f"serviceAccount:{email}"
+        if member in self.ctx.api("cloudresourcemanager").members_with(project, _PUSHERS, effective=True):
+            return None
+        image = build.images[0]
+        host, _, path = image.partition("/")
+        parts = path.split("/")
+        if len(parts) >= 2:
+            region = host.removesuffix("-docker.pkg.dev")
+            repository = f"projects/{parts[0]}/locations/{region}/repositories/{parts[1]}"
+            if member in self.ctx.api("artifactregistry").policies.members_with(repository, _PUSHERS,
+                                                                                 effective=True):
+                return None
+        return (
+            f"failed to push {image}: denied: Permission \"artifactregistry.repositories.uploadArtifacts\" "
+            f"denied on resource (or it may not exist) for {email}",
+            "PUSH_FAILED",
+        )
 
     def _failure(self, build: Any) -> tuple[str, str] | None:
         for needle, text in self.ctx.knobs.failing_builds.items():

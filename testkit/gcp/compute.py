@@ -23,11 +23,13 @@ import enum
 import hashlib
 import importlib
 import re
+import time
 from typing import Any
 
 from google.cloud import compute_v1 as c
 from google.protobuf.descriptor import FieldDescriptor
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import ApiError, Progress, check_labels, rules_of, sequence
 from testkit.gcp.run import REGIONS
 from testkit.gcp.server import Api, Route
@@ -112,6 +114,8 @@ class ComputeApi(Api):
         """``projects/p/global/kind/name`` (or ``.../regions/r/kind/name``) -> resource message."""
         self.creating: set[str] = set()
         self.operations: dict[str, tuple[Any, Progress, Any]] = {}
+        self.pointed: dict[str, float] = {}
+        """Managed certificate -> when DNS was first seen pointing every domain at the balancer."""
 
     def routes(self) -> list[Route]:
         routes: list[Route] = []
@@ -271,10 +275,33 @@ class ComputeApi(Api):
             raise _error(404, f"The resource '{key}' was not found", "notFound")
         resource = self.resources[key]
         if collection == "sslCertificates" and resource.managed.status == "PROVISIONING":
-            resource.managed.status = "ACTIVE"  # a real one waits for DNS; the next read finds it done
-            for domain in resource.managed.domains:
-                resource.managed.domain_status[domain] = "ACTIVE"
+            self._provision(request.project, key, resource)
         return resource
+
+    def _provision(self, project: str, key: str, certificate: Any) -> None:
+        """A managed certificate stays PROVISIONING until every domain's A record points at one of
+        the project's global addresses, then becomes ACTIVE ``CERTIFICATE_AFTER_DNS`` later (an
+        old project: on the next read)."""
+        if self.ctx.knobs.new_project:
+            prefix = f"projects/{project}/global/addresses/"
+            addresses = {r.address for k, r in self.resources.items()
+                         if k.startswith(prefix) and r.purpose != "VPC_PEERING"}
+            dns = self.ctx.api("dns")
+            pointed = all(
+                any(set(record.get("rrdatas", [])) & addresses
+                    for (p, _), records in dns.records.items() if p == project
+                    for (name, kind), record in records.items() if kind == "A" and name == f"{domain}.")
+                for domain in certificate.managed.domains
+            )
+            if not pointed:
+                self.pointed.pop(key, None)
+                return
+            since = self.pointed.setdefault(key, time.monotonic())
+            if not self.ctx.settled(since, new_project.CERTIFICATE_AFTER_DNS):
+                return
+        certificate.managed.status = "ACTIVE"
+        for domain in certificate.managed.domains:
+            certificate.managed.domain_status[domain] = "ACTIVE"
 
     def _delete(self, collection: str, request: Any) -> Any:
         name = getattr(request, _name_field(request))

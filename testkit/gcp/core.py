@@ -488,6 +488,22 @@ class Knobs:
     """Counts down with each mutating request; the one that brings it to 0 has ``kill_pid``
     sent SIGKILL as it arrives, before it is answered: a client dying mid-deploy."""
     kill_pid: int = 0
+    new_project: bool = True
+    """Behave as a new project in a secure-by-default organization (see ``testkit.gcp.project``):
+    APIs off until enabled, domain-restricted sharing, IAM and ``latest`` reads that lag."""
+    time_scale: float = 0.001
+    """Seconds of the fake's time per second of the real durations in ``testkit.gcp.project``
+    (1.0: as slow as GCP; tests run at a thousandth)."""
+    billing_disabled: bool = False
+    """No billing account is linked: APIs that need one answer BILLING_DISABLED, and enabling
+    them fails."""
+    realistic: bool = False
+    """Long-running work takes its real duration (``testkit.gcp.project``: Cloud SQL and
+    Memorystore creation, builds, revisions) on the ``time_scale`` clock instead of finishing
+    after ``lro_polls`` polls: for timing a deploy (bench/gcp_timeline.py)."""
+    failing_stores: dict[str, str] = field(default_factory=dict)
+    """Cloud SQL or Memorystore instances whose id contains a key fail to be made; the value is
+    GCP's error (``quota`` and ``zone`` name the real errors of that kind)."""
 
     def denies(self, permission: str) -> bool:
         return any(
@@ -504,5 +520,19 @@ class Context:
     api: Callable[[str], Any]
     lock: threading.RLock
 
-    def progress(self) -> Progress:
+    def progress(self, real_seconds: float | None = None) -> Progress:
+        """Pending work; with ``knobs.realistic``, work that has a real duration takes it (scaled)."""
+        if self.knobs.realistic and real_seconds is not None:
+            return Progress(10**9, real_seconds * self.knobs.time_scale)
         return Progress(self.knobs.lro_polls, self.knobs.lro_seconds)
+
+    def settled(self, since: float, real_seconds: float) -> bool:
+        """Whether ``real_seconds`` (scaled) have passed since the monotonic time ``since``; always
+        true outside a new project, where nothing lags."""
+        if not self.knobs.new_project:
+            return True
+        return time.monotonic() >= since + real_seconds * self.knobs.time_scale
+
+    def scaled(self, real_seconds: float) -> float:
+        """A real duration on the fake's clock."""
+        return real_seconds * self.knobs.time_scale

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from typing import Any
 
 from google.cloud import iam_admin_v1 as ia
+from google.iam.v1 import iam_policy_pb2
 from google.protobuf import empty_pb2
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import Rule as R
 from testkit.gcp.core import (
     already_exists,
@@ -28,6 +31,8 @@ class IamApi(Api):
         super().__init__(ctx)
         self.accounts: dict[str, Any] = {}
         """email -> ServiceAccount."""
+        self.made: dict[str, float] = {}
+        """email -> when it was made: IAM is eventually consistent (``project.ACCOUNT_PROPAGATION``)."""
 
     def routes(self) -> list[Route]:
         return [
@@ -50,6 +55,11 @@ class IamApi(Api):
                 "iam.serviceAccounts.list",
             ),
             Route(
+                R("POST", "/v1/{resource=projects/*/serviceAccounts/*}:testIamPermissions", "*"),
+                self.test_permissions,
+                iam_policy_pb2.TestIamPermissionsRequest,
+            ),
+            Route(
                 R("DELETE", "/v1/{name=projects/*/serviceAccounts/*}"),
                 self.delete,
                 ia.DeleteServiceAccountRequest,
@@ -57,12 +67,23 @@ class IamApi(Api):
             ),
         ]
 
-    def _account(self, name: str) -> Any:
+    def _account(self, name: str, *, read: bool = False) -> Any:
         key = name.split("/")[-1]
         for email, account in self.accounts.items():
-            if key in (email, account.unique_id):
+            # a read right after the create may not find it yet (half the window is assumed;
+            # terraform-provider-google retries such reads: GoogleCloudPlatform/magic-modules#8815)
+            if key in (email, account.unique_id) and (
+                not read or self.ctx.settled(self.made.get(email, float("-inf")),
+                                             new_project.ACCOUNT_PROPAGATION / 2)
+            ):
                 return account
         raise not_found(f"Unknown service account {key}")
+
+    def usable(self, email: str) -> bool:
+        """Whether policies and services may name the account yet."""
+        return email in self.accounts and self.ctx.settled(
+            self.made.get(email, float("-inf")), new_project.ACCOUNT_PROPAGATION
+        )
 
     def create(self, request: Any) -> Any:
         project = request.name.split("/")[1]
@@ -89,10 +110,17 @@ class IamApi(Api):
             etag=etag_of(email).encode(),
         )
         self.accounts[email] = account
+        self.made[email] = time.monotonic()
         return account
 
+    def test_permissions(self, request: Any) -> Any:
+        """The caller's permissions on the account: all asked for, but those the knob denies."""
+        self._account(request.resource)
+        held = [p for p in request.permissions if not self.ctx.knobs.denies(p)]
+        return iam_policy_pb2.TestIamPermissionsResponse(permissions=held)
+
     def get(self, request: Any) -> Any:
-        return self._account(request.name)
+        return self._account(request.name, read=True)
 
     def list(self, request: Any) -> Any:
         project = request.name.split("/")[1]
@@ -113,6 +141,6 @@ class IamApi(Api):
         if (
             kind == "serviceAccount"
             and email.endswith(".iam.gserviceaccount.com")
-            and email not in self.accounts
+            and not self.usable(email)
         ):
             raise invalid(f"Service account {email} does not exist.", "policy")

@@ -17,6 +17,7 @@ from google.cloud.redis_v1.services.cloud_redis.transports.rest_base import (
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import (
     ApiError,
     already_exists,
@@ -111,7 +112,12 @@ class RedisApi(Api):
         instance.port = 6379
         self.instances[name] = instance
 
+        failure = new_project.store_failure(self.ctx.knobs, request.instance_id)
+
         def complete() -> Any:
+            if failure is not None:  # the create fails in its operation; the instance goes away
+                self.instances.pop(name, None)
+                raise ApiError("RESOURCE_EXHAUSTED" if "QUOTA" in failure else "FAILED_PRECONDITION", failure)
             digest = int(hashlib.sha256(name.encode()).hexdigest(), 16)
             instance.state = _STATE.READY
             instance.host = f"10.{digest % 250}.{digest // 250 % 250}.4"
@@ -119,7 +125,7 @@ class RedisApi(Api):
             instance.reserved_ip_range = f"10.{digest % 250}.{digest // 250 % 250}.0/29"
             return instance
 
-        work = Work(self.ctx.progress(), complete)
+        work = Work(self.ctx.progress(new_project.REDIS_CREATE), complete)
         self.work[name] = work
         op = f"{request.parent}/operations/operation-{sequence()}"
         return self.operations.start(op, work, lambda: self._metadata(name, "create"))

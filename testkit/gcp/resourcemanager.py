@@ -23,7 +23,7 @@ from testkit.gcp.shared import Policies
 class ResourceManagerApi(Api):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
-        self.policies = Policies(check_member=lambda m: ctx.api("iam").check_member(m))
+        self.policies = Policies(ctx, check_member=lambda m: ctx.api("iam").check_member(m))
 
     def routes(self) -> list[Route]:
         from google.cloud import resourcemanager_v3 as rm
@@ -62,16 +62,25 @@ class ResourceManagerApi(Api):
         project.create_time.FromSeconds(1_700_000_000)
         return project
 
-    @staticmethod
-    def _initial(project: str) -> Any:
+    def _initial(self, project: str) -> Any:
+        """A new project's policy. In a secure-by-default organization the default compute
+        account gets no Editor role (constraint iam.automaticIamGrantsForDefaultServiceAccounts,
+        https://cloud.google.com/resource-manager/docs/secure-by-default-organizations), and new
+        projects' builds run as that account
+        (https://cloud.google.com/build/docs/cloud-build-service-account-updates)."""
         number = project_number(project)
         policy = policy_pb2.Policy(version=1)
-        for role, member in (
+        grants = [
             ("roles/owner", "user:owner@example.com"),
-            ("roles/editor", f"serviceAccount:{number}-compute@developer.gserviceaccount.com"),
             ("roles/editor", f"serviceAccount:{number}@cloudservices.gserviceaccount.com"),
-            ("roles/cloudbuild.builds.builder", f"serviceAccount:{number}@cloudbuild.gserviceaccount.com"),
-        ):
+        ]
+        if not self.ctx.knobs.new_project:
+            grants += [
+                ("roles/editor", f"serviceAccount:{number}-compute@developer.gserviceaccount.com"),
+                ("roles/cloudbuild.builds.builder",
+                 f"serviceAccount:{number}@cloudbuild.gserviceaccount.com"),
+            ]
+        for role, member in grants:
             binding = next((b for b in policy.bindings if b.role == role), None) or policy.bindings.add(
                 role=role
             )
@@ -86,6 +95,6 @@ class ResourceManagerApi(Api):
         project = request.resource.split("/")[1]
         return self.policies.set(request.resource, request.policy, default=self._initial(project))
 
-    def members_with(self, project: str, roles: set[str]) -> set[str]:
+    def members_with(self, project: str, roles: set[str], *, effective: bool = False) -> set[str]:
         self.policies.get(f"projects/{project}", self._initial(project))
-        return self.policies.members_with(f"projects/{project}", roles)
+        return self.policies.members_with(f"projects/{project}", roles, effective=effective)

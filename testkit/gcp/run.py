@@ -17,6 +17,7 @@ import re
 import string
 from typing import Any
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import (
     ApiError,
     already_exists,
@@ -30,7 +31,7 @@ from testkit.gcp.core import (
     rules_of,
     sequence,
 )
-from testkit.gcp.server import Api, Route
+from testkit.gcp.server import Api, Route, permission_denied
 from testkit.gcp.shared import Operations, Policies, Work
 
 REGIONS = {
@@ -143,7 +144,7 @@ class RunApi(Api):
         self.revisions: dict[str, Any] = {}
         self.pending: dict[str, Work] = {}
         self.operations = Operations()
-        self.policies = Policies()
+        self.policies = Policies(ctx)
 
     def routes(self) -> list[Route]:
         from google.cloud import run_v2
@@ -351,6 +352,14 @@ class RunApi(Api):
                 raise invalid(
                     f"spec.template.spec.containers[{index}].image: Required value", f"{where}.image"
                 )
+            if not _pullable(container.image):
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].image: Expected an image path like "
+                    "[host/]repo-path[:tag and/or @digest], where host is one of [region.]gcr.io, "
+                    f"[region-]docker.pkg.dev or docker.io but obtained {container.image}",
+                    f"{where}.image",
+                )
+            _check_probes(container, index, where)
             if len(container.ports) > 1:
                 raise invalid(
                     f"spec.template.spec.containers[{index}].ports: Too many: at most 1 port.",
@@ -411,7 +420,9 @@ class RunApi(Api):
                 )
         project, region = name.split("/")[1], name.split("/")[3]
         account = template.service_account
-        if account.endswith(".iam.gserviceaccount.com") and account not in self.ctx.api("iam").accounts:
+        if account and self.ctx.knobs.denies("iam.serviceAccounts.actAs"):
+            raise permission_denied("iam.serviceAccounts.actAs", f"projects/-/serviceAccounts/{account}")
+        if account.endswith(".iam.gserviceaccount.com") and not self.ctx.api("iam").usable(account):
             raise invalid(
                 f"spec.template.spec.serviceAccountName: Service account {account} does not exist.",
                 "service.template.service_account",
@@ -503,7 +514,7 @@ class RunApi(Api):
                 status.revision = target.revision
             return current
 
-        work = Work(self.ctx.progress(), complete)
+        work = Work(self.ctx.progress(new_project.REVISION), complete)
         self.pending[name] = work
         return self._operation(name, service, work)
 
@@ -633,6 +644,48 @@ class RunApi(Api):
     def invokers(self, name: str) -> set[str]:
         """Who may call a service (for tests asking whether it is public)."""
         return self.policies.members_with(name, {"roles/run.invoker"})
+
+
+def _pullable(image: str) -> bool:
+    """Cloud Run deploys from Artifact Registry, Container Registry and Docker Hub only
+    (https://cloud.google.com/run/docs/deploying#images)."""
+    first = image.split("/", 1)[0]
+    host = first.split(":")[0] if "/" in image and ("." in first or ":" in first) else "docker.io"
+    return host in ("docker.io", "index.docker.io") or host == "gcr.io" or host.endswith(
+        (".gcr.io", "-docker.pkg.dev", ".docker.pkg.dev")) or host == "docker.pkg.dev"
+
+
+_PROBE_BOUNDS = {
+    "startup_probe": {"initial_delay_seconds": (0, 240), "period_seconds": (1, 240),
+                      "timeout_seconds": (1, 240)},
+    "liveness_probe": {"initial_delay_seconds": (0, 3600), "period_seconds": (1, 3600),
+                       "timeout_seconds": (1, 3600)},
+}
+"""What Cloud Run takes of a probe (https://cloud.google.com/run/docs/configuring/healthchecks);
+a timeout may not exceed its period."""
+
+
+def _check_probes(container: Any, index: int, where: str) -> None:
+    for kind, bounds in _PROBE_BOUNDS.items():
+        if not container.HasField(kind):
+            continue
+        probe = getattr(container, kind)
+        for field, (low, high) in bounds.items():
+            value = getattr(probe, field)
+            if field != "initial_delay_seconds" and value == 0:
+                continue  # unset: the server's default
+            if not low <= value <= high:
+                raise invalid(
+                    f"spec.template.spec.containers[{index}].{kind}.{field}: Invalid value: {value}: "
+                    f"must be between {low} and {high}.",
+                    f"{where}.{kind}",
+                )
+        if probe.timeout_seconds and probe.period_seconds and probe.timeout_seconds > probe.period_seconds:
+            raise invalid(
+                f"spec.template.spec.containers[{index}].{kind}.timeout_seconds: must be less than or equal "
+                "to period_seconds.",
+                f"{where}.{kind}",
+            )
 
 
 def _condition(condition: Any, kind: str, state: int, message: str, *, reason: int = 0) -> None:

@@ -8,6 +8,7 @@ without ``replication`` is refused.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import google_crc32c
@@ -18,6 +19,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports.re
 from google.iam.v1 import iam_policy_pb2
 from google.protobuf import empty_pb2
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import (
     ApiError,
     already_exists,
@@ -42,7 +44,9 @@ class SecretManagerApi(Api):
         super().__init__(ctx)
         self.secrets: dict[str, Any] = {}
         self.versions: dict[str, list[tuple[Any, bytes]]] = {}
-        self.policies = Policies(check_member=lambda m: ctx.api("iam").check_member(m))
+        self.added: dict[str, float] = {}
+        """version name -> when it was added: ``latest`` lags (``project.LATEST_LAG``)."""
+        self.policies = Policies(ctx, check_member=lambda m: ctx.api("iam").check_member(m))
 
     def routes(self) -> list[Route]:
         table = [
@@ -52,6 +56,8 @@ class SecretManagerApi(Api):
             ("DeleteSecret", sm.DeleteSecretRequest, self.delete_secret, "secretmanager.secrets.delete"),
             ("AddSecretVersion", sm.AddSecretVersionRequest, self.add_version, "secretmanager.versions.add"),
             ("GetSecretVersion", sm.GetSecretVersionRequest, self.get_version, "secretmanager.versions.get"),
+            ("ListSecretVersions", sm.ListSecretVersionsRequest, self.list_versions,
+             "secretmanager.versions.list"),
             (
                 "AccessSecretVersion",
                 sm.AccessSecretVersionRequest,
@@ -156,20 +162,38 @@ class SecretManagerApi(Api):
         version.etag = f'"{etag_of(version.name)}"'
         version.client_specified_payload_checksum = request.payload.HasField("data_crc32c")
         self.versions[secret.name].append((version, data))
+        self.added[version.name] = time.monotonic()
         return version
 
     def _version(self, name: str) -> tuple[Any, bytes]:
         secret_name, _, which = self._canonical(name).partition("/versions/")
         secret = self._secret(secret_name)
         versions = self.versions[secret.name]
-        if which == "latest":
-            enabled = [v for v in versions if v[0].state == 1]
+        if which == "latest":  # eventually consistent: a version just added is not seen yet
+            enabled = [v for v in versions if v[0].state == 1
+                       and self.ctx.settled(self.added.get(v[0].name, float("-inf")), new_project.LATEST_LAG)]
             if not enabled:
                 raise not_found(f"Secret [{secret.name}] not found or has no versions.")
             return enabled[-1]
         if not which.isdigit() or not 0 < int(which) <= len(versions):
             raise not_found(f"Secret Version [{secret.name}/versions/{which}] not found.")
         return versions[int(which) - 1]
+
+    def list_versions(self, request: Any) -> Any:
+        """Newest first, strongly consistent; the filter takes ``state:ENABLED`` (or DISABLED,
+        DESTROYED)."""
+        secret = self._secret(request.parent)
+        wanted = request.filter.replace(" ", "")
+        states = {"": None, "state:ENABLED": 1, "state:DISABLED": 2, "state:DESTROYED": 3}
+        if wanted not in states:
+            raise invalid(f"Invalid filter: {request.filter}", "filter")
+        found = [v for v, _ in reversed(self.versions[secret.name])
+                 if states[wanted] is None or v.state == states[wanted]]
+        names = [v.name for v in found]
+        shown, token = page(names, request.page_size, request.page_token, limit=25000)
+        response = sm.ListSecretVersionsResponse.pb()(next_page_token=token, total_size=len(names))
+        response.versions.extend(v for v in found if v.name in set(shown))
+        return response
 
     def get_version(self, request: Any) -> Any:
         return self._version(request.name)[0]
@@ -201,10 +225,10 @@ class SecretManagerApi(Api):
     def can_access(self, secret: str, member: str) -> bool:
         """Whether ``member`` may read the secret, from the secret's policy or the project's."""
         canonical = self._canonical(secret)
-        if member in self.policies.members_with(canonical, ACCESSORS):
+        if member in self.policies.members_with(canonical, ACCESSORS, effective=True):
             return True
         project = secret.split("/")[1]
-        return member in self.ctx.api("cloudresourcemanager").members_with(project, ACCESSORS)
+        return member in self.ctx.api("cloudresourcemanager").members_with(project, ACCESSORS, effective=True)
 
 
 def _matches(secret: Any, text: str) -> bool:

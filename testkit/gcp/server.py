@@ -69,6 +69,7 @@ APIS = {
         "servicenetworking.googleapis.com",
         "Service Networking API",
     ),
+    "serviceusage": ("serviceusage", "ServiceUsageApi", "serviceusage.googleapis.com", "Service Usage API"),
 }
 """Path prefix (= the first label of the real host name) -> module, class, service, title."""
 
@@ -220,6 +221,21 @@ def service_disabled(service: str, title: str, project: str) -> ApiError:
     )
 
 
+def billing_disabled(service: str, project: str) -> ApiError:
+    """The answer of an API that needs billing in a project without it (its real wording)."""
+    number = project_number(project) if project else "0"
+    url = f"https://console.developers.google.com/billing/enable?project={number}"
+    return ApiError(
+        "PERMISSION_DENIED",
+        f"This API method requires billing to be enabled. Please enable billing on project #{number} by "
+        f"visiting {url} then retry. If you enabled billing for this project recently, wait a few minutes "
+        "for the action to propagate to our systems and retry.",
+        reason="accessNotConfigured",
+        details=[error_info("BILLING_DISABLED", "googleapis.com",
+                            {"consumer": f"projects/{number}", "service": service})],
+    )
+
+
 def _project_of(path: str, query: list[tuple[str, str]]) -> str:
     parts = path.strip("/").split("/")
     for index, part in enumerate(parts[:-1]):
@@ -292,6 +308,13 @@ class FakeGcp:
         with self.lock:
             self._log.clear()
 
+    def enable(self, project: str, *services: str) -> None:
+        """Turn APIs on in ``project`` at once (every API of the fake when none is named), for
+        tests of one API that are not about enabling it."""
+        with self.lock:
+            wanted = services or tuple(service for _, _, service, _ in APIS.values())
+            self.api("serviceusage").turn_on(project, *wanted)
+
     def mutations(self, api: str | None = None) -> list[dict[str, Any]]:
         """The logged requests that could change something, optionally of one API."""
         return [e for e in self.requests() if is_mutating(e) and (api is None or e["api"] == api)]
@@ -344,8 +367,13 @@ class FakeGcp:
                 raise ApiError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
             if fault:
                 raise _fault(knobs)
-            if api.service in knobs.disabled_apis:
-                raise service_disabled(api.service, api.title, _project_of(rest, query))
+            project = _project_of(rest, query)
+            with self.lock:
+                refused = self.api("serviceusage").refuses(project, api.service)
+            if refused:
+                raise service_disabled(api.service, api.title, project)
+            if knobs.billing_disabled and project and api.name not in ("storage", "logging", "serviceusage"):
+                raise billing_disabled(api.service, project)
             base = f"http://{headers.get('host', '127.0.0.1')}" + path[: len(path) - len(rest)]
             reply = api.dispatch(Request(method, rest, query, headers, body, base))
         except ApiError as error:

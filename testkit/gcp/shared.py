@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
-from testkit.gcp.core import ApiError, Progress, invalid, not_found
+from testkit.gcp import project as new_project
+from testkit.gcp.core import ApiError, Context, Progress, invalid, not_found
 
 
 class Work:
@@ -109,11 +111,19 @@ _ROLE = re.compile(r"^(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles
 
 
 class Policies:
-    """IAM policies by resource, with the etag check that makes read-modify-write safe."""
+    """IAM policies by resource, with the etag check that makes read-modify-write safe.
 
-    def __init__(self, check_member: Callable[[str], None] | None = None) -> None:
+    In a new project (``knobs.new_project``) the organization's domain-restricted sharing
+    refuses public members, and a member added to a role takes effect only after
+    ``GRANT_PROPAGATION`` (``members_with(..., effective=True)``, what the other APIs ask).
+    """
+
+    def __init__(self, ctx: Context, check_member: Callable[[str], None] | None = None) -> None:
+        self._ctx = ctx
         self._policies: dict[str, Any] = {}
         self._versions: dict[str, int] = {}
+        self._granted: dict[tuple[str, str, str], float] = {}
+        """(resource, role, member) -> when it was added."""
         self._check_member = check_member
 
     def get(self, resource: str, default: Any = None) -> Any:
@@ -152,8 +162,15 @@ class Policies:
                     raise invalid(
                         f"Invalid member '{member}' in policy binding.", f"policy.bindings[{index}].members"
                     )
+                if self._ctx.knobs.new_project:
+                    new_project.refuse_public(member)
                 if self._check_member is not None:
                     self._check_member(member)
+        before = {(b.role, m) for b in current.bindings for m in b.members}
+        for binding in policy.bindings:
+            for member in binding.members:
+                if (binding.role, member) not in before:
+                    self._granted[(resource, binding.role, member)] = time.monotonic()
         stored = type(policy)()
         stored.CopyFrom(policy)
         stored.ClearField("etag")
@@ -165,11 +182,16 @@ class Policies:
         self._policies.pop(resource, None)
         self._versions.pop(resource, None)
 
-    def members_with(self, resource: str, roles: set[str]) -> set[str]:
+    def members_with(self, resource: str, roles: set[str], *, effective: bool = False) -> set[str]:
+        """Who holds one of ``roles``; ``effective``: only grants that have propagated."""
         policy = self._policies.get(resource)
         if policy is None:
             return set()
-        return {m for b in policy.bindings if b.role in roles for m in b.members}
+        return {
+            m for b in policy.bindings if b.role in roles for m in b.members
+            if not effective or self._ctx.settled(self._granted.get((resource, b.role, m), float("-inf")),
+                                                   new_project.GRANT_PROPAGATION)
+        }
 
     def _etag(self, resource: str) -> bytes:
         return b"BwY" + str(self._versions[resource]).encode() + resource.encode()[-5:]

@@ -18,6 +18,7 @@ from typing import Any
 
 from google.cloud import sqladmin_v1 as s
 
+from testkit.gcp import project as new_project
 from testkit.gcp.core import ApiError, Progress, check_labels, project_number
 from testkit.gcp.core import Rule as R
 from testkit.gcp.run import REGIONS
@@ -106,9 +107,22 @@ class SqlAdminApi(Api):
         instance = self._instance(project, name)
         if instance.state != _STATE.RUNNABLE:
             raise _error(400, _NOT_READY, "invalidState")
+        self._serial(project, name)
         return instance
 
+    def _serial(self, project: str, name: str) -> None:
+        """One operation at a time per instance: another change while one runs is refused
+        (https://cloud.google.com/sql/docs/troubleshooting#operationInProgress)."""
+        if not self.ctx.knobs.new_project:
+            return
+        for (op_project, _), (op, _, _) in self.operations.items():
+            if op_project == project and op.target_id == name and op.status != _OP.DONE:
+                raise _error(409, "Operation failed because another operation was already in "
+                             "progress. Try your request after the current operation is complete.",
+                             "operationInProgress")
+
     def _operation(self, project: str, target: str, kind: int, complete: Any) -> Any:
+        """An operation on an instance; a create takes its real duration when the fake is realistic."""
         name = str(uuid.uuid4())
         op = s.Operation.pb()(
             kind="sql#operation",
@@ -122,7 +136,8 @@ class SqlAdminApi(Api):
             self_link=f"https://sqladmin.googleapis.com/v1/projects/{project}/operations/{name}",
         )
         op.insert_time.GetCurrentTime()
-        self.operations[(project, name)] = (op, self.ctx.progress(), complete)
+        seconds = new_project.SQL_CREATE if kind == _TYPE.CREATE else None
+        self.operations[(project, name)] = (op, self.ctx.progress(seconds), complete)
         return op
 
     def get_operation(self, request: Any) -> Any:
@@ -222,7 +237,13 @@ class SqlAdminApi(Api):
         self.databases[key] = {"postgres": None}
         self.backups[key] = []
 
+        failure = new_project.store_failure(self.ctx.knobs, body.name)
+
         def complete() -> None:
+            if failure is not None:  # the create fails in its operation; the instance goes away
+                self.instances.pop(key, None)
+                code, _, text = failure.partition(": ")
+                raise _error(409, text or failure, code if text else "internalError")
             instance.state = _STATE.RUNNABLE
             version = s.SqlDatabaseVersion(instance.database_version).name
             instance.database_installed_version = f"{version}_4"
@@ -290,6 +311,7 @@ class SqlAdminApi(Api):
     def delete(self, request: Any) -> Any:
         key = (request.project, request.instance)
         instance = self._instance(*key)
+        self._serial(*key)
         if instance.settings.deletion_protection_enabled.value:
             raise _error(
                 400,

@@ -4,32 +4,42 @@ Every Cloud Run service of a (project, stack) runs as one service account made f
 can read only the secrets its services reference (a binding on each secret, not on the
 project), and, when a service has ``x-defang-llm``, call Vertex AI (``roles/aiplatform.user``
 on the project). Cloud Run's own agent pulls images from the same project's registry, so
-the account needs nothing for that. Each service is invokable by ``allUsers``: the public
-ones by design, the internal ones because their ingress only admits traffic from the network.
+the account needs nothing for that. No service gets an ``allUsers`` invoker binding, which
+domain-restricted sharing refuses: each has Cloud Run's invoker check off instead
+(``invoker_iam_disabled``), the public ones by design, the internal ones because their ingress
+only admits traffic from the network.
+
+IAM is eventually consistent: an account just made is confirmed by consecutive reads before
+anything names it, and the door retries refusals naming it for a while (``Gcp.made``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from launchdeck.engine import poll
 from launchdeck.providers.gcp import names, policy
-from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
+from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, deleted, if_found
 
 
 async def account(gcp: Gcp, project: str, stack: str) -> None:
     """The stack's runtime service account, made if missing."""
+    await _make(gcp, names.account_email(project, stack, gcp.project), names.account_id(project, stack),
+                f"launchdeck {project} ({stack})"[:100],
+                f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck")
+
+
+async def _make(gcp: Gcp, email: str, account_id: str, display: str, description: str) -> None:
+    """A service account, made if missing and then confirmed."""
     from google.cloud import iam_admin_v1 as ia
 
-    email = names.account_email(project, stack, gcp.project)
     if await account_exists(gcp, email):
         return
     request = ia.CreateServiceAccountRequest(
-        account_id=names.account_id(project, stack),
-        service_account=ia.ServiceAccount(
-            display_name=f"launchdeck {project} ({stack})"[:100],
-            description=f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck",
-        ),
+        account_id=account_id,
+        service_account=ia.ServiceAccount(display_name=display, description=description),
     )
+    gcp.made(email)
     try:
         await gcp.rest(
             "iam",
@@ -41,6 +51,30 @@ async def account(gcp: Gcp, project: str, stack: str) -> None:
     except GcpError as exc:
         if exc.code != 409:
             raise
+    await confirmed(gcp, email)
+
+
+CONFIRMATIONS = 3
+"""Consecutive successful reads that make a new account count as there (what
+terraform-provider-google does since GoogleCloudPlatform/magic-modules#14547)."""
+
+
+async def confirmed(gcp: Gcp, email: str) -> None:
+    """Wait until ``CONFIRMATIONS`` reads in a row find the account just made."""
+    streak = 0
+
+    async def check() -> bool | None:
+        nonlocal streak
+        streak = streak + 1 if await account_exists(gcp, email) else 0
+        return True if streak >= CONFIRMATIONS else None
+
+    if await poll.until(check, interval=gcp.poll_interval, timeout=PROPAGATION) is None:
+        raise GcpError(
+            f"the service account {email} was made but is still not readable",
+            code=504,
+            status="DEADLINE_EXCEEDED",
+            hint="IAM is slow to propagate right now: deploy again in a few minutes.",
+        )
 
 
 async def account_exists(gcp: Gcp, email: str) -> bool:
@@ -73,18 +107,45 @@ async def project_role(gcp: Gcp, role: str, member: str, *, wanted: bool) -> boo
     )
 
 
-async def is_public(gcp: Gcp, service_name: str) -> bool:
-    """Whether anyone may invoke the Cloud Run service (a read)."""
-    held = await gcp.call("run.services", "get_iam_policy", request={"resource": service_name})
-    return policy.has(held, names.INVOKER, "allUsers")
+BUILD_ACCOUNT = "LAUNCHDECK_GCP_BUILD_ACCOUNT"
+"""Names the service account Cloud Build runs as, instead of the one launchdeck makes."""
+ACT_AS = "iam.serviceAccounts.actAs"
 
 
-async def make_public(gcp: Gcp, service_name: str) -> bool:
-    """Let anyone invoke the Cloud Run service; whether the policy changed."""
-    return await policy.edit(
-        gcp,
-        "run.services",
-        service_name,
-        lambda held: policy.add(held, names.INVOKER, "allUsers"),
-        busy=f"could not make {service_name} invokable: its policy kept changing",
-    )
+async def builder(gcp: Gcp) -> str:
+    """The service account builds run as: the one the user names, or ``launchdeck-builder``
+    made with exactly what a build needs. Either way the caller must be allowed to act as it;
+    one error names the role when not. New projects' default build identity (the compute
+    account) holds no role in a secure-by-default organization, so builds never rely on it."""
+    named = gcp.setting(BUILD_ACCOUNT)
+    email = named or f"{names.BUILDER}@{gcp.project}.iam.gserviceaccount.com"
+    if not named:
+        await _make(gcp, email, names.BUILDER, "launchdeck builder",
+                    "Runs launchdeck's Cloud Build builds: reads contexts, writes logs, pushes images")
+        member = f"serviceAccount:{email}"
+
+        def change(held: Any) -> Any | None:
+            wrote = [policy.add(held, role, member) for role in names.BUILD_ROLES]
+            return held if any(w is not None for w in wrote) else None
+
+        if await policy.edit(gcp, "cloudresourcemanager", f"projects/{gcp.project}", change,
+                             busy=f"could not give {email} what builds need: the policy kept changing",
+                             options={"requested_policy_version": 3}):
+            gcp.made(email)  # builds pushing as it may be refused until the grants propagate
+    path = f"/v1/projects/{gcp.project}/serviceAccounts/{email}:testIamPermissions"
+    answer = await gcp.rest("iam", "POST", path, body={"permissions": [ACT_AS]})
+    if ACT_AS not in (answer or {}).get("permissions", []):
+        raise GcpError(
+            f"the account deploying may not run builds as {email} (it lacks {ACT_AS})",
+            code=403,
+            status="PERMISSION_DENIED",
+            hint=f"Grant it roles/iam.serviceAccountUser on that account: `gcloud iam service-accounts "
+            f"add-iam-policy-binding {email} --member=user:YOU@example.com "
+            "--role=roles/iam.serviceAccountUser`, then try again.",
+        )
+    return email
+
+
+def is_open(service: Any) -> bool:
+    """Whether anyone reaching the Cloud Run service's ingress may invoke it."""
+    return bool(service.invoker_iam_disabled)

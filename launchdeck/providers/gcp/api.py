@@ -22,6 +22,7 @@ import os
 import random
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ APIS = {
     "compute": "compute.googleapis.com",
     "dns": "dns.googleapis.com",
     "servicenetworking": "servicenetworking.googleapis.com",
+    "serviceusage": "serviceusage.googleapis.com",
 }
 """API name (the endpoint variable's suffix, upper-cased) -> its service name."""
 
@@ -66,6 +68,7 @@ ROLES = {
     "compute": "roles/compute.loadBalancerAdmin",
     "dns": "roles/dns.admin",
     "servicenetworking": "roles/servicenetworking.networksAdmin",
+    "serviceusage": "roles/serviceusage.serviceUsageAdmin",
 }
 """The predefined role that grants what launchdeck does with each API."""
 
@@ -122,6 +125,45 @@ class Gcp:
         self._clients: dict[str, Any] = {}
         self._guard = threading.RLock()
         self._adc: tuple[Any, str | None] | None = None
+        self._fresh: dict[str, float] = {}
+        """What this door just made or turned on (a service name, an account email) -> when: a
+        refusal naming it within ``PROPAGATION`` is Google still catching up, and is retried."""
+        self.number: str | None = None
+        """The project's number, once an answer has named it."""
+        self.enabled_apis: set[str] = set()
+        """Services known to be on in the project (usage.py)."""
+        self.notify: Callable[[str], None] | None = None
+        """Told once per thing when a call waits for Google to propagate it (a deploy's events)."""
+        self._told: set[str] = set()
+
+    def made(self, *keys: str) -> None:
+        """Note that ``keys`` (service names, account emails) were just enabled or made."""
+        now = time.monotonic()
+        for key in keys:
+            self._fresh[key] = now
+
+    def fresh(self, key: str) -> bool:
+        """Whether ``key`` was enabled or made (``made``) within ``PROPAGATION``."""
+        since = self._fresh.get(key)
+        return since is not None and time.monotonic() - since <= PROPAGATION
+
+    def _catching_up(self, exc: Exception) -> str | None:
+        """The fresh thing a refusal is about, while Google may still be propagating it."""
+        if not self._fresh:
+            return None
+        now = time.monotonic()
+        reason = getattr(exc, "reason", None) or ""
+        metadata = getattr(exc, "metadata", None) or {}
+        text = str(getattr(exc, "message", "") or exc)
+        for key, since in self._fresh.items():
+            if now - since > PROPAGATION:
+                continue
+            if reason == "SERVICE_DISABLED" and metadata.get("service") == key:
+                return key
+            code = getattr(exc, "code", None)
+            if code in (400, 403) and key in text and reason != "SERVICE_DISABLED":
+                return key
+        return None
 
     # --- where and as whom ------------------------------------------------------------------
 
@@ -230,7 +272,7 @@ class Gcp:
             from google.cloud import dns
 
             return dns.Client(project=self.project, credentials=credentials, client_options=options)
-        if api in ("sqladmin", "iam", "servicenetworking"):
+        if api in ("sqladmin", "iam", "servicenetworking", "serviceusage"):
             from google.auth.transport.requests import AuthorizedSession
 
             return AuthorizedSession(credentials)
@@ -307,7 +349,7 @@ class Gcp:
         The libraries' own retries are turned off where a method takes ``retry``, so the
         backoff here is the only one and stays bounded.
         """
-        attempt = 0
+        attempt = waited = 0
         while True:
             attempt += 1
             try:
@@ -320,6 +362,22 @@ class Gcp:
                 code = getattr(exc, "code", None)
                 if isinstance(code, int) and code in _RETRIED and attempt < self.attempts:
                     await anyio.sleep(self._delay(attempt, exc))
+                    continue
+                if _in_progress(exc) and waited * self.max_backoff < BUSY_WAIT:
+                    # Cloud SQL runs one operation at a time per instance: wait for the other
+                    attempt -= 1
+                    waited += 1
+                    await anyio.sleep(min(self.max_backoff, self.backoff * 2 ** min(waited - 1, 8)))
+                    continue
+                fresh = self._catching_up(exc)
+                if fresh is not None:
+                    # bounded by PROPAGATION since it was made, not by attempts
+                    if self.notify is not None and fresh not in self._told:
+                        self._told.add(fresh)
+                        self.notify(f"waiting for Google to propagate {fresh} (new; this takes minutes)")
+                    attempt -= 1
+                    waited += 1
+                    await anyio.sleep(min(self.max_backoff, self.backoff * 2 ** min(waited - 1, 8)))
                     continue
                 raise translate(exc, what=what, api=api, project=self._project or "PROJECT") from exc
 
@@ -464,6 +522,25 @@ async def if_enabled(step: Callable[[], Awaitable[T]], default: T) -> T:
         return default
 
 
+PROPAGATION = 600.0
+"""Seconds after enabling an API or making a service account during which a refusal naming it
+is retried: enabling takes "a few minutes" to propagate (the SERVICE_DISABLED message), a new
+account "60 seconds or more" (https://cloud.google.com/iam/docs/service-accounts-create), a
+grant typically 2 and up to 7 minutes (https://cloud.google.com/iam/docs/access-change-propagation)."""
+
+
+BUSY_WAIT = 1800.0
+"""Seconds a change refused with ``operationInProgress`` is retried while the other finishes."""
+
+
+def _in_progress(exc: Any) -> bool:
+    """Whether Cloud SQL refused a change because another operation on the instance is running."""
+    if getattr(exc, "code", None) != 409:
+        return False
+    return getattr(exc, "reason", None) == "operationInProgress" or "operationInProgress" in str(
+        getattr(getattr(exc, "response", None), "text", "") or "")
+
+
 MADE_WAIT = 600.0
 """Seconds to wait for a resource another deploy asked for."""
 
@@ -566,7 +643,7 @@ def translate(exc: Exception, *, what: str, api: str, project: str) -> Launchdec
         message = re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", str(exc.message or "")).strip()
         reason = exc.reason or ""
         metadata = exc.metadata or {}
-        hint = _hint(code, status, reason, metadata, message, api, project)
+        hint = _hint(code, status, reason, metadata, message, api, project, _constraint(exc))
         return GcpError(
             f"GCP refused {what}: {status}: {message}",
             code=code,
@@ -603,9 +680,44 @@ def _body_status(exc: Any) -> str:
         return ""
 
 
+def _constraint(exc: Any) -> str:
+    """The organization policy constraint an answer names (in its details or its text)."""
+    texts = [str(exc.message or "")]
+    response = getattr(exc, "response", None)
+    if response is not None:
+        texts.append(str(getattr(response, "text", "") or ""))
+    texts += [str(d) for d in (getattr(exc, "details", None) or [])]
+    found = re.search(r"constraints/[A-Za-z0-9_.]+", " ".join(texts))
+    return found.group(0) if found else ""
+
+
+_ACT_AS = "iam.serviceAccounts.actAs"
+
+
 def _hint(
-    code: int, status: str, reason: str, metadata: Mapping[str, str], message: str, api: str, project: str
+    code: int, status: str, reason: str, metadata: Mapping[str, str], message: str, api: str, project: str,
+    constraint: str = "",
 ) -> str:
+    """What to do, keyed on the ErrorInfo reason and the permission first, the code after."""
+    if reason in ("BILLING_DISABLED", "UREQ_PROJECT_BILLING_NOT_FOUND"):
+        return (
+            f"Billing is not enabled for project {project}: link a billing account "
+            f"(`gcloud billing projects link {project} --billing-account=ACCOUNT_ID`), then try again."
+        )
+    if constraint:
+        return (
+            f"An organization policy refuses this ({constraint}). Ask your organization's "
+            f"administrator for an exception for project {project} (roles/orgpolicy.policyAdmin "
+            "can set one), or change what the project asks for."
+        )
+    permission = metadata.get("permission") or next(iter(re.findall(r"Permission '([^']+)'", message)), "")
+    if permission == _ACT_AS or _ACT_AS in message:
+        account = next(iter(re.findall(r"[\w.-]+@[\w.-]+\.gserviceaccount\.com", message)), "SERVICE_ACCOUNT")
+        return (
+            f"The account deploying must be allowed to act as {account} (it lacks {_ACT_AS}): "
+            f"`gcloud iam service-accounts add-iam-policy-binding {account} "
+            "--member=user:YOU@example.com --role=roles/iam.serviceAccountUser`, then try again."
+        )
     if reason == "SERVICE_DISABLED":
         service = metadata.get("service") or APIS.get(api, f"{api}.googleapis.com")
         return (
@@ -613,9 +725,6 @@ def _hint(
             "then try again."
         )
     if code == 403:
-        permission = metadata.get("permission") or next(
-            iter(re.findall(r"Permission '([^']+)'", message)), ""
-        )
         role = ROLES.get(api, "roles/editor")
         what = f" (it lacks {permission})" if permission else ""
         return (

@@ -39,8 +39,12 @@ class CloudBuild:
     name = "Cloud Build"
     archive: Archive = "tar.gz"
 
-    def __init__(self, gcp: Gcp, bucket: Bucket) -> None:
-        self.gcp, self.bucket = gcp, bucket
+    def __init__(self, gcp: Gcp, bucket: Bucket, account: str = "") -> None:
+        self.gcp, self.bucket, self.account = gcp, bucket, account
+        self._started: dict[str, tuple[str, str, Service]] = {}
+        """Build id -> what started it (to start it again)."""
+        self._again: dict[str, str] = {}
+        """Build id the engine knows -> the id of the build started again in its place."""
 
     async def has(self, image: str) -> bool:
         path, tag = image.removeprefix(names.registry(self.gcp.project, self.gcp.region) + "/").rsplit(":", 1)
@@ -63,6 +67,8 @@ class CloudBuild:
             logs_bucket=f"gs://{self.bucket.name}/{names.BUILD_LOGS}",
             timeout=duration_pb2.Duration(seconds=int(BUILD_WAIT)),
             tags=["launchdeck", names.label(service.name)],
+            service_account=(f"projects/{self.gcp.project}/serviceAccounts/{self.account}"
+                             if self.account else ""),
         )
         operation = await self.gcp.call(
             "cloudbuild",
@@ -71,15 +77,23 @@ class CloudBuild:
             build=request,
             parent=f"projects/{self.gcp.project}/locations/{self.gcp.region}",
         )
-        return operation.metadata.build.id
+        build_id = operation.metadata.build.id
+        self._started[build_id] = (key, image, service)
+        return build_id
 
     async def poll(self, build_id: str) -> Phase:
+        current = self._again.get(build_id, build_id)
         found = await self.gcp.call(
             "cloudbuild",
             "get_build",
-            name=f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{build_id}",
+            name=f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{current}",
         )
         status = found.status.name
+        if (status in _FAILED and found.failure_info.type_.name == "PUSH_FAILED"
+                and self.gcp.fresh(self.account) and build_id in self._started):
+            # the build account's grants have not reached Artifact Registry yet: build again
+            self._again[build_id] = await self.start(*self._started[build_id])
+            return Phase("queued", "the build account's rights are still propagating")
         if status in _FAILED:
             return Phase("failed", _failed_step(found), found.status_detail or _words(status))
         if status == "SUCCESS":
@@ -87,6 +101,7 @@ class CloudBuild:
         return Phase("queued" if status in _QUEUED else "running", "building" if status == "WORKING" else "")
 
     async def log_tail(self, build_id: str, lines: int) -> list[str]:
+        build_id = self._again.get(build_id, build_id)
         data = await self.bucket.read(f"{names.BUILD_LOGS}/log-{build_id}.txt")
         found = [line for line in (data or b"").decode("utf-8", "replace").splitlines() if line.strip()]
         return found[-lines:]

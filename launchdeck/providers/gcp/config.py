@@ -1,7 +1,8 @@
 """Config values on GCP: one Secret Manager secret per (project, stack, NAME), with labels.
 
-``config set`` adds a version; a deploy hands the latest to Cloud Run as a secret reference,
-never as plain environment. Values that mix config into other text (a database URL with its
+``config set`` adds a version; a deploy hands the newest to Cloud Run as a secret reference
+pinned to its number (``latest`` is eventually consistent), never as plain environment.
+Values that mix config into other text (a database URL with its
 password) are kept as secrets of their own (``derived``), which ``config ls`` never shows.
 Secret Manager answers with the project *number* in names, so secrets are compared by id.
 """
@@ -12,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from launchdeck.engine.gather import gather
-from launchdeck.providers.gcp import names, policy
-from launchdeck.providers.gcp.api import Gcp, GcpError, deleted, if_found
+from launchdeck.providers.gcp import names, policy, usage
+from launchdeck.providers.gcp.api import APIS, Gcp, GcpError, deleted, if_enabled, if_found
 
 
 class SecretConfigStore:
@@ -25,6 +26,7 @@ class SecretConfigStore:
 
     async def set(self, name: str, value: str) -> None:
         self._gcp.check()
+        await usage.enable(self._gcp, {APIS["secretmanager"]})
         await put(
             self._gcp,
             names.secret_id(self.project, self.stack, name),
@@ -35,14 +37,16 @@ class SecretConfigStore:
 
     async def names(self) -> list[str]:
         self._gcp.check()
-        found = await listed(self._gcp, self.project, self.stack, "config")
+        # Secret Manager off: nothing was ever set (``set`` turns it on)
+        found = await if_enabled(lambda: listed(self._gcp, self.project, self.stack, "config"), [])
         out = [names.config_name(self.project, self.stack, secret) for secret in found]
         return sorted(name for name in out if name)
 
     async def delete(self, name: str) -> bool:
         self._gcp.check()
         path = _path(self._gcp, names.secret_id(self.project, self.stack, name))
-        return await deleted(lambda: self._gcp.call("secretmanager", "delete_secret", name=path))
+        return await if_enabled(
+            lambda: deleted(lambda: self._gcp.call("secretmanager", "delete_secret", name=path)), False)
 
     async def values(self, wanted: Sequence[str]) -> dict[str, str]:
         self._gcp.check()
@@ -68,21 +72,34 @@ async def listed(gcp: Gcp, project: str, stack: str, kind: str | None = None) ->
     return [secret.name.rsplit("/", 1)[-1] for secret in found]
 
 
+async def newest(gcp: Gcp, secret: str) -> str | None:
+    """The number of a secret's newest enabled version, or None when it has none (or is not
+    there). Read from the version list: ``versions/latest`` is eventually consistent, and
+    lags a version just added (only reads by number are strongly consistent)."""
+    found = await if_found(lambda: gcp.all(
+        "secretmanager", "list_secret_versions",
+        request={"parent": _path(gcp, secret), "filter": "state:ENABLED"},
+    ), [])
+    numbers = [int(v.name.rsplit("/", 1)[-1]) for v in found or []]
+    return str(max(numbers)) if numbers else None
+
+
 async def latest(gcp: Gcp, secret: str) -> str | None:
-    """The value of a secret's latest version, or None when it has none."""
-    found = await gcp.maybe(
-        "secretmanager", "access_secret_version", name=f"{_path(gcp, secret)}/versions/latest"
-    )
-    return None if found is None else found.payload.data.decode("utf-8")
+    """The value of a secret's newest version (read by its number), or None when it has none."""
+    version = await newest(gcp, secret)
+    return None if version is None else await _value(gcp, secret, version)
 
 
-async def put(gcp: Gcp, secret: str, labels: dict[str, str], value: str, *, always: bool = False) -> bool:
-    """Make ``secret`` (if missing) and give it ``value`` as a new version, unless the latest
-    already holds it (``always``: add one anyway, as ``config set`` does); whether it wrote."""
+async def put(gcp: Gcp, secret: str, labels: dict[str, str], value: str, *, always: bool = False) -> str:
+    """Make ``secret`` (if missing) and give it ``value`` as a new version, unless the newest
+    already holds it (``always``: add one anyway, as ``config set`` does); the number of the
+    version that holds ``value``, for a revision to read by number."""
     from google.cloud import secretmanager_v1 as sm
 
-    if not always and await latest(gcp, secret) == value:
-        return False
+    if not always:
+        version = await newest(gcp, secret)
+        if version is not None and await _value(gcp, secret, version) == value:
+            return version
     try:
         await gcp.call(
             "secretmanager",
@@ -94,13 +111,20 @@ async def put(gcp: Gcp, secret: str, labels: dict[str, str], value: str, *, alwa
     except GcpError as exc:
         if exc.code != 409:  # made by an earlier set or deploy: add a version to it
             raise
-    await gcp.call(
+    added = await gcp.call(
         "secretmanager",
         "add_secret_version",
         parent=_path(gcp, secret),
         payload=sm.SecretPayload(data=value.encode("utf-8")),
     )
-    return True
+    return str(added.name).rsplit("/", 1)[-1]
+
+
+async def _value(gcp: Gcp, secret: str, version: str) -> str | None:
+    found = await gcp.maybe(
+        "secretmanager", "access_secret_version", name=f"{_path(gcp, secret)}/versions/{version}"
+    )
+    return None if found is None else found.payload.data.decode("utf-8")
 
 
 async def grant(gcp: Gcp, secret: str, member: str) -> bool:

@@ -31,6 +31,12 @@ REPOSITORY = "launchdeck"
 ROUTER = "launchdeck-nat"
 PEERING_RANGE = "launchdeck-google-services"
 """The range reserved in the network for Google's managed services (Cloud SQL private IP)."""
+BUILDER = "launchdeck-builder"
+"""The build service account of a GCP project (shared by its projects and stacks, as the image
+repository is)."""
+BUILD_ROLES = ("roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectUser")
+"""What a build needs: push to the repository, write its logs, read its context (and write its
+log file) in the bucket."""
 LLM_ROLE = "roles/aiplatform.user"
 INVOKER = "roles/run.invoker"
 ACCESSOR = "roles/secretmanager.secretAccessor"
@@ -134,8 +140,17 @@ def config_name(project: str, stack: str, secret: str) -> str | None:
 
 def derived_secret_id(project: str, stack: str, service: str, key: str) -> str:
     """The secret of an environment value that mixes config into other text. A dash cannot
-    be in a config name, so ``derived-...`` never shows up as one."""
-    return f"{_stack_key(project, stack)}-derived-{short(service, limit=60)}-{key}"
+    be in a config name, so ``derived-...`` never shows up as one. An environment key may hold
+    what a secret id may not (``app.url``): it is made safe, with a digest when it changed."""
+    return f"{_stack_key(project, stack)}-derived-{short(service, limit=60)}-{_secret_part(key)}"
+
+
+def _secret_part(text: str, limit: int = 100) -> str:
+    """``text`` as a part of a secret id (``[A-Za-z0-9_-]``), at most ``limit`` characters."""
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", text)
+    if clean == text and len(clean) <= limit:
+        return clean
+    return f"{clean[: limit - 7]}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
 def sql_instance(project: str, stack: str, service: str, suffix: str) -> str:

@@ -15,11 +15,11 @@ from datetime import UTC
 from typing import Any
 
 from launchdeck.compose.model import Project
-from launchdeck.engine.events import Sink
+from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.gather import gather
 from launchdeck.engine.results import LogLine, Target
 from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
-from launchdeck.providers.gcp import CAPABILITIES, names
+from launchdeck.providers.gcp import CAPABILITIES, names, usage
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.bucket import Bucket, GcsBlobs
 from launchdeck.providers.gcp.config import SecretConfigStore
@@ -30,6 +30,8 @@ from launchdeck.providers.gcp.session import (
 )
 
 _MAX_LOG_LINES = 10_000
+READ_ONLY = frozenset({"plan", "ps"})
+"""The deployment ids the engine opens a session with only to read (a plan preview, ps)."""
 BUCKET = "LAUNCHDECK_GCP_BUCKET"
 """Names the bucket to use instead of ``launchdeck-<project>-<region>`` (bucket names are global)."""
 
@@ -64,13 +66,18 @@ class GcpProvider:
         return self._bucket
 
     async def project_number(self) -> str:
-        """The GCP project's number (Cloud Run URLs and Service Networking are named by it)."""
+        """The GCP project's number (Cloud Run URLs and Service Networking are named by it), from
+        Service Usage, which every project has on (Resource Manager may not be yet)."""
         self.gcp.check()
         if self._number is None:
-            found = await self.gcp.call(
-                "cloudresourcemanager", "get_project", name=f"projects/{self.gcp.project}"
-            )
-            self._number = found.name.rsplit("/", 1)[-1]
+            if self.gcp.number is None:
+                self.gcp.enabled_apis |= await usage.enabled(self.gcp)
+            if self.gcp.number is None:
+                found = await self.gcp.call(
+                    "cloudresourcemanager", "get_project", name=f"projects/{self.gcp.project}"
+                )
+                self.gcp.number = found.name.rsplit("/", 1)[-1]
+            self._number = self.gcp.number
         return self._number
 
     async def identity(self) -> Target:
@@ -102,6 +109,8 @@ class GcpProvider:
         options: DeployOptions,
         sink: Sink,
     ) -> GcpSession:
+        if deployment_id not in READ_ONLY:  # a deploy: turn on what it needs before it makes anything
+            await usage.enable(self.gcp, usage.needed(project), lambda text: sink(Event(None, None, text)))
         number = await self.project_number()
         return GcpSession(
             self.gcp, self.bucket, number, project, stack, config, deployment_id, options, sink, self.poll

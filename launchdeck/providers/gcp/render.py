@@ -256,6 +256,12 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
         "labels": names.labels(infra.project, infra.stack, service=service.name),
         "annotations": {names.ANNOTATION: service.name},
         "ingress": "INGRESS_TRAFFIC_ALL" if public else "INGRESS_TRAFFIC_INTERNAL_ONLY",
+        # anyone reaching the ingress may call it, without an ``allUsers`` invoker binding:
+        # domain-restricted sharing (on in organizations made since May 2024) refuses that
+        # binding, and Cloud Run recommends this setting instead
+        # (https://cloud.google.com/run/docs/securing/managing-access#invoker_check); an
+        # internal service stays private by its ingress
+        "invoker_iam_disabled": True,
         "template": template,
     }
     digests = {secret_id: hashlib.sha256(value.encode()).hexdigest() for secret_id, value in derived.items()}
@@ -277,8 +283,14 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
     )
 
 
-def with_image(rendered: Rendered, image: str) -> dict[str, Any]:
-    """The service mapping with its image set."""
+def with_image(rendered: Rendered, image: str, versions: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The service mapping with its image set and each secret it reads pinned to the version
+    number ``versions`` gives (a revision reading ``latest`` may get the one before)."""
     spec = json.loads(json.dumps(rendered.spec))
-    spec["template"]["containers"][0]["image"] = image
+    container = spec["template"]["containers"][0]
+    container["image"] = image
+    for entry in container["env"]:
+        ref = entry.get("value_source", {}).get("secret_key_ref")
+        if ref is not None and versions and ref["secret"] in versions:
+            ref["version"] = versions[ref["secret"]]
     return spec

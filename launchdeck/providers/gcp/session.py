@@ -6,13 +6,14 @@ every unit. prepare makes what every unit stands on (the image repository, the s
 service account and its project role, the network's private services access and NAT when
 the project needs them); each unit is then applied and waited for in dependency order by
 the engine. A service's digest is written with its spec in one call, after its secrets and
-their access; what a later call adds (the public invoker) is checked when observing, so a
-deploy cut short is finished by the next.
+their access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe
+reads, so a deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,7 @@ from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progre
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import Gcp, if_enabled, if_found
+from launchdeck.providers.gcp.api import PROPAGATION, Gcp, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
 
 
@@ -51,6 +52,7 @@ class GcpSession:
         self.gcp, self.bucket, self.number = gcp, bucket, project_number
         self.project, self.stack, self.config = project, stack, config_values
         self.etag, self.options, self.sink, self.poll = etag, options, sink, poll_interval
+        gcp.notify = lambda text: self.say(None, text)
         self.interval = poll_interval
         self.routes = ingress.routes(project, stack)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
@@ -58,6 +60,8 @@ class GcpSession:
         self.gateway = {"GCP_PROJECT_ID": gcp.project, "REGION": gcp.region}
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()
+        self.build_account = ""
+        """The service account builds run as (made or checked by prepare)."""
         self.zones: dict[str, ingress.Zone] = {}
         self.address: str | None = None
         """The load balancer's address: as found, then as applied."""
@@ -94,17 +98,18 @@ class GcpSession:
         gcp = self.gcp
         self.zones, self.net, self.live, self.found_stores = await gather(
             self._zones,
-            lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
-            lambda: live(gcp, self.name, self.stack),
-            lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds),
+            # an API not yet on (before a first deploy) holds nothing of the stack's
+            lambda: if_enabled(
+                lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
+                network.Network()),
+            lambda: if_enabled(lambda: live(gcp, self.name, self.stack), {}),
+            lambda: if_enabled(lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds), {}),
         )
-        balancer, public = await gather(
-            lambda: self._balancer(),
-            lambda: gather(*[lambda s=s: access.is_public(gcp, s.name) for s in self.live.values()]),
-        )
+        balancer = await self._balancer()
         self.address = balancer.address
         out: dict[str, Found] = {}
-        for (name, service), invokable in zip(self.live.items(), public, strict=True):
+        for name, service in self.live.items():
+            invokable = access.is_open(service)
             status = status_of(name, service, endpoints(self.project, self.routes, name, service))
             labels = dict(service.labels)
             out[name] = Found(
@@ -139,13 +144,13 @@ class GcpSession:
             return {}
 
     async def _balancer(self) -> ingress.Existing:
-        """The stack's load balancer; when no service has a domain, Compute need not be enabled
-        (and then holds none)."""
+        """The stack's load balancer; Compute not enabled (yet, or since no service has a domain)
+        holds none."""
 
         async def find() -> ingress.Existing:
             return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
 
-        return await (find() if self.routes else if_enabled(find, ingress.Existing()))
+        return await if_enabled(find, ingress.Existing())
 
     def balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
         message = ""
@@ -174,7 +179,8 @@ class GcpSession:
         image = f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
         if not build:
             return image
-        return await remote.image(builds.CloudBuild(self.gcp, self.bucket), service, source, image,
+        builder = builds.CloudBuild(self.gcp, self.bucket, self.build_account)
+        return await remote.image(builder, service, source, image,
                                   progress, interval=self.poll)
 
     def _needs_network(self) -> bool:
@@ -212,15 +218,26 @@ class GcpSession:
         )
         steps = [self._account]
         if any(s.build and not s.managed_store for s in services):
-            steps.append(lambda: builds.repository(gcp))
+            steps += [lambda: builds.repository(gcp), self._builder]
         if any(s.managed_store == "postgres" for s in services):
             steps.append(lambda: network.private_services_access(gcp, self.net, self.number, self.poll))
         if calls_internal:
             steps.append(lambda: network.internal_calls(gcp, self.net))
         await gather(*steps)
 
+    async def _builder(self) -> None:
+        self.build_account = await access.builder(self.gcp)
+
     async def _account(self) -> None:
         await access.account(self.gcp, self.name, self.stack)
+        # the config secrets the services read, granted now: a grant takes minutes to reach
+        # Cloud Run, which the builds and stores made meanwhile hide (derived ones come in apply)
+        member = f"serviceAccount:{self.account}"
+        configs = sorted(k for k in self.referenced if not (
+            names.config_name(self.name, self.stack, k) or "derived-").startswith("derived-"))
+        wrote = await gather(*[lambda k=k: config.grant(self.gcp, k, member) for k in configs])
+        now = time.monotonic()
+        self.services.granted.update({k: now for k, w in zip(configs, wrote, strict=True) if w})
         wanted = any(s.llm is not None for s in self.project.services.values()) or \
             model_service.uses_models(self.project)
         if await access.project_role(
@@ -247,11 +264,22 @@ class GcpSession:
 # -- the drivers of each kind -------------------------------------------------------------
 
 
+_SECRET_DENIED = "Permission denied on secret"
+"""What Cloud Run says of a revision whose service account may not (yet) read a secret."""
+_ATTEMPT = "launchdeck_attempt"
+"""A template label changed to make Cloud Run start a new revision of the same spec."""
+
+
 class _Services:
     """Compose services as Cloud Run services."""
 
     def __init__(self, session: GcpSession) -> None:
         self.s = session
+        self.granted: dict[str, float] = {}
+        """Secret -> when this deploy granted the stack's account access to it (IAM takes
+        minutes to propagate; services sharing a secret share its grant)."""
+        self.applied: dict[str, dict[str, Any]] = {}
+        """Service -> the Cloud Run spec last sent, to send again as a new revision."""
 
     def render(self, service: Service, image: str) -> Rendered:
         rendered = render.render(service, self.s.infra(), self.s.config)
@@ -259,30 +287,39 @@ class _Services:
         return Rendered(spec=(rendered, image), hash=rendered.hash)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
-        from google.cloud import run_v2
-
         s = self.s
         gcp = s.gcp
         rendered, image = unit.spec
         member = f"serviceAccount:{s.account}"
         labels = dict(s.stack_labels(rendered.name, unit.digest))
-        await gather(
-            *[
-                lambda k=k, v=v: config.put(gcp, k, {**labels, names.KIND: "derived"}, v)
-                for k, v in rendered.derived.items()
-            ]
+        derived = dict(rendered.derived)
+        written = await gather(
+            *[lambda k=k, v=v: config.put(gcp, k, {**labels, names.KIND: "derived"}, v)
+              for k, v in derived.items()]
         )
-        await gather(*[lambda k=k: config.grant(gcp, k, member) for k in rendered.secrets])
-        spec = render.with_image(rendered, image)
+        versions = dict(zip(derived, written, strict=True))
+        others = [k for k in rendered.secrets if k not in versions]
+        found = await gather(*[lambda k=k: config.newest(gcp, k) for k in others])
+        versions.update({k: v for k, v in zip(others, found, strict=True) if v is not None})
+        granted = await gather(*[lambda k=k: config.grant(gcp, k, member) for k in rendered.secrets])
+        for secret, wrote in zip(rendered.secrets, granted, strict=True):
+            if wrote:
+                self.granted[secret] = time.monotonic()
+        spec = render.with_image(rendered, image, versions)
         spec["labels"].update(labels)
         spec["template"]["labels"].update(labels)
         spec["name"] = f"{s.parent()}/services/{rendered.service_id}"
         progress(None, "rolling out a new revision" if unit.name in s.live
                  else "creating the Cloud Run service")
-        await gcp.call(
+        await self._update(spec)
+
+    async def _update(self, spec: dict[str, Any]) -> None:
+        from google.cloud import run_v2
+
+        self.applied[spec["annotations"][names.ANNOTATION]] = spec
+        await self.s.gcp.call(
             "run.services", "update_service", request={"service": run_v2.Service(spec), "allow_missing": True}
         )
-        await access.make_public(gcp, spec["name"])
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         """Whether Cloud Run has reconciled the service: its revision ready, or failed."""
@@ -290,7 +327,20 @@ class _Services:
         rendered, _ = unit.spec
         service = await s.gcp.call("run.services", "get_service",
                                    name=f"{s.parent()}/services/{rendered.service_id}")
-        return status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
+        status = status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
+        since = max((self.granted[k] for k in rendered.secrets if k in self.granted), default=None)
+        if (status.state is State.SERVICE_DEPLOYMENT_FAILED and since is not None
+                and _SECRET_DENIED in status.message and time.monotonic() - since < PROPAGATION
+                and unit.name in self.applied):
+            # the grant made for this revision had not reached Cloud Run yet: a new revision
+            spec = self.applied[unit.name]
+            attempt = int(spec["template"]["labels"].get(_ATTEMPT, "0")) + 1
+            spec["template"]["labels"][_ATTEMPT] = str(attempt)
+            progress(None, f"secret access not propagated yet; trying a new revision ({attempt})")
+            await self._update(spec)
+            return status.model_copy(update={"state": State.SERVICE_DEPLOYMENT_PENDING, "message": "",
+                                             "start_error": None})
+        return status
 
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
         """Remove a service the project no longer has, with its images."""
@@ -305,13 +355,16 @@ class _Stores:
     def __init__(self, session: GcpSession) -> None:
         self.s = session
         self.said: dict[str, str] = {}
+        self.creating: dict[str, Any] = {}
+        """Store -> its create operation, polled until it ends: a failed create leaves no
+        instance, only the operation with GCP's reason."""
 
     def render(self, service: Service) -> stores.Store:
         return stores.store(service, self.s.config)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
-        await stores.ensure(
+        self.creating[unit.name] = await stores.ensure(
             s.gcp,
             self._spec(unit),
             s.found_stores.get(names.label(unit.name)),
@@ -333,6 +386,13 @@ class _Stores:
                 self.said[unit.name] = message
                 progress(None, message)
 
+        operation = self.creating.get(unit.name)
+        if operation is not None:
+            if not await stores.failed(s.gcp, self._spec(unit), operation):
+                say(f"creating the {unit.spec.kind} store")
+                return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING,
+                                     message=self.said.get(unit.name, ""))
+            self.creating[unit.name] = None
         found = await stores.look(s.gcp, self._spec(unit), s.name, s.stack, s.etag, say)
         if found is None:
             return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING,

@@ -233,12 +233,12 @@ async def ensure(
     etag: str,
     network: str,
     say: Callable[[str], None],
-) -> None:
-    """Create the store, or start applying new settings to it; ``ready`` waits and finishes."""
+) -> Any:
+    """Create the store, or start applying new settings to it (``look`` waits and finishes); the
+    create's operation when it made one, for ``failed`` to read GCP's reason from."""
     if spec.kind == "postgres":
-        await _postgres(gcp, spec, found, project, stack, etag, network, say)
-    else:
-        await _redis(gcp, spec, found, project, stack, etag, network, say)
+        return await _postgres(gcp, spec, found, project, stack, etag, network, say)
+    return await _redis(gcp, spec, found, project, stack, etag, network, say)
 
 
 async def _postgres(
@@ -250,11 +250,11 @@ async def _postgres(
     etag: str,
     network: str,
     say: Callable[[str], None],
-) -> None:
+) -> Any:
     from google.cloud import sqladmin_v1 as s
 
     if found is not None:
-        return  # a running instance changes in ``ready`` (password, labels), once it is RUNNABLE
+        return None  # a running instance changes in ``ready`` (password, labels), once it is RUNNABLE
     say("creating a Cloud SQL for PostgreSQL instance (this takes several minutes)")
     labels = names.labels(project, stack, service=spec.service, etag=etag, hash=names.PENDING)
     instance = s.DatabaseInstance(
@@ -274,7 +274,7 @@ async def _postgres(
             backup_configuration=s.BackupConfiguration(enabled=True),
         ),
     )
-    await gcp.rest(
+    return await gcp.rest(
         "sqladmin", "POST", f"/v1/projects/{gcp.project}/instances", body=instance, response_type=s.Operation
     )
 
@@ -288,7 +288,7 @@ async def _redis(
     etag: str,
     network: str,
     say: Callable[[str], None],
-) -> None:
+) -> Any:
     from google.cloud import redis_v1 as r
     from google.protobuf import field_mask_pb2
 
@@ -302,21 +302,66 @@ async def _redis(
                 instance=r.Instance(name=found.name, labels=labels),
             )
             await gcp.wait(op, what=f"label the Redis instance of {spec.service}", api="redis")
-        return
+        return None
     say("creating a Memorystore for Redis instance (this takes several minutes)")
-    await gcp.call(
-        "redis",
-        "create_instance",
-        parent=f"projects/{gcp.project}/locations/{gcp.region}",
-        instance_id=names.redis_instance(project, stack, spec.service),
-        instance=r.Instance(
-            tier=r.Instance.Tier.BASIC,
-            memory_size_gb=1,
-            redis_version=spec.settings["version"],
-            authorized_network=network,
-            connect_mode=r.Instance.ConnectMode.DIRECT_PEERING,
-            labels=labels,
-        ),
+    instance_id = names.redis_instance(project, stack, spec.service)
+    try:
+        return await gcp.call(
+            "redis",
+            "create_instance",
+            parent=f"projects/{gcp.project}/locations/{gcp.region}",
+            instance_id=instance_id,
+            instance=r.Instance(
+                tier=r.Instance.Tier.BASIC,
+                memory_size_gb=1,
+                redis_version=spec.settings["version"],
+                authorized_network=network,
+                connect_mode=r.Instance.ConnectMode.DIRECT_PEERING,
+                labels=labels,
+            ),
+        )
+    except GcpError as exc:
+        if exc.code != 409:
+            raise
+        # "exists" only once a read shows it (another deploy's, or one cut short): look waits for it
+        name = f"projects/{gcp.project}/locations/{gcp.region}/instances/{instance_id}"
+        if await gcp.maybe("redis", "get_instance", name=name) is None:
+            raise
+        return None
+
+
+async def failed(gcp: Gcp, spec: Store, operation: Any) -> bool:
+    """Whether the create ``operation`` has ended; raises with GCP's reason when it failed (a
+    failed create leaves no instance to read it from, only its operation)."""
+    what = f"make the {spec.kind} store of {spec.service}"
+    if spec.kind == "postgres":
+        from google.cloud import sqladmin_v1 as s
+
+        current = await gcp.rest("sqladmin", "GET",
+                                 f"/v1/projects/{operation.target_project}/operations/{operation.name}",
+                                 response_type=s.Operation)
+        if current.status.name != "DONE":
+            return False
+        if current.error.errors:
+            first = current.error.errors[0]
+            raise _store_failed(spec, f"{first.code}: {first.message}")
+        return True
+    if not await gcp.run(lambda: operation.done, api="redis", what=what):
+        return False
+    try:
+        await gcp.run(lambda: operation.result, api="redis", what=what)
+    except GcpError as exc:
+        raise _store_failed(spec, str(exc).split(": ", 1)[-1]) from exc
+    return True
+
+
+def _store_failed(spec: Store, reason: str) -> ProviderError:
+    return ProviderError(
+        f"{spec.service}: GCP could not make the {spec.kind} store: {reason}",
+        provider="gcp",
+        service=spec.service,
+        hint="Fix what GCP names (a quota: request more in IAM & Admin > Quotas; a zone out of "
+        "resources: another region or later), then deploy again.",
     )
 
 

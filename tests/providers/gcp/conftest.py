@@ -25,6 +25,7 @@ LOCATION = f"projects/{PROJECT}/locations/us-central1"
 @pytest.fixture(scope="session")
 def fake_server():
     with FakeGcp() as server:
+        _SERVERS[server.url] = server
         yield server
 
 
@@ -36,9 +37,37 @@ def fake(fake_server: FakeGcp) -> FakeGcp:
 
 
 @pytest.fixture
+def enabled(fake: FakeGcp) -> FakeGcp:
+    """The fake with every API already on in the project: for tests of one API's behaviour,
+    which are not about a new project's first steps."""
+    fake.enable(PROJECT)
+    return fake
+
+
+@pytest.fixture
+def old_project(fake: FakeGcp) -> FakeGcp:
+    """The fake as an old, hand-tuned project: every API on, nothing lagging, no organization
+    policy. For tests of one API's shapes; a new project's ways have tests of their own."""
+    fake.knobs.new_project = False
+    return fake
+
+
+@pytest.fixture
 def gcp(fake: FakeGcp) -> Gcp:
     """The provider's door, reaching the fake through LAUNCHDECK_GCP_ENDPOINT; polls and backoff at once."""
     return Gcp(environ={**fake.env, "GCP_PROJECT_ID": PROJECT}, poll_interval=0, backoff=0.001)
+
+
+def enable(gcp: Gcp, *services: str) -> None:
+    """Turn APIs on in the fake at once, as a user would have before (every API when none named)."""
+    _fake_of(gcp).enable(gcp.project, *services)
+
+
+def _fake_of(gcp: Gcp) -> FakeGcp:
+    return _SERVERS[gcp.setting("LAUNCHDECK_GCP_ENDPOINT") or ""]
+
+
+_SERVERS: dict[str, FakeGcp] = {}
 
 
 def go(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -53,7 +82,9 @@ def provider(gcp: Gcp) -> GcpProvider:
 
 
 async def zone(gcp: Gcp, dns_name: str = "example.com.") -> None:
-    """A public Cloud DNS zone, as the user would have made for their domain."""
+    """A public Cloud DNS zone, as the user would have made for their domain (with Cloud DNS,
+    which they enabled to make it)."""
+    enable(gcp, "dns.googleapis.com")
     managed = gcp.client("dns").zone(dns_name.rstrip(".").replace(".", "-"), dns_name)
     await gcp.run(lambda: managed.create, api="dns", what="make a zone")
 

@@ -13,6 +13,8 @@ from launchdeck.providers.gcp.api import Gcp, GcpError, create, deleted, if_foun
 from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
+pytestmark = pytest.mark.usefixtures("enabled")  # each test is about one API, not enabling it
+
 
 def _service() -> object:
     from google.cloud import run_v2

@@ -17,6 +17,9 @@ from launchdeck.providers.gcp.api import Gcp, GcpError
 from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT, go
 
+# each is about one API's shapes; a new project's ways are in test_new_project.py
+pytestmark = pytest.mark.usefixtures("old_project")
+
 BUCKET = f"{PROJECT}-launchdeck"
 IMAGE = f"us-central1-docker.pkg.dev/{PROJECT}/launchdeck/web:c0ffee"
 
@@ -347,8 +350,10 @@ def test_missing_account_or_subnetwork_is_refused_before_any_operation(
 
 
 def test_public_invoker_policy_and_delete(fake: FakeGcp, gcp: Gcp) -> None:
-    """allUsers can be made invoker of a service; deleting it leaves it NOT_FOUND."""
+    """In an old project (no organization policy) allUsers can be made invoker of a service;
+    deleting it leaves it NOT_FOUND."""
     from google.iam.v1 import policy_pb2
+
 
     async def scenario() -> object:
         service = await _deploy(gcp)
@@ -1159,3 +1164,24 @@ def test_reads_make_no_mutating_request(fake: FakeGcp, gcp: Gcp) -> None:
 
     go(scenario)
     assert fake.mutations() == [] and len(fake.requests()) == 3
+
+
+def test_an_image_from_another_registry_is_refused(gcp: Gcp) -> None:
+    """Cloud Run pulls from Artifact Registry, Container Registry and Docker Hub only."""
+    service = _service()
+    service.template.containers[0].image = "ghcr.io/acme/api:1"
+    with pytest.raises(GcpError) as caught:
+        go(_deploy, gcp, "web", service)
+    assert caught.value.status == "INVALID_ARGUMENT" and "docker.pkg.dev or docker.io" in caught.value.message
+
+
+def test_a_startup_probe_past_its_bounds_is_refused(gcp: Gcp) -> None:
+    """A startup probe period over 240 s is refused, as Cloud Run documents."""
+    from google.cloud import run_v2
+
+    service = _service()
+    service.template.containers[0].startup_probe = run_v2.Probe(
+        period_seconds=300, tcp_socket=run_v2.TCPSocketAction(port=8080))
+    with pytest.raises(GcpError) as caught:
+        go(_deploy, gcp, "web", service)
+    assert "period_seconds" in caught.value.message and "between 1 and 240" in caught.value.message

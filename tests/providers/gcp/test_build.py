@@ -12,6 +12,8 @@ from testkit.gcp import FakeGcp
 from testkit.gcp.core import project_number
 from tests.providers.gcp.conftest import PROJECT, go
 
+pytestmark = pytest.mark.usefixtures("enabled")  # about the driver, not enabling Cloud Build
+
 WEB = Service(name="web", build=Build(context=".", dockerfile="Dockerfile"))
 
 

@@ -55,9 +55,11 @@ def test_no_project_is_a_clear_error_without_traceback(shop, env: dict[str, str]
 
 
 def test_a_disabled_api_names_the_command_that_enables_it(shop, env: dict[str, str], fake: FakeGcp) -> None:
-    """Secret Manager not enabled in the project: the error gives the gcloud command, no traceback."""
+    """Secret Manager off and the caller may not enable APIs: config set gives the gcloud command."""
     fake.knobs.disabled_apis = ["secretmanager.googleapis.com"]
-    done = run("config", "ls", "--provider", "gcp", cwd=Path(shop.working_directory), env=env)
+    fake.knobs.denied_permissions = ["serviceusage.services.enable"]
+    done = run("config", "set", "EXTRA", "--provider", "gcp", cwd=Path(shop.working_directory), env=env,
+               stdin="extra-value-42\n")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"gcloud services enable secretmanager.googleapis.com --project {PROJECT}" in done.stderr
 

@@ -15,6 +15,8 @@ import requests
 from testkit.gcp import FakeGcp
 from tests.providers.gcp.conftest import LOCATION, PROJECT
 
+pytestmark = pytest.mark.usefixtures("enabled")  # each test is about one API, not enabling it
+
 UNKNOWN_FIELD = [
     (
         "run",

@@ -248,3 +248,11 @@ def test_two_stacks_never_share_a_secret_name() -> None:
     assert names.secret_id("a", "b-c", "KEY") != names.secret_id("a-b", "c", "KEY")
     assert names.config_name("a", "b-c", names.secret_id("a", "b-c", "KEY")) == "KEY"
     assert names.config_name("a-b", "c", names.secret_id("a", "b-c", "KEY")) is None
+
+
+@pytest.mark.parametrize("key", ["app.url", "SPRING_DATASOURCE_URL", "a/b c", "K" * 300])
+def test_derived_secret_ids_are_ids_secret_manager_takes(key: str) -> None:
+    """An environment key with a dot (or worse) still makes a valid secret id, distinct per key."""
+    made = names.derived_secret_id("shop", "dev", "web", key)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", made)
+    assert made != names.derived_secret_id("shop", "dev", "web", key.replace(".", "_") + "x")
