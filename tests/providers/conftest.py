@@ -3,4 +3,4 @@ targets at once (the contract, the upgrade): the moto server (tests/providers/aw
 and the local GCP (tests/providers/gcp/conftest.py)."""
 
 from tests.providers.aws.conftest import aws_env, boto, calls, moto_server, strict  # noqa: F401
-from tests.providers.gcp.conftest import fake, fake_server, gcp  # noqa: F401
+from tests.providers.gcp.conftest import fake, fake_server, gcp, old_project  # noqa: F401

@@ -175,7 +175,9 @@ def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
                 "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
         config = SECRETS
     else:
-        fake = request.getfixturevalue("fake")
+        # the last release left enabling APIs and public access to the user: its stacks live in
+        # projects where both were done by hand
+        fake = request.getfixturevalue("old_project")
         fake.knobs.lro_polls = 0
         anyio.run(zone, request.getfixturevalue("gcp"))
         folder = tmp_path / "shop"
@@ -207,15 +209,25 @@ def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deplo
     project = deployed.ref().load().project
     planned = _plan(deployed)
     assert set(project.services) <= set(planned), f"units not planned: {planned}"
-    assert {name: change for name, change in planned.items() if change[0] is not Action.NOOP} == {}
+    changed = {name: change for name, change in planned.items() if change[0] is not Action.NOOP}
+    if deployed.provider == "gcp":
+        # this release makes Cloud Run services public without an allUsers binding and has them
+        # read secrets by version (issue 22): each container service rolls once, in place,
+        # and nothing else (stores, load balancer) changes
+        containers = {n for n, s in project.services.items() if not s.managed_store}
+        assert changed == {n: (Action.UPDATE, "target settings changed") for n in containers}
+        changed = {}
+    assert changed == {}
 
     # the record's parts name what changed: the old record is found and read
     compose = deployed.folder / "compose.yaml"
     compose.write_text(compose.read_text().replace("http://backend:9000", "http://backend:9000/v2")
                        .replace("http://worker:9000", "http://worker:9000/v2"))
-    changed = {name: reason for name, (action, reason) in _plan(deployed).items()
+    reasons = {name: reason for name, (action, reason) in _plan(deployed).items()
                if action is not Action.NOOP}
-    assert changed == {"web": "environment changed"}
+    assert reasons["web"] == "environment changed"
+    if deployed.provider != "gcp":  # (on GCP the one-time roll above is still planned)
+        assert set(reasons) == {"web"}
 
     if deployed.provider != "gcp":
         return  # the lock moved (see the module's docstring)

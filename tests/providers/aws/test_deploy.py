@@ -153,13 +153,17 @@ def test_execution_role_reads_only_this_projects_parameters(deployed, boto) -> N
 
 def test_second_deploy_of_an_unchanged_project_makes_no_mutating_call(deployed, provider, shop,
                                                                        calls) -> None:
-    """Only the deploy lock is written (and removed); every service plans NOOP."""
+    """Only the deploy lock (written, then removed) and the deployment's history entry are
+    written; every service plans NOOP."""
     calls.clear()
     result, _ = _deploy(provider, shop)
     assert result.ok
     assert {c.action for c in result.changes} == {Action.NOOP}
     mutating = [(c.operation, c.params.get("Key")) for c in calls.mutating()]
-    assert mutating == [("PutObject", "locks/shop/dev.json"), ("DeleteObject", "locks/shop/dev.json")]
+    assert [op for op, _ in mutating] == ["PutObject", "PutObject", "DeleteObject"]
+    assert mutating[0][1] == mutating[2][1] == "locks/shop/dev.json"
+    assert mutating[1][1].startswith("deployments/shop/dev/")
+    assert mutating[1][1].endswith(f"-{result.deployment_id}.json")
 
 
 def test_changing_one_service_updates_only_that_service(deployed, provider, shop, calls, boto) -> None:

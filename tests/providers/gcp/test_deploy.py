@@ -223,12 +223,14 @@ def test_image_is_built_once_by_cloud_build_and_named_by_the_context_digest(
 def test_second_deploy_of_an_unchanged_project_makes_no_mutating_call(
     deployed, provider, shop, fake: FakeGcp
 ) -> None:
-    """Only the deploy lock is written (and removed); every unit plans NOOP."""
+    """Only the deploy lock (written, then removed) and the deployment's history entry are
+    written; every unit plans NOOP."""
     fake.clear_requests()
     result, _ = _deploy(provider, shop)
     assert result.ok and {c.action for c in result.changes} == {Action.NOOP}
     bucket = names.bucket(PROJECT, "us-central1")
     assert _writes(fake) == [
+        f"POST /storage/upload/storage/v1/b/{bucket}/o",
         f"POST /storage/upload/storage/v1/b/{bucket}/o",
         f"DELETE /storage/storage/v1/b/{bucket}/o/{LOCK}",
     ]
@@ -253,7 +255,8 @@ def test_changing_one_service_updates_only_that_service(deployed, provider, shop
         "(load balancer)": Action.NOOP,
     }
     bucket = names.bucket(PROJECT, "us-central1")
-    assert [w for w in _writes(fake) if "/storage/" in w] == [  # lock, record, unlock
+    assert [w for w in _writes(fake) if "/storage/" in w] == [  # lock, record, history, unlock
+        f"POST /storage/upload/storage/v1/b/{bucket}/o",
         f"POST /storage/upload/storage/v1/b/{bucket}/o",
         f"POST /storage/upload/storage/v1/b/{bucket}/o",
         f"DELETE /storage/storage/v1/b/{bucket}/o/{LOCK}",
