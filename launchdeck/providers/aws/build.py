@@ -13,11 +13,15 @@ from typing import Any
 from launchdeck.compose.model import Build, Service
 from launchdeck.engine.build import Phase
 from launchdeck.engine.context import Archive
-from launchdeck.providers.aws import names
-from launchdeck.providers.aws.api import Aws
+from launchdeck.providers.aws import names, wait
+from launchdeck.providers.aws.api import Aws, AwsError
 
 _FAILED = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
 _QUEUED = ("SUBMITTED", "QUEUED", "PROVISIONING")
+SLOT_WAIT = 3600.0
+"""Seconds a build may wait for the account's build slots (a new account may run one at a time)."""
+QUOTA = "Concurrently running builds for Linux/Small environment"
+"""The Service Quotas name of the CodeBuild quota a new account meets first."""
 
 BUILDSPEC = """\
 version: 0.2
@@ -60,8 +64,8 @@ class CodeBuild:
     name = "CodeBuild"
     archive: Archive = "zip"
 
-    def __init__(self, aws: Aws, bucket: str) -> None:
-        self.aws, self.bucket = aws, bucket
+    def __init__(self, aws: Aws, bucket: str, *, interval: float = 5.0, say: wait.Say = wait._quiet) -> None:
+        self.aws, self.bucket, self.interval, self.say = aws, bucket, interval, say
 
     async def has(self, image: str) -> bool:
         # an ECR image URI is <registry host>/<repository>:<tag>
@@ -77,6 +81,21 @@ class CodeBuild:
                            ServerSideEncryption="AES256")
 
     async def start(self, key: str, image: str, service: Service) -> str:
+        """Start the build, waiting for a build slot while the account runs as many as it may
+        ("Cannot have more than 1 builds in queue for the account": a new account's quota)."""
+        assert service.build is not None
+        def full(exc: AwsError) -> bool:
+            return exc.code == "AccountLimitExceededException"
+
+        return await wait.retry(
+            lambda: self._start(key, image, service), full, what="a CodeBuild build slot",
+            interval=self.interval, timeout=SLOT_WAIT, say=self.say,
+            why="waiting for a build slot: the account runs as many builds as its quota allows",
+            hint=f"The account's CodeBuild quota \"{QUOTA}\" limits how many builds run at once (a "
+                 "new account may run one): ask for more in the Service Quotas console (AWS "
+                 "CodeBuild), or deploy again once the running builds have finished.")
+
+    async def _start(self, key: str, image: str, service: Service) -> str:
         assert service.build is not None
         started = await self.aws(
             "codebuild", "start_build", projectName=names.CODEBUILD,

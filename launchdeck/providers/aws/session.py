@@ -51,6 +51,8 @@ class AwsSession:
         self.aws, self.account, self.project, self.stack = aws, account, project, stack
         self.config, self.etag, self.options, self.sink = config, etag, options, sink
         self.poll = self.interval = poll_interval
+        self.settle = min(poll_interval, region.CONSISTENCY_INTERVAL)
+        """The first wait before calling again what AWS refused as not consistent yet."""
         self.routes = ingress.routes(project)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
         self.models = models.cloud_endpoints(project)
@@ -145,7 +147,9 @@ class AwsSession:
         if not build:
             return f"{uri}:{source.digest}"
         continue_chain(self.depths.get(":prepare", 0))
-        image = await remote.image(builds.CodeBuild(self.aws, self.region.bucket), service, source,
+        builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
+                                   say=lambda message: progress(None, message))
+        image = await remote.image(builder, service, source,
                                    f"{uri}:{source.digest}", progress, interval=self.poll)
         self.depths[f":build:{service.name}"] = chain_depth()
         return image
@@ -170,8 +174,9 @@ class AwsSession:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
         tags = names.tag_list(names.tags(project, stack, etag=self.etag))
         _, self.net, roles, self.namespace, _, _ = await parallel(
-            lambda: region.ensure(aws, self.account, builds=bool(built)),
-            lambda: network.find(aws, project, stack, self.options.network),
+            lambda: region.ensure(aws, self.account, builds=bool(built), interval=self.settle,
+                                  say=lambda m: self.say(None, m)),
+            lambda: network.find(aws, project, stack, self.options.network, interval=self.settle),
             lambda: self._roles(),
             lambda: self._namespace(),
             lambda: self._repositories(built),
@@ -179,7 +184,7 @@ class AwsSession:
         served = [kinds.running(self.project, name, self.models, self.gateway)
                   for name in self.project.services]
         self.stale_groups = await network.security_groups(
-            aws, self.net, project, stack, _rules(served, self.routes), self.etag)
+            aws, self.net, project, stack, _rules(served, self.routes), self.etag, interval=self.settle)
         self.depths[":prepare"] = chain_depth()
 
     async def _roles(self) -> tuple[str, str]:
@@ -315,7 +320,7 @@ class _Services:
         roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
         registered = await region.first_use(
             lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
-                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.poll)
+                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         s.registered[name] = arn
         s.restarted.append(name)
@@ -328,7 +333,7 @@ class _Services:
             await region.first_use(
                 lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
                             tags=names.tag_list(tags, "key", "value")), what=roles,
-                interval=s.poll)
+                interval=s.settle)
             return
         progress(None, "rolling out a new task definition")
         params = {k: v for k, v in rendered.service.items()
