@@ -1255,7 +1255,8 @@ class _World:
                 self._builds[json.loads(data)["build"]["id"]] = time.monotonic()
         elif service == "codebuild" and action == "BatchGetBuilds":
             return self._build_phases(data)
-        elif service == "route53" and request.method == "POST" and request.path.rstrip("/").endswith("/rrset"):
+        elif service == "route53" and request.method == "POST" and \
+                request.path.rstrip("/").endswith("/rrset"):
             with self._guard:
                 for name in re.findall(rb"<Name>([^<]+)</Name>", body):
                     self._records[name.decode().rstrip(".").lower()] = time.monotonic()

@@ -64,8 +64,10 @@ class CodeBuild:
     name = "CodeBuild"
     archive: Archive = "zip"
 
-    def __init__(self, aws: Aws, bucket: str, *, interval: float = 5.0, say: wait.Say = wait._quiet) -> None:
+    def __init__(self, aws: Aws, bucket: str, *, interval: float = 5.0, say: wait.Say = wait._quiet,
+                 slot_wait: float = SLOT_WAIT) -> None:
         self.aws, self.bucket, self.interval, self.say = aws, bucket, interval, say
+        self.slot_wait = slot_wait
 
     async def has(self, image: str) -> bool:
         # an ECR image URI is <registry host>/<repository>:<tag>
@@ -89,7 +91,7 @@ class CodeBuild:
 
         return await wait.retry(
             lambda: self._start(key, image, service), full, what="a CodeBuild build slot",
-            interval=self.interval, timeout=SLOT_WAIT, say=self.say,
+            interval=self.interval, timeout=self.slot_wait, say=self.say,
             why="waiting for a build slot: the account runs as many builds as its quota allows",
             hint=f"The account's CodeBuild quota \"{QUOTA}\" limits how many builds run at once (a "
                  "new account may run one): ask for more in the Service Quotas console (AWS "

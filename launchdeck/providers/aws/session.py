@@ -176,7 +176,8 @@ class AwsSession:
         _, self.net, roles, self.namespace, _, _ = await parallel(
             lambda: region.ensure(aws, self.account, builds=bool(built), interval=self.settle,
                                   say=lambda m: self.say(None, m)),
-            lambda: network.find(aws, project, stack, self.options.network, interval=self.settle),
+            lambda: network.find(aws, project, stack, self.options.network, interval=self.settle,
+                                 say=lambda m: self.say(None, m)),
             lambda: self._roles(),
             lambda: self._namespace(),
             lambda: self._repositories(built),
@@ -184,7 +185,8 @@ class AwsSession:
         served = [kinds.running(self.project, name, self.models, self.gateway)
                   for name in self.project.services]
         self.stale_groups = await network.security_groups(
-            aws, self.net, project, stack, _rules(served, self.routes), self.etag, interval=self.settle)
+            aws, self.net, project, stack, _rules(served, self.routes), self.etag, interval=self.settle,
+            say=lambda m: self.say(None, m))
         self.depths[":prepare"] = chain_depth()
 
     async def _roles(self) -> tuple[str, str]:

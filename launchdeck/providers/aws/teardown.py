@@ -245,6 +245,15 @@ async def _exists(aws: Aws, kind: str, arn: str) -> bool:
         "servicediscovery:service": ("servicediscovery", "get_service", ("ServiceNotFound",),
                                      {"Id": arn.rsplit("/", 1)[-1]}),
         "iam:role": ("iam", "get_role", ("NoSuchEntity",), {"RoleName": arn.rsplit("/", 1)[-1]}),
+        "ec2:security-group": ("ec2", "describe_security_groups", ("InvalidGroup.NotFound",),
+                               {"GroupIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:vpc": ("ec2", "describe_vpcs", ("InvalidVpcID.NotFound",), {"VpcIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:subnet": ("ec2", "describe_subnets", ("InvalidSubnetID.NotFound",),
+                       {"SubnetIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:internet-gateway": ("ec2", "describe_internet_gateways", ("InvalidInternetGatewayID.NotFound",),
+                                 {"InternetGatewayIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:route-table": ("ec2", "describe_route_tables", ("InvalidRouteTableID.NotFound",),
+                            {"RouteTableIds": [arn.rsplit("/", 1)[-1]]}),
     }
     if kind == "logs:log-group":
         group = arn.split(":log-group:", 1)[-1].removesuffix(":*")

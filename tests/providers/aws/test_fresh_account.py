@@ -1,0 +1,94 @@
+"""What a first deploy and teardown on a new AWS account meet, and survive."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from launchdeck.engine.deploy import deploy
+from launchdeck.engine.destroy import destroy
+from launchdeck.engine.events import Recorder
+from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import build as builds
+from launchdeck.providers.aws import names
+from launchdeck.providers.aws.api import Aws
+from launchdeck.providers.base import DeployOptions
+from launchdeck.tools.project import ProjectRef
+from testkit import aws as T
+
+TINY = "name: tiny\nservices:\n  api:\n    image: nginx\n    ports: [{target: 80, mode: ingress}]\n"
+TWO_BUILT = """\
+name: pair
+services:
+  a:
+    build: ./a
+    ports: [{target: 80, mode: ingress}]
+  b:
+    build: ./b
+    expose: ["9000"]
+"""
+
+
+def _deploy(provider, ref, **options):
+    recorder = Recorder()
+    result = anyio.run(lambda: deploy(ref.load(), provider, stack=ref.stack, sink=recorder,
+                                      options=DeployOptions(**options)))
+    return result, [e.message for e in recorder.events]
+
+
+def _ref(project, files) -> ProjectRef:
+    return ProjectRef(working_directory=str(project(files)), provider="aws")
+
+
+def test_the_first_cluster_waits_for_the_ecs_service_linked_role(provider, project) -> None:
+    """CreateCluster refused until the new service-linked role can be assumed: retried, and said."""
+    result, said = _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert result.ok
+    assert any("waiting for AWS to finish creating the ECS service-linked role" in m for m in said)
+
+
+def test_a_dedicated_network_is_made_although_ec2_shows_new_things_late(provider, project, boto) -> None:
+    """Subnets, routes and rules naming a VPC, gateway or group made a moment ago are retried."""
+    result, said = _deploy(provider, _ref(project, {"compose.yaml": TINY}), network="dedicated")
+    assert result.ok
+    assert any("EC2 does not show what was just made yet" in m for m in said)
+    subnets = boto.client("ec2").describe_subnets(
+        Filters=[{"Name": "tag:launchdeck:project", "Values": ["tiny"]}])["Subnets"]
+    assert len(subnets) == 2 and all(s["MapPublicIpOnLaunch"] for s in subnets)
+
+
+def test_builds_queue_for_the_accounts_one_build_slot(provider, project, aws_env) -> None:
+    """Two built services on an account that runs one build at a time: the second waits its turn."""
+    aws_env.configure(scale=0.02)  # builds of 4 s: the second starts while the first runs
+    ref = _ref(project, {"compose.yaml": TWO_BUILT, "a/Dockerfile": "FROM nginx\n",
+                         "b/Dockerfile": "FROM python:3.12-slim\n"})
+    result, said = _deploy(provider, ref)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    assert any("waiting for a build slot" in m for m in said), said
+
+
+def test_a_build_slot_that_never_frees_names_the_quota_to_raise(provider, project, boto, aws_env) -> None:
+    """Waiting out the build slot ends in an error naming the CodeBuild quota and where to raise it."""
+    ref = _ref(project, {"compose.yaml": TWO_BUILT, "a/Dockerfile": "FROM nginx\n",
+                         "b/Dockerfile": "FROM python:3.12-slim\n"})
+    assert _deploy(provider, ref)[0].ok
+    aws_env.configure(scale=0.5)  # the deploy's builds now take minutes: they hold the one slot
+    builder = builds.CodeBuild(Aws(boto), names.bucket("123456789012", T.REGION), interval=0.01,
+                               slot_wait=0.05)
+    service = ref.load().project.services["a"]
+    image = f"123456789012.dkr.ecr.{T.REGION}.amazonaws.com/{names.repository('pair', 'dev', 'a')}:x"
+    bucket = names.bucket("123456789012", T.REGION)
+    key = boto.client("s3").list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"][0]["Key"]
+    with pytest.raises(ProviderError) as caught:
+        anyio.run(lambda: builder.start(key, image, service))
+    assert "build slot" in str(caught.value)
+    assert builds.QUOTA in caught.value.hint and "Service Quotas" in caught.value.hint
+
+
+def test_teardown_counts_only_what_its_own_service_still_shows(provider, project, boto) -> None:
+    """The tagging API still lists what was just deleted; destroy confirms each ARN and succeeds."""
+    ref = _ref(project, {"compose.yaml": TINY})
+    assert _deploy(provider, ref)[0].ok
+    # before this change: "destroy left 1 resource(s)" (the log group the tagging API still listed)
+    done = anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
+    assert any("log group" in r for r in done.removed)
