@@ -92,3 +92,14 @@ def test_teardown_counts_only_what_its_own_service_still_shows(provider, project
     # before this change: "destroy left 1 resource(s)" (the log group the tagging API still listed)
     done = anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
     assert any("log group" in r for r in done.removed)
+
+
+def test_target_groups_fit_apps_without_a_health_path_and_drain_in_30_seconds(provider, project,
+                                                                             boto) -> None:
+    """No compose health path: 200-499 on / is healthy (an API's 404); targets drain in 30 s."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": TINY}))[0].ok
+    elbv2 = boto.client("elbv2")
+    group = elbv2.describe_target_groups()["TargetGroups"][0]
+    assert (group["HealthCheckPath"], group["Matcher"]["HttpCode"]) == ("/", "200-499")
+    attributes = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in attributes
