@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from launchdeck.compose.model import Project
-from launchdeck.compose.validate import Finding
+from launchdeck.compose.validate import Finding, Severity
 from launchdeck.engine.refusal import Problem, Where, one_off
 from launchdeck.engine.refusal import findings as located
 from launchdeck.providers.aws import names, stores
@@ -33,7 +33,8 @@ def findings(project: Project, stack: str, config: Mapping[str, str],
         if service.managed_store:
             for problem in stores.problems(service, config):
                 path = ("services", service.name, *problem.field.split(".", 1))
-                out.append(Problem(service.name, path, problem.message, problem.fix))
+                out.append(Problem(service.name, path, problem.message, problem.fix,
+                                   Severity.WARNING if problem.warning else Severity.ERROR))
     out += one_off(project, "ECS", how=(
         "Run the one-off step before deploying (a CI step, or at the start of the service that "
         "needs it), or wait for it with condition: service_started."))
