@@ -8,6 +8,7 @@ environment, so the image runs on the Graviton tasks its task definition asks fo
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from launchdeck.compose.model import Build, Service
@@ -33,7 +34,7 @@ phases:
         | docker login --username AWS --password-stdin ${IMAGE_URI%%/*}
   build:
     commands:
-      - docker build -t $IMAGE_URI -f "$DOCKERFILE" $BUILD_FLAGS .
+      - eval "docker build -t $IMAGE_URI $BUILD_FLAGS ."
   post_build:
     commands:
       - test "$CODEBUILD_BUILD_SUCCEEDING" = 1 && docker push $IMAGE_URI
@@ -52,9 +53,14 @@ def arm64(platform: str | None) -> bool:
     return bool(platform) and platform.split("/")[1:2] in (["arm64"], ["aarch64"])
 
 
-def _flags(build: Build) -> str:
-    parts = [f"--target {build.target}"] if build.target else []
-    parts += [f"--build-arg {k}={v}" for k, v in sorted(build.args.items()) if v is not None]
+def flags(build: Build) -> str:
+    """docker build's flags as one shell-quoted string (the buildspec ``eval``s it, so a build
+    arg with a space or a quote arrives whole)."""
+    parts = ["-f", shlex.quote(build.dockerfile or "Dockerfile")]
+    parts += ["--target", shlex.quote(build.target)] if build.target else []
+    for key, value in sorted(build.args.items()):
+        if value is not None:
+            parts += ["--build-arg", shlex.quote(f"{key}={value}")]
     return " ".join(parts)
 
 
@@ -106,7 +112,8 @@ class CodeBuild:
                 {"name": "IMAGE_URI", "value": image, "type": "PLAINTEXT"},
                 {"name": "DOCKERFILE", "value": service.build.dockerfile or "Dockerfile",
                  "type": "PLAINTEXT"},
-                {"name": "BUILD_FLAGS", "value": _flags(service.build), "type": "PLAINTEXT"}],
+                {"name": "BUILD_FLAGS", "value": flags(service.build), "type": "PLAINTEXT"}],
+            buildspecOverride=BUILDSPEC,  # a project made by an older launchdeck builds as this one
             **(ARM_ENVIRONMENT if arm64(service.platform) else {}))
         return started["build"]["id"]
 
@@ -146,6 +153,10 @@ def codebuild_role_policy(bucket: str, region: str, account: str) -> dict:
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
          "Resource": f"arn:aws:s3:::{bucket}/contexts/*"},
+        # CodeBuild checks the source bucket before it downloads ("CLIENT_ERROR: AccessDenied"
+        # for a role without them)
+        {"Effect": "Allow", "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+         "Resource": f"arn:aws:s3:::{bucket}"},
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": f"arn:aws:logs:{region}:{account}:log-group:/launchdeck/builds:*"},
         {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},

@@ -38,6 +38,8 @@ _PROPAGATION_CODES = ("InvalidParameterException", "InvalidInputException", "Cli
 ECS_SERVICE_ROLE_PATH = "/aws-service-role/ecs.amazonaws.com/"
 
 BUILD_LOGS = "/launchdeck/builds"
+CONTEXT_DAYS = 7
+"""Days an uploaded build context is kept in the region's bucket."""
 SHARED = [{"Key": "launchdeck:shared", "Value": "true"}]
 
 
@@ -79,7 +81,12 @@ async def _bucket(aws: Aws, region: Region) -> None:
                     ServerSideEncryptionConfiguration={"Rules": [
                         {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}),
         lambda: aws("s3", "put_bucket_tagging", Bucket=region.bucket,
-                    Tagging={"TagSet": SHARED}))
+                    Tagging={"TagSet": SHARED}),
+        # an uploaded context is needed only while its build runs
+        lambda: aws("s3", "put_bucket_lifecycle_configuration", Bucket=region.bucket,
+                    LifecycleConfiguration={"Rules": [{
+                        "ID": "build-contexts", "Status": "Enabled", "Filter": {"Prefix": "contexts/"},
+                        "Expiration": {"Days": CONTEXT_DAYS}}]}))
 
 
 async def _cluster(aws: Aws, interval: float, say: wait.Say) -> None:

@@ -9,6 +9,7 @@ group); each unit is then applied and waited for in dependency order by the engi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,11 @@ from launchdeck.providers.base import Balancer, DeployOptions, Found, Kind, Prog
 
 PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
+KEEP_IMAGES = {"rules": [{"rulePriority": 1, "description": "keep the last 10 images",
+                          "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                        "countNumber": 10},
+                          "action": {"type": "expire"}}]}
+"""Every build pushes a new image; older ones than the last ten are expired."""
 NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
@@ -251,6 +257,8 @@ class AwsSession:
                            imageTagMutability="IMMUTABLE",
                            imageScanningConfiguration={"scanOnPush": True},
                            tags=names.tag_list(names.tags(self.name, self.stack, service=service.name)))
+            await self.aws("ecr", "put_lifecycle_policy", repositoryName=repo,
+                           lifecyclePolicyText=json.dumps(KEEP_IMAGES))
 
         await parallel(*[lambda s=s: one(s) for s in built])
 

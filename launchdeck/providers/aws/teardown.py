@@ -206,7 +206,7 @@ async def _left(aws: Aws, project: str, stack: str) -> list[str]:
     found = await inventory.tagged(aws, project, stack)
     listed = [(k, a) for k, arns in found.items() for a in arns
               if not (k == "ssm:parameter" and "/.derived/" not in a)]  # config values: kept on purpose
-    alive = await parallel(*[lambda k=k, a=a: _exists(aws, k, a) for k, a in listed])
+    alive = await parallel(*[lambda k=k, a=a: exists(aws, k, a) for k, a in listed])
     left = [arn for (_, arn), there in zip(listed, alive, strict=True) if there]
     groups = await aws("ec2", "describe_security_groups", Filters=network.filters(project, stack))
     left += [g["GroupId"] for g in groups["SecurityGroups"]]
@@ -215,7 +215,7 @@ async def _left(aws: Aws, project: str, stack: str) -> list[str]:
     return sorted(set(left))
 
 
-async def _exists(aws: Aws, kind: str, arn: str) -> bool:
+async def exists(aws: Aws, kind: str, arn: str) -> bool:
     """Whether the resource ``arn`` the tagging API lists still exists, as its service says."""
     name = arn.rsplit(":", 1)[-1]
     if kind == "ecs:service":  # ECS lists deleted services as INACTIVE for a while
