@@ -103,3 +103,44 @@ def test_target_groups_fit_apps_without_a_health_path_and_drain_in_30_seconds(pr
     assert (group["HealthCheckPath"], group["Matcher"]["HttpCode"]) == ("/", "200-499")
     attributes = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
     assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in attributes
+
+
+def test_codebuild_may_read_the_source_buckets_acl_and_location() -> None:
+    """CodeBuild checks the source bucket (GetBucketAcl, GetBucketLocation) before downloading."""
+    policy = builds.codebuild_role_policy("bkt", T.REGION, "123456789012")
+    allowed = {(a, s["Resource"]) for s in policy["Statement"] for a in s["Action"]}
+    assert {("s3:GetBucketAcl", "arn:aws:s3:::bkt"), ("s3:GetBucketLocation", "arn:aws:s3:::bkt")} <= allowed
+
+
+def test_a_build_arg_with_a_space_arrives_whole(project) -> None:
+    """Build flags are shell-quoted for the buildspec's eval: `A=hello world` stays one argument."""
+    import shlex
+
+    ref = _ref(project, {"compose.yaml": "name: q\nservices:\n  a:\n    build:\n      context: .\n"
+                                         "      args: {GREETING: hello world, QUOTE: \"it's\"}\n",
+                         "Dockerfile": "FROM nginx\n"})
+    words = shlex.split(builds.flags(ref.load().project.services["a"].build))
+    assert words == ["-f", "Dockerfile", "--build-arg", "GREETING=hello world", "--build-arg", "QUOTE=it's"]
+
+
+def test_dockerfile_inline_is_refused_before_anything_is_made(project) -> None:
+    """CodeBuild builds from files in the context: dockerfile_inline is a located preflight finding."""
+    from launchdeck.providers.aws import preflight
+
+    ref = _ref(project, {"compose.yaml": "name: q\nservices:\n  a:\n    build:\n      context: .\n"
+                                         "      dockerfile_inline: FROM nginx\n"})
+    loaded = ref.load()
+    found = preflight.findings(loaded.project, "dev", {}, loaded.where)
+    assert [f.field for f in found] == ["services.a.build.dockerfile_inline"]
+
+
+def test_repositories_keep_the_last_images_and_build_contexts_expire(provider, project, boto) -> None:
+    """Each build adds an image and a context: ECR keeps the last 10, S3 drops contexts after a week."""
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    assert _deploy(provider, ref)[0].ok
+    policy = boto.client("ecr").get_lifecycle_policy(repositoryName=names.repository("one", "dev", "a"))
+    assert '"countNumber": 10' in policy["lifecyclePolicyText"]
+    bucket = names.bucket("123456789012", T.REGION)
+    rules = boto.client("s3").get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert [(r["Filter"]["Prefix"], r["Expiration"]["Days"]) for r in rules["Rules"]] == [("contexts/", 7)]
