@@ -89,6 +89,7 @@ async def find(aws: Aws, project: str, stack: str, wanted: list[Route]) -> Exist
         lambda: aws("elbv2", "describe_tags", ResourceArns=[lb["LoadBalancerArn"]]),
         *[lambda r=r: group(r) for r in wanted])
     tags = names.tag_dict(next(iter(described.get("TagDescriptions", [])), {}).get("Tags"))
+    names.refuse_foreign("load balancer", lb["LoadBalancerName"], tags, project, stack)
     return Existing(lb, tags.get(names.HASH, ""),
                     Ingress(lb["DNSName"], dict(g for g in groups if g is not None)))
 

@@ -239,6 +239,7 @@ async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing
             return None
         db = found["DBInstances"][0]
         tags = names.tag_dict(db.get("TagList"))
+        names.refuse_foreign("database", id_, tags, project, stack)
         endpoint = (db.get("Endpoint") or {}).get("Address")
         return Existing("postgres", busy(db) or "available", endpoint,
                         tags.get(names.HASH, ""), tags.get(names.ETAG))
@@ -250,6 +251,7 @@ async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing
         group = found["ReplicationGroups"][0]
         listed = await aws("elasticache", "list_tags_for_resource", ResourceName=group["ARN"])
         tags = names.tag_dict(listed.get("TagList"))
+        names.refuse_foreign("cache", id_, tags, project, stack)
         nodes = group.get("NodeGroups") or []
         endpoint = (nodes[0].get("PrimaryEndpoint") or {}).get("Address") if nodes else None
         return Existing("redis", group["Status"], endpoint, tags.get(names.HASH, ""),

@@ -144,3 +144,27 @@ def test_repositories_keep_the_last_images_and_build_contexts_expire(provider, p
     bucket = names.bucket("123456789012", T.REGION)
     rules = boto.client("s3").get_bucket_lifecycle_configuration(Bucket=bucket)
     assert [(r["Filter"]["Prefix"], r["Expiration"]["Days"]) for r in rules["Rules"]] == [("contexts/", 7)]
+
+
+def test_a_load_balancer_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """A load balancer with the deploy's name but other launchdeck tags stops it, saying whose."""
+    ec2, elbv2 = boto.client("ec2"), boto.client("elbv2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]][:2]
+    elbv2.create_load_balancer(Name=names.load_balancer("tiny", "dev"), Subnets=subnets,
+                               Tags=[{"Key": "launchdeck:project", "Value": "other"},
+                                     {"Key": "launchdeck:stack", "Value": "dev"}])
+    with pytest.raises(ProviderError) as caught:
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert "is launchdeck's other (dev), not tiny (dev)" in str(caught.value)
+    assert "another project or stack name" in caught.value.hint
+
+
+def test_a_database_of_the_same_name_not_made_by_launchdeck_is_not_adopted(provider, shop, boto) -> None:
+    """An RDS instance with the store's identifier and no launchdeck tags is refused, not taken over."""
+    boto.client("rds").create_db_instance(
+        DBInstanceIdentifier=names.resource_id("shop", "dev", "db"), Engine="postgres",
+        DBInstanceClass="db.t4g.micro", MasterUsername="someone", MasterUserPassword="password123",
+        AllocatedStorage=20)
+    with pytest.raises(ProviderError, match="not made by launchdeck, not shop"):
+        _deploy(provider, shop)
