@@ -21,6 +21,11 @@ _FAILED = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
 _QUEUED = ("SUBMITTED", "QUEUED", "PROVISIONING")
 SLOT_WAIT = 3600.0
 """Seconds a build may wait for the account's build slots (a new account may run one at a time)."""
+PULL_LIMIT = ("Docker Hub refused to serve a base image (toomanyrequests): it limits anonymous pulls, "
+              "and CodeBuild pulls from addresses many accounts share. Use the same image from "
+              "public.ecr.aws/docker/library/ (e.g. FROM public.ecr.aws/docker/library/node:20), "
+              "or mirror Docker Hub through an ECR pull-through cache rule")
+"""What a build failed by Docker Hub's pull limit says instead of the failed command."""
 QUOTA = "Concurrently running builds for Linux/Small environment"
 """The Service Quotas name of the CodeBuild quota a new account meets first."""
 
@@ -125,8 +130,10 @@ class CodeBuild:
             # CodeBuild's words for why: PhaseContext {statusCode, message}
             failed = next((p for p in found.get("phases", []) if p.get("phaseStatus") in _FAILED), {})
             contexts = [c.get("message") or c.get("statusCode", "") for c in failed.get("contexts", [])]
-            return Phase("failed", _words(failed.get("phaseType", "")),
-                         "; ".join(c for c in contexts if c) or _words(status))
+            reason = "; ".join(c for c in contexts if c) or _words(status)
+            if any("toomanyrequests" in line for line in await self.log_tail(build_id, 50)):
+                reason = PULL_LIMIT
+            return Phase("failed", _words(failed.get("phaseType", "")), reason)
         state = "succeeded" if status == "SUCCEEDED" else "queued" if current in _QUEUED else "running"
         return Phase(state, _words(current))
 

@@ -168,3 +168,21 @@ def test_a_database_of_the_same_name_not_made_by_launchdeck_is_not_adopted(provi
         AllocatedStorage=20)
     with pytest.raises(ProviderError, match="not made by launchdeck, not shop"):
         _deploy(provider, shop)
+
+
+def test_a_build_stopped_by_docker_hubs_pull_limit_says_so_with_the_fix(aws_env, strict, project) -> None:
+    """`toomanyrequests` in the build log: the failure names Docker Hub's limit and another registry."""
+    from launchdeck.engine.events import State
+    from launchdeck.providers.aws.provider import AwsProvider
+
+    session = T.session()
+    strict.attach(session)
+    T.codebuild_pushes(session, failing={"/web:": "ERROR: toomanyrequests: You have reached your pull "
+                                                  "rate limit. You may increase the limit by authenticating"})
+    provider = AwsProvider(Aws(session), poll=0.01)
+    ref = _ref(project, {"compose.yaml": "name: hub\nservices:\n  web:\n    build: ./web\n",
+                         "web/Dockerfile": "FROM node:20\n"})
+    web = _deploy(provider, ref)[0].services[0]
+    assert web.state is State.BUILD_FAILED
+    assert "Docker Hub refused to serve a base image (toomanyrequests)" in web.message
+    assert "public.ecr.aws/docker/library/" in web.message
