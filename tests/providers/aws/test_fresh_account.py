@@ -186,3 +186,14 @@ def test_a_build_stopped_by_docker_hubs_pull_limit_says_so_with_the_fix(aws_env,
     assert web.state is State.BUILD_FAILED
     assert "Docker Hub refused to serve a base image (toomanyrequests)" in web.message
     assert "public.ecr.aws/docker/library/" in web.message
+
+
+def test_tasks_that_keep_stopping_fail_the_deployment_with_their_reason(provider, project, aws_env) -> None:
+    """ECS's circuit breaker fails a deployment whose tasks exit: FAILED, with ECS's stopped reason."""
+    from launchdeck.engine.events import State
+
+    aws_env.configure(failing={"nginx": "Essential container in task exited"})
+    result, _ = _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    api = result.services[0]
+    assert api.state is State.SERVICE_DEPLOYMENT_FAILED
+    assert "circuit breaker" in api.message and "Essential container in task exited" in api.message
