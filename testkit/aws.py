@@ -42,7 +42,7 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 MOTO_SETTINGS = {"MOTO_ECS_SERVICE_RUNNING": "1", "MOTO_ACM_VALIDATION_WAIT": "0"}
 """ECS services report one running task; ACM certificates validate at once."""
 SERVICES = ("acm", "codebuild", "ec2", "ecr", "ecs", "elasticache", "elbv2", "iam", "logs", "rds",
-            "resourcegroupstaggingapi", "route53", "s3", "servicediscovery", "ssm", "sts")
+            "resourcegroupstaggingapi", "route53", "s3", "servicediscovery", "service-quotas", "ssm", "sts")
 
 
 class MotoServer:
@@ -1115,6 +1115,14 @@ class _World:
                 self._reset()
         self._settle()
         request = _Request.read(environ, body)
+        if request.service == "servicequotas" and request.action == "GetServiceQuota" and \
+                request.params.get("QuotaCode") == "L-3032A538":
+            data = json.dumps({"Quota": {"ServiceCode": "fargate", "QuotaCode": "L-3032A538",
+                                         "QuotaName": "Fargate On-Demand vCPU resource count",
+                                         "Value": self.world.fargate_vcpu}}).encode()
+            start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
+                                      ("Content-Length", str(len(data)))])
+            return [data]
         refused = self._refuse(request)
         if refused is not None:
             status, headers, data = _refusal(request, *refused)

@@ -44,6 +44,8 @@ KEEP_IMAGES = {"rules": [{"rulePriority": 1, "description": "keep the last 10 im
                                         "countNumber": 10},
                           "action": {"type": "expire"}}]}
 """Every build pushes a new image; older ones than the last ten are expired."""
+FARGATE_VCPU = "L-3032A538"
+"""Service Quotas' code of "Fargate On-Demand vCPU resource count"."""
 NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
@@ -103,8 +105,9 @@ class AwsSession:
             found = await inventory.tagged(aws, self.name, self.stack, PRUNABLE)
             return found, await _services(aws, self.name, self.stack, found)
 
-        self.zones, self.net, (self.inventory, self.live), balancer, namespace, *store_found = \
+        _, self.zones, self.net, (self.inventory, self.live), balancer, namespace, *store_found = \
             await parallel(
+                self._fargate_quota,
                 self._zones,
                 net, services,
                 lambda: ingress.find(aws, self.name, self.stack, self.routes),
@@ -131,6 +134,26 @@ class AwsSession:
                                        status=ServiceStatus(name=LOAD_BALANCER,
                                                             state=State.SERVICE_DEPLOYMENT_COMPLETED))
         return out
+
+    async def _fargate_quota(self) -> None:
+        """The project's Fargate vCPUs against the account's quota ("Fargate On-Demand vCPU
+        resource count", L-3032A538, which a new account may have at 6): more is refused before
+        anything is made, since ECS would only fail to place the tasks. Unknown (no Service
+        Quotas access) is no refusal."""
+        needed = sum(render.fargate_size(s)[0] / 1024 * s.replica_count
+                     for s in self.project.services.values() if not s.managed_store)
+        try:
+            found = await self.aws("service-quotas", "get_service_quota", ServiceCode="fargate",
+                                   QuotaCode=FARGATE_VCPU)
+        except ProviderError:
+            return
+        allowed = float(found.get("Quota", {}).get("Value", 0) or 0)
+        if allowed and needed > allowed:
+            self.refusal = ProviderError(
+                f"the project's services need {needed:g} Fargate vCPUs at once, and the account's "
+                f"quota \"Fargate On-Demand vCPU resource count\" is {allowed:g}", provider="aws",
+                hint="Ask for more in the Service Quotas console (AWS Fargate, quota L-3032A538), or "
+                     "lower deploy.resources or deploy.replicas.")
 
     async def _zones(self) -> dict[str, str]:
         """The Route 53 zone of each domain; a domain without one is the deploy's refusal."""

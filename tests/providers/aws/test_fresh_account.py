@@ -197,3 +197,15 @@ def test_tasks_that_keep_stopping_fail_the_deployment_with_their_reason(provider
     api = result.services[0]
     assert api.state is State.SERVICE_DEPLOYMENT_FAILED
     assert "circuit breaker" in api.message and "Essential container in task exited" in api.message
+
+
+def test_more_fargate_vcpus_than_the_account_may_run_is_refused_before_any_change(provider, project,
+                                                                                 calls) -> None:
+    """8 vCPUs asked of a new account's quota of 6: refused naming the quota, nothing made."""
+    compose = "name: big\nservices:\n  api:\n    image: nginx\n    deploy:\n      replicas: 4\n" \
+              "      resources: {reservations: {cpus: '2'}}\n"
+    with pytest.raises(ProviderError) as caught:
+        _deploy(provider, _ref(project, {"compose.yaml": compose}))
+    assert "need 8 Fargate vCPUs" in str(caught.value) and "is 6" in str(caught.value)
+    assert "Service Quotas" in caught.value.hint
+    assert [c for c in calls.mutating() if c.service != "s3"] == []
