@@ -353,8 +353,8 @@ def test_a_domain_without_a_hosted_zone_is_refused_before_any_change(provider, s
               and c.params.get("Key") in (None, "locks/shop/dev.json")]
     assert [c for c in calls.mutating() if c not in shared] == []
     assert sorted(c.operation for c in shared) == [  # the first PutObject met no bucket
-        "CreateBucket", "DeleteObject", "PutBucketEncryption", "PutBucketTagging", "PutObject", "PutObject",
-        "PutPublicAccessBlock"]
+        "CreateBucket", "DeleteObject", "PutBucketEncryption", "PutBucketLifecycleConfiguration",
+        "PutBucketTagging", "PutObject", "PutObject", "PutPublicAccessBlock"]
 
 
 def test_dedicated_network_is_made_in_two_zones_and_removed_on_destroy(provider, project, boto) -> None:

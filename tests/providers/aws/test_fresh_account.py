@@ -57,13 +57,27 @@ def test_a_dedicated_network_is_made_although_ec2_shows_new_things_late(provider
     assert len(subnets) == 2 and all(s["MapPublicIpOnLaunch"] for s in subnets)
 
 
-def test_builds_queue_for_the_accounts_one_build_slot(provider, project, aws_env) -> None:
-    """Two built services on an account that runs one build at a time: the second waits its turn."""
-    aws_env.configure(scale=0.02)  # builds of 4 s: the second starts while the first runs
+def test_builds_queue_for_the_accounts_one_build_slot(provider, project, boto, aws_env) -> None:
+    """Two builds at once on an account that runs one at a time: the second waits its turn, and says so."""
     ref = _ref(project, {"compose.yaml": TWO_BUILT, "a/Dockerfile": "FROM nginx\n",
                          "b/Dockerfile": "FROM python:3.12-slim\n"})
-    result, said = _deploy(provider, ref)
-    assert result.ok, [(s.name, s.message) for s in result.services]
+    assert _deploy(provider, ref)[0].ok
+    aws_env.configure(scale=0.01)  # builds of 2 s
+    said: list[str] = []
+    builder = builds.CodeBuild(Aws(boto), names.bucket("123456789012", T.REGION), interval=0.01,
+                               say=said.append)
+    bucket = names.bucket("123456789012", T.REGION)
+    key = boto.client("s3").list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"][0]["Key"]
+    services = ref.load().project.services
+    uri = f"123456789012.dkr.ecr.{T.REGION}.amazonaws.com/"
+
+    async def both() -> list[str]:
+        first = await builder.start(key, uri + names.repository("pair", "dev", "a") + ":q1", services["a"])
+        second = await builder.start(key, uri + names.repository("pair", "dev", "b") + ":q2", services["b"])
+        return [first, second]
+
+    started = anyio.run(both)
+    assert len(set(started)) == 2
     assert any("waiting for a build slot" in m for m in said), said
 
 
