@@ -1325,7 +1325,7 @@ class _World:
             deployment.update(rolloutState="FAILED", runningCount=0, pendingCount=0, failedTasks=3,
                               rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
             found.running_count, found.pending_count = 0, 0
-            found.events.insert(0, {"id": "launchdeck", "createdAt": utcnow_now(),
+            found.events.insert(0, {"id": "launchdeck", "createdAt": _now_iso(),
                                     "message": f"(service {found.name}) has stopped 1 running tasks: "
                                                f"(task 0123456789abcdef). Stopped reason: {why}"})
 
@@ -1429,7 +1429,7 @@ def _containers(ecs: Any, arn: str) -> list[dict[str, Any]]:
         return []
 
 
-def utcnow_now() -> str:
+def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
