@@ -1,14 +1,17 @@
 """What tests and benchmarks need to run the AWS provider against a moto server.
 
-``MotoServer`` starts moto's real HTTP server on 127.0.0.1 in a process of its own, where
-deletions take a moment as on AWS (moto finishes them at once): a deleted ECS service drains
-before it is INACTIVE, a deleted ElastiCache group is gone only after it was ``deleting``.
-The hooks below ride on botocore's event system, so the provider's own code path is
-untouched: ``Calls`` counts API calls (and which of them can change anything), ``Faults``
-answers a share of requests with throttling or 500 errors, ``Latency`` delays every request,
-``codebuild_pushes`` does the one thing moto's CodeBuild does not: put the built image in
-ECR, as a real build's ``docker push`` would (or fail the build, as a failing Dockerfile
-does); and ``Strict`` refuses what AWS refuses and moto lets through (see its docstring).
+``MotoServer`` starts moto's real HTTP server on 127.0.0.1 in a process of its own, behind
+``_World``: by default the account behaves like a new one on its first day (``FRESH``). What
+AWS does asynchronously takes time, scaled by ``World.scale`` (``REAL`` names the real
+durations and where they come from); what was just made is not yet usable for a while and the
+tagging API still lists what was just deleted; new-account quotas apply; a task whose image is
+made ``failing`` fails its ECS deployment. ``LAX`` (everything instant and allowed) exists to
+compare with and is used by no test. The hooks below ride on botocore's event system, so the
+provider's own code path is untouched: ``Calls`` counts API calls (and which of them can
+change anything), ``Faults`` answers a share of requests with throttling or 500 errors,
+``Latency`` delays every request, ``codebuild_pushes`` does the one thing moto's CodeBuild does
+not: put the built image in ECR, as a real build's ``docker push`` would (or fail the build, as
+a failing Dockerfile does); and ``Strict`` refuses what AWS refuses and moto lets through.
 """
 
 from __future__ import annotations
@@ -38,16 +41,15 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
                "AWS_SESSION_TOKEN": "testing", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 MOTO_SETTINGS = {"MOTO_ECS_SERVICE_RUNNING": "1", "MOTO_ACM_VALIDATION_WAIT": "0"}
 """ECS services report one running task; ACM certificates validate at once."""
-SETTLE = 0.2
-"""Seconds a deleted ECS service drains, and a deleted ElastiCache group stays ``deleting``."""
 SERVICES = ("acm", "codebuild", "ec2", "ecr", "ecs", "elasticache", "elbv2", "iam", "logs", "rds",
-            "resourcegroupstaggingapi", "route53", "s3", "servicediscovery", "ssm", "sts")
+            "resourcegroupstaggingapi", "route53", "s3", "servicediscovery", "service-quotas", "ssm", "sts")
 
 
 class MotoServer:
     """moto's server on a free loopback port, in a child process; ``env`` reaches it."""
 
-    def __init__(self) -> None:
+    def __init__(self, world: World | None = None) -> None:
+        self.world = world or FRESH
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -62,7 +64,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         env = {**os.environ, **MOTO_SETTINGS}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "testkit.aws", str(self.port), str(SETTLE)],
+            [sys.executable, "-m", "testkit.aws", str(self.port), json.dumps(self.world.__dict__)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -78,6 +80,13 @@ class MotoServer:
     def reset(self) -> None:
         """Forget every resource (between tests)."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def configure(self, *, failing: Mapping[str, str] | None = None, **knobs: Any) -> None:
+        """Change the account's ``World`` knobs (``codebuild_builds=2`` ...) until the next reset;
+        ``failing`` maps an image substring to why its ECS tasks stop (the deployment fails)."""
+        data = json.dumps({**knobs, **({"failing": dict(failing)} if failing is not None else {})})
+        request = urllib.request.Request(f"{self.url}/launchdeck-world", data=data.encode(), method="POST")
         urllib.request.urlopen(request, timeout=10).close()
 
     def stop(self) -> None:
@@ -99,6 +108,25 @@ def session() -> Any:
 
     return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                          aws_session_token="testing", region_name=REGION)
+
+
+def ecs_cluster(boto_session: Any, name: str = "launchdeck") -> None:
+    """The ECS cluster ``name``, made as on a new account: the service-linked role first, then
+    CreateCluster again while ECS cannot assume the role yet (the fresh account's race)."""
+    from botocore.exceptions import ClientError
+
+    iam = session().client("iam")
+    if not iam.list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]:
+        iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    for _ in range(200):
+        try:
+            boto_session.client("ecs").create_cluster(clusterName=name)
+            return
+        except ClientError as exc:
+            if "service linked role" not in str(exc):
+                raise
+            time.sleep(0.01)
+    raise RuntimeError("the ECS service-linked role never became usable")
 
 
 @dataclass(frozen=True)
@@ -858,6 +886,9 @@ def _failed_build(pusher: Any, build: dict[str, Any], error: str, *, log: bool) 
                               "Reason: exit status 1" for phase, c in commands.items() if c}
     reasons.setdefault("BUILD", f"Error while executing command: {command}. Reason: exit status 1")
     # a failed build phase fails post_build too: the buildspec's push runs only on success
+    reached = {p.get("phaseType") for p in build.get("phases", [])}
+    build["phases"] = [*build.get("phases", []), *[{"phaseType": p} for p in ("BUILD", "POST_BUILD")
+                                                   if p not in reached]]
     for phase in build.get("phases", []):
         if phase["phaseType"] in reasons:
             phase["phaseStatus"] = "FAILED"
@@ -886,116 +917,524 @@ def _failed_build(pusher: Any, build: dict[str, Any], error: str, *, log: bool) 
                         logEvents=[{"timestamp": now, "message": line} for line in lines])
 
 
-# -- moto, with deletions that take time ------------------------------------------------
+# -- moto as a new account on its first day -----------------------------------------------
+
+TIME_SCALE = 0.001
+"""Seconds here for each second AWS takes (one real minute is 60 ms): the default knob."""
+
+REAL: dict[str, float] = {
+    # RDS: "It can take several minutes for the new DB instance to become available" (CreateDBInstance,
+    # RDS User Guide); a db.t4g.micro PostgreSQL instance is commonly 5-10 minutes.
+    "rds.create": 600.0,
+    # ElastiCache: the replication group is "creating" for several minutes before "available"
+    # (Creating a Redis OSS replication group, ElastiCache User Guide); ~6-10 minutes.
+    "elasticache.create": 480.0,
+    # ACM DNS validation: "it can take up to 30 minutes" after the CNAME is in the zone (ACM User
+    # Guide, DNS validation); with Route 53 it is usually a couple of minutes.
+    "acm.validate": 120.0,
+    # CodeBuild: QUEUED + PROVISIONING (about 30-60 s on a small on-demand fleet), DOWNLOAD_SOURCE,
+    # PRE_BUILD (ECR login), BUILD (docker build), POST_BUILD (docker push).
+    "codebuild.queued": 5.0, "codebuild.provisioning": 45.0, "codebuild.build": 120.0,
+    "codebuild.post_build": 20.0,
+    # ECS rollout: Fargate tasks PROVISIONING -> PENDING (image pull) -> RUNNING, about a minute, then
+    # the targets pass the load balancer's health check (HealthyThresholdCount 5 x 30 s by default).
+    "ecs.rollout": 90.0,
+    # ECS drains a deleted service until its tasks stop (the target group's deregistration delay,
+    # 300 s by default), then it is INACTIVE.
+    "ecs.drain": 300.0,
+    "elasticache.delete": 300.0,
+    # IAM: "changes ... take time to become visible ... a few seconds" (IAM User Guide, "Changes
+    # that I make are not always immediately visible"); a new role is refused by the services
+    # that assume it meanwhile.
+    "iam.role": 10.0,
+    # ECS makes AWSServiceRoleForECS and assumes it at once; the first CreateCluster of an account
+    # fails ("Unable to assume the service linked role", aws-cloudformation/cloudformation-
+    # coverage-roadmap#818, awslabs/fargatecli#35, 1Password/scim-examples#356).
+    "iam.service_linked_role": 10.0,
+    # EC2: "If you successfully run the CreateSecurityGroup command, and then immediately run
+    # another command using the ID ... it may return an InvalidGroup.NotFound error" (EC2 API
+    # Reference, Eventual consistency; aws/aws-sdk-js#318, boto/boto3#620).
+    "ec2.visible": 5.0,
+    # Tagging API: GetResources returns "tagged or previously tagged resources" and lists deleted
+    # ones for minutes to hours (boto/boto3#3341, aws/aws-cli#8197, aws/aws-sdk#302).
+    "tagging.ghost": 600.0,
+}
+"""What AWS takes, in its own seconds, with where each figure comes from."""
 
 
-class _Lifecycle:
-    """WSGI middleware in moto's process: what AWS finishes later finishes later here too.
+@dataclass(frozen=True)
+class World:
+    """How the moto account behaves. ``FRESH`` (the default everywhere) is a new account on its
+    first day; ``LAX`` (everything instant and allowed) is there to compare with, used by no test.
 
-    A deleted ECS service is DRAINING, then INACTIVE ("the service status moves from ACTIVE to
+    Every window also waits until it has been met once: on any machine, however slow, the call
+    right after the creation meets the refusal, and the state right after it is still going."""
+
+    scale: float = TIME_SCALE
+    consistency: bool = True
+    """Just-made EC2 things and IAM roles not yet usable; the ECS service-linked role race; the
+    tagging API listing what was just deleted."""
+    codebuild_builds: int = 1
+    """Concurrent builds the account may run ("Cannot have more than 1 builds in queue for the
+    account" on new accounts: aws-samples/aws-gateway-load-balancer-suricata-ids-ips-nsm#12,
+    awslabs/landing-zone-accelerator-on-aws#249); 0 is no limit."""
+    fargate_vcpu: float = 6.0
+    """The account's "Fargate On-Demand vCPU resource count" (L-3032A538) in Service Quotas."""
+
+    def seconds(self, what: str) -> float:
+        return REAL[what] * self.scale
+
+
+FRESH = World()
+LAX = World(scale=0.0, consistency=False, codebuild_builds=0, fargate_vcpu=4000.0)
+
+_PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
+           "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING")
+_EC2_IDS = {"sg-": ("InvalidGroup.NotFound", "The security group '{}' does not exist"),
+            "vpc-": ("InvalidVpcID.NotFound", "The vpc ID '{}' does not exist"),
+            "subnet-": ("InvalidSubnetID.NotFound", "The subnet ID '{}' does not exist"),
+            "igw-": ("InvalidInternetGatewayID.NotFound", "The internetGateway ID '{}' does not exist"),
+            "rtb-": ("InvalidRouteTableID.NotFound", "The routeTable ID '{}' does not exist")}
+_MADE_IDS = re.compile(r"<(?:groupId|vpcId|subnetId|internetGatewayId|routeTableId)>"
+                       r"((?:sg|vpc|subnet|igw|rtb)-[0-9a-f]+)<")
+
+
+class _Window:
+    """Something that lasts ``seconds`` and until it has been met once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.until = time.monotonic() + seconds
+        self.met = False
+
+    def holds(self) -> bool:
+        if self.met and time.monotonic() >= self.until:
+            return False
+        self.met = True
+        return True
+
+
+@dataclass
+class _Request:
+    service: str
+    action: str
+    params: dict[str, Any]
+    json: bool
+    path: str
+    method: str
+
+    @classmethod
+    def read(cls, environ: dict[str, Any], body: bytes) -> _Request:
+        scope = re.search(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        service = scope.group(1) if scope else ""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if target:
+            try:
+                params = json.loads(body or b"{}")
+            except ValueError:
+                params = {}
+            return cls(service, target.rsplit(".", 1)[-1], params, True, path, method)
+        form = urllib.parse.parse_qs(body.decode(errors="replace")) if method == "POST" else {}
+        params = {k: v[0] for k, v in form.items()}
+        return cls(service, params.get("Action", ""), params, False, path, method)
+
+
+def _refusal(request: _Request, code: str, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """AWS's error answer in the request's protocol."""
+    if request.json:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
+                                   ("x-amzn-ErrorType", code)], body
+    text = message.replace("&", "&amp;").replace("<", "&lt;")
+    if request.service == "ec2":
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{text}</Message></Error>"
+                f"</Errors><RequestID>launchdeck</RequestID></Response>").encode()
+    else:
+        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{text}</Message>"
+                f"</Error><RequestId>launchdeck</RequestId></ErrorResponse>").encode()
+    return "400 Bad Request", [("Content-Type", "text/xml")], body
+
+
+class _World:
+    """WSGI middleware in moto's process: moto behaves as the ``World`` says.
+
+    What AWS finishes later finishes later here: a new RDS instance or ElastiCache group is
+    ``creating``, an ECS rollout IN_PROGRESS with no task running, a CodeBuild build goes
+    through its phases, an ACM certificate waits for its validation record in the zone; a
+    deleted ECS service is DRAINING, then INACTIVE ("the service status moves from ACTIVE to
     DRAINING ... After the tasks have stopped, the service status moves from DRAINING to
-    INACTIVE"); a deleted ElastiCache replication group is ``deleting``, then gone (moto keeps
-    it ``deleting`` for ever). The change comes at a request once ``seconds`` have passed and
-    a describe has shown the resource in between, so whoever looks right after the deletion
-    sees it still going, however slow the machine. S3 requests with a precondition
-    (``If-None-Match``, ``If-Match``) are answered one at a time, as S3 decides them atomically
-    ("the first write operation to finish succeeds", Conditional writes, S3 User Guide); moto
-    checks, then writes, in each request's own thread.
+    INACTIVE"); a deleted ElastiCache group is ``deleting``, then gone. A change comes at a
+    request once its time has passed and a describe has shown the state before it, so whoever
+    looks right after sees it still going, however slow the machine.
+
+    What AWS refuses on a new account it refuses here (see ``World``). S3 requests with a
+    precondition (``If-None-Match``, ``If-Match``) are answered one at a time, as S3 decides
+    them atomically ("the first write operation to finish succeeds", Conditional writes, S3
+    User Guide); moto checks, then writes, in each request's own thread.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], seconds: float) -> None:
-        self.app, self.seconds = app, seconds
-        self._pending: dict[tuple[str, str], list[Any]] = {}
-        """(kind, key) -> [deadline, seen since the deletion, what finishes it]."""
+    def __init__(self, app: Callable[..., Iterable[bytes]], world: World) -> None:
+        self.app, self.base = app, world
         self._guard = threading.Lock()
         self._conditional = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.world = self.base
+        self.failing: dict[str, str] = {}
+        """Image substring -> why its tasks stop (ECS fails the deployment: circuit breaker)."""
+        self._pending: dict[tuple[str, str], list[Any]] = {}
+        """(kind, key) -> [deadline, seen since, what finishes it]."""
+        self._young: dict[str, _Window] = {}
+        """EC2 id or IAM role ARN -> the window it is not yet usable in."""
+        self._slr: _Window | None = None
+        self._builds: dict[str, float] = {}
+        """CodeBuild build id -> when it started."""
+        self._shown: set[str] = set()
+        """Builds and certificates shown still going at least once."""
+        self._records: dict[str, float] = {}
+        """Route 53 record name -> when it was written."""
+        self._tagged: dict[str, dict[str, Any]] = {}
+        """ARN -> its mapping, as the tagging API last listed it."""
+        self._ghosts: dict[str, _Window] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        path = environ.get("PATH_INFO", "")
+        if path == "/launchdeck-world":
+            with self._guard:
+                knobs = json.loads(body or b"{}")
+                self.failing = dict(knobs.pop("failing", self.failing))
+                self.world = World(**{**self.world.__dict__, **knobs})
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
+        if path.startswith("/moto-api/reset"):
+            with self._guard:
+                self._reset()
         self._settle()
-        statuses: list[str] = []
+        request = _Request.read(environ, body)
+        if request.service == "servicequotas" and request.action == "GetServiceQuota" and \
+                request.params.get("QuotaCode") == "L-3032A538":
+            data = json.dumps({"Quota": {"ServiceCode": "fargate", "QuotaCode": "L-3032A538",
+                                         "QuotaName": "Fargate On-Demand vCPU resource count",
+                                         "Value": self.world.fargate_vcpu}}).encode()
+            start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
+                                      ("Content-Length", str(len(data)))])
+            return [data]
+        refused = self._refuse(request)
+        if refused is not None:
+            status, headers, data = _refusal(request, *refused)
+            start_response(status, [*headers, ("Content-Length", str(len(data)))])
+            return [data]
+        answered: list[Any] = []
 
         def start(status: str, headers: list[Any], exc_info: Any = None) -> Any:
-            statuses.append(status)
-            return start_response(status, headers, exc_info)
+            answered[:] = [status, headers]
+            return lambda data: None
 
         conditional = "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ
         with self._conditional if conditional else contextlib.nullcontext():
             answer = self.app(environ, start)
             try:
-                chunks = list(answer)  # the backend has changed once the answer is made
+                data = b"".join(answer)  # the backend has changed once the answer is made
             finally:
                 getattr(answer, "close", lambda: None)()
-        if statuses and statuses[0].startswith("200"):
-            self._after(environ, body)
-        return chunks
+        status, headers = answered
+        if status.startswith("200"):
+            data = self._after(request, body, data)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(data))))
+        start_response(status, headers)
+        return [data]
+
+    # -- time ------------------------------------------------------------------------------
 
     def _settle(self) -> None:
         now = time.monotonic()
         with self._guard:
             due = [k for k, (deadline, seen, _) in self._pending.items() if seen and now >= deadline]
-            for key in due:
-                self._pending.pop(key)[2]()
+            finish = [self._pending.pop(key)[2] for key in due]
+        for step in finish:
+            step()
 
-    def _after(self, environ: dict[str, Any], body: bytes) -> None:
+    def _later(self, key: tuple[str, str], seconds: float, finish: Callable[[], Any]) -> None:
+        with self._guard:
+            self._pending[key] = [time.monotonic() + seconds, False, finish]
+
+    def _seen(self, keys: Iterable[tuple[str, str]]) -> None:
+        with self._guard:
+            for key in keys:
+                if key in self._pending:
+                    self._pending[key][1] = True
+
+    # -- refusals --------------------------------------------------------------------------
+
+    def _refuse(self, request: _Request) -> tuple[str, str] | None:
+        world, service, action, params = self.world, request.service, request.action, request.params
+        with self._guard:
+            if world.consistency:
+                if service == "ecs" and action == "CreateCluster" and self._slr and self._slr.holds():
+                    return ("InvalidParameterException", "Unable to assume the service linked role. "
+                            "Please verify that the ECS service linked role exists.")
+                # (deletions are left out: nothing deletes what it made a moment ago)
+                if service == "ec2" and not action.startswith(("Describe", "Delete")):
+                    for value in params.values():
+                        window = self._young.get(str(value))
+                        if window is not None and window.holds():
+                            code, message = next(v for k, v in _EC2_IDS.items() if str(value).startswith(k))
+                            return code, message.format(value)
+                if service == "codebuild" and action in ("CreateProject", "UpdateProject"):
+                    role = str(params.get("serviceRole", ""))
+                    if self._young.get(role) and self._young[role].holds():
+                        return ("InvalidInputException",
+                                f"CodeBuild is not authorized to perform: sts:AssumeRole on {role}")
+                if service == "ecs" and action == "RegisterTaskDefinition":
+                    for key in ("executionRoleArn", "taskRoleArn"):
+                        role = str(params.get(key, ""))
+                        if self._young.get(role) and self._young[role].holds():
+                            return ("ClientException", f"ECS was unable to assume the role '{role}' that "
+                                    "was provided for this task. Please verify that the role being passed "
+                                    "has the proper trust relationship and permissions and that your IAM "
+                                    "user has permissions to pass this role.")
+            if service == "codebuild" and action == "StartBuild" and world.codebuild_builds:
+                now = time.monotonic()
+                running = sum(1 for started in self._builds.values() if now - started < self._build_time())
+                if running >= world.codebuild_builds:
+                    return ("AccountLimitExceededException",
+                            f"Cannot have more than {world.codebuild_builds} builds in queue for the account")
+        return None
+
+    def _build_time(self) -> float:
+        return sum(self.world.seconds(f"codebuild.{p}") for p in ("queued", "provisioning", "build",
+                                                                   "post_build"))
+
+    # -- after an answer -------------------------------------------------------------------
+
+    def _after(self, request: _Request, body: bytes, data: bytes) -> bytes:
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.ecs.models import ecs_backends
         from moto.elasticache.models import elasticache_backends
+        from moto.rds.models import rds_backends
 
-        scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
-        region = scope.group(1) if scope else REGION
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("AmazonEC2ContainerServiceV20141113."):
-            params = json.loads(body or b"{}")
+        world, service, action, params = self.world, request.service, request.action, request.params
+        account, region = DEFAULT_ACCOUNT_ID, REGION
+        if service == "ecs":
+            ecs = ecs_backends[account][region]
             cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
-            if target.endswith(".DeleteService"):
+            if action == "DeleteService":
                 key = f"{cluster}:{str(params['service']).rsplit('/', 1)[-1]}"
-                service = ecs_backends[DEFAULT_ACCOUNT_ID][region].services.get(key)
-                if service is not None:
-                    service.status = "DRAINING"
-                    self._later(("ecs", key), lambda: setattr(service, "status", "INACTIVE"))
-            elif target.endswith(".UpdateService") and params.get("taskDefinition"):
-                # AWS starts a new PRIMARY deployment of the new task definition; moto keeps
-                # the old one's ARN on its only deployment, so a rollout could never be judged
-                key = f"{cluster}:{str(params['service']).rsplit('/', 1)[-1]}"
-                service = ecs_backends[DEFAULT_ACCOUNT_ID][region].services.get(key)
-                if service is not None and service.deployments:
-                    service.deployments[0]["taskDefinition"] = service.task_definition
-            elif target.endswith(".DescribeServices"):
+                found = ecs.services.get(key)
+                if found is not None:
+                    found.status = "DRAINING"
+                    self._later(("ecs", key), world.seconds("ecs.drain"),
+                                lambda: setattr(found, "status", "INACTIVE"))
+            elif action in ("CreateService", "UpdateService"):
+                name = str(params.get("serviceName") or params.get("service", "")).rsplit("/", 1)[-1]
+                found = ecs.services.get(f"{cluster}:{name}")
+                if found is not None:
+                    self._rollout(ecs, f"{cluster}:{name}", found, update=action == "UpdateService")
+            elif action == "DescribeServices":
                 names = [str(s).rsplit("/", 1)[-1] for s in params.get("services", [])]
-                self._seen([("ecs", f"{cluster}:{name}") for name in names])
-            return
-        form = urllib.parse.parse_qs(body.decode(errors="replace"))
-        action = (form.get("Action") or [""])[0]
-        if action == "DeleteReplicationGroup":
-            groups = elasticache_backends[DEFAULT_ACCOUNT_ID][region].replication_groups
-            key = form["ReplicationGroupId"][0]
+                self._seen([(kind, f"{cluster}:{name}") for name in names for kind in ("ecs", "rollout")])
+            return data
+        if service == "rds" and action == "CreateDBInstance":
+            db = rds_backends[account][region].databases.get(params["DBInstanceIdentifier"])
+            if db is not None:
+                db.status = "creating"
+                self._later(("rds", db.db_instance_identifier), world.seconds("rds.create"),
+                            lambda: setattr(db, "status", "available"))
+        elif service == "rds" and action == "DescribeDBInstances":
+            self._seen([("rds", str(params.get("DBInstanceIdentifier", "")))])
+        elif service == "elasticache" and action == "CreateReplicationGroup":
+            group = elasticache_backends[account][region].replication_groups.get(params["ReplicationGroupId"])
+            if group is not None:
+                group.status = "creating"
+                self._later(("cache", group.replication_group_id), world.seconds("elasticache.create"),
+                            lambda: setattr(group, "status", "available"))
+        elif service == "elasticache" and action == "DeleteReplicationGroup":
+            groups = elasticache_backends[account][region].replication_groups
+            key = params["ReplicationGroupId"]
             group = groups.get(key)
-            self._later(("elasticache", key), lambda: groups.pop(key) if groups.get(key) is group else None)
-        elif action == "DescribeReplicationGroups":
-            asked = form.get("ReplicationGroupId")
             with self._guard:
-                self._seen_locked([k for k in self._pending if k[0] == "elasticache" and
-                                   (not asked or k[1] == asked[0])])
+                self._pending.pop(("cache", key), None)
+            self._later(("elasticache", key), world.seconds("elasticache.delete"),
+                        lambda: groups.pop(key) if groups.get(key) is group else None)
+        elif service == "elasticache" and action == "DescribeReplicationGroups":
+            asked = params.get("ReplicationGroupId")
+            with self._guard:
+                keys = [k for k in self._pending if k[0] in ("elasticache", "cache") and
+                        (not asked or k[1] == asked)]
+            self._seen(keys)
+        elif service == "iam" and action == "CreateServiceLinkedRole" and \
+                params.get("AWSServiceName") == "ecs.amazonaws.com" and world.consistency:
+            with self._guard:
+                self._slr = _Window(world.seconds("iam.service_linked_role"))
+        elif service == "iam" and action == "CreateRole" and world.consistency:
+            arn = re.search(rb"<Arn>([^<]+)</Arn>", data)
+            if arn:
+                with self._guard:
+                    self._young[arn.group(1).decode()] = _Window(world.seconds("iam.role"))
+        elif service == "ec2" and action.startswith("Create") and world.consistency:
+            made = _MADE_IDS.search(data.decode(errors="replace"))
+            if made:
+                with self._guard:
+                    self._young[made.group(1)] = _Window(world.seconds("ec2.visible"))
+        elif service == "codebuild" and action == "StartBuild":
+            with self._guard:
+                self._builds[json.loads(data)["build"]["id"]] = time.monotonic()
+        elif service == "codebuild" and action == "BatchGetBuilds":
+            return self._build_phases(data)
+        elif service == "route53" and request.method == "POST" and \
+                request.path.rstrip("/").endswith("/rrset"):
+            with self._guard:
+                for name in re.findall(rb"<Name>([^<]+)</Name>", body):
+                    self._records[name.decode().rstrip(".").lower()] = time.monotonic()
+        elif service == "acm" and action == "DescribeCertificate":
+            return self._validation(data)
+        elif service == "tagging" and action == "GetResources":
+            return self._tagging(params, data)
+        return data
 
-    def _later(self, key: tuple[str, str], finish: Callable[[], Any]) -> None:
+    def _rollout(self, ecs: Any, key: str, found: Any, *, update: bool) -> None:
+        """A new deployment is IN_PROGRESS with no new task running until its tasks start and
+        pass their health checks; a task whose image is ``failing`` stops, and ECS's deployment
+        circuit breaker fails the deployment ("ECS deployment circuit breaker: tasks failed to
+        start.")."""
+        if not found.deployments:
+            return
+        deployment = found.deployments[0]
+        # AWS starts a new PRIMARY deployment of the new task definition; moto keeps the old one's
+        # ARN on its only deployment, so a rollout could never be judged
+        deployment["taskDefinition"] = found.task_definition
+        desired = found.desired_count
+        images = " ".join(c.get("image", "") for c in _containers(ecs, found.task_definition))
+        why = next((reason for needle, reason in self.failing.items() if needle in images), None)
+        deployment.update(rolloutState="IN_PROGRESS", runningCount=0, pendingCount=desired,
+                          rolloutStateReason="ECS deployment in progress.")
+        if not update:
+            found.running_count, found.pending_count = 0, desired
+
+        def finish() -> None:
+            if why is None:
+                deployment.update(rolloutState="COMPLETED", runningCount=desired, pendingCount=0,
+                                  rolloutStateReason="ECS deployment completed.")
+                found.running_count, found.pending_count = desired, 0
+                return
+            deployment.update(rolloutState="FAILED", runningCount=0, pendingCount=0, failedTasks=3,
+                              rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
+            found.running_count, found.pending_count = 0, 0
+            found.events.insert(0, {"id": "launchdeck", "createdAt": _now_iso(),
+                                    "message": f"(service {found.name}) has stopped 1 running tasks: "
+                                               f"(task 0123456789abcdef). Stopped reason: {why}"})
+
+        self._later(("rollout", key), self.world.seconds("ecs.rollout"), finish)
+
+    def _build_phases(self, data: bytes) -> bytes:
+        """A build goes through its phases in the time they take."""
+        answer = json.loads(data)
+        total, now = self._build_time(), time.monotonic()
+        for build in answer.get("builds", []):
+            started = self._builds.get(build.get("id", ""))
+            if started is None:
+                continue
+            elapsed = now - started
+            if elapsed >= total and build["id"] in self._shown:
+                continue
+            self._shown.add(build["id"])
+            steps = [("QUEUED", "queued"), ("PROVISIONING", "provisioning"), ("BUILD", "build"),
+                     ("POST_BUILD", "post_build")]
+            current, mark = "POST_BUILD", 0.0
+            for phase, what in steps:
+                mark += self.world.seconds(f"codebuild.{what}")
+                if elapsed < mark:
+                    current = phase
+                    break
+            reached = _PHASES.index(current)
+            build.update(buildStatus="IN_PROGRESS", currentPhase=current, buildComplete=False)
+            build["phases"] = [p for p in build.get("phases", [])
+                               if p.get("phaseType") in _PHASES[:reached]]
+            build.pop("endTime", None)
+        return json.dumps(answer).encode()
+
+    def _validation(self, data: bytes) -> bytes:
+        """PENDING_VALIDATION until the validation record has been in the zone for a while."""
+        answer = json.loads(data)
+        cert = answer.get("Certificate", {})
+        if cert.get("Status") != "ISSUED" or cert.get("Type") != "AMAZON_ISSUED" or \
+                cert.get("CertificateArn") in self._shown:
+            return data
+        records = [o.get("ResourceRecord", {}).get("Name", "")
+                   for o in cert.get("DomainValidationOptions", [])]
+        written = [self._records.get(r.rstrip(".").lower()) for r in records if r]
+        now = time.monotonic()
+        ready = written and all(w is not None and now - w >= self.world.seconds("acm.validate")
+                                for w in written)
+        key = "acm:" + cert["CertificateArn"]
+        if ready and key in self._shown:
+            self._shown.add(cert["CertificateArn"])
+            return data
+        if ready:
+            self._shown.add(key)
+        cert["Status"] = "PENDING_VALIDATION"
+        for option in cert.get("DomainValidationOptions", []):
+            option["ValidationStatus"] = "PENDING_VALIDATION"
+        return json.dumps(answer).encode()
+
+    def _tagging(self, params: dict[str, Any], data: bytes) -> bytes:
+        """What was just deleted is still listed, "tagged or previously tagged", for a while."""
+        answer = json.loads(data)
+        listed = answer.get("ResourceTagMappingList", [])
         with self._guard:
-            self._pending[key] = [time.monotonic() + self.seconds, False, finish]
+            for mapping in listed:
+                self._tagged[mapping["ResourceARN"]] = mapping
+                self._ghosts.pop(mapping["ResourceARN"], None)
+            if not self.world.consistency or answer.get("PaginationToken"):
+                return json.dumps(answer).encode() if listed else data
+            have = {m["ResourceARN"] for m in listed}
+            for arn, mapping in list(self._tagged.items()):
+                if arn in have or not _matches(mapping, params):
+                    continue
+                window = self._ghosts.setdefault(arn, _Window(self.world.seconds("tagging.ghost")))
+                if window.holds():
+                    listed.append(mapping)
+                else:
+                    self._tagged.pop(arn)
+                    self._ghosts.pop(arn)
+        answer["ResourceTagMappingList"] = listed
+        return json.dumps(answer).encode()
 
-    def _seen(self, keys: list[tuple[str, str]]) -> None:
-        with self._guard:
-            self._seen_locked(keys)
 
-    def _seen_locked(self, keys: list[tuple[str, str]]) -> None:
-        for key in keys:
-            if key in self._pending:
-                self._pending[key][1] = True
+def _matches(mapping: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether a tagging API mapping answers GetResources with ``params``' filters."""
+    tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+    for wanted in params.get("TagFilters", []):
+        key, values = wanted["Key"], wanted.get("Values")
+        if key not in tags or (values and tags[key] not in values):
+            return False
+    types = params.get("ResourceTypeFilters")
+    if not types:
+        return True
+    parts = mapping["ResourceARN"].split(":", 5)
+    kind = f"{parts[2]}:{re.split(r'[/:]', parts[5])[0]}" if len(parts) > 5 else parts[2]
+    return any(kind == t or kind.split(":")[0] == t for t in types)
 
 
-def _serve(port: int, seconds: float) -> None:
-    """Run moto's server, as ``python -m moto.server`` does, behind ``_Lifecycle``."""
+def _containers(ecs: Any, arn: str) -> list[dict[str, Any]]:
+    try:
+        found = ecs.describe_task_definition(arn).container_definitions
+        return [c if isinstance(c, dict) else {} for c in found]
+    except Exception:  # noqa: BLE001 - a task definition moto no longer knows fails nothing here
+        return []
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def _serve(port: int, world: World) -> None:
+    """Run moto's server, as ``python -m moto.server`` does, behind ``_World``."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -1004,9 +1443,9 @@ def _serve(port: int, seconds: float) -> None:
     from werkzeug.serving import run_simple
 
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple("127.0.0.1", port, _Lifecycle(app, seconds), threaded=True,
+    run_simple("127.0.0.1", port, _World(app, world), threaded=True,
                request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), float(sys.argv[2]))
+    _serve(int(sys.argv[1]), World(**json.loads(sys.argv[2])))

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import pytest
 
 from launchdeck.pulumi import Postgres, Project, Service
@@ -55,9 +56,12 @@ def _tagged() -> list[str]:
     found = boto.client("resourcegroupstaggingapi").get_resources(TagFilters=[
         {"Key": "launchdeck:project", "Values": ["shop"]}, {"Key": "launchdeck:stack", "Values": ["dev"]}])
     arns = [r["ResourceARN"] for r in found["ResourceTagMappingList"]]
-    ecs = boto.client("ecs")
-    return [a for a in arns if ":service/" not in a or ecs.describe_services(
-        cluster="launchdeck", services=[a])["services"][0]["status"] != "INACTIVE"]
+    from launchdeck.providers.aws.api import Aws
+    from launchdeck.providers.aws.inventory import kind
+    from launchdeck.providers.aws.teardown import exists
+
+    # the tagging API lists what was deleted a moment ago: its own service says what is left
+    return [a for a in arns if anyio.run(exists, Aws(boto), kind(a), a)]
 
 
 def test_create_deploys_the_service_and_its_database(created: dict[str, Any]) -> None:

@@ -8,16 +8,26 @@ environment, so the image runs on the Graviton tasks its task definition asks fo
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from launchdeck.compose.model import Build, Service
 from launchdeck.engine.build import Phase
 from launchdeck.engine.build_context import Archive
-from launchdeck.providers.aws import names
-from launchdeck.providers.aws.api import Aws
+from launchdeck.providers.aws import names, wait
+from launchdeck.providers.aws.api import Aws, AwsError
 
 _FAILED = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
 _QUEUED = ("SUBMITTED", "QUEUED", "PROVISIONING")
+SLOT_WAIT = 3600.0
+"""Seconds a build may wait for the account's build slots (a new account may run one at a time)."""
+PULL_LIMIT = ("Docker Hub refused to serve a base image (toomanyrequests): it limits anonymous pulls, "
+              "and CodeBuild pulls from addresses many accounts share. Use the same image from "
+              "public.ecr.aws/docker/library/ (e.g. FROM public.ecr.aws/docker/library/node:20), "
+              "or mirror Docker Hub through an ECR pull-through cache rule")
+"""What a build failed by Docker Hub's pull limit says instead of the failed command."""
+QUOTA = "Concurrently running builds for Linux/Small environment"
+"""The Service Quotas name of the CodeBuild quota a new account meets first."""
 
 BUILDSPEC = """\
 version: 0.2
@@ -29,7 +39,7 @@ phases:
         | docker login --username AWS --password-stdin ${IMAGE_URI%%/*}
   build:
     commands:
-      - docker build -t $IMAGE_URI -f "$DOCKERFILE" $BUILD_FLAGS .
+      - eval "docker build -t $IMAGE_URI $BUILD_FLAGS ."
   post_build:
     commands:
       - test "$CODEBUILD_BUILD_SUCCEEDING" = 1 && docker push $IMAGE_URI
@@ -48,9 +58,14 @@ def arm64(platform: str | None) -> bool:
     return bool(platform) and platform.split("/")[1:2] in (["arm64"], ["aarch64"])
 
 
-def _flags(build: Build) -> str:
-    parts = [f"--target {build.target}"] if build.target else []
-    parts += [f"--build-arg {k}={v}" for k, v in sorted(build.args.items()) if v is not None]
+def flags(build: Build) -> str:
+    """docker build's flags as one shell-quoted string (the buildspec ``eval``s it, so a build
+    arg with a space or a quote arrives whole)."""
+    parts = ["-f", shlex.quote(build.dockerfile or "Dockerfile")]
+    parts += ["--target", shlex.quote(build.target)] if build.target else []
+    for key, value in sorted(build.args.items()):
+        if value is not None:
+            parts += ["--build-arg", shlex.quote(f"{key}={value}")]
     return " ".join(parts)
 
 
@@ -60,8 +75,10 @@ class CodeBuild:
     name = "CodeBuild"
     archive: Archive = "zip"
 
-    def __init__(self, aws: Aws, bucket: str) -> None:
-        self.aws, self.bucket = aws, bucket
+    def __init__(self, aws: Aws, bucket: str, *, interval: float = 5.0, say: wait.Say = wait._quiet,
+                 slot_wait: float = SLOT_WAIT) -> None:
+        self.aws, self.bucket, self.interval, self.say = aws, bucket, interval, say
+        self.slot_wait = slot_wait
 
     async def has(self, image: str) -> bool:
         # an ECR image URI is <registry host>/<repository>:<tag>
@@ -77,6 +94,21 @@ class CodeBuild:
                            ServerSideEncryption="AES256")
 
     async def start(self, key: str, image: str, service: Service) -> str:
+        """Start the build, waiting for a build slot while the account runs as many as it may
+        ("Cannot have more than 1 builds in queue for the account": a new account's quota)."""
+        assert service.build is not None
+        def full(exc: AwsError) -> bool:
+            return exc.code == "AccountLimitExceededException"
+
+        return await wait.retry(
+            lambda: self._start(key, image, service), full, what="a CodeBuild build slot",
+            interval=self.interval, timeout=self.slot_wait, say=self.say,
+            why="waiting for a build slot: the account runs as many builds as its quota allows",
+            hint=f"The account's CodeBuild quota \"{QUOTA}\" limits how many builds run at once (a "
+                 "new account may run one): ask for more in the Service Quotas console (AWS "
+                 "CodeBuild), or deploy again once the running builds have finished.")
+
+    async def _start(self, key: str, image: str, service: Service) -> str:
         assert service.build is not None
         started = await self.aws(
             "codebuild", "start_build", projectName=names.CODEBUILD,
@@ -85,7 +117,8 @@ class CodeBuild:
                 {"name": "IMAGE_URI", "value": image, "type": "PLAINTEXT"},
                 {"name": "DOCKERFILE", "value": service.build.dockerfile or "Dockerfile",
                  "type": "PLAINTEXT"},
-                {"name": "BUILD_FLAGS", "value": _flags(service.build), "type": "PLAINTEXT"}],
+                {"name": "BUILD_FLAGS", "value": flags(service.build), "type": "PLAINTEXT"}],
+            buildspecOverride=BUILDSPEC,  # a project made by an older launchdeck builds as this one
             **(ARM_ENVIRONMENT if arm64(service.platform) else {}))
         return started["build"]["id"]
 
@@ -97,8 +130,10 @@ class CodeBuild:
             # CodeBuild's words for why: PhaseContext {statusCode, message}
             failed = next((p for p in found.get("phases", []) if p.get("phaseStatus") in _FAILED), {})
             contexts = [c.get("message") or c.get("statusCode", "") for c in failed.get("contexts", [])]
-            return Phase("failed", _words(failed.get("phaseType", "")),
-                         "; ".join(c for c in contexts if c) or _words(status))
+            reason = "; ".join(c for c in contexts if c) or _words(status)
+            if any("toomanyrequests" in line for line in await self.log_tail(build_id, 50)):
+                reason = PULL_LIMIT
+            return Phase("failed", _words(failed.get("phaseType", "")), reason)
         state = "succeeded" if status == "SUCCEEDED" else "queued" if current in _QUEUED else "running"
         return Phase(state, _words(current))
 
@@ -125,6 +160,10 @@ def codebuild_role_policy(bucket: str, region: str, account: str) -> dict:
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
          "Resource": f"arn:aws:s3:::{bucket}/contexts/*"},
+        # CodeBuild checks the source bucket before it downloads ("CLIENT_ERROR: AccessDenied"
+        # for a role without them)
+        {"Effect": "Allow", "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+         "Resource": f"arn:aws:s3:::{bucket}"},
         {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": f"arn:aws:logs:{region}:{account}:log-group:/launchdeck/builds:*"},
         {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},

@@ -19,6 +19,9 @@ from launchdeck.providers.aws.api import Aws, parallel
 from launchdeck.providers.aws.render import health_path
 
 CERTIFICATE_WAIT = 900.0
+DEREGISTRATION_DELAY = "30"
+"""Seconds a target drains before it is removed (AWS's 300 s default adds five minutes to every
+rollout and teardown; HTTP requests of a web service finish well within 30)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,9 @@ class Route:
     """The load balancer port (the published port, else the container port)."""
     domain: str | None
     health_path: str
+    healthy_codes: str = "200-399"
+    """The answers that count as healthy: any but a server error on ``/`` when the compose file
+    names no health check path (an API answering 404 on ``/`` is up)."""
 
 
 def routes(project: Project) -> list[Route]:
@@ -38,8 +44,10 @@ def routes(project: Project) -> list[Route]:
         for index, port in enumerate(service.ingress_ports):
             listen = int(port.published.split("-")[0]) if port.published else port.target
             domain = hosts.domain(service.domainname) if index == 0 and service.domainname else None
+            check = service.healthcheck
+            declared = check is not None and not check.disabled and check.local_path(port.target)
             out.append(Route(service.name, port.target, listen, domain,
-                             health_path(service, port.target)))
+                             health_path(service, port.target), "200-399" if declared else "200-499"))
     return out
 
 
@@ -82,6 +90,7 @@ async def find(aws: Aws, project: str, stack: str, wanted: list[Route]) -> Exist
         lambda: aws("elbv2", "describe_tags", ResourceArns=[lb["LoadBalancerArn"]]),
         *[lambda r=r: group(r) for r in wanted])
     tags = names.tag_dict(next(iter(described.get("TagDescriptions", [])), {}).get("Tags"))
+    names.refuse_foreign("load balancer", lb["LoadBalancerName"], tags, project, stack)
     return Existing(lb, tags.get(names.HASH, ""),
                     Ingress(lb["DNSName"], dict(g for g in groups if g is not None)))
 
@@ -136,15 +145,19 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
                                 Names=[tg_name])
         if found:
             tg = found["TargetGroups"][0]
-            if tg.get("HealthCheckPath") != route.health_path:
+            if tg.get("HealthCheckPath") != route.health_path or \
+                    (tg.get("Matcher") or {}).get("HttpCode") != route.healthy_codes:
                 await aws("elbv2", "modify_target_group", TargetGroupArn=tg["TargetGroupArn"],
-                          HealthCheckPath=route.health_path)
+                          HealthCheckPath=route.health_path, Matcher={"HttpCode": route.healthy_codes})
         else:
             tg = (await aws("elbv2", "create_target_group", Name=tg_name, Protocol="HTTP",
                             Port=route.port, VpcId=vpc, TargetType="ip",
-                            HealthCheckPath=route.health_path, Matcher={"HttpCode": "200-399"},
+                            HealthCheckPath=route.health_path, Matcher={"HttpCode": route.healthy_codes},
                             Tags=names.tag_list(names.tags(project, stack, service=route.service,
                                                            etag=etag))))["TargetGroups"][0]
+            await aws("elbv2", "modify_target_group_attributes", TargetGroupArn=tg["TargetGroupArn"],
+                      Attributes=[{"Key": "deregistration_delay.timeout_seconds",
+                                   "Value": DEREGISTRATION_DELAY}])
         return (route.service, route.port), tg["TargetGroupArn"]
 
     domains = sorted({r.domain for r in wanted if r.domain})

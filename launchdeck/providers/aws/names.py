@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from launchdeck.errors import ProviderError
+
 PROJECT = "launchdeck:project"
 STACK = "launchdeck:stack"
 SERVICE = "launchdeck:service"
@@ -131,6 +133,18 @@ def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
 
 def owned(found: dict[str, str], project: str, stack: str) -> bool:
     return found.get(PROJECT) == project and found.get(STACK) == stack
+
+
+def refuse_foreign(what: str, name: str, tags: dict[str, str], project: str, stack: str) -> None:
+    """Stop when something found by the name a deploy gives is not this stack's (its
+    launchdeck project and stack tags differ): it is adopted only when they match."""
+    if owned(tags, project, stack):
+        return
+    owner = f"launchdeck's {tags[PROJECT]} ({tags.get(STACK, '?')})" \
+        if PROJECT in tags else "not made by launchdeck"
+    raise ProviderError(f"the {what} {name} exists but is {owner}, not {project} ({stack})",
+                        provider="aws", hint=f"Delete or rename that {what}, or deploy this project "
+                        "under another project or stack name.")
 
 
 def parameter(project: str, stack: str, name: str) -> str:

@@ -16,9 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names
+from launchdeck.providers.aws import names, wait
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 
+VISIBLE_WAIT = 120.0
+"""Seconds EC2 may take to show what it just made to the calls that name it."""
+_NOT_VISIBLE = ("InvalidGroup.NotFound", "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound",
+                "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound")
 _CIDR = "10.42.0.0/16"
 _SUBNETS = ("10.42.0.0/20", "10.42.16.0/20")
 
@@ -40,10 +44,11 @@ class Rule:
     """A role key, or ``0.0.0.0/0``."""
 
 
-async def find(aws: Aws, project: str, stack: str, mode: str) -> Network:
+async def find(aws: Aws, project: str, stack: str, mode: str, *, interval: float = 1.0,
+               say: wait.Say = wait._quiet) -> Network:
     """The network to use, made when ``mode`` is dedicated and it does not exist yet."""
     if mode == "dedicated":
-        return await _dedicated(aws, project, stack)
+        return await _dedicated(aws, project, stack, _Fresh(aws, interval, say))
     return await _default(aws)
 
 
@@ -82,7 +87,7 @@ async def _default(aws: Aws) -> Network:
     return Network(vpc, [s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"])])
 
 
-async def _dedicated(aws: Aws, project: str, stack: str) -> Network:
+async def _dedicated(aws: Aws, project: str, stack: str, fresh: _Fresh) -> Network:
     mine = filters(project, stack)
     found = (await aws("ec2", "describe_vpcs", Filters=mine))["Vpcs"]
     spec = {"ResourceType": "vpc", "Tags": names.tag_list(names.tags(project, stack))}
@@ -90,7 +95,7 @@ async def _dedicated(aws: Aws, project: str, stack: str) -> Network:
         vpc = found[0]["VpcId"]
     else:
         vpc = (await aws("ec2", "create_vpc", CidrBlock=_CIDR, TagSpecifications=[spec]))["Vpc"]["VpcId"]
-        await aws("ec2", "modify_vpc_attribute", VpcId=vpc, EnableDnsHostnames={"Value": True})
+        await fresh("modify_vpc_attribute", VpcId=vpc, EnableDnsHostnames={"Value": True})
     gateways, subnets, tables = await parallel(
         lambda: aws("ec2", "describe_internet_gateways", Filters=mine),
         lambda: aws("ec2", "describe_subnets", Filters=mine),
@@ -101,14 +106,14 @@ async def _dedicated(aws: Aws, project: str, stack: str) -> Network:
     else:
         gateway = (await aws("ec2", "create_internet_gateway", TagSpecifications=[
             {"ResourceType": "internet-gateway", "Tags": tagged}]))["InternetGateway"]["InternetGatewayId"]
-        await aws("ec2", "attach_internet_gateway", InternetGatewayId=gateway, VpcId=vpc)
+        await fresh("attach_internet_gateway", InternetGatewayId=gateway, VpcId=vpc)
     if tables["RouteTables"]:
         table = tables["RouteTables"][0]["RouteTableId"]
     else:
-        table = (await aws("ec2", "create_route_table", VpcId=vpc, TagSpecifications=[
+        table = (await fresh("create_route_table", VpcId=vpc, TagSpecifications=[
             {"ResourceType": "route-table", "Tags": tagged}]))["RouteTable"]["RouteTableId"]
-        await aws("ec2", "create_route", RouteTableId=table, DestinationCidrBlock="0.0.0.0/0",
-                  GatewayId=gateway)
+        await fresh("create_route", RouteTableId=table, DestinationCidrBlock="0.0.0.0/0",
+                     GatewayId=gateway)
     have = {s["CidrBlock"]: s["SubnetId"] for s in subnets["Subnets"]}
     missing = [cidr for cidr in _SUBNETS if cidr not in have]
     if missing:
@@ -116,16 +121,35 @@ async def _dedicated(aws: Aws, project: str, stack: str) -> Network:
                            Filters=[{"Name": "state", "Values": ["available"]}]))["AvailabilityZones"]
 
         async def subnet(index: int, cidr: str) -> None:
-            made = (await aws("ec2", "create_subnet", VpcId=vpc, CidrBlock=cidr,
+            made = (await fresh("create_subnet", VpcId=vpc, CidrBlock=cidr,
                               AvailabilityZone=zones[index % len(zones)]["ZoneName"],
                               TagSpecifications=[{"ResourceType": "subnet", "Tags": tagged}]))["Subnet"]
-            await aws("ec2", "modify_subnet_attribute", SubnetId=made["SubnetId"],
-                      MapPublicIpOnLaunch={"Value": True})
-            await aws("ec2", "associate_route_table", RouteTableId=table, SubnetId=made["SubnetId"])
+            await fresh("modify_subnet_attribute", SubnetId=made["SubnetId"],
+                         MapPublicIpOnLaunch={"Value": True})
+            await fresh("associate_route_table", RouteTableId=table,
+                         SubnetId=made["SubnetId"])
             have[cidr] = made["SubnetId"]
 
         await parallel(*[lambda i=i, c=c: subnet(i, c) for i, c in enumerate(_SUBNETS) if c in missing])
     return Network(vpc, [have[c] for c in _SUBNETS])
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """Calls EC2's ``operation``, which names something made moments ago, again while EC2 says
+    it does not exist: "If you successfully run the CreateSecurityGroup command, and then
+    immediately run another command using the ID ... it may return an InvalidGroup.NotFound
+    error" (EC2 API Reference, Eventual consistency)."""
+
+    aws: Aws
+    interval: float
+    say: wait.Say
+
+    async def __call__(self, operation: str, /, **params: Any) -> dict[str, Any]:
+        return await wait.retry(lambda: self.aws("ec2", operation, **params), _NOT_VISIBLE,
+                                what=f"EC2 {operation.replace('_', ' ')}", interval=self.interval,
+                                timeout=VISIBLE_WAIT, say=self.say,
+                                why="EC2 does not show what was just made yet")
 
 
 def filters(project: str, stack: str) -> list[dict[str, Any]]:
@@ -135,18 +159,20 @@ def filters(project: str, stack: str) -> list[dict[str, Any]]:
 
 
 async def security_groups(aws: Aws, net: Network, project: str, stack: str,
-                          rules: dict[str, list[Rule]], etag: str) -> dict[str, str]:
+                          rules: dict[str, list[Rule]], etag: str, *,
+                          interval: float = 1.0, say: wait.Say = wait._quiet) -> dict[str, str]:
     """Make the groups named in ``rules`` and give each exactly those rules (in ``net.groups``);
     return the stack's other groups (role -> id), which nothing in the project uses any more."""
     found = (await aws("ec2", "describe_security_groups",
                        Filters=[*filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}]))
     existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found["SecurityGroups"]}
+    fresh = _Fresh(aws, interval, say)
 
     async def make(role: str) -> None:
         if role in existing:
             net.groups[role] = existing[role]["GroupId"]
             return
-        made = await aws("ec2", "create_security_group", VpcId=net.vpc,
+        made = await fresh("create_security_group", VpcId=net.vpc,
                          GroupName=names.security_group(project, stack, role),
                          Description=f"launchdeck {project} ({stack}): {role}",
                          TagSpecifications=[{"ResourceType": "security-group", "Tags": names.tag_list(
@@ -165,8 +191,8 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
                 have.add((perm.get("FromPort"), None, cidr["CidrIp"]))
         group = net.groups[role]
         if want - have:
-            await aws("ec2", "authorize_security_group_ingress", GroupId=group,
-                      IpPermissions=[_ip_permission(p) for p in sorted(want - have, key=str)])
+            await fresh("authorize_security_group_ingress", GroupId=group,
+                         IpPermissions=[_ip_permission(p) for p in sorted(want - have, key=str)])
         if have - want:
             try:
                 await aws("ec2", "revoke_security_group_ingress", GroupId=group,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from launchdeck.compose.model import Project
-from launchdeck.compose.validate import Finding
+from launchdeck.compose.validate import Finding, Severity
 from launchdeck.engine.refusal import Problem, Where, one_off
 from launchdeck.engine.refusal import findings as located
 from launchdeck.providers.aws import names, stores
@@ -33,7 +33,14 @@ def findings(project: Project, stack: str, config: Mapping[str, str],
         if service.managed_store:
             for problem in stores.problems(service, config):
                 path = ("services", service.name, *problem.field.split(".", 1))
-                out.append(Problem(service.name, path, problem.message, problem.fix))
+                out.append(Problem(service.name, path, problem.message, problem.fix,
+                                   Severity.WARNING if problem.warning else Severity.ERROR))
+    for service in project.services.values():
+        if service.build is not None and service.build.dockerfile_inline is not None:
+            out.append(Problem(service.name, ("services", service.name, "build", "dockerfile_inline"),
+                               "CodeBuild builds from a Dockerfile in the context; dockerfile_inline "
+                               "is not sent there", "Write it to a file in the build context and "
+                               "name it with build.dockerfile."))
     out += one_off(project, "ECS", how=(
         "Run the one-off step before deploying (a CI step, or at the start of the service that "
         "needs it), or wait for it with condition: service_started."))

@@ -27,6 +27,10 @@ T = TypeVar("T")
 
 ROLE_PROPAGATION = 60.0
 """Seconds IAM may take before a new role can be assumed (AWS says "a few seconds")."""
+SERVICE_LINKED_ROLE_WAIT = 120.0
+"""Seconds ECS may take before it can assume the service-linked role it was just given."""
+CONSISTENCY_INTERVAL = 1.0
+"""The first wait before calling again what AWS refused because it is not consistent yet."""
 _NOT_YET_ASSUMABLE = re.compile(r"assume|not authorized to perform: sts|role\b.*\b(not valid|invalid)|"
                                 r"trust", re.IGNORECASE)
 _PROPAGATION_CODES = ("InvalidParameterException", "InvalidInputException", "ClientException",
@@ -34,6 +38,8 @@ _PROPAGATION_CODES = ("InvalidParameterException", "InvalidInputException", "Cli
 ECS_SERVICE_ROLE_PATH = "/aws-service-role/ecs.amazonaws.com/"
 
 BUILD_LOGS = "/launchdeck/builds"
+CONTEXT_DAYS = 7
+"""Days an uploaded build context is kept in the region's bucket."""
 SHARED = [{"Key": "launchdeck:shared", "Value": "true"}]
 
 
@@ -44,12 +50,14 @@ class Region:
     bucket: str
 
 
-async def ensure(aws: Aws, account_id: str, *, builds: bool) -> None:
+async def ensure(aws: Aws, account_id: str, *, builds: bool, interval: float = CONSISTENCY_INTERVAL,
+                 say: wait.Say = wait._quiet) -> None:
     """The region's shared resources, made where missing (the builder only if ``builds``)."""
     region = Region(aws.region, account_id, names.bucket(account_id, aws.region))
-    steps = [lambda: _bucket(aws, region), lambda: _cluster(aws)]
+    steps = [lambda: _bucket(aws, region), lambda: _cluster(aws, interval, say)]
     if builds:
-        steps += [lambda: _builder(aws, region), lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
+        steps += [lambda: _builder(aws, region, interval),
+                  lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
     await parallel(*steps)
 
 
@@ -73,20 +81,34 @@ async def _bucket(aws: Aws, region: Region) -> None:
                     ServerSideEncryptionConfiguration={"Rules": [
                         {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}),
         lambda: aws("s3", "put_bucket_tagging", Bucket=region.bucket,
-                    Tagging={"TagSet": SHARED}))
+                    Tagging={"TagSet": SHARED}),
+        # an uploaded context is needed only while its build runs
+        lambda: aws("s3", "put_bucket_lifecycle_configuration", Bucket=region.bucket,
+                    LifecycleConfiguration={"Rules": [{
+                        "ID": "build-contexts", "Status": "Enabled", "Filter": {"Prefix": "contexts/"},
+                        "Expiration": {"Days": CONTEXT_DAYS}}]}))
 
 
-async def _cluster(aws: Aws) -> None:
+async def _cluster(aws: Aws, interval: float, say: wait.Say) -> None:
     found = await aws("ecs", "describe_clusters", clusters=[names.CLUSTER])
     if any(c["status"] == "ACTIVE" for c in found.get("clusters", [])):
         return  # a cluster could only be made with the service-linked role there
     await ecs_service_role(aws)
-    await aws("ecs", "create_cluster", clusterName=names.CLUSTER,
-              settings=[{"name": "containerInsights", "value": "disabled"}],
-              tags=names.tag_list({"launchdeck:shared": "true"}, "key", "value"))
+    # ECS assumes the role the moment it exists, before IAM has made it usable: the first
+    # CreateCluster of an account is refused ("Unable to assume the service linked role")
+    await wait.retry(lambda: aws("ecs", "create_cluster", clusterName=names.CLUSTER,
+                                 settings=[{"name": "containerInsights", "value": "disabled"}],
+                                 tags=names.tag_list({"launchdeck:shared": "true"}, "key", "value")),
+                     _linked_role_not_ready, what="the ECS cluster", interval=interval,
+                     timeout=SERVICE_LINKED_ROLE_WAIT, say=say,
+                     why="waiting for AWS to finish creating the ECS service-linked role")
 
 
-async def _builder(aws: Aws, region: Region) -> None:
+def _linked_role_not_ready(exc: AwsError) -> bool:
+    return exc.code == "InvalidParameterException" and "service linked role" in exc.message
+
+
+async def _builder(aws: Aws, region: Region, interval: float) -> None:
     role_name = f"launchdeck-codebuild-{region.name}"
     role = await ensure_role(aws, role_name, "codebuild.amazonaws.com",
                              {"build": codebuild_role_policy(region.bucket, region.name, region.account)},
@@ -104,7 +126,8 @@ async def _builder(aws: Aws, region: Region) -> None:
                          "computeType": "BUILD_GENERAL1_SMALL", "privilegedMode": True},
             serviceRole=role,
             logsConfig={"cloudWatchLogs": {"status": "ENABLED", "groupName": BUILD_LOGS}},
-            tags=[{"key": "launchdeck:shared", "value": "true"}]), what="the new CodeBuild role")
+            tags=[{"key": "launchdeck:shared", "value": "true"}]), what="the new CodeBuild role",
+            interval=interval)
     except AwsError as exc:
         if exc.code != "ResourceAlreadyExistsException":  # another deploy made it meanwhile
             raise

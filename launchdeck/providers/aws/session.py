@@ -9,6 +9,7 @@ group); each unit is then applied and waited for in dependency order by the engi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,13 @@ from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_ch
 
 PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
+KEEP_IMAGES = {"rules": [{"rulePriority": 1, "description": "keep the last 10 images",
+                          "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                        "countNumber": 10},
+                          "action": {"type": "expire"}}]}
+"""Every build pushes a new image; older ones than the last ten are expired."""
+FARGATE_VCPU = "L-3032A538"
+"""Service Quotas' code of "Fargate On-Demand vCPU resource count"."""
 NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
@@ -51,6 +59,8 @@ class AwsSession:
         self.aws, self.account, self.project, self.stack = aws, account, project, stack
         self.config, self.etag, self.options, self.sink = config, etag, options, sink
         self.poll = self.interval = poll_interval
+        self.settle = min(poll_interval, region.CONSISTENCY_INTERVAL)
+        """The first wait before calling again what AWS refused as not consistent yet."""
         self.routes = ingress.routes(project)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
         self.models = model_service.cloud_endpoints(project)
@@ -95,8 +105,9 @@ class AwsSession:
             found = await inventory.tagged(aws, self.name, self.stack, PRUNABLE)
             return found, await _services(aws, self.name, self.stack, found)
 
-        self.zones, self.net, (self.inventory, self.live), balancer, namespace, *store_found = \
+        _, self.zones, self.net, (self.inventory, self.live), balancer, namespace, *store_found = \
             await parallel(
+                self._fargate_quota,
                 self._zones,
                 net, services,
                 lambda: ingress.find(aws, self.name, self.stack, self.routes),
@@ -124,6 +135,26 @@ class AwsSession:
                                                             state=State.SERVICE_DEPLOYMENT_COMPLETED))
         return out
 
+    async def _fargate_quota(self) -> None:
+        """The project's Fargate vCPUs against the account's quota ("Fargate On-Demand vCPU
+        resource count", L-3032A538, which a new account may have at 6): more is refused before
+        anything is made, since ECS would only fail to place the tasks. Unknown (no Service
+        Quotas access) is no refusal."""
+        needed = sum(render.fargate_size(s)[0] / 1024 * s.replica_count
+                     for s in self.project.services.values() if not s.managed_store)
+        try:
+            found = await self.aws("service-quotas", "get_service_quota", ServiceCode="fargate",
+                                   QuotaCode=FARGATE_VCPU)
+        except ProviderError:
+            return
+        allowed = float(found.get("Quota", {}).get("Value", 0) or 0)
+        if allowed and needed > allowed:
+            self.refusal = ProviderError(
+                f"the project's services need {needed:g} Fargate vCPUs at once, and the account's "
+                f"quota \"Fargate On-Demand vCPU resource count\" is {allowed:g}", provider="aws",
+                hint="Ask for more in the Service Quotas console (AWS Fargate, quota L-3032A538), or "
+                     "lower deploy.resources or deploy.replicas.")
+
     async def _zones(self) -> dict[str, str]:
         """The Route 53 zone of each domain; a domain without one is the deploy's refusal."""
         try:
@@ -145,7 +176,9 @@ class AwsSession:
         if not build:
             return f"{uri}:{source.digest}"
         continue_chain(self.depths.get(":prepare", 0))
-        image = await remote.image(builds.CodeBuild(self.aws, self.region.bucket), service, source,
+        builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
+                                   say=lambda message: progress(None, message))
+        image = await remote.image(builder, service, source,
                                    f"{uri}:{source.digest}", progress, interval=self.poll)
         self.depths[f":build:{service.name}"] = chain_depth()
         return image
@@ -170,8 +203,10 @@ class AwsSession:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
         tags = names.tag_list(names.tags(project, stack, etag=self.etag))
         _, self.net, roles, self.namespace, _, _ = await parallel(
-            lambda: region.ensure(aws, self.account, builds=bool(built)),
-            lambda: network.find(aws, project, stack, self.options.network),
+            lambda: region.ensure(aws, self.account, builds=bool(built), interval=self.settle,
+                                  say=lambda m: self.say(None, m)),
+            lambda: network.find(aws, project, stack, self.options.network, interval=self.settle,
+                                 say=lambda m: self.say(None, m)),
             lambda: self._roles(),
             lambda: self._namespace(),
             lambda: self._repositories(built),
@@ -179,7 +214,8 @@ class AwsSession:
         served = [kinds.running(self.project, name, self.models, self.gateway)
                   for name in self.project.services]
         self.stale_groups = await network.security_groups(
-            aws, self.net, project, stack, _rules(served, self.routes), self.etag)
+            aws, self.net, project, stack, _rules(served, self.routes), self.etag, interval=self.settle,
+            say=lambda m: self.say(None, m))
         self.depths[":prepare"] = chain_depth()
 
     async def _roles(self) -> tuple[str, str]:
@@ -244,6 +280,8 @@ class AwsSession:
                            imageTagMutability="IMMUTABLE",
                            imageScanningConfiguration={"scanOnPush": True},
                            tags=names.tag_list(names.tags(self.name, self.stack, service=service.name)))
+            await self.aws("ecr", "put_lifecycle_policy", repositoryName=repo,
+                           lifecyclePolicyText=json.dumps(KEEP_IMAGES))
 
         await parallel(*[lambda s=s: one(s) for s in built])
 
@@ -315,7 +353,7 @@ class _Services:
         roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
         registered = await region.first_use(
             lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
-                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.poll)
+                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         s.registered[name] = arn
         s.restarted.append(name)
@@ -328,7 +366,7 @@ class _Services:
             await region.first_use(
                 lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
                             tags=names.tag_list(tags, "key", "value")), what=roles,
-                interval=s.poll)
+                interval=s.settle)
             return
         progress(None, "rolling out a new task definition")
         params = {k: v for k, v in rendered.service.items()

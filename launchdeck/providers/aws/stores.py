@@ -41,6 +41,9 @@ VALKEY_VERSIONS = {"8": "8.1", "8.1": "8.1", "8.0": "8.0", "7": "7.2", "7.2": "7
 """Image tag -> the ElastiCache Valkey version that serves it (7.2, 8.0, 8.1)."""
 DEFAULT_REDIS = "7.1"
 DEFAULT_VALKEY = "8.1"
+VALKEY_FOR_REDIS = {"7.2": "7.2"}
+"""Redis past 7.1 (``redis:7.2``, ``7.4``, ``8`` are common) runs on ElastiCache Valkey, Redis-
+compatible (Valkey 7.2 forks Redis 7.2.4): 7.2 on Valkey 7.2, anything newer on the newest."""
 
 # RDS for PostgreSQL, CreateDBInstance MasterUsername: "Must be 1 to 63 letters or numbers.
 # First character must be a letter. Can't be a reserved word for the chosen database engine."
@@ -89,6 +92,8 @@ class Problem:
     """Where in the service it comes from, e.g. ``environment.POSTGRES_USER``."""
     message: str
     fix: str
+    warning: bool = False
+    """Deployed as it is, with this said (not a refusal)."""
 
 
 def engine(service: Service) -> tuple[str, str | None]:
@@ -100,7 +105,15 @@ def engine(service: Service) -> tuple[str, str | None]:
         return "postgres", major if major in POSTGRES_MAJORS else None
     if repository.rsplit("/", 1)[-1] == "valkey":
         return "valkey", VALKEY_VERSIONS.get(tag) if tag else DEFAULT_VALKEY
+    if tag and tag not in REDIS_VERSIONS and _newer_than_redis_oss(tag):
+        return "valkey", VALKEY_FOR_REDIS.get(tag, DEFAULT_VALKEY)
     return "redis", REDIS_VERSIONS.get(tag) if tag else DEFAULT_REDIS
+
+
+def _newer_than_redis_oss(tag: str) -> bool:
+    """Whether a Redis version is past 7.1, the last Redis OSS ElastiCache offers."""
+    major, _, minor = tag.partition(".")
+    return (int(major), int(minor or 0)) >= (7, 2)
 
 
 def _image(image: str | None) -> tuple[str, str]:
@@ -159,6 +172,12 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
                                "Set a new POSTGRES_PASSWORD config value: a random one (config "
                                "set with random) is one RDS accepts."))
     elif kind == "redis":
+        if found_engine == "valkey" and version and _image(service.image)[0].rsplit("/", 1)[-1] != "valkey":
+            tag = _image(service.image)[1]
+            out.append(Problem(service.name, "image", f"ElastiCache's Redis OSS ends at 7.1: redis:{tag} "
+                               f"runs on ElastiCache Valkey {version}, which is Redis-compatible",
+                               f"Nothing to do to deploy it so; write valkey/valkey:{version} to say it, "
+                               "or redis:7.1 for Redis OSS.", warning=True))
         if version is None:
             tag = _image(service.image)[1]
             if found_engine == "valkey":
@@ -178,7 +197,7 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
 
 def store(service: Service, project: str, stack: str, config: Mapping[str, str]) -> Store:
     """What ``service`` (a managed store) should be; raise if AWS would refuse any of it."""
-    found = problems(service, config)
+    found = [p for p in problems(service, config) if not p.warning]
     if found:
         raise ProviderError(f"{service.name}: " + "; ".join(p.message for p in found), provider="aws",
                             service=service.name, hint=" ".join(p.fix for p in found))
@@ -220,6 +239,7 @@ async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing
             return None
         db = found["DBInstances"][0]
         tags = names.tag_dict(db.get("TagList"))
+        names.refuse_foreign("database", id_, tags, project, stack)
         endpoint = (db.get("Endpoint") or {}).get("Address")
         return Existing("postgres", busy(db) or "available", endpoint,
                         tags.get(names.HASH, ""), tags.get(names.ETAG))
@@ -231,6 +251,7 @@ async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing
         group = found["ReplicationGroups"][0]
         listed = await aws("elasticache", "list_tags_for_resource", ResourceName=group["ARN"])
         tags = names.tag_dict(listed.get("TagList"))
+        names.refuse_foreign("cache", id_, tags, project, stack)
         nodes = group.get("NodeGroups") or []
         endpoint = (nodes[0].get("PrimaryEndpoint") or {}).get("Address") if nodes else None
         return Existing("redis", group["Status"], endpoint, tags.get(names.HASH, ""),

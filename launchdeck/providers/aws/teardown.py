@@ -145,7 +145,11 @@ async def _balancers(aws: Aws, arns: list[str], certificates: list[str],
                             LoadBalancerArns=arns)
     lbs = found["LoadBalancers"] if found else []
     for arn in certificates:
-        domain = (await aws("acm", "describe_certificate", CertificateArn=arn))["Certificate"]["DomainName"]
+        described = await aws.maybe("acm", "describe_certificate", ("ResourceNotFoundException",),
+                                    CertificateArn=arn)
+        if described is None:  # deleted already: the tagging API still lists it for a while
+            continue
+        domain = described["Certificate"]["DomainName"]
         try:
             zones = await ingress.hosted_zones(aws, [domain])
         except ProviderError:
@@ -194,37 +198,71 @@ def _snapshot_id() -> str:
 
 
 async def _left(aws: Aws, project: str, stack: str) -> list[str]:
-    """What the tagging API (and EC2) still show of the stack, but for kept config values.
+    """What is still there of the stack, but for kept config values.
 
-    The tagging API lags behind deletions, so what it lists is asked about once more."""
-    left = []
+    The tagging API lists "tagged or previously tagged" resources, and what was deleted a
+    moment ago for minutes after: each ARN it lists counts only once its own service's
+    describe call confirms it exists (NotFound means gone)."""
     found = await inventory.tagged(aws, project, stack)
-    for kind, arn in [(k, a) for k, arns in found.items() for a in arns]:
-        if kind == "ssm:parameter" and "/.derived/" not in arn:
-            continue  # config values: kept on purpose
-        if kind == "ecs:service":  # ECS lists deleted services as INACTIVE for a while
-            described = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn])
-            if all(s.get("status") == "INACTIVE" for s in described.get("services", [])):
-                continue
-        if kind == "rds:db" and not await aws.maybe("rds", "describe_db_instances",
-                                                    ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
-                                                    DBInstanceIdentifier=arn.rsplit(":", 1)[-1]):
-            continue
-        if kind == "elasticache:replicationgroup" and not await aws.maybe(
-                "elasticache", "describe_replication_groups", ("ReplicationGroupNotFoundFault",),
-                ReplicationGroupId=arn.rsplit(":", 1)[-1]):
-            continue
-        if kind == "ecs:task-definition":
-            described = await aws.maybe("ecs", "describe_task_definition", ("ClientException",),
-                                        taskDefinition=arn)
-            if described is None or described["taskDefinition"].get("status") != "ACTIVE":
-                continue
-        left.append(arn)
+    listed = [(k, a) for k, arns in found.items() for a in arns
+              if not (k == "ssm:parameter" and "/.derived/" not in a)]  # config values: kept on purpose
+    alive = await parallel(*[lambda k=k, a=a: exists(aws, k, a) for k, a in listed])
+    left = [arn for (_, arn), there in zip(listed, alive, strict=True) if there]
     groups = await aws("ec2", "describe_security_groups", Filters=network.filters(project, stack))
     left += [g["GroupId"] for g in groups["SecurityGroups"]]
     vpcs = await aws("ec2", "describe_vpcs", Filters=network.filters(project, stack))
     left += [v["VpcId"] for v in vpcs["Vpcs"]]
-    return left
+    return sorted(set(left))
+
+
+async def exists(aws: Aws, kind: str, arn: str) -> bool:
+    """Whether the resource ``arn`` the tagging API lists still exists, as its service says."""
+    name = arn.rsplit(":", 1)[-1]
+    if kind == "ecs:service":  # ECS lists deleted services as INACTIVE for a while
+        described = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn])
+        return any(s.get("status") != "INACTIVE" for s in described.get("services", []))
+    if kind == "ecs:task-definition":
+        described = await aws.maybe("ecs", "describe_task_definition", ("ClientException",),
+                                    taskDefinition=arn)
+        return described is not None and described["taskDefinition"].get("status") == "ACTIVE"
+    checks: dict[str, tuple[str, str, tuple[str, ...], dict[str, Any]]] = {
+        "rds:db": ("rds", "describe_db_instances", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
+                   {"DBInstanceIdentifier": name}),
+        "elasticache:replicationgroup": ("elasticache", "describe_replication_groups",
+                                         ("ReplicationGroupNotFoundFault",), {"ReplicationGroupId": name}),
+        "elasticloadbalancing:loadbalancer": ("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
+                                              {"LoadBalancerArns": [arn]}),
+        "elasticloadbalancing:targetgroup": ("elbv2", "describe_target_groups", ("TargetGroupNotFound",),
+                                             {"TargetGroupArns": [arn]}),
+        "acm:certificate": ("acm", "describe_certificate", ("ResourceNotFoundException",),
+                            {"CertificateArn": arn}),
+        "ecr:repository": ("ecr", "describe_repositories", ("RepositoryNotFoundException",),
+                           {"repositoryNames": [arn.split(":repository/", 1)[-1]]}),
+        "ssm:parameter": ("ssm", "get_parameter", ("ParameterNotFound",),
+                          {"Name": "/" + arn.split(":parameter/", 1)[-1]}),
+        "servicediscovery:namespace": ("servicediscovery", "get_namespace", ("NamespaceNotFound",),
+                                       {"Id": arn.rsplit("/", 1)[-1]}),
+        "servicediscovery:service": ("servicediscovery", "get_service", ("ServiceNotFound",),
+                                     {"Id": arn.rsplit("/", 1)[-1]}),
+        "iam:role": ("iam", "get_role", ("NoSuchEntity",), {"RoleName": arn.rsplit("/", 1)[-1]}),
+        "ec2:security-group": ("ec2", "describe_security_groups", ("InvalidGroup.NotFound",),
+                               {"GroupIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:vpc": ("ec2", "describe_vpcs", ("InvalidVpcID.NotFound",), {"VpcIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:subnet": ("ec2", "describe_subnets", ("InvalidSubnetID.NotFound",),
+                       {"SubnetIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:internet-gateway": ("ec2", "describe_internet_gateways", ("InvalidInternetGatewayID.NotFound",),
+                                 {"InternetGatewayIds": [arn.rsplit("/", 1)[-1]]}),
+        "ec2:route-table": ("ec2", "describe_route_tables", ("InvalidRouteTableID.NotFound",),
+                            {"RouteTableIds": [arn.rsplit("/", 1)[-1]]}),
+    }
+    if kind == "logs:log-group":
+        group = arn.split(":log-group:", 1)[-1].removesuffix(":*")
+        described = await aws("logs", "describe_log_groups", logGroupNamePrefix=group)
+        return any(g["logGroupName"] == group for g in described.get("logGroups", []))
+    if kind not in checks:
+        return True  # a kind the teardown cannot ask about: named, for the user to look at
+    service, operation, missing, params = checks[kind]
+    return await aws.maybe(service, operation, missing, **params) is not None
 
 
 async def _repositories(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:

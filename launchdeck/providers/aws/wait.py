@@ -76,7 +76,8 @@ def _elapsed(seconds: float) -> str:
 
 
 async def retry(step: Callable[[], Awaitable[T]], refused: tuple[str, ...] | Callable[[AwsError], bool], *,
-                what: str, interval: float, timeout: float, say: Say = _quiet, why: str | None = None) -> T:
+                what: str, interval: float, timeout: float, say: Say = _quiet, why: str | None = None,
+                hint: str = "Run the command again to keep waiting.") -> T:
     """Run ``step`` until AWS stops refusing it for a reason that means "not yet": an error
     with one of the codes ``refused`` (dependents still going), or one ``refused`` answers true
     of. ``why`` is what is reported meanwhile (by default, AWS's code); any other error is
@@ -93,7 +94,7 @@ async def retry(step: Callable[[], Awaitable[T]], refused: tuple[str, ...] | Cal
                 raise
             return None, why or f"AWS answers {exc.code}, retrying"
 
-    await until(attempt, what=what, interval=interval, timeout=timeout, say=say)
+    await until(attempt, what=what, interval=interval, timeout=timeout, say=say, hint=hint)
     return result[0]
 
 

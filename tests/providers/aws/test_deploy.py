@@ -286,11 +286,13 @@ def test_destroy_waits_for_draining_services_and_deleting_stores_and_says_so(dep
 
 
 def _on_its_way_out(boto, arn: str) -> bool:
-    """ECS keeps deleted services as INACTIVE for a while, and the tagging API lists them."""
-    if ":service/" in arn:
-        found = boto.client("ecs").describe_services(cluster="launchdeck", services=[arn])
-        return found["services"][0]["status"] == "INACTIVE"
-    return False
+    """The tagging API lists what was deleted a moment ago, and ECS keeps deleted services as
+    INACTIVE for a while: gone is what its own service no longer shows."""
+    from launchdeck.providers.aws.api import Aws
+    from launchdeck.providers.aws.inventory import kind
+    from launchdeck.providers.aws.teardown import exists
+
+    return not anyio.run(exists, Aws(boto), kind(arn), arn)
 
 
 def test_secrets_never_reach_task_definitions_results_events_or_logs(provider, shop, boto, caplog) -> None:
@@ -355,8 +357,8 @@ def test_a_domain_without_a_hosted_zone_is_refused_before_any_change(provider, s
               and c.params.get("Key") in (None, "locks/shop/dev.json")]
     assert [c for c in calls.mutating() if c not in shared] == []
     assert sorted(c.operation for c in shared) == [  # the first PutObject met no bucket
-        "CreateBucket", "DeleteObject", "PutBucketEncryption", "PutBucketTagging", "PutObject", "PutObject",
-        "PutPublicAccessBlock"]
+        "CreateBucket", "DeleteObject", "PutBucketEncryption", "PutBucketLifecycleConfiguration",
+        "PutBucketTagging", "PutObject", "PutObject", "PutPublicAccessBlock"]
 
 
 def test_dedicated_network_is_made_in_two_zones_and_removed_on_destroy(provider, project, boto) -> None:
@@ -630,7 +632,7 @@ def test_a_failing_build_is_build_failed_with_its_step_and_log_tail(aws_env, str
     result, recorder = _deploy(provider, ref)
     web = next(s for s in result.services if s.name == "web")
     assert web.state is State.BUILD_FAILED
-    assert "image build failed at build: Error while executing command: docker build" in web.message
+    assert "image build failed at build: Error while executing command: eval \"docker build" in web.message
     assert "npm ERR! missing script: build" in web.message.split("last log lines:")[1]
     states = recorder.states("web")
     assert [s for n, s in enumerate(states) if n == 0 or states[n - 1] is not s] == [

@@ -29,7 +29,7 @@ services:
       POSTGRES_USER: admin
       POSTGRES_PASSWORD:
   cache:
-    image: redis:7.2
+    image: redis:4
     x-defang-redis: true
 """
 

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from launchdeck.engine.events import State
 from launchdeck.providers.aws import rollout
 from launchdeck.providers.aws.api import Aws
-from launchdeck.providers.aws.region import ecs_service_role
+from testkit import aws as T
 
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-dev-web:8"
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-dev-web:7"
@@ -63,9 +63,8 @@ def test_without_a_task_definition_a_settled_service_is_completed() -> None:
 
 
 def _deleted_service(boto) -> str:
-    anyio.run(ecs_service_role, Aws(boto))
+    T.ecs_cluster(boto)
     ecs = boto.client("ecs")
-    ecs.create_cluster(clusterName="launchdeck")
     task = ecs.register_task_definition(family="api", containerDefinitions=[{"name": "c", "image": "nginx",
                                                                                "memory": 64}])
     ecs.create_service(cluster="launchdeck", serviceName="api", desiredCount=1,
@@ -95,8 +94,7 @@ def test_drained_waits_until_the_old_service_is_inactive_then_creating_works(bot
 
 
 def test_drained_returns_at_once_for_a_name_never_used(boto, aws_env) -> None:
-    anyio.run(ecs_service_role, Aws(boto))
-    boto.client("ecs").create_cluster(clusterName="launchdeck")
+    T.ecs_cluster(boto)
     said: list[str] = []
     anyio.run(lambda: rollout.drained(Aws(boto), "launchdeck", "fresh", interval=0.01, say=said.append))
     assert said == []

@@ -31,8 +31,10 @@ def _store(project, image: str, environment: str = "", kind: str = "postgres"):
     ("redis:7.0.15", "redis", ("redis", "7.0")),
     ("redis:6-alpine", "redis", ("redis", "6.2")),
     ("redis", "redis", ("redis", "7.1")),
-    ("redis:7.2", "redis", ("redis", None)),                        # only Valkey goes past 7.1 there
-    ("redis:8", "redis", ("redis", None)),
+    ("redis:7.2", "redis", ("valkey", "7.2")),                      # only Valkey goes past 7.1 there
+    ("redis:7.4", "redis", ("valkey", "8.1")),
+    ("redis:8", "redis", ("valkey", "8.1")),
+    ("redis:4", "redis", ("redis", None)),
     ("valkey/valkey:8", "redis", ("valkey", "8.1")),
     ("valkey/valkey:7.2-alpine", "redis", ("valkey", "7.2")),
     ("bitnami/valkey", "redis", ("valkey", "8.1")),
@@ -84,7 +86,7 @@ def test_a_random_config_value_is_a_password_rds_accepts(project) -> None:
 
 @pytest.mark.parametrize(("image", "kind", "message"), [
     ("postgres:10", "postgres", "RDS does not offer PostgreSQL 10"),
-    ("redis:7.2", "redis", "ElastiCache does not offer Redis OSS 7.2"),
+    ("redis:4", "redis", "ElastiCache does not offer Redis OSS 4"),
     ("valkey/valkey:9", "redis", "ElastiCache does not offer Valkey 9"),
     ("mongo:7", "mongodb", "x-defang-mongodb is not supported on aws yet"),
 ])
@@ -139,3 +141,12 @@ def test_stores_racing_for_the_shared_subnet_group_both_get_it(boto, aws_env) ->
 def test_a_database_serves_the_new_password_only_once_nothing_is_pending(db, doing) -> None:
     """After ModifyDBInstance the instance reads available while the password is still pending."""
     assert stores.busy(db) == doing
+
+
+@pytest.mark.parametrize("image", ["redis:7.2", "redis:7.4-alpine", "redis:8"])
+def test_redis_past_7_1_deploys_on_valkey_with_a_warning(project, image) -> None:
+    """Redis versions ElastiCache's Redis OSS lacks run on Valkey, said by a warning, not refused."""
+    service = _store(project, image, "", "redis")
+    found = stores.problems(service, {})
+    assert [(p.warning, "Valkey" in p.message) for p in found] == [(True, True)]
+    assert stores.store(service, "demo", "dev", {}).settings["engine"] == "valkey"

@@ -163,7 +163,7 @@ def test_a_cluster_in_an_account_without_the_ecs_service_linked_role_is_stopped(
     session, _ = hooked
     with pytest.raises(T.StrictViolation, match="no ECS service-linked role"):
         _call(session, "ecs", "CreateCluster", {"clusterName": "launchdeck"})
-    T.session().client("iam").create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    T.ecs_cluster(T.session(), "other")  # the account's service-linked role, usable
     _call(session, "ecs", "CreateCluster", {"clusterName": "launchdeck"})
 
 
@@ -204,9 +204,8 @@ def test_inline_policies_over_the_role_limit_are_stopped(hooked) -> None:
 
 def _service_in(session, group: str | None = None, namespace: str | None = None) -> str:
     """An ECS service in security group ``group`` / using Service Connect in ``namespace``."""
-    T.session().client("iam").create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    T.ecs_cluster(session)
     ecs = session.client("ecs")
-    ecs.create_cluster(clusterName="launchdeck")
     task = ecs.register_task_definition(**_task(container={"portMappings": [{"containerPort": 80,
                                                                              "name": "p80"}]}))
     extra: dict = {}

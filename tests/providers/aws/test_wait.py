@@ -9,6 +9,7 @@ from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import wait
 from launchdeck.providers.aws.api import Aws, AwsError
 from launchdeck.providers.aws.region import ecs_service_role
+from testkit import aws as T
 
 
 def _reads(*answers):
@@ -80,8 +81,8 @@ def test_retry_raises_any_other_refusal_at_once() -> None:
 
 def _drained_service(boto) -> str:
     """An ECS service, deleted a moment ago: moto drains it as AWS does."""
+    T.ecs_cluster(boto)
     ecs = boto.client("ecs")
-    ecs.create_cluster(clusterName="launchdeck")
     task = ecs.register_task_definition(family="w", containerDefinitions=[{"name": "c", "image": "nginx",
                                                                              "memory": 64}])
     ecs.create_service(cluster="launchdeck", serviceName="w", desiredCount=1,

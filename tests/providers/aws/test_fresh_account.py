@@ -1,0 +1,225 @@
+"""What a first deploy and teardown on a new AWS account meet, and survive."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from launchdeck.engine.deploy import deploy
+from launchdeck.engine.destroy import destroy
+from launchdeck.engine.events import Recorder
+from launchdeck.engine.seams import DeployOptions
+from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import build as builds
+from launchdeck.providers.aws import names
+from launchdeck.providers.aws.api import Aws
+from launchdeck.tools.project import ProjectRef
+from testkit import aws as T
+
+TINY = "name: tiny\nservices:\n  api:\n    image: nginx\n    ports: [{target: 80, mode: ingress}]\n"
+TWO_BUILT = """\
+name: pair
+services:
+  a:
+    build: ./a
+    ports: [{target: 80, mode: ingress}]
+  b:
+    build: ./b
+    expose: ["9000"]
+"""
+
+
+def _deploy(provider, ref, **options):
+    recorder = Recorder()
+    result = anyio.run(lambda: deploy(ref.load(), provider, stack=ref.stack, sink=recorder,
+                                      options=DeployOptions(**options)))
+    return result, [e.message for e in recorder.events]
+
+
+def _ref(project, files) -> ProjectRef:
+    return ProjectRef(working_directory=str(project(files)), provider="aws")
+
+
+def test_the_first_cluster_waits_for_the_ecs_service_linked_role(provider, project) -> None:
+    """CreateCluster refused until the new service-linked role can be assumed: retried, and said."""
+    result, said = _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert result.ok
+    assert any("waiting for AWS to finish creating the ECS service-linked role" in m for m in said)
+
+
+def test_a_dedicated_network_is_made_although_ec2_shows_new_things_late(provider, project, boto) -> None:
+    """Subnets, routes and rules naming a VPC, gateway or group made a moment ago are retried."""
+    result, said = _deploy(provider, _ref(project, {"compose.yaml": TINY}), network="dedicated")
+    assert result.ok
+    assert any("EC2 does not show what was just made yet" in m for m in said)
+    subnets = boto.client("ec2").describe_subnets(
+        Filters=[{"Name": "tag:launchdeck:project", "Values": ["tiny"]}])["Subnets"]
+    assert len(subnets) == 2 and all(s["MapPublicIpOnLaunch"] for s in subnets)
+
+
+def test_builds_queue_for_the_accounts_one_build_slot(provider, project, boto, aws_env) -> None:
+    """Two builds at once on an account that runs one at a time: the second waits its turn, and says so."""
+    ref = _ref(project, {"compose.yaml": TWO_BUILT, "a/Dockerfile": "FROM nginx\n",
+                         "b/Dockerfile": "FROM python:3.12-slim\n"})
+    assert _deploy(provider, ref)[0].ok
+    aws_env.configure(scale=0.01)  # builds of 2 s
+    said: list[str] = []
+    builder = builds.CodeBuild(Aws(boto), names.bucket("123456789012", T.REGION), interval=0.01,
+                               say=said.append)
+    bucket = names.bucket("123456789012", T.REGION)
+    key = boto.client("s3").list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"][0]["Key"]
+    services = ref.load().project.services
+    uri = f"123456789012.dkr.ecr.{T.REGION}.amazonaws.com/"
+
+    async def both() -> list[str]:
+        first = await builder.start(key, uri + names.repository("pair", "dev", "a") + ":q1", services["a"])
+        second = await builder.start(key, uri + names.repository("pair", "dev", "b") + ":q2", services["b"])
+        return [first, second]
+
+    started = anyio.run(both)
+    assert len(set(started)) == 2
+    assert any("waiting for a build slot" in m for m in said), said
+
+
+def test_a_build_slot_that_never_frees_names_the_quota_to_raise(provider, project, boto, aws_env) -> None:
+    """Waiting out the build slot ends in an error naming the CodeBuild quota and where to raise it."""
+    ref = _ref(project, {"compose.yaml": TWO_BUILT, "a/Dockerfile": "FROM nginx\n",
+                         "b/Dockerfile": "FROM python:3.12-slim\n"})
+    assert _deploy(provider, ref)[0].ok
+    aws_env.configure(scale=0.5)  # the deploy's builds now take minutes: they hold the one slot
+    builder = builds.CodeBuild(Aws(boto), names.bucket("123456789012", T.REGION), interval=0.01,
+                               slot_wait=0.05)
+    service = ref.load().project.services["a"]
+    image = f"123456789012.dkr.ecr.{T.REGION}.amazonaws.com/{names.repository('pair', 'dev', 'a')}:x"
+    bucket = names.bucket("123456789012", T.REGION)
+    key = boto.client("s3").list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"][0]["Key"]
+    with pytest.raises(ProviderError) as caught:
+        anyio.run(lambda: builder.start(key, image, service))
+    assert "build slot" in str(caught.value)
+    assert builds.QUOTA in caught.value.hint and "Service Quotas" in caught.value.hint
+
+
+def test_teardown_counts_only_what_its_own_service_still_shows(provider, project, boto) -> None:
+    """The tagging API still lists what was just deleted; destroy confirms each ARN and succeeds."""
+    ref = _ref(project, {"compose.yaml": TINY})
+    assert _deploy(provider, ref)[0].ok
+    # before this change: "destroy left 1 resource(s)" (the log group the tagging API still listed)
+    done = anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
+    assert any("log group" in r for r in done.removed)
+
+
+def test_target_groups_fit_apps_without_a_health_path_and_drain_in_30_seconds(provider, project,
+                                                                             boto) -> None:
+    """No compose health path: 200-499 on / is healthy (an API's 404); targets drain in 30 s."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": TINY}))[0].ok
+    elbv2 = boto.client("elbv2")
+    group = elbv2.describe_target_groups()["TargetGroups"][0]
+    assert (group["HealthCheckPath"], group["Matcher"]["HttpCode"]) == ("/", "200-499")
+    attributes = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
+    assert {"Key": "deregistration_delay.timeout_seconds", "Value": "30"} in attributes
+
+
+def test_codebuild_may_read_the_source_buckets_acl_and_location() -> None:
+    """CodeBuild checks the source bucket (GetBucketAcl, GetBucketLocation) before downloading."""
+    policy = builds.codebuild_role_policy("bkt", T.REGION, "123456789012")
+    allowed = {(a, s["Resource"]) for s in policy["Statement"] for a in s["Action"]}
+    assert {("s3:GetBucketAcl", "arn:aws:s3:::bkt"), ("s3:GetBucketLocation", "arn:aws:s3:::bkt")} <= allowed
+
+
+def test_a_build_arg_with_a_space_arrives_whole(project) -> None:
+    """Build flags are shell-quoted for the buildspec's eval: `A=hello world` stays one argument."""
+    import shlex
+
+    ref = _ref(project, {"compose.yaml": "name: q\nservices:\n  a:\n    build:\n      context: .\n"
+                                         "      args: {GREETING: hello world, QUOTE: \"it's\"}\n",
+                         "Dockerfile": "FROM nginx\n"})
+    words = shlex.split(builds.flags(ref.load().project.services["a"].build))
+    assert words == ["-f", "Dockerfile", "--build-arg", "GREETING=hello world", "--build-arg", "QUOTE=it's"]
+
+
+def test_dockerfile_inline_is_refused_before_anything_is_made(project) -> None:
+    """CodeBuild builds from files in the context: dockerfile_inline is a located preflight finding."""
+    from launchdeck.providers.aws import preflight
+
+    ref = _ref(project, {"compose.yaml": "name: q\nservices:\n  a:\n    build:\n      context: .\n"
+                                         "      dockerfile_inline: FROM nginx\n"})
+    loaded = ref.load()
+    found = preflight.findings(loaded.project, "dev", {}, loaded.where)
+    assert [f.field for f in found] == ["services.a.build.dockerfile_inline"]
+
+
+def test_repositories_keep_the_last_images_and_build_contexts_expire(provider, project, boto) -> None:
+    """Each build adds an image and a context: ECR keeps the last 10, S3 drops contexts after a week."""
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    assert _deploy(provider, ref)[0].ok
+    policy = boto.client("ecr").get_lifecycle_policy(repositoryName=names.repository("one", "dev", "a"))
+    assert '"countNumber": 10' in policy["lifecyclePolicyText"]
+    bucket = names.bucket("123456789012", T.REGION)
+    rules = boto.client("s3").get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert [(r["Filter"]["Prefix"], r["Expiration"]["Days"]) for r in rules["Rules"]] == [("contexts/", 7)]
+
+
+def test_a_load_balancer_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """A load balancer with the deploy's name but other launchdeck tags stops it, saying whose."""
+    ec2, elbv2 = boto.client("ec2"), boto.client("elbv2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]][:2]
+    elbv2.create_load_balancer(Name=names.load_balancer("tiny", "dev"), Subnets=subnets,
+                               Tags=[{"Key": "launchdeck:project", "Value": "other"},
+                                     {"Key": "launchdeck:stack", "Value": "dev"}])
+    with pytest.raises(ProviderError) as caught:
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert "is launchdeck's other (dev), not tiny (dev)" in str(caught.value)
+    assert "another project or stack name" in caught.value.hint
+
+
+def test_a_database_of_the_same_name_not_made_by_launchdeck_is_not_adopted(provider, shop, boto) -> None:
+    """An RDS instance with the store's identifier and no launchdeck tags is refused, not taken over."""
+    boto.client("rds").create_db_instance(
+        DBInstanceIdentifier=names.resource_id("shop", "dev", "db"), Engine="postgres",
+        DBInstanceClass="db.t4g.micro", MasterUsername="someone", MasterUserPassword="password123",
+        AllocatedStorage=20)
+    with pytest.raises(ProviderError, match="not made by launchdeck, not shop"):
+        _deploy(provider, shop)
+
+
+def test_a_build_stopped_by_docker_hubs_pull_limit_says_so_with_the_fix(aws_env, strict, project) -> None:
+    """`toomanyrequests` in the build log: the failure names Docker Hub's limit and another registry."""
+    from launchdeck.engine.events import State
+    from launchdeck.providers.aws.provider import AwsProvider
+
+    session = T.session()
+    strict.attach(session)
+    T.codebuild_pushes(session, failing={"/web:": "ERROR: toomanyrequests: You have reached your pull "
+                                                  "rate limit. You may increase the limit by authenticating"})
+    provider = AwsProvider(Aws(session), poll=0.01)
+    ref = _ref(project, {"compose.yaml": "name: hub\nservices:\n  web:\n    build: ./web\n",
+                         "web/Dockerfile": "FROM node:20\n"})
+    web = _deploy(provider, ref)[0].services[0]
+    assert web.state is State.BUILD_FAILED
+    assert "Docker Hub refused to serve a base image (toomanyrequests)" in web.message
+    assert "public.ecr.aws/docker/library/" in web.message
+
+
+def test_tasks_that_keep_stopping_fail_the_deployment_with_their_reason(provider, project, aws_env) -> None:
+    """ECS's circuit breaker fails a deployment whose tasks exit: FAILED, with ECS's stopped reason."""
+    from launchdeck.engine.events import State
+
+    aws_env.configure(failing={"nginx": "Essential container in task exited"})
+    result, _ = _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    api = result.services[0]
+    assert api.state is State.SERVICE_DEPLOYMENT_FAILED
+    assert "circuit breaker" in api.message and "Essential container in task exited" in api.message
+
+
+def test_more_fargate_vcpus_than_the_account_may_run_is_refused_before_any_change(provider, project,
+                                                                                 calls) -> None:
+    """8 vCPUs asked of a new account's quota of 6: refused naming the quota, nothing made."""
+    compose = "name: big\nservices:\n  api:\n    image: nginx\n    deploy:\n      replicas: 4\n" \
+              "      resources: {reservations: {cpus: '2'}}\n"
+    with pytest.raises(ProviderError) as caught:
+        _deploy(provider, _ref(project, {"compose.yaml": compose}))
+    assert "need 8 Fargate vCPUs" in str(caught.value) and "is 6" in str(caught.value)
+    assert "Service Quotas" in caught.value.hint
+    assert [c for c in calls.mutating() if c.service != "s3"] == []

@@ -1,0 +1,118 @@
+"""The moto account behaves like a new AWS account on its first day, in every AWS test."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from testkit import aws as T
+
+
+def _code(call) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"]
+
+
+def _passed(what: str) -> None:
+    time.sleep(T.FRESH.seconds(what) + 0.02)
+
+
+def test_createcluster_right_after_the_service_linked_role_is_refused_for_a_while(aws_env) -> None:
+    """CreateCluster right after CreateServiceLinkedRole: "Unable to assume the service linked role"."""
+    session = T.session()
+    session.client("iam").create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    ecs = session.client("ecs")
+    assert _code(lambda: ecs.create_cluster(clusterName="c")) == "InvalidParameterException"
+    _passed("iam.service_linked_role")
+    assert ecs.create_cluster(clusterName="c")["cluster"]["status"] == "ACTIVE"
+
+
+def test_a_security_group_just_made_is_not_found_by_the_next_call(aws_env) -> None:
+    """A rule on a group made a moment ago is refused with InvalidGroup.NotFound, then accepted."""
+    ec2 = T.session().client("ec2")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    rule = [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+
+    def authorize() -> None:
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
+
+    assert _code(authorize) == "InvalidGroup.NotFound"
+    _passed("ec2.visible")
+    authorize()
+
+
+def test_codebuild_cannot_assume_a_role_made_a_moment_ago(aws_env) -> None:
+    """CreateProject naming a new role: "CodeBuild is not authorized to perform: sts:AssumeRole"."""
+    session = T.session()
+    role = session.client("iam").create_role(
+        RoleName="r", AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}')["Role"]["Arn"]
+    codebuild = session.client("codebuild")
+
+    def create() -> None:
+        codebuild.create_project(name="pp", source={"type": "S3", "location": "b/k.zip"},
+                                 artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role,
+                                 environment={"type": "LINUX_CONTAINER",
+                                              "computeType": "BUILD_GENERAL1_SMALL",
+                                              "image": "aws/codebuild/standard:7.0"})
+
+    assert _code(create) == "InvalidInputException"
+    _passed("iam.role")
+    create()
+
+
+def test_the_tagging_api_lists_what_was_just_deleted(aws_env) -> None:
+    """A deleted log group is still listed by GetResources for a while, then not."""
+    session = T.session()
+    logs, tagging = session.client("logs"), session.client("resourcegroupstaggingapi")
+    logs.create_log_group(logGroupName="/g", tags={"k": "v"})
+    mine = [{"Key": "k", "Values": ["v"]}]
+    assert len(tagging.get_resources(TagFilters=mine)["ResourceTagMappingList"]) == 1
+    logs.delete_log_group(logGroupName="/g")
+    assert len(tagging.get_resources(TagFilters=mine)["ResourceTagMappingList"]) == 1
+    _passed("tagging.ghost")
+    assert tagging.get_resources(TagFilters=mine)["ResourceTagMappingList"] == []
+
+
+def test_a_new_database_is_creating_before_it_is_available(aws_env) -> None:
+    """A new RDS instance is ``creating`` for a (scaled) while, then ``available``."""
+    rds = T.session().client("rds")
+    rds.create_db_instance(DBInstanceIdentifier="d", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                           MasterUsername="app", MasterUserPassword="password123", AllocatedStorage=20)
+
+    def status() -> str:
+        return rds.describe_db_instances(DBInstanceIdentifier="d")["DBInstances"][0]["DBInstanceStatus"]
+
+    assert status() == "creating"
+    _passed("rds.create")
+    assert status() == "available"
+
+
+def test_a_new_account_runs_one_codebuild_build_at_a_time(aws_env) -> None:
+    """A second StartBuild while one runs: "Cannot have more than 1 builds in queue for the account"."""
+    session = T.session()
+    iam, codebuild = session.client("iam"), session.client("codebuild")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+    def create() -> None:
+        codebuild.create_project(name="pp", source={"type": "S3", "location": "b/k.zip"},
+                                 artifacts={"type": "NO_ARTIFACTS"}, serviceRole=role,
+                                 environment={"type": "LINUX_CONTAINER",
+                                              "image": "aws/codebuild/standard:7.0",
+                                              "computeType": "BUILD_GENERAL1_SMALL"})
+
+    assert _code(create) == "InvalidInputException"  # the role is new
+    _passed("iam.role")
+    create()
+    first = codebuild.start_build(projectName="pp")["build"]["id"]
+    assert _code(lambda: codebuild.start_build(projectName="pp")) == "AccountLimitExceededException"
+    assert codebuild.batch_get_builds(ids=[first])["builds"][0]["buildStatus"] == "IN_PROGRESS"
+
+
+def test_the_lax_world_is_there_to_compare_with_and_differs() -> None:
+    """LAX is instant and allows everything; FRESH, the default, does neither."""
+    assert T.LAX.scale == 0 and not T.LAX.consistency and T.LAX.codebuild_builds == 0
+    assert T.MotoServer().world == T.FRESH and T.FRESH.scale > 0 and T.FRESH.consistency
