@@ -148,7 +148,8 @@ def test_a_read_only_server_offers_no_write_tool(app: Path, tmp_path: Path) -> N
             return names, refused, planned
 
     names, refused, planned = anyio.run(scenario)
-    assert names == {"ps", "logs", "config_list", "debug_failure", "plan", "estimate", "check"}
+    assert names == {"ps", "logs", "config_list", "debug_failure", "plan", "estimate", "check",
+                     "deployments"}
     assert all(r.is_error and "unknown tool" in r.content[0].text.lower() for r in refused)
     assert not planned.is_error
     assert [c["action"] for c in planned.structured_content["changes"]] == ["CREATE"]

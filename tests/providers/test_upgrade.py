@@ -29,6 +29,7 @@ from launchdeck.errors import LaunchdeckError
 from launchdeck.tools import deploy as deploy_tool
 from launchdeck.tools.project import ProjectRef
 from testkit import BUSYBOX
+from testkit import aws as T
 from tests.providers.aws.conftest import SECRETS, SHOP
 from tests.providers.gcp.conftest import PROJECT, zone
 
@@ -168,6 +169,10 @@ def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
         config = {"API_KEY": SECRETS["API_KEY"]}
     elif request.param == "aws":
         aws_env = request.getfixturevalue("aws_env")
+        # the last release's stacks live in accounts past their first day (it did not survive one)
+        lax = T.LAX
+        aws_env.configure(scale=lax.scale, consistency=lax.consistency,
+                          codebuild_builds=lax.codebuild_builds, fargate_vcpu=lax.fargate_vcpu)
         folder = tmp_path / "shop"
         shutil.copytree(SHOP, folder)
         env |= {**aws_env.env, "AWS_EC2_METADATA_DISABLED": "true",
@@ -217,6 +222,10 @@ def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deplo
         containers = {n for n, s in project.services.items() if not s.managed_store}
         assert changed == {n: (Action.UPDATE, "target settings changed") for n in containers}
         changed = {}
+    if deployed.provider == "aws":
+        # this release's target groups accept 200-499 on a service without a health check path
+        # and drain in 30 s (issue 21): the load balancer is updated once, in place
+        assert changed.pop("(load balancer)") == (Action.UPDATE, "routes changed")
     assert changed == {}
 
     # the record's parts name what changed: the old record is found and read
@@ -226,7 +235,7 @@ def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deplo
     reasons = {name: reason for name, (action, reason) in _plan(deployed).items()
                if action is not Action.NOOP}
     assert reasons["web"] == "environment changed"
-    if deployed.provider != "gcp":  # (on GCP the one-time roll above is still planned)
+    if deployed.provider == "local":  # (on the clouds the one-time update above is still planned)
         assert set(reasons) == {"web"}
 
     if deployed.provider != "gcp":

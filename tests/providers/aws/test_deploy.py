@@ -178,7 +178,8 @@ def test_changing_one_service_updates_only_that_service(deployed, provider, shop
         "web": Action.NOOP, "backend": Action.UPDATE, "db": Action.NOOP, "cache": Action.NOOP,
         "(load balancer)": Action.NOOP}
     lock, record = "locks/shop/dev.json", "deployments/shop/dev.json"
-    changed = [c for c in calls.mutating() if c.params.get("Key") not in (lock, record)]
+    changed = [c for c in calls.mutating() if c.params.get("Key") not in (lock, record)
+               and not str(c.params.get("Key", "")).startswith("deployments/shop/dev/")]  # history
     assert sorted(c.operation for c in changed) == ["RegisterTaskDefinition", "TagResource", "UpdateService"]
     assert all("shop-dev-backend" in json.dumps(c.params) for c in changed)
     assert {"name": "LOG_LEVEL", "value": "debug"} in _container(boto, "backend")["environment"]
@@ -246,13 +247,17 @@ def test_logs_come_from_cloudwatch_with_filters_and_tail(deployed, provider, bot
 def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deployed, provider, shop,
                                                                           boto, calls) -> None:
     """After destroy the tagging API finds only the config values; the database leaves a snapshot;
-    the deployment record is deleted, once."""
+    the deployment record is deleted, once, and the history (which ends with the destroy) stays."""
     calls.clear()
     teardown = anyio.run(lambda: destroy(provider, "shop", "dev", volumes=False, sink=Recorder()))
     deleted = [c.params["Key"] for c in calls.made if c.operation == "DeleteObject"]
     assert deleted == ["deployments/shop/dev.json", "locks/shop/dev.json"]  # the record once, then the lock
-    assert "Contents" not in boto.client("s3").list_objects_v2(Bucket="launchdeck-123456789012-us-east-1",
-                                                               Prefix="deployments/")
+    kept = [o["Key"] for o in boto.client("s3").list_objects_v2(
+        Bucket="launchdeck-123456789012-us-east-1", Prefix="deployments/").get("Contents", [])]
+    assert kept and all(k.startswith("deployments/shop/dev/") for k in kept)  # the history only
+    last = json.loads(boto.client("s3").get_object(Bucket="launchdeck-123456789012-us-east-1",
+                                                    Key=sorted(kept)[-1])["Body"].read())
+    assert last["operation"] == "destroy"
     assert "load balancer ld-shop-dev" in teardown.removed
     left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a)]
     assert sorted(a.rsplit(":", 1)[-1] for a in left) == [
@@ -351,14 +356,16 @@ def test_a_domain_without_a_hosted_zone_is_refused_before_any_change(provider, s
     with pytest.raises(ProviderError, match="no Route 53 hosted zone .* serves shop.example.com") as caught:
         _deploy(provider, shop)
     assert "create-hosted-zone" in caught.value.hint
-    # the lock is an object in the region's shared bucket, made (once per region) to hold it
+    # the lock is an object in the region's shared bucket, made (once per region) to hold it;
+    # the refused deploy is remembered in the stack's history
     shared = [c for c in calls.mutating() if c.service == "s3"
               and c.params.get("Bucket") == "launchdeck-123456789012-us-east-1"
-              and c.params.get("Key") in (None, "locks/shop/dev.json")]
+              and (c.params.get("Key") in (None, "locks/shop/dev.json")
+                   or str(c.params.get("Key")).startswith("deployments/shop/dev/"))]
     assert [c for c in calls.mutating() if c not in shared] == []
     assert sorted(c.operation for c in shared) == [  # the first PutObject met no bucket
         "CreateBucket", "DeleteObject", "PutBucketEncryption", "PutBucketLifecycleConfiguration",
-        "PutBucketTagging", "PutObject", "PutObject", "PutPublicAccessBlock"]
+        "PutBucketTagging", "PutObject", "PutObject", "PutObject", "PutPublicAccessBlock"]
 
 
 def test_dedicated_network_is_made_in_two_zones_and_removed_on_destroy(provider, project, boto) -> None:
