@@ -311,7 +311,6 @@ def test_bad_compose_file_names(project, name: str, reason: str) -> None:
 
 _AS_NOBODY = """
 import os, sys
-import dotenv.parser
 from launchdeck.compose import load, schema
 from launchdeck.errors import LaunchdeckError
 schema._validator()  # everything imported first: nobody may not read the interpreter's files
