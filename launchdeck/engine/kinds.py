@@ -101,11 +101,23 @@ def after(session: Session, project: Project, name: str) -> set[str]:
     service = project.services[name]
     out: set[str] = set()
     if session.waits_for_named:
-        out = {s for s in hosts.graph(project)[name]
+        out = {s for s in _graph(project)[name]
                if s not in service.depends_on or project.services[s].managed_store}
     if session.ingress is not None and any(r.service == name for r in session.ingress.render().routes):
         out.add(LOAD_BALANCER)
     return out
+
+
+_last_graph: tuple[Project, dict[str, dict[str, str]]] | None = None
+
+
+def _graph(project: Project) -> dict[str, dict[str, str]]:
+    """``hosts.graph`` of the project being rendered, made once for all its units (a deploy
+    renders every unit twice; the graph reads every service's environment for every name)."""
+    global _last_graph
+    if _last_graph is None or _last_graph[0] is not project:
+        _last_graph = (project, hosts.graph(project))
+    return _last_graph[1]
 
 
 def driver(session: Session, unit_kind: Any) -> Driver:
