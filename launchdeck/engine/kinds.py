@@ -42,6 +42,16 @@ def postgres(service: Service, config: Mapping[str, str]) -> Database:
     return Database(user, env.get("POSTGRES_DB") or user, env.get("POSTGRES_PASSWORD"))
 
 
+def mongodb(service: Service, config: Mapping[str, str]) -> Database:
+    """MONGO_INITDB_ROOT_USERNAME (default ``mongo``: a managed MongoDB always has a user),
+    MONGO_INITDB_DATABASE (default ``test``, the database a mongo client uses when none is
+    named), MONGO_INITDB_ROOT_PASSWORD, as the mongo image reads them, config filled in."""
+    env = service.resolved_environment(config)
+    return Database(env.get("MONGO_INITDB_ROOT_USERNAME") or "mongo",
+                    env.get("MONGO_INITDB_DATABASE") or "test",
+                    env.get("MONGO_INITDB_ROOT_PASSWORD"))
+
+
 def running(project: Project, name: str, endpoints: Mapping[str, str],
             gateway: Mapping[str, str] | None) -> Service:
     """Compose service ``name`` as the target runs it: with the variables its model
