@@ -201,8 +201,9 @@ class FirestoreApi(Api):
         key = (v["project"], v["database"])
         database = self._database(*key)
         etag = request.param("etag")
-        if etag and etag != database["etag"]:
-            raise ApiError("ABORTED", "The database's etag does not match.")
+        if etag and etag != database["etag"]:  # "deletion will be blocked and a FAILED_PRECONDITION
+            # error will be returned" (projects.databases/delete, etag)
+            raise failed_precondition("The provided etag does not match the database's current etag.")
         if database["deleteProtectionState"] == "DELETE_PROTECTION_ENABLED":
             raise failed_precondition(
                 f"Database '{v['database']}' has delete protection enabled. Disable delete "

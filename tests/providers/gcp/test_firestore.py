@@ -290,6 +290,34 @@ def test_a_deploy_after_destroy_makes_the_store_again(deployed, provider, notes,
     assert _password(fake) in _secret(fake, _env(fake, "api")["MONGO_URL"][0])
 
 
+def test_the_platforms_sample_deploys_and_tears_down_with_nothing_left(
+    tmp_path: Path, provider: GcpProvider, fake: FakeGcp
+) -> None:
+    """The worker sample (a build, x-defang-llm, a Mongo store) deploys; its MONGO_URI reaches
+    Firestore as pymongo reads it; destroy leaves only its config."""
+    import shutil
+
+    folder = tmp_path / "sample"
+    shutil.copytree(SAMPLE, folder)
+    ref = ProjectRef(working_directory=str(folder), provider="gcp", stack="dev")
+    name = ref.load().project.name
+    store = provider.config_store(name, "dev")
+    for key in ("MONGO_PASSWORD", "OPENAI_API_KEY", "MONGO_INITDB_ROOT_PASSWORD"):
+        go(store.set, key, f"{key.lower()}-value")
+    result, _ = _deploy(provider, ref)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    path = f"projects/{PROJECT}/locations/us-central1/services/{names.service_id(name, 'dev', 'worker')}"
+    env = fake.api("run").services[path].template.containers[0].env
+    secret = next(e.value_source.secret_key_ref.secret for e in env if e.name == "MONGO_URI")
+    parsed = parse_uri(_secret(fake, secret))
+    assert parsed["username"] == "root" and parsed["options"]["loadBalanced"] is True
+    anyio.run(partial(destroy, provider, name, "dev", sink=Recorder()))
+    assert fake.api("firestore").databases == {} and fake.api("run").services == {}
+    left = sorted(s.rsplit("/", 1)[-1] for s in fake.api("secretmanager").secrets)
+    assert left == sorted(names.secret_id(name, "dev", k)
+                          for k in ("MONGO_PASSWORD", "OPENAI_API_KEY", "MONGO_INITDB_ROOT_PASSWORD"))
+
+
 # --- the local GCP's Firestore Admin API ---------------------------------------------------------------
 
 
@@ -357,13 +385,18 @@ def _made(gcp: Gcp, database: str, **body: object) -> None:
         op = go(gcp.rest, "firestore", "GET", f"/v1/{op['name']}")
 
 
-def test_delete_protection_refuses_a_delete(gcp: Gcp) -> None:
-    """A database with delete protection enabled cannot be deleted."""
+def test_delete_protection_or_a_stale_etag_refuses_a_delete(gcp: Gcp) -> None:
+    """A database with delete protection enabled, or named with an old etag, is not deleted."""
     enable(gcp, "firestore.googleapis.com")
     _made(gcp, "db-kept", databaseEdition="ENTERPRISE", deleteProtectionState="DELETE_PROTECTION_ENABLED")
+    _made(gcp, "db-other", databaseEdition="ENTERPRISE")
     with pytest.raises(GcpError) as caught:
         go(gcp.rest, "firestore", "DELETE", f"/v1/projects/{PROJECT}/databases/db-kept")
     assert caught.value.status == "FAILED_PRECONDITION" and "delete protection" in str(caught.value)
+    with pytest.raises(GcpError) as stale:
+        go(gcp.rest, "firestore", "DELETE", f"/v1/projects/{PROJECT}/databases/db-other",
+           params={"etag": "old"})
+    assert stale.value.status == "FAILED_PRECONDITION"
 
 
 def test_user_credentials_show_their_password_once_and_need_the_enterprise_edition(gcp: Gcp) -> None:
