@@ -259,7 +259,7 @@ async def ensure(
     if spec.kind == "postgres":
         return await _postgres(gcp, spec, found, project, stack, etag, network, say)
     if spec.kind == "mongodb":
-        return await _mongodb(gcp, spec, project, stack, etag, say)
+        return await _mongodb(gcp, spec, found, project, stack, etag, say)
     return await _redis(gcp, spec, found, project, stack, etag, network, say)
 
 
@@ -404,7 +404,7 @@ async def look(
             service=spec.service,
             hint="See the Cloud SQL or Memorystore console for the reason, fix it, and deploy again.",
         )
-    if spec.kind == "mongodb" and found.state != "MISSING" and found.digest != spec.hash:
+    if spec.kind == "mongodb" and found.state != "CREATING" and found.digest != spec.hash:
         found = await _finish_mongodb(gcp, spec, found, project, stack, etag, say)
     if found.state not in ("RUNNABLE", "READY"):
         say(f"{spec.kind} store is {found.state.lower().replace('_', ' ')}")
@@ -559,13 +559,14 @@ async def _find_mongodb(gcp: Gcp, project: str, stack: str) -> dict[str, Existin
             lambda: config.newest(gcp, secret_id),
         )
         if database is None:
-            state, endpoint = "MISSING", None
+            state, endpoint = "CREATING", None
         else:
             state = "READY" if version is not None else "SETTING_UP"
             endpoint = f"{database['uid']}.{database['locationId']}.firestore.goog"
+        complete = database is not None and version is not None
         return labels[names.SERVICE], Existing(
             "mongodb", labels.get(names.DATABASE, ""), state, endpoint,
-            labels.get(names.HASH, "") if version is not None else names.PENDING,
+            labels.get(names.HASH, "") if complete else names.PENDING,
             labels.get(names.ETAG), user=labels.get(names.USER, ""), secret=secret_id)
 
     found = await gather(*[lambda s=s: one(s) for s in held if names.SERVICE in dict(s.labels)])
@@ -595,12 +596,22 @@ def _mongo_labels(spec: Store, project: str, stack: str, etag: str) -> dict[str,
 
 
 async def _mongodb(
-    gcp: Gcp, spec: Store, project: str, stack: str, etag: str, say: Callable[[str], None]
+    gcp: Gcp,
+    spec: Store,
+    found: Existing | None,
+    project: str,
+    stack: str,
+    etag: str,
+    say: Callable[[str], None],
 ) -> Any:
-    """The credential secret (anew: what it held stood for other settings, or for none), then
-    the database where it is missing; the database's create operation, if one was started."""
+    """The credential secret (anew: what it held stood for other settings, or for none; the
+    credential of another user it named is deleted), then the database where it is missing;
+    the database's create operation, if one was started."""
     from google.cloud import secretmanager_v1 as sm
 
+    if found is not None and found.user and found.user != spec.settings["user"] and found.endpoint:
+        path = f"/v1/projects/{gcp.project}/databases/{found.name}/userCreds/{found.user}"
+        await if_found(lambda: gcp.rest("firestore", "DELETE", path))
     secret = names.store_secret_id(project, stack, spec.service)
     path = f"projects/{gcp.project}/secrets/{secret}"
     await gcp.maybe("secretmanager", "delete_secret", name=path)
@@ -640,17 +651,18 @@ async def _firestore_done(gcp: Gcp, spec: Store, operation: dict[str, Any]) -> b
 async def _finish_mongodb(
     gcp: Gcp, spec: Store, found: Existing, project: str, stack: str, etag: str, say: Callable[[str], None]
 ) -> Existing:
-    """The user credential, made anew (Firestore shows its password only once: one whose
-    password was not kept is deleted), and its password kept in the store's secret, which
-    makes the store complete."""
+    """The user credential, made anew (Firestore shows its password only once: one of that
+    name, whose password was not kept, is deleted; credentials made by hand are left alone),
+    and its password kept in the store's secret, which makes the store complete."""
     from launchdeck.providers.gcp import config
 
     say("making the database's user credential")
     base = f"/v1/projects/{gcp.project}/databases/{found.name}/userCreds"
     user = spec.settings["user"]
-    held = await gcp.rest("firestore", "GET", base)
+    held = await gcp.rest("firestore", "GET", base) or {}
     for creds in held.get("userCreds", []):
-        await if_found(lambda c=creds: gcp.rest("firestore", "DELETE", f"/v1/{c['name']}"))
+        if creds["name"].rsplit("/", 1)[-1] == user:
+            await if_found(lambda c=creds: gcp.rest("firestore", "DELETE", f"/v1/{c['name']}"))
     made = await gcp.rest("firestore", "POST", base, params={"userCredsId": user}, body={})
     await config.put(gcp, found.secret or names.store_secret_id(project, stack, spec.service),
                      _mongo_labels(spec, project, stack, etag), made["securePassword"])

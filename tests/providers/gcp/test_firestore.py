@@ -258,6 +258,22 @@ def test_a_new_user_name_replaces_the_credential_and_the_connection_strings(
     assert parsed["username"] == "notes-app" and parsed["password"] == _password(fake)
 
 
+def test_a_database_whose_password_was_lost_gets_a_new_credential(
+    deployed, provider, notes, gcp: Gcp, fake: FakeGcp
+) -> None:
+    """A deploy cut short between the database and its kept password (here: the secret gone) is
+    finished by the next: the same database, the credential made anew, the services updated."""
+    before = _password(fake)
+    secret = f"projects/{PROJECT}/secrets/{names.store_secret_id('notes', 'dev', 'mongo')}"
+    go(gcp.call, "secretmanager", "delete_secret", name=secret)
+    result, _ = _deploy(provider, notes)
+    assert result.ok
+    assert list(fake.api("firestore").databases) == [(PROJECT, _database_id())]
+    assert list(fake.api("firestore").creds[(PROJECT, _database_id())]) == ["root"]
+    after = _password(fake)
+    assert after != before and after in _secret(fake, _env(fake, "api")["MONGO_URL"][0])
+
+
 # --- destroy ---------------------------------------------------------------------------------------
 
 
