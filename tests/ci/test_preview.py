@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
 import subprocess
 import time
@@ -23,6 +24,7 @@ from launchdeck.providers.local.spec import PROJECT, STACK
 from testkit import BUSYBOX
 from testkit.github import GitHubApi
 from tests.ci.runner import _read_pairs
+from tests.providers.aws.conftest import aws_env, moto_server  # noqa: F401 (fixtures)
 
 EVENTS = Path(__file__).parent / "events"
 TOKEN = "ghs_" + "t0k3n" * 7
@@ -329,3 +331,53 @@ def test_preview_outside_a_pull_request_is_refused(app: Path, tmp_path: Path) ->
                  "INPUT_PROVIDER": "local"}, out=out, err=io.StringIO())
     assert code == 1 and "preview runs on pull_request events, not on 'push'" in out.getvalue()
 
+
+
+API_KEY = "sk-preview-2b4d6f8a0c1e"
+
+
+def test_a_preview_on_aws_is_priced_updated_and_removed(aws_env, tmp_path: Path) -> None:  # noqa: F811
+    """Against moto: opened deploys pr-42 (its API_KEY in SSM) and the comment carries the load
+    balancer's URL and a priced estimate; synchronize updates the service in place and edits
+    the comment; closed removes the stack and its parameters."""
+    from testkit import aws as T
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    compose = workspace / "compose.yaml"
+    text = ("name: tiny\nservices:\n  api:\n    image: nginx:1.27\n"
+            "    ports: [{target: 80, mode: ingress}]\n    environment: [API_KEY]\n")
+    compose.write_text(text)
+    with GitHubApi(REPOSITORY, TOKEN) as github:
+        opened = _step(workspace, _event(tmp_path, "pull_request.opened.json"), github,
+                       config={"API_KEY": API_KEY}, provider="aws")
+        assert opened.code == 0, opened.out + opened.err
+        session = T.session()
+        ssm, ecs = session.client("ssm"), session.client("ecs")
+        stored = ssm.get_parameter(Name="/launchdeck/tiny/pr-42/API_KEY", WithDecryption=True)
+        assert stored["Parameter"]["Value"] == API_KEY
+        [comment] = github.comments[42]
+        assert "`pr-42` (aws): deployed" in comment["body"]
+        assert opened.outputs["url"] and opened.outputs["url"] in comment["body"]
+        assert re.search(r"About \*\*\d+\.\d\d USD a month\*\* in us-east-1", comment["body"])
+
+        compose.write_text(text.replace("nginx:1.27", "nginx:1.28"))
+        synced = _step(workspace, _event(tmp_path, "pull_request.synchronize.json"), github,
+                       config={"API_KEY": API_KEY}, provider="aws")
+        assert synced.code == 0, synced.out + synced.err
+        assert "| api | service | UPDATE |" in comment["body"], comment["body"]
+        [service] = ecs.describe_services(cluster="launchdeck", services=["tiny-pr-42-api"])["services"]
+        image = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])[
+            "taskDefinition"]["containerDefinitions"][0]["image"]
+        assert image == "nginx:1.28"
+
+        closed = _step(workspace, _event(tmp_path, "pull_request.closed.json"), github,
+                       config={"API_KEY": API_KEY}, provider="aws")
+        assert closed.code == 0, closed.out + closed.err
+        assert "): removed" in comment["body"] and len(github.comments[42]) == 1
+    assert ssm.get_parameters_by_path(Path="/launchdeck/tiny/pr-42", Recursive=True)["Parameters"] == []
+    active = ecs.describe_services(cluster="launchdeck", services=["tiny-pr-42-api"])["services"]
+    assert all(s["status"] != "ACTIVE" for s in active)
+    for step in (opened, synced, closed):
+        assert API_KEY not in step.summary + json.dumps(step.outputs)
+    assert all(API_KEY not in json.dumps(r.body) for r in github.requests)
