@@ -233,27 +233,27 @@ async def _steps(inputs: Inputs, values: Mapping[str, str], runner: Runner, err:
         from launchdeck import preview
 
         return await preview.run(inputs, values, runner, err)
-    checked = _check(inputs, runner, judged=inputs.command in ("up", "plan"))
+    checked = load_checked(inputs, runner, judged=inputs.command in ("up", "plan"))
     if checked is None:
         return 1
-    if inputs.command == "up" and not await _set_config(*checked, values, runner, err):
+    if inputs.command == "up" and not await store_config(*checked, values, runner, err):
         return 1
     ref, loaded = checked
     step = {"up": _up, "plan": _plan, "down": _down, "gc": _gc}[inputs.command]
     try:
         return await step(inputs, ref, loaded, runner, err)
     except LaunchdeckError as exc:
-        return _refused(inputs, exc, runner)
+        return refused(inputs, exc, runner)
 
 
-def _relative(path: str, inputs: Inputs, env: Mapping[str, str]) -> str:
+def relative(path: str, inputs: Inputs, env: Mapping[str, str]) -> str:
     """A file as GitHub annotates it: relative to the workspace."""
     workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd()).resolve()
     full = (inputs.working_directory / path).resolve()
     return str(full.relative_to(workspace)) if full.is_relative_to(workspace) else path
 
 
-def _check(inputs: Inputs, runner: Runner, *, judged: bool = True,
+def load_checked(inputs: Inputs, runner: Runner, *, judged: bool = True,
            ) -> tuple[ProjectRef, Loaded] | None:
     """Load and (``judged``: before a deploy or plan) check the project (the check tool);
     annotate every problem; None when it cannot go on."""
@@ -268,7 +268,7 @@ def _check(inputs: Inputs, runner: Runner, *, judged: bool = True,
     except ComposeError as exc:
         for problem in exc.problems:
             runner.command("error", f"{problem.path + ': ' if problem.path else ''}{problem.message}",
-                           file=_relative(problem.file, inputs, runner.env) if problem.file else "",
+                           file=relative(problem.file, inputs, runner.env) if problem.file else "",
                            line=problem.line or "", title="compose file")
         runner.summary(f"### launchdeck {inputs.command}: the compose file cannot be read\n\n"
                        + "\n".join(f"- `{p}`" for p in exc.problems) + "\n")
@@ -284,7 +284,7 @@ def _check(inputs: Inputs, runner: Runner, *, judged: bool = True,
     for finding in checked.findings:
         runner.command("error" if finding.severity == "error" else "warning",
                        f"{finding.field}: {finding.message}\nfix: {finding.fix}",
-                       file=_relative(finding.file, inputs, runner.env) if finding.file else "",
+                       file=relative(finding.file, inputs, runner.env) if finding.file else "",
                        line=finding.line or "", title=f"launchdeck ({inputs.provider})")
     if not checked.ok:
         runner.summary(f"### launchdeck {inputs.command}: {checked.errors} error(s) stop "
@@ -296,7 +296,7 @@ def _check(inputs: Inputs, runner: Runner, *, judged: bool = True,
     return ref, loaded
 
 
-async def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runner: Runner,
+async def store_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runner: Runner,
                       err: TextIO | None) -> bool:
     """Each CONFIG_<NAME> into the target's config store through the config tool, as
     ``launchdeck config set NAME`` stores a value read from standard input (a trailing newline
@@ -331,7 +331,7 @@ async def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str]
     return True
 
 
-def _refused(inputs: Inputs, error: LaunchdeckError, runner: Runner) -> int:
+def refused(inputs: Inputs, error: LaunchdeckError, runner: Runner) -> int:
     """The command stopped before doing anything: its error as annotation and summary."""
     from launchdeck.cli import command
 
@@ -344,7 +344,7 @@ def _refused(inputs: Inputs, error: LaunchdeckError, runner: Runner) -> int:
     return 1
 
 
-def _announce(ref: ProjectRef, line: str, err: TextIO) -> None:
+def announce(ref: ProjectRef, line: str, err: TextIO) -> None:
     """Name the target first in the log, as the CLI does."""
     err.write(f"target: {line} (stack {ref.stack})\n")
     for note in ref.notes():
@@ -367,7 +367,7 @@ async def deployed(inputs: Inputs, ref: ProjectRef, runner: Runner, err: TextIO,
     from launchdeck.progress import Progress
     from launchdeck.tools.deploy import deploy
 
-    _announce(ref, await ref.line(), err)
+    announce(ref, await ref.line(), err)
     with Progress(Console(file=err, soft_wrap=True, emoji=False)) as progress:
         result = await deploy(ref, wait_seconds=WAIT_SECONDS, network=_network(runner.env),
                               sink=progress, ttl=ttl)
@@ -406,14 +406,14 @@ async def _plan(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
                 err: TextIO) -> int:
     from launchdeck.tools.deploy import plan
 
-    _announce(ref, await ref.line(), err)
+    announce(ref, await ref.line(), err)
     result = await plan(ref, loaded=loaded, network=_network(runner.env))
     changed = [c for c in result.changes if c.action != "NOOP"]
     runner.output("result", "planned")
     runner.output("changes", str(len(changed)))
     runner.summary(f"### launchdeck plan: {result.project} ({result.stack}) on {result.provider}\n\n"
                    f"{len(changed)} change(s), {len(result.changes) - len(changed)} unchanged; "
-                   "nothing was changed.\n\n" + _changes_table(result.changes, everything=True))
+                   "nothing was changed.\n\n" + changes_table(result.changes, everything=True))
     return 0
 
 
@@ -421,7 +421,7 @@ async def _down(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
                 err: TextIO) -> int:
     from launchdeck.tools.destroy import destroy
 
-    _announce(ref, await ref.line(), err)
+    announce(ref, await ref.line(), err)
     result = await destroy(ref, loaded)
     runner.output("result", "removed")
     runner.summary(down_summary(result))
@@ -435,7 +435,7 @@ async def _gc(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
     from launchdeck.preview import forget_config, is_preview
     from launchdeck.tools.deployments import gc
 
-    _announce(ref, await ref.line(), err)
+    announce(ref, await ref.line(), err)
     result = await gc(ref)
     erased = {s.stack: await forget_config(ref, loaded, s.stack) for s in result.expired
               if is_preview(inputs.preview_stack, s.stack)}
@@ -463,7 +463,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _changes_table(changes: list[ChangeSummary], *, everything: bool = False) -> str:
+def changes_table(changes: list[ChangeSummary], *, everything: bool = False) -> str:
     rows = [c for c in changes if everything or c.action != "NOOP"]
     if not rows:
         return "Nothing changed.\n"
@@ -484,7 +484,7 @@ def deploy_summary(result: DeployResult, inputs: Inputs, diagnosis: DebugResult 
         links = " ".join(f"<{u}>" if u.startswith("http") else f"`{u}`" for u in s.endpoints)
         lines.append(f"| {_cell(s.name)} | {s.state.value} | {s.replicas_running}/"
                      f"{s.replicas_desired} | {links or '-'} |")
-    lines += ["", "#### What changed", "", _changes_table(result.changes)]
+    lines += ["", "#### What changed", "", changes_table(result.changes)]
     if failed:
         lines += ["#### Why it failed", ""]
         lines += [diagnosis_markdown(diagnosis) if diagnosis is not None else

@@ -98,10 +98,10 @@ class _Comment:
     """The pull request's launchdeck comment for this (provider, stack, folder)."""
 
     def __init__(self, inputs: Inputs, pr: PullRequest, runner: Runner) -> None:
-        from launchdeck.ci import _relative
+        from launchdeck.ci import relative
 
         self.inputs, self.pr, self.runner = inputs, pr, runner
-        folder = _relative(".", inputs, runner.env)
+        folder = relative(".", inputs, runner.env)
         self.mark = marker(f"{inputs.provider}/{inputs.stack}/{folder}")
 
     async def put(self, body: str, *, create: bool = True, required: bool = True) -> bool:
@@ -131,17 +131,17 @@ class _Comment:
 async def _deploy(inputs: Inputs, values: Mapping[str, str], pr: PullRequest, runner: Runner,
                   err: TextIO, comment: _Comment) -> int:
     """Check, store the config, deploy with the ttl; the comment says how it went."""
-    from launchdeck.ci import _check, _refused, _set_config, deployed
+    from launchdeck.ci import deployed, load_checked, refused, store_config
 
     head = f"`{pr.head_sha[:12]}`"
-    checked = _check(inputs, runner)
+    checked = load_checked(inputs, runner)
     if checked is None:
         await comment.put(_header(inputs, pr, "not deployed") + "The compose project has errors "
                           "for this target: the job's annotations and summary name each one.\n")
         return 1
     ref, loaded = checked
     _warn_if_not_head(inputs, pr, runner)
-    if not await _set_config(ref, loaded, values, runner, err):
+    if not await store_config(ref, loaded, values, runner, err):
         await comment.put(_header(inputs, pr, "not deployed") + "A config value could not be "
                           "stored: the job's annotations say which.\n")
         return 1
@@ -149,7 +149,7 @@ async def _deploy(inputs: Inputs, values: Mapping[str, str], pr: PullRequest, ru
     try:
         result, diagnosis = await deployed(inputs, ref, runner, err, ttl=inputs.ttl)
     except LaunchdeckError as exc:
-        _refused(inputs, exc, runner)
+        refused(inputs, exc, runner)
         await comment.put(_header(inputs, pr, "not deployed") + f"The deploy of {head} was "
                           f"refused before anything changed:\n\n```\n{_fence(exc.message)}\n```\n"
                           + (f"\n{exc.hint}\n" if exc.hint else ""))
@@ -200,19 +200,19 @@ async def _close(inputs: Inputs, pr: PullRequest, runner: Runner, err: TextIO,
                  comment: _Comment) -> int:
     """Remove the stack, its data and its config values; edit the comment (write one only if
     something was removed)."""
-    from launchdeck.ci import _announce, _check, _refused, down_summary
+    from launchdeck.ci import announce, down_summary, load_checked, refused
     from launchdeck.tools.destroy import destroy
 
-    checked = _check(inputs, runner, judged=False)
+    checked = load_checked(inputs, runner, judged=False)
     if checked is None:
         return 1
     ref, loaded = checked
     try:
-        _announce(ref, await ref.line(), err)
+        announce(ref, await ref.line(), err)
         result = await destroy(ref, loaded, volumes=True)
         erased = await forget_config(ref, loaded, inputs.stack)
     except LaunchdeckError as exc:
-        _refused(inputs, exc, runner)
+        refused(inputs, exc, runner)
         await comment.put(_header(inputs, pr, "not removed") + "Removing the stack failed:\n\n"
                           f"```\n{_fence(exc.message)}\n```\n\nRun the job again, or "
                           f"`launchdeck compose down -v --stack {inputs.stack}`.\n")
@@ -261,7 +261,7 @@ def deployed_comment(inputs: Inputs, pr: PullRequest, result: DeployResult,
                      cost: EstimateResult | None, diagnosis: DebugResult | None,
                      expires: datetime) -> str:
     """The comment after a deploy: URLs, what changed, the cost, the deployment id."""
-    from launchdeck.ci import _changes_table
+    from launchdeck.ci import changes_table
 
     failed = [s.name for s in result.failed]
     lines = [_header(inputs, pr, f"failed ({', '.join(failed)})" if failed else "deployed")
@@ -270,7 +270,7 @@ def deployed_comment(inputs: Inputs, pr: PullRequest, result: DeployResult,
     for s in result.services:
         links = " ".join(f"<{u}>" if u.startswith("http") else f"`{u}`" for u in s.endpoints)
         lines.append(f"| {_cell(s.name)} | {s.state.value} | {links or '-'} |")
-    lines += ["", "#### What this deploy changed", "", _changes_table(result.changes).rstrip()]
+    lines += ["", "#### What this deploy changed", "", changes_table(result.changes).rstrip()]
     if failed:
         lines += ["", "#### Why it failed", ""]
         for s in result.failed:
