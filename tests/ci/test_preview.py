@@ -24,6 +24,7 @@ from launchdeck.providers.local.spec import PROJECT, STACK
 from testkit import BUSYBOX
 from testkit.github import GitHubApi
 from tests.ci.runner import _read_pairs
+from tests.ci.test_action import _run, installed  # noqa: F401 (fixture)
 from tests.providers.aws.conftest import aws_env, moto_server  # noqa: F401 (fixtures)
 
 EVENTS = Path(__file__).parent / "events"
@@ -381,3 +382,21 @@ def test_a_preview_on_aws_is_priced_updated_and_removed(aws_env, tmp_path: Path)
     for step in (opened, synced, closed):
         assert API_KEY not in step.summary + json.dumps(step.outputs)
     assert all(API_KEY not in json.dumps(r.body) for r in github.requests)
+
+
+def test_action_yml_hands_the_preview_inputs_and_the_job_token_over(installed: Path,  # noqa: F811
+                                                                    app: Path, tmp_path: Path) -> None:
+    """Through action.yml's steps in the simulated runner: preview-stack reaches the step, and
+    github-token defaults to the job's token (the comment is written with it)."""
+    with GitHubApi(REPOSITORY, TOKEN) as github:
+        run = _run(installed, app, {"command": "preview", "provider": "local",
+                                    "preview-stack": "preview-{number}-web"},
+                   env={"GITHUB_TOKEN": TOKEN, "GITHUB_EVENT_NAME": "pull_request",
+                        "GITHUB_EVENT_PATH": str(_event(tmp_path, "pull_request.opened.fork.json")),
+                        "GITHUB_API_URL": github.url, "CONFIG_GREETING": ""})
+    assert run.ok, run.log
+    assert run.outputs["result"] == "skipped" and run.outputs["stack"] == "preview-43-web"
+    assert [(r.method, r.authorization) for r in github.requests] == \
+        [("GET", f"Bearer {TOKEN}"), ("POST", f"Bearer {TOKEN}")]
+    assert "`preview-43-web` (local): not deployed" in github.bodies(43)[0]
+    assert github.problems == []
