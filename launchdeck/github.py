@@ -30,6 +30,8 @@ from launchdeck.errors import LaunchdeckError, UsageError
 API = "https://api.github.com"
 API_VERSION = "2022-11-28"
 PERMISSION = "pull-requests: write"
+MAX_BODY = 65_536
+"""Characters a comment's body may hold (GitHub answers 422 "body is too long" beyond)."""
 
 
 class GitHubError(LaunchdeckError):
@@ -138,7 +140,11 @@ class Comments:
     async def put(self, number: int, mark: str, body: str, *, create: bool = True) -> int | None:
         """Edit the comment marked ``mark`` to ``body``, or (``create``) write it; its id."""
         found = await self.find(number, mark)
-        payload = {"body": f"{mark}\n{body}"}
+        text = f"{mark}\n{body}"
+        if len(text) > MAX_BODY:
+            cut = "\n\n(cut short: the job's summary has the rest)\n"
+            text = text[:MAX_BODY - len(cut)] + cut
+        payload = {"body": text}
         if found is not None:
             await self._call("PATCH", f"/repos/{self.repository}/issues/comments/{found[0]}",
                              json=payload)

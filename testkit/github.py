@@ -15,7 +15,7 @@ A request without ``Authorization: Bearer <token>`` (or ``token <token>``) of th
 knows gets 401 ``Bad credentials``; a token given no write access (a fork's pull request)
 gets 403 ``Resource not accessible by integration`` on POST and PATCH, as GitHub answers a
 GITHUB_TOKEN that lacks the permission; any other path is 404 ``Not Found``; a body that is
-not a JSON object with a string ``body`` is 422. Anything a test did not expect is kept in
+not a JSON object with a string ``body`` of at most 65536 characters is 422. Anything a test did not expect is kept in
 ``problems``.
 """
 
@@ -29,6 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+MAX_BODY = 65_536
+"""The longest comment body GitHub takes (longer: 422 "body is too long (maximum is 65536
+characters)", as the API answers it)."""
 _LIST = re.compile(r"/repos/([^/]+/[^/]+)/issues/(\d+)/comments")
 _EDIT = re.compile(r"/repos/([^/]+/[^/]+)/issues/comments/(\d+)")
 
@@ -140,6 +143,12 @@ class GitHubApi:
                                       and isinstance(r.body["body"], str)):
             self.problems.append(f"{r.method} {r.path}: body {r.body!r}")
             return 422, {"message": "Invalid request.", "documentation_url": docs}, {}
+        if r.method != "GET" and len(r.body["body"]) > MAX_BODY:  # type: ignore[index]
+            self.problems.append(f"{r.method} {r.path}: a body of {len(r.body['body'])} characters")  # type: ignore[index]
+            return 422, {"message": "Validation Failed", "errors": [
+                {"resource": "IssueComment", "code": "custom", "field": "body",
+                 "message": f"body is too long (maximum is {MAX_BODY} characters)"}],
+                "documentation_url": docs}, {}
         if listing:
             number = int(listing.group(2))
             issue = self.comments.setdefault(number, [])

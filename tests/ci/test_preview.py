@@ -400,3 +400,20 @@ def test_action_yml_hands_the_preview_inputs_and_the_job_token_over(installed: P
         [("GET", f"Bearer {TOKEN}"), ("POST", f"Bearer {TOKEN}")]
     assert "`preview-43-web` (local): not deployed" in github.bodies(43)[0]
     assert github.problems == []
+
+
+def test_a_body_longer_than_github_takes_is_cut_short() -> None:
+    """A comment over GitHub's 65536 characters is cut, saying where the rest is; the marker
+    stays first, so the next run still finds it."""
+
+    async def put() -> int | None:
+        async with Comments(REPOSITORY, TOKEN, api=github.url) as comments:
+            return await comments.put(7, "<!-- mark -->", "| x |\n" * 20_000)
+
+    with GitHubApi(REPOSITORY, TOKEN) as github:
+        anyio.run(put)
+        anyio.run(put)
+    [body] = github.bodies(7)
+    assert len(body) == 65_536 and body.startswith("<!-- mark -->\n")
+    assert body.endswith("(cut short: the job's summary has the rest)\n")
+    assert [r.method for r in github.writes()] == ["POST", "PATCH"]
