@@ -15,8 +15,8 @@ A request without ``Authorization: Bearer <token>`` (or ``token <token>``) of th
 knows gets 401 ``Bad credentials``; a token given no write access (a fork's pull request)
 gets 403 ``Resource not accessible by integration`` on POST and PATCH, as GitHub answers a
 GITHUB_TOKEN that lacks the permission; any other path is 404 ``Not Found``; a body that is
-not a JSON object with a string ``body`` of at most 65536 characters is 422. Anything a test did not expect is kept in
-``problems``.
+not a JSON object with a string ``body`` of at most 65536 characters is 422. Anything a test
+did not expect is kept in ``problems``.
 """
 
 from __future__ import annotations
