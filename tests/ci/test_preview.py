@@ -249,20 +249,23 @@ def test_a_fork_deploys_nothing(app: Path, tmp_path: Path, state: Path, docker_a
     assert step.annotations("error") == []
 
 
-@pytest.mark.parametrize(("token", "writable", "status", "says"), [
-    ("ghs_not-the-token", True, 401, "The token is not valid"),
-    (TOKEN, False, 403, "permissions: pull-requests: write"),
+@pytest.mark.parametrize(("token", "writable", "repository", "status", "says"), [
+    ("ghs_not-the-token", True, REPOSITORY, 401, "The token is not valid"),
+    (TOKEN, False, REPOSITORY, 403, "permissions: pull-requests: write"),
+    (TOKEN, True, "acme/another", 404, "cannot see this repository or pull request"),
 ])
 def test_a_refused_comment_says_which_permission_to_add(app: Path, tmp_path: Path, state: Path,
-                                                        token: str, writable: bool, status: int,
+                                                        token: str, writable: bool,
+                                                        repository: str, status: int,
                                                         says: str) -> None:
     """A token GitHub refuses fails the step with an annotation that says what to change (no
     traceback); closing a pull request that has no preview writes nothing."""
-    with GitHubApi(REPOSITORY, TOKEN, writable=writable) as github:
+    with GitHubApi(repository, TOKEN, writable=writable) as github:
         github.add(42, "<!-- launchdeck-preview local/pr-42/. -->\nold")
         step = _step(app, _event(tmp_path, "pull_request.closed.json"), github, token=token)
-    assert github.problems == ([f"GET /repos/{REPOSITORY}/issues/42/comments: Authorization "
-                                "'Bearer ghs_n'"] if status == 401 else [])
+    expected = {401: [f"GET /repos/{REPOSITORY}/issues/42/comments: Authorization 'Bearer ghs_n'"],
+                403: [], 404: [f"unexpected GET /repos/{REPOSITORY}/issues/42/comments"]}
+    assert github.problems == expected[status]
     assert step.code == 1
     [error] = step.annotations("error")
     assert f"({status}" in error and says in error
