@@ -7,8 +7,9 @@ For the event the step runs on (launchdeck/github.py reads it):
   does, then deployed to the stack ``pr-<number>`` (the ``preview-stack`` input, which must hold
   ``{number}`` so that two pull requests never share a stack), expiring ``ttl`` after this
   deploy so that ``stack gc`` removes a stack whose pull request was abandoned;
-- closed: the stack is removed, its data and its config values too (a preview's data is a
-  throwaway, and its config values are copies of the repository's secrets);
+- closed: the stack is removed as ``compose down -v`` removes it, its data and its config
+  values too (a preview's data is a throwaway, and its config values are copies of the
+  repository's secrets);
 - a pull request from a fork: GitHub gives its workflow no secrets and a read-only token
   (https://docs.github.com/en/actions/security-guides/automatic-token-authentication), so
   nothing is deployed; the job summary says so, and the comment too when the token may write it.
