@@ -132,7 +132,7 @@ class _Comment:
 async def _deploy(inputs: Inputs, values: Mapping[str, str], pr: PullRequest, runner: Runner,
                   err: TextIO, comment: _Comment) -> int:
     """Check, store the config, deploy with the ttl; the comment says how it went."""
-    from launchdeck.ci import deployed, load_checked, refused, store_config
+    from launchdeck.ci import deployed, load_checked, refused, store_config, ttl_seconds
 
     head = f"`{pr.head_sha[:12]}`"
     checked = load_checked(inputs, runner)
@@ -156,15 +156,9 @@ async def _deploy(inputs: Inputs, values: Mapping[str, str], pr: PullRequest, ru
                           + (f"\n{exc.hint}\n" if exc.hint else ""))
         return 1
     cost = await _estimate(ref, err)
-    expires = started + timedelta(seconds=_seconds(inputs.ttl))
+    expires = started + timedelta(seconds=ttl_seconds(inputs.ttl))
     written = await comment.put(deployed_comment(inputs, pr, result, cost, diagnosis, expires))
     return 1 if result.failed or not written else 0
-
-
-def _seconds(ttl: str) -> float:
-    from launchdeck.ci import ttl_seconds
-
-    return ttl_seconds(ttl)
 
 
 async def _estimate(ref: ProjectRef, err: TextIO) -> EstimateResult | None:
