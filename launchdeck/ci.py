@@ -1,10 +1,13 @@
 """The GitHub Action's logic, in Python so that it is tested: config secrets, annotations, a job
-summary and step outputs around one `launchdeck compose up|plan|down`.
+summary and step outputs around one `launchdeck compose up|plan|down`, a pull request's preview
+stack (launchdeck/preview.py), or `launchdeck stack gc`.
 
 The action (action.yml) installs launchdeck and runs ``launchdeck ci github``, which reads the
 step's environment: the inputs (``INPUT_COMMAND``, ``INPUT_PROVIDER``, ``INPUT_STACK``,
-``INPUT_WORKING_DIRECTORY``, ``INPUT_COMPOSE_FILES``), every ``CONFIG_<NAME>`` variable, and the
-runner's files (``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``). In order:
+``INPUT_WORKING_DIRECTORY``, ``INPUT_COMPOSE_FILES``; for preview ``INPUT_PREVIEW_STACK``,
+``INPUT_TTL``, ``INPUT_GITHUB_TOKEN``), every ``CONFIG_<NAME>`` variable, and the runner's files
+(``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``, ``GITHUB_EVENT_PATH``). For up, plan and down, in
+order:
 
 1. every CONFIG_* value is masked (``::add-mask::``, line by line) before anything is printed;
 2. the project is loaded and checked for the provider (the check tool); each problem becomes an annotation on
@@ -17,6 +20,10 @@ runner's files (``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``). In order:
    gathers the evidence and findings;
 5. the job summary (services, states, endpoints, what changed, the diagnosis) and the step
    outputs (``result``, ``deployment-id``, ``url``, ``endpoints``, ``changes``) are written.
+
+preview (on a pull request's event) runs 2. to 5. as up does for the stack ``pr-<number>``, with
+a time to live, and keeps one comment on the pull request; on ``closed`` it removes the stack as
+down does. gc removes every stack of the project whose time to live has passed.
 
 The exit status is the step's: 0 when the command did what it should, 1 otherwise.
 """
@@ -42,7 +49,7 @@ if TYPE_CHECKING:
     from launchdeck.tools.destroy import DestroyResult
     from launchdeck.tools.project import ProjectRef
 
-COMMANDS = ("up", "plan", "down")
+COMMANDS = ("up", "plan", "down", "preview", "gc")
 CONFIG_PREFIX = "CONFIG_"
 WAIT_SECONDS = 300.0
 """How long up waits for the services to be healthy (as ``compose up``)."""
@@ -57,6 +64,12 @@ class Inputs:
     stack: str
     working_directory: Path
     compose_files: tuple[str, ...]
+    preview_stack: str = "pr-{number}"
+    """preview: the stack's name, ``{number}`` standing for the pull request's number."""
+    ttl: str = "7d"
+    """preview: how long a preview stack lives after its last deploy (``stack gc`` removes it)."""
+    token: str = field(default="", repr=False)
+    """preview: the token that writes the pull request's comment."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Inputs:
@@ -71,10 +84,29 @@ class Inputs:
         folder = workspace / (env.get("INPUT_WORKING_DIRECTORY", "").strip() or ".")
         files = tuple(f.strip() for f in re.split(r"[\n,]", env.get("INPUT_COMPOSE_FILES", ""))
                       if f.strip())
+        ttl = env.get("INPUT_TTL", "").strip() or "7d"
+        if command == "preview":
+            ttl_seconds(ttl)  # a bad ttl is refused before anything
         return cls(command=command,
                    provider=check_provider(env.get("INPUT_PROVIDER", "").strip() or default()),
                    stack=check_stack(env.get("INPUT_STACK", "").strip() or "dev"),
-                   working_directory=folder, compose_files=files)
+                   working_directory=folder, compose_files=files,
+                   preview_stack=env.get("INPUT_PREVIEW_STACK", "").strip() or "pr-{number}",
+                   ttl=ttl, token=env.get("INPUT_GITHUB_TOKEN", "").strip())
+
+
+def ttl_seconds(ttl: str) -> float:
+    """The seconds of a time to live such as 12h or 7d (as ``compose up --ttl`` reads it)."""
+    from launchdeck.compose.quantity import parse_duration
+
+    try:
+        seconds = parse_duration(ttl, days=True)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise UsageError(f"cannot read the time to live {ttl[:32]!r}",
+                         hint="The ttl input takes a duration such as 12h or 7d.")
+    return seconds
 
 
 def config_values(env: Mapping[str, str]) -> dict[str, str]:
@@ -197,29 +229,34 @@ def main(env: Mapping[str, str], *, out: TextIO | None = None, err: TextIO | Non
 
 async def _steps(inputs: Inputs, values: Mapping[str, str], runner: Runner, err: TextIO) -> int:
     """Check, store the config (up), run the command: the tools in this one event loop."""
-    checked = _check(inputs, runner)
+    if inputs.command == "preview":
+        from launchdeck import preview
+
+        return await preview.run(inputs, values, runner, err)
+    checked = load_checked(inputs, runner, judged=inputs.command in ("up", "plan"))
     if checked is None:
         return 1
-    if inputs.command == "up" and not await _set_config(*checked, values, runner, err):
+    if inputs.command == "up" and not await store_config(*checked, values, runner, err):
         return 1
     ref, loaded = checked
-    step = {"up": _up, "plan": _plan, "down": _down}[inputs.command]
+    step = {"up": _up, "plan": _plan, "down": _down, "gc": _gc}[inputs.command]
     try:
         return await step(inputs, ref, loaded, runner, err)
     except LaunchdeckError as exc:
-        return _refused(inputs, exc, runner)
+        return refused(inputs, exc, runner)
 
 
-def _relative(path: str, inputs: Inputs, env: Mapping[str, str]) -> str:
+def relative(path: str, inputs: Inputs, env: Mapping[str, str]) -> str:
     """A file as GitHub annotates it: relative to the workspace."""
     workspace = Path(env.get("GITHUB_WORKSPACE") or os.getcwd()).resolve()
     full = (inputs.working_directory / path).resolve()
     return str(full.relative_to(workspace)) if full.is_relative_to(workspace) else path
 
 
-def _check(inputs: Inputs, runner: Runner) -> tuple[ProjectRef, Loaded] | None:
-    """Load and check the project (the check tool); annotate every problem; None when it
-    cannot go on."""
+def load_checked(inputs: Inputs, runner: Runner, *, judged: bool = True,
+           ) -> tuple[ProjectRef, Loaded] | None:
+    """Load and (``judged``: before a deploy or plan) check the project (the check tool);
+    annotate every problem; None when it cannot go on."""
     from launchdeck.tools.check import judge
     from launchdeck.tools.project import ProjectRef
 
@@ -231,7 +268,7 @@ def _check(inputs: Inputs, runner: Runner) -> tuple[ProjectRef, Loaded] | None:
     except ComposeError as exc:
         for problem in exc.problems:
             runner.command("error", f"{problem.path + ': ' if problem.path else ''}{problem.message}",
-                           file=_relative(problem.file, inputs, runner.env) if problem.file else "",
+                           file=relative(problem.file, inputs, runner.env) if problem.file else "",
                            line=problem.line or "", title="compose file")
         runner.summary(f"### launchdeck {inputs.command}: the compose file cannot be read\n\n"
                        + "\n".join(f"- `{p}`" for p in exc.problems) + "\n")
@@ -241,13 +278,13 @@ def _check(inputs: Inputs, runner: Runner) -> tuple[ProjectRef, Loaded] | None:
         runner.command("error", str(exc), title="launchdeck")
         runner.output("result", "refused")
         return None
-    if inputs.command == "down":
+    if not judged:
         return ref, loaded
     checked = judge(loaded, inputs.provider, inputs.stack)
     for finding in checked.findings:
         runner.command("error" if finding.severity == "error" else "warning",
                        f"{finding.field}: {finding.message}\nfix: {finding.fix}",
-                       file=_relative(finding.file, inputs, runner.env) if finding.file else "",
+                       file=relative(finding.file, inputs, runner.env) if finding.file else "",
                        line=finding.line or "", title=f"launchdeck ({inputs.provider})")
     if not checked.ok:
         runner.summary(f"### launchdeck {inputs.command}: {checked.errors} error(s) stop "
@@ -259,7 +296,7 @@ def _check(inputs: Inputs, runner: Runner) -> tuple[ProjectRef, Loaded] | None:
     return ref, loaded
 
 
-async def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runner: Runner,
+async def store_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str], runner: Runner,
                       err: TextIO | None) -> bool:
     """Each CONFIG_<NAME> into the target's config store through the config tool, as
     ``launchdeck config set NAME`` stores a value read from standard input (a trailing newline
@@ -294,7 +331,7 @@ async def _set_config(ref: ProjectRef, loaded: Loaded, values: Mapping[str, str]
     return True
 
 
-def _refused(inputs: Inputs, error: LaunchdeckError, runner: Runner) -> int:
+def refused(inputs: Inputs, error: LaunchdeckError, runner: Runner) -> int:
     """The command stopped before doing anything: its error as annotation and summary."""
     from launchdeck.cli import command
 
@@ -307,7 +344,7 @@ def _refused(inputs: Inputs, error: LaunchdeckError, runner: Runner) -> int:
     return 1
 
 
-def _announce(ref: ProjectRef, line: str, err: TextIO) -> None:
+def announce(ref: ProjectRef, line: str, err: TextIO) -> None:
     """Name the target first in the log, as the CLI does."""
     err.write(f"target: {line} (stack {ref.stack})\n")
     for note in ref.notes():
@@ -316,15 +353,24 @@ def _announce(ref: ProjectRef, line: str, err: TextIO) -> None:
 
 
 async def _up(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner, err: TextIO) -> int:
+    result, _ = await deployed(inputs, ref, runner, err)
+    return 1 if result.failed else 0
+
+
+async def deployed(inputs: Inputs, ref: ProjectRef, runner: Runner, err: TextIO, *,
+                   ttl: str | None = None) -> tuple[DeployResult, DebugResult | None]:
+    """Deploy (the stack expiring ``ttl`` after, if given); the outputs, an annotation for each
+    failed service, and the summary (with the diagnosis of a failure) written; the result and
+    the diagnosis."""
     from rich.console import Console
 
     from launchdeck.progress import Progress
     from launchdeck.tools.deploy import deploy
 
-    _announce(ref, await ref.line(), err)
+    announce(ref, await ref.line(), err)
     with Progress(Console(file=err, soft_wrap=True, emoji=False)) as progress:
         result = await deploy(ref, wait_seconds=WAIT_SECONDS, network=_network(runner.env),
-                              sink=progress)
+                              sink=progress, ttl=ttl)
     failed = result.failed
     endpoints = {s.name: s.endpoints for s in result.services if s.endpoints}
     urls = [url for s in result.services for url in s.endpoints]
@@ -341,7 +387,7 @@ async def _up(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner, e
     if failed:
         diagnosis = await _diagnose(ref, err)
     runner.summary(deploy_summary(result, inputs, diagnosis))
-    return 1 if failed else 0
+    return result, diagnosis
 
 
 async def _diagnose(ref: ProjectRef, err: TextIO) -> DebugResult | None:
@@ -360,14 +406,14 @@ async def _plan(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
                 err: TextIO) -> int:
     from launchdeck.tools.deploy import plan
 
-    _announce(ref, await ref.line(), err)
+    announce(ref, await ref.line(), err)
     result = await plan(ref, loaded=loaded, network=_network(runner.env))
     changed = [c for c in result.changes if c.action != "NOOP"]
     runner.output("result", "planned")
     runner.output("changes", str(len(changed)))
     runner.summary(f"### launchdeck plan: {result.project} ({result.stack}) on {result.provider}\n\n"
                    f"{len(changed)} change(s), {len(result.changes) - len(changed)} unchanged; "
-                   "nothing was changed.\n\n" + _changes_table(result.changes, everything=True))
+                   "nothing was changed.\n\n" + changes_table(result.changes, everything=True))
     return 0
 
 
@@ -375,10 +421,34 @@ async def _down(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
                 err: TextIO) -> int:
     from launchdeck.tools.destroy import destroy
 
-    _announce(ref, await ref.line(), err)
+    announce(ref, await ref.line(), err)
     result = await destroy(ref, loaded)
     runner.output("result", "removed")
     runner.summary(down_summary(result))
+    return 0
+
+
+async def _gc(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
+              err: TextIO) -> int:
+    """``launchdeck stack gc``: remove every expired stack; a preview stack's config values
+    (copies of the repository's secrets, stored again by every preview deploy) go with it."""
+    from launchdeck.preview import forget_config, is_preview
+    from launchdeck.tools.deployments import gc
+
+    announce(ref, await ref.line(), err)
+    result = await gc(ref)
+    erased = {s.stack: await forget_config(ref, loaded, s.stack) for s in result.expired
+              if is_preview(inputs.preview_stack, s.stack)}
+    runner.output("result", "removed" if result.expired else "nothing-expired")
+    runner.output("stacks", json.dumps([s.stack for s in result.expired]))
+    lines = [f"### launchdeck stack gc: {result.project} on {result.provider}", ""]
+    lines += [f"- removed {s.stack} (expired {s.expires.isoformat(timespec='seconds')}, set by "
+              f"deployment `{s.deployment}`)"
+              + (f"; its config values too: {', '.join(erased[s.stack])}" if erased.get(s.stack)
+                 else "") for s in result.expired]
+    if not result.expired:
+        lines.append("No stack of the project has expired.")
+    runner.summary("\n".join(lines) + "\n")
     return 0
 
 
@@ -393,7 +463,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _changes_table(changes: list[ChangeSummary], *, everything: bool = False) -> str:
+def changes_table(changes: list[ChangeSummary], *, everything: bool = False) -> str:
     rows = [c for c in changes if everything or c.action != "NOOP"]
     if not rows:
         return "Nothing changed.\n"
@@ -414,7 +484,7 @@ def deploy_summary(result: DeployResult, inputs: Inputs, diagnosis: DebugResult 
         links = " ".join(f"<{u}>" if u.startswith("http") else f"`{u}`" for u in s.endpoints)
         lines.append(f"| {_cell(s.name)} | {s.state.value} | {s.replicas_running}/"
                      f"{s.replicas_desired} | {links or '-'} |")
-    lines += ["", "#### What changed", "", _changes_table(result.changes)]
+    lines += ["", "#### What changed", "", changes_table(result.changes)]
     if failed:
         lines += ["#### Why it failed", ""]
         lines += [diagnosis_markdown(diagnosis) if diagnosis is not None else

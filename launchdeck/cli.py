@@ -1047,8 +1047,9 @@ app.add_typer(ci_app, name="ci")
 
 @ci_app.command("github")
 def ci_github() -> None:
-    """Run the action's INPUT_COMMAND (up, plan, down) with CONFIG_* secrets, annotations, a job
-    summary and step outputs; everything comes from the GitHub Actions environment."""
+    """Run the action's INPUT_COMMAND (up, plan, down, preview, gc) with CONFIG_* secrets,
+    annotations, a job summary and step outputs; everything comes from the GitHub Actions
+    environment."""
     from launchdeck.ci import main as run_action
 
     raise typer.Exit(run_action(os.environ))

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from launchdeck.ci import Inputs, Runner, _check, _set_config, escape_data, escape_property, main
+from launchdeck.ci import Inputs, Runner, escape_data, escape_property, load_checked, main, store_config
 from launchdeck.providers.local.provider import LocalProvider
 from testkit import BUSYBOX
 
@@ -51,9 +51,9 @@ def test_config_values_are_stored_in_process_as_config_set_stores_them(tmp_path:
     name = _project(tmp_path)
     inputs = Inputs.from_env({"GITHUB_WORKSPACE": str(tmp_path), "INPUT_PROVIDER": "local"})
     runner, err = Runner({}, io.StringIO()), io.StringIO()
-    checked = _check(inputs, runner)
+    checked = load_checked(inputs, runner)
     assert checked is not None
-    assert anyio.run(_set_config, *checked,
+    assert anyio.run(store_config, *checked,
                      {"CERT": "line-one-aaaa\nline-two-bbbb\n", "TOKEN": "tok-cccc"}, runner, err)
     stored = anyio.run(LocalProvider().config_store(name, "dev").values, ["CERT", "TOKEN"])
     assert stored == {"CERT": "line-one-aaaa\nline-two-bbbb", "TOKEN": "tok-cccc"}

@@ -95,7 +95,10 @@ class Runner:
         declared = self.spec["inputs"]
         unknown = set(inputs) - set(declared)
         assert not unknown, f"inputs not declared in action.yml: {unknown}"
-        values = {name: str(spec.get("default", "")) for name, spec in declared.items()}
+        defaults = {"inputs": {}, "steps": {}, "action_path": str(self.action.parent),
+                    "token": {**self.env, **(env or {})}.get("GITHUB_TOKEN", "")}
+        values = {name: self._evaluate(str(spec.get("default", "")), defaults)
+                  for name, spec in declared.items()}
         values.update(inputs)
         self.temp.mkdir(parents=True, exist_ok=True)
         summary = self.temp / "step_summary.md"
@@ -163,6 +166,8 @@ class Runner:
             expression = match.group(1)
             if expression == "github.action_path":
                 return context["action_path"]
+            if expression == "github.token" and "token" in context:  # input defaults only
+                return context["token"]
             found = re.fullmatch(r"inputs\.([\w-]+)", expression)
             if found:
                 assert found.group(1) in context["inputs"], f"undeclared input in {expression}"

@@ -47,8 +47,9 @@ def _lint(command: list[str], *files: Path) -> list[dict[str, object]]:
 
 
 def test_examples_pass_actionlint(actionlint: list[str]) -> None:
-    """Both example workflows have no actionlint finding."""
-    assert len(EXAMPLES) == 2
+    """Every example workflow (deploy, stacks, preview and its gc) has no actionlint finding."""
+    assert [e.name for e in EXAMPLES] == ["deploy.yml", "preview-gc.yml", "preview.yml",
+                                          "stacks.yml"]
     assert _lint(actionlint, *EXAMPLES) == []
 
 
@@ -68,4 +69,28 @@ def test_examples_use_declared_inputs(example: Path) -> None:
     ours = [s for job in jobs for s in job["steps"] if "/launchdeck@" in s.get("uses", "")]
     assert ours and all(set(s.get("with", {})) <= declared for s in ours)
     assert any(k.startswith("CONFIG_") for s in ours for k in s.get("env", {})) or \
-        all(s["with"].get("command") == "plan" for s in ours)
+        all(s["with"].get("command") in ("plan", "gc") for s in ours)
+
+
+def test_the_preview_workflow_keeps_pull_requests_apart() -> None:
+    """preview.yml: runs per pull request in turn (a newer push cancels the older), may write
+    the comment, checks out the pull request's head, and logs in to no cloud for a fork; the
+    gc workflow runs on a schedule."""
+    workflow = yaml.safe_load((ACTION.parent / "examples" / "github-actions" / "preview.yml")
+                              .read_text())
+    assert workflow["concurrency"] == {
+        "group": "preview-${{ github.event.pull_request.number }}", "cancel-in-progress": True}
+    assert workflow["permissions"]["pull-requests"] == "write"
+    assert workflow[True]["pull_request"]["types"] == ["opened", "synchronize", "reopened", "closed"]
+    steps = workflow["jobs"]["preview"]["steps"]
+    assert steps[0]["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+    logins = [s for s in steps if s.get("uses", "").startswith(
+        ("aws-actions/configure-aws-credentials@", "google-github-actions/auth@"))]
+    assert len(logins) == 2 and all("env.SAME_REPOSITORY == 'true'" in s["if"] for s in logins)
+    assert "role-to-assume" in logins[0]["with"] and \
+        "workload_identity_provider" in logins[1]["with"]
+    gc = yaml.safe_load((ACTION.parent / "examples" / "github-actions" / "preview-gc.yml")
+                        .read_text())
+    assert "schedule" in gc[True]
+    assert [s["with"]["command"] for s in gc["jobs"]["gc"]["steps"] if "with" in s
+            and "command" in s["with"]] == ["gc"]
