@@ -12,7 +12,8 @@ how to change one, how to look at it, where its logs, config and blobs live.
     ├── blobs()         where the engine keeps deployment records and the lock
     ├── session()       one deploy, plan or ps: observe, image, prepare, tidy, and a driver
     │                   per kind of unit (services; stores and ingress where it has them):
-    │                   render, apply, look, remove
+    │                   render, apply, look, remove; and, where it can tell, whether an
+    │                   image an earlier deployment ran is still there (KeepsImages)
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
     └── destroy()       remove everything the (project, stack) owns
 
@@ -27,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
@@ -221,6 +222,16 @@ class Session(Protocol):
     async def prepare(self) -> None: ...
 
     async def tidy(self) -> None: ...
+
+
+@runtime_checkable
+class KeepsImages(Protocol):
+    """A session that can tell whether an image an earlier deployment ran is still where the
+    target pulls it from (its registry, its engine): a rollback is refused before any change
+    when one is gone (a lifecycle rule or a cleanup removed it). An image the target does not
+    keep itself (a public one) counts as there."""
+
+    async def has_image(self, image: str) -> bool: ...
 
 
 class ConfigStore(Protocol):

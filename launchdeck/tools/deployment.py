@@ -123,6 +123,5 @@ async def preflight(provider: Provider, loaded: Loaded, stack: str) -> Ready:
 def ready(provider: Provider, project: Project, stack: str, values: dict[str, str]) -> Ready:
     """A project to plan with config ``values`` the caller holds (not read from the store)."""
     from launchdeck.engine.deploy import Ready
-    from launchdeck.engine.history import Deployment
 
     return Ready(project, provider, stack, values)

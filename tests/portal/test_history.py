@@ -162,7 +162,7 @@ def test_rollback_to_a_removed_image_is_refused(page, portal: Running, twice,
     problem = page.locator("#confirm-preview .problem")
     problem.wait_for()
     assert "no longer on local" in problem.inner_text()
-    assert "deploy from source" in problem.inner_text()
+    assert "Deploy from source again" in problem.inner_text()
     page.fill("#confirm-input", deployed.name)
     assert page.is_disabled("#confirm-go")
     answer = httpx2.post(f"{portal.base}/api/targets/local/{normalize_project_name(deployed.name)}"
