@@ -15,6 +15,7 @@ how to change one, how to look at it, where its logs, config and blobs live.
     │                   render, apply, look, remove; and, where it can tell, whether an
     │                   image an earlier deployment ran is still there (KeepsImages)
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
+    ├── platform_events()  where it keeps them, the platform's own events (TellsEvents)
     └── destroy()       remove everything the (project, stack) owns
 
 A provider gets its SDK clients through its constructor and imports its SDK lazily, so that
@@ -222,6 +223,16 @@ class Session(Protocol):
     async def prepare(self) -> None: ...
 
     async def tidy(self) -> None: ...
+
+
+@runtime_checkable
+class TellsEvents(Protocol):
+    """A provider whose platform keeps events of its own about a stack's services (ECS service
+    events, Cloud Run revisions' conditions): `logs --type deploy` shows them beside the
+    deployment's timeline."""
+
+    async def platform_events(self, project: str, stack: str, services: Sequence[str],
+                              since: datetime, until: datetime | None) -> list[LogLine]: ...
 
 
 @runtime_checkable
