@@ -22,21 +22,21 @@ services:
 """
 
 
-def _up(run, folder: Path, image: str, provider: str, env: dict[str, str]) -> str:  # noqa: F811
+def _up(run, folder: Path, image: str, provider: str, variables: dict[str, str]) -> str:
     """Deploy ``image``; the deployment's id (whether it succeeded or not)."""
     (folder / "compose.yaml").write_text(COMPOSE.format(image=image))
     run("compose", "up", "--provider", provider, "--detach", "--wait-timeout", "60", cwd=folder,
-        env=env)
+        env=variables)
     shown = run("deployments", "show", "latest", "--provider", provider, "--format", "json",
-                cwd=folder, env=env)
+                cwd=folder, env=variables)
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)["deployment"]["id"]
 
 
-def _deploy_lines(run, folder: Path, deployment: str, provider: str,  # noqa: F811
-                  env: dict[str, str]) -> str:
+def _deploy_lines(run, folder: Path, deployment: str, provider: str,
+                  variables: dict[str, str]) -> str:
     done = run("logs", "--deployment", deployment, "--type", "deploy", "--provider", provider,
-               cwd=folder, env=env)
+               cwd=folder, env=variables)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -45,17 +45,17 @@ def test_ecs_stopped_task_reason_is_in_the_failed_deployments_deploy_logs(
         aws_env, isolated, tmp_path: Path) -> None:  # noqa: F811
     """v1 runs; v2's tasks keep exiting (the circuit breaker fails it): v2's deploy lines carry
     ECS's event with the stopped reason; v1's do not."""
-    env = {**isolated, **aws_env.env}
+    variables = {**isolated, **aws_env.env}
     folder = tmp_path / "events"
     folder.mkdir()
-    good = _up(run_aws, folder, "busybox:1.36", "aws", env)
+    good = _up(run_aws, folder, "busybox:1.36", "aws", variables)
     aws_env.configure(failing={"nginx": "Essential container in task exited"})
-    bad = _up(run_aws, folder, "nginx:1.25", "aws", env)
-    failed = _deploy_lines(run_aws, folder, bad, "aws", env)
+    bad = _up(run_aws, folder, "nginx:1.25", "aws", variables)
+    failed = _deploy_lines(run_aws, folder, bad, "aws", variables)
     assert "ECS: (service events-dev-api) has stopped 1 running tasks" in failed
     assert "Stopped reason: Essential container in task exited" in failed
     assert "SERVICE_DEPLOYMENT_FAILED" in failed  # the timeline is still there
-    assert "Stopped reason" not in _deploy_lines(run_aws, folder, good, "aws", env)
+    assert "Stopped reason" not in _deploy_lines(run_aws, folder, good, "aws", variables)
 
 
 def test_cloud_run_revision_conditions_are_in_each_deployments_deploy_logs(
