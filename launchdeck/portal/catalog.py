@@ -9,6 +9,7 @@ still shown.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,10 @@ from launchdeck.tools.project import ProjectRef
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.engine.seams import Provider
+
+
+LIST_TTL = 3.0
+"""Seconds a provider's list of histories is kept before it is listed again."""
 
 
 def listed(provider: str) -> bool:
@@ -67,6 +72,7 @@ class Catalog:
         self._loaded: Loaded | None = None
         self.problems: dict[str, str] = {}
         """Why a provider's histories could not be listed, by provider (from the last listing)."""
+        self._listed: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         if on_disk is not None:  # a broken compose file, or stack file, stops here
             self._loaded = self.ref(self.providers[0]).load()
 
@@ -115,16 +121,22 @@ class Catalog:
         return recorded(self.provider(provider))
 
     async def histories(self, provider: str) -> list[tuple[str, str]]:
-        """(project, stack) of each history ``provider`` keeps; empty (and the reason kept in
-        ``problems``) when its blobs cannot be read."""
+        """(project, stack) of each history ``provider`` keeps (listed again after LIST_TTL:
+        every open page asks each second); empty (and the reason kept in ``problems``) when its
+        blobs cannot be read."""
         from launchdeck.tools.deployment import histories
 
+        listed = self._listed.get(provider)
+        if listed is not None and time.monotonic() - listed[0] < LIST_TTL:
+            return listed[1]
         try:
             found = await histories(self.provider(provider))
         except LaunchdeckError as exc:
             self.problems[provider] = str(exc)
-            return []
-        self.problems.pop(provider, None)
+            found = []
+        else:
+            self.problems.pop(provider, None)
+        self._listed[provider] = (time.monotonic(), found)
         return found
 
     async def targets(self) -> list[Target]:

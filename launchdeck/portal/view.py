@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, Field
 
 from launchdeck import redact
-from launchdeck.engine.history import Deployment as history_entry
+from launchdeck.engine.history import Deployment as Entry
 from launchdeck.engine.results import ChangeSummary, DeployRecord, LogLine, ServiceStatus
 from launchdeck.errors import LaunchdeckError, UnknownService, UsageError
 from launchdeck.portal.catalog import Catalog, Target
@@ -81,7 +81,7 @@ class HistoryEntry(BaseModel):
     can_roll_back_to: bool = Field(False, description="It ran images a rollback can go back to.")
 
     @classmethod
-    def of(cls, entry: history_entry) -> HistoryEntry:
+    def of(cls, entry: Entry) -> HistoryEntry:
         return cls(id=entry.id, operation=entry.operation, started=entry.started,
                    ended=entry.ended, outcome=entry.outcome, message=entry.message,
                    seconds=(entry.ended - entry.started).total_seconds() if entry.ended else None,
@@ -154,7 +154,7 @@ class Histories:
     def __init__(self, catalog: Catalog, *, limit: int = HISTORY_ROWS) -> None:
         self.catalog = catalog
         self.limit = limit
-        self._known: dict[str, dict[str, history_entry]] = {}
+        self._known: dict[str, dict[str, Entry]] = {}
 
     async def of(self, target: Target) -> list[HistoryEntry]:
         from launchdeck.tools import deployment
