@@ -5,27 +5,33 @@ has is never built again. Otherwise the context is packed as the archive the bui
 uploaded under the archive's own digest, and the build is started and followed: BUILD_QUEUED
 when it is accepted, BUILD_RUNNING once the builder works on it, each step it reaches as a
 message. A failed build is a BuildError naming the step that failed, the builder's reason and
-the last lines of its log; one that outlasts BUILD_WAIT is one too. The target supplies only a
+the last lines of its log; one that outlasts BUILD_WAIT is one too. Once a build has ended, its
+log (the last KEPT_LINES) is reported as the unit's own output, which the deployment's history
+keeps (`logs --type build`). The target supplies only a
 ``RemoteBuilder``: its registry, storage and builder API calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import anyio.to_thread
 
 from launchdeck.compose.model import Service
 from launchdeck.engine import build_context, poll
 from launchdeck.engine.events import State
-from launchdeck.errors import BuildError
+from launchdeck.errors import BuildError, LaunchdeckError
+
+if TYPE_CHECKING:
+    from launchdeck.engine.seams import Progress
 
 BUILD_WAIT = 3600.0
 """Seconds a remote build may take."""
 LOG_LINES = 20
 """Lines of a failed build's log its error shows."""
+KEPT_LINES = 500
+"""Lines of a build's log reported as output once it ends (what a deployment's history keeps)."""
 FIX = ("Fix the Dockerfile or the code it builds (`docker build` locally shows the same error), "
        "then deploy again.")
 
@@ -75,7 +81,7 @@ def context_key(packed: build_context.Packed, archive: build_context.Archive) ->
 
 
 async def image(builder: RemoteBuilder, service: Service, source: build_context.Source, image: str,
-                progress: Callable[[State | None, str], None], *, interval: float,
+                progress: Progress, *, interval: float,
                 timeout: float = BUILD_WAIT) -> str:
     """``image`` (tagged with ``source``'s digest), built by ``builder`` unless its registry
     has it; a BuildError names the failing step, or the deadline."""
@@ -100,7 +106,8 @@ async def image(builder: RemoteBuilder, service: Service, source: build_context.
             progress(State.BUILD_RUNNING if not seen else None, step)
             seen.append(phase.step)
         if phase.state == "failed":
-            tail = "\n".join(line.rstrip() for line in await builder.log_tail(build_id, LOG_LINES))
+            kept = await _report_log(builder, build_id, progress)
+            tail = "\n".join(line.rstrip() for line in kept[-LOG_LINES:])
             where = f" at {phase.step}" if phase.step else ""
             raise BuildError(f"image build failed{where}: {phase.reason or 'no reason given'}"
                              + (f"; last log lines:\n{tail}" if tail else ""),
@@ -108,11 +115,25 @@ async def image(builder: RemoteBuilder, service: Service, source: build_context.
         return image if phase.state == "succeeded" else None
 
     built = await poll.until(check, interval=interval, timeout=timeout)
+    if built is not None:
+        await _report_log(builder, build_id, progress)
     if built is None:
         raise BuildError(f"the image build did not finish in {_duration(timeout)}",
                          service=service.name,
                          hint=f"See build {short} in the {builder.name} console, then deploy again.")
     return built
+
+
+async def _report_log(builder: RemoteBuilder, build_id: str, progress: Progress) -> list[str]:
+    """The build's log (its last KEPT_LINES), each line reported as the unit's output; none
+    when it cannot be read (the build's outcome stands)."""
+    try:
+        lines = await builder.log_tail(build_id, KEPT_LINES)
+    except LaunchdeckError:
+        return []
+    for line in lines:
+        progress(None, line.rstrip(), log=True)
+    return lines
 
 
 def _duration(seconds: float) -> str:

@@ -7,12 +7,13 @@ without repeating a line) happen here once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from launchdeck.engine import poll
 from launchdeck.engine.results import LogLine
-from launchdeck.engine.seams import LogQuery, Provider
+from launchdeck.engine.seams import LogQuery, Provider, TellsEvents
 
 
 async def read(provider: Provider, project: str, stack: str, query: LogQuery) -> list[LogLine]:
@@ -39,6 +40,17 @@ async def follow(provider: Provider, project: str, stack: str, query: LogQuery, 
             since = newest
         for line in fresh:
             yield line
+
+
+async def platform(provider: Provider, project: str, stack: str, services: Sequence[str],
+                   since: datetime, until: datetime | None) -> list[LogLine]:
+    """The platform's own events about ``services`` between ``since`` and ``until``, in time
+    order; none from a target that keeps none (the local engine's are its containers' states,
+    which the timeline already has)."""
+    if not isinstance(provider, TellsEvents) or not services:
+        return []
+    found = await provider.platform_events(project, stack, services, since, until)
+    return sorted(found, key=lambda line: line.at)
 
 
 def _key(line: LogLine) -> tuple[object, ...]:

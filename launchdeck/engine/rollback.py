@@ -10,23 +10,14 @@ rollback is refused, naming them, when an image it needs is no longer on the tar
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
 
 from launchdeck.engine import deploy, history, kinds
 from launchdeck.engine.events import Sink, discard
 from launchdeck.engine.history import Preview
 from launchdeck.engine.plan import config_digest
 from launchdeck.engine.results import DeployResult
-from launchdeck.engine.seams import DeployOptions, Session
+from launchdeck.engine.seams import DeployOptions, KeepsImages, Session
 from launchdeck.errors import DeployRefused, UsageError
-
-
-@runtime_checkable
-class KeepsImages(Protocol):
-    """A session that can say whether an image is still on the target (its registry, its
-    engine), so a rollback is refused before any change when one is gone."""
-
-    async def has_image(self, image: str) -> bool: ...
 
 
 def pinned(entry: history.Deployment, services: list[str]) -> dict[str, str]:
@@ -82,8 +73,8 @@ async def _check_images(ready: deploy.Ready, session: Session, images: Mapping[s
     if gone:
         raise DeployRefused(f"cannot roll back: the image of {', '.join(gone)} is no longer on "
                             f"{ready.provider.name} (a lifecycle rule or a cleanup removed it)",
-                            [], hint="Choose a later deployment, or deploy from source "
-                                     "(nothing was changed).")
+                            [], hint="Nothing was changed. Deploy from source again to rebuild "
+                                     "it, or choose a later deployment whose images are kept.")
     return True
 
 

@@ -12,8 +12,10 @@ how to change one, how to look at it, where its logs, config and blobs live.
     ├── blobs()         where the engine keeps deployment records and the lock
     ├── session()       one deploy, plan or ps: observe, image, prepare, tidy, and a driver
     │                   per kind of unit (services; stores and ingress where it has them):
-    │                   render, apply, look, remove
+    │                   render, apply, look, remove; and, where it can tell, whether an
+    │                   image an earlier deployment ran is still there (KeepsImages)
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
+    ├── platform_events()  where it keeps them, the platform's own events (TellsEvents)
     └── destroy()       remove everything the (project, stack) owns
 
 A provider gets its SDK clients through its constructor and imports its SDK lazily, so that
@@ -27,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
@@ -221,6 +223,26 @@ class Session(Protocol):
     async def prepare(self) -> None: ...
 
     async def tidy(self) -> None: ...
+
+
+@runtime_checkable
+class TellsEvents(Protocol):
+    """A provider whose platform keeps events of its own about a stack's services (ECS service
+    events, Cloud Run revisions' conditions): `logs --type deploy` shows them beside the
+    deployment's timeline."""
+
+    async def platform_events(self, project: str, stack: str, services: Sequence[str],
+                              since: datetime, until: datetime | None) -> list[LogLine]: ...
+
+
+@runtime_checkable
+class KeepsImages(Protocol):
+    """A session that can tell whether an image an earlier deployment ran is still where the
+    target pulls it from (its registry, its engine): a rollback is refused before any change
+    when one is gone (a lifecycle rule or a cleanup removed it). An image the target does not
+    keep itself (a public one) counts as there."""
+
+    async def has_image(self, image: str) -> bool: ...
 
 
 class ConfigStore(Protocol):

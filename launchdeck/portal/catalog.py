@@ -9,6 +9,7 @@ still shown.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,10 @@ from launchdeck.tools.project import ProjectRef
 if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.engine.seams import Provider
+
+
+LIST_TTL = 3.0
+"""Seconds a provider's list of histories is kept before it is listed again."""
 
 
 def listed(provider: str) -> bool:
@@ -65,6 +70,9 @@ class Catalog:
         self._made: dict[str, Provider] = {}
         self._refs: dict[str, ProjectRef] = {}
         self._loaded: Loaded | None = None
+        self.problems: dict[str, str] = {}
+        """Why a provider's histories could not be listed, by provider (from the last listing)."""
+        self._listed: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         if on_disk is not None:  # a broken compose file, or stack file, stops here
             self._loaded = self.ref(self.providers[0]).load()
 
@@ -112,25 +120,49 @@ class Catalog:
             return []
         return recorded(self.provider(provider))
 
-    def targets(self) -> list[Target]:
-        """The project on disk on each chosen provider first, then every recorded target."""
+    async def histories(self, provider: str) -> list[tuple[str, str]]:
+        """(project, stack) of each history ``provider`` keeps (listed again after LIST_TTL:
+        every open page asks each second); empty (and the reason kept in ``problems``) when its
+        blobs cannot be read."""
+        from launchdeck.tools.deployment import histories
+
+        listed = self._listed.get(provider)
+        if listed is not None and time.monotonic() - listed[0] < LIST_TTL:
+            return listed[1]
+        try:
+            found = await histories(self.provider(provider))
+        except LaunchdeckError as exc:
+            self.problems[provider] = str(exc)
+            found = []
+        else:
+            self.problems.pop(provider, None)
+        self._listed[provider] = (time.monotonic(), found)
+        return found
+
+    async def targets(self) -> list[Target]:
+        """The project on disk on each chosen provider first, then every target with a history
+        or a record."""
         out: dict[str, Target] = {}
-        times = {(p, project, stack): at for p in self.providers
-                 for project, stack, at in self.recorded(p)}
+        times: dict[tuple[str, str, str], datetime | None] = {}
+        for p in self.providers:
+            for project, stack in await self.histories(p):
+                times[(p, project, stack)] = None
+            for project, stack, at in self.recorded(p):
+                times[(p, project, stack)] = at
         if self.project_name is not None:
             for p in self.providers:
                 t = Target(provider=p, project=self.project_name, stack=self.stack, on_disk=True,
                            recorded_at=times.get((p, self.project_name, self.stack)))
                 out[t.key] = t
-        for (p, project, stack), at in times.items():
+        for (p, project, stack), at in sorted(times.items(), key=lambda item: item[0]):
             t = Target(provider=p, project=project, stack=stack, recorded_at=at)
             out.setdefault(t.key, t)
         return list(out.values())
 
-    def find(self, provider: str, project: str, stack: str) -> Target:
+    async def find(self, provider: str, project: str, stack: str) -> Target:
         """The known target so named; a LaunchdeckError for any other (the page acts on
         nothing the portal did not list)."""
-        for target in self.targets():
+        for target in await self.targets():
             if (target.provider, target.project, target.stack) == (provider, project, stack):
                 return target
         raise UnknownTarget(f"{provider}/{project}/{stack}")

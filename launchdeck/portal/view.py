@@ -2,7 +2,8 @@
 scrubbed out.
 
 ps and the last deployment come from the deployment tools (what runs, with the record's
-fallback for failed builds), the timeline from the portal's own watch, logs from their
+fallback for failed builds), the history of deployments from the target's blobs (every
+provider keeps one), the timeline from the portal's own watch, logs from their
 follow with the logs tool's filters, the plan and the diagnosis from their tools. A target
 known only by its record (no compose files at hand) is read with a project made from the
 record's service names. Config values never leave: the page gets their names and whether
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pydantic import BaseModel, Field
 
 from launchdeck import redact
+from launchdeck.engine.history import Deployment as Entry
 from launchdeck.engine.results import ChangeSummary, DeployRecord, LogLine, ServiceStatus
 from launchdeck.errors import LaunchdeckError, UnknownService, UsageError
 from launchdeck.portal.catalog import Catalog, Target
@@ -27,11 +29,14 @@ from launchdeck.portal.watch import TimelineEntry, Watch
 if TYPE_CHECKING:
     from launchdeck.compose.model import Project
     from launchdeck.tools.debug import DebugResult
+    from launchdeck.tools.rollback import RollbackPreview
 
 M = TypeVar("M", bound=BaseModel)
 
 LOG_TAIL = 200
 """Lines a log stream starts with when no ``since`` is given."""
+HISTORY_ROWS = 20
+"""Deployments the page lists (the newest)."""
 SECRETS_TTL = 10.0
 """Seconds the config values used for scrubbing are kept before being read again."""
 
@@ -51,6 +56,44 @@ class Deployment(BaseModel):
     changes: list[ChangeSummary] = []
 
 
+class Change(BaseModel):
+    unit: str
+    action: str
+
+
+class HistoryEntry(BaseModel):
+    """One deployment of the target's history, as a row of the page."""
+
+    id: str
+    operation: str
+    started: datetime
+    ended: datetime | None = None
+    seconds: float | None = Field(None, description="How long it took.")
+    outcome: str
+    message: str = ""
+    who: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+    rollback_of: str | None = None
+    changed: list[Change] = Field([], description="Units it changed (not NOOP).")
+    images: dict[str, str] = Field({}, description="Service -> the image it ran.")
+    can_roll_back_to: bool = Field(False, description="It ran images a rollback can go back to.")
+
+    @classmethod
+    def of(cls, entry: Entry) -> HistoryEntry:
+        return cls(id=entry.id, operation=entry.operation, started=entry.started,
+                   ended=entry.ended, outcome=entry.outcome, message=entry.message,
+                   seconds=(entry.ended - entry.started).total_seconds() if entry.ended else None,
+                   who=entry.origin.who, commit=entry.origin.commit, branch=entry.origin.branch,
+                   dirty=entry.origin.dirty, rollback_of=entry.rollback_of,
+                   changed=[Change(unit=u.name, action=u.action) for u in entry.units
+                            if u.action != "NOOP"],
+                   images={u.name: u.image for u in entry.units if u.image},
+                   can_roll_back_to=entry.operation != "destroy"
+                   and any(u.image for u in entry.units))
+
+
 class View(BaseModel):
     target: Target
     services: list[ServiceStatus] = []
@@ -62,6 +105,9 @@ class View(BaseModel):
     timeline_error: str | None = None
     config: list[ConfigName] = []
     can_redeploy: bool = False
+    history: list[HistoryEntry] = Field([], description="The last deployments, newest first.")
+    can_roll_back: bool = Field(False, description="A rollback can start from here (the project "
+                                                   "is on disk and nothing is deploying).")
     problem: str | None = Field(None, description="Why part of the view could not be read.")
 
 
@@ -73,7 +119,9 @@ class PlanView(BaseModel):
 class Listing(BaseModel):
     targets: list[Target]
     project_on_disk: str | None = None
-    unlisted: list[str] = Field([], description="Chosen providers whose records cannot be listed.")
+    unlisted: list[str] = Field([], description="Chosen providers whose deployments could not be "
+                                                "listed.")
+    problems: list[str] = Field([], description="Why, for each of them.")
 
 
 class Secrets:
@@ -99,16 +147,34 @@ class Secrets:
         self._known.pop(target.key, None)
 
 
+class Histories:
+    """The history entries read so far, by key: an entry never changes once written, so each
+    view (read every second) lists the target's history and reads only the new ones."""
+
+    def __init__(self, catalog: Catalog, *, limit: int = HISTORY_ROWS) -> None:
+        self.catalog = catalog
+        self.limit = limit
+        self._known: dict[str, dict[str, Entry]] = {}
+
+    async def of(self, target: Target) -> list[HistoryEntry]:
+        from launchdeck.tools import deployment
+
+        known = self._known.setdefault(target.key, {})
+        entries = await deployment.history(self.catalog.provider(target.provider), target.project,
+                                           target.stack, limit=self.limit, known=known)
+        return [HistoryEntry.of(e) for e in entries]
+
+
 def scrub(model: M, secrets: Sequence[str]) -> M:
     """``model`` with every config value in ``secrets`` replaced, in every text it holds."""
     return redact.model(model, secrets)
 
 
-def listing(catalog: Catalog) -> Listing:
-    from launchdeck.portal.catalog import listed
-
-    return Listing(targets=catalog.targets(), project_on_disk=catalog.project_name,
-                   unlisted=[p for p in catalog.providers if not listed(p)])
+async def listing(catalog: Catalog) -> Listing:
+    targets = await catalog.targets()
+    return Listing(targets=targets, project_on_disk=catalog.project_name,
+                   unlisted=sorted(catalog.problems),
+                   problems=[f"{p}: {why}" for p, why in sorted(catalog.problems.items())])
 
 
 def on_disk(catalog: Catalog, target: Target) -> Project | None:
@@ -131,7 +197,8 @@ def project_of(catalog: Catalog, target: Target, record: DeployRecord | None) ->
                              for s in services})
 
 
-async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target) -> View:
+async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target,
+               histories: Histories | None = None) -> View:
     """Where every service of ``target`` stands, its last deployment, and the portal's timeline."""
     from launchdeck.tools import deployment
 
@@ -164,6 +231,12 @@ async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target)
     if record is not None:
         deployment = Deployment(id=record.result.deployment_id, at=target.recorded_at,
                                 ok=record.result.ok, changes=record.result.changes)
+    rows: list[HistoryEntry] = []
+    if histories is not None:
+        try:
+            rows = await histories.of(target)
+        except LaunchdeckError as exc:
+            problems.append(str(exc))
     running = watch.running(target)
     timeline = watch.timelines.get(target.key)
     out = View(target=target, services=services, deployment=deployment,
@@ -173,6 +246,7 @@ async def view(catalog: Catalog, watch: Watch, secrets: Secrets, target: Target)
                             if timeline else None),
                timeline_error=timeline.error if timeline else None,
                config=config, can_redeploy=target.on_disk and running is None,
+               history=rows, can_roll_back=target.on_disk and running is None,
                problem="\n".join(problems) or None)
     return scrub(out, values)
 
@@ -189,6 +263,21 @@ async def plan(catalog: Catalog, secrets: Secrets, target: Target) -> PlanView:
     except LaunchdeckError as exc:
         return scrub(PlanView(problem=str(exc)), (await _values(secrets, target)))
     return PlanView(changes=result.changes)
+
+
+async def rollback_preview(catalog: Catalog, secrets: Secrets, target: Target,
+                           to: str) -> RollbackPreview:
+    """What rolling ``target`` back to deployment ``to`` would change (nothing is changed);
+    refused, naming it, when an image it needs is gone."""
+    from launchdeck.tools.rollback import preview
+
+    if not target.on_disk:
+        raise UsageError("a rollback needs the project's compose files",
+                         hint="Start the portal with the project's directory.")
+    if not to:
+        raise UsageError("name the deployment to roll back to",
+                         hint="Pick one of the deployments the history lists.")
+    return scrub(await preview(catalog.ref(target.provider), to), await _values(secrets, target))
 
 
 async def diagnose(catalog: Catalog, secrets: Secrets, target: Target,

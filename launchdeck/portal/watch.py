@@ -1,4 +1,4 @@
-"""Deploys and destroys started from the portal, and the events the portal keeps of them.
+"""Deploys, rollbacks and destroys started from the portal, and the events the portal keeps of them.
 
 The deployment record keeps a deploy's result and changes, not the events on the way, so the
 portal keeps the events of the deploys it starts itself (in memory, for its own life): they
@@ -8,6 +8,7 @@ as soon as something happens, instead of at their next poll.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from launchdeck.portal.catalog import Catalog, Target
     from launchdeck.tools.deploy import Running
     from launchdeck.tools.destroy import DestroyResult
+
+log = logging.getLogger("launchdeck.portal")
 
 MAX_ENTRIES = 2000
 """Events kept per deploy: enough for a long build's output, bounded for a long-lived portal."""
@@ -63,6 +66,7 @@ class Watch:
         self.catalog = catalog
         self.deploys = Deploys(tasks)
         self.timelines: dict[str, Timeline] = {}
+        self.rollbacks: dict[str, Running] = {}
         self._signals: dict[str, anyio.Event] = {}
 
     def signal(self, key: str) -> anyio.Event:
@@ -73,7 +77,54 @@ class Watch:
         self._signals.pop(key, anyio.Event()).set()
 
     def running(self, target: Target) -> Running | None:
+        rolling = self.rollbacks.get(target.key)
+        if rolling is not None and not rolling.done.is_set():
+            return rolling
         return self.deploys.running(target.provider, target.project, target.stack)
+
+    async def rollback(self, target: Target, to: str) -> str:
+        """Start rolling the target back to deployment ``to`` (the project on disk with that
+        deployment's images); its deployment id. Refused before anything changes (as the
+        rollback tool refuses): an unknown deployment, an image that is gone, unset config, or
+        a deploy of the target already running."""
+        from launchdeck.errors import LaunchdeckError, UsageError
+        from launchdeck.identity import new_deployment_id
+        from launchdeck.tools.deploy import Running
+        from launchdeck.tools.rollback import preview, rollback
+
+        if self.running(target) is not None:
+            raise UsageError(f"a deploy of {target.project} ({target.stack}) is already running",
+                             hint="Wait for it to finish, then roll back.")
+        ref = self.catalog.ref(target.provider)
+        await preview(ref, to)  # refuses before any change
+        running = Running(new_deployment_id())
+        self.rollbacks[target.key] = running
+        timeline = Timeline("rollback", running.deployment_id)
+        self.timelines[target.key] = timeline
+
+        def listen(event: Event) -> None:
+            timeline.add(event)
+            self.changed(target.key)
+
+        running.listeners.append(listen)
+
+        async def background() -> None:
+            try:
+                running.result = await rollback(ref, to, wait_seconds=600, sink=running.sink,
+                                                deployment_id=running.deployment_id)
+            except LaunchdeckError as exc:
+                running.error = exc
+            except Exception as exc:  # said on the page, never a traceback
+                log.exception("rollback %s failed", running.deployment_id)
+                running.error = LaunchdeckError(f"the rollback failed unexpectedly "
+                                                f"({type(exc).__name__})")
+            finally:
+                running.done.set()
+
+        self.tasks.start_soon(background)
+        self.tasks.start_soon(self._finish, target.key, running, timeline)
+        self.changed(target.key)
+        return running.deployment_id
 
     async def redeploy(self, target: Target) -> str:
         """Start deploying the project on disk to ``target``; its deployment id. Refused (as the

@@ -8,7 +8,9 @@
     GET  .../logs?service=&since=&contains=       what the services print, followed (SSE)
     GET  .../plan                                 what a redeploy would change
     GET  .../diagnosis?service=                   debug_failure's findings
+    GET  .../rollback?to=<id>                     what rolling back to a deployment would change
     POST .../redeploy  {"confirm": <project>}     deploy the project on disk again
+    POST .../rollback  {"confirm": <project>, "to": <id>}   roll back to that deployment's images
     POST .../destroy   {"confirm": <project>}     remove everything the deployment owns
 
 Every request has passed guard.py first. Actions name the project they act on, typed by the
@@ -60,6 +62,7 @@ class Portal:
         self.catalog = catalog
         self.settings = settings
         self.secrets = view.Secrets(catalog)
+        self.histories = view.Histories(catalog)
         self._watch: Watch | None = None
 
     @property
@@ -67,9 +70,9 @@ class Portal:
         assert self._watch is not None, "the portal's app has not started"
         return self._watch
 
-    def target(self, request: Request) -> Target:
+    async def target(self, request: Request) -> Target:
         p = request.path_params
-        return self.catalog.find(p["provider"], p["project"], p["stack"])
+        return await self.catalog.find(p["provider"], p["project"], p["stack"])
 
 
 def create_app(catalog: Catalog, *, token: str, port: int, settings: Settings | None = None) -> Any:
@@ -93,6 +96,8 @@ def create_app(catalog: Catalog, *, token: str, port: int, settings: Settings | 
         Route(base + "/logs", _handler(portal, _logs)),
         Route(base + "/plan", _handler(portal, _plan)),
         Route(base + "/diagnosis", _handler(portal, _diagnosis)),
+        Route(base + "/rollback", _handler(portal, _rollback_preview)),
+        Route(base + "/rollback", _handler(portal, _rollback), methods=["POST"]),
         Route(base + "/redeploy", _handler(portal, _redeploy), methods=["POST"]),
         Route(base + "/destroy", _handler(portal, _destroy), methods=["POST"]),
     ]
@@ -131,22 +136,22 @@ def _handler(portal: Portal, fn: Any) -> Any:
 
 
 async def _targets(portal: Portal, request: Request) -> Response:
-    return _json(view.listing(portal.catalog))
+    return _json(await view.listing(portal.catalog))
 
 
 async def _view(portal: Portal, request: Request) -> Response:
     return _json(await view.view(portal.catalog, portal.watch, portal.secrets,
-                                 portal.target(request)))
+                                 await portal.target(request), portal.histories))
 
 
 async def _plan(portal: Portal, request: Request) -> Response:
-    return _json(await view.plan(portal.catalog, portal.secrets, portal.target(request)))
+    return _json(await view.plan(portal.catalog, portal.secrets, await portal.target(request)))
 
 
 async def _diagnosis(portal: Portal, request: Request) -> Response:
     service = request.query_params.get("service") or None
-    return _json(await view.diagnose(portal.catalog, portal.secrets, portal.target(request),
-                                     service))
+    return _json(await view.diagnose(portal.catalog, portal.secrets,
+                                     await portal.target(request), service))
 
 
 def _event(name: str, data: str) -> bytes:
@@ -156,7 +161,7 @@ def _event(name: str, data: str) -> bytes:
 async def _stream(portal: Portal, request: Request) -> Response:
     """The view each time it differs from the last one sent: at once when the portal sees an
     event of a deploy it runs, else at the next read."""
-    target = portal.target(request)
+    target = await portal.target(request)
     watch, interval = portal.watch, portal.settings.interval
 
     async def events() -> AsyncIterator[bytes]:
@@ -164,9 +169,9 @@ async def _stream(portal: Portal, request: Request) -> Response:
         while True:
             signal = watch.signal(target.key)
             try:
-                current = (await view.view(portal.catalog, watch, portal.secrets,
-                                           portal.catalog.find(target.provider, target.project,
-                                                               target.stack))).model_dump_json()
+                found = await portal.catalog.find(target.provider, target.project, target.stack)
+                current = (await view.view(portal.catalog, watch, portal.secrets, found,
+                                           portal.histories)).model_dump_json()
             except LaunchdeckError as exc:  # e.g. its record went with a destroy
                 yield _event("problem", json.dumps({"error": exc.message, "hint": exc.hint}))
                 return
@@ -184,7 +189,7 @@ async def _stream(portal: Portal, request: Request) -> Response:
 
 
 async def _logs(portal: Portal, request: Request) -> Response:
-    target = portal.target(request)
+    target = await portal.target(request)
     q = request.query_params
     lines = view.logs(portal.catalog, portal.secrets, target,
                       services=[s for s in q.getlist("service") if s], since=q.get("since") or None,
@@ -209,7 +214,7 @@ async def _confirmed(portal: Portal, request: Request) -> tuple[Target, dict[str
     """The target of an action, once the request names its project as the user typed it."""
     from launchdeck.errors import UsageError
 
-    target = portal.target(request)
+    target = await portal.target(request)
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise UsageError("actions take a JSON body", hint="Send {\"confirm\": <project name>}.")
     try:
@@ -226,6 +231,25 @@ async def _redeploy(portal: Portal, request: Request) -> Response:
     target, _ = await _confirmed(portal, request)
     portal.secrets.forget(target)
     deployment = await portal.watch.redeploy(target)
+    return JSONResponse({"deployment_id": deployment}, status_code=202)
+
+
+async def _rollback_preview(portal: Portal, request: Request) -> Response:
+    to = request.query_params.get("to") or ""
+    return _json(await view.rollback_preview(portal.catalog, portal.secrets,
+                                             await portal.target(request), to))
+
+
+async def _rollback(portal: Portal, request: Request) -> Response:
+    from launchdeck.errors import UsageError
+
+    target, body = await _confirmed(portal, request)
+    to = body.get("to")
+    if not isinstance(to, str) or not to:
+        raise UsageError("a rollback names the deployment to go back to",
+                         hint="Send {\"confirm\": <project name>, \"to\": <deployment id>}.")
+    portal.secrets.forget(target)
+    deployment = await portal.watch.rollback(target, to)
     return JSONResponse({"deployment_id": deployment}, status_code=202)
 
 

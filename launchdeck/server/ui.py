@@ -2,8 +2,9 @@
 deploy and ps point at.
 
 A host that speaks MCP Apps renders ``ui://launchdeck/deployment`` in a sandboxed iframe next
-to a deploy or ps result: service cards, the plan, a timeline, with buttons that call logs
-and debug_failure through the host. A host without Apps ignores ``_meta.ui`` and shows the
+to a deploy or ps result: service cards, the plan, a timeline, the history of deployments,
+with buttons that call logs, debug_failure, deployments and rollback (its preview first, then
+the project's name typed) through the host. A host without Apps ignores ``_meta.ui`` and shows the
 tools' text and structured output, which do not change. The document is the portal's own
 files put inline (launchdeck/portal/assets.py), read only when a host asks for it.
 """
@@ -32,6 +33,7 @@ def extension() -> Apps:
     apps = Apps()
     apps.add_resource(FunctionResource(
         uri=URI, name="deployment", title="Deployment", mime_type=APP_MIME_TYPE, fn=_document,
-        description="Service cards, plan and timeline of a deploy or ps result.",
+        description="Service cards, plan, timeline and deployment history of a deploy or "
+                    "ps result.",
         meta={"ui": {"prefersBorder": True}}))
     return apps

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from launchdeck.compose.load import Loaded
     from launchdeck.compose.model import Project
     from launchdeck.engine.deploy import Ready
+    from launchdeck.engine.history import Deployment
     from launchdeck.engine.results import DeployRecord, LogLine, ServiceStatus
     from launchdeck.engine.seams import Provider
     from launchdeck.tools.destroy import DestroyResult
@@ -34,6 +35,40 @@ def recorded(provider: Provider) -> list[tuple[str, str, datetime]]:
     """(project, stack, written at) of each record ``provider`` keeps, sorted; empty for a
     provider whose records cannot be listed."""
     return provider.recorded() if isinstance(provider, ListsRecords) else []
+
+
+async def histories(provider: Provider) -> list[tuple[str, str]]:
+    """(project, stack) of each deployment history ``provider`` keeps on its blobs, sorted."""
+    from launchdeck.engine.history import histories as kept
+
+    return await kept(provider.blobs())
+
+
+async def history(provider: Provider, project: str, stack: str, *, limit: int = 20,
+                  known: dict[str, Deployment] | None = None) -> list[Deployment]:
+    """The last ``limit`` deployments of (project, stack), newest first. An entry never
+    changes once written, so those in ``known`` (by key, kept to those listed) are not read
+    again."""
+    from launchdeck.engine.history import Deployment as Entry
+    from launchdeck.engine.history import History
+
+    kept = History(provider.blobs(), project, stack)
+    known = {} if known is None else known
+    out = []
+    keys = (await kept.keys())[-max(limit, 1):]
+    for gone in set(known) - set(keys):  # pruned, or older than the last ``limit``
+        del known[gone]
+    for key in reversed(keys):
+        if key not in known:
+            found = await kept.blobs.read(key)
+            if found is None:  # pruned since it was listed
+                continue
+            try:
+                known[key] = Entry.model_validate_json(found[0])
+            except ValueError:  # not an entry this release can read
+                continue
+        out.append(known[key])
+    return out
 
 
 async def record(provider: Provider, project: str, stack: str) -> DeployRecord | None:

@@ -116,7 +116,8 @@ async def show(ref: ProjectRef, deployment: str = "latest") -> DeploymentResult:
 async def logs(ref: ProjectRef, deployment: str, kind: LogType, *,
                services: list[str] | None = None) -> DeploymentLogs:
     """One deployment's lines of one kind: ``build`` (the build output it kept), ``deploy``
-    (its timeline), ``run`` (what the services printed from its start until the next
+    (its timeline, with the platform's own events of that time where the target keeps them),
+    ``run`` (what the services printed from its start until the next
     deployment's)."""
     from launchdeck import redact
     from launchdeck.engine import logs as engine
@@ -131,18 +132,30 @@ async def logs(ref: ProjectRef, deployment: str, kind: LogType, *,
         lines = [LogLine(at=at, service=name, text=text)
                  for name, texts in sorted(entry.build_output.items())
                  if not wanted or name in wanted for text in texts]
-    elif kind == "deploy":
+    elif kind == "deploy":  # launchdeck's timeline, and the platform's own events beside it
         lines = [LogLine(at=m.at, service=m.unit or "(deploy)",
                          text=" ".join(filter(None, [m.state, m.message])))
                  for m in entry.timeline if not wanted or m.unit in wanted]
+        services = [u.name for u in entry.units
+                    if u.kind == "service" and (not wanted or u.name in wanted)]
+        lines = sorted(lines + await engine.platform(ref.target(), history.project, ref.stack,
+                                                     services, entry.started,
+                                                     await _next_start(history, entry)),
+                       key=lambda line: line.at)
     else:
-        later = [e for e in await history.entries() if e.started > entry.started]
-        until = later[0].started if later else None
-        query = LogQuery(services=tuple(sorted(wanted)), since=entry.started, until=until)
+        query = LogQuery(services=tuple(sorted(wanted)), since=entry.started,
+                         until=await _next_start(history, entry))
         lines = await engine.read(ref.target(), history.project, ref.stack, query)
     result = DeploymentLogs(project=history.project, stack=ref.stack, deployment=entry.id,
                             type=kind, lines=lines)
     return redact.model(result, await _hidden(ref, history.project))
+
+
+async def _next_start(history: History, entry: Deployment) -> datetime | None:
+    """When the deployment after ``entry`` started (None: it is the latest): its lines end
+    there."""
+    later = [e for e in await history.entries() if e.started > entry.started]
+    return later[0].started if later else None
 
 
 async def page(ref: ProjectRef, deployment: str, kind: LogType, *, services: list[str],

@@ -50,13 +50,14 @@ async def preview(ref: ProjectRef, to: str = "previous") -> RollbackPreview:
 
 
 async def rollback(ref: ProjectRef, to: str = "previous", *, wait_seconds: float = 300,
-                   sink: Sink = discard) -> RollbackResult:
-    """Roll back to ``to``: its images, today's compose settings and config values."""
+                   sink: Sink = discard, deployment_id: str | None = None) -> RollbackResult:
+    """Roll back to ``to``: its images, today's compose settings and config values (as
+    deployment ``deployment_id``, else a new one)."""
     from launchdeck.engine import rollback as engine
     from launchdeck.tools.deploy import options
 
     ready, entry = await _prepare(ref, to, pin=True)
     result = await engine.rollback(ready, entry, options=options(wait_seconds=wait_seconds),
-                                   sink=sink)
+                                   sink=sink, deployment_id=deployment_id)
     return RollbackResult(**{**dict(result), "target": await ref.line()},
                           rolled_back_to=entry.id)

@@ -65,8 +65,8 @@ def _run(builder: ScriptedBuilder, web: tuple[Service, build_context.Source],
     service, source = web
     said: list[tuple[State | None, str]] = []
 
-    def progress(state: State | None, message: str) -> None:
-        said.append((state, message))
+    def progress(state: State | None, message: str, *, log: bool = False) -> None:
+        said.append((state, f"output: {message}" if log else message))
 
     image = anyio.run(lambda: build.image(builder, service, source, f"{IMAGE}:{source.digest}",
                                           progress, interval=0.001, **options))
@@ -116,6 +116,25 @@ def test_a_failed_build_names_its_step_its_reason_and_its_last_log_lines(web) ->
     assert message.endswith("npm ERR! missing script: build")
     assert "line 10" not in message and f"line {30 - build.LOG_LINES + 1}" in message
     assert caught.value.service == "web" and "Dockerfile" in caught.value.hint
+
+
+def test_a_builds_log_is_reported_as_output_once_it_ends(web) -> None:
+    """Succeeded or failed, the build's log lines come as the unit's output after its steps
+    (what the deployment's history keeps as its build lines)."""
+    log = ["Step 1/2 : FROM busybox", "Successfully built"]
+    _, said = _run(ScriptedBuilder(BUILT, log=log), web)
+    assert [m for _, m in said[-2:]] == [f"output: {line}" for line in log]
+    output: list[str] = []
+
+    def progress(state: State | None, message: str, *, log: bool = False) -> None:
+        if log:
+            output.append(message)
+
+    failing = ScriptedBuilder([Phase("queued"), Phase("failed", "build", "exit 1")], log=log)
+    with pytest.raises(BuildError):
+        anyio.run(lambda: build.image(failing, web[0], web[1], f"{IMAGE}:x", progress,
+                                      interval=0.001))
+    assert output == log
 
 
 def test_a_build_that_fails_before_running_still_reports_running_first(web) -> None:

@@ -83,6 +83,13 @@ def recorded(deployed: Deployed) -> Recorded:
         async with _client(deployed, apps=True) as client:
             answers = [(name, args, _wire(await client.call_tool(name, args)))
                        for name, args in calls]
+            # the history, then a rollback to the deployment before the last (preview, then go)
+            listed = _wire(await client.call_tool("deployments", where))
+            answers.append(("deployments", where, listed))
+            earlier = listed["structuredContent"]["deployments"][1]["id"]
+            for args in ({**where, "deployment": earlier, "dry_run": True},
+                         {**where, "deployment": earlier, "confirm": earlier}):
+                answers.append(("rollback", args, _wire(await client.call_tool("rollback", args))))
         return Recorded(tools=tools, resource=resource, where=where,
                         results={"ps": answers[0][2], "deploy": deployed_now},
                         calls=[{"name": n, "arguments": a, "result": r} for n, a, r in answers],
@@ -213,6 +220,46 @@ def test_plan_button_calls_deploy_dry_run(page, recorded: Recorded) -> None:
     rows.first.wait_for()
     assert {row.locator("td").nth(0).inner_text(): row.locator("td").nth(2).inner_text()
             for row in rows.all()} == {"web": "NOOP", "talker": "NOOP", "broken": "UPDATE"}
+    assert _host(page)["errors"] == []
+
+
+def test_history_button_lists_the_deployments(page, recorded: Recorded) -> None:
+    """History calls deployments through the host: a row per deployment, newest first; every
+    row but the newest offers a rollback."""
+    frame = _render(page, recorded, "ps")
+    frame.locator("#history-button").click()
+    rows = frame.locator("#history table.history tbody tr")
+    rows.first.wait_for()
+    listed = next(c["result"]["structuredContent"]["deployments"] for c in recorded.calls
+                  if c["name"] == "deployments")
+    assert [rows.nth(i).get_attribute("data-deployment") for i in range(rows.count())] == \
+        [d["id"] for d in listed]
+    assert rows.nth(0).locator("button").count() == 0
+    assert rows.nth(1).locator("button", has_text="Roll back").count() == 1
+    assert _host(page)["errors"] == []
+
+
+def test_rollback_through_the_host_after_preview_and_typed_name(page, recorded: Recorded) -> None:
+    """Roll back shows rollback's dry-run preview, waits for the project's name, then calls
+    rollback with the deployment id as its confirmation, and closes."""
+    frame = _render(page, recorded, "ps")
+    frame.locator("#history-button").click()
+    row = frame.locator("#history table.history tbody tr").nth(1)
+    earlier = row.get_attribute("data-deployment")
+    row.locator("button", has_text="Roll back").click()
+    project = recorded.results["ps"]["structuredContent"]["project"]
+    assert earlier in frame.locator("#rollback-title").inner_text()
+    frame.locator("#rollback-input").fill(project[:-1])
+    assert frame.locator("#rollback-go").is_disabled()
+    frame.locator("#rollback-input").fill(project)
+    frame.locator("#rollback-go:not([disabled])").wait_for()
+    assert frame.locator("#rollback-preview .problem").count() == 0
+    frame.locator("#rollback-go").click()
+    frame.locator("#rollback").wait_for(state="hidden")
+    asked = [c["params"]["arguments"] for c in _host(page)["calls"]
+             if c["method"] == "tools/call" and c["params"]["name"] == "rollback"]
+    assert asked == [{**recorded.where, "deployment": earlier, "dry_run": True},
+                     {**recorded.where, "deployment": earlier, "confirm": earlier}]
     assert _host(page)["errors"] == []
 
 

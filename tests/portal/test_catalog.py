@@ -62,7 +62,7 @@ def test_project_on_disk_comes_first_once(tmp_path: Path, state: Path) -> None:
     _record(state, "blog", "dev")
     _record(state, "shop", "dev")
     catalog = Catalog(["local"], "dev", OnDisk(str(folder)))
-    targets = [(t.project, t.stack, t.on_disk, t.recorded_at is not None) for t in catalog.targets()]
+    targets = [(t.project, t.stack, t.on_disk, t.recorded_at is not None) for t in anyio.run(catalog.targets)]
     assert targets == [("shop", "dev", True, True), ("blog", "dev", False, True)]
 
 
@@ -95,9 +95,9 @@ def test_unknown_target_is_refused(state: Path) -> None:
     """A deployment the catalog did not list cannot be looked up (nor acted on)."""
     _record(state, "shop", "dev")
     catalog = Catalog(["local"], "dev")
-    assert catalog.find("local", "shop", "dev").project == "shop"
+    assert anyio.run(catalog.find, "local", "shop", "dev").project == "shop"
     with pytest.raises(UnknownTarget):
-        catalog.find("local", "shop", "prod")
+        anyio.run(catalog.find, "local", "shop", "prod")
 
 
 def test_a_view_reads_the_deployment_record_once(state: Path,
@@ -118,7 +118,7 @@ def test_a_view_reads_the_deployment_record_once(state: Path,
     async def shown() -> View:
         async with anyio.create_task_group() as tasks:
             return await view(catalog, Watch(tasks, catalog), Secrets(catalog),
-                              catalog.find("local", "shop", "dev"))
+                              await catalog.find("local", "shop", "dev"))
 
     got = anyio.run(shown)
     assert got.deployment is not None and got.deployment.id == "abc"

@@ -1,7 +1,8 @@
 // The deployment view as an MCP App: rendered by the host next to a deploy or ps result, it
 // talks to the host over the Apps bridge (JSON-RPC 2.0 through postMessage): ui/initialize,
-// then the host's tool-input and tool-result; buttons call ps, deploy (dry_run), logs and
-// debug_failure through the host's tools/call, and links open through ui/open-link.
+// then the host's tool-input and tool-result; buttons call ps, deploy (dry_run), logs,
+// debug_failure, deployments and rollback (its preview first, then the typed project name)
+// through the host's tools/call, and links open through ui/open-link.
 "use strict";
 
 (function () {
@@ -11,7 +12,7 @@
   var POLL_SECONDS = 3;
   var WHERE = ["working_directory", "compose_files", "project_name", "provider", "stack"];
   var nextId = 1, pending = {}, host = {}, where = null, services = [], seen = {}, timeline = [];
-  var polling = null, diagnoses = {};
+  var polling = null, diagnoses = {}, project = null, rollingTo = null;
 
   function send(message) {
     message.jsonrpc = "2.0";
@@ -78,7 +79,7 @@
     where = {};
     WHERE.forEach(function (k) { if (args[k] !== undefined && args[k] !== null) where[k] = args[k]; });
     if (!where.working_directory) where = null;
-    $("refresh").disabled = $("plan-button").disabled = !canCall();
+    $("refresh").disabled = $("plan-button").disabled = $("history-button").disabled = !canCall();
   }
 
   function onResult(result) {
@@ -88,6 +89,7 @@
       return;
     }
     showProblem("");
+    project = data.project;
     $("title").textContent = data.project;
     if (data.dry_run) {
       $("subtitle").textContent = data.stack + " · " + data.provider + " · plan: nothing was changed";
@@ -187,6 +189,65 @@
     callTool("deploy", Object.assign({}, where, { dry_run: true })).then(function (data) {
       drawPlan("Plan", data.changes);
     }).catch(function (error) { R.clear($("plan")).appendChild(el("p", { class: "problem" }, error.message)); });
+  });
+
+  // -- the history, and a rollback to one of its deployments ----------------------------
+
+  function showHistory() {
+    $("history-panel").hidden = false;
+    var box = R.clear($("history"));
+    box.appendChild(el("p", { class: "dim" }, "Reading…"));
+    return callTool("deployments", where).then(function (listed) {
+      R.clear(box).appendChild(R.history(listed.deployments, { rollback: askRollback }));
+    }).catch(function (error) { R.clear(box).appendChild(el("p", { class: "problem" }, error.message)); });
+  }
+
+  function askRollback(d) {
+    rollingTo = { id: d.id, ready: false };
+    var job = rollingTo;
+    $("rollback").hidden = false;
+    $("rollback-title").textContent = "Roll back " + project + " to deployment " + d.id;
+    $("rollback-name").textContent = project;
+    $("rollback-input").value = "";
+    updateRollback();
+    var box = R.clear($("rollback-preview"));
+    box.appendChild(el("p", { class: "dim" }, "Checking what the rollback would change…"));
+    callTool("rollback", Object.assign({}, where, { deployment: d.id, dry_run: true })).then(function (out) {
+      if (rollingTo !== job) return;
+      var shown = out.preview;
+      R.clear(box).appendChild(R.plan(shown.plan.changes.filter(function (c) { return c.action !== "NOOP"; })));
+      if (shown.config_changed.length) box.appendChild(el("p", { class: "dim" },
+        "Config changed since then (today's values are used): " + shown.config_changed.join(", ")));
+      job.ready = true;
+      updateRollback();
+    }).catch(function (error) {
+      if (rollingTo === job) R.clear(box).appendChild(el("p", { class: "problem" }, error.message));
+    });
+  }
+
+  function updateRollback() {
+    $("rollback-go").disabled = !rollingTo || !rollingTo.ready || $("rollback-input").value !== project;
+  }
+
+  function closeRollback() {
+    rollingTo = null;
+    $("rollback").hidden = true;
+  }
+
+  $("history-button").addEventListener("click", showHistory);
+  $("rollback-input").addEventListener("input", updateRollback);
+  $("rollback-cancel").addEventListener("click", closeRollback);
+  $("rollback-go").addEventListener("click", function () {
+    var job = rollingTo;
+    $("rollback-go").disabled = true;
+    R.clear($("rollback-preview")).appendChild(el("p", { class: "dim" }, "Rolling back…"));
+    callTool("rollback", Object.assign({}, where, { deployment: job.id, confirm: job.id })).then(function (out) {
+      closeRollback();
+      showProblem(out.ok ? "" : out.next_step);
+      return Promise.all([refresh(), showHistory()]);
+    }).catch(function (error) {
+      R.clear($("rollback-preview")).appendChild(el("p", { class: "problem" }, error.message));
+    });
   });
 
   // the host sizes the frame to the view: tell it each new size (once initialized)

@@ -1,6 +1,7 @@
 // The portal page: lists the deployments, follows the chosen one over server-sent events (no
-// reload), streams its logs with the shared filters, and runs redeploy / destroy after the
-// user types the project's name. Every request carries the session token from the address.
+// reload), shows its history of deployments, streams its logs with the shared filters, and runs
+// redeploy / rollback / destroy after the user types the project's name (a rollback after its
+// preview). Every request carries the session token from the address.
 "use strict";
 
 (function () {
@@ -78,6 +79,8 @@
     if (state.stream) state.stream.close();
     state.current = target;
     state.view = null;
+    state.historyKey = null;
+    R.clear($("history"));
     state.diagnoses = {};
     history.replaceState(null, "", "#" + encodeURIComponent(key(target)));
     drawTargets();
@@ -143,6 +146,14 @@
       el("p", { class: "dim" }, "Events are kept for deploys started from this page; the last deployment changed:"),
       R.plan(d.changes.filter(function (c) { return c.action !== "NOOP"; }))));
     else $("timeline").appendChild(R.timeline([]));
+
+    var historyKey = JSON.stringify([view.history, view.can_roll_back]);
+    if (historyKey !== state.historyKey) {
+      state.historyKey = historyKey;
+      R.clear($("history")).appendChild(R.history(view.history, {
+        rollback: view.can_roll_back ? function (d) { confirmAction("rollback", d); } : null,
+      }));
+    }
 
     R.clear($("config")).appendChild(view.config.length
       ? el("ul", { class: "config" }, view.config.map(function (c) {
@@ -210,32 +221,59 @@
 
   var pending = null;
 
-  function confirmAction(action) {
+  var TITLES = { redeploy: "Redeploy", destroy: "Destroy", rollback: "Roll back" };
+
+  function confirmAction(action, to) {
     var t = state.current;
-    pending = { action: action, target: t };
-    $("confirm-title").textContent = action === "redeploy" ? "Redeploy " + t.project : "Destroy " + t.project;
+    pending = { action: action, target: t, to: to ? to.id : null, ready: action !== "rollback" };
+    $("confirm-title").textContent = TITLES[action] + " " + t.project + (to ? " to deployment " + to.id : "");
     $("confirm-text").textContent = action === "redeploy"
       ? "Deploys the project on disk to " + t.provider + " (" + t.stack + ") again; only what changed is replaced."
+      : action === "rollback"
+      ? "Runs the images deployment " + to.id + " ran, with today's compose settings and config values; nothing is built."
       : "Removes every service, network and load balancer of " + t.project + " (" + t.stack + ") on " + t.provider + ". Data volumes are kept.";
     $("confirm-name").textContent = t.project;
-    $("confirm-go").textContent = action === "redeploy" ? "Redeploy" : "Destroy";
+    $("confirm-go").textContent = TITLES[action];
     $("confirm-go").className = action === "destroy" ? "danger" : "";
     $("confirm-input").value = "";
     $("confirm-go").disabled = true;
     $("confirm-error").hidden = true;
+    var preview = R.clear($("confirm-preview"));
+    preview.hidden = action !== "rollback";
+    if (action === "rollback") {
+      var job = pending;
+      preview.appendChild(el("p", { class: "dim" }, "Checking what the rollback would change…"));
+      api(base(t) + "/rollback?to=" + encodeURIComponent(to.id)).then(function (shown) {
+        if (pending !== job) return;
+        R.clear(preview).appendChild(R.plan(shown.plan.changes.filter(function (c) { return c.action !== "NOOP"; })));
+        if (shown.config_changed.length) preview.appendChild(el("p", { class: "dim" },
+          "Config changed since then (today's values are used): " + shown.config_changed.join(", ")));
+        if (!shown.images_checked) preview.appendChild(el("p", { class: "dim" },
+          "The target cannot confirm its images are still there."));
+        job.ready = true;
+        updateGo();
+      }).catch(function (error) {
+        if (pending !== job) return;
+        R.clear(preview).appendChild(el("p", { class: "problem" }, problemText(error)));
+      });
+    }
     $("confirm").showModal();
     $("confirm-input").focus();
   }
 
-  $("confirm-input").addEventListener("input", function () {
-    $("confirm-go").disabled = !pending || $("confirm-input").value !== pending.target.project;
-  });
+  function updateGo() {
+    $("confirm-go").disabled = !pending || !pending.ready || $("confirm-input").value !== pending.target.project;
+  }
+
+  $("confirm-input").addEventListener("input", updateGo);
   $("confirm-cancel").addEventListener("click", function () { $("confirm").close(); });
   $("confirm-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var job = pending;
     $("confirm-go").disabled = true;
-    api(base(job.target) + "/" + job.action, { method: "POST", body: { confirm: $("confirm-input").value } })
+    var body = { confirm: $("confirm-input").value };
+    if (job.to) body.to = job.to;
+    api(base(job.target) + "/" + job.action, { method: "POST", body: body })
       .then(function () {
         $("confirm").close();
         if (job.action === "destroy") loadTargets();

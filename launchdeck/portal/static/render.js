@@ -117,6 +117,44 @@ var LaunchdeckRender = (function () {
     }));
   }
 
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "-";
+    var s = Math.round(seconds);
+    return s < 60 ? s + "s" : Math.floor(s / 60) + "m " + (s % 60) + "s";
+  }
+
+  function git(d) {
+    if (!d.commit) return "-";
+    return d.commit.slice(0, 8) + (d.branch ? " " + d.branch : "") + (d.dirty ? " (dirty)" : "");
+  }
+
+  // the history: one row per deployment (newest first) with id, when, who, git, outcome, what
+  // it changed and how long it took; `options.rollback(d)` adds a Rollback button to the rows
+  // a rollback can go back to (never the newest: that is what runs)
+  function history(entries, options) {
+    options = options || {};
+    if (!entries || !entries.length) return el("p", { class: "dim" }, "No deployment kept yet.");
+    return el("table", { class: "history" },
+      el("thead", null, el("tr", null, ["id", "when", "who", "git", "outcome", "changed", "took", ""].map(function (h) { return el("th", null, h); }))),
+      el("tbody", null, entries.map(function (d, i) {
+        var changed = d.changed ? d.changed.map(function (c) { return c.unit + " " + c.action; }).join(", ") : null;
+        var what = d.operation + (d.rollback_of ? " to " + d.rollback_of : "");
+        var button = options.rollback && i > 0 && (d.can_roll_back_to !== undefined ? d.can_roll_back_to : Object.keys(d.images || {}).length && d.operation !== "destroy")
+          ? el("button", { type: "button", class: "small", onclick: function () { options.rollback(d); } }, "Roll back")
+          : null;
+        return el("tr", { "data-deployment": d.id },
+          el("td", { class: "mono id" }, d.id),
+          el("td", { class: "when" }, el("time", { datetime: d.started }, when(d.started))),
+          el("td", { class: "who" }, d.who || "-"),
+          el("td", { class: "git mono", title: d.commit || "" }, git(d)),
+          el("td", { class: "outcome " + d.outcome, title: d.message || "" }, what + ": " + d.outcome),
+          el("td", { class: "changed" }, changed === null ? "-" : changed || "nothing"),
+          el("td", { class: "took" }, duration(d.seconds !== undefined ? d.seconds
+            : d.ended ? (new Date(d.ended) - new Date(d.started)) / 1000 : null)),
+          el("td", null, button));
+      })));
+  }
+
   // debug_failure's result for one service: each finding's cause, evidence lines and fix
   function diagnosis(result, service) {
     var findings = (result.findings || []).filter(function (f) { return f.service === service; });
@@ -144,5 +182,5 @@ var LaunchdeckRender = (function () {
   }
 
   return { el: el, clear: clear, kind: kind, failed: failed, badge: badge, when: when, card: card,
-           plan: plan, timeline: timeline, diagnosis: diagnosis, logLine: logLine };
+           plan: plan, timeline: timeline, history: history, diagnosis: diagnosis, logLine: logLine };
 })();

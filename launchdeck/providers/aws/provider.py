@@ -10,7 +10,7 @@ its records and lock in (S3), ps, logs (CloudWatch) and destroy.
 from __future__ import annotations
 
 import collections
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,6 +115,14 @@ class AwsProvider:
 
         found = await parallel(*[lambda p=p: read(p) for p in prefixes])
         return [line for lines in found for line in lines]
+
+    async def platform_events(self, project: str, stack: str, services: Sequence[str],
+                              since: datetime, until: datetime | None) -> list[LogLine]:
+        """ECS's events of the stack's ``services`` in that time (logs --type deploy)."""
+        from launchdeck.providers.aws.events import service_events
+
+        await self.account()
+        return await service_events(self.aws, project, stack, services, since, until)
 
     # -- destroy --------------------------------------------------------------------------
 

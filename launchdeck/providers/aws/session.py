@@ -183,6 +183,12 @@ class AwsSession:
         self.depths[f":build:{service.name}"] = chain_depth()
         return image
 
+    async def has_image(self, image: str) -> bool:
+        """Whether ECR still has ``image`` (a rollback refuses one that is gone)."""
+        from launchdeck.providers.aws import images
+
+        return await images.kept(self.aws, self.account, image)
+
     def infra(self, service: Service, image: str) -> render.Infra:
         name, r = service.name, self.aws.region
         groups = [self.net.groups.get("members", ""), self.net.groups.get(f"service:{name}", "")]

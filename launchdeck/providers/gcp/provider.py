@@ -10,8 +10,8 @@ and destroy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from launchdeck.compose.model import Project
@@ -187,6 +187,15 @@ class GcpProvider:
             for r in revisions
             if dict(r.labels).get(names.ETAG) == names.label(deployment)
         )
+
+    async def platform_events(self, project: str, stack: str, services: Sequence[str],
+                              since: datetime, until: datetime | None) -> list[LogLine]:
+        """Cloud Run's revision conditions of the stack's ``services`` in that time (logs
+        --type deploy)."""
+        from launchdeck.providers.gcp.events import revision_conditions
+
+        self.gcp.check()
+        return await revision_conditions(self.gcp, project, stack, services, since, until)
 
     # -- destroy --------------------------------------------------------------------------
 

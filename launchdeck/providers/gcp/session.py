@@ -200,6 +200,12 @@ class GcpSession:
         return await remote.image(builder, service, source, image,
                                   progress, interval=self.poll)
 
+    async def has_image(self, image: str) -> bool:
+        """Whether Artifact Registry still has ``image`` (a rollback refuses one that is gone)."""
+        from launchdeck.providers.gcp import images
+
+        return await images.kept(self.gcp, image)
+
     def _needs_network(self) -> bool:
         """Whether any service reaches a store or an internal service (through the network)."""
         infra = self.infra()
