@@ -185,3 +185,34 @@ def test_a_cloud_sql_409_is_exists_only_when_a_read_shows_it_ours(enabled, gcp) 
     go(stores._create_sql, gcp, theirs, lambda: "unused", "shop", "prod", "db")
     with pytest.raises(ProviderError, match="Cloud SQL instance shop-dev-db-dddddd exists already"):
         go(stores._create_sql, gcp, theirs, lambda: "unused", "shop", "dev", "db")
+
+
+# --- Cloud Build: a build is read where it was made --------------------------------------------
+
+
+def test_a_regional_build_is_found_only_at_its_own_location(enabled: FakeGcp, gcp, provider) -> None:
+    """The legacy global path (and another region's) does not find a build made in
+    us-central1; its regional name does. The driver reads it there, by the name it was made with."""
+    from launchdeck.errors import ProviderError
+    from launchdeck.providers.gcp import build, names
+    from testkit.gcp.core import project_number
+    from tests.providers.gcp.test_build import WEB, _empty_tar_gz
+
+    go(provider.bucket.ensure, project_number(PROJECT))
+    go(build.repository, provider.gcp)
+    builder = build.CloudBuild(provider.gcp, provider.bucket)
+    go(builder.upload, "contexts/where.tar.gz", _empty_tar_gz())
+    image = f"{names.registry(PROJECT, 'us-central1')}/shop/dev/web:where"
+    build_id = go(builder.start, "contexts/where.tar.gz", image, WEB)
+    with pytest.raises(ProviderError) as caught:  # another region
+        go(gcp.call, "cloudbuild", "get_build",
+           name=f"projects/{PROJECT}/locations/europe-west1/builds/{build_id}")
+    assert caught.value.code == 404
+    with pytest.raises(ProviderError) as caught:  # the legacy global path, projects/P/builds/ID
+        go(gcp.call, "cloudbuild", "get_build", project_id=PROJECT, id=build_id)
+    assert caught.value.code == 404
+    enabled.clear_requests()
+    ended = [go(builder.poll, build_id).state for _ in range(10)]
+    assert ended[-1] in ("succeeded", "failed")  # (the default identity may not push: not the point)
+    read = {e["path"].split("?")[0] for e in enabled.requests() if e["api"] == "cloudbuild"}
+    assert read == {f"/cloudbuild/v1/{LOCATION}/builds/{build_id}"}, read
