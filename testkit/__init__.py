@@ -205,6 +205,7 @@ class _MemorySession:
     gateway = None
     models: dict[str, str] = {}
     waits_for_named = False
+    resolves_at_start = False
     interval = 0.001
     refusal = None
 

@@ -1311,6 +1311,7 @@ class _World:
         desired = found.desired_count
         images = " ".join(c.get("image", "") for c in _containers(ecs, found.task_definition))
         why = next((reason for needle, reason in self.failing.items() if needle in images), None)
+        why = why or execution_refusal(ecs, found.task_definition)
         deployment.update(rolloutState="IN_PROGRESS", runningCount=0, pendingCount=desired,
                           rolloutStateReason="ECS deployment in progress.")
         if not update:
@@ -1427,6 +1428,124 @@ def _containers(ecs: Any, arn: str) -> list[dict[str, Any]]:
         return [c if isinstance(c, dict) else {} for c in found]
     except Exception:  # noqa: BLE001 - a task definition moto no longer knows fails nothing here
         return []
+
+
+# -- what a task's execution role must allow for the task to start ------------------------------
+
+
+def execution_refusal(ecs: Any, arn: str) -> str | None:
+    """Why a task of task definition ``arn`` cannot start, as ECS gives it in the stopped reason,
+    when its execution role does not allow what the ECS agent does with it before the
+    container starts (Amazon ECS task execution IAM role, ECS Developer Guide): pull a private
+    ECR image (ecr:GetAuthorizationToken, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer),
+    create its awslogs stream (logs:CreateLogStream, logs:PutLogEvents), read its secrets
+    (ssm:GetParameters; secretsmanager:GetSecretValue; kms:Decrypt only for a customer managed
+    key: "Required only if your secret uses a customer managed key and not the default key").
+    The words are ECS's (aws/copilot-cli#4504: "ResourceInitializationError: unable to pull
+    secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets
+    from ssm: ... AccessDeniedException: User: ... is not authorized to perform:
+    ssm:GetParameters on resource: ... because no identity-based policy allows the
+    ssm:GetParameters action"). Conditions are taken as met (the calls come as ECS makes them)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    try:
+        definition = ecs.describe_task_definition(arn)
+    except Exception:  # noqa: BLE001 - a task definition moto no longer knows starts nothing here
+        return None
+    account = DEFAULT_ACCOUNT_ID
+    role_arn = getattr(definition, "execution_role_arn", None) or ""
+    statements = _role_statements(account, role_arn.rsplit("/", 1)[-1]) if role_arn else []
+    who = f"arn:aws:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1] or 'none'}/0123456789abcdef"
+    for action, resource, words in _execution_needs(account, definition.container_definitions):
+        if not _allowed(statements, action, resource):
+            denied = (f"AccessDeniedException: User: {who} is not authorized to perform: {action} on "
+                      f"resource: {resource} because no identity-based policy allows the {action} action")
+            if words == "logs":
+                return ("ResourceInitializationError: failed to validate logger args: create stream has "
+                        f"been retried 1 times: failed to create Cloudwatch log stream: {denied}")
+            return ("ResourceInitializationError: unable to pull secrets or registry auth: execution "
+                    f"resource retrieval failed: {words}: service call has been retried 1 time(s): "
+                    f"{denied} status code: 400")
+    return None
+
+
+def _execution_needs(account: str, containers: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """(action, resource, ECS's words for the step) the ECS agent calls with the execution role."""
+    for container in containers:
+        image = str(container.get("image", ""))
+        if ".dkr.ecr." in image:
+            repository = image.split("/", 1)[1].split("@")[0].split(":")[0]
+            region = image.split(".dkr.ecr.")[1].split(".")[0]
+            words = "unable to retrieve ecr registry auth"
+            yield "ecr:GetAuthorizationToken", "*", words
+            for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"):
+                yield action, f"arn:aws:ecr:{region}:{account}:repository/{repository}", words
+        logs = container.get("logConfiguration") or {}
+        if logs.get("logDriver") == "awslogs":
+            options = logs.get("options") or {}
+            group, region = options.get("awslogs-group", ""), options.get("awslogs-region", REGION)
+            stream = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:x"
+            yield "logs:CreateLogStream", stream, "logs"
+            yield "logs:PutLogEvents", stream, "logs"
+        for secret in container.get("secrets") or []:
+            source = str(secret.get("valueFrom", ""))
+            if ":secretsmanager:" in source:
+                yield ("secretsmanager:GetSecretValue", source,
+                       f"unable to retrieve secret from asm: failed to fetch secret {source}")
+                continue
+            parameter = source if source.startswith("arn:") else \
+                f"arn:aws:ssm:{REGION}:{account}:parameter/{source.lstrip('/')}"
+            yield "ssm:GetParameters", parameter, "unable to retrieve secrets from ssm"
+            key = _parameter_key(account, parameter)
+            if key is not None:
+                yield "kms:Decrypt", key, "unable to retrieve secrets from ssm"
+
+
+def _parameter_key(account: str, parameter: str) -> str | None:
+    """The customer managed KMS key a SecureString parameter is encrypted with, or None (the
+    default key, aws/ssm, or not a SecureString)."""
+    from moto.ssm.models import ssm_backends
+
+    name = "/" + parameter.split(":parameter/", 1)[-1].lstrip("/")
+    found = ssm_backends[account][REGION]._parameters.get(name) or \
+        ssm_backends[account][REGION]._parameters.get(name.lstrip("/"))
+    latest = found[-1] if found else None
+    secure = latest is not None and latest.parameter_type == "SecureString"
+    key = getattr(latest, "keyid", None) if secure else None
+    return None if not key or key in ("alias/aws/ssm",) else str(key)
+
+
+def _role_statements(account: str, name: str) -> list[dict[str, Any]]:
+    """The Allow statements of role ``name``'s inline and attached policies."""
+    from moto.iam.models import iam_backends
+
+    try:
+        role = iam_backends[account]["global"].get_role(name)
+    except Exception:  # noqa: BLE001 - no such role: it allows nothing
+        return []
+    documents = list(role.policies.values())
+    for policy in role.managed_policies.values():
+        version = next((v for v in policy.versions if v.is_default), None)
+        if version is not None:
+            documents.append(version.document)
+    out: list[dict[str, Any]] = []
+    for document in documents:
+        parsed = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else document
+        statements = parsed.get("Statement", [])
+        out += [st for st in ([statements] if isinstance(statements, dict) else statements)
+                if st.get("Effect") == "Allow"]
+    return out
+
+
+def _allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    import fnmatch
+
+    def listed(value: Any) -> list[str]:
+        return [value] if isinstance(value, str) else list(value or [])
+
+    return any(any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in listed(st.get("Action")))
+               and any(fnmatch.fnmatchcase(resource, r) for r in listed(st.get("Resource")))
+               for st in statements)
 
 
 def _now_iso() -> str:

@@ -26,7 +26,7 @@ from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import has_errors, required_config, validate
-from launchdeck.engine import build_context, dag, history, kinds, lock
+from launchdeck.engine import build_context, dag, history, hosts, kinds, lock
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
 from launchdeck.engine.gather import gather
@@ -283,6 +283,8 @@ class _Run:
                                                     replicas_desired=units[name].replicas,
                                                     deployment_id=self.etag)
                 self.emit(name, state, mark.failure or "")
+        if session.resolves_at_start:
+            await self._roll()
         for name in removed:
             if found[name].kind is Kind.INGRESS:
                 await self._remove(name)
@@ -323,6 +325,38 @@ class _Run:
             timeline=self.timeline.moments, build_output=self.timeline.builds)
         await history.History(self.ready.provider.blobs(), self.project.name,
                               self.ready.stack).append(entry)
+
+    async def _roll(self) -> None:
+        """Restart each service whose tasks started before a service it names existed (it
+        kept its tasks, or a loop of names started it first): a task resolves names only when
+        it starts. Each is looked at until its new tasks settle; a failure is its result."""
+        made = [n for n, c in self.changes.items()
+                if c.action is Action.CREATE and n in self.applied]
+        if not made:
+            return
+        started = [n for n, c in self.changes.items() if c.action not in (Action.NOOP, Action.DELETE)]
+        named = hosts.references(self.project)
+        rolling = [n for n in hosts.to_roll(self.project, made, started)
+                   if self.statuses.get(n) is not None and not self.units[n].once
+                   and self.statuses[n].state is State.SERVICE_DEPLOYMENT_COMPLETED]
+
+        async def one(name: str) -> None:
+            unit, progress = self.units[name], self.progress(name)
+            new = ", ".join(sorted(named[name] & set(made)))
+            progress(None, f"restarting so that its tasks resolve the new services it names: {new}")
+            try:
+                await kinds.driver(self.session, unit.kind).restart(unit, progress)
+                status = await kinds.settle(self.session, unit, wait_timeout=self.options.wait_timeout,
+                                            progress=progress)
+            except LaunchdeckError as exc:
+                status = ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_FAILED,
+                                       message=f"restarting it failed: {exc}")
+            if status.deployment_id is None:
+                status.deployment_id = self.etag
+            self.statuses[name] = status
+            self.emit(name, status.state, status.message or ", ".join(status.endpoints))
+
+        await gather(*[lambda n=n: one(n) for n in rolling])
 
     async def _remove(self, name: str) -> None:
         self.emit(name, None, "removing: no longer in the project")

@@ -98,8 +98,8 @@ def _reaches(edges: Mapping[str, Mapping[str, str]], start: str, goal: str) -> b
 
 def to_roll(project: Project, created: Iterable[str], restarted: Iterable[str]) -> list[str]:
     """Container services to restart after a deploy on a target that resolves names when a
-    task starts: a client that names a service this deploy created, and either kept its old
-    tasks or started without waiting for it."""
+    task starts (the engine does, engine/deploy.py): a client that names a service this deploy
+    created, and either kept its old tasks or started without waiting for it."""
     created, restarted = set(created), set(restarted)
     edges = graph(project)
     out = set()

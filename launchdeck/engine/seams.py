@@ -174,6 +174,11 @@ class Driver(Protocol):
 class ServiceDriver(Driver, Protocol):
     def render(self, service: Service, image: str) -> Rendered: ...
 
+    async def restart(self, unit: Unit, progress: Progress) -> None:
+        """Start the unit's tasks again as they are (called only where the session
+        ``resolves_at_start``); the engine then looks at it until it settles."""
+        ...
+
 
 class StoreDriver(Driver, Protocol):
     def render(self, service: Service) -> StoreSpec: ...
@@ -190,7 +195,9 @@ class Session(Protocol):
     the drivers, which changes nothing. A deploy then calls ``prepare``, and for each unit, in
     dependency order, ``image(build=True)``, renders it again (what its dependencies made is
     known now), applies it through its kind's driver unless the plan is NOOP and looks at it
-    until it settles; finally it removes each unit the project no longer has, and ``tidy``.
+    until it settles; where tasks resolve names when they start (``resolves_at_start``), it
+    restarts the services that started before a service they name existed; finally it removes
+    each unit the project no longer has, and ``tidy``.
     """
 
     services: ServiceDriver
@@ -206,6 +213,10 @@ class Session(Protocol):
     waits_for_named: bool
     """A service starts after the services and stores its environment names (their names
     become endpoints, or must resolve when it starts)."""
+    resolves_at_start: bool
+    """A task resolves the names it uses when it starts, and never again: a service whose
+    tasks started before a service it names existed is restarted once it does (the driver's
+    ``restart``)."""
     interval: float
     """Seconds between two looks at a unit settling."""
     refusal: LaunchdeckError | None

@@ -5,6 +5,12 @@ Artifact Registry under the tags asked for) or FAILURE (the ``failing_builds`` k
 source archive that is not a gzip tarball, a push to a repository that does not exist).
 Its log is written where the build asked: ``gs://<logsBucket>/log-<id>.txt`` and/or Cloud
 Logging (``projects/<p>/logs/cloudbuild``, resource type ``build``).
+
+A build belongs to the location it was created in (``projects/P/locations/R/builds``, or
+``global`` by the legacy ``projects/P/builds``) and is found only there: "This method only gets
+builds in the "global" region when using the legacy resource path projects/{projectId}/builds/{id}.
+For all regions, use the regional resource path" (projects.locations.builds.get, Cloud Build
+REST reference); a read of a regional build by the global path is NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -75,11 +81,18 @@ class CloudBuildApi(Api):
         return routes
 
     def _key(self, request: Any) -> tuple[str, str]:
-        """(project, build id) from either the global or the regional form of a request."""
+        """(project, build id) from either the global or the regional form of a request; a
+        build of another location than the request's is not found (see the module)."""
         if getattr(request, "name", ""):
             parts = request.name.split("/")
-            return parts[1], parts[-1]
-        return request.project_id, request.id
+            project, build_id = parts[1], parts[-1]
+            location = parts[3] if len(parts) > 3 and parts[2] == "locations" else "global"
+        else:
+            project, build_id, location = request.project_id, request.id, "global"
+        build = self.builds.get(build_id)
+        if build is not None and build.name.split("/")[3] != location:
+            raise not_found(f"Build {build_id} not found.")
+        return project, build_id
 
     def create_build(self, request: Any) -> Any:
         project = request.project_id or request.parent.split("/")[1]

@@ -1,7 +1,14 @@
 """Memorystore for Redis v1 as the fake serves it: instances CREATING -> READY over polls.
 
 An update names what it changes in its update mask (labels, display name, size, Redis
-configs), is refused unless the instance is READY, and is UPDATING until its operation is done.
+configs), and is UPDATING until its operation is done. One admin operation runs at a time per
+instance ("You can only run one admin operation at a time ... You will have to wait for any
+admin operation to complete before you can run another one",
+https://cloud.google.com/memorystore/docs/redis/product-constraints): an update or delete while
+the instance's create, update or delete runs is refused with 400 FAILED_PRECONDITION. The text
+is not documented; it follows the one Memorystore answers a failover with while another
+operation runs ("Unable to failover due to ongoing operations. Please wait until instance is in
+READY state.", apache/airflow#11735).
 """
 
 from __future__ import annotations
@@ -61,6 +68,17 @@ class RedisApi(Api):
         if name in self.work:
             self.work[name].poll()
         return self.instances[name]
+
+    def _serial(self, name: str, verb: str) -> None:
+        """Refuse a second admin operation while one runs on the instance (see the module)."""
+        work = self.work.get(name)
+        if work is not None and not work.finished or self.instances[name].state != _STATE.READY:
+            raise ApiError(
+                "FAILED_PRECONDITION",
+                f"Unable to {verb} due to ongoing operations. Please wait until instance is in "
+                "READY state.",
+                code=400,
+            )
 
     def _metadata(self, target: str, verb: str) -> Any:
         meta = r.OperationMetadata.pb()(target=target, verb=verb, api_version="v1")
@@ -159,11 +177,7 @@ class RedisApi(Api):
                 f"{', '.join(sorted(_UPDATABLE))}.",
                 "update_mask",
             )
-        if instance.state != _STATE.READY:
-            raise ApiError(
-                "FAILED_PRECONDITION",
-                f"Instance {name} is not in a ready state; it cannot be updated now.",
-            )
+        self._serial(name, "update")
         if "labels" in paths:
             check_labels(request.instance.labels, "instance.labels")
         if "memory_size_gb" in paths and not 0 < request.instance.memory_size_gb <= 300:
@@ -188,8 +202,7 @@ class RedisApi(Api):
 
     def delete(self, request: Any) -> Any:
         instance = self._instance(request.name)
-        if instance.state == _STATE.CREATING:
-            raise invalid("The instance is being created; try again when it is READY.", "name")
+        self._serial(request.name, "delete")
         instance.state = _STATE.DELETING
         name = request.name
 

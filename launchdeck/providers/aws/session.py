@@ -15,7 +15,7 @@ from typing import Any
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
-from launchdeck.engine import hosts, kinds, model_service
+from launchdeck.engine import kinds, model_service
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.kinds import LOAD_BALANCER
@@ -52,6 +52,8 @@ NAMESPACE_WAIT = 300.0
 
 class AwsSession:
     waits_for_named = True  # Service Connect resolves a name only if it existed when a task started
+    resolves_at_start = True  # "Existing tasks can't resolve and connect to the new endpoint" (ECS
+    # Developer Guide, Service Connect components): a client started before it is restarted
 
     def __init__(self, aws: Aws, account: str, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink,
@@ -78,9 +80,7 @@ class AwsSession:
         """Unit -> the length of the chain of calls that made it (for the benchmark)."""
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
-        self.created: list[str] = []
         self.refusal: ProviderError | None = None
-        self.restarted: list[str] = []
 
     @property
     def name(self) -> str:
@@ -302,16 +302,9 @@ class AwsSession:
         self.depths[unit.name] = chain_depth()
 
     async def tidy(self) -> None:
-        """Roll the unchanged services that name a service this deploy created (their tasks
-        could not resolve it), then remove the target groups and security groups nothing uses
-        any more. A store's data is never removed here (`compose down` does, with a final
-        snapshot)."""
+        """Remove the target groups and security groups nothing uses any more. A store's data
+        is never removed here (`compose down` does, with a final snapshot)."""
         aws = self.aws
-        for name in hosts.to_roll(self.project, self.created, self.restarted):
-            if name in self.live:
-                self.say(name, "restarting so that its tasks resolve the new services it names")
-                await aws("ecs", "update_service", cluster=names.CLUSTER,
-                          service=self.live[name]["serviceArn"], forceNewDeployment=True)
         wanted = set((self.balancer.target_groups or {}).values())
         if self.routes and not wanted:
             return  # the way in is not settled: keep what it may still use
@@ -362,10 +355,8 @@ class _Services:
                         tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         s.registered[name] = arn
-        s.restarted.append(name)
         current = s.live.get(name)
         if current is None:
-            s.created.append(name)
             await rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
                                   interval=s.poll, say=lambda m: progress(None, m))
             progress(None, "creating the ECS service")
@@ -381,6 +372,13 @@ class _Services:
                   forceNewDeployment=True)
         await aws("ecs", "tag_resource", resourceArn=current["serviceArn"],
                   tags=names.tag_list(tags, "key", "value"))
+
+    async def restart(self, unit: Unit, progress: Progress) -> None:
+        """A new deployment of what the service runs now: new tasks, which resolve every name
+        the namespace has now."""
+        s = self.s
+        await s.aws("ecs", "update_service", cluster=names.CLUSTER,
+                    service=names.service_name(s.name, s.stack, unit.name), forceNewDeployment=True)
 
     async def _parameters(self, unit: render.Unit) -> None:
         """Write the derived SecureStrings whose value differs (values are never shown)."""

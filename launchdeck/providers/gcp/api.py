@@ -366,7 +366,7 @@ class Gcp:
                     await anyio.sleep(self._delay(attempt, exc))
                     continue
                 if _in_progress(exc) and waited * self.max_backoff < BUSY_WAIT:
-                    # Cloud SQL runs one operation at a time per instance: wait for the other
+                    # Cloud SQL and Memorystore run one operation at a time per instance: wait
                     attempt -= 1
                     waited += 1
                     await anyio.sleep(min(self.max_backoff, self.backoff * 2 ** min(waited - 1, 8)))
@@ -536,8 +536,14 @@ BUSY_WAIT = 1800.0
 
 
 def _in_progress(exc: Any) -> bool:
-    """Whether Cloud SQL refused a change because another operation on the instance is running."""
-    if getattr(exc, "code", None) != 409:
+    """Whether a change was refused because another operation on the instance is running:
+    Cloud SQL's 409 ``operationInProgress``, Memorystore's 400 FAILED_PRECONDITION "due to
+    ongoing operations" (one admin operation at a time per instance,
+    https://cloud.google.com/memorystore/docs/redis/product-constraints)."""
+    code = getattr(exc, "code", None)
+    if code == 400 and "due to ongoing operations" in str(exc):
+        return True
+    if code != 409:
         return False
     return getattr(exc, "reason", None) == "operationInProgress" or "operationInProgress" in str(
         getattr(getattr(exc, "response", None), "text", "") or "")

@@ -45,6 +45,9 @@ class CloudBuild:
         """Build id -> what started it (to start it again)."""
         self._again: dict[str, str] = {}
         """Build id the engine knows -> the id of the build started again in its place."""
+        self._names: dict[str, str] = {}
+        """Build id -> its resource name, in the location it was made in (a build is read only
+        there: the global path does not find a regional build)."""
 
     async def has(self, image: str) -> bool:
         path, tag = image.removeprefix(names.registry(self.gcp.project, self.gcp.region) + "/").rsplit(":", 1)
@@ -77,17 +80,15 @@ class CloudBuild:
             build=request,
             parent=f"projects/{self.gcp.project}/locations/{self.gcp.region}",
         )
-        build_id = operation.metadata.build.id
-        self._started[build_id] = (key, image, service)
-        return build_id
+        build = operation.metadata.build
+        self._started[build.id] = (key, image, service)
+        self._names[build.id] = build.name or \
+            f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{build.id}"
+        return build.id
 
     async def poll(self, build_id: str) -> Phase:
         current = self._again.get(build_id, build_id)
-        found = await self.gcp.call(
-            "cloudbuild",
-            "get_build",
-            name=f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{current}",
-        )
+        found = await self.gcp.call("cloudbuild", "get_build", name=self._name(current))
         status = found.status.name
         if (status in _FAILED and found.failure_info.type_.name == "PUSH_FAILED"
                 and self.gcp.fresh(self.account) and build_id in self._started):
@@ -99,6 +100,12 @@ class CloudBuild:
         if status == "SUCCESS":
             return Phase("succeeded", "pushed")
         return Phase("queued" if status in _QUEUED else "running", "building" if status == "WORKING" else "")
+
+    def _name(self, build_id: str) -> str:
+        """Where build ``build_id`` is read: by the name it was made with, or (a build another
+        run of launchdeck started) in the region this one builds in."""
+        return self._names.get(build_id) or \
+            f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{build_id}"
 
     async def log_tail(self, build_id: str, lines: int) -> list[str]:
         build_id = self._again.get(build_id, build_id)

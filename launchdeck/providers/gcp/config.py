@@ -26,7 +26,7 @@ class SecretConfigStore:
 
     async def set(self, name: str, value: str) -> None:
         self._gcp.check()
-        await usage.enable(self._gcp, {APIS["secretmanager"]})
+        await usage.enable(self._gcp, {APIS["secretmanager"]}, purpose="config set")
         await put(
             self._gcp,
             names.secret_id(self.project, self.stack, name),

@@ -50,6 +50,8 @@ class GcpProvider:
         """Seconds between reads while waiting for builds, rollouts and stores."""
         self._number: str | None = None
         self._bucket: Bucket | None = None
+        self._reached = False
+        """Whether identity() has read the project once."""
 
     @property
     def gcp(self) -> Gcp:
@@ -81,8 +83,14 @@ class GcpProvider:
         return self._number
 
     async def identity(self) -> Target:
-        """The project, region and who the credentials are (no call to an API)."""
+        """The project, region and who the credentials are; once per provider, one read of the
+        project's enabled services confirms that the credentials reach the project (expired or
+        foreign ones fail here, clearly) through the one API every project has on, and keeps
+        what it lists for the deploy's batch (usage.enable)."""
         self.gcp.check()
+        if not self._reached:
+            self.gcp.enabled_apis |= await usage.enabled(self.gcp)
+            self._reached = True
         principal, source = self.gcp.principal()
         return Target(provider=self.name, account=self.gcp.project, region=self.gcp.region,
                       principal=principal, credentials=source)

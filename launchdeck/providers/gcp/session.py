@@ -36,6 +36,7 @@ from launchdeck.providers.gcp.bucket import Bucket
 
 class GcpSession:
     waits_for_named = True  # a store's endpoint (and an internal service) is known once it is made
+    resolves_at_start = False  # a service is named by its URL, fixed before the service exists
     def __init__(
         self,
         gcp: Gcp,

@@ -296,9 +296,9 @@ async def _postgres(
             backup_configuration=s.BackupConfiguration(enabled=True),
         ),
     )
-    return await gcp.rest(
-        "sqladmin", "POST", f"/v1/projects/{gcp.project}/instances", body=instance, response_type=s.Operation
-    )
+    return await _create_sql(
+        gcp, instance, lambda: names.sql_instance(project, stack, spec.service, secrets.token_hex(3)),
+        project, stack, spec.service)
 
 
 async def _redis(
@@ -347,9 +347,57 @@ async def _redis(
             raise
         # "exists" only once a read shows it (another deploy's, or one cut short): look waits for it
         name = f"projects/{gcp.project}/locations/{gcp.region}/instances/{instance_id}"
-        if await gcp.maybe("redis", "get_instance", name=name) is None:
+        held = await gcp.maybe("redis", "get_instance", name=name)
+        if held is None:
             raise
+        _ours(dict(held.labels), f"Memorystore instance {instance_id}", project, stack, spec.service)
         return None
+
+
+NAME_TRIES = 3
+"""Names a new Cloud SQL instance tries: one an instance deleted in the last week still holds
+is refused with 409 as if it existed."""
+
+
+async def _create_sql(gcp: Gcp, instance: Any, another: Callable[[], str], project: str, stack: str,
+                      service: str) -> Any:
+    """Create the Cloud SQL instance; its operation, or None when it turned out to exist.
+
+    A 409 is "exists" only once a read shows the instance, and shows it ours (a create whose
+    answer was lost and that was sent again): ``look`` then waits for it. A 409 no read
+    confirms is a name an instance deleted in the last week still holds ("you can't reuse the
+    name of the deleted instance until one week from the deletion date",
+    Cloud SQL's own 409 text): another name is tried."""
+    from google.cloud import sqladmin_v1 as s
+
+    for attempt in range(NAME_TRIES):
+        try:
+            return await gcp.rest("sqladmin", "POST", f"/v1/projects/{gcp.project}/instances",
+                                  body=instance, response_type=s.Operation)
+        except GcpError as exc:
+            if exc.code != 409:
+                raise
+            path = f"/v1/projects/{gcp.project}/instances/{instance.name}"
+            held = await if_found(lambda p=path: gcp.rest("sqladmin", "GET", p,
+                                                          response_type=s.DatabaseInstance))
+            if held is not None:
+                _ours(dict(held.settings.user_labels), f"Cloud SQL instance {instance.name}",
+                      project, stack, service)
+                return None
+            if attempt == NAME_TRIES - 1:
+                raise
+            instance.name = another()
+    return None
+
+
+def _ours(labels: Mapping[str, str], what: str, project: str, stack: str, service: str) -> None:
+    """Raise unless a store found by its name is launchdeck's, of this project, stack and service."""
+    if names.owned(labels, project, stack) and labels.get(names.SERVICE) == names.label(service):
+        return
+    raise ProviderError(
+        f"{service}: a {what} exists already and is not this stack's store of {service}",
+        provider="gcp", service=service,
+        hint="Delete or rename that instance, or deploy under another project or stack name.")
 
 
 async def failed(gcp: Gcp, spec: Store, operation: Any) -> bool:

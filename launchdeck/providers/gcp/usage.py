@@ -49,7 +49,9 @@ def needed(project: Project) -> set[str]:
 
 
 async def enabled(gcp: Gcp) -> set[str]:
-    """The services the project has on (and, from the answer, its number)."""
+    """The services the project has on (and, from the answer, its number). Service Usage is on
+    in every new project ("Services enabled by default"), so this read needs nothing enabled;
+    where it was turned off, its SERVICE_DISABLED names the one command that enables it."""
     found: set[str] = set()
     token = ""
     while True:
@@ -63,8 +65,11 @@ async def enabled(gcp: Gcp) -> set[str]:
             return found
 
 
-async def enable(gcp: Gcp, wanted: set[str], say: Callable[[str], None] | None = None) -> list[str]:
-    """Turn on what ``wanted`` names and the project lacks; the services it enabled."""
+async def enable(gcp: Gcp, wanted: set[str], say: Callable[[str], None] | None = None, *,
+                 purpose: str = "this deploy") -> list[str]:
+    """Turn on what ``wanted`` names and the project lacks, in one batch; the services it
+    enabled. Where the caller may not, one error names them all (``purpose``: what needs
+    them) with the one command that enables them."""
     if wanted <= gcp.enabled_apis:
         return []
     gcp.enabled_apis |= await enabled(gcp)
@@ -84,7 +89,7 @@ async def enable(gcp: Gcp, wanted: set[str], say: Callable[[str], None] | None =
         if exc.code != 403:
             raise
         raise GcpError(
-            f"project {gcp.project} does not have the APIs this deploy needs enabled "
+            f"project {gcp.project} does not have the APIs {purpose} needs enabled "
             f"({', '.join(missing)}), and the account deploying may not enable them",
             code=403,
             status="PERMISSION_DENIED",

@@ -38,6 +38,7 @@ class LocalSession:
     ingress = None
     gateway = None
     waits_for_named = False
+    resolves_at_start = False  # Docker's DNS answers for a container whenever it is asked
 
     def __init__(self, provider: LocalProvider, api: Any, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink) -> None:
