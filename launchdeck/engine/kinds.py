@@ -90,7 +90,8 @@ def render(session: Session, project: Project, stack: str, config: Mapping[str, 
                 spec=rendered.spec,
                 replicas=service.replica_count if rendered.replicas is None else rendered.replicas,
                 after=frozenset(after(session, project, name)),
-                replace_on_change=rendered.hash is None, once=runs_once(project, name))
+                replace_on_change=rendered.hash is None, once=runs_once(project, name),
+                scales=rendered.scales)
 
 
 def runs_once(project: Project, name: str) -> bool:

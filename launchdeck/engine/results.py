@@ -48,6 +48,8 @@ class ServiceStatus(BaseModel):
     state: State
     replicas_running: int = 0
     replicas_desired: int = 0
+    replicas_range: str | None = Field(None, description="min-max replicas where the target "
+                                       "scales them with the load (x-defang-autoscaling).")
     health: str | None = Field(None, description="healthy, unhealthy, starting, or none")
     endpoints: list[str] = []
     image: str | None = None

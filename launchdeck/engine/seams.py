@@ -36,6 +36,8 @@ from launchdeck.compose.validate import Finding
 from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Sink, State
+from launchdeck.engine.modes import DEFAULT as DEFAULT_MODE
+from launchdeck.engine.modes import Mode
 from launchdeck.engine.plan import Action, combine
 from launchdeck.engine.results import LogLine, ServiceStatus, Target
 from launchdeck.errors import LaunchdeckError
@@ -50,6 +52,9 @@ class DeployOptions:
     network: str = "default"
     """Cloud network: ``default`` (the account's default network) or ``dedicated`` (one made
     for the project and stack). The local provider ignores it."""
+    mode: Mode = DEFAULT_MODE
+    """The stack's mode (engine/modes.py): what a cloud provider makes by default; the local
+    provider ignores it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,8 @@ class Unit:
     once: bool = False
     """A service others wait on to complete (``service_completed_successfully``): it runs to
     its end, and its exit code is judged."""
+    scales: bool = False
+    """The target scales its replicas with the load: the count it runs now is not drift."""
 
     @property
     def digest(self) -> str:
@@ -138,6 +145,8 @@ class Rendered:
     hash: str | None = None
     replicas: int | None = None
     """Replicas it runs, when not the compose count (a model the target serves runs none)."""
+    scales: bool = False
+    """The target scales it with the load (x-defang-autoscaling): ``replicas`` is where it starts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from launchdeck.compose.target import Capabilities, Description
 if TYPE_CHECKING:
     from launchdeck.providers.gcp.provider import GcpProvider
 
-CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True)
+CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True,
+                            autoscaling=True)
 DESCRIPTION = Description(name="gcp", title="GCP", capabilities=CAPABILITIES, account="project",
                           region_variables=("GCP_REGION",), default_region="us-central1",
                           prices="gcp")

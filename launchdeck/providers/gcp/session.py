@@ -206,6 +206,7 @@ class GcpSession:
             endpoints=dict(self.endpoints),
             hosts=self.hosts,
             internal=self.internal,
+            mode=self.options.mode,
         )
 
     # -- changing --------------------------------------------------------------------------
@@ -284,7 +285,10 @@ class _Services:
     def render(self, service: Service, image: str) -> Rendered:
         rendered = render.render(service, self.s.infra(), self.s.config)
         self.s.referenced.update(rendered.secrets)
-        return Rendered(spec=(rendered, image), hash=rendered.hash)
+        bounds = rendered.spec["template"]["scaling"]
+        return Rendered(spec=(rendered, image), hash=rendered.hash,
+                        replicas=bounds["min_instance_count"],
+                        scales="max_instance_count" in bounds)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
@@ -478,6 +482,7 @@ def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
     """A Cloud Run service's state in the shared vocabulary. Cloud Run does not say how many
     instances run; a ready service runs at least its minimum, which is what it reports."""
     desired = service.template.scaling.min_instance_count
+    highest = service.template.scaling.max_instance_count
     condition = service.terminal_condition
     settled = not service.reconciling and service.observed_generation == service.generation
     message = ""
@@ -492,6 +497,7 @@ def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
         name=name,
         state=state,
         replicas_desired=desired,
+        replicas_range=f"{desired}-{highest}" if highest else None,
         replicas_running=desired if state is State.SERVICE_DEPLOYMENT_COMPLETED else 0,
         endpoints=endpoints if state is State.SERVICE_DEPLOYMENT_COMPLETED else [],
         image=service.template.containers[0].image if service.template.containers else None,
