@@ -77,6 +77,8 @@ class PlanResult(BaseModel):
     stack: str
     provider: str
     target: str | None = None
+    mode: str | None = Field(None, description="The stack's mode the plan was made in "
+                             "(affordable, balanced, high_availability).")
     changes: list[ChangeSummary]
 
     @property

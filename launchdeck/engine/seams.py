@@ -147,6 +147,9 @@ class Rendered:
     """Replicas it runs, when not the compose count (a model the target serves runs none)."""
     scales: bool = False
     """The target scales it with the load (x-defang-autoscaling): ``replicas`` is where it starts."""
+    mode: str | None = None
+    """The stack's mode, where it changed how the target runs the service (None in the
+    default mode, and where the mode changes nothing of it): a digest part of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,8 @@ class StoreSpec(Protocol):
     kind: str
     settings: Mapping[str, str]
     password: str | None
+    mode: Mapping[str, str]
+    """What the stack's mode makes different from the default mode (empty in it)."""
 
 
 class Driver(Protocol):

@@ -351,9 +351,11 @@ class _Services:
 
     def render(self, service: Service, image: str) -> Rendered:
         unit = render.render(service, self.s.infra(service, image), self.s.config, self.s.etag)
-        return Rendered(spec=unit, hash=unit.hash,
-                        replicas=unit.service["desiredCount"],
-                        scales=unit.scaling is not None)
+        mode = self.s.options.mode
+        moved = unit.service["desiredCount"] != render.replicas(service, modes.DEFAULT) or \
+            "capacityProviderStrategy" in unit.service
+        return Rendered(spec=unit, hash=unit.hash, replicas=unit.service["desiredCount"],
+                        scales=unit.scaling is not None, mode=mode.value if moved else None)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s

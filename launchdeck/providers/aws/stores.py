@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Service
@@ -81,6 +81,8 @@ class Store:
     id: str
     settings: dict[str, str]
     password: str | None
+    mode: dict[str, str] = field(default_factory=dict)
+    """What the stack's mode makes different from ``affordable`` (``mode_settings``)."""
 
 
 @dataclass(frozen=True)
@@ -211,15 +213,15 @@ def store(service: Service, project: str, stack: str, config: Mapping[str, str],
         database = kinds.postgres(service, config)
         settings["user"], settings["database"] = database.user, database.database
         password = database.password
-    settings.update(mode_settings(kind, mode))
-    return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password)
+    return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password,
+                 mode_settings(kind, mode))
 
 
 def mode_settings(kind: str, mode: modes.Mode) -> dict[str, str]:
-    """What the stack's mode changes of a store, as settings (the unit's digest is made of
-    them): only where it differs from ``affordable``, so a store made before modes keeps its
-    digest. RDS: Multi-AZ, deletion protection, backup days; ElastiCache: one replica with
-    automatic failover and Multi-AZ."""
+    """What the stack's mode changes of a store (a part of the unit's digest of its own, so a
+    plan says "mode changed"): only where it differs from ``affordable``, so a store made
+    before modes keeps its digest. RDS: Multi-AZ, deletion protection, backup days;
+    ElastiCache: one replica with automatic failover and Multi-AZ."""
     row, base = modes.of(mode), modes.of(modes.DEFAULT)
     out: dict[str, str] = {}
     if kind == "postgres":
@@ -236,9 +238,9 @@ def mode_settings(kind: str, mode: modes.Mode) -> dict[str, str]:
 
 def _rds_mode(spec: Store) -> dict[str, Any]:
     """The RDS parameters a store's mode settings stand for (the affordable ones by default)."""
-    return {"MultiAZ": spec.settings.get("multi_az") == "true",
-            "DeletionProtection": spec.settings.get("deletion_protection") == "true",
-            "BackupRetentionPeriod": int(spec.settings.get("backup_days", "1"))}
+    return {"MultiAZ": spec.mode.get("multi_az") == "true",
+            "DeletionProtection": spec.mode.get("deletion_protection") == "true",
+            "BackupRetentionPeriod": int(spec.mode.get("backup_days", "1"))}
 
 
 def subnet_group(vpc: str) -> str:
@@ -357,7 +359,7 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
                  tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("elasticache", "describe_replication_groups",
                             ("ReplicationGroupNotFoundFault",), ReplicationGroupId=spec.id)
-    replicas = int(spec.settings.get("replicas", "0"))
+    replicas = int(spec.mode.get("replicas", "0"))
     if found:  # only the replicas change in place: record what it stands for
         group = found["ReplicationGroups"][0]
         await _replicas(aws, spec, group, replicas, say)

@@ -19,7 +19,7 @@ from typing import Any
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
-from launchdeck.engine import model_service
+from launchdeck.engine import model_service, modes
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
@@ -122,6 +122,7 @@ class GcpSession:
             store = self.found_stores.get(names.label(name))
             if store is None:
                 continue
+            self._refuse_tier(name, store)
             if store.endpoint:
                 self.endpoints[name] = store.endpoint
             status = stores.status(name, store)
@@ -134,6 +135,21 @@ class GcpSession:
                 status=self.balancer_status(balancer),
             )
         return out
+
+    def _refuse_tier(self, name: str, store: stores.Existing) -> None:
+        """A Memorystore instance whose tier the stack's mode changes must be made anew, and
+        its data is lost: refused unless the store says it may go down (allow-downtime)."""
+        wanted = stores.mode_settings(store.kind, self.options.mode).get("tier", "BASIC")
+        service = self.project.services[name]
+        if store.kind != "redis" or not store.tier or store.tier == wanted or \
+                (service.redis is not None and service.redis.allow_downtime):
+            return
+        self.refusal = ProviderError(
+            f"{name}: mode {self.options.mode.value} makes the Redis instance {wanted}, and "
+            f"Memorystore cannot change the tier of an instance: a new one would be made and the "
+            f"data of this one lost; nothing was changed", provider="gcp", service=name,
+            hint=f"Keep the stack's mode, or confirm the loss with `allow-downtime: true` under "
+                 f"x-defang-redis of {name} and deploy again.")
 
     async def _zones(self) -> dict[str, ingress.Zone]:
         """The Cloud DNS zone of each domain; a domain without one is the deploy's refusal."""
@@ -286,9 +302,10 @@ class _Services:
         rendered = render.render(service, self.s.infra(), self.s.config)
         self.s.referenced.update(rendered.secrets)
         bounds = rendered.spec["template"]["scaling"]
+        moved = bounds != render.scaling(service, modes.DEFAULT)
         return Rendered(spec=(rendered, image), hash=rendered.hash,
-                        replicas=bounds["min_instance_count"],
-                        scales="max_instance_count" in bounds)
+                        replicas=bounds["min_instance_count"], scales="max_instance_count" in bounds,
+                        mode=self.s.options.mode.value if moved else None)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
@@ -364,7 +381,7 @@ class _Stores:
         instance, only the operation with GCP's reason."""
 
     def render(self, service: Service) -> stores.Store:
-        return stores.store(service, self.s.config)
+        return stores.store(service, self.s.config, self.s.options.mode)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s

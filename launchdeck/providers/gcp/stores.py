@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Service
-from launchdeck.engine import kinds
+from launchdeck.engine import kinds, modes
 from launchdeck.engine.events import State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.refusal import Problem
@@ -56,9 +56,11 @@ class Store:
     password: str | None
     hash: str = ""
     """The unit's digest, written to the store's labels once it is in place (set by the session)."""
+    mode: dict[str, str] = field(default_factory=dict)
+    """What the stack's mode makes different from ``affordable`` (``mode_settings``)."""
 
 
-def store(service: Service, config: Mapping[str, str]) -> Store:
+def store(service: Service, config: Mapping[str, str], mode: modes.Mode = modes.DEFAULT) -> Store:
     """What ``service`` (a managed store) should be, from its image tag and environment;
     ``problems`` says first what Google Cloud would refuse."""
     kind = service.managed_store or ""
@@ -71,7 +73,28 @@ def store(service: Service, config: Mapping[str, str]) -> Store:
         password = database.password
     elif kind == "redis":
         settings["version"] = _redis_version(service) or ""
-    return Store(service.name, kind, settings, password)
+    return Store(service.name, kind, settings, password, mode=mode_settings(kind, mode))
+
+
+def mode_settings(kind: str, mode: modes.Mode) -> dict[str, str]:
+    """What the stack's mode changes of a store, only where it differs from ``affordable`` (so
+    a store made before modes keeps its digest): Cloud SQL availability REGIONAL and deletion
+    protection; Memorystore tier STANDARD_HA (a replica in another zone, automatic failover)."""
+    row, base = modes.of(mode), modes.of(modes.DEFAULT)
+    out: dict[str, str] = {}
+    if kind == "postgres":
+        if row.zonal_standby:
+            out["availability"] = "REGIONAL"
+        if row.deletion_protection != base.deletion_protection:
+            out["deletion_protection"] = str(row.deletion_protection).lower()
+    elif kind == "redis" and row.zonal_standby:
+        out["tier"] = "STANDARD_HA"
+    return out
+
+
+def tier(spec: Store) -> str:
+    """The Memorystore tier a store is made with."""
+    return spec.mode.get("tier", "BASIC")
 
 
 def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
@@ -144,6 +167,8 @@ class Existing:
     endpoint: str | None
     digest: str
     etag: str | None
+    tier: str = ""
+    """A Memorystore instance's tier (BASIC, STANDARD_HA)."""
 
 
 async def find_all(
@@ -197,6 +222,7 @@ async def find_all(
                 instance.host or None,
                 labels.get(names.HASH, ""),
                 labels.get(names.ETAG),
+                instance.tier.name,
             )
     return out
 
@@ -265,11 +291,11 @@ async def _postgres(
         settings=s.Settings(
             tier=TIER,
             edition=s.Settings.Edition.ENTERPRISE,
-            availability_type=s.SqlAvailabilityType.ZONAL,
+            availability_type=s.SqlAvailabilityType[spec.mode.get("availability", "ZONAL")],
             data_disk_size_gb=10,
             storage_auto_resize=True,
             user_labels=labels,
-            deletion_protection_enabled=False,
+            deletion_protection_enabled=spec.mode.get("deletion_protection") == "true",
             ip_configuration=s.IpConfiguration(ipv4_enabled=False, private_network=network),
             backup_configuration=s.BackupConfiguration(enabled=True),
         ),
@@ -293,6 +319,13 @@ async def _redis(
     from google.protobuf import field_mask_pb2
 
     labels = names.labels(project, stack, service=spec.service, etag=etag, hash=spec.hash)
+    if found is not None and found.tier and found.tier != tier(spec):
+        # "You cannot change the tier of an existing instance" (Memorystore for Redis docs,
+        # "Modifying Redis instances"): a new one, the data lost (the session refuses this
+        # unless the store allows downtime)
+        say(f"replacing the Redis instance: its tier becomes {tier(spec)}, and its data is lost")
+        await remove(gcp, found)
+        found = None
     if found is not None:  # nothing of an instance changes in place yet: record what it stands for
         if found.state == "READY":
             op = await gcp.call(
@@ -312,7 +345,7 @@ async def _redis(
             parent=f"projects/{gcp.project}/locations/{gcp.region}",
             instance_id=instance_id,
             instance=r.Instance(
-                tier=r.Instance.Tier.BASIC,
+                tier=r.Instance.Tier[tier(spec)],
                 memory_size_gb=1,
                 redis_version=spec.settings["version"],
                 authorized_network=network,
@@ -444,7 +477,12 @@ async def _finish_postgres(
             "sqladmin",
             "PATCH",
             base,
-            body=s.DatabaseInstance(settings=s.Settings(user_labels=labels)),
+            # a mode's availability and deletion protection change in place (Cloud SQL docs,
+            # "Enable or disable high availability": patch settings.availabilityType)
+            body=s.DatabaseInstance(settings=s.Settings(
+                user_labels=labels,
+                availability_type=s.SqlAvailabilityType[spec.mode.get("availability", "ZONAL")],
+                deletion_protection_enabled=spec.mode.get("deletion_protection") == "true")),
             response_type=s.Operation,
         )
     )
