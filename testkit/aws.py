@@ -42,7 +42,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 MOTO_SETTINGS = {"MOTO_ECS_SERVICE_RUNNING": "1", "MOTO_ACM_VALIDATION_WAIT": "0"}
 """ECS services report one running task; ACM certificates validate at once."""
 SERVICES = ("acm", "application-autoscaling", "codebuild", "ec2", "ecr", "ecs", "elasticache",
-            "elbv2", "iam", "logs", "rds", "resourcegroupstaggingapi", "route53", "s3", "servicediscovery", "service-quotas", "ssm", "sts")
+            "elbv2", "iam", "logs", "rds", "resourcegroupstaggingapi", "route53", "s3",
+            "servicediscovery", "service-quotas", "ssm", "sts")
 
 
 class MotoServer:
