@@ -488,6 +488,21 @@ async def _finish_postgres(
     )
 
 
+async def _unprotect(gcp: Gcp, found: Existing) -> None:
+    """Turn off a mode's deletion protection of an instance asked to go with its data: Cloud
+    SQL refuses to delete it otherwise ("The instance is protected. Please disable the
+    deletion protection and try again")."""
+    from google.cloud import sqladmin_v1 as s
+
+    base = f"/v1/projects/{gcp.project}/instances/{found.name}"
+    instance = await if_found(lambda: gcp.rest("sqladmin", "GET", base, response_type=s.DatabaseInstance))
+    if instance is None or not instance.settings.deletion_protection_enabled:
+        return
+    op = await gcp.rest("sqladmin", "PATCH", base, response_type=s.Operation,
+                        body=s.DatabaseInstance(settings=s.Settings(deletion_protection_enabled=False)))
+    await gcp.wait(op, what=f"lift the deletion protection of {found.name}", api="sqladmin")
+
+
 async def remove(gcp: Gcp, found: Existing) -> str | None:
     """Delete a store and wait until it is gone (PostgreSQL keeps a final backup); the backup's
     description, if any."""
@@ -495,6 +510,7 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
 
     if found.kind == "postgres":
         description = f"final backup of {found.name}"
+        await _unprotect(gcp, found)
         op = await if_found(
             lambda: gcp.rest(
                 "sqladmin",
