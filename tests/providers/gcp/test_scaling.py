@@ -71,7 +71,8 @@ def test_removing_autoscaling_fixes_the_count_again(provider, shop, fake) -> Non
     """Without the extension the service is back to a fixed minimum and no maximum."""
     _edit(shop, BACKEND, BACKEND + "    x-defang-autoscaling: {min: 1, max: 3}\n")
     _deploy(provider, shop)
-    assert (_scaling(fake, "backend").min_instance_count, _scaling(fake, "backend").max_instance_count) == (1, 3)
+    bounds = _scaling(fake, "backend")
+    assert (bounds.min_instance_count, bounds.max_instance_count) == (1, 3)
     _edit(shop, "    x-defang-autoscaling: {min: 1, max: 3}\n", "")
     again = _deploy(provider, shop)
     assert {c.service: c.action for c in again.changes}["backend"] is Action.UPDATE
