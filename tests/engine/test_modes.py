@@ -150,3 +150,27 @@ def test_estimate_refuses_an_unknown_mode_to_compare(project) -> None:
     with pytest.raises(UsageError, match="unknown mode"):
         anyio.run(lambda: estimate(ref, compare="fastest"))
     assert anyio.run(lambda: estimate(ref)).mode == "balanced"
+
+
+def test_the_cli_keeps_a_stacks_mode_and_prices_modes(project) -> None:
+    """stack new --mode writes it, stack ls shows it, estimate --mode --compare prices both;
+    an unknown mode is refused with the modes listed and no traceback."""
+    import subprocess
+    import sys
+
+    def run(*args: str):
+        return subprocess.run([sys.executable, "-m", "launchdeck", *args], cwd=root,
+                              capture_output=True, text=True, timeout=60)
+
+    root = project({"compose.yaml": STORES})
+    made = run("stack", "new", "prod", "--provider", "aws", "--mode", "high_availability")
+    assert made.returncode == 0, made.stderr
+    listed = run("stack", "ls")
+    assert "high_availability" in listed.stdout
+    priced = run("estimate", "--provider", "aws", "--region", "us-east-1", "--mode",
+                 "high_availability", "--compare", "affordable")
+    assert priced.returncode == 0, priced.stderr
+    assert "in mode high_availability" in priced.stdout and "more than mode affordable" in priced.stdout
+    refused = run("stack", "new", "qa", "--provider", "aws", "--mode", "turbo")
+    assert refused.returncode != 0
+    assert "affordable" in refused.stderr and "Traceback" not in refused.stderr
