@@ -397,6 +397,9 @@ class _Services:
         if rendered.scaling is not None:
             leave.add("desiredCount")
         params = {k: v for k, v in rendered.service.items() if k not in leave}
+        if "capacityProviderStrategy" not in params and current.get("capacityProviderStrategy"):
+            # back from Fargate Spot: UpdateService takes no launch type, only a strategy
+            params["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE", "weight": 1}]
         await aws("ecs", "update_service", **params, service=current["serviceArn"], taskDefinition=arn,
                   forceNewDeployment=True)
         await aws("ecs", "tag_resource", resourceArn=current["serviceArn"],
