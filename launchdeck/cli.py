@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -81,6 +82,15 @@ class LogType(StrEnum):
     deploy = "deploy"
 
 
+class ModeChoice(StrEnum):
+    affordable = "affordable"
+    balanced = "balanced"
+    high_availability = "high_availability"
+
+
+ModeOption = Annotated[ModeChoice | None, typer.Option(
+    "--mode", help="The stack's mode: what it makes by default (see the README's modes table); "
+                   "a deploy keeps it in the stack's file for the stack's later deploys.")]
 AllowNewAccount = Annotated[bool, typer.Option(
     "--allow-new-account", help="Deploy even though the stack recorded another account or "
                                 "project (it moves there on purpose).")]
@@ -272,8 +282,11 @@ def compose_up(
     ttl: Annotated[str | None, typer.Option(
         "--ttl", metavar="DURATION", help="The stack expires this long after this deploy (3d, "
                                           "12h); `stack gc` then removes it.")] = None,
+    mode: ModeOption = None,
 ) -> None:
     """Deploy the project: build, start in dependency order, wait until healthy."""
+    if mode is not None:
+        ref = replace(ref, mode=mode.value)
     if dry_run:
         _run(_plan, ref, force=force, network=network, output=output)
         return
@@ -331,8 +344,11 @@ def compose_plan(
                                              "recreated.")] = False,
     network: NetworkOption = Network.default,
     output: JsonFormat = None,
+    mode: ModeOption = None,
 ) -> None:
     """Print what a deploy would change, unit by unit, and why; change nothing."""
+    if mode is not None:
+        ref = replace(ref, mode=mode.value)
     _run(_plan, ref, force=force, network=network, output=output)
 
 
@@ -348,6 +364,10 @@ async def _plan(ref: ProjectRef, *, force: bool, network: Network,
         return
     _stderr().print(f"plan for {result.project} ({result.stack}) on {result.provider}: "
                     f"{_counts(result.changes)}", highlight=False)
+    if result.mode:
+        from launchdeck.engine.modes import of
+
+        _stderr().print(f"mode {result.mode}: {of(result.mode).summary}", highlight=False)
     _print_changes(result.changes, everything=True)
 
 
@@ -780,12 +800,13 @@ def stack_new(
     aws_profile: Annotated[str | None, typer.Option("--profile", metavar="PROFILE",
                                                     help="AWS credentials profile.")] = None,
     cwd: Cwd = None,
+    mode: ModeOption = None,
 ) -> None:
-    """Write .launchdeck/NAME: the stack's provider, region and profile."""
+    """Write .launchdeck/NAME: the stack's provider, region, profile and mode."""
     from launchdeck.tools.stacks import new
 
     path = new(_folder(cwd), check_stack(name), provider=provider.value, region=region,
-               profile=aws_profile)
+               profile=aws_profile, mode=mode.value if mode else None)
     _stderr().print(f"wrote {path}; deploy with --stack {name}", highlight=False)
 
 
@@ -794,9 +815,9 @@ def stack_ls(cwd: Cwd = None) -> None:
     """List the project's stacks with their provider, region and account."""
     from launchdeck.stacks import listed
 
-    rows = [("STACK", "PROVIDER", "REGION", "PROFILE", "ACCOUNT")]
-    rows += [(s.name, s.provider or "-", s.region or "-", s.profile or "-", s.account or "-")
-             for s in listed(_folder(cwd))]
+    rows = [("STACK", "PROVIDER", "REGION", "PROFILE", "ACCOUNT", "MODE")]
+    rows += [(s.name, s.provider or "-", s.region or "-", s.profile or "-", s.account or "-",
+              s.mode or "affordable") for s in listed(_folder(cwd))]
     _table(rows)
 
 
@@ -1024,12 +1045,19 @@ def estimate_command(
     traffic_gb: Annotated[float, typer.Option("--traffic-gb", min=0, help="GB a month served to "
                                               "the internet.")] = 10,
     output: JsonFormat = None,
+    mode: Annotated[ModeChoice, typer.Option(
+        "--mode", help="The stack mode to price.")] = ModeChoice.affordable,
+    compare: Annotated[ModeChoice | None, typer.Option(
+        "--compare", help="Another mode: print how much more or less the priced one costs.")]
+    = None,
 ) -> None:
     """Estimate the project's monthly cost on a cloud, per service, offline from list prices."""
     from launchdeck.tools.estimate import Assumptions, estimate, render
 
+    ref = replace(ref, mode=mode.value)
     result = _run(estimate, ref, region=region,
-                  assumptions=Assumptions(hours_per_month=hours, egress_gb=traffic_gb))
+                  assumptions=Assumptions(hours_per_month=hours, egress_gb=traffic_gb),
+                  compare=compare.value if compare else None)
     if output is OutputFormat.json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return

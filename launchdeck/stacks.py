@@ -1,7 +1,8 @@
 """Stacks that remember their target: a small file per stack in the project, kept with the code.
 
-``.launchdeck/<stack>`` holds the stack's provider, region and credentials profile as
-``KEY=value`` lines, and after the first deploy the account or project it deployed to. No
+``.launchdeck/<stack>`` holds the stack's provider, region, credentials profile and mode
+(engine/modes.py: affordable, balanced, high_availability) as ``KEY=value`` lines, and after
+the first deploy the account or project it deployed to. No
 secret goes in it. Every command that names the stack reads it; flags and the environment
 override it, and the target line says so. A deploy or destroy whose credentials reach
 another account than the one recorded is refused before any change.
@@ -14,12 +15,14 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from launchdeck.engine.modes import DEFAULT as DEFAULT_MODE
+from launchdeck.engine.modes import Mode, parse
 from launchdeck.errors import UsageError
 from launchdeck.paths import write_atomic
 
 FOLDER = ".launchdeck"
 _KEYS = {"provider": "LAUNCHDECK_PROVIDER", "region": "REGION", "profile": "AWS_PROFILE",
-         "account": "ACCOUNT"}
+         "account": "ACCOUNT", "mode": "MODE"}
 _LINE = re.compile(r"([A-Z_]+)=(.*)")
 
 
@@ -33,6 +36,8 @@ class Stack:
     profile: str | None = None
     account: str | None = None
     """The account (or project) the stack deployed to; set by its first deploy."""
+    mode: str | None = None
+    """The stack's mode (None: the default, affordable); every deploy of the stack uses it."""
     path: Path | None = None
 
 
@@ -46,6 +51,8 @@ class Settings:
     profile: str | None = None
     stack: Stack | None = None
     notes: tuple[str, ...] = field(default=())
+    mode: Mode = DEFAULT_MODE
+    """The mode in force: the one given (a deploy records it in the stack's file), else the file's."""
 
 
 def path(project_dir: str | Path, stack: str) -> Path:
@@ -73,6 +80,11 @@ def read(project_dir: str | Path, stack: str) -> Stack | None:
                              hint=f"Each line is KEY=value, with KEY one of "
                                   f"{', '.join(_KEYS.values())}.")
         values[match.group(1)] = match.group(2).strip()
+    if values.get("MODE"):
+        try:
+            values["MODE"] = parse(values["MODE"]).value
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from None
     fields = {name: values.get(key) or None for name, key in _KEYS.items()}
     return Stack(name=stack, path=where, **fields)
 
@@ -107,9 +119,11 @@ def remove(project_dir: str | Path, stack: str) -> bool:
 
 
 def resolve(project_dir: str | Path, stack: str, *, provider: str | None = None,
-            region: str | None = None, profile: str | None = None) -> Settings:
+            region: str | None = None, profile: str | None = None,
+            mode: str | None = None) -> Settings:
     """The provider, region and profile a command uses for ``stack``: flags, else the
-    environment, else the stack's file, else the defaults."""
+    environment, else the stack's file, else the defaults; the mode: the one given, else the
+    file's, else affordable."""
     from launchdeck.providers import default, description
 
     found = read(project_dir, stack)
@@ -130,7 +144,8 @@ def resolve(project_dir: str | Path, stack: str, *, provider: str | None = None,
     chosen_region = pick("region", region, _env(described.region_variables), "region")
     chosen_profile = pick("profile", profile, _env((described.profile_variable,)), "profile") \
         if described.profile_variable else None
-    return Settings(chosen_provider, chosen_region, chosen_profile, found, tuple(notes))
+    chosen_mode = parse(mode or (found.mode if found else None))
+    return Settings(chosen_provider, chosen_region, chosen_profile, found, tuple(notes), chosen_mode)
 
 
 def _env(variables: tuple[str | None, ...]) -> str | None:
@@ -148,6 +163,17 @@ def check_account(stack: Stack | None, account: str | None) -> None:
         hint=f"Use the credentials of {stack.account} (e.g. the profile in "
              f"{FOLDER}/{stack.name}), or allow the new account (--allow-new-account) if "
              "the stack moves on purpose.")
+
+
+def record_mode(project_dir: str | Path, name: str, mode: Mode) -> bool:
+    """Keep ``mode`` in the stack's file (made if the stack has none), so every later deploy
+    of the stack uses it; False when the file says it already (or it is the default and the
+    stack has no file)."""
+    stack = read(project_dir, name)  # as it is now: a first deploy may have added its account
+    if (stack.mode if stack else DEFAULT_MODE.value) == mode.value:
+        return False
+    write(project_dir, replace(stack, mode=mode.value) if stack else Stack(name=name, mode=mode.value))
+    return True
 
 
 def record_account(project_dir: str | Path, stack: Stack | None, account: str | None) -> None:

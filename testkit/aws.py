@@ -41,8 +41,9 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
                "AWS_SESSION_TOKEN": "testing", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 MOTO_SETTINGS = {"MOTO_ECS_SERVICE_RUNNING": "1", "MOTO_ACM_VALIDATION_WAIT": "0"}
 """ECS services report one running task; ACM certificates validate at once."""
-SERVICES = ("acm", "codebuild", "ec2", "ecr", "ecs", "elasticache", "elbv2", "iam", "logs", "rds",
-            "resourcegroupstaggingapi", "route53", "s3", "servicediscovery", "service-quotas", "ssm", "sts")
+SERVICES = ("acm", "application-autoscaling", "codebuild", "ec2", "ecr", "ecs", "elasticache",
+            "elbv2", "iam", "logs", "rds", "resourcegroupstaggingapi", "route53", "s3",
+            "servicediscovery", "service-quotas", "ssm", "sts")
 
 
 class MotoServer:
@@ -590,6 +591,41 @@ def _replication_group(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
         yield f"ElastiCache offers no {engine} {version}"
     if not 1 <= params.get("NumCacheClusters", 1) <= 6:
         yield "NumCacheClusters must be 1 to 6"
+    # AutomaticFailoverEnabled: "If true, Multi-AZ is enabled for this replication group ...
+    # AutomaticFailoverEnabled must be enabled for Redis OSS (cluster mode enabled)
+    # replication groups", and NumCacheClusters: "If AutomaticFailoverEnabled is true, the
+    # value of this parameter must be at least 2"; MultiAZEnabled needs automatic failover
+    if params.get("AutomaticFailoverEnabled") and params.get("NumCacheClusters", 1) < 2:
+        yield "AutomaticFailoverEnabled needs NumCacheClusters of at least 2"
+    if params.get("MultiAZEnabled") and not params.get("AutomaticFailoverEnabled"):
+        yield "MultiAZEnabled needs AutomaticFailoverEnabled"
+
+
+@_rule("elasticache", "DecreaseReplicaCount")
+def _fewer_replicas(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    # "you can't decrease the number of replicas to zero while Multi-AZ with automatic failover
+    # is enabled" (ElastiCache User Guide, "Decreasing the number of replicas")
+    group = strict.read("elasticache").describe_replication_groups(
+        ReplicationGroupId=params.get("ReplicationGroupId", ""))["ReplicationGroups"][0]
+    if params.get("NewReplicaCount") == 0 and group.get("AutomaticFailover") == "enabled":
+        yield "a group with automatic failover keeps at least one replica"
+
+
+@_rule("ecs", "CreateService", "UpdateService")
+def _capacity_providers(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+    strategy = params.get("capacityProviderStrategy")
+    if not strategy:
+        return
+    # "If a capacityProviderStrategy is specified, the launchType parameter must be omitted."
+    if params.get("launchType"):
+        yield "launchType and capacityProviderStrategy cannot both be given"
+    # "The specified capacity provider strategy cannot contain a capacity provider that is not
+    # associated with the cluster."
+    cluster = strict.read("ecs").describe_clusters(clusters=[params.get("cluster", "default")])
+    have = set((cluster["clusters"] or [{}])[0].get("capacityProviders") or [])
+    for item in strategy:
+        if item.get("capacityProvider") not in have:
+            yield f"capacity provider {item.get('capacityProvider')} is not associated with the cluster"
 
 
 @_rule("elasticache", "CreateCacheSubnetGroup")
@@ -1552,6 +1588,46 @@ def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
+def _elasticache_replicas() -> None:
+    """Where moto's ElastiCache differs from AWS's contract, made as AWS documents it: a
+    replication group made with NumCacheClusters has that many clusters ("The number of
+    clusters this replication group initially has", CreateReplicationGroup; moto reads only
+    ReplicasPerNodeGroup), and IncreaseReplicaCount / DecreaseReplicaCount change the number
+    of replicas of a group (cluster mode disabled: "NewReplicaCount ... the number of replicas
+    you want in this node group"), which moto does not implement."""
+    from moto.core.responses import ActionResult
+    from moto.elasticache import models, responses
+
+    made = models.ReplicationGroup._set_node_members_clusters_disabled
+
+    def members(self: Any, **kwargs: Any) -> None:
+        if not kwargs.get("replicas_per_node_group"):
+            kwargs["replicas_per_node_group"] = max((kwargs.get("num_cache_clusters") or 1) - 1, 0)
+        made(self, **kwargs)
+
+    def count(self: Any) -> Any:
+        group_id = self._get_param("ReplicationGroupId")
+        groups = self.elasticache_backend.replication_groups
+        if group_id not in groups:
+            raise models.ReplicationGroupNotFound(group_id)
+        group = groups[group_id]
+        wanted = self._get_int_param("NewReplicaCount")
+        node_group = group.node_groups[0]
+        members_ = node_group["node_group_members"]
+        while len(members_) - 1 < wanted:
+            replica = dict(members_[0], current_role="replica",
+                           cache_cluster_id=f"{group_id}-{len(members_) + 1:0>3}")
+            members_.append(replica)
+            group.member_clusters.append(replica["cache_cluster_id"])
+        while len(members_) - 1 > wanted:
+            group.member_clusters.remove(members_.pop()["cache_cluster_id"])
+        return ActionResult({"ReplicationGroup": group})
+
+    models.ReplicationGroup._set_node_members_clusters_disabled = members
+    responses.ElastiCacheResponse.increase_replica_count = count
+    responses.ElastiCacheResponse.decrease_replica_count = count
+
+
 def _serve(port: int, world: World) -> None:
     """Run moto's server, as ``python -m moto.server`` does, behind ``_World``."""
     from moto.moto_server.werkzeug_app import (
@@ -1561,6 +1637,7 @@ def _serve(port: int, world: World) -> None:
     )
     from werkzeug.serving import run_simple
 
+    _elasticache_replicas()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple("127.0.0.1", port, _World(app, world), threaded=True,
                request_handler=MotoRequestHandler)

@@ -14,7 +14,7 @@ import os
 import posixpath
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AliasChoices,
@@ -534,6 +534,34 @@ class ManagedLLM(_Open):
         return {} if value is True or value is None else value
 
 
+class Autoscaling(_Model):
+    """Replicas that follow the load, asked for by ``x-defang-autoscaling`` (``true``, or the
+    options ``min``, ``max`` and ``cpu``: the average CPU percentage the target keeps)."""
+
+    min: int | None = Field(None, ge=0, le=_MAX_REPLICAS)
+    """Fewest replicas; None: one on a target that cannot scale to zero, else zero."""
+    max: int | None = Field(None, ge=1, le=_MAX_REPLICAS)
+    cpu: int | None = Field(None, ge=1, le=100)
+
+    DEFAULT_MAX: ClassVar[int] = 10
+    DEFAULT_CPU: ClassVar[int] = 50
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        return {} if value is True or value is None else value
+
+    @property
+    def highest(self) -> int:
+        """Most replicas: ``max``, else ten (or ``min``, if that is more)."""
+        return self.max if self.max is not None else max(self.DEFAULT_MAX, self.min or 0)
+
+    @property
+    def target(self) -> int:
+        """The average CPU percentage the replicas are scaled to keep."""
+        return self.cpu if self.cpu is not None else self.DEFAULT_CPU
+
+
 def _option_values(value: Any) -> Any:
     items = value if isinstance(value, list) else [value]
     return [_stringify(item) for item in items]
@@ -608,11 +636,17 @@ class Service(_Open):
     redis: ManagedStore | None = _managed("redis")
     mongodb: ManagedStore | None = _managed("mongodb")
     llm: ManagedLLM | None = _managed("llm")
+    autoscaling: Autoscaling | None = _managed("autoscaling")
     provider: ServiceProvider | None = None
     env_refs: dict[str, tuple[str, ...]] = Field({}, exclude=True)
     """Environment keys whose values are templates, with the config names each refers to."""
 
-    @field_serializer("postgres", "redis", "mongodb", "llm")
+    @field_validator("autoscaling", mode="before")
+    @classmethod
+    def _autoscaling_off(cls, value: Any) -> Any:
+        return None if value is False else value  # `x-defang-autoscaling: false`: fixed count
+
+    @field_serializer("postgres", "redis", "mongodb", "llm", "autoscaling")
     def _flag_out(self, value: _Open | None) -> Any:
         if value is None:
             return None

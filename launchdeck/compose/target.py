@@ -20,6 +20,8 @@ class Capabilities:
     """x-defang-llm gives a service access to a hosted model."""
     domains: bool
     """domainname gets a certificate and a DNS record."""
+    autoscaling: bool = False
+    """x-defang-autoscaling makes the replica count follow the load."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ CONFIG_NAME_MAX = 255
 """The longest config name: what the strictest store (GCP Secret Manager) accepts."""
 _KNOWN_EXTENSIONS = tuple(
     f"x-{vendor}-{kind}" for vendor in ("defang", "launchdeck")
-    for kind in ("postgres", "redis", "mongodb", "llm")
+    for kind in ("postgres", "redis", "mongodb", "llm", "autoscaling")
 )
 _SECRET_NAME = re.compile(
     r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH)",
@@ -106,6 +106,7 @@ def validate(loaded: Loaded, provider: str, capabilities: Capabilities) -> list[
         _resources(check, base, service)
         _environment(check, base, service)
         _extensions(check, base, service)
+        _autoscaling(check, base, service)
         if check.cloud:
             _cloud_only_fields(check, base, service)
             _build(check, base, service, dockerfile_ok=dockerfile_ok)
@@ -310,6 +311,45 @@ def _extensions(check: _Check, base: tuple[Any, ...], service: Service) -> None:
                    "is provided",
                    "Deploy to a cloud provider, or point the service at an LLM API through its "
                    "environment.")
+
+
+def _autoscaling(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    """Replicas that follow the load: where the target cannot, the count is fixed (a warning);
+    where it can, deploy.replicas is the starting count, and must lie in the range."""
+    scaling = service.autoscaling
+    if scaling is None:
+        return
+    where = (*base, "x-defang-autoscaling")
+    if service.managed_store:
+        check.error(where, f"x-defang-autoscaling does not apply to a managed "
+                    f"{service.managed_store} store", "Remove x-defang-autoscaling from it.")
+        return
+    asked = service.deploy.replicas if service.deploy else None
+    if scaling.min is not None and scaling.max is not None and scaling.min > scaling.max:
+        check.error(where, f"x-defang-autoscaling min {scaling.min} is more than max {scaling.max}",
+                    "Make min at most max.")
+        return
+    if not check.can.autoscaling:
+        check.warn(where, f"replicas do not follow the load on {check.provider}: the count is "
+                   f"fixed at {service.replica_count}",
+                   "Deploy to a cloud provider to scale with the load, or set deploy.replicas.")
+        return
+    if asked == 0:
+        check.error((*base, "deploy", "replicas"), "deploy.replicas 0 turns the service off, and "
+                    "x-defang-autoscaling would start it again",
+                    "Remove x-defang-autoscaling to keep it off, or remove deploy.replicas.")
+        return
+    low = scaling.min if scaling.min is not None else 0
+    if asked is not None and not low <= asked <= scaling.highest:
+        check.error((*base, "deploy", "replicas"), f"deploy.replicas {asked} is outside the "
+                    f"range of x-defang-autoscaling ({low} to {scaling.highest})",
+                    "Set deploy.replicas (the starting count) within min and max, or widen them.")
+        return
+    if asked is not None:
+        check.warn((*base, "deploy", "replicas"), f"deploy.replicas {asked} is the starting count, "
+                   f"not a fixed one: x-defang-autoscaling keeps {low} to {scaling.highest} "
+                   f"replicas near {scaling.target}% CPU",
+                   "Nothing to do if that is meant; remove x-defang-autoscaling for a fixed count.")
 
 
 _CLOUD_UNSUPPORTED = {

@@ -187,7 +187,9 @@ def _changes(units: Mapping[str, Unit], found: Mapping[str, Found], record: Depl
 
 def _decide(unit: Unit, found: Found | None, applied: Mapping[str, str] | None,
             force: bool) -> tuple[Action, str]:
-    return decide(unit.digest, unit.replicas, found.digest if found else None,
+    # a unit the target scales runs what the load asks: its count now is not drift
+    replicas = found.replicas if unit.scales and found is not None else unit.replicas
+    return decide(unit.digest, replicas, found.digest if found else None,
                   found.replicas if found else 0, found.ready if found else False, force=force,
                   replace_on_change=unit.replace_on_change, parts=unit.parts, applied=applied)
 

@@ -77,6 +77,8 @@ def render(session: Session, project: Project, stack: str, config: Mapping[str, 
     if service.managed_store and session.stores is not None:
         spec = session.stores.render(service)
         parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
+        if getattr(spec, "mode", None):  # only a mode other than the default has a part
+            parts["mode"] = digest_of(dict(spec.mode))
         if spec.password is not None:
             parts["config:password"] = config_digest(project.name, stack, "password", spec.password)
         return Unit(name, Kind.STORE, parts, spec=spec)
@@ -86,11 +88,14 @@ def render(session: Session, project: Project, stack: str, config: Mapping[str, 
                           exclude_replicas=rendered.hash is None)
     if rendered.hash is not None:
         parts[RENDERED] = rendered.hash
+    if rendered.mode:
+        parts["mode"] = digest_of(rendered.mode)
     return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
                 spec=rendered.spec,
                 replicas=service.replica_count if rendered.replicas is None else rendered.replicas,
                 after=frozenset(after(session, project, name)),
-                replace_on_change=rendered.hash is None, once=runs_once(project, name))
+                replace_on_change=rendered.hash is None, once=runs_once(project, name),
+                scales=rendered.scales)
 
 
 def runs_once(project: Project, name: str) -> bool:

@@ -48,6 +48,8 @@ class ServiceStatus(BaseModel):
     state: State
     replicas_running: int = 0
     replicas_desired: int = 0
+    replicas_range: str | None = Field(None, description="min-max replicas where the target "
+                                       "scales them with the load (x-defang-autoscaling).")
     health: str | None = Field(None, description="healthy, unhealthy, starting, or none")
     endpoints: list[str] = []
     image: str | None = None
@@ -75,6 +77,8 @@ class PlanResult(BaseModel):
     stack: str
     provider: str
     target: str | None = None
+    mode: str | None = Field(None, description="The stack's mode the plan was made in "
+                             "(affordable, balanced, high_availability).")
     changes: list[ChangeSummary]
 
     @property

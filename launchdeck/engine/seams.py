@@ -38,6 +38,8 @@ from launchdeck.compose.validate import Finding
 from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Sink, State
+from launchdeck.engine.modes import DEFAULT as DEFAULT_MODE
+from launchdeck.engine.modes import Mode
 from launchdeck.engine.plan import Action, combine
 from launchdeck.engine.results import LogLine, ServiceStatus, Target
 from launchdeck.errors import LaunchdeckError
@@ -52,6 +54,9 @@ class DeployOptions:
     network: str = "default"
     """Cloud network: ``default`` (the account's default network) or ``dedicated`` (one made
     for the project and stack). The local provider ignores it."""
+    mode: Mode = DEFAULT_MODE
+    """The stack's mode (engine/modes.py): what a cloud provider makes by default; the local
+    provider ignores it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,8 @@ class Unit:
     once: bool = False
     """A service others wait on to complete (``service_completed_successfully``): it runs to
     its end, and its exit code is judged."""
+    scales: bool = False
+    """The target scales its replicas with the load: the count it runs now is not drift."""
 
     @property
     def digest(self) -> str:
@@ -140,6 +147,11 @@ class Rendered:
     hash: str | None = None
     replicas: int | None = None
     """Replicas it runs, when not the compose count (a model the target serves runs none)."""
+    scales: bool = False
+    """The target scales it with the load (x-defang-autoscaling): ``replicas`` is where it starts."""
+    mode: str | None = None
+    """The stack's mode, where it changed how the target runs the service (None in the
+    default mode, and where the mode changes nothing of it): a digest part of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,8 @@ class StoreSpec(Protocol):
     kind: str
     settings: Mapping[str, str]
     password: str | None
+    mode: Mapping[str, str]
+    """What the stack's mode makes different from the default mode (empty in it)."""
 
 
 class Driver(Protocol):

@@ -23,6 +23,9 @@ ComposeFiles = list[str] | None
 ProjectName = str | None
 ProviderName = Literal[names()] | None  # type: ignore[valid-type]
 StackName = str | None
+ModeName = Annotated[Literal["affordable", "balanced", "high_availability"] | None, Field(
+    description="The stack's mode (kept for its later deploys); default: the stack's, else "
+                "affordable.")]
 
 
 def ref(working_directory: str, compose_files: list[str] | None, project_name: str | None,

@@ -73,6 +73,10 @@ def plan(result: PlanResult) -> str:
     head = (f"target: {result.target}\nplan for {result.project} ({result.stack}) on {result.provider}: "
             f"{len(changed)} change(s), {len(result.changes) - len(changed)} unchanged; nothing "
             "was changed.")
+    if result.mode:
+        from launchdeck.engine.modes import of
+
+        head += f"\nmode {result.mode}: {of(result.mode).summary}"
     return "\n".join([head, *[change_line(c) for c in result.changes]])
 
 

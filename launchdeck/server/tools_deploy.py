@@ -3,6 +3,7 @@ destroy, check; and plan on its own in a read-only server."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio
@@ -17,6 +18,7 @@ from launchdeck.providers import description
 from launchdeck.server import calls, elicit, texts, ui
 from launchdeck.server.args import (
     ComposeFiles,
+    ModeName,
     ProjectName,
     ProviderName,
     StackName,
@@ -62,14 +64,19 @@ def register(tool: Tool, *, read_only: bool) -> None:
         wait_seconds: Annotated[float, Field(ge=0, le=3600, description="Then answer; it goes on.")]
         = WAIT_SECONDS,
         force: Annotated[bool, Field(description="Rebuild and recreate all.")] = False,
+        mode: ModeName = None,
     ) -> Annotated[CallToolResult, DeployOutput]:
         """Deploy the project (dry_run: only plan), then report each service."""
+        from launchdeck.stacks import record_mode
         from launchdeck.tools.deploy import plan, prepare
         from launchdeck.tools.stacks import check_known
 
         where = calls.project(working_directory, compose_files, project_name, provider, stack)
+        if mode is not None:
+            where = replace(where, mode=mode)
         with user_errors():
             check_known(where.working_directory, where.stack)
+            chosen = where.settings.mode
         if dry_run:
             with user_errors():
                 planned = await plan(where, force=force)
@@ -84,7 +91,9 @@ def register(tool: Tool, *, read_only: bool) -> None:
         deploys = calls.state(ctx).deploys
         with user_errors():  # refuse bad compose files and missing config before starting
             ready = await prepare(where, loaded)
-            running = deploys.start(ready, wait_seconds=600, force=force)
+            if mode is not None:  # every later deploy of the stack uses it
+                record_mode(where.working_directory, where.stack, chosen)
+            running = deploys.start(ready, wait_seconds=600, force=force, mode=chosen.value)
             target = await where.line()
         await _follow(ctx, running, wait_seconds, f"target: {target}")
         if running.error is not None:
@@ -168,11 +177,14 @@ def register(tool: Tool, *, read_only: bool) -> None:
             project_name: ProjectName = None,
             provider: ProviderName = None,
             stack: StackName = None,
+            mode: ModeName = None,
         ) -> Annotated[CallToolResult, PlanResult]:
             """What a deploy would change, unit by unit, and why. Changes nothing."""
             from launchdeck.tools.deploy import plan as run_plan
 
             where = calls.project(working_directory, compose_files, project_name, provider, stack)
+            if mode is not None:
+                where = replace(where, mode=mode)
             with user_errors():
                 result = await run_plan(where)
             return calls.result(result, texts.plan(result))

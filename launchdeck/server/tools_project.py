@@ -9,7 +9,13 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from launchdeck.server import calls, sample
-from launchdeck.server.args import ComposeFiles, ProjectName, ProviderName, WorkingDirectory
+from launchdeck.server.args import (
+    ComposeFiles,
+    ModeName,
+    ProjectName,
+    ProviderName,
+    WorkingDirectory,
+)
 from launchdeck.server.calls import Tool
 from launchdeck.server.texts import user_errors
 from launchdeck.tools.estimate import EstimateResult
@@ -57,12 +63,18 @@ def register(tool: Tool) -> None:
         project_name: ProjectName = None,
         provider: ProviderName = None,
         region: str | None = None,
+        mode: ModeName = None,
+        compare: Annotated[Literal["affordable", "balanced", "high_availability"] | None, Field(
+            description="Another mode, to say how much more or less this one costs.")] = None,
     ) -> Annotated[CallToolResult, EstimateResult]:
         """Monthly cloud cost per service, from list prices."""
+        from dataclasses import replace
+
         from launchdeck.tools.estimate import estimate as run_estimate
         from launchdeck.tools.estimate import summary
 
         where = calls.project(working_directory, compose_files, project_name, provider, None)
+        where = replace(where, mode=mode or "affordable")
         with user_errors():
-            result = await run_estimate(where, region=region)
+            result = await run_estimate(where, region=region, compare=compare)
         return calls.result(result, summary(result))

@@ -35,24 +35,29 @@ async def prepare(ref: ProjectRef, loaded: Loaded | None = None, *, pin: bool = 
 
 
 def options(*, wait_seconds: float = 300, force: bool = False,
-            network: str | None = None) -> DeployOptions:
-    """Deploy options (cloud network: ``network``, else LAUNCHDECK_NETWORK, else default)."""
+            network: str | None = None, mode: str | None = None) -> DeployOptions:
+    """Deploy options (cloud network: ``network``, else LAUNCHDECK_NETWORK, else default;
+    ``mode``: the stack's, engine/modes.py, else affordable)."""
+    from launchdeck.engine import modes
     from launchdeck.engine.seams import DeployOptions
 
     network = network or os.environ.get("LAUNCHDECK_NETWORK") or "default"
     if network not in ("default", "dedicated"):
         raise UsageError(f"unknown network {network!r}", hint="Use default or dedicated.")
-    return DeployOptions(wait_timeout=wait_seconds, force=force, network=network)
+    return DeployOptions(wait_timeout=wait_seconds, force=force, network=network,
+                         mode=modes.parse(mode))
 
 
 async def run(ready: Ready, *, wait_seconds: float = 300, force: bool = False,
               network: str | None = None, sink: Sink = discard,
-              deployment_id: str | None = None, ttl: str | None = None) -> DeployResult:
-    """Deploy a prepared project (``ttl``: the stack expires that long after, e.g. ``3d``)."""
+              deployment_id: str | None = None, ttl: str | None = None,
+              mode: str | None = None) -> DeployResult:
+    """Deploy a prepared project (``ttl``: the stack expires that long after, e.g. ``3d``;
+    ``mode``: the stack's mode)."""
     from launchdeck.engine import deploy as engine
 
     return await engine.start(ready, options=options(wait_seconds=wait_seconds, force=force,
-                                                     network=network),
+                                                     network=network, mode=stack_mode(ready, mode)),
                               sink=sink, deployment_id=deployment_id, intent=_intent(ttl))
 
 
@@ -79,18 +84,33 @@ async def plan(ref: ProjectRef, *, force: bool = False, network: str | None = No
                loaded: Loaded | None = None) -> PlanResult:
     """What deploying would change, without changing anything or taking the lock (the project
     loaded unless given)."""
+    mode = ref.settings.mode  # an unknown mode is refused before anything
     result = await plan_ready(await prepare(ref, loaded, pin=False), force=force,
-                              network=network)
+                              network=network, mode=mode)
     result.target = await ref.line()
     return result
 
 
 async def plan_ready(ready: Ready, *, force: bool = False,
-                     network: str | None = None) -> PlanResult:
-    """What deploying a prepared project would change (nothing is changed, no lock taken)."""
+                     network: str | None = None, mode: str | None = None) -> PlanResult:
+    """What deploying a prepared project would change (nothing is changed, no lock taken);
+    ``mode``: the stack's mode."""
     from launchdeck.engine import deploy as engine
 
-    return await engine.plan(ready, options=options(force=force, network=network))
+    chosen = options(force=force, network=network, mode=stack_mode(ready, mode))
+    result = await engine.plan(ready, options=chosen)
+    result.mode = chosen.mode.value
+    return result
+
+
+def stack_mode(ready: Ready, mode: str | None) -> str | None:
+    """``mode``, else the one the stack's file keeps (every deploy of a stack uses it)."""
+    if mode is not None:
+        return mode
+    from launchdeck.stacks import read
+
+    found = read(ready.project.working_dir, ready.stack) if ready.project.working_dir else None
+    return found.mode if found else None
 
 
 async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = False,
@@ -98,8 +118,14 @@ async def deploy(ref: ProjectRef, *, wait_seconds: float = 300, force: bool = Fa
                  deployment_id: str | None = None, ttl: str | None = None) -> DeployResult:
     """Deploy the project; raise DeployRefused / ConfigMissing before changing anything."""
     _intent(ttl)  # a bad ttl is refused before anything
-    result = await run(await prepare(ref), wait_seconds=wait_seconds, force=force,
-                       network=network, sink=sink, deployment_id=deployment_id, ttl=ttl)
+    mode = ref.settings.mode  # and so is an unknown mode
+    ready = await prepare(ref)
+    if ref.mode is not None:  # every later deploy of the stack uses the mode given
+        from launchdeck.stacks import record_mode
+
+        record_mode(ref.working_directory, ref.stack, mode)
+    result = await run(ready, wait_seconds=wait_seconds, force=force,
+                       network=network, sink=sink, deployment_id=deployment_id, ttl=ttl, mode=mode)
     result.target = await ref.line()
     return result
 
@@ -152,7 +178,7 @@ class Deploys:
         return found if found is not None and not found.done.is_set() else None
 
     def start(self, ready: Ready, *, wait_seconds: float, force: bool = False,
-              network: str | None = None) -> Running:
+              network: str | None = None, mode: str | None = None) -> Running:
         """Start deploying ``ready`` in the background; refuse a second deploy of its target."""
         key = self.key(ready.provider.name, ready.project.name, ready.stack)
         earlier = self.running(ready.provider.name, ready.project.name, ready.stack)
@@ -162,7 +188,8 @@ class Deploys:
                              hint="Follow it; deploy again once it has finished.",
                              actions=[Action("ps", {"provider": ready.provider.name,
                                                     "stack": ready.stack})])
-        run_options = options(wait_seconds=wait_seconds, force=force, network=network)
+        run_options = options(wait_seconds=wait_seconds, force=force, network=network,
+                              mode=stack_mode(ready, mode))
         running = Running(new_deployment_id())
         self._running[key] = running
 

@@ -23,8 +23,9 @@ from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
     from launchdeck.compose.model import Project, Service
+    from launchdeck.engine.modes import Mode
 
-__all__ = ["Assumptions", "EstimateResult", "LineItem", "ServiceCost", "estimate", "price",
+__all__ = ["Assumptions", "Comparison", "EstimateResult", "LineItem", "ServiceCost", "estimate", "price",
            "prices", "region_for", "render", "summary"]
 
 
@@ -43,6 +44,12 @@ class Pricing(Protocol):
     def store_items(self, kind: str, p: Any, a: Assumptions) -> list[LineItem]: ...
     def shared_items(self, project: Project, p: Any, a: Assumptions,
                      config: list[str]) -> list[LineItem]: ...
+    def mode_items(self, kind: str, mode: Mode, p: Any, a: Assumptions) -> list[LineItem]:
+        """What a store of ``kind`` costs more in ``mode`` than in the default mode."""
+        ...
+    def mode_notes(self, mode: Mode) -> list[str]:
+        """What ``mode`` changes that is not priced, in words."""
+        ...
 
 
 # -- the result ---------------------------------------------------------------------------------
@@ -56,6 +63,14 @@ class ServiceCost(BaseModel):
     items: list[LineItem]
 
 
+class Comparison(BaseModel):
+    """Another mode's total, and how much more (or less, negative) the priced mode costs."""
+
+    mode: str
+    monthly_total: float
+    difference: float = Field(description="The priced mode's total minus this mode's.")
+
+
 class EstimateResult(BaseModel):
     project: str
     provider: str
@@ -67,6 +82,8 @@ class EstimateResult(BaseModel):
     assumed: list[str] = Field([], description="The assumptions made, in words.")
     notes: list[str] = Field([], description="What is not priced, and why.")
     prices_as_of: str | None = None
+    mode: str = Field("affordable", description="The stack mode priced.")
+    compared: Comparison | None = Field(None, description="The same project in another mode.")
 
 
 # -- prices ---------------------------------------------------------------------------------------
@@ -112,9 +129,24 @@ def region_for(provider: str, region: str | None) -> str:
 
 
 def price(project: Project, provider: str, region: str | None = None,
-          assumptions: Assumptions | None = None, config: list[str] | None = None) -> EstimateResult:
+          assumptions: Assumptions | None = None, config: list[str] | None = None,
+          mode: str | None = None, compare: str | None = None) -> EstimateResult:
     """The monthly cost of ``project`` on ``provider`` in ``region`` (pure: no I/O beyond the
-    shipped price table). ``config``: the config names it reads (priced on GCP)."""
+    shipped price table). ``config``: the config names it reads (priced on GCP); ``mode``:
+    the stack mode priced (engine/modes.py), ``compare``: another, whose total it is set beside."""
+    from launchdeck.engine import modes
+
+    chosen = modes.parse(mode)
+    result = _price(project, provider, region, assumptions, config, chosen)
+    if compare is not None:
+        other = _price(project, provider, region, assumptions, config, modes.parse(compare))
+        result.compared = Comparison(mode=other.mode, monthly_total=other.monthly_total,
+                                     difference=round(result.monthly_total - other.monthly_total, 2))
+    return result
+
+
+def _price(project: Project, provider: str, region: str | None, assumptions: Assumptions | None,
+           config: list[str] | None, mode: Mode) -> EstimateResult:
     from launchdeck.providers import description
 
     a = assumptions or Assumptions()
@@ -122,7 +154,7 @@ def price(project: Project, provider: str, region: str | None = None,
     if described.prices is None:
         return EstimateResult(project=project.name, provider=provider, region=None, monthly_total=0,
                               notes=[f"{provider} runs on this machine ({described.title}): "
-                                     "it costs nothing beyond the machine."])
+                                     "it costs nothing beyond the machine."], mode=mode.value)
     from launchdeck.providers import pricing
 
     region = region_for(provider, region)
@@ -137,33 +169,58 @@ def price(project: Project, provider: str, region: str | None = None,
             notes.append(f"{service.name}: x-defang-{kind} has no managed store on {provider} "
                          "(the deploy refuses it); not priced.")
             continue
-        items = (priced.store_items(kind, p, a) if kind is not None
-                 else priced.service_items(service, p, a))
+        items = (priced.store_items(kind, p, a) + priced.mode_items(kind, mode, p, a)
+                 if kind is not None else priced.service_items(_in_mode(service, mode), p, a))
         if service.llm is not None:
             notes.append(f"{service.name}: model calls (x-defang-llm) are billed per token by "
                          f"{priced.MODELS}; not priced.")
         services.append(ServiceCost(name=service.name, kind=kind or "service",
                                     monthly=round(sum(i.monthly for i in items), 2), items=items))
     shared = priced.shared_items(project, p, a, config or [])
-    notes += priced.NOTES
+    notes += priced.NOTES + priced.mode_notes(mode)
     if shared:
         services.append(ServiceCost(name="(shared)", kind="shared",
                                     monthly=round(sum(i.monthly for i in shared), 2), items=shared))
     total = sum(i.monthly for s in services for i in s.items)
     return EstimateResult(project=project.name, provider=provider, region=region,
                           currency=table.currency, monthly_total=round(total, 2), services=services,
-                          assumed=a.lines() + priced.assumed(a), notes=notes, prices_as_of=table.as_of)
+                          assumed=a.lines() + priced.assumed(a), notes=notes, prices_as_of=table.as_of,
+                          mode=mode.value)
+
+
+def _in_mode(service: Service, mode: Mode) -> Service:
+    """``service`` with the replicas it runs in ``mode`` (a service that follows the load: where
+    it starts)."""
+    from launchdeck.compose.model import Deploy
+    from launchdeck.engine import modes
+
+    count = service.replica_count
+    scaling = service.autoscaling
+    if scaling is not None and not (service.deploy and service.deploy.replicas):
+        count = max(scaling.min or 1, 1)
+    count = modes.replicas(count, mode)
+    if count == service.replica_count:
+        return service
+    deploy = service.deploy.model_copy(update={"replicas": count}) if service.deploy \
+        else Deploy(replicas=count)
+    return service.model_copy(update={"deploy": deploy})
 
 
 async def estimate(ref: ProjectRef, *, region: str | None = None,
-                   assumptions: Assumptions | None = None) -> EstimateResult:
+                   assumptions: Assumptions | None = None,
+                   compare: str | None = None) -> EstimateResult:
     """Load the project and price it on ``ref.provider`` in ``region``, else the region in
-    force for the stack (the environment's, else its file's); no cloud is called."""
+    force for the stack (the environment's, else its file's), in the stack's mode (``ref.mode``,
+    else its file's), beside mode ``compare`` if given; no cloud is called."""
     from launchdeck.compose.validate import required_config
+    from launchdeck.engine import modes
 
+    mode = ref.settings.mode
+    if compare is not None:
+        modes.parse(compare)  # refused before the project is read
     loaded = ref.load()
     return price(loaded.project, ref.provider_name, region or ref.settings.region, assumptions,
-                 required_config(loaded))
+                 required_config(loaded), mode.value, compare)
 
 
 def render(result: EstimateResult) -> str:
@@ -178,25 +235,37 @@ def render(result: EstimateResult) -> str:
                   f"{i.monthly:.2f}") for i in service.items]
     rows.append(("TOTAL", "", "", "", f"{result.monthly_total:.2f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = [f"estimate for {result.project} on {result.provider} ({result.region}), list prices "
-             f"of {result.prices_as_of}"]
+    lines = [f"estimate for {result.project} on {result.provider} ({result.region}) in mode "
+             f"{result.mode}, list prices of {result.prices_as_of}"]
     lines += ["  ".join([*(c.ljust(w) for c, w in zip(row[:4], widths, strict=False)),
                          row[4].rjust(widths[4])]).rstrip() for row in rows]
     lines.append("assumed: " + "; ".join(result.assumed))
     lines += [f"note: {note}" for note in result.notes]
+    if result.compared is not None:
+        lines.append(_comparison(result))
     return "\n".join(lines)
+
+
+def _comparison(result: EstimateResult) -> str:
+    other = result.compared
+    assert other is not None
+    more = "more" if other.difference >= 0 else "less"
+    return (f"mode {result.mode}: {result.monthly_total:.2f} {result.currency} a month, "
+            f"{abs(other.difference):.2f} {more} than mode {other.mode} ({other.monthly_total:.2f})")
 
 
 def summary(result: EstimateResult) -> str:
     """A short text: each service's and the shared parts' monthly cost, the total, assumptions."""
     if result.region is None:
         return render(result)
-    lines = [f"{result.project} on {result.provider} ({result.region}): about "
-             f"{result.monthly_total:.2f} {result.currency} a month (list prices of "
+    lines = [f"{result.project} on {result.provider} ({result.region}), mode {result.mode}: "
+             f"about {result.monthly_total:.2f} {result.currency} a month (list prices of "
              f"{result.prices_as_of})"]
     lines += [f"- {s.name} ({s.kind}): {s.monthly:.2f}" for s in result.services]
     lines.append("assumed: " + "; ".join(result.assumed))
     lines += result.notes
+    if result.compared is not None:
+        lines.append(_comparison(result))
     return "\n".join(lines)
 
 

@@ -38,6 +38,9 @@ class ProjectRef:
     """Credentials profile, for a provider that takes one (else its variable, else the
     stack's)."""
     allow_new_account: bool = False
+    mode: str | None = None
+    """The stack's mode given by the caller (a deploy records it in the stack's file); None:
+    the file's, else affordable."""
 
     def load(self) -> Loaded:
         from launchdeck.compose.load import load
@@ -52,7 +55,7 @@ class ProjectRef:
         from launchdeck.stacks import resolve
 
         return resolve(self.working_directory, check_stack(self.stack), provider=self.provider,
-                       region=self.region, profile=self.profile)
+                       region=self.region, profile=self.profile, mode=self.mode)
 
     @property
     def provider_name(self) -> str:

@@ -12,15 +12,20 @@ from launchdeck.stacks import Stack, listed, read, write
 
 
 def new(project_dir: str, name: str, *, provider: str, region: str | None = None,
-        profile: str | None = None) -> Path:
-    """Write the stack's file; refuse to replace one (its recorded account would be lost)."""
+        profile: str | None = None, mode: str | None = None) -> Path:
+    """Write the stack's file; refuse to replace one (its recorded account would be lost).
+    ``mode``: the stack's mode (engine/modes.py), kept only when it is not the default."""
+    from launchdeck.engine import modes
+
+    chosen = modes.parse(mode)
     if profile and description(provider).profile_variable is None:
         raise UsageError(f"{provider} takes no credentials profile",
                          hint="Leave out the profile for this provider.")
     if read(project_dir, name) is not None:
         raise UsageError(f"the project already has a stack {name}",
                          hint="Remove it first (stack rm), or choose another name.")
-    return write(project_dir, Stack(name=name, provider=provider, region=region, profile=profile))
+    return write(project_dir, Stack(name=name, provider=provider, region=region, profile=profile,
+                                    mode=None if chosen is modes.DEFAULT else chosen.value))
 
 
 class StackInfo(BaseModel):

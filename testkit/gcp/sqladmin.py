@@ -302,6 +302,12 @@ class SqlAdminApi(Api):
         if body.settings.user_labels:
             instance.settings.ClearField("user_labels")
         instance.MergeFrom(body)
+        # "merging the request with the current configuration" (instances.patch): a wrapped
+        # value the request sets is the new value, false and 0 too, which MergeFrom skips
+        for field, value in body.settings.ListFields():
+            if field.message_type is not None and field.message_type.full_name.startswith(
+                    "google.protobuf.") and field.message_type.full_name.endswith("Value"):
+                getattr(instance.settings, field.name).CopyFrom(value)
         instance.settings.settings_version.value += 1
         instance.etag = hashlib.sha256(
             f"{instance.name}{instance.settings.settings_version.value}".encode()

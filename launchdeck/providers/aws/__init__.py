@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from launchdeck.providers.aws.provider import AwsProvider
 
 CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True,
-                            domains=True)
+                            domains=True, autoscaling=True)
 DESCRIPTION = Description(name="aws", title="AWS", capabilities=CAPABILITIES, account="account",
                           region_variables=("AWS_REGION", "AWS_DEFAULT_REGION"),
                           default_region="us-east-1", profile_variable="AWS_PROFILE",

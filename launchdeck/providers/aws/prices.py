@@ -12,6 +12,7 @@ from launchdeck.prices import Assumptions, LineItem, architecture, gib, line, zo
 
 if TYPE_CHECKING:
     from launchdeck.compose.model import Project, Service
+    from launchdeck.engine.modes import Mode
 
 POSTGRES = "db.t4g.micro"
 POSTGRES_GB = 20
@@ -84,6 +85,40 @@ def store_items(kind: str, p: Prices, a: Assumptions) -> list[LineItem]:
                      p.rds_gp3_gb_month)]
     return [line("node", f"ElastiCache Redis {REDIS}, one node", a.hours_per_month, "hours",
                  p.elasticache_node_hour[REDIS])]
+
+
+def mode_items(kind: str, mode: Mode, p: Prices, a: Assumptions) -> list[LineItem]:
+    """What a store costs more in ``mode``: RDS Multi-AZ bills the standby instance and its
+    storage as much again ("Multi-AZ" rows of the RDS pricing page); an ElastiCache replica is
+    one more node."""
+    from launchdeck.engine import modes
+
+    if not modes.of(mode).zonal_standby:
+        return []
+    if kind == "postgres":
+        return [line("Multi-AZ standby", f"RDS PostgreSQL {POSTGRES} in another zone",
+                     a.hours_per_month, "hours", p.rds_instance_hour[POSTGRES]),
+                line("standby storage", "gp3, encrypted", POSTGRES_GB, "GB-months",
+                     p.rds_gp3_gb_month)]
+    if kind == "redis":
+        return [line("replica", f"ElastiCache Redis {REDIS} in another zone (failover)",
+                     a.hours_per_month, "hours", p.elasticache_node_hour[REDIS])]
+    return []
+
+
+def mode_notes(mode: Mode) -> list[str]:
+    """What ``mode`` changes that is not priced."""
+    from launchdeck.engine import modes
+
+    row = modes.of(mode)
+    out = []
+    if row.spot_beyond_first:
+        out.append("Fargate Spot (every replica after a service's first) is billed at a varying "
+                   "discount of up to 70%; priced here at the on-demand rate, an upper bound.")
+    if row.backup_days > 1:
+        out.append(f"RDS keeps {row.backup_days} days of backups: backup storage up to the size "
+                   "of the database is free.")
+    return out
 
 
 def shared_items(project: Project, p: Prices, a: Assumptions, config: list[str]) -> list[LineItem]:

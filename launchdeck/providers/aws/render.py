@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Service
-from launchdeck.engine import hosts
+from launchdeck.engine import hosts, modes
 from launchdeck.engine.environment import Source, classify
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.build import arm64
@@ -58,6 +58,7 @@ class Infra:
     images: dict[str, str] = field(default_factory=dict)
     endpoints: dict[str, str] = field(default_factory=dict)
     """Managed store service name -> its endpoint's host name."""
+    mode: modes.Mode = modes.DEFAULT
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,55 @@ class Unit:
     parameters: dict[str, str]
     """SSM parameter name -> value for derived environment values (secret: never shown)."""
     hash: str
+    scaling: Scaling | None = None
+    """The Application Auto Scaling target and policy, where the service follows the load."""
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """An ECS service's scalable target (its DesiredCount between ``low`` and ``high``) and a
+    target-tracking policy keeping ECSServiceAverageCPUUtilization near ``cpu`` percent."""
+
+    low: int
+    high: int
+    cpu: int
+
+    @property
+    def range(self) -> str:
+        return f"{self.low}-{self.high}"
+
+    @property
+    def tag(self) -> str:
+        """How the ECS service's tag says it (ps reads the range back from it)."""
+        return f"{self.low}-{self.high}@{self.cpu}"
+
+
+SPOT = [{"capacityProvider": "FARGATE", "base": 1, "weight": 0},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+"""The first task on Fargate, the rest on Fargate Spot (a mode's ``spot_beyond_first``). "A
+base value designates how many tasks, at a minimum, to run on the specified capacity
+provider"; a capacity provider with weight 0 gets no tasks beyond its base (ECS Developer
+Guide, "Capacity provider strategies")."""
+
+
+def scaling(service: Service, mode: modes.Mode) -> Scaling | None:
+    """What Application Auto Scaling keeps the service within: ``min`` (at least one on ECS,
+    and at least the mode's), ``max`` (ten by default), near ``cpu`` percent (50 by default)."""
+    options = service.autoscaling
+    if options is None:
+        return None
+    low = modes.replicas(max(options.min or 1, 1), mode)
+    return Scaling(low, max(options.highest, low), options.target)
+
+
+def replicas(service: Service, mode: modes.Mode) -> int:
+    """The replicas a service runs (where it starts, when it follows the load)."""
+    count = modes.replicas(service.replica_count, mode)
+    bounds = scaling(service, mode)
+    if bounds is None:
+        return count
+    start = service.deploy.replicas if service.deploy and service.deploy.replicas else bounds.low
+    return min(max(start, bounds.low), bounds.high)
 
 
 def fargate_size(service: Service) -> tuple[int, int]:
@@ -184,7 +234,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
     params: dict[str, Any] = {
         "cluster": infra.cluster,
         "serviceName": family,
-        "desiredCount": service.replica_count,
+        "desiredCount": replicas(service, infra.mode),
         "launchType": "FARGATE",
         "networkConfiguration": {"awsvpcConfiguration": {
             "subnets": infra.subnets,
@@ -196,6 +246,9 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
         "propagateTags": "SERVICE",
         "enableECSManagedTags": True,
     }
+    if modes.of(infra.mode).spot_beyond_first:  # "launchType ... must be omitted" with a strategy
+        del params["launchType"]
+        params["capacityProviderStrategy"] = SPOT
     balancers = [{"targetGroupArn": arn_, "containerName": container["name"], "containerPort": port}
                  for (name, port), arn_ in sorted(infra.target_groups.items()) if name == service.name]
     if balancers:
@@ -214,5 +267,10 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
                     for name in sorted(service.required_config()) if name in config})
     unstamped = json.loads(json.dumps(task))
     unstamped["containerDefinitions"][0]["logConfiguration"]["options"].pop("awslogs-stream-prefix")
-    blob = json.dumps({"task": unstamped, "service": params, "config": digests}, sort_keys=True)
-    return Unit(service.name, task, params, derived, hashlib.sha256(blob.encode()).hexdigest()[:16])
+    bounds = scaling(service, infra.mode)
+    hashed: dict[str, Any] = {"task": unstamped, "service": params, "config": digests}
+    if bounds is not None:  # only then: a service that does not scale keeps its digest
+        hashed["scaling"] = bounds.tag
+    blob = json.dumps(hashed, sort_keys=True)
+    return Unit(service.name, task, params, derived, hashlib.sha256(blob.encode()).hexdigest()[:16],
+                bounds)

@@ -15,7 +15,7 @@ from typing import Any
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
-from launchdeck.engine import kinds, model_service
+from launchdeck.engine import kinds, model_service, modes
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.kinds import LOAD_BALANCER
@@ -199,7 +199,7 @@ class AwsSession:
             task_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'task')}",
             subnets=self.net.subnets, public_ip=True, namespace=self.namespace,
             security_groups={name: groups}, target_groups=self.balancer.target_groups or {},
-            images={name: image}, endpoints=dict(self.endpoints))
+            images={name: image}, endpoints=dict(self.endpoints), mode=self.options.mode)
 
     # -- changing --------------------------------------------------------------------------
 
@@ -216,13 +216,29 @@ class AwsSession:
             lambda: self._roles(),
             lambda: self._namespace(),
             lambda: self._repositories(built),
-            lambda: region.log_group(aws, names.log_group(project, stack), tags, 30))
+            lambda: region.log_group(aws, names.log_group(project, stack), tags,
+                                     modes.of(self.options.mode).log_days))
+        if modes.of(self.options.mode).spot_beyond_first:
+            await self._spot()
         served = [kinds.running(self.project, name, self.models, self.gateway)
                   for name in self.project.services]
         self.stale_groups = await network.security_groups(
             aws, self.net, project, stack, _rules(served, self.routes), self.etag, interval=self.settle,
             say=lambda m: self.say(None, m))
         self.depths[":prepare"] = chain_depth()
+
+    async def _spot(self) -> None:
+        """Let the cluster run tasks on Fargate Spot: "The specified capacity provider strategy
+        cannot contain a capacity provider that is not associated with the cluster" (ECS
+        CreateService). Only the FARGATE providers are named, and no default strategy is set,
+        so the services of other stacks on the shared cluster keep their launch type."""
+        found = await self.aws("ecs", "describe_clusters", clusters=[names.CLUSTER])
+        have = set((found.get("clusters") or [{}])[0].get("capacityProviders") or [])
+        if {"FARGATE", "FARGATE_SPOT"} <= have:
+            return
+        await self.aws("ecs", "put_cluster_capacity_providers", cluster=names.CLUSTER,
+                       capacityProviders=sorted(have | {"FARGATE", "FARGATE_SPOT"}),
+                       defaultCapacityProviderStrategy=[])
 
     async def _roles(self) -> tuple[str, str]:
         name, stack, r = self.name, self.stack, self.aws.region
@@ -334,7 +350,11 @@ class _Services:
 
     def render(self, service: Service, image: str) -> Rendered:
         unit = render.render(service, self.s.infra(service, image), self.s.config, self.s.etag)
-        return Rendered(spec=unit, hash=unit.hash)
+        mode = self.s.options.mode
+        moved = unit.service["desiredCount"] != render.replicas(service, modes.DEFAULT) or \
+            "capacityProviderStrategy" in unit.service
+        return Rendered(spec=unit, hash=unit.hash, replicas=unit.service["desiredCount"],
+                        scales=unit.scaling is not None, mode=mode.value if moved else None)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
@@ -348,6 +368,8 @@ class _Services:
         s = self.s
         aws, name, rendered = s.aws, unit.name, unit.spec
         tags = names.tags(s.name, s.stack, service=name, etag=s.etag, hash=unit.digest)
+        if rendered.scaling is not None:
+            tags[names.SCALING] = rendered.scaling.tag
         await self._parameters(rendered)
         roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
         registered = await region.first_use(
@@ -364,14 +386,51 @@ class _Services:
                 lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
                             tags=names.tag_list(tags, "key", "value")), what=roles,
                 interval=s.settle)
+            await self._scaling(rendered, None, progress)
             return
         progress(None, "rolling out a new task definition")
-        params = {k: v for k, v in rendered.service.items()
-                  if k not in ("serviceName", "launchType", "propagateTags", "enableECSManagedTags")}
+        # the autoscaler owns the count of a service that follows the load: a rollout keeps it
+        leave = {"serviceName", "launchType", "propagateTags", "enableECSManagedTags"}
+        if rendered.scaling is not None:
+            leave.add("desiredCount")
+        params = {k: v for k, v in rendered.service.items() if k not in leave}
+        if "capacityProviderStrategy" not in params and current.get("capacityProviderStrategy"):
+            # back from Fargate Spot: UpdateService takes no launch type, only a strategy
+            params["capacityProviderStrategy"] = [{"capacityProvider": "FARGATE", "weight": 1}]
         await aws("ecs", "update_service", **params, service=current["serviceArn"], taskDefinition=arn,
                   forceNewDeployment=True)
         await aws("ecs", "tag_resource", resourceArn=current["serviceArn"],
                   tags=names.tag_list(tags, "key", "value"))
+        await self._scaling(rendered, current, progress)
+
+    async def _scaling(self, rendered: render.Unit, current: dict[str, Any] | None,
+                       progress: Progress) -> None:
+        """Register the service's scalable target and its CPU policy once the ECS service
+        exists ("you must register the ECS service as a scalable target" first, Application
+        Auto Scaling User Guide); or deregister the target of a service that stopped
+        following the load (its policies go with it)."""
+        aws, service = self.s.aws, rendered.service["serviceName"]
+        target = {"ServiceNamespace": "ecs", "ResourceId": f"service/{names.CLUSTER}/{service}",
+                  "ScalableDimension": "ecs:service:DesiredCount"}
+        bounds = rendered.scaling
+        if bounds is None:
+            if current is not None and names.SCALING in names.tag_dict(current.get("tags")):
+                progress(None, "the replica count is fixed again: removing its autoscaling")
+                await aws.maybe("application-autoscaling", "deregister_scalable_target",
+                                ("ObjectNotFoundException",), **target)
+                await aws("ecs", "untag_resource", resourceArn=current["serviceArn"],
+                          tagKeys=[names.SCALING])
+            return
+        progress(None, f"scaling between {bounds.low} and {bounds.high} replicas near "
+                       f"{bounds.cpu}% CPU")
+        await aws("application-autoscaling", "register_scalable_target", **target,
+                  MinCapacity=bounds.low, MaxCapacity=bounds.high)
+        await aws("application-autoscaling", "put_scaling_policy", **target,
+                  PolicyName=f"{service}-cpu", PolicyType="TargetTrackingScaling",
+                  TargetTrackingScalingPolicyConfiguration={
+                      "TargetValue": float(bounds.cpu),
+                      "PredefinedMetricSpecification": {
+                          "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}})
 
     async def restart(self, unit: Unit, progress: Progress) -> None:
         """A new deployment of what the service runs now: new tasks, which resolve every name
@@ -420,6 +479,11 @@ class _Services:
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
         """Remove a service the project no longer has, with its image repository."""
         aws, s = self.s.aws, self.s
+        if names.SCALING in names.tag_dict(s.live[name].get("tags")):
+            await aws.maybe("application-autoscaling", "deregister_scalable_target",
+                            ("ObjectNotFoundException",), ServiceNamespace="ecs",
+                            ResourceId=f"service/{names.CLUSTER}/{s.live[name]['serviceName']}",
+                            ScalableDimension="ecs:service:DesiredCount")
         await aws("ecs", "delete_service", cluster=names.CLUSTER,
                   service=s.live[name]["serviceArn"], force=True)
         await aws.maybe("ecr", "delete_repository", ("RepositoryNotFoundException",),
@@ -434,7 +498,7 @@ class _Stores:
         self.said: dict[str, str] = {}
 
     def render(self, service: Service) -> stores.Store:
-        return stores.store(service, self.s.name, self.s.stack, self.s.config)
+        return stores.store(service, self.s.name, self.s.stack, self.s.config, self.s.options.mode)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
@@ -524,8 +588,11 @@ def status_of(name: str, service: dict[str, Any], endpoints: list[str],
     tags = names.tag_dict(service.get("tags"))
     message = reason if state in (State.SERVICE_DEPLOYMENT_FAILED,
                                   State.SERVICE_DEPLOYMENT_PENDING) else ""
+    scaling = tags.get(names.SCALING)
     return ServiceStatus(name=name, state=state, replicas_running=service.get("runningCount", 0),
-                         replicas_desired=service.get("desiredCount", 0), endpoints=endpoints,
+                         replicas_desired=service.get("desiredCount", 0),
+                         replicas_range=scaling.split("@")[0] if scaling else None,
+                         endpoints=endpoints,
                          deployment_id=tags.get(names.ETAG), message=message)
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Service
-from launchdeck.engine import kinds
+from launchdeck.engine import kinds, modes
 from launchdeck.engine.events import State
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
@@ -81,6 +81,8 @@ class Store:
     id: str
     settings: dict[str, str]
     password: str | None
+    mode: dict[str, str] = field(default_factory=dict)
+    """What the stack's mode makes different from ``affordable`` (``mode_settings``)."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,8 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
     return out
 
 
-def store(service: Service, project: str, stack: str, config: Mapping[str, str]) -> Store:
+def store(service: Service, project: str, stack: str, config: Mapping[str, str],
+          mode: modes.Mode = modes.DEFAULT) -> Store:
     """What ``service`` (a managed store) should be; raise if AWS would refuse any of it."""
     found = [p for p in problems(service, config) if not p.warning]
     if found:
@@ -210,7 +213,34 @@ def store(service: Service, project: str, stack: str, config: Mapping[str, str])
         database = kinds.postgres(service, config)
         settings["user"], settings["database"] = database.user, database.database
         password = database.password
-    return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password)
+    return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password,
+                 mode_settings(kind, mode))
+
+
+def mode_settings(kind: str, mode: modes.Mode) -> dict[str, str]:
+    """What the stack's mode changes of a store (a part of the unit's digest of its own, so a
+    plan says "mode changed"): only where it differs from ``affordable``, so a store made
+    before modes keeps its digest. RDS: Multi-AZ, deletion protection, backup days;
+    ElastiCache: one replica with automatic failover and Multi-AZ."""
+    row, base = modes.of(mode), modes.of(modes.DEFAULT)
+    out: dict[str, str] = {}
+    if kind == "postgres":
+        if row.zonal_standby:
+            out["multi_az"] = "true"
+        if row.deletion_protection != base.deletion_protection:
+            out["deletion_protection"] = str(row.deletion_protection).lower()
+        if row.backup_days != base.backup_days:
+            out["backup_days"] = str(row.backup_days)
+    elif kind == "redis" and row.zonal_standby:
+        out["replicas"] = "1"
+    return out
+
+
+def _rds_mode(spec: Store) -> dict[str, Any]:
+    """The RDS parameters a store's mode settings stand for (the affordable ones by default)."""
+    return {"MultiAZ": spec.mode.get("multi_az") == "true",
+            "DeletionProtection": spec.mode.get("deletion_protection") == "true",
+            "BackupRetentionPeriod": int(spec.mode.get("backup_days", "1"))}
 
 
 def subnet_group(vpc: str) -> str:
@@ -305,8 +335,10 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
         db = found["DBInstances"][0]
         if names.tag_dict(db.get("TagList")).get(names.HASH) != digest:
             say("applying new settings")
+            # Multi-AZ on or off changes the instance in place ("no downtime" while the
+            # standby is made: RDS User Guide, "Converting a DB instance to Multi-AZ")
             await aws("rds", "modify_db_instance", DBInstanceIdentifier=spec.id,
-                      MasterUserPassword=spec.password, ApplyImmediately=True)
+                      MasterUserPassword=spec.password, ApplyImmediately=True, **_rds_mode(spec))
             await aws("rds", "add_tags_to_resource", ResourceName=db["DBInstanceArn"], Tags=tags)
         return
     await ensure_subnet_group(aws, "rds", vpc, subnets)
@@ -319,7 +351,7 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
               # "A database named postgres is always created": naming it again is refused
               **({} if database == "postgres" else {"DBName": database}),
               DBSubnetGroupName=subnet_group(vpc), VpcSecurityGroupIds=[group],
-              PubliclyAccessible=False, BackupRetentionPeriod=1, CopyTagsToSnapshot=False,
+              PubliclyAccessible=False, CopyTagsToSnapshot=False, **_rds_mode(spec),
               Tags=tags)
 
 
@@ -327,9 +359,11 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
                  tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("elasticache", "describe_replication_groups",
                             ("ReplicationGroupNotFoundFault",), ReplicationGroupId=spec.id)
-    if found:  # nothing of a Redis group changes in place yet: record what it stands for
-        await aws("elasticache", "add_tags_to_resource",
-                  ResourceName=found["ReplicationGroups"][0]["ARN"], Tags=tags)
+    replicas = int(spec.mode.get("replicas", "0"))
+    if found:  # only the replicas change in place: record what it stands for
+        group = found["ReplicationGroups"][0]
+        await _replicas(aws, spec, group, replicas, say)
+        await aws("elasticache", "add_tags_to_resource", ResourceName=group["ARN"], Tags=tags)
         return
     await ensure_subnet_group(aws, "elasticache", vpc, subnets)
     engine_name = spec.settings.get("engine", "redis")
@@ -338,8 +372,33 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
     await aws("elasticache", "create_replication_group", ReplicationGroupId=spec.id,
               ReplicationGroupDescription=f"launchdeck {spec.service}", Engine=engine_name,
               EngineVersion=spec.settings["version"], CacheNodeType="cache.t4g.micro",
-              NumCacheClusters=1, AtRestEncryptionEnabled=True,
+              NumCacheClusters=1 + replicas, AtRestEncryptionEnabled=True,
+              **({"AutomaticFailoverEnabled": True, "MultiAZEnabled": True} if replicas else {}),
               CacheSubnetGroupName=subnet_group(vpc), SecurityGroupIds=[group], Tags=tags)
+
+
+async def _replicas(aws: Aws, spec: Store, group: Mapping[str, Any], replicas: int,
+                    say: Callable[[str], None]) -> None:
+    """Give a Redis group ``replicas`` read replicas, in place: a replica is added before
+    failover is turned on (automatic failover needs one), and failover is turned off before
+    the last replica goes (ElastiCache User Guide, "Increasing / Decreasing the number of
+    replicas"); the primary and its data stay."""
+    have = len(group.get("MemberClusters") or [1]) - 1
+    if have == replicas:
+        return
+    if replicas > have:
+        say(f"adding {replicas - have} replica(s) with automatic failover")
+        await aws("elasticache", "increase_replica_count", ReplicationGroupId=spec.id,
+                  NewReplicaCount=replicas, ApplyImmediately=True)
+        await aws("elasticache", "modify_replication_group", ReplicationGroupId=spec.id,
+                  AutomaticFailoverEnabled=True, MultiAZEnabled=True, ApplyImmediately=True)
+        return
+    say(f"removing {have - replicas} replica(s)")
+    if replicas == 0:
+        await aws("elasticache", "modify_replication_group", ReplicationGroupId=spec.id,
+                  AutomaticFailoverEnabled=False, MultiAZEnabled=False, ApplyImmediately=True)
+    await aws("elasticache", "decrease_replica_count", ReplicationGroupId=spec.id,
+              NewReplicaCount=replicas, ApplyImmediately=True)
 
 
 def busy(db: Mapping[str, Any]) -> str:
@@ -392,9 +451,20 @@ async def remove(aws: Aws, kind: str, id_: str, service: str, project: str,
     """Delete a store (PostgreSQL with a final snapshot); return the snapshot's name, if any."""
     if kind == "postgres":
         snapshot = names.snapshot(project, service, snapshot_id)
-        await aws.maybe("rds", "delete_db_instance", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
-                        DBInstanceIdentifier=id_, SkipFinalSnapshot=False,
-                        FinalDBSnapshotIdentifier=snapshot, DeleteAutomatedBackups=True)
+
+        async def delete() -> None:
+            await aws.maybe("rds", "delete_db_instance", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
+                            DBInstanceIdentifier=id_, SkipFinalSnapshot=False,
+                            FinalDBSnapshotIdentifier=snapshot, DeleteAutomatedBackups=True)
+
+        try:
+            await delete()
+        except AwsError as exc:  # a mode's deletion protection: asked to remove the data, lift it
+            if exc.code != "InvalidParameterCombination" or "protect" not in exc.message.lower():
+                raise
+            await aws("rds", "modify_db_instance", DBInstanceIdentifier=id_,
+                      DeletionProtection=False, ApplyImmediately=True)
+            await delete()
         return snapshot
     await aws.maybe("elasticache", "delete_replication_group", ("ReplicationGroupNotFoundFault",),
                     ReplicationGroupId=id_)

@@ -123,11 +123,17 @@ async def _services(aws: Aws, arns: list[str], done: Callable[[str], None]) -> d
     out: dict[str, str] = {}
 
     async def one(arn: str) -> None:
-        found = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn])
+        found = await aws("ecs", "describe_services", cluster=names.CLUSTER, services=[arn],
+                          include=["TAGS"])
         for service in found.get("services", []):
             if service.get("status") == "INACTIVE":
                 continue
             if service.get("status") == "ACTIVE":  # a DRAINING one is on its way already
+                if names.SCALING in names.tag_dict(service.get("tags")):  # its scalable target
+                    await aws.maybe("application-autoscaling", "deregister_scalable_target",
+                                    ("ObjectNotFoundException",), ServiceNamespace="ecs",
+                                    ResourceId=f"service/{names.CLUSTER}/{service['serviceName']}",
+                                    ScalableDimension="ecs:service:DesiredCount")
                 await aws("ecs", "delete_service", cluster=names.CLUSTER, service=arn, force=True)
                 done(f"ECS service {service['serviceName']}")
             out[arn] = service["serviceName"]

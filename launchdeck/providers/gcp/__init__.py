@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from launchdeck.providers.gcp.provider import GcpProvider
 
 CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis", "mongodb"}), llm=True,
-                            domains=True)
+                            domains=True, autoscaling=True)
 DESCRIPTION = Description(name="gcp", title="GCP", capabilities=CAPABILITIES, account="project",
                           region_variables=("GCP_REGION",), default_region="us-central1",
                           prices="gcp")

@@ -13,6 +13,7 @@ from launchdeck.prices import Assumptions, LineItem, gib, line, zones
 
 if TYPE_CHECKING:
     from launchdeck.compose.model import Project, Service
+    from launchdeck.engine.modes import Mode
 
 POSTGRES = "db-f1-micro"
 POSTGRES_GB = 10
@@ -45,6 +46,8 @@ class Prices(BaseModel):
     sql_ssd_gb_month: float
     sql_backup_gb_month: float
     redis_basic_gb_hour: float
+    redis_standard_gb_hour: float | None = None
+    """Memorystore for Redis Standard tier (M1), where the table has it."""
     lb_rules_hour: float
     lb_data_gb: float
     dns_zone_month: float
@@ -111,6 +114,36 @@ def store_items(kind: str, p: Prices, a: Assumptions) -> list[LineItem]:
                      p.firestore_write_million)]
     return [line("instance", f"Memorystore for Redis Basic {REDIS_GB} GB",
                  REDIS_GB * a.hours_per_month, "GB-hours", p.redis_basic_gb_hour)]
+
+
+def mode_items(kind: str, mode: Mode, p: Prices, a: Assumptions) -> list[LineItem]:
+    """What a store costs more in ``mode``: a Cloud SQL instance with high availability
+    (REGIONAL) bills its instance and storage at twice the zonal rate (Cloud SQL pricing,
+    "high availability"); Memorystore's Standard tier costs its own price per GB-hour, shown
+    as the difference from Basic."""
+    from launchdeck.engine import modes
+
+    if not modes.of(mode).zonal_standby:
+        return []
+    if kind == "postgres":
+        return [line("high availability", f"Cloud SQL {POSTGRES} standby (REGIONAL)",
+                     a.hours_per_month, "hours", p.sql_instance_hour[POSTGRES]),
+                line("standby storage", "SSD", POSTGRES_GB, "GB-months", p.sql_ssd_gb_month)]
+    if kind == "redis" and p.redis_standard_gb_hour is not None:
+        return [line("Standard tier", f"Memorystore for Redis Standard {REDIS_GB} GB over Basic",
+                     REDIS_GB * a.hours_per_month, "GB-hours",
+                     round(p.redis_standard_gb_hour - p.redis_basic_gb_hour, 6))]
+    return []
+
+
+def mode_notes(mode: Mode) -> list[str]:
+    """What ``mode`` changes that is not priced."""
+    from launchdeck.engine import modes
+
+    if modes.of(mode).zonal_standby:
+        return ["Memorystore Standard tier is priced only where the price table has it; "
+                "elsewhere it is shown at the Basic rate."]
+    return []
 
 
 def shared_items(project: Project, p: Prices, a: Assumptions, config: list[str]) -> list[LineItem]:

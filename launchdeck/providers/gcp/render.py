@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from launchdeck.compose.interpolate import substitute
 from launchdeck.compose.model import Service
-from launchdeck.engine import hosts
+from launchdeck.engine import hosts, modes
 from launchdeck.engine.environment import Source, classify
 from launchdeck.engine.refusal import Problem
 from launchdeck.providers.gcp import names
@@ -95,6 +95,7 @@ class Infra:
     """Services reachable only from inside the network (no ingress port)."""
     mongo: dict[str, Mongo] = field(default_factory=dict)
     """MongoDB store service -> its database and user credential, once it has them."""
+    mode: modes.Mode = modes.DEFAULT
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,21 @@ def reaches(service: Service, infra: Infra, config: Mapping[str, str]) -> tuple[
     return stores, internal
 
 
+def scaling(service: Service, mode: modes.Mode) -> dict[str, int]:
+    """Cloud Run's instance bounds: a fixed count as the minimum (the mode's at least), or,
+    for a service that follows the load, its ``min`` (none: scale to zero, which Cloud Run
+    does by default; the mode's minimum still holds) and ``max`` (ten by default). Cloud Run
+    scales on its own CPU target and concurrency ("Cloud Run ... tries to keep CPU utilization
+    at 60%", docs "About instance autoscaling"): ``cpu`` is not a setting there."""
+    options = service.autoscaling
+    if options is None:
+        return {"min_instance_count": modes.replicas(service.replica_count, mode)}
+    low = options.min or 0
+    if modes.of(mode).min_replicas > 1:
+        low = max(low, modes.of(mode).min_replicas)
+    return {"min_instance_count": low, "max_instance_count": max(options.highest, low, 1)}
+
+
 def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendered:
     """``service`` as a Cloud Run service, with the digest to compare."""
     service_id = names.service_id(infra.project, infra.stack, service.name)
@@ -283,7 +299,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
     template: dict[str, Any] = {
         "containers": [container],
         "service_account": infra.account,
-        "scaling": {"min_instance_count": service.replica_count},
+        "scaling": scaling(service, infra.mode),
         "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
         "labels": names.labels(infra.project, infra.stack, service=service.name),
     }

@@ -19,7 +19,7 @@ from typing import Any
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
-from launchdeck.engine import model_service
+from launchdeck.engine import model_service, modes
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
@@ -127,6 +127,7 @@ class GcpSession:
             store = self.found_stores.get(names.label(name))
             if store is None:
                 continue
+            self._refuse_tier(name, store)
             if store.endpoint and store.kind != "mongodb":  # reached by connection string instead
                 self.endpoints[name] = store.endpoint
             status = stores.status(name, store)
@@ -152,6 +153,21 @@ class GcpSession:
         password = await stores.mongo_password(self.gcp, found)
         if found.endpoint and password is not None:
             self.mongo[name] = render.Mongo(found.endpoint, found.name, found.user, password)
+
+    def _refuse_tier(self, name: str, store: stores.Existing) -> None:
+        """A Memorystore instance whose tier the stack's mode changes must be made anew, and
+        its data is lost: refused unless the store says it may go down (allow-downtime)."""
+        wanted = stores.mode_settings(store.kind, self.options.mode).get("tier", "BASIC")
+        service = self.project.services[name]
+        if store.kind != "redis" or not store.tier or store.tier == wanted or \
+                (service.redis is not None and service.redis.allow_downtime):
+            return
+        self.refusal = ProviderError(
+            f"{name}: mode {self.options.mode.value} makes the Redis instance {wanted}, and "
+            f"Memorystore cannot change the tier of an instance: a new one would be made and the "
+            f"data of this one lost; nothing was changed", provider="gcp", service=name,
+            hint=f"Keep the stack's mode, or confirm the loss with `allow-downtime: true` under "
+                 f"x-defang-redis of {name} and deploy again.")
 
     async def _zones(self) -> dict[str, ingress.Zone]:
         """The Cloud DNS zone of each domain; a domain without one is the deploy's refusal."""
@@ -232,6 +248,7 @@ class GcpSession:
             hosts=self.hosts,
             internal=self.internal,
             mongo=dict(self.mongo),
+            mode=self.options.mode,
         )
 
     # -- changing --------------------------------------------------------------------------
@@ -310,7 +327,11 @@ class _Services:
     def render(self, service: Service, image: str) -> Rendered:
         rendered = render.render(service, self.s.infra(), self.s.config)
         self.s.referenced.update(rendered.secrets)
-        return Rendered(spec=(rendered, image), hash=rendered.hash)
+        bounds = rendered.spec["template"]["scaling"]
+        moved = bounds != render.scaling(service, modes.DEFAULT)
+        return Rendered(spec=(rendered, image), hash=rendered.hash,
+                        replicas=bounds["min_instance_count"], scales="max_instance_count" in bounds,
+                        mode=self.s.options.mode.value if moved else None)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
@@ -387,7 +408,7 @@ class _Stores:
         instance, only the operation with GCP's reason."""
 
     def render(self, service: Service) -> stores.Store:
-        return stores.store(service, self.s.config)
+        return stores.store(service, self.s.config, self.s.options.mode)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
@@ -507,6 +528,7 @@ def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
     """A Cloud Run service's state in the shared vocabulary. Cloud Run does not say how many
     instances run; a ready service runs at least its minimum, which is what it reports."""
     desired = service.template.scaling.min_instance_count
+    highest = service.template.scaling.max_instance_count
     condition = service.terminal_condition
     settled = not service.reconciling and service.observed_generation == service.generation
     message = ""
@@ -521,6 +543,7 @@ def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
         name=name,
         state=state,
         replicas_desired=desired,
+        replicas_range=f"{desired}-{highest}" if highest else None,
         replicas_running=desired if state is State.SERVICE_DEPLOYMENT_COMPLETED else 0,
         endpoints=endpoints if state is State.SERVICE_DEPLOYMENT_COMPLETED else [],
         image=service.template.containers[0].image if service.template.containers else None,

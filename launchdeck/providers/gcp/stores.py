@@ -26,12 +26,12 @@ import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from launchdeck.compose.model import Service
 from launchdeck.compose.validate import Severity
-from launchdeck.engine import kinds
+from launchdeck.engine import kinds, modes
 from launchdeck.engine.events import State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.refusal import Problem
@@ -66,9 +66,11 @@ class Store:
     password: str | None
     hash: str = ""
     """The unit's digest, written to the store's labels once it is in place (set by the session)."""
+    mode: dict[str, str] = field(default_factory=dict)
+    """What the stack's mode makes different from ``affordable`` (``mode_settings``)."""
 
 
-def store(service: Service, config: Mapping[str, str]) -> Store:
+def store(service: Service, config: Mapping[str, str], mode: modes.Mode = modes.DEFAULT) -> Store:
     """What ``service`` (a managed store) should be, from its image tag and environment;
     ``problems`` says first what Google Cloud would refuse."""
     kind = service.managed_store or ""
@@ -83,7 +85,28 @@ def store(service: Service, config: Mapping[str, str]) -> Store:
         settings["version"] = _redis_version(service) or ""
     elif kind == "mongodb":
         settings["user"] = kinds.mongodb(service, config).user
-    return Store(service.name, kind, settings, password)
+    return Store(service.name, kind, settings, password, mode=mode_settings(kind, mode))
+
+
+def mode_settings(kind: str, mode: modes.Mode) -> dict[str, str]:
+    """What the stack's mode changes of a store, only where it differs from ``affordable`` (so
+    a store made before modes keeps its digest): Cloud SQL availability REGIONAL and deletion
+    protection; Memorystore tier STANDARD_HA (a replica in another zone, automatic failover)."""
+    row, base = modes.of(mode), modes.of(modes.DEFAULT)
+    out: dict[str, str] = {}
+    if kind == "postgres":
+        if row.zonal_standby:
+            out["availability"] = "REGIONAL"
+        if row.deletion_protection != base.deletion_protection:
+            out["deletion_protection"] = str(row.deletion_protection).lower()
+    elif kind == "redis" and row.zonal_standby:
+        out["tier"] = "STANDARD_HA"
+    return out
+
+
+def tier(spec: Store) -> str:
+    """The Memorystore tier a store is made with."""
+    return spec.mode.get("tier", "BASIC")
 
 
 def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
@@ -162,6 +185,8 @@ class Existing:
     """MongoDB: the user credential the kept password belongs to."""
     secret: str = ""
     """MongoDB: the secret holding that password (and marking the database as the stack's)."""
+    tier: str = ""
+    """A Memorystore instance's tier (BASIC, STANDARD_HA)."""
 
 
 async def find_all(
@@ -217,6 +242,7 @@ async def find_all(
                 instance.host or None,
                 labels.get(names.HASH, ""),
                 labels.get(names.ETAG),
+                instance.tier.name,
             )
     return out
 
@@ -287,11 +313,11 @@ async def _postgres(
         settings=s.Settings(
             tier=TIER,
             edition=s.Settings.Edition.ENTERPRISE,
-            availability_type=s.SqlAvailabilityType.ZONAL,
+            availability_type=s.SqlAvailabilityType[spec.mode.get("availability", "ZONAL")],
             data_disk_size_gb=10,
             storage_auto_resize=True,
             user_labels=labels,
-            deletion_protection_enabled=False,
+            deletion_protection_enabled=spec.mode.get("deletion_protection") == "true",
             ip_configuration=s.IpConfiguration(ipv4_enabled=False, private_network=network),
             backup_configuration=s.BackupConfiguration(enabled=True),
         ),
@@ -315,6 +341,13 @@ async def _redis(
     from google.protobuf import field_mask_pb2
 
     labels = names.labels(project, stack, service=spec.service, etag=etag, hash=spec.hash)
+    if found is not None and found.tier and found.tier != tier(spec):
+        # "You cannot change the tier of an existing instance" (Memorystore for Redis docs,
+        # "Modifying Redis instances"): a new one, the data lost (the session refuses this
+        # unless the store allows downtime)
+        say(f"replacing the Redis instance: its tier becomes {tier(spec)}, and its data is lost")
+        await remove(gcp, found)
+        found = None
     if found is not None:  # nothing of an instance changes in place yet: record what it stands for
         if found.state == "READY":
             op = await gcp.call(
@@ -334,7 +367,7 @@ async def _redis(
             parent=f"projects/{gcp.project}/locations/{gcp.region}",
             instance_id=instance_id,
             instance=r.Instance(
-                tier=r.Instance.Tier.BASIC,
+                tier=r.Instance.Tier[tier(spec)],
                 memory_size_gb=1,
                 redis_version=spec.settings["version"],
                 authorized_network=network,
@@ -518,10 +551,30 @@ async def _finish_postgres(
             "sqladmin",
             "PATCH",
             base,
-            body=s.DatabaseInstance(settings=s.Settings(user_labels=labels)),
+            # a mode's availability and deletion protection change in place (Cloud SQL docs,
+            # "Enable or disable high availability": patch settings.availabilityType)
+            body=s.DatabaseInstance(settings=s.Settings(
+                user_labels=labels,
+                availability_type=s.SqlAvailabilityType[spec.mode.get("availability", "ZONAL")],
+                deletion_protection_enabled=spec.mode.get("deletion_protection") == "true")),
             response_type=s.Operation,
         )
     )
+
+
+async def _unprotect(gcp: Gcp, found: Existing) -> None:
+    """Turn off a mode's deletion protection of an instance asked to go with its data: Cloud
+    SQL refuses to delete it otherwise ("The instance is protected. Please disable the
+    deletion protection and try again")."""
+    from google.cloud import sqladmin_v1 as s
+
+    base = f"/v1/projects/{gcp.project}/instances/{found.name}"
+    instance = await if_found(lambda: gcp.rest("sqladmin", "GET", base, response_type=s.DatabaseInstance))
+    if instance is None or not instance.settings.deletion_protection_enabled:
+        return
+    op = await gcp.rest("sqladmin", "PATCH", base, response_type=s.Operation,
+                        body=s.DatabaseInstance(settings=s.Settings(deletion_protection_enabled=False)))
+    await gcp.wait(op, what=f"lift the deletion protection of {found.name}", api="sqladmin")
 
 
 async def remove(gcp: Gcp, found: Existing) -> str | None:
@@ -533,6 +586,7 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
         return await _remove_mongodb(gcp, found)
     if found.kind == "postgres":
         description = f"final backup of {found.name}"
+        await _unprotect(gcp, found)
         op = await if_found(
             lambda: gcp.rest(
                 "sqladmin",
