@@ -242,7 +242,7 @@ async def find_all(
                 instance.host or None,
                 labels.get(names.HASH, ""),
                 labels.get(names.ETAG),
-                instance.tier.name,
+                tier=instance.tier.name,
             )
     return out
 
