@@ -26,7 +26,8 @@ def findings(project: Project, stack: str, config: Mapping[str, str],
     out: list[Problem] = []
     containers = [n for n, s in project.services.items() if not s.managed_store]
     ports = {n: container_ports(project.services[n]) for n in containers}
-    for problem in names.problems(project.name, stack, list(project.services), ports):
+    clusters = [n for n, s in project.services.items() if s.managed_store == "mongodb"]
+    for problem in names.problems(project.name, stack, list(project.services), ports, clusters):
         out.append(Problem(problem.service, ("services", problem.service) if problem.service else (),
                            problem.message, problem.fix))
     for service in project.services.values():
