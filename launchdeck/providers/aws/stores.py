@@ -224,7 +224,9 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
 _DOCUMENTDB_USER = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
 # MasterUserPassword: "Can contain any printable ASCII character except forward slash (/),
 # double quote ("), or the "at" symbol (@). Constraints: Must contain from 8 to 100 characters."
-_DOCUMENTDB_PASSWORD = re.compile(r"[ !#-.0-?A-~]{8,100}")
+# Spaces are kept out too, as RDS refuses them ("Only printable ASCII characters besides '/',
+# '@', '"', ' ' may be used"): a password of the two rules' common part is taken by both.
+_DOCUMENTDB_PASSWORD = re.compile(r"[!#-.0-?A-~]{8,100}")
 DOCUMENTDB_RESERVED = frozenset({"admin", "serviceadmin"})
 """Master user names DocumentDB keeps for itself ("MasterUsername admin cannot be used as it is
 a reserved word used by the engine"; serviceadmin is the account AWS manages the cluster with)."""
@@ -269,7 +271,7 @@ def _documentdb_problems(service: Service, config: Mapping[str, str]) -> list[Pr
             not _DOCUMENTDB_PASSWORD.fullmatch(env["MONGO_INITDB_ROOT_PASSWORD"]):
         out.append(Problem(service.name, "environment.MONGO_INITDB_ROOT_PASSWORD",
                            "DocumentDB needs a password of 8 to 100 printable ASCII characters "
-                           "without '/', '\"' or '@'",
+                           "without '/', '\"', '@' or spaces",
                            "Set a new MONGO_INITDB_ROOT_PASSWORD config value: a random one (config "
                            "set with random) is one DocumentDB accepts."))
     return out
