@@ -1508,7 +1508,7 @@ class _World:
                 if rds.clusters.get(key) is gone:
                     rds.clusters.pop(key)
                 for name, snapshot in list(rds.cluster_snapshots.items()):
-                    if snapshot.cluster is gone and snapshot.snapshot_type == "automated":
+                    if snapshot.db_cluster_identifier == key and snapshot.snapshot_type == "automated":
                         rds.cluster_snapshots.pop(name)
 
             self._later(("docdb", key), world.seconds("docdb.delete"), finish)
