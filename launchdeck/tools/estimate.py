@@ -133,8 +133,8 @@ def price(project: Project, provider: str, region: str | None = None,
     services = []
     for service in project.services.values():
         kind = service.managed_store
-        if kind == "mongodb":
-            notes.append(f"{service.name}: x-defang-mongodb has no managed store on {provider} "
+        if kind is not None and kind not in described.capabilities.stores:
+            notes.append(f"{service.name}: x-defang-{kind} has no managed store on {provider} "
                          "(the deploy refuses it); not priced.")
             continue
         items = (priced.store_items(kind, p, a) if kind is not None
