@@ -23,6 +23,7 @@ from launchdeck.providers.aws.api import Aws
 from launchdeck.providers.aws.provider import AwsProvider
 from launchdeck.tools.project import ProjectRef
 from testkit import aws as T
+from testkit import drivers
 
 NOTES = """\
 name: notes
@@ -220,6 +221,8 @@ def test_the_service_reaches_the_cluster_with_tls_the_rds_ca_and_no_retryable_wr
                                            WithDecryption=True)["Parameter"]["Value"]
     assert url == (f"mongodb://notes:{PASSWORD}@{endpoint}:27017/notes?authSource=admin&tls=true"
                    f"&tlsCAFile={CA}&replicaSet=rs0&retryWrites=false")
+    read = drivers.node_mongodb_options(url)  # as the Node driver in the app reads it
+    assert (read["hosts"], read["tls"], read["retryWrites"]) == ([f"{endpoint}:27017"], True, False)
     ecs = boto.client("ecs")
     task = ecs.describe_task_definition(taskDefinition="notes-dev-api")["taskDefinition"]
     app, fetch = task["containerDefinitions"]
