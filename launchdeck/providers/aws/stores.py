@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from launchdeck.compose.model import Service
-from launchdeck.engine import kinds
+from launchdeck.compose.model import Project, Service
+from launchdeck.engine import hosts, kinds
 from launchdeck.engine.events import State
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
@@ -274,6 +274,46 @@ def _documentdb_problems(service: Service, config: Mapping[str, str]) -> list[Pr
                            "without '/', '\"', '@' or spaces",
                            "Set a new MONGO_INITDB_ROOT_PASSWORD config value: a random one (config "
                            "set with random) is one DocumentDB accepts."))
+    return out
+
+
+_URL_OPTION = re.compile(r"[?&](retryWrites|tls|ssl|tlsAllowInvalidCertificates|tlsInsecure)=([^&#]*)",
+                         re.IGNORECASE)
+
+
+def documentdb_clients(project: Project) -> list[Problem]:
+    """What in the other services' connection strings DocumentDB cannot serve: an SRV URL (a
+    cluster publishes no SRV record), retryable writes ("Amazon DocumentDB does not support
+    retryable writes"), TLS turned off (a cluster's default parameter group requires it), or
+    certificates left unchecked (the RDS CA is given to the service: nothing needs them off)."""
+    stores = sorted(n for n, s in project.services.items() if s.managed_store == "mongodb")
+    out: list[Problem] = []
+    for client in project.services.values():
+        if client.managed_store:
+            continue
+        for key, value in client.environment.items():
+            named = [s for s in stores if value and hosts.mentions(value, s)]
+            if not named:
+                continue
+            where, store = f"environment.{key}", named[0]
+            if value.lower().startswith("mongodb+srv://"):
+                out.append(Problem(client.name, where, f"a mongodb+srv:// URL cannot reach {store} on aws: "
+                                   "DocumentDB publishes no SRV record",
+                                   f"Write mongodb://…@{store}:27017/… instead."))
+            for option, setting in _URL_OPTION.findall(value):
+                name, setting = option.lower(), setting.lower()
+                if name == "retrywrites" and setting == "true":
+                    out.append(Problem(client.name, where, "DocumentDB does not support retryable writes",
+                                       "Remove retryWrites=true (launchdeck writes retryWrites=false)."))
+                elif name in ("tls", "ssl") and setting == "false":
+                    out.append(Problem(client.name, where, f"DocumentDB requires TLS: {option}=false "
+                                       "cannot connect", f"Remove {option}=false (launchdeck turns TLS on "
+                                       "with the Amazon RDS CA)."))
+                elif name in ("tlsallowinvalidcertificates", "tlsinsecure") and setting == "true":
+                    out.append(Problem(client.name, where, f"{option}=true accepts any certificate, so "
+                                       "whoever answers on the way gets the password",
+                                       f"Remove {option}=true: the service is given the Amazon RDS CA "
+                                       "to verify the cluster with.", warning=True))
     return out
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+from pathlib import Path
 
 import anyio
 import pytest
@@ -124,6 +126,28 @@ def test_a_store_named_like_another_clusters_instance_is_a_clash(project) -> Non
                                loaded.where)
     assert [f.message for f in found if f.severity is Severity.ERROR] == [
         "services 'db' and 'db-1' would share the database instance 'notes-dev-db-1'"]
+
+
+@pytest.mark.parametrize(("url", "severity", "message"), [
+    ("mongodb+srv://notes:${MONGO_INITDB_ROOT_PASSWORD}@db/notes", Severity.ERROR,
+     "a mongodb+srv:// URL cannot reach db on aws"),
+    ("mongodb://notes:${MONGO_INITDB_ROOT_PASSWORD}@db:27017/notes?retryWrites=true", Severity.ERROR,
+     "DocumentDB does not support retryable writes"),
+    ("mongodb://notes:${MONGO_INITDB_ROOT_PASSWORD}@db:27017/notes?ssl=false", Severity.ERROR,
+     "DocumentDB requires TLS: ssl=false cannot connect"),
+    ("mongodb://notes:${MONGO_INITDB_ROOT_PASSWORD}@db:27017/notes?tlsAllowInvalidCertificates=true",
+     Severity.WARNING, "tlsAllowInvalidCertificates=true accepts any certificate"),
+])
+def test_connection_strings_documentdb_cannot_serve_are_found_where_they_are(project, url, severity,
+                                                                              message) -> None:
+    compose = NOTES.replace("mongodb://notes:${MONGO_INITDB_ROOT_PASSWORD}@db:27017/notes?authSource=admin",
+                            url)
+    loaded = load(cwd=str(project({"compose.yaml": compose})), os_environ={})
+    found = preflight.findings(loaded.project, "dev", SECRETS, loaded.where)
+    found = [f for f in found if f.service == "api"]
+    assert [(f.severity, f.field, f.line, f.message[:len(message)]) for f in found] == [
+        (severity, "services.api.environment.MONGO_URL", 8, message)]
+    assert found[0].fix
 
 
 # -- connection strings ----------------------------------------------------------------------
@@ -443,3 +467,39 @@ def test_names_follow_documentdbs_identifier_rules() -> None:
     snapshot = names.cluster_snapshot("2048-game", "d_b", "0a1b2c3d4e5f")
     assert rule.fullmatch(instance) and len(instance) <= 63
     assert rule.fullmatch(snapshot) and snapshot.startswith("x2048-game-d-b-mongodb-")
+
+
+# -- the platform's sample -------------------------------------------------------------------
+
+SAMPLE = Path(__file__).parents[2] / "compose" / "conformance" / "defang-mongo-worker"
+SAMPLE_CONFIG = {"MONGO_INITDB_ROOT_PASSWORD": PASSWORD, "MONGO_PASSWORD": PASSWORD,
+                 "OPENAI_API_KEY": "sk-sample-0a9b8c7d6e5f"}
+
+
+def test_the_mongo_worker_sample_checks_deploys_and_tears_down(provider, tmp_path, aws_env, boto) -> None:
+    """defang-mongo-worker (a built worker naming its x-defang-mongodb store as root) has no error
+    on the AWS check, deploys, redeploys as NOOP and leaves only its config values and the final
+    snapshot behind."""
+    folder = tmp_path / "sample"
+    shutil.copytree(SAMPLE, folder)
+    ref = ProjectRef(working_directory=str(folder), provider="aws", stack="dev")
+    loaded = ref.load()
+    store = provider.config_store(loaded.project.name, "dev")
+    for name, value in SAMPLE_CONFIG.items():
+        anyio.run(store.set, name, value)
+    assert [f for f in preflight.findings(loaded.project, "dev", SAMPLE_CONFIG, loaded.where)
+            if f.severity is Severity.ERROR] == []
+    result, _ = _deploy(provider, ref)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    again, _ = _deploy(provider, ref)
+    assert {c.action for c in again.changes} == {Action.NOOP}
+    name = loaded.project.name
+    url = boto.client("ssm").get_parameter(Name=f"/launchdeck/{name}/dev/.derived/worker/MONGO_URI",
+                                           WithDecryption=True)["Parameter"]["Value"]
+    assert url.endswith(f":27017/?tls=true&tlsCAFile={CA}&replicaSet=rs0&retryWrites=false")
+    anyio.run(lambda: destroy(provider, name, "dev", volumes=False, sink=Recorder()))
+    found = boto.client("resourcegroupstaggingapi").get_resources(TagFilters=[
+        {"Key": "launchdeck:project", "Values": [name]}])["ResourceTagMappingList"]
+    left = [m["ResourceARN"] for m in found if _exists(boto, m["ResourceARN"])]
+    assert sorted(a.rsplit("/", 1)[-1] for a in left) == sorted(SAMPLE_CONFIG)
+    assert len(boto.client("docdb").describe_db_cluster_snapshots()["DBClusterSnapshots"]) == 1
