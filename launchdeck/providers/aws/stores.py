@@ -398,17 +398,20 @@ async def _find_cluster(aws: Aws, id_: str, instance_id: str, project: str, stac
     listed = await aws("docdb", "list_tags_for_resource", ResourceName=cluster["DBClusterArn"])
     tags = names.tag_dict(listed.get("TagList"))
     names.refuse_foreign("DocumentDB cluster", id_, tags, project, stack)
-    return Existing("mongodb", await _cluster_doing(aws, cluster, instance_id) or "available",
-                    cluster.get("Endpoint"), tags.get(names.HASH, ""), tags.get(names.ETAG))
+    doing = await _cluster_doing(aws, cluster, instance_id)
+    # a deploy cut short between the cluster and its instance left half a store: no digest
+    # matches it, so the next deploy applies it again (and makes the instance)
+    digest = "" if doing == _NO_INSTANCE_YET else tags.get(names.HASH, "")
+    return Existing("mongodb", doing or "available", cluster.get("Endpoint"), digest, tags.get(names.ETAG))
 
 
 async def _cluster_doing(aws: Aws, cluster: Mapping[str, Any], instance_id: str) -> str:
     """What a DocumentDB cluster or its instance is still doing; '' once both serve."""
-    if cluster["Status"] != "available":
-        return cluster["Status"]
     found = await aws.maybe("docdb", "describe_db_instances", _NO_INSTANCE, DBInstanceIdentifier=instance_id)
     if not found:
-        return "no instance yet"
+        return _NO_INSTANCE_YET
+    if cluster["Status"] != "available":
+        return cluster["Status"]
     status = found["DBInstances"][0]["DBInstanceStatus"]
     return "" if status == "available" else f"instance {status}"
 
@@ -488,6 +491,7 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
 
 
 _NO_INSTANCE = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
+_NO_INSTANCE_YET = "no instance yet"
 DOCUMENTDB_ROLE = "documentdb-instance"
 """The role tag of a DocumentDB cluster's instance: it is removed with its cluster, and the
 RDS PostgreSQL instances (whose ARNs look alike) are told apart by it."""

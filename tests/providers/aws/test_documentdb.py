@@ -280,6 +280,20 @@ def test_a_new_password_is_applied_to_the_cluster_in_place(deployed, provider, n
     assert {c.action for c in again.changes} == {Action.NOOP}
 
 
+def test_a_cluster_left_without_its_instance_gets_it_from_the_next_deploy(deployed, provider, notes, boto,
+                                                                         calls) -> None:
+    """A deploy cut short between the cluster and its instance is finished by the next one: the
+    half-made store plans an update, which makes the instance and nothing else."""
+    T.session().client("docdb").delete_db_instance(DBInstanceIdentifier="notes-dev-db-1")
+    calls.clear()
+    result, _ = _deploy(provider, notes)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    assert {c.service: c.action for c in result.changes}["db"] is Action.UPDATE
+    assert [c.operation for c in calls.mutating() if c.service == "docdb"] == ["CreateDBInstance"]
+    assert boto.client("docdb").describe_db_instances(
+        DBInstanceIdentifier="notes-dev-db-1")["DBInstances"][0]["DBInstanceStatus"] == "available"
+
+
 def test_destroy_takes_a_final_snapshot_and_leaves_nothing(deployed, provider, notes, boto) -> None:
     """The instance, then the cluster (with a final snapshot named by DocumentDB's rules) go;
     the tagging API finds only the config value; ps says not deployed."""
