@@ -27,7 +27,7 @@ LOAD_BALANCER = "(load balancer)"
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """Who a managed PostgreSQL is for, from the variables its image reads."""
+    """Who a managed database is for, from the variables its image reads."""
 
     user: str
     database: str

@@ -66,6 +66,10 @@ SQL_CREATE = 600.0
 REDIS_CREATE = 300.0
 """A Memorystore for Redis basic instance: about 5 minutes
 (https://cloud.google.com/memorystore/docs/redis/create-manage-instances)."""
+FIRESTORE_CREATE = 60.0
+"""A Firestore database (Enterprise edition, MongoDB compatibility): its create is a
+long-running operation; Google gives no figure, and `gcloud firestore databases create`
+typically returns within a minute (typical; not documented)."""
 BUILD = 90.0
 """A small Docker build on Cloud Build, queue to push (typical; not documented)."""
 REVISION = 20.0

@@ -70,6 +70,7 @@ APIS = {
         "Service Networking API",
     ),
     "serviceusage": ("serviceusage", "ServiceUsageApi", "serviceusage.googleapis.com", "Service Usage API"),
+    "firestore": ("firestore", "FirestoreApi", "firestore.googleapis.com", "Cloud Firestore API"),
 }
 """Path prefix (= the first label of the real host name) -> module, class, service, title."""
 

@@ -1,5 +1,5 @@
 """The GCP provider: Cloud Run, Cloud Build, Artifact Registry, Secret Manager, Cloud SQL,
-Memorystore, Cloud Logging, Vertex AI and a load balancer."""
+Memorystore, Firestore (MongoDB compatibility), Cloud Logging, Vertex AI and a load balancer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from launchdeck.compose.target import Capabilities, Description
 if TYPE_CHECKING:
     from launchdeck.providers.gcp.provider import GcpProvider
 
-CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True, domains=True)
+CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis", "mongodb"}), llm=True,
+                            domains=True)
 DESCRIPTION = Description(name="gcp", title="GCP", capabilities=CAPABILITIES, account="project",
                           region_variables=("GCP_REGION",), default_region="us-central1",
                           prices="gcp")

@@ -51,6 +51,7 @@ APIS = {
     "dns": "dns.googleapis.com",
     "servicenetworking": "servicenetworking.googleapis.com",
     "serviceusage": "serviceusage.googleapis.com",
+    "firestore": "firestore.googleapis.com",
 }
 """API name (the endpoint variable's suffix, upper-cased) -> its service name."""
 
@@ -69,6 +70,7 @@ ROLES = {
     "dns": "roles/dns.admin",
     "servicenetworking": "roles/servicenetworking.networksAdmin",
     "serviceusage": "roles/serviceusage.serviceUsageAdmin",
+    "firestore": "roles/datastore.owner",
 }
 """The predefined role that grants what launchdeck does with each API."""
 
@@ -272,7 +274,7 @@ class Gcp:
             from google.cloud import dns
 
             return dns.Client(project=self.project, credentials=credentials, client_options=options)
-        if api in ("sqladmin", "iam", "servicenetworking", "serviceusage"):
+        if api in ("sqladmin", "iam", "servicenetworking", "serviceusage", "firestore"):
             from google.auth.transport.requests import AuthorizedSession
 
             return AuthorizedSession(credentials)

@@ -164,6 +164,30 @@ def redis_instance(project: str, stack: str, service: str) -> str:
     return _letter_first(short(project, stack, service, limit=40), 40)
 
 
+FIRESTORE_ID = re.compile(r"^[a-z][a-z0-9-]{2,61}[a-z0-9]$")
+"""A Firestore database or user credential id: 4-63 lowercase letters, digits and hyphens, a
+letter first, a letter or digit last
+(https://cloud.google.com/firestore/docs/reference/rest/v1/projects.databases/create)."""
+DATABASE = "launchdeck_database"
+"""On a MongoDB store's credential secret: the Firestore database it stands for (a Firestore
+database takes no labels, so the secret, made first, is what marks it as the stack's)."""
+USER = "launchdeck_user"
+"""On a MongoDB store's credential secret: the user credential its password belongs to."""
+
+
+def firestore_database(project: str, stack: str, service: str) -> str:
+    """The Firestore database of a MongoDB store: unique in the GCP project (a digest of the
+    project, stack and service keeps ``(a-b, c)`` and ``(a, b-c)`` apart), by Firestore's rules."""
+    digest = hashlib.sha256("\0".join((project, stack, service)).encode()).hexdigest()[:6]
+    return _letter_first(f"{short(project, stack, service, limit=56).rstrip('-')}-{digest}", 63)
+
+
+def store_secret_id(project: str, stack: str, service: str) -> str:
+    """The secret holding a MongoDB store's generated password (a dash keeps it from ever
+    being read as a config name)."""
+    return f"{_stack_key(project, stack)}-store-{short(service, limit=60)}"
+
+
 def balancer(project: str, stack: str, part: str = "") -> str:
     """A load balancer resource of the stack (the URL maps, proxies, rules, address); without
     ``part``, what every one's name starts with."""

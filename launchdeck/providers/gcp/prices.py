@@ -17,6 +17,14 @@ if TYPE_CHECKING:
 POSTGRES = "db-f1-micro"
 POSTGRES_GB = 10
 REDIS_GB = 1
+MONGO_GIB = 1
+MONGO_READ_MILLIONS = 10
+MONGO_WRITE_MILLIONS = 2
+"""A MongoDB store (Firestore Enterprise edition) is billed by use, not by size: these are the
+assumed monthly storage (GiB), read units and write units (millions). Its figures are the
+us-central1 list prices of https://cloud.google.com/firestore/enterprise/pricing (read
+2026-12-07: $0.05 per million read units, $0.26 per million write units, $0.00020 per GiB-hour),
+used for europe-west1 as well."""
 BUILDER = "e2-standard-2"
 MODELS = "Vertex AI"
 """Who bills the model calls of x-defang-llm."""
@@ -45,6 +53,9 @@ class Prices(BaseModel):
     logging_ingest_gib: float
     secret_version_month: float
     egress_gb: float
+    firestore_read_million: float
+    firestore_write_million: float
+    firestore_gib_hour: float
 
 
 def cloud_run_size(service: Service) -> tuple[int, int]:
@@ -91,6 +102,13 @@ def store_items(kind: str, p: Prices, a: Assumptions) -> list[LineItem]:
                 line("storage", "SSD", POSTGRES_GB, "GB-months", p.sql_ssd_gb_month),
                 line("backups", "automated backups, about the disk's size", POSTGRES_GB,
                      "GB-months", p.sql_backup_gb_month)]
+    if kind == "mongodb":
+        what = "Firestore with MongoDB compatibility (Enterprise edition), assumed use"
+        return [line("storage", f"{what}: {MONGO_GIB:g} GiB", MONGO_GIB * a.hours_per_month,
+                     "GiB-hours", p.firestore_gib_hour),
+                line("reads", what, MONGO_READ_MILLIONS, "million read units", p.firestore_read_million),
+                line("writes", what, MONGO_WRITE_MILLIONS, "million write units",
+                     p.firestore_write_million)]
     return [line("instance", f"Memorystore for Redis Basic {REDIS_GB} GB",
                  REDIS_GB * a.hours_per_month, "GB-hours", p.redis_basic_gb_hour)]
 

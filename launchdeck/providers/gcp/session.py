@@ -70,11 +70,14 @@ class GcpSession:
         self.found_stores: dict[str, stores.Existing] = {}
         self.endpoints: dict[str, str] = {}
         """Managed store service -> its private address."""
+        self.mongo: dict[str, render.Mongo] = {}
+        """MongoDB store service -> its database and user credential."""
         self.referenced: set[str] = set()
         self.refusal: ProviderError | None = None
         """Every secret a rendered service reads."""
         services = project.services
         self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
+        self.mongo_names = frozenset(n for n, s in services.items() if s.managed_store == "mongodb")
         self.store_kinds = store_kinds(project)
         callable_ = render.callable_services(services)
         self.hosts = {
@@ -118,11 +121,12 @@ class GcpSession:
                 ready=invokable and status.state is State.SERVICE_DEPLOYMENT_COMPLETED,
                 status=status,
             )
+        await self._mongo_targets()
         for name in self.store_names:
             store = self.found_stores.get(names.label(name))
             if store is None:
                 continue
-            if store.endpoint:
+            if store.endpoint and store.kind != "mongodb":  # reached by connection string instead
                 self.endpoints[name] = store.endpoint
             status = stores.status(name, store)
             out[name] = Found(store.digest, kind=Kind.STORE, ready=not status.state.failed, status=status)
@@ -134,6 +138,19 @@ class GcpSession:
                 status=self.balancer_status(balancer),
             )
         return out
+
+    async def _mongo_targets(self) -> None:
+        """The database and user credential of each MongoDB store that has them, for the
+        connection strings of the services that name it."""
+        ready = [(n, f) for n in self.store_names
+                 if (f := self.found_stores.get(names.label(n))) is not None
+                 and f.kind == "mongodb" and f.state == "READY"]
+        await gather(*[lambda n=n, f=f: self.mongo_target(n, f) for n, f in ready])
+
+    async def mongo_target(self, name: str, found: stores.Existing) -> None:
+        password = await stores.mongo_password(self.gcp, found)
+        if found.endpoint and password is not None:
+            self.mongo[name] = render.Mongo(found.endpoint, found.name, found.user, password)
 
     async def _zones(self) -> dict[str, ingress.Zone]:
         """The Cloud DNS zone of each domain; a domain without one is the deploy's refusal."""
@@ -202,10 +219,12 @@ class GcpSession:
             account=self.account,
             network=self.net.name,
             subnetwork=self.net.subnetwork,
-            stores=self.store_names,
+            # a MongoDB store (Firestore) answers at a public TLS endpoint: no network to reach it
+            stores=self.store_names - self.mongo_names,
             endpoints=dict(self.endpoints),
             hosts=self.hosts,
             internal=self.internal,
+            mongo=dict(self.mongo),
         )
 
     # -- changing --------------------------------------------------------------------------
@@ -350,7 +369,8 @@ class _Services:
 
 
 class _Stores:
-    """Managed stores as Cloud SQL for PostgreSQL and Memorystore for Redis instances."""
+    """Managed stores as Cloud SQL for PostgreSQL and Memorystore for Redis instances, and
+    Firestore databases with MongoDB compatibility."""
 
     def __init__(self, session: GcpSession) -> None:
         self.s = session
@@ -397,7 +417,9 @@ class _Stores:
         if found is None:
             return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_PENDING,
                                  message=self.said.get(unit.name, ""))
-        if found.endpoint:
+        if found.kind == "mongodb":
+            await s.mongo_target(unit.name, found)
+        elif found.endpoint:
             s.endpoints[unit.name] = found.endpoint
         return stores.status(unit.name, dataclasses.replace(found, digest=unit.digest, etag=s.etag))
 

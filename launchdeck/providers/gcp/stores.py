@@ -1,4 +1,5 @@
-"""Managed stores: x-defang-postgres as Cloud SQL for PostgreSQL, x-defang-redis as Memorystore.
+"""Managed stores: x-defang-postgres as Cloud SQL for PostgreSQL, x-defang-redis as Memorystore,
+x-defang-mongodb as Firestore with MongoDB compatibility.
 
 A store service runs no container. Both get a private address only, in the stack's network
 (Cloud SQL through private services access, Memorystore by direct peering); services reach
@@ -7,6 +8,13 @@ PostgreSQL's version comes from the image tag, its user and database from POSTGR
 POSTGRES_DB, its password from the POSTGRES_PASSWORD config; automated backups are on, and
 destroy keeps a final backup.
 
+A MongoDB store is a Firestore database of the Enterprise edition in the stack's region,
+reached at its public TLS endpoint (no network) with a user credential (SCRAM) whose password
+Firestore generates and returns once; that password is kept in a secret of the stack's
+(``store``), made before the database: a Firestore database takes no labels, so the secret's
+labels are what mark the database as the stack's, hold its digest, and name the user. Destroy
+exports the database to the shared bucket, then deletes it.
+
 The digest of what was applied is kept in a label. A new Cloud SQL instance carries
 ``pending`` there until its database and user exist, so a deploy cut short before that is
 finished by the next one instead of being taken for done.
@@ -14,6 +22,7 @@ finished by the next one instead of being taken for done.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
@@ -21,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from launchdeck.compose.model import Service
+from launchdeck.compose.validate import Severity
 from launchdeck.engine import kinds
 from launchdeck.engine.events import State
 from launchdeck.engine.gather import gather
@@ -30,7 +40,7 @@ from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled, if_found
 
-PORTS = {"postgres": 5432, "redis": 6379}
+PORTS = {"postgres": 5432, "redis": 6379, "mongodb": 443}
 TIER = "db-f1-micro"
 """The smallest Cloud SQL machine (shared core); resize it in the console for production."""
 FINAL_BACKUP_DAYS = 30
@@ -71,6 +81,8 @@ def store(service: Service, config: Mapping[str, str]) -> Store:
         password = database.password
     elif kind == "redis":
         settings["version"] = _redis_version(service) or ""
+    elif kind == "mongodb":
+        settings["user"] = kinds.mongodb(service, config).user
     return Store(service.name, kind, settings, password)
 
 
@@ -88,6 +100,8 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
                                "Add `POSTGRES_PASSWORD:` (no value) to its environment and set that config "
                                "value."))
         return out
+    if kind == "mongodb":
+        return _mongodb_problems(service, config)
     if kind == "redis":
         if _redis_version(service) is None:
             return [Problem(name, (*where, "image"), f"Memorystore has no Redis {_number(service)}",
@@ -144,10 +158,14 @@ class Existing:
     endpoint: str | None
     digest: str
     etag: str | None
+    user: str = ""
+    """MongoDB: the user credential the kept password belongs to."""
+    secret: str = ""
+    """MongoDB: the secret holding that password (and marking the database as the stack's)."""
 
 
 async def find_all(
-    gcp: Gcp, project: str, stack: str, kinds: Collection[str] = ("postgres", "redis")
+    gcp: Gcp, project: str, stack: str, kinds: Collection[str] = ("postgres", "redis", "mongodb")
 ) -> dict[str, Existing]:
     """The stack's stores (of ``kinds``) by their service's label; changes nothing, and asks
     only the APIs of those kinds, which need not be enabled."""
@@ -169,8 +187,10 @@ async def find_all(
         parent = f"projects/{gcp.project}/locations/{gcp.region}"
         return await if_enabled(lambda: gcp.all("redis", "list_instances", parent=parent), [])
 
-    dbs, instances = await gather(databases, caches)
-    out: dict[str, Existing] = {}
+    async def documents() -> dict[str, Existing]:
+        return await _find_mongodb(gcp, project, stack) if "mongodb" in kinds else {}
+
+    dbs, instances, out = await gather(databases, caches, documents)
     for db in dbs:
         labels = dict(db.settings.user_labels)
         if (
@@ -238,6 +258,8 @@ async def ensure(
     create's operation when it made one, for ``failed`` to read GCP's reason from."""
     if spec.kind == "postgres":
         return await _postgres(gcp, spec, found, project, stack, etag, network, say)
+    if spec.kind == "mongodb":
+        return await _mongodb(gcp, spec, found, project, stack, etag, say)
     return await _redis(gcp, spec, found, project, stack, etag, network, say)
 
 
@@ -334,6 +356,8 @@ async def failed(gcp: Gcp, spec: Store, operation: Any) -> bool:
     """Whether the create ``operation`` has ended; raises with GCP's reason when it failed (a
     failed create leaves no instance to read it from, only its operation)."""
     what = f"make the {spec.kind} store of {spec.service}"
+    if spec.kind == "mongodb":
+        return await _firestore_done(gcp, spec, operation)
     if spec.kind == "postgres":
         from google.cloud import sqladmin_v1 as s
 
@@ -380,6 +404,8 @@ async def look(
             service=spec.service,
             hint="See the Cloud SQL or Memorystore console for the reason, fix it, and deploy again.",
         )
+    if spec.kind == "mongodb" and found.state != "CREATING" and found.digest != spec.hash:
+        found = await _finish_mongodb(gcp, spec, found, project, stack, etag, say)
     if found.state not in ("RUNNABLE", "READY"):
         say(f"{spec.kind} store is {found.state.lower().replace('_', ' ')}")
         return None
@@ -455,6 +481,8 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
     description, if any."""
     from google.cloud import sqladmin_v1 as s
 
+    if found.kind == "mongodb":
+        return await _remove_mongodb(gcp, found)
     if found.kind == "postgres":
         description = f"final backup of {found.name}"
         op = await if_found(
@@ -478,3 +506,215 @@ async def remove(gcp: Gcp, found: Existing) -> str | None:
     if op is not None:
         await gcp.wait(op, what=f"delete Memorystore instance {found.name}", api="redis")
     return None
+
+
+# -- MongoDB: Firestore with MongoDB compatibility -----------------------------------------------
+
+MONGO_VERSIONS = (5, 8)
+"""The MongoDB API versions Firestore with MongoDB compatibility serves ("Supported features:
+8.0, 7.0, 6.0, 5.0", https://cloud.google.com/firestore/mongodb-compatibility/docs/behavior-differences)."""
+EXPORTS = "firestore-exports"
+"""The folder of the shared bucket that destroy exports MongoDB stores to (kept, as Cloud SQL's
+final backups are)."""
+
+
+def _mongodb_problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
+    """What Firestore with MongoDB compatibility refuses of a MongoDB store."""
+    name, where = service.name, ("services", service.name)
+    out = []
+    match = re.match(r"(\d+)", _tag(service.image))
+    if match and not MONGO_VERSIONS[0] <= int(match.group(1)) <= MONGO_VERSIONS[1]:
+        low, high = MONGO_VERSIONS
+        out.append(Problem(name, (*where, "image"),
+                           f"Firestore with MongoDB compatibility serves the MongoDB {low}.0 to {high}.0 "
+                           f"APIs, not MongoDB {_number(service)}",
+                           f"Use an image tag of MongoDB {low} to {high}, e.g. mongo:7 (or none)."))
+    user = kinds.mongodb(service, config).user
+    if not names.FIRESTORE_ID.match(user):
+        out.append(Problem(name, (*where, "environment", "MONGO_INITDB_ROOT_USERNAME"),
+                           "Firestore's user credentials are named with 4 to 63 lowercase letters, digits "
+                           "and hyphens, a letter first and a letter or digit last",
+                           "Set MONGO_INITDB_ROOT_USERNAME to such a name (e.g. `app-user`), and use it in "
+                           "the connection strings of the services that reach it."))
+    if "MONGO_INITDB_ROOT_PASSWORD" in service.environment:
+        out.append(Problem(name, (*where, "environment", "MONGO_INITDB_ROOT_PASSWORD"),
+                           "Firestore generates the password of the user credential; the "
+                           "MONGO_INITDB_ROOT_PASSWORD value is not used on gcp (the services' "
+                           "connection strings get the generated one)",
+                           "Nothing to do; keep it for the other targets.", Severity.WARNING))
+    return out
+
+
+async def _find_mongodb(gcp: Gcp, project: str, stack: str) -> dict[str, Existing]:
+    """The stack's MongoDB stores, by their credential secrets (which name the database)."""
+    from launchdeck.providers.gcp import config
+
+    held = await if_enabled(lambda: _store_secrets(gcp, project, stack), [])
+
+    async def one(secret: Any) -> tuple[str, Existing]:
+        labels = dict(secret.labels)
+        secret_id = secret.name.rsplit("/", 1)[-1]
+        database, version = await gather(
+            lambda: _database(gcp, labels.get(names.DATABASE, "")),
+            lambda: config.newest(gcp, secret_id),
+        )
+        if database is None:
+            state, endpoint = "CREATING", None
+        else:
+            state = "READY" if version is not None else "SETTING_UP"
+            endpoint = f"{database['uid']}.{database['locationId']}.firestore.goog"
+        complete = database is not None and version is not None
+        return labels[names.SERVICE], Existing(
+            "mongodb", labels.get(names.DATABASE, ""), state, endpoint,
+            labels.get(names.HASH, "") if complete else names.PENDING,
+            labels.get(names.ETAG), user=labels.get(names.USER, ""), secret=secret_id)
+
+    found = await gather(*[lambda s=s: one(s) for s in held if names.SERVICE in dict(s.labels)])
+    return dict(found)
+
+
+async def _store_secrets(gcp: Gcp, project: str, stack: str) -> list[Any]:
+    terms = [f"labels.{k}={v}" for k, v in names.labels(project, stack, kind="store").items()]
+    return await gcp.all("secretmanager", "list_secrets",
+                         request={"parent": f"projects/{gcp.project}", "filter": " AND ".join(terms)})
+
+
+async def _database(gcp: Gcp, database: str) -> dict[str, Any] | None:
+    """A Firestore database as the API describes it; None while it is not there (being made,
+    or Firestore not enabled yet)."""
+    if not database:
+        return None
+    path = f"/v1/projects/{gcp.project}/databases/{database}"
+    return await if_enabled(lambda: if_found(lambda: gcp.rest("firestore", "GET", path)), None)
+
+
+def _mongo_labels(spec: Store, project: str, stack: str, etag: str) -> dict[str, str]:
+    labels = names.labels(project, stack, service=spec.service, etag=etag, hash=spec.hash, kind="store")
+    labels[names.DATABASE] = names.firestore_database(project, stack, spec.service)
+    labels[names.USER] = names.label(spec.settings["user"])
+    return labels
+
+
+async def _mongodb(
+    gcp: Gcp,
+    spec: Store,
+    found: Existing | None,
+    project: str,
+    stack: str,
+    etag: str,
+    say: Callable[[str], None],
+) -> Any:
+    """The credential secret (anew: what it held stood for other settings, or for none; the
+    credential of another user it named is deleted), then the database where it is missing;
+    the database's create operation, if one was started."""
+    from google.cloud import secretmanager_v1 as sm
+
+    if found is not None and found.user and found.user != spec.settings["user"] and found.endpoint:
+        path = f"/v1/projects/{gcp.project}/databases/{found.name}/userCreds/{found.user}"
+        await if_found(lambda: gcp.rest("firestore", "DELETE", path))
+    secret = names.store_secret_id(project, stack, spec.service)
+    path = f"projects/{gcp.project}/secrets/{secret}"
+    await gcp.maybe("secretmanager", "delete_secret", name=path)
+    await gcp.call("secretmanager", "create_secret", parent=f"projects/{gcp.project}", secret_id=secret,
+                   secret=sm.Secret(replication=sm.Replication(automatic={}),
+                                    labels=_mongo_labels(spec, project, stack, etag)))
+    database = names.firestore_database(project, stack, spec.service)
+    if await _database(gcp, database) is not None:
+        return None
+    say("creating a Firestore database with MongoDB compatibility")
+    body = {
+        "locationId": gcp.region,
+        "type": "FIRESTORE_NATIVE",
+        "databaseEdition": "ENTERPRISE",
+        "deleteProtectionState": "DELETE_PROTECTION_DISABLED",  # destroy exports it, then deletes it
+    }
+    try:
+        return await gcp.rest("firestore", "POST", f"/v1/projects/{gcp.project}/databases",
+                              params={"databaseId": database}, body=body)
+    except GcpError as exc:
+        if exc.code != 409:  # asked for already (a deploy cut short): look waits for it
+            raise
+        return None
+
+
+async def _firestore_done(gcp: Gcp, spec: Store, operation: dict[str, Any]) -> bool:
+    """Whether a Firestore operation has ended; raises with GCP's reason when it failed."""
+    current = await gcp.rest("firestore", "GET", f"/v1/{operation['name']}")
+    if not current.get("done"):
+        return False
+    error = current.get("error")
+    if error:
+        raise _store_failed(spec, str(error.get("message", error)))
+    return True
+
+
+async def _finish_mongodb(
+    gcp: Gcp, spec: Store, found: Existing, project: str, stack: str, etag: str, say: Callable[[str], None]
+) -> Existing:
+    """The user credential, made anew (Firestore shows its password only once: one of that
+    name, whose password was not kept, is deleted; credentials made by hand are left alone),
+    and its password kept in the store's secret, which makes the store complete."""
+    from launchdeck.providers.gcp import config
+
+    say("making the database's user credential")
+    base = f"/v1/projects/{gcp.project}/databases/{found.name}/userCreds"
+    user = spec.settings["user"]
+    held = await gcp.rest("firestore", "GET", base) or {}
+    for creds in held.get("userCreds", []):
+        if creds["name"].rsplit("/", 1)[-1] == user:
+            await if_found(lambda c=creds: gcp.rest("firestore", "DELETE", f"/v1/{c['name']}"))
+    made = await gcp.rest("firestore", "POST", base, params={"userCredsId": user}, body={})
+    await config.put(gcp, found.secret or names.store_secret_id(project, stack, spec.service),
+                     _mongo_labels(spec, project, stack, etag), made["securePassword"])
+    return dataclasses.replace(found, state="READY", digest=spec.hash, user=user)
+
+
+async def mongo_password(gcp: Gcp, found: Existing) -> str | None:
+    """The kept password of a MongoDB store's user credential (a secret: never shown)."""
+    from launchdeck.providers.gcp import config
+
+    return await config.latest(gcp, found.secret) if found.secret else None
+
+
+async def _remove_mongodb(gcp: Gcp, found: Existing) -> str | None:
+    """Export the database to the shared bucket, delete it, then its credential secret; where
+    the export is, if one was made."""
+    from datetime import UTC, datetime
+
+    from launchdeck.providers.gcp.provider import BUCKET
+
+    exported = None
+    path = f"/v1/projects/{gcp.project}/databases/{found.name}"
+    if await _database(gcp, found.name) is not None:
+        bucket = gcp.setting(BUCKET) or names.bucket(gcp.project, gcp.region)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        prefix = f"gs://{bucket}/{EXPORTS}/{found.name}/{stamp}"
+        op = await gcp.rest("firestore", "POST", f"{path}:exportDocuments", body={"outputUriPrefix": prefix})
+        await _operation(gcp, op, f"export Firestore database {found.name}")
+        exported = prefix
+        op = await if_found(lambda: gcp.rest("firestore", "DELETE", path))
+        if op is not None:
+            await _operation(gcp, op, f"delete Firestore database {found.name}")
+    if found.secret:
+        name = f"projects/{gcp.project}/secrets/{found.secret}"
+        await gcp.maybe("secretmanager", "delete_secret", name=name)
+    return exported
+
+
+async def _operation(gcp: Gcp, operation: dict[str, Any], what: str) -> None:
+    """Wait for a Firestore long-running operation; raise with GCP's reason when it fails."""
+    from launchdeck.engine import poll
+
+    async def check() -> dict[str, Any] | None:
+        current = operation if operation.get("done") else await gcp.rest(
+            "firestore", "GET", f"/v1/{operation['name']}")
+        return current if current.get("done") else None
+
+    done = await poll.until(check, interval=gcp.poll_interval, timeout=1800.0)
+    if done is None:
+        raise GcpError(f"{what} did not finish in time", code=504, status="DEADLINE_EXCEEDED",
+                       hint="It may still finish: check it in the Cloud Console, then try again.")
+    if done.get("error"):
+        raise GcpError(f"GCP failed to {what}: {done['error'].get('message', done['error'])}",
+                       code=400, status="FAILED_PRECONDITION",
+                       hint="Fix what GCP names, then run destroy again.")

@@ -4,7 +4,8 @@ What to remove is found by the project and stack labels (Cloud Run services, sto
 secrets), and by the names the deploy gives (the load balancer's parts, the service
 account, the images under ``<project>/<stack>/`` in the shared repository). Config values
 stay (``config rm`` removes them), with the deleted account taken out of their readers; each
-database leaves a final backup. Afterwards nothing of the stack may be found but those;
+database leaves a final backup (Cloud SQL's) or an export in the shared bucket (Firestore's).
+Afterwards nothing of the stack may be found but those;
 anything else is named in an error, and running destroy again finishes the job. What every
 stack of the region shares (the bucket, the repository, the network's additions) stays.
 """
@@ -38,11 +39,14 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
 
     await gather(*[lambda p=p: service(p) for p in await _services(gcp, project, stack)])
 
-    # 3. the stores (each database keeps a final backup)
+    # 3. the stores (each database keeps a final backup or an export)
     async def store(found: stores.Existing) -> None:
         backup = await stores.remove(gcp, found)
         done(f"{found.kind} store {found.name.rsplit('/', 1)[-1]}")
-        if backup:
+        if backup and found.kind == "mongodb":
+            kept.append(f"an export of {found.name} at {backup} (`gcloud firestore import {backup} "
+                        "--database=DATABASE` restores it)")
+        elif backup:
             kept.append(
                 f"{backup} (Cloud SQL keeps it {stores.FINAL_BACKUP_DAYS} days; the console lists it "
                 "under Backups)"

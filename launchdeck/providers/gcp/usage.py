@@ -36,6 +36,8 @@ def needed(project: Project) -> set[str]:
         wanted |= {"sqladmin", "servicenetworking", "compute"}
     if "redis" in kinds:
         wanted |= {"redis", "servicenetworking", "compute"}
+    if "mongodb" in kinds:
+        wanted.add("firestore")  # a public TLS endpoint: no network
     if any(s.domainname for s in services):
         wanted |= {"compute", "dns"}
     if any(not s.ingress_ports and (s.ports or s.expose) for s in services if not s.managed_store):
