@@ -1374,6 +1374,14 @@ class _World:
             if action == "DeleteDBCluster" and final and final in rds.cluster_snapshots:
                 return ("DBClusterSnapshotAlreadyExistsFault", f"Cannot create the cluster snapshot because "
                         f"one with the identifier {final} already exists.")
+        if action == "DeleteDBSubnetGroup":
+            # a subnet group is in use while a cluster (a deleting one too) is in it
+            name = str(params.get("DBSubnetGroupName", "")).lower()
+            users = sorted(c.db_cluster_identifier for c in rds.clusters.values()
+                           if c.engine == "docdb" and str(c.db_subnet_group_name).lower() == name)
+            if users:
+                return ("InvalidDBSubnetGroupStateFault", f"Cannot delete the subnet group '{name}' because "
+                        f"at least one database cluster: {users[0]} is still using it.")
         if action == "DeleteDBInstance":
             db = rds.databases.get(params.get("DBInstanceIdentifier", "").lower())
             if db is not None and db.engine == "docdb" and params.get("FinalDBSnapshotIdentifier"):

@@ -25,7 +25,7 @@ from launchdeck.engine import hosts, kinds
 from launchdeck.engine.events import State
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names
+from launchdeck.providers.aws import names, wait
 from launchdeck.providers.aws.api import Aws, AwsError
 
 PORTS = {"postgres": 5432, "redis": 6379, "mongodb": 27017}
@@ -492,6 +492,9 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
 
 _NO_INSTANCE = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
 _NO_INSTANCE_YET = "no instance yet"
+BUSY_INTERVAL = 2.0
+BUSY_WAIT = 1800.0
+"""Seconds between tries, and in all, to give a busy DocumentDB cluster its new password."""
 DOCUMENTDB_ROLE = "documentdb-instance"
 """The role tag of a DocumentDB cluster's instance: it is removed with its cluster, and the
 RDS PostgreSQL instances (whose ARNs look alike) are told apart by it."""
@@ -513,8 +516,12 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
         listed = await aws("docdb", "list_tags_for_resource", ResourceName=cluster["DBClusterArn"])
         if names.tag_dict(listed.get("TagList")).get(names.HASH) != digest:
             say("applying new settings")
-            await aws("docdb", "modify_db_cluster", DBClusterIdentifier=spec.id,
-                      MasterUserPassword=spec.password, ApplyImmediately=True)
+            # refused while the cluster is busy (still creating, or taking a password a moment ago)
+            await wait.retry(lambda: aws("docdb", "modify_db_cluster", DBClusterIdentifier=spec.id,
+                                        MasterUserPassword=spec.password, ApplyImmediately=True),
+                             ("InvalidDBClusterStateFault",), what=f"the DocumentDB cluster {spec.id}",
+                             interval=BUSY_INTERVAL, timeout=BUSY_WAIT, say=say,
+                             why="busy; the new password waits for it")
             await aws("docdb", "add_tags_to_resource", ResourceName=cluster["DBClusterArn"], Tags=tags)
     else:
         await ensure_subnet_group(aws, "rds", vpc, subnets)  # DocumentDB uses the RDS subnet groups

@@ -280,6 +280,21 @@ def test_a_new_password_is_applied_to_the_cluster_in_place(deployed, provider, n
     assert {c.action for c in again.changes} == {Action.NOOP}
 
 
+def test_a_new_password_waits_for_a_busy_cluster(deployed, provider, notes, calls, aws_env) -> None:
+    """DocumentDB refuses a change while the cluster is busy (here: a password set outside the
+    deploy a moment ago); the deploy says so and applies its own once the cluster is available."""
+    aws_env.configure(scale=0.05)  # the reset lasts 3 s: longer than the deploy takes to reach it
+    T.session().client("docdb").modify_db_cluster(DBClusterIdentifier="notes-dev-db", ApplyImmediately=True,
+                                                  MasterUserPassword="pw-set-by-hand-1234")
+    anyio.run(provider.config_store("notes", "dev").set, "MONGO_INITDB_ROOT_PASSWORD", "pw-notes-rotated-77")
+    calls.clear()
+    result, recorder = _deploy(provider, notes)
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    tries = [c for c in calls.made if c.operation == "ModifyDBCluster"]
+    assert len(tries) >= 2  # refused once at least, then taken
+    assert any("busy; the new password waits for it" in e.message for e in recorder.events)
+
+
 def test_a_cluster_left_without_its_instance_gets_it_from_the_next_deploy(deployed, provider, notes, boto,
                                                                          calls) -> None:
     """A deploy cut short between the cluster and its instance is finished by the next one: the
@@ -461,6 +476,16 @@ def test_the_harness_keeps_protected_and_populated_clusters(raw) -> None:
     with pytest.raises(ClientError) as caught:
         raw.delete_db_cluster(DBClusterIdentifier="c2", FinalDBSnapshotIdentifier="c1-final")
     assert caught.value.response["Error"]["Code"] == "DBClusterSnapshotAlreadyExistsFault"
+
+
+def test_the_harness_keeps_a_subnet_group_a_cluster_is_in(raw) -> None:
+    """DeleteDBSubnetGroup is refused while a DocumentDB cluster, even a deleting one, is in it."""
+    raw.create_db_cluster(**_CLUSTER)
+    _available(raw)
+    raw.delete_db_cluster(DBClusterIdentifier="c1", SkipFinalSnapshot=True)
+    with pytest.raises(ClientError) as caught:
+        T.session().client("rds").delete_db_subnet_group(DBSubnetGroupName="two")
+    assert caught.value.response["Error"]["Code"] == "InvalidDBSubnetGroupStateFault"
 
 
 def test_strict_holds_the_providers_own_requests_to_the_same_rules(aws_env) -> None:
