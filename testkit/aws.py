@@ -12,6 +12,11 @@ change anything), ``Faults`` answers a share of requests with throttling or 500 
 ``Latency`` delays every request, ``codebuild_pushes`` does the one thing moto's CodeBuild does
 not: put the built image in ECR, as a real build's ``docker push`` would (or fail the build, as
 a failing Dockerfile does); and ``Strict`` refuses what AWS refuses and moto lets through.
+
+moto has no Amazon DocumentDB: its RDS backend refuses engine ``docdb``. DocumentDB speaks the
+RDS query API (its clusters and instances are RDS clusters and instances with ``Engine=docdb``),
+so moto's process is taught the engine (``_documentdb_in_moto``) and ``_World`` holds it to
+DocumentDB's documented rules (``documentdb_refusal``) and times.
 """
 
 from __future__ import annotations
@@ -334,6 +339,9 @@ class Strict:
                     self.users.setdefault(group, []).append(("elasticache", params["ReplicationGroupId"]))
                 self.subnet_groups.setdefault(params.get("CacheSubnetGroupName", ""), []).append(
                     params["ReplicationGroupId"])
+            elif (service, operation) == ("docdb", "CreateDBCluster"):
+                for group in params.get("VpcSecurityGroupIds", []):
+                    self.users.setdefault(group, []).append(("docdb", params["DBClusterIdentifier"]))
             elif (service, operation) == ("rds", "CreateDBInstance"):
                 for group in params.get("VpcSecurityGroupIds", []):
                     self.users.setdefault(group, []).append(("rds", params["DBInstanceIdentifier"]))
@@ -361,6 +369,8 @@ class Strict:
                 self.read("elasticache").describe_replication_groups(ReplicationGroupId=name)
             elif kind == "rds":
                 self.read("rds").describe_db_instances(DBInstanceIdentifier=name)
+            elif kind == "docdb":
+                self.read("docdb").describe_db_clusters(DBClusterIdentifier=name)
             else:
                 self.read("elbv2").describe_load_balancers(Names=[name])
         except ClientError:
@@ -505,6 +515,110 @@ def _start_build(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
     if kind == "ARM_CONTAINER" and params.get("computeTypeOverride", "BUILD_GENERAL1_SMALL") not in (
             "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_LARGE"):
         yield "ARM_CONTAINER supports only BUILD_GENERAL1_SMALL and BUILD_GENERAL1_LARGE"
+
+
+# -- Amazon DocumentDB's rules (the DocumentDB API Reference), for moto's process and Strict --
+
+DOCUMENTDB_VERSIONS = ("3.6.0", "4.0.0", "5.0.0", "8.0.0")
+"""DescribeDBEngineVersions --engine docdb ("Amazon DocumentDB Features and Configurations")."""
+DOCUMENTDB_CLASSES = frozenset({
+    "db.t3.medium", "db.t4g.medium",
+    *(f"db.r5.{s}" for s in ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge",
+                             "24xlarge")),
+    *(f"db.{f}.{s}" for f in ("r6g", "r6gd", "r8g") for s in ("large", "xlarge", "2xlarge", "4xlarge",
+                                                              "8xlarge", "12xlarge", "16xlarge")),
+    "db.serverless"})
+"""Instance classes DocumentDB offers: "Amazon DocumentDB supports the R4, R5, R6G, R8G, T3, and
+T4G families"; the smallest are db.t3.medium and db.t4g.medium (no micro or small)."""
+_DOCUMENTDB_RESERVED = {"admin", "serviceadmin"}
+_IDENTIFIER = r"[A-Za-z](?:-?[A-Za-z0-9])*"
+
+
+def documentdb_refusal(action: str, params: Mapping[str, str]) -> tuple[str, str] | None:
+    """The error DocumentDB answers ``action`` with for what ``params`` (query-API form: every
+    value a string, booleans ``true``/``false``) ask, whatever the account holds; None if none.
+    Passwords are never quoted."""
+    def bad_identifier(key: str, limit: int) -> bool:
+        value = params.get(key, "")
+        return not (1 <= len(value) <= limit and re.fullmatch(_IDENTIFIER, value))
+
+    if action == "CreateDBCluster":
+        # DBClusterIdentifier: "Length is [1-63] letters, numbers, or hyphens. First character must
+        # be a letter. Cannot end with a hyphen or contain two consecutive hyphens."
+        if bad_identifier("DBClusterIdentifier", 63):
+            return ("InvalidParameterValue", f"The parameter DBClusterIdentifier is not a valid identifier: "
+                    f"{params.get('DBClusterIdentifier', '')!r}")
+        version = params.get("EngineVersion", "5.0.0")
+        if version not in DOCUMENTDB_VERSIONS:
+            return "InvalidParameterCombination", f"Cannot find version {version} for docdb"
+        # MasterUsername: "Must be from 1 to 63 letters or numbers. The first character must be a
+        # letter. Cannot be a reserved word for the chosen database engine." (required)
+        user = params.get("MasterUsername", "")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,62}", user):
+            return ("InvalidParameterValue", "The parameter MasterUsername is not a valid identifier. "
+                    "Identifiers must begin with a letter; must contain only ASCII letters and digits.")
+        if user.lower() in _DOCUMENTDB_RESERVED:
+            return ("InvalidParameterValue", f"MasterUsername {user} cannot be used as it is a reserved "
+                    "word used by the engine")
+        if "MasterUserPassword" not in params:
+            return ("InvalidParameterValue", "The parameter MasterUserPassword must be provided and must "
+                    "not be blank.")
+    # MasterUserPassword: "Can contain any printable ASCII character except forward slash (/),
+    # double quote ("), or the "at" symbol (@). Constraints: Must contain from 8 to 100 characters."
+    if action in ("CreateDBCluster", "ModifyDBCluster") and "MasterUserPassword" in params and \
+            not re.fullmatch(r"[ !#-.0-?A-~]{8,100}", params["MasterUserPassword"]):
+        return ("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password. "
+                    "It must be 8 to 100 printable ASCII characters besides '/', '@' and '\"'.")
+    if action == "CreateDBInstance":
+        if bad_identifier("DBInstanceIdentifier", 63):
+            return ("InvalidParameterValue", "The parameter DBInstanceIdentifier is not a valid identifier: "
+                    f"{params.get('DBInstanceIdentifier', '')!r}")
+        # an instance of DocumentDB belongs to a cluster: "DBClusterIdentifier ... The identifier of
+        # the cluster that the instance will belong to." (required)
+        if not params.get("DBClusterIdentifier"):
+            return "InvalidParameterValue", "The parameter DBClusterIdentifier must be provided for docdb."
+        klass = params.get("DBInstanceClass", "")
+        if klass not in DOCUMENTDB_CLASSES:
+            return ("InvalidParameterCombination", "RDS does not support creating a DB instance with the "
+                    f"following combination: DBInstanceClass={klass}, Engine=docdb.")
+    if action == "DeleteDBCluster":
+        skip = params.get("SkipFinalSnapshot", "false") == "true"
+        final = params.get("FinalDBSnapshotIdentifier")
+        # "SkipFinalSnapshot ... If true is specified, no cluster snapshot is created. If false is
+        # specified, a cluster snapshot is created before the DB cluster is deleted. ... The
+        # FinalDBSnapshotIdentifier parameter must be specified if SkipFinalSnapshot is false.
+        # Default: false"
+        if not skip and not final:
+            return ("InvalidParameterValue", "FinalDBSnapshotIdentifier is required unless "
+                    "SkipFinalSnapshot is specified.")
+        if skip and final:
+            return ("InvalidParameterCombination", "FinalDBSnapshotIdentifier can not be specified when "
+                    "SkipFinalSnapshot is true.")
+        # FinalDBSnapshotIdentifier: "Must be from 1 to 255 letters, numbers, or hyphens. The first
+        # character must be a letter. Cannot end with a hyphen or contain two consecutive hyphens."
+        if final is not None and bad_identifier("FinalDBSnapshotIdentifier", 255):
+            return ("InvalidParameterValue", f"The parameter FinalDBSnapshotIdentifier is not a valid "
+                    f"identifier: {final!r}")
+    return None
+
+
+def _query_form(params: Mapping[str, Any]) -> dict[str, str]:
+    """botocore's parameters as the query API sends the scalar ones (booleans as true/false)."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else str(v)
+            for k, v in params.items() if not isinstance(v, (list, dict))}
+
+
+def _documentdb_rule(operation: str) -> _Check:
+    def check(strict: Strict, params: dict[str, Any]) -> Iterator[str]:
+        refused = documentdb_refusal(operation, _query_form(params))
+        if refused is not None:
+            yield refused[1]
+
+    return check
+
+
+for _operation in ("CreateDBCluster", "ModifyDBCluster", "CreateDBInstance", "DeleteDBCluster"):
+    _rule("docdb", _operation)(_documentdb_rule(_operation))
 
 
 @_rule("rds", "CreateDBInstance")
@@ -979,6 +1093,13 @@ REAL: dict[str, float] = {
     # 300 s by default), then it is INACTIVE.
     "ecs.drain": 300.0,
     "elasticache.delete": 300.0,
+    # DocumentDB: a new cluster is "creating" for some minutes, then its instance for more ("It can
+    # take up to 10 minutes for the instance to be available", Creating an Amazon DocumentDB
+    # cluster); the instance uses rds.create. A deleted cluster is "deleting" while its final
+    # snapshot is taken; a new master password puts it in "resetting-master-credentials".
+    "docdb.create": 180.0,
+    "docdb.delete": 240.0,
+    "docdb.modify": 60.0,
     # IAM: "changes ... take time to become visible ... a few seconds" (IAM User Guide, "Changes
     # that I make are not always immediately visible"); a new role is refused by the services
     # that assume it meanwhile.
@@ -1133,6 +1254,8 @@ class _World:
         self._tagged: dict[str, dict[str, Any]] = {}
         """ARN -> its mapping, as the tagging API last listed it."""
         self._ghosts: dict[str, _Window] = {}
+        self._deleted: dict[str, Any] = {}
+        """DocumentDB cluster id -> the cluster a DeleteDBCluster under way removes from moto."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -1170,6 +1293,8 @@ class _World:
             answered[:] = [status, headers]
             return lambda data: None
 
+        if request.service == "rds" and request.action == "DeleteDBCluster":
+            self._keep_deleted(str(request.params.get("DBClusterIdentifier", "")).lower())
         conditional = "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ
         with self._conditional if conditional else contextlib.nullcontext():
             answer = self.app(environ, start)
@@ -1209,6 +1334,10 @@ class _World:
 
     def _refuse(self, request: _Request) -> tuple[str, str] | None:
         world, service, action, params = self.world, request.service, request.action, request.params
+        if service == "rds":
+            refused = self._documentdb(action, params)
+            if refused is not None:
+                return refused
         with self._guard:
             if world.consistency:
                 if service == "ecs" and action == "CreateCluster" and self._slr and self._slr.holds():
@@ -1240,6 +1369,60 @@ class _World:
                 if running >= world.codebuild_builds:
                     return ("AccountLimitExceededException",
                             f"Cannot have more than {world.codebuild_builds} builds in queue for the account")
+        return None
+
+    def _documentdb(self, action: str, params: dict[str, Any]) -> tuple[str, str] | None:
+        """What DocumentDB refuses of an RDS API request about a ``docdb`` cluster or instance."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.rds.models import rds_backends
+
+        rds = rds_backends[DEFAULT_ACCOUNT_ID][REGION]
+        if action in ("CreateDBCluster", "CreateDBInstance") and params.get("Engine") == "docdb":
+            refused = documentdb_refusal(action, params)
+            if refused is not None:
+                return refused
+            if action == "CreateDBCluster":
+                group = rds.subnet_groups.get(params.get("DBSubnetGroupName", "default"))
+                zones = {s.availability_zone for s in group._subnets} if group is not None else set()
+                if group is not None and len(zones) < 2:
+                    # "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement."
+                    return ("DBSubnetGroupDoesNotCoverEnoughAZs", "The DB subnet group doesn't meet "
+                            "Availability Zone (AZ) coverage requirement. Please add subnets to cover at "
+                            f"least 2 AZs. Current AZ coverage: {', '.join(sorted(zones))}.")
+                return None
+            cluster = rds.clusters.get(params.get("DBClusterIdentifier", ""))
+            if cluster is None:
+                return "DBClusterNotFoundFault", f"DBCluster {params.get('DBClusterIdentifier')} not found."
+            if cluster.engine != "docdb":
+                return "InvalidParameterCombination", "The engine of the instance must be its cluster's."
+            return None
+        if action in ("DeleteDBCluster", "ModifyDBCluster"):
+            cluster = rds.clusters.get(params.get("DBClusterIdentifier", ""))
+            if cluster is None or cluster.engine != "docdb":
+                return None
+            if cluster._status != "available":
+                return ("InvalidDBClusterStateFault", f"DB cluster {cluster.db_cluster_identifier} is not "
+                        f"available: it is {cluster._status}.")
+            refused = documentdb_refusal(action, params)
+            if refused is not None:
+                return refused
+            final = params.get("FinalDBSnapshotIdentifier")
+            if action == "DeleteDBCluster" and final and final in rds.cluster_snapshots:
+                return ("DBClusterSnapshotAlreadyExistsFault", f"Cannot create the cluster snapshot because "
+                        f"one with the identifier {final} already exists.")
+        if action == "DeleteDBSubnetGroup":
+            # a subnet group is in use while a cluster (a deleting one too) is in it
+            name = str(params.get("DBSubnetGroupName", "")).lower()
+            users = sorted(c.db_cluster_identifier for c in rds.clusters.values()
+                           if c.engine == "docdb" and str(c.db_subnet_group_name).lower() == name)
+            if users:
+                return ("InvalidDBSubnetGroupStateFault", f"Cannot delete the subnet group '{name}' because "
+                        f"at least one database cluster: {users[0]} is still using it.")
+        if action == "DeleteDBInstance":
+            db = rds.databases.get(params.get("DBInstanceIdentifier", "").lower())
+            if db is not None and db.engine == "docdb" and params.get("FinalDBSnapshotIdentifier"):
+                return ("InvalidParameterCombination", "FinalDBSnapshotIdentifier can not be specified when "
+                        "deleting a cluster instance.")
         return None
 
     def _build_time(self) -> float:
@@ -1283,6 +1466,9 @@ class _World:
                             lambda: setattr(db, "status", "available"))
         elif service == "rds" and action == "DescribeDBInstances":
             self._seen([("rds", str(params.get("DBInstanceIdentifier", "")))])
+        elif service == "rds" and action in ("CreateDBCluster", "ModifyDBCluster", "DeleteDBCluster",
+                                             "DescribeDBClusters"):
+            self._documentdb_later(action, params, rds_backends[account][region])
         elif service == "elasticache" and action == "CreateReplicationGroup":
             group = elasticache_backends[account][region].replication_groups.get(params["ReplicationGroupId"])
             if group is not None:
@@ -1332,6 +1518,58 @@ class _World:
         elif service == "tagging" and action == "GetResources":
             return self._tagging(params, data)
         return data
+
+    def _keep_deleted(self, key: str) -> None:
+        """Hold on to a DocumentDB cluster moto is about to forget (see ``_documentdb_later``)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.rds.models import rds_backends
+
+        cluster = rds_backends[DEFAULT_ACCOUNT_ID][REGION].clusters.get(key)
+        if cluster is not None and cluster.engine == "docdb":
+            self._deleted[key] = cluster
+
+    def _documentdb_later(self, action: str, params: dict[str, Any], rds: Any) -> None:
+        """A DocumentDB cluster is "creating", then "available"; a new password is being reset
+        for a while; a deleted one is "deleting" while its final snapshot is taken, then gone."""
+        key = str(params.get("DBClusterIdentifier", "")).lower()
+        world = self.world
+        if action == "DescribeDBClusters":
+            with self._guard:
+                keys = [k for k in self._pending if k[0] == "docdb" and (not key or k[1] == key)]
+            self._seen(keys)
+            return
+        if action == "DeleteDBCluster":
+            gone = self._deleted.pop(key, None)
+            if gone is None:
+                return
+            gone.status = "deleting"
+            rds.clusters[key] = gone  # still listed until it is gone
+            with self._guard:
+                self._pending.pop(("docdb", key), None)
+
+            def finish() -> None:
+                # "When you delete a cluster, all automated backups for that cluster are deleted"
+                if rds.clusters.get(key) is gone:
+                    rds.clusters.pop(key)
+                for name, snapshot in list(rds.cluster_snapshots.items()):
+                    if snapshot.db_cluster_identifier == key and snapshot.snapshot_type == "automated":
+                        rds.cluster_snapshots.pop(name)
+
+            self._later(("docdb", key), world.seconds("docdb.delete"), finish)
+            return
+        cluster = rds.clusters.get(key)
+        if cluster is None or cluster.engine != "docdb":
+            return
+        if action == "CreateDBCluster":
+            cluster.status = "creating"
+            # "default.docdb5.0": the family's default parameter group (TLS on)
+            cluster.parameter_group = f"default.docdb{cluster.engine_version.rsplit('.', 1)[0]}"
+            self._later(("docdb", key), world.seconds("docdb.create"),
+                        lambda: setattr(cluster, "status", "available"))
+        elif action == "ModifyDBCluster" and "MasterUserPassword" in params:
+            cluster.status = "resetting-master-credentials"
+            self._later(("docdb", key), world.seconds("docdb.modify"),
+                        lambda: setattr(cluster, "status", "available"))
 
     def _rollout(self, ecs: Any, key: str, found: Any, *, update: bool) -> None:
         """A new deployment is IN_PROGRESS with no new task running until its tasks start and
@@ -1628,6 +1866,37 @@ def _elasticache_replicas() -> None:
     responses.ElastiCacheResponse.decrease_replica_count = count
 
 
+def _documentdb_in_moto() -> None:
+    """Teach moto's RDS backend the engine ``docdb``, as DocumentDB is served by the RDS API:
+    clusters and their instances listen on 27017 and keep the status ``_World`` gives them (moto
+    turns a "creating" cluster "available" on the first look)."""
+    from moto.rds import models, utils
+
+    clusters = utils.ClusterEngine.list_cluster_engines.__func__  # type: ignore[attr-defined]
+    instances = utils.DbInstanceEngine.valid_db_instance_engine.__func__  # type: ignore[attr-defined]
+    utils.ClusterEngine.list_cluster_engines = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls: sorted([*clusters(cls), "docdb"]))
+    utils.DbInstanceEngine.valid_db_instance_engine = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls: sorted([*instances(cls), "docdb"]))
+    for model in (models.DBCluster, models.DBInstance):
+        port = model.default_port
+        model.default_port = staticmethod(  # type: ignore[method-assign]
+            lambda engine, port=port: 27017 if engine == "docdb" else port(engine))
+    version = models.DBCluster.default_engine_version
+    models.DBCluster.default_engine_version = staticmethod(  # type: ignore[method-assign]
+        lambda engine: "5.0.0" if engine == "docdb" else version(engine))
+    storage = models.DBCluster.default_allocated_storage
+    models.DBCluster.default_allocated_storage = staticmethod(  # type: ignore[method-assign]
+        lambda engine, storage_type: 1 if engine == "docdb" else storage(engine=engine,
+                                                                         storage_type=storage_type))
+    status = models.DBCluster.status
+
+    def read(cluster: Any) -> str:
+        return cluster._status if cluster.engine == "docdb" else status.fget(cluster)
+
+    models.DBCluster.status = property(read, status.fset)  # type: ignore[method-assign,assignment]
+
+
 def _serve(port: int, world: World) -> None:
     """Run moto's server, as ``python -m moto.server`` does, behind ``_World``."""
     from moto.moto_server.werkzeug_app import (
@@ -1638,6 +1907,7 @@ def _serve(port: int, world: World) -> None:
     from werkzeug.serving import run_simple
 
     _elasticache_replicas()
+    _documentdb_in_moto()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple("127.0.0.1", port, _World(app, world), threaded=True,
                request_handler=MotoRequestHandler)

@@ -170,13 +170,22 @@ def test_local_costs_nothing_and_says_so(project) -> None:
 
 
 def test_what_is_not_priced_is_said(project) -> None:
-    """A MongoDB store and model calls are named as not priced rather than left out silently."""
-    compose = ("services:\n  docs:\n    image: mongo:7\n    x-defang-mongodb: true\n"
-               "  chat:\n    image: busybox\n    x-defang-llm: true\n")
+    """Model calls are named as not priced rather than left out silently."""
+    compose = "services:\n  chat:\n    image: busybox\n    x-defang-llm: true\n"
     result = _estimate(project({"compose.yaml": compose}), "aws", "us-east-1")
     assert [s.name for s in result.services] == ["chat"]
-    assert any(n.startswith("docs: x-defang-mongodb") for n in result.notes)
     assert any(n.startswith("chat: model calls") for n in result.notes)
+
+
+def test_a_mongodb_store_is_priced_as_documentdb_on_aws(project) -> None:
+    """x-defang-mongodb is a DocumentDB db.t4g.medium with assumed storage and I/O: on
+    us-east-1, 730 h x 0.073 = 53.29, 10 GB x 0.10 = 1.00, 1 million I/O x 0.20 = 0.20."""
+    compose = "services:\n  docs:\n    image: mongo:7\n    x-defang-mongodb: true\n"
+    result = _estimate(project({"compose.yaml": compose}), "aws", "us-east-1")
+    [docs] = result.services
+    assert docs.kind == "mongodb" and docs.monthly == pytest.approx(54.49, abs=0.005)
+    assert "DocumentDB db.t4g.medium, one instance" in {i.detail for i in docs.items}
+    assert not any("docs" in n for n in result.notes)
 
 
 @pytest.mark.parametrize("provider", ["aws", "gcp"])

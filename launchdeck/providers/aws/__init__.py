@@ -1,4 +1,4 @@
-"""The AWS provider: ECS Fargate, ALB, RDS, ElastiCache, SSM, Route 53/ACM, CloudWatch."""
+"""The AWS provider: ECS Fargate, ALB, RDS, ElastiCache, DocumentDB, SSM, Route 53/ACM, CloudWatch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from launchdeck.compose.target import Capabilities, Description
 if TYPE_CHECKING:
     from launchdeck.providers.aws.provider import AwsProvider
 
-CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis"}), llm=True,
+CAPABILITIES = Capabilities(cloud=True, stores=frozenset({"postgres", "redis", "mongodb"}), llm=True,
                             domains=True, autoscaling=True)
 DESCRIPTION = Description(name="aws", title="AWS", capabilities=CAPABILITIES, account="account",
                           region_variables=("AWS_REGION", "AWS_DEFAULT_REGION"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from launchdeck.errors import ProviderError
@@ -167,6 +167,19 @@ def resource_id(project: str, stack: str, service: str) -> str:
     return STORE.fit(f"{project}-{stack}-{service}")
 
 
+def cluster_instance(project: str, stack: str, service: str) -> str:
+    """The one instance of a DocumentDB cluster (the cluster is ``resource_id``). DocumentDB
+    instance identifiers: "Must contain from 1 to 63 letters, numbers, or hyphens. The first
+    character must be a letter. Cannot end with a hyphen or contain two consecutive hyphens."
+    (a ``resource_id`` has at most 40)."""
+    return instance_of(resource_id(project, stack, service))
+
+
+def instance_of(cluster: str) -> str:
+    """The one instance of DocumentDB cluster ``cluster``."""
+    return f"{cluster}-1"
+
+
 def service_name(project: str, stack: str, service: str) -> str:
     """The ECS service and task definition family (the cluster is shared)."""
     return Rule(ECS.pattern, 200, ECS.clean).fit(f"{project}-{stack}-{service}")
@@ -223,6 +236,14 @@ def snapshot(project: str, service: str, snapshot_id: str) -> str:
     return SNAPSHOT.clean(f"{project}-{service}-postgres-{snapshot_id}-final-snapshot")[:SNAPSHOT.limit]
 
 
+def cluster_snapshot(project: str, service: str, snapshot_id: str) -> str:
+    """A DocumentDB cluster's final snapshot. FinalDBSnapshotIdentifier: "Must be from 1 to 255
+    letters, numbers, or hyphens. The first character must be a letter. Cannot end with a
+    hyphen or contain two consecutive hyphens." (the RDS snapshot rule)."""
+    name = SNAPSHOT.clean(f"{project}-{service}-mongodb-{snapshot_id}-final-snapshot")
+    return name[:SNAPSHOT.limit].rstrip("-")
+
+
 def idempotency_token(project: str, stack: str, domain: str, etag: str) -> str:
     """ACM's idempotency token for one deploy's certificate request for ``domain``.
 
@@ -251,12 +272,17 @@ class Problem:
     fix: str
 
 
-def problems(project: str, stack: str, services: list[str], ports: dict[str, list[int]]) -> list[Problem]:
-    """Every clash or invalid name among what ``services`` (and their ``ports``) become."""
+def problems(project: str, stack: str, services: list[str], ports: dict[str, list[int]],
+             clusters: Collection[str] = ()) -> list[Problem]:
+    """Every clash or invalid name among what ``services`` (and their ``ports``) become;
+    ``clusters`` are those that become a DocumentDB cluster, whose instance shares the name
+    space of the RDS instances."""
     out: list[Problem] = []
     kinds: dict[str, Callable[[str], list[str]]] = {
         "ECS service": lambda s: [service_name(project, stack, s)],
         "store identifier": lambda s: [resource_id(project, stack, s)],
+        **({"database instance": lambda s: [cluster_instance(project, stack, s) if s in clusters
+                                            else resource_id(project, stack, s)]} if clusters else {}),
         "image repository": lambda s: [repository(project, stack, s)],
         "Service Connect name": lambda s: [discovery(s, p) for p in ports.get(s, [])],
         "service address": lambda s: [dns_alias(s)] if ports.get(s) else [],

@@ -26,7 +26,8 @@ def findings(project: Project, stack: str, config: Mapping[str, str],
     out: list[Problem] = []
     containers = [n for n, s in project.services.items() if not s.managed_store]
     ports = {n: container_ports(project.services[n]) for n in containers}
-    for problem in names.problems(project.name, stack, list(project.services), ports):
+    clusters = [n for n, s in project.services.items() if s.managed_store == "mongodb"]
+    for problem in names.problems(project.name, stack, list(project.services), ports, clusters):
         out.append(Problem(problem.service, ("services", problem.service) if problem.service else (),
                            problem.message, problem.fix))
     for service in project.services.values():
@@ -35,6 +36,10 @@ def findings(project: Project, stack: str, config: Mapping[str, str],
                 path = ("services", service.name, *problem.field.split(".", 1))
                 out.append(Problem(service.name, path, problem.message, problem.fix,
                                    Severity.WARNING if problem.warning else Severity.ERROR))
+    for problem in stores.documentdb_clients(project):
+        out.append(Problem(problem.service, ("services", problem.service, *problem.field.split(".", 1)),
+                           problem.message, problem.fix,
+                           Severity.WARNING if problem.warning else Severity.ERROR))
     for service in project.services.values():
         if service.build is not None and service.build.dockerfile_inline is not None:
             out.append(Problem(service.name, ("services", service.name, "build", "dockerfile_inline"),

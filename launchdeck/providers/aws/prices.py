@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 POSTGRES = "db.t4g.micro"
 POSTGRES_GB = 20
 REDIS = "cache.t4g.micro"
+DOCUMENTDB = "db.t4g.medium"
+"""stores.DOCUMENTDB_CLASS: the smallest class DocumentDB offers."""
+DOCUMENTDB_GB = 10
+DOCUMENTDB_IO_MILLIONS = 1
+"""DocumentDB (Standard storage) bills the storage used and each million I/O requests: what a
+small project's cluster is assumed to use in a month."""
 BUILDER = "BUILD_GENERAL1_SMALL"
 BALANCER_ADDRESSES = 2
 """An internet-facing ALB has a public IPv4 address in each of its (two) zones."""
@@ -39,6 +45,9 @@ class Prices(BaseModel):
     rds_instance_hour: dict[str, float]
     rds_gp3_gb_month: float
     elasticache_node_hour: dict[str, float]
+    docdb_instance_hour: dict[str, float]
+    docdb_storage_gb_month: float
+    docdb_io_million: float
     logs_ingest_gb: float
     logs_store_gb_month: float
     codebuild_minute: dict[str, float]
@@ -83,6 +92,13 @@ def store_items(kind: str, p: Prices, a: Assumptions) -> list[LineItem]:
                      p.rds_instance_hour[POSTGRES]),
                 line("storage", "gp3, encrypted", POSTGRES_GB, "GB-months",
                      p.rds_gp3_gb_month)]
+    if kind == "mongodb":
+        return [line("instance", f"DocumentDB {DOCUMENTDB}, one instance", a.hours_per_month, "hours",
+                     p.docdb_instance_hour[DOCUMENTDB]),
+                line("storage", f"{DOCUMENTDB_GB} GB stored (assumed), encrypted", DOCUMENTDB_GB,
+                     "GB-months", p.docdb_storage_gb_month),
+                line("I/O", f"{DOCUMENTDB_IO_MILLIONS} million requests (assumed)", DOCUMENTDB_IO_MILLIONS,
+                     "million requests", p.docdb_io_million)]
     return [line("node", f"ElastiCache Redis {REDIS}, one node", a.hours_per_month, "hours",
                  p.elasticache_node_hour[REDIS])]
 

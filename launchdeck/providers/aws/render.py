@@ -8,6 +8,16 @@ that mixes config into other text (a database URL with its password) is written 
 SecureString of its own and read from there. Where a value names a managed store as a host,
 the store's endpoint takes its place, and a PostgreSQL URL asks for TLS, which RDS for
 PostgreSQL 15 and later insist on (``rds.force_ssl`` is on by default).
+
+A MongoDB URL naming a DocumentDB store gets the options DocumentDB needs for the common
+drivers (Node ``mongodb``, pymongo, the Go driver) to connect as written: TLS, which DocumentDB
+requires, verified against the Amazon RDS certificate authorities (``tlsCAFile``: no system
+trust store holds them, and a cluster parameter group with TLS off or a driver told to accept
+any certificate would hand the password to whoever answers on the way); ``retryWrites=false``
+("Amazon DocumentDB does not support retryable writes", and the drivers retry writes by
+default); ``replicaSet=rs0``, the replica set name a cluster answers as. The CA bundle is
+delivered into the service's tasks by a container that runs before it
+(``RDS_CA_CONTAINER``), from the address AWS publishes it at, into a volume the service reads.
 """
 
 from __future__ import annotations
@@ -36,6 +46,21 @@ _FARGATE = [
     (16384, list(range(32768, 122881, 8192))),
 ]
 _POSTGRES_URL = re.compile(r"postgres(?:ql)?://")
+_MONGO_URL = re.compile(r"mongodb://", re.IGNORECASE)
+RDS_CA_BUNDLE = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+"""Every Amazon RDS (and DocumentDB) certificate authority of every region ("Using SSL/TLS to
+encrypt a connection to a DB cluster", DocumentDB Developer Guide)."""
+RDS_CA_DIR = "/etc/launchdeck/rds-ca"
+RDS_CA_FILE = f"{RDS_CA_DIR}/global-bundle.pem"
+RDS_CA_VOLUME = "rds-ca"
+RDS_CA_CONTAINER = "rds-ca"
+RDS_CA_IMAGE = "public.ecr.aws/amazonlinux/amazonlinux:2023"
+"""AWS's own image on ECR Public (no Docker Hub pull limits), for its curl, which checks the
+truststore's certificate against the image's CA store."""
+DOCUMENTDB_OPTIONS = (("tls", "true"), ("tlsCAFile", RDS_CA_FILE), ("replicaSet", "rs0"),
+                      ("retryWrites", "false"))
+"""What a MongoDB URL naming a DocumentDB store is given, unless it says so itself: DocumentDB's
+own connection string has them ("Connecting programmatically to Amazon DocumentDB")."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,8 @@ class Infra:
     endpoints: dict[str, str] = field(default_factory=dict)
     """Managed store service name -> its endpoint's host name."""
     mode: modes.Mode = modes.DEFAULT
+    documentdb: frozenset[str] = frozenset()
+    """The managed stores that are DocumentDB clusters (x-defang-mongodb)."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +182,10 @@ def environment(service: Service, infra: Infra, config: Mapping[str, str]
     plain: dict[str, str] = {}
     secrets: dict[str, str] = {}
     derived: dict[str, str] = {}
-    for var in classify(service, config, lambda value: _store_hosts(value, infra.endpoints)):
+    mongo = {name: host for name, host in infra.endpoints.items() if name in infra.documentdb}
+    others = {name: host for name, host in infra.endpoints.items() if name not in infra.documentdb}
+    for var in classify(service, config,
+                        lambda value: _documentdb_hosts(_store_hosts(value, others), mongo)):
         if var.source is Source.CONFIG:
             secrets[var.key] = names.parameter(infra.project, infra.stack, var.value)
         elif var.source is Source.DERIVED:
@@ -175,6 +205,50 @@ def _store_hosts(value: str, endpoints: Mapping[str, str]) -> str:
     if rewritten and _POSTGRES_URL.match(value) and "sslmode=" not in value:
         value += "&sslmode=require" if "?" in value.split("://", 1)[1].split("@")[-1] else "?sslmode=require"
     return value
+
+
+def _documentdb_hosts(value: str, endpoints: Mapping[str, str]) -> str:
+    """``value`` with each DocumentDB store's service name, where it stands as a host, replaced by
+    the cluster's endpoint, and a MongoDB URL so rewritten given ``DOCUMENTDB_OPTIONS`` it does
+    not set itself (``ssl`` counts as ``tls``)."""
+    value, rewritten = hosts.replace(value, endpoints)
+    if not rewritten or not _MONGO_URL.match(value):
+        return value
+    after = value.split("://", 1)[1].rsplit("@", 1)[-1]
+    query = after.split("?", 1)[1] if "?" in after else ""
+    given = {part.split("=", 1)[0].lower() for part in query.split("&") if part}
+    if "ssl" in given:
+        given.add("tls")
+    wanted = "&".join(f"{k}={v}" for k, v in DOCUMENTDB_OPTIONS if k.lower() not in given)
+    if not wanted:
+        return value
+    if "?" in after:
+        return value + ("" if value.endswith(("?", "&")) else "&") + wanted
+    # the URI format: "mongodb://host/?options": a path (an empty one) before any options
+    return value + ("?" if "/" in after else "/?") + wanted
+
+
+def needs_rds_ca(service: Service, infra: Infra) -> bool:
+    """Whether ``service``'s environment names a DocumentDB store (its tasks then get the CA)."""
+    return any(hosts.mentions(value, store) for value in hosts.values(service)
+               for store in sorted(infra.documentdb))
+
+
+def _rds_ca_container(infra: Infra, etag: str, service: Service) -> dict[str, Any]:
+    """The container that fetches the RDS CA bundle into the task's volume, then exits (the
+    service's container starts once it has succeeded)."""
+    part = f"{RDS_CA_DIR}/.global-bundle.pem"
+    return {
+        "name": RDS_CA_CONTAINER,
+        "image": RDS_CA_IMAGE,
+        "essential": False,
+        "command": ["sh", "-c", f"curl -fsS --retry 5 --retry-all-errors -o {part} {RDS_CA_BUNDLE} "
+                                f"&& mv {part} {RDS_CA_FILE}"],
+        "mountPoints": [{"sourceVolume": RDS_CA_VOLUME, "containerPath": RDS_CA_DIR, "readOnly": False}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": infra.log_group, "awslogs-region": infra.region,
+            "awslogs-stream-prefix": f"{service.name}/{etag}"}},
+    }
 
 
 def health_check(service: Service) -> dict[str, Any] | None:
@@ -219,6 +293,11 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
                        ("healthCheck", health_check(service))):
         if value:
             container[key] = value
+    ca = needs_rds_ca(service, infra)
+    if ca:
+        container["mountPoints"] = [{"sourceVolume": RDS_CA_VOLUME, "containerPath": RDS_CA_DIR,
+                                     "readOnly": True}]
+        container["dependsOn"] = [{"containerName": RDS_CA_CONTAINER, "condition": "SUCCESS"}]
     arch = "ARM64" if arm64(service.platform) else "X86_64"
     task = {
         "family": family,
@@ -231,6 +310,9 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
         "runtimePlatform": {"cpuArchitecture": arch, "operatingSystemFamily": "LINUX"},
         "containerDefinitions": [container],
     }
+    if ca:
+        task["containerDefinitions"].append(_rds_ca_container(infra, etag, service))
+        task["volumes"] = [{"name": RDS_CA_VOLUME}]
     params: dict[str, Any] = {
         "cluster": infra.cluster,
         "serviceName": family,
@@ -266,7 +348,8 @@ def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str)
     digests.update({name: hashlib.sha256(config[name].encode()).hexdigest()
                     for name in sorted(service.required_config()) if name in config})
     unstamped = json.loads(json.dumps(task))
-    unstamped["containerDefinitions"][0]["logConfiguration"]["options"].pop("awslogs-stream-prefix")
+    for defined in unstamped["containerDefinitions"]:
+        defined["logConfiguration"]["options"].pop("awslogs-stream-prefix")
     bounds = scaling(service, infra.mode)
     hashed: dict[str, Any] = {"task": unstamped, "service": params, "config": digests}
     if bounds is not None:  # only then: a service that does not scale keeps its digest

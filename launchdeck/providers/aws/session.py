@@ -199,7 +199,8 @@ class AwsSession:
             task_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'task')}",
             subnets=self.net.subnets, public_ip=True, namespace=self.namespace,
             security_groups={name: groups}, target_groups=self.balancer.target_groups or {},
-            images={name: image}, endpoints=dict(self.endpoints), mode=self.options.mode)
+            images={name: image}, endpoints=dict(self.endpoints), mode=self.options.mode,
+            documentdb=frozenset(n for n, s in self.project.services.items() if s.managed_store == "mongodb"))
 
     # -- changing --------------------------------------------------------------------------
 
@@ -491,7 +492,8 @@ class _Services:
 
 
 class _Stores:
-    """Managed stores as RDS PostgreSQL instances and ElastiCache Redis replication groups."""
+    """Managed stores as RDS PostgreSQL instances, ElastiCache Redis replication groups and
+    DocumentDB clusters."""
 
     def __init__(self, session: AwsSession) -> None:
         self.s = session

@@ -1,4 +1,5 @@
-"""Managed stores: x-defang-postgres as RDS PostgreSQL, x-defang-redis as ElastiCache.
+"""Managed stores: x-defang-postgres as RDS PostgreSQL, x-defang-redis as ElastiCache,
+x-defang-mongodb as Amazon DocumentDB (a cluster with one instance).
 
 A store service runs no container. Its endpoint replaces its service name in the other
 services' environment, its password comes from config (POSTGRES_PASSWORD, read from the
@@ -19,15 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from launchdeck.compose.model import Service
-from launchdeck.engine import kinds, modes
+from launchdeck.compose.model import Project, Service
+from launchdeck.engine import hosts, kinds, modes
 from launchdeck.engine.events import State
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names
+from launchdeck.providers.aws import names, wait
 from launchdeck.providers.aws.api import Aws, AwsError
 
-PORTS = {"postgres": 5432, "redis": 6379}
+PORTS = {"postgres": 5432, "redis": 6379, "mongodb": 27017}
 
 POSTGRES_MAJORS = ("13", "14", "15", "16", "17")
 """RDS for PostgreSQL majors in standard support (RDS picks the newest minor of a major;
@@ -40,6 +41,16 @@ REDIS_VERSIONS = {"7": "7.1", "7.1": "7.1", "7.0": "7.0", "6": "6.2", "6.2": "6.
 VALKEY_VERSIONS = {"8": "8.1", "8.1": "8.1", "8.0": "8.0", "7": "7.2", "7.2": "7.2"}
 """Image tag -> the ElastiCache Valkey version that serves it (7.2, 8.0, 8.1)."""
 DEFAULT_REDIS = "7.1"
+DOCUMENTDB_VERSIONS = {"5": "5.0.0", "8": "8.0.0"}
+"""MongoDB major -> the DocumentDB engine version that implements its API. DocumentDB offers
+3.6 (end of life March 2026), 4.0, 5.0 and 8.0 ("Amazon DocumentDB Features and
+Configurations", Engine status); launchdeck makes 5.0 (the long-term-support one) or 8.0."""
+DEFAULT_DOCUMENTDB = "8.0.0"
+"""``mongo`` and ``mongo:latest`` are MongoDB 8."""
+DOCUMENTDB_CLASS = "db.t4g.medium"
+"""The smallest instance class DocumentDB offers (2 vCPUs, 4 GiB; the T4G family, which every
+engine from 4.0 to 8.0 runs on, and cheaper than db.t3.medium: "Managing instance classes",
+DocumentDB Developer Guide)."""
 DEFAULT_VALKEY = "8.1"
 VALKEY_FOR_REDIS = {"7.2": "7.2"}
 """Redis past 7.1 (``redis:7.2``, ``7.4``, ``8`` are common) runs on ElastiCache Valkey, Redis-
@@ -102,6 +113,8 @@ def engine(service: Service) -> tuple[str, str | None]:
     """(engine, version) a store's image asks for; the version is None when AWS offers none."""
     kind = service.managed_store
     repository, tag = _image(service.image)
+    if kind == "mongodb":
+        return "docdb", documentdb_version(tag)
     if kind == "postgres":
         major = tag.split(".")[0] if tag else DEFAULT_POSTGRES
         return "postgres", major if major in POSTGRES_MAJORS else None
@@ -110,6 +123,15 @@ def engine(service: Service) -> tuple[str, str | None]:
     if tag and tag not in REDIS_VERSIONS and _newer_than_redis_oss(tag):
         return "valkey", VALKEY_FOR_REDIS.get(tag, DEFAULT_VALKEY)
     return "redis", REDIS_VERSIONS.get(tag) if tag else DEFAULT_REDIS
+
+
+def documentdb_version(tag: str) -> str:
+    """The DocumentDB engine version that serves MongoDB ``tag``: 5.0 for MongoDB 5 and older
+    (their drivers and queries run on it), 8.0 for MongoDB 6 and newer."""
+    if not tag:
+        return DEFAULT_DOCUMENTDB
+    major = int(tag.split(".")[0])
+    return DOCUMENTDB_VERSIONS["5"] if major <= 5 else DOCUMENTDB_VERSIONS["8"]
 
 
 def _newer_than_redis_oss(tag: str) -> bool:
@@ -190,10 +212,110 @@ def problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
                                    "(its Redis OSS ends at 7.1; newer Redis is Valkey there)",
                                    "Use redis:7.1 (or redis:7, 6.2), or valkey/valkey:8 for a newer, "
                                    "Redis-compatible engine."))
+    elif kind == "mongodb":
+        out += _documentdb_problems(service, config)
     else:
         out.append(Problem(service.name, f"x-defang-{kind}", f"x-defang-{kind} is not supported on aws yet",
                            "Run it as an ordinary service with a volume, or use a hosted database "
                            "and give its URL through config."))
+    return out
+
+
+# DocumentDB CreateDBCluster, MasterUsername: "Must be from 1 to 63 letters or numbers. The first
+# character must be a letter. Cannot be a reserved word for the chosen database engine."
+_DOCUMENTDB_USER = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+# MasterUserPassword: "Can contain any printable ASCII character except forward slash (/),
+# double quote ("), or the "at" symbol (@). Constraints: Must contain from 8 to 100 characters."
+# Spaces are kept out too, as RDS refuses them ("Only printable ASCII characters besides '/',
+# '@', '"', ' ' may be used"): a password of the two rules' common part is taken by both.
+_DOCUMENTDB_PASSWORD = re.compile(r"[!#-.0-?A-~]{8,100}")
+DOCUMENTDB_RESERVED = frozenset({"admin", "serviceadmin"})
+"""Master user names DocumentDB keeps for itself ("MasterUsername admin cannot be used as it is
+a reserved word used by the engine"; serviceadmin is the account AWS manages the cluster with)."""
+# MongoDB database names: "cannot contain any of the following characters: /\. "$*<>:|?" and
+# "must have fewer than 64 characters" (MongoDB Limits and Thresholds, Naming Restrictions);
+# DocumentDB keeps the same rule ("Database names ... up to 63 characters").
+_MONGO_DATABASE = re.compile(r"[^/\\. \"$*<>:|?]{1,63}")
+
+
+def _documentdb_problems(service: Service, config: Mapping[str, str]) -> list[Problem]:
+    """What DocumentDB refuses of a MongoDB store, and where its version differs from the image's."""
+    out: list[Problem] = []
+    tag = _image(service.image)[1]
+    version = documentdb_version(tag)
+    major = version.split(".")[0]
+    if tag and (tag.split(".")[0] != major or tag not in (major, f"{major}.0")):
+        out.append(Problem(service.name, "image", f"DocumentDB offers MongoDB 5.0 and 8.0 compatibility: "
+                           f"mongo:{tag} runs on DocumentDB {major}.0",
+                           f"Nothing to do to deploy it so; write mongo:{major}.0 to say it.", warning=True))
+    env = service.resolved_environment(config)
+    database = kinds.mongodb(service, config)
+    if not _DOCUMENTDB_USER.fullmatch(database.user):
+        out.append(Problem(service.name, "environment.MONGO_INITDB_ROOT_USERNAME",
+                           "DocumentDB needs a master user of 1 to 63 letters or digits, starting "
+                           "with a letter", "Set MONGO_INITDB_ROOT_USERNAME to a name like app "
+                           "(and the URLs that name it)."))
+    elif database.user.lower() in DOCUMENTDB_RESERVED:
+        out.append(Problem(service.name, "environment.MONGO_INITDB_ROOT_USERNAME",
+                           f"DocumentDB reserves the master user name {database.user!r}",
+                           "Set MONGO_INITDB_ROOT_USERNAME to another name, e.g. app (and the URLs "
+                           "that name it)."))
+    if not _MONGO_DATABASE.fullmatch(database.database):
+        out.append(Problem(service.name, "environment.MONGO_INITDB_DATABASE",
+                           "a MongoDB database name has 1 to 63 characters, none of / \\ . space \" "
+                           "$ * < > : | ?", "Set MONGO_INITDB_DATABASE to a name like app "
+                           "(and the URLs that name it)."))
+    if "MONGO_INITDB_ROOT_PASSWORD" not in service.environment:
+        out.append(Problem(service.name, "environment", "x-defang-mongodb needs a password on aws",
+                           "Add `MONGO_INITDB_ROOT_PASSWORD:` (no value) to its environment and set "
+                           "the MONGO_INITDB_ROOT_PASSWORD config value."))
+    elif "MONGO_INITDB_ROOT_PASSWORD" in env and \
+            not _DOCUMENTDB_PASSWORD.fullmatch(env["MONGO_INITDB_ROOT_PASSWORD"]):
+        out.append(Problem(service.name, "environment.MONGO_INITDB_ROOT_PASSWORD",
+                           "DocumentDB needs a password of 8 to 100 printable ASCII characters "
+                           "without '/', '\"', '@' or spaces",
+                           "Set a new MONGO_INITDB_ROOT_PASSWORD config value: a random one (config "
+                           "set with random) is one DocumentDB accepts."))
+    return out
+
+
+_URL_OPTION = re.compile(r"[?&](retryWrites|tls|ssl|tlsAllowInvalidCertificates|tlsInsecure)=([^&#]*)",
+                         re.IGNORECASE)
+
+
+def documentdb_clients(project: Project) -> list[Problem]:
+    """What in the other services' connection strings DocumentDB cannot serve: an SRV URL (a
+    cluster publishes no SRV record), retryable writes ("Amazon DocumentDB does not support
+    retryable writes"), TLS turned off (a cluster's default parameter group requires it), or
+    certificates left unchecked (the RDS CA is given to the service: nothing needs them off)."""
+    stores = sorted(n for n, s in project.services.items() if s.managed_store == "mongodb")
+    out: list[Problem] = []
+    for client in project.services.values():
+        if client.managed_store:
+            continue
+        for key, value in client.environment.items():
+            named = [s for s in stores if value and hosts.mentions(value, s)]
+            if not named:
+                continue
+            where, store = f"environment.{key}", named[0]
+            if value.lower().startswith("mongodb+srv://"):
+                out.append(Problem(client.name, where, f"a mongodb+srv:// URL cannot reach {store} on aws: "
+                                   "DocumentDB publishes no SRV record",
+                                   f"Write mongodb://…@{store}:27017/… instead."))
+            for option, setting in _URL_OPTION.findall(value):
+                name, setting = option.lower(), setting.lower()
+                if name == "retrywrites" and setting == "true":
+                    out.append(Problem(client.name, where, "DocumentDB does not support retryable writes",
+                                       "Remove retryWrites=true (launchdeck writes retryWrites=false)."))
+                elif name in ("tls", "ssl") and setting == "false":
+                    out.append(Problem(client.name, where, f"DocumentDB requires TLS: {option}=false "
+                                       "cannot connect", f"Remove {option}=false (launchdeck turns TLS on "
+                                       "with the Amazon RDS CA)."))
+                elif name in ("tlsallowinvalidcertificates", "tlsinsecure") and setting == "true":
+                    out.append(Problem(client.name, where, f"{option}=true accepts any certificate, so "
+                                       "whoever answers on the way gets the password",
+                                       f"Remove {option}=true: the service is given the Amazon RDS CA "
+                                       "to verify the cluster with.", warning=True))
     return out
 
 
@@ -211,6 +333,10 @@ def store(service: Service, project: str, stack: str, config: Mapping[str, str],
     password = None
     if kind == "postgres":
         database = kinds.postgres(service, config)
+        settings["user"], settings["database"] = database.user, database.database
+        password = database.password
+    elif kind == "mongodb":
+        database = kinds.mongodb(service, config)
         settings["user"], settings["database"] = database.user, database.database
         password = database.password
     return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password,
@@ -286,7 +412,38 @@ async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing
         endpoint = (nodes[0].get("PrimaryEndpoint") or {}).get("Address") if nodes else None
         return Existing("redis", group["Status"], endpoint, tags.get(names.HASH, ""),
                         tags.get(names.ETAG))
+    if service.managed_store == "mongodb":
+        return await _find_cluster(aws, id_, names.cluster_instance(project, stack, service.name),
+                                   project, stack)
     return None
+
+
+async def _find_cluster(aws: Aws, id_: str, instance_id: str, project: str, stack: str) -> Existing | None:
+    """A DocumentDB cluster and the state of its instance."""
+    found = await aws.maybe("docdb", "describe_db_clusters", ("DBClusterNotFoundFault",),
+                            DBClusterIdentifier=id_)
+    if not found:
+        return None
+    cluster = found["DBClusters"][0]
+    listed = await aws("docdb", "list_tags_for_resource", ResourceName=cluster["DBClusterArn"])
+    tags = names.tag_dict(listed.get("TagList"))
+    names.refuse_foreign("DocumentDB cluster", id_, tags, project, stack)
+    doing = await _cluster_doing(aws, cluster, instance_id)
+    # a deploy cut short between the cluster and its instance left half a store: no digest
+    # matches it, so the next deploy applies it again (and makes the instance)
+    digest = "" if doing == _NO_INSTANCE_YET else tags.get(names.HASH, "")
+    return Existing("mongodb", doing or "available", cluster.get("Endpoint"), digest, tags.get(names.ETAG))
+
+
+async def _cluster_doing(aws: Aws, cluster: Mapping[str, Any], instance_id: str) -> str:
+    """What a DocumentDB cluster or its instance is still doing; '' once both serve."""
+    found = await aws.maybe("docdb", "describe_db_instances", _NO_INSTANCE, DBInstanceIdentifier=instance_id)
+    if not found:
+        return _NO_INSTANCE_YET
+    if cluster["Status"] != "available":
+        return cluster["Status"]
+    status = found["DBInstances"][0]["DBInstanceStatus"]
+    return "" if status == "available" else f"instance {status}"
 
 
 def status(name: str, found: Existing) -> ServiceStatus:
@@ -307,6 +464,11 @@ async def ensure(aws: Aws, spec: Store, digest: str, project: str, stack: str, v
     tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag, hash=digest))
     if spec.kind == "postgres":
         await _postgres(aws, spec, digest, vpc, subnets, group, tags, say)
+    elif spec.kind == "mongodb":
+        instance_tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag,
+                                                  role=DOCUMENTDB_ROLE))
+        await _documentdb(aws, spec, digest, vpc, subnets, group, tags, instance_tags,
+                          names.instance_of(spec.id), say)
     else:
         await _redis(aws, spec, vpc, subnets, group, tags, say)
 
@@ -319,6 +481,11 @@ async def look(aws: Aws, spec: Store) -> tuple[str | None, str]:
         _refuse_failed(spec, db["DBInstanceStatus"])
         doing = busy(db)
         return (None, doing) if doing else (db["Endpoint"]["Address"], "")
+    if spec.kind == "mongodb":
+        cluster = (await aws("docdb", "describe_db_clusters", DBClusterIdentifier=spec.id))["DBClusters"][0]
+        _refuse_failed(spec, cluster["Status"])
+        doing = await _cluster_doing(aws, cluster, names.instance_of(spec.id))
+        return (None, doing) if doing else (cluster["Endpoint"], "")
     rg = (await aws("elasticache", "describe_replication_groups",
                     ReplicationGroupId=spec.id))["ReplicationGroups"][0]
     _refuse_failed(spec, rg["Status"])
@@ -353,6 +520,52 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
               DBSubnetGroupName=subnet_group(vpc), VpcSecurityGroupIds=[group],
               PubliclyAccessible=False, CopyTagsToSnapshot=False, **_rds_mode(spec),
               Tags=tags)
+
+
+_NO_INSTANCE = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
+_NO_INSTANCE_YET = "no instance yet"
+BUSY_INTERVAL = 2.0
+BUSY_WAIT = 1800.0
+"""Seconds between tries, and in all, to give a busy DocumentDB cluster its new password."""
+DOCUMENTDB_ROLE = "documentdb-instance"
+"""The role tag of a DocumentDB cluster's instance: it is removed with its cluster, and the
+RDS PostgreSQL instances (whose ARNs look alike) are told apart by it."""
+
+
+async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,
+                      tags: list[dict[str, str]], instance_tags: list[dict[str, str]], instance: str,
+                      say: Callable[[str], None]) -> None:
+    """The cluster (made, or given a new password in place), then its one instance."""
+    found = await aws.maybe("docdb", "describe_db_clusters", ("DBClusterNotFoundFault",),
+                            DBClusterIdentifier=spec.id)
+    if found:
+        cluster = found["DBClusters"][0]
+        if cluster.get("MasterUsername") != spec.settings["user"]:
+            raise ProviderError(f"{spec.service}: DocumentDB cannot change the master user of a cluster "
+                                "in place", provider="aws", service=spec.service,
+                                hint="Put MONGO_INITDB_ROOT_USERNAME back as it was, or destroy the "
+                                     "stack (a final snapshot is kept) and deploy again.")
+        listed = await aws("docdb", "list_tags_for_resource", ResourceName=cluster["DBClusterArn"])
+        if names.tag_dict(listed.get("TagList")).get(names.HASH) != digest:
+            say("applying new settings")
+            # refused while the cluster is busy (still creating, or taking a password a moment ago)
+            await wait.retry(lambda: aws("docdb", "modify_db_cluster", DBClusterIdentifier=spec.id,
+                                        MasterUserPassword=spec.password, ApplyImmediately=True),
+                             ("InvalidDBClusterStateFault",), what=f"the DocumentDB cluster {spec.id}",
+                             interval=BUSY_INTERVAL, timeout=BUSY_WAIT, say=say,
+                             why="busy; the new password waits for it")
+            await aws("docdb", "add_tags_to_resource", ResourceName=cluster["DBClusterArn"], Tags=tags)
+    else:
+        await ensure_subnet_group(aws, "rds", vpc, subnets)  # DocumentDB uses the RDS subnet groups
+        say("creating a DocumentDB cluster (this takes several minutes)")
+        await aws("docdb", "create_db_cluster", DBClusterIdentifier=spec.id, Engine="docdb",
+                  EngineVersion=spec.settings["version"], MasterUsername=spec.settings["user"],
+                  MasterUserPassword=spec.password, DBSubnetGroupName=subnet_group(vpc),
+                  VpcSecurityGroupIds=[group], StorageEncrypted=True, BackupRetentionPeriod=1,
+                  DeletionProtection=False, Tags=tags)
+    if not await aws.maybe("docdb", "describe_db_instances", _NO_INSTANCE, DBInstanceIdentifier=instance):
+        await aws("docdb", "create_db_instance", DBInstanceIdentifier=instance, DBClusterIdentifier=spec.id,
+                  Engine="docdb", DBInstanceClass=DOCUMENTDB_CLASS, Tags=instance_tags)
 
 
 async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
@@ -448,7 +661,10 @@ async def ensure_subnet_group(aws: Aws, service: str, vpc: str, subnets: list[st
 
 async def remove(aws: Aws, kind: str, id_: str, service: str, project: str,
                  snapshot_id: str) -> str | None:
-    """Delete a store (PostgreSQL with a final snapshot); return the snapshot's name, if any."""
+    """Delete a store (PostgreSQL and MongoDB with a final snapshot); return the snapshot's
+    name, if any."""
+    if kind == "mongodb":
+        return await _remove_cluster(aws, id_, service, project, snapshot_id)
     if kind == "postgres":
         snapshot = names.snapshot(project, service, snapshot_id)
 
@@ -469,3 +685,23 @@ async def remove(aws: Aws, kind: str, id_: str, service: str, project: str,
     await aws.maybe("elasticache", "delete_replication_group", ("ReplicationGroupNotFoundFault",),
                     ReplicationGroupId=id_)
     return None
+
+
+async def _remove_cluster(aws: Aws, id_: str, service: str, project: str, snapshot_id: str) -> str | None:
+    """Delete a DocumentDB cluster's instances, then the cluster with a final snapshot ("you
+    must delete all of its instances before you can delete the cluster"; DeleteDBInstance of
+    DocumentDB takes no snapshot: the cluster's holds the data)."""
+    found = await aws.maybe("docdb", "describe_db_clusters", ("DBClusterNotFoundFault",),
+                            DBClusterIdentifier=id_)
+    if not found:
+        return None
+    cluster = found["DBClusters"][0]
+    for member in cluster.get("DBClusterMembers", []):
+        await aws.maybe("docdb", "delete_db_instance", _NO_INSTANCE,
+                        DBInstanceIdentifier=member["DBInstanceIdentifier"])
+    if cluster["Status"] == "deleting":
+        return None
+    snapshot = names.cluster_snapshot(project, service, snapshot_id)
+    await aws.maybe("docdb", "delete_db_cluster", ("DBClusterNotFoundFault",), DBClusterIdentifier=id_,
+                    SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=snapshot)
+    return snapshot

@@ -11,8 +11,9 @@ a Cloud Map service while draining tasks are registered in it (ResourceInUse), a
 group while a task, load balancer, database or cache still holds a network interface in it
 (DependencyViolation). So the deletions nothing depends on start together (services, load
 balancer, stores); then the teardown waits, with botocore's waiters, until each is gone
-(services_inactive, load_balancers_deleted, db_instance_deleted, replication_group_deleted),
-reporting what it waits for; only then go what depended on them, each retried with backoff
+(services_inactive, load_balancers_deleted, db_instance_deleted, replication_group_deleted; a
+DocumentDB cluster, which has no such waiter, by reading it until it is gone), reporting what
+it waits for; only then go what depended on them, each retried with backoff
 while AWS still refuses it.
 """
 
@@ -52,13 +53,17 @@ async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) 
     snapshot_id = _snapshot_id()
 
     # 1. what nothing else must finish first: services, the way in, the stores, all at once
-    services, balancers, databases, caches = await parallel(
+    # a DocumentDB cluster's instance is an RDS DB instance too: it goes with its cluster
+    instances = {arn: tags for arn, tags in by_type.get("rds:db", {}).items()
+                 if tags.get(names.ROLE) != stores.DOCUMENTDB_ROLE}
+    services, balancers, databases, caches, clusters = await parallel(
         lambda: _services(aws, list(by_type.get("ecs:service", {})), done),
         lambda: _balancers(aws, list(by_type.get("elasticloadbalancing:loadbalancer", {})),
                            list(by_type.get("acm:certificate", {})), done),
-        lambda: _stores(aws, "postgres", by_type.get("rds:db", {}), project, snapshot_id, done, kept),
+        lambda: _stores(aws, "postgres", instances, project, snapshot_id, done, kept),
         lambda: _stores(aws, "redis", by_type.get("elasticache:replicationgroup", {}), project,
-                        snapshot_id, done, kept))
+                        snapshot_id, done, kept),
+        lambda: _stores(aws, "mongodb", by_type.get("rds:cluster", {}), project, snapshot_id, done, kept))
 
     # 2. wait until they are gone: everything below depends on one of them
     waits: list[Callable[[], Awaitable[Any]]] = []
@@ -77,6 +82,9 @@ async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) 
                                       what=f"cache {i} to go", interval=poll, timeout=CACHE_WAIT, say=say,
                                       ReplicationGroupId=i)
               for i in caches]
+    waits += [lambda i=i: wait.until(lambda i=i: _cluster_gone(aws, i), what=f"DocumentDB cluster {i} to go",
+                                     interval=poll, timeout=DATABASE_WAIT, say=say)
+              for i in clusters]
     await parallel(*waits)
 
     # 3. what referred to them, and what the services ran from
@@ -177,12 +185,22 @@ async def _stores(aws: Aws, kind: str, found: dict[str, dict[str, str]], project
         id_ = arn.rsplit(":", 1)[-1]
         snapshot = await stores.remove(aws, kind, id_, tags.get(names.SERVICE, id_), project, snapshot_id)
         done(f"{kind} store {id_}")
-        if snapshot:
+        if snapshot and kind == "mongodb":
+            kept.append(f"final snapshot {snapshot} (delete it with `aws docdb "
+                        f"delete-db-cluster-snapshot --db-cluster-snapshot-identifier {snapshot}`)")
+        elif snapshot:
             kept.append(f"final snapshot {snapshot} (delete it with `aws rds delete-db-snapshot "
                         f"--db-snapshot-identifier {snapshot}`)")
         return id_
 
     return await parallel(*[lambda a=a, t=t: one(a, t) for a, t in found.items()])
+
+
+async def _cluster_gone(aws: Aws, id_: str) -> tuple[bool | None, str]:
+    """(True once DocumentDB no longer lists cluster ``id_``, else None, and its status)."""
+    found = await aws.maybe("docdb", "describe_db_clusters", ("DBClusterNotFoundFault",),
+                            DBClusterIdentifier=id_)
+    return (True, "") if not found else (None, found["DBClusters"][0]["Status"])
 
 
 async def _task_definitions(aws: Aws, project: str, stack: str, by_type: inventory.Inventory,
@@ -234,6 +252,8 @@ async def exists(aws: Aws, kind: str, arn: str) -> bool:
     checks: dict[str, tuple[str, str, tuple[str, ...], dict[str, Any]]] = {
         "rds:db": ("rds", "describe_db_instances", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                    {"DBInstanceIdentifier": name}),
+        "rds:cluster": ("rds", "describe_db_clusters", ("DBClusterNotFoundFault",),
+                        {"DBClusterIdentifier": name}),
         "elasticache:replicationgroup": ("elasticache", "describe_replication_groups",
                                          ("ReplicationGroupNotFoundFault",), {"ReplicationGroupId": name}),
         "elasticloadbalancing:loadbalancer": ("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),

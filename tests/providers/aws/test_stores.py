@@ -88,7 +88,6 @@ def test_a_random_config_value_is_a_password_rds_accepts(project) -> None:
     ("postgres:10", "postgres", "RDS does not offer PostgreSQL 10"),
     ("redis:4", "redis", "ElastiCache does not offer Redis OSS 4"),
     ("valkey/valkey:9", "redis", "ElastiCache does not offer Valkey 9"),
-    ("mongo:7", "mongodb", "x-defang-mongodb is not supported on aws yet"),
 ])
 def test_versions_and_stores_aws_does_not_offer_are_found(project, image, kind, message) -> None:
     environment = "POSTGRES_PASSWORD:" if kind == "postgres" else ""
