@@ -27,6 +27,8 @@ const o = client.options;
 process.stdout.write(JSON.stringify({
   hosts: o.hosts.map(String), dbName: o.dbName, tls: o.tls, tlsCAFile: o.tlsCAFile,
   replicaSet: o.replicaSet, retryWrites: o.retryWrites, readPreference: o.readPreference.mode,
+  loadBalanced: o.loadBalanced,
+  authMechanism: o.credentials ? o.credentials.mechanism : null,
   authSource: o.credentials ? o.credentials.source : null,
   username: o.credentials ? o.credentials.username : null,
 }));

@@ -22,6 +22,7 @@ from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError
 from launchdeck.providers.gcp.provider import GcpProvider
 from launchdeck.tools.project import ProjectRef
+from testkit import drivers
 from testkit.gcp import FakeGcp
 from testkit.gcp.core import project_number
 from tests.providers.gcp.conftest import PROJECT, enable, go
@@ -190,6 +191,17 @@ def test_the_rewritten_uri_is_read_by_pymongos_parser_with_tls_load_balancing_an
     assert parsed["database"] == _database_id()
     [(host, port)] = parsed["nodelist"]
     assert host.endswith(".us-central1.firestore.goog") and port == 443
+
+
+def test_the_rewritten_uri_is_read_by_the_node_driver_as_firestore_requires(deployed, fake: FakeGcp) -> None:
+    """The Node ``mongodb`` driver (npm, 6.x) makes a client of the string the revision reads:
+    load-balanced mode, TLS, no retryable writes, SCRAM-SHA-256, the database's endpoint."""
+    options = drivers.node_mongodb_options(_secret(fake, _env(fake, "api")["MONGO_URL"][0]))
+    assert options["tls"] is True and options["loadBalanced"] is True and options["retryWrites"] is False
+    assert options["authMechanism"] == "SCRAM-SHA-256" and options["username"] == "root"
+    assert options["dbName"] == _database_id()
+    [host] = options["hosts"]
+    assert host.endswith(".us-central1.firestore.goog:443")
 
 
 def test_a_service_reaching_only_firestore_gets_no_network(deployed, fake: FakeGcp) -> None:
