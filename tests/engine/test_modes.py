@@ -136,6 +136,18 @@ def test_estimate_prices_each_mode_from_the_table(project) -> None:
     assert "more than mode affordable" in render(high)
 
 
+def test_estimate_prices_a_documentdb_replica_instance_for_high_availability(project) -> None:
+    """A DocumentDB cluster in high_availability bills one more instance, not more storage."""
+    text = "services:\n  db:\n    image: mongo:7\n    x-defang-mongodb: true\n"
+    loaded = load(cwd=project({"compose.yaml": text}), os_environ={})
+    cheap = price(loaded.project, "aws", "us-east-1")
+    high = price(loaded.project, "aws", "us-east-1", mode="high_availability")
+    base = {i.item: i.monthly for i in cheap.services[0].items}
+    more = {i.item: i.monthly for i in high.services[0].items}
+    assert set(more) - set(base) == {"replica instance"}
+    assert more["replica instance"] == pytest.approx(base["instance"])
+
+
 def test_estimate_on_gcp_doubles_cloud_sql_for_high_availability(project) -> None:
     """Cloud SQL REGIONAL bills a second instance and its storage."""
     loaded = load(cwd=project({"compose.yaml": STORES}), os_environ={})

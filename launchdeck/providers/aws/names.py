@@ -175,9 +175,9 @@ def cluster_instance(project: str, stack: str, service: str) -> str:
     return instance_of(resource_id(project, stack, service))
 
 
-def instance_of(cluster: str) -> str:
-    """The one instance of DocumentDB cluster ``cluster``."""
-    return f"{cluster}-1"
+def instance_of(cluster: str, number: int = 1) -> str:
+    """Instance ``number`` of DocumentDB cluster ``cluster`` (1 is the primary it is made with)."""
+    return f"{cluster}-{number}"
 
 
 def service_name(project: str, stack: str, service: str) -> str:

@@ -106,7 +106,8 @@ def store_items(kind: str, p: Prices, a: Assumptions) -> list[LineItem]:
 def mode_items(kind: str, mode: Mode, p: Prices, a: Assumptions) -> list[LineItem]:
     """What a store costs more in ``mode``: RDS Multi-AZ bills the standby instance and its
     storage as much again ("Multi-AZ" rows of the RDS pricing page); an ElastiCache replica is
-    one more node."""
+    one more node; a DocumentDB replica is one more instance on the cluster's one storage
+    ("storage ... is shared by all instances": DocumentDB pricing page)."""
     from launchdeck.engine import modes
 
     if not modes.of(mode).zonal_standby:
@@ -119,6 +120,9 @@ def mode_items(kind: str, mode: Mode, p: Prices, a: Assumptions) -> list[LineIte
     if kind == "redis":
         return [line("replica", f"ElastiCache Redis {REDIS} in another zone (failover)",
                      a.hours_per_month, "hours", p.elasticache_node_hour[REDIS])]
+    if kind == "mongodb":  # the cluster's storage is shared: only the instance is billed again
+        return [line("replica instance", f"DocumentDB {DOCUMENTDB} in another zone (failover)",
+                     a.hours_per_month, "hours", p.docdb_instance_hour[DOCUMENTDB])]
     return []
 
 

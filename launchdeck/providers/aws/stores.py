@@ -347,12 +347,16 @@ def mode_settings(kind: str, mode: modes.Mode) -> dict[str, str]:
     """What the stack's mode changes of a store (a part of the unit's digest of its own, so a
     plan says "mode changed"): only where it differs from ``affordable``, so a store made
     before modes keeps its digest. RDS: Multi-AZ, deletion protection, backup days;
-    ElastiCache: one replica with automatic failover and Multi-AZ."""
+    ElastiCache: one replica with automatic failover and Multi-AZ; DocumentDB: a replica
+    instance (which DocumentDB puts in another zone and fails over to), deletion protection,
+    backup days."""
     row, base = modes.of(mode), modes.of(modes.DEFAULT)
     out: dict[str, str] = {}
-    if kind == "postgres":
-        if row.zonal_standby:
+    if kind in ("postgres", "mongodb"):
+        if row.zonal_standby and kind == "postgres":
             out["multi_az"] = "true"
+        elif row.zonal_standby:
+            out["replicas"] = "1"
         if row.deletion_protection != base.deletion_protection:
             out["deletion_protection"] = str(row.deletion_protection).lower()
         if row.backup_days != base.backup_days:
@@ -467,8 +471,7 @@ async def ensure(aws: Aws, spec: Store, digest: str, project: str, stack: str, v
     elif spec.kind == "mongodb":
         instance_tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag,
                                                   role=DOCUMENTDB_ROLE))
-        await _documentdb(aws, spec, digest, vpc, subnets, group, tags, instance_tags,
-                          names.instance_of(spec.id), say)
+        await _documentdb(aws, spec, digest, vpc, subnets, group, tags, instance_tags, say)
     else:
         await _redis(aws, spec, vpc, subnets, group, tags, say)
 
@@ -484,7 +487,9 @@ async def look(aws: Aws, spec: Store) -> tuple[str | None, str]:
     if spec.kind == "mongodb":
         cluster = (await aws("docdb", "describe_db_clusters", DBClusterIdentifier=spec.id))["DBClusters"][0]
         _refuse_failed(spec, cluster["Status"])
-        doing = await _cluster_doing(aws, cluster, names.instance_of(spec.id))
+        doing = ""
+        for instance in _instances(spec):
+            doing = doing or await _cluster_doing(aws, cluster, instance)
         return (None, doing) if doing else (cluster["Endpoint"], "")
     rg = (await aws("elasticache", "describe_replication_groups",
                     ReplicationGroupId=spec.id))["ReplicationGroups"][0]
@@ -532,10 +537,24 @@ DOCUMENTDB_ROLE = "documentdb-instance"
 RDS PostgreSQL instances (whose ARNs look alike) are told apart by it."""
 
 
+def _instances(spec: Store) -> list[str]:
+    """The instances of a DocumentDB cluster: its primary, and the mode's replicas ("Amazon
+    DocumentDB ... automatically distributes replica instances across Availability Zones" and
+    "promotes a replica to primary" on failure: DocumentDB Developer Guide, High availability)."""
+    return [names.instance_of(spec.id, n) for n in range(1, 2 + int(spec.mode.get("replicas", "0")))]
+
+
+def _documentdb_mode(spec: Store) -> dict[str, Any]:
+    """The cluster parameters a store's mode settings stand for (the affordable ones by default)."""
+    return {"DeletionProtection": spec.mode.get("deletion_protection") == "true",
+            "BackupRetentionPeriod": int(spec.mode.get("backup_days", "1"))}
+
+
 async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,
-                      tags: list[dict[str, str]], instance_tags: list[dict[str, str]], instance: str,
+                      tags: list[dict[str, str]], instance_tags: list[dict[str, str]],
                       say: Callable[[str], None]) -> None:
-    """The cluster (made, or given a new password in place), then its one instance."""
+    """The cluster (made, or given a new password and the mode's settings in place), then its
+    instances: the primary and the mode's replicas; replicas the mode no longer has go."""
     found = await aws.maybe("docdb", "describe_db_clusters", ("DBClusterNotFoundFault",),
                             DBClusterIdentifier=spec.id)
     if found:
@@ -550,7 +569,8 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
             say("applying new settings")
             # refused while the cluster is busy (still creating, or taking a password a moment ago)
             await wait.retry(lambda: aws("docdb", "modify_db_cluster", DBClusterIdentifier=spec.id,
-                                        MasterUserPassword=spec.password, ApplyImmediately=True),
+                                        MasterUserPassword=spec.password, ApplyImmediately=True,
+                                        **_documentdb_mode(spec)),
                              ("InvalidDBClusterStateFault",), what=f"the DocumentDB cluster {spec.id}",
                              interval=BUSY_INTERVAL, timeout=BUSY_WAIT, say=say,
                              why="busy; the new password waits for it")
@@ -561,11 +581,20 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
         await aws("docdb", "create_db_cluster", DBClusterIdentifier=spec.id, Engine="docdb",
                   EngineVersion=spec.settings["version"], MasterUsername=spec.settings["user"],
                   MasterUserPassword=spec.password, DBSubnetGroupName=subnet_group(vpc),
-                  VpcSecurityGroupIds=[group], StorageEncrypted=True, BackupRetentionPeriod=1,
-                  DeletionProtection=False, Tags=tags)
-    if not await aws.maybe("docdb", "describe_db_instances", _NO_INSTANCE, DBInstanceIdentifier=instance):
-        await aws("docdb", "create_db_instance", DBInstanceIdentifier=instance, DBClusterIdentifier=spec.id,
-                  Engine="docdb", DBInstanceClass=DOCUMENTDB_CLASS, Tags=instance_tags)
+                  VpcSecurityGroupIds=[group], StorageEncrypted=True, **_documentdb_mode(spec), Tags=tags)
+        found = None
+    wanted = _instances(spec)
+    for instance in wanted:
+        if not await aws.maybe("docdb", "describe_db_instances", _NO_INSTANCE, DBInstanceIdentifier=instance):
+            await aws("docdb", "create_db_instance", DBInstanceIdentifier=instance,
+                      DBClusterIdentifier=spec.id, Engine="docdb", DBInstanceClass=DOCUMENTDB_CLASS,
+                      Tags=instance_tags)
+    members = found["DBClusters"][0].get("DBClusterMembers", []) if found else []
+    for member in members:  # a replica of a mode the stack left; never the primary
+        if member["DBInstanceIdentifier"] not in wanted and not member.get("IsClusterWriter"):
+            say(f"removing the replica instance {member['DBInstanceIdentifier']}")
+            await aws.maybe("docdb", "delete_db_instance", _NO_INSTANCE,
+                            DBInstanceIdentifier=member["DBInstanceIdentifier"])
 
 
 async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
@@ -701,6 +730,9 @@ async def _remove_cluster(aws: Aws, id_: str, service: str, project: str, snapsh
                         DBInstanceIdentifier=member["DBInstanceIdentifier"])
     if cluster["Status"] == "deleting":
         return None
+    if cluster.get("DeletionProtection"):  # a mode's protection: asked to remove the data, lift it
+        await aws("docdb", "modify_db_cluster", DBClusterIdentifier=id_, DeletionProtection=False,
+                  ApplyImmediately=True)
     snapshot = names.cluster_snapshot(project, service, snapshot_id)
     await aws.maybe("docdb", "delete_db_cluster", ("DBClusterNotFoundFault",), DBClusterIdentifier=id_,
                     SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=snapshot)

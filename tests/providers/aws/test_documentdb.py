@@ -18,6 +18,7 @@ from launchdeck.engine import ps
 from launchdeck.engine.deploy import deploy
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
+from launchdeck.engine.modes import Mode
 from launchdeck.engine.plan import Action
 from launchdeck.engine.seams import DeployOptions
 from launchdeck.providers.aws import names, preflight, render, stores
@@ -330,6 +331,31 @@ def test_destroy_takes_a_final_snapshot_and_leaves_nothing(deployed, provider, n
         "parameter/launchdeck/notes/dev/MONGO_INITDB_ROOT_PASSWORD"]
     statuses = anyio.run(ps.ps, provider, notes.load().project, "dev")
     assert {s.state for s in statuses} == {State.NOT_DEPLOYED}
+
+
+def test_high_availability_adds_a_replica_instance_and_affordable_removes_it(provider, notes, boto) -> None:
+    """high_availability: a replica instance beside the primary, deletion protection and 14 days
+    of backups, on the same cluster (an UPDATE); affordable again: the replica goes and the
+    primary stays; destroy lifts the protection it was asked to remove the data through."""
+    ha = DeployOptions(mode=Mode.HIGH_AVAILABILITY)
+    for options in (DeployOptions(), ha):
+        result = anyio.run(lambda o=options: deploy(notes.load(), provider, stack="dev", sink=Recorder(),
+                                                    options=o))
+        assert result.ok, [(s.name, s.state, s.message) for s in result.services]
+    docdb = boto.client("docdb")
+    [cluster] = docdb.describe_db_clusters(DBClusterIdentifier="notes-dev-db")["DBClusters"]
+    assert sorted(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]) == \
+        ["notes-dev-db-1", "notes-dev-db-2"]
+    assert (cluster["DeletionProtection"], cluster["BackupRetentionPeriod"]) == (True, 14)
+    result, _ = _deploy(provider, notes)
+    assert result.ok
+    [cluster] = docdb.describe_db_clusters(DBClusterIdentifier="notes-dev-db")["DBClusters"]
+    assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == ["notes-dev-db-1"]
+    assert (cluster["DeletionProtection"], cluster["BackupRetentionPeriod"]) == (False, 1)
+    anyio.run(lambda: deploy(notes.load(), provider, stack="dev", sink=Recorder(), options=ha))
+    anyio.run(lambda: destroy(provider, "notes", "dev", volumes=True, sink=Recorder()))
+    with pytest.raises(ClientError, match="DBClusterNotFoundFault"):
+        docdb.describe_db_clusters(DBClusterIdentifier="notes-dev-db")
 
 
 def _exists(boto, arn: str) -> bool:
