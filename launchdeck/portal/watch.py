@@ -99,14 +99,7 @@ class Watch:
         await preview(ref, to)  # refuses before any change
         running = Running(new_deployment_id())
         self.rollbacks[target.key] = running
-        timeline = Timeline("rollback", running.deployment_id)
-        self.timelines[target.key] = timeline
-
-        def listen(event: Event) -> None:
-            timeline.add(event)
-            self.changed(target.key)
-
-        running.listeners.append(listen)
+        timeline = self._follow(target, running, "rollback")
 
         async def background() -> None:
             try:
@@ -126,6 +119,19 @@ class Watch:
         self.changed(target.key)
         return running.deployment_id
 
+    def _follow(self, target: Target, running: Running, kind: str) -> Timeline:
+        """The timeline of ``running`` (a deploy or rollback of ``target``): the page's view
+        of it, told of each event."""
+        timeline = Timeline(kind, running.deployment_id)
+        self.timelines[target.key] = timeline
+
+        def listen(event: Event) -> None:
+            timeline.add(event)
+            self.changed(target.key)
+
+        running.listeners.append(listen)
+        return timeline
+
     async def redeploy(self, target: Target) -> str:
         """Start deploying the project on disk to ``target``; its deployment id. Refused (as the
         deploy tool refuses) before anything changes: a bad compose file, unset config, or a
@@ -135,14 +141,7 @@ class Watch:
         ref = self.catalog.ref(target.provider)
         ready = await prepare(ref, self.catalog.reload())
         running = self.deploys.start(ready, wait_seconds=600)
-        timeline = Timeline("deploy", running.deployment_id)
-        self.timelines[target.key] = timeline
-
-        def listen(event: Event) -> None:
-            timeline.add(event)
-            self.changed(target.key)
-
-        running.listeners.append(listen)
+        timeline = self._follow(target, running, "deploy")
         self.tasks.start_soon(self._finish, target.key, running, timeline)
         self.changed(target.key)
         return running.deployment_id
