@@ -27,10 +27,14 @@ SCRIPT_LINE = "<script>window.__pwned=1</script><img src=x onerror=window.__pwne
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
+UPDATE_SCREENSHOTS = os.environ.get("LAUNCHDECK_UPDATE_SCREENSHOTS") == "1"
+"""Read when the tests are collected: each test runs without the caller's LAUNCHDECK_* variables."""
+
+
 def shot(name: str, tmp_path: Path) -> Path:
     """Where a screenshot goes: the README's `docs/` when LAUNCHDECK_UPDATE_SCREENSHOTS=1 asks
     for new pictures, otherwise the test's own folder, so a test run leaves the tree as it was."""
-    return (DOCS if os.environ.get("LAUNCHDECK_UPDATE_SCREENSHOTS") == "1" else tmp_path) / name
+    return (DOCS if UPDATE_SCREENSHOTS else tmp_path) / name
 
 COMPOSE = f"""\
 services:
