@@ -1034,7 +1034,7 @@ def portal_command(
 
 
 @app.command("estimate")
-@targeted(stack=False, region=False)
+@targeted(region=False)
 def estimate_command(
     ref: ProjectRef,
     region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="Region to "
@@ -1045,8 +1045,8 @@ def estimate_command(
     traffic_gb: Annotated[float, typer.Option("--traffic-gb", min=0, help="GB a month served to "
                                               "the internet.")] = 10,
     output: JsonFormat = None,
-    mode: Annotated[ModeChoice, typer.Option(
-        "--mode", help="The stack mode to price.")] = ModeChoice.affordable,
+    mode: Annotated[ModeChoice | None, typer.Option(
+        "--mode", help="The stack mode to price (default: the stack's).")] = None,
     compare: Annotated[ModeChoice | None, typer.Option(
         "--compare", help="Another mode: print how much more or less the priced one costs.")]
     = None,
@@ -1054,7 +1054,8 @@ def estimate_command(
     """Estimate the project's monthly cost on a cloud, per service, offline from list prices."""
     from launchdeck.tools.estimate import Assumptions, estimate, render
 
-    ref = replace(ref, mode=mode.value)
+    if mode is not None:
+        ref = replace(ref, mode=mode.value)
     result = _run(estimate, ref, region=region,
                   assumptions=Assumptions(hours_per_month=hours, egress_gb=traffic_gb),
                   compare=compare.value if compare else None)

@@ -179,6 +179,10 @@ def test_the_cli_keeps_a_stacks_mode_and_prices_modes(project) -> None:
     assert made.returncode == 0, made.stderr
     listed = run("stack", "ls")
     assert "high_availability" in listed.stdout
+    kept = run("estimate", "--provider", "aws", "--region", "us-east-1", "--stack", "prod")
+    assert kept.returncode == 0, kept.stderr
+    assert "in mode high_availability" in kept.stdout
+    assert "in mode affordable" in run("estimate", "--provider", "aws", "--region", "us-east-1").stdout
     priced = run("estimate", "--provider", "aws", "--region", "us-east-1", "--mode",
                  "high_availability", "--compare", "affordable")
     assert priced.returncode == 0, priced.stderr
