@@ -126,3 +126,29 @@ def test_a_gcp_deployment_shows_its_history_in_the_browser(gcp_portal: GcpPortal
     assert "web CREATE" in rows.nth(0).locator(".changed").inner_text()
     assert rows.nth(0).get_attribute("data-deployment") == gcp_portal.deployment
     assert page.locator("#history button").count() == 0
+
+
+def test_the_page_names_a_provider_it_could_not_read(tmp_path: Path, page) -> None:
+    """Started for aws without AWS credentials, the page says aws is not listed and why,
+    beside its note that nothing is deployed; it does not fail."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAUNCHDECK_"))}
+    none = str(tmp_path / "none")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "launchdeck", "portal", "--provider", "aws"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**clean, "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none,
+             "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": "us-east-1",
+             "LAUNCHDECK_STATE_DIR": str(tmp_path / "state")})
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline().strip()
+        assert line.startswith("http://127.0.0.1:"), process.stderr.read() if process.stderr else line
+        page.goto(line)
+        note = page.locator("#unlisted")
+        note.wait_for()
+        assert note.inner_text().startswith("Not listed: aws: ")
+        assert "no AWS credentials found" in note.inner_text()
+        assert page.locator("#empty").is_visible()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -54,6 +54,9 @@
         state.listed = listed;
         drawTargets();
       }
+      var unlisted = listing.problems || [];  // providers that could not be read, and why
+      $("unlisted").hidden = unlisted.length === 0;
+      $("unlisted").textContent = unlisted.length ? "Not listed: " + unlisted.join("; ") : "";
       $("empty").hidden = listing.targets.length > 0;
       if (!listing.targets.length) { $("target").hidden = true; return; }
       var wanted = decodeURIComponent(location.hash.slice(1));
