@@ -106,7 +106,8 @@ def test_postgres_urls_to_a_store_ask_for_verified_tls(project, value, rendered)
 @pytest.mark.parametrize(("environment", "node_ca"), [
     ("      DATABASE_URL: postgres://u:${PW}@db:5432/app\n", CA),
     ("      PGHOST: db\n", CA),  # named as a host, not in a URL: the CA is there for the client
-    ("      DATABASE_URL: postgres://u:${PW}@db/app\n      NODE_EXTRA_CA_CERTS: /app/ca.pem\n", "/app/ca.pem"),
+    ("      DATABASE_URL: postgres://u:${PW}@db/app\n      NODE_EXTRA_CA_CERTS: /app/ca.pem\n",
+     "/app/ca.pem"),
 ])
 def test_a_service_naming_a_postgres_store_gets_the_rds_ca(project, environment, node_ca) -> None:
     """Its task fetches the RDS CA bundle before it starts, into a volume it reads at the path the
