@@ -24,6 +24,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from launchdeck.engine import hosts
 from launchdeck.engine.plan import Action
 from launchdeck.errors import LaunchdeckError
 from launchdeck.tools import deploy as deploy_tool
@@ -226,6 +227,15 @@ def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deplo
         # this release's target groups accept 200-499 on a service without a health check path
         # and drain in 30 s (issue 21): the load balancer is updated once, in place
         assert changed.pop("(load balancer)") == (Action.UPDATE, "routes changed")
+        # a service naming a Postgres store verifies RDS's certificate (sslmode=verify-full with
+        # the RDS CA bundle its task fetches first; issue 21): each such service rolls once, in
+        # place, and only those
+        naming = {name for name, service in project.services.items() if not service.managed_store
+                  and any(hosts.mentions(value, store) for value in hosts.values(service)
+                          for store, s in project.services.items() if s.managed_store == "postgres")}
+        assert naming, "the project names no Postgres store: this allowance is for nothing"
+        assert {n: changed.pop(n, None) for n in naming} == {
+            n: (Action.UPDATE, "target settings changed") for n in naming}
     assert changed == {}
 
     # the record's parts name what changed: the old record is found and read

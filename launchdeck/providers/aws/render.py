@@ -6,18 +6,31 @@ its environment needs, and a digest of it all. Config values never enter the tas
 definition: a variable that is exactly one config reads that config's parameter; a value
 that mixes config into other text (a database URL with its password) is written to a
 SecureString of its own and read from there. Where a value names a managed store as a host,
-the store's endpoint takes its place, and a PostgreSQL URL asks for TLS, which RDS for
-PostgreSQL 15 and later insist on (``rds.force_ssl`` is on by default).
+the store's endpoint takes its place.
+
+RDS for PostgreSQL 15 and later insist on TLS (``rds.force_ssl`` is on by default), and no
+system trust store holds the Amazon RDS certificate authorities that sign its certificates. A
+PostgreSQL URL naming a Postgres store gets ``POSTGRES_OPTIONS``: ``sslmode=verify-full`` and
+``sslrootcert`` naming the RDS CA bundle. That is the one form libpq clients (psycopg, lib/pq,
+pgx, asyncpg) and Node's ``pg`` read alike: pg-connection-string takes every ``sslmode`` but
+``disable`` and ``no-verify`` as verify-full against Node's CA list (brianc/node-postgres#2375),
+so ``sslmode=require`` alone fails there ("self signed certificate in certificate chain"), and
+it reads ``sslrootcert`` into ``ssl.ca``; libpq refuses ``sslmode=no-verify`` and
+``uselibpqcompat``. The endpoint is the name on the instance's certificate, so verify-full holds.
 
 A MongoDB URL naming a DocumentDB store gets the options DocumentDB needs for the common
 drivers (Node ``mongodb``, pymongo, the Go driver) to connect as written: TLS, which DocumentDB
-requires, verified against the Amazon RDS certificate authorities (``tlsCAFile``: no system
-trust store holds them, and a cluster parameter group with TLS off or a driver told to accept
-any certificate would hand the password to whoever answers on the way); ``retryWrites=false``
-("Amazon DocumentDB does not support retryable writes", and the drivers retry writes by
-default); ``replicaSet=rs0``, the replica set name a cluster answers as. The CA bundle is
-delivered into the service's tasks by a container that runs before it
-(``RDS_CA_CONTAINER``), from the address AWS publishes it at, into a volume the service reads.
+requires, verified against the Amazon RDS certificate authorities (``tlsCAFile``: a cluster
+parameter group with TLS off or a driver told to accept any certificate would hand the
+password to whoever answers on the way); ``retryWrites=false`` ("Amazon DocumentDB does not
+support retryable writes", and the drivers retry writes by default); ``replicaSet=rs0``, the
+replica set name a cluster answers as.
+
+Options a URL sets itself are kept as written. The CA bundle is delivered into the tasks of
+every service naming a Postgres or DocumentDB store by a container that runs before it
+(``RDS_CA_CONTAINER``), from the address AWS publishes it at, into a volume the service reads
+at ``RDS_CA_DIR``; ``NODE_EXTRA_CA_CERTS`` names it too, for Node clients configured from
+parts rather than from a URL (``ssl: true``), unless the service sets that variable itself.
 """
 
 from __future__ import annotations
@@ -57,6 +70,11 @@ RDS_CA_CONTAINER = "rds-ca"
 RDS_CA_IMAGE = "public.ecr.aws/amazonlinux/amazonlinux:2023"
 """AWS's own image on ECR Public (no Docker Hub pull limits), for its curl, which checks the
 truststore's certificate against the image's CA store."""
+POSTGRES_OPTIONS = (("sslmode", "verify-full"), ("sslrootcert", RDS_CA_FILE))
+"""What a PostgreSQL URL naming a Postgres store is given, unless it says so itself ("Using
+SSL/TLS with RDS for PostgreSQL": verify-full with the RDS root certificate)."""
+NODE_CA_VARIABLE = "NODE_EXTRA_CA_CERTS"
+"""Node reads extra trusted certificate authorities from the file this names, at start."""
 DOCUMENTDB_OPTIONS = (("tls", "true"), ("tlsCAFile", RDS_CA_FILE), ("replicaSet", "rs0"),
                       ("retryWrites", "false"))
 """What a MongoDB URL naming a DocumentDB store is given, unless it says so itself: DocumentDB's
@@ -86,6 +104,13 @@ class Infra:
     mode: modes.Mode = modes.DEFAULT
     documentdb: frozenset[str] = frozenset()
     """The managed stores that are DocumentDB clusters (x-defang-mongodb)."""
+    postgres: frozenset[str] = frozenset()
+    """The managed stores that are RDS for PostgreSQL instances (x-defang-postgres)."""
+
+    @property
+    def rds_ca_stores(self) -> frozenset[str]:
+        """The stores whose clients need the RDS certificate authorities."""
+        return self.documentdb | self.postgres
 
 
 @dataclass(frozen=True)
@@ -182,10 +207,16 @@ def environment(service: Service, infra: Infra, config: Mapping[str, str]
     plain: dict[str, str] = {}
     secrets: dict[str, str] = {}
     derived: dict[str, str] = {}
-    mongo = {name: host for name, host in infra.endpoints.items() if name in infra.documentdb}
-    others = {name: host for name, host in infra.endpoints.items() if name not in infra.documentdb}
-    for var in classify(service, config,
-                        lambda value: _documentdb_hosts(_store_hosts(value, others), mongo)):
+    plain_stores = {n: h for n, h in infra.endpoints.items() if n not in infra.rds_ca_stores}
+    postgres = {n: h for n, h in infra.endpoints.items() if n in infra.postgres}
+    mongo = {n: h for n, h in infra.endpoints.items() if n in infra.documentdb}
+
+    def rewrite(value: str) -> str:
+        value = hosts.replace(value, plain_stores)[0]
+        value = _tls_hosts(value, postgres, _POSTGRES_URL, POSTGRES_OPTIONS, path=False)
+        return _tls_hosts(value, mongo, _MONGO_URL, DOCUMENTDB_OPTIONS, path=True)
+
+    for var in classify(service, config, rewrite):
         if var.source is Source.CONFIG:
             secrets[var.key] = names.parameter(infra.project, infra.stack, var.value)
         elif var.source is Source.DERIVED:
@@ -194,44 +225,39 @@ def environment(service: Service, infra: Infra, config: Mapping[str, str]
             secrets[var.key] = name
         else:
             plain[var.key] = var.value
+    if needs_rds_ca(service, infra) and NODE_CA_VARIABLE not in plain and NODE_CA_VARIABLE not in secrets:
+        plain[NODE_CA_VARIABLE] = RDS_CA_FILE
     return plain, secrets, derived
 
 
-def _store_hosts(value: str, endpoints: Mapping[str, str]) -> str:
-    """``value`` with each managed store's service name, where it stands as a host, replaced
-    by the store's endpoint (``postgres://u:p@db:5432/app`` -> ``...@app-dev-db.x.rds...``),
-    and a PostgreSQL URL so rewritten made to ask for TLS unless it says how already."""
+def _tls_hosts(value: str, endpoints: Mapping[str, str], url: re.Pattern[str],
+               options: tuple[tuple[str, str], ...], *, path: bool) -> str:
+    """``value`` with each of these stores' service names, where it stands as a host, replaced by
+    the store's endpoint (``postgres://u:p@db:5432/app`` -> ``...@app-dev-db.x.rds...``), and a
+    URL of the ``url`` scheme so rewritten given those of ``options`` it does not set itself
+    (names compared without case; a MongoDB ``ssl`` counts as ``tls``). ``path``: the URL
+    format puts a path, an empty one, before any options (MongoDB's ``host/?options``)."""
     value, rewritten = hosts.replace(value, endpoints)
-    if rewritten and _POSTGRES_URL.match(value) and "sslmode=" not in value:
-        value += "&sslmode=require" if "?" in value.split("://", 1)[1].split("@")[-1] else "?sslmode=require"
-    return value
-
-
-def _documentdb_hosts(value: str, endpoints: Mapping[str, str]) -> str:
-    """``value`` with each DocumentDB store's service name, where it stands as a host, replaced by
-    the cluster's endpoint, and a MongoDB URL so rewritten given ``DOCUMENTDB_OPTIONS`` it does
-    not set itself (``ssl`` counts as ``tls``)."""
-    value, rewritten = hosts.replace(value, endpoints)
-    if not rewritten or not _MONGO_URL.match(value):
+    if not rewritten or not url.match(value):
         return value
     after = value.split("://", 1)[1].rsplit("@", 1)[-1]
     query = after.split("?", 1)[1] if "?" in after else ""
     given = {part.split("=", 1)[0].lower() for part in query.split("&") if part}
     if "ssl" in given:
         given.add("tls")
-    wanted = "&".join(f"{k}={v}" for k, v in DOCUMENTDB_OPTIONS if k.lower() not in given)
+    wanted = "&".join(f"{k}={v}" for k, v in options if k.lower() not in given)
     if not wanted:
         return value
     if "?" in after:
         return value + ("" if value.endswith(("?", "&")) else "&") + wanted
-    # the URI format: "mongodb://host/?options": a path (an empty one) before any options
-    return value + ("?" if "/" in after else "/?") + wanted
+    return value + ("/?" if path and "/" not in after else "?") + wanted
 
 
 def needs_rds_ca(service: Service, infra: Infra) -> bool:
-    """Whether ``service``'s environment names a DocumentDB store (its tasks then get the CA)."""
+    """Whether ``service``'s environment names a Postgres or DocumentDB store (its tasks then
+    get the RDS CA bundle)."""
     return any(hosts.mentions(value, store) for value in hosts.values(service)
-               for store in sorted(infra.documentdb))
+               for store in sorted(infra.rds_ca_stores))
 
 
 def _rds_ca_container(infra: Infra, etag: str, service: Service) -> dict[str, Any]:

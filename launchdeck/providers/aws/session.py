@@ -200,7 +200,11 @@ class AwsSession:
             subnets=self.net.subnets, public_ip=True, namespace=self.namespace,
             security_groups={name: groups}, target_groups=self.balancer.target_groups or {},
             images={name: image}, endpoints=dict(self.endpoints), mode=self.options.mode,
-            documentdb=frozenset(n for n, s in self.project.services.items() if s.managed_store == "mongodb"))
+            documentdb=self._stores("mongodb"), postgres=self._stores("postgres"))
+
+    def _stores(self, kind: str) -> frozenset[str]:
+        """The project's managed stores of ``kind`` (``managed_store``)."""
+        return frozenset(n for n, s in self.project.services.items() if s.managed_store == kind)
 
     # -- changing --------------------------------------------------------------------------
 

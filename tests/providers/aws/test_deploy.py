@@ -18,6 +18,7 @@ from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
 from launchdeck.engine.seams import DeployOptions, LogQuery
 from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import render
 from testkit import aws as T
 from tests.providers.aws.conftest import SECRETS
 
@@ -109,7 +110,8 @@ def test_task_definitions_carry_size_health_logs_and_store_endpoints(deployed, b
                                            WithDecryption=True)["Parameter"]
     assert url["Type"] == "SecureString"
     assert url["Value"] == (f"postgres://shop:{SECRETS['POSTGRES_PASSWORD']}@{db['Endpoint']['Address']}"
-                            ":5432/shop?sslmode=require")
+                            f":5432/shop?sslmode=verify-full&sslrootcert={render.RDS_CA_FILE}")
+    assert env["NODE_EXTRA_CA_CERTS"] == render.RDS_CA_FILE  # (its task fetches the RDS CA first)
 
 
 def test_stores_are_encrypted_and_versioned_from_the_image(deployed, boto) -> None:

@@ -167,7 +167,8 @@ CA = render.RDS_CA_FILE
     ("mongodb://u:${PW}@db:27017/app?ssl=true&retryWrites=false",
      f"mongodb://u:pw@db.docdb.example:27017/app?ssl=true&retryWrites=false&tlsCAFile={CA}&replicaSet=rs0"),
     ("mongodb://u:${PW}@elsewhere:27017/app", "mongodb://u:pw@elsewhere:27017/app"),
-    ("postgres://u:${PW}@pg:5432/app", "postgres://u:pw@pg.rds.example:5432/app?sslmode=require"),
+    ("postgres://u:${PW}@pg:5432/app",
+     f"postgres://u:pw@pg.rds.example:5432/app?sslmode=verify-full&sslrootcert={CA}"),
 ])
 def test_mongodb_urls_to_documentdb_get_tls_the_rds_ca_and_no_retryable_writes(project, value,
                                                                                 rendered) -> None:
@@ -181,7 +182,7 @@ def test_mongodb_urls_to_documentdb_get_tls_the_rds_ca_and_no_retryable_writes(p
                          task_role="arn:task", subnets=["subnet-1"], public_ip=True, namespace=None,
                          images={"app": "nginx"},
                          endpoints={"db": "db.docdb.example", "pg": "pg.rds.example"},
-                         documentdb=frozenset({"db"}))
+                         documentdb=frozenset({"db"}), postgres=frozenset({"pg"}))
     _, _, derived = render.environment(service, infra, {"PW": "pw"})
     assert list(derived.values()) == [rendered]
 

@@ -14,6 +14,10 @@ def _service(project, body: str, name: str = "app"):
     return load(cwd=str(root), os_environ={}).project.services[name]
 
 
+CA = render.RDS_CA_FILE
+TLS = f"sslmode=verify-full&sslrootcert={CA}"
+
+
 def _infra(**overrides) -> render.Infra:
     values = dict(project="demo", stack="dev", region="us-east-1", account="123456789012",
                   cluster="launchdeck", log_group="/launchdeck/demo/dev", execution_role="arn:exec",
@@ -65,38 +69,78 @@ def test_environment_keeps_config_values_out_of_the_task_definition(project) -> 
       CACHE: redis://cache:6379
       NOT_A_HOST: database-and-cache
 """)
-    infra = _infra(endpoints={"db": "db.rds.example", "cache": "cache.example"})
+    infra = _infra(endpoints={"db": "db.rds.example", "cache": "cache.example"}, postgres=frozenset({"db"}))
     plain, secrets, derived = render.environment(service, infra, {"PASSWORD": "s3cret", "TOKEN": "t"})
     assert plain == {"PLAIN": "hello", "CACHE": "redis://cache.example:6379",
-                     "NOT_A_HOST": "database-and-cache"}
+                     "NOT_A_HOST": "database-and-cache", "NODE_EXTRA_CA_CERTS": CA}
     assert secrets == {"API_KEY": "/launchdeck/demo/dev/API_KEY", "TOKEN": "/launchdeck/demo/dev/TOKEN",
                        "DATABASE_URL": "/launchdeck/demo/dev/.derived/app/DATABASE_URL"}
     assert derived == {"/launchdeck/demo/dev/.derived/app/DATABASE_URL":
-                       "postgres://u:s3cret@db.rds.example:5432/app?sslmode=require"}
+                       f"postgres://u:s3cret@db.rds.example:5432/app?sslmode=verify-full&sslrootcert={CA}"}
 
 
 @pytest.mark.parametrize(("value", "rendered"), [
-    ("postgres://u:${PW}@db:5432/app", "postgres://u:pw@db.rds.example:5432/app?sslmode=require"),
+    ("postgres://u:${PW}@db:5432/app", f"postgres://u:pw@db.rds.example:5432/app?{TLS}"),
     ("postgresql://u:${PW}@db/app?connect_timeout=5",
-     "postgresql://u:pw@db.rds.example/app?connect_timeout=5&sslmode=require"),
-    ("postgres://u:${PW}@db:5432/app?sslmode=verify-full", "postgres://u:pw@db.rds.example:5432/app?sslmode=verify-full"),
+     f"postgresql://u:pw@db.rds.example/app?connect_timeout=5&{TLS}"),
+    ("postgres://u:${PW}@db", f"postgres://u:pw@db.rds.example?{TLS}"),
+    # what the URL says itself is kept as written
+    ("postgres://u:${PW}@db:5432/app?sslmode=require",
+     f"postgres://u:pw@db.rds.example:5432/app?sslmode=require&sslrootcert={CA}"),
+    ("postgres://u:${PW}@db:5432/app?sslrootcert=/certs/rds.pem",
+     "postgres://u:pw@db.rds.example:5432/app?sslrootcert=/certs/rds.pem&sslmode=verify-full"),
+    ("postgres://u:${PW}@db:5432/app?sslmode=verify-ca&sslrootcert=system",
+     "postgres://u:pw@db.rds.example:5432/app?sslmode=verify-ca&sslrootcert=system"),
     ("postgres://u:${PW}@elsewhere:5432/app", "postgres://u:pw@elsewhere:5432/app"),
     ("redis://:${PW}@cache:6379", "redis://:pw@cache.example:6379"),
 ])
-def test_postgres_urls_to_a_store_ask_for_tls(project, value, rendered) -> None:
-    """A PostgreSQL URL rewritten to the RDS endpoint carries sslmode=require unless it has one."""
+def test_postgres_urls_to_a_store_ask_for_verified_tls(project, value, rendered) -> None:
+    """A PostgreSQL URL rewritten to the RDS endpoint verifies it against the RDS CA bundle
+    (sslmode=verify-full, sslrootcert) unless it says how itself."""
     service = _service(project, f"    image: nginx\n    environment:\n      URL: {value}\n")
-    infra = _infra(endpoints={"db": "db.rds.example", "cache": "cache.example"})
+    infra = _infra(endpoints={"db": "db.rds.example", "cache": "cache.example"}, postgres=frozenset({"db"}))
     _, _, derived = render.environment(service, infra, {"PW": "pw"})
     assert list(derived.values()) == [rendered]
+
+
+@pytest.mark.parametrize(("environment", "node_ca"), [
+    ("      DATABASE_URL: postgres://u:${PW}@db:5432/app\n", CA),
+    ("      PGHOST: db\n", CA),  # named as a host, not in a URL: the CA is there for the client
+    ("      DATABASE_URL: postgres://u:${PW}@db/app\n      NODE_EXTRA_CA_CERTS: /app/ca.pem\n",
+     "/app/ca.pem"),
+])
+def test_a_service_naming_a_postgres_store_gets_the_rds_ca(project, environment, node_ca) -> None:
+    """Its task fetches the RDS CA bundle before it starts, into a volume it reads at the path the
+    URL names, and Node is told of it unless the service says otherwise."""
+    service = _service(project, f"    image: node:20\n    environment:\n{environment}")
+    infra = _infra(endpoints={"db": "db.rds.example"}, postgres=frozenset({"db"}))
+    task = render.render(service, infra, {"PW": "pw"}, "etag1").task_definition
+    app, fetch = task["containerDefinitions"]
+    assert app["dependsOn"] == [{"containerName": render.RDS_CA_CONTAINER, "condition": "SUCCESS"}]
+    assert app["mountPoints"] == [{"sourceVolume": render.RDS_CA_VOLUME, "containerPath": render.RDS_CA_DIR,
+                                   "readOnly": True}]
+    assert {"name": "NODE_EXTRA_CA_CERTS", "value": node_ca} in app["environment"]
+    assert fetch["name"] == render.RDS_CA_CONTAINER and fetch["essential"] is False
+    assert render.RDS_CA_BUNDLE in fetch["command"][-1] and CA in fetch["command"][-1]
+    assert task["volumes"] == [{"name": render.RDS_CA_VOLUME}]
+
+
+def test_a_service_naming_no_postgres_store_is_as_before(project) -> None:
+    """A service naming only a Redis store (or no store) gets no CA container, volume or variable."""
+    service = _service(project, "    image: node:20\n    environment:\n      REDIS_URL: redis://cache:6379\n")
+    infra = _infra(endpoints={"db": "db.rds.example", "cache": "cache.example"}, postgres=frozenset({"db"}))
+    task = render.render(service, infra, {}, "etag1").task_definition
+    [app] = task["containerDefinitions"]
+    assert "volumes" not in task and "mountPoints" not in app and "dependsOn" not in app
+    assert app["environment"] == [{"name": "REDIS_URL", "value": "redis://cache.example:6379"}]
 
 
 def test_a_config_value_is_never_searched_for_store_names(project) -> None:
     """A password that happens to read like a host (``x@db:1``) stays as it is."""
     service = _service(project, "    image: nginx\n    environment:\n      URL: postgres://u:${PW}@db/app\n")
-    infra = _infra(endpoints={"db": "db.rds.example"})
+    infra = _infra(endpoints={"db": "db.rds.example"}, postgres=frozenset({"db"}))
     _, _, derived = render.environment(service, infra, {"PW": "x@db:1"})
-    assert list(derived.values()) == ["postgres://u:x@db:1@db.rds.example/app?sslmode=require"]
+    assert list(derived.values()) == [f"postgres://u:x@db:1@db.rds.example/app?{TLS}"]
 
 
 def test_render_is_stable_and_changes_with_config_values(project) -> None:
