@@ -430,21 +430,21 @@ async def _down(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
 
 async def _gc(inputs: Inputs, ref: ProjectRef, loaded: Loaded, runner: Runner,
               err: TextIO) -> int:
-    """``launchdeck stack gc``: remove every expired stack; a preview stack's config values
-    (copies of the repository's secrets, stored again by every preview deploy) go with it."""
-    from launchdeck.preview import forget_config, is_preview
+    """``launchdeck stack gc``: remove every expired stack with its config values (the gc
+    tool's one rule); the comment of an expired preview's pull request says it was removed."""
+    from launchdeck.preview import expired
     from launchdeck.tools.deployments import gc
 
     announce(ref, await ref.line(), err)
     result = await gc(ref)
-    erased = {s.stack: await forget_config(ref, loaded, s.stack) for s in result.expired
-              if is_preview(inputs.preview_stack, s.stack)}
     runner.output("result", "removed" if result.expired else "nothing-expired")
     runner.output("stacks", json.dumps([s.stack for s in result.expired]))
+    commented = await expired(inputs, result, runner)
     lines = [f"### launchdeck stack gc: {result.project} on {result.provider}", ""]
     lines += [f"- removed {s.stack} (expired {s.expires.isoformat(timespec='seconds')}, set by "
               f"deployment `{s.deployment}`)"
-              + (f"; its config values too: {', '.join(erased[s.stack])}" if erased.get(s.stack)
+              + (f"; its config values too: {', '.join(s.config)}" if s.config else "")
+              + (f"; the comment on #{commented[s.stack]} says so" if s.stack in commented
                  else "") for s in result.expired]
     if not result.expired:
         lines.append("No stack of the project has expired.")

@@ -839,8 +839,8 @@ def stack_gc(
     = False,
     output: JsonFormat = None,
 ) -> None:
-    """Remove every stack of the project on the target whose --ttl has passed (data volumes
-    are kept); a scheduled CI job runs it."""
+    """Remove every stack of the project on the target whose --ttl has passed, with its config
+    values (data volumes are kept); a scheduled CI job runs it."""
     _run(_stack_gc, ref, dry_run=dry_run, output=output)
 
 
@@ -856,8 +856,11 @@ async def _stack_gc(ref: ProjectRef, *, dry_run: bool, output: OutputFormat | No
     console = _stderr()
     for stack in result.expired:
         done = "expired" if dry_run else "removed"
+        values = "" if not stack.config else (
+            f"; its config values {'would go too' if dry_run else 'too'}: "
+            f"{', '.join(stack.config)}")
         console.print(f"{done}: {result.project} ({stack.stack}), expired "
-                      f"{stack.expires.isoformat(timespec='seconds')}", highlight=False)
+                      f"{stack.expires.isoformat(timespec='seconds')}{values}", highlight=False)
     if not result.expired:
         console.print(f"no stack of {result.project} has expired", highlight=False)
 

@@ -34,9 +34,9 @@ from launchdeck.github import Comments, GitHubError, PullRequest, marker, pull_r
 
 if TYPE_CHECKING:
     from launchdeck.ci import Inputs, Runner
-    from launchdeck.compose.load import Loaded
     from launchdeck.engine.results import DeployResult
     from launchdeck.tools.debug import DebugResult
+    from launchdeck.tools.deployments import Expired, GcResult
     from launchdeck.tools.destroy import DestroyResult
     from launchdeck.tools.estimate import EstimateResult
     from launchdeck.tools.project import ProjectRef
@@ -58,17 +58,18 @@ def stack_name(template: str, number: int) -> str:
 
 def is_preview(template: str, stack: str) -> bool:
     """Whether ``stack`` is the preview stack of some pull request."""
-    pattern = re.escape(template).replace(re.escape(NUMBER), "[0-9]+")
-    return NUMBER in template and re.fullmatch(pattern, stack) is not None
+    return preview_number(template, stack) is not None
 
 
-async def forget_config(ref: ProjectRef, loaded: Loaded, stack: str) -> list[str]:
-    """Delete every config value stored for ``stack``; the names that were set."""
-    from launchdeck.tools.config import erase
-
-    provider = ref.target()
-    names = await provider.config_store(loaded.project.name, stack).names()
-    return await erase(provider, loaded.project.name, stack, sorted(names))
+def preview_number(template: str, stack: str) -> int | None:
+    """The pull request whose preview stack ``stack`` is, by the ``preview-stack`` template
+    that named it (which holds the number: see ``stack_name``); None for another stack."""
+    if NUMBER not in template:
+        return None
+    head, _, tail = template.partition(NUMBER)
+    pattern = re.escape(head) + "([0-9]+)" + re.escape(tail).replace(re.escape(NUMBER), "\\1")
+    found = re.fullmatch(pattern, stack)
+    return int(found.group(1)) if found else None
 
 
 async def run(inputs: Inputs, values: Mapping[str, str], runner: Runner, err: TextIO) -> int:
@@ -81,7 +82,7 @@ async def run(inputs: Inputs, values: Mapping[str, str], runner: Runner, err: Te
         runner.output("result", "refused")
         return 1
     runner.output("stack", inputs.stack)
-    comment = _Comment(inputs, pr, runner)
+    comment = _Comment(inputs, pr.repository, pr.number, inputs.stack, runner)
     if pr.from_fork:
         return await _fork(inputs, pr, runner, comment)
     if pr.action == "closed":
@@ -96,14 +97,18 @@ async def run(inputs: Inputs, values: Mapping[str, str], runner: Runner, err: Te
 
 
 class _Comment:
-    """The pull request's launchdeck comment for this (provider, stack, folder)."""
+    """The launchdeck comment on pull request ``number`` of ``repository`` for this (provider,
+    stack, folder)."""
 
-    def __init__(self, inputs: Inputs, pr: PullRequest, runner: Runner) -> None:
+    def __init__(self, inputs: Inputs, repository: str, number: int, stack: str,
+                 runner: Runner) -> None:
         from launchdeck.ci import relative
 
-        self.inputs, self.pr, self.runner = inputs, pr, runner
+        self.inputs, self.repository, self.number, self.runner = inputs, repository, number, runner
         folder = relative(".", inputs, runner.env)
-        self.mark = marker(f"{inputs.provider}/{inputs.stack}/{folder}")
+        self.mark = marker(f"{inputs.provider}/{stack}/{folder}")
+        self.id: int | None = None
+        """The comment's id once written (None: not written, or none to edit)."""
 
     async def put(self, body: str, *, create: bool = True, required: bool = True) -> bool:
         """Write ``body`` (every config value hidden); when GitHub refuses, an error annotation
@@ -112,9 +117,9 @@ class _Comment:
 
         body = redact.text(body, self.runner.hidden)
         try:
-            async with Comments(self.pr.repository, self.inputs.token,
+            async with Comments(self.repository, self.inputs.token,
                                 api=self.runner.env.get("GITHUB_API_URL", "")) as comments:
-                await comments.put(self.pr.number, self.mark, body, create=create)
+                self.id = await comments.put(self.number, self.mark, body, create=create)
         except LaunchdeckError as exc:
             status = exc.status if isinstance(exc, GitHubError) else 0
             self.runner.command("error" if required else "warning", str(exc),
@@ -196,6 +201,7 @@ async def _close(inputs: Inputs, pr: PullRequest, runner: Runner, err: TextIO,
     """Remove the stack, its data and its config values; edit the comment (write one only if
     something was removed)."""
     from launchdeck.ci import announce, down_summary, load_checked, refused
+    from launchdeck.tools.deployments import forget_config
     from launchdeck.tools.destroy import destroy
 
     checked = load_checked(inputs, runner, judged=False)
@@ -205,7 +211,7 @@ async def _close(inputs: Inputs, pr: PullRequest, runner: Runner, err: TextIO,
     try:
         announce(ref, await ref.line(), err)
         result = await destroy(ref, loaded, volumes=True)
-        erased = await forget_config(ref, loaded, inputs.stack)
+        erased = await forget_config(ref.target(), loaded.project.name, inputs.stack)
     except LaunchdeckError as exc:
         refused(inputs, exc, runner)
         await comment.put(_header(inputs, pr, "not removed") + "Removing the stack failed:\n\n"
@@ -218,6 +224,40 @@ async def _close(inputs: Inputs, pr: PullRequest, runner: Runner, err: TextIO,
     written = await comment.put(removed_comment(inputs, pr, result, erased),
                                 create=bool(result.removed))
     return 0 if written else 1
+
+
+# -- gc ----------------------------------------------------------------------------------------------
+
+
+async def expired(inputs: Inputs, result: GcResult, runner: Runner) -> dict[str, int]:
+    """After gc: edit the comment of each removed preview stack's pull request to say that it
+    expired and was removed (none is written where there was none). The pull request is the
+    one the stack is named after (the ``preview-stack`` input), in ``GITHUB_REPOSITORY``; a
+    comment GitHub refuses is a warning, since the stack is gone all the same. The stacks
+    whose comment was edited, with their pull request's number."""
+    repository = runner.env.get("GITHUB_REPOSITORY", "")
+    done = {}
+    for stack in [] if result.dry_run or not repository else result.expired:
+        number = preview_number(inputs.preview_stack, stack.stack)
+        if number is None:
+            continue
+        comment = _Comment(inputs, repository, number, stack.stack, runner)
+        await comment.put(expired_comment(inputs, stack), create=False, required=False)
+        if comment.id is not None:
+            done[stack.stack] = number
+    return done
+
+
+def expired_comment(inputs: Inputs, stack: Expired) -> str:
+    """The comment after gc removed an expired preview: when and why, what went with it."""
+    values = len(stack.config)
+    return (f"### launchdeck preview `{stack.stack}` ({inputs.provider}): expired and removed\n\n"
+            f"Nothing was deployed to the stack `{stack.stack}` after deployment "
+            f"`{stack.deployment}`, and its time to live ran out at "
+            f"{stack.expires.strftime('%Y-%m-%d %H:%M UTC')}: `launchdeck stack gc` removed it, "
+            f"with {values} config value(s). Its data volumes were kept "
+            f"(`launchdeck compose down -v --stack {stack.stack}` removes them).\n\n"
+            "Push to the pull request to deploy a new preview.\n")
 
 
 # -- forks -----------------------------------------------------------------------------------------

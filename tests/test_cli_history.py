@@ -179,29 +179,45 @@ def test_no_config_value_in_records_or_output(deployed) -> None:
 
 
 def test_stack_gc_removes_only_the_expired_stacks(tmp_path: Path, docker_api) -> None:
-    """A stack deployed with --ttl 1s is removed by `stack gc` once it has passed; a stack
-    without one stays, and a second gc finds nothing."""
+    """A stack deployed with --ttl 1s is removed by `stack gc` once it has passed, with its
+    config values (as the Action's gc removes them: one rule); a stack without one stays with
+    its values, and a second gc finds nothing."""
     root = tmp_path / "gcapp"
     root.mkdir()
     (root / "compose.yaml").write_text(f"services:\n  worker:\n    image: {BUSYBOX}\n"
-                                       '    command: ["sleep", "600"]\n')
+                                       '    command: ["sleep", "600"]\n    environment: [TOKEN]\n')
     project = normalize_project_name(root.name)
     try:
+        for stack in ("preview", "dev"):
+            assert run("config", "set", "TOKEN", "--stack", stack, cwd=root,
+                       stdin=SECRET + "\n").returncode == 0
         assert run("compose", "up", "-d", "--stack", "preview", "--ttl", "1s", cwd=root) \
             .returncode == 0
         assert run("compose", "up", "-d", cwd=root).returncode == 0
         time.sleep(1.5)
         listed = _json("stack", "gc", "--dry-run", cwd=root)
-        assert [e["stack"] for e in listed["expired"]] == ["preview"]
-        removed = _json("stack", "gc", cwd=root)
-        assert [e["stack"] for e in removed["expired"]] == ["preview"]
+        assert [(e["stack"], e["config"]) for e in listed["expired"]] == [("preview", ["TOKEN"])]
+        assert _names(root, "preview") == ["TOKEN"]
+        removed = run("stack", "gc", cwd=root)
+        assert removed.returncode == 0, removed.stderr
+        assert f"removed: {project} (preview)" in removed.stderr
+        assert "its config values too: TOKEN" in removed.stderr and SECRET not in removed.stderr
         stacks = {c["Labels"].get(S.STACK) for c in docker_api.containers(
             filters={"label": f"{S.PROJECT}={project}"})}
         assert stacks == {"dev"}
+        assert _names(root, "preview") == []
+        assert _names(root, "dev") == ["TOKEN"]
         assert _json("stack", "gc", cwd=root)["expired"] == []
     finally:
         run("compose", "down", "--stack", "preview", cwd=root)
         run("compose", "down", cwd=root)
+
+
+def _names(root: Path, stack: str) -> list[str]:
+    """The config names `config ls` lists for ``stack``."""
+    done = run("config", "ls", "--stack", stack, cwd=root)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
 
 
 def test_a_ttl_that_cannot_be_read_is_refused(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from launchdeck.tools.project import ProjectRef
 
 if TYPE_CHECKING:
     from launchdeck.engine.history import History
+    from launchdeck.engine.seams import Provider
     from launchdeck.tools.logs import LogPage
 
 LogType = Literal["build", "run", "deploy"]
@@ -176,6 +177,8 @@ class Expired(BaseModel):
     stack: str
     expires: datetime
     deployment: str = Field(description="The deployment that set the expiry.")
+    config: list[str] = Field([], description="The names of the stack's config values, removed "
+                                              "with it (only listed in a dry run).")
 
 
 class GcResult(BaseModel):
@@ -188,7 +191,9 @@ class GcResult(BaseModel):
 
 async def gc(ref: ProjectRef, *, dry_run: bool = False, now: datetime | None = None) -> GcResult:
     """Remove every stack of the project on the target whose last deployment's expiry has
-    passed (a stack destroyed since is left alone); data volumes are kept."""
+    passed (a stack destroyed since is left alone), and its config values with it: an expired
+    stack is a throwaway, and its values are copies that nobody would rotate; data volumes are
+    kept. The CLI's `stack gc` and the Action's gc both come here."""
     from datetime import UTC
 
     from launchdeck.engine.history import History, histories
@@ -206,8 +211,20 @@ async def gc(ref: ProjectRef, *, dry_run: bool = False, now: datetime | None = N
         if last is None or last.operation == "destroy" or last.expires is None \
                 or last.expires > now:
             continue
-        expired.append(Expired(stack=stack, expires=last.expires, deployment=last.id))
+        names = sorted(await provider.config_store(project, stack).names())
         if not dry_run:
             await remove(provider, project, stack, target=target)
+            names = await forget_config(provider, project, stack)
+        expired.append(Expired(stack=stack, expires=last.expires, deployment=last.id,
+                               config=names))
     return GcResult(project=project, provider=provider.name, target=target, dry_run=dry_run,
                     expired=expired)
+
+
+async def forget_config(provider: Provider, project: str, stack: str) -> list[str]:
+    """Delete every config value stored for (``project``, ``stack``) on ``provider``; the names
+    that were set. What gc and the closing of a preview do with a stack's values."""
+    from launchdeck.tools.config import erase
+
+    names = await provider.config_store(project, stack).names()
+    return await erase(provider, project, stack, sorted(names))

@@ -18,7 +18,7 @@ import pytest
 
 from launchdeck.ci import main
 from launchdeck.github import Comments, GitHubError
-from launchdeck.preview import is_preview, stack_name
+from launchdeck.preview import is_preview, preview_number, stack_name
 from launchdeck.providers.local.provider import LocalProvider
 from launchdeck.providers.local.spec import PROJECT, STACK
 from testkit import BUSYBOX
@@ -204,25 +204,65 @@ def test_a_value_a_failing_service_prints_stays_out_of_the_comment(
 
 def test_an_expired_preview_is_collected_and_a_fresh_one_kept(app: Path, github: GitHubApi,
                                                               tmp_path: Path, docker_api) -> None:
-    """pr-42 deployed with a ttl of 2s, pr-44 with 7d: after 2s, gc removes pr-42 (with its
-    config values) and keeps pr-44."""
+    """pr-42 and pr-43 deployed with a ttl of 2s, pr-44 with 7d: after 2s, gc removes pr-42 and
+    pr-43 (with their config values) and keeps pr-44. pr-42's comment is edited to say that its
+    preview expired and was removed; pr-43's, deleted by someone, is not written again; pr-44's
+    is left as it was."""
     name = _name(app)
     old = _step(app, _event(tmp_path, "pull_request.opened.json"), github, ttl="2s")
+    gone = _step(app, _event(tmp_path, "pull_request.opened.json", number=43), github, ttl="2s")
     fresh = _step(app, _event(tmp_path, "pull_request.opened.json", number=44), github)
-    assert old.code == 0 and fresh.code == 0, old.out + fresh.out
+    assert old.code == 0 and gone.code == 0 and fresh.code == 0, old.out + gone.out + fresh.out
     assert len(_containers(docker_api, name, "pr-42")) == 1
+    [comment] = github.comments[42]
+    github.comments[43].clear()
+    kept = github.bodies(44)
+    writes = len(github.writes())
     time.sleep(2.5)
-    gc = _step(app, _event(tmp_path, "pull_request.opened.json"), None, command="gc")
+    gc = _step(app, _event(tmp_path, "pull_request.opened.json"), github, command="gc")
     assert gc.code == 0, gc.out + gc.err
-    assert json.loads(gc.outputs["stacks"]) == ["pr-42"] and gc.outputs["result"] == "removed"
+    assert sorted(json.loads(gc.outputs["stacks"])) == ["pr-42", "pr-43"]
+    assert gc.outputs["result"] == "removed"
     assert "removed pr-42" in gc.summary and "its config values too: GREETING" in gc.summary
+    assert "the comment on #42 says so" in gc.summary and "#43" not in gc.summary
     assert _containers(docker_api, name, "pr-42") == []
+    assert _containers(docker_api, name, "pr-43") == []
     assert len(_containers(docker_api, name, "pr-44")) == 1
     store = LocalProvider().config_store
     assert anyio.run(store(name, "pr-42").names) == []
+    assert anyio.run(store(name, "pr-43").names) == []
     assert anyio.run(store(name, "pr-44").names) == ["GREETING"]
-    again = _step(app, _event(tmp_path, "pull_request.opened.json"), None, command="gc")
+    assert [(r.method, r.path) for r in github.writes()[writes:]] == [
+        ("PATCH", f"/repos/{REPOSITORY}/issues/comments/{comment['id']}")]
+    body = comment["body"]
+    assert body.startswith("<!-- launchdeck-preview local/pr-42/. -->\n")
+    assert "`pr-42` (local): expired and removed" in body
+    assert old.outputs["deployment-id"] in body and "with 1 config value(s)" in body
+    assert "Push to the pull request to deploy a new preview." in body
+    assert GREETING not in body
+    assert github.comments[43] == [] and github.bodies(44) == kept
+    again = _step(app, _event(tmp_path, "pull_request.opened.json"), github, command="gc")
     assert again.outputs["result"] == "nothing-expired" and "has expired" in again.summary
+    assert len(github.writes()) == writes + 1
+
+
+def test_a_comment_gc_may_not_edit_is_a_warning(app: Path, github: GitHubApi,
+                                                tmp_path: Path, docker_api) -> None:
+    """gc whose token may not write comments still removes the expired preview; the refusal
+    is a warning that names the permission, and the step succeeds."""
+    name = _name(app)
+    old = _step(app, _event(tmp_path, "pull_request.opened.json"), github, ttl="1s")
+    assert old.code == 0, old.out + old.err
+    github.writable = False
+    time.sleep(1.5)
+    gc = _step(app, _event(tmp_path, "pull_request.opened.json"), github, command="gc")
+    assert gc.code == 0, gc.out + gc.err
+    assert json.loads(gc.outputs["stacks"]) == ["pr-42"]
+    assert _containers(docker_api, name, "pr-42") == []
+    [warning] = [w for w in gc.annotations("warning") if "pull request comment" in w]
+    assert "pull-requests: write" in warning and gc.annotations("error") == []
+    assert "could not be written (GitHub answered 403)" in gc.summary
+    assert "says so" not in gc.summary
 
 
 @pytest.mark.parametrize("writable", [False, True], ids=["read-only token", "token may comment"])
@@ -304,12 +344,17 @@ def test_an_unreachable_api_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize(("template", "number", "stack"), [
-    ("pr-{number}", 42, "pr-42"), ("preview-{number}-web", 7, "preview-7-web")])
+    ("pr-{number}", 42, "pr-42"), ("preview-{number}-web", 7, "preview-7-web"),
+    ("pr{number}-{number}", 5, "pr5-5")])
 def test_each_pull_request_has_its_own_stack(template: str, number: int, stack: str) -> None:
-    """The preview-stack input names one stack per number, and gc knows them by it."""
+    """The preview-stack input names one stack per number, and gc knows them by it (and
+    which pull request's comment to edit)."""
     assert stack_name(template, number) == stack
     assert is_preview(template, stack) and not is_preview(template, "dev")
     assert stack_name(template, number + 1) != stack
+    assert preview_number(template, stack) == number
+    assert preview_number(template, "dev") is None and preview_number("dev", "dev") is None
+    assert preview_number(template, stack + "0x") is None
 
 
 @pytest.mark.parametrize(("inputs", "says"), [
