@@ -23,7 +23,8 @@ order:
 
 preview (on a pull request's event) runs 2. to 5. as up does for the stack ``pr-<number>``, with
 a time to live, and keeps one comment on the pull request; on ``closed`` it removes the stack as
-down does. gc removes every stack of the project whose time to live has passed.
+down does. gc removes every stack of the project whose time to live has passed, with its
+config values, and edits an expired preview's pull request comment to say so.
 
 The exit status is the step's: 0 when the command did what it should, 1 otherwise.
 """

@@ -6,7 +6,8 @@ For the event the step runs on (launchdeck/github.py reads it):
 - opened, synchronize, reopened: the project is checked and its CONFIG_* values stored as ``up``
   does, then deployed to the stack ``pr-<number>`` (the ``preview-stack`` input, which must hold
   ``{number}`` so that two pull requests never share a stack), expiring ``ttl`` after this
-  deploy so that ``stack gc`` removes a stack whose pull request was abandoned;
+  deploy so that ``stack gc`` removes a stack whose pull request was abandoned (and edits
+  its comment to say so: ``expired``);
 - closed: the stack is removed as ``compose down -v`` removes it, its data and its config
   values too (a preview's data is a throwaway, and its config values are copies of the
   repository's secrets);
