@@ -226,3 +226,72 @@ def test_a_worker_taken_out_of_the_project_is_removed(provider, project, fake: F
     result = _deploy(provider, ref)
     assert {c.service: c.action for c in result.changes} == {"api": Action.NOOP, "worker": Action.DELETE}
     assert fake.api("run").pools == {}
+
+
+# --- the local GCP's rules, over the wire ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"format": "DOCKER", "mode": "REMOTE_REPOSITORY"}, "requires remote_repository_config"),
+        ({"format": "DOCKER", "mode": "REMOTE_REPOSITORY",
+          "remoteRepositoryConfig": {"dockerRepository": {"customRepository": {"uri": "ftp://ghcr.io"}}}},
+         "http or https"),
+        ({"format": "DOCKER", "mode": "REMOTE_REPOSITORY",
+          "remoteRepositoryConfig": {"dockerRepository": {}}},
+         "public_repository or a custom_repository"),
+        ({"format": "DOCKER",
+          "remoteRepositoryConfig": {"dockerRepository": {"publicRepository": "DOCKER_HUB"}}},
+         "only allowed for a remote repository"),
+    ],
+)
+def test_the_local_artifact_registry_checks_a_remote_repositorys_config(enabled: FakeGcp, body: dict,
+                                                                         said: str) -> None:
+    """A remote repository needs an upstream of its format; a standard one takes none."""
+    import requests
+
+    answer = requests.post(enabled.endpoint("artifactregistry") + f"/v1/{LOCATION}/repositories"
+                           "?repositoryId=remote", json=body, timeout=10)
+    assert answer.status_code == 400 and said in answer.json()["error"]["message"]
+
+
+def test_a_remote_repository_serves_any_path_and_takes_no_push(enabled: FakeGcp) -> None:
+    """What the upstream holds is pulled through it; a push is refused (it is read-only)."""
+    import requests
+
+    from testkit.gcp.core import ApiError
+
+    body = {"format": "DOCKER", "mode": "REMOTE_REPOSITORY",
+            "remoteRepositoryConfig": {"dockerRepository": {"customRepository": {"uri": "https://ghcr.io"}}}}
+    made = requests.post(enabled.endpoint("artifactregistry") + f"/v1/{LOCATION}/repositories"
+                         "?repositoryId=ghcr", json=body, timeout=10)
+    assert made.status_code == 200
+    registry = enabled.api("artifactregistry")
+    registry.creating[f"{LOCATION}/repositories/ghcr"].finish()  # its operation, done
+    image = f"us-central1-docker.pkg.dev/{PROJECT}/ghcr/acme/api:1"
+    assert registry.has_image(image)
+    assert not registry.has_image(f"us-central1-docker.pkg.dev/{PROJECT}/elsewhere/acme/api:1")
+    with pytest.raises(ApiError, match="read-only"):
+        registry.push(image, "content")
+
+
+@pytest.mark.parametrize(
+    ("pool_id", "body", "said"),
+    [
+        ("Worker", {"template": {"containers": [{"image": "busybox"}]}}, "must begin with a letter"),
+        ("worker", {"template": {"containers": []}}, "at least one container"),
+        ("worker", {"template": {"containers": [{"image": "ghcr.io/acme/w"}]}}, "Expected an image path"),
+        ("worker", {"template": {"containers": [{"image": "busybox"}]},
+                    "scaling": {"manualInstanceCount": -1}},
+         "must be 0 or more"),
+    ],
+)
+def test_the_local_cloud_run_checks_a_worker_pool(enabled: FakeGcp, pool_id: str, body: dict,
+                                                  said: str) -> None:
+    """A worker pool's id, containers, image source and instance count are checked as a service's."""
+    import requests
+
+    answer = requests.post(enabled.endpoint("run") + f"/v2/{LOCATION}/workerPools?workerPoolId={pool_id}",
+                           json=body, timeout=10)
+    assert answer.status_code == 400 and said in answer.json()["error"]["message"]
