@@ -121,9 +121,11 @@ class GcpSession:
             out[name] = Found(
                 dict(found.labels).get(names.HASH, ""),
                 replicas=instances(found),
-                # a worker pool has no invoker check to open: it serves no requests
+                # a worker pool has no invoker check to open: it serves no requests; a name
+                # with both kinds was cut short moving between them, which a deploy finishes
                 ready=(is_pool(found) or access.is_open(found))
-                and status.state is State.SERVICE_DEPLOYMENT_COMPLETED,
+                and status.state is State.SERVICE_DEPLOYMENT_COMPLETED
+                and not (name in self.live and name in self.pools),
                 status=status,
             )
         await self._mongo_targets()

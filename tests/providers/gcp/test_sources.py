@@ -295,3 +295,20 @@ def test_the_local_cloud_run_checks_a_worker_pool(enabled: FakeGcp, pool_id: str
     answer = requests.post(enabled.endpoint("run") + f"/v2/{LOCATION}/workerPools?workerPoolId={pool_id}",
                            json=body, timeout=10)
     assert answer.status_code == 400 and said in answer.json()["error"]["message"]
+
+
+def test_a_move_cut_short_is_finished_by_the_next_deploy(provider, project, fake: FakeGcp) -> None:
+    """A worker pool made while the Cloud Run service it replaces is still there (a deploy cut
+    short between the two) is not NOOP: the next deploy removes the service."""
+    exposed = WORKER.replace("    deploy: {replicas: 2}\n", "    expose: ['8080']\n")
+    ref = _ref(project, exposed)
+    _deploy(provider, ref)
+    run = fake.api("run")
+    service = f"{LOCATION}/services/{names.service_id('tiny', 'dev', 'worker')}"
+    kept = run.services[service]
+    Path(ref.working_directory, "compose.yaml").write_text(WORKER)
+    _deploy(provider, ref)
+    run.services[service] = kept  # as if the deploy had stopped before removing it
+    result = _deploy(provider, ref)
+    assert {c.service: c.action for c in result.changes}["worker"] is Action.UPDATE
+    assert service not in run.services and _pool(fake) is not None
