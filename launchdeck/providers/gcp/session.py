@@ -1,13 +1,15 @@
 """One deploy to GCP: the engine's seams for Cloud Run services, managed stores and the load balancer.
 
-observe reads what exists (Cloud Run services and stores by their labels, the load balancer
-by its names, the DNS zones of the domains) without changing anything, so a plan can render
-every unit. prepare makes what every unit stands on (the image repository, the stack's
-service account and its project role, the network's private services access and NAT when
-the project needs them); each unit is then applied and waited for in dependency order by
-the engine. A service's digest is written with its spec in one call, after its secrets and
-their access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe
-reads, so a deploy cut short is finished by the next.
+observe reads what exists (Cloud Run services, worker pools and stores by their labels, the
+load balancer by its names, the DNS zones of the domains) without changing anything, so a plan
+can render every unit. prepare makes what every unit stands on (the image repository, the
+remote repositories other registries' images are pulled through, the stack's service account
+and its project role, the network's private services access and NAT when the project needs
+them); a worker (no port) is a worker pool, every other container a service; each unit is
+then applied and waited for in dependency order by the engine. A service's digest is written
+with its spec in one call, after its secrets and their access; the spec itself opens it to
+callers (``invoker_iam_disabled``), which observe reads, so a deploy cut short is finished by
+the next.
 """
 
 from __future__ import annotations
