@@ -4,6 +4,20 @@ Images arrive the way they do for real, pushed by a build (Cloud Build calls ``p
 tag is asked for by ``packages/<image>/tags/<tag>``, with ``/`` in the image's name escaped
 as ``%2F`` as the real API wants it. An image's package (all its versions and tags) is
 listed and deleted the same way; a delete is a long-running operation.
+
+A remote repository (``mode: REMOTE_REPOSITORY``) proxies an upstream registry: "the first
+time that you request a version of a package, Artifact Registry downloads and caches the
+package in the remote repository"
+(https://cloud.google.com/artifact-registry/docs/repositories/remote-repo). The fake has no
+upstream to ask, so a remote repository serves every image path asked of it (the upstream is
+taken to be public and to hold it); it takes no pushes, being read-only ("remote repositories
+are read-only", the same page). Its config is checked as the API's field documentation says:
+a remote repository needs ``remoteRepositoryConfig`` with an upstream of its own format, a
+Docker one ``publicRepository`` (DOCKER_HUB) or ``customRepository.uri`` ("an http/https uri
+reference to the custom remote repository"), and a standard one takes none; the mode is fixed
+at creation ("you can't change the repository mode after you have created a repository",
+https://cloud.google.com/artifact-registry/docs/repositories). The exact wording of the
+refusals is not documented; the fake's says what is wrong.
 """
 
 from __future__ import annotations
@@ -11,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from google.cloud import artifactregistry_v1 as ar
 from google.cloud.artifactregistry_v1.services.artifact_registry.transports.rest_base import (
@@ -23,6 +37,7 @@ from google.longrunning import operations_pb2
 from testkit.gcp.core import (
     already_exists,
     check_labels,
+    failed_precondition,
     invalid,
     not_found,
     page,
@@ -139,6 +154,7 @@ class ArtifactRegistryApi(Api):
         if repository.format_ == 0:
             raise invalid("Invalid repository format: FORMAT_UNSPECIFIED.", "repository.format")
         check_labels(repository.labels, "repository.labels")
+        _check_mode(repository)
         name = f"{request.parent}/repositories/{request.repository_id}"
         if name in self.repositories or name in self.creating:
             raise already_exists(f"the repository already exists: {name}")
@@ -207,6 +223,9 @@ class ArtifactRegistryApi(Api):
         name = f"projects/{match['project']}/locations/{match['region']}/repositories/{match['repo']}"
         if name not in self.repositories:
             raise not_found(f'name unknown: Repository "{match["repo"]}" not found')
+        if self.repositories[name].mode == _REMOTE:
+            raise failed_precondition(
+                f"denied: Repository \"{match['repo']}\" is a remote repository, which is read-only")
         digest = "sha256:" + hashlib.sha256(content.encode()).hexdigest()
         images = self.images[name].setdefault(match["image"], {"digests": {}, "tags": {}})
         image = images["digests"].get(digest)
@@ -237,6 +256,9 @@ class ArtifactRegistryApi(Api):
         if not match:
             return False
         name = f"projects/{match['project']}/locations/{match['region']}/repositories/{match['repo']}"
+        repository = self.repositories.get(name)
+        if repository is not None and repository.mode == _REMOTE:
+            return True  # pulled from the upstream on first request, and cached (see above)
         images = self.images.get(name, {}).get(match["image"])
         if images is None:
             return False
@@ -315,6 +337,42 @@ class ArtifactRegistryApi(Api):
     def set_iam_policy(self, request: Any) -> Any:
         self._repository(request.resource)
         return self.policies.set(request.resource, request.policy)
+
+
+_REMOTE = 3  # Repository.Mode.REMOTE_REPOSITORY
+_DOCKER = 1  # Repository.Format.DOCKER
+
+
+def _check_mode(repository: Any) -> None:
+    """What the API refuses of a repository's mode and remote config (module docstring)."""
+    remote = repository.HasField("remote_repository_config")
+    if repository.mode == 2:  # VIRTUAL_REPOSITORY: launchdeck makes none, and the fake serves none
+        raise invalid("Virtual repositories are not served by this fake.", "repository.mode")
+    if repository.mode != _REMOTE:
+        if remote:
+            raise invalid("remote_repository_config is only allowed for a remote repository "
+                          "(mode REMOTE_REPOSITORY).", "repository.remote_repository_config")
+        return
+    if not remote:
+        raise invalid("A remote repository requires remote_repository_config.",
+                      "repository.remote_repository_config")
+    config = repository.remote_repository_config
+    upstream = config.WhichOneof("remote_source")
+    if repository.format_ == _DOCKER and upstream != "docker_repository":
+        raise invalid(f"The upstream of a DOCKER remote repository must be a docker_repository, not "
+                      f"{upstream or 'none'}.", "repository.remote_repository_config")
+    if upstream == "docker_repository":
+        docker = config.docker_repository
+        source = docker.WhichOneof("upstream")
+        if source is None or (source == "public_repository" and docker.public_repository == 0):
+            raise invalid("A docker_repository needs a public_repository or a custom_repository.",
+                          "repository.remote_repository_config.docker_repository")
+        if source == "custom_repository":
+            uri = docker.custom_repository.uri
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise invalid(f"Invalid custom repository uri {uri!r}: it must be an http or https URI.",
+                              "repository.remote_repository_config.docker_repository.custom_repository.uri")
 
 
 def _unescape(package: str) -> str:

@@ -1,4 +1,4 @@
-"""Cloud Run Admin API v2 as the fake serves it: services, revisions, operations, IAM.
+"""Cloud Run Admin API v2 as the fake serves it: services, worker pools, revisions, operations, IAM.
 
 A create or update returns an operation whose metadata is the service itself; the service
 reconciles (``reconciling``, Ready condition pending) until the operation has been polled
@@ -7,6 +7,14 @@ condition the real API reports: a container that does not start (the ``failing_s
 knob), an Artifact Registry image that does not exist, or a secret the revision's service
 account cannot read. A service account or a Direct VPC egress subnetwork that does not
 exist is refused before any operation starts.
+
+Worker pools (``projects.locations.workerPools``, google/cloud/run/v2/worker_pool.proto) are
+served the same way: create, get, list, update (``allow_missing`` creates) and delete, each
+change a long-running operation whose metadata is the worker pool, which reconciles to a
+Ready ``terminal_condition`` or fails it for the same reasons a service's revision fails. A
+worker pool has no URL and its instance count is fixed (``scaling.manual_instance_count``);
+"changing the manual instance count does not create a new revision"
+(https://cloud.google.com/run/docs/configuring/workerpools/manual-scaling).
 """
 
 from __future__ import annotations
@@ -106,6 +114,18 @@ _SERVER_SET = (
     "observed_generation",
 )
 """Output-only fields an update keeps from the current service."""
+_POOL_SERVER_SET = (
+    "name",
+    "uid",
+    "create_time",
+    "creator",
+    "latest_ready_revision",
+    "latest_created_revision",
+    "instance_split_statuses",
+    "terminal_condition",
+    "observed_generation",
+)
+"""Output-only fields an update keeps from the current worker pool."""
 _MEMORY = re.compile(r"^(\d+)(Mi|Gi|M|G)$")
 _NOT_LISTENING = (
     "The user-provided container failed to start and listen on the port defined provided "
@@ -141,6 +161,8 @@ class RunApi(Api):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.services: dict[str, Any] = {}
+        self.pools: dict[str, Any] = {}
+        """Worker pools by name."""
         self.revisions: dict[str, Any] = {}
         self.pending: dict[str, Work] = {}
         self.operations = Operations()
@@ -150,11 +172,15 @@ class RunApi(Api):
         from google.cloud import run_v2
         from google.cloud.run_v2.services.revisions.transports.rest_base import _BaseRevisionsRestTransport
         from google.cloud.run_v2.services.services.transports.rest_base import _BaseServicesRestTransport
+        from google.cloud.run_v2.services.worker_pools.transports.rest_base import (
+            _BaseWorkerPoolsRestTransport,
+        )
         from google.iam.v1 import iam_policy_pb2
         from google.longrunning import operations_pb2
 
         s = _BaseServicesRestTransport
         r = _BaseRevisionsRestTransport
+        w = _BaseWorkerPoolsRestTransport
         table = [
             (s, "CreateService", run_v2.CreateServiceRequest, self.create_service, "run.services.create"),
             (s, "GetService", run_v2.GetServiceRequest, self.get_service, "run.services.get"),
@@ -178,6 +204,15 @@ class RunApi(Api):
             (r, "GetRevision", run_v2.GetRevisionRequest, self.get_revision, "run.revisions.get"),
             (r, "ListRevisions", run_v2.ListRevisionsRequest, self.list_revisions, "run.revisions.list"),
             (s, "GetOperation", operations_pb2.GetOperationRequest, self.get_operation, "run.operations.get"),
+            (w, "CreateWorkerPool", run_v2.CreateWorkerPoolRequest, self.create_worker_pool,
+             "run.workerpools.create"),
+            (w, "GetWorkerPool", run_v2.GetWorkerPoolRequest, self.get_worker_pool, "run.workerpools.get"),
+            (w, "ListWorkerPools", run_v2.ListWorkerPoolsRequest, self.list_worker_pools,
+             "run.workerpools.list"),
+            (w, "UpdateWorkerPool", run_v2.UpdateWorkerPoolRequest, self.update_worker_pool,
+             "run.workerpools.update"),
+            (w, "DeleteWorkerPool", run_v2.DeleteWorkerPoolRequest, self.delete_worker_pool,
+             "run.workerpools.delete"),
         ]
         return [
             Route(rule, handler, request_type, permission)
@@ -346,8 +381,32 @@ class RunApi(Api):
                 "there are several containers.",
                 "service.template.containers",
             )
+        self._check_containers(template, "service")
+        self._check_identity(template, name, "service")
+        scaling = template.scaling
+        if scaling.max_instance_count and scaling.min_instance_count > scaling.max_instance_count:
+            raise invalid(
+                "spec.template.metadata.annotations[autoscaling.knative.dev/minScale]: min "
+                "instances must be less than or equal to max instances.",
+                "service.template.scaling",
+            )
+        total = sum(t.percent for t in service.traffic)
+        if service.traffic and total != 100:
+            raise invalid(
+                f"spec.traffic: Invalid value: {total}: traffic percentages must add up to 100.",
+                "service.traffic",
+            )
+        if template.revision and not template.revision.startswith(f"{service.name.split('/')[-1]}-"):
+            raise invalid(
+                "Revision name must be prefixed by the name of the enclosing Service.",
+                "service.template.revision",
+            )
+
+    def _check_containers(self, template: Any, kind: str) -> None:
+        """What the real API refuses of a revision template's containers (a service's or a
+        worker pool's: both are ``Container`` messages)."""
         for index, container in enumerate(template.containers):
-            where = f"service.template.containers[{index}]"
+            where = f"{kind}.template.containers[{index}]"
             if not container.image:
                 raise invalid(
                     f"spec.template.spec.containers[{index}].image: Required value", f"{where}.image"
@@ -418,6 +477,9 @@ class RunApi(Api):
                     f"Invalid value specified for memory. For {cpu:g} CPU, memory must be at most 1Gi.",
                     f"{where}.resources.limits",
                 )
+
+    def _check_identity(self, template: Any, name: str, kind: str) -> None:
+        """The revision's service account and Direct VPC egress, which must exist."""
         project, region = name.split("/")[1], name.split("/")[3]
         account = template.service_account
         if account and self.ctx.knobs.denies("iam.serviceAccounts.actAs"):
@@ -425,7 +487,7 @@ class RunApi(Api):
         if account.endswith(".iam.gserviceaccount.com") and not self.ctx.api("iam").usable(account):
             raise invalid(
                 f"spec.template.spec.serviceAccountName: Service account {account} does not exist.",
-                "service.template.service_account",
+                f"{kind}.template.service_account",
             )
         for index, interface in enumerate(template.vpc_access.network_interfaces):
             network = interface.network.rsplit("/", 1)[-1] or "default"
@@ -437,26 +499,8 @@ class RunApi(Api):
                 raise invalid(
                     f"spec.template.metadata.annotations[run.googleapis.com/network-interfaces]: the "
                     f"subnetwork '{subnetwork}' of network '{network}' was not found in region {region}.",
-                    f"service.template.vpc_access.network_interfaces[{index}]",
+                    f"{kind}.template.vpc_access.network_interfaces[{index}]",
                 )
-        scaling = template.scaling
-        if scaling.max_instance_count and scaling.min_instance_count > scaling.max_instance_count:
-            raise invalid(
-                "spec.template.metadata.annotations[autoscaling.knative.dev/minScale]: min "
-                "instances must be less than or equal to max instances.",
-                "service.template.scaling",
-            )
-        total = sum(t.percent for t in service.traffic)
-        if service.traffic and total != 100:
-            raise invalid(
-                f"spec.traffic: Invalid value: {total}: traffic percentages must add up to 100.",
-                "service.traffic",
-            )
-        if template.revision and not template.revision.startswith(f"{service.name.split('/')[-1]}-"):
-            raise invalid(
-                "Revision name must be prefixed by the name of the enclosing Service.",
-                "service.template.revision",
-            )
 
     def _reconcile(self, name: str, *, new_revision: bool) -> Any:
         service = self.services[name]
@@ -640,6 +684,213 @@ class RunApi(Api):
     def set_iam_policy(self, request: Any) -> Any:
         self._existing(request.resource)
         return self.policies.set(request.resource, request.policy)
+
+    # --- worker pools -----------------------------------------------------------------------
+
+    def _existing_pool(self, name: str) -> Any:
+        pool = self.pools.get(name)
+        if pool is None:
+            raise not_found(
+                f"Resource '{name.split('/')[-1]}' of kind 'WORKER_POOL' in region "
+                f"'{name.split('/')[3]}' in project '{name.split('/')[1]}' does not exist."
+            )
+        work = self.pending.get(name)
+        if work is not None:
+            work.poll()
+        return self.pools.get(name) or pool
+
+    def create_worker_pool(self, request: Any) -> Any:
+        self._location(request.parent)
+        if not request.worker_pool_id:
+            raise invalid("worker_pool_id must be set.", "worker_pool_id")
+        if not SERVICE_ID.match(request.worker_pool_id):
+            # "It must begin with letter, and cannot end with hyphen; must contain fewer than 50
+            # characters" (CreateWorkerPoolRequest.worker_pool_id)
+            raise invalid(
+                f"Invalid worker pool id '{request.worker_pool_id}': it must begin with a letter, "
+                "contain only lowercase letters, digits and hyphens, not end with a hyphen, and "
+                "contain fewer than 50 characters.",
+                "worker_pool_id",
+            )
+        name = f"{request.parent}/workerPools/{request.worker_pool_id}"
+        self._check_pool(request.worker_pool, name)
+        if name in self.pools:
+            raise already_exists(f"Resource '{request.worker_pool_id}' already exists.")
+        pool = type(request.worker_pool)()
+        pool.CopyFrom(request.worker_pool)
+        pool.name = name
+        pool.uid = _uid(name)
+        pool.generation = 1
+        pool.create_time.GetCurrentTime()
+        pool.creator = pool.last_modifier = "user@example.com"
+        if not pool.launch_stage:
+            pool.launch_stage = 4  # GA: "If no value is specified, GA is assumed."
+        if not pool.instance_splits:
+            split = pool.instance_splits.add()
+            split.type_ = 1  # INSTANCE_SPLIT_ALLOCATION_TYPE_LATEST
+            split.percent = 100
+        if request.validate_only:
+            return self._pool_operation(name, pool, None)
+        self.pools[name] = pool
+        return self._reconcile_pool(name, new_revision=True)
+
+    def update_worker_pool(self, request: Any) -> Any:
+        name = request.worker_pool.name
+        if not name:
+            raise invalid("worker_pool.name must be set.", "worker_pool.name")
+        if name not in self.pools:
+            if not request.allow_missing:
+                return self._existing_pool(name)
+            # "If set to true, and if the WorkerPool does not exist, it will create a new one."
+            parent, _, pool_id = name.rpartition("/workerPools/")
+            from google.cloud import run_v2
+
+            create = run_v2.CreateWorkerPoolRequest.pb()(
+                parent=parent, worker_pool_id=pool_id, validate_only=request.validate_only)
+            create.worker_pool.CopyFrom(request.worker_pool)
+            create.worker_pool.ClearField("name")
+            return self.create_worker_pool(create)
+        current = self._existing_pool(name)
+        if request.worker_pool.etag and request.worker_pool.etag != current.etag:
+            raise ApiError(
+                "ABORTED",
+                f"The etag '{request.worker_pool.etag}' does not match the current etag of worker "
+                f"pool '{name.split('/')[-1]}'.",
+            )
+        self._location(name.rsplit("/workerPools/", 1)[0])
+        self._check_pool(request.worker_pool, name)
+        if request.validate_only:
+            return self._pool_operation(name, current, None)
+        pool = type(request.worker_pool)()
+        pool.CopyFrom(request.worker_pool)
+        for kept in _POOL_SERVER_SET:
+            field = pool.DESCRIPTOR.fields_by_name[kept]
+            if field.is_repeated:
+                del getattr(pool, kept)[:]
+                getattr(pool, kept).extend(getattr(current, kept))
+            elif field.message_type is not None:
+                if current.HasField(kept):
+                    getattr(pool, kept).CopyFrom(getattr(current, kept))
+            else:
+                setattr(pool, kept, getattr(current, kept))
+        if not pool.launch_stage:
+            pool.launch_stage = current.launch_stage
+        if not pool.instance_splits:
+            pool.instance_splits.extend(current.instance_splits)
+        pool.generation = current.generation + 1
+        pool.last_modifier = "user@example.com"
+        self.pools[name] = pool
+        changed = pool.template != current.template or request.force_new_revision
+        return self._reconcile_pool(name, new_revision=changed)
+
+    def get_worker_pool(self, request: Any) -> Any:
+        return self._existing_pool(request.name)
+
+    def list_worker_pools(self, request: Any) -> Any:
+        from google.cloud import run_v2
+
+        self._location(request.parent)
+        names = sorted(n for n in self.pools if n.startswith(request.parent + "/workerPools/"))
+        for name in names:
+            if name in self.pending:
+                self.pending[name].poll()
+        shown, token = page(names, request.page_size, request.page_token)
+        response = run_v2.ListWorkerPoolsResponse.pb()(next_page_token=token)
+        response.worker_pools.extend(self.pools[n] for n in shown if n in self.pools)
+        return response
+
+    def delete_worker_pool(self, request: Any) -> Any:
+        current = self._existing_pool(request.name)
+        if request.etag and request.etag != current.etag:
+            raise ApiError("ABORTED", f"The etag '{request.etag}' does not match the current etag.")
+        if request.validate_only:
+            return self._pool_operation(request.name, current, None)
+        name = request.name
+
+        def complete() -> Any:
+            gone = self.pools.pop(name)
+            self.pending.pop(name, None)
+            gone.delete_time.GetCurrentTime()
+            return gone
+
+        current.reconciling = True
+        work = Work(self.ctx.progress(), complete)
+        self.pending[name] = work
+        return self._pool_operation(name, current, work)
+
+    def _check_pool(self, pool: Any, name: str) -> None:
+        """What the real API refuses of a worker pool synchronously: what it refuses of a
+        service's containers, account and network, and a negative instance count."""
+        check_labels(pool.labels, "worker_pool.labels")
+        template = pool.template
+        if not template.containers:
+            raise invalid(
+                "spec.template.spec.containers: Required value: at least one container must be specified.",
+                "worker_pool.template.containers",
+            )
+        self._check_containers(template, "worker_pool")
+        self._check_identity(template, name, "worker_pool")
+        if pool.scaling.manual_instance_count < 0:
+            raise invalid(
+                f"worker_pool.scaling.manual_instance_count: Invalid value: "
+                f"{pool.scaling.manual_instance_count}: must be 0 or more.",
+                "worker_pool.scaling",
+            )
+
+    def _reconcile_pool(self, name: str, *, new_revision: bool) -> Any:
+        pool = self.pools[name]
+        pool.reconciling = True
+        pool.update_time.GetCurrentTime()
+        pool.etag = etag_of(name, pool.generation)
+        _condition(pool.terminal_condition, "Ready", 1, "")  # CONDITION_PENDING
+        revision_name = ""
+        if new_revision:
+            short = pool.template.revision or (
+                f"{name.split('/')[-1]}-{pool.generation:05d}-"
+                + "".join(random.choices(string.ascii_lowercase, k=3))
+            )
+            revision_name = f"{name}/revisions/{short}"
+            pool.latest_created_revision = revision_name
+        generation = pool.generation
+
+        def complete() -> Any:
+            current = self.pools.get(name)
+            if current is None or current.generation != generation:
+                return current  # superseded by a later update, whose operation reports instead
+            failure = self._failure(current, revision_name)
+            current.reconciling = False
+            current.observed_generation = generation
+            current.etag = etag_of(name, generation, "observed")
+            if failure is not None:
+                reason, message = failure
+                _condition(current.terminal_condition, "Ready", 3, message, reason=reason)
+                raise failed_precondition(message)
+            if revision_name:
+                current.latest_ready_revision = revision_name
+            _condition(current.terminal_condition, "Ready", 4, "")
+            del current.instance_split_statuses[:]
+            for split in current.instance_splits:
+                status = current.instance_split_statuses.add()
+                status.type_ = split.type_
+                status.percent = split.percent
+                status.revision = split.revision
+            return current
+
+        work = Work(self.ctx.progress(new_project.REVISION), complete)
+        self.pending[name] = work
+        return self._pool_operation(name, pool, work)
+
+    def _pool_operation(self, name: str, pool: Any, work: Work | None) -> Any:
+        from google.longrunning import operations_pb2
+
+        parent = name.rsplit("/workerPools/", 1)[0]
+        if work is None:  # validate_only: an operation that is already over
+            op = operations_pb2.Operation(name=f"{parent}/operations/{_uid(name)}", done=True)
+            op.metadata.Pack(pool)
+            op.response.Pack(pool)
+            return op
+        op_name = f"{parent}/operations/{_uid(name + str(sequence()))}"
+        return self.operations.start(op_name, work, lambda: self.pools.get(name) or work.result)
 
     def invokers(self, name: str) -> set[str]:
         """Who may call a service (for tests asking whether it is public)."""

@@ -289,9 +289,8 @@ class Gcp:
         if api == "run":
             from google.cloud import run_v2
 
-            return {"services": run_v2.ServicesClient, "revisions": run_v2.RevisionsClient}[
-                part or "services"
-            ](**gapic)
+            return {"services": run_v2.ServicesClient, "revisions": run_v2.RevisionsClient,
+                    "worker_pools": run_v2.WorkerPoolsClient}[part or "services"](**gapic)
         if api == "secretmanager":
             from google.cloud import secretmanager_v1
 

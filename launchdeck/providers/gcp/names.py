@@ -111,6 +111,13 @@ def registry(gcp_project: str, region: str) -> str:
     return f"{region}-docker.pkg.dev/{gcp_project}/{REPOSITORY}"
 
 
+def remote_repository(project: str, stack: str, host: str) -> str:
+    """The Artifact Registry remote repository a stack pulls the images of registry ``host``
+    through: a lowercase letter first, lowercase letters, digits and hyphens, a letter or digit
+    last, at most 63 characters."""
+    return _letter_first(short("ld", project, stack, host, limit=63), 63)
+
+
 def account_id(project: str, stack: str) -> str:
     """The runtime service account of a stack: 6 to 30 characters, a letter first."""
     return _letter_first(short("ld", project, stack, limit=30), 30)

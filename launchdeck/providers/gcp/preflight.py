@@ -6,15 +6,10 @@ from collections.abc import Mapping
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.compose.validate import Severity
+from launchdeck.engine import modes
 from launchdeck.engine.refusal import Problem, one_off
-from launchdeck.providers.gcp import render, stores
+from launchdeck.providers.gcp import registries, render, stores
 
-PULLABLE = ("docker.io", "index.docker.io", "registry-1.docker.io", "gcr.io", "docker.pkg.dev")
-"""Registries Cloud Run deploys from: Artifact Registry, Container Registry and Docker Hub
-(https://cloud.google.com/run/docs/deploying#images: "Container images stored in Artifact
-Registry or Docker Hub"; others, such as ghcr.io or quay.io, are refused with "Expected an
-image path like [host/]repo-path[:tag and/or @digest], where host is one of [region.]gcr.io,
-[region-]docker.pkg.dev or docker.io")."""
 STARTUP_MAX = 240
 """Bounds of a startup probe's initial delay, period and timeout, in seconds
 (https://cloud.google.com/run/docs/configuring/healthchecks)."""
@@ -27,34 +22,29 @@ def problems(project: Project, config: Mapping[str, str]) -> list[Problem]:
         if service.managed_store:
             out += stores.problems(service, config)
         elif service.model_provider is None:
-            out += render.problems(service) + _image(service) + _probes(service) + _port(service)
+            probes = _worker(service) if render.is_worker(service) else _probes(service)
+            out += render.problems(service) + _image(service) + probes
     return out + one_off(project, "Cloud Run", how=(
         "Run the one-off step before deploying (a CI step, or at the start of the service that "
         "needs it), or wait for it with condition: service_started."))
 
 
-def registry(image: str) -> str:
-    """The registry host of an image reference (Docker Hub's when it names none)."""
-    first = image.split("/", 1)[0]
-    if "/" in image and ("." in first or ":" in first or first == "localhost"):
-        return first.split(":")[0] if first != "localhost" else first
-    return "docker.io"
-
-
-def pullable(image: str) -> bool:
-    host = registry(image)
-    return any(host == r or host.endswith(("." + r, "-" + r)) for r in PULLABLE)
-
-
 def _image(service: Service) -> list[Problem]:
-    if service.build is not None or not service.image or pullable(service.image):
+    """An image Cloud Run cannot pull, nor a remote repository for it (registries.py): one that
+    needs credentials or that Google cannot reach."""
+    if service.build is not None or not service.image:
         return []
+    why = registries.refusal(service.image)
+    if why is None:
+        return []
+    host = registries.registry(service.image)
     return [Problem(service.name, ("services", service.name, "image"),
-                    f"Cloud Run cannot pull {service.image}: it deploys images from Artifact Registry "
-                    f"and Docker Hub only, not {registry(service.image)}",
-                    "Copy the image to Artifact Registry (`gcloud artifacts docker images copy`, or "
-                    "docker pull, tag and push), or to Docker Hub, and name it there; or give the "
-                    "service a build.")]
+                    f"Cloud Run cannot pull {service.image}: {host} is {why}; Cloud Run pulls from "
+                    "Artifact Registry and Docker Hub, and the remote repository launchdeck makes "
+                    "for other registries pulls without credentials",
+                    "Copy the image to Artifact Registry in the project (`gcloud artifacts docker "
+                    "images copy`, or docker pull, tag and push to REGION-docker.pkg.dev/PROJECT/"
+                    "REPOSITORY/...) or to Docker Hub, and name it there; or give the service a build.")]
 
 
 def _probes(service: Service) -> list[Problem]:
@@ -78,12 +68,24 @@ def _probes(service: Service) -> list[Problem]:
     return out
 
 
-def _port(service: Service) -> list[Problem]:
-    if service.ports or service.expose:
-        return []
-    return [Problem(service.name, ("services", service.name),
-                    f"{service.name} declares no port: Cloud Run runs it as a service that must listen "
-                    f"on $PORT ({render.DEFAULT_PORT}), or its revision fails to start",
-                    f"Make it listen on $PORT and add `expose: [\"{render.DEFAULT_PORT}\"]`; a "
-                    "background worker that serves nothing is not a Cloud Run service (run it "
-                    "as a Cloud Run worker pool or job outside launchdeck).", Severity.WARNING)]
+def _worker(service: Service) -> list[Problem]:
+    """What a worker (no port: a Cloud Run worker pool) asks that a worker pool does not do:
+    probes (Cloud Run probes over HTTP, TCP or gRPC, and a worker listens on nothing) and
+    autoscaling ("worker pools ... do not support autoscaling",
+    https://cloud.google.com/run/docs/deploy-worker-pools)."""
+    out = []
+    health = service.healthcheck
+    if health is not None and not health.disabled and health.test:
+        out.append(Problem(service.name, ("services", service.name, "healthcheck"),
+                           f"{service.name} declares no port, so it runs as a Cloud Run worker pool, "
+                           "which probes nothing: its healthcheck is not used",
+                           "Remove the healthcheck, or give the service the port it serves its "
+                           "health on (`expose`) to run it as a Cloud Run service.", Severity.WARNING))
+    if service.autoscaling is not None:
+        count = render.pool_instances(service, modes.DEFAULT)
+        out.append(Problem(service.name, ("services", service.name),
+                           f"{service.name} declares no port, so it runs as a Cloud Run worker pool, "
+                           f"which does not autoscale: it runs {count} instance(s)",
+                           "Set deploy.replicas to the instances it should run, or give it a port "
+                           "to run it as a Cloud Run service that scales.", Severity.WARNING))
+    return out

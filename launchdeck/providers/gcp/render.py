@@ -111,6 +111,8 @@ class Rendered:
     secrets: list[str]
     """Every secret the service reads (config and derived), by id."""
     hash: str
+    worker: bool = False
+    """Whether ``spec`` is a Cloud Run worker pool (run_v2.WorkerPool), not a service."""
 
 
 def size(service: Service) -> tuple[str, str]:
@@ -132,6 +134,26 @@ def port(service: Service) -> int:
     for exposed in service.expose:
         return int(str(exposed).split("/")[0])
     return DEFAULT_PORT
+
+
+def is_worker(service: Service) -> bool:
+    """Whether ``service`` is a worker: a container that declares no port and exposes nothing
+    (a queue consumer), which Cloud Run runs as a worker pool ("a Cloud Run resource
+    specifically designed for performing continuous background work ... worker pools do not
+    have a load balanced endpoint/URL and do not support autoscaling",
+    https://cloud.google.com/run/docs/deploy-worker-pools) instead of a service that must
+    listen on $PORT."""
+    return not service.managed_store and service.model_provider is None and \
+        not (service.ports or service.expose)
+
+
+def pool_instances(service: Service, mode: modes.Mode) -> int:
+    """A worker pool's instance count (``scaling.manual_instance_count``): its replicas (the
+    mode's at least), or, for one that asks to follow the load, which a worker pool does not,
+    its least (one at the least, or it does no work)."""
+    if service.autoscaling is None:
+        return modes.replicas(service.replica_count, mode)
+    return max(scaling(service, mode)["min_instance_count"], 1)
 
 
 def callable_services(services: Mapping[str, Service]) -> list[str]:
@@ -276,11 +298,15 @@ def scaling(service: Service, mode: modes.Mode) -> dict[str, int]:
 
 
 def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendered:
-    """``service`` as a Cloud Run service, with the digest to compare."""
+    """``service`` as a Cloud Run service (a worker pool, for a worker), with the digest to
+    compare."""
     service_id = names.service_id(infra.project, infra.stack, service.name)
     container_port = port(service)
     cpu, memory = size(service)
     env, derived, secrets = environment(service, infra, config, container_port)
+    if is_worker(service):
+        return _digested(service, service_id, _pool(service, infra, config, env, cpu, memory),
+                         derived, secrets, config, worker=True)
     container: dict[str, Any] = {
         "name": names.short(service.name, limit=63) or "app",
         "image": "",  # the image is set by the caller, who knows it
@@ -322,6 +348,47 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
         "invoker_iam_disabled": True,
         "template": template,
     }
+    return _digested(service, service_id, spec, derived, secrets, config)
+
+
+def _pool(service: Service, infra: Infra, config: Mapping[str, str], env: list[dict[str, Any]],
+          cpu: str, memory: str) -> dict[str, Any]:
+    """A worker as a Cloud Run worker pool (run_v2.WorkerPool): its container without a port or
+    probes (Cloud Run probes over HTTP, TCP or gRPC, and a worker listens on nothing), always
+    allocated CPU (a worker pool has no requests to idle between), its instance count fixed."""
+    container: dict[str, Any] = {
+        "name": names.short(service.name, limit=63) or "app",
+        "image": "",
+        "env": env,
+        "resources": {"limits": {"cpu": cpu, "memory": memory}},
+    }
+    if service.entrypoint:
+        container["command"] = list(service.entrypoint)
+    if service.command:
+        container["args"] = list(service.command)
+    if service.working_dir:
+        container["working_dir"] = service.working_dir
+    template: dict[str, Any] = {
+        "containers": [container],
+        "service_account": infra.account,
+        "labels": names.labels(infra.project, infra.stack, service=service.name),
+    }
+    stores, internal = reaches(service, infra, config)
+    if stores or internal:
+        template["vpc_access"] = {
+            "network_interfaces": [{"network": infra.network, "subnetwork": infra.subnetwork}],
+            "egress": "ALL_TRAFFIC" if internal else "PRIVATE_RANGES_ONLY",
+        }
+    return {
+        "labels": names.labels(infra.project, infra.stack, service=service.name),
+        "annotations": {names.ANNOTATION: service.name},
+        "template": template,
+        "scaling": {"manual_instance_count": pool_instances(service, infra.mode)},
+    }
+
+
+def _digested(service: Service, service_id: str, spec: dict[str, Any], derived: dict[str, str],
+              secrets: list[str], config: Mapping[str, str], *, worker: bool = False) -> Rendered:
     digests = {secret_id: hashlib.sha256(value.encode()).hexdigest() for secret_id, value in derived.items()}
     digests.update(
         {
@@ -338,6 +405,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
         derived,
         sorted(set(secrets)),
         hashlib.sha256(blob.encode()).hexdigest()[:16],
+        worker,
     )
 
 

@@ -1,13 +1,15 @@
 """One deploy to GCP: the engine's seams for Cloud Run services, managed stores and the load balancer.
 
-observe reads what exists (Cloud Run services and stores by their labels, the load balancer
-by its names, the DNS zones of the domains) without changing anything, so a plan can render
-every unit. prepare makes what every unit stands on (the image repository, the stack's
-service account and its project role, the network's private services access and NAT when
-the project needs them); each unit is then applied and waited for in dependency order by
-the engine. A service's digest is written with its spec in one call, after its secrets and
-their access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe
-reads, so a deploy cut short is finished by the next.
+observe reads what exists (Cloud Run services, worker pools and stores by their labels, the
+load balancer by its names, the DNS zones of the domains) without changing anything, so a plan
+can render every unit. prepare makes what every unit stands on (the image repository, the
+remote repositories other registries' images are pulled through, the stack's service account
+and its project role, the network's private services access and NAT when the project needs
+them); a worker (no port) is a worker pool, every other container a service; each unit is
+then applied and waited for in dependency order by the engine. A service's digest is written
+with its spec in one call, after its secrets and their access; the spec itself opens it to
+callers (``invoker_iam_disabled``), which observe reads, so a deploy cut short is finished by
+the next.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
 from launchdeck.errors import ProviderError
-from launchdeck.providers.gcp import access, config, ingress, names, network, render, stores
+from launchdeck.providers.gcp import access, config, ingress, names, network, registries, render, stores
 from launchdeck.providers.gcp import build as builds
 from launchdeck.providers.gcp.api import PROPAGATION, Gcp, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
@@ -68,6 +70,8 @@ class GcpSession:
         """The load balancer's address: as found, then as applied."""
         self.live: dict[str, Any] = {}
         """Compose service (or, for one the project no longer has, its label) -> Cloud Run service."""
+        self.pools: dict[str, Any] = {}
+        """Compose service (a worker) -> Cloud Run worker pool, found the same way."""
         self.found_stores: dict[str, stores.Existing] = {}
         self.endpoints: dict[str, str] = {}
         """Managed store service -> its private address."""
@@ -100,26 +104,30 @@ class GcpSession:
 
     async def observe(self) -> dict[str, Found]:
         gcp = self.gcp
-        self.zones, self.net, self.live, self.found_stores = await gather(
+        self.zones, self.net, self.live, self.pools, self.found_stores = await gather(
             self._zones,
             # an API not yet on (before a first deploy) holds nothing of the stack's
             lambda: if_enabled(
                 lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
                 network.Network()),
             lambda: if_enabled(lambda: live(gcp, self.name, self.stack), {}),
+            lambda: if_enabled(lambda: pools(gcp, self.name, self.stack), {}),
             lambda: if_enabled(lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds), {}),
         )
         balancer = await self._balancer()
         self.address = balancer.address
         out: dict[str, Found] = {}
-        for name, service in self.live.items():
-            invokable = access.is_open(service)
-            status = status_of(name, service, endpoints(self.project, self.routes, name, service))
-            labels = dict(service.labels)
+        for name in sorted(set(self.live) | set(self.pools)):
+            found = self.running(name)
+            status = status_of(name, found, endpoints(self.project, self.routes, name, found))
             out[name] = Found(
-                labels.get(names.HASH, ""),
-                replicas=service.template.scaling.min_instance_count,
-                ready=invokable and status.state is State.SERVICE_DEPLOYMENT_COMPLETED,
+                dict(found.labels).get(names.HASH, ""),
+                replicas=instances(found),
+                # a worker pool has no invoker check to open: it serves no requests; a name
+                # with both kinds was cut short moving between them, which a deploy finishes
+                ready=(is_pool(found) or access.is_open(found))
+                and status.state is State.SERVICE_DEPLOYMENT_COMPLETED
+                and not (name in self.live and name in self.pools),
                 status=status,
             )
         await self._mongo_targets()
@@ -140,6 +148,13 @@ class GcpSession:
                 status=self.balancer_status(balancer),
             )
         return out
+
+    def running(self, name: str) -> Any:
+        """What runs compose service ``name``: its worker pool or Cloud Run service, the kind the
+        project now wants first (both exist only while a deploy moves it from one to the other)."""
+        wanted = name in self.project.services and render.is_worker(self.project.services[name])
+        first, other = (self.pools, self.live) if wanted else (self.live, self.pools)
+        return first.get(name) or other[name]
 
     async def _mongo_targets(self) -> None:
         """The database and user credential of each MongoDB store that has them, for the
@@ -204,11 +219,11 @@ class GcpSession:
         """The image: for a built service, in the shared repository, tagged with its context's
         digest (built by Cloud Build when ``build`` and the repository does not have it)."""
         if service.model_provider is not None:
-            return qualified(model_service.gateway_image(service))
+            return self.pulled(model_service.gateway_image(service))
         if service.managed_store:
             return service.image or ""
         if source is None or service.build is None:
-            return qualified(service.image or "")
+            return self.pulled(service.image or "")
         path = names.image_path(self.name, self.stack, service.name)
         image = f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
         if not build:
@@ -216,6 +231,14 @@ class GcpSession:
         builder = builds.CloudBuild(self.gcp, self.bucket, self.build_account)
         return await remote.image(builder, service, source, image,
                                   progress, interval=self.poll)
+
+    def pulled(self, image: str) -> str:
+        """An image that is not built, as Cloud Run pulls it: Docker Hub names in full, and an
+        image of a registry Cloud Run does not pull from through the stack's remote repository
+        of that registry (registries.py)."""
+        if registries.remote(image):
+            return registries.rewritten(image, self.name, self.stack, self.gcp.project, self.gcp.region)
+        return qualified(image)
 
     async def has_image(self, image: str) -> bool:
         """Whether Artifact Registry still has ``image`` (a rollback refuses one that is gone)."""
@@ -266,6 +289,8 @@ class GcpSession:
             steps.append(lambda: network.private_services_access(gcp, self.net, self.number, self.poll))
         if calls_internal:
             steps.append(lambda: network.internal_calls(gcp, self.net))
+        steps += [lambda h=h: registries.ensure(gcp, self.name, self.stack, h)
+                  for h in registries.hosts(self.project)]
         await gather(*steps)
 
     async def _builder(self) -> None:
@@ -314,7 +339,7 @@ _ATTEMPT = "launchdeck_attempt"
 
 
 class _Services:
-    """Compose services as Cloud Run services."""
+    """Compose services as Cloud Run services, and workers (no port) as Cloud Run worker pools."""
 
     def __init__(self, session: GcpSession) -> None:
         self.s = session
@@ -327,6 +352,11 @@ class _Services:
     def render(self, service: Service, image: str) -> Rendered:
         rendered = render.render(service, self.s.infra(), self.s.config)
         self.s.referenced.update(rendered.secrets)
+        if rendered.worker:
+            count = rendered.spec["scaling"]["manual_instance_count"]
+            moved = count != render.pool_instances(service, modes.DEFAULT)
+            return Rendered(spec=(rendered, image), hash=rendered.hash, replicas=count, scales=False,
+                            mode=self.s.options.mode.value if moved else None)
         bounds = rendered.spec["template"]["scaling"]
         moved = bounds != render.scaling(service, modes.DEFAULT)
         return Rendered(spec=(rendered, image), hash=rendered.hash,
@@ -355,25 +385,41 @@ class _Services:
         spec = render.with_image(rendered, image, versions)
         spec["labels"].update(labels)
         spec["template"]["labels"].update(labels)
-        spec["name"] = f"{s.parent()}/services/{rendered.service_id}"
-        progress(None, "rolling out a new revision" if unit.name in s.live
-                 else "creating the Cloud Run service")
+        kind, now, other = ("workerPools", s.pools, s.live) if rendered.worker else \
+            ("services", s.live, s.pools)
+        spec["name"] = f"{s.parent()}/{kind}/{rendered.service_id}"
+        what = "worker pool" if rendered.worker else "service"
+        progress(None, "rolling out a new revision" if unit.name in now
+                 else f"creating the Cloud Run {what}")
         await self._update(spec)
+        if unit.name in other:  # it was the other kind (a worker given a port, or the reverse)
+            progress(None, f"removing the Cloud Run {'service' if rendered.worker else 'worker pool'} "
+                           f"it ran as before")
+            await delete(s.gcp, other.pop(unit.name).name)
 
     async def _update(self, spec: dict[str, Any]) -> None:
         from google.cloud import run_v2
 
         self.applied[spec["annotations"][names.ANNOTATION]] = spec
+        if "/workerPools/" in spec["name"]:
+            await self.s.gcp.call("run.worker_pools", "update_worker_pool",
+                                  request={"worker_pool": run_v2.WorkerPool(spec), "allow_missing": True})
+            return
         await self.s.gcp.call(
             "run.services", "update_service", request={"service": run_v2.Service(spec), "allow_missing": True}
         )
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
-        """Whether Cloud Run has reconciled the service: its revision ready, or failed."""
+        """Whether Cloud Run has reconciled the service (or worker pool): its revision ready, or
+        failed."""
         s = self.s
         rendered, _ = unit.spec
-        service = await s.gcp.call("run.services", "get_service",
-                                   name=f"{s.parent()}/services/{rendered.service_id}")
+        if rendered.worker:
+            service = await s.gcp.call("run.worker_pools", "get_worker_pool",
+                                       name=f"{s.parent()}/workerPools/{rendered.service_id}")
+        else:
+            service = await s.gcp.call("run.services", "get_service",
+                                       name=f"{s.parent()}/services/{rendered.service_id}")
         status = status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
         since = max((self.granted[k] for k in rendered.secrets if k in self.granted), default=None)
         if (status.state is State.SERVICE_DEPLOYMENT_FAILED and since is not None
@@ -390,9 +436,11 @@ class _Services:
         return status
 
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
-        """Remove a service the project no longer has, with its images."""
+        """Remove a service (or worker pool) the project no longer has, with its images."""
         s = self.s
-        await delete_service(s.gcp, s.live[name].name)
+        for found_ in (s.live.pop(name, None), s.pools.pop(name, None)):
+            if found_ is not None:
+                await delete(s.gcp, found_.name)
         await delete_package(s.gcp, names.image_path(s.name, s.stack, name))
 
 
@@ -506,15 +554,40 @@ async def live(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
     }
 
 
+async def pools(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
+    """The stack's Cloud Run worker pools, found like its services (``live``)."""
+    found = await gcp.all(
+        "run.worker_pools", "list_worker_pools", parent=f"projects/{gcp.project}/locations/{gcp.region}"
+    )
+    return {
+        dict(p.annotations).get(names.ANNOTATION, service_id(p)): p
+        for p in found
+        if names.owned(dict(p.labels), project, stack)
+    }
+
+
+def is_pool(found: Any) -> bool:
+    """Whether a Cloud Run resource is a worker pool (not a service)."""
+    return "/workerPools/" in str(found.name)
+
+
+def instances(found: Any) -> int:
+    """The instances a service keeps at the least, or a worker pool's fixed count."""
+    if is_pool(found):
+        return found.scaling.manual_instance_count
+    return found.template.scaling.min_instance_count
+
+
 def store_kinds(project: Project) -> set[str]:
     """The kinds of managed store the project has (only their APIs are asked)."""
     return {s.managed_store for s in project.services.values() if s.managed_store}
 
 
 def endpoints(project: Project, routes: list[ingress.Route], name: str, service: Any) -> list[str]:
-    """Where a Cloud Run service answers, when it has an ingress port: its URL, then its domains."""
+    """Where a Cloud Run service answers, when it has an ingress port: its URL, then its domains
+    (a worker pool answers nowhere)."""
     compose = project.services.get(name)
-    if compose is None or not compose.ingress_ports or not service.uri:
+    if is_pool(service) or compose is None or not compose.ingress_ports or not service.uri:
         return []
     return [service.uri] + [f"https://{r.domain}" for r in routes if r.service == name]
 
@@ -525,10 +598,11 @@ def service_id(service: Any) -> str:
 
 
 def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
-    """A Cloud Run service's state in the shared vocabulary. Cloud Run does not say how many
-    instances run; a ready service runs at least its minimum, which is what it reports."""
-    desired = service.template.scaling.min_instance_count
-    highest = service.template.scaling.max_instance_count
+    """A Cloud Run service's (or worker pool's) state in the shared vocabulary. Cloud Run does
+    not say how many instances run; a ready service runs at least its minimum, a ready worker
+    pool its fixed count, which is what it reports."""
+    desired = instances(service)
+    highest = 0 if is_pool(service) else service.template.scaling.max_instance_count
     condition = service.terminal_condition
     settled = not service.reconciling and service.observed_generation == service.generation
     message = ""
@@ -560,6 +634,20 @@ async def delete_service(gcp: Gcp, path: str) -> bool:
         return False
     await if_found(lambda: gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run"))
     return True
+
+
+async def delete_pool(gcp: Gcp, path: str) -> bool:
+    """Delete a Cloud Run worker pool and wait until it is gone; False when it was not there."""
+    op = await gcp.maybe("run.worker_pools", "delete_worker_pool", name=path)
+    if op is None:
+        return False
+    await if_found(lambda: gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run"))
+    return True
+
+
+async def delete(gcp: Gcp, path: str) -> bool:
+    """Delete a Cloud Run service or worker pool by its path."""
+    return await (delete_pool(gcp, path) if "/workerPools/" in path else delete_service(gcp, path))
 
 
 async def delete_package(gcp: Gcp, path: str) -> bool:

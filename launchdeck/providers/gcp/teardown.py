@@ -1,7 +1,8 @@
 """Destroying a (project, stack) on GCP: everything it owns, in reverse order, then a check.
 
-What to remove is found by the project and stack labels (Cloud Run services, stores,
-secrets), and by the names the deploy gives (the load balancer's parts, the service
+What to remove is found by the project and stack labels (Cloud Run services and worker pools,
+stores, secrets, the remote repositories its images are pulled through), and by the names the
+deploy gives (the load balancer's parts, the service
 account, the images under ``<project>/<stack>/`` in the shared repository). Config values
 stay (``config rm`` removes them), with the deleted account taken out of their readers; each
 database leaves a final backup (Cloud SQL's) or an export in the shared bucket (Firestore's).
@@ -16,9 +17,9 @@ from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.gather import gather
 from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
-from launchdeck.providers.gcp import access, config, ingress, names, stores
+from launchdeck.providers.gcp import access, config, ingress, names, registries, stores
 from launchdeck.providers.gcp.api import Gcp, if_enabled
-from launchdeck.providers.gcp.session import delete_package, delete_service, live
+from launchdeck.providers.gcp.session import delete, delete_package, live, pools
 
 
 async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
@@ -32,10 +33,11 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
     # 1. the way in: DNS records, then the load balancer, users before what they use
     await if_enabled(lambda: ingress.remove(gcp, project, stack, done), None)
 
-    # 2. the services
+    # 2. the services and worker pools
     async def service(path: str) -> None:
-        if await delete_service(gcp, path):
-            done(f"Cloud Run service {path.rsplit('/', 1)[-1]}")
+        if await delete(gcp, path):
+            kind = "worker pool" if "/workerPools/" in path else "service"
+            done(f"Cloud Run {kind} {path.rsplit('/', 1)[-1]}")
 
     await gather(*[lambda p=p: service(p) for p in await _services(gcp, project, stack)])
 
@@ -78,6 +80,13 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
         if await delete_package(gcp, path):
             done(f"images {path}")
 
+    # 5. the remote repositories its images were pulled through (their cached copies with them)
+    async def repository(name: str) -> None:
+        if await registries.delete(gcp, name):
+            done(f"remote repository {name.rsplit('/', 1)[-1]}")
+
+    await gather(*[lambda r=r: repository(r) for r in await registries.owned(gcp, project, stack)])
+
     left = await _left(gcp, project, stack)
     if left:
         raise ProviderError(
@@ -91,9 +100,11 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
 
 
 async def _services(gcp: Gcp, project: str, stack: str) -> list[str]:
-    """The stack's Cloud Run services by path; when Cloud Run is not enabled, it holds none."""
-    found = await if_enabled(lambda: live(gcp, project, stack), {})
-    return [s.name for s in found.values()]
+    """The stack's Cloud Run services and worker pools by path; when Cloud Run is not enabled,
+    it holds none."""
+    found, workers = await gather(lambda: if_enabled(lambda: live(gcp, project, stack), {}),
+                                  lambda: if_enabled(lambda: pools(gcp, project, stack), {}))
+    return [s.name for s in found.values()] + [p.name for p in workers.values()]
 
 
 async def _images(gcp: Gcp, project: str, stack: str) -> list[str]:
@@ -112,7 +123,7 @@ async def _images(gcp: Gcp, project: str, stack: str) -> list[str]:
 
 async def _left(gcp: Gcp, project: str, stack: str) -> list[str]:
     """What can still be found of the stack, but for its kept config values."""
-    services, found_stores, derived, balancer, images, account = await gather(
+    services, found_stores, derived, balancer, images, account, remotes = await gather(
         lambda: _services(gcp, project, stack),
         lambda: stores.find_all(gcp, project, stack),
         lambda: config.listed(gcp, project, stack, "derived"),
@@ -121,11 +132,12 @@ async def _left(gcp: Gcp, project: str, stack: str) -> list[str]:
         lambda: if_enabled(
             lambda: access.account_exists(gcp, names.account_email(project, stack, gcp.project)), False
         ),
+        lambda: registries.owned(gcp, project, stack),
     )
     left = [s.rsplit("/", 1)[-1] for s in services] + [
         f.name.rsplit("/", 1)[-1] for f in found_stores.values()
     ]
-    left += derived + sorted(balancer.parts) + images
+    left += derived + sorted(balancer.parts) + images + [r.rsplit("/", 1)[-1] for r in remotes]
     if account:
         left.append(names.account_email(project, stack, gcp.project))
     return left

@@ -664,7 +664,9 @@ def test_llm_services_account_may_call_vertex_ai(provider, project, fake: FakeGc
     assert result.ok
     members = fake.api("cloudresourcemanager").members_with(PROJECT, {"roles/aiplatform.user"})
     assert members == {f"serviceAccount:ld-chat-dev@{PROJECT}.iam.gserviceaccount.com"}
-    env = {e.name: e.value for e in _service(fake, "bot", project="chat").template.containers[0].env}
+    # bot declares no port: a worker, run as a Cloud Run worker pool
+    pool = fake.api("run").pools[f"{LOCATION}/workerPools/{names.service_id('chat', 'dev', 'bot')}"]
+    env = {e.name: e.value for e in pool.template.containers[0].env}
     assert env == {
         "GOOGLE_CLOUD_PROJECT": PROJECT,
         "GOOGLE_CLOUD_LOCATION": "us-central1",

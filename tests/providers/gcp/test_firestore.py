@@ -334,13 +334,15 @@ def test_the_platforms_sample_deploys_and_tears_down_with_nothing_left(
         go(store.set, key, f"{key.lower()}-value")
     result, _ = _deploy(provider, ref)
     assert result.ok, [(s.name, s.state, s.message) for s in result.services]
-    path = f"projects/{PROJECT}/locations/us-central1/services/{names.service_id(name, 'dev', 'worker')}"
-    env = fake.api("run").services[path].template.containers[0].env
+    # the worker declares no port: it runs as a Cloud Run worker pool
+    path = f"projects/{PROJECT}/locations/us-central1/workerPools/{names.service_id(name, 'dev', 'worker')}"
+    env = fake.api("run").pools[path].template.containers[0].env
     secret = next(e.value_source.secret_key_ref.secret for e in env if e.name == "MONGO_URI")
     parsed = parse_uri(_secret(fake, secret))
     assert parsed["username"] == "root" and parsed["options"]["loadBalanced"] is True
     anyio.run(partial(destroy, provider, name, "dev", sink=Recorder()))
     assert fake.api("firestore").databases == {} and fake.api("run").services == {}
+    assert fake.api("run").pools == {}
     left = sorted(s.rsplit("/", 1)[-1] for s in fake.api("secretmanager").secrets)
     assert left == sorted(names.secret_id(name, "dev", k)
                           for k in ("MONGO_PASSWORD", "OPENAI_API_KEY", "MONGO_INITDB_ROOT_PASSWORD"))
