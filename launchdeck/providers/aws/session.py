@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
+
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
 from launchdeck.engine import kinds, model_service, modes
@@ -87,6 +89,8 @@ class AwsSession:
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
         self.refusal: ProviderError | None = None
+        self._shared: anyio.Event | None = None
+        self._shared_error: Exception | None = None
         self.described = wait.Together(self._described, ECS_DESCRIBED)
         """Looks at the services rolling out, made together."""
 
@@ -223,14 +227,12 @@ class AwsSession:
         a store's creation, the longest wait of a first deploy, starts once they are all in
         place, never a step later than it must."""
         aws, project, stack = self.aws, self.name, self.stack
-        built = [s for s in self.project.services.values() if s.build and not s.managed_store]
         tags = names.tag_list(names.tags(project, stack, etag=self.etag))
         served = [kinds.running(self.project, name, self.models, self.gateway)
                   for name in self.project.services]
 
         async def shared() -> None:
-            await region.ensure(aws, self.account, builds=bool(built), interval=self.settle,
-                                say=lambda m: self.say(None, m))
+            await self.prepare_builds()
             if modes.of(self.options.mode).spot_beyond_first:
                 await self._spot()
 
@@ -247,11 +249,34 @@ class AwsSession:
                 seen=seen if vpc == found.vpc else None)
             return found
 
-        _, self.net, _, self.namespace, _, _ = await parallel(
+        _, self.net, _, self.namespace, _ = await parallel(
             shared, net, self._roles, self._namespace,
-            lambda: self._repositories(built),
             lambda: region.log_group(aws, names.log_group(project, stack), tags,
                                      modes.of(self.options.mode).log_days))
+
+    async def prepare_builds(self) -> None:
+        """What the builds stand on (the region's bucket and builder, an image repository for
+        each service built from source), with the cluster, which the region's shared
+        resources include: made once, whether the engine or ``prepare`` asks first."""
+        if self._shared is not None:
+            await self._shared.wait()
+            if self._shared_error is not None:
+                raise self._shared_error
+            return
+        self._shared = anyio.Event()
+        built = [s for s in self.project.services.values() if s.build and not s.managed_store]
+        try:
+            await parallel(
+                lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
+                                      say=lambda m: self.say(None, m)),
+                lambda: self._repositories(built))
+        except BaseException as exc:
+            self._shared_error = exc if isinstance(exc, Exception) else ProviderError(
+                "making the region's shared resources was interrupted", provider="aws",
+                hint="Deploy again.")
+            raise
+        finally:
+            self._shared.set()
 
     async def _spot(self) -> None:
         """Let the cluster run tasks on Fargate Spot: "The specified capacity provider strategy
