@@ -25,21 +25,21 @@ import anyio  # noqa: E402
 from projects import write_project  # noqa: E402 - beside this script
 
 from launchdeck.engine.deploy import deploy  # noqa: E402
-from launchdeck.providers.aws.api import Aws  # noqa: E402
 from launchdeck.providers.aws.provider import AwsProvider  # noqa: E402
 from launchdeck.tools.project import ProjectRef  # noqa: E402
 from testkit import aws as T  # noqa: E402
 
 
-def measure(provider: AwsProvider, calls: T.Calls, ref: ProjectRef, latency: float) -> tuple[float, ...]:
+def measure(provider: AwsProvider, chain: T.Chain, calls: T.Calls, ref: ProjectRef,
+            latency: float) -> tuple[float, ...]:
     calls.clear()
-    provider.aws.depth = 0
+    chain.reset()
     loaded = ref.load()
     start = time.perf_counter()
     result = anyio.run(lambda: deploy(loaded, provider, stack="dev"))
     wall = time.perf_counter() - start
     assert result.ok, [(s.name, s.message) for s in result.services]
-    bound = provider.aws.depth * latency
+    bound = chain.depth * latency
     return wall, bound, wall / bound, len(calls.made), len(calls.mutating())
 
 
@@ -59,13 +59,15 @@ def main() -> None:
             T.codebuild_pushes(session)
             calls = T.Calls().attach(session)
             T.Latency(args.latency).attach(session)
-            provider = AwsProvider(Aws(session), poll=args.latency)
+            chain = T.Chain()
+            provider = AwsProvider(chain.aws(session), poll=args.latency)
             with tempfile.TemporaryDirectory() as folder:
                 write_project(Path(folder), size)
                 anyio.run(provider.config_store("bench", "dev").set, "API_KEY", "bench-key")
                 ref = ProjectRef(working_directory=folder, provider="aws")
                 for run in ("first", "no-op"):
-                    wall, bound, ratio, total, mutating = measure(provider, calls, ref, args.latency)
+                    wall, bound, ratio, total, mutating = measure(provider, chain, calls, ref,
+                                                                   args.latency)
                     print(f"{size:>8} {run:>7} {wall:>7.2f} {bound:>8.2f} {ratio:>6.2f} {total:>6} "
                           f"{mutating:>8}")
 

@@ -8,7 +8,10 @@ the wall time of a first deploy and of a no-op redeploy, both in real AWS second
 divided by the scale), next to the critical path: the longest chain of those durations the
 dependency graph forces (a service after what it depends on, its build and the load balancer
 in front of it; builds one at a time, as a new account's CodeBuild quota allows). A ratio
-near 1.0 means everything that could overlap did.
+near 1.0 means everything that could overlap did. The provider polls at its own interval,
+scaled like the rest; moto builds its backends before the clock starts (AWS has them); and
+every call still costs moto's own time, which on a busy machine is a second or more of AWS
+time at the default scale (try --scale 0.05 to see less of it).
 Run: .venv/bin/python bench/aws_timeline.py [--scale 0.01]
 """
 
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -29,9 +33,11 @@ import anyio  # noqa: E402
 from projects import write_project  # noqa: E402 - beside this script
 
 from launchdeck.compose.model import Project  # noqa: E402
+from launchdeck.engine import hosts  # noqa: E402
 from launchdeck.engine.deploy import deploy  # noqa: E402
 from launchdeck.providers.aws.api import Aws  # noqa: E402
 from launchdeck.providers.aws.provider import AwsProvider  # noqa: E402
+from launchdeck.providers.aws.session import POLL  # noqa: E402
 from launchdeck.tools.project import ProjectRef  # noqa: E402
 from testkit import aws as T  # noqa: E402
 
@@ -40,7 +46,12 @@ CONFIG = {"API_KEY": "bench-key-1234", "POSTGRES_PASSWORD": "bench-pw-1a2b3c4d"}
 
 
 def critical_path(project: Project) -> float:
-    """Real seconds of the longest chain the graph forces on a first deploy of a new account."""
+    """Real seconds of the longest chain the graph forces on a first deploy of a new account.
+
+    A unit starts when what it waits for has reached its milestone, as the engine's graph says
+    (engine/deploy.py ``_graph``): a compose dependency its condition (``service_started``: the
+    other has started, not finished, its rollout), and, besides, the stores and services its
+    environment names and the load balancer in front of it, settled."""
     real = T.REAL
     prepare = real["iam.service_linked_role"]  # every unit stands on the cluster
     build = sum(real[f"codebuild.{p}"] for p in ("queued", "provisioning", "build", "post_build"))
@@ -49,21 +60,53 @@ def critical_path(project: Project) -> float:
     domains = any(s.domainname for s in project.services.values())
     balancer = prepare + (real["acm.validate"] if domains else 0.0)
     ingress = {n for n, s in project.services.items() if s.ingress_ports}
-    done: dict[str, float] = {}
+    named = hosts.graph(project)
+    started: dict[str, float] = {}
 
-    def finish(name: str) -> float:
-        if name not in done:
+    def waits(name: str) -> dict[str, str]:
+        service = project.services[name]
+        out = {d: c.condition for d, c in service.depends_on.items() if d in project.services}
+        for other in named[name]:
+            if other not in service.depends_on or project.services[other].managed_store:
+                out[other] = "service_healthy"
+        return out
+
+    def start(name: str) -> float:
+        if name not in started:
             service = project.services[name]
             if service.managed_store:
-                done[name] = prepare + real["rds.create" if service.managed_store == "postgres"
-                                            else "elasticache.create"]
+                started[name] = prepare
             else:
-                start = max([prepare, builds.get(name, 0.0), balancer if name in ingress else 0.0,
-                             *[finish(d) for d in service.depends_on if d in project.services]])
-                done[name] = start + real["ecs.rollout"]
-        return done[name]
+                started[name] = max([prepare, builds.get(name, 0.0),
+                                     balancer if name in ingress else 0.0,
+                                     *[start(d) if c == "service_started" else finish(d)
+                                       for d, c in waits(name).items()]])
+        return started[name]
+
+    def finish(name: str) -> float:
+        service = project.services[name]
+        if service.managed_store:
+            return start(name) + real["rds.create" if service.managed_store == "postgres"
+                                      else "elasticache.create"]
+        return start(name) + real["ecs.rollout"]
 
     return max(finish(n) for n in project.services)
+
+
+def warm(session: Any) -> None:
+    """Make moto build each service's backend (its default VPC, its tables) before the clock
+    starts: after a reset moto builds them at the first request, which takes it a second or
+    more; AWS has them already."""
+    for service, operation in (("ec2", "describe_vpcs"), ("rds", "describe_db_instances"),
+                               ("elasticache", "describe_replication_groups"),
+                               ("elbv2", "describe_load_balancers"), ("ecs", "list_clusters"),
+                               ("iam", "list_roles"), ("servicediscovery", "list_namespaces"),
+                               ("resourcegroupstaggingapi", "get_resources"),
+                               ("ecr", "describe_repositories"), ("logs", "describe_log_groups"),
+                               ("codebuild", "list_projects"), ("acm", "list_certificates"),
+                               ("s3", "list_buckets"), ("ssm", "describe_parameters"),
+                               ("sts", "get_caller_identity")):
+        getattr(session.client(service), operation)()
 
 
 def run(provider: AwsProvider, ref: ProjectRef, scale: float) -> float:
@@ -86,8 +129,9 @@ def main() -> None:
             server.reset()
             T.session().client("route53").create_hosted_zone(Name="example.com", CallerReference="b")
             session = T.session()
+            warm(session)
             T.codebuild_pushes(session)
-            provider = AwsProvider(Aws(session), poll=max(args.scale, 0.01))
+            provider = AwsProvider(Aws(session), poll=POLL * args.scale)  # its own, scaled
             with tempfile.TemporaryDirectory() as folder:
                 if label == "shop":
                     shutil.copytree(SHOP, folder, dirs_exist_ok=True)

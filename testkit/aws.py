@@ -36,6 +36,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,81 @@ class Calls:
 
     def by_operation(self) -> Counter[str]:
         return Counter(f"{c.service}.{c.operation}" for c in self.made)
+
+
+class Chain:
+    """The longest chain of AWS calls in which each call waited for the one before, which the
+    benchmarks compare with wall time (times a latency added to every call, it is the least
+    a deploy could take); ``aws`` gives the provider an ``Aws`` that counts.
+
+    Counted per asyncio task, without the provider's help: a task's chain starts where its
+    parent's stood at its first call (its parent's own calls and the tasks the parent started
+    that had finished by then: the steps of a ``gather`` before it, the unit a unit waited
+    for, a service's build), and each call lengthens it by one. A parent goes on from the
+    longest of its children that have finished. A unit that starts after another unit it does
+    not wait for has finished is counted after it too: the bound errs long, never short.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self._node: ContextVar[_Link | None] = ContextVar("launchdeck_chain", default=None)
+
+    def aws(self, boto_session: Any) -> Any:
+        """An ``Aws`` of ``boto_session`` whose calls are counted here."""
+        from launchdeck.providers.aws.api import Aws
+
+        chain = self
+
+        class Counted(Aws):
+            async def __call__(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
+                link = chain._link()
+                try:
+                    return await super().__call__(service, operation, **params)
+                finally:
+                    chain._step(link)
+
+            async def paginate(self, service: str, operation: str, missing: Any = (), /,
+                               **params: Any) -> Any:
+                link = chain._link()
+                async for page in super().paginate(service, operation, missing, **params):
+                    chain._step(link)
+                    yield page
+
+        return Counted(boto_session)
+
+    def reset(self) -> None:
+        self.depth = 0
+
+    def _link(self) -> _Link:
+        import asyncio
+
+        task = asyncio.current_task()
+        link = self._node.get()
+        if link is None or link.task is not task:
+            link = _Link(task, link.level() if link is not None else 0)
+            parent = self._node.get()
+            if parent is not None:
+                parent.children.append(link)
+            self._node.set(link)
+        return link
+
+    def _step(self, link: _Link) -> None:
+        link.depth = link.level() + 1
+        self.depth = max(self.depth, link.depth)
+
+
+@dataclass(eq=False)
+class _Link:
+    """One task's chain of calls, and the tasks it started."""
+
+    task: Any
+    depth: int
+    children: list[_Link] = field(default_factory=list)
+
+    def level(self) -> int:
+        """Its own chain, or a finished child's when longer."""
+        done = [c.level() for c in self.children if c.task is None or c.task.done()]
+        return max([self.depth, *done])
 
 
 class _Raw:
@@ -984,6 +1060,7 @@ def codebuild_pushes(boto_session: Any, failing: Mapping[str, str] | None = None
     sends it (the stream is the build id's UUID), the error among its last lines.
     """
     pusher = session()
+    ecr = pusher.client("ecr")  # made once: making a client takes longer than a build's start
     failing = dict(failing or {})
     failed: dict[str, str] = {}
     """Build id -> the line its docker build failed with."""
@@ -1002,11 +1079,9 @@ def codebuild_pushes(boto_session: Any, failing: Mapping[str, str] | None = None
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                     "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
                                "size": 2, "digest": "sha256:" + "0" * 64}, "layers": []}
-        try:
-            pusher.client("ecr").put_image(repositoryName=repository, imageTag=tag,
-                                           imageManifest=json.dumps(manifest))
-        except pusher.client("ecr").exceptions.ImageAlreadyExistsException:
-            pass  # the same build started again after a failed start_build
+        # the same build started again after a failed start_build
+        with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):
+            ecr.put_image(repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest))
 
     def started(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if "launchdeck_build_fails" in context and "build" in parsed:

@@ -5,8 +5,10 @@ naming every one, when config is unset.
 plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
 start: take the lock → observe → prepare → for each unit in dependency order, independent
 ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
-has; record the outcome on the target, and append the deployment (with its timeline) to the
-target's history (engine/history.py). A rollback is a deploy with each service's image given.
+has (the builds start as soon as what they stand on is there: after prepare, or, for a
+session that ``PreparesBuilds``, beside it); record the outcome on the target, and append
+the deployment (with its timeline) to the target's history (engine/history.py). A rollback
+is a deploy with each service's image given.
 
 Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
 deployment record and the result live here once.
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 import anyio.to_thread
@@ -36,6 +38,15 @@ from launchdeck.engine.results import ChangeSummary, DeployRecord, DeployResult,
 from launchdeck.engine.seams import DeployOptions, Found, Kind, Provider, Session, Unit
 from launchdeck.errors import ConfigMissing, DeployRefused, LaunchdeckError
 from launchdeck.identity import new_deployment_id
+
+
+@runtime_checkable
+class PreparesBuilds(Protocol):
+    """A session whose image builds stand on less than all that ``prepare`` makes (a builder
+    and a registry, not the network or the roles): the engine starts the builds once
+    ``prepare_builds`` is done, beside the rest of ``prepare``, which may call it too."""
+
+    async def prepare_builds(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -260,24 +271,33 @@ class _Run:
             if change.action not in (Action.NOOP, Action.DELETE):
                 self.emit(name, State.BUILD_QUEUED if name in building else State.UPDATE_QUEUED,
                           change.reason)
-        await session.prepare()
         # services go first (their ports are free again), the provider's own units last
         removed = [c.service for c in self.changes.values() if c.action is Action.DELETE]
-        for name in removed:
-            if found[name].kind is not Kind.INGRESS:
-                await self._remove(name)
         graph = _graph(project, units)
         completion = {dep for s in project.services.values() for dep, d in s.depends_on.items()
                       if d.condition == "service_completed_successfully"}
-        async with anyio.create_task_group() as group:
-            for name in building:
-                self.builds[name] = _Build()
-                group.start_soon(self._build, name)
+        self.builds = {name: _Build() for name in building}
+        prepared = anyio.Event()
 
-            async def work(name: str, milestones: dag.Milestones) -> None:
-                await self._unit(name, images.get(name), milestones, until_exit=name in completion)
+        async def builds() -> None:
+            if isinstance(session, PreparesBuilds):
+                await session.prepare_builds()  # the builds go beside the rest of prepare
+            else:
+                await prepared.wait()
+            await gather(*[lambda n=n: self._build(n) for n in building])
 
-            reached = await dag.run(graph, work)
+        async def work(name: str, milestones: dag.Milestones) -> None:
+            await self._unit(name, images.get(name), milestones, until_exit=name in completion)
+
+        async def apply() -> dict[str, dag.Milestones]:
+            await session.prepare()
+            prepared.set()
+            for name in removed:
+                if found[name].kind is not Kind.INGRESS:
+                    await self._remove(name)
+            return await dag.run(graph, work)
+
+        _, reached = await gather(builds, apply)
         for name, mark in reached.items():
             if name not in self.statuses and name in project.services:
                 state = State.SERVICE_DEPLOYMENT_FAILED

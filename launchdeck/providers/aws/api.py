@@ -2,9 +2,7 @@
 
 ``Aws`` turns botocore's exceptions into ``AwsError`` (a ProviderError with the AWS error
 code, so callers can tell "not found" from "denied"), retries throttling and 5xx with
-botocore's standard mode, and keeps the length of the longest chain of dependent calls
-(``depth``), which the benchmark compares with wall time. Concurrent work goes through
-``parallel`` so that chain stays measurable.
+botocore's standard mode. Independent calls run at once through ``parallel``.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -23,7 +20,6 @@ import anyio.to_thread
 from launchdeck.engine.gather import gather
 from launchdeck.errors import EngineUnavailable, ProviderError
 
-_depth: ContextVar[int] = ContextVar("aws_call_depth", default=0)
 _threads = anyio.CapacityLimiter(16)
 """Calls in flight at once: enough for wide fan-outs, few enough to stay polite to the API."""
 
@@ -70,8 +66,6 @@ class Aws:
                               connect_timeout=10, read_timeout=60, max_pool_connections=32)
         self._clients: dict[str, Any] = {}
         self._guard = threading.Lock()
-        self.depth = 0
-        """The longest chain of calls so far in which each call waited for the one before."""
 
     def check(self) -> None:
         """Raise a clear error when there is no region or no credentials to call AWS with."""
@@ -111,14 +105,6 @@ class Aws:
                                                   limiter=_threads)
         except Exception as exc:
             raise _translate(service, operation, exc) from exc
-        finally:
-            self._counted()
-
-    def _counted(self) -> None:
-        """One more call in the current chain of dependent calls."""
-        depth = _depth.get() + 1
-        _depth.set(depth)
-        self.depth = max(self.depth, depth)
 
     async def paginate(self, service: str, operation: str, missing: Sequence[str] = (), /,
                        **params: Any) -> AsyncIterator[dict[str, Any]]:
@@ -133,8 +119,6 @@ class Aws:
                 if isinstance(error, AwsError) and error.code in missing:
                     return
                 raise error from exc
-            finally:
-                self._counted()
             if page is None:
                 return
             yield page
@@ -156,35 +140,8 @@ class Aws:
 
 
 async def parallel(*steps: Callable[[], Awaitable[Any]]) -> list[Any]:
-    """Run ``steps`` at once (``gather``) and return their results in order.
-
-    The caller's chain of calls continues from the longest chain among the steps, so
-    ``Aws.depth`` counts only calls that really had to wait for each other.
-    """
-    start = _depth.get()
-    depths = [start] * len(steps)
-
-    def measured(index: int, step: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
-        async def run() -> Any:
-            try:
-                return await step()
-            finally:
-                depths[index] = _depth.get()
-        return run
-
-    results = await gather(*[measured(i, s) for i, s in enumerate(steps)])
-    _depth.set(max(depths, default=start))
-    return results
-
-
-def chain_depth() -> int:
-    """The length of the current chain of dependent calls (for joining waits by hand)."""
-    return _depth.get()
-
-
-def continue_chain(depth: int) -> None:
-    """Continue the current chain after waiting for work whose chain reached ``depth``."""
-    _depth.set(max(_depth.get(), depth))
+    """Run ``steps`` at once (``gather``) and return their results in order."""
+    return await gather(*steps)
 
 
 _SOURCES = {"env": "environment variables", "shared-credentials-file": "credentials file",

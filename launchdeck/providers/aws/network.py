@@ -21,6 +21,10 @@ from launchdeck.providers.aws.api import Aws, AwsError, parallel
 
 VISIBLE_WAIT = 120.0
 """Seconds EC2 may take to show what it just made to the calls that name it."""
+VISIBLE_STEPS = 2.0
+"""The longest wait between two tries, in multiples of the first: EC2 shows what it made
+within seconds, and each try costs one cheap call, while a longer wait delays all that
+stands on it (a store's creation, on a first deploy)."""
 _NOT_VISIBLE = ("InvalidGroup.NotFound", "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound",
                 "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound")
 _CIDR = "10.42.0.0/16"
@@ -66,12 +70,16 @@ async def lookup(aws: Aws, project: str, stack: str, mode: str) -> Network:
     return Network(vpcs["Vpcs"][0]["VpcId"], [have[c] for c in _SUBNETS if c in have])
 
 
-async def groups(aws: Aws, net: Network, project: str, stack: str) -> dict[str, str]:
-    """The stack's security groups in the network, by role key."""
+async def described(aws: Aws, net: Network, project: str, stack: str) -> list[dict[str, Any]]:
+    """The stack's security groups in the network, as EC2 describes them (with their rules)."""
     found = await aws("ec2", "describe_security_groups",
                       Filters=[*filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}])
-    return {names.tag_dict(g.get("Tags")).get(names.ROLE, ""): g["GroupId"]
-            for g in found["SecurityGroups"]}
+    return list(found["SecurityGroups"])
+
+
+def by_role(groups: list[dict[str, Any]]) -> dict[str, str]:
+    """Described security groups' ids by role key."""
+    return {names.tag_dict(g.get("Tags")).get(names.ROLE, ""): g["GroupId"] for g in groups}
 
 
 async def _default(aws: Aws) -> Network:
@@ -149,6 +157,7 @@ class _Fresh:
         return await wait.retry(lambda: self.aws("ec2", operation, **params), _NOT_VISIBLE,
                                 what=f"EC2 {operation.replace('_', ' ')}", interval=self.interval,
                                 timeout=VISIBLE_WAIT, say=self.say,
+                                max_interval=self.interval * VISIBLE_STEPS,
                                 why="EC2 does not show what was just made yet")
 
 
@@ -160,12 +169,14 @@ def filters(project: str, stack: str) -> list[dict[str, Any]]:
 
 async def security_groups(aws: Aws, net: Network, project: str, stack: str,
                           rules: dict[str, list[Rule]], etag: str, *,
-                          interval: float = 1.0, say: wait.Say = wait._quiet) -> dict[str, str]:
+                          interval: float = 1.0, say: wait.Say = wait._quiet,
+                          seen: list[dict[str, Any]] | None = None) -> dict[str, str]:
     """Make the groups named in ``rules`` and give each exactly those rules (in ``net.groups``);
-    return the stack's other groups (role -> id), which nothing in the project uses any more."""
-    found = (await aws("ec2", "describe_security_groups",
-                       Filters=[*filters(project, stack), {"Name": "vpc-id", "Values": [net.vpc]}]))
-    existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found["SecurityGroups"]}
+    return the stack's other groups (role -> id), which nothing in the project uses any more.
+    ``seen``: the stack's groups in the network as ``described`` them moments ago (under the
+    deploy's lock, so still what there is), saving the call."""
+    found = seen if seen is not None else await described(aws, net, project, stack)
+    existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found}
     fresh = _Fresh(aws, interval, say)
 
     async def make(role: str) -> None:

@@ -24,7 +24,7 @@ from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
 from launchdeck.providers.aws import CAPABILITIES, names
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
-from launchdeck.providers.aws.session import AwsSession
+from launchdeck.providers.aws.session import POLL, AwsSession
 
 _MAX_LOG_LINES = 10_000
 
@@ -36,7 +36,7 @@ class AwsProvider:
     capabilities = CAPABILITIES
     log_interval = 2.0
 
-    def __init__(self, aws: Aws | None = None, *, poll: float = 5.0, region: str | None = None,
+    def __init__(self, aws: Aws | None = None, *, poll: float = POLL, region: str | None = None,
                  profile: str | None = None) -> None:
         self._aws = aws
         self.poll = poll

@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
+
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
 from launchdeck.engine import kinds, model_service, modes
@@ -35,7 +37,7 @@ from launchdeck.providers.aws import (
     stores,
     wait,
 )
-from launchdeck.providers.aws.api import Aws, AwsError, chain_depth, continue_chain, parallel
+from launchdeck.providers.aws.api import Aws, AwsError, parallel
 
 PRUNABLE = ["ecs:service", "elasticloadbalancing:targetgroup", "elasticloadbalancing:loadbalancer"]
 """The kinds a deploy looks up by tag: what it may remove when the project no longer has it."""
@@ -46,6 +48,10 @@ KEEP_IMAGES = {"rules": [{"rulePriority": 1, "description": "keep the last 10 im
 """Every build pushes a new image; older ones than the last ten are expired."""
 FARGATE_VCPU = "L-3032A538"
 """Service Quotas' code of "Fargate On-Demand vCPU resource count"."""
+ECS_DESCRIBED = 10
+"""Services one DescribeServices call may name."""
+POLL = 5.0
+"""Seconds between reads while waiting, unless the provider is told otherwise."""
 NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
@@ -61,8 +67,10 @@ class AwsSession:
         self.aws, self.account, self.project, self.stack = aws, account, project, stack
         self.config, self.etag, self.options, self.sink = config, etag, options, sink
         self.poll = self.interval = poll_interval
-        self.settle = min(poll_interval, region.CONSISTENCY_INTERVAL)
-        """The first wait before calling again what AWS refused as not consistent yet."""
+        self.settle = poll_interval * region.CONSISTENCY_INTERVAL / POLL
+        """The first wait before calling again what AWS refused as not consistent yet: as much
+        shorter than a poll as AWS's consistency windows (seconds) are than what is polled for
+        (minutes), so a step that waits for one starts soon after it has passed."""
         self.routes = ingress.routes(project)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
         self.models = model_service.cloud_endpoints(project)
@@ -75,12 +83,21 @@ class AwsSession:
         """Managed store service -> its endpoint's host name."""
         self.live: dict[str, dict[str, Any]] = {}
         self.stale_groups: dict[str, str] = {}
+        self.groups: tuple[str, list[dict[str, Any]]] = ("", [])
+        """The VPC observe looked in, and the stack's security groups it found there."""
         self.zones: dict[str, str] = {}
-        self.depths: dict[str, int] = {}
-        """Unit -> the length of the chain of calls that made it (for the benchmark)."""
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
         self.refusal: ProviderError | None = None
+        self._shared: anyio.Event | None = None
+        self._shared_error: Exception | None = None
+        self.described = wait.Together(self._described, ECS_DESCRIBED)
+        """Looks at the services rolling out, made together."""
+
+    async def _described(self, services: list[str]) -> dict[str, dict[str, Any]]:
+        found = await self.aws("ecs", "describe_services", cluster=names.CLUSTER, services=services,
+                               include=["TAGS"])
+        return {s["serviceName"]: s for s in found["services"]}
 
     @property
     def name(self) -> str:
@@ -98,7 +115,8 @@ class AwsSession:
         async def net() -> network.Network:
             found = await network.lookup(aws, self.name, self.stack, self.options.network)
             if found.vpc:
-                found.groups.update(await network.groups(aws, found, self.name, self.stack))
+                self.groups = (found.vpc, await network.described(aws, found, self.name, self.stack))
+                found.groups.update(network.by_role(self.groups[1]))
             return found
 
         async def services() -> tuple[inventory.Inventory, dict[str, dict[str, Any]]]:
@@ -175,13 +193,10 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             return f"{uri}:{source.digest}"
-        continue_chain(self.depths.get(":prepare", 0))
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
                                    say=lambda message: progress(None, message))
-        image = await remote.image(builder, service, source,
-                                   f"{uri}:{source.digest}", progress, interval=self.poll)
-        self.depths[f":build:{service.name}"] = chain_depth()
-        return image
+        return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,
+                                  interval=self.poll)
 
     async def has_image(self, image: str) -> bool:
         """Whether ECR still has ``image`` (a rollback refuses one that is gone)."""
@@ -209,28 +224,63 @@ class AwsSession:
     # -- changing --------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """What every unit stands on, made where missing and reconciled where it differs."""
+        """What every unit stands on, made where missing and reconciled where it differs.
+
+        Each chain runs beside the others, and each step in it as soon as what it names exists
+        (the security groups right after the network, Fargate Spot right after the cluster):
+        a store's creation, the longest wait of a first deploy, starts once they are all in
+        place, never a step later than it must."""
         aws, project, stack = self.aws, self.name, self.stack
-        built = [s for s in self.project.services.values() if s.build and not s.managed_store]
         tags = names.tag_list(names.tags(project, stack, etag=self.etag))
-        _, self.net, roles, self.namespace, _, _ = await parallel(
-            lambda: region.ensure(aws, self.account, builds=bool(built), interval=self.settle,
-                                  say=lambda m: self.say(None, m)),
-            lambda: network.find(aws, project, stack, self.options.network, interval=self.settle,
-                                 say=lambda m: self.say(None, m)),
-            lambda: self._roles(),
-            lambda: self._namespace(),
-            lambda: self._repositories(built),
-            lambda: region.log_group(aws, names.log_group(project, stack), tags,
-                                     modes.of(self.options.mode).log_days))
-        if modes.of(self.options.mode).spot_beyond_first:
-            await self._spot()
         served = [kinds.running(self.project, name, self.models, self.gateway)
                   for name in self.project.services]
-        self.stale_groups = await network.security_groups(
-            aws, self.net, project, stack, _rules(served, self.routes), self.etag, interval=self.settle,
-            say=lambda m: self.say(None, m))
-        self.depths[":prepare"] = chain_depth()
+
+        async def shared() -> None:
+            await self.prepare_builds()
+            if modes.of(self.options.mode).spot_beyond_first:
+                await self._spot()
+
+        async def net() -> network.Network:
+            if self.options.network == "dedicated" or not self.net.vpc:
+                found = await network.find(aws, project, stack, self.options.network,
+                                           interval=self.settle, say=lambda m: self.say(None, m))
+            else:
+                found = self.net  # the default VPC, as observe found it
+            vpc, seen = self.groups
+            self.stale_groups = await network.security_groups(
+                aws, found, project, stack, _rules(served, self.routes), self.etag,
+                interval=self.settle, say=lambda m: self.say(None, m),
+                seen=seen if vpc == found.vpc else None)
+            return found
+
+        _, self.net, _, self.namespace, _ = await parallel(
+            shared, net, self._roles, self._namespace,
+            lambda: region.log_group(aws, names.log_group(project, stack), tags,
+                                     modes.of(self.options.mode).log_days))
+
+    async def prepare_builds(self) -> None:
+        """What the builds stand on (the region's bucket and builder, an image repository for
+        each service built from source), with the cluster, which the region's shared
+        resources include: made once, whether the engine or ``prepare`` asks first."""
+        if self._shared is not None:
+            await self._shared.wait()
+            if self._shared_error is not None:
+                raise self._shared_error
+            return
+        self._shared = anyio.Event()
+        built = [s for s in self.project.services.values() if s.build and not s.managed_store]
+        try:
+            await parallel(
+                lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
+                                      say=lambda m: self.say(None, m)),
+                lambda: self._repositories(built))
+        except BaseException as exc:
+            self._shared_error = exc if isinstance(exc, Exception) else ProviderError(
+                "making the region's shared resources was interrupted", provider="aws",
+                hint="Deploy again.")
+            raise
+        finally:
+            self._shared.set()
 
     async def _spot(self) -> None:
         """Let the cluster run tasks on Fargate Spot: "The specified capacity provider strategy
@@ -312,16 +362,6 @@ class AwsSession:
 
         await parallel(*[lambda s=s: one(s) for s in built])
 
-    def join(self, unit: Unit) -> None:
-        """Continue the chain of calls after those this unit waited for (for the benchmark)."""
-        service = self.project.services.get(unit.name)
-        waited = set(unit.after) | set(service.depends_on if service else ()) | {":prepare"}
-        waited.add(f":build:{unit.name}")
-        continue_chain(max((self.depths.get(w, 0) for w in waited), default=0))
-
-    def joined(self, unit: Unit) -> None:
-        self.depths[unit.name] = chain_depth()
-
     async def tidy(self) -> None:
         """Remove the target groups and security groups nothing uses any more. A store's data
         is never removed here (`compose down` does, with a final snapshot)."""
@@ -362,12 +402,7 @@ class _Services:
                         scales=unit.scaling is not None, mode=mode.value if moved else None)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
-        s = self.s
-        s.join(unit)
-        try:
-            await self._apply(unit, progress)
-        finally:
-            s.joined(unit)
+        await self._apply(unit, progress)
 
     async def _apply(self, unit: Unit, progress: Progress) -> None:
         s = self.s
@@ -470,16 +505,10 @@ class _Services:
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         """The rollout of the task definition this deploy registered (a rollback is a failure)."""
         s, name = self.s, unit.name
-        s.join(unit)
-        try:
-            found = (await s.aws("ecs", "describe_services", cluster=names.CLUSTER,
-                                 services=[names.service_name(s.name, s.stack, name)],
-                                 include=["TAGS"]))["services"]
-        finally:
-            s.joined(unit)
-        if not found:
+        found = await s.described(names.service_name(s.name, s.stack, name))
+        if found is None:
             return ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
-        return status_of(name, found[0], s.balancer.endpoints(s.routes, name), s.registered.get(name))
+        return status_of(name, found, s.balancer.endpoints(s.routes, name), s.registered.get(name))
 
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
         """Remove a service the project no longer has, with its image repository."""
@@ -508,21 +537,13 @@ class _Stores:
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
-        s.join(unit)
-        try:
-            await stores.ensure(s.aws, unit.spec, unit.digest, s.name, s.stack, s.net.vpc,
-                                s.net.subnets, s.net.groups[f"store:{unit.name}"], s.etag,
-                                lambda message: progress(None, message))
-        finally:
-            s.joined(unit)
+        await stores.ensure(s.aws, unit.spec, unit.digest, s.name, s.stack, s.net.vpc,
+                            s.net.subnets, s.net.groups[f"store:{unit.name}"], s.etag,
+                            lambda message: progress(None, message))
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         s, spec = self.s, unit.spec
-        s.join(unit)
-        try:
-            host, doing = await stores.look(s.aws, spec)
-        finally:
-            s.joined(unit)
+        host, doing = await stores.look(s.aws, spec)
         if host is None:
             if self.said.get(unit.name) != doing:
                 self.said[unit.name] = doing
@@ -549,13 +570,9 @@ class _Balancer:
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
-        s.join(unit)
-        try:
-            s.balancer = await ingress.apply(
-                s.aws, s.name, s.stack, s.net.vpc, s.net.subnets, s.net.groups.get("alb", ""),
-                s.routes, s.zones, s.etag, unit.digest, lambda message: progress(None, message), s.poll)
-        finally:
-            s.joined(unit)
+        s.balancer = await ingress.apply(
+            s.aws, s.name, s.stack, s.net.vpc, s.net.subnets, s.net.groups.get("alb", ""),
+            s.routes, s.zones, s.etag, unit.digest, lambda message: progress(None, message), s.poll)
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         return ServiceStatus(name=unit.name, state=State.SERVICE_DEPLOYMENT_COMPLETED)

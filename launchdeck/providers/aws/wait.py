@@ -21,7 +21,7 @@ import anyio
 
 from launchdeck.engine import poll
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws.api import Aws, AwsError
+from launchdeck.providers.aws.api import Aws, AwsError, parallel
 
 T = TypeVar("T")
 
@@ -77,11 +77,12 @@ def _elapsed(seconds: float) -> str:
 
 async def retry(step: Callable[[], Awaitable[T]], refused: tuple[str, ...] | Callable[[AwsError], bool], *,
                 what: str, interval: float, timeout: float, say: Say = _quiet, why: str | None = None,
+                max_interval: float | None = None,
                 hint: str = "Run the command again to keep waiting.") -> T:
     """Run ``step`` until AWS stops refusing it for a reason that means "not yet": an error
     with one of the codes ``refused`` (dependents still going), or one ``refused`` answers true
     of. ``why`` is what is reported meanwhile (by default, AWS's code); any other error is
-    raised at once."""
+    raised at once. ``max_interval``: the longest wait between two tries (``until``'s)."""
     not_yet = refused if callable(refused) else lambda exc: exc.code in refused
     result: list[T] = []
 
@@ -94,7 +95,8 @@ async def retry(step: Callable[[], Awaitable[T]], refused: tuple[str, ...] | Cal
                 raise
             return None, why or f"AWS answers {exc.code}, retrying"
 
-    await until(attempt, what=what, interval=interval, timeout=timeout, say=say, hint=hint)
+    await until(attempt, what=what, interval=interval, timeout=timeout, say=say, hint=hint,
+                max_interval=max_interval)
     return result[0]
 
 
@@ -149,3 +151,74 @@ def _status(response: dict[str, Any], paths: list[str]) -> str:
         if values:
             return ", ".join(sorted({str(v) for v in values}))
     return ""
+
+
+class Together:
+    """Reads of one kind that callers make at the same moment, made as one call per ``size``
+    keys (ECS's DescribeServices takes ten services): while a deploy's services roll out, each
+    is looked at on its own clock, and one call answering them all keeps the API calls (and
+    AWS's throttling of them) down. Callers answered by the same call wake together, so their
+    next reads come together again.
+
+    ``read`` answers the keys it was given (a key left out: nothing found). The first caller
+    of a moment makes the call for everyone who asked meanwhile; if it is cancelled first,
+    those callers ask again.
+    """
+
+    def __init__(self, read: Callable[[list[str]], Awaitable[dict[str, Any]]], size: int) -> None:
+        self.read, self.size = read, size
+        self._asked: dict[str, list[_Answer]] = {}
+        self._gathering = False
+
+    async def __call__(self, key: str) -> Any:
+        while True:
+            answer = _Answer()
+            self._asked.setdefault(key, []).append(answer)
+            if not self._gathering:
+                await self._answer_all()
+            await answer.done.wait()
+            if answer.again:
+                continue
+            if answer.error is not None:
+                raise answer.error
+            return answer.value
+
+    async def _answer_all(self) -> None:
+        self._gathering = True
+        asked: dict[str, list[_Answer]] = {}
+        try:
+            await anyio.sleep(0)  # the others asking at this moment join
+            self._gathering = False
+            asked, self._asked = self._asked, {}
+            keys = sorted(asked)
+            found: dict[str, Any] = {}
+            try:
+                for part in await parallel(*[lambda k=keys[i:i + self.size]: self.read(k)
+                                             for i in range(0, len(keys), self.size)]):
+                    found.update(part)
+            except Exception as exc:
+                for answers in asked.values():
+                    for answer in answers:
+                        answer.error = exc
+            for key, answers in asked.items():
+                for answer in answers:
+                    answer.value = found.get(key)
+                    answer.done.set()
+        finally:
+            self._gathering = False
+            # cancelled before answering: everyone still waiting asks again
+            for answers in [*asked.values(), *([] if asked else self._asked.values())]:
+                for answer in answers:
+                    if not answer.done.is_set():
+                        answer.again = True
+                        answer.done.set()
+            if not asked:
+                self._asked = {}
+
+
+class _Answer:
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.value: Any = None
+        self.error: Exception | None = None
+        self.again = False

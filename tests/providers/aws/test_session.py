@@ -89,7 +89,8 @@ class _Rolling(_Aws):
         self.reads += 1
         deployment = {"status": "PRIMARY", "taskDefinition": "td:2", "rolloutState": "IN_PROGRESS",
                       "runningCount": self.reads}
-        return {"services": [{"status": "ACTIVE", "desiredCount": 5, "runningCount": self.reads,
+        return {"services": [{"serviceName": params["services"][0], "status": "ACTIVE",
+                              "desiredCount": 5, "runningCount": self.reads,
                               "deployments": [deployment], "tags": []}]}
 
 

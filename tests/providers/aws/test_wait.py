@@ -79,6 +79,112 @@ def test_retry_raises_any_other_refusal_at_once() -> None:
     assert len(attempts) == 1
 
 
+def _batches():
+    """A ``read`` of many keys at once that records each call's keys."""
+    calls: list[list[str]] = []
+
+    async def read(keys: list[str]) -> dict[str, str]:
+        calls.append(list(keys))
+        await anyio.sleep(0.01)
+        return {k: k.upper() for k in keys if k != "gone"}
+
+    return read, calls
+
+
+def test_together_answers_reads_made_at_once_with_one_call_per_ten_keys() -> None:
+    """Twelve services looked at together take two DescribeServices calls, not twelve; a key
+    the call does not answer is None, and each caller gets its own key's answer."""
+    read, calls = _batches()
+    together = wait.Together(read, 10)
+    keys = [f"s{i}" for i in range(11)] + ["gone"]
+
+    async def main() -> list[str | None]:
+        from launchdeck.engine.gather import gather
+
+        return await gather(*[lambda k=k: together(k) for k in keys])
+
+    found = anyio.run(main)
+    assert found == [k.upper() for k in keys[:-1]] + [None]
+    assert sorted(len(c) for c in calls) == [2, 10]
+
+
+def test_together_gives_each_caller_the_calls_error() -> None:
+    async def read(keys: list[str]) -> dict[str, str]:
+        raise AwsError("slow down", code="ThrottlingException")
+
+    together = wait.Together(read, 10)
+
+    async def main() -> list[str]:
+        errors: list[str] = []
+
+        async def one(key: str) -> None:
+            try:
+                await together(key)
+            except AwsError as exc:
+                errors.append(exc.code)
+
+        async with anyio.create_task_group() as group:
+            for key in ("a", "b"):
+                group.start_soon(one, key)
+        return errors
+
+    assert anyio.run(main) == ["ThrottlingException", "ThrottlingException"]
+
+
+def test_together_asks_again_for_those_whose_caller_was_cancelled() -> None:
+    """The caller that makes the call is cancelled during it: the others ask again and are
+    answered all the same."""
+    calls: list[list[str]] = []
+    reading = anyio.Event()
+
+    async def read(keys: list[str]) -> dict[str, str]:
+        calls.append(list(keys))
+        if len(calls) == 1:
+            reading.set()
+            await anyio.sleep_forever()
+        return {k: k.upper() for k in keys}
+
+    together = wait.Together(read, 10)
+
+    async def main() -> str | None:
+        answers: dict[str, str | None] = {}
+        first = anyio.CancelScope()
+
+        async def one() -> None:
+            with first:
+                await together("a")
+
+        async def other() -> None:
+            answers["b"] = await together("b")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(one)
+            group.start_soon(other)
+            await reading.wait()
+            first.cancel()
+        return answers["b"]
+
+    assert anyio.run(main) == "B"
+    assert calls == [["a", "b"], ["b"]]
+
+
+def test_chain_counts_calls_that_waited_for_each_other_not_those_made_at_once(boto, aws_env) -> None:
+    """Three reads after one another are a chain of three; three at once add one."""
+    from launchdeck.providers.aws.api import parallel
+
+    chain = T.Chain()
+    aws = chain.aws(boto)
+
+    async def main() -> None:
+        for _ in range(3):
+            await aws("sts", "get_caller_identity")
+        await parallel(*[lambda: aws("sts", "get_caller_identity") for _ in range(3)])
+        await aws("sts", "get_caller_identity")
+
+    anyio.run(main)
+    assert chain.depth == 5
+
+
 def _drained_service(boto) -> str:
     """An ECS service, deleted a moment ago: moto drains it as AWS does."""
     T.ecs_cluster(boto)
