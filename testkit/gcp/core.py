@@ -501,6 +501,10 @@ class Knobs:
     """Long-running work takes its real duration (``testkit.gcp.project``: Cloud SQL and
     Memorystore creation, builds, revisions) on the ``time_scale`` clock instead of finishing
     after ``lro_polls`` polls: for timing a deploy (bench/gcp_timeline.py)."""
+    held_roles: list[str] = field(default_factory=list)
+    """Roles whose bindings, once granted, take no effect while listed: the slow end of IAM's
+    propagation ("can take 7 minutes or longer", ``testkit.gcp.project.GRANT_PROPAGATION``), for
+    a test to hold a grant back until a step of its own, whatever the machine's speed."""
     failing_stores: dict[str, str] = field(default_factory=dict)
     """Cloud SQL or Memorystore instances whose id contains a key fail to be made; the value is
     GCP's error (``quota`` and ``zone`` name the real errors of that kind)."""

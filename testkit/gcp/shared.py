@@ -115,7 +115,8 @@ class Policies:
 
     In a new project (``knobs.new_project``) the organization's domain-restricted sharing
     refuses public members, and a member added to a role takes effect only after
-    ``GRANT_PROPAGATION`` (``members_with(..., effective=True)``, what the other APIs ask).
+    ``GRANT_PROPAGATION`` (``members_with(..., effective=True)``, what the other APIs ask), or,
+    for the roles in ``knobs.held_roles``, not until they are taken out of it.
     """
 
     def __init__(self, ctx: Context, check_member: Callable[[str], None] | None = None) -> None:
@@ -189,8 +190,8 @@ class Policies:
             return set()
         return {
             m for b in policy.bindings if b.role in roles for m in b.members
-            if not effective or self._ctx.settled(self._granted.get((resource, b.role, m), float("-inf")),
-                                                   new_project.GRANT_PROPAGATION)
+            if not effective or (b.role not in self._ctx.knobs.held_roles and self._ctx.settled(
+                self._granted.get((resource, b.role, m), float("-inf")), new_project.GRANT_PROPAGATION))
         }
 
     def _etag(self, resource: str) -> bytes:
