@@ -281,6 +281,12 @@ class FakeGcp:
         self._thread.start()
         return self
 
+    def advance(self, real_seconds: float) -> None:
+        """Move the fake's clock on by ``real_seconds`` of GCP's time (scaled by ``time_scale``):
+        what lags behind (an API just enabled, a grant, a certificate) is judged as that much older."""
+        with self.lock:
+            self.knobs.clock_ahead += real_seconds * self.knobs.time_scale
+
     def _load(self) -> None:
         """Import every API's module and the client library modules its routes come from, before
         the first request: the Compute ones alone take seconds, more than a client's deadline

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -171,7 +170,7 @@ class Policies:
         for binding in policy.bindings:
             for member in binding.members:
                 if (binding.role, member) not in before:
-                    self._granted[(resource, binding.role, member)] = time.monotonic()
+                    self._granted[(resource, binding.role, member)] = self._ctx.now()
         stored = type(policy)()
         stored.CopyFrom(policy)
         stored.ClearField("etag")
