@@ -3,7 +3,9 @@ there by default, and what launchdeck does to get through it."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -139,17 +141,42 @@ def test_domain_restricted_sharing_refuses_public_members(enabled: FakeGcp, gcp:
 # --- IAM and Secret Manager are eventually consistent ---------------------------------------------
 
 
+def _advance_when(fake: FakeGcp, seen: Callable[[list[dict]], bool], real_seconds: float) -> threading.Thread:
+    """Move the fake's clock on by ``real_seconds`` once the request log shows what was ``seen``:
+    a lag that lasts until the code under test has met it, however fast or slow the machine."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while not seen(fake.requests()) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        fake.advance(real_seconds)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
 def test_a_new_account_is_confirmed_and_grants_naming_it_are_retried(fake: FakeGcp, gcp: Gcp) -> None:
     """The stack's new account is read until it is there, and a grant refused because IAM has not
     caught up ("does not exist") is retried until it takes."""
     from launchdeck.providers.gcp import access, config, names
 
     fake.enable(PROJECT)
-    fake.knobs.time_scale = 0.005  # the account usable after 300 ms
-    go(access.account, gcp, "app", "dev")
+    fake.knobs.time_scale = 1.0  # IAM's own delays; the clock moves on only once each was met
     email = names.account_email("app", "dev", PROJECT)
+    def read_too_early(log: list[dict]) -> bool:  # a read refused after the create
+        made = [i for i, e in enumerate(log) if e["api"] == "iam" and e["method"] == "POST"]
+        return bool(made) and any(e["api"] == "iam" and e["status"] == 404 for e in log[made[0]:])
+
+    read_early = _advance_when(fake, read_too_early, new_project.ACCOUNT_PROPAGATION / 2)
+    go(access.account, gcp, "app", "dev")
+    read_early.join(timeout=10)
     go(config.put, gcp, "app-secret", {}, "v")
+    named_early = _advance_when(
+        fake, lambda log: any(":setIamPolicy" in e["path"] and e["status"] == 400 for e in log),
+        new_project.ACCOUNT_PROPAGATION)
     assert go(config.grant, gcp, "app-secret", f"serviceAccount:{email}")
+    named_early.join(timeout=10)
     refused = [e for e in fake.requests() if ":setIamPolicy" in e["path"] and e["status"] == 400]
     reads = [e for e in fake.requests() if e["api"] == "iam" and e["method"] == "GET" and e["status"] == 200]
     assert refused and len(reads) >= 3
