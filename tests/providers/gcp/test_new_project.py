@@ -141,19 +141,24 @@ def test_domain_restricted_sharing_refuses_public_members(enabled: FakeGcp, gcp:
 # --- IAM and Secret Manager are eventually consistent ---------------------------------------------
 
 
-def _advance_when(fake: FakeGcp, seen: Callable[[list[dict]], bool], real_seconds: float) -> threading.Thread:
-    """Move the fake's clock on by ``real_seconds`` once the request log shows what was ``seen``:
-    a lag that lasts until the code under test has met it, however fast or slow the machine."""
+def _when(seen: Callable[[], bool], then: Callable[[], None]) -> threading.Thread:
+    """Do ``then`` once ``seen`` holds: a lag that lasts until the code under test has met it,
+    however fast or slow the machine."""
 
     def watch() -> None:
         deadline = time.monotonic() + 120
-        while not seen(fake.requests()) and time.monotonic() < deadline:
+        while not seen() and time.monotonic() < deadline:
             time.sleep(0.005)
-        fake.advance(real_seconds)
+        then()
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     return watcher
+
+
+def _advance_when(fake: FakeGcp, seen: Callable[[list[dict]], bool], real_seconds: float) -> threading.Thread:
+    """Move the fake's clock on by ``real_seconds`` once the request log shows what was ``seen``."""
+    return _when(lambda: seen(fake.requests()), lambda: fake.advance(real_seconds))
 
 
 def test_a_new_account_is_confirmed_and_grants_naming_it_are_retried(fake: FakeGcp, gcp: Gcp) -> None:
@@ -184,20 +189,36 @@ def test_a_new_account_is_confirmed_and_grants_naming_it_are_retried(fake: FakeG
 
 def test_config_values_are_read_by_version_number_not_latest(provider: GcpProvider, fake: FakeGcp) -> None:
     """A value set a moment ago is what a deploy reads, though ``latest`` still answers the old one."""
-    fake.knobs.time_scale = 0.01  # latest lags 600 ms
+    from launchdeck.providers.gcp import names
+
+    fake.enable(PROJECT)
+    fake.knobs.time_scale = 1.0  # latest lags a minute, longer than any machine takes here
     store = provider.config_store("app", "dev")
     go(store.set, "TOKEN", "old-value")
+    fake.advance(new_project.LATEST_LAG)
     go(store.set, "TOKEN", "new-value")
     assert go(store.values, ["TOKEN"]) == {"TOKEN": "new-value"}
+    latest = f"projects/{PROJECT}/secrets/{names.secret_id('app', 'dev', 'TOKEN')}/versions/latest"
+    assert go(provider.gcp.call, "secretmanager", "access_secret_version", name=latest).payload.data == \
+        b"old-value"
 
 
 def test_a_revision_refused_for_a_grant_not_yet_propagated_is_retried(provider, shop, fake: FakeGcp) -> None:
     """Cloud Run refuses the first revision (secret access not propagated); a new one is made and the
     deploy completes."""
+    fake.knobs.held_roles = ["roles/secretmanager.secretAccessor"]  # until a revision has met it
+    run = fake.api("run")
+
+    def refused() -> bool:
+        with fake.lock:
+            return any(r.conditions and r.conditions[0].state == 3 for r in run.revisions.values())
+
+    released = _when(refused, lambda: setattr(fake.knobs, "held_roles", []))
     result, recorder = _deploy(provider, shop)
+    released.join(timeout=10)
     assert result.ok, [(s.name, s.message) for s in result.services]
     assert any("trying a new revision" in (e.message or "") for e in recorder.events)
-    failed = [r for r in fake.api("run").revisions.values() if r.conditions[0].state == 3]
+    failed = [r for r in run.revisions.values() if r.conditions[0].state == 3]
     assert failed and "Permission denied on secret" in failed[0].conditions[0].message
 
 
