@@ -109,8 +109,13 @@ def test_config_ls_on_a_new_project_lists_nothing(provider: GcpProvider, fake: F
 
 def test_refusals_right_after_enabling_are_retried_until_they_pass(fake: FakeGcp, gcp: Gcp) -> None:
     """An API just enabled by this door is retried through its propagation window, not failed."""
-    fake.knobs.time_scale = 0.002
+    fake.knobs.time_scale = 1.0  # Service Usage's own delays; the clock moves on once each was met
+    enabling = _advance_when(fake, lambda log: any(":batchEnable" in e["path"] for e in log),
+                             new_project.ENABLE_OPERATION)
     go(usage.enable, gcp, {"run.googleapis.com"})
+    enabling.join(timeout=10)
+    _advance_when(fake, lambda log: any(e["api"] == "run" and e["status"] == 403 for e in log),
+                  new_project.ENABLE_PROPAGATION)
     found = go(gcp.all, "run.services", "list_services",
                parent=f"projects/{PROJECT}/locations/us-central1")
     assert found == []
