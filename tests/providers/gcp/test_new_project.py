@@ -366,7 +366,7 @@ def test_a_managed_certificate_waits_for_the_a_record(provider, shop, fake: Fake
     status = go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
     assert status == "PROVISIONING" and compute.resources[key].managed.status == "PROVISIONING"
     del records[("shop.example.com.", "A")]
-    time.sleep(2.0)
+    fake.advance(new_project.CERTIFICATE_AFTER_DNS)
     go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
     assert compute.resources[key].managed.status == "PROVISIONING"  # DNS no longer points: no clock
 
