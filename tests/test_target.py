@@ -67,7 +67,7 @@ def test_a_stack_file_is_read_and_an_overriding_flag_says_so(app: Path) -> None:
     assert local.stdout.startswith("local Docker Engine at ")
     assert "provider local (given) overrides aws from .launchdeck/staging" in local.stderr
     listed = _cli("stack", "ls", cwd=app)
-    assert listed.stdout.split("\n")[1].split() == ["staging", "aws", "eu-west-1", "-", "-"]
+    assert listed.stdout.split("\n")[1].split() == ["staging", "aws", "eu-west-1", "-", "-", "affordable"]
 
 
 def test_a_stack_pinned_to_another_account_is_refused_with_no_change(

@@ -37,7 +37,10 @@ Knobs, over HTTP and in Python (``fake.knobs.<name> = ...``; fields of ``Knobs``
   ``quota``, ``zone`` or an error), ``billing_disabled``, ``new_project``, ``time_scale``,
   ``realistic`` (long work takes its real, scaled, duration), ``failing_services`` (Cloud Run service id ->
   reason; empty for the real "failed to start and listen on the port"), ``kill_at`` /
-  ``kill_pid`` (SIGKILL a client process as the Nth mutating request from now arrives).
+  ``kill_pid`` (SIGKILL a client process as the Nth mutating request from now arrives),
+  ``held_roles`` (roles whose new bindings take no effect until taken out of the list),
+  ``clock_ahead`` (seconds the fake's clock runs ahead; ``FakeGcp.advance(real_seconds)`` moves
+  it on, so a test passes a lag without sleeping through it or racing it).
 - ``GET /_fake/requests``: every API request in order (api, method, path, query, body,
   status); ``DELETE /_fake/requests`` clears it; ``FakeGcp.mutations()`` keeps those that could
   change something (``is_mutating``). Secret version payloads and database passwords are never

@@ -23,7 +23,6 @@ import enum
 import hashlib
 import importlib
 import re
-import time
 from typing import Any
 
 from google.cloud import compute_v1 as c
@@ -296,7 +295,7 @@ class ComputeApi(Api):
             if not pointed:
                 self.pointed.pop(key, None)
                 return
-            since = self.pointed.setdefault(key, time.monotonic())
+            since = self.pointed.setdefault(key, self.ctx.now())
             if not self.ctx.settled(since, new_project.CERTIFICATE_AFTER_DNS):
                 return
         certificate.managed.status = "ACTIVE"

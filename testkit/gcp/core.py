@@ -501,6 +501,13 @@ class Knobs:
     """Long-running work takes its real duration (``testkit.gcp.project``: Cloud SQL and
     Memorystore creation, builds, revisions) on the ``time_scale`` clock instead of finishing
     after ``lro_polls`` polls: for timing a deploy (bench/gcp_timeline.py)."""
+    clock_ahead: float = 0.0
+    """Seconds the fake's clock (``Context.now``) runs ahead of the machine's; ``FakeGcp.advance``
+    moves it on, so that a test passes a lag without sleeping through it."""
+    held_roles: list[str] = field(default_factory=list)
+    """Roles whose bindings, once granted, take no effect while listed: the slow end of IAM's
+    propagation ("can take 7 minutes or longer", ``testkit.gcp.project.GRANT_PROPAGATION``), for
+    a test to hold a grant back until a step of its own, whatever the machine's speed."""
     failing_stores: dict[str, str] = field(default_factory=dict)
     """Cloud SQL or Memorystore instances whose id contains a key fail to be made; the value is
     GCP's error (``quota`` and ``zone`` name the real errors of that kind)."""
@@ -526,12 +533,17 @@ class Context:
             return Progress(10**9, real_seconds * self.knobs.time_scale)
         return Progress(self.knobs.lro_polls, self.knobs.lro_seconds)
 
+    def now(self) -> float:
+        """The fake's clock: the machine's monotonic time, plus what a test moved it on by
+        (``FakeGcp.advance``). What lags is stamped and judged on it."""
+        return time.monotonic() + self.knobs.clock_ahead
+
     def settled(self, since: float, real_seconds: float) -> bool:
-        """Whether ``real_seconds`` (scaled) have passed since the monotonic time ``since``; always
+        """Whether ``real_seconds`` (scaled) have passed since ``since`` on the fake's clock; always
         true outside a new project, where nothing lags."""
         if not self.knobs.new_project:
             return True
-        return time.monotonic() >= since + real_seconds * self.knobs.time_scale
+        return self.now() >= since + real_seconds * self.knobs.time_scale
 
     def scaled(self, real_seconds: float) -> float:
         """A real duration on the fake's clock."""

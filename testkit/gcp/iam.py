@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from typing import Any
 
 from google.cloud import iam_admin_v1 as ia
@@ -110,7 +109,7 @@ class IamApi(Api):
             etag=etag_of(email).encode(),
         )
         self.accounts[email] = account
-        self.made[email] = time.monotonic()
+        self.made[email] = self.ctx.now()
         return account
 
     def test_permissions(self, request: Any) -> Any:

@@ -8,7 +8,6 @@ without ``replication`` is refused.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import google_crc32c
@@ -162,7 +161,7 @@ class SecretManagerApi(Api):
         version.etag = f'"{etag_of(version.name)}"'
         version.client_specified_payload_checksum = request.payload.HasField("data_crc32c")
         self.versions[secret.name].append((version, data))
-        self.added[version.name] = time.monotonic()
+        self.added[version.name] = self.ctx.now()
         return version
 
     def _version(self, name: str) -> tuple[Any, bytes]:

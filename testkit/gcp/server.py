@@ -276,9 +276,26 @@ class FakeGcp:
         return {"LAUNCHDECK_GCP_ENDPOINT": self.url}
 
     def start(self) -> FakeGcp:
+        self._load()
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gcp", daemon=True)
         self._thread.start()
         return self
+
+    def advance(self, real_seconds: float) -> None:
+        """Move the fake's clock on by ``real_seconds`` of GCP's time (scaled by ``time_scale``):
+        what lags behind (an API just enabled, a grant, a certificate) is judged as that much older."""
+        with self.lock:
+            self.knobs.clock_ahead += real_seconds * self.knobs.time_scale
+
+    def _load(self) -> None:
+        """Import every API's module and the client library modules its routes come from, before
+        the first request: the Compute ones alone take seconds, more than a client's deadline
+        (Cloud Run's create_service has 15 s) on a loaded machine, were they imported while a
+        request waits for its answer."""
+        with self.lock:
+            for name in APIS:
+                self.api(name).routes()
+            self._apis.clear()
 
     def stop(self) -> None:
         self._server.shutdown()

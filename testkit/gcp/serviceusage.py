@@ -11,7 +11,6 @@ library of it among launchdeck's dependencies, so the routes are the API's HTTP 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from testkit.gcp import project as new_project
@@ -63,7 +62,7 @@ class ServiceUsageApi(Api):
         if not self.ctx.knobs.new_project or service in new_project.ENABLED_BY_DEFAULT:
             return "ENABLED"
         done = self.enabled.get((_number(project), service))
-        return "ENABLED" if done is not None and time.monotonic() >= done else "DISABLED"
+        return "ENABLED" if done is not None and self.ctx.now() >= done else "DISABLED"
 
     def refuses(self, project: str, service: str) -> bool:
         """Whether a call to ``service`` in ``project`` is answered SERVICE_DISABLED now: not
@@ -137,7 +136,7 @@ class ServiceUsageApi(Api):
                                     {"services": ",".join(paid)})],
             )
         name = f"operations/acf.p2-{number}-{sequence():08d}"
-        started = time.monotonic()
+        started = self.ctx.now()
         done = started + self.ctx.scaled(new_project.ENABLE_OPERATION) if self.ctx.knobs.new_project \
             else started
         for service in services:

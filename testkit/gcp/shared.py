@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -115,7 +114,8 @@ class Policies:
 
     In a new project (``knobs.new_project``) the organization's domain-restricted sharing
     refuses public members, and a member added to a role takes effect only after
-    ``GRANT_PROPAGATION`` (``members_with(..., effective=True)``, what the other APIs ask).
+    ``GRANT_PROPAGATION`` (``members_with(..., effective=True)``, what the other APIs ask), or,
+    for the roles in ``knobs.held_roles``, not until they are taken out of it.
     """
 
     def __init__(self, ctx: Context, check_member: Callable[[str], None] | None = None) -> None:
@@ -170,7 +170,7 @@ class Policies:
         for binding in policy.bindings:
             for member in binding.members:
                 if (binding.role, member) not in before:
-                    self._granted[(resource, binding.role, member)] = time.monotonic()
+                    self._granted[(resource, binding.role, member)] = self._ctx.now()
         stored = type(policy)()
         stored.CopyFrom(policy)
         stored.ClearField("etag")
@@ -189,8 +189,8 @@ class Policies:
             return set()
         return {
             m for b in policy.bindings if b.role in roles for m in b.members
-            if not effective or self._ctx.settled(self._granted.get((resource, b.role, m), float("-inf")),
-                                                   new_project.GRANT_PROPAGATION)
+            if not effective or (b.role not in self._ctx.knobs.held_roles and self._ctx.settled(
+                self._granted.get((resource, b.role, m), float("-inf")), new_project.GRANT_PROPAGATION))
         }
 
     def _etag(self, resource: str) -> bytes:

@@ -3,7 +3,9 @@ there by default, and what launchdeck does to get through it."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -41,16 +43,16 @@ def test_a_new_project_has_only_the_default_apis_on(fake: FakeGcp) -> None:
 def test_an_enabled_api_answers_disabled_for_a_while_after_its_operation(fake: FakeGcp) -> None:
     """batchEnable's operation finishes, the API is listed ENABLED, and still refuses calls until
     the propagation window has passed."""
-    fake.knobs.time_scale = 0.002  # 30 s -> 60 ms, 120 s -> 240 ms
+    fake.knobs.time_scale = 1.0  # GCP's own durations, passed by moving the fake's clock on
     started = requests.post(f"{fake.url}{SU}/projects/{PROJECT}/services:batchEnable",
                             json={"serviceIds": ["run.googleapis.com"]}, timeout=10).json()
     assert not started.get("done")
-    time.sleep(new_project.ENABLE_OPERATION * 0.002 + 0.01)
+    fake.advance(new_project.ENABLE_OPERATION)
     assert _get(fake, f"{SU}/{started['name']}").json()["done"] is True
     path = f"/run/v2/projects/{PROJECT}/locations/us-central1/services"
     assert _get(fake, f"{SU}/projects/{PROJECT}/services/run.googleapis.com").json()["state"] == "ENABLED"
     assert _get(fake, path).status_code == 403
-    time.sleep(new_project.ENABLE_PROPAGATION * 0.002)
+    fake.advance(new_project.ENABLE_PROPAGATION)
     assert _get(fake, path).status_code == 200
 
 
@@ -107,8 +109,13 @@ def test_config_ls_on_a_new_project_lists_nothing(provider: GcpProvider, fake: F
 
 def test_refusals_right_after_enabling_are_retried_until_they_pass(fake: FakeGcp, gcp: Gcp) -> None:
     """An API just enabled by this door is retried through its propagation window, not failed."""
-    fake.knobs.time_scale = 0.002
+    fake.knobs.time_scale = 1.0  # Service Usage's own delays; the clock moves on once each was met
+    enabling = _advance_when(fake, lambda log: any(":batchEnable" in e["path"] for e in log),
+                             new_project.ENABLE_OPERATION)
     go(usage.enable, gcp, {"run.googleapis.com"})
+    enabling.join(timeout=10)
+    _advance_when(fake, lambda log: any(e["api"] == "run" and e["status"] == 403 for e in log),
+                  new_project.ENABLE_PROPAGATION)
     found = go(gcp.all, "run.services", "list_services",
                parent=f"projects/{PROJECT}/locations/us-central1")
     assert found == []
@@ -139,17 +146,47 @@ def test_domain_restricted_sharing_refuses_public_members(enabled: FakeGcp, gcp:
 # --- IAM and Secret Manager are eventually consistent ---------------------------------------------
 
 
+def _when(seen: Callable[[], bool], then: Callable[[], None]) -> threading.Thread:
+    """Do ``then`` once ``seen`` holds: a lag that lasts until the code under test has met it,
+    however fast or slow the machine."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while not seen() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        then()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    return watcher
+
+
+def _advance_when(fake: FakeGcp, seen: Callable[[list[dict]], bool], real_seconds: float) -> threading.Thread:
+    """Move the fake's clock on by ``real_seconds`` once the request log shows what was ``seen``."""
+    return _when(lambda: seen(fake.requests()), lambda: fake.advance(real_seconds))
+
+
 def test_a_new_account_is_confirmed_and_grants_naming_it_are_retried(fake: FakeGcp, gcp: Gcp) -> None:
     """The stack's new account is read until it is there, and a grant refused because IAM has not
     caught up ("does not exist") is retried until it takes."""
     from launchdeck.providers.gcp import access, config, names
 
     fake.enable(PROJECT)
-    fake.knobs.time_scale = 0.005  # the account usable after 300 ms
-    go(access.account, gcp, "app", "dev")
+    fake.knobs.time_scale = 1.0  # IAM's own delays; the clock moves on only once each was met
     email = names.account_email("app", "dev", PROJECT)
+    def read_too_early(log: list[dict]) -> bool:  # a read refused after the create
+        made = [i for i, e in enumerate(log) if e["api"] == "iam" and e["method"] == "POST"]
+        return bool(made) and any(e["api"] == "iam" and e["status"] == 404 for e in log[made[0]:])
+
+    read_early = _advance_when(fake, read_too_early, new_project.ACCOUNT_PROPAGATION / 2)
+    go(access.account, gcp, "app", "dev")
+    read_early.join(timeout=10)
     go(config.put, gcp, "app-secret", {}, "v")
+    named_early = _advance_when(
+        fake, lambda log: any(":setIamPolicy" in e["path"] and e["status"] == 400 for e in log),
+        new_project.ACCOUNT_PROPAGATION)
     assert go(config.grant, gcp, "app-secret", f"serviceAccount:{email}")
+    named_early.join(timeout=10)
     refused = [e for e in fake.requests() if ":setIamPolicy" in e["path"] and e["status"] == 400]
     reads = [e for e in fake.requests() if e["api"] == "iam" and e["method"] == "GET" and e["status"] == 200]
     assert refused and len(reads) >= 3
@@ -157,20 +194,36 @@ def test_a_new_account_is_confirmed_and_grants_naming_it_are_retried(fake: FakeG
 
 def test_config_values_are_read_by_version_number_not_latest(provider: GcpProvider, fake: FakeGcp) -> None:
     """A value set a moment ago is what a deploy reads, though ``latest`` still answers the old one."""
-    fake.knobs.time_scale = 0.01  # latest lags 600 ms
+    from launchdeck.providers.gcp import names
+
+    fake.enable(PROJECT)
+    fake.knobs.time_scale = 1.0  # latest lags a minute, longer than any machine takes here
     store = provider.config_store("app", "dev")
     go(store.set, "TOKEN", "old-value")
+    fake.advance(new_project.LATEST_LAG)
     go(store.set, "TOKEN", "new-value")
     assert go(store.values, ["TOKEN"]) == {"TOKEN": "new-value"}
+    latest = f"projects/{PROJECT}/secrets/{names.secret_id('app', 'dev', 'TOKEN')}/versions/latest"
+    assert go(provider.gcp.call, "secretmanager", "access_secret_version", name=latest).payload.data == \
+        b"old-value"
 
 
 def test_a_revision_refused_for_a_grant_not_yet_propagated_is_retried(provider, shop, fake: FakeGcp) -> None:
     """Cloud Run refuses the first revision (secret access not propagated); a new one is made and the
     deploy completes."""
+    fake.knobs.held_roles = ["roles/secretmanager.secretAccessor"]  # until a revision has met it
+    run = fake.api("run")
+
+    def refused() -> bool:
+        with fake.lock:
+            return any(r.conditions and r.conditions[0].state == 3 for r in run.revisions.values())
+
+    released = _when(refused, lambda: setattr(fake.knobs, "held_roles", []))
     result, recorder = _deploy(provider, shop)
+    released.join(timeout=10)
     assert result.ok, [(s.name, s.message) for s in result.services]
     assert any("trying a new revision" in (e.message or "") for e in recorder.events)
-    failed = [r for r in fake.api("run").revisions.values() if r.conditions[0].state == 3]
+    failed = [r for r in run.revisions.values() if r.conditions[0].state == 3]
     assert failed and "Permission denied on secret" in failed[0].conditions[0].message
 
 
@@ -222,9 +275,7 @@ def test_a_cloud_sql_change_while_another_runs_waits_for_it(enabled: FakeGcp, gc
 
 
 def test_builds_run_as_the_build_account_with_what_a_build_needs(provider, shop, fake: FakeGcp) -> None:
-    """The build names launchdeck-builder, which holds push, log and bucket rights on the project;
-    a push refused while those grants propagate is built again."""
-    fake.knobs.time_scale = 0.004  # grants take 480 ms to propagate: the first push is refused
+    """The build names launchdeck-builder, which holds push, log and bucket rights on the project."""
     result, _ = _deploy(provider, shop)
     assert result.ok, [(s.name, s.message) for s in result.services]
     email = f"launchdeck-builder@{PROJECT}.iam.gserviceaccount.com"
@@ -234,7 +285,36 @@ def test_builds_run_as_the_build_account_with_what_a_build_needs(provider, shop,
     holders = {role: fake.api("cloudresourcemanager").members_with(PROJECT, {role}) for role in roles}
     assert all(f"serviceAccount:{email}" in members for members in holders.values())
     assert builds[-1].status == 3  # SUCCESS
-    assert len(builds) > 1 and builds[0].failure_info.type_ == 1  # PUSH_FAILED
+
+
+def test_a_push_refused_while_the_build_accounts_grants_propagate_is_built_again(
+    enabled: FakeGcp, provider
+) -> None:
+    """The build account's push right has not reached Artifact Registry: the refused build is
+    started again, and the build the engine waits on succeeds once the grant takes effect."""
+    from launchdeck.compose.model import Build, Service
+    from launchdeck.providers.gcp import access, build, names
+    from tests.providers.gcp.test_build import _empty_tar_gz
+
+    enabled.knobs.held_roles = ["roles/artifactregistry.writer"]  # the grant lags, however fast we are
+    go(provider.bucket.ensure, project_number(PROJECT))
+    go(build.repository, provider.gcp)
+    builder = build.CloudBuild(provider.gcp, provider.bucket, go(access.builder, provider.gcp))
+    go(builder.upload, "contexts/t.tar.gz", _empty_tar_gz())
+    image = f"{names.registry(PROJECT, 'us-central1')}/shop/dev/web:abc"
+    build_id = go(builder.start, "contexts/t.tar.gz", image,
+                  Service(name="web", build=Build(context=".", dockerfile="Dockerfile")))
+    phases = [go(builder.poll, build_id) for _ in range(5)]
+    again = ("queued", "the build account's rights are still propagating")
+    assert again in [(p.state, p.step) for p in phases]
+    assert all(p.state in ("queued", "running") for p in phases)  # never failed, never pushed
+    enabled.knobs.held_roles = []  # the grant has reached Artifact Registry
+    for _ in range(20):
+        if go(builder.poll, build_id).state == "succeeded":
+            break
+    builds = list(enabled.api("cloudbuild").builds.values())
+    assert builds[0].failure_info.type_ == 1 and builds[-1].status == 3  # PUSH_FAILED, then SUCCESS
+    assert [list(b.images) for b in builds] == [[image]] * len(builds)
 
 
 def test_a_build_as_the_default_identity_cannot_push_in_a_new_project(enabled: FakeGcp, provider) -> None:
@@ -286,7 +366,7 @@ def test_a_managed_certificate_waits_for_the_a_record(provider, shop, fake: Fake
     status = go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
     assert status == "PROVISIONING" and compute.resources[key].managed.status == "PROVISIONING"
     del records[("shop.example.com.", "A")]
-    time.sleep(2.0)
+    fake.advance(new_project.CERTIFICATE_AFTER_DNS)
     go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
     assert compute.resources[key].managed.status == "PROVISIONING"  # DNS no longer points: no clock
 
