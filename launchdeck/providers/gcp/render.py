@@ -315,12 +315,7 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
         "resources": {"limits": {"cpu": cpu, "memory": memory}, "cpu_idle": False, "startup_cpu_boost": True},
         **probes(service, container_port),
     }
-    if service.entrypoint:
-        container["command"] = list(service.entrypoint)
-    if service.command:
-        container["args"] = list(service.command)
-    if service.working_dir:
-        container["working_dir"] = service.working_dir
+    _run_as_written(service, container)
     public = bool(service.ingress_ports)
     template: dict[str, Any] = {
         "containers": [container],
@@ -351,6 +346,16 @@ def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendere
     return _digested(service, service_id, spec, derived, secrets, config)
 
 
+def _run_as_written(service: Service, container: dict[str, Any]) -> None:
+    """The container's entrypoint, command and working directory, where the compose file sets them."""
+    if service.entrypoint:
+        container["command"] = list(service.entrypoint)
+    if service.command:
+        container["args"] = list(service.command)
+    if service.working_dir:
+        container["working_dir"] = service.working_dir
+
+
 def _pool(service: Service, infra: Infra, config: Mapping[str, str], env: list[dict[str, Any]],
           cpu: str, memory: str) -> dict[str, Any]:
     """A worker as a Cloud Run worker pool (run_v2.WorkerPool): its container without a port or
@@ -362,12 +367,7 @@ def _pool(service: Service, infra: Infra, config: Mapping[str, str], env: list[d
         "env": env,
         "resources": {"limits": {"cpu": cpu, "memory": memory}},
     }
-    if service.entrypoint:
-        container["command"] = list(service.entrypoint)
-    if service.command:
-        container["args"] = list(service.command)
-    if service.working_dir:
-        container["working_dir"] = service.working_dir
+    _run_as_written(service, container)
     template: dict[str, Any] = {
         "containers": [container],
         "service_account": infra.account,

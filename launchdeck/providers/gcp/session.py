@@ -629,16 +629,16 @@ def status_of(name: str, service: Any, endpoints: list[str]) -> ServiceStatus:
 
 async def delete_service(gcp: Gcp, path: str) -> bool:
     """Delete a Cloud Run service and wait until it is gone; False when it was not there."""
-    op = await gcp.maybe("run.services", "delete_service", name=path)
-    if op is None:
-        return False
-    await if_found(lambda: gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run"))
-    return True
+    return await _delete(gcp, "run.services", "delete_service", path)
 
 
 async def delete_pool(gcp: Gcp, path: str) -> bool:
     """Delete a Cloud Run worker pool and wait until it is gone; False when it was not there."""
-    op = await gcp.maybe("run.worker_pools", "delete_worker_pool", name=path)
+    return await _delete(gcp, "run.worker_pools", "delete_worker_pool", path)
+
+
+async def _delete(gcp: Gcp, client: str, method: str, path: str) -> bool:
+    op = await gcp.maybe(client, method, name=path)
     if op is None:
         return False
     await if_found(lambda: gcp.wait(op, what=f"delete {path.rsplit('/', 1)[-1]}", api="run"))
