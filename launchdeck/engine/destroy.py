@@ -3,10 +3,11 @@ say so in its history."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from launchdeck.engine import history, lock
-from launchdeck.engine.events import Sink, discard
+from launchdeck.engine.events import Event, Sink, discard
 from launchdeck.engine.records import Records
 from launchdeck.engine.seams import Provider, Teardown
 from launchdeck.identity import new_deployment_id
@@ -31,3 +32,15 @@ async def destroy(provider: Provider, project: str, stack: str, *, volumes: bool
             units=[history.UnitEntry(name=name, action="DELETE") for name in teardown.removed])
         await history.History(blobs, project, stack).append(entry)
     return teardown
+
+
+def tally(sink: Sink) -> tuple[Teardown, Callable[[str], None]]:
+    """For a provider's teardown: what it will say it removed and kept (empty so far), and
+    ``done(what)``, which adds ``what`` to the removed and tells ``sink`` as it happens."""
+    out = Teardown(removed=[], kept=[])
+
+    def done(what: str) -> None:
+        out.removed.append(what)
+        sink(Event(None, None, f"removed {what}"))
+
+    return out, done

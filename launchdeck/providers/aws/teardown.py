@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from launchdeck.engine.destroy import tally
 from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
@@ -39,12 +40,8 @@ interfaces of stopped tasks and deleted load balancers are released some minutes
 
 
 async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) -> Teardown:
-    removed: list[str] = []
-    kept: list[str] = []
-
-    def done(what: str) -> None:
-        removed.append(what)
-        sink(Event(None, None, f"removed {what}"))
+    result, done = tally(sink)
+    kept = result.kept
 
     def say(message: str) -> None:
         sink(Event(None, None, message))
@@ -123,7 +120,7 @@ async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) 
                             hint="Run destroy again in a few minutes: AWS may still be draining "
                                  "them. If they stay, remove them in the console.")
     kept.append("config values (they stay until each is deleted)")
-    return Teardown(removed=removed, kept=kept)
+    return result
 
 
 async def _services(aws: Aws, arns: list[str], done: Callable[[str], None]) -> dict[str, str]:

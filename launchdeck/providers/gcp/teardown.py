@@ -13,7 +13,8 @@ stack of the region shares (the bucket, the repository, the network's additions)
 
 from __future__ import annotations
 
-from launchdeck.engine.events import Event, Sink
+from launchdeck.engine.destroy import tally
+from launchdeck.engine.events import Sink
 from launchdeck.engine.gather import gather
 from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
@@ -23,12 +24,8 @@ from launchdeck.providers.gcp.session import delete, delete_package, live, pools
 
 
 async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
-    removed: list[str] = []
-    kept: list[str] = []
-
-    def done(what: str) -> None:
-        removed.append(what)
-        sink(Event(None, None, f"removed {what}"))
+    result, done = tally(sink)
+    kept = result.kept
 
     # 1. the way in: DNS records, then the load balancer, users before what they use
     await if_enabled(lambda: ingress.remove(gcp, project, stack, done), None)
@@ -96,7 +93,7 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
             "they stay, remove them in the Cloud Console.",
         )
     kept.append("config values (config rm removes them)")
-    return Teardown(removed=removed, kept=kept)
+    return result
 
 
 async def _services(gcp: Gcp, project: str, stack: str) -> list[str]:
