@@ -154,6 +154,10 @@ def test_estimate_on_gcp_doubles_cloud_sql_for_high_availability(project) -> Non
     high = price(loaded.project, "gcp", "us-central1", mode="high_availability")
     db = {i.item: i.monthly for i in next(s for s in high.services if s.name == "db").items}
     assert db["high availability"] == pytest.approx(730 * 0.0105)
+    cache = {i.item: i.monthly for i in next(s for s in high.services if s.name == "cache").items}
+    # Standard M1 0.064 over Basic 0.049 per GB-hour, for the 1 GB instance
+    assert cache["Standard tier"] == pytest.approx(730 * (0.064 - 0.049))
+    assert not high.notes or not any("Standard tier" in n for n in high.notes)
 
 
 def test_estimate_refuses_an_unknown_mode_to_compare(project) -> None:

@@ -137,12 +137,8 @@ def mode_items(kind: str, mode: Mode, p: Prices, a: Assumptions) -> list[LineIte
 
 
 def mode_notes(mode: Mode) -> list[str]:
-    """What ``mode`` changes that is not priced."""
-    from launchdeck.engine import modes
-
-    if modes.of(mode).zonal_standby:
-        return ["Memorystore Standard tier is priced only where the price table has it; "
-                "elsewhere it is shown at the Basic rate."]
+    """What ``mode`` changes that is not priced: nothing on GCP (Cloud Run, Cloud SQL and
+    Memorystore price every mode's settings)."""
     return []
 
 
