@@ -22,6 +22,12 @@ Modelled rules, each from the API reference
   Enterprise (Database.mongodbCompatibleDataAccessMode).
 - "You cannot delete a database with deletion protection enabled until you disable this
   setting" (https://cloud.google.com/firestore/docs/manage-databases#delete_a_database).
+- A deleted database gives up its id at once: the Database the delete answers carries
+  ``previousId``, "The database resource's prior database ID. This field is only populated for
+  deleted databases" (Database.previousId), and neither the API reference nor "Create and manage
+  databases" (https://cloud.google.com/firestore/docs/manage-databases#delete_a_database)
+  documents a time before the id can be used again (unlike Cloud SQL's instance names), so a
+  create of the same id right after the delete succeeds.
 - A database is made by a long-running operation and is not there to read until it is done;
   the creation takes time on the scaled clock as Cloud SQL's does (``project.FIRESTORE_CREATE``).
 - ``userCredsId`` follows the same character rules as a database id
@@ -210,7 +216,7 @@ class FirestoreApi(Api):
                 "protection before deleting the database.")
         self.databases.pop(key)
         self.creds.pop(key, None)
-        gone = {**database, "deleteTime": now_rfc3339()}
+        gone = {**database, "deleteTime": now_rfc3339(), "previousId": v["database"]}
         work = Work(self.ctx.progress(), lambda: {"@type": _TYPE + "Database", **gone})
         return self._start(*key, "DeleteDatabaseMetadata", work)
 

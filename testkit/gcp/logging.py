@@ -154,6 +154,28 @@ class LoggingApi(Api):
             self._add(entry)
 
 
+    def container_output(self, revision: str, lines: list[str]) -> None:
+        """Write what a Cloud Run revision's container printed, as Cloud Run does: to the log
+        ``run.googleapis.com/stdout``, under the monitored resource of its kind. A service's
+        revision writes as ``cloud_run_revision`` (labels ``service_name``, ``revision_name``,
+        ``configuration_name``, ``location``, ``project_id``); a worker pool's as
+        ``cloud_run_worker_pool`` (labels ``worker_pool_name``, ``revision_name``, ``location``,
+        ``project_id``), the resource type ``gcloud run worker-pools logs`` filters on
+        (https://cloud.google.com/sdk/gcloud/reference/run/worker-pools/logs;
+        https://cloud.google.com/run/docs/logging: container logs of services, jobs and worker
+        pools)."""
+        parts = revision.split("/")  # projects/P/locations/L/{services|workerPools}/N/revisions/R
+        project, location, kind, owner, short = parts[1], parts[3], parts[4], parts[5], parts[7]
+        labels = {"revision_name": short, "location": location, "project_id": project}
+        if kind == "workerPools":
+            resource_type, labels["worker_pool_name"] = "cloud_run_worker_pool", owner
+        else:
+            resource_type = "cloud_run_revision"
+            labels.update(service_name=owner, configuration_name=owner)
+        self.append(project=project, log_id="run.googleapis.com%2Fstdout", resource_type=resource_type,
+                    resource_labels=labels, lines=lines)
+
+
 # --- the filter language ----------------------------------------------------------------------
 
 

@@ -624,14 +624,21 @@ class RunApi(Api):
         revision.labels.update(service.template.labels)
         revision.create_time.GetCurrentTime()
         revision.update_time.GetCurrentTime()
-        revision.scaling.min_instance_count = service.template.scaling.min_instance_count
-        revision.scaling.max_instance_count = service.template.scaling.max_instance_count or 100
+        if "/workerPools/" in service.name:  # a worker pool's revision runs its instance count
+            revision.scaling.min_instance_count = service.scaling.manual_instance_count
+            revision.scaling.max_instance_count = service.scaling.manual_instance_count
+        else:
+            revision.scaling.min_instance_count = service.template.scaling.min_instance_count
+            revision.scaling.max_instance_count = service.template.scaling.max_instance_count or 100
         revision.containers.extend(service.template.containers)
         revision.service_account = service.template.service_account
-        revision.max_instance_request_concurrency = service.template.max_instance_request_concurrency or 80
+        if "/services/" in service.name:
+            concurrency = service.template.max_instance_request_concurrency
+            revision.max_instance_request_concurrency = concurrency or 80
         revision.observed_generation = 1
         revision.launch_stage = service.launch_stage
-        revision.log_uri = f"https://console.cloud.google.com/logs/viewer?resource=cloud_run_revision/{name}"
+        kind = "cloud_run_worker_pool" if "/workerPools/" in name else "cloud_run_revision"
+        revision.log_uri = f"https://console.cloud.google.com/logs/viewer?resource={kind}/{name}"
         revision.etag = etag_of(name)
         if failure is None:
             _condition(revision.conditions.add(), "Ready", 4, "")
@@ -666,7 +673,10 @@ class RunApi(Api):
     def list_revisions(self, request: Any) -> Any:
         from google.cloud import run_v2
 
-        self._existing(request.parent)
+        if "/workerPools/" in request.parent:  # a worker pool's revisions (workerPools.revisions.list)
+            self._existing_pool(request.parent)
+        else:
+            self._existing(request.parent)
         names = sorted(
             (n for n in self.revisions if n.startswith(request.parent + "/revisions/")), reverse=True
         )
@@ -810,6 +820,8 @@ class RunApi(Api):
         def complete() -> Any:
             gone = self.pools.pop(name)
             self.pending.pop(name, None)
+            for revision in [r for r in self.revisions if r.startswith(name + "/revisions/")]:
+                del self.revisions[revision]
             gone.delete_time.GetCurrentTime()
             return gone
 
@@ -861,6 +873,8 @@ class RunApi(Api):
             current.reconciling = False
             current.observed_generation = generation
             current.etag = etag_of(name, generation, "observed")
+            if revision_name:
+                self._record_revision(current, revision_name, failure)
             if failure is not None:
                 reason, message = failure
                 _condition(current.terminal_condition, "Ready", 3, message, reason=reason)

@@ -1,4 +1,5 @@
-"""Cloud Run's own word on a stack's services, for `logs --type deploy`: each revision made in
+"""Cloud Run's own word on a stack's services, for `logs --type deploy`: each revision (of a
+Cloud Run service, or of a worker pool for a service without ports) made in
 a deployment's time and its conditions (Ready, or why not: an image that cannot be pulled, a
 container that did not listen), beside what launchdeck saw."""
 
@@ -16,17 +17,21 @@ async def revision_conditions(gcp: Gcp, project: str, stack: str, services: Sequ
                               since: datetime, until: datetime | None) -> list[LogLine]:
     """A line per condition of each revision of ``services`` created from ``since`` until
     ``until``
-    (https://cloud.google.com/run/docs/reference/rest/v2/Condition); a service that is gone has
-    none."""
+    (https://cloud.google.com/run/docs/reference/rest/v2/Condition); a service's revisions are
+    listed under its Cloud Run service or its worker pool
+    (https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.workerPools.revisions/list),
+    whichever it is (or was, in that time); a service that is gone has none."""
     from google.cloud import run_v2
 
-    parent = f"projects/{gcp.project}/locations/{gcp.region}/services"
+    parent = f"projects/{gcp.project}/locations/{gcp.region}"
     out = []
     for service in services:
-        name = f"{parent}/{names.service_id(project, stack, service)}"
-        found = await if_found(lambda name=name: gcp.all("run.revisions", "list_revisions",
-                                                         parent=name))
-        for revision in found or []:
+        made = []
+        for kind in ("services", "workerPools"):
+            name = f"{parent}/{kind}/{names.service_id(project, stack, service)}"
+            made += await if_found(lambda name=name: gcp.all("run.revisions", "list_revisions",
+                                                             parent=name)) or []
+        for revision in made:
             at = revision.create_time
             if at is None or at < since or (until is not None and at >= until):
                 continue

@@ -25,7 +25,9 @@ from launchdeck.providers.gcp.bucket import Bucket, GcsBlobs
 from launchdeck.providers.gcp.config import SecretConfigStore
 from launchdeck.providers.gcp.session import (
     GcpSession,
+    is_pool,
     live,
+    pools,
     service_id,
 )
 
@@ -127,28 +129,43 @@ class GcpProvider:
     # -- logs -----------------------------------------------------------------------------
 
     async def read_logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]:
-        """Cloud Run's request and container logs of the stack's services, newest first from
-        Cloud Logging, at most ``query.tail`` (or 10 000) per read."""
+        """Cloud Run's request and container logs of the stack's services and worker pools,
+        newest first from Cloud Logging, at most ``query.tail`` (or 10 000) per read.
+
+        A service's entries are of the monitored resource ``cloud_run_revision`` (labelled
+        ``service_name``), a worker pool's of ``cloud_run_worker_pool`` (labelled
+        ``worker_pool_name``; both labelled ``revision_name`` and ``location``), as
+        ``gcloud run worker-pools logs`` reads them
+        (https://cloud.google.com/sdk/gcloud/reference/run/worker-pools/logs;
+        googlecloudsdk/command_lib/run: ``resource.type=cloud_run_worker_pool``)."""
         gcp = self.gcp
         gcp.check()
-        found = await live(gcp, project, stack)
+        services, workers = await gather(lambda: live(gcp, project, stack),
+                                         lambda: pools(gcp, project, stack))
+        found = [*services.items(), *workers.items()]
         if query.services:
             wanted = {names.service_id(project, stack, n) for n in query.services}
-            found = {n: s for n, s in found.items() if service_id(s) in wanted}
-        ids = {service_id(s): n for n, s in found.items()}
+            found = [(n, s) for n, s in found if service_id(s) in wanted]
+        ids = {service_id(s): n for n, s in found}
         if not ids:
             return []
+        kinds = []
+        for kind, label, of in (("cloud_run_revision", "service_name", False),
+                                ("cloud_run_worker_pool", "worker_pool_name", True)):
+            mine = sorted(service_id(s) for _, s in found if is_pool(s) == of)
+            if mine:
+                kinds.append(f'(resource.type="{kind}" AND ('
+                             + " OR ".join(f'resource.labels.{label}="{i}"' for i in mine) + "))")
         terms = [
-            'resource.type="cloud_run_revision"',
+            "(" + " OR ".join(kinds) + ")",
             f'resource.labels.location="{gcp.region}"',
-            "(" + " OR ".join(f'resource.labels.service_name="{i}"' for i in sorted(ids)) + ")",
         ]
         if query.since:
             terms.append(f'timestamp>="{_rfc3339(query.since)}"')
         if query.until:
             terms.append(f'timestamp<="{_rfc3339(query.until)}"')
         if query.deployment:
-            revisions = await self._revisions([s.name for s in found.values()], query.deployment)
+            revisions = await self._revisions([s.name for _, s in found], query.deployment)
             if not revisions:
                 return []
             terms.append("(" + " OR ".join(f'resource.labels.revision_name="{r}"' for r in revisions) + ")")
@@ -174,18 +191,18 @@ class GcpProvider:
             return out
 
         entries = await gcp.run(lambda: read, api="logging", what="read logs")
-        return [
-            LogLine(
-                at=entry.timestamp.astimezone(UTC),
-                service=ids[entry.resource.labels["service_name"]],
-                text=_text(entry.payload),
-            )
-            for entry in reversed(entries)
-            if entry.resource.labels.get("service_name") in ids
-        ]
+        lines = []
+        for entry in reversed(entries):
+            labels = entry.resource.labels
+            which = labels.get("service_name") or labels.get("worker_pool_name")
+            if which in ids:
+                lines.append(LogLine(at=entry.timestamp.astimezone(UTC), service=ids[which],
+                                     text=_text(entry.payload)))
+        return lines
 
     async def _revisions(self, paths: list[str], deployment: str) -> list[str]:
-        """The revisions (of the services at ``paths``) a deployment made, from their labels."""
+        """The revisions (of the services and worker pools at ``paths``) a deployment made, from
+        their labels."""
         found = await gather(
             *[lambda p=p: self.gcp.all("run.revisions", "list_revisions", parent=p) for p in paths]
         )
@@ -198,8 +215,8 @@ class GcpProvider:
 
     async def platform_events(self, project: str, stack: str, services: Sequence[str],
                               since: datetime, until: datetime | None) -> list[LogLine]:
-        """Cloud Run's revision conditions of the stack's ``services`` in that time (logs
-        --type deploy)."""
+        """Cloud Run's revision conditions of the stack's ``services`` (and worker pools) in that
+        time (logs --type deploy)."""
         from launchdeck.providers.gcp.events import revision_conditions
 
         self.gcp.check()

@@ -720,6 +720,11 @@ async def _mongodb(
     await gcp.call("secretmanager", "create_secret", parent=f"projects/{gcp.project}", secret_id=secret,
                    secret=sm.Secret(replication=sm.Replication(automatic={}),
                                     labels=_mongo_labels(spec, project, stack, etag)))
+    # The id is the same on every deploy, also right after `down`: a deleted Firestore database
+    # gives its id up (its ``previousId`` keeps it, "only populated for deleted databases",
+    # Database.previousId), and Firestore documents no wait before the id is used again
+    # (https://cloud.google.com/firestore/docs/manage-databases#delete_a_database), unlike a
+    # Cloud SQL instance name (``_create_sql``).
     database = names.firestore_database(project, stack, spec.service)
     if await _database(gcp, database) is not None:
         return None

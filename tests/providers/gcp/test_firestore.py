@@ -310,10 +310,11 @@ def test_destroy_exports_the_database_then_deletes_it_and_leaves_nothing(
 
 
 def test_a_deploy_after_destroy_makes_the_store_again(deployed, provider, notes, fake: FakeGcp) -> None:
-    """The same database id is made again, with a new credential the services read."""
+    """Right after `down`, the same database id is made again, with a new credential the
+    services read."""
     anyio.run(partial(destroy, provider, "notes", "dev", sink=Recorder()))
     result, _ = _deploy(provider, notes)
-    assert result.ok
+    assert result.ok, [(s.name, s.state, s.message) for s in result.services]
     assert list(fake.api("firestore").databases) == [(PROJECT, _database_id())]
     assert _password(fake) in _secret(fake, _env(fake, "api")["MONGO_URL"][0])
 
@@ -427,6 +428,20 @@ def test_delete_protection_or_a_stale_etag_refuses_a_delete(gcp: Gcp) -> None:
         go(gcp.rest, "firestore", "DELETE", f"/v1/projects/{PROJECT}/databases/db-other",
            params={"etag": "old"})
     assert stale.value.status == "FAILED_PRECONDITION"
+
+
+def test_a_deleted_databases_id_is_free_again_at_once(gcp: Gcp) -> None:
+    """The delete answers the deleted database with its prior id; the same id is made again
+    right away (Firestore documents no wait before a deleted database's id is reused)."""
+    enable(gcp, "firestore.googleapis.com")
+    _made(gcp, "db-again", databaseEdition="ENTERPRISE")
+    op = go(gcp.rest, "firestore", "DELETE", f"/v1/projects/{PROJECT}/databases/db-again")
+    while not op.get("done"):
+        op = go(gcp.rest, "firestore", "GET", f"/v1/{op['name']}")
+    assert op["response"]["previousId"] == "db-again" and op["response"]["deleteTime"]
+    _made(gcp, "db-again", databaseEdition="ENTERPRISE")
+    made = go(gcp.rest, "firestore", "GET", f"/v1/projects/{PROJECT}/databases/db-again")
+    assert "deleteTime" not in made and "previousId" not in made
 
 
 def test_user_credentials_show_their_password_once_and_need_the_enterprise_edition(gcp: Gcp) -> None:
