@@ -7,10 +7,10 @@ build account, through prepare_builds, which the engine asks for first so the bu
 beside the rest of prepare; the remote repositories other registries' images are pulled
 through, the stack's service account and its project role, the network's private services
 access and NAT when the project needs them); a worker (no port) is a worker pool, every other
-container a service; each unit is then applied and waited for in dependency order by the engine. A service's digest is written
-with its spec in one call, after its secrets and their access; the spec itself opens it to
-callers (``invoker_iam_disabled``), which observe reads, so a deploy cut short is finished by
-the next.
+container a service; each unit is then applied and waited for in dependency order by the
+engine. A service's digest is written with its spec in one call, after its secrets and their
+access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe reads, so
+a deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
