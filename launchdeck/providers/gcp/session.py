@@ -323,12 +323,19 @@ class GcpSession:
 
     async def _account(self) -> None:
         await access.account(self.gcp, self.name, self.stack)
-        # the config secrets the services read, granted now: a grant takes minutes to reach
-        # Cloud Run, which the builds and stores made meanwhile hide (derived ones come in apply)
+        # the secrets the services read, granted now: a grant takes minutes to reach Cloud Run,
+        # which the builds and stores made meanwhile hide; a derived one (a store's URL with
+        # its password) is made empty for it, its value added in apply once the store is there
         member = f"serviceAccount:{self.account}"
-        configs = sorted(k for k in self.referenced if not (
-            names.config_name(self.name, self.stack, k) or "derived-").startswith("derived-"))
-        wrote = await gather(*[lambda k=k: config.grant(self.gcp, k, member) for k in configs])
+        configs = sorted(self.referenced)
+        derived = names.labels(self.name, self.stack, kind="derived")
+
+        async def granted(secret: str) -> bool:
+            if (names.config_name(self.name, self.stack, secret) or "derived-").startswith("derived-"):
+                await config.made(self.gcp, secret, derived)
+            return await config.grant(self.gcp, secret, member)
+
+        wrote = await gather(*[lambda k=k: granted(k) for k in configs])
         now = time.monotonic()
         self.services.granted.update({k: now for k, w in zip(configs, wrote, strict=True) if w})
         wanted = any(s.llm is not None for s in self.project.services.values()) or \
