@@ -35,7 +35,7 @@ from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progre
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import access, config, ingress, names, network, registries, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import PROPAGATION, Gcp, if_enabled, if_found
+from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
 
 
@@ -331,8 +331,13 @@ class GcpSession:
         derived = names.labels(self.name, self.stack, kind="derived")
 
         async def granted(secret: str) -> bool:
-            if (names.config_name(self.name, self.stack, secret) or "derived-").startswith("derived-"):
-                await config.made(self.gcp, secret, derived)
+            try:
+                return await config.grant(self.gcp, secret, member)
+            except GcpError as exc:
+                kind = names.config_name(self.name, self.stack, secret) or "derived-"
+                if exc.code != 404 or not kind.startswith("derived-"):
+                    raise
+            await config.made(self.gcp, secret, derived)  # a first deploy: not made yet
             return await config.grant(self.gcp, secret, member)
 
         wrote = await gather(*[lambda k=k: granted(k) for k in configs])
