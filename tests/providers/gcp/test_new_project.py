@@ -227,6 +227,21 @@ def test_a_revision_refused_for_a_grant_not_yet_propagated_is_retried(provider, 
     assert failed and "Permission denied on secret" in failed[0].conditions[0].message
 
 
+def test_a_derived_secret_is_granted_before_its_store_is_made(provider, shop, fake: FakeGcp) -> None:
+    """A database URL with its password is a derived secret: made empty and granted to the
+    stack's account in prepare, so its grant propagates while Cloud SQL creates the instance;
+    its value is added once the instance's address is known."""
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    writes = _writes(fake)
+    derived = [i for i, w in enumerate(writes) if "-derived-backend-DATABASE_URL" in w]
+    granted = [i for i in derived if writes[i].endswith(":setIamPolicy")]
+    versions = [i for i in derived if writes[i].endswith(":addVersion")]
+    store = [i for i, w in enumerate(writes) if w.startswith("POST /sqladmin/") and w.endswith("/instances")]
+    assert granted and versions and store, writes
+    assert granted[0] < store[0] < versions[0]
+
+
 # --- stores report why -----------------------------------------------------------------------------
 
 
