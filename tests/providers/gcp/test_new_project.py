@@ -302,6 +302,20 @@ def test_builds_run_as_the_build_account_with_what_a_build_needs(provider, shop,
     assert builds[-1].status == 3  # SUCCESS
 
 
+def test_builds_start_beside_private_services_access(provider, shop, fake: FakeGcp) -> None:
+    """The builds wait for what they stand on (the repository, the build account), not for
+    the rest of prepare: Private Services Access (an address, then a peering, each an
+    operation) is still being made when the build starts, and the stores start after it."""
+    fake.knobs.lro_polls = 12
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    writes = _writes(fake)
+    build = next(i for i, w in enumerate(writes) if w.startswith("POST /cloudbuild/"))
+    store = next(i for i, w in enumerate(writes)
+                 if w.startswith("POST /sqladmin/") and w.endswith("/instances"))
+    assert build < store, writes
+
+
 def test_a_push_refused_while_the_build_accounts_grants_propagate_is_built_again(
     enabled: FakeGcp, provider
 ) -> None:
