@@ -100,6 +100,21 @@ async def put(gcp: Gcp, secret: str, labels: dict[str, str], value: str, *, alwa
         version = await newest(gcp, secret)
         if version is not None and await _value(gcp, secret, version) == value:
             return version
+    await made(gcp, secret, labels)
+    added = await gcp.call(
+        "secretmanager",
+        "add_secret_version",
+        parent=_path(gcp, secret),
+        payload=sm.SecretPayload(data=value.encode("utf-8")),
+    )
+    return str(added.name).rsplit("/", 1)[-1]
+
+
+async def made(gcp: Gcp, secret: str, labels: dict[str, str]) -> None:
+    """Make ``secret``, without a version, unless it exists (made by an earlier set or deploy):
+    its readers can be granted before its value is known."""
+    from google.cloud import secretmanager_v1 as sm
+
     try:
         await gcp.call(
             "secretmanager",
@@ -109,15 +124,8 @@ async def put(gcp: Gcp, secret: str, labels: dict[str, str], value: str, *, alwa
             secret=sm.Secret(replication=sm.Replication(automatic={}), labels=labels),
         )
     except GcpError as exc:
-        if exc.code != 409:  # made by an earlier set or deploy: add a version to it
+        if exc.code != 409:
             raise
-    added = await gcp.call(
-        "secretmanager",
-        "add_secret_version",
-        parent=_path(gcp, secret),
-        payload=sm.SecretPayload(data=value.encode("utf-8")),
-    )
-    return str(added.name).rsplit("/", 1)[-1]
 
 
 async def _value(gcp: Gcp, secret: str, version: str) -> str | None:

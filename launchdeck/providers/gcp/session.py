@@ -2,14 +2,15 @@
 
 observe reads what exists (Cloud Run services, worker pools and stores by their labels, the
 load balancer by its names, the DNS zones of the domains) without changing anything, so a plan
-can render every unit. prepare makes what every unit stands on (the image repository, the
-remote repositories other registries' images are pulled through, the stack's service account
-and its project role, the network's private services access and NAT when the project needs
-them); a worker (no port) is a worker pool, every other container a service; each unit is
-then applied and waited for in dependency order by the engine. A service's digest is written
-with its spec in one call, after its secrets and their access; the spec itself opens it to
-callers (``invoker_iam_disabled``), which observe reads, so a deploy cut short is finished by
-the next.
+can render every unit. prepare makes what every unit stands on (the image repository and the
+build account, through prepare_builds, which the engine asks for first so the builds start
+beside the rest of prepare; the remote repositories other registries' images are pulled
+through, the stack's service account and its project role, the network's private services
+access and NAT when the project needs them); a worker (no port) is a worker pool, every other
+container a service; each unit is then applied and waited for in dependency order by the
+engine. A service's digest is written with its spec in one call, after its secrets and their
+access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe reads, so
+a deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
+
+import anyio
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
@@ -32,7 +35,7 @@ from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progre
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import access, config, ingress, names, network, registries, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import PROPAGATION, Gcp, if_enabled, if_found
+from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
 
 
@@ -64,7 +67,10 @@ class GcpSession:
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()
         self.build_account = ""
-        """The service account builds run as (made or checked by prepare)."""
+        """The service account builds run as (made or checked by prepare_builds)."""
+        self._builds: anyio.Event | None = None
+        self._builds_error: Exception | None = None
+        """Set once what the builds stand on is made (prepare_builds), and how that failed."""
         self.zones: dict[str, ingress.Zone] = {}
         self.address: str | None = None
         """The load balancer's address: as found, then as applied."""
@@ -282,9 +288,7 @@ class GcpSession:
         calls_internal = any(
             render.reaches(s, infra, self.config)[1] for s in services if not s.managed_store
         )
-        steps = [self._account]
-        if any(s.build and not s.managed_store for s in services):
-            steps += [lambda: builds.repository(gcp), self._builder]
+        steps = [self._account, self.prepare_builds]
         if any(s.managed_store == "postgres" for s in services):
             steps.append(lambda: network.private_services_access(gcp, self.net, self.number, self.poll))
         if calls_internal:
@@ -293,17 +297,50 @@ class GcpSession:
                   for h in registries.hosts(self.project)]
         await gather(*steps)
 
+    async def prepare_builds(self) -> None:
+        """What the builds stand on (the image repository, the build account and its grants;
+        the context bucket is the provider's, made before the session): made once, whether the
+        engine or ``prepare`` asks first, so the builds start without waiting for the rest of
+        ``prepare`` (Private Services Access alone takes minutes on a new project)."""
+        if self._builds is not None:
+            await self._builds.wait()
+            if self._builds_error is not None:
+                raise self._builds_error
+            return
+        self._builds = anyio.Event()
+        try:
+            if any(s.build and not s.managed_store for s in self.project.services.values()):
+                await gather(lambda: builds.repository(self.gcp), self._builder)
+        except BaseException as exc:
+            self._builds_error = exc if isinstance(exc, Exception) else ProviderError(
+                "making what the builds stand on was interrupted", provider="gcp", hint="Deploy again.")
+            raise
+        finally:
+            self._builds.set()
+
     async def _builder(self) -> None:
         self.build_account = await access.builder(self.gcp)
 
     async def _account(self) -> None:
         await access.account(self.gcp, self.name, self.stack)
-        # the config secrets the services read, granted now: a grant takes minutes to reach
-        # Cloud Run, which the builds and stores made meanwhile hide (derived ones come in apply)
+        # the secrets the services read, granted now: a grant takes minutes to reach Cloud Run,
+        # which the builds and stores made meanwhile hide; a derived one (a store's URL with
+        # its password) is made empty for it, its value added in apply once the store is there
         member = f"serviceAccount:{self.account}"
-        configs = sorted(k for k in self.referenced if not (
-            names.config_name(self.name, self.stack, k) or "derived-").startswith("derived-"))
-        wrote = await gather(*[lambda k=k: config.grant(self.gcp, k, member) for k in configs])
+        configs = sorted(self.referenced)
+        derived = names.labels(self.name, self.stack, kind="derived")
+
+        async def granted(secret: str) -> bool:
+            try:
+                return await config.grant(self.gcp, secret, member)
+            except GcpError as exc:
+                kind = names.config_name(self.name, self.stack, secret) or "derived-"
+                if exc.code != 404 or not kind.startswith("derived-"):
+                    raise
+            await config.made(self.gcp, secret, derived)  # a first deploy: not made yet
+            return await config.grant(self.gcp, secret, member)
+
+        wrote = await gather(*[lambda k=k: granted(k) for k in configs])
         now = time.monotonic()
         self.services.granted.update({k: now for k, w in zip(configs, wrote, strict=True) if w})
         wanted = any(s.llm is not None for s in self.project.services.values()) or \

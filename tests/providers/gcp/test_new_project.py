@@ -227,6 +227,21 @@ def test_a_revision_refused_for_a_grant_not_yet_propagated_is_retried(provider, 
     assert failed and "Permission denied on secret" in failed[0].conditions[0].message
 
 
+def test_a_derived_secret_is_granted_before_its_store_is_made(provider, shop, fake: FakeGcp) -> None:
+    """A database URL with its password is a derived secret: made empty and granted to the
+    stack's account in prepare, so its grant propagates while Cloud SQL creates the instance;
+    its value is added once the instance's address is known."""
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    writes = _writes(fake)
+    derived = [i for i, w in enumerate(writes) if "-derived-backend-DATABASE_URL" in w]
+    granted = [i for i in derived if writes[i].endswith(":setIamPolicy")]
+    versions = [i for i in derived if writes[i].endswith(":addVersion")]
+    store = [i for i, w in enumerate(writes) if w.startswith("POST /sqladmin/") and w.endswith("/instances")]
+    assert granted and versions and store, writes
+    assert granted[0] < store[0] < versions[0]
+
+
 # --- stores report why -----------------------------------------------------------------------------
 
 
@@ -285,6 +300,20 @@ def test_builds_run_as_the_build_account_with_what_a_build_needs(provider, shop,
     holders = {role: fake.api("cloudresourcemanager").members_with(PROJECT, {role}) for role in roles}
     assert all(f"serviceAccount:{email}" in members for members in holders.values())
     assert builds[-1].status == 3  # SUCCESS
+
+
+def test_builds_start_beside_private_services_access(provider, shop, fake: FakeGcp) -> None:
+    """The builds wait for what they stand on (the repository, the build account), not for
+    the rest of prepare: Private Services Access (an address, then a peering, each an
+    operation) is still being made when the build starts, and the stores start after it."""
+    fake.knobs.lro_polls = 12
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    writes = _writes(fake)
+    build = next(i for i, w in enumerate(writes) if w.startswith("POST /cloudbuild/"))
+    store = next(i for i, w in enumerate(writes)
+                 if w.startswith("POST /sqladmin/") and w.endswith("/instances"))
+    assert build < store, writes
 
 
 def test_a_push_refused_while_the_build_accounts_grants_propagate_is_built_again(
