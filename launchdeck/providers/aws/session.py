@@ -211,6 +211,8 @@ class AwsSession:
 
         definition = self.registered.get(service) or (self.live.get(service) or {}).get(
             "taskDefinition")
+        if definition is None:  # not an ECS service (a managed store), or not made
+            return None
         return await images.pinned(self.aws, self.account,
                                    names.service_name(self.name, self.stack, service), definition,
                                    names.container(service), image)
