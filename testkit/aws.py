@@ -22,6 +22,7 @@ DocumentDB's documented rules (``documentdb_refusal``) and times.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -1078,7 +1079,10 @@ def codebuild_pushes(boto_session: Any, failing: Mapping[str, str] | None = None
         repository, tag = uri.split("/", 1)[1].rsplit(":", 1)
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                     "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                               "size": 2, "digest": "sha256:" + "0" * 64}, "layers": []}
+                               "size": 2, "digest": "sha256:" + "0" * 64},
+                    # another build's image is another image: moto's digest is made of the layers'
+                    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                                "size": 2, "digest": "sha256:" + hashlib.sha256(uri.encode()).hexdigest()}]}
         # the same build started again after a failed start_build
         with contextlib.suppress(ecr.exceptions.ImageAlreadyExistsException):
             ecr.put_image(repositoryName=repository, imageTag=tag, imageManifest=json.dumps(manifest))
@@ -1331,6 +1335,8 @@ class _World:
         self._ghosts: dict[str, _Window] = {}
         self._deleted: dict[str, Any] = {}
         """DocumentDB cluster id -> the cluster a DeleteDBCluster under way removes from moto."""
+        self._tasks: dict[str, list[dict[str, Any]]] = {}
+        """"cluster:service" -> its running tasks (see ``_tasks_answer``)."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -1357,6 +1363,11 @@ class _World:
             start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
                                       ("Content-Length", str(len(data)))])
             return [data]
+        tasks = self._tasks_answer(request)
+        if tasks is not None:
+            start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
+                                      ("Content-Length", str(len(tasks)))])
+            return [tasks]
         refused = self._refuse(request)
         if refused is not None:
             status, headers, data = _refusal(request, *refused)
@@ -1384,6 +1395,29 @@ class _World:
             headers.append(("Content-Length", str(len(data))))
         start_response(status, headers)
         return [data]
+
+    def _tasks_answer(self, request: _Request) -> bytes | None:
+        """ListTasks of a service and DescribeTasks of its tasks, which moto cannot answer: its
+        services start no task ("We can't filter on `service_name` until the backend actually
+        launches tasks", moto's ecs/models.py). A service's tasks are those of its last
+        completed rollout (``_service_tasks``); whatever else is asked goes to moto."""
+        if request.service != "ecs" or request.action not in ("ListTasks", "DescribeTasks"):
+            return None
+        params = request.params
+        cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
+        with self._guard:
+            if request.action == "ListTasks":
+                service = params.get("serviceName")
+                if not service or params.get("desiredStatus", "RUNNING") != "RUNNING":
+                    return None
+                tasks = self._tasks.get(f"{cluster}:{str(service).rsplit('/', 1)[-1]}", [])
+                return json.dumps({"taskArns": [t["taskArn"] for t in tasks]}).encode()
+            ours = {t["taskArn"]: t for key, tasks in self._tasks.items()
+                    if key.startswith(f"{cluster}:") for t in tasks}
+        asked = [str(a) for a in params.get("tasks", [])]
+        if not asked or any(a not in ours for a in asked):
+            return None
+        return json.dumps({"tasks": [ours[a] for a in asked], "failures": []}).encode()
 
     # -- time ------------------------------------------------------------------------------
 
@@ -1520,6 +1554,8 @@ class _World:
             if action == "DeleteService":
                 key = f"{cluster}:{str(params['service']).rsplit('/', 1)[-1]}"
                 found = ecs.services.get(key)
+                with self._guard:
+                    self._tasks.pop(key, None)
                 if found is not None:
                     found.status = "DRAINING"
                     self._later(("ecs", key), world.seconds("ecs.drain"),
@@ -1665,12 +1701,16 @@ class _World:
                           rolloutStateReason="ECS deployment in progress.")
         if not update:
             found.running_count, found.pending_count = 0, desired
+        # ECS resolves each image to a digest as the deployment starts
+        tasks = _service_tasks(ecs, found, desired, key.split(":", 1)[0])
 
         def finish() -> None:
             if why is None:
                 deployment.update(rolloutState="COMPLETED", runningCount=desired, pendingCount=0,
                                   rolloutStateReason="ECS deployment completed.")
                 found.running_count, found.pending_count = desired, 0
+                with self._guard:
+                    self._tasks[key] = tasks
                 return
             deployment.update(rolloutState="FAILED", runningCount=0, pendingCount=0, failedTasks=3,
                               rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
@@ -1769,6 +1809,54 @@ def _matches(mapping: dict[str, Any], params: dict[str, Any]) -> bool:
     parts = mapping["ResourceARN"].split(":", 5)
     kind = f"{parts[2]}:{re.split(r'[/:]', parts[5])[0]}" if len(parts) > 5 else parts[2]
     return any(kind == t or kind.split(":")[0] == t for t in types)
+
+
+def _service_tasks(ecs: Any, service: Any, count: int, cluster: str) -> list[dict[str, Any]]:
+    """The tasks a rollout of ``service`` starts, as DescribeTasks shows them, each container
+    with the ``imageDigest`` it runs ("The container image manifest digest", Container, ECS API
+    Reference, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Container.html).
+    ECS resolves each image tag to a digest once, as the deployment starts, and every task of
+    that deployment runs that digest even when the tag moves later (Container image resolution,
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html#deployment-container-image-stability):
+    an image in this account's ECR by the digest of the image its tag names now, any other one
+    by a digest this harness gives its reference (always the same one)."""
+    import uuid
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    definition = service.task_definition
+    containers = [(c.get("name", ""), c.get("image", "")) for c in _containers(ecs, definition)]
+    tasks = []
+    for _ in range(max(count, 1)):
+        arn = f"arn:aws:ecs:{REGION}:{DEFAULT_ACCOUNT_ID}:task/{cluster}/{uuid.uuid4().hex}"
+        tasks.append({
+            "taskArn": arn, "clusterArn": service.cluster_arn, "taskDefinitionArn": definition,
+            "group": f"service:{service.name}", "launchType": "FARGATE",
+            "lastStatus": "RUNNING", "desiredStatus": "RUNNING",
+            "containers": [{"containerArn": f"{arn}/{uuid.uuid4()}", "taskArn": arn,
+                            "name": name, "image": image, "lastStatus": "RUNNING",
+                            "imageDigest": _digest(image)}
+                           for name, image in containers]})
+    return tasks
+
+
+def _digest(image: str) -> str:
+    """The digest a task pulling ``image`` runs: the one it names (``…@sha256:…``); for a tag
+    of this account's ECR, the digest of the image the tag names now; else the harness's own
+    for the reference."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ecr.models import ecr_backends
+
+    if "@" in image:
+        return image.split("@", 1)[1]
+    host = f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/"
+    if image.startswith(host):
+        name, _, tag = image[len(host):].partition(":")
+        repository = ecr_backends[DEFAULT_ACCOUNT_ID][REGION].repositories.get(name)
+        for found in getattr(repository, "images", []):
+            if (tag or "latest") in found.image_tags:
+                return str(found.get_image_digest())
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
 def _containers(ecs: Any, arn: str) -> list[dict[str, Any]]:
@@ -1941,6 +2029,29 @@ def _elasticache_replicas() -> None:
     responses.ElastiCacheResponse.decrease_replica_count = count
 
 
+def _ecr_keeps_untagged() -> None:
+    """An image whose tag a push moves to another image stays in the repository, untagged
+    (its tag "is removed from the original image, leaving it untagged", ECR User Guide,
+    Image tag mutability, https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html;
+    it goes when a lifecycle rule or BatchDeleteImage removes it); moto deletes it."""
+    from moto.ecr import models
+
+    pushed = models.ECRBackend.put_image
+
+    def put_image(self: Any, repository_name: str, image_manifest: str, image_tag: str,
+                  *args: Any, **kwargs: Any) -> Any:
+        repository = self.repositories.get(repository_name)
+        before = list(getattr(repository, "images", []))
+        image = pushed(self, repository_name, image_manifest, image_tag, *args, **kwargs)
+        for old in before:
+            if old is not image and all(old is not kept for kept in repository.images):
+                old.image_tags, old.image_tag = [], None
+                repository.images.append(old)
+        return image
+
+    models.ECRBackend.put_image = put_image
+
+
 def _documentdb_in_moto() -> None:
     """Teach moto's RDS backend the engine ``docdb``, as DocumentDB is served by the RDS API:
     clusters and their instances listen on 27017 and keep the status ``_World`` gives them (moto
@@ -1983,6 +2094,7 @@ def _serve(port: int, world: World) -> None:
 
     _elasticache_replicas()
     _documentdb_in_moto()
+    _ecr_keeps_untagged()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple("127.0.0.1", port, _World(app, world), threaded=True,
                request_handler=MotoRequestHandler)

@@ -324,6 +324,7 @@ class _Run:
         """Append this deployment to the target's history (``error``: why it stopped early)."""
         units = self.units
         statuses = {s.name: s for s in result.services} if result else dict(self.statuses)
+        used = await history.pinned(self.session, self.used)
         entries = []
         for name, change in sorted(self.changes.items()):
             applied = self.applied.get(name) or (self.earlier.parts.get(name, {})
@@ -332,7 +333,7 @@ class _Run:
             status = statuses.get(name)
             entries.append(history.UnitEntry(
                 name=name, kind=change.kind, action=change.action.value, reason=change.reason,
-                digest=unit.digest if unit else None, image=self.used.get(name),
+                digest=unit.digest if unit else None, image=used.get(name),
                 config=history.config_of(applied), parts=dict(applied),
                 state=status.state.value if status else None,
                 message=status.message if status else ""))

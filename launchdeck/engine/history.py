@@ -59,8 +59,9 @@ class UnitEntry(BaseModel):
     action: str = "NOOP"
     reason: str = ""
     digest: str | None = None
-    image: str | None = Field(None, description="The image reference it ran (an id or tag by "
-                                                "content digest), for a rollback.")
+    image: str | None = Field(None, description="The image reference it ran (an id, or "
+                                                "repository@sha256:… where the target knows the "
+                                                "digest), for a rollback.")
     config: dict[str, str] = Field({}, description="Config name -> digest of its value.")
     parts: dict[str, str] = Field({}, description="Digest parts as applied.")
     state: str | None = None
@@ -158,6 +159,22 @@ async def who(provider: Any) -> str | None:
         return (await identity()).principal
     except LaunchdeckError:
         return None
+
+
+async def pinned(session: Any, used: Mapping[str, str]) -> dict[str, str]:
+    """Each service's image in ``used`` by its digest where ``session`` can tell it
+    (PinsImages), else the reference itself."""
+    from launchdeck.engine.seams import PinsImages
+
+    if not isinstance(session, PinsImages):
+        return dict(used)
+    out = {}
+    for name, image in used.items():
+        try:
+            out[name] = await session.pinned(name, image) or image
+        except LaunchdeckError:
+            out[name] = image
+    return out
 
 
 def kept() -> int:

@@ -13,7 +13,8 @@ how to change one, how to look at it, where its logs, config and blobs live.
     ├── session()       one deploy, plan or ps: observe, image, prepare, tidy, and a driver
     │                   per kind of unit (services; stores and ingress where it has them):
     │                   render, apply, look, remove; and, where it can tell, whether an
-    │                   image an earlier deployment ran is still there (KeepsImages)
+    │                   image an earlier deployment ran is still there (KeepsImages) and
+    │                   which digest an image ran by (PinsImages), for the history
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
     ├── platform_events()  where it keeps them, the platform's own events (TellsEvents)
     └── destroy()       remove everything the (project, stack) owns
@@ -268,6 +269,15 @@ class KeepsImages(Protocol):
     keep itself (a public one) counts as there."""
 
     async def has_image(self, image: str) -> bool: ...
+
+
+@runtime_checkable
+class PinsImages(Protocol):
+    """A session that can name the image a service runs by its content digest
+    (``repository@sha256:…``), as its target resolved it: the history keeps that reference, so
+    a rollback runs exactly what ran even after the tag moved. None when it cannot tell."""
+
+    async def pinned(self, service: str, image: str) -> str | None: ...
 
 
 class ConfigStore(Protocol):

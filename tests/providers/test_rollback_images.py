@@ -50,10 +50,10 @@ def cloud(request: pytest.FixtureRequest) -> Iterator[Cloud]:
 
         calls = request.getfixturevalue("calls")
 
-        def delete_ecr(image: str) -> None:
-            repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+        def delete_ecr(image: str) -> None:  # the history names it by digest
+            repository, digest = image.split("/", 1)[1].split("@", 1)
             done = T.session().client("ecr").batch_delete_image(
-                repositoryName=repository, imageIds=[{"imageTag": tag}])
+                repositoryName=repository, imageIds=[{"imageDigest": digest}])
             assert done["imageIds"] and not done["failures"]
 
         yield Cloud(AwsProvider(Aws(request.getfixturevalue("boto")), poll=0.01),

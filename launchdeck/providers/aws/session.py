@@ -204,6 +204,19 @@ class AwsSession:
 
         return await images.kept(self.aws, self.account, image)
 
+    async def pinned(self, service: str, image: str) -> str | None:
+        """``image`` by the digest the service's running tasks pulled (or ECR's for its tag),
+        for the history: a rollback runs it even after the tag moved."""
+        from launchdeck.providers.aws import images
+
+        definition = self.registered.get(service) or (self.live.get(service) or {}).get(
+            "taskDefinition")
+        if definition is None:  # not an ECS service (a managed store), or not made
+            return None
+        return await images.pinned(self.aws, self.account,
+                                   names.service_name(self.name, self.stack, service), definition,
+                                   names.container(service), image)
+
     def infra(self, service: Service, image: str) -> render.Infra:
         name, r = service.name, self.aws.region
         groups = [self.net.groups.get("members", ""), self.net.groups.get(f"service:{name}", "")]
