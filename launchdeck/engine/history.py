@@ -163,18 +163,21 @@ async def who(provider: Any) -> str | None:
 
 async def pinned(session: Any, used: Mapping[str, str]) -> dict[str, str]:
     """Each service's image in ``used`` by its digest where ``session`` can tell it
-    (PinsImages), else the reference itself."""
+    (PinsImages), else the reference itself; the services are asked at once."""
+    from launchdeck.engine.gather import gather
     from launchdeck.engine.seams import PinsImages
 
     if not isinstance(session, PinsImages):
         return dict(used)
-    out = {}
-    for name, image in used.items():
+
+    async def one(name: str) -> str:
         try:
-            out[name] = await session.pinned(name, image) or image
+            return await session.pinned(name, used[name]) or used[name]
         except LaunchdeckError:
-            out[name] = image
-    return out
+            return used[name]
+
+    names = list(used)
+    return dict(zip(names, await gather(*[lambda n=n: one(n) for n in names]), strict=True))
 
 
 def kept() -> int:
