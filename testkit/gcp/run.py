@@ -229,16 +229,20 @@ class RunApi(Api):
         return project, region
 
     def _existing(self, name: str) -> Any:
-        service = self.services.get(name)
-        if service is None:
+        return self._found(self.services, name, "SERVICE")
+
+    def _found(self, table: dict[str, Any], name: str, kind: str) -> Any:
+        """The service or worker pool ``name`` of ``table``, its pending work moved on first."""
+        found = table.get(name)
+        if found is None:
             raise not_found(
-                f"Resource '{name.split('/')[-1]}' of kind 'SERVICE' in region "
+                f"Resource '{name.split('/')[-1]}' of kind '{kind}' in region "
                 f"'{name.split('/')[3]}' in project '{name.split('/')[1]}' does not exist."
             )
         work = self.pending.get(name)
         if work is not None:
             work.poll()
-        return self.services.get(name) or service
+        return table.get(name) or found
 
     def create_service(self, request: Any) -> Any:
         project, region = self._location(request.parent)
@@ -255,13 +259,7 @@ class RunApi(Api):
         self._check(request.service, name)
         if name in self.services:
             raise already_exists(f"Resource '{request.service_id}' already exists.")
-        service = type(request.service)()
-        service.CopyFrom(request.service)
-        service.name = name
-        service.uid = _uid(name)
-        service.generation = 1
-        service.create_time.GetCurrentTime()
-        service.creator = service.last_modifier = "user@example.com"
+        service = _made(request.service, name)
         if not service.ingress:
             service.ingress = 1  # INGRESS_TRAFFIC_ALL, the server's default
         if not service.launch_stage:
@@ -300,18 +298,7 @@ class RunApi(Api):
         self._check(request.service, name)
         if request.validate_only:
             return self._operation(name, current, None, done=True)
-        service = type(request.service)()
-        service.CopyFrom(request.service)
-        for kept in _SERVER_SET:
-            field = service.DESCRIPTOR.fields_by_name[kept]
-            if field.is_repeated:
-                del getattr(service, kept)[:]
-                getattr(service, kept).extend(getattr(current, kept))
-            elif field.message_type is not None:
-                if current.HasField(kept):
-                    getattr(service, kept).CopyFrom(getattr(current, kept))
-            else:
-                setattr(service, kept, getattr(current, kept))
+        service = _updated(request.service, current, _SERVER_SET)
         del service.conditions[:]
         service.conditions.extend(current.conditions)
         if not service.ingress:
@@ -698,16 +685,7 @@ class RunApi(Api):
     # --- worker pools -----------------------------------------------------------------------
 
     def _existing_pool(self, name: str) -> Any:
-        pool = self.pools.get(name)
-        if pool is None:
-            raise not_found(
-                f"Resource '{name.split('/')[-1]}' of kind 'WORKER_POOL' in region "
-                f"'{name.split('/')[3]}' in project '{name.split('/')[1]}' does not exist."
-            )
-        work = self.pending.get(name)
-        if work is not None:
-            work.poll()
-        return self.pools.get(name) or pool
+        return self._found(self.pools, name, "WORKER_POOL")
 
     def create_worker_pool(self, request: Any) -> Any:
         self._location(request.parent)
@@ -726,13 +704,7 @@ class RunApi(Api):
         self._check_pool(request.worker_pool, name)
         if name in self.pools:
             raise already_exists(f"Resource '{request.worker_pool_id}' already exists.")
-        pool = type(request.worker_pool)()
-        pool.CopyFrom(request.worker_pool)
-        pool.name = name
-        pool.uid = _uid(name)
-        pool.generation = 1
-        pool.create_time.GetCurrentTime()
-        pool.creator = pool.last_modifier = "user@example.com"
+        pool = _made(request.worker_pool, name)
         if not pool.launch_stage:
             pool.launch_stage = 4  # GA: "If no value is specified, GA is assumed."
         if not pool.instance_splits:
@@ -771,18 +743,7 @@ class RunApi(Api):
         self._check_pool(request.worker_pool, name)
         if request.validate_only:
             return self._pool_operation(name, current, None)
-        pool = type(request.worker_pool)()
-        pool.CopyFrom(request.worker_pool)
-        for kept in _POOL_SERVER_SET:
-            field = pool.DESCRIPTOR.fields_by_name[kept]
-            if field.is_repeated:
-                del getattr(pool, kept)[:]
-                getattr(pool, kept).extend(getattr(current, kept))
-            elif field.message_type is not None:
-                if current.HasField(kept):
-                    getattr(pool, kept).CopyFrom(getattr(current, kept))
-            else:
-                setattr(pool, kept, getattr(current, kept))
+        pool = _updated(request.worker_pool, current, _POOL_SERVER_SET)
         if not pool.launch_stage:
             pool.launch_stage = current.launch_stage
         if not pool.instance_splits:
@@ -972,3 +933,34 @@ def _create_request(**fields: Any) -> Any:
 def _uid(name: str) -> str:
     digest = hashlib.sha256(f"{name}{sequence()}".encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _made(asked: Any, name: str) -> Any:
+    """A new service or worker pool as the server stores it: what was asked, with its name,
+    uid, first generation, creation time and creator set."""
+    made = type(asked)()
+    made.CopyFrom(asked)
+    made.name = name
+    made.uid = _uid(name)
+    made.generation = 1
+    made.create_time.GetCurrentTime()
+    made.creator = made.last_modifier = "user@example.com"
+    return made
+
+
+def _updated(asked: Any, current: Any, server_set: Any) -> Any:
+    """What an update stores: what was asked, with the fields only the server sets kept as
+    they were."""
+    out = type(asked)()
+    out.CopyFrom(asked)
+    for kept in server_set:
+        field = out.DESCRIPTOR.fields_by_name[kept]
+        if field.is_repeated:
+            del getattr(out, kept)[:]
+            getattr(out, kept).extend(getattr(current, kept))
+        elif field.message_type is not None:
+            if current.HasField(kept):
+                getattr(out, kept).CopyFrom(getattr(current, kept))
+        else:
+            setattr(out, kept, getattr(current, kept))
+    return out
