@@ -31,3 +31,29 @@ async def gather(*steps: Callable[[], Awaitable[Any]]) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+class Once:
+    """A step that runs once however many callers ask for it: the first caller runs it, the
+    others wait for it to end; each gets its error (an interruption, which is not an error of
+    its own, as ``interrupted()``), so no caller goes on as if it had been done."""
+
+    def __init__(self, step: Callable[[], Awaitable[None]], interrupted: Callable[[], Exception]) -> None:
+        self._step, self._interrupted = step, interrupted
+        self._done: anyio.Event | None = None
+        self._error: Exception | None = None
+
+    async def __call__(self) -> None:
+        if self._done is not None:
+            await self._done.wait()
+            if self._error is not None:
+                raise self._error
+            return
+        self._done = anyio.Event()
+        try:
+            await self._step()
+        except BaseException as exc:
+            self._error = exc if isinstance(exc, Exception) else self._interrupted()
+            raise
+        finally:
+            self._done.set()

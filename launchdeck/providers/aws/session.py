@@ -13,13 +13,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
-
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
 from launchdeck.engine import kinds, model_service, modes
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
+from launchdeck.engine.gather import Once
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
@@ -89,8 +88,8 @@ class AwsSession:
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
         self.refusal: ProviderError | None = None
-        self._shared: anyio.Event | None = None
-        self._shared_error: Exception | None = None
+        self._shared = Once(self._make_shared, lambda: ProviderError(
+            "making the region's shared resources was interrupted", provider="aws", hint="Deploy again."))
         self.described = wait.Together(self._described, ECS_DESCRIBED)
         """Looks at the services rolling out, made together."""
 
@@ -275,25 +274,14 @@ class AwsSession:
         """What the builds stand on (the region's bucket and builder, an image repository for
         each service built from source), with the cluster, which the region's shared
         resources include: made once, whether the engine or ``prepare`` asks first."""
-        if self._shared is not None:
-            await self._shared.wait()
-            if self._shared_error is not None:
-                raise self._shared_error
-            return
-        self._shared = anyio.Event()
+        await self._shared()
+
+    async def _make_shared(self) -> None:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
-        try:
-            await parallel(
-                lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
-                                      say=lambda m: self.say(None, m)),
-                lambda: self._repositories(built))
-        except BaseException as exc:
-            self._shared_error = exc if isinstance(exc, Exception) else ProviderError(
-                "making the region's shared resources was interrupted", provider="aws",
-                hint="Deploy again.")
-            raise
-        finally:
-            self._shared.set()
+        await parallel(
+            lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
+                                  say=lambda m: self.say(None, m)),
+            lambda: self._repositories(built))
 
     async def _spot(self) -> None:
         """Let the cluster run tasks on Fargate Spot: "The specified capacity provider strategy

@@ -20,14 +20,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
-
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
 from launchdeck.engine import model_service, modes
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
-from launchdeck.engine.gather import gather
+from launchdeck.engine.gather import Once, gather
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
@@ -68,9 +66,9 @@ class GcpSession:
         self.net = network.Network()
         self.build_account = ""
         """The service account builds run as (made or checked by prepare_builds)."""
-        self._builds: anyio.Event | None = None
-        self._builds_error: Exception | None = None
-        """Set once what the builds stand on is made (prepare_builds), and how that failed."""
+        self._builds = Once(self._make_builds, lambda: ProviderError(
+            "making what the builds stand on was interrupted", provider="gcp", hint="Deploy again."))
+        """What the builds stand on, made once (prepare_builds)."""
         self.zones: dict[str, ingress.Zone] = {}
         self.address: str | None = None
         """The load balancer's address: as found, then as applied."""
@@ -302,21 +300,11 @@ class GcpSession:
         the context bucket is the provider's, made before the session): made once, whether the
         engine or ``prepare`` asks first, so the builds start without waiting for the rest of
         ``prepare`` (Private Services Access alone takes minutes on a new project)."""
-        if self._builds is not None:
-            await self._builds.wait()
-            if self._builds_error is not None:
-                raise self._builds_error
-            return
-        self._builds = anyio.Event()
-        try:
-            if any(s.build and not s.managed_store for s in self.project.services.values()):
-                await gather(lambda: builds.repository(self.gcp), self._builder)
-        except BaseException as exc:
-            self._builds_error = exc if isinstance(exc, Exception) else ProviderError(
-                "making what the builds stand on was interrupted", provider="gcp", hint="Deploy again.")
-            raise
-        finally:
-            self._builds.set()
+        await self._builds()
+
+    async def _make_builds(self) -> None:
+        if any(s.build and not s.managed_store for s in self.project.services.values()):
+            await gather(lambda: builds.repository(self.gcp), self._builder)
 
     async def _builder(self) -> None:
         self.build_account = await access.builder(self.gcp)
