@@ -569,26 +569,18 @@ def qualified(image: str) -> str:
 async def live(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
     """The stack's Cloud Run services, found by their labels, by the compose service name each
     one's annotation keeps (so also one the project no longer has)."""
-    found = await gcp.all(
-        "run.services", "list_services", parent=f"projects/{gcp.project}/locations/{gcp.region}"
-    )
-    return {
-        dict(s.annotations).get(names.ANNOTATION, service_id(s)): s
-        for s in found
-        if names.owned(dict(s.labels), project, stack)
-    }
+    return await _listed(gcp, "run.services", "list_services", project, stack)
 
 
 async def pools(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
     """The stack's Cloud Run worker pools, found like its services (``live``)."""
-    found = await gcp.all(
-        "run.worker_pools", "list_worker_pools", parent=f"projects/{gcp.project}/locations/{gcp.region}"
-    )
-    return {
-        dict(p.annotations).get(names.ANNOTATION, service_id(p)): p
-        for p in found
-        if names.owned(dict(p.labels), project, stack)
-    }
+    return await _listed(gcp, "run.worker_pools", "list_worker_pools", project, stack)
+
+
+async def _listed(gcp: Gcp, client: str, method: str, project: str, stack: str) -> dict[str, Any]:
+    found = await gcp.all(client, method, parent=f"projects/{gcp.project}/locations/{gcp.region}")
+    return {dict(r.annotations).get(names.ANNOTATION, service_id(r)): r
+            for r in found if names.owned(dict(r.labels), project, stack)}
 
 
 def is_pool(found: Any) -> bool:
