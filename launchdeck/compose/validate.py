@@ -24,6 +24,9 @@ from launchdeck.compose.target import Capabilities
 
 CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would accept a final newline
 CONFIG_NAME_MAX = 255
+DIGEST_KEY = "LAUNCHDECK_DIGEST_KEY"
+"""The config name launchdeck keeps for itself: the stack's key for the digests of its config
+values (engine/plan.py), made by its first deploy. No service reads it; config set and rm refuse it."""
 """The longest config name: what the strictest store (GCP Secret Manager) accepts."""
 _KNOWN_EXTENSIONS = tuple(
     f"x-{vendor}-{kind}" for vendor in ("defang", "launchdeck")
@@ -275,6 +278,10 @@ def _resources(check: _Check, base: tuple[Any, ...], service: Service) -> None:
 
 
 def _environment(check: _Check, base: tuple[Any, ...], service: Service) -> None:
+    if DIGEST_KEY in service.required_config():
+        check.error((*base, "environment"), f"{DIGEST_KEY} is launchdeck's own config name (the "
+                    "key of the stack's config digests); no service can read it",
+                    "Give the value this service needs another config name.")
     for key, value in service.environment.items():
         path = (*base, "environment", key)
         if value is None:

@@ -16,6 +16,7 @@ deployment record and the result live here once.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ import anyio.to_thread
 from launchdeck import redact
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
-from launchdeck.compose.validate import has_errors, required_config, validate
+from launchdeck.compose.validate import DIGEST_KEY, has_errors, required_config, validate
 from launchdeck.engine import build_context, dag, history, hosts, kinds, lock
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State, discard
@@ -76,11 +77,12 @@ async def preflight(loaded: Loaded, provider: Provider, *, stack: str) -> Ready:
             + "\n".join(str(f) for f in errors), findings,
             hint="Fix them and deploy again; checking the compose file lists every finding.")
     required = required_config(loaded)
-    values = await provider.config_store(project.name, stack).values(required)
+    values = await provider.config_store(project.name, stack).values([*required, DIGEST_KEY])
     missing = [name for name in required if name not in values]  # values() has only names set
     if missing:
         raise ConfigMissing(missing, provider=provider.name, stack=stack)
-    refused = [f for f in provider.check(loaded, stack, values) if f.severity == "error"]
+    read = {name: value for name, value in values.items() if name != DIGEST_KEY}
+    refused = [f for f in provider.check(loaded, stack, read) if f.severity == "error"]
     if refused:
         raise DeployRefused(
             f"{len(refused)} problem(s) stop {project.name} deploying to {provider.name}:\n"
@@ -122,6 +124,7 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
             history.origin, project.working_dir, project.compose_files, who))
     async with lock.held(provider.blobs(), project.name, ready.stack, intent.operation, etag,
                          provider=provider.name):
+        ready = await _keyed(ready)
         session = await provider.session(project, ready.stack, ready.config, etag, options, sink)
         run = _Run(ready, session, options, sink, etag, images or {}, intent)
         try:
@@ -130,6 +133,20 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
             with anyio.CancelScope(shield=True):
                 await run.remember(None, error=str(exc))
             raise
+
+
+async def _keyed(ready: Ready) -> Ready:
+    """``ready`` with its stack's digest key, made and kept with the config values by the
+    stack's first deploy (under the lock: read again first, as a deploy that held the lock
+    before this one may have made it since preflight read)."""
+    if DIGEST_KEY in ready.config:
+        return ready
+    store = ready.provider.config_store(ready.project.name, ready.stack)
+    key = (await store.values([DIGEST_KEY])).get(DIGEST_KEY)
+    if key is None:
+        key = secrets.token_urlsafe(32)
+        await store.set(DIGEST_KEY, key)
+    return replace(ready, config={**ready.config, DIGEST_KEY: key})
 
 
 async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
@@ -200,7 +217,10 @@ def _decide(unit: Unit, found: Found | None, applied: Mapping[str, str] | None,
             force: bool) -> tuple[Action, str]:
     # a unit the target scales runs what the load asks: its count now is not drift
     replicas = found.replicas if unit.scales and found is not None else unit.replicas
-    return decide(unit.digest, replicas, found.digest if found else None,
+    held = found.digest if found else None
+    if held is not None and held == unit.unkeyed:  # deployed before the stack had a key: the same
+        held = unit.digest
+    return decide(unit.digest, replicas, held,
                   found.replicas if found else 0, found.ready if found else False, force=force,
                   replace_on_change=unit.replace_on_change, parts=unit.parts, applied=applied)
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from launchdeck.compose.model import Project, Service
+from launchdeck.compose.validate import DIGEST_KEY
 from launchdeck.engine import hosts, model_service, poll
 from launchdeck.engine.events import State
-from launchdeck.engine.plan import RENDERED, config_digest, digest_of, service_parts
+from launchdeck.engine.plan import RENDERED, combine, config_parts, digest_of, service_parts
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.engine.seams import Driver, Kind, Progress, Session, Unit
 
@@ -74,28 +75,40 @@ def render(session: Session, project: Project, stack: str, config: Mapping[str, 
                  "zones": digest_of({d: _plain(z) for d, z in balancer.zones.items()})}
         return Unit(name, Kind.INGRESS, parts, spec=balancer)
     service = running(project, name, session.models, session.gateway)
+    key = config.get(DIGEST_KEY)
     if service.managed_store and session.stores is not None:
         spec = session.stores.render(service)
         parts = {"settings": digest_of({"kind": spec.kind, **spec.settings})}
         if getattr(spec, "mode", None):  # only a mode other than the default has a part
             parts["mode"] = digest_of(dict(spec.mode))
-        if spec.password is not None:
-            parts["config:password"] = config_digest(project.name, stack, "password", spec.password)
-        return Unit(name, Kind.STORE, parts, spec=spec)
+        secret = {} if spec.password is None else {"password": spec.password}
+        parts |= config_parts(secret, secret, project=project.name, stack=stack, key=key)
+        return Unit(name, Kind.STORE, parts, spec=spec,
+                    unkeyed=_unkeyed(parts, secret, project.name, stack, key))
     driver = session.services
     rendered = driver.render(service, image or "")
     parts = service_parts(service, image or "", config, project=project.name, stack=stack,
-                          exclude_replicas=rendered.hash is None)
+                          exclude_replicas=rendered.hash is None, key=key)
     if rendered.hash is not None:
         parts[RENDERED] = rendered.hash
     if rendered.mode:
         parts["mode"] = digest_of(rendered.mode)
+    read = {n: config[n] for n in service.required_config() if n in config}
     return Unit(name, Kind.STORE if service.managed_store else Kind.SERVICE, parts,
                 spec=rendered.spec,
                 replicas=service.replica_count if rendered.replicas is None else rendered.replicas,
                 after=frozenset(after(session, project, name)),
                 replace_on_change=rendered.hash is None, once=runs_once(project, name),
-                scales=rendered.scales)
+                scales=rendered.scales, unkeyed=_unkeyed(parts, read, project.name, stack, key))
+
+
+def _unkeyed(parts: Mapping[str, str], values: Mapping[str, str], project: str, stack: str,
+             key: str | None) -> str | None:
+    """The digest of ``parts`` with the config digests of ``values`` unkeyed, when a key made
+    them differ: what a unit deployed before its stack kept a key holds."""
+    if key is None or not values:
+        return None
+    return combine({**parts, **config_parts(values, values, project=project, stack=stack, key=None)})
 
 
 def runs_once(project: Project, name: str) -> bool:

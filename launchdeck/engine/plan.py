@@ -11,8 +11,9 @@ something did.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +45,15 @@ def combine(parts: Mapping[str, str]) -> str:
     return digest_of(dict(parts), 16)
 
 
-def config_digest(project: str, stack: str, name: str, value: str) -> str:
-    """A config value's digest, salted with where it lives, so records reveal nothing useful."""
-    return hashlib.sha256(f"{project}\0{stack}\0{name}\0{value}".encode()).hexdigest()[:12]
+def config_digest(project: str, stack: str, name: str, value: str, key: str | None = None) -> str:
+    """A config value's digest: keyed with the stack's digest key (an HMAC), so a record or tag
+    that holds it cannot be checked against guessed values by whoever lacks the key. A stack
+    deployed before it had a key (``key`` None) has the digest salted only with where the
+    value lives, which a short value can be recovered from offline."""
+    text = f"{project}\0{stack}\0{name}\0{value}".encode()
+    if key is None:
+        return hashlib.sha256(text).hexdigest()[:12]
+    return hmac.new(key.encode(), text, hashlib.sha256).hexdigest()[:12]
 
 
 _LATER = frozenset({"secrets", "configs"})
@@ -55,18 +62,23 @@ empty, so a unit deployed before they were declared keeps its digest."""
 
 
 def service_parts(service: Service, image: str, config: Mapping[str, str], *, project: str,
-                  stack: str, exclude_replicas: bool = True) -> dict[str, str]:
+                  stack: str, exclude_replicas: bool = True, key: str | None = None) -> dict[str, str]:
     """The parts every target's service digest starts from: each compose setting, the image,
-    each config value the service reads (as its digest)."""
+    each config value the service reads (as its digest, keyed with ``key``)."""
     exclude: dict[str, Any] = {"deploy": {"replicas"}} if exclude_replicas else {}
     spec = service.model_dump(mode="json", by_alias=True, exclude=exclude, exclude_none=True)
-    parts = {f"compose:{key}": digest_of(value) for key, value in spec.items()
-             if not (key in _LATER and value == [])}
+    parts = {f"compose:{setting}": digest_of(value) for setting, value in spec.items()
+             if not (setting in _LATER and value == [])}
     parts["image"] = digest_of(image)
-    for name in sorted(service.required_config()):
-        if name in config:
-            parts[f"config:{name}"] = config_digest(project, stack, name, config[name])
-    return parts
+    return parts | config_parts(service.required_config(), config, project=project, stack=stack,
+                                key=key)
+
+
+def config_parts(names: Iterable[str], config: Mapping[str, str], *, project: str, stack: str,
+                 key: str | None) -> dict[str, str]:
+    """The digest part of each of ``names`` that ``config`` holds (``config:NAME``)."""
+    return {f"config:{name}": config_digest(project, stack, name, config[name], key)
+            for name in sorted(names) if name in config}
 
 
 def decide(digest: str, replicas: int, found_digest: str | None, found_replicas: int = 0,

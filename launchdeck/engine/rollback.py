@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from launchdeck.compose.validate import DIGEST_KEY
 from launchdeck.engine import deploy, history, kinds
 from launchdeck.engine.events import Sink, discard
 from launchdeck.engine.history import Preview
@@ -37,10 +38,11 @@ async def preview(ready: deploy.Ready, entry: history.Deployment, *,
     session = await _session(ready)
     checked = await _check_images(ready, session, images)
     plan = await deploy.plan(ready, options=options, images=images)
-    config_changed = sorted(
+    key = ready.config.get(DIGEST_KEY)
+    config_changed = sorted(  # an entry from before the stack had a key holds unkeyed digests
         {name for unit in entry.units for name, digest in unit.config.items()
-         if name in ready.config
-         and config_digest(project.name, ready.stack, name, ready.config[name]) != digest})
+         if name in ready.config and digest not in
+         {config_digest(project.name, ready.stack, name, ready.config[name], k) for k in (key, None)}})
     return Preview(to=entry.id, plan=plan, images=images, config_changed=config_changed,
                    settings_changed=_settings_changed(ready, session, entry, images),
                    not_in_deployment=[n for n in project.services if entry.unit(n) is None],

@@ -110,6 +110,9 @@ class Unit:
     its end, and its exit code is judged."""
     scales: bool = False
     """The target scales its replicas with the load: the count it runs now is not drift."""
+    unkeyed: str | None = None
+    """The digest this unit had before its stack kept a digest key (its config digests salted
+    only, not keyed): a target holding it holds what this unit renders."""
 
     @property
     def digest(self) -> str:

@@ -137,9 +137,12 @@ class Secrets:
         cached = self._known.get(target.key)
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1], cached[2]
+        from launchdeck.tools import config
+
         store = self.catalog.provider(target.provider).config_store(target.project, target.stack)
         names = sorted(await store.names())
         values = redact.secrets((await store.values(names)).values())
+        names = config.shown(names)
         self._known[target.key] = (time.monotonic(), names, values)
         return names, values
 

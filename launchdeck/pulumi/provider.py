@@ -160,7 +160,7 @@ class LaunchdeckProvider(ResourceProvider):
         values = self._require(inputs)
         project = load_document(json.loads(inputs.compose), stack=inputs.stack).project
         provider = providers.create(inputs.provider)
-        return await plan_ready(ready(provider, project, inputs.stack, values),
+        return await plan_ready(await ready(provider, project, inputs.stack, values),
                                 network=inputs.network)
 
     async def _apply(self, new: Inputs, old: Inputs | None) -> Outputs:
@@ -192,13 +192,14 @@ class LaunchdeckProvider(ResourceProvider):
 
     async def _delete(self, inputs: Inputs) -> None:
         from launchdeck import providers
+        from launchdeck.compose.validate import DIGEST_KEY
         from launchdeck.tools.config import erase
         from launchdeck.tools.deployment import remove
 
         provider = providers.create(inputs.provider)
         await remove(provider, inputs.project, inputs.stack, volumes=inputs.delete_data)
-        # Pulumi put them there; the stack's config keeps them
-        await erase(provider, inputs.project, inputs.stack, list(inputs.config))
+        # Pulumi put them there (and the deploy the stack's digest key); the stack's config keeps them
+        await erase(provider, inputs.project, inputs.stack, [*inputs.config, DIGEST_KEY])
 
     # -- the stack's config ------------------------------------------------------------------
 

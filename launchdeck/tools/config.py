@@ -40,6 +40,24 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_own(name: str) -> str:
+    """``name`` if a user may set or delete it: not launchdeck's own digest key."""
+    from launchdeck.compose.validate import DIGEST_KEY
+
+    if name == DIGEST_KEY:
+        raise UsageError(f"{DIGEST_KEY} is launchdeck's own config name: it keys the digests the "
+                         "stack's records keep, and is made by the first deploy",
+                         hint="Choose another name; the key goes with the stack's other values.")
+    return check_name(name)
+
+
+def shown(names: list[str]) -> list[str]:
+    """The config names to show of ``names``: launchdeck's own key left out."""
+    from launchdeck.compose.validate import DIGEST_KEY
+
+    return [name for name in names if name != DIGEST_KEY]
+
+
 def check_value(name: str, value: str) -> str:
     """``value`` if it can be stored as config ``name``; else a UsageError that says why
     (never quoting the value)."""
@@ -81,7 +99,7 @@ async def write(provider: Provider, project: str, stack: str, values: Mapping[st
     the names stored, in order. ``stored`` hears of each name as it lands (a failure part-way
     leaves those before it stored)."""
     for name, value in values.items():
-        check_name(name)
+        check_own(name)
         check_value(name, value)
     target = provider.config_store(project, stack)
     done = []
@@ -115,7 +133,7 @@ async def _result(ref: ProjectRef, loaded: Loaded, provider: Provider,
 
 
 async def config_set(ref: ProjectRef, name: str, value: str) -> ConfigResult:
-    check_name(name)
+    check_own(name)
     check_value(name, value)
     loaded, provider = ref.load(), ref.target()
     await store(ref, {name: value}, loaded)
@@ -125,11 +143,11 @@ async def config_set(ref: ProjectRef, name: str, value: str) -> ConfigResult:
 async def config_list(ref: ProjectRef) -> ConfigResult:
     loaded, provider = ref.load(), ref.target()
     names = await provider.config_store(loaded.project.name, ref.stack).names()
-    return await _result(ref, loaded, provider, names)
+    return await _result(ref, loaded, provider, shown(names))
 
 
 async def config_delete(ref: ProjectRef, name: str) -> ConfigResult:
-    check_name(name)
+    check_own(name)
     loaded, provider = ref.load(), ref.target()
     if not await erase(provider, loaded.project.name, ref.stack, [name]):
         raise UsageError(f"config {name} is not set for {loaded.project.name} ({ref.stack})",

@@ -120,8 +120,11 @@ async def preflight(provider: Provider, loaded: Loaded, stack: str) -> Ready:
     return await deploy.preflight(loaded, provider, stack=stack)
 
 
-def ready(provider: Provider, project: Project, stack: str, values: dict[str, str]) -> Ready:
-    """A project to plan with config ``values`` the caller holds (not read from the store)."""
+async def ready(provider: Provider, project: Project, stack: str, values: dict[str, str]) -> Ready:
+    """A project to plan with config ``values`` the caller holds (not read from the store),
+    digested with the stack's key, which is read from the store."""
+    from launchdeck.compose.validate import DIGEST_KEY
     from launchdeck.engine.deploy import Ready
 
-    return Ready(project, provider, stack, values)
+    key = await provider.config_store(project.name, stack).values([DIGEST_KEY])
+    return Ready(project, provider, stack, {**values, **key})

@@ -197,6 +197,7 @@ async def gc(ref: ProjectRef, *, dry_run: bool = False, now: datetime | None = N
     from datetime import UTC
 
     from launchdeck.engine.history import History, histories
+    from launchdeck.tools import config
     from launchdeck.tools.deployment import remove
 
     provider = ref.target()
@@ -216,7 +217,7 @@ async def gc(ref: ProjectRef, *, dry_run: bool = False, now: datetime | None = N
             await remove(provider, project, stack, target=target)
             names = await forget_config(provider, project, stack)
         expired.append(Expired(stack=stack, expires=last.expires, deployment=last.id,
-                               config=names))
+                               config=config.shown(names)))
     return GcResult(project=project, provider=provider.name, target=target, dry_run=dry_run,
                     expired=expired)
 
@@ -224,7 +225,7 @@ async def gc(ref: ProjectRef, *, dry_run: bool = False, now: datetime | None = N
 async def forget_config(provider: Provider, project: str, stack: str) -> list[str]:
     """Delete every config value stored for (``project``, ``stack``) on ``provider``; the names
     that were set. What gc and the closing of a preview do with a stack's values."""
-    from launchdeck.tools.config import erase
+    from launchdeck.tools.config import erase, shown
 
     names = await provider.config_store(project, stack).names()
-    return await erase(provider, project, stack, sorted(names))
+    return shown(await erase(provider, project, stack, sorted(names)))

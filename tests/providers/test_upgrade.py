@@ -260,3 +260,33 @@ def test_a_stack_the_last_release_deployed_redeploys_as_all_noop(deployed: Deplo
         pytest.fail("this release deployed while the old release held the stack's lock")
     finally:
         holder.communicate("\n", timeout=60)
+
+
+@pytest.mark.parametrize("deployed", ["local", "aws"], indirect=True)
+def test_this_releases_first_deploy_keys_the_stack_and_keeps_every_unit(deployed: Deployed) -> None:
+    """The last release kept config digests unkeyed; this one keys them with a secret of the
+    stack's own, made by its first deploy. Units deployed before it are the same units: the
+    deploy changes none of them for it (what it changes is the one-time updates allowed above,
+    on AWS), makes the key in the config store and leaves a stack that plans all NOOP."""
+    from launchdeck.compose.validate import DIGEST_KEY
+    from launchdeck.tools import config as config_tool
+
+    ref = deployed.ref()
+    project = ref.load().project
+    store = ref.target().config_store(project.name, "dev")
+    assert anyio.run(lambda: store.values([DIGEST_KEY])) == {}
+    result = anyio.run(lambda: deploy_tool.deploy(ref, wait_seconds=120))
+    assert result.ok, result
+    reading = {n for n, s in project.services.items() if s.required_config()}
+    assert reading, "the project reads no config: this test keys nothing"
+    allowed = {"(load balancer)"} | {
+        name for name, service in project.services.items() if not service.managed_store
+        and any(hosts.mentions(value, store_name) for value in hosts.values(service)
+                for store_name, s in project.services.items() if s.managed_store == "postgres")}
+    changed = {c.service for c in result.changes if c.action is not Action.NOOP}
+    assert changed <= (allowed if deployed.provider == "aws" else set()), result.changes
+    assert reading - changed, "every unit that reads config changed for other reasons"
+    key = anyio.run(lambda: store.values([DIGEST_KEY]))[DIGEST_KEY]
+    assert key not in result.model_dump_json()
+    assert DIGEST_KEY not in anyio.run(lambda: config_tool.config_list(ref)).names
+    assert {action for action, _ in _plan(deployed).values()} == {Action.NOOP}
