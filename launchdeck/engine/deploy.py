@@ -336,15 +336,29 @@ class _Run:
                               services=[self.statuses[name] for name in project.services],
                               changes=[self.changes[name] for name in sorted(self.changes)])
         result = redact.model(result, self.hidden)
-        await self._record(records, result)
-        await self.remember(result)
+        pinned = await self._pinned()
+        await self._record(records, result, pinned)
+        await self.remember(result, pinned=pinned)
         return result
 
-    async def remember(self, result: DeployResult | None, *, error: str = "") -> None:
+    async def _pinned(self) -> dict[str, str]:
+        """Each service's image by digest where the target can tell it (history.pinned). A unit
+        this deploy left as it was, still on the reference the last one pinned, is not asked
+        again: ECS and Cloud Run resolve a tag to a digest once per rollout, so it runs what
+        the record says."""
+        earlier = self.earlier.images if self.earlier else {}
+        known = {name: earlier[name][1] for name, image in self.used.items()
+                 if name in earlier and earlier[name][0] == image
+                 and name in self.changes and self.changes[name].action is Action.NOOP}
+        asked = await history.pinned(self.session, {n: i for n, i in self.used.items() if n not in known})
+        return known | asked
+
+    async def remember(self, result: DeployResult | None, *, error: str = "",
+                       pinned: Mapping[str, str] | None = None) -> None:
         """Append this deployment to the target's history (``error``: why it stopped early)."""
         units = self.units
         statuses = {s.name: s for s in result.services} if result else dict(self.statuses)
-        used = await history.pinned(self.session, self.used)
+        used = await self._pinned() if pinned is None else pinned
         entries = []
         for name, change in sorted(self.changes.items()):
             applied = self.applied.get(name) or (self.earlier.parts.get(name, {})
@@ -474,17 +488,19 @@ class _Run:
             status.deployment_id = self.etag
         return status
 
-    async def _record(self, records: Any, result: DeployResult) -> None:
+    async def _record(self, records: Any, result: DeployResult, pinned: Mapping[str, str]) -> None:
         """Keep the outcome on the target (ps shows a failed build from it) when it differs."""
         parts = dict(self.earlier.parts) if self.earlier else {}
         parts = {name: p for name, p in parts.items() if name in self.changes
                  and self.changes[name].action is not Action.DELETE}
         parts.update(self.applied)
+        images = {name: (self.used[name], pinned[name]) for name in self.used if name in pinned}
         earlier = self.earlier
         if earlier and all(c.action is Action.NOOP for c in result.changes) and parts == earlier.parts \
+                and images == earlier.images \
                 and [s.state for s in earlier.result.services] == [s.state for s in result.services]:
             return
-        await records.write(DeployRecord(result=result, parts=parts))
+        await records.write(DeployRecord(result=result, parts=parts, images=images))
 
 
 def _graph(project: Project, units: Mapping[str, Unit]) -> dict[str, dict[str, str]]:

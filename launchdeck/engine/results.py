@@ -113,6 +113,9 @@ class DeployRecord(BaseModel):
 
     result: DeployResult
     parts: dict[str, dict[str, str]] = {}
+    images: dict[str, tuple[str, str]] = {}
+    """Each service's image as deployed and as the target ran it by digest (history.pinned):
+    a unit the next deploy leaves as it is runs the same, and is not asked again."""
 
     @classmethod
     def parse(cls, data: bytes | str) -> DeployRecord | None:

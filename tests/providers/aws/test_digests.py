@@ -152,3 +152,39 @@ def test_a_rollback_runs_the_digests_that_ran_after_the_tag_moved(aws_env, boto,
     for text in (shown.stdout, shown.stderr, as_json.stdout, as_json.stderr,
                  *(e.model_dump_json() for e in anyio.run(history.entries))):
         assert TOKEN not in text
+
+
+def test_a_unit_left_as_it_was_keeps_its_digest_without_asking_ecs(aws_env, boto, calls,
+                                                                   tmp_path: Path) -> None:
+    """ECS resolves a tag to a digest once per rollout: a redeploy that leaves a service as it
+    was takes its digest from the record instead of reading its tasks again; a service it
+    changes is read."""
+    provider = AwsProvider(Aws(boto), poll=0.01)
+    anyio.run(provider.config_store("pinned", "dev").set, "TOKEN", TOKEN)
+    ecr = T.session().client("ecr")
+    account = T.session().client("sts").get_caller_identity()["Account"]
+    registry = f"{account}.dkr.ecr.{T.REGION}.amazonaws.com"
+    ecr.create_repository(repositoryName="base")
+    ecr.put_image(repositoryName="base", imageTag="stable", imageManifest=_manifest("a"))
+    _source(tmp_path, "v1", "nginx:1.27", f"{registry}/base")
+    _deploy(provider, tmp_path)
+    history = History(provider.blobs(), "pinned", "dev")
+    first = anyio.run(history.find, "latest")
+
+    def tasks_read() -> set[str]:
+        return {c.params["serviceName"] for c in calls.made
+                if (c.service, c.operation) == ("ecs", "ListTasks") and "serviceName" in c.params}
+
+    calls.clear()
+    _deploy(provider, tmp_path)
+    again = anyio.run(history.find, "latest")
+    assert again.id != first.id and tasks_read() == set()
+    assert {n: again.unit(n).image for n in SERVICES} == {n: first.unit(n).image for n in SERVICES}
+
+    (tmp_path / "compose.yaml").write_text((tmp_path / "compose.yaml").read_text()
+                                           .replace("MODE: v1", "MODE: v1b"))
+    calls.clear()
+    _deploy(provider, tmp_path)
+    assert tasks_read() == {"pinned-dev-worker"}
+    latest = anyio.run(history.find, "latest")
+    assert {n: latest.unit(n).image for n in SERVICES} == {n: first.unit(n).image for n in SERVICES}
