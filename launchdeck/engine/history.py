@@ -161,6 +161,15 @@ async def who(provider: Any) -> str | None:
         return None
 
 
+def by_digest(image: str, digest: str) -> str:
+    """``image`` named by ``digest`` (``repository@sha256:…``): its tag, or digest, replaced."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    if name.rfind(":") > slash:  # a tag, not a registry's port
+        name = name[:name.rfind(":")]
+    return f"{name}@{digest}"
+
+
 async def pinned(session: Any, used: Mapping[str, str]) -> dict[str, str]:
     """Each service's image in ``used`` by its digest where ``session`` can tell it
     (PinsImages), else the reference itself; the services are asked at once."""

@@ -17,6 +17,9 @@ resource names, required fields and values are checked as the APIs document them
 have the google.rpc.Status shape (plus the ``errors`` list of the older JSON APIs), including
 SERVICE_DISABLED, BILLING_DISABLED and IAM_PERMISSION_DENIED ErrorInfo; long-running work
 completes after ``lro_polls`` polls (or ``lro_seconds``). State is in memory, behind one lock.
+Besides the v2 APIs the libraries speak, Cloud Run's Admin API v1 serves one read, a service's
+revision with the image digest it resolved as it was made (``run.py``); public registries are
+modelled only as far as a tag's digest, which ``FakeGcp.push_public`` moves.
 
 A new project, by default (``testkit.gcp.project`` has each behaviour's real duration and its
 source): only the APIs Google turns on by default answer until Service Usage enables the rest,

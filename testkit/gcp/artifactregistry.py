@@ -252,19 +252,32 @@ class ArtifactRegistryApi(Api):
 
     def has_image(self, uri: str) -> bool:
         """Whether an image reference (by tag or digest) resolves, as a pull would ask."""
+        return self.is_remote(uri) or self.digest_of(uri) is not None
+
+    def is_remote(self, uri: str) -> bool:
+        """Whether ``uri`` is an image of a remote repository: pulled from the upstream on first
+        request, and cached (see above), so every path resolves."""
         match = _IMAGE.match(uri)
         if not match:
             return False
         name = f"projects/{match['project']}/locations/{match['region']}/repositories/{match['repo']}"
         repository = self.repositories.get(name)
-        if repository is not None and repository.mode == _REMOTE:
-            return True  # pulled from the upstream on first request, and cached (see above)
+        return repository is not None and repository.mode == _REMOTE
+
+    def digest_of(self, uri: str) -> str | None:
+        """The digest a reference to an image of a standard repository names now: the image
+        its tag was last pushed as, or the digest itself when the repository has it; None when
+        it has neither (or the image is not one of this fake's standard repositories)."""
+        match = _IMAGE.match(uri)
+        if not match:
+            return None
+        name = f"projects/{match['project']}/locations/{match['region']}/repositories/{match['repo']}"
         images = self.images.get(name, {}).get(match["image"])
         if images is None:
-            return False
+            return None
         if match["digest"]:
-            return match["digest"] in images["digests"]
-        return (match["tag"] or "latest") in images["tags"]
+            return match["digest"] if match["digest"] in images["digests"] else None
+        return images["tags"].get(match["tag"] or "latest")
 
     def list_docker_images(self, request: Any) -> Any:
         self._repository(request.parent)

@@ -8,6 +8,17 @@ knob), an Artifact Registry image that does not exist, or a secret the revision'
 account cannot read. A service account or a Direct VPC egress subnetwork that does not
 exist is refused before any operation starts.
 
+A service's revision keeps its image by digest as Cloud Run resolved it "during the creation
+of Revision ... regardless of whether a tag or digest was originally specified" (``imageDigest``
+of the v1 ``RevisionStatus``, https://cloud.google.com/run/docs/reference/rest/v1/namespaces.revisions),
+which the v2 ``Revision`` does not show: the fake serves that one read of the Admin API v1
+(``namespaces.revisions.get``, Knative's JSON shape, only the fields launchdeck reads besides
+metadata and the Ready condition). An image of one of the project's standard Artifact Registry
+repositories resolves to what its tag was last pushed as; any other (Docker Hub, another
+registry, a remote repository's upstream) to the digest its tag names in the fake's public
+registries, which a test moves with ``FakeGcp.push_public``, as its publisher re-pushing the
+tag would.
+
 Worker pools (``projects.locations.workerPools``, google/cloud/run/v2/worker_pool.proto) are
 served the same way: create, get, list, update (``allow_missing`` creates) and delete, each
 change a long-running operation whose metadata is the worker pool, which reconciles to a
@@ -28,6 +39,7 @@ from typing import Any
 from testkit.gcp import project as new_project
 from testkit.gcp.core import (
     ApiError,
+    Rule,
     already_exists,
     check_labels,
     etag_of,
@@ -39,7 +51,7 @@ from testkit.gcp.core import (
     rules_of,
     sequence,
 )
-from testkit.gcp.server import Api, Route, permission_denied
+from testkit.gcp.server import Api, Reply, Route, permission_denied
 from testkit.gcp.shared import Operations, Policies, Work
 
 REGIONS = {
@@ -164,6 +176,11 @@ class RunApi(Api):
         self.pools: dict[str, Any] = {}
         """Worker pools by name."""
         self.revisions: dict[str, Any] = {}
+        self.digests: dict[str, str] = {}
+        """A service's revision -> its image by digest, resolved as the revision was made."""
+        self.public: dict[str, dict[str, str]] = {}
+        """A public image's repository (``docker.io/library/nginx``) -> tag -> the digest it names."""
+        self.pushes = 0
         self.pending: dict[str, Work] = {}
         self.operations = Operations()
         self.policies = Policies(ctx)
@@ -218,6 +235,11 @@ class RunApi(Api):
             Route(rule, handler, request_type, permission)
             for base, rpc, request_type, handler, permission in table
             for rule in rules_of(base, rpc)
+        ] + [
+            # the Admin API v1 (Knative serving), at the regional endpoint
+            # https://{region}-run.googleapis.com (namespaces.revisions.get)
+            Route(Rule("GET", "/apis/serving.knative.dev/v1/namespaces/{namespace}/revisions/{revision}"),
+                  self.get_revision_v1, None, "run.revisions.get"),
         ]
 
     # --- services ---------------------------------------------------------------------------
@@ -342,6 +364,7 @@ class RunApi(Api):
             self.policies.forget(name)
             for revision in [r for r in self.revisions if r.startswith(name + "/revisions/")]:
                 del self.revisions[revision]
+                self.digests.pop(revision, None)
             gone.delete_time.GetCurrentTime()
             return gone
 
@@ -506,6 +529,9 @@ class RunApi(Api):
             )
             revision_name = f"{name}/revisions/{short}"
             service.latest_created_revision = revision_name
+            if service.template.containers:
+                self.digests[revision_name] = self._resolve(
+                    service.template.containers[0].image, name.split("/")[1])
         generation = service.generation
 
         def complete() -> Any:
@@ -657,6 +683,75 @@ class RunApi(Api):
             raise not_found(f"Resource '{request.name.split('/')[-1]}' of kind 'REVISION' does not exist.")
         return self.revisions[request.name]
 
+    def get_revision_v1(self, request: Any, v: dict[str, str]) -> Reply:
+        """A service's revision as the Admin API v1 shows it (``namespaces.revisions.get``; the
+        namespace is the project's id or number): the fields launchdeck reads (the container's
+        image, ``status.imageDigest``) besides metadata and the Ready condition."""
+        namespace, short = v["namespace"], v["revision"]
+        for name, revision in self.revisions.items():
+            project = name.split("/")[1]
+            if "/services/" in name and name.endswith(f"/revisions/{short}") and \
+                    namespace in (project, project_number(project)):
+                return Reply(200, self._v1(name, revision))
+        raise not_found(f"Resource '{short}' of kind 'REVISION' in namespace '{namespace}' does not exist.")
+
+    def _v1(self, name: str, revision: Any) -> dict[str, Any]:
+        project, service = name.split("/")[1], name.split("/")[5]
+        made = revision.create_time.ToJsonString()
+        ready = revision.conditions[0]
+        condition = {"type": "Ready", "status": "True" if ready.state == 4 else "False",
+                     "lastTransitionTime": made}
+        if ready.message:
+            condition["message"] = ready.message
+        status: dict[str, Any] = {"observedGeneration": 1, "conditions": [condition],
+                                  "logUrl": revision.log_uri}
+        if self.digests.get(name):
+            status["imageDigest"] = self.digests[name]
+        return {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Revision",
+            "metadata": {
+                "name": name.split("/")[-1],
+                "namespace": project_number(project),
+                "uid": revision.uid,
+                "generation": 1,
+                "creationTimestamp": made,
+                "labels": {**revision.labels, "serving.knative.dev/service": service,
+                           "serving.knative.dev/configuration": service},
+            },
+            "spec": {"containers": [{"image": c.image} for c in revision.containers]},
+            "status": status,
+        }
+
+    # --- what an image reference resolves to ------------------------------------------------
+
+    def _resolve(self, image: str, project: str) -> str:
+        """``image`` by the digest a pull of it gets now ('' when nothing answers to it): an
+        image of one of ``project``'s standard repositories as it was last pushed, any other as
+        its public registry names it (module docstring)."""
+        registry = self.ctx.api("artifactregistry")
+        host, _, path = image.partition("/")
+        repository, tag, digest = _parts(_public(image))
+        if host.endswith("-docker.pkg.dev") and path.startswith(project + "/") and \
+                not registry.is_remote(image):
+            found = registry.digest_of(image)
+            return f"{repository}@{found}" if found else ""
+        if digest:
+            return f"{repository}@{digest}"  # the registry keeps what it once served by digest
+        tags = self.public.setdefault(repository, {})
+        if tag not in tags:
+            tags[tag] = _digest(f"{repository}:{tag}")
+        return f"{repository}@{tags[tag]}"
+
+    def push_public(self, reference: str) -> str:
+        """Push another image over ``reference``'s tag in its public registry (as its publisher
+        would): what a revision made from now on resolves it to. Returns the new digest."""
+        repository, tag, _ = _parts(_public(reference))
+        self.pushes += 1
+        digest = _digest(f"{repository}:{tag}#{self.pushes}")
+        self.public.setdefault(repository, {})[tag] = digest
+        return digest
+
     def list_revisions(self, request: Any) -> Any:
         from google.cloud import run_v2
 
@@ -783,6 +878,7 @@ class RunApi(Api):
             self.pending.pop(name, None)
             for revision in [r for r in self.revisions if r.startswith(name + "/revisions/")]:
                 del self.revisions[revision]
+                self.digests.pop(revision, None)
             gone.delete_time.GetCurrentTime()
             return gone
 
@@ -870,6 +966,28 @@ class RunApi(Api):
     def invokers(self, name: str) -> set[str]:
         """Who may call a service (for tests asking whether it is public)."""
         return self.policies.members_with(name, {"roles/run.invoker"})
+
+
+def _public(image: str) -> str:
+    """An image reference with its registry named: Docker Hub's when it names none (as a pull
+    reads it)."""
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
+
+
+def _parts(image: str) -> tuple[str, str, str]:
+    """(repository, tag, digest) of an image reference; the tag ``latest`` when it names none."""
+    image, _, digest = image.partition("@")
+    slash = image.rfind("/")
+    if image.rfind(":") > slash:
+        return image[:image.rfind(":")], image[image.rfind(":") + 1:], digest
+    return image, "latest", digest
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _pullable(image: str) -> bool:

@@ -240,7 +240,7 @@ def billing_disabled(service: str, project: str) -> ApiError:
 def _project_of(path: str, query: list[tuple[str, str]]) -> str:
     parts = path.strip("/").split("/")
     for index, part in enumerate(parts[:-1]):
-        if part == "projects":
+        if part in ("projects", "namespaces"):  # a Knative-style API's namespace is the project
             return parts[index + 1].split(":")[0]
     return dict(query).get("project", "")
 
@@ -332,6 +332,14 @@ class FakeGcp:
         with self.lock:
             wanted = services or tuple(service for _, _, service, _ in APIS.values())
             self.api("serviceusage").turn_on(project, *wanted)
+
+    def push_public(self, reference: str) -> str:
+        """Push another image over the tag of ``reference`` (``nginx:1.27``,
+        ``ghcr.io/acme/api:1.2``) in its public registry, as its publisher re-pushing the tag
+        would: a Cloud Run revision made from now on resolves the tag to the returned digest,
+        one made before keeps the digest it resolved."""
+        with self.lock:
+            return self.api("run").push_public(reference)
 
     def mutations(self, api: str | None = None) -> list[dict[str, Any]]:
         """The logged requests that could change something, optionally of one API."""

@@ -66,7 +66,7 @@ def cloud(request: pytest.FixtureRequest) -> Iterator[Cloud]:
 
         def delete_package(image: str) -> None:
             path = image.removeprefix(names.registry(gcp.project, gcp.region) + "/")
-            path = path.rsplit(":", 1)[0]
+            path = path.split("@", 1)[0].rsplit(":", 1)[0]  # the history names it by digest
 
             async def run() -> None:
                 op = await gcp.call("artifactregistry", "delete_package",

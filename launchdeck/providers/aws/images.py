@@ -4,6 +4,7 @@ ECR, for a rollback (each repository's lifecycle rule expires old images)."""
 
 from __future__ import annotations
 
+from launchdeck.engine.history import by_digest
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
 
@@ -29,15 +30,6 @@ async def kept(aws: Aws, account: str, image: str) -> bool:
     found = await aws.maybe("ecr", "describe_images", MISSING, registryId=account,
                             repositoryName=repository, imageIds=[wanted])
     return bool(found and found.get("imageDetails"))
-
-
-def by_digest(image: str, digest: str) -> str:
-    """``image`` named by ``digest`` (``repository@sha256:…``): its tag, or digest, replaced."""
-    name = image.split("@", 1)[0]
-    slash = name.rfind("/")
-    if name.rfind(":") > slash:  # a tag, not a registry's port
-        name = name[:name.rfind(":")]
-    return f"{name}@{digest}"
 
 
 async def pinned(aws: Aws, account: str, service: str, task_definition: str | None,

@@ -74,6 +74,10 @@ ROLES = {
 }
 """The predefined role that grants what launchdeck does with each API."""
 
+_PLAIN = ("sqladmin", "iam", "servicenetworking", "serviceusage", "firestore")
+"""APIs called over plain HTTP only (``rest``); another API's ``<api>.http`` client is such a
+session, for the calls its library lacks."""
+
 T = TypeVar("T")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _RETRIED = {429, 503}
@@ -274,7 +278,7 @@ class Gcp:
             from google.cloud import dns
 
             return dns.Client(project=self.project, credentials=credentials, client_options=options)
-        if api in ("sqladmin", "iam", "servicenetworking", "serviceusage", "firestore"):
+        if api in _PLAIN or part == "http":
             from google.auth.transport.requests import AuthorizedSession
 
             return AuthorizedSession(credentials)
@@ -408,14 +412,18 @@ class Gcp:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         response_type: Any = None,
+        host: str | None = None,
     ) -> Any:
-        """Call an API whose library has no REST transport (Cloud SQL Admin, IAM) or that has no
-        library (Service Networking) over its HTTP rules.
+        """Call an API whose library has no REST transport (Cloud SQL Admin, IAM), that has no
+        library (Service Networking), or a part of one its library lacks (Cloud Run's Admin
+        API v1), over its HTTP rules.
 
         ``body`` is one of the library's proto-plus messages (or, for an API without one, a
         JSON-able dict); the answer is parsed into ``response_type`` (or returned as JSON).
+        ``host`` is Google's host for the call when it is not the API's own (a regional one);
+        an endpoint set for the API (``LAUNCHDECK_GCP_ENDPOINT``) takes its place as for every call.
         """
-        base = self.endpoint(api) or f"https://{APIS[api]}"
+        base = self.endpoint(api) or f"https://{host or APIS[api]}"
         if body is None or isinstance(body, dict):
             data = None if body is None else json.dumps(body)
         else:
@@ -427,7 +435,7 @@ class Gcp:
         def send() -> Any:
             from google.api_core import exceptions
 
-            session = self.client(api)
+            session = self.client(api if api in _PLAIN else f"{api}.http")
             response = session.request(
                 verb,
                 base + path,

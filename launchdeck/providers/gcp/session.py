@@ -250,6 +250,20 @@ class GcpSession:
 
         return await images.kept(self.gcp, image)
 
+    async def pinned(self, service: str, image: str) -> str | None:
+        """``image`` by the digest Cloud Run resolved for the service's latest ready revision
+        (or the repository's for its tag), for the history: a rollback runs it even after the
+        tag moved. One read per service, none that changes anything."""
+        from launchdeck.providers.gcp import images
+
+        found = self.services.looked.get(service)
+        if found is None and (service in self.live or service in self.pools):
+            found = self.running(service)  # unchanged by this deploy: as observe found it
+        if found is None:  # not a Cloud Run service (a managed store), or not made
+            return None
+        revision = None if is_pool(found) else found.latest_ready_revision
+        return await images.pinned(self.gcp, revision or None, image)
+
     def _needs_network(self) -> bool:
         """Whether any service reaches a store or an internal service (through the network)."""
         infra = self.infra()
@@ -373,6 +387,8 @@ class _Services:
         minutes to propagate; services sharing a secret share its grant)."""
         self.applied: dict[str, dict[str, Any]] = {}
         """Service -> the Cloud Run spec last sent, to send again as a new revision."""
+        self.looked: dict[str, Any] = {}
+        """Service -> its Cloud Run service (or worker pool) as last looked at in this deploy."""
 
     def render(self, service: Service, image: str) -> Rendered:
         rendered = render.render(service, self.s.infra(), self.s.config)
@@ -445,6 +461,7 @@ class _Services:
         else:
             service = await s.gcp.call("run.services", "get_service",
                                        name=f"{s.parent()}/services/{rendered.service_id}")
+        self.looked[unit.name] = service
         status = status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
         since = max((self.granted[k] for k in rendered.secrets if k in self.granted), default=None)
         if (status.state is State.SERVICE_DEPLOYMENT_FAILED and since is not None

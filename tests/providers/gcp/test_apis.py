@@ -320,6 +320,70 @@ def test_container_that_does_not_listen_fails_the_deploy(fake: FakeGcp, gcp: Gcp
     assert service.terminal_condition.reason.name == "REVISION_FAILED"
 
 
+async def _v1_revision(gcp: Gcp, revision: str) -> Any:
+    """A revision as the Admin API v1 shows it (namespaces.revisions.get, regional endpoint)."""
+    return await gcp.rest("run", "GET", f"/apis/serving.knative.dev/v1/namespaces/{PROJECT}/"
+                          f"revisions/{revision.rsplit('/', 1)[-1]}",
+                          host="us-central1-run.googleapis.com")
+
+
+def test_a_revision_keeps_the_digest_its_tag_named_when_it_was_made(fake: FakeGcp, gcp: Gcp) -> None:
+    """The v1 revision's status.imageDigest is the public tag's digest when the revision was
+    made: pushing over the tag upstream leaves it, and a new revision resolves the new one;
+    an image named by digest resolves to that digest."""
+    from google.cloud import run_v2
+
+    async def scenario() -> tuple[Any, Any, Any, Any]:
+        service = await _deploy(gcp, "web", _service("nginx:1.27"))
+        first = await _v1_revision(gcp, service.latest_ready_revision)
+        fake.push_public("docker.io/library/nginx:1.27")
+        again = await _v1_revision(gcp, service.latest_ready_revision)
+        service.template.containers[0].env.append(run_v2.EnvVar(name="MODE", value="two"))
+        op = await gcp.call("run.services", "update_service", service=service)
+        service = await gcp.wait(op, what="update web", api="run")
+        second = await _v1_revision(gcp, service.latest_ready_revision)
+        digest = first["status"]["imageDigest"].split("@")[1]
+        pinned = await _deploy(gcp, "pinned", _service(f"nginx@{digest}"))
+        return first, again, second, await _v1_revision(gcp, pinned.latest_ready_revision)
+
+    first, again, second, pinned = go(scenario)
+    assert (first["apiVersion"], first["kind"]) == ("serving.knative.dev/v1", "Revision")
+    assert first["spec"]["containers"] == [{"image": "nginx:1.27"}]
+    assert first["status"]["conditions"][0]["type"] == "Ready"
+    assert first["status"]["conditions"][0]["status"] == "True"
+    assert first["status"]["imageDigest"].startswith("docker.io/library/nginx@sha256:")
+    assert again["status"]["imageDigest"] == first["status"]["imageDigest"]
+    assert second["status"]["imageDigest"].startswith("docker.io/library/nginx@sha256:")
+    assert second["status"]["imageDigest"] != first["status"]["imageDigest"]
+    assert pinned["status"]["imageDigest"] == first["status"]["imageDigest"]
+
+
+def test_an_artifact_registry_revision_resolves_what_its_tag_was_pushed_as(fake: FakeGcp,
+                                                                          gcp: Gcp) -> None:
+    """An image of the project's repository resolves to the digest its tag named at the
+    revision's creation, not what a later push of the tag names."""
+
+    async def scenario() -> None:
+        op = await gcp.call("artifactregistry", "create_repository", parent=LOCATION,
+                            repository_id="launchdeck", repository={"format_": "DOCKER"})
+        await gcp.wait(op, what="make a repository", api="artifactregistry")
+
+    go(scenario)
+    registry = fake.api("artifactregistry")
+    pushed = registry.push(IMAGE, "first")
+    service = go(_deploy, gcp, "web", _service(IMAGE))
+    registry.push(IMAGE, "second")
+    found = go(_v1_revision, gcp, service.latest_ready_revision)
+    assert found["status"]["imageDigest"] == f"{IMAGE.rsplit(':', 1)[0]}@{pushed}"
+
+
+def test_an_unknown_v1_revision_is_not_found(gcp: Gcp) -> None:
+    """The v1 read of a revision that does not exist is 404 NOT_FOUND."""
+    with pytest.raises(GcpError) as caught:
+        go(_v1_revision, gcp, "web-00001-abc")
+    assert (caught.value.code, caught.value.status) == (404, "NOT_FOUND")
+
+
 def test_image_not_in_the_registry_fails_the_deploy(gcp: Gcp) -> None:
     """A service whose Artifact Registry image was never pushed fails with 'Image ... not found'."""
     with pytest.raises(GcpError) as caught:
