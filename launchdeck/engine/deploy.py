@@ -77,7 +77,9 @@ async def preflight(loaded: Loaded, provider: Provider, *, stack: str) -> Ready:
             + "\n".join(str(f) for f in errors), findings,
             hint="Fix them and deploy again; checking the compose file lists every finding.")
     required = required_config(loaded)
-    values = await provider.config_store(project.name, stack).values([*required, DIGEST_KEY])
+    # the stack's digest key, where there are values to digest (engine/plan.py)
+    values = await provider.config_store(project.name, stack).values(
+        [*required, DIGEST_KEY] if required else [])
     missing = [name for name in required if name not in values]  # values() has only names set
     if missing:
         raise ConfigMissing(missing, provider=provider.name, stack=stack)
@@ -137,9 +139,10 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
 
 async def _keyed(ready: Ready) -> Ready:
     """``ready`` with its stack's digest key, made and kept with the config values by the
-    stack's first deploy (under the lock: read again first, as a deploy that held the lock
-    before this one may have made it since preflight read)."""
-    if DIGEST_KEY in ready.config:
+    stack's first deploy that reads config (under the lock: read again first, as a deploy that
+    held the lock before this one may have made it since preflight read). A project that reads
+    no config has nothing to key, and its target's store is left alone."""
+    if DIGEST_KEY in ready.config or not ready.config:
         return ready
     store = ready.provider.config_store(ready.project.name, ready.stack)
     key = (await store.values([DIGEST_KEY])).get(DIGEST_KEY)

@@ -126,5 +126,5 @@ async def ready(provider: Provider, project: Project, stack: str, values: dict[s
     from launchdeck.compose.validate import DIGEST_KEY
     from launchdeck.engine.deploy import Ready
 
-    key = await provider.config_store(project.name, stack).values([DIGEST_KEY])
+    key = await provider.config_store(project.name, stack).values([DIGEST_KEY]) if values else {}
     return Ready(project, provider, stack, {**values, **key})
