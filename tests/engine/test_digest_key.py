@@ -134,3 +134,11 @@ def test_the_key_is_launchdecks_own(memory: MemoryProvider, root: Path) -> None:
     (root / "compose.yaml").write_text(COMPOSE.replace("[API_KEY]", f"[API_KEY, {DIGEST_KEY}]"))
     findings = validate(load(cwd=root, os_environ={}), "memory", memory.capabilities)
     assert any(f.severity == "error" and DIGEST_KEY in f.message and f.line for f in findings)
+
+
+def test_a_project_that_reads_no_config_makes_no_key(tmp_path: Path) -> None:
+    """Nothing to key: the target's config store is left alone (on GCP it may be off)."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: web:1\n")
+    provider = MemoryProvider()
+    assert _deploy(provider, tmp_path).ok
+    assert provider.config.get((tmp_path.name, "dev"), {}) == {}
