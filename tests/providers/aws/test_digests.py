@@ -74,6 +74,17 @@ def _deploy(provider: AwsProvider, root: Path) -> Any:
     return result
 
 
+def _account(boto: Any) -> tuple[AwsProvider, Any, str]:
+    """The provider with the stack's config set, ECR, and the account's registry with an
+    empty ``base`` repository."""
+    provider = AwsProvider(Aws(boto), poll=0.01)
+    anyio.run(provider.config_store("pinned", "dev").set, "TOKEN", TOKEN)
+    ecr = T.session().client("ecr")
+    account = T.session().client("sts").get_caller_identity()["Account"]
+    ecr.create_repository(repositoryName="base")
+    return provider, ecr, f"{account}.dkr.ecr.{T.REGION}.amazonaws.com"
+
+
 def _images(boto: Any) -> dict[str, str]:
     """Service -> the image its ECS service's task definition names now."""
     ecs = boto.client("ecs")
@@ -95,12 +106,7 @@ def test_a_rollback_runs_the_digests_that_ran_after_the_tag_moved(aws_env, boto,
     image by digest, the rollback's task definitions name v1's digests (not what base:stable
     names now), nothing is built, and ``deployments show`` lists the digests; no config value
     appears anywhere."""
-    provider = AwsProvider(Aws(boto), poll=0.01)
-    anyio.run(provider.config_store("pinned", "dev").set, "TOKEN", TOKEN)
-    ecr = T.session().client("ecr")
-    account = T.session().client("sts").get_caller_identity()["Account"]
-    registry = f"{account}.dkr.ecr.{T.REGION}.amazonaws.com"
-    ecr.create_repository(repositoryName="base")
+    provider, ecr, registry = _account(boto)
     was = ecr.put_image(repositoryName="base", imageTag="stable",
                         imageManifest=_manifest("a"))["image"]["imageId"]["imageDigest"]
     _source(tmp_path, "v1", "nginx:1.27", f"{registry}/base")
@@ -159,12 +165,7 @@ def test_a_unit_left_as_it_was_keeps_its_digest_without_asking_ecs(aws_env, boto
     """ECS resolves a tag to a digest once per rollout: a redeploy that leaves a service as it
     was takes its digest from the record instead of reading its tasks again; a service it
     changes is read."""
-    provider = AwsProvider(Aws(boto), poll=0.01)
-    anyio.run(provider.config_store("pinned", "dev").set, "TOKEN", TOKEN)
-    ecr = T.session().client("ecr")
-    account = T.session().client("sts").get_caller_identity()["Account"]
-    registry = f"{account}.dkr.ecr.{T.REGION}.amazonaws.com"
-    ecr.create_repository(repositoryName="base")
+    provider, ecr, registry = _account(boto)
     ecr.put_image(repositoryName="base", imageTag="stable", imageManifest=_manifest("a"))
     _source(tmp_path, "v1", "nginx:1.27", f"{registry}/base")
     _deploy(provider, tmp_path)
