@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -140,3 +141,22 @@ def test_runs_on_its_own() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_burst_of_new_connections_is_heard_at_once(fake: FakeGcp) -> None:
+    """Fifty clients connecting at the same moment are all accepted well within TCP's one-second
+    SYN retransmission, which a full listen backlog would make them wait out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    host, port = fake.url.removeprefix("http://").split(":")
+    start = threading.Barrier(50)
+
+    def connect() -> float:
+        start.wait()
+        began = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=5):
+            return time.monotonic() - began
+
+    with ThreadPoolExecutor(50) as pool:
+        waits = list(pool.map(lambda _: connect(), range(50)))
+    assert max(waits) < 0.9, sorted(waits)[-5:]
