@@ -143,6 +143,15 @@ def test_runs_on_its_own() -> None:
         process.wait(timeout=10)
 
 
+def test_a_step_timeout_beyond_the_builds_is_refused(fake: FakeGcp) -> None:
+    """A build step may not be given longer than its build, as Cloud Build answers."""
+    body = {"steps": [{"name": "x", "timeout": "900s"}], "timeout": "600s"}
+    path = f"/v1/projects/{PROJECT}/builds"
+    answer = requests.post(fake.endpoint("cloudbuild") + path, json=body, timeout=10)
+    assert answer.status_code == 400
+    assert "build.steps[0].timeout" in answer.json()["error"]["message"]
+
+
 def test_a_burst_of_new_connections_is_heard_at_once(fake: FakeGcp) -> None:
     """Fifty clients connecting at the same moment are all accepted well within TCP's one-second
     SYN retransmission, which a full listen backlog would make them wait out."""
