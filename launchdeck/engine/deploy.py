@@ -6,8 +6,9 @@ plan: observe what exists → render each unit → compare digests; changes noth
 start: take the lock → observe → prepare → for each unit in dependency order, independent
 ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
 has (the builds start as soon as what they stand on is there: after prepare, or, for a
-session that ``PreparesBuilds``, beside it); record the outcome on the target, and append
-the deployment (with its timeline) to the target's history (engine/history.py). A rollback
+session that ``PreparesBuilds``, at once, the session waiting in ``image`` for what a build
+needs); record the outcome on the target, and append the deployment (with its timeline) to
+the target's history (engine/history.py). A rollback
 is a deploy with each service's image given.
 
 Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
@@ -43,8 +44,9 @@ from launchdeck.identity import new_deployment_id
 @runtime_checkable
 class PreparesBuilds(Protocol):
     """A session whose image builds stand on less than all that ``prepare`` makes (a builder
-    and a registry, not the network or the roles): the engine starts the builds once
-    ``prepare_builds`` is done, beside the rest of ``prepare``, which may call it too."""
+    and a registry, not the network or the roles): the engine asks for the images at once,
+    beside ``prepare``, and the session's ``image`` waits for ``prepare_builds`` (which
+    ``prepare`` may call too) where a build first needs what it makes."""
 
     async def prepare_builds(self) -> None: ...
 
@@ -280,9 +282,7 @@ class _Run:
         prepared = anyio.Event()
 
         async def builds() -> None:
-            if isinstance(session, PreparesBuilds):
-                await session.prepare_builds()  # the builds go beside the rest of prepare
-            else:
+            if not isinstance(session, PreparesBuilds):  # else image() waits for what it needs
                 await prepared.wait()
             await gather(*[lambda n=n: self._build(n) for n in building])
 

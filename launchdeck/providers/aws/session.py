@@ -192,6 +192,7 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             return f"{uri}:{source.digest}"
+        await self.prepare_builds()  # the bucket and the repository the builder reads and checks
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
                                    say=lambda message: progress(None, message))
         return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,

@@ -3,14 +3,14 @@
 observe reads what exists (Cloud Run services, worker pools and stores by their labels, the
 load balancer by its names, the DNS zones of the domains) without changing anything, so a plan
 can render every unit. prepare makes what every unit stands on (the image repository and the
-build account, through prepare_builds, which the engine asks for first so the builds start
-beside the rest of prepare; the remote repositories other registries' images are pulled
-through, the stack's service account and its project role, the network's private services
-access and NAT when the project needs them); a worker (no port) is a worker pool, every other
-container a service; each unit is then applied and waited for in dependency order by the
-engine. A service's digest is written with its spec in one call, after its secrets and their
-access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe reads, so
-a deploy cut short is finished by the next.
+build account, through prepare_builds, which a build waits for only to start: its context is
+checked and uploaded meanwhile, and it runs beside the rest of prepare; the remote repositories
+other registries' images are pulled through, the stack's service account and its project role,
+the network's private services access and NAT when the project needs them); a worker (no port)
+is a worker pool, every other container a service; each unit is then applied and waited for in
+dependency order by the engine. A service's digest is written with its spec in one call, after
+its secrets and their access; the spec itself opens it to callers (``invoker_iam_disabled``),
+which observe reads, so a deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
@@ -232,9 +232,16 @@ class GcpSession:
         image = f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
         if not build:
             return image
-        builder = builds.CloudBuild(self.gcp, self.bucket, self.build_account)
-        return await remote.image(builder, service, source, image,
-                                  progress, interval=self.poll)
+        builder = builds.CloudBuild(self.gcp, self.bucket)
+
+        async def ready() -> None:
+            """The repository's check and the context's upload need neither the build account
+            nor its grants, whose propagation is most of a first build's wait: only the start does."""
+            await self.prepare_builds()
+            builder.account = self.build_account
+
+        return await remote.image(builder, service, source, image, progress, interval=self.poll,
+                                  ready=ready)
 
     def pulled(self, image: str) -> str:
         """An image that is not built, as Cloud Run pulls it: Docker Hub names in full, and an

@@ -332,6 +332,22 @@ def _fresh_build(fake: FakeGcp, provider) -> tuple[object, str, str]:
     return builder, build_id, image
 
 
+def test_a_context_is_uploaded_while_the_build_account_propagates(provider, shop, enabled: FakeGcp) -> None:
+    """Checking the registry for the image and uploading its context need no build account:
+    they are done while the new account propagates, and only the build's start waits for its grants."""
+    enabled.knobs.time_scale = 0.01  # a new account takes 0.6 s to be usable in a policy
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    calls = enabled.requests()
+    looked = next(i for i, c in enumerate(calls) if "/o/contexts%2F" in c["path"])  # is it there?
+    upload = next(i for i, c in enumerate(calls) if i > looked and "/upload/" in c["path"])
+    granted = next(i for i, c in enumerate(calls)
+                   if c["path"].split("?")[0].endswith(f"/projects/{PROJECT}:setIamPolicy")
+                   and c["status"] == 200)
+    started = next(i for i, c in enumerate(calls) if c["path"].startswith("/cloudbuild/"))
+    assert upload < granted < started, [f"{c['method']} {c['path']}" for c in calls]
+
+
 def test_a_push_refused_while_the_build_accounts_grants_propagate_is_retried_within_the_build(
     enabled: FakeGcp, provider
 ) -> None:
