@@ -3,12 +3,12 @@
 preflight: validate against the provider's capabilities → refuse on error findings → refuse,
 naming every one, when config is unset.
 plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
-start: take the lock → observe → prepare → for each unit in dependency order, independent
-ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
-has (the builds start as soon as what they stand on is there: after prepare, or, for a
-session that ``PreparesBuilds``, at once, the session waiting in ``image`` for what a build
-needs); record the outcome on the target, and append the deployment (with its timeline) to
-the target's history (engine/history.py). A rollback
+start: take the lock → observe → prepare (unless every unit is NOOP) → for each unit in
+dependency order, independent ones at once: build → render → apply unless NOOP → settle;
+remove what the project no longer has (the builds start as soon as what they stand on is
+there: after prepare, or, for a session that ``PreparesBuilds``, at once, the session waiting
+in ``image`` for what a build needs); record the outcome on the target, and append the
+deployment (with its timeline) to the target's history (engine/history.py). A rollback
 is a deploy with each service's image given.
 
 Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
@@ -290,7 +290,8 @@ class _Run:
             await self._unit(name, images.get(name), milestones, until_exit=name in completion)
 
         async def apply() -> dict[str, dag.Milestones]:
-            await session.prepare()
+            if removed or any(c.action is not Action.NOOP for c in self.changes.values()):
+                await session.prepare()  # an unchanged project applies nothing that stands on it
             prepared.set()
             for name in removed:
                 if found[name].kind is not Kind.INGRESS:
@@ -310,14 +311,13 @@ class _Run:
         for name in removed:
             if found[name].kind is Kind.INGRESS:
                 await self._remove(name)
-        await session.tidy()
         result = DeployResult(project=project.name, stack=self.ready.stack,
                               provider=self.ready.provider.name, deployment_id=self.etag,
                               services=[self.statuses[name] for name in project.services],
                               changes=[self.changes[name] for name in sorted(self.changes)])
         result = redact.model(result, self.hidden)
-        await self._record(records, result)
-        await self.remember(result)
+        # none needs another: what is left over goes while the outcome is kept
+        await gather(session.tidy, lambda: self._record(records, result), lambda: self.remember(result))
         return result
 
     async def remember(self, result: DeployResult | None, *, error: str = "") -> None:

@@ -242,6 +242,17 @@ def test_second_deploy_of_an_unchanged_project_makes_no_mutating_call(
     ]
 
 
+def test_an_unchanged_project_checks_nothing_its_units_stand_on(
+    deployed, provider, shop, fake: FakeGcp
+) -> None:
+    """No unit is applied, so neither the accounts and their grants nor the network are read again."""
+    fake.clear_requests()
+    result, _ = _deploy(provider, shop)
+    assert result.ok and {c.action for c in result.changes} == {Action.NOOP}
+    apis = {e["api"] for e in fake.requests()}
+    assert not apis & {"iam", "cloudresourcemanager", "servicenetworking", "artifactregistry"}, apis
+
+
 def test_changing_one_service_updates_only_that_service(deployed, provider, shop, fake: FakeGcp) -> None:
     """A new variable on backend updates backend's Cloud Run service and nothing else."""
     compose = Path(shop.working_directory) / "compose.yaml"
