@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+import anyio
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
@@ -108,8 +110,20 @@ class GcpSession:
 
     async def observe(self) -> dict[str, Found]:
         gcp = self.gcp
-        self.zones, self.net, self.live, self.pools, self.found_stores = await gather(
-            self._zones,
+        zoned = anyio.Event()
+
+        async def zones() -> dict[str, ingress.Zone]:
+            self.zones = await self._zones()
+            zoned.set()
+            return self.zones
+
+        async def found_zones() -> dict[str, ingress.Zone]:
+            await zoned.wait()
+            return self.zones
+
+        # the balancer's parts are read beside the rest; only its domains' records need the zones
+        _, self.net, self.live, self.pools, self.found_stores, balancer = await gather(
+            zones,
             # an API not yet on (before a first deploy) holds nothing of the stack's
             lambda: if_enabled(
                 lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
@@ -117,8 +131,8 @@ class GcpSession:
             lambda: if_enabled(lambda: live(gcp, self.name, self.stack), {}),
             lambda: if_enabled(lambda: pools(gcp, self.name, self.stack), {}),
             lambda: if_enabled(lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds), {}),
+            lambda: self._balancer(found_zones),
         )
-        balancer = await self._balancer()
         self.address = balancer.address
         out: dict[str, Found] = {}
         for name in sorted(set(self.live) | set(self.pools)):
@@ -196,12 +210,13 @@ class GcpSession:
             self.refusal = exc
             return {}
 
-    async def _balancer(self) -> ingress.Existing:
+    async def _balancer(self, zones: Callable[[], Awaitable[dict[str, ingress.Zone]]]
+                        ) -> ingress.Existing:
         """The stack's load balancer; Compute not enabled (yet, or since no service has a domain)
         holds none."""
 
         async def find() -> ingress.Existing:
-            return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
+            return await ingress.find(self.gcp, self.name, self.stack, self.routes, zones)
 
         return await if_enabled(find, ingress.Existing())
 
