@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -251,6 +252,28 @@ def test_an_unchanged_project_checks_nothing_its_units_stand_on(
     assert result.ok and {c.action for c in result.changes} == {Action.NOOP}
     apis = {e["api"] for e in fake.requests()}
     assert not apis & {"iam", "cloudresourcemanager", "servicenetworking", "artifactregistry"}, apis
+
+
+def test_the_balancer_is_read_while_the_zones_are(deployed, provider, shop, fake: FakeGcp) -> None:
+    """observe reads the balancer's parts without waiting for the DNS zones: only its domains'
+    records need them. The list of zones is answered only once the balancer is being read."""
+    reading = threading.Event()
+    waits: list[bool] = []
+    answer = fake.handle
+
+    def handle(method: str, target: str, headers: dict, body: bytes):
+        if "/global/urlMaps/" in target:
+            reading.set()
+        if target.split("?")[0].endswith("/managedZones"):
+            waits.append(reading.wait(5))
+        return answer(method, target, headers, body)
+
+    fake.handle = handle  # type: ignore[method-assign]
+    try:
+        result, _ = _deploy(provider, shop)
+    finally:
+        del fake.handle
+    assert result.ok and waits and all(waits), waits
 
 
 def test_changing_one_service_updates_only_that_service(deployed, provider, shop, fake: FakeGcp) -> None:
