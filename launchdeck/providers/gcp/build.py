@@ -26,7 +26,7 @@ from launchdeck.providers.gcp.bucket import Bucket
 BUILDER = "gcr.io/cloud-builders/docker"
 _QUEUED = {"STATUS_UNKNOWN", "PENDING", "QUEUED"}
 _FAILED = {"FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED"}
-PUSH_PAUSE = 10
+PUSH_PAUSE = 5
 """Seconds between the pushes of a build whose account's push right may still be propagating."""
 
 
