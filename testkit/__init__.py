@@ -155,6 +155,8 @@ class MemoryProvider:
         self.log_lines: list[Any] = []
         self.built: list[str] = []
         self.removed_images: set[str] = set()
+        self.prepared = 0
+        """How many deploys have prepared (made what the units stand on)."""
 
     def check(self, loaded: Any, stack: str, config: Any) -> list[Any]:
         return []
@@ -245,7 +247,8 @@ class _MemorySession:
         return image not in self.provider.removed_images
 
     async def prepare(self) -> None:
-        """Nothing is shared between units in memory."""
+        """Nothing is shared between units in memory: only counted."""
+        self.provider.prepared += 1
 
     async def tidy(self) -> None:
         """Nothing is left over in memory."""

@@ -13,6 +13,7 @@ keeps (`logs --type build`). The target supplies only a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -81,10 +82,11 @@ def context_key(packed: build_context.Packed, archive: build_context.Archive) ->
 
 
 async def image(builder: RemoteBuilder, service: Service, source: build_context.Source, image: str,
-                progress: Progress, *, interval: float,
-                timeout: float = BUILD_WAIT) -> str:
+                progress: Progress, *, interval: float, timeout: float = BUILD_WAIT,
+                ready: Callable[[], Awaitable[None]] | None = None) -> str:
     """``image`` (tagged with ``source``'s digest), built by ``builder`` unless its registry
-    has it; a BuildError names the failing step, or the deadline."""
+    has it; a BuildError names the failing step, or the deadline. ``ready`` is what starting
+    the build waits for once its context is uploaded (the builder's identity and grants)."""
     if await builder.has(image):
         progress(None, f"image {source.digest[:12]} is up to date")
         return image
@@ -93,6 +95,8 @@ async def image(builder: RemoteBuilder, service: Service, source: build_context.
                    f"{len(packed.data) // 1024} KB")
     key = context_key(packed, builder.archive)
     await builder.upload(key, packed.data)
+    if ready is not None:
+        await ready()
     build_id = await builder.start(key, image, service)
     short = build_id.rsplit(":", 1)[-1][:8]  # an id may start with its builder project's name
     progress(State.BUILD_QUEUED, f"{builder.name} {short}")

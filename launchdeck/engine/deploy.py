@@ -3,11 +3,12 @@
 preflight: validate against the provider's capabilities → refuse on error findings → refuse,
 naming every one, when config is unset.
 plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
-start: take the lock → observe → prepare → for each unit in dependency order, independent
-ones at once: build → render → apply unless NOOP → settle; remove what the project no longer
-has (the builds start as soon as what they stand on is there: after prepare, or, for a
-session that ``PreparesBuilds``, beside it); record the outcome on the target, and append
-the deployment (with its timeline) to the target's history (engine/history.py). A rollback
+start: take the lock → observe → prepare (unless every unit is NOOP) → for each unit in
+dependency order, independent ones at once: build → render → apply unless NOOP → settle;
+remove what the project no longer has (the builds start as soon as what they stand on is
+there: after prepare, or, for a session that ``PreparesBuilds``, at once, the session waiting
+in ``image`` for what a build needs); record the outcome on the target, and append the
+deployment (with its timeline) to the target's history (engine/history.py). A rollback
 is a deploy with each service's image given.
 
 Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
@@ -44,8 +45,9 @@ from launchdeck.identity import new_deployment_id
 @runtime_checkable
 class PreparesBuilds(Protocol):
     """A session whose image builds stand on less than all that ``prepare`` makes (a builder
-    and a registry, not the network or the roles): the engine starts the builds once
-    ``prepare_builds`` is done, beside the rest of ``prepare``, which may call it too."""
+    and a registry, not the network or the roles): the engine asks for the images at once,
+    beside ``prepare``, and the session's ``image`` waits for ``prepare_builds`` (which
+    ``prepare`` may call too) where a build first needs what it makes."""
 
     async def prepare_builds(self) -> None: ...
 
@@ -303,9 +305,7 @@ class _Run:
         prepared = anyio.Event()
 
         async def builds() -> None:
-            if isinstance(session, PreparesBuilds):
-                await session.prepare_builds()  # the builds go beside the rest of prepare
-            else:
+            if not isinstance(session, PreparesBuilds):  # else image() waits for what it needs
                 await prepared.wait()
             await gather(*[lambda n=n: self._build(n) for n in building])
 
@@ -313,7 +313,8 @@ class _Run:
             await self._unit(name, images.get(name), milestones, until_exit=name in completion)
 
         async def apply() -> dict[str, dag.Milestones]:
-            await session.prepare()
+            if removed or any(c.action is not Action.NOOP for c in self.changes.values()):
+                await session.prepare()  # an unchanged project applies nothing that stands on it
             prepared.set()
             for name in removed:
                 if found[name].kind is not Kind.INGRESS:
@@ -333,15 +334,19 @@ class _Run:
         for name in removed:
             if found[name].kind is Kind.INGRESS:
                 await self._remove(name)
-        await session.tidy()
         result = DeployResult(project=project.name, stack=self.ready.stack,
                               provider=self.ready.provider.name, deployment_id=self.etag,
                               services=[self.statuses[name] for name in project.services],
                               changes=[self.changes[name] for name in sorted(self.changes)])
         result = redact.model(result, self.hidden)
-        pinned = await self._pinned()
-        await self._record(records, result, pinned)
-        await self.remember(result, pinned=pinned)
+
+        async def keep() -> None:
+            pinned = await self._pinned()
+            await gather(lambda: self._record(records, result, pinned),
+                         lambda: self.remember(result, pinned=pinned))
+
+        # none needs another: what is left over goes while the outcome is kept
+        await gather(session.tidy, keep)
         return result
 
     async def _pinned(self) -> dict[str, str]:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.events import Event
+from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import digest_of
 from launchdeck.engine.results import PlanResult
 from launchdeck.errors import LaunchdeckError, UsageError
@@ -254,8 +255,10 @@ class History:
     async def append(self, entry: Deployment, *, keep: int | None = None) -> None:
         """Add ``entry``, then prune to the last ``keep`` (default: ``kept()``)."""
         keep = kept() if keep is None else keep
-        await self.blobs.write(self.key(entry), entry.model_dump_json().encode())
-        keys = await self.keys()
+        key = self.key(entry)
+        _, kept_keys = await gather(lambda: self.blobs.write(key, entry.model_dump_json().encode()),
+                                    self.keys)  # the list need not wait for the write to include it
+        keys = sorted({*kept_keys, key})
         for old in keys[:max(len(keys) - keep, 0)]:
             await self.blobs.delete(old)
 

@@ -11,6 +11,14 @@ A build belongs to the location it was created in (``projects/P/locations/R/buil
 builds in the "global" region when using the legacy resource path projects/{projectId}/builds/{id}.
 For all regions, use the regional resource path" (projects.locations.builds.get, Cloud Build
 REST reference); a read of a regional build by the global path is NOT_FOUND.
+
+The fake runs no step. It knows one script: a step whose ``bash -c`` script is
+``until docker push IMAGE; do ...; sleep N; done`` (what a build does while its account's
+push right may still be propagating) pushes IMAGE every N seconds until the push is allowed,
+and the build ends then; a step that outlasts its ``timeout`` is TIMEOUT, and so is the build
+(Build.Status: "Build or step took longer than was allowed"). A step's timeout may not exceed
+the build's ("invalid value for 'build.steps[1].timeout': value must be less than or equal to
+build timeout value", sourcegraph/sourcegraph-public-snapshot#25471).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import re
 import tarfile
 import uuid
 from typing import Any
@@ -51,6 +60,8 @@ _PUSHERS = {
     "roles/owner",
 }
 """Roles that grant artifactregistry.repositories.uploadArtifacts."""
+_RETRIED_PUSH = re.compile(r"^until docker push (\S+); do .*; sleep (\d+); done$", re.S)
+"""The one step script the fake models (see the module)."""
 
 
 class CloudBuildApi(Api):
@@ -60,6 +71,8 @@ class CloudBuildApi(Api):
         self.work: dict[str, Work] = {}
         self.operations = Operations()
         self.op_builds: dict[str, str] = {}
+        self.pushing: dict[str, tuple[float, list[str]]] = {}
+        """Build id -> when its retried push step began, and the refusals it has met."""
 
     def routes(self) -> list[Route]:
         table = [
@@ -100,9 +113,14 @@ class CloudBuildApi(Api):
         build = request.build
         if not build.steps:
             raise invalid("invalid build: no build steps specified", "build.steps")
+        limit = build.timeout.seconds if build.HasField("timeout") else 600
         for index, step in enumerate(build.steps):
             if not step.name:
                 raise invalid(f"invalid build: build step {index} must specify name", f"build.steps[{index}]")
+            if step.HasField("timeout") and step.timeout.seconds > limit:
+                raise invalid(f"invalid value for 'build.steps[{index}].timeout': value must be less "
+                              f"than or equal to build timeout value of \"{limit}s\"",
+                              f"build.steps[{index}].timeout")
         logging_mode = build.options.logging
         if (
             build.service_account
@@ -170,7 +188,8 @@ class CloudBuildApi(Api):
         work = self.work[build_id]
         if work.finished:
             return
-        work.poll()
+        if work.progress.observe() and not self._still_pushing(build, work):
+            work.finish()
         if not work.finished and build.status == _S.QUEUED:
             build.status = _S.WORKING
             build.start_time.GetCurrentTime()
@@ -211,7 +230,7 @@ class CloudBuildApi(Api):
         if not build.HasField("start_time"):
             build.start_time.GetCurrentTime()
         lines = [f'starting build "{build_id}"', "", "FETCHSOURCE"]
-        failure = self._failure(build) or self._push_denied(build)
+        failure = self._failure(build) or self._pushed_in_step(build) or self._push_denied(build)
         if failure is None:
             for image in build.images:
                 try:
@@ -225,11 +244,22 @@ class CloudBuildApi(Api):
         # a source that cannot be fetched runs no step; a failed push comes after steps that
         # succeeded; a failing build step is the one step marked FAILURE
         kind = failure[1] if failure else ""
+        retried = self._retried_push(build)
         for index, step in enumerate(build.steps):
             if kind == "FETCH_SOURCE_FAILED":
                 continue
             step.status = _S.FAILURE if kind == "USER_BUILD_STEP" and index == 0 else _S.SUCCESS
             lines.append(f"Step #{index}: Running: {step.name} {' '.join(step.args)}".rstrip())
+            if retried is not None and index == retried[0]:
+                lines += [f"Step #{index}: {line}" for line in self.pushing.get(build_id, (0, []))[1]]
+                if kind == "TIMEOUT":
+                    step.status = _S.TIMEOUT
+        if kind == "TIMEOUT":
+            build.status = _S.TIMEOUT
+            build.status_detail = failure[0]
+            build.finish_time.GetCurrentTime()
+            self._write_log(build, [*lines, f"ERROR: {failure[0]}"])
+            raise ApiError("DEADLINE_EXCEEDED", "Build timed out; check build logs for details")
         if failure is None:
             build.status = _S.SUCCESS
             lines += ["PUSH"] + [f"Pushing {image}" for image in build.images] + ["DONE"]
@@ -254,11 +284,52 @@ class CloudBuildApi(Api):
             raise ApiError("UNKNOWN", "Build failed; check build logs for details")
         return build
 
+    def _retried_push(self, build: Any) -> tuple[int, str, float, float] | None:
+        """The build's retried push step (see the module): its index, image, seconds between
+        attempts and timeout (None: none)."""
+        for index, step in enumerate(build.steps):
+            script = step.args[1] if step.entrypoint == "bash" and list(step.args[:1]) == ["-c"] \
+                and len(step.args) > 1 else ""
+            matched = _RETRIED_PUSH.match(script)
+            if matched:
+                limit = step.timeout.seconds if step.HasField("timeout") else build.timeout.seconds
+                return index, matched[1], float(matched[2]), float(limit)
+        return None
+
+    def _still_pushing(self, build: Any, work: Work) -> bool:
+        """Whether the build's other steps are done and its retried push step, refused, tries
+        again after its sleep; the step's refusals are kept for its log."""
+        retried = self._retried_push(build)
+        if retried is None or self._failure(build) is not None:
+            return False
+        _, image, pause, limit = retried
+        denied = self._denied(build, image)
+        if denied is None:
+            return False
+        began, refusals = self.pushing.setdefault(build.id, (self.ctx.now(), []))
+        if self.ctx.now() >= began + self.ctx.scaled(limit):
+            return False  # the step has timed out (_pushed_in_step)
+        refusals.append(f"{denied}; retrying in {pause:g}s")
+        work.progress = self.ctx.progress(pause)
+        return True
+
+    def _pushed_in_step(self, build: Any) -> tuple[str, str] | None:
+        """A retried push step still refused when its time ran out: the step, and the build, time out."""
+        retried = self._retried_push(build)
+        if retried is None or self._denied(build, retried[1]) is None:
+            return None
+        return f'build step {retried[0]} "{build.steps[retried[0]].name}" timed out', "TIMEOUT"
+
     def _push_denied(self, build: Any) -> tuple[str, str] | None:
-        """A build whose identity may not write to the repository fails its push. The identity is
-        the build's service account, else the default compute account (which, in a new project,
-        holds no role)."""
-        if not self.ctx.knobs.new_project or not build.images:
+        """A build whose identity may not write to the repository fails its push."""
+        denied = self._denied(build, build.images[0]) if build.images else None
+        return (denied, "PUSH_FAILED") if denied else None
+
+    def _denied(self, build: Any, image: str) -> str | None:
+        """Why the build's identity may not push ``image`` (None: it may). The identity is
+        the build's service account, else the default compute account (which, in a new
+        project, holds no role)."""
+        if not self.ctx.knobs.new_project:
             return None
         project = build.project_id
         email = build.service_account.rsplit("/", 1)[-1] or (
@@ -266,7 +337,6 @@ class CloudBuildApi(Api):
         member = f"serviceAccount:{email}"
         if member in self.ctx.api("cloudresourcemanager").members_with(project, _PUSHERS, effective=True):
             return None
-        image = build.images[0]
         host, _, path = image.partition("/")
         parts = path.split("/")
         if len(parts) >= 2:
@@ -275,11 +345,9 @@ class CloudBuildApi(Api):
             if member in self.ctx.api("artifactregistry").policies.members_with(repository, _PUSHERS,
                                                                                  effective=True):
                 return None
-        return (
-            f"failed to push {image}: denied: Permission \"artifactregistry.repositories.uploadArtifacts\" "
-            f"denied on resource (or it may not exist) for {email}",
-            "PUSH_FAILED",
-        )
+        return (f"failed to push {image}: denied: Permission "
+                f"\"artifactregistry.repositories.uploadArtifacts\" denied on resource (or it may not "
+                f"exist) for {email}")
 
     def _failure(self, build: Any) -> tuple[str, str] | None:
         for needle, text in self.ctx.knobs.failing_builds.items():

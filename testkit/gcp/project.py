@@ -74,6 +74,10 @@ BUILD = 90.0
 """A small Docker build on Cloud Build, queue to push (typical; not documented)."""
 REVISION = 20.0
 """A new Cloud Run revision to become ready (typical; not documented)."""
+REQUEST = 0.1
+"""One control-plane call's round trip (a read of Cloud Run, IAM, Secret Manager or Cloud
+Storage from a client near the region): typical, not documented; Google publishes no latency
+figure for its admin APIs. Set as ``knobs.latency`` to time what is only calls (a no-op redeploy)."""
 
 DOMAIN_RESTRICTED_SHARING = "constraints/iam.allowedPolicyMemberDomains"
 """Enforced in organizations made since May 2024 (secure by default:

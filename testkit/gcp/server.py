@@ -254,7 +254,7 @@ class FakeGcp:
         self._apis: dict[str, Api] = {}
         self._log: list[dict[str, Any]] = []
         self._random = random.Random(0)
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -501,6 +501,14 @@ def _redacted(value: Any, keys: set[str]) -> Any:
     if isinstance(value, list):
         return [_redacted(v, keys) for v in value]
     return value
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, with a listen backlog for a deploy's bursts of new connections: with the
+    default of 5, a burst beyond it has its connections' SYNs dropped, and each client waits
+    out TCP's one-second retransmission before it is even heard (no real endpoint does that)."""
+
+    request_queue_size = 128
 
 
 def _handler_for(fake: FakeGcp) -> type[BaseHTTPRequestHandler]:

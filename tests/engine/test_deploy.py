@@ -93,6 +93,16 @@ def test_an_unchanged_project_plans_and_applies_nothing(memory, root) -> None:
     assert memory.changes == [] and memory.built == []
 
 
+def test_an_unchanged_project_prepares_nothing(memory, root) -> None:
+    """No unit is applied, so nothing they stand on is made or checked; a change prepares again."""
+    _deploy(memory, root)
+    assert memory.prepared == 1
+    _deploy(memory, root)
+    assert memory.prepared == 1
+    _deploy(memory, root, force=True)
+    assert memory.prepared == 2
+
+
 def test_a_plan_changes_nothing_and_takes_no_lock(memory, root) -> None:
     """plan reads and renders only: the target is as it was, and the lock stays free."""
     _deploy(memory, root)

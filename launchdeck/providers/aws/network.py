@@ -12,6 +12,7 @@ and ``alb`` on its ingress ports; a store's group admits ``members`` on the stor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,7 +214,15 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
                     raise
 
     await parallel(*[lambda r=role: reconcile(r) for role in sorted(rules)])
-    return {role: g["GroupId"] for role, g in existing.items() if role and role not in rules}
+    return stale(found, rules)
+
+
+def stale(found: list[dict[str, Any]], wanted: Iterable[str]) -> dict[str, str]:
+    """The groups of ``found`` (the stack's, as ``described``) whose role is not ``wanted``:
+    role -> id, what nothing in the project uses any more."""
+    keep = set(wanted)
+    existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found}
+    return {role: g["GroupId"] for role, g in existing.items() if role and role not in keep}
 
 
 def _permission(rule: Rule, groups: dict[str, str]) -> tuple[int, str | None, str | None]:

@@ -82,6 +82,8 @@ class AwsSession:
         """Managed store service -> its endpoint's host name."""
         self.live: dict[str, dict[str, Any]] = {}
         self.stale_groups: dict[str, str] = {}
+        self.prepared = False
+        """Whether prepare ran (the engine does not ask for it when every unit is NOOP)."""
         self.groups: tuple[str, list[dict[str, Any]]] = ("", [])
         """The VPC observe looked in, and the stack's security groups it found there."""
         self.zones: dict[str, str] = {}
@@ -192,6 +194,7 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             return f"{uri}:{source.digest}"
+        await self.prepare_builds()  # the bucket and the repository the builder reads and checks
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
                                    say=lambda message: progress(None, message))
         return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,
@@ -244,8 +247,7 @@ class AwsSession:
         place, never a step later than it must."""
         aws, project, stack = self.aws, self.name, self.stack
         tags = names.tag_list(names.tags(project, stack, etag=self.etag))
-        served = [kinds.running(self.project, name, self.models, self.gateway)
-                  for name in self.project.services]
+        self.prepared = True
 
         async def shared() -> None:
             await self.prepare_builds()
@@ -260,7 +262,7 @@ class AwsSession:
                 found = self.net  # the default VPC, as observe found it
             vpc, seen = self.groups
             self.stale_groups = await network.security_groups(
-                aws, found, project, stack, _rules(served, self.routes), self.etag,
+                aws, found, project, stack, self._rules(), self.etag,
                 interval=self.settle, say=lambda m: self.say(None, m),
                 seen=seen if vpc == found.vpc else None)
             return found
@@ -363,10 +365,17 @@ class AwsSession:
 
         await parallel(*[lambda s=s: one(s) for s in built])
 
+    def _rules(self) -> dict[str, list[network.Rule]]:
+        served = [kinds.running(self.project, name, self.models, self.gateway)
+                  for name in self.project.services]
+        return _rules(served, self.routes)
+
     async def tidy(self) -> None:
         """Remove the target groups and security groups nothing uses any more. A store's data
         is never removed here (`compose down` does, with a final snapshot)."""
         aws = self.aws
+        if not self.prepared:  # an unchanged project: the stale groups are among those observed
+            self.stale_groups = network.stale(self.groups[1], self._rules())
         wanted = set((self.balancer.target_groups or {}).values())
         if self.routes and not wanted:
             return  # the way in is not settled: keep what it may still use

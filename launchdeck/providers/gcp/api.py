@@ -81,8 +81,9 @@ session, for the calls its library lacks."""
 T = TypeVar("T")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _RETRIED = {429, 503}
-_threads = anyio.CapacityLimiter(16)
-"""Calls in flight at once: enough for wide fan-outs, few enough to stay polite to the APIs."""
+_threads = anyio.CapacityLimiter(32)
+"""Calls in flight at once: enough for wide fan-outs (a redeploy of a project with stores and a
+domain reads 17 things at once to learn what exists), few enough to stay polite to the APIs."""
 
 
 class GcpError(ProviderError):

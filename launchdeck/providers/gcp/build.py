@@ -4,6 +4,12 @@ Artifact Registry.
 The engine runs the build loop (engine/build.py); this is its driver, and it makes the shared
 Docker repository the images go to. Cloud Build reads a context as a .tar.gz from Cloud Storage
 and writes its log beside the contexts, where a failed build's last lines are read from.
+
+A build account whose push right was just granted may be refused its push for minutes (a grant
+"typically takes 2 minutes ... can take 7 minutes or longer",
+https://cloud.google.com/iam/docs/access-change-propagation), and Google gives no way to confirm
+another identity's grant. Its builds then push in a step of their own that tries again until the
+push is allowed (for up to ``PROPAGATION``), so a refused push costs the wait, not a second build.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from launchdeck.compose.model import Build, Service
 from launchdeck.engine.build import BUILD_WAIT, Phase
 from launchdeck.engine.build_context import Archive
 from launchdeck.providers.gcp import names
-from launchdeck.providers.gcp.api import Gcp, create
+from launchdeck.providers.gcp.api import PROPAGATION, Gcp, create
 from launchdeck.providers.gcp.bucket import Bucket
 
 BUILDER = "gcr.io/cloud-builders/docker"
 _QUEUED = {"STATUS_UNKNOWN", "PENDING", "QUEUED"}
 _FAILED = {"FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED"}
+PUSH_PAUSE = 5
+"""Seconds between the pushes of a build whose account's push right may still be propagating."""
 
 
 def arguments(build: Build, uri: str) -> list[str]:
@@ -33,6 +41,12 @@ def arguments(build: Build, uri: str) -> list[str]:
     return [*args, "."]
 
 
+def retried_push(image: str) -> list[str]:
+    """The arguments of a ``bash`` step that pushes ``image`` until the push is allowed."""
+    return ["-c", f"until docker push {image}; do echo 'push refused: the rights of the build "
+                  f"account may still be propagating'; sleep {PUSH_PAUSE}; done"]
+
+
 class CloudBuild:
     """The engine's RemoteBuilder on GCP: Artifact Registry, the project's bucket, Cloud Build."""
 
@@ -41,10 +55,6 @@ class CloudBuild:
 
     def __init__(self, gcp: Gcp, bucket: Bucket, account: str = "") -> None:
         self.gcp, self.bucket, self.account = gcp, bucket, account
-        self._started: dict[str, tuple[str, str, Service]] = {}
-        """Build id -> what started it (to start it again)."""
-        self._again: dict[str, str] = {}
-        """Build id the engine knows -> the id of the build started again in its place."""
         self._names: dict[str, str] = {}
         """Build id -> its resource name, in the location it was made in (a build is read only
         there: the global path does not find a regional build)."""
@@ -63,9 +73,13 @@ class CloudBuild:
         from google.protobuf import duration_pb2
 
         assert service.build is not None
+        steps = [cb.BuildStep(name=BUILDER, args=arguments(service.build, image))]
+        if self.account and self.gcp.fresh(self.account):  # its push right may not have propagated
+            steps.append(cb.BuildStep(name=BUILDER, id="push", entrypoint="bash", args=retried_push(image),
+                                      timeout=duration_pb2.Duration(seconds=int(PROPAGATION))))
         request = cb.Build(
             source=cb.Source(storage_source=cb.StorageSource(bucket=self.bucket.name, object_=key)),
-            steps=[cb.BuildStep(name=BUILDER, args=arguments(service.build, image))],
+            steps=steps,
             images=[image],
             logs_bucket=f"gs://{self.bucket.name}/{names.BUILD_LOGS}",
             timeout=duration_pb2.Duration(seconds=int(BUILD_WAIT)),
@@ -81,20 +95,13 @@ class CloudBuild:
             parent=f"projects/{self.gcp.project}/locations/{self.gcp.region}",
         )
         build = operation.metadata.build
-        self._started[build.id] = (key, image, service)
         self._names[build.id] = build.name or \
             f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{build.id}"
         return build.id
 
     async def poll(self, build_id: str) -> Phase:
-        current = self._again.get(build_id, build_id)
-        found = await self.gcp.call("cloudbuild", "get_build", name=self._name(current))
+        found = await self.gcp.call("cloudbuild", "get_build", name=self._name(build_id))
         status = found.status.name
-        if (status in _FAILED and found.failure_info.type_.name == "PUSH_FAILED"
-                and self.gcp.fresh(self.account) and build_id in self._started):
-            # the build account's grants have not reached Artifact Registry yet: build again
-            self._again[build_id] = await self.start(*self._started[build_id])
-            return Phase("queued", "the build account's rights are still propagating")
         if status in _FAILED:
             return Phase("failed", _failed_step(found), found.status_detail or _words(status))
         if status == "SUCCESS":
@@ -108,7 +115,6 @@ class CloudBuild:
             f"projects/{self.gcp.project}/locations/{self.gcp.region}/builds/{build_id}"
 
     async def log_tail(self, build_id: str, lines: int) -> list[str]:
-        build_id = self._again.get(build_id, build_id)
         data = await self.bucket.read(f"{names.BUILD_LOGS}/log-{build_id}.txt")
         found = [line for line in (data or b"").decode("utf-8", "replace").splitlines() if line.strip()]
         return found[-lines:]
@@ -119,7 +125,7 @@ def _failed_step(found: Any) -> str:
     its failure info names (fetching the source, pushing)."""
     for index, step in enumerate(found.steps):
         if step.status.name in _FAILED:
-            command = " ".join([step.name.rsplit("/", 1)[-1], *step.args[:1]])
+            command = step.id or " ".join([step.name.rsplit("/", 1)[-1], *step.args[:1]])
             return f"step {index} ({command})"
     kind = found.failure_info.type_.name if found.failure_info else ""
     return "" if kind in ("", "FAILURE_TYPE_UNSPECIFIED") else _words(kind.removesuffix("_FAILED"))

@@ -16,7 +16,7 @@ record is there, so a deploy cut short is finished by the next one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,12 +115,19 @@ def _global(gcp: Gcp, kind: str, name: str) -> str:
 
 
 async def find(
-    gcp: Gcp, project: str, stack: str, wanted: list[Route], found_zones: dict[str, Zone]
+    gcp: Gcp, project: str, stack: str, wanted: list[Route],
+    zones: Callable[[], Awaitable[dict[str, Zone]]] | None = None,
 ) -> Existing:
-    """The stack's load balancer, read without changing anything."""
+    """The stack's load balancer, read without changing anything: its parts and certificate at
+    once, then the domains' records in their ``zones`` (which may still be being found)."""
     n = _Names(project, stack)
     at = {"project": gcp.project}
-    url_map, redirect, https, http, address, rule_https, rule_http, negs, backends = await gather(
+
+    async def certificate() -> str | None:
+        return await certificate_status(gcp, project, stack, wanted) if wanted else None
+
+    (url_map, redirect, https, http, address, rule_https, rule_http, negs, backends,
+     certified) = await gather(
         lambda: gcp.maybe("compute.UrlMaps", "get", **at, url_map=n.url_map),
         lambda: gcp.maybe("compute.UrlMaps", "get", **at, url_map=n.redirect),
         lambda: gcp.maybe("compute.TargetHttpsProxies", "get", **at, target_https_proxy=n.https),
@@ -130,6 +137,7 @@ async def find(
         lambda: gcp.maybe("compute.GlobalForwardingRules", "get", **at, forwarding_rule=n.http),
         lambda: gcp.all("compute.RegionNetworkEndpointGroups", "list", **at, region=gcp.region),
         lambda: gcp.all("compute.BackendServices", "list", **at),
+        certificate,
     )
     prefix = names.balancer(project, stack) + "-"
     parts = {f"urlMaps/{m.name}" for m in (url_map, redirect) if m is not None}
@@ -150,7 +158,7 @@ async def find(
     found = _DIGEST.search(url_map.description or "")
     out.digest = found.group(1) if found else ""
     certificate = names.certificate(project, stack, [r.domain for r in wanted])
-    out.certificate = await certificate_status(gcp, project, stack, wanted)
+    out.certificate = certified if wanted else await certificate_status(gcp, project, stack, wanted)
     needed = {
         f"urlMaps/{n.url_map}",
         f"urlMaps/{n.redirect}",
@@ -164,6 +172,7 @@ async def find(
         f"backendServices/{n.backend(r)}" for r in wanted
     }
     on_proxy = https is not None and any(c.endswith(f"/{certificate}") for c in https.ssl_certificates)
+    found_zones = await zones() if zones is not None and wanted else {}
     records = (
         await gather(*[lambda r=r: _record(gcp, found_zones[r.domain], r.domain) for r in wanted])
         if out.address and all(r.domain in found_zones for r in wanted)

@@ -3,22 +3,24 @@
 observe reads what exists (Cloud Run services, worker pools and stores by their labels, the
 load balancer by its names, the DNS zones of the domains) without changing anything, so a plan
 can render every unit. prepare makes what every unit stands on (the image repository and the
-build account, through prepare_builds, which the engine asks for first so the builds start
-beside the rest of prepare; the remote repositories other registries' images are pulled
-through, the stack's service account and its project role, the network's private services
-access and NAT when the project needs them); a worker (no port) is a worker pool, every other
-container a service; each unit is then applied and waited for in dependency order by the
-engine. A service's digest is written with its spec in one call, after its secrets and their
-access; the spec itself opens it to callers (``invoker_iam_disabled``), which observe reads, so
-a deploy cut short is finished by the next.
+build account, through prepare_builds, which a build waits for only to start: its context is
+checked and uploaded meanwhile, and it runs beside the rest of prepare; the remote repositories
+other registries' images are pulled through, the stack's service account and its project role,
+the network's private services access and NAT when the project needs them); a worker (no port)
+is a worker pool, every other container a service; each unit is then applied and waited for in
+dependency order by the engine. A service's digest is written with its spec in one call, after
+its secrets and their access; the spec itself opens it to callers (``invoker_iam_disabled``),
+which observe reads, so a deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+import anyio
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
@@ -108,8 +110,20 @@ class GcpSession:
 
     async def observe(self) -> dict[str, Found]:
         gcp = self.gcp
-        self.zones, self.net, self.live, self.pools, self.found_stores = await gather(
-            self._zones,
+        zoned = anyio.Event()
+
+        async def zones() -> dict[str, ingress.Zone]:
+            self.zones = await self._zones()
+            zoned.set()
+            return self.zones
+
+        async def found_zones() -> dict[str, ingress.Zone]:
+            await zoned.wait()
+            return self.zones
+
+        # the balancer's parts are read beside the rest; only its domains' records need the zones
+        _, self.net, self.live, self.pools, self.found_stores, balancer = await gather(
+            zones,
             # an API not yet on (before a first deploy) holds nothing of the stack's
             lambda: if_enabled(
                 lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
@@ -117,8 +131,8 @@ class GcpSession:
             lambda: if_enabled(lambda: live(gcp, self.name, self.stack), {}),
             lambda: if_enabled(lambda: pools(gcp, self.name, self.stack), {}),
             lambda: if_enabled(lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds), {}),
+            lambda: self._balancer(found_zones),
         )
-        balancer = await self._balancer()
         self.address = balancer.address
         out: dict[str, Found] = {}
         for name in sorted(set(self.live) | set(self.pools)):
@@ -196,12 +210,13 @@ class GcpSession:
             self.refusal = exc
             return {}
 
-    async def _balancer(self) -> ingress.Existing:
+    async def _balancer(self, zones: Callable[[], Awaitable[dict[str, ingress.Zone]]]
+                        ) -> ingress.Existing:
         """The stack's load balancer; Compute not enabled (yet, or since no service has a domain)
         holds none."""
 
         async def find() -> ingress.Existing:
-            return await ingress.find(self.gcp, self.name, self.stack, self.routes, self.zones)
+            return await ingress.find(self.gcp, self.name, self.stack, self.routes, zones)
 
         return await if_enabled(find, ingress.Existing())
 
@@ -232,9 +247,16 @@ class GcpSession:
         image = f"{names.registry(self.gcp.project, self.gcp.region)}/{path}:{source.digest}"
         if not build:
             return image
-        builder = builds.CloudBuild(self.gcp, self.bucket, self.build_account)
-        return await remote.image(builder, service, source, image,
-                                  progress, interval=self.poll)
+        builder = builds.CloudBuild(self.gcp, self.bucket)
+
+        async def ready() -> None:
+            """The repository's check and the context's upload need neither the build account
+            nor its grants, whose propagation is most of a first build's wait: only the start does."""
+            await self.prepare_builds()
+            builder.account = self.build_account
+
+        return await remote.image(builder, service, source, image, progress, interval=self.poll,
+                                  ready=ready)
 
     def pulled(self, image: str) -> str:
         """An image that is not built, as Cloud Run pulls it: Docker Hub names in full, and an

@@ -124,7 +124,7 @@ async def _left(gcp: Gcp, project: str, stack: str) -> list[str]:
         lambda: _services(gcp, project, stack),
         lambda: stores.find_all(gcp, project, stack),
         lambda: config.listed(gcp, project, stack, "derived"),
-        lambda: if_enabled(lambda: ingress.find(gcp, project, stack, [], {}), ingress.Existing()),
+        lambda: if_enabled(lambda: ingress.find(gcp, project, stack, []), ingress.Existing()),
         lambda: _images(gcp, project, stack),
         lambda: if_enabled(
             lambda: access.account_exists(gcp, names.account_email(project, stack, gcp.project)), False

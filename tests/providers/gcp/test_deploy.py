@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -208,8 +209,8 @@ def test_image_is_built_once_by_cloud_build_and_named_by_the_context_digest(
     """One Cloud Build pushes web:<context digest> to the shared repository; a redeploy builds nothing.
 
     In a new project the build account's grants may not have reached Artifact Registry by the
-    first push (Google gives no way to confirm another identity's grant): that build is refused
-    its push and built again, so only the refused pushes of the same image may come before."""
+    first push (Google gives no way to confirm another identity's grant): the build retries its
+    push in a step of its own rather than being built again."""
     from launchdeck.engine import build_context
 
     build = shop.load().project.services["web"].build
@@ -217,9 +218,8 @@ def test_image_is_built_once_by_cloud_build_and_named_by_the_context_digest(
     image = _service(fake, "web").template.containers[0].image
     assert image == f"us-central1-docker.pkg.dev/{PROJECT}/launchdeck/shop/dev/web:{tag}"
     builds = list(fake.api("cloudbuild").builds.values())
-    assert [list(b.images) for b in builds] == [[image]] * len(builds)
-    assert builds[-1].status == 3  # SUCCESS
-    assert all(b.failure_info.type_ == 1 for b in builds[:-1])  # PUSH_FAILED: the grants propagating
+    assert [list(b.images) for b in builds] == [[image]]
+    assert builds[0].status == 3  # SUCCESS
     _deploy(provider, shop, force=True)
     assert len(fake.api("cloudbuild").builds) == len(builds)
 
@@ -241,6 +241,39 @@ def test_second_deploy_of_an_unchanged_project_makes_no_mutating_call(
         f"POST /storage/upload/storage/v1/b/{bucket}/o",
         f"DELETE /storage/storage/v1/b/{bucket}/o/{LOCK}",
     ]
+
+
+def test_an_unchanged_project_checks_nothing_its_units_stand_on(
+    deployed, provider, shop, fake: FakeGcp
+) -> None:
+    """No unit is applied, so neither the accounts and their grants nor the network are read again."""
+    fake.clear_requests()
+    result, _ = _deploy(provider, shop)
+    assert result.ok and {c.action for c in result.changes} == {Action.NOOP}
+    apis = {e["api"] for e in fake.requests()}
+    assert not apis & {"iam", "cloudresourcemanager", "servicenetworking", "artifactregistry"}, apis
+
+
+def test_the_balancer_is_read_while_the_zones_are(deployed, provider, shop, fake: FakeGcp) -> None:
+    """observe reads the balancer's parts without waiting for the DNS zones: only its domains'
+    records need them. The list of zones is answered only once the balancer is being read."""
+    reading = threading.Event()
+    waits: list[bool] = []
+    answer = fake.handle
+
+    def handle(method: str, target: str, headers: dict, body: bytes):
+        if "/global/urlMaps/" in target:
+            reading.set()
+        if target.split("?")[0].endswith("/managedZones"):
+            waits.append(reading.wait(5))
+        return answer(method, target, headers, body)
+
+    fake.handle = handle  # type: ignore[method-assign]
+    try:
+        result, _ = _deploy(provider, shop)
+    finally:
+        del fake.handle
+    assert result.ok and waits and all(waits), waits
 
 
 def test_changing_one_service_updates_only_that_service(deployed, provider, shop, fake: FakeGcp) -> None:

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -140,3 +141,31 @@ def test_runs_on_its_own() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_step_timeout_beyond_the_builds_is_refused(fake: FakeGcp) -> None:
+    """A build step may not be given longer than its build, as Cloud Build answers."""
+    body = {"steps": [{"name": "x", "timeout": "900s"}], "timeout": "600s"}
+    path = f"/v1/projects/{PROJECT}/builds"
+    answer = requests.post(fake.endpoint("cloudbuild") + path, json=body, timeout=10)
+    assert answer.status_code == 400
+    assert "build.steps[0].timeout" in answer.json()["error"]["message"]
+
+
+def test_a_burst_of_new_connections_is_heard_at_once(fake: FakeGcp) -> None:
+    """Fifty clients connecting at the same moment are all accepted well within TCP's one-second
+    SYN retransmission, which a full listen backlog would make them wait out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    host, port = fake.url.removeprefix("http://").split(":")
+    start = threading.Barrier(50)
+
+    def connect() -> float:
+        start.wait()
+        began = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=5):
+            return time.monotonic() - began
+
+    with ThreadPoolExecutor(50) as pool:
+        waits = list(pool.map(lambda _: connect(), range(50)))
+    assert max(waits) < 0.9, sorted(waits)[-5:]

@@ -316,16 +316,12 @@ def test_builds_start_beside_private_services_access(provider, shop, fake: FakeG
     assert build < store, writes
 
 
-def test_a_push_refused_while_the_build_accounts_grants_propagate_is_built_again(
-    enabled: FakeGcp, provider
-) -> None:
-    """The build account's push right has not reached Artifact Registry: the refused build is
-    started again, and the build the engine waits on succeeds once the grant takes effect."""
+def _fresh_build(fake: FakeGcp, provider) -> tuple[object, str, str]:
+    """A build of web:abc as the build account launchdeck has just made (and granted)."""
     from launchdeck.compose.model import Build, Service
     from launchdeck.providers.gcp import access, build, names
     from tests.providers.gcp.test_build import _empty_tar_gz
 
-    enabled.knobs.held_roles = ["roles/artifactregistry.writer"]  # the grant lags, however fast we are
     go(provider.bucket.ensure, project_number(PROJECT))
     go(build.repository, provider.gcp)
     builder = build.CloudBuild(provider.gcp, provider.bucket, go(access.builder, provider.gcp))
@@ -333,17 +329,64 @@ def test_a_push_refused_while_the_build_accounts_grants_propagate_is_built_again
     image = f"{names.registry(PROJECT, 'us-central1')}/shop/dev/web:abc"
     build_id = go(builder.start, "contexts/t.tar.gz", image,
                   Service(name="web", build=Build(context=".", dockerfile="Dockerfile")))
-    phases = [go(builder.poll, build_id) for _ in range(5)]
-    again = ("queued", "the build account's rights are still propagating")
-    assert again in [(p.state, p.step) for p in phases]
+    return builder, build_id, image
+
+
+def test_a_context_is_uploaded_while_the_build_account_propagates(provider, shop, enabled: FakeGcp) -> None:
+    """Checking the registry for the image and uploading its context need no build account:
+    they are done while the new account propagates, and only the build's start waits for its grants."""
+    enabled.knobs.time_scale = 0.01  # a new account takes 0.6 s to be usable in a policy
+    result, _ = _deploy(provider, shop)
+    assert result.ok, [(s.name, s.message) for s in result.services]
+    calls = enabled.requests()
+    looked = next(i for i, c in enumerate(calls) if "/o/contexts%2F" in c["path"])  # is it there?
+    upload = next(i for i, c in enumerate(calls) if i > looked and "/upload/" in c["path"])
+    granted = next(i for i, c in enumerate(calls)
+                   if c["path"].split("?")[0].endswith(f"/projects/{PROJECT}:setIamPolicy")
+                   and c["status"] == 200)
+    started = next(i for i, c in enumerate(calls) if c["path"].startswith("/cloudbuild/"))
+    assert upload < granted < started, [f"{c['method']} {c['path']}" for c in calls]
+
+
+def test_a_push_refused_while_the_build_accounts_grants_propagate_is_retried_within_the_build(
+    enabled: FakeGcp, provider
+) -> None:
+    """The build account's push right has not reached Artifact Registry: the build's push step
+    tries again until it has, and the one build succeeds without being run again."""
+    enabled.knobs.held_roles = ["roles/artifactregistry.writer"]  # the grant lags, however fast we are
+    builder, build_id, image = _fresh_build(enabled, provider)
+    phases = [go(builder.poll, build_id) for _ in range(8)]
     assert all(p.state in ("queued", "running") for p in phases)  # never failed, never pushed
     enabled.knobs.held_roles = []  # the grant has reached Artifact Registry
+    enabled.advance(new_project.GRANT_PROPAGATION)
     for _ in range(20):
         if go(builder.poll, build_id).state == "succeeded":
             break
     builds = list(enabled.api("cloudbuild").builds.values())
-    assert builds[0].failure_info.type_ == 1 and builds[-1].status == 3  # PUSH_FAILED, then SUCCESS
-    assert [list(b.images) for b in builds] == [[image]] * len(builds)
+    assert len(builds) == 1 and builds[0].status == 3 and list(builds[0].images) == [image]  # SUCCESS
+    push = builds[0].steps[-1]
+    assert push.entrypoint == "bash" and f"until docker push {image};" in push.args[1]
+    log = go(builder.log_tail, build_id, 50)
+    assert any("uploadArtifacts" in line and "retrying" in line for line in log), log
+
+
+def test_a_push_still_refused_when_its_step_times_out_fails_the_build(enabled: FakeGcp, provider) -> None:
+    """A push refused for longer than grants take to propagate fails the build at its push step,
+    with the refusal in the log."""
+    from launchdeck.providers.gcp.api import PROPAGATION
+
+    enabled.knobs.held_roles = ["roles/artifactregistry.writer"]  # never released
+    builder, build_id, _ = _fresh_build(enabled, provider)
+    assert all(go(builder.poll, build_id).state in ("queued", "running") for _ in range(8))  # refused
+    enabled.advance(PROPAGATION)
+    phase = None
+    for _ in range(20):
+        phase = go(builder.poll, build_id)
+        if phase.state == "failed":
+            break
+    assert phase is not None and phase.state == "failed" and phase.step == "step 1 (push)", phase
+    assert "timed out" in phase.reason
+    assert any("uploadArtifacts" in line for line in go(builder.log_tail, build_id, 50))
 
 
 def test_a_build_as_the_default_identity_cannot_push_in_a_new_project(enabled: FakeGcp, provider) -> None:
@@ -365,6 +408,7 @@ def test_a_build_as_the_default_identity_cannot_push_in_a_new_project(enabled: F
         if phase.state == "failed":
             break
     assert phase is not None and phase.state == "failed" and "uploadArtifacts" in phase.reason
+    assert len(enabled.api("cloudbuild").builds[build_id].steps) == 1  # no account just granted: no retry
 
 
 def test_a_caller_who_may_not_act_as_the_build_account_is_told_the_role(provider, shop, fake) -> None:
