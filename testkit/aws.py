@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from launchdeck.providers.aws.api import is_mutating
@@ -1216,6 +1217,11 @@ class World:
     awslabs/landing-zone-accelerator-on-aws#249); 0 is no limit."""
     fargate_vcpu: float = 6.0
     """The account's "Fargate On-Demand vCPU resource count" (L-3032A538) in Service Quotas."""
+    dockerhub_anonymous: bool = True
+    """Whether Docker Hub serves the builds' anonymous pulls. CodeBuild pulls from addresses many
+    accounts share, which meet Docker Hub's per-address limit for anonymous pulls; ``False``: the
+    limit is reached, and a build whose Dockerfile pulls from Docker Hub without ``docker login``
+    fails with Docker Hub's words (``DOCKERHUB_REFUSAL``)."""
 
     def seconds(self, what: str) -> float:
         return REAL[what] * self.scale
@@ -1337,6 +1343,8 @@ class _World:
         """DocumentDB cluster id -> the cluster a DeleteDBCluster under way removes from moto."""
         self._tasks: dict[str, list[dict[str, Any]]] = {}
         """"cluster:service" -> its running tasks (see ``_tasks_answer``)."""
+        self._doomed: dict[str, _BuildFailure] = {}
+        """CodeBuild build id -> how it fails (see ``_build_failure``)."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -1615,8 +1623,14 @@ class _World:
                 with self._guard:
                     self._young[made.group(1)] = _Window(world.seconds("ec2.visible"))
         elif service == "codebuild" and action == "StartBuild":
+            build_id = json.loads(data)["build"]["id"]
             with self._guard:
-                self._builds[json.loads(data)["build"]["id"]] = time.monotonic()
+                self._builds[build_id] = time.monotonic()
+            doomed = _build_failure(self.world, params)
+            if doomed is not None:
+                with self._guard:
+                    self._doomed[build_id] = doomed
+                _take_back_push(params)
         elif service == "codebuild" and action == "BatchGetBuilds":
             return self._build_phases(data)
         elif service == "route53" and request.method == "POST" and \
@@ -1730,6 +1744,10 @@ class _World:
             if started is None:
                 continue
             elapsed = now - started
+            doomed = self._doomed.get(build["id"])
+            if doomed is not None and elapsed >= self._phase_end(doomed.phase):
+                doomed.show(build)
+                continue
             if elapsed >= total and build["id"] in self._shown:
                 continue
             self._shown.add(build["id"])
@@ -1747,6 +1765,11 @@ class _World:
                                if p.get("phaseType") in _PHASES[:reached]]
             build.pop("endTime", None)
         return json.dumps(answer).encode()
+
+    def _phase_end(self, phase: str) -> float:
+        """Seconds from a build's start to the end of its ``phase`` (PROVISIONING or BUILD)."""
+        steps = ("queued", "provisioning") if phase == "PROVISIONING" else ("queued", "provisioning", "build")
+        return sum(self.world.seconds(f"codebuild.{p}") for p in steps)
 
     def _validation(self, data: bytes) -> bytes:
         """PENDING_VALIDATION until the validation record has been in the zone for a while."""
@@ -1983,6 +2006,223 @@ def _allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bo
     return any(any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in listed(st.get("Action")))
                and any(fnmatch.fnmatchcase(resource, r) for r in listed(st.get("Resource")))
                for st in statements)
+
+
+DOCKERHUB_REFUSAL = ("toomanyrequests: You have reached your unauthenticated pull rate limit. "
+                     "https://www.docker.com/increase-rate-limit")
+"""Docker Hub's answer to an anonymous pull past its limit (docker/hub-feedback#2464)."""
+_HUB = ("", "docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/")
+"""What ``docker login`` is given to log in to Docker Hub (nothing: Docker Hub)."""
+_SHELL_STUBS = r"""
+docker() {
+  [ "$1" = login ] || return 0
+  shift; registry=; user=; password=; stdin=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -u|--username) user=$2; shift 2;;
+      --username=*) user=${1#*=}; shift;;
+      -p|--password) password=$2; shift 2;;
+      --password=*) password=${1#*=}; shift;;
+      --password-stdin) stdin=1; shift;;
+      *) registry=$1; shift;;
+    esac
+  done
+  if [ -n "$stdin" ]; then password=$(cat); fi
+  printf '%s\t%s\t%s\n' "$registry" "$user" "$password" >> "$LOGINS"
+}
+aws() { echo ecr-password; }
+"""
+"""``docker`` and ``aws`` for running a buildspec's first phases: ``docker login`` notes where it
+logs in, with which user name and password."""
+
+
+@dataclass
+class _BuildFailure:
+    """How a CodeBuild build fails: the phase, its PhaseContext, and its log's last lines."""
+
+    phase: str
+    status_code: str
+    message: str
+    log: list[str]
+    logged: bool = False
+
+    def show(self, build: dict[str, Any]) -> None:
+        """Turn moto's answer for ``build`` into the failed build's, and write its log once."""
+        from moto.codebuild.models import codebuild_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.logs.models import logs_backends
+
+        reached = _PHASES[:_PHASES.index(self.phase)]
+        build["phases"] = [*[{"phaseType": p, "phaseStatus": "SUCCEEDED"} for p in reached],
+                           {"phaseType": self.phase, "phaseStatus": "FAILED",
+                            "contexts": [{"statusCode": self.status_code, "message": self.message}]}]
+        build.update(buildStatus="FAILED", currentPhase="COMPLETED", buildComplete=True)
+        project = codebuild_backends[DEFAULT_ACCOUNT_ID][REGION].codebuild_projects.get(build["projectName"])
+        config = (project.project_metadata.get("logsConfig") or {}) if project is not None else {}
+        group = config.get("cloudWatchLogs", {}).get("groupName") or f"/aws/codebuild/{build['projectName']}"
+        stream = build["id"].rsplit(":", 1)[-1]
+        build["logs"] = {**build.get("logs", {}), "groupName": group, "streamName": stream}
+        if self.logged:
+            return
+        self.logged = True
+        logs = logs_backends[DEFAULT_ACCOUNT_ID][REGION]
+        with contextlib.suppress(Exception):  # made by an earlier build
+            logs.create_log_group(group, {})
+        with contextlib.suppress(Exception):
+            logs.create_log_stream(group, stream)
+        now = int(time.time() * 1000)
+        logs.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in self.log])
+
+
+def _build_failure(world: World, params: dict[str, Any]) -> _BuildFailure | None:
+    """How the build StartBuild ``params`` asked for fails, if it does.
+
+    Its PARAMETER_STORE variables (from the project, the request, or the buildspec's
+    ``env: parameter-store``) are read with the project's service role before anything runs:
+    a role that may not ``ssm:GetParameters`` one fails the build in PROVISIONING (CodeBuild's
+    "Decrypted Variables Error"). Then, while Docker Hub refuses anonymous pulls
+    (``World.dockerhub_anonymous``), a build whose Dockerfile pulls from Docker Hub fails in its
+    BUILD phase unless its buildspec's install and pre_build commands, run here with the
+    resolved variables and a ``docker`` that notes each login, log in to Docker Hub."""
+    import yaml
+    from moto.codebuild.models import codebuild_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    account = DEFAULT_ACCOUNT_ID
+    project = codebuild_backends[account][REGION].codebuild_projects.get(str(params.get("projectName", "")))
+    if project is None:
+        return None
+    meta = project.project_metadata
+    spec = yaml.safe_load(params.get("buildspecOverride") or meta.get("source", {}).get("buildspec")
+                          or "{}") or {}
+    variables = [*(meta.get("environment") or {}).get("environmentVariables", []),
+                 *params.get("environmentVariablesOverride", [])]
+    variables += [{"name": k, "value": v, "type": "PARAMETER_STORE"}
+                  for k, v in ((spec.get("env") or {}).get("parameter-store") or {}).items()]
+    role = str(meta.get("serviceRole", "")).rsplit("/", 1)[-1]
+    statements = _role_statements(account, role)
+    env: dict[str, str] = {}
+    for variable in variables:
+        name, value = str(variable.get("name")), str(variable.get("value", ""))
+        if variable.get("type") != "PARAMETER_STORE":
+            env[name] = value
+            continue
+        arn = f"arn:aws:ssm:{REGION}:{account}:parameter/{value.lstrip('/')}"
+        who = f"arn:aws:sts::{account}:assumed-role/{role}/AWSCodeBuild-0123456789abcdef"
+        if not _allowed(statements, "ssm:GetParameters", arn):
+            return _BuildFailure("PROVISIONING", "Decrypted Variables Error", (
+                f"AccessDeniedException: User: {who} is not authorized to perform: ssm:GetParameters on "
+                f"resource: {arn} because no identity-based policy allows the ssm:GetParameters action"), [])
+        found = _parameter_value(account, value)
+        if found is None:
+            return _BuildFailure("PROVISIONING", "Decrypted Variables Error",
+                                 f"parameter does not exist: {value}", [])
+        env[name] = found
+    if world.dockerhub_anonymous:
+        return None
+    pulls = _dockerhub_images(_dockerfile(params, meta, env.get("DOCKERFILE") or "Dockerfile"))
+    if not pulls or _logs_in_to_docker_hub(spec, env):
+        return None
+    commands = (spec.get("phases", {}).get("build") or {}).get("commands") or ["docker build ."]
+    command = " ".join(str(commands[0]).split())
+    image = pulls[0]
+    path, tag = image.rsplit(":", 1) if ":" in image.rsplit("/", 1)[-1] else (image, "latest")
+    path = path if "/" in path else f"library/{path}"
+    stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
+    reason = f"Error while executing command: {command}. Reason: exit status 1"
+    return _BuildFailure("BUILD", "COMMAND_EXECUTION_ERROR", reason, [
+        f"[Container] {stamp} Entering phase BUILD",
+        f"[Container] {stamp} Running command {command}",
+        f"#2 [internal] load metadata for docker.io/{path}:{tag}",
+        f"#2 ERROR: failed to copy: httpReadSeeker: failed open: unexpected status code "
+        f"https://registry-1.docker.io/v2/{path}/manifests/{tag}: 429 Too Many Requests - Server "
+        f"message: {DOCKERHUB_REFUSAL}",
+        f"ERROR: failed to solve: {image}: failed to resolve source metadata for docker.io/{path}:{tag}: "
+        f"429 Too Many Requests - Server message: {DOCKERHUB_REFUSAL}",
+        f"[Container] {stamp} Command did not exit successfully {command} exit status 1",
+        f"[Container] {stamp} Phase complete: BUILD State: FAILED",
+        f"[Container] {stamp} Phase context status code: COMMAND_EXECUTION_ERROR Message: {reason}"])
+
+
+def _parameter_value(account: str, name: str) -> str | None:
+    from moto.ssm.models import ssm_backends
+
+    found = ssm_backends[account][REGION].get_parameter(name)
+    return None if found is None else str(found.value)
+
+
+def _dockerfile(params: dict[str, Any], meta: dict[str, Any], path: str) -> str:
+    """The Dockerfile at ``path`` in the build's source: a ZIP in S3 (``bucket/key``)."""
+    import zipfile
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    location = str(params.get("sourceLocationOverride") or meta.get("source", {}).get("location", ""))
+    bucket, _, key = location.partition("/")
+    try:
+        found = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_object(bucket, key)
+        with zipfile.ZipFile(io.BytesIO(found.value)) as archive:
+            return archive.read(path).decode(errors="replace")
+    except Exception:  # noqa: BLE001 - no context or no such file: nothing is pulled
+        return ""
+
+
+def _dockerhub_images(dockerfile: str) -> list[str]:
+    """The images a Dockerfile's FROM lines pull from Docker Hub (no registry host, or Docker
+    Hub's): not ``scratch``, an earlier stage, or one named through an ARG."""
+    stages: set[str] = set()
+    out: list[str] = []
+    for line in dockerfile.splitlines():
+        words = [w for w in line.split() if not w.startswith("--")]
+        if not words or words[0].upper() != "FROM" or len(words) < 2:
+            continue
+        image = words[1]
+        if len(words) >= 4 and words[2].upper() == "AS":
+            stages.add(words[3].lower())
+        if image.lower() in stages or image == "scratch" or "$" in image:
+            continue
+        first = image.split("/", 1)[0]
+        host = first if "/" in image and ("." in first or ":" in first or first == "localhost") else ""
+        if host in _HUB:
+            out.append(image.removeprefix(f"{host}/") if host else image)
+    return out
+
+
+def _logs_in_to_docker_hub(spec: dict[str, Any], env: dict[str, str]) -> bool:
+    """Whether the buildspec's install and pre_build commands, run by ``sh`` (as CodeBuild runs
+    them) with ``env``, log in to Docker Hub with a user name and a password."""
+    import tempfile
+
+    phases = spec.get("phases") or {}
+    commands = [str(c) for phase in ("install", "pre_build")
+                for c in (phases.get(phase) or {}).get("commands") or []]
+    with tempfile.TemporaryDirectory() as folder:
+        logins = os.path.join(folder, "logins")
+        subprocess.run(["sh", "-c", _SHELL_STUBS + "\n".join(commands)], cwd=folder, input=b"",
+                       capture_output=True, timeout=20, check=False,
+                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LOGINS": logins,
+                            "AWS_REGION": REGION, **env})
+        lines = Path(logins).read_text().splitlines() if os.path.exists(logins) else []
+    for line in lines:
+        registry, user, password = (line.split("\t") + ["", "", ""])[:3]
+        if registry in _HUB and user and password:
+            return True
+    return False
+
+
+def _take_back_push(params: dict[str, Any]) -> None:
+    """Remove the image ``codebuild_pushes`` put in ECR for a build that fails: it pushes nothing."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ecr.models import ecr_backends
+
+    variables = {v.get("name"): v.get("value") for v in params.get("environmentVariablesOverride", [])}
+    uri = str(variables.get("IMAGE_URI") or "")
+    if "/" not in uri or ":" not in uri:
+        return
+    repository, tag = uri.split("/", 1)[1].rsplit(":", 1)
+    with contextlib.suppress(Exception):
+        ecr_backends[DEFAULT_ACCOUNT_ID][REGION].batch_delete_image(repository, None, [{"imageTag": tag}])
 
 
 def _now_iso() -> str:

@@ -4,6 +4,13 @@ The engine runs the build loop (engine/build.py); this is its driver. CodeBuild'
 must be a ZIP ("For build input stored in S3 buckets only, you must create a ZIP file"), so
 contexts go up as the engine's reproducible ZIP. An arm64 service is built on CodeBuild's ARM
 environment, so the image runs on the Graviton tasks its task definition asks for.
+
+Docker Hub limits anonymous pulls by address, and CodeBuild's addresses are shared: when the
+stack's config holds DOCKERHUB_USERNAME and DOCKERHUB_TOKEN, its builds log in to Docker Hub
+first. The values never pass through launchdeck: the build names their SSM parameters as
+PARAMETER_STORE variables, which CodeBuild reads with its role ("The parameter value will be
+substituted for the name at runtime", CodeBuild API Reference, EnvironmentVariable), and the
+role may read exactly those two parameters of each stack that set them.
 """
 
 from __future__ import annotations
@@ -21,10 +28,14 @@ _FAILED = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
 _QUEUED = ("SUBMITTED", "QUEUED", "PROVISIONING")
 SLOT_WAIT = 3600.0
 """Seconds a build may wait for the account's build slots (a new account may run one at a time)."""
+HUB_CONFIG = ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")
+"""Config names that, set together for a stack, make its builds pull from Docker Hub logged in."""
 PULL_LIMIT = ("Docker Hub refused to serve a base image (toomanyrequests): it limits anonymous pulls, "
-              "and CodeBuild pulls from addresses many accounts share. Use the same image from "
-              "public.ecr.aws/docker/library/ (e.g. FROM public.ecr.aws/docker/library/node:20), "
-              "or mirror Docker Hub through an ECR pull-through cache rule")
+              "and CodeBuild pulls from addresses many accounts share. Set DOCKERHUB_USERNAME and "
+              "DOCKERHUB_TOKEN (a Docker Hub access token) in the stack's config so its builds log in "
+              "to Docker Hub, use the same image from public.ecr.aws/docker/library/ (e.g. FROM "
+              "public.ecr.aws/docker/library/node:20), or mirror Docker Hub through an ECR "
+              "pull-through cache rule")
 """What a build failed by Docker Hub's pull limit says instead of the failed command."""
 QUOTA = "Concurrently running builds for Linux/Small environment"
 """The Service Quotas name of the CodeBuild quota a new account meets first."""
@@ -37,6 +48,9 @@ phases:
       - >-
         aws ecr get-login-password --region $AWS_REGION
         | docker login --username AWS --password-stdin ${IMAGE_URI%%/*}
+      - >-
+        if [ -n "$DOCKERHUB_USERNAME" ]; then printenv DOCKERHUB_TOKEN
+        | docker login --username "$DOCKERHUB_USERNAME" --password-stdin; fi
   build:
     commands:
       - eval "docker build -t $IMAGE_URI $BUILD_FLAGS ."
@@ -76,9 +90,11 @@ class CodeBuild:
     archive: Archive = "zip"
 
     def __init__(self, aws: Aws, bucket: str, *, interval: float = 5.0, say: wait.Say = wait._quiet,
-                 slot_wait: float = SLOT_WAIT) -> None:
+                 slot_wait: float = SLOT_WAIT, hub: tuple[str, str] | None = None) -> None:
         self.aws, self.bucket, self.interval, self.say = aws, bucket, interval, say
         self.slot_wait = slot_wait
+        self.hub = hub
+        """The SSM parameters of the Docker Hub user name and token the builds log in with."""
 
     async def has(self, image: str) -> bool:
         # an ECR image URI is <registry host>/<repository>:<tag>
@@ -117,7 +133,9 @@ class CodeBuild:
                 {"name": "IMAGE_URI", "value": image, "type": "PLAINTEXT"},
                 {"name": "DOCKERFILE", "value": service.build.dockerfile or "Dockerfile",
                  "type": "PLAINTEXT"},
-                {"name": "BUILD_FLAGS", "value": flags(service.build), "type": "PLAINTEXT"}],
+                {"name": "BUILD_FLAGS", "value": flags(service.build), "type": "PLAINTEXT"},
+                *[{"name": name, "value": parameter, "type": "PARAMETER_STORE"}
+                  for name, parameter in zip(HUB_CONFIG, self.hub or (), strict=False)]],
             buildspecOverride=BUILDSPEC,  # a project made by an older launchdeck builds as this one
             **(ARM_ENVIRONMENT if arm64(service.platform) else {}))
         return started["build"]["id"]
@@ -174,3 +192,13 @@ def codebuild_role_policy(bucket: str, region: str, account: str) -> dict:
          "Resource": f"arn:aws:ecr:{region}:{account}:repository/launchdeck/*"},
     ]}
 
+
+
+def hub_policy(region: str, account: str, parameters: tuple[str, str]) -> dict:
+    """What the CodeBuild role needs to log a stack's builds in to Docker Hub: read exactly its
+    two parameters (SecureStrings under the account's default key, decrypted through SSM)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ssm:GetParameters",
+         "Resource": [f"arn:aws:ssm:{region}:{account}:parameter{p}" for p in parameters]},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}}}]}

@@ -108,11 +108,15 @@ def _linked_role_not_ready(exc: AwsError) -> bool:
     return exc.code == "InvalidParameterException" and "service linked role" in exc.message
 
 
+def codebuild_role(region: str) -> str:
+    """The region's CodeBuild role, which every stack's builds run as."""
+    return f"launchdeck-codebuild-{region}"
+
+
 async def _builder(aws: Aws, region: Region, interval: float) -> None:
-    role_name = f"launchdeck-codebuild-{region.name}"
-    role = await ensure_role(aws, role_name, "codebuild.amazonaws.com",
+    role = await ensure_role(aws, codebuild_role(region.name), "codebuild.amazonaws.com",
                              {"build": codebuild_role_policy(region.bucket, region.name, region.account)},
-                             SHARED)
+                             SHARED, keep=lambda policy: policy.startswith(names.HUB_POLICIES))
     found = await aws("codebuild", "batch_get_projects", names=[names.CODEBUILD])
     if found.get("projects"):
         return
@@ -161,8 +165,10 @@ def _not_yet_assumable(exc: AwsError) -> bool:
 
 
 async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, dict],
-                      tags: list[dict[str, str]]) -> str:
-    """An IAM role trusted by ``principal`` with exactly these inline policies; its ARN."""
+                      tags: list[dict[str, str]], *,
+                      keep: Callable[[str], bool] = lambda policy: False) -> str:
+    """An IAM role trusted by ``principal`` with exactly these inline policies, but for those
+    ``keep`` says others look after; its ARN."""
     found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=name)
     if found:
         arn = found["Role"]["Arn"]
@@ -187,9 +193,26 @@ async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, d
 
     steps = [lambda p=p, d=d: inline(p, d) for p, d in sorted(policies.items())]
     steps += [lambda p=p: aws("iam", "delete_role_policy", RoleName=name, PolicyName=p)
-              for p in sorted(have_policies - set(policies))]
+              for p in sorted(have_policies - set(policies)) if not keep(p)]
     await parallel(*steps)
     return arn
+
+
+async def role_policy(aws: Aws, role: str, policy: str, document: dict | None) -> None:
+    """Give ``role`` the inline ``policy`` as ``document``, or none (``None``); unchanged, nothing
+    is called but the read."""
+    found = await aws.maybe("iam", "get_role_policy", ("NoSuchEntity",), RoleName=role, PolicyName=policy)
+    if found is None and document is None:
+        return
+    if document is None:
+        await aws.maybe("iam", "delete_role_policy", ("NoSuchEntity",), RoleName=role, PolicyName=policy)
+        return
+    have = found["PolicyDocument"] if found else None
+    if isinstance(have, str):
+        have = json.loads(have)
+    if have != document:
+        await aws("iam", "put_role_policy", RoleName=role, PolicyName=policy,
+                  PolicyDocument=json.dumps(document))
 
 
 async def log_group(aws: Aws, name: str, tags: list[dict[str, str]], days: int) -> None:

@@ -88,6 +88,8 @@ class AwsSession:
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
         self.refusal: ProviderError | None = None
+        self.hub: tuple[str, str] | None = None
+        """The SSM parameters of the stack's Docker Hub credentials, when both are set."""
         self._shared = Once(self._make_shared, lambda: ProviderError(
             "making the region's shared resources was interrupted", provider="aws", hint="Deploy again."))
         self.described = wait.Together(self._described, ECS_DESCRIBED)
@@ -192,8 +194,9 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             return f"{uri}:{source.digest}"
+        await self.prepare_builds()  # the builds log in with what it finds
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
-                                   say=lambda message: progress(None, message))
+                                   say=lambda message: progress(None, message), hub=self.hub)
         return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,
                                   interval=self.poll)
 
@@ -278,10 +281,31 @@ class AwsSession:
 
     async def _make_shared(self) -> None:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
-        await parallel(
-            lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
-                                  say=lambda m: self.say(None, m)),
-            lambda: self._repositories(built))
+
+        async def builder() -> None:
+            _, hub = await parallel(
+                lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
+                                      say=lambda m: self.say(None, m)),
+                self._hub_config)
+            if built:
+                await self._hub_access(hub)
+
+        await parallel(builder, lambda: self._repositories(built))
+
+    async def _hub_config(self) -> tuple[str, str] | None:
+        """The SSM parameters of the stack's Docker Hub credentials, if both are set (read
+        without their values)."""
+        user, token = (names.parameter(self.name, self.stack, n) for n in builds.HUB_CONFIG)
+        found = await self.aws("ssm", "describe_parameters", ParameterFilters=[
+            {"Key": "Name", "Option": "Equals", "Values": [user, token]}])
+        return (user, token) if {p["Name"] for p in found.get("Parameters", [])} >= {user, token} else None
+
+    async def _hub_access(self, hub: tuple[str, str] | None) -> None:
+        """Let the builds read exactly the stack's Docker Hub credentials, or nothing of them."""
+        self.hub = hub
+        await region.role_policy(self.aws, region.codebuild_role(self.aws.region),
+                                 names.hub_policy(self.name, self.stack),
+                                 builds.hub_policy(self.aws.region, self.account, hub) if hub else None)
 
     async def _spot(self) -> None:
         """Let the cluster run tasks on Fargate Spot: "The specified capacity provider strategy

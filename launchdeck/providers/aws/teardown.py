@@ -27,7 +27,7 @@ from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
 from launchdeck.identity import new_deployment_id
-from launchdeck.providers.aws import ingress, inventory, names, network, rollout, stores, wait
+from launchdeck.providers.aws import ingress, inventory, names, network, region, rollout, stores, wait
 from launchdeck.providers.aws.api import Aws, parallel
 
 BALANCER_WAIT = 600.0
@@ -329,6 +329,11 @@ async def _log_group(aws: Aws, project: str, stack: str, done: Callable[[str], N
 
 
 async def _roles(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
+    # the shared CodeBuild role's reading of the stack's Docker Hub credentials
+    if await aws.maybe("iam", "delete_role_policy", ("NoSuchEntity",),
+                       RoleName=region.codebuild_role(aws.region),
+                       PolicyName=names.hub_policy(project, stack)) is not None:
+        done("the builds' access to its Docker Hub credentials")
     for suffix in ("exec", "task"):
         role = names.role(project, stack, suffix)
         found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=role)

@@ -223,3 +223,64 @@ def test_more_fargate_vcpus_than_the_account_may_run_is_refused_before_any_chang
     assert "need 8 Fargate vCPUs" in str(caught.value) and "is 6" in str(caught.value)
     assert "Service Quotas" in caught.value.hint
     assert [c for c in calls.mutating() if c.service != "s3"] == []
+
+
+HUB = {"DOCKERHUB_USERNAME": "hub-user-7c1d", "DOCKERHUB_TOKEN": "dckr_pat_s3cr3t-9a8b7c"}
+NODE_APP = {"compose.yaml": "name: hub\nservices:\n  web:\n    build: ./web\n",
+            "web/Dockerfile": "FROM node:20 AS deps\nFROM deps\n"}
+
+
+def _set_config(project: str, values: dict[str, str]) -> None:
+    from launchdeck.providers.aws.provider import AwsProvider
+
+    store = AwsProvider(Aws(T.session())).config_store(project, "dev")
+
+    async def set_all() -> None:
+        for name, value in values.items():
+            await store.set(name, value)
+
+    anyio.run(set_all)
+
+
+def test_docker_hubs_anonymous_limit_fails_a_build_and_the_fix_names_the_credentials(provider, project,
+                                                                                    aws_env) -> None:
+    """Docker Hub refusing anonymous pulls fails the build; the reason offers logging in through config."""
+    from launchdeck.engine.events import State
+
+    aws_env.configure(dockerhub_anonymous=False)
+    web = _deploy(provider, _ref(project, NODE_APP))[0].services[0]
+    assert web.state is State.BUILD_FAILED
+    assert "toomanyrequests" in web.message and "DOCKERHUB_USERNAME and DOCKERHUB_TOKEN" in web.message
+
+
+def test_builds_log_in_to_docker_hub_with_the_stacks_credentials_never_seen(provider, project, aws_env,
+                                                                           boto, calls) -> None:
+    """With DOCKERHUB_USERNAME and DOCKERHUB_TOKEN set, builds log in (the limit does not stop them);
+    CodeBuild reads the values from SSM: no request, record or message holds them."""
+    aws_env.configure(dockerhub_anonymous=False)
+    _set_config("hub", HUB)
+    result, said = _deploy(provider, _ref(project, NODE_APP))
+    assert result.ok, result.services[0].message
+    started = [c.params for c in calls.made if c.operation == "StartBuild"]
+    assert started
+    variables = {v["name"]: v for v in started[0]["environmentVariablesOverride"]}
+    assert variables["DOCKERHUB_TOKEN"] == {"name": "DOCKERHUB_TOKEN", "type": "PARAMETER_STORE",
+                                            "value": names.parameter("hub", "dev", "DOCKERHUB_TOKEN")}
+    seen = repr([c.params for c in calls.made]) + repr(said) + repr(result)
+    assert not any(value in seen for value in HUB.values())
+    iam = boto.client("iam")
+    role = f"launchdeck-codebuild-{T.REGION}"
+    policy = iam.get_role_policy(RoleName=role, PolicyName=names.hub_policy("hub", "dev"))["PolicyDocument"]
+    readable = [r for st in policy["Statement"] if st["Action"] == "ssm:GetParameters" for r in st["Resource"]]
+    assert sorted(readable) == sorted(f"arn:aws:ssm:{T.REGION}:123456789012:parameter"
+                                      f"{names.parameter('hub', 'dev', n)}" for n in HUB)
+    anyio.run(lambda: destroy(provider, "hub", "dev", volumes=False, sink=Recorder()))
+    assert names.hub_policy("hub", "dev") not in iam.list_role_policies(RoleName=role)["PolicyNames"]
+
+
+def test_one_docker_hub_credential_alone_is_not_used(provider, project, aws_env, calls) -> None:
+    """Only a user name in config: builds pull anonymously, as before, and no role may read it."""
+    _set_config("hub", {"DOCKERHUB_USERNAME": "hub-user-7c1d"})
+    assert _deploy(provider, _ref(project, NODE_APP))[0].ok
+    started = [c.params for c in calls.made if c.operation == "StartBuild"]
+    assert all(v["type"] == "PLAINTEXT" for v in started[0]["environmentVariablesOverride"])
