@@ -336,3 +336,27 @@ async def remove_records(aws: Aws, zone: str, domain: str, dns_name: str) -> boo
                 "Changes": [{"Action": "DELETE", "ResourceRecordSet": have}]})
             return True
     return False
+
+
+async def remove_validation(aws: Aws, zone: str, certificate: dict[str, Any], others: list[str]) -> list[str]:
+    """Delete the CNAME records that validated ``certificate`` (as ACM describes it) from
+    ``zone``; the names deleted. A record stays while ``others`` (ARNs of the account's other
+    certificates) has one for the same domain: ACM gives every certificate of a domain in an
+    account the same record (ACM User Guide, DNS validation), and renews them with it."""
+    if others:
+        return []
+    out = []
+    for option in certificate.get("DomainValidationOptions", []):
+        record = option.get("ResourceRecord") or {}
+        if not record.get("Name"):
+            continue
+        fqdn = record["Name"].rstrip(".").lower() + "."
+        listed = await aws("route53", "list_resource_record_sets", HostedZoneId=zone,
+                           StartRecordName=fqdn, StartRecordType=record.get("Type", "CNAME"), MaxItems="1")
+        for have in listed["ResourceRecordSets"][:1]:
+            if have["Name"].lower() == fqdn and have["Type"] == record.get("Type", "CNAME") and \
+                    [r["Value"] for r in have.get("ResourceRecords", [])] == [record["Value"]]:
+                await aws("route53", "change_resource_record_sets", HostedZoneId=zone, ChangeBatch={
+                    "Changes": [{"Action": "DELETE", "ResourceRecordSet": have}]})
+                out.append(fqdn.rstrip("."))
+    return out

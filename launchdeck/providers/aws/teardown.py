@@ -53,14 +53,15 @@ async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) 
     # a DocumentDB cluster's instance is an RDS DB instance too: it goes with its cluster
     instances = {arn: tags for arn, tags in by_type.get("rds:db", {}).items()
                  if tags.get(names.ROLE) != stores.DOCUMENTDB_ROLE}
-    services, balancers, databases, caches, clusters = await parallel(
+    services, balancers, databases, caches, clusters, _ = await parallel(
         lambda: _services(aws, list(by_type.get("ecs:service", {})), done),
         lambda: _balancers(aws, list(by_type.get("elasticloadbalancing:loadbalancer", {})),
                            list(by_type.get("acm:certificate", {})), done),
         lambda: _stores(aws, "postgres", instances, project, snapshot_id, done, kept),
         lambda: _stores(aws, "redis", by_type.get("elasticache:replicationgroup", {}), project,
                         snapshot_id, done, kept),
-        lambda: _stores(aws, "mongodb", by_type.get("rds:cluster", {}), project, snapshot_id, done, kept))
+        lambda: _stores(aws, "mongodb", by_type.get("rds:cluster", {}), project, snapshot_id, done, kept),
+        lambda: _validations(aws, list(by_type.get("acm:certificate", {})), done))
 
     # 2. wait until they are gone: everything below depends on one of them
     waits: list[Callable[[], Awaitable[Any]]] = []
@@ -172,6 +173,31 @@ async def _balancers(aws: Aws, arns: list[str], certificates: list[str],
         await aws("elbv2", "delete_load_balancer", LoadBalancerArn=lb["LoadBalancerArn"])
         done(f"load balancer {lb['LoadBalancerName']}")
     return {lb["LoadBalancerArn"]: lb["LoadBalancerName"] for lb in lbs}
+
+
+async def _validations(aws: Aws, certificates: list[str], done: Callable[[str], None]) -> None:
+    """Delete the DNS records that validated the stack's certificates (before the certificates
+    go: ACM no longer describes a deleted one's record)."""
+    if not certificates:
+        return
+    listed = await aws.pages("acm", "list_certificates", "CertificateSummaryList")
+
+    async def one(arn: str) -> None:
+        described = await aws.maybe("acm", "describe_certificate", ("ResourceNotFoundException",),
+                                    CertificateArn=arn)
+        if described is None:  # deleted already: the tagging API still lists it for a while
+            return
+        cert = described["Certificate"]
+        others = [c["CertificateArn"] for c in listed
+                  if c["DomainName"] == cert["DomainName"] and c["CertificateArn"] not in certificates]
+        try:
+            zones = await ingress.hosted_zones(aws, [cert["DomainName"]])
+        except ProviderError:  # the zone is gone: so are its records
+            return
+        for name in await ingress.remove_validation(aws, zones[cert["DomainName"]], cert, others):
+            done(f"DNS validation record {name}")
+
+    await parallel(*[lambda a=a: one(a) for a in certificates])
 
 
 async def _stores(aws: Aws, kind: str, found: dict[str, dict[str, str]], project: str, snapshot_id: str,

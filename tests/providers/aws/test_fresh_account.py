@@ -284,3 +284,32 @@ def test_one_docker_hub_credential_alone_is_not_used(provider, project, aws_env,
     assert _deploy(provider, _ref(project, NODE_APP))[0].ok
     started = [c.params for c in calls.made if c.operation == "StartBuild"]
     assert all(v["type"] == "PLAINTEXT" for v in started[0]["environmentVariablesOverride"])
+
+
+DOMAIN = "name: site\nservices:\n  web:\n    image: nginx\n    domainname: www.example.com\n" \
+         "    ports: [{target: 80, published: 80, mode: ingress}]\n"
+
+
+def _cnames(boto) -> list[str]:
+    route53 = boto.client("route53")
+    zone = route53.list_hosted_zones_by_name(DNSName="example.com")["HostedZones"][0]["Id"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    return [r["Name"] for r in records if r["Type"] == "CNAME"]
+
+
+def test_down_removes_the_certificates_dns_validation_record(provider, project, boto) -> None:
+    """The CNAME that validated the domain's certificate goes with the certificate."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": DOMAIN}))[0].ok
+    assert _cnames(boto)  # written by the deploy for ACM's DNS validation
+    done = anyio.run(lambda: destroy(provider, "site", "dev", volumes=False, sink=Recorder()))
+    assert _cnames(boto) == []
+    assert any(r.startswith("DNS validation record") for r in done.removed)
+
+
+def test_a_validation_record_another_certificate_of_the_domain_needs_stays(provider, project, boto) -> None:
+    """Another certificate of the same domain in the account renews with the same CNAME: it stays."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": DOMAIN}))[0].ok
+    boto.client("acm").request_certificate(DomainName="www.example.com", ValidationMethod="DNS")
+    before = _cnames(boto)
+    anyio.run(lambda: destroy(provider, "site", "dev", volumes=False, sink=Recorder()))
+    assert before and _cnames(boto) == before
