@@ -1217,6 +1217,11 @@ class World:
     awslabs/landing-zone-accelerator-on-aws#249); 0 is no limit."""
     fargate_vcpu: float = 6.0
     """The account's "Fargate On-Demand vCPU resource count" (L-3032A538) in Service Quotas."""
+    local_zones: tuple[str, ...] = ()
+    """Local Zones the account has opted in to (``us-east-1-bos-1a``): DescribeAvailabilityZones
+    lists them beside the Region's Availability Zones, in name order, with ZoneType local-zone
+    ("Describes the Availability Zones, Local Zones, and Wavelength Zones that are available to
+    you", EC2 API Reference). Fargate does not run in them."""
     dockerhub_anonymous: bool = True
     """Whether Docker Hub serves the builds' anonymous pulls. CodeBuild pulls from addresses many
     accounts share, which meet Docker Hub's per-address limit for anonymous pulls; ``False``: the
@@ -1617,6 +1622,8 @@ class _World:
             if arn:
                 with self._guard:
                     self._young[arn.group(1).decode()] = _Window(world.seconds("iam.role"))
+        elif service == "ec2" and action == "DescribeAvailabilityZones" and world.local_zones:
+            return _with_local_zones(data, world.local_zones)
         elif service == "ec2" and action.startswith("Create") and world.consistency:
             made = _MADE_IDS.search(data.decode(errors="replace"))
             if made:
@@ -1817,6 +1824,28 @@ class _World:
                     self._ghosts.pop(arn)
         answer["ResourceTagMappingList"] = listed
         return json.dumps(answer).encode()
+
+
+def _with_local_zones(data: bytes, zones: Iterable[str]) -> bytes:
+    """A DescribeAvailabilityZones answer with ``zones`` (Local Zones) among its zones, in name order."""
+    text = data.decode()
+    head, found, rest = text.partition("<availabilityZoneInfo>")
+    if not found:
+        return data
+    listed, end, tail = rest.partition("</availabilityZoneInfo>")
+    items = re.findall(r"<item>.*?</item>", listed, re.S)
+    for zone in zones:  # us-east-1-bos-1a: group us-east-1-bos-1, id use1-bos1-az1
+        parts = re.fullmatch(r"([a-z]+)-([a-z]+)-(\d+)-([a-z]+)-(\d+)[a-z]", zone)
+        if parts is None:
+            continue
+        area, direction, number, place, local = parts.groups()
+        items.append(f"<item><messageSet/><regionName>{REGION}</regionName><zoneName>{zone}</zoneName>"
+                     f"<zoneId>{area}{direction[0]}{number}-{place}{local}-az1</zoneId>"
+                     f"<zoneType>local-zone</zoneType>"
+                     f"<groupName>{zone[:-1]}</groupName><optInStatus>opted-in</optInStatus>"
+                     f"<zoneState>available</zoneState></item>")
+    items.sort(key=lambda item: re.search(r"<zoneName>([^<]+)<", item).group(1))  # type: ignore[union-attr]
+    return (head + found + "".join(items) + end + tail).encode()
 
 
 def _matches(mapping: dict[str, Any], params: dict[str, Any]) -> bool:

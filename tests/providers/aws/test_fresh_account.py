@@ -313,3 +313,41 @@ def test_a_validation_record_another_certificate_of_the_domain_needs_stays(provi
     before = _cnames(boto)
     anyio.run(lambda: destroy(provider, "site", "dev", volumes=False, sink=Recorder()))
     assert before and _cnames(boto) == before
+
+
+def test_a_dedicated_network_leaves_out_local_zones_where_fargate_does_not_run(provider, project, boto,
+                                                                              aws_env) -> None:
+    """An account opted in to a Local Zone (listed first by name): both subnets go in Availability Zones."""
+    aws_env.configure(local_zones=["us-east-1-bos-1a"])
+    assert _deploy(provider, _ref(project, {"compose.yaml": TINY}), network="dedicated")[0].ok
+    ec2 = boto.client("ec2")
+    zones = {z["ZoneName"]: z["ZoneType"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+    assert zones["us-east-1-bos-1a"] == "local-zone"
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:launchdeck:project", "Values": ["tiny"]}])["Subnets"]
+    assert len({s["AvailabilityZone"] for s in subnets}) == 2
+    assert all(zones[s["AvailabilityZone"]] == "availability-zone" for s in subnets)
+
+
+@pytest.mark.parametrize(("region", "ids", "expected"), [
+    ("us-west-1", {"us-west-1a": "usw1-az2", "us-west-1b": "usw1-az1", "us-west-1c": "usw1-az3"},
+     ["us-west-1b", "us-west-1c"]),
+    ("ap-northeast-1", {"ap-northeast-1a": "apne1-az3", "ap-northeast-1b": "apne1-az4",
+                        "ap-northeast-1c": "apne1-az1"}, ["ap-northeast-1b", "ap-northeast-1c"]),
+    ("us-east-1", {"us-east-1a": "use1-az6", "us-east-1b": "use1-az1"}, ["us-east-1a", "us-east-1b"]),
+])
+def test_subnets_go_only_in_the_zone_ids_fargate_supports_in_a_region(region, ids, expected) -> None:
+    """us-west-1 and ap-northeast-1 run Fargate in some zones only (by zone id, not name)."""
+    from launchdeck.providers.aws import network
+
+    zones = [{"ZoneName": n, "ZoneId": i, "ZoneType": "availability-zone"} for n, i in ids.items()]
+    assert network.fargate_zones(region, zones) == expected
+
+
+def test_a_region_with_one_fargate_zone_cannot_hold_a_dedicated_network() -> None:
+    """Two zones are needed (the load balancer's subnets): one is refused with a way out."""
+    from launchdeck.providers.aws import network
+
+    with pytest.raises(ProviderError) as caught:
+        network.fargate_zones("us-west-1", [{"ZoneName": "us-west-1a", "ZoneId": "usw1-az1"},
+                                            {"ZoneName": "us-west-1c", "ZoneId": "usw1-az2"}])
+    assert "needs two" in str(caught.value) and "default network" in caught.value.hint
