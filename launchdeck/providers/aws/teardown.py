@@ -104,7 +104,7 @@ async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) 
     target_groups = by_type.get("elasticloadbalancing:targetgroup", {})
     await parallel(*[lambda a=a: target_group(a) for a in target_groups],
                    *[lambda a=a: certificate(a) for a in by_type.get("acm:certificate", [])],
-                   lambda: _task_definitions(aws, project, stack, by_type, done),
+                   lambda: _task_definitions(aws, by_type, done),
                    lambda: _repositories(aws, project, stack, done),
                    lambda: _namespace(aws, project, stack, done, settle),
                    lambda: _log_group(aws, project, stack, done),
@@ -226,18 +226,26 @@ async def _cluster_gone(aws: Aws, id_: str) -> tuple[bool | None, str]:
     return (True, "") if not found else (None, found["DBClusters"][0]["Status"])
 
 
-async def _task_definitions(aws: Aws, project: str, stack: str, by_type: inventory.Inventory,
+async def _task_definitions(aws: Aws, by_type: inventory.Inventory,
                             done: Callable[[str], None]) -> None:
-    families = await aws.pages("ecs", "list_task_definitions", "taskDefinitionArns",
-                               familyPrefix=names.service_name(project, stack, ""))
-    families += [a for a in by_type.get("ecs:task-definition", []) if a not in families]
-    for start in range(0, len(families), 10):
-        batch = families[start:start + 10]
+    """Deregister and delete every revision of the stack's task definition families: those the
+    tagging API lists, and all the others of their families and of its services' (one made
+    without tags, by hand or by an older launchdeck, too). ListTaskDefinitions' familyPrefix is
+    "The full family name" (ECS API Reference), so each family is listed by its own name."""
+    tagged = list(by_type.get("ecs:task-definition", []))
+    families = {arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] for arn in tagged}
+    families |= {arn.rsplit("/", 1)[-1] for arn in by_type.get("ecs:service", [])}  # a service's family
+    listed = await parallel(*[lambda f=f: aws.pages("ecs", "list_task_definitions", "taskDefinitionArns",
+                                                    familyPrefix=f, status="ACTIVE")
+                              for f in sorted(families)])
+    revisions = sorted({a for arns in listed for a in arns} | set(tagged))
+    for start in range(0, len(revisions), 10):
+        batch = revisions[start:start + 10]
         await parallel(*[lambda a=a: aws.maybe("ecs", "deregister_task_definition", ("ClientException",),
                                                taskDefinition=a) for a in batch])
         await aws.maybe("ecs", "delete_task_definitions", ("ClientException",), taskDefinitions=batch)
-    if families:
-        done(f"{len(families)} task definition revision(s)")
+    if revisions:
+        done(f"{len(revisions)} task definition revision(s)")
 
 
 def _snapshot_id() -> str:

@@ -351,3 +351,17 @@ def test_a_region_with_one_fargate_zone_cannot_hold_a_dedicated_network() -> Non
         network.fargate_zones("us-west-1", [{"ZoneName": "us-west-1a", "ZoneId": "usw1-az1"},
                                             {"ZoneName": "us-west-1c", "ZoneId": "usw1-az2"}])
     assert "needs two" in str(caught.value) and "default network" in caught.value.hint
+
+
+def test_down_deregisters_every_revision_of_the_stacks_families(provider, project, boto) -> None:
+    """A revision without launchdeck's tags (registered by hand) goes too: each family is listed by
+    its full name, as ListTaskDefinitions' familyPrefix takes it."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": TINY}))[0].ok
+    ecs, family = boto.client("ecs"), names.service_name("tiny", "dev", "api")
+    latest = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    ecs.register_task_definition(family=family, containerDefinitions=latest["containerDefinitions"],
+                                 requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
+                                 cpu=latest["cpu"], memory=latest["memory"],
+                                 executionRoleArn=latest["executionRoleArn"])
+    anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
+    assert ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"] == []
