@@ -166,10 +166,14 @@ def _not_yet_assumable(exc: AwsError) -> bool:
 
 async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, dict],
                       tags: list[dict[str, str]], *,
-                      keep: Callable[[str], bool] = lambda policy: False) -> str:
+                      keep: Callable[[str], bool] = lambda policy: False,
+                      owner: tuple[str, str] | None = None) -> str:
     """An IAM role trusted by ``principal`` with exactly these inline policies, but for those
-    ``keep`` says others look after; its ARN."""
+    ``keep`` says others look after; its ARN. A role of a stack (``owner``: project and stack)
+    found by its name is taken only if it carries that stack's tags."""
     found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=name)
+    if found and owner is not None:
+        names.refuse_foreign("IAM role", name, names.tag_dict(found["Role"].get("Tags")), *owner)
     if found:
         arn = found["Role"]["Arn"]
         have_policies = set(await aws.pages("iam", "list_role_policies", "PolicyNames", RoleName=name))

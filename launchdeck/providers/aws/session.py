@@ -130,7 +130,7 @@ class AwsSession:
                 self._zones,
                 net, services,
                 lambda: ingress.find(aws, self.name, self.stack, self.routes),
-                lambda: inventory.find_namespace(aws, self.name, self.stack),
+                lambda: inventory.find_namespace(aws, self.name, self.stack, refuse=True),
                 *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
         self.namespace = namespace["Arn"] if namespace else None
         self.balancer = balancer.ingress
@@ -340,11 +340,12 @@ class AwsSession:
             task_policies["bedrock"] = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Resource": "*",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]}]}
+        owner = (name, stack)
         return tuple(await parallel(
-            lambda: region.ensure_role(self.aws, names.role(name, stack, "exec"),
-                                       "ecs-tasks.amazonaws.com", {"start": start}, tags),
-            lambda: region.ensure_role(self.aws, names.role(name, stack, "task"),
-                                       "ecs-tasks.amazonaws.com", task_policies, tags)))
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "exec"), "ecs-tasks.amazonaws.com",
+                                       {"start": start}, tags, owner=owner),
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "task"), "ecs-tasks.amazonaws.com",
+                                       task_policies, tags, owner=owner)))
 
     async def _namespace(self) -> str:
         """The Cloud Map namespace Service Connect resolves service names in."""
@@ -375,8 +376,13 @@ class AwsSession:
 
         async def one(service: Service) -> None:
             repo = names.repository(self.name, self.stack, service.name)
-            if await self.aws.maybe("ecr", "describe_repositories", ("RepositoryNotFoundException",),
-                                    repositoryNames=[repo]):
+            found = await self.aws.maybe("ecr", "describe_repositories", ("RepositoryNotFoundException",),
+                                         repositoryNames=[repo])
+            if found:
+                tags = await self.aws("ecr", "list_tags_for_resource",
+                                      resourceArn=found["repositories"][0]["repositoryArn"])
+                names.refuse_foreign("image repository", repo, names.tag_dict(tags.get("tags")),
+                                     self.name, self.stack)
                 return
             await self.aws("ecr", "create_repository", repositoryName=repo,
                            imageTagMutability="IMMUTABLE",

@@ -271,7 +271,8 @@ def test_builds_log_in_to_docker_hub_with_the_stacks_credentials_never_seen(prov
     iam = boto.client("iam")
     role = f"launchdeck-codebuild-{T.REGION}"
     policy = iam.get_role_policy(RoleName=role, PolicyName=names.hub_policy("hub", "dev"))["PolicyDocument"]
-    readable = [r for st in policy["Statement"] if st["Action"] == "ssm:GetParameters" for r in st["Resource"]]
+    readable = [r for st in policy["Statement"] if st["Action"] == "ssm:GetParameters"
+                for r in st["Resource"]]
     assert sorted(readable) == sorted(f"arn:aws:ssm:{T.REGION}:123456789012:parameter"
                                       f"{names.parameter('hub', 'dev', n)}" for n in HUB)
     anyio.run(lambda: destroy(provider, "hub", "dev", volumes=False, sink=Recorder()))
@@ -323,7 +324,8 @@ def test_a_dedicated_network_leaves_out_local_zones_where_fargate_does_not_run(p
     ec2 = boto.client("ec2")
     zones = {z["ZoneName"]: z["ZoneType"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
     assert zones["us-east-1-bos-1a"] == "local-zone"
-    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:launchdeck:project", "Values": ["tiny"]}])["Subnets"]
+    subnets = ec2.describe_subnets(
+        Filters=[{"Name": "tag:launchdeck:project", "Values": ["tiny"]}])["Subnets"]
     assert len({s["AvailabilityZone"] for s in subnets}) == 2
     assert all(zones[s["AvailabilityZone"]] == "availability-zone" for s in subnets)
 
@@ -365,3 +367,52 @@ def test_down_deregisters_every_revision_of_the_stacks_families(provider, projec
                                  executionRoleArn=latest["executionRoleArn"])
     anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
     assert ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"] == []
+
+
+def _foreign_tags(key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: "launchdeck:project", value: "other"}, {key: "launchdeck:stack", value: "dev"}]
+
+
+def test_a_target_group_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """A target group with the deploy's name but another stack's tags stops it, saying whose."""
+    vpc = boto.client("ec2").describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
+    boto.client("elbv2").create_target_group(Name=names.target_group("tiny", "dev", "api", 80),
+                                             Protocol="HTTP", Port=80, VpcId=vpc["VpcId"], TargetType="ip",
+                                             Tags=_foreign_tags())
+    with pytest.raises(ProviderError) as caught:
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert "target group" in str(caught.value)
+    assert "is launchdeck's other (dev), not tiny (dev)" in str(caught.value)
+
+
+def test_a_role_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """An IAM role with the tasks' role name but another stack's tags is refused, its policies untouched."""
+    iam = boto.client("iam")
+    trust = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": ' \
+            '{"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+    role = names.role("tiny", "dev", "exec")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust, Tags=_foreign_tags())
+    with pytest.raises(ProviderError, match="IAM role .* is launchdeck's other"):
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
+
+
+def test_a_service_namespace_of_the_same_name_not_ours_is_neither_adopted_nor_torn_down(provider, project,
+                                                                                     boto) -> None:
+    """A Cloud Map namespace of the deploy's name with other tags stops the deploy, and `down` leaves it."""
+    cloudmap = boto.client("servicediscovery")
+    cloudmap.create_http_namespace(Name=names.namespace("tiny", "dev"), Tags=_foreign_tags())
+    with pytest.raises(ProviderError, match="service namespace .* is launchdeck's other"):
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
+    assert [n["Name"] for n in cloudmap.list_namespaces()["Namespaces"]] == [names.namespace("tiny", "dev")]
+
+
+def test_an_image_repository_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """An ECR repository with the service's repository name but other tags stops the deploy."""
+    boto.client("ecr").create_repository(repositoryName=names.repository("one", "dev", "a"),
+                                         tags=_foreign_tags())
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    with pytest.raises(ProviderError, match="image repository .* is launchdeck's other"):
+        _deploy(provider, ref)
