@@ -416,3 +416,19 @@ def test_an_image_repository_of_the_same_name_not_ours_is_not_adopted(provider, 
                          "Dockerfile": "FROM nginx\n"})
     with pytest.raises(ProviderError, match="image repository .* is launchdeck's other"):
         _deploy(provider, ref)
+
+
+def test_project_a_b_stack_c_and_project_a_stack_b_c_never_share_what_they_make(provider, project,
+                                                                                 calls) -> None:
+    """Both would name their things ld-a-b-c...: the second deploy stops before any change, naming
+    the first, instead of taking over its namespace, roles and groups."""
+    quiet = "name: {}\nservices:\n  api:\n    image: nginx\n    expose: ['80']\n"
+    first = ProjectRef(working_directory=str(project({"compose.yaml": quiet.format("a-b")})), provider="aws",
+                       stack="c")
+    assert _deploy(provider, first)[0].ok
+    calls.clear()
+    second = ProjectRef(working_directory=str(project({"compose.yaml": quiet.format("a")})), provider="aws",
+                        stack="b-c")
+    with pytest.raises(ProviderError, match=r"is launchdeck's a-b \(c\), not a \(b-c\)"):
+        _deploy(provider, second)
+    assert [c for c in calls.mutating() if c.service != "s3"] == []
