@@ -1774,8 +1774,10 @@ class _World:
         return json.dumps(answer).encode()
 
     def _phase_end(self, phase: str) -> float:
-        """Seconds from a build's start to the end of its ``phase`` (PROVISIONING or BUILD)."""
-        steps = ("queued", "provisioning") if phase == "PROVISIONING" else ("queued", "provisioning", "build")
+        """Seconds from a build's start to the end of its ``phase``."""
+        steps = {"BUILD": ("queued", "provisioning", "build"),
+                 "POST_BUILD": ("queued", "provisioning", "build", "post_build")}.get(
+                     phase, ("queued", "provisioning"))
         return sum(self.world.seconds(f"codebuild.{p}") for p in steps)
 
     def _validation(self, data: bytes) -> bytes:
@@ -2109,7 +2111,10 @@ def _build_failure(world: World, params: dict[str, Any]) -> _BuildFailure | None
     Its PARAMETER_STORE variables (from the project, the request, or the buildspec's
     ``env: parameter-store``) are read with the project's service role before anything runs:
     a role that may not ``ssm:GetParameters`` one fails the build in PROVISIONING (CodeBuild's
-    "Decrypted Variables Error"). Then, while Docker Hub refuses anonymous pulls
+    "Decrypted Variables Error"). The role downloads the S3 source (s3:GetBucketAcl and
+    s3:GetBucketLocation on the bucket, s3:GetObject on the key, or DOWNLOAD_SOURCE fails with
+    CLIENT_ERROR AccessDenied), and logs in to ECR and pushes (``_push_failure``). While Docker
+    Hub refuses anonymous pulls
     (``World.dockerhub_anonymous``), a build whose Dockerfile pulls from Docker Hub fails in its
     BUILD phase unless its buildspec's install and pre_build commands, run here with the
     resolved variables and a ``docker`` that notes each login, log in to Docker Hub."""
@@ -2147,6 +2152,23 @@ def _build_failure(world: World, params: dict[str, Any]) -> _BuildFailure | None
             return _BuildFailure("PROVISIONING", "Decrypted Variables Error",
                                  f"parameter does not exist: {value}", [])
         env[name] = found
+    location = str(params.get("sourceLocationOverride") or meta.get("source", {}).get("location", ""))
+    bucket, _, key = location.partition("/")
+    for action, resource in (("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}"),
+                             ("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}"),
+                             ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")):
+        if not _allowed(statements, action, resource):
+            return _BuildFailure("DOWNLOAD_SOURCE", "CLIENT_ERROR", (
+                "AccessDenied: Access Denied status code: 403, request id: 0123456789ABCDEF, host id: "
+                f"launchdeck for primary source and source version arn:aws:s3:::{bucket}/{key}"), [])
+    failed = [f for f in (_pull_failure(world, spec, params, meta, env),
+                          _push_failure(spec, statements, env, role)) if f is not None]
+    return min(failed, key=lambda f: _PHASES.index(f.phase), default=None)  # the first phase to fail
+
+
+def _pull_failure(world: World, spec: dict[str, Any], params: dict[str, Any], meta: dict[str, Any],
+                  env: dict[str, str]) -> _BuildFailure | None:
+    """The BUILD phase failed by Docker Hub's anonymous limit (see ``_build_failure``)."""
     if world.dockerhub_anonymous:
         return None
     pulls = _dockerhub_images(_dockerfile(params, meta, env.get("DOCKERFILE") or "Dockerfile"))
@@ -2171,6 +2193,41 @@ def _build_failure(world: World, params: dict[str, Any]) -> _BuildFailure | None
         f"[Container] {stamp} Command did not exit successfully {command} exit status 1",
         f"[Container] {stamp} Phase complete: BUILD State: FAILED",
         f"[Container] {stamp} Phase context status code: COMMAND_EXECUTION_ERROR Message: {reason}"])
+
+
+
+def _push_failure(spec: dict[str, Any], statements: list[dict[str, Any]], env: dict[str, str],
+                  role: str) -> _BuildFailure | None:
+    """A build whose role may not log in to ECR fails in PRE_BUILD, one that may not push to the
+    image's repository in POST_BUILD (CodeBuild's ECR sample lists what the role needs:
+    ecr:GetAuthorizationToken, then ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload,
+    ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:PutImage on the repository)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    uri = env.get("IMAGE_URI", "")
+    if ".dkr.ecr." not in uri:
+        return None
+    phases = spec.get("phases") or {}
+    who = f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{role}/AWSCodeBuild-0123456789abcdef"
+    needs = [("PRE_BUILD", "ecr:GetAuthorizationToken", "*")]
+    name = uri.split("/", 1)[1].rsplit(":", 1)[0]
+    repository = f"arn:aws:ecr:{REGION}:{DEFAULT_ACCOUNT_ID}:repository/{name}"
+    needs += [("POST_BUILD", a, repository) for a in (
+        "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload", "ecr:PutImage")]
+    for phase, action, resource in needs:
+        if _allowed(statements, action, resource):
+            continue
+        commands = (phases.get(phase.lower()) or {}).get("commands") or ["docker push"]
+        command = " ".join(str(commands[0]).split())
+        reason = f"Error while executing command: {command}. Reason: exit status 1"
+        return _BuildFailure(phase, "COMMAND_EXECUTION_ERROR", reason, [
+            f"[Container] Running command {command}",
+            f"An error occurred (AccessDeniedException) when calling the {action.split(':')[1]} operation: "
+            f"User: {who} is not authorized to perform: {action} on resource: {resource} because no "
+            f"identity-based policy allows the {action} action",
+            f"[Container] Phase complete: {phase} State: FAILED"])
+    return None
 
 
 def _parameter_value(account: str, name: str) -> str | None:

@@ -432,3 +432,39 @@ def test_project_a_b_stack_c_and_project_a_stack_b_c_never_share_what_they_make(
     with pytest.raises(ProviderError, match=r"is launchdeck's a-b \(c\), not a \(b-c\)"):
         _deploy(provider, second)
     assert [c for c in calls.mutating() if c.service != "s3"] == []
+
+
+@pytest.mark.parametrize(("dropped", "phase", "words"), [
+    ("s3:GetBucketAcl", "download source", "AccessDenied"),
+    ("ecr:PutImage", "post build", "Error while executing command"),
+])
+def test_a_codebuild_role_missing_what_a_build_does_fails_that_phase(provider, project, boto, aws_env,
+                                                                    dropped, phase, words) -> None:
+    """The CodeBuild role is held to what a build does with it: a role without one of those
+    actions fails the build in the phase that needs it."""
+    import json
+
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    assert _deploy(provider, ref)[0].ok
+    iam, role = boto.client("iam"), f"launchdeck-codebuild-{T.REGION}"
+    policy = builds.codebuild_role_policy(names.bucket("123456789012", T.REGION), T.REGION, "123456789012")
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        statement["Action"] = [a for a in actions if a != dropped]
+    policy["Statement"] = [s for s in policy["Statement"] if s["Action"]]
+    iam.put_role_policy(RoleName=role, PolicyName="build", PolicyDocument=json.dumps(policy))
+    bucket = names.bucket("123456789012", T.REGION)
+    key = boto.client("s3").list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"][0]["Key"]
+    builder = builds.CodeBuild(Aws(boto), bucket, interval=0.01)
+    image = f"123456789012.dkr.ecr.{T.REGION}.amazonaws.com/{names.repository('one', 'dev', 'a')}:again"
+
+    async def run() -> object:
+        build_id = await builder.start(key, image, ref.load().project.services["a"])
+        while (found := await builder.poll(build_id)).state not in ("failed", "succeeded"):
+            await anyio.sleep(0.02)
+        return found
+
+    found = anyio.run(run)
+    assert (found.state, found.step) == ("failed", phase)
+    assert words in found.reason
