@@ -468,3 +468,14 @@ def test_a_codebuild_role_missing_what_a_build_does_fails_that_phase(provider, p
     found = anyio.run(run)
     assert (found.state, found.step) == ("failed", phase)
     assert words in found.reason
+
+
+def test_roles_made_by_the_first_deploy_are_used_once_codebuild_and_ecs_can_assume_them(provider, project,
+                                                                                      calls) -> None:
+    """CreateProject and RegisterTaskDefinition naming roles made a moment before are refused, retried,
+    and the deploy succeeds."""
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    assert _deploy(provider, ref)[0].ok
+    made = calls.by_operation()
+    assert made["codebuild.CreateProject"] >= 2 and made["ecs.RegisterTaskDefinition"] >= 2
