@@ -1209,8 +1209,9 @@ class World:
 
     scale: float = TIME_SCALE
     consistency: bool = True
-    """Just-made EC2 things and IAM roles not yet usable; the ECS service-linked role race; the
-    tagging API listing what was just deleted."""
+    """Just-made EC2 things and IAM roles not yet usable, nor a role's new inline policy (for the
+    parameters a build reads); the ECS service-linked role race; the tagging API listing what
+    was just deleted."""
     codebuild_builds: int = 1
     """Concurrent builds the account may run ("Cannot have more than 1 builds in queue for the
     account" on new accounts: aws-samples/aws-gateway-load-balancer-suricata-ids-ips-nsm#12,
@@ -1338,6 +1339,9 @@ class _World:
         self._young: dict[str, _Window] = {}
         """EC2 id or IAM role ARN -> the window it is not yet usable in."""
         self._slr: _Window | None = None
+        self._policies: dict[str, _Window] = {}
+        """IAM role name -> the window its new inline policy reading parameters is not yet in
+        effect in."""
         self._builds: dict[str, float] = {}
         """CodeBuild build id -> when it started."""
         self._shown: set[str] = set()
@@ -1490,7 +1494,8 @@ class _World:
                                     "user has permissions to pass this role.")
             if service == "codebuild" and action == "StartBuild" and world.codebuild_builds:
                 now = time.monotonic()
-                running = sum(1 for started in self._builds.values() if now - started < self._build_time())
+                running = sum(1 for build, started in self._builds.items()
+                              if now - started < self._build_end(build))
                 if running >= world.codebuild_builds:
                     return ("AccountLimitExceededException",
                             f"Cannot have more than {world.codebuild_builds} builds in queue for the account")
@@ -1620,6 +1625,10 @@ class _World:
                 params.get("AWSServiceName") == "ecs.amazonaws.com" and world.consistency:
             with self._guard:
                 self._slr = _Window(world.seconds("iam.service_linked_role"))
+        elif service == "iam" and action == "PutRolePolicy" and world.consistency and \
+                "ssm:GetParameters" in urllib.parse.unquote(str(params.get("PolicyDocument", ""))):
+            with self._guard:
+                self._policies[str(params.get("RoleName", ""))] = _Window(world.seconds("iam.role"))
         elif service == "iam" and action == "CreateRole" and world.consistency:
             arn = re.search(rb"<Arn>([^<]+)</Arn>", data)
             if arn:
@@ -1636,7 +1645,7 @@ class _World:
             build_id = json.loads(data)["build"]["id"]
             with self._guard:
                 self._builds[build_id] = time.monotonic()
-            doomed = _build_failure(self.world, params)
+            doomed = _build_failure(self.world, params, self._policy_pending)
             if doomed is not None:
                 with self._guard:
                     self._doomed[build_id] = doomed
@@ -1775,6 +1784,17 @@ class _World:
                                if p.get("phaseType") in _PHASES[:reached]]
             build.pop("endTime", None)
         return json.dumps(answer).encode()
+
+    def _build_end(self, build: str) -> float:
+        """Seconds from ``build``'s start until it ends (a failing one ends with its phase)."""
+        doomed = self._doomed.get(build)
+        return self._phase_end(doomed.phase) if doomed is not None else self._build_time()
+
+    def _policy_pending(self, role: str) -> bool:
+        """Whether ``role``'s newest inline policy is not in effect yet (see ``World.consistency``)."""
+        with self._guard:
+            window = self._policies.get(role)
+            return window is not None and window.holds()
 
     def _phase_end(self, phase: str) -> float:
         """Seconds from a build's start to the end of its ``phase``."""
@@ -2108,16 +2128,18 @@ class _BuildFailure:
         logs.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in self.log])
 
 
-def _build_failure(world: World, params: dict[str, Any]) -> _BuildFailure | None:
+def _build_failure(world: World, params: dict[str, Any],
+                   pending: Callable[[str], bool] = lambda role: False) -> _BuildFailure | None:
     """How the build StartBuild ``params`` asked for fails, if it does.
 
     Its PARAMETER_STORE variables (from the project, the request, or the buildspec's
     ``env: parameter-store``) are read with the project's service role before anything runs:
     a role that may not ``ssm:GetParameters`` one fails the build in PROVISIONING (CodeBuild's
-    "Decrypted Variables Error"). The role downloads the S3 source (s3:GetBucketAcl and
-    s3:GetBucketLocation on the bucket, s3:GetObject on the key, or DOWNLOAD_SOURCE fails with
-    CLIENT_ERROR AccessDenied), and logs in to ECR and pushes (``_push_failure``). While Docker
-    Hub refuses anonymous pulls
+    "Decrypted Variables Error"), as it does while the role's newest inline policy is not in
+    effect yet (``pending``: IAM's changes "take time to become visible"). The role downloads
+    the S3 source (s3:GetBucketAcl and s3:GetBucketLocation on the bucket, s3:GetObject on the
+    key, or DOWNLOAD_SOURCE fails with CLIENT_ERROR AccessDenied), and logs in to ECR and
+    pushes (``_push_failure``). While Docker Hub refuses anonymous pulls
     (``World.dockerhub_anonymous``), a build whose Dockerfile pulls from Docker Hub fails in its
     BUILD phase unless its buildspec's install and pre_build commands, run here with the
     resolved variables and a ``docker`` that notes each login, log in to Docker Hub."""
@@ -2147,7 +2169,7 @@ def _build_failure(world: World, params: dict[str, Any]) -> _BuildFailure | None
             continue
         arn = f"arn:aws:ssm:{REGION}:{account}:parameter/{value.lstrip('/')}"
         who = f"arn:aws:sts::{account}:assumed-role/{role}/AWSCodeBuild-0123456789abcdef"
-        if not _allowed(statements, "ssm:GetParameters", arn):
+        if not _allowed(statements, "ssm:GetParameters", arn) or pending(role):
             return _BuildFailure("PROVISIONING", "Decrypted Variables Error", (
                 f"AccessDeniedException: User: {who} is not authorized to perform: ssm:GetParameters on "
                 f"resource: {arn} because no identity-based policy allows the ssm:GetParameters action"), [])

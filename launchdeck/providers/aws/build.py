@@ -18,6 +18,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+import anyio
+
 from launchdeck.compose.model import Build, Service
 from launchdeck.engine.build import Phase
 from launchdeck.engine.build_context import Archive
@@ -37,6 +39,8 @@ PULL_LIMIT = ("Docker Hub refused to serve a base image (toomanyrequests): it li
               "public.ecr.aws/docker/library/node:20), or mirror Docker Hub through an ECR "
               "pull-through cache rule")
 """What a build failed by Docker Hub's pull limit says instead of the failed command."""
+HUB_PROPAGATION = 60.0
+"""Seconds a new permission to read the Docker Hub credentials may take to reach CodeBuild."""
 QUOTA = "Concurrently running builds for Linux/Small environment"
 """The Service Quotas name of the CodeBuild quota a new account meets first."""
 
@@ -90,11 +94,14 @@ class CodeBuild:
     archive: Archive = "zip"
 
     def __init__(self, aws: Aws, bucket: str, *, interval: float = 5.0, say: wait.Say = wait._quiet,
-                 slot_wait: float = SLOT_WAIT, hub: tuple[str, str] | None = None) -> None:
+                 slot_wait: float = SLOT_WAIT, hub: tuple[str, str] | None = None,
+                 hub_fresh: bool = False) -> None:
         self.aws, self.bucket, self.interval, self.say = aws, bucket, interval, say
         self.slot_wait = slot_wait
         self.hub = hub
         """The SSM parameters of the Docker Hub user name and token the builds log in with."""
+        self.hub_fresh = hub_fresh
+        """Whether the role was given their reading moments ago (IAM may not show it yet)."""
 
     async def has(self, image: str) -> bool:
         # an ECR image URI is <registry host>/<repository>:<tag>
@@ -111,7 +118,38 @@ class CodeBuild:
 
     async def start(self, key: str, image: str, service: Service) -> str:
         """Start the build, waiting for a build slot while the account runs as many as it may
-        ("Cannot have more than 1 builds in queue for the account": a new account's quota)."""
+        ("Cannot have more than 1 builds in queue for the account": a new account's quota).
+        When the role was just allowed to read the Docker Hub credentials, a build refused
+        them while IAM propagates that is started again, for a bounded time."""
+        build_id = await self._queued(key, image, service)
+        started = anyio.current_time()
+        while self.hub_fresh and await self._refused_credentials(build_id) and \
+                anyio.current_time() - started < HUB_PROPAGATION:
+            self.say("CodeBuild may not read the Docker Hub credentials yet (IAM has not propagated "
+                     "the new permission): starting the build again")
+            await anyio.sleep(self.interval)
+            build_id = await self._queued(key, image, service)
+        return build_id
+
+    async def _refused_credentials(self, build_id: str) -> bool:
+        """Whether the build failed to read its PARAMETER_STORE variables (PROVISIONING fails
+        with "Decrypted Variables Error"); watched until it is past PROVISIONING."""
+
+        async def read() -> tuple[bool | None, str]:
+            found = await self._build(build_id)
+            for phase in found.get("phases", []):
+                if phase.get("phaseType") == "PROVISIONING" and phase.get("phaseStatus") in _FAILED:
+                    return any(c.get("statusCode") == "Decrypted Variables Error" or
+                               "ssm:GetParameters" in (c.get("message") or "")
+                               for c in phase.get("contexts", [])), ""
+            if found.get("buildStatus") != "IN_PROGRESS" or found.get("currentPhase") not in _QUEUED:
+                return False, ""
+            return None, "provisioning"
+
+        return await wait.until(read, what="the build to start", interval=self.interval,
+                                timeout=SLOT_WAIT, say=wait._quiet)
+
+    async def _queued(self, key: str, image: str, service: Service) -> str:
         assert service.build is not None
         def full(exc: AwsError) -> bool:
             return exc.code == "AccountLimitExceededException"

@@ -202,21 +202,23 @@ async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, d
     return arn
 
 
-async def role_policy(aws: Aws, role: str, policy: str, document: dict | None) -> None:
+async def role_policy(aws: Aws, role: str, policy: str, document: dict | None) -> bool:
     """Give ``role`` the inline ``policy`` as ``document``, or none (``None``); unchanged, nothing
-    is called but the read."""
+    is called but the read. Whether ``document`` was put just now."""
     found = await aws.maybe("iam", "get_role_policy", ("NoSuchEntity",), RoleName=role, PolicyName=policy)
     if found is None and document is None:
-        return
+        return False
     if document is None:
         await aws.maybe("iam", "delete_role_policy", ("NoSuchEntity",), RoleName=role, PolicyName=policy)
-        return
+        return False
     have = found["PolicyDocument"] if found else None
     if isinstance(have, str):
         have = json.loads(have)
-    if have != document:
-        await aws("iam", "put_role_policy", RoleName=role, PolicyName=policy,
-                  PolicyDocument=json.dumps(document))
+    if have == document:
+        return False
+    await aws("iam", "put_role_policy", RoleName=role, PolicyName=policy,
+              PolicyDocument=json.dumps(document))
+    return True
 
 
 async def log_group(aws: Aws, name: str, tags: list[dict[str, str]], days: int) -> None:

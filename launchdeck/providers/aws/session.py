@@ -90,6 +90,8 @@ class AwsSession:
         self.refusal: ProviderError | None = None
         self.hub: tuple[str, str] | None = None
         """The SSM parameters of the stack's Docker Hub credentials, when both are set."""
+        self.hub_fresh = False
+        """Whether the builds were allowed to read them just now (IAM may not show it yet)."""
         self._shared = Once(self._make_shared, lambda: ProviderError(
             "making the region's shared resources was interrupted", provider="aws", hint="Deploy again."))
         self.described = wait.Together(self._described, ECS_DESCRIBED)
@@ -196,7 +198,8 @@ class AwsSession:
             return f"{uri}:{source.digest}"
         await self.prepare_builds()  # the builds log in with what it finds
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
-                                   say=lambda message: progress(None, message), hub=self.hub)
+                                   say=lambda message: progress(None, message), hub=self.hub,
+                                   hub_fresh=self.hub_fresh)
         return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,
                                   interval=self.poll)
 
@@ -303,9 +306,9 @@ class AwsSession:
     async def _hub_access(self, hub: tuple[str, str] | None) -> None:
         """Let the builds read exactly the stack's Docker Hub credentials, or nothing of them."""
         self.hub = hub
-        await region.role_policy(self.aws, region.codebuild_role(self.aws.region),
-                                 names.hub_policy(self.name, self.stack),
-                                 builds.hub_policy(self.aws.region, self.account, hub) if hub else None)
+        self.hub_fresh = await region.role_policy(
+            self.aws, region.codebuild_role(self.aws.region), names.hub_policy(self.name, self.stack),
+            builds.hub_policy(self.aws.region, self.account, hub) if hub else None)
 
     async def _spot(self) -> None:
         """Let the cluster run tasks on Fargate Spot: "The specified capacity provider strategy
