@@ -286,12 +286,13 @@ class AwsSession:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
 
         async def builder() -> None:
-            _, hub = await parallel(
-                lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
-                                      say=lambda m: self.say(None, m)),
-                self._hub_config)
-            if built:
-                await self._hub_access(hub)
+            ensure = lambda: region.ensure(self.aws, self.account, builds=bool(built),  # noqa: E731
+                                           interval=self.settle, say=lambda m: self.say(None, m))
+            if not built:
+                await ensure()
+                return
+            _, hub = await parallel(ensure, self._hub_config)
+            await self._hub_access(hub)
 
         await parallel(builder, lambda: self._repositories(built))
 
