@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from launchdeck.providers.aws.api import is_mutating
@@ -1208,21 +1209,35 @@ class World:
 
     scale: float = TIME_SCALE
     consistency: bool = True
-    """Just-made EC2 things and IAM roles not yet usable; the ECS service-linked role race; the
-    tagging API listing what was just deleted."""
+    """Just-made EC2 things and IAM roles not yet usable, nor a role's new inline policy (for the
+    parameters a build reads); the ECS service-linked role race; the tagging API listing what
+    was just deleted."""
     codebuild_builds: int = 1
     """Concurrent builds the account may run ("Cannot have more than 1 builds in queue for the
     account" on new accounts: aws-samples/aws-gateway-load-balancer-suricata-ids-ips-nsm#12,
     awslabs/landing-zone-accelerator-on-aws#249); 0 is no limit."""
     fargate_vcpu: float = 6.0
     """The account's "Fargate On-Demand vCPU resource count" (L-3032A538) in Service Quotas."""
+    local_zones: tuple[str, ...] = ()
+    """Local Zones the account has opted in to (``us-east-1-bos-1a``): DescribeAvailabilityZones
+    lists them beside the Region's Availability Zones, in name order, with ZoneType local-zone
+    ("Describes the Availability Zones, Local Zones, and Wavelength Zones that are available to
+    you", EC2 API Reference). Fargate does not run in them."""
+    codebuild_role_checked: bool = True
+    """Whether a build is held to what its project's role allows (``_build_failure``)."""
+    dockerhub_anonymous: bool = True
+    """Whether Docker Hub serves the builds' anonymous pulls. CodeBuild pulls from addresses many
+    accounts share, which meet Docker Hub's per-address limit for anonymous pulls; ``False``: the
+    limit is reached, and a build whose Dockerfile pulls from Docker Hub without ``docker login``
+    fails with Docker Hub's words (``DOCKERHUB_REFUSAL``)."""
 
     def seconds(self, what: str) -> float:
         return REAL[what] * self.scale
 
 
 FRESH = World()
-LAX = World(scale=0.0, consistency=False, codebuild_builds=0, fargate_vcpu=4000.0)
+LAX = World(scale=0.0, consistency=False, codebuild_builds=0, fargate_vcpu=4000.0,
+            codebuild_role_checked=False)
 
 _PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
            "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING")
@@ -1324,6 +1339,9 @@ class _World:
         self._young: dict[str, _Window] = {}
         """EC2 id or IAM role ARN -> the window it is not yet usable in."""
         self._slr: _Window | None = None
+        self._policies: dict[str, _Window] = {}
+        """IAM role name -> the window its new inline policy reading parameters is not yet in
+        effect in."""
         self._builds: dict[str, float] = {}
         """CodeBuild build id -> when it started."""
         self._shown: set[str] = set()
@@ -1337,6 +1355,8 @@ class _World:
         """DocumentDB cluster id -> the cluster a DeleteDBCluster under way removes from moto."""
         self._tasks: dict[str, list[dict[str, Any]]] = {}
         """"cluster:service" -> its running tasks (see ``_tasks_answer``)."""
+        self._doomed: dict[str, _BuildFailure] = {}
+        """CodeBuild build id -> how it fails (see ``_build_failure``)."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -1474,7 +1494,8 @@ class _World:
                                     "user has permissions to pass this role.")
             if service == "codebuild" and action == "StartBuild" and world.codebuild_builds:
                 now = time.monotonic()
-                running = sum(1 for started in self._builds.values() if now - started < self._build_time())
+                running = sum(1 for build, started in self._builds.items()
+                              if now - started < self._build_end(build))
                 if running >= world.codebuild_builds:
                     return ("AccountLimitExceededException",
                             f"Cannot have more than {world.codebuild_builds} builds in queue for the account")
@@ -1604,19 +1625,31 @@ class _World:
                 params.get("AWSServiceName") == "ecs.amazonaws.com" and world.consistency:
             with self._guard:
                 self._slr = _Window(world.seconds("iam.service_linked_role"))
+        elif service == "iam" and action == "PutRolePolicy" and world.consistency and \
+                "ssm:GetParameters" in urllib.parse.unquote(str(params.get("PolicyDocument", ""))):
+            with self._guard:
+                self._policies[str(params.get("RoleName", ""))] = _Window(world.seconds("iam.role"))
         elif service == "iam" and action == "CreateRole" and world.consistency:
             arn = re.search(rb"<Arn>([^<]+)</Arn>", data)
             if arn:
                 with self._guard:
                     self._young[arn.group(1).decode()] = _Window(world.seconds("iam.role"))
+        elif service == "ec2" and action == "DescribeAvailabilityZones" and world.local_zones:
+            return _with_local_zones(data, world.local_zones)
         elif service == "ec2" and action.startswith("Create") and world.consistency:
             made = _MADE_IDS.search(data.decode(errors="replace"))
             if made:
                 with self._guard:
                     self._young[made.group(1)] = _Window(world.seconds("ec2.visible"))
         elif service == "codebuild" and action == "StartBuild":
+            build_id = json.loads(data)["build"]["id"]
             with self._guard:
-                self._builds[json.loads(data)["build"]["id"]] = time.monotonic()
+                self._builds[build_id] = time.monotonic()
+            doomed = _build_failure(self.world, params, self._policy_pending)
+            if doomed is not None:
+                with self._guard:
+                    self._doomed[build_id] = doomed
+                _take_back_push(params)
         elif service == "codebuild" and action == "BatchGetBuilds":
             return self._build_phases(data)
         elif service == "route53" and request.method == "POST" and \
@@ -1730,6 +1763,10 @@ class _World:
             if started is None:
                 continue
             elapsed = now - started
+            doomed = self._doomed.get(build["id"])
+            if doomed is not None and elapsed >= self._phase_end(doomed.phase):
+                doomed.show(build)
+                continue
             if elapsed >= total and build["id"] in self._shown:
                 continue
             self._shown.add(build["id"])
@@ -1747,6 +1784,24 @@ class _World:
                                if p.get("phaseType") in _PHASES[:reached]]
             build.pop("endTime", None)
         return json.dumps(answer).encode()
+
+    def _build_end(self, build: str) -> float:
+        """Seconds from ``build``'s start until it ends (a failing one ends with its phase)."""
+        doomed = self._doomed.get(build)
+        return self._phase_end(doomed.phase) if doomed is not None else self._build_time()
+
+    def _policy_pending(self, role: str) -> bool:
+        """Whether ``role``'s newest inline policy is not in effect yet (see ``World.consistency``)."""
+        with self._guard:
+            window = self._policies.get(role)
+            return window is not None and window.holds()
+
+    def _phase_end(self, phase: str) -> float:
+        """Seconds from a build's start to the end of its ``phase``."""
+        steps = {"BUILD": ("queued", "provisioning", "build"),
+                 "POST_BUILD": ("queued", "provisioning", "build", "post_build")}.get(
+                     phase, ("queued", "provisioning"))
+        return sum(self.world.seconds(f"codebuild.{p}") for p in steps)
 
     def _validation(self, data: bytes) -> bytes:
         """PENDING_VALIDATION until the validation record has been in the zone for a while."""
@@ -1794,6 +1849,28 @@ class _World:
                     self._ghosts.pop(arn)
         answer["ResourceTagMappingList"] = listed
         return json.dumps(answer).encode()
+
+
+def _with_local_zones(data: bytes, zones: Iterable[str]) -> bytes:
+    """A DescribeAvailabilityZones answer with ``zones`` (Local Zones) among its zones, in name order."""
+    text = data.decode()
+    head, found, rest = text.partition("<availabilityZoneInfo>")
+    if not found:
+        return data
+    listed, end, tail = rest.partition("</availabilityZoneInfo>")
+    items = re.findall(r"<item>.*?</item>", listed, re.S)
+    for zone in zones:  # us-east-1-bos-1a: group us-east-1-bos-1, id use1-bos1-az1
+        parts = re.fullmatch(r"([a-z]+)-([a-z]+)-(\d+)-([a-z]+)-(\d+)[a-z]", zone)
+        if parts is None:
+            continue
+        area, direction, number, place, local = parts.groups()
+        items.append(f"<item><messageSet/><regionName>{REGION}</regionName><zoneName>{zone}</zoneName>"
+                     f"<zoneId>{area}{direction[0]}{number}-{place}{local}-az1</zoneId>"
+                     f"<zoneType>local-zone</zoneType>"
+                     f"<groupName>{zone[:-1]}</groupName><optInStatus>opted-in</optInStatus>"
+                     f"<zoneState>available</zoneState></item>")
+    items.sort(key=lambda item: re.search(r"<zoneName>([^<]+)<", item).group(1))  # type: ignore[union-attr]
+    return (head + found + "".join(items) + end + tail).encode()
 
 
 def _matches(mapping: dict[str, Any], params: dict[str, Any]) -> bool:
@@ -1983,6 +2060,281 @@ def _allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bo
     return any(any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in listed(st.get("Action")))
                and any(fnmatch.fnmatchcase(resource, r) for r in listed(st.get("Resource")))
                for st in statements)
+
+
+DOCKERHUB_REFUSAL = ("toomanyrequests: You have reached your unauthenticated pull rate limit. "
+                     "https://www.docker.com/increase-rate-limit")
+"""Docker Hub's answer to an anonymous pull past its limit (docker/hub-feedback#2464)."""
+_HUB = ("", "docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/")
+"""What ``docker login`` is given to log in to Docker Hub (nothing: Docker Hub)."""
+_SHELL_STUBS = r"""
+docker() {
+  [ "$1" = login ] || return 0
+  shift; registry=; user=; password=; stdin=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -u|--username) user=$2; shift 2;;
+      --username=*) user=${1#*=}; shift;;
+      -p|--password) password=$2; shift 2;;
+      --password=*) password=${1#*=}; shift;;
+      --password-stdin) stdin=1; shift;;
+      *) registry=$1; shift;;
+    esac
+  done
+  if [ -n "$stdin" ]; then password=$(cat); fi
+  printf '%s\t%s\t%s\n' "$registry" "$user" "$password" >> "$LOGINS"
+}
+aws() { echo ecr-password; }
+"""
+"""``docker`` and ``aws`` for running a buildspec's first phases: ``docker login`` notes where it
+logs in, with which user name and password."""
+
+
+@dataclass
+class _BuildFailure:
+    """How a CodeBuild build fails: the phase, its PhaseContext, and its log's last lines."""
+
+    phase: str
+    status_code: str
+    message: str
+    log: list[str]
+    logged: bool = False
+
+    def show(self, build: dict[str, Any]) -> None:
+        """Turn moto's answer for ``build`` into the failed build's, and write its log once."""
+        from moto.codebuild.models import codebuild_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.logs.models import logs_backends
+
+        reached = _PHASES[:_PHASES.index(self.phase)]
+        build["phases"] = [*[{"phaseType": p, "phaseStatus": "SUCCEEDED"} for p in reached],
+                           {"phaseType": self.phase, "phaseStatus": "FAILED",
+                            "contexts": [{"statusCode": self.status_code, "message": self.message}]}]
+        build.update(buildStatus="FAILED", currentPhase="COMPLETED", buildComplete=True)
+        project = codebuild_backends[DEFAULT_ACCOUNT_ID][REGION].codebuild_projects.get(build["projectName"])
+        config = (project.project_metadata.get("logsConfig") or {}) if project is not None else {}
+        group = config.get("cloudWatchLogs", {}).get("groupName") or f"/aws/codebuild/{build['projectName']}"
+        stream = build["id"].rsplit(":", 1)[-1]
+        build["logs"] = {**build.get("logs", {}), "groupName": group, "streamName": stream}
+        if self.logged:
+            return
+        self.logged = True
+        logs = logs_backends[DEFAULT_ACCOUNT_ID][REGION]
+        with contextlib.suppress(Exception):  # made by an earlier build
+            logs.create_log_group(group, {})
+        with contextlib.suppress(Exception):
+            logs.create_log_stream(group, stream)
+        now = int(time.time() * 1000)
+        logs.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in self.log])
+
+
+def _build_failure(world: World, params: dict[str, Any],
+                   pending: Callable[[str], bool] = lambda role: False) -> _BuildFailure | None:
+    """How the build StartBuild ``params`` asked for fails, if it does.
+
+    Its PARAMETER_STORE variables (from the project, the request, or the buildspec's
+    ``env: parameter-store``) are read with the project's service role before anything runs:
+    a role that may not ``ssm:GetParameters`` one fails the build in PROVISIONING (CodeBuild's
+    "Decrypted Variables Error"), as it does while the role's newest inline policy is not in
+    effect yet (``pending``: IAM's changes "take time to become visible"). The role downloads
+    the S3 source (s3:GetBucketAcl and s3:GetBucketLocation on the bucket, s3:GetObject on the
+    key, or DOWNLOAD_SOURCE fails with CLIENT_ERROR AccessDenied), and logs in to ECR and
+    pushes (``_push_failure``). While Docker Hub refuses anonymous pulls
+    (``World.dockerhub_anonymous``), a build whose Dockerfile pulls from Docker Hub fails in its
+    BUILD phase unless its buildspec's install and pre_build commands, run here with the
+    resolved variables and a ``docker`` that notes each login, log in to Docker Hub."""
+    import yaml
+    from moto.codebuild.models import codebuild_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    account = DEFAULT_ACCOUNT_ID
+    project = codebuild_backends[account][REGION].codebuild_projects.get(str(params.get("projectName", "")))
+    if project is None:
+        return None
+    meta = project.project_metadata
+    spec = yaml.safe_load(params.get("buildspecOverride") or meta.get("source", {}).get("buildspec")
+                          or "{}") or {}
+    variables = [*(meta.get("environment") or {}).get("environmentVariables", []),
+                 *params.get("environmentVariablesOverride", [])]
+    variables += [{"name": k, "value": v, "type": "PARAMETER_STORE"}
+                  for k, v in ((spec.get("env") or {}).get("parameter-store") or {}).items()]
+    role = str(meta.get("serviceRole", "")).rsplit("/", 1)[-1]
+    statements = _role_statements(account, role) if world.codebuild_role_checked else \
+        [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    env: dict[str, str] = {}
+    for variable in variables:
+        name, value = str(variable.get("name")), str(variable.get("value", ""))
+        if variable.get("type") != "PARAMETER_STORE":
+            env[name] = value
+            continue
+        arn = f"arn:aws:ssm:{REGION}:{account}:parameter/{value.lstrip('/')}"
+        who = f"arn:aws:sts::{account}:assumed-role/{role}/AWSCodeBuild-0123456789abcdef"
+        if not _allowed(statements, "ssm:GetParameters", arn) or pending(role):
+            return _BuildFailure("PROVISIONING", "Decrypted Variables Error", (
+                f"AccessDeniedException: User: {who} is not authorized to perform: ssm:GetParameters on "
+                f"resource: {arn} because no identity-based policy allows the ssm:GetParameters action"), [])
+        found = _parameter_value(account, value)
+        if found is None:
+            return _BuildFailure("PROVISIONING", "Decrypted Variables Error",
+                                 f"parameter does not exist: {value}", [])
+        env[name] = found
+    location = str(params.get("sourceLocationOverride") or meta.get("source", {}).get("location", ""))
+    bucket, _, key = location.partition("/")
+    for action, resource in (("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}"),
+                             ("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}"),
+                             ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")):
+        if not _allowed(statements, action, resource):
+            return _BuildFailure("DOWNLOAD_SOURCE", "CLIENT_ERROR", (
+                "AccessDenied: Access Denied status code: 403, request id: 0123456789ABCDEF, host id: "
+                f"launchdeck for primary source and source version arn:aws:s3:::{bucket}/{key}"), [])
+    failed = [f for f in (_pull_failure(world, spec, params, meta, env),
+                          _push_failure(spec, statements, env, role)) if f is not None]
+    return min(failed, key=lambda f: _PHASES.index(f.phase), default=None)  # the first phase to fail
+
+
+def _pull_failure(world: World, spec: dict[str, Any], params: dict[str, Any], meta: dict[str, Any],
+                  env: dict[str, str]) -> _BuildFailure | None:
+    """The BUILD phase failed by Docker Hub's anonymous limit (see ``_build_failure``)."""
+    if world.dockerhub_anonymous:
+        return None
+    pulls = _dockerhub_images(_dockerfile(params, meta, env.get("DOCKERFILE") or "Dockerfile"))
+    if not pulls or _logs_in_to_docker_hub(spec, env):
+        return None
+    commands = (spec.get("phases", {}).get("build") or {}).get("commands") or ["docker build ."]
+    command = " ".join(str(commands[0]).split())
+    image = pulls[0]
+    path, tag = image.rsplit(":", 1) if ":" in image.rsplit("/", 1)[-1] else (image, "latest")
+    path = path if "/" in path else f"library/{path}"
+    stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime())
+    reason = f"Error while executing command: {command}. Reason: exit status 1"
+    return _BuildFailure("BUILD", "COMMAND_EXECUTION_ERROR", reason, [
+        f"[Container] {stamp} Entering phase BUILD",
+        f"[Container] {stamp} Running command {command}",
+        f"#2 [internal] load metadata for docker.io/{path}:{tag}",
+        f"#2 ERROR: failed to copy: httpReadSeeker: failed open: unexpected status code "
+        f"https://registry-1.docker.io/v2/{path}/manifests/{tag}: 429 Too Many Requests - Server "
+        f"message: {DOCKERHUB_REFUSAL}",
+        f"ERROR: failed to solve: {image}: failed to resolve source metadata for docker.io/{path}:{tag}: "
+        f"429 Too Many Requests - Server message: {DOCKERHUB_REFUSAL}",
+        f"[Container] {stamp} Command did not exit successfully {command} exit status 1",
+        f"[Container] {stamp} Phase complete: BUILD State: FAILED",
+        f"[Container] {stamp} Phase context status code: COMMAND_EXECUTION_ERROR Message: {reason}"])
+
+
+
+def _push_failure(spec: dict[str, Any], statements: list[dict[str, Any]], env: dict[str, str],
+                  role: str) -> _BuildFailure | None:
+    """A build whose role may not log in to ECR fails in PRE_BUILD, one that may not push to the
+    image's repository in POST_BUILD (CodeBuild's ECR sample lists what the role needs:
+    ecr:GetAuthorizationToken, then ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload,
+    ecr:UploadLayerPart, ecr:CompleteLayerUpload and ecr:PutImage on the repository)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    uri = env.get("IMAGE_URI", "")
+    if ".dkr.ecr." not in uri:
+        return None
+    phases = spec.get("phases") or {}
+    who = f"arn:aws:sts::{DEFAULT_ACCOUNT_ID}:assumed-role/{role}/AWSCodeBuild-0123456789abcdef"
+    needs = [("PRE_BUILD", "ecr:GetAuthorizationToken", "*")]
+    name = uri.split("/", 1)[1].rsplit(":", 1)[0]
+    repository = f"arn:aws:ecr:{REGION}:{DEFAULT_ACCOUNT_ID}:repository/{name}"
+    needs += [("POST_BUILD", a, repository) for a in (
+        "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload", "ecr:PutImage")]
+    for phase, action, resource in needs:
+        if _allowed(statements, action, resource):
+            continue
+        commands = (phases.get(phase.lower()) or {}).get("commands") or ["docker push"]
+        command = " ".join(str(commands[0]).split())
+        reason = f"Error while executing command: {command}. Reason: exit status 1"
+        return _BuildFailure(phase, "COMMAND_EXECUTION_ERROR", reason, [
+            f"[Container] Running command {command}",
+            f"An error occurred (AccessDeniedException) when calling the {action.split(':')[1]} operation: "
+            f"User: {who} is not authorized to perform: {action} on resource: {resource} because no "
+            f"identity-based policy allows the {action} action",
+            f"[Container] Phase complete: {phase} State: FAILED"])
+    return None
+
+
+def _parameter_value(account: str, name: str) -> str | None:
+    from moto.ssm.models import ssm_backends
+
+    found = ssm_backends[account][REGION].get_parameter(name)
+    return None if found is None else str(found.value)
+
+
+def _dockerfile(params: dict[str, Any], meta: dict[str, Any], path: str) -> str:
+    """The Dockerfile at ``path`` in the build's source: a ZIP in S3 (``bucket/key``)."""
+    import zipfile
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    location = str(params.get("sourceLocationOverride") or meta.get("source", {}).get("location", ""))
+    bucket, _, key = location.partition("/")
+    try:
+        found = s3_backends[DEFAULT_ACCOUNT_ID]["global"].get_object(bucket, key)
+        with zipfile.ZipFile(io.BytesIO(found.value)) as archive:
+            return archive.read(path).decode(errors="replace")
+    except Exception:  # noqa: BLE001 - no context or no such file: nothing is pulled
+        return ""
+
+
+def _dockerhub_images(dockerfile: str) -> list[str]:
+    """The images a Dockerfile's FROM lines pull from Docker Hub (no registry host, or Docker
+    Hub's): not ``scratch``, an earlier stage, or one named through an ARG."""
+    stages: set[str] = set()
+    out: list[str] = []
+    for line in dockerfile.splitlines():
+        words = [w for w in line.split() if not w.startswith("--")]
+        if not words or words[0].upper() != "FROM" or len(words) < 2:
+            continue
+        image = words[1]
+        if len(words) >= 4 and words[2].upper() == "AS":
+            stages.add(words[3].lower())
+        if image.lower() in stages or image == "scratch" or "$" in image:
+            continue
+        first = image.split("/", 1)[0]
+        host = first if "/" in image and ("." in first or ":" in first or first == "localhost") else ""
+        if host in _HUB:
+            out.append(image.removeprefix(f"{host}/") if host else image)
+    return out
+
+
+def _logs_in_to_docker_hub(spec: dict[str, Any], env: dict[str, str]) -> bool:
+    """Whether the buildspec's install and pre_build commands, run by ``sh`` (as CodeBuild runs
+    them) with ``env``, log in to Docker Hub with a user name and a password."""
+    import tempfile
+
+    phases = spec.get("phases") or {}
+    commands = [str(c) for phase in ("install", "pre_build")
+                for c in (phases.get(phase) or {}).get("commands") or []]
+    with tempfile.TemporaryDirectory() as folder:
+        logins = os.path.join(folder, "logins")
+        subprocess.run(["sh", "-c", _SHELL_STUBS + "\n".join(commands)], cwd=folder, input=b"",
+                       capture_output=True, timeout=20, check=False,
+                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LOGINS": logins,
+                            "AWS_REGION": REGION, **env})
+        lines = Path(logins).read_text().splitlines() if os.path.exists(logins) else []
+    for line in lines:
+        registry, user, password = (line.split("\t") + ["", "", ""])[:3]
+        if registry in _HUB and user and password:
+            return True
+    return False
+
+
+def _take_back_push(params: dict[str, Any]) -> None:
+    """Remove the image ``codebuild_pushes`` put in ECR for a build that fails: it pushes nothing."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ecr.models import ecr_backends
+
+    variables = {v.get("name"): v.get("value") for v in params.get("environmentVariablesOverride", [])}
+    uri = str(variables.get("IMAGE_URI") or "")
+    if "/" not in uri or ":" not in uri:
+        return
+    repository, tag = uri.split("/", 1)[1].rsplit(":", 1)
+    with contextlib.suppress(Exception):
+        ecr_backends[DEFAULT_ACCOUNT_ID][REGION].batch_delete_image(repository, None, [{"imageTag": tag}])
 
 
 def _now_iso() -> str:

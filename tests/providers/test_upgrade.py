@@ -170,10 +170,12 @@ def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
         config = {"API_KEY": SECRETS["API_KEY"]}
     elif request.param == "aws":
         aws_env = request.getfixturevalue("aws_env")
-        # the last release's stacks live in accounts past their first day (it did not survive one)
+        # the last release's stacks live in accounts past their first day (it did not survive one);
+        # its CodeBuild role lacks the s3:GetBucketAcl its builds need (the upgrade is tested here)
         lax = T.LAX
         aws_env.configure(scale=lax.scale, consistency=lax.consistency,
-                          codebuild_builds=lax.codebuild_builds, fargate_vcpu=lax.fargate_vcpu)
+                          codebuild_builds=lax.codebuild_builds, fargate_vcpu=lax.fargate_vcpu,
+                          codebuild_role_checked=lax.codebuild_role_checked)
         folder = tmp_path / "shop"
         shutil.copytree(SHOP, folder)
         env |= {**aws_env.env, "AWS_EC2_METADATA_DISABLED": "true",

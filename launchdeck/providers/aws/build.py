@@ -4,12 +4,21 @@ The engine runs the build loop (engine/build.py); this is its driver. CodeBuild'
 must be a ZIP ("For build input stored in S3 buckets only, you must create a ZIP file"), so
 contexts go up as the engine's reproducible ZIP. An arm64 service is built on CodeBuild's ARM
 environment, so the image runs on the Graviton tasks its task definition asks for.
+
+Docker Hub limits anonymous pulls by address, and CodeBuild's addresses are shared: when the
+stack's config holds DOCKERHUB_USERNAME and DOCKERHUB_TOKEN, its builds log in to Docker Hub
+first. The values never pass through launchdeck: the build names their SSM parameters as
+PARAMETER_STORE variables, which CodeBuild reads with its role ("The parameter value will be
+substituted for the name at runtime", CodeBuild API Reference, EnvironmentVariable), and the
+role may read exactly those two parameters of each stack that set them.
 """
 
 from __future__ import annotations
 
 import shlex
 from typing import Any
+
+import anyio
 
 from launchdeck.compose.model import Build, Service
 from launchdeck.engine.build import Phase
@@ -21,11 +30,17 @@ _FAILED = ("FAILED", "FAULT", "STOPPED", "TIMED_OUT")
 _QUEUED = ("SUBMITTED", "QUEUED", "PROVISIONING")
 SLOT_WAIT = 3600.0
 """Seconds a build may wait for the account's build slots (a new account may run one at a time)."""
+HUB_CONFIG = ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")
+"""Config names that, set together for a stack, make its builds pull from Docker Hub logged in."""
 PULL_LIMIT = ("Docker Hub refused to serve a base image (toomanyrequests): it limits anonymous pulls, "
-              "and CodeBuild pulls from addresses many accounts share. Use the same image from "
-              "public.ecr.aws/docker/library/ (e.g. FROM public.ecr.aws/docker/library/node:20), "
-              "or mirror Docker Hub through an ECR pull-through cache rule")
+              "and CodeBuild pulls from addresses many accounts share. Set DOCKERHUB_USERNAME and "
+              "DOCKERHUB_TOKEN (a Docker Hub access token) in the stack's config so its builds log in "
+              "to Docker Hub, use the same image from public.ecr.aws/docker/library/ (e.g. FROM "
+              "public.ecr.aws/docker/library/node:20), or mirror Docker Hub through an ECR "
+              "pull-through cache rule")
 """What a build failed by Docker Hub's pull limit says instead of the failed command."""
+HUB_PROPAGATION = 60.0
+"""Seconds a new permission to read the Docker Hub credentials may take to reach CodeBuild."""
 QUOTA = "Concurrently running builds for Linux/Small environment"
 """The Service Quotas name of the CodeBuild quota a new account meets first."""
 
@@ -37,6 +52,9 @@ phases:
       - >-
         aws ecr get-login-password --region $AWS_REGION
         | docker login --username AWS --password-stdin ${IMAGE_URI%%/*}
+      - >-
+        if [ -n "$DOCKERHUB_USERNAME" ]; then printenv DOCKERHUB_TOKEN
+        | docker login --username "$DOCKERHUB_USERNAME" --password-stdin; fi
   build:
     commands:
       - eval "docker build -t $IMAGE_URI $BUILD_FLAGS ."
@@ -76,9 +94,14 @@ class CodeBuild:
     archive: Archive = "zip"
 
     def __init__(self, aws: Aws, bucket: str, *, interval: float = 5.0, say: wait.Say = wait._quiet,
-                 slot_wait: float = SLOT_WAIT) -> None:
+                 slot_wait: float = SLOT_WAIT, hub: tuple[str, str] | None = None,
+                 hub_fresh: bool = False) -> None:
         self.aws, self.bucket, self.interval, self.say = aws, bucket, interval, say
         self.slot_wait = slot_wait
+        self.hub = hub
+        """The SSM parameters of the Docker Hub user name and token the builds log in with."""
+        self.hub_fresh = hub_fresh
+        """Whether the role was given their reading moments ago (IAM may not show it yet)."""
 
     async def has(self, image: str) -> bool:
         # an ECR image URI is <registry host>/<repository>:<tag>
@@ -95,7 +118,38 @@ class CodeBuild:
 
     async def start(self, key: str, image: str, service: Service) -> str:
         """Start the build, waiting for a build slot while the account runs as many as it may
-        ("Cannot have more than 1 builds in queue for the account": a new account's quota)."""
+        ("Cannot have more than 1 builds in queue for the account": a new account's quota).
+        When the role was just allowed to read the Docker Hub credentials, a build refused
+        them while IAM propagates that is started again, for a bounded time."""
+        build_id = await self._queued(key, image, service)
+        started = anyio.current_time()
+        while self.hub_fresh and await self._refused_credentials(build_id) and \
+                anyio.current_time() - started < HUB_PROPAGATION:
+            self.say("CodeBuild may not read the Docker Hub credentials yet (IAM has not propagated "
+                     "the new permission): starting the build again")
+            await anyio.sleep(self.interval)
+            build_id = await self._queued(key, image, service)
+        return build_id
+
+    async def _refused_credentials(self, build_id: str) -> bool:
+        """Whether the build failed to read its PARAMETER_STORE variables (PROVISIONING fails
+        with "Decrypted Variables Error"); watched until it is past PROVISIONING."""
+
+        async def read() -> tuple[bool | None, str]:
+            found = await self._build(build_id)
+            for phase in found.get("phases", []):
+                if phase.get("phaseType") == "PROVISIONING" and phase.get("phaseStatus") in _FAILED:
+                    return any(c.get("statusCode") == "Decrypted Variables Error" or
+                               "ssm:GetParameters" in (c.get("message") or "")
+                               for c in phase.get("contexts", [])), ""
+            if found.get("buildStatus") != "IN_PROGRESS" or found.get("currentPhase") not in _QUEUED:
+                return False, ""
+            return None, "provisioning"
+
+        return await wait.until(read, what="the build to start", interval=self.interval,
+                                timeout=SLOT_WAIT, say=wait._quiet)
+
+    async def _queued(self, key: str, image: str, service: Service) -> str:
         assert service.build is not None
         def full(exc: AwsError) -> bool:
             return exc.code == "AccountLimitExceededException"
@@ -117,7 +171,9 @@ class CodeBuild:
                 {"name": "IMAGE_URI", "value": image, "type": "PLAINTEXT"},
                 {"name": "DOCKERFILE", "value": service.build.dockerfile or "Dockerfile",
                  "type": "PLAINTEXT"},
-                {"name": "BUILD_FLAGS", "value": flags(service.build), "type": "PLAINTEXT"}],
+                {"name": "BUILD_FLAGS", "value": flags(service.build), "type": "PLAINTEXT"},
+                *[{"name": name, "value": parameter, "type": "PARAMETER_STORE"}
+                  for name, parameter in zip(HUB_CONFIG, self.hub or (), strict=False)]],
             buildspecOverride=BUILDSPEC,  # a project made by an older launchdeck builds as this one
             **(ARM_ENVIRONMENT if arm64(service.platform) else {}))
         return started["build"]["id"]
@@ -174,3 +230,13 @@ def codebuild_role_policy(bucket: str, region: str, account: str) -> dict:
          "Resource": f"arn:aws:ecr:{region}:{account}:repository/launchdeck/*"},
     ]}
 
+
+
+def hub_policy(region: str, account: str, parameters: tuple[str, str]) -> dict:
+    """What the CodeBuild role needs to log a stack's builds in to Docker Hub: read exactly its
+    two parameters (SecureStrings under the account's default key, decrypted through SSM)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ssm:GetParameters",
+         "Resource": [f"arn:aws:ssm:{region}:{account}:parameter{p}" for p in parameters]},
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}}}]}

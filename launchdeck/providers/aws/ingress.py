@@ -74,25 +74,36 @@ class Existing:
 
 
 async def find(aws: Aws, project: str, stack: str, wanted: list[Route]) -> Existing:
-    """The stack's load balancer and the target groups of ``wanted``, without changing anything."""
-    found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
-                            Names=[names.load_balancer(project, stack)])
-    if not found:
-        return Existing(None, "", Ingress(target_groups={}))
-    lb = found["LoadBalancers"][0]
+    """The stack's load balancer and the target groups of ``wanted``, without changing anything.
+    One found by the name the deploy gives it but with another stack's tags (or none) stops the
+    deploy: it is not adopted."""
 
-    async def group(route: Route) -> tuple[tuple[str, int], str] | None:
+    async def balancer() -> dict[str, Any] | None:
+        found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
+                                Names=[names.load_balancer(project, stack)])
+        return found["LoadBalancers"][0] if found else None
+
+    async def group(route: Route) -> tuple[tuple[str, int], dict[str, Any]] | None:
         tg = await aws.maybe("elbv2", "describe_target_groups", ("TargetGroupNotFound",),
                              Names=[names.target_group(project, stack, route.service, route.port)])
-        return ((route.service, route.port), tg["TargetGroups"][0]["TargetGroupArn"]) if tg else None
+        return ((route.service, route.port), tg["TargetGroups"][0]) if tg else None
 
-    described, *groups = await parallel(
-        lambda: aws("elbv2", "describe_tags", ResourceArns=[lb["LoadBalancerArn"]]),
-        *[lambda r=r: group(r) for r in wanted])
-    tags = names.tag_dict(next(iter(described.get("TagDescriptions", [])), {}).get("Tags"))
-    names.refuse_foreign("load balancer", lb["LoadBalancerName"], tags, project, stack)
-    return Existing(lb, tags.get(names.HASH, ""),
-                    Ingress(lb["DNSName"], dict(g for g in groups if g is not None)))
+    lb, *found = await parallel(balancer, *[lambda r=r: group(r) for r in wanted])
+    groups = dict(g for g in found if g is not None)
+    arns = ([lb["LoadBalancerArn"]] if lb else []) + [g["TargetGroupArn"] for g in groups.values()]
+    described = await parallel(*[lambda a=arns[i:i + 20]: aws("elbv2", "describe_tags", ResourceArns=a)
+                                 for i in range(0, len(arns), 20)])  # DescribeTags takes 20
+    tags = {d["ResourceArn"]: names.tag_dict(d.get("Tags")) for part in described
+            for d in part.get("TagDescriptions", [])}
+    for tg in groups.values():
+        names.refuse_foreign("target group", tg["TargetGroupName"], tags.get(tg["TargetGroupArn"], {}),
+                             project, stack)
+    target_groups = {key: tg["TargetGroupArn"] for key, tg in groups.items()}
+    if lb is None:
+        return Existing(None, "", Ingress(target_groups={}))
+    lb_tags = tags.get(lb["LoadBalancerArn"], {})
+    names.refuse_foreign("load balancer", lb["LoadBalancerName"], lb_tags, project, stack)
+    return Existing(lb, lb_tags.get(names.HASH, ""), Ingress(lb["DNSName"], target_groups))
 
 
 async def hosted_zones(aws: Aws, domains: list[str]) -> dict[str, str]:
@@ -336,3 +347,27 @@ async def remove_records(aws: Aws, zone: str, domain: str, dns_name: str) -> boo
                 "Changes": [{"Action": "DELETE", "ResourceRecordSet": have}]})
             return True
     return False
+
+
+async def remove_validation(aws: Aws, zone: str, certificate: dict[str, Any], others: list[str]) -> list[str]:
+    """Delete the CNAME records that validated ``certificate`` (as ACM describes it) from
+    ``zone``; the names deleted. A record stays while ``others`` (ARNs of the account's other
+    certificates) has one for the same domain: ACM gives every certificate of a domain in an
+    account the same record (ACM User Guide, DNS validation), and renews them with it."""
+    if others:
+        return []
+    out = []
+    for option in certificate.get("DomainValidationOptions", []):
+        record = option.get("ResourceRecord") or {}
+        if not record.get("Name"):
+            continue
+        fqdn = record["Name"].rstrip(".").lower() + "."
+        listed = await aws("route53", "list_resource_record_sets", HostedZoneId=zone,
+                           StartRecordName=fqdn, StartRecordType=record.get("Type", "CNAME"), MaxItems="1")
+        for have in listed["ResourceRecordSets"][:1]:
+            if have["Name"].lower() == fqdn and have["Type"] == record.get("Type", "CNAME") and \
+                    [r["Value"] for r in have.get("ResourceRecords", [])] == [record["Value"]]:
+                await aws("route53", "change_resource_record_sets", HostedZoneId=zone, ChangeBatch={
+                    "Changes": [{"Action": "DELETE", "ResourceRecordSet": have}]})
+                out.append(fqdn.rstrip("."))
+    return out

@@ -30,10 +30,21 @@ async def tagged(aws: Aws, project: str, stack: str, kinds: Sequence[str] = ()) 
     return out
 
 
-async def find_namespace(aws: Aws, project: str, stack: str) -> dict[str, Any] | None:
+async def find_namespace(aws: Aws, project: str, stack: str, *,
+                         refuse: bool = False) -> dict[str, Any] | None:
     """The stack's Cloud Map namespace (``Id``, ``Arn``, ``Name`` ...), found by the name the
-    deploy gives it, if it exists."""
+    deploy gives it, if it exists and carries the stack's tags. One of that name that is not the
+    stack's is left alone, or stops a deploy (``refuse``): its services are another's."""
     wanted = names.namespace(project, stack)
     found = await aws.pages("servicediscovery", "list_namespaces", "Namespaces",
                             Filters=[{"Name": "TYPE", "Values": ["HTTP"]}])
-    return next((n for n in found if n["Name"] == wanted), None)
+    namespace = next((n for n in found if n["Name"] == wanted), None)
+    if namespace is None:
+        return None
+    tags = names.tag_dict((await aws("servicediscovery", "list_tags_for_resource",
+                                     ResourceARN=namespace["Arn"])).get("Tags"))
+    if names.owned(tags, project, stack):
+        return namespace
+    if refuse:
+        names.refuse_foreign("service namespace", wanted, tags, project, stack)
+    return None

@@ -222,6 +222,16 @@ def role(project: str, stack: str, kind: str) -> str:
     return IAM.fit(f"ld-{project}-{stack}-{kind}")
 
 
+def hub_policy(project: str, stack: str) -> str:
+    """The shared CodeBuild role's inline policy that reads the stack's Docker Hub credentials
+    (``.`` is in neither a project nor a stack name, so no two stacks share it)."""
+    return IAM.fit(f"dockerhub.{project}.{stack}")
+
+
+HUB_POLICIES = "dockerhub."
+"""How the names of those policies start."""
+
+
 def namespace(project: str, stack: str) -> str:
     """The Cloud Map namespace Service Connect resolves the stack's service names in."""
     return NAMESPACE.fit(f"launchdeck-{project}-{stack}")

@@ -28,6 +28,12 @@ within seconds, and each try costs one cheap call, while a longer wait delays al
 stands on it (a store's creation, on a first deploy)."""
 _NOT_VISIBLE = ("InvalidGroup.NotFound", "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound",
                 "InvalidInternetGatewayID.NotFound", "InvalidRouteTableID.NotFound")
+FARGATE_ZONES = {"us-west-1": frozenset({"usw1-az1", "usw1-az3"}),
+                 "ap-northeast-1": frozenset({"apne1-az1", "apne1-az2", "apne1-az4"})}
+"""Regions where Fargate runs in some Availability Zones only, by zone id ("us-west-1 (usw1-az1 &
+usw1-az3 only)", "ap-northeast-1 (apne1-az1, apne1-az2, & apne1-az4 only)": Supported Regions
+for Amazon ECS on AWS Fargate, ECS Developer Guide). Ids, not names: a name (us-west-1a) maps
+to another zone in each account."""
 _CIDR = "10.42.0.0/16"
 _SUBNETS = ("10.42.0.0/20", "10.42.16.0/20")
 
@@ -126,12 +132,12 @@ async def _dedicated(aws: Aws, project: str, stack: str, fresh: _Fresh) -> Netwo
     have = {s["CidrBlock"]: s["SubnetId"] for s in subnets["Subnets"]}
     missing = [cidr for cidr in _SUBNETS if cidr not in have]
     if missing:
-        zones = (await aws("ec2", "describe_availability_zones",
-                           Filters=[{"Name": "state", "Values": ["available"]}]))["AvailabilityZones"]
+        zones = fargate_zones(aws.region or "", (await aws("ec2", "describe_availability_zones", Filters=[
+            {"Name": "state", "Values": ["available"]}]))["AvailabilityZones"])
 
         async def subnet(index: int, cidr: str) -> None:
             made = (await fresh("create_subnet", VpcId=vpc, CidrBlock=cidr,
-                              AvailabilityZone=zones[index % len(zones)]["ZoneName"],
+                              AvailabilityZone=zones[index % len(zones)],
                               TagSpecifications=[{"ResourceType": "subnet", "Tags": tagged}]))["Subnet"]
             await fresh("modify_subnet_attribute", SubnetId=made["SubnetId"],
                          MapPublicIpOnLaunch={"Value": True})
@@ -141,6 +147,21 @@ async def _dedicated(aws: Aws, project: str, stack: str, fresh: _Fresh) -> Netwo
 
         await parallel(*[lambda i=i, c=c: subnet(i, c) for i, c in enumerate(_SUBNETS) if c in missing])
     return Network(vpc, [have[c] for c in _SUBNETS])
+
+
+def fargate_zones(region: str, zones: list[dict[str, Any]]) -> list[str]:
+    """The names of the zones a dedicated network's subnets go in, in name order: Availability
+    Zones where Fargate runs (DescribeAvailabilityZones lists the Local and Wavelength Zones an
+    account opted in to as well; the Fargate Regions page names Availability Zones only)."""
+    allowed = FARGATE_ZONES.get(region)
+    found = sorted(z["ZoneName"] for z in zones
+                   if z.get("ZoneType", "availability-zone") == "availability-zone"
+                   and (allowed is None or z.get("ZoneId") in allowed))
+    if len(found) < 2:  # a load balancer needs subnets in two zones
+        raise ProviderError(f"the region {region} has {len(found)} Availability Zone(s) where Fargate "
+                            "runs for this account; a dedicated network needs two", provider="aws",
+                            hint="Deploy to another region, or with the default network.")
+    return found
 
 
 @dataclass(frozen=True)

@@ -108,11 +108,15 @@ def _linked_role_not_ready(exc: AwsError) -> bool:
     return exc.code == "InvalidParameterException" and "service linked role" in exc.message
 
 
+def codebuild_role(region: str) -> str:
+    """The region's CodeBuild role, which every stack's builds run as."""
+    return f"launchdeck-codebuild-{region}"
+
+
 async def _builder(aws: Aws, region: Region, interval: float) -> None:
-    role_name = f"launchdeck-codebuild-{region.name}"
-    role = await ensure_role(aws, role_name, "codebuild.amazonaws.com",
+    role = await ensure_role(aws, codebuild_role(region.name), "codebuild.amazonaws.com",
                              {"build": codebuild_role_policy(region.bucket, region.name, region.account)},
-                             SHARED)
+                             SHARED, keep=lambda policy: policy.startswith(names.HUB_POLICIES))
     found = await aws("codebuild", "batch_get_projects", names=[names.CODEBUILD])
     if found.get("projects"):
         return
@@ -161,9 +165,15 @@ def _not_yet_assumable(exc: AwsError) -> bool:
 
 
 async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, dict],
-                      tags: list[dict[str, str]]) -> str:
-    """An IAM role trusted by ``principal`` with exactly these inline policies; its ARN."""
+                      tags: list[dict[str, str]], *,
+                      keep: Callable[[str], bool] = lambda policy: False,
+                      owner: tuple[str, str] | None = None) -> str:
+    """An IAM role trusted by ``principal`` with exactly these inline policies, but for those
+    ``keep`` says others look after; its ARN. A role of a stack (``owner``: project and stack)
+    found by its name is taken only if it carries that stack's tags."""
     found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=name)
+    if found and owner is not None:
+        names.refuse_foreign("IAM role", name, names.tag_dict(found["Role"].get("Tags")), *owner)
     if found:
         arn = found["Role"]["Arn"]
         have_policies = set(await aws.pages("iam", "list_role_policies", "PolicyNames", RoleName=name))
@@ -187,9 +197,28 @@ async def ensure_role(aws: Aws, name: str, principal: str, policies: dict[str, d
 
     steps = [lambda p=p, d=d: inline(p, d) for p, d in sorted(policies.items())]
     steps += [lambda p=p: aws("iam", "delete_role_policy", RoleName=name, PolicyName=p)
-              for p in sorted(have_policies - set(policies))]
+              for p in sorted(have_policies - set(policies)) if not keep(p)]
     await parallel(*steps)
     return arn
+
+
+async def role_policy(aws: Aws, role: str, policy: str, document: dict | None) -> bool:
+    """Give ``role`` the inline ``policy`` as ``document``, or none (``None``); unchanged, nothing
+    is called but the read. Whether ``document`` was put just now."""
+    found = await aws.maybe("iam", "get_role_policy", ("NoSuchEntity",), RoleName=role, PolicyName=policy)
+    if found is None and document is None:
+        return False
+    if document is None:
+        await aws.maybe("iam", "delete_role_policy", ("NoSuchEntity",), RoleName=role, PolicyName=policy)
+        return False
+    have = found["PolicyDocument"] if found else None
+    if isinstance(have, str):
+        have = json.loads(have)
+    if have == document:
+        return False
+    await aws("iam", "put_role_policy", RoleName=role, PolicyName=policy,
+              PolicyDocument=json.dumps(document))
+    return True
 
 
 async def log_group(aws: Aws, name: str, tags: list[dict[str, str]], days: int) -> None:

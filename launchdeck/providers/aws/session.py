@@ -90,6 +90,10 @@ class AwsSession:
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
         self.refusal: ProviderError | None = None
+        self.hub: tuple[str, str] | None = None
+        """The SSM parameters of the stack's Docker Hub credentials, when both are set."""
+        self.hub_fresh = False
+        """Whether the builds were allowed to read them just now (IAM may not show it yet)."""
         self._shared = Once(self._make_shared, lambda: ProviderError(
             "making the region's shared resources was interrupted", provider="aws", hint="Deploy again."))
         self.described = wait.Together(self._described, ECS_DESCRIBED)
@@ -130,7 +134,7 @@ class AwsSession:
                 self._zones,
                 net, services,
                 lambda: ingress.find(aws, self.name, self.stack, self.routes),
-                lambda: inventory.find_namespace(aws, self.name, self.stack),
+                lambda: inventory.find_namespace(aws, self.name, self.stack, refuse=True),
                 *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
         self.namespace = namespace["Arn"] if namespace else None
         self.balancer = balancer.ingress
@@ -194,9 +198,11 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             return f"{uri}:{source.digest}"
-        await self.prepare_builds()  # the bucket and the repository the builder reads and checks
+        await self.prepare_builds()  # the bucket and repository the builder reads and checks, and
+        # the Docker Hub login the builds use
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
-                                   say=lambda message: progress(None, message))
+                                   say=lambda message: progress(None, message), hub=self.hub,
+                                   hub_fresh=self.hub_fresh)
         return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,
                                   interval=self.poll)
 
@@ -280,10 +286,32 @@ class AwsSession:
 
     async def _make_shared(self) -> None:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
-        await parallel(
-            lambda: region.ensure(self.aws, self.account, builds=bool(built), interval=self.settle,
-                                  say=lambda m: self.say(None, m)),
-            lambda: self._repositories(built))
+
+        async def builder() -> None:
+            ensure = lambda: region.ensure(self.aws, self.account, builds=bool(built),  # noqa: E731
+                                           interval=self.settle, say=lambda m: self.say(None, m))
+            if not built:
+                await ensure()
+                return
+            _, hub = await parallel(ensure, self._hub_config)
+            await self._hub_access(hub)
+
+        await parallel(builder, lambda: self._repositories(built))
+
+    async def _hub_config(self) -> tuple[str, str] | None:
+        """The SSM parameters of the stack's Docker Hub credentials, if both are set (read
+        without their values)."""
+        user, token = (names.parameter(self.name, self.stack, n) for n in builds.HUB_CONFIG)
+        found = await self.aws("ssm", "describe_parameters", ParameterFilters=[
+            {"Key": "Name", "Option": "Equals", "Values": [user, token]}])
+        return (user, token) if {p["Name"] for p in found.get("Parameters", [])} >= {user, token} else None
+
+    async def _hub_access(self, hub: tuple[str, str] | None) -> None:
+        """Let the builds read exactly the stack's Docker Hub credentials, or nothing of them."""
+        self.hub = hub
+        self.hub_fresh = await region.role_policy(
+            self.aws, region.codebuild_role(self.aws.region), names.hub_policy(self.name, self.stack),
+            builds.hub_policy(self.aws.region, self.account, hub) if hub else None)
 
     async def _spot(self) -> None:
         """Let the cluster run tasks on Fargate Spot: "The specified capacity provider strategy
@@ -318,11 +346,12 @@ class AwsSession:
             task_policies["bedrock"] = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Resource": "*",
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]}]}
+        owner = (name, stack)
         return tuple(await parallel(
-            lambda: region.ensure_role(self.aws, names.role(name, stack, "exec"),
-                                       "ecs-tasks.amazonaws.com", {"start": start}, tags),
-            lambda: region.ensure_role(self.aws, names.role(name, stack, "task"),
-                                       "ecs-tasks.amazonaws.com", task_policies, tags)))
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "exec"), "ecs-tasks.amazonaws.com",
+                                       {"start": start}, tags, owner=owner),
+            lambda: region.ensure_role(self.aws, names.role(name, stack, "task"), "ecs-tasks.amazonaws.com",
+                                       task_policies, tags, owner=owner)))
 
     async def _namespace(self) -> str:
         """The Cloud Map namespace Service Connect resolves service names in."""
@@ -353,8 +382,13 @@ class AwsSession:
 
         async def one(service: Service) -> None:
             repo = names.repository(self.name, self.stack, service.name)
-            if await self.aws.maybe("ecr", "describe_repositories", ("RepositoryNotFoundException",),
-                                    repositoryNames=[repo]):
+            found = await self.aws.maybe("ecr", "describe_repositories", ("RepositoryNotFoundException",),
+                                         repositoryNames=[repo])
+            if found:
+                tags = await self.aws("ecr", "list_tags_for_resource",
+                                      resourceArn=found["repositories"][0]["repositoryArn"])
+                names.refuse_foreign("image repository", repo, names.tag_dict(tags.get("tags")),
+                                     self.name, self.stack)
                 return
             await self.aws("ecr", "create_repository", repositoryName=repo,
                            imageTagMutability="IMMUTABLE",

@@ -27,7 +27,7 @@ from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
 from launchdeck.identity import new_deployment_id
-from launchdeck.providers.aws import ingress, inventory, names, network, rollout, stores, wait
+from launchdeck.providers.aws import ingress, inventory, names, network, region, rollout, stores, wait
 from launchdeck.providers.aws.api import Aws, parallel
 
 BALANCER_WAIT = 600.0
@@ -53,14 +53,15 @@ async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) 
     # a DocumentDB cluster's instance is an RDS DB instance too: it goes with its cluster
     instances = {arn: tags for arn, tags in by_type.get("rds:db", {}).items()
                  if tags.get(names.ROLE) != stores.DOCUMENTDB_ROLE}
-    services, balancers, databases, caches, clusters = await parallel(
+    services, balancers, databases, caches, clusters, _ = await parallel(
         lambda: _services(aws, list(by_type.get("ecs:service", {})), done),
         lambda: _balancers(aws, list(by_type.get("elasticloadbalancing:loadbalancer", {})),
                            list(by_type.get("acm:certificate", {})), done),
         lambda: _stores(aws, "postgres", instances, project, snapshot_id, done, kept),
         lambda: _stores(aws, "redis", by_type.get("elasticache:replicationgroup", {}), project,
                         snapshot_id, done, kept),
-        lambda: _stores(aws, "mongodb", by_type.get("rds:cluster", {}), project, snapshot_id, done, kept))
+        lambda: _stores(aws, "mongodb", by_type.get("rds:cluster", {}), project, snapshot_id, done, kept),
+        lambda: _validations(aws, list(by_type.get("acm:certificate", {})), done))
 
     # 2. wait until they are gone: everything below depends on one of them
     waits: list[Callable[[], Awaitable[Any]]] = []
@@ -103,7 +104,7 @@ async def teardown(aws: Aws, project: str, stack: str, sink: Sink, poll: float) 
     target_groups = by_type.get("elasticloadbalancing:targetgroup", {})
     await parallel(*[lambda a=a: target_group(a) for a in target_groups],
                    *[lambda a=a: certificate(a) for a in by_type.get("acm:certificate", [])],
-                   lambda: _task_definitions(aws, project, stack, by_type, done),
+                   lambda: _task_definitions(aws, by_type, done),
                    lambda: _repositories(aws, project, stack, done),
                    lambda: _namespace(aws, project, stack, done, settle),
                    lambda: _log_group(aws, project, stack, done),
@@ -174,6 +175,31 @@ async def _balancers(aws: Aws, arns: list[str], certificates: list[str],
     return {lb["LoadBalancerArn"]: lb["LoadBalancerName"] for lb in lbs}
 
 
+async def _validations(aws: Aws, certificates: list[str], done: Callable[[str], None]) -> None:
+    """Delete the DNS records that validated the stack's certificates (before the certificates
+    go: ACM no longer describes a deleted one's record)."""
+    if not certificates:
+        return
+    listed = await aws.pages("acm", "list_certificates", "CertificateSummaryList")
+
+    async def one(arn: str) -> None:
+        described = await aws.maybe("acm", "describe_certificate", ("ResourceNotFoundException",),
+                                    CertificateArn=arn)
+        if described is None:  # deleted already: the tagging API still lists it for a while
+            return
+        cert = described["Certificate"]
+        others = [c["CertificateArn"] for c in listed
+                  if c["DomainName"] == cert["DomainName"] and c["CertificateArn"] not in certificates]
+        try:
+            zones = await ingress.hosted_zones(aws, [cert["DomainName"]])
+        except ProviderError:  # the zone is gone: so are its records
+            return
+        for name in await ingress.remove_validation(aws, zones[cert["DomainName"]], cert, others):
+            done(f"DNS validation record {name}")
+
+    await parallel(*[lambda a=a: one(a) for a in certificates])
+
+
 async def _stores(aws: Aws, kind: str, found: dict[str, dict[str, str]], project: str, snapshot_id: str,
                   done: Callable[[str], None], kept: list[str]) -> list[str]:
     """Delete the stores of ``kind`` (a final snapshot of each database is kept); their ids."""
@@ -200,18 +226,26 @@ async def _cluster_gone(aws: Aws, id_: str) -> tuple[bool | None, str]:
     return (True, "") if not found else (None, found["DBClusters"][0]["Status"])
 
 
-async def _task_definitions(aws: Aws, project: str, stack: str, by_type: inventory.Inventory,
+async def _task_definitions(aws: Aws, by_type: inventory.Inventory,
                             done: Callable[[str], None]) -> None:
-    families = await aws.pages("ecs", "list_task_definitions", "taskDefinitionArns",
-                               familyPrefix=names.service_name(project, stack, ""))
-    families += [a for a in by_type.get("ecs:task-definition", []) if a not in families]
-    for start in range(0, len(families), 10):
-        batch = families[start:start + 10]
+    """Deregister and delete every revision of the stack's task definition families: those the
+    tagging API lists, and all the others of their families and of its services' (one made
+    without tags, by hand or by an older launchdeck, too). ListTaskDefinitions' familyPrefix is
+    "The full family name" (ECS API Reference), so each family is listed by its own name."""
+    tagged = list(by_type.get("ecs:task-definition", []))
+    families = {arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] for arn in tagged}
+    families |= {arn.rsplit("/", 1)[-1] for arn in by_type.get("ecs:service", [])}  # a service's family
+    listed = await parallel(*[lambda f=f: aws.pages("ecs", "list_task_definitions", "taskDefinitionArns",
+                                                    familyPrefix=f, status="ACTIVE")
+                              for f in sorted(families)])
+    revisions = sorted({a for arns in listed for a in arns} | set(tagged))
+    for start in range(0, len(revisions), 10):
+        batch = revisions[start:start + 10]
         await parallel(*[lambda a=a: aws.maybe("ecs", "deregister_task_definition", ("ClientException",),
                                                taskDefinition=a) for a in batch])
         await aws.maybe("ecs", "delete_task_definitions", ("ClientException",), taskDefinitions=batch)
-    if families:
-        done(f"{len(families)} task definition revision(s)")
+    if revisions:
+        done(f"{len(revisions)} task definition revision(s)")
 
 
 def _snapshot_id() -> str:
@@ -329,6 +363,11 @@ async def _log_group(aws: Aws, project: str, stack: str, done: Callable[[str], N
 
 
 async def _roles(aws: Aws, project: str, stack: str, done: Callable[[str], None]) -> None:
+    # the shared CodeBuild role's reading of the stack's Docker Hub credentials
+    if await aws.maybe("iam", "delete_role_policy", ("NoSuchEntity",),
+                       RoleName=region.codebuild_role(aws.region),
+                       PolicyName=names.hub_policy(project, stack)) is not None:
+        done("the builds' access to its Docker Hub credentials")
     for suffix in ("exec", "task"):
         role = names.role(project, stack, suffix)
         found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=role)

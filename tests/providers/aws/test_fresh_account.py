@@ -223,3 +223,260 @@ def test_more_fargate_vcpus_than_the_account_may_run_is_refused_before_any_chang
     assert "need 8 Fargate vCPUs" in str(caught.value) and "is 6" in str(caught.value)
     assert "Service Quotas" in caught.value.hint
     assert [c for c in calls.mutating() if c.service != "s3"] == []
+
+
+HUB = {"DOCKERHUB_USERNAME": "hub-user-7c1d", "DOCKERHUB_TOKEN": "dckr_pat_s3cr3t-9a8b7c"}
+NODE_APP = {"compose.yaml": "name: hub\nservices:\n  web:\n    build: ./web\n",
+            "web/Dockerfile": "FROM node:20 AS deps\nFROM deps\n"}
+
+
+def _set_config(project: str, values: dict[str, str]) -> None:
+    from launchdeck.providers.aws.provider import AwsProvider
+
+    store = AwsProvider(Aws(T.session())).config_store(project, "dev")
+
+    async def set_all() -> None:
+        for name, value in values.items():
+            await store.set(name, value)
+
+    anyio.run(set_all)
+
+
+def test_docker_hubs_anonymous_limit_fails_a_build_and_the_fix_names_the_credentials(provider, project,
+                                                                                    aws_env) -> None:
+    """Docker Hub refusing anonymous pulls fails the build; the reason offers logging in through config."""
+    from launchdeck.engine.events import State
+
+    aws_env.configure(dockerhub_anonymous=False)
+    web = _deploy(provider, _ref(project, NODE_APP))[0].services[0]
+    assert web.state is State.BUILD_FAILED
+    assert "toomanyrequests" in web.message and "DOCKERHUB_USERNAME and DOCKERHUB_TOKEN" in web.message
+
+
+def test_builds_log_in_to_docker_hub_with_the_stacks_credentials_never_seen(provider, project, aws_env,
+                                                                           boto, calls) -> None:
+    """With DOCKERHUB_USERNAME and DOCKERHUB_TOKEN set, builds log in (the limit does not stop them);
+    CodeBuild reads the values from SSM: no request, record or message holds them. The build
+    refused them while IAM propagates the role's new permission is started again."""
+    aws_env.configure(dockerhub_anonymous=False)
+    _set_config("hub", HUB)
+    result, said = _deploy(provider, _ref(project, NODE_APP))
+    assert result.ok, result.services[0].message
+    started = [c.params for c in calls.made if c.operation == "StartBuild"]
+    assert any("may not read the Docker Hub credentials yet" in m for m in said)
+    variables = {v["name"]: v for v in started[0]["environmentVariablesOverride"]}
+    assert variables["DOCKERHUB_TOKEN"] == {"name": "DOCKERHUB_TOKEN", "type": "PARAMETER_STORE",
+                                            "value": names.parameter("hub", "dev", "DOCKERHUB_TOKEN")}
+    seen = repr([c.params for c in calls.made]) + repr(said) + repr(result)
+    assert not any(value in seen for value in HUB.values())
+    iam = boto.client("iam")
+    role = f"launchdeck-codebuild-{T.REGION}"
+    policy = iam.get_role_policy(RoleName=role, PolicyName=names.hub_policy("hub", "dev"))["PolicyDocument"]
+    readable = [r for st in policy["Statement"] if st["Action"] == "ssm:GetParameters"
+                for r in st["Resource"]]
+    assert sorted(readable) == sorted(f"arn:aws:ssm:{T.REGION}:123456789012:parameter"
+                                      f"{names.parameter('hub', 'dev', n)}" for n in HUB)
+    anyio.run(lambda: destroy(provider, "hub", "dev", volumes=False, sink=Recorder()))
+    assert names.hub_policy("hub", "dev") not in iam.list_role_policies(RoleName=role)["PolicyNames"]
+
+
+def test_one_docker_hub_credential_alone_is_not_used(provider, project, aws_env, calls) -> None:
+    """Only a user name in config: builds pull anonymously, as before, and no role may read it."""
+    _set_config("hub", {"DOCKERHUB_USERNAME": "hub-user-7c1d"})
+    assert _deploy(provider, _ref(project, NODE_APP))[0].ok
+    started = [c.params for c in calls.made if c.operation == "StartBuild"]
+    assert all(v["type"] == "PLAINTEXT" for v in started[0]["environmentVariablesOverride"])
+
+
+DOMAIN = "name: site\nservices:\n  web:\n    image: nginx\n    domainname: www.example.com\n" \
+         "    ports: [{target: 80, published: 80, mode: ingress}]\n"
+
+
+def _cnames(boto) -> list[str]:
+    route53 = boto.client("route53")
+    zone = route53.list_hosted_zones_by_name(DNSName="example.com")["HostedZones"][0]["Id"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    return [r["Name"] for r in records if r["Type"] == "CNAME"]
+
+
+def test_down_removes_the_certificates_dns_validation_record(provider, project, boto) -> None:
+    """The CNAME that validated the domain's certificate goes with the certificate."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": DOMAIN}))[0].ok
+    assert _cnames(boto)  # written by the deploy for ACM's DNS validation
+    done = anyio.run(lambda: destroy(provider, "site", "dev", volumes=False, sink=Recorder()))
+    assert _cnames(boto) == []
+    assert any(r.startswith("DNS validation record") for r in done.removed)
+
+
+def test_a_validation_record_another_certificate_of_the_domain_needs_stays(provider, project, boto) -> None:
+    """Another certificate of the same domain in the account renews with the same CNAME: it stays."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": DOMAIN}))[0].ok
+    boto.client("acm").request_certificate(DomainName="www.example.com", ValidationMethod="DNS")
+    before = _cnames(boto)
+    anyio.run(lambda: destroy(provider, "site", "dev", volumes=False, sink=Recorder()))
+    assert before and _cnames(boto) == before
+
+
+def test_a_dedicated_network_leaves_out_local_zones_where_fargate_does_not_run(provider, project, boto,
+                                                                              aws_env) -> None:
+    """An account opted in to a Local Zone (listed first by name): both subnets go in Availability Zones."""
+    aws_env.configure(local_zones=["us-east-1-bos-1a"])
+    assert _deploy(provider, _ref(project, {"compose.yaml": TINY}), network="dedicated")[0].ok
+    ec2 = boto.client("ec2")
+    zones = {z["ZoneName"]: z["ZoneType"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+    assert zones["us-east-1-bos-1a"] == "local-zone"
+    subnets = ec2.describe_subnets(
+        Filters=[{"Name": "tag:launchdeck:project", "Values": ["tiny"]}])["Subnets"]
+    assert len({s["AvailabilityZone"] for s in subnets}) == 2
+    assert all(zones[s["AvailabilityZone"]] == "availability-zone" for s in subnets)
+
+
+@pytest.mark.parametrize(("region", "ids", "expected"), [
+    ("us-west-1", {"us-west-1a": "usw1-az2", "us-west-1b": "usw1-az1", "us-west-1c": "usw1-az3"},
+     ["us-west-1b", "us-west-1c"]),
+    ("ap-northeast-1", {"ap-northeast-1a": "apne1-az3", "ap-northeast-1b": "apne1-az4",
+                        "ap-northeast-1c": "apne1-az1"}, ["ap-northeast-1b", "ap-northeast-1c"]),
+    ("us-east-1", {"us-east-1a": "use1-az6", "us-east-1b": "use1-az1"}, ["us-east-1a", "us-east-1b"]),
+])
+def test_subnets_go_only_in_the_zone_ids_fargate_supports_in_a_region(region, ids, expected) -> None:
+    """us-west-1 and ap-northeast-1 run Fargate in some zones only (by zone id, not name)."""
+    from launchdeck.providers.aws import network
+
+    zones = [{"ZoneName": n, "ZoneId": i, "ZoneType": "availability-zone"} for n, i in ids.items()]
+    assert network.fargate_zones(region, zones) == expected
+
+
+def test_a_region_with_one_fargate_zone_cannot_hold_a_dedicated_network() -> None:
+    """Two zones are needed (the load balancer's subnets): one is refused with a way out."""
+    from launchdeck.providers.aws import network
+
+    with pytest.raises(ProviderError) as caught:
+        network.fargate_zones("us-west-1", [{"ZoneName": "us-west-1a", "ZoneId": "usw1-az1"},
+                                            {"ZoneName": "us-west-1c", "ZoneId": "usw1-az2"}])
+    assert "needs two" in str(caught.value) and "default network" in caught.value.hint
+
+
+def test_down_deregisters_every_revision_of_the_stacks_families(provider, project, boto) -> None:
+    """A revision without launchdeck's tags (registered by hand) goes too: each family is listed by
+    its full name, as ListTaskDefinitions' familyPrefix takes it."""
+    assert _deploy(provider, _ref(project, {"compose.yaml": TINY}))[0].ok
+    ecs, family = boto.client("ecs"), names.service_name("tiny", "dev", "api")
+    latest = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    ecs.register_task_definition(family=family, containerDefinitions=latest["containerDefinitions"],
+                                 requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
+                                 cpu=latest["cpu"], memory=latest["memory"],
+                                 executionRoleArn=latest["executionRoleArn"])
+    anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
+    assert ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"] == []
+
+
+def _foreign_tags(key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: "launchdeck:project", value: "other"}, {key: "launchdeck:stack", value: "dev"}]
+
+
+def test_a_target_group_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """A target group with the deploy's name but another stack's tags stops it, saying whose."""
+    vpc = boto.client("ec2").describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
+    boto.client("elbv2").create_target_group(Name=names.target_group("tiny", "dev", "api", 80),
+                                             Protocol="HTTP", Port=80, VpcId=vpc["VpcId"], TargetType="ip",
+                                             Tags=_foreign_tags())
+    with pytest.raises(ProviderError) as caught:
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert "target group" in str(caught.value)
+    assert "is launchdeck's other (dev), not tiny (dev)" in str(caught.value)
+
+
+def test_a_role_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """An IAM role with the tasks' role name but another stack's tags is refused, its policies untouched."""
+    iam = boto.client("iam")
+    trust = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": ' \
+            '{"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+    role = names.role("tiny", "dev", "exec")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust, Tags=_foreign_tags())
+    with pytest.raises(ProviderError, match="IAM role .* is launchdeck's other"):
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
+
+
+def test_a_service_namespace_of_the_same_name_not_ours_is_neither_adopted_nor_torn_down(provider, project,
+                                                                                     boto) -> None:
+    """A Cloud Map namespace of the deploy's name with other tags stops the deploy, and `down` leaves it."""
+    cloudmap = boto.client("servicediscovery")
+    cloudmap.create_http_namespace(Name=names.namespace("tiny", "dev"), Tags=_foreign_tags())
+    with pytest.raises(ProviderError, match="service namespace .* is launchdeck's other"):
+        _deploy(provider, _ref(project, {"compose.yaml": TINY}))
+    anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
+    assert [n["Name"] for n in cloudmap.list_namespaces()["Namespaces"]] == [names.namespace("tiny", "dev")]
+
+
+def test_an_image_repository_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
+    """An ECR repository with the service's repository name but other tags stops the deploy."""
+    boto.client("ecr").create_repository(repositoryName=names.repository("one", "dev", "a"),
+                                         tags=_foreign_tags())
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    with pytest.raises(ProviderError, match="image repository .* is launchdeck's other"):
+        _deploy(provider, ref)
+
+
+def test_project_a_b_stack_c_and_project_a_stack_b_c_never_share_what_they_make(provider, project,
+                                                                                 calls) -> None:
+    """Both would name their things ld-a-b-c...: the second deploy stops before any change, naming
+    the first, instead of taking over its namespace, roles and groups."""
+    quiet = "name: {}\nservices:\n  api:\n    image: nginx\n    expose: ['80']\n"
+    first = ProjectRef(working_directory=str(project({"compose.yaml": quiet.format("a-b")})), provider="aws",
+                       stack="c")
+    assert _deploy(provider, first)[0].ok
+    calls.clear()
+    second = ProjectRef(working_directory=str(project({"compose.yaml": quiet.format("a")})), provider="aws",
+                        stack="b-c")
+    with pytest.raises(ProviderError, match=r"is launchdeck's a-b \(c\), not a \(b-c\)"):
+        _deploy(provider, second)
+    assert [c for c in calls.mutating() if c.service != "s3"] == []
+
+
+@pytest.mark.parametrize(("dropped", "phase", "words"), [
+    ("s3:GetBucketAcl", "download source", "AccessDenied"),
+    ("ecr:PutImage", "post build", "Error while executing command"),
+])
+def test_a_codebuild_role_missing_what_a_build_does_fails_that_phase(provider, project, boto, aws_env,
+                                                                    dropped, phase, words) -> None:
+    """The CodeBuild role is held to what a build does with it: a role without one of those
+    actions fails the build in the phase that needs it."""
+    import json
+
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    assert _deploy(provider, ref)[0].ok
+    iam, role = boto.client("iam"), f"launchdeck-codebuild-{T.REGION}"
+    policy = builds.codebuild_role_policy(names.bucket("123456789012", T.REGION), T.REGION, "123456789012")
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        statement["Action"] = [a for a in actions if a != dropped]
+    policy["Statement"] = [s for s in policy["Statement"] if s["Action"]]
+    iam.put_role_policy(RoleName=role, PolicyName="build", PolicyDocument=json.dumps(policy))
+    bucket = names.bucket("123456789012", T.REGION)
+    key = boto.client("s3").list_objects_v2(Bucket=bucket, Prefix="contexts/")["Contents"][0]["Key"]
+    builder = builds.CodeBuild(Aws(boto), bucket, interval=0.01)
+    image = f"123456789012.dkr.ecr.{T.REGION}.amazonaws.com/{names.repository('one', 'dev', 'a')}:again"
+
+    async def run() -> object:
+        build_id = await builder.start(key, image, ref.load().project.services["a"])
+        while (found := await builder.poll(build_id)).state not in ("failed", "succeeded"):
+            await anyio.sleep(0.02)
+        return found
+
+    found = anyio.run(run)
+    assert (found.state, found.step) == ("failed", phase)
+    assert words in found.reason
+
+
+def test_roles_made_by_the_first_deploy_are_used_once_codebuild_and_ecs_can_assume_them(provider, project,
+                                                                                      calls) -> None:
+    """CreateProject and RegisterTaskDefinition naming roles made a moment before are refused, retried,
+    and the deploy succeeds."""
+    ref = _ref(project, {"compose.yaml": "name: one\nservices:\n  a:\n    build: .\n",
+                         "Dockerfile": "FROM nginx\n"})
+    assert _deploy(provider, ref)[0].ok
+    made = calls.by_operation()
+    assert made["codebuild.CreateProject"] >= 2 and made["ecs.RegisterTaskDefinition"] >= 2

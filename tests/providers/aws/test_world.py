@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -96,6 +97,9 @@ def test_a_new_account_runs_one_codebuild_build_at_a_time(aws_env) -> None:
     session = T.session()
     iam, codebuild = session.client("iam"), session.client("codebuild")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    # a role that may do what the build does, so that it runs its whole time
+    iam.put_role_policy(RoleName="r", PolicyName="all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
 
     def create() -> None:
         codebuild.create_project(name="pp", source={"type": "S3", "location": "b/k.zip"},
