@@ -128,9 +128,10 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
             history.origin, project.working_dir, project.compose_files, who))
     async with lock.held(provider.blobs(), project.name, ready.stack, intent.operation, etag,
                          provider=provider.name):
-        ready = await _keyed(ready)
+        ready, new_key = await _keyed(ready)
         session = await provider.session(project, ready.stack, ready.config, etag, options, sink)
         run = _Run(ready, session, options, sink, etag, images or {}, intent)
+        run.new_key = new_key
         try:
             return await run.execute()
         except LaunchdeckError as exc:
@@ -139,19 +140,20 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
             raise
 
 
-async def _keyed(ready: Ready) -> Ready:
-    """``ready`` with its stack's digest key, made and kept with the config values by the
-    stack's first deploy that reads config (under the lock: read again first, as a deploy that
-    held the lock before this one may have made it since preflight read). A project that reads
-    no config has nothing to key, and its target's store is left alone."""
+async def _keyed(ready: Ready) -> tuple[Ready, bool]:
+    """``ready`` with its stack's digest key, and whether the key is new. The stack's first
+    deploy that reads config makes it (under the lock, read again first: a deploy that held the
+    lock before this one may have made it since preflight read); the run keeps it with the
+    config values before it changes anything (``_Run.keep_key``). A project that reads no config
+    has nothing to key, and its target's store is left alone."""
     if DIGEST_KEY in ready.config or not ready.config:
-        return ready
+        return ready, False
     store = ready.provider.config_store(ready.project.name, ready.stack)
     key = (await store.values([DIGEST_KEY])).get(DIGEST_KEY)
+    new = key is None
     if key is None:
         key = secrets.token_urlsafe(32)
-        await store.set(DIGEST_KEY, key)
-    return replace(ready, config={**ready.config, DIGEST_KEY: key})
+    return replace(ready, config={**ready.config, DIGEST_KEY: key}), new
 
 
 async def deploy(loaded: Loaded, provider: Provider, *, stack: str,
@@ -260,6 +262,8 @@ class _Run:
         self.statuses: dict[str, ServiceStatus] = {}
         self.applied: dict[str, dict[str, str]] = {}
         self.builds: dict[str, _Build] = {}
+        self.new_key = False
+        """The stack's digest key was made by this deploy and is not kept yet."""
 
     def _kept(self, sink: Sink) -> Sink:
         def both(event: Event) -> None:
@@ -315,6 +319,7 @@ class _Run:
         async def apply() -> dict[str, dag.Milestones]:
             if removed or any(c.action is not Action.NOOP for c in self.changes.values()):
                 await session.prepare()  # an unchanged project applies nothing that stands on it
+            await self.keep_key()  # before a unit holds a digest made with it
             prepared.set()
             for name in removed:
                 if found[name].kind is not Kind.INGRESS:
@@ -341,6 +346,7 @@ class _Run:
         result = redact.model(result, self.hidden)
 
         async def keep() -> None:
+            await self.keep_key()
             pinned = await self._pinned()
             await gather(lambda: self._record(records, result, pinned),
                          lambda: self.remember(result, pinned=pinned))
@@ -348,6 +354,13 @@ class _Run:
         # none needs another: what is left over goes while the outcome is kept
         await gather(session.tidy, keep)
         return result
+
+    async def keep_key(self) -> None:
+        """Keep the stack's new digest key with its config values (once)."""
+        if self.new_key:
+            store = self.ready.provider.config_store(self.project.name, self.ready.stack)
+            await store.set(DIGEST_KEY, self.ready.config[DIGEST_KEY])
+            self.new_key = False
 
     async def _pinned(self) -> dict[str, str]:
         """Each service's image by digest where the target can tell it (history.pinned). A unit

@@ -104,7 +104,7 @@ def test_a_stack_deployed_before_keys_plans_noop_and_then_follows_its_values(
     units: the first deploy after the upgrade makes the key and changes nothing; a value
     changed later is still seen."""
     async def unkeyed(ready):  # the earlier release made no key
-        return ready
+        return ready, False
 
     monkeypatch.setattr(engine_deploy, "_keyed", unkeyed)
     assert _deploy(memory, root).ok
@@ -142,3 +142,17 @@ def test_a_project_that_reads_no_config_makes_no_key(tmp_path: Path) -> None:
     provider = MemoryProvider()
     assert _deploy(provider, tmp_path).ok
     assert provider.config.get((tmp_path.name, "dev"), {}) == {}
+
+
+
+def test_a_deploy_refused_by_its_target_keeps_no_key(memory: MemoryProvider, root: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """What observing finds the target refuses stops the deploy before any change: the key it
+    would have made is not kept either."""
+    from launchdeck.errors import ProviderError
+    from testkit import _MemorySession
+
+    monkeypatch.setattr(_MemorySession, "refusal", ProviderError("no zone serves example.com", provider="memory"))
+    with pytest.raises(ProviderError):
+        _deploy(memory, root)
+    assert DIGEST_KEY not in memory.config[(root.name, "dev")]

@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from launchdeck.compose.validate import DIGEST_KEY
 from launchdeck.engine import logs as engine_logs
 from launchdeck.engine import ps
 from launchdeck.engine.deploy import deploy, plan, preflight
@@ -476,7 +477,8 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_backup(
         next(k for k in teardown.kept if "final backup" in k).split(" (")[0]
     ]
     secrets = sorted(s.rsplit("/", 1)[-1] for s in fake.api("secretmanager").secrets)
-    assert secrets == sorted(names.secret_id("shop", "dev", n) for n in SECRETS)
+    # the stack's digest key stays with them (engine/plan.py)
+    assert secrets == sorted(names.secret_id("shop", "dev", n) for n in [*SECRETS, DIGEST_KEY])
     assert set(fake.api("iam").accounts) == {f"launchdeck-builder@{PROJECT}.iam.gserviceaccount.com"}
     compute = [k for k in fake.api("compute").resources if "/ld-shop-dev" in k]
     assert compute == []

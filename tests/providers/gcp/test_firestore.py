@@ -11,7 +11,7 @@ import pytest
 from pymongo.uri_parser import parse_uri
 
 from launchdeck.compose.load import load
-from launchdeck.compose.validate import Severity
+from launchdeck.compose.validate import DIGEST_KEY, Severity
 from launchdeck.engine import ps
 from launchdeck.engine.deploy import deploy
 from launchdeck.engine.destroy import destroy
@@ -304,7 +304,8 @@ def test_destroy_exports_the_database_then_deletes_it_and_leaves_nothing(
     assert any(name.startswith(folder) for name in fake.api("storage").objects[bucket])
     assert any(prefix in kept and "gcloud firestore import" in kept for kept in teardown.kept)
     secrets = sorted(s.rsplit("/", 1)[-1] for s in fake.api("secretmanager").secrets)
-    assert secrets == [names.secret_id("notes", "dev", "MONGO_INITDB_ROOT_PASSWORD")]
+    assert secrets == sorted(names.secret_id("notes", "dev", n)
+                             for n in ("MONGO_INITDB_ROOT_PASSWORD", DIGEST_KEY))
     statuses = {s.name: s.state for s in anyio.run(ps.ps, provider, notes.load().project, "dev")}
     assert set(statuses.values()) == {State.NOT_DEPLOYED}
 
@@ -345,8 +346,8 @@ def test_the_platforms_sample_deploys_and_tears_down_with_nothing_left(
     assert fake.api("firestore").databases == {} and fake.api("run").services == {}
     assert fake.api("run").pools == {}
     left = sorted(s.rsplit("/", 1)[-1] for s in fake.api("secretmanager").secrets)
-    assert left == sorted(names.secret_id(name, "dev", k)
-                          for k in ("MONGO_PASSWORD", "OPENAI_API_KEY", "MONGO_INITDB_ROOT_PASSWORD"))
+    assert left == sorted(names.secret_id(name, "dev", k) for k in (
+        "MONGO_PASSWORD", "OPENAI_API_KEY", "MONGO_INITDB_ROOT_PASSWORD", DIGEST_KEY))
 
 
 # --- the local GCP's Firestore Admin API ---------------------------------------------------------------
