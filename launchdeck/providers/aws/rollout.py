@@ -26,12 +26,13 @@ from launchdeck.providers.aws.api import Aws
 DRAIN_WAIT = 900.0
 """Seconds a deleted ECS service may take to drain (its tasks stop after their deregistration
 delay, 300 s), before its name can be used again or what it used removed."""
-PLACEMENT_WAIT = 120.0
-"""Seconds a rollout may go on without placing or starting any task while ECS says the account's
-Fargate vCPU quota leaves no room, before the deploy reports it: ECS tries again in later cycles
-(the deployment stays IN_PROGRESS), and the vCPUs free up only if something else stops, which a
-rolling update of another stack does within a minute or two; a raise of the quota is a request
-to AWS, not a wait."""
+PLACEMENT_WAIT = 180.0
+"""Seconds a rollout may go on without placing, starting or stopping any task while ECS says the
+account's Fargate vCPU quota leaves no room, before the deploy reports it: ECS tries again in
+later cycles (the deployment stays IN_PROGRESS), a rolling update short of room goes on one task
+at a time (a new one healthy, an old one stopped after its deregistration delay, the next one
+placed), and vCPUs held elsewhere free up only if something else stops; a raise of the quota is
+a request to AWS, not a wait."""
 QUOTA = "Fargate On-Demand vCPU resource count"
 QUOTA_CODE = "L-3032A538"
 """Service Quotas' name and code of the account's Fargate vCPUs (per region)."""

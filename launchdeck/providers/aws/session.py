@@ -51,6 +51,8 @@ ECS_DESCRIBED = 10
 """Services one DescribeServices call may name."""
 POLL = 5.0
 """Seconds between reads while waiting, unless the provider is told otherwise."""
+STUCK_LOOKS = 5
+"""Looks without headway, besides ``rollout.PLACEMENT_WAIT``, before a rollout short of vCPUs fails."""
 NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
@@ -408,9 +410,9 @@ class _Services:
         self.s = session
         self.said: dict[str, str] = {}
         """Service -> how far its tasks were, as last said."""
-        self.stuck: dict[str, tuple[tuple[int, int], float]] = {}
-        """Service -> (its deployment's running and pending counts, since when) while ECS cannot
-        place its tasks for want of Fargate vCPUs."""
+        self.stuck: dict[str, tuple[Any, float, int]] = {}
+        """Service -> (how far its deployments and tasks were, since when, looks since) while ECS
+        cannot place its tasks for want of Fargate vCPUs."""
 
     def render(self, service: Service, image: str) -> Rendered:
         unit = render.render(service, self.s.infra(service, image), self.s.config, self.s.etag)
@@ -534,14 +536,14 @@ class _Services:
         if status.state is not State.SERVICE_DEPLOYMENT_PENDING or mine is None:
             self.stuck.pop(name, None)
             return status
-        said = status.message
+        said, tasks = status.message, []
         if mine.get("pendingCount"):  # tasks on their way: which state each is in, as they are now
             tasks = [t for t in await self._tasks(found["serviceName"])
                      if t.get("taskDefinitionArn") == definition]
             running = sum(t.get("lastStatus") == "RUNNING" for t in tasks)
             said = ", ".join(filter(None, [rollout.tasks_said(tasks),
                                            f"{running}/{mine.get('desiredCount', 0)} running"]))
-        refused = self._out_of_vcpus(unit, found, mine, progress)
+        refused = self._out_of_vcpus(unit, found, mine, tasks, progress)
         if refused is not None:
             return status.model_copy(update={"state": State.SERVICE_DEPLOYMENT_FAILED, "message": refused[0],
                                              "start_error": refused[1]})
@@ -553,25 +555,31 @@ class _Services:
         return status.model_copy(update={"message": said})
 
     def _out_of_vcpus(self, unit: Unit, found: dict[str, Any], mine: Mapping[str, Any],
-                      progress: Progress) -> tuple[str, str] | None:
-        """Why the rollout fails, and ECS's event, once ECS has been unable to place any more of
-        its tasks for want of Fargate vCPUs for ``placement_wait``; said at once when ECS first
-        says so. ECS keeps trying meanwhile, and the deployment stays IN_PROGRESS."""
+                      tasks: list[dict[str, Any]], progress: Progress) -> tuple[str, str] | None:
+        """Why the rollout fails, and ECS's event, once ECS says it cannot place the rollout's
+        tasks for want of Fargate vCPUs and no task of the service has been placed, started or
+        stopped for ``placement_wait`` (and a few looks, so that slow answers are not taken for
+        time without headway); said at once when ECS first says so. ECS keeps trying meanwhile,
+        and the deployment stays IN_PROGRESS."""
         s, name = self.s, unit.name
         refused = rollout.placement(found, mine)
         left = rollout.unplaced(mine)
         if refused is None or left == 0 or not rollout.out_of_vcpus(refused):
             self.stuck.pop(name, None)
             return None
-        counts = (mine.get("runningCount", 0), mine.get("pendingCount", 0))
+        # a task placed, on its way or stopped (an old one, for a new one healthy) is headway
+        headway = (tuple((d.get("runningCount", 0), d.get("pendingCount", 0))
+                         for d in found.get("deployments", [])),
+                   tuple(sorted((t.get("taskArn", ""), t.get("lastStatus", "")) for t in tasks)))
         seen = self.stuck.get(name)
         if seen is None:
             progress(None, f"ECS cannot place {left} task(s): the account's Fargate vCPU quota "
                            f"({rollout.QUOTA_CODE}) is used up; waiting for vCPUs to free up")
-        if seen is None or seen[0] != counts:  # none placed yet, or one more since
-            self.stuck[name] = (counts, poll.clock())
+        if seen is None or seen[0] != headway:
+            self.stuck[name] = (headway, poll.clock(), 1)
             return None
-        if poll.clock() - seen[1] < s.placement_wait:
+        self.stuck[name] = (headway, seen[1], seen[2] + 1)
+        if poll.clock() - seen[1] < s.placement_wait or seen[2] < STUCK_LOOKS:
             return None
         vcpus = int(unit.spec.task_definition.get("cpu", 1024)) / 1024
         return rollout.quota_refusal(left, mine.get("desiredCount", 0), vcpus, s.vcpu_quota,

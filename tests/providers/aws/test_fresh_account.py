@@ -287,3 +287,18 @@ def test_vcpus_another_stack_holds_stop_the_deploy_naming_the_quota_then_it_depl
     both = [names.service_name("busy", stack, "api") for stack in ("dev", "other")]
     assert all(s["status"] != "ACTIVE"
                for s in ecs.describe_services(cluster=names.CLUSTER, services=both)["services"])
+
+
+def test_a_rolling_update_short_of_vcpus_goes_on_one_task_at_a_time(provider, project, aws_env) -> None:
+    """Quota 3 vCPUs, 2 tasks of 1 running: a new deployment has room for one new task at a time
+    (old ones stop as new ones are healthy); ECS says it cannot place the other meanwhile, and the
+    deploy waits it out and succeeds."""
+    aws_env.configure(fargate_vcpu=3)
+    folder = project({"compose.yaml": "name: roll\nservices:\n  api:\n    image: nginx\n    expose: ['80']\n"
+                                      "    deploy:\n      replicas: 2\n"
+                                      "      resources: {reservations: {cpus: '1'}}\n"})
+    ref = ProjectRef(working_directory=str(folder), provider="aws")
+    assert _deploy(provider, ref)[0].ok
+    result, said = _deploy(provider, ref, force=True)
+    assert result.ok and result.services[0].replicas_running == 2, result.services
+    assert any("Fargate vCPU quota (L-3032A538) is used up" in m for m in said), said
