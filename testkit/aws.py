@@ -1784,6 +1784,7 @@ PLACEMENT_REFUSED = ("(service {}) was unable to place a task. Reason: You've re
 (as users quote it: flightcontrol.dev "ECS Concurrent vCPU Limit"; with "tasks" for the older
 task-count quota, wellcomecollection/platform#3875)."""
 _STARTING = ("PROVISIONING", "PENDING")
+"""The states a deployment's ``pendingCount`` counts (placed, not yet RUNNING)."""
 _UNSHOWN = 0.25
 """Seconds a task's state lasts at least when no DescribeTasks has shown it."""
 
@@ -1879,6 +1880,8 @@ class _Deployment:
 
 @dataclass(eq=False)
 class _Service:
+    """One ECS service's deployments (the PRIMARY first) and tasks."""
+
     found: Any
     """moto's service, whose deployments, counts and events are set from here."""
     deployments: list[_Deployment] = field(default_factory=list)
@@ -1902,7 +1905,8 @@ class _Fleet:
     stops from PENDING with that reason, ECS starts another, and the circuit breaker fails the
     deployment once the failure threshold is met ("minimum threshold <= 0.5 * desired task count
     => maximum threshold", 3 and 200: "How the Amazon ECS deployment circuit breaker detects
-    failures", ECS Developer Guide). A rolling deployment runs old and new tasks together
+    failures", ECS Developer Guide; the rollback it starts is not modelled: the old deployment's
+    tasks run on). A rolling deployment runs old and new tasks together
     (minimumHealthyPercent 100, maximumPercent 200: "the scheduler ... can start new tasks before
     stopping old ones", Rolling update) and stops an old task for each new one that is healthy,
     with "Scaling activity initiated by (deployment ...)". A deleted service's tasks stop
