@@ -2099,7 +2099,14 @@ class _Fleet:
     # -- what the API reads --------------------------------------------------------------------
 
     def answer(self, request: _Request) -> bytes | None:
-        """DescribeTasks naming tasks of services here; anything else is moto's to answer."""
+        """DescribeTasks naming tasks of services here, and ListTasks of a service here (moto
+        has no task of it); anything else is moto's to answer."""
+        if request.service == "ecs" and request.action == "ListTasks":
+            cluster = str(request.params.get("cluster", "default")).rsplit("/", 1)[-1]
+            service = str(request.params.get("serviceName") or "").rsplit("/", 1)[-1]
+            with self._guard:
+                known = f"{cluster}:{service}" in self.services
+            return self.listed(request.params, b"{}") if service and known else None
         if request.service != "ecs" or request.action != "DescribeTasks":
             return None
         asked = [str(a).rsplit("/", 1)[-1] for a in request.params.get("tasks", [])]
@@ -2121,6 +2128,7 @@ class _Fleet:
         """moto's ListTasks answer with the tasks here that match its filters (serviceName,
         family, startedBy, desiredStatus: RUNNING unless asked otherwise)."""
         answer = json.loads(data)
+        answer.setdefault("taskArns", [])
         cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
         service = str(params.get("serviceName") or "").rsplit("/", 1)[-1]
         desired = params.get("desiredStatus", "RUNNING")
@@ -2133,7 +2141,7 @@ class _Fleet:
                     definition = task.deployment.definition.rsplit("/", 1)[-1].split(":")[0]
                     if task.desired == desired and (not family or definition == family) and \
                             (not by or task.deployment.id == by):
-                        answer.setdefault("taskArns", []).append(task.arn)
+                        answer["taskArns"].append(task.arn)
         return json.dumps(answer).encode()
 
 def _digest(image: str) -> str:
