@@ -88,7 +88,7 @@ def critical_path(project: Project) -> float:
         if service.managed_store:
             return start(name) + real["rds.create" if service.managed_store == "postgres"
                                       else "elasticache.create"]
-        return start(name) + real["ecs.rollout"]
+        return start(name) + sum(real[f"ecs.{p}"] for p in ("provisioning", "pending", "healthy"))
 
     return max(finish(n) for n in project.services)
 

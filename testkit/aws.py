@@ -4,14 +4,16 @@
 ``_World``: by default the account behaves like a new one on its first day (``FRESH``). What
 AWS does asynchronously takes time, scaled by ``World.scale`` (``REAL`` names the real
 durations and where they come from); what was just made is not yet usable for a while and the
-tagging API still lists what was just deleted; new-account quotas apply; a task whose image is
-made ``failing`` fails its ECS deployment. ``LAX`` (everything instant and allowed) exists to
-compare with and is used by no test. The hooks below ride on botocore's event system, so the
-provider's own code path is untouched: ``Calls`` counts API calls (and which of them can
-change anything), ``Faults`` answers a share of requests with throttling or 500 errors,
-``Latency`` delays every request, ``codebuild_pushes`` does the one thing moto's CodeBuild does
-not: put the built image in ECR, as a real build's ``docker push`` would (or fail the build, as
-a failing Dockerfile does); and ``Strict`` refuses what AWS refuses and moto lets through.
+tagging API still lists what was just deleted; new-account quotas apply (ECS places a task only
+where the account's Fargate vCPUs allow); ECS tasks go PROVISIONING, PENDING, RUNNING, and a
+task whose image is made ``failing`` stops with its reason and fails its ECS deployment.
+``LAX`` (everything instant and allowed) exists to compare with and is used by no test. The
+hooks below ride on botocore's event system, so the provider's own code path is untouched:
+``Calls`` counts API calls (and which of them can change anything), ``Faults`` answers a share
+of requests with throttling or 500 errors, ``Latency`` delays every request,
+``codebuild_pushes`` does the one thing moto's CodeBuild does not: put the built image in ECR,
+as a real build's ``docker push`` would (or fail the build, as a failing Dockerfile does); and
+``Strict`` refuses what AWS refuses and moto lets through.
 
 moto has no Amazon DocumentDB: its RDS backend refuses engine ``docdb``. DocumentDB speaks the
 RDS query API (its clusters and instances are RDS clusters and instances with ``Engine=docdb``),
@@ -48,7 +50,8 @@ REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_SESSION_TOKEN": "testing", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
 MOTO_SETTINGS = {"MOTO_ECS_SERVICE_RUNNING": "1", "MOTO_ACM_VALIDATION_WAIT": "0"}
-"""ECS services report one running task; ACM certificates validate at once."""
+"""ACM certificates validate at once (``_World`` holds them back); ECS services' counts and
+deployments are ``_Fleet``'s."""
 SERVICES = ("acm", "application-autoscaling", "codebuild", "ec2", "ecr", "ecs", "elasticache",
             "elbv2", "iam", "logs", "rds", "resourcegroupstaggingapi", "route53", "s3",
             "servicediscovery", "service-quotas", "ssm", "sts")
@@ -1166,9 +1169,20 @@ REAL: dict[str, float] = {
     # PRE_BUILD (ECR login), BUILD (docker build), POST_BUILD (docker push).
     "codebuild.queued": 5.0, "codebuild.provisioning": 45.0, "codebuild.build": 120.0,
     "codebuild.post_build": 20.0,
-    # ECS rollout: Fargate tasks PROVISIONING -> PENDING (image pull) -> RUNNING, about a minute, then
-    # the targets pass the load balancer's health check (HealthyThresholdCount 5 x 30 s by default).
-    "ecs.rollout": 90.0,
+    # ECS tasks on Fargate go PROVISIONING (capacity found, the task's network interface made and
+    # attached) -> PENDING (the image pulled, the containers started) -> RUNNING ("Task lifecycle",
+    # ECS Developer Guide, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html);
+    # together about a minute for a small image. A new task then counts as healthy once its targets
+    # pass the load balancer's health check (a few 10-30 s intervals), and a rolling deployment
+    # stops an old task for each healthy new one.
+    "ecs.provisioning": 20.0, "ecs.pending": 30.0, "ecs.healthy": 40.0,
+    # An old or deleted service's task stops after its target's deregistration delay (launchdeck
+    # sets 30 s) and the container's stop timeout ("stopTimeout ... 30 seconds" by default).
+    "ecs.stopping": 30.0,
+    # A task that cannot be placed (the account's Fargate vCPU quota is used up) is tried again in a
+    # later cycle of the service scheduler; the interval is not documented (aws/containers-roadmap#1583
+    # asks for it), a minute is taken.
+    "ecs.placement_retry": 60.0,
     # ECS drains a deleted service until its tasks stop (the target group's deregistration delay,
     # 300 s by default), then it is INACTIVE.
     "ecs.drain": 300.0,
@@ -1217,7 +1231,8 @@ class World:
     account" on new accounts: aws-samples/aws-gateway-load-balancer-suricata-ids-ips-nsm#12,
     awslabs/landing-zone-accelerator-on-aws#249); 0 is no limit."""
     fargate_vcpu: float = 6.0
-    """The account's "Fargate On-Demand vCPU resource count" (L-3032A538) in Service Quotas."""
+    """The account's "Fargate On-Demand vCPU resource count" (L-3032A538) in Service Quotas, which
+    ECS holds every task of the account to as it places it (``_Fleet``)."""
     local_zones: tuple[str, ...] = ()
     """Local Zones the account has opted in to (``us-east-1-bos-1a``): DescribeAvailabilityZones
     lists them beside the Region's Availability Zones, in name order, with ZoneType local-zone
@@ -1310,7 +1325,7 @@ class _World:
     """WSGI middleware in moto's process: moto behaves as the ``World`` says.
 
     What AWS finishes later finishes later here: a new RDS instance or ElastiCache group is
-    ``creating``, an ECS rollout IN_PROGRESS with no task running, a CodeBuild build goes
+    ``creating``, an ECS rollout IN_PROGRESS while its tasks start (``_Fleet``), a CodeBuild build goes
     through its phases, an ACM certificate waits for its validation record in the zone; a
     deleted ECS service is DRAINING, then INACTIVE ("the service status moves from ACTIVE to
     DRAINING ... After the tasks have stopped, the service status moves from DRAINING to
@@ -1353,10 +1368,10 @@ class _World:
         self._ghosts: dict[str, _Window] = {}
         self._deleted: dict[str, Any] = {}
         """DocumentDB cluster id -> the cluster a DeleteDBCluster under way removes from moto."""
-        self._tasks: dict[str, list[dict[str, Any]]] = {}
-        """"cluster:service" -> its running tasks (see ``_tasks_answer``)."""
         self._doomed: dict[str, _BuildFailure] = {}
         """CodeBuild build id -> how it fails (see ``_build_failure``)."""
+        self.fleet = _Fleet()
+        """The ECS services' deployments and tasks."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -1383,7 +1398,7 @@ class _World:
             start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
                                       ("Content-Length", str(len(data)))])
             return [data]
-        tasks = self._tasks_answer(request)
+        tasks = self.fleet.answer(request)
         if tasks is not None:
             start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
                                       ("Content-Length", str(len(tasks)))])
@@ -1416,29 +1431,6 @@ class _World:
         start_response(status, headers)
         return [data]
 
-    def _tasks_answer(self, request: _Request) -> bytes | None:
-        """ListTasks of a service and DescribeTasks of its tasks, which moto cannot answer: its
-        services start no task ("We can't filter on `service_name` until the backend actually
-        launches tasks", moto's ecs/models.py). A service's tasks are those of its last
-        completed rollout (``_service_tasks``); whatever else is asked goes to moto."""
-        if request.service != "ecs" or request.action not in ("ListTasks", "DescribeTasks"):
-            return None
-        params = request.params
-        cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
-        with self._guard:
-            if request.action == "ListTasks":
-                service = params.get("serviceName")
-                if not service or params.get("desiredStatus", "RUNNING") != "RUNNING":
-                    return None
-                tasks = self._tasks.get(f"{cluster}:{str(service).rsplit('/', 1)[-1]}", [])
-                return json.dumps({"taskArns": [t["taskArn"] for t in tasks]}).encode()
-            ours = {t["taskArn"]: t for key, tasks in self._tasks.items()
-                    if key.startswith(f"{cluster}:") for t in tasks}
-        asked = [str(a) for a in params.get("tasks", [])]
-        if not asked or any(a not in ours for a in asked):
-            return None
-        return json.dumps({"tasks": [ours[a] for a in asked], "failures": []}).encode()
-
     # -- time ------------------------------------------------------------------------------
 
     def _settle(self) -> None:
@@ -1448,6 +1440,7 @@ class _World:
             finish = [self._pending.pop(key)[2] for key in due]
         for step in finish:
             step()
+        self.fleet.tick(self.world)
 
     def _later(self, key: tuple[str, str], seconds: float, finish: Callable[[], Any]) -> None:
         with self._guard:
@@ -1575,8 +1568,7 @@ class _World:
             if action == "DeleteService":
                 key = f"{cluster}:{str(params['service']).rsplit('/', 1)[-1]}"
                 found = ecs.services.get(key)
-                with self._guard:
-                    self._tasks.pop(key, None)
+                self.fleet.delete(key, world)
                 if found is not None:
                     found.status = "DRAINING"
                     self._later(("ecs", key), world.seconds("ecs.drain"),
@@ -1585,10 +1577,13 @@ class _World:
                 name = str(params.get("serviceName") or params.get("service", "")).rsplit("/", 1)[-1]
                 found = ecs.services.get(f"{cluster}:{name}")
                 if found is not None:
-                    self._rollout(ecs, f"{cluster}:{name}", found, update=action == "UpdateService")
+                    self._rollout(ecs, f"{cluster}:{name}", found)
             elif action == "DescribeServices":
                 names = [str(s).rsplit("/", 1)[-1] for s in params.get("services", [])]
-                self._seen([(kind, f"{cluster}:{name}") for name in names for kind in ("ecs", "rollout")])
+                self._seen([("ecs", f"{cluster}:{name}") for name in names])
+                self.fleet.shown([f"{cluster}:{name}" for name in names])
+            elif action == "ListTasks":
+                return self.fleet.listed(params, data)
             return data
         if service == "rds" and action == "CreateDBInstance":
             db = rds_backends[account][region].databases.get(params["DBInstanceIdentifier"])
@@ -1715,44 +1710,13 @@ class _World:
             self._later(("docdb", key), world.seconds("docdb.modify"),
                         lambda: setattr(cluster, "status", "available"))
 
-    def _rollout(self, ecs: Any, key: str, found: Any, *, update: bool) -> None:
-        """A new deployment is IN_PROGRESS with no new task running until its tasks start and
-        pass their health checks; a task whose image is ``failing`` stops, and ECS's deployment
-        circuit breaker fails the deployment ("ECS deployment circuit breaker: tasks failed to
-        start.")."""
-        if not found.deployments:
-            return
-        deployment = found.deployments[0]
-        # AWS starts a new PRIMARY deployment of the new task definition; moto keeps the old one's
-        # ARN on its only deployment, so a rollout could never be judged
-        deployment["taskDefinition"] = found.task_definition
-        desired = found.desired_count
+    def _rollout(self, ecs: Any, key: str, found: Any) -> None:
+        """A new deployment of the service's task definition, whose tasks ``_Fleet`` places and
+        starts; a task whose image is ``failing``, or whose execution role cannot do what the ECS
+        agent does with it, stops (and the circuit breaker fails the deployment)."""
         images = " ".join(c.get("image", "") for c in _containers(ecs, found.task_definition))
         why = next((reason for needle, reason in self.failing.items() if needle in images), None)
-        why = why or execution_refusal(ecs, found.task_definition)
-        deployment.update(rolloutState="IN_PROGRESS", runningCount=0, pendingCount=desired,
-                          rolloutStateReason="ECS deployment in progress.")
-        if not update:
-            found.running_count, found.pending_count = 0, desired
-        # ECS resolves each image to a digest as the deployment starts
-        tasks = _service_tasks(ecs, found, desired, key.split(":", 1)[0])
-
-        def finish() -> None:
-            if why is None:
-                deployment.update(rolloutState="COMPLETED", runningCount=desired, pendingCount=0,
-                                  rolloutStateReason="ECS deployment completed.")
-                found.running_count, found.pending_count = desired, 0
-                with self._guard:
-                    self._tasks[key] = tasks
-                return
-            deployment.update(rolloutState="FAILED", runningCount=0, pendingCount=0, failedTasks=3,
-                              rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
-            found.running_count, found.pending_count = 0, 0
-            found.events.insert(0, {"id": "launchdeck", "createdAt": _now_iso(),
-                                    "message": f"(service {found.name}) has stopped 1 running tasks: "
-                                               f"(task 0123456789abcdef). Stopped reason: {why}"})
-
-        self._later(("rollout", key), self.world.seconds("ecs.rollout"), finish)
+        self.fleet.deploy(ecs, key, found, why or execution_refusal(ecs, found.task_definition))
 
     def _build_phases(self, data: bytes) -> bytes:
         """A build goes through its phases in the time they take."""
@@ -1888,34 +1852,374 @@ def _matches(mapping: dict[str, Any], params: dict[str, Any]) -> bool:
     return any(kind == t or kind.split(":")[0] == t for t in types)
 
 
-def _service_tasks(ecs: Any, service: Any, count: int, cluster: str) -> list[dict[str, Any]]:
-    """The tasks a rollout of ``service`` starts, as DescribeTasks shows them, each container
-    with the ``imageDigest`` it runs ("The container image manifest digest", Container, ECS API
-    Reference, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Container.html).
-    ECS resolves each image tag to a digest once, as the deployment starts, and every task of
-    that deployment runs that digest even when the tag moves later (Container image resolution,
-    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html#deployment-container-image-stability):
-    an image in this account's ECR by the digest of the image its tag names now, any other one
-    by a digest this harness gives its reference (always the same one)."""
-    import uuid
+# -- ECS services' deployments and tasks, on the scaled clock -------------------------------
 
-    from moto.core import DEFAULT_ACCOUNT_ID
+PLACEMENT_REFUSED = ("(service {}) was unable to place a task. Reason: You've reached the limit on the "
+                     "number of vCPUs you can run concurrently. For more information, see the "
+                     "Troubleshooting section of the Amazon ECS Developer Guide.")
+"""The service event ECS writes when the account's Fargate vCPU quota leaves no room for a task
+(as users quote it: flightcontrol.dev "ECS Concurrent vCPU Limit"; with "tasks" for the older
+task-count quota, wellcomecollection/platform#3875)."""
+_STARTING = ("PROVISIONING", "PENDING")
+"""The states a deployment's ``pendingCount`` counts (placed, not yet RUNNING)."""
+_UNSHOWN = 0.25
+"""Seconds a task's state lasts at least when no DescribeTasks has shown it."""
 
-    definition = service.task_definition
-    containers = [(c.get("name", ""), c.get("image", "")) for c in _containers(ecs, definition)]
-    tasks = []
-    for _ in range(max(count, 1)):
-        arn = f"arn:aws:ecs:{REGION}:{DEFAULT_ACCOUNT_ID}:task/{cluster}/{uuid.uuid4().hex}"
-        tasks.append({
-            "taskArn": arn, "clusterArn": service.cluster_arn, "taskDefinitionArn": definition,
-            "group": f"service:{service.name}", "launchType": "FARGATE",
-            "lastStatus": "RUNNING", "desiredStatus": "RUNNING",
-            "containers": [{"containerArn": f"{arn}/{uuid.uuid4()}", "taskArn": arn,
-                            "name": name, "image": image, "lastStatus": "RUNNING",
-                            "imageDigest": _digest(image)}
-                           for name, image in containers]})
-    return tasks
 
+@dataclass(eq=False)
+class _Task:
+    """One task of a service, as DescribeTasks shows it (``view``)."""
+
+    arn: str
+    cluster: str
+    group: str
+    deployment: _Deployment
+    status: str = "PROVISIONING"
+    desired: str = "RUNNING"
+    since: float = field(default_factory=time.monotonic)
+    """When it entered ``status``."""
+    shown: bool = False
+    """Whether DescribeTasks has shown it in ``status``."""
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    stopping: float | None = None
+    """When ECS was told to stop it (time.time()); it stops ``ecs.stopping`` later."""
+    stopped: float | None = None
+    reason: str = ""
+    code: str = ""
+
+    def view(self) -> dict[str, Any]:
+        d = self.deployment
+        containers = []
+        for name, image, digest in d.containers:
+            container: dict[str, Any] = {
+                "containerArn": f"{self.arn.replace(':task/', ':container/')}/{name}", "taskArn": self.arn,
+                "name": name, "image": image,
+                "lastStatus": {"PROVISIONING": "PENDING"}.get(self.status, self.status)}
+            if self.started is not None:  # pulled: the digest ECS resolved as the deployment started
+                container["imageDigest"] = digest
+            if self.status == "STOPPED" and self.code == "EssentialContainerExited":
+                container["exitCode"] = 1
+            elif self.status == "STOPPED" and self.code == "TaskFailedToStart":
+                container["reason"] = self.reason
+            containers.append(container)
+        view: dict[str, Any] = {
+            "taskArn": self.arn, "clusterArn": self.cluster, "taskDefinitionArn": d.definition,
+            "group": self.group, "startedBy": d.id, "launchType": "FARGATE", "cpu": str(d.cpu),
+            "memory": d.memory, "lastStatus": self.status, "desiredStatus": self.desired,
+            "createdAt": self.created, "containers": containers}
+        for key, value in (("startedAt", self.started), ("stoppingAt", self.stopping),
+                           ("stoppedAt", self.stopped)):
+            if value is not None:
+                view[key] = value
+        if self.reason:
+            view["stoppedReason"] = self.reason
+        if self.code:
+            view["stopCode"] = self.code
+        return view
+
+
+@dataclass(eq=False)
+class _Deployment:
+    """A deployment of one task definition (DescribeServices' ``deployments``)."""
+
+    id: str
+    definition: str
+    desired: int
+    cpu: int
+    memory: str
+    containers: list[tuple[str, str, str]]
+    """(name, image, the digest ECS resolved the image to as the deployment started)."""
+    why: str | None
+    """Why each of its tasks stops before it runs, or None."""
+    base: dict[str, Any]
+    status: str = "PRIMARY"
+    state: str = "IN_PROGRESS"
+    failed: int = 0
+    shown: bool = False
+    """Whether DescribeServices has shown it IN_PROGRESS."""
+    retry: float = 0.0
+    """When ECS next tries to place its tasks after a refusal (time.monotonic())."""
+    created: Any = None
+
+    def entry(self, tasks: list[_Task]) -> dict[str, Any]:
+        mine = [t for t in tasks if t.deployment is self and t.desired == "RUNNING"]
+        reason = {"IN_PROGRESS": f"ECS deployment {self.id} in progress.",
+                  "COMPLETED": f"ECS deployment {self.id} completed.",
+                  "FAILED": "ECS deployment circuit breaker: tasks failed to start."}[self.state]
+        return {**self.base, "id": self.id, "status": self.status, "taskDefinition": self.definition,
+                "desiredCount": self.desired, "failedTasks": self.failed,
+                "runningCount": sum(t.status == "RUNNING" for t in mine),
+                "pendingCount": sum(t.status in _STARTING for t in mine),
+                "rolloutState": self.state, "rolloutStateReason": reason,
+                "createdAt": self.created, "updatedAt": self.created}
+
+
+@dataclass(eq=False)
+class _Service:
+    """One ECS service's deployments (the PRIMARY first) and tasks."""
+
+    found: Any
+    """moto's service, whose deployments, counts and events are set from here."""
+    deployments: list[_Deployment] = field(default_factory=list)
+    tasks: list[_Task] = field(default_factory=list)
+    deleted: bool = False
+
+
+class _Fleet:
+    """ECS services' deployments and tasks, which moto does not model (its services start no task:
+    "We can't filter on `service_name` until the backend actually launches tasks", moto's
+    ecs/models.py).
+
+    A deployment places its tasks as the account's Fargate vCPU quota allows: every task not
+    STOPPED, of every service, holds its vCPUs ("Fargate On-Demand vCPU resource count", AWS
+    Fargate service quotas). A task that does not fit is not started: ECS writes
+    ``PLACEMENT_REFUSED`` among the service's events and tries again ``ecs.placement_retry``
+    later, the deployment staying IN_PROGRESS (whether the circuit breaker counts refused
+    placements, and when, is not documented: aws/containers-roadmap#1583, #1273; here it does
+    not). A placed task is PROVISIONING, then PENDING, then RUNNING (``ecs.provisioning``,
+    ``ecs.pending``), and healthy ``ecs.healthy`` after; a task whose deployment's ``why`` is set
+    stops from PENDING with that reason, ECS starts another, and the circuit breaker fails the
+    deployment once the failure threshold is met ("minimum threshold <= 0.5 * desired task count
+    => maximum threshold", 3 and 200: "How the Amazon ECS deployment circuit breaker detects
+    failures", ECS Developer Guide; the rollback it starts is not modelled: the old deployment's
+    tasks run on). A rolling deployment runs old and new tasks together
+    (minimumHealthyPercent 100, maximumPercent 200: "the scheduler ... can start new tasks before
+    stopping old ones", Rolling update) and stops an old task for each new one that is healthy,
+    with "Scaling activity initiated by (deployment ...)". A deleted service's tasks stop
+    ``ecs.stopping`` after DeleteService.
+
+    Each task state lasts its time and until DescribeTasks has shown it (or, unshown, four times
+    its time and at least ``_UNSHOWN`` seconds, for whoever does not follow tasks): whoever
+    follows them sees each state once, however slow the machine. A deployment completes only
+    once DescribeServices has shown it IN_PROGRESS.
+    """
+
+    def __init__(self) -> None:
+        self.services: dict[str, _Service] = {}
+        """"cluster:service" -> its deployments and tasks."""
+        self._guard = threading.RLock()
+
+    # -- what the API changes ----------------------------------------------------------------
+
+    def deploy(self, ecs: Any, key: str, found: Any, why: str | None) -> None:
+        """A new PRIMARY deployment of ``found``'s task definition; the one before goes on as
+        ACTIVE while its tasks run."""
+        import datetime
+        import uuid
+
+        definition = found.task_definition
+        try:
+            described = ecs.describe_task_definition(definition)
+            cpu, memory = int(described.cpu or 0), str(described.memory or "")
+        except Exception:  # noqa: BLE001 - a task definition moto does not know: no size
+            cpu, memory = 0, ""
+        # ECS resolves each image tag to a digest once, as the deployment starts, and every task
+        # of that deployment runs that digest even when the tag moves later (Container image
+        # resolution, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html#deployment-container-image-stability)
+        containers = [(c.get("name", ""), c.get("image", ""), _digest(c.get("image", "")))
+                      for c in _containers(ecs, definition)]
+        base = {k: v for k, v in (found.deployments[:1] or [{}])[0].items()
+                if k in ("launchType", "platformVersion", "platformFamily", "networkConfiguration")}
+        made = _Deployment(id=f"ecs-svc/{uuid.uuid4().int % 10 ** 19}", definition=definition,
+                           desired=found.desired_count, cpu=cpu, memory=memory, containers=containers,
+                           why=why, base=base, created=datetime.datetime.now(datetime.UTC))
+        with self._guard:
+            service = self.services.setdefault(key, _Service(found))
+            service.found, service.deleted = found, False
+            for old in service.deployments:
+                old.status = "ACTIVE"
+            service.deployments = [made, *[d for d in service.deployments if self._live(service, d)]]
+            self._show(service)
+
+    def delete(self, key: str, world: World) -> None:
+        with self._guard:
+            service = self.services.get(key)
+            if service is None:
+                return
+            service.deleted = True
+            for task in service.tasks:
+                self._stop(task, "Service deleted")
+
+    def shown(self, keys: Iterable[str]) -> None:
+        """DescribeServices has just shown these services' deployments."""
+        with self._guard:
+            for key in keys:
+                for deployment in getattr(self.services.get(key), "deployments", []):
+                    deployment.shown = True
+
+    # -- the clock ----------------------------------------------------------------------------
+
+    def tick(self, world: World) -> None:
+        """Move every task and deployment on as far as the time passed allows."""
+        with self._guard:
+            now = time.monotonic()
+            moved = {key: any([self._advance(s, task, world, now) for task in s.tasks])
+                     for key, s in self.services.items()}
+            used = sum(t.deployment.cpu for s in self.services.values() for t in s.tasks
+                       if t.status != "STOPPED")
+            for key, service in self.services.items():
+                rolled = False
+                if not service.deleted and service.deployments:
+                    placed, rolled = self._roll(key, service, world, now, world.fargate_vcpu * 1024 - used)
+                    used += placed
+                if moved[key] or rolled:
+                    self._show(service)
+
+    def _advance(self, service: _Service, task: _Task, world: World, now: float) -> bool:
+        """Move ``task`` to its next state if its time has come; whether it moved."""
+        if task.status == "STOPPED":
+            return False
+        if task.desired == "STOPPED":
+            if time.time() - (task.stopping or 0) < world.seconds("ecs.stopping"):
+                return False
+            task.status, task.stopped = "STOPPED", time.time()
+            return True
+        phase = {"PROVISIONING": "ecs.provisioning", "PENDING": "ecs.pending"}.get(task.status)
+        if phase is None:
+            return False
+        duration = world.seconds(phase)
+        if now - task.since < (duration if task.shown else max(_UNSHOWN, 4 * duration)):
+            return False
+        task.since, task.shown = now, False
+        if task.status == "PROVISIONING":
+            task.status = "PENDING"
+            return True
+        why = task.deployment.why
+        if why is None:
+            task.status, task.started = "RUNNING", time.time()
+            return True
+        exited = "Essential container" in why
+        task.code = "EssentialContainerExited" if exited else "TaskFailedToStart"
+        task.status = task.desired = "STOPPED"
+        task.reason, task.stopping = why, time.time()
+        task.stopped = task.stopping
+        if exited:
+            task.started = task.stopping
+        task.deployment.failed += 1
+        self._event(service, f"(service {service.found.name}) has stopped 1 running tasks: "
+                             f"(task {task.arn.rsplit('/', 1)[-1]}). Stopped reason: {why}")
+        return True
+
+    def _roll(self, key: str, service: _Service, world: World, now: float,
+              room: float) -> tuple[int, bool]:
+        """Place, replace and judge the service's PRIMARY deployment; the vCPU units it placed
+        and whether anything changed."""
+        import math
+        import uuid
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        deployment = service.deployments[0]
+        before = [d.status for d in service.deployments]
+        service.deployments = [deployment, *[d for d in service.deployments[1:] if self._live(service, d)]]
+        changed = [d.status for d in service.deployments] != before
+        if deployment.state != "IN_PROGRESS":
+            return 0, changed
+        threshold = min(200, max(3, math.ceil(deployment.desired / 2)))
+        mine = [t for t in service.tasks if t.deployment is deployment and t.desired == "RUNNING"]
+        old = [t for t in service.tasks if t.deployment is not deployment and t.desired == "RUNNING"]
+        if deployment.failed >= threshold:
+            deployment.state = "FAILED"
+            for task in mine:
+                self._stop(task, "Deployment failed: tasks failed to start")
+            return 0, True
+        placed = 0
+        wanted = min(deployment.desired - len(mine), 2 * deployment.desired - len(mine) - len(old))
+        if wanted > 0 and now >= deployment.retry:
+            cluster = key.split(":", 1)[0]
+            for _ in range(wanted):
+                if deployment.cpu > room - placed:
+                    self._event(service, PLACEMENT_REFUSED.format(service.found.name))
+                    deployment.retry = now + world.seconds("ecs.placement_retry")
+                    break
+                arn = f"arn:aws:ecs:{REGION}:{DEFAULT_ACCOUNT_ID}:task/{cluster}/{uuid.uuid4().hex}"
+                service.tasks.append(_Task(arn=arn, cluster=service.found.cluster_arn,
+                                           group=f"service:{service.found.name}", deployment=deployment))
+                placed += deployment.cpu
+                changed = True
+        healthy = [t for t in mine if t.status == "RUNNING" and now - t.since >= world.seconds("ecs.healthy")]
+        for task in old[:max(0, len(old) + len(healthy) - deployment.desired)]:
+            self._stop(task, f"Scaling activity initiated by (deployment {deployment.id})")
+            changed = True
+        if len(healthy) >= deployment.desired and not any(t.desired == "RUNNING" for t in old) \
+                and deployment.shown:
+            deployment.state = "COMPLETED"
+            changed = True
+        return placed, changed
+
+    def _live(self, service: _Service, deployment: _Deployment) -> bool:
+        """Whether an older deployment still has a task that has not stopped."""
+        return any(t.deployment is deployment and t.status != "STOPPED" for t in service.tasks)
+
+    def _stop(self, task: _Task, reason: str) -> None:
+        if task.desired != "STOPPED":
+            task.desired, task.stopping, task.reason = "STOPPED", time.time(), reason
+            task.code = task.code or "ServiceSchedulerInitiated"
+
+    def _event(self, service: _Service, message: str) -> None:
+        import datetime
+        import uuid
+
+        service.found.events.insert(0, {"id": str(uuid.uuid4()), "message": message,
+                                         "createdAt": datetime.datetime.now(datetime.UTC)})
+        del service.found.events[100:]  # "the 100 most recent events" (DescribeServices)
+
+    def _show(self, service: _Service) -> None:
+        """Set moto's service from the deployments and tasks."""
+        found, tasks = service.found, service.tasks
+        found.deployments = [d.entry(tasks) for d in service.deployments]
+        running = [t for t in tasks if t.desired == "RUNNING"]
+        found.running_count = sum(t.status == "RUNNING" for t in running)
+        found.pending_count = sum(t.status in _STARTING for t in running)
+
+    # -- what the API reads --------------------------------------------------------------------
+
+    def answer(self, request: _Request) -> bytes | None:
+        """DescribeTasks naming tasks of services here, and ListTasks of a service here (moto
+        has no task of it); anything else is moto's to answer."""
+        if request.service == "ecs" and request.action == "ListTasks":
+            cluster = str(request.params.get("cluster", "default")).rsplit("/", 1)[-1]
+            service = str(request.params.get("serviceName") or "").rsplit("/", 1)[-1]
+            with self._guard:
+                known = f"{cluster}:{service}" in self.services
+            return self.listed(request.params, b"{}") if service and known else None
+        if request.service != "ecs" or request.action != "DescribeTasks":
+            return None
+        asked = [str(a).rsplit("/", 1)[-1] for a in request.params.get("tasks", [])]
+        with self._guard:
+            ours = {t.arn.rsplit("/", 1)[-1]: t for s in self.services.values() for t in s.tasks}
+            if not any(a in ours for a in asked):
+                return None
+            found, failures = [], []
+            for name in asked:
+                if name not in ours:
+                    failures.append({"arn": name, "reason": "MISSING"})
+                    continue
+                task = ours[name]
+                task.shown = True
+                found.append(task.view())
+        return json.dumps({"tasks": found, "failures": failures}).encode()
+
+    def listed(self, params: dict[str, Any], data: bytes) -> bytes:
+        """moto's ListTasks answer with the tasks here that match its filters (serviceName,
+        family, startedBy, desiredStatus: RUNNING unless asked otherwise)."""
+        answer = json.loads(data)
+        answer.setdefault("taskArns", [])
+        cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
+        service = str(params.get("serviceName") or "").rsplit("/", 1)[-1]
+        desired = params.get("desiredStatus", "RUNNING")
+        family, by = params.get("family"), params.get("startedBy")
+        with self._guard:
+            for key, found in self.services.items():
+                if not key.startswith(f"{cluster}:") or (service and key != f"{cluster}:{service}"):
+                    continue
+                for task in found.tasks:
+                    definition = task.deployment.definition.rsplit("/", 1)[-1].split(":")[0]
+                    if task.desired == desired and (not family or definition == family) and \
+                            (not by or task.deployment.id == by):
+                        answer["taskArns"].append(task.arn)
+        return json.dumps(answer).encode()
 
 def _digest(image: str) -> str:
     """The digest a task pulling ``image`` runs: the one it names (``…@sha256:…``); for a tag
@@ -2335,10 +2639,6 @@ def _take_back_push(params: dict[str, Any]) -> None:
     repository, tag = uri.split("/", 1)[1].rsplit(":", 1)
     with contextlib.suppress(Exception):
         ecr_backends[DEFAULT_ACCOUNT_ID][REGION].batch_delete_image(repository, None, [{"imageTag": tag}])
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
 def _elasticache_replicas() -> None:

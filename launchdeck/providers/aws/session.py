@@ -15,7 +15,7 @@ from typing import Any
 
 from launchdeck.compose.model import Project, Service
 from launchdeck.engine import build as remote
-from launchdeck.engine import kinds, model_service, modes
+from launchdeck.engine import kinds, model_service, modes, poll
 from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import Once
@@ -45,12 +45,14 @@ KEEP_IMAGES = {"rules": [{"rulePriority": 1, "description": "keep the last 10 im
                                         "countNumber": 10},
                           "action": {"type": "expire"}}]}
 """Every build pushes a new image; older ones than the last ten are expired."""
-FARGATE_VCPU = "L-3032A538"
+FARGATE_VCPU = rollout.QUOTA_CODE
 """Service Quotas' code of "Fargate On-Demand vCPU resource count"."""
 ECS_DESCRIBED = 10
 """Services one DescribeServices call may name."""
 POLL = 5.0
 """Seconds between reads while waiting, unless the provider is told otherwise."""
+STUCK_LOOKS = 5
+"""Looks without headway, besides ``rollout.PLACEMENT_WAIT``, before a rollout short of vCPUs fails."""
 NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
@@ -94,6 +96,10 @@ class AwsSession:
         """The SSM parameters of the stack's Docker Hub credentials, when both are set."""
         self.hub_fresh = False
         """Whether the builds were allowed to read them just now (IAM may not show it yet)."""
+        self.vcpu_quota: float | None = None
+        """The account's Fargate vCPU quota in this region, when Service Quotas said."""
+        self.placement_wait = poll_interval * rollout.PLACEMENT_WAIT / POLL
+        """How long a rollout may place no task for want of Fargate vCPUs (scaled like a poll)."""
         self._shared = Once(self._make_shared, lambda: ProviderError(
             "making the region's shared resources was interrupted", provider="aws", hint="Deploy again."))
         self.described = wait.Together(self._described, ECS_DESCRIBED)
@@ -162,7 +168,15 @@ class AwsSession:
         """The project's Fargate vCPUs against the account's quota ("Fargate On-Demand vCPU
         resource count", L-3032A538, which a new account may have at 6): more is refused before
         anything is made, since ECS would only fail to place the tasks. Unknown (no Service
-        Quotas access) is no refusal."""
+        Quotas access) is no refusal.
+
+        What else runs in the account is not counted here: the quota covers every cluster's
+        tasks (and EKS pods) of the region, which only a listing of every cluster's tasks could
+        add up on each deploy; what runs now may be gone in a minute (another stack's rolling
+        update, a service draining), and ECS places a task as soon as there is room. So a
+        refusal on that count could refuse a deploy that succeeds; the rollout instead watches
+        ECS's placement events and stops, naming the quota, when no task can be placed
+        (``_Services.look``)."""
         needed = sum(render.fargate_size(s)[0] / 1024 * s.replica_count
                      for s in self.project.services.values() if not s.managed_store)
         try:
@@ -171,6 +185,7 @@ class AwsSession:
         except ProviderError:
             return
         allowed = float(found.get("Quota", {}).get("Value", 0) or 0)
+        self.vcpu_quota = allowed or None
         if allowed and needed > allowed:
             self.refusal = ProviderError(
                 f"the project's services need {needed:g} Fargate vCPUs at once, and the account's "
@@ -436,6 +451,11 @@ class _Services:
 
     def __init__(self, session: AwsSession) -> None:
         self.s = session
+        self.said: dict[str, str] = {}
+        """Service -> how far its tasks were, as last said."""
+        self.stuck: dict[str, tuple[Any, float, int]] = {}
+        """Service -> (how far its deployments and tasks were, since when, looks since) while ECS
+        cannot place its tasks for want of Fargate vCPUs."""
 
     def render(self, service: Service, image: str) -> Rendered:
         unit = render.render(service, self.s.infra(service, image), self.s.config, self.s.etag)
@@ -547,12 +567,78 @@ class _Services:
         await parallel(*[lambda p=p: put(p) for p in wanted if have.get(p) != unit.parameters[p]])
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
-        """The rollout of the task definition this deploy registered (a rollback is a failure)."""
+        """The rollout of the task definition this deploy registered (a rollback is a failure),
+        with how far its tasks are, said as it changes."""
         s, name = self.s, unit.name
         found = await s.described(names.service_name(s.name, s.stack, name))
         if found is None:
             return ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
-        return status_of(name, found, s.balancer.endpoints(s.routes, name), s.registered.get(name))
+        definition = s.registered.get(name)
+        status = status_of(name, found, s.balancer.endpoints(s.routes, name), definition)
+        mine = rollout.deployment(found, definition)
+        if status.state is not State.SERVICE_DEPLOYMENT_PENDING or mine is None:
+            self.stuck.pop(name, None)
+            return status
+        said, tasks = status.message, []
+        if mine.get("pendingCount"):  # tasks on their way: which state each is in, as they are now
+            tasks = [t for t in await self._tasks(found["serviceName"])
+                     if t.get("taskDefinitionArn") == definition]
+            running = sum(t.get("lastStatus") == "RUNNING" for t in tasks)
+            said = ", ".join(filter(None, [rollout.tasks_said(tasks),
+                                           f"{running}/{mine.get('desiredCount', 0)} running"]))
+        refused = self._out_of_vcpus(unit, found, mine, tasks, progress)
+        if refused is not None:
+            return status.model_copy(update={"state": State.SERVICE_DEPLOYMENT_FAILED, "message": refused[0],
+                                             "start_error": refused[1]})
+        if name in self.stuck:
+            said = f"{said}; {rollout.unplaced(mine)} not placed: the Fargate vCPU quota is used up"
+        if said and self.said.get(name) != said:
+            self.said[name] = said
+            progress(None, f"tasks: {said}")
+        return status.model_copy(update={"message": said})
+
+    def _out_of_vcpus(self, unit: Unit, found: dict[str, Any], mine: Mapping[str, Any],
+                      tasks: list[dict[str, Any]], progress: Progress) -> tuple[str, str] | None:
+        """Why the rollout fails, and ECS's event, once ECS says it cannot place the rollout's
+        tasks for want of Fargate vCPUs and no task of the service has been placed, started or
+        stopped for ``placement_wait`` (and a few looks, so that slow answers are not taken for
+        time without headway); said at once when ECS first says so. ECS keeps trying meanwhile,
+        and the deployment stays IN_PROGRESS."""
+        s, name = self.s, unit.name
+        refused = rollout.placement(found, mine)
+        left = rollout.unplaced(mine)
+        if refused is None or left == 0 or not rollout.out_of_vcpus(refused):
+            self.stuck.pop(name, None)
+            return None
+        # a task placed, on its way or stopped (an old one, for a new one healthy) is headway
+        headway = (tuple((d.get("runningCount", 0), d.get("pendingCount", 0))
+                         for d in found.get("deployments", [])),
+                   tuple(sorted((t.get("taskArn", ""), t.get("lastStatus", "")) for t in tasks)))
+        seen = self.stuck.get(name)
+        if seen is None:
+            progress(None, f"ECS cannot place {left} task(s): the account's Fargate vCPU quota "
+                           f"({rollout.QUOTA_CODE}) is used up; waiting for vCPUs to free up")
+        if seen is None or seen[0] != headway:
+            self.stuck[name] = (headway, poll.clock(), 1)
+            return None
+        self.stuck[name] = (headway, seen[1], seen[2] + 1)
+        if poll.clock() - seen[1] < s.placement_wait or seen[2] < STUCK_LOOKS:
+            return None
+        vcpus = int(unit.spec.task_definition.get("cpu", 1024)) / 1024
+        return rollout.quota_refusal(left, mine.get("desiredCount", 0), vcpus, s.vcpu_quota,
+                                     s.aws.region), refused
+
+    async def _tasks(self, service: str) -> list[dict[str, Any]]:
+        """The service's tasks that are to run (being started, or running), as DescribeTasks
+        shows them."""
+        listed = await self.s.aws.maybe("ecs", "list_tasks", ("ClusterNotFoundException",
+                                                              "ServiceNotFoundException"),
+                                        cluster=names.CLUSTER, serviceName=service,
+                                        desiredStatus="RUNNING")
+        arns = (listed or {}).get("taskArns", [])[:100]  # DescribeTasks takes at most 100
+        if not arns:
+            return []
+        return (await self.s.aws("ecs", "describe_tasks", cluster=names.CLUSTER, tasks=arns))["tasks"]
 
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
         """Remove a service the project no longer has, with its image repository."""

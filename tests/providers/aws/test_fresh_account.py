@@ -7,7 +7,7 @@ import pytest
 
 from launchdeck.engine.deploy import deploy
 from launchdeck.engine.destroy import destroy
-from launchdeck.engine.events import Recorder
+from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.seams import DeployOptions
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
@@ -480,3 +480,82 @@ def test_roles_made_by_the_first_deploy_are_used_once_codebuild_and_ecs_can_assu
     assert _deploy(provider, ref)[0].ok
     made = calls.by_operation()
     assert made["codebuild.CreateProject"] >= 2 and made["ecs.RegisterTaskDefinition"] >= 2
+
+
+def test_a_first_deploy_says_its_tasks_are_provisioning_then_pending_before_they_run(provider, project,
+                                                                                   boto) -> None:
+    """Fargate tasks start in steps: the progress says how many are provisioning, then pending."""
+    compose = "name: steps\nservices:\n  api:\n    image: nginx\n    expose: ['80']\n    deploy:\n" \
+              "      replicas: 2\n"
+    result, said = _deploy(provider, _ref(project, {"compose.yaml": compose}))
+    assert result.ok, result.services
+    tasks = [m for m in said if m.startswith("tasks: ")]
+    provisioning = next(i for i, m in enumerate(tasks) if "2 provisioning" in m)
+    pending = next(i for i, m in enumerate(tasks) if "2 pending" in m)
+    assert provisioning < pending, tasks
+    assert tasks[-1] == "tasks: 2/2 running", tasks
+    ecs = boto.client("ecs")
+    arns = ecs.list_tasks(cluster=names.CLUSTER,
+                          serviceName=names.service_name("steps", "dev", "api"))["taskArns"]
+    running = ecs.describe_tasks(cluster=names.CLUSTER, tasks=arns)["tasks"]
+    assert [t["lastStatus"] for t in running] == ["RUNNING", "RUNNING"]
+    assert all(t["startedAt"] and t["containers"][0]["imageDigest"].startswith("sha256:") for t in running)
+
+
+def _busy(project, stack: str, replicas: int) -> ProjectRef:
+    folder = project({f"{stack}/compose.yaml": "name: busy\nservices:\n  api:\n    image: nginx\n"
+                                                "    expose: ['80']\n    deploy:\n"
+                                                f"      replicas: {replicas}\n"
+                                                "      resources: {reservations: {cpus: '2'}}\n"})
+    return ProjectRef(working_directory=str(folder / stack), provider="aws", stack=stack)
+
+
+def test_vcpus_another_stack_holds_stop_the_deploy_naming_the_quota_then_it_deploys(provider, project,
+                                                                                   aws_env, boto) -> None:
+    """A quota of 4 vCPUs, 2 held by another stack, 4 wanted: ECS places one task of two and keeps
+    trying; the deploy stops well before its deadline naming the quota, its value and how to raise
+    it, and what it made stays the stack's; once the other stack is down, it deploys."""
+    import time
+
+    aws_env.configure(fargate_vcpu=4)
+    assert _deploy(provider, _busy(project, "other", 1))[0].ok
+    ref = _busy(project, "dev", 2)
+    began = time.monotonic()
+    result, said = _deploy(provider, ref)
+    took = time.monotonic() - began
+    api = result.services[0]
+    assert api.state is State.SERVICE_DEPLOYMENT_FAILED and took < 60, (took, api)
+    for words in ('"Fargate On-Demand vCPU resource count", L-3032A538) is 4 vCPUs',
+                  "ECS cannot place 1 of the service's 2 tasks", "Service Quotas console",
+                  "aws service-quotas request-service-quota-increase --service-code fargate "
+                  "--quota-code L-3032A538 --desired-value 6 --region us-east-1"):
+        assert words in api.message, api.message
+    assert "You've reached the limit on the number of vCPUs" in api.start_error
+    assert any("Fargate vCPU quota (L-3032A538) is used up" in m for m in said), said
+    ecs = boto.client("ecs")
+    service = ecs.describe_services(cluster=names.CLUSTER, include=["TAGS"],
+                                    services=[names.service_name("busy", "dev", "api")])["services"][0]
+    assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"  # ECS keeps trying
+    assert names.owned(names.tag_dict(service["tags"]), "busy", "dev")  # the stack's, for down or a redeploy
+    anyio.run(lambda: destroy(provider, "busy", "other", volumes=False, sink=Recorder()))
+    again, _ = _deploy(provider, ref)
+    assert again.ok and again.services[0].replicas_running == 2, again.services
+    anyio.run(lambda: destroy(provider, "busy", "dev", volumes=False, sink=Recorder()))
+    both = [names.service_name("busy", stack, "api") for stack in ("dev", "other")]
+    assert all(s["status"] != "ACTIVE"
+               for s in ecs.describe_services(cluster=names.CLUSTER, services=both)["services"])
+
+
+def test_a_rolling_update_short_of_vcpus_goes_on_one_task_at_a_time(provider, project, aws_env) -> None:
+    """Quota 3 vCPUs, 2 tasks of 1 running: a new deployment has room for one new task at a time
+    (old ones stop as new ones are healthy); ECS says it cannot place the other meanwhile, and the
+    deploy waits it out and succeeds."""
+    aws_env.configure(fargate_vcpu=3)
+    folder = project({"compose.yaml": "name: roll\nservices:\n  api:\n    image: nginx\n    expose: ['80']\n"
+                                      "    deploy:\n      replicas: 2\n"
+                                      "      resources: {reservations: {cpus: '1'}}\n"})
+    ref = ProjectRef(working_directory=str(folder), provider="aws")
+    assert _deploy(provider, ref)[0].ok
+    result, said = _deploy(provider, ref, force=True)
+    assert result.ok and result.services[0].replicas_running == 2, result.services
+    assert any("Fargate vCPU quota (L-3032A538) is used up" in m for m in said), said

@@ -98,3 +98,22 @@ def test_drained_returns_at_once_for_a_name_never_used(boto, aws_env) -> None:
     said: list[str] = []
     anyio.run(lambda: rollout.drained(Aws(boto), "launchdeck", "fresh", interval=0.01, say=said.append))
     assert said == []
+
+
+def test_only_placement_events_since_the_deployment_started_are_its_own() -> None:
+    """An earlier deploy's "unable to place a task" does not count against this one's rollout."""
+    from datetime import UTC, datetime, timedelta
+
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    full = ("(service web) was unable to place a task. Reason: You've reached the limit on the number "
+            "of vCPUs you can run concurrently.")
+    deployment = {"createdAt": started, "desiredCount": 2, "runningCount": 1, "pendingCount": 0}
+    old = {"events": [{"message": "(service web) has reached a steady state.",
+                       "createdAt": started + timedelta(seconds=5)},
+                      {"message": full, "createdAt": started - timedelta(minutes=3)}]}
+    assert rollout.placement(old, deployment) is None
+    new = {"events": [{"message": full, "createdAt": started + timedelta(seconds=9)}, *old["events"]]}
+    assert rollout.placement(new, deployment) == full and rollout.out_of_vcpus(full)
+    assert rollout.unplaced(deployment) == 1
+    assert rollout.tasks_said([{"lastStatus": s} for s in ("PENDING", "PROVISIONING", "RUNNING",
+                                                           "PROVISIONING")]) == "2 provisioning, 1 pending"

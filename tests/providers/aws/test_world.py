@@ -120,3 +120,91 @@ def test_the_lax_world_is_there_to_compare_with_and_differs() -> None:
     """LAX is instant and allows everything; FRESH, the default, does neither."""
     assert T.LAX.scale == 0 and not T.LAX.consistency and T.LAX.codebuild_builds == 0
     assert T.MotoServer().world == T.FRESH and T.FRESH.scale > 0 and T.FRESH.consistency
+
+
+def _ecs_service(name: str, cpu: str = "1024", replicas: int = 1, image: str = "nginx") -> None:
+    """A Fargate service of ``replicas`` tasks of ``cpu`` units in the cluster ``launchdeck``."""
+    session = T.session()
+    ecs, ec2 = session.client("ecs"), session.client("ec2")
+    if not ecs.describe_clusters(clusters=["launchdeck"])["clusters"]:
+        T.ecs_cluster(session)
+    memory = {"1024": "2048", "2048": "4096"}[cpu]
+    task = ecs.register_task_definition(family=name, requiresCompatibilities=["FARGATE"],
+                                        networkMode="awsvpc", cpu=cpu, memory=memory,
+                                        containerDefinitions=[{"name": "c", "image": image}])
+    vpc = {"subnets": [ec2.describe_subnets()["Subnets"][0]["SubnetId"]],
+           "securityGroups": [ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]]}
+    ecs.create_service(cluster="launchdeck", serviceName=name, desiredCount=replicas, launchType="FARGATE",
+                       taskDefinition=task["taskDefinition"]["taskDefinitionArn"],
+                       networkConfiguration={"awsvpcConfiguration": vpc})
+
+
+def _look(name: str) -> tuple[dict, list[dict]]:
+    """The service and its tasks that are to run, as a client following a rollout reads them."""
+    ecs = T.session().client("ecs")
+    service = ecs.describe_services(cluster="launchdeck", services=[name])["services"][0]
+    arns = ecs.list_tasks(cluster="launchdeck", serviceName=name)["taskArns"]
+    return service, ecs.describe_tasks(cluster="launchdeck", tasks=arns)["tasks"] if arns else []
+
+
+def test_a_new_services_tasks_are_provisioning_then_pending_then_running(aws_env) -> None:
+    """Each task is PROVISIONING, PENDING, then RUNNING (started, its image's digest known); the
+    deployment completes after, with the counts DescribeServices gives on the way."""
+    _ecs_service("api", replicas=2)
+    seen: list[tuple] = []
+    for _ in range(2000):
+        service, tasks = _look("api")
+        deployment = service["deployments"][0]
+        now = (deployment["rolloutState"], tuple(t["lastStatus"] for t in tasks))
+        if not seen or seen[-1] != now:
+            seen.append(now)
+        assert all(("startedAt" in t) == (t["lastStatus"] == "RUNNING") for t in tasks)
+        assert all(("imageDigest" in t["containers"][0]) == (t["lastStatus"] == "RUNNING") for t in tasks)
+        if deployment["rolloutState"] == "COMPLETED":
+            break
+        time.sleep(0.005)
+    assert seen == [("IN_PROGRESS", ("PROVISIONING", "PROVISIONING")),
+                    ("IN_PROGRESS", ("PENDING", "PENDING")), ("IN_PROGRESS", ("RUNNING", "RUNNING")),
+                    ("COMPLETED", ("RUNNING", "RUNNING"))], seen
+    assert (service["runningCount"], service["pendingCount"], deployment["runningCount"]) == (2, 0, 2)
+
+
+def test_a_task_the_fargate_vcpu_quota_has_no_room_for_waits_to_be_placed(aws_env) -> None:
+    """Quota 2 vCPUs, 2 held: ECS places nothing, says why among the events and keeps the deployment
+    IN_PROGRESS; once the other service's tasks have stopped, it places the task."""
+    aws_env.configure(fargate_vcpu=2)
+    _ecs_service("holder", cpu="2048")
+    _ecs_service("late")
+    _passed("ecs.placement_retry")
+    service, tasks = _look("late")
+    assert tasks == [] and service["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert service["events"][0]["message"] == (
+        "(service late) was unable to place a task. Reason: You've reached the limit on the number of "
+        "vCPUs you can run concurrently. For more information, see the Troubleshooting section of the "
+        "Amazon ECS Developer Guide.")
+    assert service["deployments"][0]["pendingCount"] == 0 and service["deployments"][0]["failedTasks"] == 0
+    T.session().client("ecs").delete_service(cluster="launchdeck", service="holder", force=True)
+    _passed("ecs.stopping")
+    _passed("ecs.placement_retry")
+    assert [t["lastStatus"] for t in _look("late")[1]] == ["PROVISIONING"]  # placed now
+
+
+def test_tasks_that_exit_are_stopped_with_their_reason_and_fail_the_deployment(aws_env) -> None:
+    """A container that exits: each task is STOPPED with ECS's reason and code, another is started,
+    and the circuit breaker fails the deployment at its threshold of 3."""
+    aws_env.configure(failing={"nginx": "Essential container in task exited"})
+    _ecs_service("api")
+    ecs = T.session().client("ecs")
+    for _ in range(2000):
+        service, _ = _look("api")
+        if service["deployments"][0]["rolloutState"] != "IN_PROGRESS":
+            break
+        time.sleep(0.005)
+    assert service["deployments"][0]["rolloutState"] == "FAILED"
+    assert service["deployments"][0]["failedTasks"] == 3
+    stopped = ecs.list_tasks(cluster="launchdeck", serviceName="api", desiredStatus="STOPPED")["taskArns"]
+    tasks = ecs.describe_tasks(cluster="launchdeck", tasks=stopped)["tasks"]
+    assert len(tasks) == 3 and all(t["lastStatus"] == "STOPPED" for t in tasks)
+    assert {(t["stoppedReason"], t["stopCode"], t["containers"][0]["exitCode"]) for t in tasks} == {
+        ("Essential container in task exited", "EssentialContainerExited", 1)}
+    assert ecs.list_tasks(cluster="launchdeck", serviceName="api")["taskArns"] == []
