@@ -152,7 +152,8 @@ def test_a_deploy_refused_by_its_target_keeps_no_key(memory: MemoryProvider, roo
     from launchdeck.errors import ProviderError
     from testkit import _MemorySession
 
-    monkeypatch.setattr(_MemorySession, "refusal", ProviderError("no zone serves example.com", provider="memory"))
+    refused = ProviderError("no zone serves example.com", provider="memory")
+    monkeypatch.setattr(_MemorySession, "refusal", refused)
     with pytest.raises(ProviderError):
         _deploy(memory, root)
     assert DIGEST_KEY not in memory.config[(root.name, "dev")]
