@@ -47,7 +47,8 @@ def check_own(name: str) -> str:
     if name == DIGEST_KEY:
         raise UsageError(f"{DIGEST_KEY} is launchdeck's own config name: it keys the digests the "
                          "stack's records keep, and is made by the first deploy",
-                         hint="Choose another name; the key goes with the stack's other values.")
+                         hint="Choose another name; the key goes when the stack's last config "
+                              "value is removed.")
     return check_name(name)
 
 
@@ -149,9 +150,13 @@ async def config_list(ref: ProjectRef) -> ConfigResult:
 async def config_delete(ref: ProjectRef, name: str) -> ConfigResult:
     check_own(name)
     loaded, provider = ref.load(), ref.target()
-    if not await erase(provider, loaded.project.name, ref.stack, [name]):
-        raise UsageError(f"config {name} is not set for {loaded.project.name} ({ref.stack})",
+    project = loaded.project.name
+    if not await erase(provider, project, ref.stack, [name]):
+        raise UsageError(f"config {name} is not set for {project} ({ref.stack})",
                          hint="Listing the config shows the names that are set.",
                          actions=[Action("config_list", {"provider": provider.name,
                                                          "stack": ref.stack})])
+    left = await provider.config_store(project, ref.stack).names()
+    if not shown(left) and len(left) == 1:  # the stack's digest key goes with its last value
+        await erase(provider, project, ref.stack, left)
     return await _result(ref, loaded, provider, [name])

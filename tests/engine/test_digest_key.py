@@ -157,3 +157,23 @@ def test_a_deploy_refused_by_its_target_keeps_no_key(memory: MemoryProvider, roo
     with pytest.raises(ProviderError):
         _deploy(memory, root)
     assert DIGEST_KEY not in memory.config[(root.name, "dev")]
+
+
+def test_the_key_goes_with_the_stacks_last_config_value(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`config rm` of the last value a stack has removes its digest key too: nothing is left
+    behind in the store (the local one here; every store is reached through the same tool)."""
+    from launchdeck.tools.project import ProjectRef
+
+    monkeypatch.setenv("LAUNCHDECK_STATE_DIR", str(tmp_path / "state"))
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "compose.yaml").write_text(COMPOSE)
+    ref = ProjectRef(working_directory=str(folder), provider="local")
+    store = ref.target().config_store("p", "dev")
+    for name, value in {"API_KEY": SHORT, "POSTGRES_PASSWORD": "pw-1", DIGEST_KEY: "k" * 43}.items():
+        anyio.run(store.set, name, value)
+    anyio.run(lambda: config_tool.config_delete(ref, "API_KEY"))
+    assert sorted(anyio.run(store.names)) == [DIGEST_KEY, "POSTGRES_PASSWORD"]
+    anyio.run(lambda: config_tool.config_delete(ref, "POSTGRES_PASSWORD"))
+    assert anyio.run(store.names) == []

@@ -262,8 +262,9 @@ def test_destroy_removes_everything_but_config_and_keeps_a_final_snapshot(deploy
     assert last["operation"] == "destroy"
     assert "load balancer ld-shop-dev" in teardown.removed
     left = [a for a in _tagged(boto) if not _on_its_way_out(boto, a)]
-    assert sorted(a.rsplit(":", 1)[-1] for a in left) == [
-        "parameter/launchdeck/shop/dev/API_KEY", "parameter/launchdeck/shop/dev/POSTGRES_PASSWORD"]
+    assert sorted(a.rsplit(":", 1)[-1] for a in left) == [  # the config, with its digest key
+        "parameter/launchdeck/shop/dev/API_KEY", "parameter/launchdeck/shop/dev/LAUNCHDECK_DIGEST_KEY",
+        "parameter/launchdeck/shop/dev/POSTGRES_PASSWORD"]
     assert boto.client("ecr").describe_repositories()["repositories"] == []
     assert boto.client("elbv2").describe_target_groups()["TargetGroups"] == []
     roles = [r["RoleName"] for r in boto.client("iam").list_roles()["Roles"]]

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from launchdeck.compose.load import load
-from launchdeck.compose.validate import Severity
+from launchdeck.compose.validate import DIGEST_KEY, Severity
 from launchdeck.engine import ps
 from launchdeck.engine.deploy import deploy
 from launchdeck.engine.destroy import destroy
@@ -328,7 +328,8 @@ def test_destroy_takes_a_final_snapshot_and_leaves_nothing(deployed, provider, n
     found = boto.client("resourcegroupstaggingapi").get_resources(TagFilters=[
         {"Key": "launchdeck:project", "Values": ["notes"]}])["ResourceTagMappingList"]
     left = [m["ResourceARN"] for m in found if _exists(boto, m["ResourceARN"])]
-    assert [a.rsplit(":", 1)[-1] for a in left] == [
+    assert sorted(a.rsplit(":", 1)[-1] for a in left) == [  # the config, with its digest key
+        "parameter/launchdeck/notes/dev/LAUNCHDECK_DIGEST_KEY",
         "parameter/launchdeck/notes/dev/MONGO_INITDB_ROOT_PASSWORD"]
     statuses = anyio.run(ps.ps, provider, notes.load().project, "dev")
     assert {s.state for s in statuses} == {State.NOT_DEPLOYED}
@@ -567,5 +568,5 @@ def test_the_mongo_worker_sample_checks_deploys_and_tears_down(provider, tmp_pat
     found = boto.client("resourcegroupstaggingapi").get_resources(TagFilters=[
         {"Key": "launchdeck:project", "Values": [name]}])["ResourceTagMappingList"]
     left = [m["ResourceARN"] for m in found if _exists(boto, m["ResourceARN"])]
-    assert sorted(a.rsplit("/", 1)[-1] for a in left) == sorted(SAMPLE_CONFIG)
+    assert sorted(a.rsplit("/", 1)[-1] for a in left) == sorted([*SAMPLE_CONFIG, DIGEST_KEY])
     assert len(boto.client("docdb").describe_db_cluster_snapshots()["DBClusterSnapshots"]) == 1
