@@ -198,13 +198,18 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             return f"{uri}:{source.digest}"
-        await self.prepare_builds()  # the bucket and repository the builder reads and checks, and
-        # the Docker Hub login the builds use
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
-                                   say=lambda message: progress(None, message), hub=self.hub,
-                                   hub_fresh=self.hub_fresh)
+                                   say=lambda message: progress(None, message))
+
+        async def ready() -> None:
+            # the builder project, its role and the repository the build pushes to, and the
+            # Docker Hub login the builds use; the context goes up meanwhile, to the region's
+            # bucket, which the deploy's lock has made
+            await self.prepare_builds()
+            builder.hub, builder.hub_fresh = self.hub, self.hub_fresh
+
         return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,
-                                  interval=self.poll)
+                                  interval=self.poll, ready=ready)
 
     async def has_image(self, image: str) -> bool:
         """Whether ECR still has ``image`` (a rollback refuses one that is gone)."""
