@@ -641,11 +641,14 @@ async def _services(aws: Aws, project: str, stack: str,
     found = found or await inventory.tagged(aws, project, stack, PRUNABLE)
     arns = sorted(found["ecs:service"])
     live: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(arns), 10):
-        described = await aws.maybe("ecs", "describe_services", ("ClusterNotFoundException",),
-                                    cluster=names.CLUSTER, services=arns[start:start + 10],
-                                    include=["TAGS"])
-        for service in (described or {}).get("services", []):
+    # DescribeServices takes ten services a call: more than ten are asked at once, not in turn
+    described = await parallel(*[
+        lambda part=arns[start:start + ECS_DESCRIBED]: aws.maybe(
+            "ecs", "describe_services", ("ClusterNotFoundException",), cluster=names.CLUSTER,
+            services=part, include=["TAGS"])
+        for start in range(0, len(arns), ECS_DESCRIBED)])
+    for answer in described:
+        for service in (answer or {}).get("services", []):
             tags = names.tag_dict(service.get("tags"))
             if service.get("status") == "ACTIVE" and names.owned(tags, project, stack):
                 live[tags.get(names.SERVICE, service["serviceName"])] = service
