@@ -106,7 +106,9 @@ class CodeBuild:
     async def has(self, image: str) -> bool:
         # an ECR image URI is <registry host>/<repository>:<tag>
         repository, tag = image.split("/", 1)[1].rsplit(":", 1)
-        found = await self.aws.maybe("ecr", "describe_images", ("ImageNotFoundException",),
+        # a first deploy asks before its repository is made
+        found = await self.aws.maybe("ecr", "describe_images",
+                                     ("ImageNotFoundException", "RepositoryNotFoundException"),
                                      repositoryName=repository, imageIds=[{"imageTag": tag}])
         return bool(found and found.get("imageDetails"))
 

@@ -213,13 +213,18 @@ class AwsSession:
         uri = f"{self.account}.dkr.ecr.{self.aws.region}.amazonaws.com/{repo}"
         if not build:
             return f"{uri}:{source.digest}"
-        await self.prepare_builds()  # the bucket and repository the builder reads and checks, and
-        # the Docker Hub login the builds use
         builder = builds.CodeBuild(self.aws, self.region.bucket, interval=self.poll,
-                                   say=lambda message: progress(None, message), hub=self.hub,
-                                   hub_fresh=self.hub_fresh)
+                                   say=lambda message: progress(None, message))
+
+        async def ready() -> None:
+            # the builder project, its role and the repository the build pushes to, and the
+            # Docker Hub login the builds use; the context goes up meanwhile, to the region's
+            # bucket, which the deploy's lock has made
+            await self.prepare_builds()
+            builder.hub, builder.hub_fresh = self.hub, self.hub_fresh
+
         return await remote.image(builder, service, source, f"{uri}:{source.digest}", progress,
-                                  interval=self.poll)
+                                  interval=self.poll, ready=ready)
 
     async def has_image(self, image: str) -> bool:
         """Whether ECR still has ``image`` (a rollback refuses one that is gone)."""
@@ -722,11 +727,14 @@ async def _services(aws: Aws, project: str, stack: str,
     found = found or await inventory.tagged(aws, project, stack, PRUNABLE)
     arns = sorted(found["ecs:service"])
     live: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(arns), 10):
-        described = await aws.maybe("ecs", "describe_services", ("ClusterNotFoundException",),
-                                    cluster=names.CLUSTER, services=arns[start:start + 10],
-                                    include=["TAGS"])
-        for service in (described or {}).get("services", []):
+    # DescribeServices takes ten services a call: more than ten are asked at once, not in turn
+    described = await parallel(*[
+        lambda part=arns[start:start + ECS_DESCRIBED]: aws.maybe(
+            "ecs", "describe_services", ("ClusterNotFoundException",), cluster=names.CLUSTER,
+            services=part, include=["TAGS"])
+        for start in range(0, len(arns), ECS_DESCRIBED)])
+    for answer in described:
+        for service in (answer or {}).get("services", []):
             tags = names.tag_dict(service.get("tags"))
             if service.get("status") == "ACTIVE" and names.owned(tags, project, stack):
                 live[tags.get(names.SERVICE, service["serviceName"])] = service

@@ -104,3 +104,24 @@ def test_a_rollout_that_outlasts_the_wait_is_reported_from_the_last_read(project
     assert aws.reads == 1
     assert status.state is State.SERVICE_DEPLOYMENT_PENDING
     assert status.message == "still rolling out after 0s: 1/5 running"
+
+
+def test_more_than_ten_live_services_are_described_at_once_not_in_turn(boto) -> None:
+    """DescribeServices takes ten services a call: a project's 25 are three calls made
+    together (one step of the chain of calls a deploy waits for), each answer kept."""
+    from testkit import aws as T
+
+    T.ecs_cluster(boto)
+    ecs = boto.client("ecs")
+    arns = {}
+    for i in range(25):
+        name = f"many-dev-s{i}"
+        made = ecs.create_service(cluster="launchdeck", serviceName=name, desiredCount=0, tags=[
+            {"key": "launchdeck:project", "value": "many"}, {"key": "launchdeck:stack", "value": "dev"},
+            {"key": "launchdeck:service", "value": f"s{i}"}])
+        arns[made["service"]["serviceArn"]] = {}
+    chain = T.Chain()
+    found = {"ecs:service": arns}
+    live = anyio.run(lambda: aws_session._services(chain.aws(boto), "many", "dev", found))
+    assert sorted(live) == sorted(f"s{i}" for i in range(25))
+    assert chain.depth == 1

@@ -208,3 +208,26 @@ def test_tasks_that_exit_are_stopped_with_their_reason_and_fail_the_deployment(a
     assert {(t["stoppedReason"], t["stopCode"], t["containers"][0]["exitCode"]) for t in tasks} == {
         ("Essential container in task exited", "EssentialContainerExited", 1)}
     assert ecs.list_tasks(cluster="launchdeck", serviceName="api")["taskArns"] == []
+
+
+def test_moto_dispatches_by_a_module_list_made_once_and_every_service_still_answers(aws_env) -> None:
+    """The server lists moto's package folder once, not under its dispatcher lock at every
+    request (which put each burst of calls in one line): the list is moto's own, and each
+    service the provider calls is still reached through it."""
+    from moto import backends
+
+    listed = tuple(backends.list_of_moto_modules())
+    original = backends.list_of_moto_modules
+    try:
+        T._dispatch_without_a_global_wait()
+        assert tuple(backends.list_of_moto_modules()) == listed
+        assert backends.list_of_moto_modules() is backends.list_of_moto_modules()  # listed once
+    finally:
+        backends.list_of_moto_modules = original
+    session = T.session()
+    for service, operation, key in (
+            ("ecs", "list_clusters", "clusterArns"), ("iam", "list_roles", "Roles"),
+            ("ec2", "describe_vpcs", "Vpcs"), ("logs", "describe_log_groups", "logGroups"),
+            ("codebuild", "list_projects", "projects"),
+            ("servicediscovery", "list_namespaces", "Namespaces")):
+        assert key in getattr(session.client(service), operation)(), service
