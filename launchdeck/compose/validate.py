@@ -24,10 +24,10 @@ from launchdeck.compose.target import Capabilities
 
 CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would accept a final newline
 CONFIG_NAME_MAX = 255
+"""The longest config name: what the strictest store (GCP Secret Manager) accepts."""
 DIGEST_KEY = "LAUNCHDECK_DIGEST_KEY"
 """The config name launchdeck keeps for itself: the stack's key for the digests of its config
 values (engine/plan.py), made by its first deploy. No service reads it; config set and rm refuse it."""
-"""The longest config name: what the strictest store (GCP Secret Manager) accepts."""
 _KNOWN_EXTENSIONS = tuple(
     f"x-{vendor}-{kind}" for vendor in ("defang", "launchdeck")
     for kind in ("postgres", "redis", "mongodb", "llm", "autoscaling")
