@@ -174,7 +174,6 @@ def by_digest(image: str, digest: str) -> str:
 async def pinned(session: Any, used: Mapping[str, str]) -> dict[str, str]:
     """Each service's image in ``used`` by its digest where ``session`` can tell it
     (PinsImages), else the reference itself; the services are asked at once."""
-    from launchdeck.engine.gather import gather
     from launchdeck.engine.seams import PinsImages
 
     if not isinstance(session, PinsImages):
