@@ -130,8 +130,7 @@ async def start(ready: Ready, *, options: DeployOptions | None = None, sink: Sin
                          provider=provider.name):
         ready, new_key = await _keyed(ready)
         session = await provider.session(project, ready.stack, ready.config, etag, options, sink)
-        run = _Run(ready, session, options, sink, etag, images or {}, intent)
-        run.new_key = new_key
+        run = _Run(ready, session, options, sink, etag, images or {}, intent, new_key=new_key)
         try:
             return await run.execute()
         except LaunchdeckError as exc:
@@ -246,7 +245,8 @@ class _Run:
     """One deploy: the plan it starts from, the statuses it reaches, the record it leaves."""
 
     def __init__(self, ready: Ready, session: Session, options: DeployOptions, sink: Sink,
-                 etag: str, pinned: Mapping[str, str], intent: history.Intent) -> None:
+                 etag: str, pinned: Mapping[str, str], intent: history.Intent, *,
+                 new_key: bool = False) -> None:
         self.ready, self.session, self.options, self.etag = ready, session, options, etag
         self.pinned, self.intent = pinned, intent
         self.started = datetime.now(UTC)
@@ -262,7 +262,7 @@ class _Run:
         self.statuses: dict[str, ServiceStatus] = {}
         self.applied: dict[str, dict[str, str]] = {}
         self.builds: dict[str, _Build] = {}
-        self.new_key = False
+        self.new_key = new_key
         """The stack's digest key was made by this deploy and is not kept yet."""
 
     def _kept(self, sink: Sink) -> Sink:
