@@ -156,7 +156,9 @@ async def config_delete(ref: ProjectRef, name: str) -> ConfigResult:
                          hint="Listing the config shows the names that are set.",
                          actions=[Action("config_list", {"provider": provider.name,
                                                          "stack": ref.stack})])
+    from launchdeck.compose.validate import DIGEST_KEY
+
     left = await provider.config_store(project, ref.stack).names()
-    if not shown(left) and len(left) == 1:  # the stack's digest key goes with its last value
+    if left == [DIGEST_KEY]:  # the stack's digest key goes with its last value
         await erase(provider, project, ref.stack, left)
     return await _result(ref, loaded, provider, [name])
