@@ -28,9 +28,21 @@ async def kept(gcp: Gcp, image: str) -> bool:
         name = (f"{names.repository(gcp.project, gcp.region)}/dockerImages/"
                 f"{quote(path, safe='')}@{digest}")
         return await gcp.maybe("artifactregistry", "get_docker_image", name=name) is not None
-    path, _, tag = rest.partition(":")
-    name = f"{names.package(gcp.project, gcp.region, path)}/tags/{tag or 'latest'}"
-    return await gcp.maybe("artifactregistry", "get_tag", name=name) is not None
+    return await gcp.maybe("artifactregistry", "get_tag", name=_tag(image)) is not None
+
+
+def _tag(image: str) -> str | None:
+    """The ``packages.tags`` resource of an Artifact Registry image named by its tag
+    (``<location>-docker.pkg.dev/<project>/<repository>/<path>[:<tag>]``); None for an image
+    of another registry."""
+    host, _, rest = image.partition("/")
+    parts = rest.split("/", 2)
+    if not host.endswith("-docker.pkg.dev") or len(parts) < 3:
+        return None
+    project, repository, (path, _, tag) = parts[0], parts[1], parts[2].partition(":")
+    location = host.removesuffix("-docker.pkg.dev")
+    return (f"projects/{project}/locations/{location}/repositories/{repository}/packages/"
+            f"{quote(path, safe='')}/tags/{tag or 'latest'}")
 
 
 async def pinned(gcp: Gcp, revision: str | None, image: str) -> str | None:
@@ -53,14 +65,9 @@ async def pinned(gcp: Gcp, revision: str | None, image: str) -> str | None:
         digest = ((found or {}).get("status") or {}).get("imageDigest") or ""
         if containers[0].get("image") == image and "sha256:" in digest:
             return by_digest(image, digest.rpartition("@")[2])  # a reference, or the bare digest
-    host, _, rest = image.partition("/")
-    parts = rest.split("/", 2)
-    if not host.endswith("-docker.pkg.dev") or len(parts) < 3:
+    name = _tag(image)
+    if name is None:
         return None
-    project, repository, (path, _, tag) = parts[0], parts[1], parts[2].partition(":")
-    location = host.removesuffix("-docker.pkg.dev")
-    name = (f"projects/{project}/locations/{location}/repositories/{repository}/packages/"
-            f"{quote(path, safe='')}/tags/{tag or 'latest'}")
     found = await gcp.maybe("artifactregistry", "get_tag", name=name)
     version = found.version.rpartition("/versions/")[2] if found else ""
     return by_digest(image, version) if version.startswith("sha256:") else None
