@@ -1256,6 +1256,27 @@ LAX = World(scale=0.0, consistency=False, codebuild_builds=0, fargate_vcpu=4000.
 
 _PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
            "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING")
+_ELSEWHERE = {
+    # RDS CreateDBSubnetGroup: "InvalidSubnet: The requested subnet is invalid, or multiple subnets
+    # were requested that are not all in a common VPC" (RDS API Reference, Errors); right after
+    # the subnets were made (aws-cloudformation/aws-cloudformation-resource-providers-rds#221,
+    # floci-io/floci#2937: "the same call succeeds once state settles").
+    ("rds", "CreateDBSubnetGroup"): {
+        "subnet": ("InvalidSubnet", "The requested subnet is invalid, or multiple subnets were "
+                                    "requested that are not all in a common VPC.")},
+    # ElastiCache CreateCacheSubnetGroup naming a subnet it does not know: "InvalidParameterValue
+    # — Some input subnets in :[…] are invalid." (as AWS answers it, floci-io/floci#2401).
+    ("elasticache", "CreateCacheSubnetGroup"): {
+        "subnet": ("InvalidParameterValue", "Some input subnets in :[{}] are invalid.")},
+    # ELBv2 CreateLoadBalancer: "SubnetNotFound: The specified subnet does not exist.",
+    # "InvalidSecurityGroup: The specified security group does not exist." (ELBv2 API Reference).
+    ("elasticloadbalancing", "CreateLoadBalancer"): {  # ELBv2 signs as elasticloadbalancing
+        "subnet": ("SubnetNotFound", "The specified subnet does not exist."),
+        "sg": ("InvalidSecurityGroup", "The specified security group does not exist.")},
+}
+"""Calls of other services that name EC2 subnets or groups, and how each refuses one EC2 made a
+moment ago (``ec2.visible``, a window of each service's own: each meets the lag once), by the
+kind of ID."""
 _EC2_IDS = {"sg-": ("InvalidGroup.NotFound", "The security group '{}' does not exist"),
             "vpc-": ("InvalidVpcID.NotFound", "The vpc ID '{}' does not exist"),
             "subnet-": ("InvalidSubnetID.NotFound", "The subnet ID '{}' does not exist"),
@@ -1472,6 +1493,13 @@ class _World:
                         if window is not None and window.holds():
                             code, message = next(v for k, v in _EC2_IDS.items() if str(value).startswith(k))
                             return code, message.format(value)
+                refusal = _ELSEWHERE.get((service, action))
+                if refusal is not None:  # another service's view of EC2 lags the same way
+                    young = [str(v) for v in params.values() if str(v).startswith(("subnet-", "sg-"))
+                             and self._young.get(f"{service}:{v}") and self._young[f"{service}:{v}"].holds()]
+                    if young:
+                        code, message = refusal[young[0].split("-", 1)[0]]
+                        return code, message.format(", ".join(young))
                 if service == "codebuild" and action in ("CreateProject", "UpdateProject"):
                     role = str(params.get("serviceRole", ""))
                     if self._young.get(role) and self._young[role].holds():
@@ -1638,6 +1666,8 @@ class _World:
             if made:
                 with self._guard:
                     self._young[made.group(1)] = _Window(world.seconds("ec2.visible"))
+                    for other in {name for name, _ in _ELSEWHERE}:  # each meets it once
+                        self._young[f"{other}:{made.group(1)}"] = _Window(world.seconds("ec2.visible"))
         elif service == "codebuild" and action == "StartBuild":
             build_id = json.loads(data)["build"]["id"]
             with self._guard:
@@ -1996,11 +2026,11 @@ class _Fleet:
     like any other; the failed deployment leaves the list once its tasks have stopped, so once the
     rollback has completed nothing in DescribeServices says a deployment failed ("the service
     becomes stable again on the previous task definition", aws-actions/amazon-ecs-deploy-task-
-    definition#860). A first deployment that fails has nothing to go back to. A rolling deployment runs old and new tasks together
-    (minimumHealthyPercent 100, maximumPercent 200: "the scheduler ... can start new tasks before
-    stopping old ones", Rolling update) and stops an old task for each new one that is healthy,
-    with "Scaling activity initiated by (deployment ...)". A deleted service's tasks stop
-    ``ecs.stopping`` after DeleteService.
+    definition#860). A first deployment that fails has nothing to go back to. A rolling deployment
+    runs old and new tasks together (minimumHealthyPercent 100, maximumPercent 200: "the
+    scheduler ... can start new tasks before stopping old ones", Rolling update) and stops an old
+    task for each new one that is healthy, with "Scaling activity initiated by (deployment ...)".
+    A deleted service's tasks stop ``ecs.stopping`` after DeleteService.
 
     Each task state lasts its time and until DescribeTasks has shown it (or, unshown, four times
     its time and at least ``_UNSHOWN`` seconds, for whoever does not follow tasks): whoever

@@ -675,7 +675,7 @@ class _Stores:
         s = self.s
         await stores.ensure(s.aws, unit.spec, unit.digest, s.name, s.stack, s.net.vpc,
                             s.net.subnets, s.net.groups[f"store:{unit.name}"], s.etag,
-                            lambda message: progress(None, message))
+                            lambda message: progress(None, message), interval=s.settle)
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         s, spec = self.s, unit.spec

@@ -60,6 +60,17 @@ def test_a_dedicated_network_is_made_although_ec2_shows_new_things_late(provider
     assert len(subnets) == 2 and all(s["MapPublicIpOnLaunch"] for s in subnets)
 
 
+def test_the_load_balancer_and_a_stores_subnet_group_wait_until_their_services_see_new_subnets(
+        provider, project) -> None:
+    """ELBv2 and ElastiCache lag EC2 as EC2 lags itself: naming subnets made a moment ago is
+    refused (SubnetNotFound, "Some input subnets ... are invalid"), retried and said."""
+    compose = TINY + "  cache:\n    image: redis:7\n    x-defang-redis: true\n"
+    result, said = _deploy(provider, _ref(project, {"compose.yaml": compose}), network="dedicated")
+    assert result.ok, [s.message for s in result.services]
+    late = [m for m in said if "AWS does not show the new network to it yet" in m]
+    assert any("load balancer" in m for m in late) and any("ElastiCache subnet group" in m for m in late)
+
+
 def test_builds_queue_for_the_accounts_one_build_slot(provider, project, boto, aws_env) -> None:
     """Two builds at once on an account that runs one at a time: the second waits its turn, and says so."""
     ref = _ref(project, {"compose.yaml": TWO_BUILT, "a/Dockerfile": "FROM nginx\n",
@@ -596,10 +607,12 @@ def test_a_deployment_the_circuit_breaker_rolled_back_is_deployed_again(provider
     v1 = TINY.replace("image: nginx", "image: nginx:1.27")
     ref = _ref(project, {"compose.yaml": v1})
     assert _deploy(provider, ref)[0].ok
-    (Path(ref.working_directory) / "compose.yaml").write_text(TINY.replace("image: nginx", "image: nginx:1.28"))
+    compose = Path(ref.working_directory) / "compose.yaml"
+    compose.write_text(TINY.replace("image: nginx", "image: nginx:1.28"))
     aws_env.configure(failing={"nginx:1.28": "Essential container in task exited"})
     api = _deploy(provider, ref)[0].services[0]
-    assert api.state is State.SERVICE_DEPLOYMENT_FAILED and "Essential container in task exited" in api.message
+    assert api.state is State.SERVICE_DEPLOYMENT_FAILED
+    assert "Essential container in task exited" in api.message
 
     ecs = boto.client("ecs")
     service = names.service_name("tiny", "dev", "api")
