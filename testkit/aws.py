@@ -1256,6 +1256,27 @@ LAX = World(scale=0.0, consistency=False, codebuild_builds=0, fargate_vcpu=4000.
 
 _PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD",
            "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING")
+_ELSEWHERE = {
+    # RDS CreateDBSubnetGroup: "InvalidSubnet: The requested subnet is invalid, or multiple subnets
+    # were requested that are not all in a common VPC" (RDS API Reference, Errors); right after
+    # the subnets were made (aws-cloudformation/aws-cloudformation-resource-providers-rds#221,
+    # floci-io/floci#2937: "the same call succeeds once state settles").
+    ("rds", "CreateDBSubnetGroup"): {
+        "subnet": ("InvalidSubnet", "The requested subnet is invalid, or multiple subnets were "
+                                    "requested that are not all in a common VPC.")},
+    # ElastiCache CreateCacheSubnetGroup naming a subnet it does not know: "InvalidParameterValue
+    # — Some input subnets in :[…] are invalid." (as AWS answers it, floci-io/floci#2401).
+    ("elasticache", "CreateCacheSubnetGroup"): {
+        "subnet": ("InvalidParameterValue", "Some input subnets in :[{}] are invalid.")},
+    # ELBv2 CreateLoadBalancer: "SubnetNotFound: The specified subnet does not exist.",
+    # "InvalidSecurityGroup: The specified security group does not exist." (ELBv2 API Reference).
+    ("elasticloadbalancing", "CreateLoadBalancer"): {  # ELBv2 signs as elasticloadbalancing
+        "subnet": ("SubnetNotFound", "The specified subnet does not exist."),
+        "sg": ("InvalidSecurityGroup", "The specified security group does not exist.")},
+}
+"""Calls of other services that name EC2 subnets or groups, and how each refuses one EC2 made a
+moment ago (``ec2.visible``, a window of each service's own: each meets the lag once), by the
+kind of ID."""
 _EC2_IDS = {"sg-": ("InvalidGroup.NotFound", "The security group '{}' does not exist"),
             "vpc-": ("InvalidVpcID.NotFound", "The vpc ID '{}' does not exist"),
             "subnet-": ("InvalidSubnetID.NotFound", "The subnet ID '{}' does not exist"),
@@ -1472,6 +1493,13 @@ class _World:
                         if window is not None and window.holds():
                             code, message = next(v for k, v in _EC2_IDS.items() if str(value).startswith(k))
                             return code, message.format(value)
+                refusal = _ELSEWHERE.get((service, action))
+                if refusal is not None:  # another service's view of EC2 lags the same way
+                    young = [str(v) for v in params.values() if str(v).startswith(("subnet-", "sg-"))
+                             and self._young.get(f"{service}:{v}") and self._young[f"{service}:{v}"].holds()]
+                    if young:
+                        code, message = refusal[young[0].split("-", 1)[0]]
+                        return code, message.format(", ".join(young))
                 if service == "codebuild" and action in ("CreateProject", "UpdateProject"):
                     role = str(params.get("serviceRole", ""))
                     if self._young.get(role) and self._young[role].holds():
@@ -1577,7 +1605,9 @@ class _World:
                 name = str(params.get("serviceName") or params.get("service", "")).rsplit("/", 1)[-1]
                 found = ecs.services.get(f"{cluster}:{name}")
                 if found is not None:
-                    self._rollout(ecs, f"{cluster}:{name}", found)
+                    breaker = params.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker")
+                    self._rollout(ecs, f"{cluster}:{name}", found,
+                                  None if breaker is None else bool(breaker.get("rollback")))
             elif action == "DescribeServices":
                 names = [str(s).rsplit("/", 1)[-1] for s in params.get("services", [])]
                 self._seen([("ecs", f"{cluster}:{name}") for name in names])
@@ -1636,6 +1666,8 @@ class _World:
             if made:
                 with self._guard:
                     self._young[made.group(1)] = _Window(world.seconds("ec2.visible"))
+                    for other in {name for name, _ in _ELSEWHERE}:  # each meets it once
+                        self._young[f"{other}:{made.group(1)}"] = _Window(world.seconds("ec2.visible"))
         elif service == "codebuild" and action == "StartBuild":
             build_id = json.loads(data)["build"]["id"]
             with self._guard:
@@ -1710,13 +1742,14 @@ class _World:
             self._later(("docdb", key), world.seconds("docdb.modify"),
                         lambda: setattr(cluster, "status", "available"))
 
-    def _rollout(self, ecs: Any, key: str, found: Any) -> None:
+    def _rollout(self, ecs: Any, key: str, found: Any, rollback: bool | None) -> None:
         """A new deployment of the service's task definition, whose tasks ``_Fleet`` places and
         starts; a task whose image is ``failing``, or whose execution role cannot do what the ECS
-        agent does with it, stops (and the circuit breaker fails the deployment)."""
+        agent does with it, stops (and the circuit breaker fails the deployment, and rolls it
+        back when the request's circuit breaker says ``rollback``: None keeps what the service had)."""
         images = " ".join(c.get("image", "") for c in _containers(ecs, found.task_definition))
         why = next((reason for needle, reason in self.failing.items() if needle in images), None)
-        self.fleet.deploy(ecs, key, found, why or execution_refusal(ecs, found.task_definition))
+        self.fleet.deploy(ecs, key, found, why or execution_refusal(ecs, found.task_definition), rollback)
 
     def _build_phases(self, data: bytes) -> bytes:
         """A build goes through its phases in the time they take."""
@@ -1964,6 +1997,10 @@ class _Service:
     deployments: list[_Deployment] = field(default_factory=list)
     tasks: list[_Task] = field(default_factory=list)
     deleted: bool = False
+    rollback: bool = False
+    """Whether its circuit breaker rolls a failed deployment back."""
+    completed: _Deployment | None = None
+    """Its last deployment that completed, which a rollback deploys again."""
 
 
 class _Fleet:
@@ -1982,12 +2019,18 @@ class _Fleet:
     stops from PENDING with that reason, ECS starts another, and the circuit breaker fails the
     deployment once the failure threshold is met ("minimum threshold <= 0.5 * desired task count
     => maximum threshold", 3 and 200: "How the Amazon ECS deployment circuit breaker detects
-    failures", ECS Developer Guide; the rollback it starts is not modelled: the old deployment's
-    tasks run on). A rolling deployment runs old and new tasks together
-    (minimumHealthyPercent 100, maximumPercent 200: "the scheduler ... can start new tasks before
-    stopping old ones", Rolling update) and stops an old task for each new one that is healthy,
-    with "Scaling activity initiated by (deployment ...)". A deleted service's tasks stop
-    ``ecs.stopping`` after DeleteService.
+    failures", ECS Developer Guide). With the breaker's ``rollback`` on, "the service is rolled back
+    to the last deployment that completed successfully" (DeploymentCircuitBreaker, ECS API
+    Reference): a new PRIMARY deployment of that one's task definition (its images as they were
+    resolved then), which becomes the service's ``taskDefinition``, and which places and completes
+    like any other; the failed deployment leaves the list once its tasks have stopped, so once the
+    rollback has completed nothing in DescribeServices says a deployment failed ("the service
+    becomes stable again on the previous task definition", aws-actions/amazon-ecs-deploy-task-
+    definition#860). A first deployment that fails has nothing to go back to. A rolling deployment
+    runs old and new tasks together (minimumHealthyPercent 100, maximumPercent 200: "the
+    scheduler ... can start new tasks before stopping old ones", Rolling update) and stops an old
+    task for each new one that is healthy, with "Scaling activity initiated by (deployment ...)".
+    A deleted service's tasks stop ``ecs.stopping`` after DeleteService.
 
     Each task state lasts its time and until DescribeTasks has shown it (or, unshown, four times
     its time and at least ``_UNSHOWN`` seconds, for whoever does not follow tasks): whoever
@@ -2002,9 +2045,10 @@ class _Fleet:
 
     # -- what the API changes ----------------------------------------------------------------
 
-    def deploy(self, ecs: Any, key: str, found: Any, why: str | None) -> None:
+    def deploy(self, ecs: Any, key: str, found: Any, why: str | None, rollback: bool | None = None) -> None:
         """A new PRIMARY deployment of ``found``'s task definition; the one before goes on as
-        ACTIVE while its tasks run."""
+        ACTIVE while its tasks run. ``rollback``: whether the circuit breaker rolls it back if it
+        fails (None: as the service's last deployment said)."""
         import datetime
         import uuid
 
@@ -2027,10 +2071,15 @@ class _Fleet:
         with self._guard:
             service = self.services.setdefault(key, _Service(found))
             service.found, service.deleted = found, False
-            for old in service.deployments:
-                old.status = "ACTIVE"
-            service.deployments = [made, *[d for d in service.deployments if self._live(service, d)]]
-            self._show(service)
+            if rollback is not None:
+                service.rollback = rollback
+            self._start(service, made)
+
+    def _start(self, service: _Service, made: _Deployment) -> None:
+        for old in service.deployments:
+            old.status = "ACTIVE"
+        service.deployments = [made, *[d for d in service.deployments if self._live(service, d)]]
+        self._show(service)
 
     def delete(self, key: str, world: World) -> None:
         with self._guard:
@@ -2123,6 +2172,20 @@ class _Fleet:
             deployment.state = "FAILED"
             for task in mine:
                 self._stop(task, "Deployment failed: tasks failed to start")
+            self._event(service, f"(service {service.found.name}) (deployment {deployment.id}) "
+                                 "deployment failed: tasks failed to start.")
+            last = service.completed
+            if service.rollback and last is not None:
+                import dataclasses
+                import datetime
+
+                back = dataclasses.replace(
+                    last, id=f"ecs-svc/{uuid.uuid4().int % 10 ** 19}", desired=deployment.desired,
+                    status="PRIMARY", state="IN_PROGRESS", failed=0, shown=False, retry=0.0,
+                    created=datetime.datetime.now(datetime.UTC))
+                self._event(service, f"(service {service.found.name}) rolling back to deployment {last.id}.")
+                service.found.task_definition = last.definition
+                self._start(service, back)
             return 0, True
         placed = 0
         wanted = min(deployment.desired - len(mine), 2 * deployment.desired - len(mine) - len(old))
@@ -2145,6 +2208,7 @@ class _Fleet:
         if len(healthy) >= deployment.desired and not any(t.desired == "RUNNING" for t in old) \
                 and deployment.shown:
             deployment.state = "COMPLETED"
+            service.completed = deployment
             changed = True
         return placed, changed
 

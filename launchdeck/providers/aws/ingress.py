@@ -14,7 +14,7 @@ from typing import Any
 from launchdeck.compose.model import Project
 from launchdeck.engine import hosts
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names, wait
+from launchdeck.providers.aws import names, network, wait
 from launchdeck.providers.aws.api import Aws, parallel
 from launchdeck.providers.aws.render import health_path
 
@@ -145,9 +145,11 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
         if found:
             return found["LoadBalancers"][0]
         say(f"creating load balancer {name}")
-        made = await aws("elbv2", "create_load_balancer", Name=name, Subnets=subnets,
-                         SecurityGroups=[group], Scheme="internet-facing", Type="application",
-                         IpAddressType="ipv4", Tags=tags)
+        made = await network.seen_late(
+            lambda: aws("elbv2", "create_load_balancer", Name=name, Subnets=subnets,
+                        SecurityGroups=[group], Scheme="internet-facing", Type="application",
+                        IpAddressType="ipv4", Tags=tags),
+            what=f"load balancer {name}", interval=poll, say=say)
         return made["LoadBalancers"][0]
 
     async def target_group(route: Route) -> tuple[tuple[str, int], str]:

@@ -12,13 +12,15 @@ and ``alb`` on its ingress ports; a store's group admits ``members`` on the stor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names, wait
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
+
+T = TypeVar("T")
 
 VISIBLE_WAIT = 120.0
 """Seconds EC2 may take to show what it just made to the calls that name it."""
@@ -181,6 +183,25 @@ class _Fresh:
                                 timeout=VISIBLE_WAIT, say=self.say,
                                 max_interval=self.interval * VISIBLE_STEPS,
                                 why="EC2 does not show what was just made yet")
+
+
+def _not_seen_elsewhere(exc: AwsError) -> bool:
+    """Whether another service refuses subnets or groups because it does not see them yet: RDS
+    ("InvalidSubnet"), ElastiCache ("Some input subnets in :[…] are invalid."), ELBv2
+    ("SubnetNotFound", "InvalidSecurityGroup")."""
+    return exc.code in ("InvalidSubnet", "SubnetNotFound", "InvalidSecurityGroup") or (
+        exc.code == "InvalidParameterValue" and "subnets" in exc.message)
+
+
+async def seen_late(step: Callable[[], Awaitable[T]], *, what: str, interval: float,
+                    say: wait.Say = wait._quiet) -> T:
+    """``step``, a call of RDS, ElastiCache or ELBv2 naming subnets or groups, run again while
+    that service does not see them yet: each service's view of EC2 lags as EC2's own does, and
+    "the same call succeeds once state settles" (a subnet group right after its subnets). A
+    request wrong for good (subnets of two VPCs) fails once the wait is out, with AWS's words."""
+    return await wait.retry(step, _not_seen_elsewhere, what=what, interval=interval,
+                            timeout=VISIBLE_WAIT, say=say, max_interval=interval * VISIBLE_STEPS,
+                            why="AWS does not show the new network to it yet")
 
 
 def filters(project: str, stack: str) -> list[dict[str, Any]]:

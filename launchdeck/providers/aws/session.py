@@ -486,6 +486,7 @@ class _Services:
                         tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         s.registered[name] = arn
+        tags[names.REVISION] = arn.rsplit("/", 1)[-1]  # the service's tags, not the definition's
         current = s.live.get(name)
         if current is None:
             await rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
@@ -674,7 +675,7 @@ class _Stores:
         s = self.s
         await stores.ensure(s.aws, unit.spec, unit.digest, s.name, s.stack, s.net.vpc,
                             s.net.subnets, s.net.groups[f"store:{unit.name}"], s.etag,
-                            lambda message: progress(None, message))
+                            lambda message: progress(None, message), interval=s.settle)
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         s, spec = self.s, unit.spec
@@ -744,9 +745,16 @@ async def _services(aws: Aws, project: str, stack: str,
 def status_of(name: str, service: dict[str, Any], endpoints: list[str],
               task_definition: str | None = None) -> ServiceStatus:
     """An ECS service's state in the shared vocabulary: the rollout of ``task_definition``
-    (a rollback is a failure), else the newest deployment."""
-    state, reason = rollout.judge(service, task_definition)
+    (a rollback is a failure), else of the one the service's tags say was deployed last, else
+    the newest deployment."""
     tags = names.tag_dict(service.get("tags"))
+    if task_definition is None and names.REVISION in tags:
+        # what was deployed last: a deployment the circuit breaker rolled back counts as failed
+        # even once the rollback has completed and the failed deployment left the list
+        revision = tags[names.REVISION]
+        task_definition = next((d["taskDefinition"] for d in service.get("deployments", [])
+                                if d.get("taskDefinition", "").rsplit("/", 1)[-1] == revision), revision)
+    state, reason = rollout.judge(service, task_definition)
     message = reason if state in (State.SERVICE_DEPLOYMENT_FAILED,
                                   State.SERVICE_DEPLOYMENT_PENDING) else ""
     scaling = tags.get(names.SCALING)

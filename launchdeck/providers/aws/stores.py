@@ -25,7 +25,7 @@ from launchdeck.engine import hosts, kinds, modes
 from launchdeck.engine.events import State
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import names, wait
+from launchdeck.providers.aws import names, network, wait
 from launchdeck.providers.aws.api import Aws, AwsError
 
 PORTS = {"postgres": 5432, "redis": 6379, "mongodb": 27017}
@@ -462,18 +462,20 @@ def status(name: str, found: Existing) -> ServiceStatus:
 
 
 async def ensure(aws: Aws, spec: Store, digest: str, project: str, stack: str, vpc: str,
-                 subnets: list[str], group: str, etag: str, say: Callable[[str], None]) -> None:
+                 subnets: list[str], group: str, etag: str, say: Callable[[str], None], *,
+                 interval: float = 1.0) -> None:
     """Create the store, or apply new settings to it when its ``digest`` (of what is asked,
-    kept in its tag) differs; ``ready`` waits for it."""
+    kept in its tag) differs; ``ready`` waits for it. ``interval``: the first wait before asking
+    again what AWS refused because it does not show the new network yet."""
     tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag, hash=digest))
     if spec.kind == "postgres":
-        await _postgres(aws, spec, digest, vpc, subnets, group, tags, say)
+        await _postgres(aws, spec, digest, vpc, subnets, group, tags, say, interval)
     elif spec.kind == "mongodb":
         instance_tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag,
                                                   role=DOCUMENTDB_ROLE))
-        await _documentdb(aws, spec, digest, vpc, subnets, group, tags, instance_tags, say)
+        await _documentdb(aws, spec, digest, vpc, subnets, group, tags, instance_tags, say, interval)
     else:
-        await _redis(aws, spec, vpc, subnets, group, tags, say)
+        await _redis(aws, spec, vpc, subnets, group, tags, say, interval)
 
 
 async def look(aws: Aws, spec: Store) -> tuple[str | None, str]:
@@ -500,7 +502,7 @@ async def look(aws: Aws, spec: Store) -> tuple[str | None, str]:
 
 
 async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,
-                    tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
+                    tags: list[dict[str, str]], say: Callable[[str], None], interval: float) -> None:
     found = await aws.maybe("rds", "describe_db_instances", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                             DBInstanceIdentifier=spec.id)
     if found:
@@ -513,7 +515,7 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
                       MasterUserPassword=spec.password, ApplyImmediately=True, **_rds_mode(spec))
             await aws("rds", "add_tags_to_resource", ResourceName=db["DBInstanceArn"], Tags=tags)
         return
-    await ensure_subnet_group(aws, "rds", vpc, subnets)
+    await ensure_subnet_group(aws, "rds", vpc, subnets, interval=interval, say=say)
     say("creating an RDS PostgreSQL instance (this takes several minutes)")
     database = spec.settings["database"]
     await aws("rds", "create_db_instance", DBInstanceIdentifier=spec.id, Engine="postgres",
@@ -552,7 +554,7 @@ def _documentdb_mode(spec: Store) -> dict[str, Any]:
 
 async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,
                       tags: list[dict[str, str]], instance_tags: list[dict[str, str]],
-                      say: Callable[[str], None]) -> None:
+                      say: Callable[[str], None], interval: float) -> None:
     """The cluster (made, or given a new password and the mode's settings in place), then its
     instances: the primary and the mode's replicas; replicas the mode no longer has go."""
     found = await aws.maybe("docdb", "describe_db_clusters", ("DBClusterNotFoundFault",),
@@ -576,7 +578,8 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
                              why="busy; the new password waits for it")
             await aws("docdb", "add_tags_to_resource", ResourceName=cluster["DBClusterArn"], Tags=tags)
     else:
-        await ensure_subnet_group(aws, "rds", vpc, subnets)  # DocumentDB uses the RDS subnet groups
+        # DocumentDB uses the RDS subnet groups
+        await ensure_subnet_group(aws, "rds", vpc, subnets, interval=interval, say=say)
         say("creating a DocumentDB cluster (this takes several minutes)")
         await aws("docdb", "create_db_cluster", DBClusterIdentifier=spec.id, Engine="docdb",
                   EngineVersion=spec.settings["version"], MasterUsername=spec.settings["user"],
@@ -598,7 +601,7 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
 
 
 async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
-                 tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
+                 tags: list[dict[str, str]], say: Callable[[str], None], interval: float) -> None:
     found = await aws.maybe("elasticache", "describe_replication_groups",
                             ("ReplicationGroupNotFoundFault",), ReplicationGroupId=spec.id)
     replicas = int(spec.mode.get("replicas", "0"))
@@ -607,7 +610,7 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
         await _replicas(aws, spec, group, replicas, say)
         await aws("elasticache", "add_tags_to_resource", ResourceName=group["ARN"], Tags=tags)
         return
-    await ensure_subnet_group(aws, "elasticache", vpc, subnets)
+    await ensure_subnet_group(aws, "elasticache", vpc, subnets, interval=interval, say=say)
     engine_name = spec.settings.get("engine", "redis")
     say(f"creating an ElastiCache {'Valkey' if engine_name == 'valkey' else 'Redis OSS'} "
         "replication group (this takes several minutes)")
@@ -663,7 +666,8 @@ def _refuse_failed(spec: Store, status: str) -> None:
                             "reason, fix it, and deploy again.")
 
 
-async def ensure_subnet_group(aws: Aws, service: str, vpc: str, subnets: list[str]) -> None:
+async def ensure_subnet_group(aws: Aws, service: str, vpc: str, subnets: list[str], *,
+                              interval: float = 1.0, say: Callable[[str], None] = lambda _: None) -> None:
     """The VPC's shared subnet group for ``service`` (rds or elasticache), made if missing.
 
     Stores of several projects may race to make it: whoever loses finds it made, which is
@@ -674,14 +678,19 @@ async def ensure_subnet_group(aws: Aws, service: str, vpc: str, subnets: list[st
             found = await aws.maybe("rds", "describe_db_subnet_groups", ("DBSubnetGroupNotFoundFault",),
                                     DBSubnetGroupName=name)
             if not found:
-                await aws("rds", "create_db_subnet_group", DBSubnetGroupName=name, SubnetIds=subnets,
-                          DBSubnetGroupDescription="launchdeck stores", Tags=tags)
+                await network.seen_late(
+                    lambda: aws("rds", "create_db_subnet_group", DBSubnetGroupName=name, SubnetIds=subnets,
+                                DBSubnetGroupDescription="launchdeck stores", Tags=tags),
+                    what=f"the RDS subnet group {name}", interval=interval, say=say)
         else:
             found = await aws.maybe("elasticache", "describe_cache_subnet_groups",
                                     ("CacheSubnetGroupNotFoundFault",), CacheSubnetGroupName=name)
             if not found:
-                await aws("elasticache", "create_cache_subnet_group", CacheSubnetGroupName=name,
-                          SubnetIds=subnets, CacheSubnetGroupDescription="launchdeck stores", Tags=tags)
+                await network.seen_late(
+                    lambda: aws("elasticache", "create_cache_subnet_group", CacheSubnetGroupName=name,
+                                SubnetIds=subnets, CacheSubnetGroupDescription="launchdeck stores",
+                                Tags=tags),
+                    what=f"the ElastiCache subnet group {name}", interval=interval, say=say)
     except AwsError as exc:
         if exc.code not in ("DBSubnetGroupAlreadyExists", "DBSubnetGroupAlreadyExistsFault",
                             "CacheSubnetGroupAlreadyExists", "CacheSubnetGroupAlreadyExistsFault"):

@@ -84,7 +84,7 @@ def test_a_task_whose_execution_role_lacks_a_right_does_not_start(aws_env, allow
     session = T.session()
     found = _start(session, _role(session.client("iam"), "exec", allowed))
     assert found["deployments"][0]["rolloutState"] == "FAILED"
-    message = found["events"][0]["message"]
+    message = " | ".join(e["message"] for e in found["events"])
     assert "ResourceInitializationError" in message and said in message, message
 
 

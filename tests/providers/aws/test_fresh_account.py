@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import anyio
 import pytest
 
@@ -55,6 +58,17 @@ def test_a_dedicated_network_is_made_although_ec2_shows_new_things_late(provider
     subnets = boto.client("ec2").describe_subnets(
         Filters=[{"Name": "tag:launchdeck:project", "Values": ["tiny"]}])["Subnets"]
     assert len(subnets) == 2 and all(s["MapPublicIpOnLaunch"] for s in subnets)
+
+
+def test_the_load_balancer_and_a_stores_subnet_group_wait_until_their_services_see_new_subnets(
+        provider, project) -> None:
+    """ELBv2 and ElastiCache lag EC2 as EC2 lags itself: naming subnets made a moment ago is
+    refused (SubnetNotFound, "Some input subnets ... are invalid"), retried and said."""
+    compose = TINY + "  cache:\n    image: redis:7\n    x-defang-redis: true\n"
+    result, said = _deploy(provider, _ref(project, {"compose.yaml": compose}), network="dedicated")
+    assert result.ok, [s.message for s in result.services]
+    late = [m for m in said if "AWS does not show the new network to it yet" in m]
+    assert any("load balancer" in m for m in late) and any("ElastiCache subnet group" in m for m in late)
 
 
 def test_builds_queue_for_the_accounts_one_build_slot(provider, project, boto, aws_env) -> None:
@@ -579,3 +593,53 @@ def test_a_first_build_uploads_its_context_while_the_cluster_waits_for_the_servi
     started = next(i for i, (op, _) in enumerate(made) if op == "StartBuild")
     assert len(clusters) > 1 and upload < clusters[-1] < started  # refused first, then made
     assert next(i for i, (op, _) in enumerate(made) if op == "CreateRepository") < started
+
+
+def test_a_deployment_the_circuit_breaker_rolled_back_is_deployed_again(provider, project, aws_env,
+                                                                      boto) -> None:
+    """v2's tasks keep exiting: ECS fails it and rolls the service back to v1, whose deployment then
+    completes and leaves nothing failed in DescribeServices. ps still says v2 failed, and the next
+    deploy of the same file rolls v2 out again instead of taking the service's new hash for done."""
+    from launchdeck.engine.deploy import plan, preflight
+    from launchdeck.engine.plan import Action
+    from launchdeck.engine.ps import ps
+
+    v1 = TINY.replace("image: nginx", "image: nginx:1.27")
+    ref = _ref(project, {"compose.yaml": v1})
+    assert _deploy(provider, ref)[0].ok
+    compose = Path(ref.working_directory) / "compose.yaml"
+    compose.write_text(TINY.replace("image: nginx", "image: nginx:1.28"))
+    aws_env.configure(failing={"nginx:1.28": "Essential container in task exited"})
+    api = _deploy(provider, ref)[0].services[0]
+    assert api.state is State.SERVICE_DEPLOYMENT_FAILED
+    assert "Essential container in task exited" in api.message
+
+    ecs = boto.client("ecs")
+    service = names.service_name("tiny", "dev", "api")
+
+    def rolled_back() -> dict:
+        found = ecs.describe_services(cluster=names.CLUSTER, services=[service])["services"][0]
+        done = [d["rolloutState"] for d in found["deployments"]] == ["COMPLETED"]
+        return found if done else {}
+
+    deadline = time.monotonic() + 60
+    while not (found := rolled_back()):
+        assert time.monotonic() < deadline, "the rollback to v1 did not complete"
+        time.sleep(0.05)
+    definition = ecs.describe_task_definition(taskDefinition=found["taskDefinition"])["taskDefinition"]
+    assert definition["containerDefinitions"][0]["image"].endswith("nginx:1.27")
+
+    status = anyio.run(lambda: ps(provider, ref.load().project, "dev"))[0]
+    assert status.state is State.SERVICE_DEPLOYMENT_FAILED and "ECS rolled back to" in status.message
+
+    async def changes():
+        return (await plan(await preflight(ref.load(), provider, stack="dev"))).changes
+
+    change = next(c for c in anyio.run(changes) if c.service == "api")
+    assert (change.action, change.reason) == (Action.UPDATE, "not running as deployed")
+    aws_env.configure(failing={})
+    assert _deploy(provider, ref)[0].ok
+    found = ecs.describe_services(cluster=names.CLUSTER, services=[service])["services"][0]
+    image = ecs.describe_task_definition(taskDefinition=found["taskDefinition"])["taskDefinition"]
+    assert image["containerDefinitions"][0]["image"].endswith("nginx:1.28")
+    assert {c.action for c in anyio.run(changes)} == {Action.NOOP}
