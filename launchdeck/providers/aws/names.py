@@ -11,7 +11,7 @@ A stack's names (``Names``) join its project, its stack and what the name is for
 and a project or stack may hold dashes itself: project ``a-b`` stack ``c`` and project ``a``
 stack ``b-c`` would both make ``ld-a-b-c``. So a stack whose project or stack has a dash gets,
 when it is first deployed, a mark after the two: six hex digits of sha256 of
-``project NUL stack`` (``ld-a-b-c-3f09c1`` and ``ld-a-b-c-9d2e47``). A stack of plain names
+``project NUL stack`` (``ld-a-b-c-695274`` and ``ld-a-b-c-02654a``). A stack of plain names
 (no dash in either) keeps the names it always had, and so does a stack deployed before the
 mark existed (``inventory.stack_names`` finds which a stack has; names are never changed under
 a stack, since AWS renames none of these things). Why no two stacks meet:
@@ -20,7 +20,7 @@ a stack, since AWS renames none of these things). Why no two stacks meet:
   ``launchdeck-``), and with no dash in either, its first two fields say whose it is.
 - A marked stack and any other: a marked name made as it is carries the mark of its pair right
   after the pair; another stack's name is the same text only if that stack's own names spell
-  this mark out (a service called ``c-3f09c1-web``) or two pairs of the same join draw the same
+  this mark out (a service called ``c-695274-web``) or two pairs of the same join draw the same
   mark, both 1 in 16.7 million, the odds the digests below already take.
 - Cleaning and cutting (ELB's 32 characters and dashes only, the stores' lowercase letter-first
   identifiers with no ``--``, ECS's 200, IAM's 64) keep the digest of the full name, mark and

@@ -205,3 +205,32 @@ def test_a_plain_pair_keeps_its_names_and_a_dashed_one_gets_a_mark() -> None:
     assert names.Names.fresh("a-b", "c") == one  # the same each time
     assert names.Names.every("a-b", "c") == [one, names.Names("a-b", "c")]
     assert names.Names.every("shop", "dev") == [names.Names("shop", "dev")]
+
+
+@pytest.mark.parametrize(("made", "expected"), [
+    ([], "marked"),
+    ([("earlier", "exec", "my-app")], "earlier"),
+    ([("earlier", "namespace", "my-app")], "earlier"),
+    ([("earlier", "exec", "other")], "marked"),
+    ([("earlier", "exec", "my-app"), ("marked", "namespace", "my-app")], "marked"),
+])
+def test_a_stack_has_the_names_its_roles_or_namespace_have(boto, made, expected) -> None:
+    """A dashed stack whose start role or namespace exists (with its tags) under the names
+    it had before marks keeps those; one with marked ones, or neither, or only another
+    stack's, has the marked names."""
+    import anyio
+
+    from launchdeck.providers.aws.api import Aws
+    from launchdeck.providers.aws.inventory import stack_names
+
+    by = {"earlier": names.Names("my-app", "dev"), "marked": names.Names.fresh("my-app", "dev")}
+    trust = '{"Version": "2012-10-17", "Statement": []}'
+    for which, what, owner in made:
+        tags = names.tags(owner, "dev")
+        if what == "exec":
+            boto.client("iam").create_role(RoleName=by[which].role("exec"), AssumeRolePolicyDocument=trust,
+                                           Tags=names.tag_list(tags))
+        else:
+            boto.client("servicediscovery").create_http_namespace(Name=by[which].namespace(),
+                                                                  Tags=names.tag_list(tags))
+    assert anyio.run(lambda: stack_names(Aws(boto), "my-app", "dev")) == by[expected]
