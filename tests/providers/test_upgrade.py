@@ -150,13 +150,16 @@ def _deploy_with_old_release(deployed: Deployed, config: dict[str, str]) -> Depl
     return deployed
 
 
-@pytest.fixture(params=["local", "aws", "gcp"])
+@pytest.fixture(params=["local", "aws", "aws-dashed", "gcp"])
 def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     """A realistic project deployed by the old release to each target; this process reaches
-    the same target through the same variables."""
+    the same target through the same variables. ``aws-dashed``: the project is ``my-shop``,
+    whose AWS names this release would mark on a first deploy (aws/names.py): the old
+    release's stack keeps the ones it has."""
     state = tmp_path / "state"
     env = {"LAUNCHDECK_STATE_DIR": str(state)}
+    target = request.param.removesuffix("-dashed")
     if request.param == "local":
         from launchdeck.providers.local import spec as S
 
@@ -168,7 +171,7 @@ def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
         (folder / "web" / "Dockerfile").write_text(f"FROM {BUSYBOX}\nCOPY index.html /www/\n")
         (folder / "web" / "index.html").write_text("<h1>upgrade</h1>\n")
         config = {"API_KEY": SECRETS["API_KEY"]}
-    elif request.param == "aws":
+    elif target == "aws":
         aws_env = request.getfixturevalue("aws_env")
         # the last release's stacks live in accounts past their first day (it did not survive one);
         # its CodeBuild role lacks the s3:GetBucketAcl its builds need (the upgrade is tested here)
@@ -178,6 +181,9 @@ def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
                           codebuild_role_checked=lax.codebuild_role_checked)
         folder = tmp_path / "shop"
         shutil.copytree(SHOP, folder)
+        if request.param == "aws-dashed":
+            compose = folder / "compose.yaml"
+            compose.write_text(compose.read_text().replace("\nname: shop\n", "\nname: my-shop\n", 1))
         env |= {**aws_env.env, "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_CONFIG_FILE": str(tmp_path / "none"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
@@ -195,7 +201,7 @@ def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
         config = SECRETS
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    yield _deploy_with_old_release(Deployed(folder, request.param, env, old_release), config)
+    yield _deploy_with_old_release(Deployed(folder, target, env, old_release), config)
     if request.param == "local":
         label = {"label": [f"{S.PROJECT}={name}"]}
         for c in api.containers(all=True, filters=label):

@@ -11,11 +11,11 @@ from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
 
 
-async def service_events(aws: Aws, project: str, stack: str, services: Sequence[str],
+async def service_events(aws: Aws, named: names.Names, services: Sequence[str],
                          since: datetime, until: datetime | None) -> list[LogLine]:
     """The events ECS keeps of each of ``services`` (its last 100, as DescribeServices returns
     them) made from ``since`` until ``until``; a service that is gone has none."""
-    by_name = {names.service_name(project, stack, s): s for s in services}
+    by_name = {named.service(s): s for s in services}
     out = []
     wanted = sorted(by_name)
     for start in range(0, len(wanted), 10):  # DescribeServices takes at most 10

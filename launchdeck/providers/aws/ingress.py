@@ -73,19 +73,20 @@ class Existing:
     ingress: Ingress
 
 
-async def find(aws: Aws, project: str, stack: str, wanted: list[Route]) -> Existing:
+async def find(aws: Aws, named: names.Names, wanted: list[Route]) -> Existing:
     """The stack's load balancer and the target groups of ``wanted``, without changing anything.
     One found by the name the deploy gives it but with another stack's tags (or none) stops the
     deploy: it is not adopted."""
+    project, stack = named.project, named.stack
 
     async def balancer() -> dict[str, Any] | None:
         found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
-                                Names=[names.load_balancer(project, stack)])
+                                Names=[named.load_balancer()])
         return found["LoadBalancers"][0] if found else None
 
     async def group(route: Route) -> tuple[tuple[str, int], dict[str, Any]] | None:
         tg = await aws.maybe("elbv2", "describe_target_groups", ("TargetGroupNotFound",),
-                             Names=[names.target_group(project, stack, route.service, route.port)])
+                             Names=[named.target_group(route.service, route.port)])
         return ((route.service, route.port), tg["TargetGroups"][0]) if tg else None
 
     lb, *found = await parallel(balancer, *[lambda r=r: group(r) for r in wanted])
@@ -128,7 +129,7 @@ async def hosted_zones(aws: Aws, domains: list[str]) -> dict[str, str]:
     return out
 
 
-async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str], group: str,
+async def apply(aws: Aws, named: names.Names, vpc: str, subnets: list[str], group: str,
                 wanted: list[Route], zones: dict[str, str], etag: str, digest: str,
                 say: Any, poll: float = 5.0) -> Ingress:
     """Make the load balancer, target groups, certificates, listeners and records ``wanted``
@@ -136,8 +137,9 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
     next plan to compare (a deploy cut short leaves the old digest, so the next one redoes it)."""
     if not wanted:
         return Ingress(target_groups={})
+    project, stack = named.project, named.stack
     tags = names.tag_list(names.tags(project, stack, etag=etag))
-    name = names.load_balancer(project, stack)
+    name = named.load_balancer()
 
     async def balancer() -> dict[str, Any]:
         found = await aws.maybe("elbv2", "describe_load_balancers", ("LoadBalancerNotFound",),
@@ -153,7 +155,7 @@ async def apply(aws: Aws, project: str, stack: str, vpc: str, subnets: list[str]
         return made["LoadBalancers"][0]
 
     async def target_group(route: Route) -> tuple[tuple[str, int], str]:
-        tg_name = names.target_group(project, stack, route.service, route.port)
+        tg_name = named.target_group(route.service, route.port)
         found = await aws.maybe("elbv2", "describe_target_groups", ("TargetGroupNotFound",),
                                 Names=[tg_name])
         if found:

@@ -6,6 +6,30 @@ project called ``2048-game``), so every name is made here against the rule AWS d
 for it: a name that already follows the rule is used as it is, and any other is cleaned to
 the rule and given a short digest of the full name, so that two different compose names
 never meet in one AWS name. ``problems`` checks a whole project before anything is created.
+
+A stack's names (``Names``) join its project, its stack and what the name is for with dashes,
+and a project or stack may hold dashes itself: project ``a-b`` stack ``c`` and project ``a``
+stack ``b-c`` would both make ``ld-a-b-c``. So a stack whose project or stack has a dash gets,
+when it is first deployed, a mark after the two: six hex digits of sha256 of
+``project NUL stack`` (``ld-a-b-c-695274`` and ``ld-a-b-c-02654a``). A stack of plain names
+(no dash in either) keeps the names it always had, and so does a stack deployed before the
+mark existed (``inventory.stack_names`` finds which a stack has; names are never changed under
+a stack, since AWS renames none of these things). Why no two stacks meet:
+
+- Two plain stacks: a name made as it is begins ``project-stack-`` (after ``ld-`` or
+  ``launchdeck-``), and with no dash in either, its first two fields say whose it is.
+- A marked stack and any other: a marked name made as it is carries the mark of its pair right
+  after the pair; another stack's name is the same text only if that stack's own names spell
+  this mark out (a service called ``c-695274-web``) or two pairs of the same join draw the same
+  mark, both 1 in 16.7 million, the odds the digests below already take.
+- Cleaning and cutting (ELB's 32 characters and dashes only, the stores' lowercase letter-first
+  identifiers with no ``--``, ECS's 200, IAM's 64) keep the digest of the full name, mark and
+  all, in the name they make: a cut name meets another only if those six digits do. The mark
+  is hex (letters and digits), so it is valid everywhere a name is, and puts no ``--`` in one.
+
+Paths that separate with ``/`` or ``.`` (SSM parameters, log groups, ECR repositories, the
+Docker Hub policy) say where project ends and stack begins already: they stay module functions
+of project and stack, the same for every stack.
 """
 
 from __future__ import annotations
@@ -165,27 +189,83 @@ def derived_parameter(project: str, stack: str, service: str, key: str) -> str:
     return f"{PARAMETERS}/{project}/{stack}/.derived/{service}/{key}"
 
 
-def resource_id(project: str, stack: str, service: str) -> str:
-    """An RDS / ElastiCache identifier: a letter first, letters, digits and single dashes."""
-    return STORE.fit(f"{project}-{stack}-{service}")
+_MARK = 6
+"""Hex digits of (project, stack) in the names of a stack that has a dash in either."""
 
 
-def cluster_instance(project: str, stack: str, service: str) -> str:
-    """The one instance of a DocumentDB cluster (the cluster is ``resource_id``). DocumentDB
-    instance identifiers: "Must contain from 1 to 63 letters, numbers, or hyphens. The first
-    character must be a letter. Cannot end with a hyphen or contain two consecutive hyphens."
-    (a ``resource_id`` has at most 40)."""
-    return instance_of(resource_id(project, stack, service))
+def plain(project: str, stack: str) -> bool:
+    """Whether joining ``project`` and ``stack`` with a dash says where each ends."""
+    return "-" not in project and "-" not in stack
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name a (project, stack) gives what it makes in AWS that must be unique beyond it:
+    ``project-stack`` joined with what the name is for, and ``mark`` after the two when the
+    stack has one (see the module's docstring)."""
+
+    project: str
+    stack: str
+    mark: str = ""
+    """Six hex digits that set the stack's names apart, or "" (plain names, or a stack
+    deployed before marks)."""
+
+    @classmethod
+    def fresh(cls, project: str, stack: str) -> Names:
+        """The names a stack deployed for the first time gets."""
+        if plain(project, stack):
+            return cls(project, stack)
+        digest = hashlib.sha256(f"{project}\0{stack}".encode()).hexdigest()
+        return cls(project, stack, digest[:_MARK])
+
+    @classmethod
+    def every(cls, project: str, stack: str) -> list[Names]:
+        """The names a stack may have: a first deploy's now, then those of a stack deployed
+        before marks, if they differ (what a teardown looks for by name, leaving neither)."""
+        fresh, earlier = cls.fresh(project, stack), cls(project, stack)
+        return [fresh] if fresh == earlier else [fresh, earlier]
+
+    @property
+    def _join(self) -> str:
+        return f"{self.project}-{self.stack}-{self.mark}" if self.mark else f"{self.project}-{self.stack}"
+
+    def service(self, service: str) -> str:
+        """The ECS service and task definition family (the cluster is shared)."""
+        return Rule(ECS.pattern, 200, ECS.clean).fit(f"{self._join}-{service}")
+
+    def store(self, service: str) -> str:
+        """An RDS / ElastiCache / DocumentDB cluster identifier: a letter first, letters,
+        digits and single dashes."""
+        return STORE.fit(f"{self._join}-{service}")
+
+    def store_instance(self, service: str) -> str:
+        """The one instance of a DocumentDB cluster (the cluster is ``store``). DocumentDB
+        instance identifiers: "Must contain from 1 to 63 letters, numbers, or hyphens. The first
+        character must be a letter. Cannot end with a hyphen or contain two consecutive hyphens."
+        (a ``store`` has at most 40)."""
+        return instance_of(self.store(service))
+
+    def load_balancer(self) -> str:
+        return ELB.fit(f"ld-{self._join}")
+
+    def target_group(self, service: str, port: int) -> str:
+        return ELB.fit(f"ld-{self._join}-{service}-{port}")
+
+    def role(self, kind: str) -> str:
+        """The IAM role the stack's tasks start with (``exec``) or run as (``task``)."""
+        return IAM.fit(f"ld-{self._join}-{kind}")
+
+    def namespace(self) -> str:
+        """The Cloud Map namespace Service Connect resolves the stack's service names in."""
+        return NAMESPACE.fit(f"launchdeck-{self._join}")
+
+    def security_group(self, role_key: str) -> str:
+        return SECURITY_GROUP.fit(f"ld-{self._join}-{role_key}")
 
 
 def instance_of(cluster: str, number: int = 1) -> str:
     """Instance ``number`` of DocumentDB cluster ``cluster`` (1 is the primary it is made with)."""
     return f"{cluster}-{number}"
-
-
-def service_name(project: str, stack: str, service: str) -> str:
-    """The ECS service and task definition family (the cluster is shared)."""
-    return Rule(ECS.pattern, 200, ECS.clean).fit(f"{project}-{stack}-{service}")
 
 
 def container(service: str) -> str:
@@ -212,19 +292,6 @@ def repository(project: str, stack: str, service: str) -> str:
     return REPOSITORY.fit(f"launchdeck/{project}/{stack}/{service}")
 
 
-def load_balancer(project: str, stack: str) -> str:
-    return ELB.fit(f"ld-{project}-{stack}")
-
-
-def target_group(project: str, stack: str, service: str, port: int) -> str:
-    return ELB.fit(f"ld-{project}-{stack}-{service}-{port}")
-
-
-def role(project: str, stack: str, kind: str) -> str:
-    """The IAM role a stack's tasks start with (``exec``) or run as (``task``)."""
-    return IAM.fit(f"ld-{project}-{stack}-{kind}")
-
-
 def hub_policy(project: str, stack: str) -> str:
     """The shared CodeBuild role's inline policy that reads the stack's Docker Hub credentials
     (``.`` is in neither a project nor a stack name, so no two stacks share it)."""
@@ -233,15 +300,6 @@ def hub_policy(project: str, stack: str) -> str:
 
 HUB_POLICIES = "dockerhub."
 """How the names of those policies start."""
-
-
-def namespace(project: str, stack: str) -> str:
-    """The Cloud Map namespace Service Connect resolves the stack's service names in."""
-    return NAMESPACE.fit(f"launchdeck-{project}-{stack}")
-
-
-def security_group(project: str, stack: str, role_key: str) -> str:
-    return SECURITY_GROUP.fit(f"ld-{project}-{stack}-{role_key}")
 
 
 def snapshot(project: str, service: str, snapshot_id: str) -> str:
@@ -285,21 +343,23 @@ class Problem:
     fix: str
 
 
-def problems(project: str, stack: str, services: list[str], ports: dict[str, list[int]],
+def problems(stack: Names, services: list[str], ports: dict[str, list[int]],
              clusters: Collection[str] = ()) -> list[Problem]:
-    """Every clash or invalid name among what ``services`` (and their ``ports``) become;
-    ``clusters`` are those that become a DocumentDB cluster, whose instance shares the name
-    space of the RDS instances."""
+    """Every clash or invalid name among what ``services`` (and their ``ports``) become in
+    ``stack``; ``clusters`` are those that become a DocumentDB cluster, whose instance shares
+    the name space of the RDS instances. (Two services clash or not alike under either of a
+    stack's names: both put the service after the same stack part, and cleaning keeps a digest
+    of each.)"""
     out: list[Problem] = []
     kinds: dict[str, Callable[[str], list[str]]] = {
-        "ECS service": lambda s: [service_name(project, stack, s)],
-        "store identifier": lambda s: [resource_id(project, stack, s)],
-        **({"database instance": lambda s: [cluster_instance(project, stack, s) if s in clusters
-                                            else resource_id(project, stack, s)]} if clusters else {}),
-        "image repository": lambda s: [repository(project, stack, s)],
+        "ECS service": lambda s: [stack.service(s)],
+        "store identifier": lambda s: [stack.store(s)],
+        **({"database instance": lambda s: [stack.store_instance(s) if s in clusters
+                                            else stack.store(s)]} if clusters else {}),
+        "image repository": lambda s: [repository(stack.project, stack.stack, s)],
         "Service Connect name": lambda s: [discovery(s, p) for p in ports.get(s, [])],
         "service address": lambda s: [dns_alias(s)] if ports.get(s) else [],
-        "target group": lambda s: [target_group(project, stack, s, p) for p in ports.get(s, [])],
+        "target group": lambda s: [stack.target_group(s, p) for p in ports.get(s, [])],
     }
     for kind, make in kinds.items():
         seen: dict[str, str] = {}

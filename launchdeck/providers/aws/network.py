@@ -210,7 +210,7 @@ def filters(project: str, stack: str) -> list[dict[str, Any]]:
             {"Name": f"tag:{names.STACK}", "Values": [stack]}]
 
 
-async def security_groups(aws: Aws, net: Network, project: str, stack: str,
+async def security_groups(aws: Aws, net: Network, named: names.Names,
                           rules: dict[str, list[Rule]], etag: str, *,
                           interval: float = 1.0, say: wait.Say = wait._quiet,
                           seen: list[dict[str, Any]] | None = None) -> dict[str, str]:
@@ -218,6 +218,7 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
     return the stack's other groups (role -> id), which nothing in the project uses any more.
     ``seen``: the stack's groups in the network as ``described`` them moments ago (under the
     deploy's lock, so still what there is), saving the call."""
+    project, stack = named.project, named.stack
     found = seen if seen is not None else await described(aws, net, project, stack)
     existing = {names.tag_dict(g.get("Tags")).get(names.ROLE): g for g in found}
     fresh = _Fresh(aws, interval, say)
@@ -227,7 +228,7 @@ async def security_groups(aws: Aws, net: Network, project: str, stack: str,
             net.groups[role] = existing[role]["GroupId"]
             return
         made = await fresh("create_security_group", VpcId=net.vpc,
-                         GroupName=names.security_group(project, stack, role),
+                         GroupName=named.security_group(role),
                          Description=f"launchdeck {project} ({stack}): {role}",
                          TagSpecifications=[{"ResourceType": "security-group", "Tags": names.tag_list(
                              names.tags(project, stack, role=role, etag=etag))}])

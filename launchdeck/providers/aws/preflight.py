@@ -27,7 +27,8 @@ def findings(project: Project, stack: str, config: Mapping[str, str],
     containers = [n for n, s in project.services.items() if not s.managed_store]
     ports = {n: container_ports(project.services[n]) for n in containers}
     clusters = [n for n, s in project.services.items() if s.managed_store == "mongodb"]
-    for problem in names.problems(project.name, stack, list(project.services), ports, clusters):
+    for problem in names.problems(names.Names.fresh(project.name, stack), list(project.services), ports,
+                                  clusters):
         out.append(Problem(problem.service, ("services", problem.service) if problem.service else (),
                            problem.message, problem.fix))
     for service in project.services.values():

@@ -21,7 +21,7 @@ from launchdeck.engine.blobs import ABSENT, Generation
 from launchdeck.engine.events import Sink
 from launchdeck.engine.results import LogLine, Target
 from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
-from launchdeck.providers.aws import CAPABILITIES, names
+from launchdeck.providers.aws import CAPABILITIES, inventory, names
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
 from launchdeck.providers.aws.session import POLL, AwsSession
@@ -81,8 +81,9 @@ class AwsProvider:
 
     async def session(self, project: Project, stack: str, config: Mapping[str, str],
                       deployment_id: str, options: DeployOptions, sink: Sink) -> AwsSession:
-        return AwsSession(self.aws, await self.account(), project, stack, config, deployment_id,
-                          options, sink, self.poll)
+        account = await self.account()  # first: it says clearly when there are no credentials
+        return AwsSession(self.aws, account, project, stack, config, deployment_id, options, sink,
+                          self.poll, await inventory.stack_names(self.aws, project.name, stack))
 
     # -- logs -----------------------------------------------------------------------------
 
@@ -122,7 +123,8 @@ class AwsProvider:
         from launchdeck.providers.aws.events import service_events
 
         await self.account()
-        return await service_events(self.aws, project, stack, services, since, until)
+        return await service_events(self.aws, await inventory.stack_names(self.aws, project, stack),
+                                    services, since, until)
 
     # -- destroy --------------------------------------------------------------------------
 

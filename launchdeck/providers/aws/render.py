@@ -106,6 +106,8 @@ class Infra:
     """The managed stores that are DocumentDB clusters (x-defang-mongodb)."""
     postgres: frozenset[str] = frozenset()
     """The managed stores that are RDS for PostgreSQL instances (x-defang-postgres)."""
+    mark: str = ""
+    """The stack's names' mark (``names.Names``)."""
 
     @property
     def rds_ca_stores(self) -> frozenset[str]:
@@ -298,7 +300,7 @@ def _clamp(value: float | None, default: int, low: int, high: int) -> int:
 
 def render(service: Service, infra: Infra, config: Mapping[str, str], etag: str) -> Unit:
     """``service`` as ECS task definition and service parameters, with the digest to compare."""
-    family = names.service_name(infra.project, infra.stack, service.name)
+    family = names.Names(infra.project, infra.stack, infra.mark).service(service.name)
     cpu, memory = fargate_size(service)
     plain, secret_refs, derived = environment(service, infra, config)
     arn = f"arn:aws:ssm:{infra.region}:{infra.account}:parameter"

@@ -64,8 +64,10 @@ class AwsSession:
 
     def __init__(self, aws: Aws, account: str, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink,
-                 poll_interval: float) -> None:
+                 poll_interval: float, named: names.Names) -> None:
         self.aws, self.account, self.project, self.stack = aws, account, project, stack
+        self.named = named
+        """The names the stack's things have (``inventory.stack_names``)."""
         self.config, self.etag, self.options, self.sink = config, etag, options, sink
         self.poll = self.interval = poll_interval
         self.settle = poll_interval * region.CONSISTENCY_INTERVAL / POLL
@@ -139,9 +141,9 @@ class AwsSession:
                 self._fargate_quota,
                 self._zones,
                 net, services,
-                lambda: ingress.find(aws, self.name, self.stack, self.routes),
-                lambda: inventory.find_namespace(aws, self.name, self.stack, refuse=True),
-                *[lambda s=s: stores.find(aws, s, self.name, self.stack) for s in stored])
+                lambda: ingress.find(aws, self.named, self.routes),
+                lambda: inventory.find_namespace(aws, self.named, refuse=True),
+                *[lambda s=s: stores.find(aws, s, self.named) for s in stored])
         self.namespace = namespace["Arn"] if namespace else None
         self.balancer = balancer.ingress
         out: dict[str, Found] = {}
@@ -241,8 +243,7 @@ class AwsSession:
             "taskDefinition")
         if definition is None:  # not an ECS service (a managed store), or not made
             return None
-        return await images.pinned(self.aws, self.account,
-                                   names.service_name(self.name, self.stack, service), definition,
+        return await images.pinned(self.aws, self.account, self.named.service(service), definition,
                                    names.container(service), image)
 
     def infra(self, service: Service, image: str) -> render.Infra:
@@ -251,8 +252,9 @@ class AwsSession:
         return render.Infra(
             project=self.name, stack=self.stack, region=r, account=self.account,
             cluster=names.CLUSTER, log_group=names.log_group(self.name, self.stack),
-            execution_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'exec')}",
-            task_role=f"arn:aws:iam::{self.account}:role/{names.role(self.name, self.stack, 'task')}",
+            mark=self.named.mark,
+            execution_role=f"arn:aws:iam::{self.account}:role/{self.named.role('exec')}",
+            task_role=f"arn:aws:iam::{self.account}:role/{self.named.role('task')}",
             subnets=self.net.subnets, public_ip=True, namespace=self.namespace,
             security_groups={name: groups}, target_groups=self.balancer.target_groups or {},
             images={name: image}, endpoints=dict(self.endpoints), mode=self.options.mode,
@@ -288,7 +290,7 @@ class AwsSession:
                 found = self.net  # the default VPC, as observe found it
             vpc, seen = self.groups
             self.stale_groups = await network.security_groups(
-                aws, found, project, stack, self._rules(), self.etag,
+                aws, found, self.named, self._rules(), self.etag,
                 interval=self.settle, say=lambda m: self.say(None, m),
                 seen=seen if vpc == found.vpc else None)
             return found
@@ -368,9 +370,9 @@ class AwsSession:
                 "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]}]}
         owner = (name, stack)
         return tuple(await parallel(
-            lambda: region.ensure_role(self.aws, names.role(name, stack, "exec"), "ecs-tasks.amazonaws.com",
+            lambda: region.ensure_role(self.aws, self.named.role("exec"), "ecs-tasks.amazonaws.com",
                                        {"start": start}, tags, owner=owner),
-            lambda: region.ensure_role(self.aws, names.role(name, stack, "task"), "ecs-tasks.amazonaws.com",
+            lambda: region.ensure_role(self.aws, self.named.role("task"), "ecs-tasks.amazonaws.com",
                                        task_policies, tags, owner=owner)))
 
     async def _namespace(self) -> str:
@@ -378,7 +380,7 @@ class AwsSession:
         if self.namespace:
             return self.namespace
         op = await self.aws("servicediscovery", "create_http_namespace",
-                            Name=names.namespace(self.name, self.stack),
+                            Name=self.named.namespace(),
                             Description=f"launchdeck {self.name} ({self.stack})",
                             Tags=names.tag_list(names.tags(self.name, self.stack)))
 
@@ -547,7 +549,7 @@ class _Services:
         the namespace has now."""
         s = self.s
         await s.aws("ecs", "update_service", cluster=names.CLUSTER,
-                    service=names.service_name(s.name, s.stack, unit.name), forceNewDeployment=True)
+                    service=s.named.service(unit.name), forceNewDeployment=True)
 
     async def _parameters(self, unit: render.Unit) -> None:
         """Write the derived SecureStrings whose value differs (values are never shown)."""
@@ -576,7 +578,7 @@ class _Services:
         """The rollout of the task definition this deploy registered (a rollback is a failure),
         with how far its tasks are, said as it changes."""
         s, name = self.s, unit.name
-        found = await s.described(names.service_name(s.name, s.stack, name))
+        found = await s.described(s.named.service(name))
         if found is None:
             return ServiceStatus(name=name, state=State.SERVICE_DEPLOYMENT_PENDING)
         definition = s.registered.get(name)
@@ -669,7 +671,7 @@ class _Stores:
         self.said: dict[str, str] = {}
 
     def render(self, service: Service) -> stores.Store:
-        return stores.store(service, self.s.name, self.s.stack, self.s.config, self.s.options.mode)
+        return stores.store(service, self.s.named, self.s.config, self.s.options.mode)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
@@ -707,7 +709,7 @@ class _Balancer:
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
         s.balancer = await ingress.apply(
-            s.aws, s.name, s.stack, s.net.vpc, s.net.subnets, s.net.groups.get("alb", ""),
+            s.aws, s.named, s.net.vpc, s.net.subnets, s.net.groups.get("alb", ""),
             s.routes, s.zones, s.etag, unit.digest, lambda message: progress(None, message), s.poll)
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:

@@ -319,7 +319,7 @@ def documentdb_clients(project: Project) -> list[Problem]:
     return out
 
 
-def store(service: Service, project: str, stack: str, config: Mapping[str, str],
+def store(service: Service, named: names.Names, config: Mapping[str, str],
           mode: modes.Mode = modes.DEFAULT) -> Store:
     """What ``service`` (a managed store) should be; raise if AWS would refuse any of it."""
     found = [p for p in problems(service, config) if not p.warning]
@@ -339,7 +339,7 @@ def store(service: Service, project: str, stack: str, config: Mapping[str, str],
         database = kinds.mongodb(service, config)
         settings["user"], settings["database"] = database.user, database.database
         password = database.password
-    return Store(service.name, kind, names.resource_id(project, stack, service.name), settings, password,
+    return Store(service.name, kind, named.store(service.name), settings, password,
                  mode_settings(kind, mode))
 
 
@@ -389,9 +389,9 @@ class Existing:
     etag: str | None
 
 
-async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing | None:
+async def find(aws: Aws, service: Service, named: names.Names) -> Existing | None:
     """The store ``service`` stands for, if it exists; changes nothing."""
-    id_ = names.resource_id(project, stack, service.name)
+    project, stack, id_ = named.project, named.stack, named.store(service.name)
     if service.managed_store == "postgres":
         found = await aws.maybe("rds", "describe_db_instances",
                                 ("DBInstanceNotFound", "DBInstanceNotFoundFault"), DBInstanceIdentifier=id_)
@@ -417,7 +417,7 @@ async def find(aws: Aws, service: Service, project: str, stack: str) -> Existing
         return Existing("redis", group["Status"], endpoint, tags.get(names.HASH, ""),
                         tags.get(names.ETAG))
     if service.managed_store == "mongodb":
-        return await _find_cluster(aws, id_, names.cluster_instance(project, stack, service.name),
+        return await _find_cluster(aws, id_, named.store_instance(service.name),
                                    project, stack)
     return None
 

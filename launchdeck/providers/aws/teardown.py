@@ -2,7 +2,8 @@
 
 What to remove is found by the project and stack tags (the Resource Groups Tagging API,
 plus EC2's and ECR's own tag filters, which that API does not cover everywhere) and by the
-names the deploy gives. Config values stay (``config rm`` removes them), and each database
+names the deploy gives, under each of the names a stack may have (``names.Names.every``: a
+stack deployed before marks has its own). Config values stay (``config rm`` removes them), and each database
 leaves a final snapshot. Afterwards the tagging API must find nothing of the stack but
 those; anything else is named in an error, and running destroy again finishes the job.
 
@@ -340,9 +341,14 @@ Settle = Callable[[Callable[[], Awaitable[Any]], tuple[str, ...], str], Awaitabl
 
 async def _namespace(aws: Aws, project: str, stack: str, done: Callable[[str], None],
                      settle: Settle) -> None:
-    namespace = await inventory.find_namespace(aws, project, stack)
-    if namespace is None:
-        return
+    """The stack's namespace under each name it may have (``names.Names.every``)."""
+    found = await parallel(*[lambda n=n: inventory.find_namespace(aws, n)
+                             for n in names.Names.every(project, stack)])
+    await parallel(*[lambda n=n: _one_namespace(aws, n, done, settle) for n in found if n is not None])
+
+
+async def _one_namespace(aws: Aws, namespace: dict[str, Any], done: Callable[[str], None],
+                         settle: Settle) -> None:
     services = await aws.pages("servicediscovery", "list_services", "Services", Filters=[
         {"Name": "NAMESPACE_ID", "Values": [namespace["Id"]], "Condition": "EQ"}])
     # ECS made these for Service Connect; they are in use until the tasks are gone
@@ -368,8 +374,7 @@ async def _roles(aws: Aws, project: str, stack: str, done: Callable[[str], None]
                        RoleName=region.codebuild_role(aws.region),
                        PolicyName=names.hub_policy(project, stack)) is not None:
         done("the builds' access to its Docker Hub credentials")
-    for suffix in ("exec", "task"):
-        role = names.role(project, stack, suffix)
+    for role in [n.role(kind) for n in names.Names.every(project, stack) for kind in ("exec", "task")]:
         found = await aws.maybe("iam", "get_role", ("NoSuchEntity",), RoleName=role)
         if not found or not names.owned(names.tag_dict(found["Role"].get("Tags")), project, stack):
             continue

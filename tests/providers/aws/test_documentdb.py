@@ -530,7 +530,7 @@ def test_names_follow_documentdbs_identifier_rules() -> None:
     import re
 
     rule = re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*")
-    instance = names.cluster_instance("a" * 60, "production", "db")
+    instance = names.Names("a" * 60, "production").store_instance("db")
     snapshot = names.cluster_snapshot("2048-game", "d_b", "0a1b2c3d4e5f")
     assert rule.fullmatch(instance) and len(instance) <= 63
     assert rule.fullmatch(snapshot) and snapshot.startswith("x2048-game-d-b-mongodb-")

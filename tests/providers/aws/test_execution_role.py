@@ -106,7 +106,7 @@ def test_launchdecks_execution_role_starts_a_built_image_with_secrets(provider, 
                                       options=DeployOptions()))
     assert result.ok, [s.message for s in result.services]
     definition = boto.client("ecs").describe_task_definition(
-        taskDefinition=names.service_name("roles", "dev", "api"))["taskDefinition"]
+        taskDefinition=names.Names("roles", "dev").service("api"))["taskDefinition"]
     container = definition["containerDefinitions"][0]
     assert ".dkr.ecr." in container["image"] and container["secrets"]
     assert container["logConfiguration"]["logDriver"] == "awslogs"

@@ -11,11 +11,14 @@ import pytest
 from launchdeck.engine.deploy import deploy
 from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
+from launchdeck.engine.plan import Action
 from launchdeck.engine.seams import DeployOptions
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
 from launchdeck.providers.aws import names
 from launchdeck.providers.aws.api import Aws
+from launchdeck.providers.aws.inventory import kind
+from launchdeck.providers.aws.teardown import exists
 from launchdeck.tools.project import ProjectRef
 from testkit import aws as T
 
@@ -179,7 +182,7 @@ def test_a_load_balancer_of_the_same_name_not_ours_is_not_adopted(provider, proj
     ec2, elbv2 = boto.client("ec2"), boto.client("elbv2")
     subnets = [s["SubnetId"] for s in ec2.describe_subnets(
         Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]][:2]
-    elbv2.create_load_balancer(Name=names.load_balancer("tiny", "dev"), Subnets=subnets,
+    elbv2.create_load_balancer(Name=names.Names("tiny", "dev").load_balancer(), Subnets=subnets,
                                Tags=[{"Key": "launchdeck:project", "Value": "other"},
                                      {"Key": "launchdeck:stack", "Value": "dev"}])
     with pytest.raises(ProviderError) as caught:
@@ -191,7 +194,7 @@ def test_a_load_balancer_of_the_same_name_not_ours_is_not_adopted(provider, proj
 def test_a_database_of_the_same_name_not_made_by_launchdeck_is_not_adopted(provider, shop, boto) -> None:
     """An RDS instance with the store's identifier and no launchdeck tags is refused, not taken over."""
     boto.client("rds").create_db_instance(
-        DBInstanceIdentifier=names.resource_id("shop", "dev", "db"), Engine="postgres",
+        DBInstanceIdentifier=names.Names("shop", "dev").store("db"), Engine="postgres",
         DBInstanceClass="db.t4g.micro", MasterUsername="someone", MasterUserPassword="password123",
         AllocatedStorage=20)
     with pytest.raises(ProviderError, match="not made by launchdeck, not shop"):
@@ -374,7 +377,7 @@ def test_down_deregisters_every_revision_of_the_stacks_families(provider, projec
     """A revision without launchdeck's tags (registered by hand) goes too: each family is listed by
     its full name, as ListTaskDefinitions' familyPrefix takes it."""
     assert _deploy(provider, _ref(project, {"compose.yaml": TINY}))[0].ok
-    ecs, family = boto.client("ecs"), names.service_name("tiny", "dev", "api")
+    ecs, family = boto.client("ecs"), names.Names("tiny", "dev").service("api")
     latest = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
     ecs.register_task_definition(family=family, containerDefinitions=latest["containerDefinitions"],
                                  requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
@@ -391,7 +394,7 @@ def _foreign_tags(key: str = "Key", value: str = "Value") -> list[dict[str, str]
 def test_a_target_group_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
     """A target group with the deploy's name but another stack's tags stops it, saying whose."""
     vpc = boto.client("ec2").describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]
-    boto.client("elbv2").create_target_group(Name=names.target_group("tiny", "dev", "api", 80),
+    boto.client("elbv2").create_target_group(Name=names.Names("tiny", "dev").target_group("api", 80),
                                              Protocol="HTTP", Port=80, VpcId=vpc["VpcId"], TargetType="ip",
                                              Tags=_foreign_tags())
     with pytest.raises(ProviderError) as caught:
@@ -405,7 +408,7 @@ def test_a_role_of_the_same_name_not_ours_is_not_adopted(provider, project, boto
     iam = boto.client("iam")
     trust = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": ' \
             '{"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
-    role = names.role("tiny", "dev", "exec")
+    role = names.Names("tiny", "dev").role("exec")
     iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust, Tags=_foreign_tags())
     with pytest.raises(ProviderError, match="IAM role .* is launchdeck's other"):
         _deploy(provider, _ref(project, {"compose.yaml": TINY}))
@@ -416,11 +419,12 @@ def test_a_service_namespace_of_the_same_name_not_ours_is_neither_adopted_nor_to
                                                                                      boto) -> None:
     """A Cloud Map namespace of the deploy's name with other tags stops the deploy, and `down` leaves it."""
     cloudmap = boto.client("servicediscovery")
-    cloudmap.create_http_namespace(Name=names.namespace("tiny", "dev"), Tags=_foreign_tags())
+    name = names.Names("tiny", "dev").namespace()
+    cloudmap.create_http_namespace(Name=name, Tags=_foreign_tags())
     with pytest.raises(ProviderError, match="service namespace .* is launchdeck's other"):
         _deploy(provider, _ref(project, {"compose.yaml": TINY}))
     anyio.run(lambda: destroy(provider, "tiny", "dev", volumes=False, sink=Recorder()))
-    assert [n["Name"] for n in cloudmap.list_namespaces()["Namespaces"]] == [names.namespace("tiny", "dev")]
+    assert [n["Name"] for n in cloudmap.list_namespaces()["Namespaces"]] == [name]
 
 
 def test_an_image_repository_of_the_same_name_not_ours_is_not_adopted(provider, project, boto) -> None:
@@ -433,20 +437,105 @@ def test_an_image_repository_of_the_same_name_not_ours_is_not_adopted(provider, 
         _deploy(provider, ref)
 
 
-def test_project_a_b_stack_c_and_project_a_stack_b_c_never_share_what_they_make(provider, project,
-                                                                                 calls) -> None:
-    """Both would name their things ld-a-b-c...: the second deploy stops before any change, naming
-    the first, instead of taking over its namespace, roles and groups."""
-    quiet = "name: {}\nservices:\n  api:\n    image: nginx\n    expose: ['80']\n"
-    first = ProjectRef(working_directory=str(project({"compose.yaml": quiet.format("a-b")})), provider="aws",
-                       stack="c")
-    assert _deploy(provider, first)[0].ok
-    calls.clear()
-    second = ProjectRef(working_directory=str(project({"compose.yaml": quiet.format("a")})), provider="aws",
-                        stack="b-c")
-    with pytest.raises(ProviderError, match=r"is launchdeck's a-b \(c\), not a \(b-c\)"):
-        _deploy(provider, second)
-    assert [c for c in calls.mutating() if c.service != "s3"] == []
+DASHED = """\
+name: {}
+services:
+  api:
+    image: nginx
+    ports: [{{target: 80, mode: ingress}}]
+  cache:
+    image: redis:7
+    x-defang-redis: true
+"""
+"""A service behind the load balancer and a store: every kind of name a stack gives."""
+
+
+def _alive(boto, project: str, stack: str) -> list[str]:
+    """What the tagging API lists of the stack (but config values) and its service confirms."""
+    found = boto.client("resourcegroupstaggingapi").get_resources(TagFilters=[
+        {"Key": names.PROJECT, "Values": [project]},
+        {"Key": names.STACK, "Values": [stack]}])["ResourceTagMappingList"]
+    aws = Aws(boto)
+    arns = [f["ResourceARN"] for f in found if ":parameter/" not in f["ResourceARN"]]
+    return sorted(a for a in arns if anyio.run(lambda a=a: exists(aws, kind(a), a)))
+
+
+def _by_name(boto) -> tuple[list[str], list[str]]:
+    """The stacks' IAM roles and Cloud Map namespaces (which the tagging API does not list here)."""
+    roles = boto.client("iam").list_roles()["Roles"]
+    namespaces = boto.client("servicediscovery").list_namespaces()["Namespaces"]
+    return (sorted(r["RoleName"] for r in roles if r["RoleName"].startswith("ld-")),
+            sorted(n["Name"] for n in namespaces))
+
+
+def test_project_a_b_stack_c_and_project_a_stack_b_c_run_side_by_side(provider, project, boto) -> None:
+    """Both joined ld-a-b-c... before marks: each now has names of its own, both deploy and
+    run, ps of each shows its own, and `down` of one leaves the other whole."""
+    from launchdeck.engine.ps import ps
+
+    folder = project({f"{p}/compose.yaml": DASHED.format(p) for p in ("a-b", "a")})
+    refs = {pair: ProjectRef(working_directory=str(folder / pair[0]), provider="aws", stack=pair[1])
+            for pair in (("a-b", "c"), ("a", "b-c"))}
+    results = {pair: _deploy(provider, ref)[0] for pair, ref in refs.items()}
+    assert all(r.ok for r in results.values()), results
+    balancers = {lb["LoadBalancerName"]: lb["DNSName"]
+                 for lb in boto.client("elbv2").describe_load_balancers()["LoadBalancers"]}
+    for (name, stack), result in results.items():
+        own = names.Names.fresh(name, stack)
+        assert own.mark and own.load_balancer() in balancers
+        shown = anyio.run(lambda r=refs[(name, stack)]: ps(provider, r.load().project, r.stack))
+        assert [(s.name, s.state) for s in shown] == [("api", State.SERVICE_DEPLOYMENT_COMPLETED),
+                                                      ("cache", State.SERVICE_DEPLOYMENT_COMPLETED)]
+        assert shown[0].deployment_id == result.deployment_id
+        assert shown[0].endpoints == [f"http://{balancers[own.load_balancer()]}:80"]
+    assert len(balancers) == 2
+    assert len(boto.client("elasticache").describe_replication_groups()["ReplicationGroups"]) == 2
+
+    before = _alive(boto, "a", "b-c")
+    assert {kind(a) for a in before} >= {"ecs:service", "elasticache:replicationgroup",
+                                         "elasticloadbalancing:loadbalancer", "ec2:security-group"}
+    one, other = names.Names.fresh("a-b", "c"), names.Names.fresh("a", "b-c")
+    assert _by_name(boto) == (sorted(n.role(k) for n in (one, other) for k in ("exec", "task")),
+                              sorted([one.namespace(), other.namespace()]))
+    anyio.run(lambda: destroy(provider, "a-b", "c", volumes=True, sink=Recorder()))
+    assert _alive(boto, "a-b", "c") == []
+    assert _alive(boto, "a", "b-c") == before
+    assert _by_name(boto) == ([other.role("exec"), other.role("task")], [other.namespace()])
+    shown = anyio.run(lambda: ps(provider, refs[("a", "b-c")].load().project, "b-c"))
+    assert [s.state for s in shown] == [State.SERVICE_DEPLOYMENT_COMPLETED] * 2
+    again = _deploy(provider, refs[("a", "b-c")])[0]
+    assert again.ok and {c.action for c in again.changes} == {Action.NOOP}
+
+
+def test_a_stack_with_a_dash_deployed_before_marks_keeps_its_names(provider, project, boto) -> None:
+    """A stack an earlier release deployed (its roles there under the names it gave then) is
+    deployed again under those names, plans all NOOP after, and `down` removes all of it,
+    and what an older and a newer release each made of it by name."""
+    iam = boto.client("iam")
+    earlier, marked = names.Names("my-app", "dev"), names.Names.fresh("my-app", "dev")
+    trust = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": ' \
+            '{"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+    iam.create_role(RoleName=earlier.role("exec"), AssumeRolePolicyDocument=trust,
+                    Tags=names.tag_list(names.tags("my-app", "dev")))
+    ref = _ref(project, {"compose.yaml": DASHED.format("my-app")})
+    assert _deploy(provider, ref)[0].ok
+    balancers = boto.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert [lb["LoadBalancerName"] for lb in balancers] == ["ld-my-app-dev"] == [earlier.load_balancer()]
+    assert [g["ReplicationGroupId"] for g in boto.client("elasticache").describe_replication_groups()[
+        "ReplicationGroups"]] == ["my-app-dev-cache"]
+    [service] = boto.client("ecs").list_services(cluster=names.CLUSTER)["serviceArns"]
+    assert service.endswith("/my-app-dev-api")
+    assert _by_name(boto) == ([earlier.role("exec"), earlier.role("task")], [earlier.namespace()])
+    again = _deploy(provider, ref)[0]
+    assert again.ok and {c.action for c in again.changes} == {Action.NOOP}
+    # what a newer release would have made of the stack by name, beside it: `down` finds both
+    boto.client("servicediscovery").create_http_namespace(
+        Name=marked.namespace(), Tags=names.tag_list(names.tags("my-app", "dev")))
+    iam.create_role(RoleName=marked.role("task"), AssumeRolePolicyDocument=trust,
+                    Tags=names.tag_list(names.tags("my-app", "dev")))
+    anyio.run(lambda: destroy(provider, "my-app", "dev", volumes=True, sink=Recorder()))
+    assert _alive(boto, "my-app", "dev") == []
+    assert _by_name(boto) == ([], [])
 
 
 @pytest.mark.parametrize(("dropped", "phase", "words"), [
@@ -510,7 +599,7 @@ def test_a_first_deploy_says_its_tasks_are_provisioning_then_pending_before_they
     assert tasks[-1] == "tasks: 2/2 running", tasks
     ecs = boto.client("ecs")
     arns = ecs.list_tasks(cluster=names.CLUSTER,
-                          serviceName=names.service_name("steps", "dev", "api"))["taskArns"]
+                          serviceName=names.Names("steps", "dev").service("api"))["taskArns"]
     running = ecs.describe_tasks(cluster=names.CLUSTER, tasks=arns)["tasks"]
     assert [t["lastStatus"] for t in running] == ["RUNNING", "RUNNING"]
     assert all(t["startedAt"] and t["containers"][0]["imageDigest"].startswith("sha256:") for t in running)
@@ -548,14 +637,14 @@ def test_vcpus_another_stack_holds_stop_the_deploy_naming_the_quota_then_it_depl
     assert any("Fargate vCPU quota (L-3032A538) is used up" in m for m in said), said
     ecs = boto.client("ecs")
     service = ecs.describe_services(cluster=names.CLUSTER, include=["TAGS"],
-                                    services=[names.service_name("busy", "dev", "api")])["services"][0]
+                                    services=[names.Names("busy", "dev").service("api")])["services"][0]
     assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"  # ECS keeps trying
     assert names.owned(names.tag_dict(service["tags"]), "busy", "dev")  # the stack's, for down or a redeploy
     anyio.run(lambda: destroy(provider, "busy", "other", volumes=False, sink=Recorder()))
     again, _ = _deploy(provider, ref)
     assert again.ok and again.services[0].replicas_running == 2, again.services
     anyio.run(lambda: destroy(provider, "busy", "dev", volumes=False, sink=Recorder()))
-    both = [names.service_name("busy", stack, "api") for stack in ("dev", "other")]
+    both = [names.Names("busy", stack).service("api") for stack in ("dev", "other")]
     assert all(s["status"] != "ACTIVE"
                for s in ecs.describe_services(cluster=names.CLUSTER, services=both)["services"])
 

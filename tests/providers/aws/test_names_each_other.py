@@ -48,7 +48,7 @@ def test_the_service_started_before_the_other_existed_is_restarted(provider, pro
     ref = ProjectRef(working_directory=str(project({"compose.yaml": LOOP})), provider="aws")
     result, events = _deploy(provider, ref)
     assert result.ok, [s.message for s in result.services]
-    ping, pong = names.service_name("loop", "dev", "ping"), names.service_name("loop", "dev", "pong")
+    ping, pong = names.Names("loop", "dev").service("ping"), names.Names("loop", "dev").service("pong")
     created = [p["serviceName"] for p in _ecs(calls, "CreateService")]
     assert created == [pong, ping]
     forced = [str(p["service"]).rsplit("/", 1)[-1] for p in _ecs(calls, "UpdateService")

@@ -10,6 +10,7 @@ from launchdeck.engine import kinds
 from launchdeck.engine.events import State
 from launchdeck.engine.seams import DeployOptions
 from launchdeck.errors import ProviderError
+from launchdeck.providers.aws import names
 from launchdeck.providers.aws import session as aws_session
 
 
@@ -30,7 +31,7 @@ def _session(project, text: str, said: list | None = None,
     loaded = load(cwd=str(project({"compose.yaml": text})), os_environ={})
     sink = (lambda event: said.append(event.message)) if said is not None else (lambda event: None)
     return aws_session.AwsSession(_Aws(), "123456789012", loaded.project, "dev", config or {}, "etag",
-                                  DeployOptions(), sink, 0.001)
+                                  DeployOptions(), sink, 0.001, names.Names.fresh(loaded.project.name, "dev"))
 
 
 def _render(session: aws_session.AwsSession, name: str):

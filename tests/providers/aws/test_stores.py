@@ -7,7 +7,7 @@ import pytest
 
 from launchdeck.compose.load import load
 from launchdeck.errors import ProviderError
-from launchdeck.providers.aws import stores
+from launchdeck.providers.aws import names, stores
 from launchdeck.providers.aws.api import Aws
 from launchdeck.tools.config import random_value
 
@@ -100,13 +100,13 @@ def test_store_raises_with_every_problem_and_every_fix(project) -> None:
     service = _store(project, "postgres:10", "POSTGRES_USER: admin\nPOSTGRES_PASSWORD:")
     with pytest.raises(ProviderError, match="PostgreSQL 10; RDS reserves the master user name 'admin'") \
             as caught:
-        stores.store(service, "demo", "dev", {"POSTGRES_PASSWORD": GOOD_PASSWORD})
+        stores.store(service, names.Names("demo", "dev"), {"POSTGRES_PASSWORD": GOOD_PASSWORD})
     assert "postgres:16" in caught.value.hint and "POSTGRES_USER" in caught.value.hint
 
 
 def test_a_default_database_is_not_named_again(project) -> None:
     """The postgres image's defaults (user and database postgres) need no DBName on RDS."""
-    spec = stores.store(_store(project, "postgres:16", "POSTGRES_PASSWORD:"), "demo", "dev",
+    spec = stores.store(_store(project, "postgres:16", "POSTGRES_PASSWORD:"), names.Names("demo", "dev"),
                         {"POSTGRES_PASSWORD": GOOD_PASSWORD})
     assert (spec.settings["user"], spec.settings["database"]) == ("postgres", "postgres")
 
@@ -148,4 +148,4 @@ def test_redis_past_7_1_deploys_on_valkey_with_a_warning(project, image) -> None
     service = _store(project, image, "", "redis")
     found = stores.problems(service, {})
     assert [(p.warning, "Valkey" in p.message) for p in found] == [(True, True)]
-    assert stores.store(service, "demo", "dev", {}).settings["engine"] == "valkey"
+    assert stores.store(service, names.Names("demo", "dev"), {}).settings["engine"] == "valkey"
