@@ -704,7 +704,7 @@ def test_a_deployment_the_circuit_breaker_rolled_back_is_deployed_again(provider
     assert "Essential container in task exited" in api.message
 
     ecs = boto.client("ecs")
-    service = names.service_name("tiny", "dev", "api")
+    service = names.Names.fresh("tiny", "dev").service("api")
 
     def rolled_back() -> dict:
         found = ecs.describe_services(cluster=names.CLUSTER, services=[service])["services"][0]
