@@ -26,6 +26,7 @@ says in which order a new one implements them.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
-from launchdeck.compose.target import Capabilities
+from launchdeck.compose.target import Capabilities, Description
 from launchdeck.compose.validate import Finding
 from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.build_context import Source
@@ -299,31 +300,46 @@ class ConfigStore(Protocol):
 
 
 class Provider(Protocol):
-    name: str
-    capabilities: Capabilities
-    log_interval: float
-    """Seconds between reads when following logs."""
+    """A deployment target. A provider subclasses it: what is abstract here it must implement;
+    the rest has a default, which it overrides only where its target differs."""
 
+    description: Description
+    """What the target is (its package's ``DESCRIPTION``): name, capabilities, what front ends
+    say of it, how often its logs are read when followed."""
+
+    @property
+    def name(self) -> str:
+        return self.description.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.description.capabilities
+
+    @abstractmethod
     async def identity(self) -> Target:
         """Who and where the provider acts as; a clear error when credentials are missing
         or expired."""
-        ...
 
     def check(self, loaded: Loaded, stack: str, config: Mapping[str, str]) -> list[Finding]:
         """What this target would refuse in the project (names, store settings, passwords),
-        as error findings located in the compose file; checked before anything changes."""
-        ...
+        as error findings located in the compose file; checked before anything changes. By
+        default nothing: the target runs what compose validation lets through."""
+        return []
 
+    @abstractmethod
     def config_store(self, project: str, stack: str) -> ConfigStore: ...
 
+    @abstractmethod
     def blobs(self) -> Blobs:
         """The target's store of small objects, on which the engine keeps deployment records
         and the lock (engine/records.py, engine/lock.py)."""
-        ...
 
+    @abstractmethod
     async def session(self, project: Project, stack: str, config: Mapping[str, str],
                       deployment_id: str, options: DeployOptions, sink: Sink) -> Session: ...
 
+    @abstractmethod
     async def read_logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]: ...
 
+    @abstractmethod
     async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Sink) -> Teardown: ...
