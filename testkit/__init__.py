@@ -19,7 +19,7 @@ from typing import Any
 
 from launchdeck.compose.target import Capabilities, Description
 from launchdeck.engine.events import Recorder
-from launchdeck.engine.seams import Provider
+from launchdeck.engine.seams import Provider, Session
 
 __all__ = ["BUSYBOX", "BUSYBOX_TAGS", "DEBIAN", "DEBIAN_TAGS", "MemoryBlobs", "MemoryProvider", "Recorder",
            "busybox_rootfs", "ensure_busybox_image", "ensure_debian_image"]
@@ -202,15 +202,8 @@ class _MemoryUnit:
         self.etag, self.image = etag, image
 
 
-class _MemorySession:
-    stores = None
-    ingress = None
-    gateway = None
-    models: dict[str, str] = {}
-    waits_for_named = False
-    resolves_at_start = False
+class _MemorySession(Session):
     interval = 0.001
-    refusal = None
 
     def __init__(self, provider: MemoryProvider, project: Any, stack: str,
                  config: dict[str, str], etag: str) -> None:
@@ -250,9 +243,6 @@ class _MemorySession:
     async def prepare(self) -> None:
         """Nothing is shared between units in memory: only counted."""
         self.provider.prepared += 1
-
-    async def tidy(self) -> None:
-        """Nothing is left over in memory."""
 
 
 class _MemoryServices:

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from launchdeck.compose.load import Loaded
@@ -217,42 +218,49 @@ class Session(Protocol):
     until it settles; where tasks resolve names when they start (``resolves_at_start``), it
     restarts the services that started before a service they name existed; finally it removes
     each unit the project no longer has, and ``tidy``.
+
+    A provider subclasses it: ``services``, ``observe`` and ``image`` are its own; the rest
+    has a default (no managed stores, no load balancer, no model served, nothing to prepare or
+    tidy), which it overrides only where its target differs.
     """
 
     services: ServiceDriver
-    stores: StoreDriver | None
+    stores: StoreDriver | None = None
     """Managed stores as the target's own databases; None: they run as services."""
-    ingress: IngressDriver | None
+    ingress: IngressDriver | None = None
     """The load balancer in front of the ingress ports; None when the project needs none."""
-    models: Mapping[str, str]
+    models: Mapping[str, str] = MappingProxyType({})
     """Where each model service answers, for the services that depend on it."""
-    gateway: Mapping[str, str] | None
+    gateway: Mapping[str, str] | None = None
     """What the model gateway that stands in for a model service reads; None when the target
     serves models itself."""
-    waits_for_named: bool
+    waits_for_named: bool = False
     """A service starts after the services and stores its environment names (their names
     become endpoints, or must resolve when it starts)."""
-    resolves_at_start: bool
+    resolves_at_start: bool = False
     """A task resolves the names it uses when it starts, and never again: a service whose
     tasks started before a service it names existed is restarted once it does (the driver's
     ``restart``)."""
-    interval: float
+    interval: float = 1.0
     """Seconds between two looks at a unit settling."""
-    refusal: LaunchdeckError | None
+    refusal: LaunchdeckError | None = None
     """What observing found the target refuses (a domain no DNS zone serves): a plan or
     deploy stops with it before any change; ps reads on."""
 
+    @abstractmethod
     async def observe(self) -> Mapping[str, Found]: ...
 
+    @abstractmethod
     async def image(self, service: Service, source: Source | None, *, build: bool,
                     progress: Progress) -> str:
         """The image ``service`` runs, built (or pulled) first when ``build``; ``source`` is the
         context of a service built from source, read once per deploy by the engine."""
-        ...
 
-    async def prepare(self) -> None: ...
+    async def prepare(self) -> None:
+        """Make what every unit stands on (a network, roles, a registry)."""
 
-    async def tidy(self) -> None: ...
+    async def tidy(self) -> None:
+        """Remove what no unit uses any more."""
 
 
 @runtime_checkable

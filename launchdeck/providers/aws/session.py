@@ -22,7 +22,7 @@ from launchdeck.engine.gather import Once
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
-from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
+from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Session, Unit
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
 from launchdeck.providers.aws import (
@@ -57,7 +57,7 @@ NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
 
-class AwsSession:
+class AwsSession(Session):
     waits_for_named = True  # Service Connect resolves a name only if it existed when a task started
     resolves_at_start = True  # "Existing tasks can't resolve and connect to the new endpoint" (ECS
     # Developer Guide, Service Connect components): a client started before it is restarted

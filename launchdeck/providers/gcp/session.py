@@ -31,7 +31,7 @@ from launchdeck.engine.gather import Once, gather
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
-from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
+from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Session, Unit
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import access, config, ingress, names, network, registries, render, stores
 from launchdeck.providers.gcp import build as builds
@@ -39,7 +39,7 @@ from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, if_enabled,
 from launchdeck.providers.gcp.bucket import Bucket
 
 
-class GcpSession:
+class GcpSession(Session):
     waits_for_named = True  # a store's endpoint (and an internal service) is known once it is made
     resolves_at_start = False  # a service is named by its URL, fixed before the service exists
     def __init__(
