@@ -230,10 +230,11 @@ class Session(Protocol):
     ingress: IngressDriver | None = None
     """The load balancer in front of the ingress ports; None when the project needs none."""
     models: Mapping[str, str] = MappingProxyType({})
-    """Where each model service answers, for the services that depend on it."""
+    """Where the target serves each model service itself (the Docker Model Runner), for the
+    services that depend on it; unread where ``gateway`` is set."""
     gateway: Mapping[str, str] | None = None
-    """What the model gateway that stands in for a model service reads; None when the target
-    serves models itself."""
+    """What the model gateway the engine runs in place of a model service reads (it answers
+    at the service's name); None when the target serves models itself."""
     waits_for_named: bool = False
     """A service starts after the services and stores its environment names (their names
     become endpoints, or must resolve when it starts)."""

@@ -74,7 +74,6 @@ class AwsSession(Session):
         (minutes), so a step that waits for one starts soon after it has passed."""
         self.routes = ingress.routes(project)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
-        self.models = model_service.cloud_endpoints(project)
         self.gateway = {"REGION": aws.region or ""}
         self.region = region.Region(aws.region, account, names.bucket(account, aws.region))
         self.net = network.Network("", [])
@@ -420,7 +419,7 @@ class AwsSession(Session):
         await parallel(*[lambda s=s: one(s) for s in built])
 
     def _rules(self) -> dict[str, list[network.Rule]]:
-        served = [kinds.running(self.project, name, self.models, self.gateway)
+        served = [kinds.running(self, self.project, name)
                   for name in self.project.services]
         return _rules(served, self.routes)
 

@@ -62,7 +62,6 @@ class GcpSession(Session):
         self.interval = poll_interval
         self.routes = ingress.routes(project, stack)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
-        self.models = model_service.cloud_endpoints(project)
         self.gateway = {"GCP_PROJECT_ID": gcp.project, "REGION": gcp.region}
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()

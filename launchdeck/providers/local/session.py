@@ -173,7 +173,7 @@ class LocalSession(Session):
 
     def _service(self, name: str) -> Service:
         """Compose service ``name`` with what its model dependencies give it (the runner)."""
-        return kinds.running(self.project, name, self.models, None)
+        return kinds.running(self, self.project, name)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         name, service = unit.name, self._service(unit.name)
