@@ -124,12 +124,12 @@ def _plain(value: Any) -> Any:
 
 def after(session: Session, project: Project, name: str) -> set[str]:
     """What unit ``name`` waits for besides its depends_on: on a target that rewrites names
-    (``session.waits_for_named``), the stores it names or depends on (their endpoint is its
+    (``session.resolution.waits``), the stores it names or depends on (their endpoint is its
     value) and the services it names (their name must resolve when it starts), loops left
     out; and the load balancer in front of it."""
     service = project.services[name]
     out: set[str] = set()
-    if session.waits_for_named:
+    if session.resolution.waits:
         out = {s for s in _graph(project)[name]
                if s not in service.depends_on or project.services[s].managed_store}
     if session.ingress is not None and any(r.service == name for r in session.ingress.render().routes):

@@ -87,6 +87,30 @@ class Kind(StrEnum):
     INGRESS = "ingress"
 
 
+class Resolution(StrEnum):
+    """When a target's tasks resolve the names of the other units they use (a service, a store)."""
+
+    ON_USE = "on use"
+    """Whenever they are asked (Docker's DNS): units start in the compose order alone."""
+    ONCE_MADE = "once made"
+    """A name has a value only once its unit exists (a store's endpoint, a service's URL): a
+    service starts after the services and stores its environment names."""
+    AT_START = "at start"
+    """When a task starts, and never again: a service starts after the units it names, and one
+    whose tasks started before a unit it names existed (a loop of names) is restarted once it
+    does (the service driver's ``restart``)."""
+
+    @property
+    def waits(self) -> bool:
+        """A service starts after the units its environment names."""
+        return self is not Resolution.ON_USE
+
+    @property
+    def restarts(self) -> bool:
+        """A service whose tasks started before a unit it names existed is restarted."""
+        return self is Resolution.AT_START
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     """One thing a deploy makes on the target, rendered without I/O.
@@ -196,7 +220,7 @@ class ServiceDriver(Driver, Protocol):
 
     async def restart(self, unit: Unit, progress: Progress) -> None:
         """Start the unit's tasks again as they are (called only where the session
-        ``resolves_at_start``); the engine then looks at it until it settles."""
+        ``resolution`` is ``AT_START``); the engine then looks at it until it settles."""
         ...
 
 
@@ -215,7 +239,7 @@ class Session(Protocol):
     the drivers, which changes nothing. A deploy then calls ``prepare``, and for each unit, in
     dependency order, ``image(build=True)``, renders it again (what its dependencies made is
     known now), applies it through its kind's driver unless the plan is NOOP and looks at it
-    until it settles; where tasks resolve names when they start (``resolves_at_start``), it
+    until it settles; where tasks resolve names when they start (``Resolution.AT_START``), it
     restarts the services that started before a service they name existed; finally it removes
     each unit the project no longer has, and ``tidy``.
 
@@ -235,13 +259,9 @@ class Session(Protocol):
     gateway: Mapping[str, str] | None = None
     """What the model gateway the engine runs in place of a model service reads (it answers
     at the service's name); None when the target serves models itself."""
-    waits_for_named: bool = False
-    """A service starts after the services and stores its environment names (their names
-    become endpoints, or must resolve when it starts)."""
-    resolves_at_start: bool = False
-    """A task resolves the names it uses when it starts, and never again: a service whose
-    tasks started before a service it names existed is restarted once it does (the driver's
-    ``restart``)."""
+    resolution: Resolution = Resolution.ON_USE
+    """When a task resolves the names of the units it uses, which decides what the engine
+    starts first and what it restarts."""
     interval: float = 1.0
     """Seconds between two looks at a unit settling."""
     refusal: LaunchdeckError | None = None

@@ -22,7 +22,17 @@ from launchdeck.engine.gather import Once
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
-from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Session, Unit
+from launchdeck.engine.seams import (
+    Balancer,
+    DeployOptions,
+    Found,
+    Kind,
+    Progress,
+    Rendered,
+    Resolution,
+    Session,
+    Unit,
+)
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
 from launchdeck.providers.aws import (
@@ -58,9 +68,9 @@ NAMESPACE_WAIT = 300.0
 
 
 class AwsSession(Session):
-    waits_for_named = True  # Service Connect resolves a name only if it existed when a task started
-    resolves_at_start = True  # "Existing tasks can't resolve and connect to the new endpoint" (ECS
-    # Developer Guide, Service Connect components): a client started before it is restarted
+    resolution = Resolution.AT_START  # Service Connect resolves a name only if it existed when a
+    # task started: "Existing tasks can't resolve and connect to the new endpoint" (ECS Developer
+    # Guide, Service Connect components): a client started before it is restarted
 
     def __init__(self, aws: Aws, account: str, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink,
