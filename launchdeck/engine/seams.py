@@ -5,19 +5,24 @@ only answers the questions it alone can: what exists, what a unit becomes on thi
 how to change one, how to look at it, where its logs, config and blobs live.
 
     Provider            one per target, made by the registry (providers/__init__.py)
-    ├── capabilities    what compose features it can deploy (validation reads it)
+    ├── description     what it is: name, capabilities (validation reads them), log interval
     ├── identity()      who and where it acts
-    ├── check()         what the target refuses of a project, as located findings
-    ├── config_store()  secret config values of a (project, stack)
-    ├── blobs()         where the engine keeps deployment records and the lock
-    ├── session()       one deploy, plan or ps: observe, image, prepare, tidy, and a driver
-    │                   per kind of unit (services; stores and ingress where it has them):
-    │                   render, apply, look, remove; and, where it can tell, whether an
-    │                   image an earlier deployment ran is still there (KeepsImages) and
+    ├── check()         what the target refuses of a project, as located findings (default: none)
+    ├── config_store()  secret config values of a (project, stack): set, names, delete, values
+    ├── blobs()         where the engine keeps records, history and the lock (engine/blobs.py)
+    ├── session()       one deploy, plan or ps: observe, image, and a driver per kind of unit
+    │                   (services; stores and ingress where it has them): render, apply, look,
+    │                   remove; where it differs from the defaults, prepare, tidy, models or
+    │                   gateway, resolution, interval, refusal; and, where it can tell, whether
+    │                   an image an earlier deployment ran is still there (KeepsImages) and
     │                   which digest an image ran by (PinsImages), for the history
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
     ├── platform_events()  where it keeps them, the platform's own events (TellsEvents)
     └── destroy()       remove everything the (project, stack) owns
+
+Provider and Session are subclassed: what is abstract there a target must implement, the
+rest has a default it overrides only where its target differs. The other seams have no
+defaults. ``bench/seam.py`` counts both.
 
 A provider gets its SDK clients through its constructor and imports its SDK lazily, so that
 loading launchdeck (or starting the MCP server) pulls in no cloud SDK. docs/providers.md
@@ -98,7 +103,7 @@ class Resolution(StrEnum):
     AT_START = "at start"
     """When a task starts, and never again: a service starts after the units it names, and one
     whose tasks started before a unit it names existed (a loop of names) is restarted once it
-    does (the service driver's ``restart``)."""
+    does (the service driver's ``restart``: ``Restarts``)."""
 
     @property
     def waits(self) -> bool:
@@ -218,9 +223,15 @@ class Driver(Protocol):
 class ServiceDriver(Driver, Protocol):
     def render(self, service: Service, image: str) -> Rendered: ...
 
+
+class Restarts(Protocol):
+    """The service driver of a target whose tasks resolve names only when they start
+    (``Resolution.AT_START``): the engine restarts each service whose tasks started before a
+    unit it names existed."""
+
     async def restart(self, unit: Unit, progress: Progress) -> None:
-        """Start the unit's tasks again as they are (called only where the session
-        ``resolution`` is ``AT_START``); the engine then looks at it until it settles."""
+        """Start the unit's tasks again as they are; the engine then looks at it until it
+        settles."""
         ...
 
 
