@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from launchdeck.compose.target import Capabilities, Description
 from launchdeck.engine.events import Recorder
+from launchdeck.engine.seams import Provider, Session
 
 __all__ = ["BUSYBOX", "BUSYBOX_TAGS", "DEBIAN", "DEBIAN_TAGS", "MemoryBlobs", "MemoryProvider", "Recorder",
            "busybox_rootfs", "ensure_busybox_image", "ensure_debian_image"]
@@ -125,7 +127,7 @@ def ensure_debian_image(api: Any) -> str:
 # -- an in-memory provider on the engine's seams ---------------------------------------------
 
 
-class MemoryProvider:
+class MemoryProvider(Provider):
     """A deployment target that keeps everything in memory, behind the same seams as the real
     providers (launchdeck.engine.seams), for testing the engine's loop without a Docker
     Engine or a cloud. It does what it is told and records every change it makes.
@@ -137,15 +139,12 @@ class MemoryProvider:
     lock).
     """
 
-    name = "memory"
-    log_interval = 0.01
+    description = Description(
+        name="memory", title="in-memory test target", log_interval=0.01,
+        capabilities=Capabilities(cloud=False, stores=frozenset({"postgres", "redis", "mongodb"}),
+                                  llm=False, domains=False))
 
     def __init__(self) -> None:
-        from launchdeck.compose.target import Capabilities
-
-        self.capabilities = Capabilities(cloud=False, stores=frozenset({"postgres", "redis",
-                                                                        "mongodb"}),
-                                         llm=False, domains=False)
         self.units: dict[tuple[str, str], dict[str, _MemoryUnit]] = {}
         self.stored = MemoryBlobs()
         self.config: dict[tuple[str, str], dict[str, str]] = {}
@@ -158,8 +157,10 @@ class MemoryProvider:
         self.prepared = 0
         """How many deploys have prepared (made what the units stand on)."""
 
-    def check(self, loaded: Any, stack: str, config: Any) -> list[Any]:
-        return []
+    async def identity(self) -> Any:
+        from launchdeck.engine.results import Target
+
+        return Target(provider=self.name, account="memory")
 
     def config_store(self, project: str, stack: str) -> _MemoryConfig:
         return _MemoryConfig(self.config.setdefault((project, stack), {}))
@@ -201,15 +202,8 @@ class _MemoryUnit:
         self.etag, self.image = etag, image
 
 
-class _MemorySession:
-    stores = None
-    ingress = None
-    gateway = None
-    models: dict[str, str] = {}
-    waits_for_named = False
-    resolves_at_start = False
+class _MemorySession(Session):
     interval = 0.001
-    refusal = None
 
     def __init__(self, provider: MemoryProvider, project: Any, stack: str,
                  config: dict[str, str], etag: str) -> None:
@@ -249,9 +243,6 @@ class _MemorySession:
     async def prepare(self) -> None:
         """Nothing is shared between units in memory: only counted."""
         self.provider.prepared += 1
-
-    async def tidy(self) -> None:
-        """Nothing is left over in memory."""
 
 
 class _MemoryServices:

@@ -26,8 +26,9 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class Description:
-    """What front ends say about a target and which of its settings they read; none of them
-    asks for a provider by name."""
+    """What front ends say about a target and which of its settings they read, and the facts
+    the engine reads of it; none of them asks for a provider by name. A provider states only
+    what differs from the defaults."""
 
     name: str
     """The provider's name in the registry (the --provider value)."""
@@ -49,6 +50,8 @@ class Description:
     """Its price table (launchdeck/prices/<prices>.json); None: it costs nothing to run on."""
     lists_records: bool = False
     """It can list every deployment record it keeps (the portal shows them all)."""
+    log_interval: float = 2.0
+    """Seconds between two reads of its logs when following them."""
 
     @property
     def cloud(self) -> bool:

@@ -334,7 +334,7 @@ class _Run:
                                                     replicas_desired=units[name].replicas,
                                                     deployment_id=self.etag)
                 self.emit(name, state, mark.failure or "")
-        if session.resolves_at_start:
+        if session.resolution.restarts:
             await self._roll()
         for name in removed:
             if found[name].kind is Kind.INGRESS:

@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +29,9 @@ from launchdeck.engine.gather import gather
 from launchdeck.engine.plan import digest_of
 from launchdeck.engine.results import PlanResult
 from launchdeck.errors import LaunchdeckError, UsageError
+
+if TYPE_CHECKING:
+    from launchdeck.engine.seams import Provider
 
 FOLDER = "deployments"
 KEEP = 50
@@ -151,13 +154,10 @@ class Timeline:
                                    message=event.message))
 
 
-async def who(provider: Any) -> str | None:
+async def who(provider: Provider) -> str | None:
     """The caller identity ``provider`` acts as, for an entry (None when it cannot say)."""
-    identity = getattr(provider, "identity", None)
-    if identity is None:
-        return None
     try:
-        return (await identity()).principal
+        return (await provider.identity()).principal
     except LaunchdeckError:
         return None
 

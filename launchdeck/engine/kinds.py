@@ -53,12 +53,13 @@ def mongodb(service: Service, config: Mapping[str, str]) -> Database:
                     env.get("MONGO_INITDB_ROOT_PASSWORD"))
 
 
-def running(project: Project, name: str, endpoints: Mapping[str, str],
-            gateway: Mapping[str, str] | None) -> Service:
-    """Compose service ``name`` as the target runs it: with the variables its model
-    dependencies give it (``endpoints``: where each model service answers), and, on a target
-    that does not serve models itself, a model service as the OpenAI-compatible gateway in
-    its place (with ``gateway`` in its environment)."""
+def running(session: Session, project: Project, name: str) -> Service:
+    """Compose service ``name`` as ``session``'s target runs it: with the variables its model
+    dependencies give it (where each model service answers), and, on a target that does not
+    serve models itself (``session.gateway``), a model service as the OpenAI-compatible
+    gateway in its place, which answers at the service's name."""
+    gateway = session.gateway
+    endpoints = session.models if gateway is None else model_service.cloud_endpoints(project)
     service = model_service.with_models(project, name, endpoints)
     if service.model_provider is not None and gateway is not None:
         service = model_service.gateway(service, gateway)
@@ -74,7 +75,7 @@ def render(session: Session, project: Project, stack: str, config: Mapping[str, 
         parts = {"routes": digest_of([dataclasses.asdict(r) for r in balancer.routes]),
                  "zones": digest_of({d: _plain(z) for d, z in balancer.zones.items()})}
         return Unit(name, Kind.INGRESS, parts, spec=balancer)
-    service = running(project, name, session.models, session.gateway)
+    service = running(session, project, name)
     key = config.get(DIGEST_KEY)
     if service.managed_store and session.stores is not None:
         spec = session.stores.render(service)
@@ -123,12 +124,12 @@ def _plain(value: Any) -> Any:
 
 def after(session: Session, project: Project, name: str) -> set[str]:
     """What unit ``name`` waits for besides its depends_on: on a target that rewrites names
-    (``session.waits_for_named``), the stores it names or depends on (their endpoint is its
+    (``session.resolution.waits``), the stores it names or depends on (their endpoint is its
     value) and the services it names (their name must resolve when it starts), loops left
     out; and the load balancer in front of it."""
     service = project.services[name]
     out: set[str] = set()
-    if session.waits_for_named:
+    if session.resolution.waits:
         out = {s for s in _graph(project)[name]
                if s not in service.depends_on or project.services[s].managed_store}
     if session.ingress is not None and any(r.service == name for r in session.ingress.render().routes):

@@ -28,7 +28,7 @@ async def follow(provider: Provider, project: str, stack: str, query: LogQuery, 
     seen: set[tuple[object, ...]] = set()
     since = query.since
     tail = query.tail
-    async for _ in poll.ticks(interval if interval is not None else provider.log_interval):
+    async for _ in poll.ticks(interval if interval is not None else provider.description.log_interval):
         batch = await read(provider, project, stack, replace(query, since=since, tail=tail,
                                                               until=None))
         tail = None  # the tail applies to what was there at the start only

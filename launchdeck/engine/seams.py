@@ -5,19 +5,24 @@ only answers the questions it alone can: what exists, what a unit becomes on thi
 how to change one, how to look at it, where its logs, config and blobs live.
 
     Provider            one per target, made by the registry (providers/__init__.py)
-    ├── capabilities    what compose features it can deploy (validation reads it)
+    ├── description     what it is: name, capabilities (validation reads them), log interval
     ├── identity()      who and where it acts
-    ├── check()         what the target refuses of a project, as located findings
-    ├── config_store()  secret config values of a (project, stack)
-    ├── blobs()         where the engine keeps deployment records and the lock
-    ├── session()       one deploy, plan or ps: observe, image, prepare, tidy, and a driver
-    │                   per kind of unit (services; stores and ingress where it has them):
-    │                   render, apply, look, remove; and, where it can tell, whether an
-    │                   image an earlier deployment ran is still there (KeepsImages) and
+    ├── check()         what the target refuses of a project, as located findings (default: none)
+    ├── config_store()  secret config values of a (project, stack): set, names, delete, values
+    ├── blobs()         where the engine keeps records, history and the lock (engine/blobs.py)
+    ├── session()       one deploy, plan or ps: observe, image, and a driver per kind of unit
+    │                   (services; stores and ingress where it has them): render, apply, look,
+    │                   remove; where it differs from the defaults, prepare, tidy, models or
+    │                   gateway, resolution, interval, refusal; and, where it can tell, whether
+    │                   an image an earlier deployment ran is still there (KeepsImages) and
     │                   which digest an image ran by (PinsImages), for the history
     ├── read_logs()     what the services printed, unsorted (the engine merges and tails)
     ├── platform_events()  where it keeps them, the platform's own events (TellsEvents)
     └── destroy()       remove everything the (project, stack) owns
+
+Provider and Session are subclassed: what is abstract there a target must implement, the
+rest has a default it overrides only where its target differs. The other seams have no
+defaults. ``bench/seam.py`` counts both.
 
 A provider gets its SDK clients through its constructor and imports its SDK lazily, so that
 loading launchdeck (or starting the MCP server) pulls in no cloud SDK. docs/providers.md
@@ -26,15 +31,17 @@ says in which order a new one implements them.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from launchdeck.compose.load import Loaded
 from launchdeck.compose.model import Project, Service
-from launchdeck.compose.target import Capabilities
+from launchdeck.compose.target import Capabilities, Description
 from launchdeck.compose.validate import Finding
 from launchdeck.engine.blobs import Blobs
 from launchdeck.engine.build_context import Source
@@ -83,6 +90,30 @@ class Kind(StrEnum):
     SERVICE = "service"
     STORE = "store"
     INGRESS = "ingress"
+
+
+class Resolution(StrEnum):
+    """When a target's tasks resolve the names of the other units they use (a service, a store)."""
+
+    ON_USE = "on use"
+    """Whenever they are asked (Docker's DNS): units start in the compose order alone."""
+    ONCE_MADE = "once made"
+    """A name has a value only once its unit exists (a store's endpoint, a service's URL): a
+    service starts after the services and stores its environment names."""
+    AT_START = "at start"
+    """When a task starts, and never again: a service starts after the units it names, and one
+    whose tasks started before a unit it names existed (a loop of names) is restarted once it
+    does (the service driver's ``restart``: ``Restarts``)."""
+
+    @property
+    def waits(self) -> bool:
+        """A service starts after the units its environment names."""
+        return self is not Resolution.ON_USE
+
+    @property
+    def restarts(self) -> bool:
+        """A service whose tasks started before a unit it names existed is restarted."""
+        return self is Resolution.AT_START
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +223,15 @@ class Driver(Protocol):
 class ServiceDriver(Driver, Protocol):
     def render(self, service: Service, image: str) -> Rendered: ...
 
+
+class Restarts(Protocol):
+    """The service driver of a target whose tasks resolve names only when they start
+    (``Resolution.AT_START``): the engine restarts each service whose tasks started before a
+    unit it names existed."""
+
     async def restart(self, unit: Unit, progress: Progress) -> None:
-        """Start the unit's tasks again as they are (called only where the session
-        ``resolves_at_start``); the engine then looks at it until it settles."""
+        """Start the unit's tasks again as they are; the engine then looks at it until it
+        settles."""
         ...
 
 
@@ -213,45 +250,49 @@ class Session(Protocol):
     the drivers, which changes nothing. A deploy then calls ``prepare``, and for each unit, in
     dependency order, ``image(build=True)``, renders it again (what its dependencies made is
     known now), applies it through its kind's driver unless the plan is NOOP and looks at it
-    until it settles; where tasks resolve names when they start (``resolves_at_start``), it
+    until it settles; where tasks resolve names when they start (``Resolution.AT_START``), it
     restarts the services that started before a service they name existed; finally it removes
     each unit the project no longer has, and ``tidy``.
+
+    A provider subclasses it: ``services``, ``observe`` and ``image`` are its own; the rest
+    has a default (no managed stores, no load balancer, no model served, nothing to prepare or
+    tidy), which it overrides only where its target differs.
     """
 
     services: ServiceDriver
-    stores: StoreDriver | None
+    stores: StoreDriver | None = None
     """Managed stores as the target's own databases; None: they run as services."""
-    ingress: IngressDriver | None
+    ingress: IngressDriver | None = None
     """The load balancer in front of the ingress ports; None when the project needs none."""
-    models: Mapping[str, str]
-    """Where each model service answers, for the services that depend on it."""
-    gateway: Mapping[str, str] | None
-    """What the model gateway that stands in for a model service reads; None when the target
-    serves models itself."""
-    waits_for_named: bool
-    """A service starts after the services and stores its environment names (their names
-    become endpoints, or must resolve when it starts)."""
-    resolves_at_start: bool
-    """A task resolves the names it uses when it starts, and never again: a service whose
-    tasks started before a service it names existed is restarted once it does (the driver's
-    ``restart``)."""
-    interval: float
+    models: Mapping[str, str] = MappingProxyType({})
+    """Where the target serves each model service itself (the Docker Model Runner), for the
+    services that depend on it; unread where ``gateway`` is set."""
+    gateway: Mapping[str, str] | None = None
+    """What the model gateway the engine runs in place of a model service reads (it answers
+    at the service's name); None when the target serves models itself."""
+    resolution: Resolution = Resolution.ON_USE
+    """When a task resolves the names of the units it uses, which decides what the engine
+    starts first and what it restarts."""
+    interval: float = 1.0
     """Seconds between two looks at a unit settling."""
-    refusal: LaunchdeckError | None
+    refusal: LaunchdeckError | None = None
     """What observing found the target refuses (a domain no DNS zone serves): a plan or
     deploy stops with it before any change; ps reads on."""
 
+    @abstractmethod
     async def observe(self) -> Mapping[str, Found]: ...
 
+    @abstractmethod
     async def image(self, service: Service, source: Source | None, *, build: bool,
                     progress: Progress) -> str:
         """The image ``service`` runs, built (or pulled) first when ``build``; ``source`` is the
         context of a service built from source, read once per deploy by the engine."""
-        ...
 
-    async def prepare(self) -> None: ...
+    async def prepare(self) -> None:
+        """Make what every unit stands on (a network, roles, a registry)."""
 
-    async def tidy(self) -> None: ...
+    async def tidy(self) -> None:
+        """Remove what no unit uses any more."""
 
 
 @runtime_checkable
@@ -299,31 +340,46 @@ class ConfigStore(Protocol):
 
 
 class Provider(Protocol):
-    name: str
-    capabilities: Capabilities
-    log_interval: float
-    """Seconds between reads when following logs."""
+    """A deployment target. A provider subclasses it: what is abstract here it must implement;
+    the rest has a default, which it overrides only where its target differs."""
 
+    description: Description
+    """What the target is (its package's ``DESCRIPTION``): name, capabilities, what front ends
+    say of it, how often its logs are read when followed."""
+
+    @property
+    def name(self) -> str:
+        return self.description.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.description.capabilities
+
+    @abstractmethod
     async def identity(self) -> Target:
         """Who and where the provider acts as; a clear error when credentials are missing
         or expired."""
-        ...
 
     def check(self, loaded: Loaded, stack: str, config: Mapping[str, str]) -> list[Finding]:
         """What this target would refuse in the project (names, store settings, passwords),
-        as error findings located in the compose file; checked before anything changes."""
-        ...
+        as error findings located in the compose file; checked before anything changes. By
+        default nothing: the target runs what compose validation lets through."""
+        return []
 
+    @abstractmethod
     def config_store(self, project: str, stack: str) -> ConfigStore: ...
 
+    @abstractmethod
     def blobs(self) -> Blobs:
         """The target's store of small objects, on which the engine keeps deployment records
         and the lock (engine/records.py, engine/lock.py)."""
-        ...
 
+    @abstractmethod
     async def session(self, project: Project, stack: str, config: Mapping[str, str],
                       deployment_id: str, options: DeployOptions, sink: Sink) -> Session: ...
 
+    @abstractmethod
     async def read_logs(self, project: str, stack: str, query: LogQuery) -> list[LogLine]: ...
 
+    @abstractmethod
     async def destroy(self, project: str, stack: str, *, volumes: bool, sink: Sink) -> Teardown: ...

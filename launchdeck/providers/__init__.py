@@ -1,4 +1,4 @@
-"""Deployment targets behind one protocol (base.py), and the registry every front end reads.
+"""Deployment targets behind the engine's seams (engine/seams.py), and the registry every front end reads.
 
 Adding a provider is one entry in ``_PACKAGES``: its name and the package that holds it. The
 package exposes ``CAPABILITIES`` (read by validation), ``DESCRIPTION`` (what front ends say

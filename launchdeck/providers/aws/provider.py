@@ -20,8 +20,8 @@ from launchdeck.compose.model import Project
 from launchdeck.engine.blobs import ABSENT, Generation
 from launchdeck.engine.events import Sink
 from launchdeck.engine.results import LogLine, Target
-from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
-from launchdeck.providers.aws import CAPABILITIES, inventory, names
+from launchdeck.engine.seams import DeployOptions, LogQuery, Provider, Teardown
+from launchdeck.providers.aws import DESCRIPTION, inventory, names
 from launchdeck.providers.aws.api import Aws, AwsError, parallel
 from launchdeck.providers.aws.config import SsmConfigStore
 from launchdeck.providers.aws.session import POLL, AwsSession
@@ -29,12 +29,10 @@ from launchdeck.providers.aws.session import POLL, AwsSession
 _MAX_LOG_LINES = 10_000
 
 
-class AwsProvider:
+class AwsProvider(Provider):
     """Deploys to the account and region of the standard AWS credential chain."""
 
-    name = "aws"
-    capabilities = CAPABILITIES
-    log_interval = 2.0
+    description = DESCRIPTION
 
     def __init__(self, aws: Aws | None = None, *, poll: float = POLL, region: str | None = None,
                  profile: str | None = None) -> None:

@@ -22,7 +22,17 @@ from launchdeck.engine.gather import Once
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
-from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
+from launchdeck.engine.seams import (
+    Balancer,
+    DeployOptions,
+    Found,
+    Kind,
+    Progress,
+    Rendered,
+    Resolution,
+    Session,
+    Unit,
+)
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import build as builds
 from launchdeck.providers.aws import (
@@ -57,10 +67,10 @@ NAMESPACE_WAIT = 300.0
 """Seconds for Cloud Map to make a namespace (it usually takes under a minute)."""
 
 
-class AwsSession:
-    waits_for_named = True  # Service Connect resolves a name only if it existed when a task started
-    resolves_at_start = True  # "Existing tasks can't resolve and connect to the new endpoint" (ECS
-    # Developer Guide, Service Connect components): a client started before it is restarted
+class AwsSession(Session):
+    resolution = Resolution.AT_START  # Service Connect resolves a name only if it existed when a
+    # task started: "Existing tasks can't resolve and connect to the new endpoint" (ECS Developer
+    # Guide, Service Connect components): a client started before it is restarted
 
     def __init__(self, aws: Aws, account: str, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink,
@@ -76,7 +86,6 @@ class AwsSession:
         (minutes), so a step that waits for one starts soon after it has passed."""
         self.routes = ingress.routes(project)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
-        self.models = model_service.cloud_endpoints(project)
         self.gateway = {"REGION": aws.region or ""}
         self.region = region.Region(aws.region, account, names.bucket(account, aws.region))
         self.net = network.Network("", [])
@@ -422,7 +431,7 @@ class AwsSession:
         await parallel(*[lambda s=s: one(s) for s in built])
 
     def _rules(self) -> dict[str, list[network.Rule]]:
-        served = [kinds.running(self.project, name, self.models, self.gateway)
+        served = [kinds.running(self, self.project, name)
                   for name in self.project.services]
         return _rules(served, self.routes)
 

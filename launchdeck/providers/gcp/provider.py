@@ -18,8 +18,8 @@ from launchdeck.compose.model import Project
 from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.gather import gather
 from launchdeck.engine.results import LogLine, Target
-from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
-from launchdeck.providers.gcp import CAPABILITIES, names, usage
+from launchdeck.engine.seams import DeployOptions, LogQuery, Provider, Teardown
+from launchdeck.providers.gcp import DESCRIPTION, names, usage
 from launchdeck.providers.gcp.api import Gcp
 from launchdeck.providers.gcp.bucket import Bucket, GcsBlobs
 from launchdeck.providers.gcp.config import SecretConfigStore
@@ -38,13 +38,11 @@ BUCKET = "LAUNCHDECK_GCP_BUCKET"
 """Names the bucket to use instead of ``launchdeck-<project>-<region>`` (bucket names are global)."""
 
 
-class GcpProvider:
+class GcpProvider(Provider):
     """Deploys to the project and region of Application Default Credentials and GCP_PROJECT_ID /
     GCP_REGION."""
 
-    name = "gcp"
-    capabilities = CAPABILITIES
-    log_interval = 2.0
+    description = DESCRIPTION
 
     def __init__(self, gcp: Gcp | None = None, *, poll: float = 5.0) -> None:
         self._gcp = gcp

@@ -31,7 +31,17 @@ from launchdeck.engine.gather import Once, gather
 from launchdeck.engine.kinds import LOAD_BALANCER
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
-from launchdeck.engine.seams import Balancer, DeployOptions, Found, Kind, Progress, Rendered, Unit
+from launchdeck.engine.seams import (
+    Balancer,
+    DeployOptions,
+    Found,
+    Kind,
+    Progress,
+    Rendered,
+    Resolution,
+    Session,
+    Unit,
+)
 from launchdeck.errors import ProviderError
 from launchdeck.providers.gcp import access, config, ingress, names, network, registries, render, stores
 from launchdeck.providers.gcp import build as builds
@@ -39,9 +49,9 @@ from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, if_enabled,
 from launchdeck.providers.gcp.bucket import Bucket
 
 
-class GcpSession:
-    waits_for_named = True  # a store's endpoint (and an internal service) is known once it is made
-    resolves_at_start = False  # a service is named by its URL, fixed before the service exists
+class GcpSession(Session):
+    resolution = Resolution.ONCE_MADE  # a store's endpoint (and an internal service's URL) is
+    # known once it is made; the URL is fixed before the service exists: nothing is restarted
     def __init__(
         self,
         gcp: Gcp,
@@ -62,7 +72,6 @@ class GcpSession:
         self.interval = poll_interval
         self.routes = ingress.routes(project, stack)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
-        self.models = model_service.cloud_endpoints(project)
         self.gateway = {"GCP_PROJECT_ID": gcp.project, "REGION": gcp.region}
         self.account = names.account_email(project.name, stack, gcp.project)
         self.net = network.Network()

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 CAPABILITIES = Capabilities(cloud=False, stores=frozenset({"postgres", "redis", "mongodb"}),
                             llm=False, domains=False)
 DESCRIPTION = Description(name="local", title="local Docker Engine", capabilities=CAPABILITIES,
-                          volumes_kept=True, lists_records=True)
+                          volumes_kept=True, lists_records=True, log_interval=1.0)
 
 
 def create(*, region: str | None = None, profile: str | None = None) -> LocalProvider:

@@ -25,10 +25,10 @@ from launchdeck.engine.blobs import ABSENT, Generation
 from launchdeck.engine.events import Event, Sink, State
 from launchdeck.engine.gather import gather
 from launchdeck.engine.results import LogLine, Target
-from launchdeck.engine.seams import DeployOptions, LogQuery, Teardown
+from launchdeck.engine.seams import DeployOptions, LogQuery, Provider, Teardown
 from launchdeck.errors import UsageError
 from launchdeck.paths import state_dir, write_atomic
-from launchdeck.providers.local import CAPABILITIES
+from launchdeck.providers.local import DESCRIPTION
 from launchdeck.providers.local import containers as C
 from launchdeck.providers.local import spec as S
 from launchdeck.providers.local.config import FileConfigStore
@@ -38,12 +38,10 @@ RECORDS = records.FOLDER
 """The state directory's folder of deployment records, ``<project>/<stack>.json``."""
 
 
-class LocalProvider:
+class LocalProvider(Provider):
     """Deploys to the Docker Engine named by DOCKER_HOST, or the default socket."""
 
-    name = "local"
-    capabilities = CAPABILITIES
-    log_interval = 1.0
+    description = DESCRIPTION
 
     def __init__(self, client: Any = None, *, state_root: Path | None = None,
                  builds_in_parallel: int = 2, poll: float = 0.25) -> None:
@@ -91,10 +89,6 @@ class LocalProvider:
 
     async def connected(self) -> Any:
         return await C.in_thread(lambda: self.api)
-
-    def check(self, loaded: Any, stack: str, config: Mapping[str, str]) -> list[Any]:
-        """The engine runs what compose validation lets through."""
-        return []
 
     def config_store(self, project: str, stack: str) -> FileConfigStore:
         return FileConfigStore(self.root, project, stack)

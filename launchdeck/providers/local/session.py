@@ -19,7 +19,7 @@ from launchdeck.engine.build_context import Source
 from launchdeck.engine.events import Sink, State
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import ServiceStatus
-from launchdeck.engine.seams import DeployOptions, Found, Kind, Progress, Rendered, Unit
+from launchdeck.engine.seams import DeployOptions, Found, Kind, Progress, Rendered, Session, Unit
 from launchdeck.errors import LaunchdeckError, ProviderError
 from launchdeck.providers.local import build, runner
 from launchdeck.providers.local import containers as C
@@ -29,16 +29,10 @@ from launchdeck.providers.local.provider import LocalProvider
 _LOG_TAIL = 20
 
 
-class LocalSession:
+class LocalSession(Session):
     """The session, and the driver of its services: managed stores run as containers, names
     resolve through Docker's DNS whenever a container asks, and the Docker Model Runner
     serves model services."""
-
-    stores = None
-    ingress = None
-    gateway = None
-    waits_for_named = False
-    resolves_at_start = False  # Docker's DNS answers for a container whenever it is asked
 
     def __init__(self, provider: LocalProvider, api: Any, project: Project, stack: str,
                  config: Mapping[str, str], etag: str, options: DeployOptions, sink: Sink) -> None:
@@ -49,8 +43,6 @@ class LocalSession:
         """Service -> ids of the containers settle watches."""
         self.runner: str | None = None
         """The Docker Model Runner's URL, when the project has model services."""
-        self.refusal: LaunchdeckError | None = None
-        """Why the project's model services cannot be served here (no runner answers)."""
         self.services = self
         self.interval = provider.poll
 
@@ -59,7 +51,7 @@ class LocalSession:
     async def observe(self) -> dict[str, Found]:
         try:
             self.runner = await self._runner()
-        except LaunchdeckError as exc:
+        except LaunchdeckError as exc:  # no runner answers for the project's model services
             self.refusal = exc
         for c in await self.provider.containers(self.project.name, self.stack):
             self.containers.setdefault(C.label(c, S.SERVICE), []).append(c)
@@ -181,7 +173,7 @@ class LocalSession:
 
     def _service(self, name: str) -> Service:
         """Compose service ``name`` with what its model dependencies give it (the runner)."""
-        return kinds.running(self.project, name, self.models, None)
+        return kinds.running(self, self.project, name)
 
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         name, service = unit.name, self._service(unit.name)
@@ -303,9 +295,6 @@ class LocalSession:
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
         for c in self.containers.get(name, []):
             await C.in_thread(C.remove, self.api, c["Id"])
-
-    async def tidy(self) -> None:
-        """Nothing is shared between services locally: the network stays for the next deploy."""
 
 
 def _served(name: str, base: str) -> ServiceStatus:
