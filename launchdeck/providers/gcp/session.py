@@ -2,15 +2,18 @@
 
 observe reads what exists (Cloud Run services, worker pools and stores by their labels, the
 load balancer by its names, the DNS zones of the domains) without changing anything, so a plan
-can render every unit. prepare makes what every unit stands on (the image repository and the
+can render every unit; an API the deploy itself just turned on holds nothing and is not read.
+prepare makes what every unit stands on (the image repository and the
 build account, through prepare_builds, which a build waits for only to start: its context is
 checked and uploaded meanwhile, and it runs beside the rest of prepare; the remote repositories
 other registries' images are pulled through, the stack's service account and its project role,
 the network's private services access and NAT when the project needs them); a worker (no port)
 is a worker pool, every other container a service; each unit is then applied and waited for in
-dependency order by the engine. A service's digest is written with its spec in one call, after
-its secrets and their access; the spec itself opens it to callers (``invoker_iam_disabled``),
-which observe reads, so a deploy cut short is finished by the next.
+dependency order by the engine (services rolling out together are looked at through one list
+of the region's services a poll). A service's digest is written with its spec in one call, after
+its secrets and their access (a secret's newest version and its grant asked once a deploy);
+the spec itself opens it to callers (``invoker_iam_disabled``), which observe reads, so a
+deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
