@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from launchdeck.engine import poll
+from launchdeck.engine.gather import gather
 from launchdeck.providers.gcp import names, policy
 from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, deleted, if_found
 
@@ -119,11 +120,9 @@ async def builder(gcp: Gcp) -> str:
     account) holds no role in a secure-by-default organization, so builds never rely on it."""
     named = gcp.setting(BUILD_ACCOUNT)
     email = named or f"{names.BUILDER}@{gcp.project}.iam.gserviceaccount.com"
-    if not named:
-        await _make(gcp, email, names.BUILDER, "launchdeck builder",
-                    "Runs launchdeck's Cloud Build builds: reads contexts, writes logs, pushes images")
-        member = f"serviceAccount:{email}"
+    member = f"serviceAccount:{email}"
 
+    async def grant() -> None:
         def change(held: Any) -> Any | None:
             wrote = [policy.add(held, role, member) for role in names.BUILD_ROLES]
             return held if any(w is not None for w in wrote) else None
@@ -132,17 +131,26 @@ async def builder(gcp: Gcp) -> str:
                              busy=f"could not give {email} what builds need: the policy kept changing",
                              options={"requested_policy_version": 3}):
             gcp.made(email)  # builds pushing as it may be refused until the grants propagate
-    path = f"/v1/projects/{gcp.project}/serviceAccounts/{email}:testIamPermissions"
-    answer = await gcp.rest("iam", "POST", path, body={"permissions": [ACT_AS]})
-    if ACT_AS not in (answer or {}).get("permissions", []):
-        raise GcpError(
-            f"the account deploying may not run builds as {email} (it lacks {ACT_AS})",
-            code=403,
-            status="PERMISSION_DENIED",
-            hint=f"Grant it roles/iam.serviceAccountUser on that account: `gcloud iam service-accounts "
-            f"add-iam-policy-binding {email} --member=user:YOU@example.com "
-            "--role=roles/iam.serviceAccountUser`, then try again.",
-        )
+
+    async def may_act() -> None:
+        path = f"/v1/projects/{gcp.project}/serviceAccounts/{email}:testIamPermissions"
+        answer = await gcp.rest("iam", "POST", path, body={"permissions": [ACT_AS]})
+        if ACT_AS not in (answer or {}).get("permissions", []):
+            raise GcpError(
+                f"the account deploying may not run builds as {email} (it lacks {ACT_AS})",
+                code=403,
+                status="PERMISSION_DENIED",
+                hint=f"Grant it roles/iam.serviceAccountUser on that account: `gcloud iam service-accounts "
+                f"add-iam-policy-binding {email} --member=user:YOU@example.com "
+                "--role=roles/iam.serviceAccountUser`, then try again.",
+            )
+
+    if named:
+        await may_act()
+        return email
+    await _make(gcp, email, names.BUILDER, "launchdeck builder",
+                "Runs launchdeck's Cloud Build builds: reads contexts, writes logs, pushes images")
+    await gather(grant, may_act)  # neither needs the other once the account is there
     return email
 
 

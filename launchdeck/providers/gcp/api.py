@@ -381,9 +381,9 @@ class Gcp:
                     if self.notify is not None and fresh not in self._told:
                         self._told.add(fresh)
                         self.notify(f"waiting for Google to propagate {fresh} (new; this takes minutes)")
-                    attempt -= 1
+                    attempt = 0  # a transient error's tries count again from here
                     waited += 1
-                    await anyio.sleep(min(self.max_backoff, self.backoff * 2 ** min(waited - 1, 8)))
+                    await anyio.sleep(self._catch_up(waited))
                     continue
                 raise translate(exc, what=what, api=api, project=self._project or "PROJECT") from exc
 
@@ -395,6 +395,15 @@ class Gcp:
         if "retry" not in kwargs and _takes_retry(function):
             kwargs = {**kwargs, "retry": None}
         return function(*args, **kwargs)
+
+    def _catch_up(self, waited: int) -> float:
+        """Seconds before a call refused while Google propagates what this door just made is
+        tried again: backed off as any refusal at first, then every ``PROPAGATION_POLLS`` poll
+        intervals. The refusal is no overloaded server but a change on its way, which ends at
+        once for every caller; a pause grown to ``max_backoff`` (20 s) would add half of it on
+        average to each of a first deploy's waits in a row (the APIs, then each new account)."""
+        longest = min(self.max_backoff, max(self.backoff, PROPAGATION_POLLS * self.poll_interval))
+        return min(longest, self.backoff * 2 ** min(waited - 1, 8))
 
     def _delay(self, attempt: int, exc: Exception) -> float:
         response = getattr(exc, "response", None)
@@ -537,6 +546,10 @@ PROPAGATION = 600.0
 is retried: enabling takes "a few minutes" to propagate (the SERVICE_DISABLED message), a new
 account "60 seconds or more" (https://cloud.google.com/iam/docs/service-accounts-create), a
 grant typically 2 and up to 7 minutes (https://cloud.google.com/iam/docs/access-change-propagation)."""
+
+
+PROPAGATION_POLLS = 2
+"""Poll intervals between the tries of a call refused while what it names propagates (``Gcp._catch_up``)."""
 
 
 BUSY_WAIT = 1800.0

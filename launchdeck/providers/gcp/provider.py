@@ -117,11 +117,14 @@ class GcpProvider(Provider):
         options: DeployOptions,
         sink: Sink,
     ) -> GcpSession:
+        turned_on: list[str] = []
         if deployment_id not in READ_ONLY:  # a deploy: turn on what it needs before it makes anything
-            await usage.enable(self.gcp, usage.needed(project), lambda text: sink(Event(None, None, text)))
+            turned_on = await usage.enable(self.gcp, usage.needed(project),
+                                           lambda text: sink(Event(None, None, text)))
         number = await self.project_number()
         return GcpSession(
-            self.gcp, self.bucket, number, project, stack, config, deployment_id, options, sink, self.poll
+            self.gcp, self.bucket, number, project, stack, config, deployment_id, options, sink, self.poll,
+            turned_on=frozenset(turned_on),
         )
 
     # -- logs -----------------------------------------------------------------------------

@@ -2,23 +2,27 @@
 
 observe reads what exists (Cloud Run services, worker pools and stores by their labels, the
 load balancer by its names, the DNS zones of the domains) without changing anything, so a plan
-can render every unit. prepare makes what every unit stands on (the image repository and the
+can render every unit; an API the deploy itself just turned on holds nothing and is not read.
+prepare makes what every unit stands on (the image repository and the
 build account, through prepare_builds, which a build waits for only to start: its context is
 checked and uploaded meanwhile, and it runs beside the rest of prepare; the remote repositories
 other registries' images are pulled through, the stack's service account and its project role,
 the network's private services access and NAT when the project needs them); a worker (no port)
 is a worker pool, every other container a service; each unit is then applied and waited for in
-dependency order by the engine. A service's digest is written with its spec in one call, after
-its secrets and their access; the spec itself opens it to callers (``invoker_iam_disabled``),
-which observe reads, so a deploy cut short is finished by the next.
+dependency order by the engine (services rolling out together are looked at through one list
+of the region's services a poll). A service's digest is written with its spec in one call, after
+its secrets and their access (a secret's newest version and its grant asked once a deploy);
+the spec itself opens it to callers (``invoker_iam_disabled``), which observe reads, so a
+deploy cut short is finished by the next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -42,11 +46,13 @@ from launchdeck.engine.seams import (
     Session,
     Unit,
 )
-from launchdeck.errors import ProviderError
+from launchdeck.errors import LaunchdeckError, ProviderError
 from launchdeck.providers.gcp import access, config, ingress, names, network, registries, render, stores
 from launchdeck.providers.gcp import build as builds
-from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, if_enabled, if_found
+from launchdeck.providers.gcp.api import APIS, PROPAGATION, Gcp, GcpError, if_enabled, if_found
 from launchdeck.providers.gcp.bucket import Bucket
+
+T = TypeVar("T")
 
 
 class GcpSession(Session):
@@ -64,8 +70,14 @@ class GcpSession(Session):
         options: DeployOptions,
         sink: Sink,
         poll_interval: float,
+        *,
+        turned_on: frozenset[str] = frozenset(),
     ) -> None:
         self.gcp, self.bucket, self.number = gcp, bucket, project_number
+        self.turned_on = turned_on
+        """The APIs (``run.googleapis.com``...) this deploy turned on: they hold nothing of the
+        stack, so observe does not read them (a read would only wait out Google's propagation,
+        minutes on a new project, to find nothing)."""
         self.project, self.stack, self.config = project, stack, config_values
         self.etag, self.options, self.sink, self.poll = etag, options, sink, poll_interval
         gcp.notify = lambda text: self.say(None, text)
@@ -93,8 +105,10 @@ class GcpSession(Session):
         self.mongo: dict[str, render.Mongo] = {}
         """MongoDB store service -> its database and user credential."""
         self.referenced: set[str] = set()
-        self.refusal: ProviderError | None = None
         """Every secret a rendered service reads."""
+        self.refusal: ProviderError | None = None
+        self.pins: dict[tuple[str, str, str], str | None] = {}
+        """(service, revision, image) -> the image by digest (``pinned``)."""
         services = project.services
         self.store_names = frozenset(n for n, s in services.items() if s.managed_store)
         self.mongo_names = frozenset(n for n, s in services.items() if s.managed_store == "mongodb")
@@ -137,9 +151,10 @@ class GcpSession(Session):
             lambda: if_enabled(
                 lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
                 network.Network()),
-            lambda: if_enabled(lambda: live(gcp, self.name, self.stack), {}),
-            lambda: if_enabled(lambda: pools(gcp, self.name, self.stack), {}),
-            lambda: if_enabled(lambda: stores.find_all(gcp, self.name, self.stack, self.store_kinds), {}),
+            lambda: self._held("run", lambda: live(gcp, self.name, self.stack), {}),
+            lambda: self._held("run", lambda: pools(gcp, self.name, self.stack), {}),
+            lambda: stores.find_all(gcp, self.name, self.stack,
+                                    {k for k in self.store_kinds if not self._new(stores.API[k])}),
             lambda: self._balancer(found_zones),
         )
         self.address = balancer.address
@@ -175,6 +190,15 @@ class GcpSession(Session):
                 status=self.balancer_status(balancer),
             )
         return out
+
+    def _new(self, api: str) -> bool:
+        """Whether this deploy turned ``api`` on (it was off: nothing of the stack is in it)."""
+        return APIS[api] in self.turned_on
+
+    async def _held(self, api: str, step: Callable[[], Awaitable[T]], default: T) -> T:
+        """What ``step`` reads of the stack in ``api``, or ``default`` where the API is off, or
+        was until this deploy turned it on."""
+        return default if self._new(api) else await if_enabled(step, default)
 
     def running(self, name: str) -> Any:
         """What runs compose service ``name``: its worker pool or Cloud Run service, the kind the
@@ -227,7 +251,7 @@ class GcpSession(Session):
         async def find() -> ingress.Existing:
             return await ingress.find(self.gcp, self.name, self.stack, self.routes, zones)
 
-        return await if_enabled(find, ingress.Existing())
+        return await self._held("compute", find, ingress.Existing())
 
     def balancer_status(self, balancer: ingress.Existing) -> ServiceStatus:
         message = ""
@@ -284,7 +308,9 @@ class GcpSession(Session):
     async def pinned(self, service: str, image: str) -> str | None:
         """``image`` by the digest Cloud Run resolved for the service's latest ready revision
         (or the repository's for its tag), for the history: a rollback runs it even after the
-        tag moved. One read per service, none that changes anything."""
+        tag moved. One read per service and revision, none that changes anything: a service
+        this deploy rolled out is read as soon as it is ready (``_Services.look``), not after
+        the last one."""
         from launchdeck.providers.gcp import images
 
         found = self.services.looked.get(service)
@@ -293,7 +319,10 @@ class GcpSession(Session):
         if found is None:  # not a Cloud Run service (a managed store), or not made
             return None
         revision = None if is_pool(found) else found.latest_ready_revision
-        return await images.pinned(self.gcp, revision or None, image)
+        key = (service, revision or "", image)
+        if key not in self.pins:
+            self.pins[key] = await images.pinned(self.gcp, revision or None, image)
+        return self.pins[key]
 
     def _needs_network(self) -> bool:
         """Whether any service reaches a store or an internal service (through the network)."""
@@ -376,6 +405,7 @@ class GcpSession(Session):
         wrote = await gather(*[lambda k=k: granted(k) for k in configs])
         now = time.monotonic()
         self.services.granted.update({k: now for k, w in zip(configs, wrote, strict=True) if w})
+        self.services.held.update(configs)
         wanted = any(s.llm is not None for s in self.project.services.values()) or \
             model_service.uses_models(self.project)
         if await access.project_role(
@@ -408,6 +438,22 @@ _ATTEMPT = "launchdeck_attempt"
 """A template label changed to make Cloud Run start a new revision of the same spec."""
 
 
+SHARED_LOOKS = 2
+"""Services rolling out at once from which their looks share one list of the region's services
+(_Services._listed); one alone is read on its own (a list holds every service of the region)."""
+
+
+@dataclasses.dataclass
+class _Listing:
+    """One list of the region's Cloud Run services (or worker pools), shared by the looks that
+    wait for it."""
+
+    number: int
+    done: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+    found: dict[str, Any] = dataclasses.field(default_factory=dict)
+    error: Exception | None = None
+
+
 class _Services:
     """Compose services as Cloud Run services, and workers (no port) as Cloud Run worker pools."""
 
@@ -420,6 +466,55 @@ class _Services:
         """Service -> the Cloud Run spec last sent, to send again as a new revision."""
         self.looked: dict[str, Any] = {}
         """Service -> its Cloud Run service (or worker pool) as last looked at in this deploy."""
+        self.held: set[str] = set()
+        """Secrets the stack's account was granted, or found to hold, in this deploy: services
+        sharing a secret do not each read its policy again."""
+        self.versions: dict[str, str | None] = {}
+        """Config secret -> the number of its newest version, read once in a deploy however
+        many services read it."""
+        self._reading: dict[str, Once] = {}
+        self.settling: set[str] = set()
+        """Services (and worker pools) sent a new spec whose rollout has not been seen to end."""
+        self._lists: dict[bool, _Listing] = {}
+        """Worker pools or not -> the latest list of the region's Cloud Run services (or pools)."""
+        self._seen: dict[str, int] = {}
+        """Service -> the number of the list it was last looked at in."""
+
+    async def _listed(self, worker: bool, unit: str) -> dict[str, Any]:
+        """The region's Cloud Run services (or worker pools) by name, from one list that every
+        unit looked at meanwhile shares: one begun after the list ``unit`` was last looked at
+        in. While many units roll out at once, one list a poll replaces a read of each."""
+        latest = self._lists.get(worker)
+        if latest is None or latest.number <= self._seen.get(unit, 0):
+            latest = self._lists[worker] = _Listing(latest.number + 1 if latest else 1)
+            client, method = ("run.worker_pools", "list_worker_pools") if worker else \
+                ("run.services", "list_services")
+            try:
+                found = await self.s.gcp.all(client, method, parent=self.s.parent())
+                latest.found = {str(r.name): r for r in found}
+            except Exception as exc:
+                latest.error = exc
+                raise
+            finally:
+                latest.done.set()
+        else:
+            await latest.done.wait()
+            if latest.error is not None:
+                raise latest.error
+        self._seen[unit] = latest.number
+        return latest.found
+
+    async def newest(self, secret: str) -> str | None:
+        """The number of a config secret's newest version (``versions``)."""
+        if secret not in self._reading:
+            async def read() -> None:
+                self.versions[secret] = await config.newest(self.s.gcp, secret)
+
+            self._reading[secret] = Once(read, lambda: ProviderError(
+                f"reading the versions of {secret} was interrupted", provider="gcp",
+                hint="Deploy again."))
+        await self._reading[secret]()
+        return self.versions[secret]
 
     def render(self, service: Service, image: str) -> Rendered:
         rendered = render.render(service, self.s.infra(), self.s.config)
@@ -448,10 +543,12 @@ class _Services:
         )
         versions = dict(zip(derived, written, strict=True))
         others = [k for k in rendered.secrets if k not in versions]
-        found = await gather(*[lambda k=k: config.newest(gcp, k) for k in others])
+        found = await gather(*[lambda k=k: self.newest(k) for k in others])
         versions.update({k: v for k, v in zip(others, found, strict=True) if v is not None})
-        granted = await gather(*[lambda k=k: config.grant(gcp, k, member) for k in rendered.secrets])
-        for secret, wrote in zip(rendered.secrets, granted, strict=True):
+        asked = [k for k in rendered.secrets if k not in self.held]  # prepare granted the rest
+        granted = await gather(*[lambda k=k: config.grant(gcp, k, member) for k in asked])
+        self.held.update(asked)
+        for secret, wrote in zip(asked, granted, strict=True):
             if wrote:
                 self.granted[secret] = time.monotonic()
         spec = render.with_image(rendered, image, versions)
@@ -473,6 +570,7 @@ class _Services:
         from google.cloud import run_v2
 
         self.applied[spec["annotations"][names.ANNOTATION]] = spec
+        self.settling.add(spec["annotations"][names.ANNOTATION])
         if "/workerPools/" in spec["name"]:
             await self.s.gcp.call("run.worker_pools", "update_worker_pool",
                                   request={"worker_pool": run_v2.WorkerPool(spec), "allow_missing": True})
@@ -486,14 +584,25 @@ class _Services:
         failed."""
         s = self.s
         rendered, _ = unit.spec
+        kind = "workerPools" if rendered.worker else "services"
+        name = f"{s.parent()}/{kind}/{rendered.service_id}"
+        if len(self.settling) >= SHARED_LOOKS:
+            listed = (await self._listed(rendered.worker, unit.name)).get(name)
+            if listed is not None and not status_of(unit.name, listed, []).state.final:
+                return status_of(unit.name, listed, [])  # still rolling out, as the list shows
+        # what the list shows as ended is read on its own (strongly consistent) before it counts
         if rendered.worker:
-            service = await s.gcp.call("run.worker_pools", "get_worker_pool",
-                                       name=f"{s.parent()}/workerPools/{rendered.service_id}")
+            service = await s.gcp.call("run.worker_pools", "get_worker_pool", name=name)
         else:
-            service = await s.gcp.call("run.services", "get_service",
-                                       name=f"{s.parent()}/services/{rendered.service_id}")
+            service = await s.gcp.call("run.services", "get_service", name=name)
         self.looked[unit.name] = service
         status = status_of(unit.name, service, endpoints(s.project, s.routes, unit.name, service))
+        if status.state.final:
+            self.settling.discard(unit.name)
+        if status.state is State.SERVICE_DEPLOYMENT_COMPLETED:
+            # read for the history now, while other units still roll out, not after the last
+            with contextlib.suppress(LaunchdeckError):
+                await s.pinned(unit.name, unit.spec[1])
         since = max((self.granted[k] for k in rendered.secrets if k in self.granted), default=None)
         if (status.state is State.SERVICE_DEPLOYMENT_FAILED and since is not None
                 and _SECRET_DENIED in status.message and time.monotonic() - since < PROPAGATION

@@ -41,6 +41,8 @@ from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, GcpError, if_enabled, if_found
 
 PORTS = {"postgres": 5432, "redis": 6379, "mongodb": 443}
+API = {"postgres": "sqladmin", "redis": "redis", "mongodb": "firestore"}
+"""The API that holds each kind of store (Cloud SQL, Memorystore, Firestore)."""
 TIER = "db-f1-micro"
 """The smallest Cloud SQL machine (shared core); resize it in the console for production."""
 FINAL_BACKUP_DAYS = 30
