@@ -28,13 +28,21 @@ full name, mark and all) and ``_letter_first`` (an ``x`` first, then cut to the 
   pair; another stack's name is the same text only if that stack's names spell this mark out
   (a service called ``c-695274-web``) or two pairs of the same join draw the same mark, both 1
   in 16.7 million, the odds the digests here already take. An ``x`` put first keeps the rest:
-  ``x1a-b-<mark>-web`` is not the plain ``x1a-b-web``, and the cut after it drops at most one
-  character at the end, after ``project-stack-mark-`` (every such name, the Cloud Run service
-  (49), Memorystore (40) and Cloud SQL (80) instances, ends with a service's name).
+  ``x1a-b-<mark>-web`` is not the plain ``x1a-b-web``, and the cut after it drops at most the
+  last character, which in a name kept whole comes after ``project-stack-mark-`` (every name
+  that may get an ``x``, the Cloud Run service (49), Memorystore (40) and Cloud SQL (80)
+  instances, ends with a service's name), and in a cut one is the digest's last (five left).
 - A name ``short`` cleaned or cut ends with the digest of its full text, which differs between
   two stacks as the names kept whole do: it meets another only if those six digits do (or if
-  the other's own text spells them out). The account id's 30 characters cut most marked
-  names, the digest keeps them apart. The mark is hex, valid wherever a name is.
+  the other's own text spells them out). The account id's 30 characters leave 20 for
+  ``project-stack`` beside ``ld-`` and the mark; a longer pair's is cut, and the digest keeps
+  it apart. The mark is hex, valid wherever a name is.
+- Stacks deployed before marks keep the names they had, so two of them may still meet as they
+  did (a deploy then refuses to write into the other's); a marked stack meets neither.
+
+Where a stack's load balancer parts are listed by what their names start with
+(``balancer()``), another stack's names may start with it too (``ld-a-b-`` begins those of
+project ``a`` stack ``b-be``): ``ingress`` tells them apart by each part's description.
 
 Paths that separate with ``/`` (image paths) or carry a digest of their own (secret ids,
 Firestore databases) say where project ends and stack begins already: they stay module
