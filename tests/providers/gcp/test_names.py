@@ -302,3 +302,17 @@ def test_a_cloud_run_service_not_made_by_launchdeck_is_refused(provider, project
     assert "the Cloud Run service tiny-dev-api exists but is not made by launchdeck" in api.message, api
     service = old_project.api("run").services[f"{LOCATION}/services/tiny-dev-api"]
     assert dict(service.labels) == {"team": "web"}
+
+
+def test_a_first_deploy_that_turned_iam_on_asks_it_for_no_old_account(provider, project, fake: FakeGcp
+                                                                        ) -> None:
+    """IAM off until this deploy holds no account of the stack: which names it has is not asked
+    (a read would wait out the API's propagation), and they are the marked ones."""
+    root = project({"compose.yaml": "name: a-b\nservices:\n  api:\n    image: nginx\n"
+                                    "    ports: [{target: 80, mode: ingress}]\n"})
+    ref = ProjectRef(working_directory=str(root), provider="gcp", stack="c")
+    fake.clear_requests()
+    _deploy(provider, ref)
+    old = names.Names("a-b", "c").account(PROJECT)
+    assert not [e["path"] for e in fake.requests() if old in e["path"]]
+    assert f"{LOCATION}/services/{names.Names.fresh('a-b', 'c').service('api')}" in fake.api("run").services
