@@ -150,13 +150,13 @@ def _deploy_with_old_release(deployed: Deployed, config: dict[str, str]) -> Depl
     return deployed
 
 
-@pytest.fixture(params=["local", "aws", "aws-dashed", "gcp"])
+@pytest.fixture(params=["local", "aws", "aws-dashed", "gcp", "gcp-dashed"])
 def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     """A realistic project deployed by the old release to each target; this process reaches
     the same target through the same variables. ``aws-dashed``: the project is ``my-shop``,
     whose AWS names this release would mark on a first deploy (aws/names.py): the old
-    release's stack keeps the ones it has."""
+    release's stack keeps the ones it has. ``gcp-dashed``: the same on GCP (gcp/names.py)."""
     state = tmp_path / "state"
     env = {"LAUNCHDECK_STATE_DIR": str(state)}
     target = request.param.removesuffix("-dashed")
@@ -196,6 +196,9 @@ def deployed(request: pytest.FixtureRequest, old_release: Path, tmp_path: Path,
         anyio.run(zone, request.getfixturevalue("gcp"))
         folder = tmp_path / "shop"
         shutil.copytree(SHOP, folder)
+        if request.param == "gcp-dashed":
+            compose = folder / "compose.yaml"
+            compose.write_text(compose.read_text().replace("\nname: shop\n", "\nname: my-shop\n", 1))
         env |= {**fake.env, "GCP_PROJECT_ID": PROJECT,
                 "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "none.json")}
         config = SECRETS

@@ -23,18 +23,29 @@ from launchdeck.providers.gcp import names, policy
 from launchdeck.providers.gcp.api import PROPAGATION, Gcp, GcpError, deleted, if_found
 
 
-async def account(gcp: Gcp, project: str, stack: str) -> None:
-    """The stack's runtime service account, made if missing."""
-    await _make(gcp, names.account_email(project, stack, gcp.project), names.account_id(project, stack),
-                f"launchdeck {project} ({stack})"[:100],
-                f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck")
+async def account(gcp: Gcp, named: names.Names) -> None:
+    """The stack's runtime service account, made if missing; one of its name that is another
+    stack's (its description names another) is refused."""
+    project, stack = named.project, named.stack
+    await _make(gcp, named.account(gcp.project), named.account_id(),
+                f"launchdeck {project} ({stack})"[:100], names.account_description(project, stack),
+                owner=(project, stack))
 
 
-async def _make(gcp: Gcp, email: str, account_id: str, display: str, description: str) -> None:
-    """A service account, made if missing and then confirmed."""
+async def _make(gcp: Gcp, email: str, account_id: str, display: str, description: str, *,
+                owner: tuple[str, str] | None = None) -> None:
+    """A service account, made if missing and then confirmed; with ``owner``, one that is found
+    must be that stack's."""
     from google.cloud import iam_admin_v1 as ia
 
-    if await account_exists(gcp, email):
+    def mine(found: dict[str, Any]) -> None:
+        if owner is not None and names.account_owner(found.get("description", "")) != owner:
+            names.refuse("service account", email, names.account_owner(found.get("description", "")),
+                         *owner)
+
+    found = await found_account(gcp, email)
+    if found is not None:
+        mine(found)
         return
     request = ia.CreateServiceAccountRequest(
         account_id=account_id,
@@ -52,6 +63,9 @@ async def _make(gcp: Gcp, email: str, account_id: str, display: str, description
     except GcpError as exc:
         if exc.code != 409:
             raise
+        found = await found_account(gcp, email)
+        if found is not None:
+            mine(found)
     await confirmed(gcp, email)
 
 
@@ -79,8 +93,13 @@ async def confirmed(gcp: Gcp, email: str) -> None:
 
 
 async def account_exists(gcp: Gcp, email: str) -> bool:
+    return await found_account(gcp, email) is not None
+
+
+async def found_account(gcp: Gcp, email: str) -> dict[str, Any] | None:
+    """The service account (its JSON: ``email``, ``description`` ...), or None."""
     path = f"/v1/projects/{gcp.project}/serviceAccounts/{email}"
-    return await if_found(lambda: gcp.rest("iam", "GET", path)) is not None
+    return await if_found(lambda: gcp.rest("iam", "GET", path))
 
 
 async def delete_account(gcp: Gcp, email: str) -> bool:

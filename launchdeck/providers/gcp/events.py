@@ -13,7 +13,7 @@ from launchdeck.providers.gcp import names
 from launchdeck.providers.gcp.api import Gcp, if_found
 
 
-async def revision_conditions(gcp: Gcp, project: str, stack: str, services: Sequence[str],
+async def revision_conditions(gcp: Gcp, named: names.Names, services: Sequence[str],
                               since: datetime, until: datetime | None) -> list[LogLine]:
     """A line per condition of each revision of ``services`` created from ``since`` until
     ``until``
@@ -28,7 +28,7 @@ async def revision_conditions(gcp: Gcp, project: str, stack: str, services: Sequ
     for service in services:
         made = []
         for kind in ("services", "workerPools"):
-            name = f"{parent}/{kind}/{names.service_id(project, stack, service)}"
+            name = f"{parent}/{kind}/{named.service(service)}"
             made += await if_found(lambda name=name: gcp.all("run.revisions", "list_revisions",
                                                              parent=name)) or []
         for revision in made:

@@ -11,6 +11,14 @@ The URL map's description keeps the digest of what was applied. The other parts 
 labels (Compute has none on most of them), so they are found by their names, which start
 with the stack's prefix; the load balancer counts as in place only when every part and DNS
 record is there, so a deploy cut short is finished by the next one.
+
+Whose a load balancer is, its address says: it is made first and removed last, labelled
+with the stack, so a deploy refuses one of its names that is another stack's, and a teardown
+leaves it alone. Backends, endpoint groups and certificates are listed by the prefix of the
+stack's names, which another stack's names may start with (``ld-a-b-`` begins the names of
+project ``a`` stack ``b-c``): each says in its description whose it is, and one naming another
+stack is not this one's (endpoint groups and certificates made before they said so are judged
+by their names alone).
 """
 
 from __future__ import annotations
@@ -38,10 +46,10 @@ class Route:
     domain: str
 
 
-def routes(project: Project, stack: str) -> list[Route]:
+def routes(project: Project, named: names.Names) -> list[Route]:
     """The services with a domain (and an ingress port to reach them on)."""
     return [
-        Route(s.name, names.service_id(project.name, stack, s.name), hosts.domain(s.domainname))
+        Route(s.name, named.service(s.name), hosts.domain(s.domainname))
         for s in project.services.values()
         if s.domainname and s.ingress_ports and not s.managed_store
     ]
@@ -92,9 +100,9 @@ class Existing:
 
 
 class _Names:
-    def __init__(self, project: str, stack: str) -> None:
-        self.project, self.stack = project, stack
-        part = lambda p: names.balancer(project, stack, p)  # noqa: E731
+    def __init__(self, named: names.Names) -> None:
+        self.named, self.project, self.stack = named, named.project, named.stack
+        part = named.balancer
         self.url_map, self.redirect, self.https, self.http, self.address = (
             part("map"),
             part("redirect"),
@@ -104,10 +112,33 @@ class _Names:
         )
 
     def neg(self, route: Route) -> str:
-        return names.balancer(self.project, self.stack, f"neg-{route.service}")
+        return self.named.balancer(f"neg-{route.service}")
 
     def backend(self, route: Route) -> str:
-        return names.balancer(self.project, self.stack, f"be-{route.service}")
+        return self.named.balancer(f"be-{route.service}")
+
+    @property
+    def prefix(self) -> str:
+        """What the names of the stack's backends, endpoint groups and certificates start with."""
+        return self.named.balancer() + "-"
+
+    @property
+    def description(self) -> str:
+        """What a part's description starts with."""
+        return description(self.project, self.stack)
+
+    def mine(self, part: Any, start: str = "") -> bool:
+        """Whether a part listed in the project is the stack's: its name starts with the
+        prefix (and ``start``), and its description, if it has one, is not another's."""
+        said = part.description or ""
+        return part.name.startswith(self.prefix + start) and (
+            not said or said == self.description or said.startswith((self.description + ":",
+                                                                     self.description + ";")))
+
+
+def description(project: str, stack: str) -> str:
+    """What the description of a load balancer part of the stack starts with."""
+    return f"launchdeck {project} ({stack})"
 
 
 def _global(gcp: Gcp, kind: str, name: str) -> str:
@@ -115,16 +146,17 @@ def _global(gcp: Gcp, kind: str, name: str) -> str:
 
 
 async def find(
-    gcp: Gcp, project: str, stack: str, wanted: list[Route],
+    gcp: Gcp, named: names.Names, wanted: list[Route],
     zones: Callable[[], Awaitable[dict[str, Zone]]] | None = None,
 ) -> Existing:
     """The stack's load balancer, read without changing anything: its parts and certificate at
-    once, then the domains' records in their ``zones`` (which may still be being found)."""
-    n = _Names(project, stack)
+    once, then the domains' records in their ``zones`` (which may still be being found). One
+    whose address is another stack's is none of this one's (a deploy refuses it)."""
+    n = _Names(named)
     at = {"project": gcp.project}
 
     async def certificate() -> str | None:
-        return await certificate_status(gcp, project, stack, wanted) if wanted else None
+        return await certificate_status(gcp, named, wanted) if wanted else None
 
     (url_map, redirect, https, http, address, rule_https, rule_http, negs, backends,
      certified) = await gather(
@@ -139,10 +171,11 @@ async def find(
         lambda: gcp.all("compute.BackendServices", "list", **at),
         certificate,
     )
-    prefix = names.balancer(project, stack) + "-"
+    if address is not None and not names.owned(address.labels, n.project, n.stack):
+        return Existing()
     parts = {f"urlMaps/{m.name}" for m in (url_map, redirect) if m is not None}
-    parts |= {f"networkEndpointGroups/{g.name}" for g in negs if g.name.startswith(prefix)}
-    parts |= {f"backendServices/{b.name}" for b in backends if b.name.startswith(prefix)}
+    parts |= {f"networkEndpointGroups/{g.name}" for g in negs if n.mine(g, "neg-")}
+    parts |= {f"backendServices/{b.name}" for b in backends if n.mine(b, "be-")}
     for kind, item in (
         ("targetHttpsProxies", https),
         ("targetHttpProxies", http),
@@ -157,8 +190,8 @@ async def find(
         return out
     found = _DIGEST.search(url_map.description or "")
     out.digest = found.group(1) if found else ""
-    certificate = names.certificate(project, stack, [r.domain for r in wanted])
-    out.certificate = certified if wanted else await certificate_status(gcp, project, stack, wanted)
+    certificate = named.certificate([r.domain for r in wanted])
+    out.certificate = certified if wanted else await certificate_status(gcp, named, wanted)
     needed = {
         f"urlMaps/{n.url_map}",
         f"urlMaps/{n.redirect}",
@@ -188,9 +221,9 @@ async def find(
     return out
 
 
-async def certificate_status(gcp: Gcp, project: str, stack: str, wanted: list[Route]) -> str | None:
+async def certificate_status(gcp: Gcp, named: names.Names, wanted: list[Route]) -> str | None:
     """The status of the managed certificate of ``wanted``'s domains, None when there is none."""
-    name = names.certificate(project, stack, [r.domain for r in wanted])
+    name = named.certificate([r.domain for r in wanted])
     cert = await gcp.maybe("compute.SslCertificates", "get", project=gcp.project, ssl_certificate=name)
     return cert.managed.status if cert is not None else None
 
@@ -211,8 +244,7 @@ async def _record(gcp: Gcp, zone: Zone, domain: str) -> list[str] | None:
 
 async def apply(
     gcp: Gcp,
-    project: str,
-    stack: str,
+    named: names.Names,
     wanted: list[Route],
     found_zones: dict[str, Zone],
     digest: str,
@@ -221,7 +253,8 @@ async def apply(
     """Make or change every part ``wanted`` needs, then the DNS records; the address."""
     from google.cloud import compute_v1 as c
 
-    n = _Names(project, stack)
+    n = _Names(named)
+    project, stack = named.project, named.stack
     at = {"project": gcp.project}
     address = await _address(gcp, n, project, stack, say)
 
@@ -230,6 +263,7 @@ async def apply(
             name=n.neg(route),
             network_endpoint_type="SERVERLESS",
             cloud_run=c.NetworkEndpointGroupCloudRun(service=route.service_id),
+            description=f"{n.description}: {route.service}",
         )
         await compute.insert(
             gcp, "RegionNetworkEndpointGroups", "network_endpoint_group", resource, region=gcp.region
@@ -242,12 +276,12 @@ async def apply(
             load_balancing_scheme=SCHEME,
             protocol="HTTPS",
             backends=[c.Backend(group=group)],
-            description=f"launchdeck {project} ({stack}): {route.service}",
+            description=f"{n.description}: {route.service}",
         )
         await compute.insert(gcp, "BackendServices", "backend_service", resource)
 
     domains = sorted({r.domain for r in wanted})
-    certificate = names.certificate(project, stack, domains)
+    certificate = named.certificate(domains)
     await gather(
         *[lambda r=r: neg(r) for r in wanted],
         lambda: compute.insert(
@@ -256,6 +290,7 @@ async def apply(
             "ssl_certificate",
             c.SslCertificate(
                 name=certificate,
+                description=n.description,
                 type_="MANAGED",
                 managed=c.SslCertificateManagedSslCertificate(domains=domains),
             ),
@@ -329,7 +364,7 @@ async def apply(
         ]
     )
     await gather(*[lambda r=r: _upsert(gcp, found_zones[r.domain], r.domain, address) for r in wanted])
-    await _tidy(gcp, project, stack, n, wanted, certificate)
+    await _tidy(gcp, n, wanted, certificate)
     return address
 
 
@@ -337,6 +372,8 @@ async def _address(gcp: Gcp, n: _Names, project: str, stack: str, say: Callable[
     from google.cloud import compute_v1 as c
 
     found = await gcp.maybe("compute.GlobalAddresses", "get", project=gcp.project, address=n.address)
+    if found is not None:  # the load balancer's first part: the rest under its names are its owner's
+        names.refuse_foreign("load balancer address", n.address, found.labels, project, stack)
     if found is None:
         say("reserving the load balancer's address")
         await compute.insert(
@@ -358,7 +395,7 @@ async def _address(gcp: Gcp, n: _Names, project: str, stack: str, say: Callable[
 async def _url_map(gcp: Gcp, n: _Names, wanted: list[Route], project: str, stack: str, digest: str) -> None:
     from google.cloud import compute_v1 as c
 
-    description = f"launchdeck {project} ({stack}); launchdeck hash={digest}"
+    description = f"{n.description}; launchdeck hash={digest}"
     desired = c.UrlMap(
         name=n.url_map,
         description=description,
@@ -400,9 +437,8 @@ async def _upsert(gcp: Gcp, zone: Zone, domain: str, address: str) -> None:
     await gcp.run(lambda: change, api="dns", what=f"point {domain} at the load balancer")
 
 
-async def _tidy(gcp: Gcp, project: str, stack: str, n: _Names, wanted: list[Route], certificate: str) -> None:
-    """Remove the backends, endpoint groups and certificates the routes no longer use."""
-    prefix = names.balancer(project, stack) + "-"
+async def _tidy(gcp: Gcp, n: _Names, wanted: list[Route], certificate: str) -> None:
+    """Remove the stack's backends, endpoint groups and certificates the routes no longer use."""
     keep_backends = {n.backend(r) for r in wanted}
     keep_negs = {n.neg(r) for r in wanted}
     backends, negs, certs = await gather(
@@ -413,22 +449,25 @@ async def _tidy(gcp: Gcp, project: str, stack: str, n: _Names, wanted: list[Rout
         lambda: gcp.all("compute.SslCertificates", "list", project=gcp.project),
     )
     for b in backends:
-        if b.name.startswith(prefix) and b.name not in keep_backends:
+        if n.mine(b, "be-") and b.name not in keep_backends:
             await compute.delete(gcp, "BackendServices", backend_service=b.name)
     for g in negs:
-        if g.name.startswith(prefix) and g.name not in keep_negs:
+        if n.mine(g, "neg-") and g.name not in keep_negs:
             await compute.delete(
                 gcp, "RegionNetworkEndpointGroups", region=gcp.region, network_endpoint_group=g.name
             )
     for cert in certs:
-        if cert.name.startswith(prefix + "cert-") and cert.name != certificate:
+        if n.mine(cert, "cert-") and cert.name != certificate:
             await compute.delete(gcp, "SslCertificates", ssl_certificate=cert.name)
 
 
-async def remove(gcp: Gcp, project: str, stack: str, done: Callable[[str], None]) -> None:
-    """Delete the stack's load balancer, users before what they use, and its DNS records."""
-    n = _Names(project, stack)
+async def remove(gcp: Gcp, named: names.Names, done: Callable[[str], None]) -> None:
+    """Delete the stack's load balancer, users before what they use, and its DNS records; one
+    whose address is another stack's is left alone."""
+    n = _Names(named)
     address = await gcp.maybe("compute.GlobalAddresses", "get", project=gcp.project, address=n.address)
+    if address is not None and not names.owned(address.labels, n.project, n.stack):
+        return
     if address is not None:
         await _remove_records(gcp, address.address, done)
     for client, key, name in (
@@ -441,7 +480,7 @@ async def remove(gcp: Gcp, project: str, stack: str, done: Callable[[str], None]
     ):
         if await compute.delete(gcp, client, **{key: name}):
             done(f"{_WHAT[client]} {name}")
-    await _tidy(gcp, project, stack, n, [], "")
+    await _tidy(gcp, n, [], "")
     if await compute.delete(gcp, "GlobalAddresses", address=n.address):
         done(f"address {n.address}")
 

@@ -4,13 +4,62 @@ Labels decide ownership (``launchdeck_project`` and ``launchdeck_stack`` on ever
 takes labels); names only have to be unique and within each API's rules, so long ones are
 cut and given a short digest of the full name. Label keys use underscores, which every
 filter language (Secret Manager, Cloud Logging) reads without quoting.
+
+A stack's names that must be unique in the GCP project (``Names``: its Cloud Run services and
+worker pools, runtime service account, load balancer parts and certificates, Memorystore and
+Cloud SQL instances, remote repositories) join its project, its stack and what the name is for
+with dashes, and a project or stack may hold dashes itself: project ``a-b`` stack ``c`` and
+project ``a`` stack ``b-c`` would both make the Cloud Run service ``a-b-c-web``. A project may
+also start with a digit, which a name that must start with a letter gets an ``x`` before
+(``_letter_first``): project ``1a`` would meet project ``x1a``. So a stack whose project or
+stack has a dash, or whose project starts with a digit, gets, when it is first deployed, a mark
+after the two: six hex digits of sha256 of ``project NUL stack`` (``a-b-c-695274-web`` and
+``a-b-c-02654a-web``). Any other stack (plain) keeps the names it always had, and so does a
+stack deployed before the mark existed (``inventory.stack_names`` finds which a stack has;
+names are never changed under a stack: GCP renames none of these things). Why no two stacks
+meet, given ``short`` (which keeps a name that is valid and short enough as it is, and
+otherwise cleans it, cuts it to the limit less seven and ends it with six hex digits of the
+full name, mark and all) and ``_letter_first`` (an ``x`` first, then cut to the limit):
+
+- Two plain stacks: a name kept as it is reads ``[ld-]project-stack-what``, and with no dash in
+  either and a letter first, its first fields say whose it is. ``_letter_first`` changes no
+  plain stack's name (a plain project starts with a letter; ``ld-`` names start with one).
+- A marked stack and any other: a name kept as it is carries the pair's mark right after the
+  pair; another stack's name is the same text only if that stack's names spell this mark out
+  (a service called ``c-695274-web``) or two pairs of the same join draw the same mark, both 1
+  in 16.7 million, the odds the digests here already take. An ``x`` put first keeps the rest:
+  ``x1a-b-<mark>-web`` is not the plain ``x1a-b-web``, and the cut after it drops at most the
+  last character, which in a name kept whole comes after ``project-stack-mark-`` (every name
+  that may get an ``x``, the Cloud Run service (49), Memorystore (40) and Cloud SQL (80)
+  instances, ends with a service's name), and in a cut one is the digest's last (five left).
+- A name ``short`` cleaned or cut ends with the digest of its full text, which differs between
+  two stacks as the names kept whole do: it meets another only if those six digits do (or if
+  the other's own text spells them out). The account id's 30 characters leave 20 for
+  ``project-stack`` beside ``ld-`` and the mark; a longer pair's is cut, and the digest keeps
+  it apart. The mark is hex, valid wherever a name is.
+- Stacks deployed before marks keep the names they had, so two of them may still meet as they
+  did (a deploy then refuses to write into the other's); a marked stack meets neither.
+
+Where a stack's load balancer parts are listed by what their names start with
+(``balancer()``), another stack's names may start with it too (``ld-a-b-`` begins those of
+project ``a`` stack ``b-be``): ``ingress`` tells them apart by each part's description.
+
+Paths that separate with ``/`` (image paths) or carry a digest of their own (secret ids,
+Firestore databases) say where project ends and stack begins already: they stay module
+functions of project and stack, the same for every stack. Before writing into a name that
+exists (a Cloud Run service, the account, a store, the load balancer's address, a remote
+repository), a deploy refuses one that is another stack's (``refuse_foreign``), so even two
+marks drawn alike overwrite nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from urllib.parse import quote
+
+from launchdeck.errors import ProviderError
 
 PROJECT = "launchdeck_project"
 STACK = "launchdeck_stack"
@@ -77,9 +126,37 @@ def owned(found: dict[str, str] | object, project: str, stack: str) -> bool:
     return found.get(PROJECT) == label(project) and found.get(STACK) == label(stack)
 
 
-def service_id(project: str, stack: str, service: str) -> str:
-    """The Cloud Run service: a lowercase DNS label of at most 49 characters."""
-    return _letter_first(short(project, stack, service, limit=49), 49)
+def refuse_foreign(what: str, name: str, labels: dict[str, str] | object, project: str, stack: str) -> None:
+    """Stop when something found by the name a deploy gives is not this stack's (its launchdeck
+    project and stack labels differ): it is written to only when they match."""
+    found = dict(labels)  # type: ignore[call-overload]
+    if owned(found, project, stack):
+        return
+    refuse(what, name, (found[PROJECT], found.get(STACK, "?")) if PROJECT in found else None,
+           project, stack)
+
+
+def refuse(what: str, name: str, owner: tuple[str, str] | None, project: str, stack: str) -> None:
+    """The error of a ``what`` called ``name`` that is ``owner``'s (None: not launchdeck's)."""
+    whose = f"launchdeck's {owner[0]} ({owner[1]})" if owner else "not made by launchdeck"
+    raise ProviderError(f"the {what} {name} exists but is {whose}, not {project} ({stack})",
+                        provider="gcp", hint=f"Delete or rename that {what}, or deploy this project "
+                        "under another project or stack name.")
+
+
+def account_description(project: str, stack: str) -> str:
+    """What the runtime service account of a stack says of itself: a service account takes no
+    labels, so this is what says whose it is (``account_owner``)."""
+    return f"Runs the Cloud Run services of {project} ({stack}); made by launchdeck"
+
+
+_ACCOUNT = re.compile(r"Runs the Cloud Run services of (\S+) \((\S+)\); made by launchdeck")
+
+
+def account_owner(description: str) -> tuple[str, str] | None:
+    """The (project, stack) a runtime service account's description names, or None."""
+    found = _ACCOUNT.fullmatch(description or "")
+    return (found.group(1), found.group(2)) if found else None
 
 
 def run_url(service_id_: str, project_number: str, region: str) -> str:
@@ -109,22 +186,6 @@ def repository(gcp_project: str, region: str) -> str:
 def registry(gcp_project: str, region: str) -> str:
     """Where the shared repository's images are pushed and pulled."""
     return f"{region}-docker.pkg.dev/{gcp_project}/{REPOSITORY}"
-
-
-def remote_repository(project: str, stack: str, host: str) -> str:
-    """The Artifact Registry remote repository a stack pulls the images of registry ``host``
-    through: a lowercase letter first, lowercase letters, digits and hyphens, a letter or digit
-    last, at most 63 characters."""
-    return _letter_first(short("ld", project, stack, host, limit=63), 63)
-
-
-def account_id(project: str, stack: str) -> str:
-    """The runtime service account of a stack: 6 to 30 characters, a letter first."""
-    return _letter_first(short("ld", project, stack, limit=30), 30)
-
-
-def account_email(project: str, stack: str, gcp_project: str) -> str:
-    return f"{account_id(project, stack)}@{gcp_project}.iam.gserviceaccount.com"
 
 
 def _stack_key(project: str, stack: str) -> str:
@@ -160,17 +221,6 @@ def _secret_part(text: str, limit: int = 100) -> str:
     return f"{clean[: limit - 7]}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
-def sql_instance(project: str, stack: str, service: str, suffix: str) -> str:
-    """A Cloud SQL instance. A deleted instance's name cannot be used again for a week, so
-    each one made gets a new ``suffix``; deploys find it by its labels."""
-    return _letter_first(short(project, stack, service, limit=80), 80) + f"-{suffix}"
-
-
-def redis_instance(project: str, stack: str, service: str) -> str:
-    """A Memorystore instance id: at most 40 characters, a letter first."""
-    return _letter_first(short(project, stack, service, limit=40), 40)
-
-
 FIRESTORE_ID = re.compile(r"^[a-z][a-z0-9-]{2,61}[a-z0-9]$")
 """A Firestore database or user credential id: 4-63 lowercase letters, digits and hyphens, a
 letter first, a letter or digit last
@@ -195,16 +245,82 @@ def store_secret_id(project: str, stack: str, service: str) -> str:
     return f"{_stack_key(project, stack)}-store-{short(service, limit=60)}"
 
 
-def balancer(project: str, stack: str, part: str = "") -> str:
-    """A load balancer resource of the stack (the URL maps, proxies, rules, address); without
-    ``part``, what every one's name starts with."""
-    return _letter_first(short("ld", project, stack, *([part] if part else []), limit=63), 63)
+_MARK = 6
+"""Hex digits of (project, stack) in the names of a stack that is not plain."""
 
 
-def certificate(project: str, stack: str, domains: list[str]) -> str:
-    """A managed certificate is immutable: a new set of domains gets a new one."""
-    digest = hashlib.sha256(",".join(sorted(domains)).encode()).hexdigest()[:8]
-    return balancer(project, stack, f"cert-{digest}")
+def plain(project: str, stack: str) -> bool:
+    """Whether ``project-stack`` says where each ends and starts with a letter as it is."""
+    return "-" not in project and "-" not in stack and project[:1].isalpha()
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name a (project, stack) gives what it makes in GCP that must be unique beyond it:
+    ``project-stack`` joined with what the name is for, and ``mark`` after the two when the
+    stack has one (see the module's docstring)."""
+
+    project: str
+    stack: str
+    mark: str = ""
+    """Six hex digits that set the stack's names apart, or "" (a plain stack, or one deployed
+    before marks)."""
+
+    @classmethod
+    def fresh(cls, project: str, stack: str) -> Names:
+        """The names a stack deployed for the first time gets."""
+        if plain(project, stack):
+            return cls(project, stack)
+        return cls(project, stack, hashlib.sha256(f"{project}\0{stack}".encode()).hexdigest()[:_MARK])
+
+    @classmethod
+    def every(cls, project: str, stack: str) -> list[Names]:
+        """The names a stack may have: a first deploy's now, then those of a stack deployed
+        before marks, if they differ (what a teardown looks for by name, leaving neither)."""
+        fresh, earlier = cls.fresh(project, stack), cls(project, stack)
+        return [fresh] if fresh == earlier else [fresh, earlier]
+
+    @property
+    def _pair(self) -> tuple[str, ...]:
+        return (self.project, self.stack, self.mark) if self.mark else (self.project, self.stack)
+
+    def service(self, service: str) -> str:
+        """The Cloud Run service (or worker pool): a lowercase DNS label of at most 49
+        characters."""
+        return _letter_first(short(*self._pair, service, limit=49), 49)
+
+    def account_id(self) -> str:
+        """The runtime service account: 6 to 30 characters, a letter first."""
+        return _letter_first(short("ld", *self._pair, limit=30), 30)
+
+    def account(self, gcp_project: str) -> str:
+        """The runtime service account's email."""
+        return f"{self.account_id()}@{gcp_project}.iam.gserviceaccount.com"
+
+    def sql(self, service: str, suffix: str) -> str:
+        """A Cloud SQL instance. A deleted instance's name cannot be used again for a week, so
+        each one made gets a new ``suffix``; deploys find it by its labels."""
+        return _letter_first(short(*self._pair, service, limit=80), 80) + f"-{suffix}"
+
+    def redis(self, service: str) -> str:
+        """A Memorystore instance id: at most 40 characters, a letter first."""
+        return _letter_first(short(*self._pair, service, limit=40), 40)
+
+    def remote_repository(self, host: str) -> str:
+        """The Artifact Registry remote repository the stack pulls the images of registry
+        ``host`` through: a lowercase letter first, lowercase letters, digits and hyphens, a
+        letter or digit last, at most 63 characters."""
+        return _letter_first(short("ld", *self._pair, host, limit=63), 63)
+
+    def balancer(self, part: str = "") -> str:
+        """A load balancer resource of the stack (the URL maps, proxies, rules, address); without
+        ``part``, what every one's name starts with."""
+        return _letter_first(short("ld", *self._pair, *([part] if part else []), limit=63), 63)
+
+    def certificate(self, domains: list[str]) -> str:
+        """A managed certificate is immutable: a new set of domains gets a new one."""
+        digest = hashlib.sha256(",".join(sorted(domains)).encode()).hexdigest()[:8]
+        return self.balancer(f"cert-{digest}")
 
 
 def context_key(digest: str) -> str:

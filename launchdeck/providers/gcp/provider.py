@@ -19,8 +19,8 @@ from launchdeck.engine.events import Event, Sink
 from launchdeck.engine.gather import gather
 from launchdeck.engine.results import LogLine, Target
 from launchdeck.engine.seams import DeployOptions, LogQuery, Provider, Teardown
-from launchdeck.providers.gcp import DESCRIPTION, names, usage
-from launchdeck.providers.gcp.api import Gcp
+from launchdeck.providers.gcp import DESCRIPTION, inventory, names, usage
+from launchdeck.providers.gcp.api import APIS, Gcp
 from launchdeck.providers.gcp.bucket import Bucket, GcsBlobs
 from launchdeck.providers.gcp.config import SecretConfigStore
 from launchdeck.providers.gcp.session import (
@@ -121,10 +121,11 @@ class GcpProvider(Provider):
         if deployment_id not in READ_ONLY:  # a deploy: turn on what it needs before it makes anything
             turned_on = await usage.enable(self.gcp, usage.needed(project),
                                            lambda text: sink(Event(None, None, text)))
-        number = await self.project_number()
+        number, named = await gather(self.project_number, lambda: inventory.stack_names(
+            self.gcp, project.name, stack, iam_new=APIS["iam"] in turned_on))
         return GcpSession(
             self.gcp, self.bucket, number, project, stack, config, deployment_id, options, sink, self.poll,
-            turned_on=frozenset(turned_on),
+            named, turned_on=frozenset(turned_on),
         )
 
     # -- logs -----------------------------------------------------------------------------
@@ -144,9 +145,8 @@ class GcpProvider(Provider):
         services, workers = await gather(lambda: live(gcp, project, stack),
                                          lambda: pools(gcp, project, stack))
         found = [*services.items(), *workers.items()]
-        if query.services:
-            wanted = {names.service_id(project, stack, n) for n in query.services}
-            found = [(n, s) for n, s in found if service_id(s) in wanted]
+        if query.services:  # by the compose name each keeps, whichever names the stack has
+            found = [(n, s) for n, s in found if n in query.services]
         ids = {service_id(s): n for n, s in found}
         if not ids:
             return []
@@ -221,7 +221,8 @@ class GcpProvider(Provider):
         from launchdeck.providers.gcp.events import revision_conditions
 
         self.gcp.check()
-        return await revision_conditions(self.gcp, project, stack, services, since, until)
+        return await revision_conditions(self.gcp, await inventory.stack_names(self.gcp, project, stack),
+                                         services, since, until)
 
     # -- destroy --------------------------------------------------------------------------
 

@@ -117,13 +117,13 @@ def hosts(project: Project) -> list[str]:
     return sorted({authority(i) for i in images(project) if remote(i)})
 
 
-def rewritten(image: str, project: str, stack: str, gcp_project: str, region: str) -> str:
+def rewritten(image: str, named: names.Names, gcp_project: str, region: str) -> str:
     """``image`` as Cloud Run pulls it: through the stack's remote repository of its registry
     when it needs one, else unchanged."""
     if not remote(image):
         return image
     host = authority(image)
-    repository = names.remote_repository(project, stack, host)
+    repository = named.remote_repository(host)
     return f"{region}-docker.pkg.dev/{gcp_project}/{repository}/{image[len(host) + 1:]}"
 
 
@@ -133,12 +133,13 @@ def needs(service: Service) -> bool:
         remote(service.image)
 
 
-async def ensure(gcp: Gcp, project: str, stack: str, host: str) -> None:
+async def ensure(gcp: Gcp, named: names.Names, host: str) -> None:
     """The stack's remote repository of ``host``, made if missing; one of that name that is not
-    such a repository is an error that says what to do."""
+    such a repository, or is another stack's, is an error that says what to do."""
     from google.cloud import artifactregistry_v1 as ar
 
-    repository_id = names.remote_repository(project, stack, host)
+    project, stack = named.project, named.stack
+    repository_id = named.remote_repository(host)
     name = f"projects/{gcp.project}/locations/{gcp.region}/repositories/{repository_id}"
 
     async def found() -> Any:
@@ -153,6 +154,7 @@ async def ensure(gcp: Gcp, project: str, stack: str, host: str) -> None:
                 f"{upstream(host)}, so the images of {host} cannot be pulled through it",
                 hint=f"Delete it (`gcloud artifacts repositories delete {repository_id} "
                 f"--location {gcp.region}`) and deploy again; launchdeck makes it anew.")
+        names.refuse_foreign("Artifact Registry repository", repository_id, existing.labels, project, stack)
         return
     docker = ar.RemoteRepositoryConfig.DockerRepository(
         custom_repository=ar.RemoteRepositoryConfig.DockerRepository.CustomRepository(uri=upstream(host)))

@@ -83,6 +83,8 @@ class Infra:
     region: str
     account: str
     """The stack's runtime service account (email)."""
+    mark: str = ""
+    """The mark in the stack's names (``names.Names``), if it has one."""
     network: str = "default"
     subnetwork: str = "default"
     stores: frozenset[str] = frozenset()
@@ -300,7 +302,7 @@ def scaling(service: Service, mode: modes.Mode) -> dict[str, int]:
 def render(service: Service, infra: Infra, config: Mapping[str, str]) -> Rendered:
     """``service`` as a Cloud Run service (a worker pool, for a worker), with the digest to
     compare."""
-    service_id = names.service_id(infra.project, infra.stack, service.name)
+    service_id = names.Names(infra.project, infra.stack, infra.mark).service(service.name)
     container_port = port(service)
     cpu, memory = size(service)
     env, derived, secrets = environment(service, infra, config, container_port)

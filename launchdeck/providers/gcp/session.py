@@ -70,6 +70,7 @@ class GcpSession(Session):
         options: DeployOptions,
         sink: Sink,
         poll_interval: float,
+        named: names.Names,
         *,
         turned_on: frozenset[str] = frozenset(),
     ) -> None:
@@ -79,13 +80,15 @@ class GcpSession(Session):
         stack, so observe does not read them (a read would only wait out Google's propagation,
         minutes on a new project, to find nothing)."""
         self.project, self.stack, self.config = project, stack, config_values
+        self.named = named
+        """The names the stack's things have (``inventory.stack_names``)."""
         self.etag, self.options, self.sink, self.poll = etag, options, sink, poll_interval
         gcp.notify = lambda text: self.say(None, text)
         self.interval = poll_interval
-        self.routes = ingress.routes(project, stack)
+        self.routes = ingress.routes(project, named)
         self.services, self.stores, self.ingress = _Services(self), _Stores(self), _Balancer(self)
         self.gateway = {"GCP_PROJECT_ID": gcp.project, "REGION": gcp.region}
-        self.account = names.account_email(project.name, stack, gcp.project)
+        self.account = named.account(gcp.project)
         self.net = network.Network()
         self.build_account = ""
         """The service account builds run as (made or checked by prepare_builds)."""
@@ -100,6 +103,9 @@ class GcpSession(Session):
         self.pools: dict[str, Any] = {}
         """Compose service (a worker) -> Cloud Run worker pool, found the same way."""
         self.found_stores: dict[str, stores.Existing] = {}
+        self.others: dict[str, dict[str, str]] = {}
+        """Path -> labels of each Cloud Run service and worker pool in the region that is not
+        the stack's (observe lists them all): a deploy writes none of them."""
         self.endpoints: dict[str, str] = {}
         """Managed store service -> its private address."""
         self.mongo: dict[str, render.Mongo] = {}
@@ -115,9 +121,7 @@ class GcpSession(Session):
         self.store_kinds = store_kinds(project)
         callable_ = render.callable_services(services)
         self.hosts = {
-            n: names.run_url(
-                names.service_id(project.name, stack, n), project_number, gcp.region
-            ).removeprefix("https://")
+            n: names.run_url(named.service(n), project_number, gcp.region).removeprefix("https://")
             for n in callable_
         }
         self.internal = frozenset(n for n in callable_ if not services[n].ingress_ports)
@@ -151,8 +155,8 @@ class GcpSession(Session):
             lambda: if_enabled(
                 lambda: network.lookup(gcp, self.options.network, needed=self._needs_network()),
                 network.Network()),
-            lambda: self._held("run", lambda: live(gcp, self.name, self.stack), {}),
-            lambda: self._held("run", lambda: pools(gcp, self.name, self.stack), {}),
+            lambda: self._held("run", lambda: live(gcp, self.name, self.stack, self.others), {}),
+            lambda: self._held("run", lambda: pools(gcp, self.name, self.stack, self.others), {}),
             lambda: stores.find_all(gcp, self.name, self.stack,
                                     {k for k in self.store_kinds if not self._new(stores.API[k])}),
             lambda: self._balancer(found_zones),
@@ -249,7 +253,7 @@ class GcpSession(Session):
         holds none."""
 
         async def find() -> ingress.Existing:
-            return await ingress.find(self.gcp, self.name, self.stack, self.routes, zones)
+            return await ingress.find(self.gcp, self.named, self.routes, zones)
 
         return await self._held("compute", find, ingress.Existing())
 
@@ -296,7 +300,7 @@ class GcpSession(Session):
         image of a registry Cloud Run does not pull from through the stack's remote repository
         of that registry (registries.py)."""
         if registries.remote(image):
-            return registries.rewritten(image, self.name, self.stack, self.gcp.project, self.gcp.region)
+            return registries.rewritten(image, self.named, self.gcp.project, self.gcp.region)
         return qualified(image)
 
     async def has_image(self, image: str) -> bool:
@@ -338,6 +342,7 @@ class GcpSession(Session):
         return render.Infra(
             project=self.name,
             stack=self.stack,
+            mark=self.named.mark,
             gcp_project=self.gcp.project,
             region=self.gcp.region,
             account=self.account,
@@ -365,7 +370,7 @@ class GcpSession(Session):
             steps.append(lambda: network.private_services_access(gcp, self.net, self.number, self.poll))
         if calls_internal:
             steps.append(lambda: network.internal_calls(gcp, self.net))
-        steps += [lambda h=h: registries.ensure(gcp, self.name, self.stack, h)
+        steps += [lambda h=h: registries.ensure(gcp, self.named, h)
                   for h in registries.hosts(self.project)]
         await gather(*steps)
 
@@ -384,7 +389,7 @@ class GcpSession(Session):
         self.build_account = await access.builder(self.gcp)
 
     async def _account(self) -> None:
-        await access.account(self.gcp, self.name, self.stack)
+        await access.account(self.gcp, self.named)
         # the secrets the services read, granted now: a grant takes minutes to reach Cloud Run,
         # which the builds and stores made meanwhile hide; a derived one (a store's URL with
         # its password) is made empty for it, its value added in apply once the store is there
@@ -560,6 +565,9 @@ class _Services:
         what = "worker pool" if rendered.worker else "service"
         progress(None, "rolling out a new revision" if unit.name in now
                  else f"creating the Cloud Run {what}")
+        if spec["name"] in s.others:  # the write is an upsert: it would take another's
+            names.refuse_foreign(f"Cloud Run {what}", rendered.service_id, s.others[spec["name"]],
+                                 s.name, s.stack)
         await self._update(spec)
         if unit.name in other:  # it was the other kind (a worker given a port, or the reverse)
             progress(None, f"removing the Cloud Run {'service' if rendered.worker else 'worker pool'} "
@@ -646,8 +654,7 @@ class _Stores:
             s.gcp,
             self._spec(unit),
             s.found_stores.get(names.label(unit.name)),
-            s.name,
-            s.stack,
+            s.named,
             s.etag,
             s.net.link(s.gcp.project),
             lambda message: progress(None, message),
@@ -698,17 +705,17 @@ class _Balancer:
     async def apply(self, unit: Unit, action: Action, progress: Progress) -> None:
         s = self.s
         s.address = await ingress.apply(
-            s.gcp, s.name, s.stack, s.routes, s.zones, unit.digest, lambda message: progress(None, message)
+            s.gcp, s.named, s.routes, s.zones, unit.digest, lambda message: progress(None, message)
         )
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         s = self.s
-        certificate = await ingress.certificate_status(s.gcp, s.name, s.stack, s.routes)
+        certificate = await ingress.certificate_status(s.gcp, s.named, s.routes)
         return s.balancer_status(ingress.Existing(address=s.address, certificate=certificate))
 
     async def remove(self, name: str, found: Found, progress: Progress) -> None:
         progress(None, "removing the load balancer: no domain is left")
-        await ingress.remove(self.s.gcp, self.s.name, self.s.stack,
+        await ingress.remove(self.s.gcp, self.s.named,
                              lambda what: progress(None, f"removed {what}"))
 
 
@@ -723,21 +730,28 @@ def qualified(image: str) -> str:
     return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
 
 
-async def live(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
+async def live(gcp: Gcp, project: str, stack: str,
+               others: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """The stack's Cloud Run services, found by their labels, by the compose service name each
-    one's annotation keeps (so also one the project no longer has)."""
-    return await _listed(gcp, "run.services", "list_services", project, stack)
+    one's annotation keeps (so also one the project no longer has); the labels of the rest are
+    put in ``others`` by path, when given."""
+    return await _listed(gcp, "run.services", "list_services", project, stack, others)
 
 
-async def pools(gcp: Gcp, project: str, stack: str) -> dict[str, Any]:
+async def pools(gcp: Gcp, project: str, stack: str,
+                others: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """The stack's Cloud Run worker pools, found like its services (``live``)."""
-    return await _listed(gcp, "run.worker_pools", "list_worker_pools", project, stack)
+    return await _listed(gcp, "run.worker_pools", "list_worker_pools", project, stack, others)
 
 
-async def _listed(gcp: Gcp, client: str, method: str, project: str, stack: str) -> dict[str, Any]:
+async def _listed(gcp: Gcp, client: str, method: str, project: str, stack: str,
+                  others: dict[str, dict[str, str]] | None) -> dict[str, Any]:
     found = await gcp.all(client, method, parent=f"projects/{gcp.project}/locations/{gcp.region}")
-    return {dict(r.annotations).get(names.ANNOTATION, service_id(r)): r
-            for r in found if names.owned(dict(r.labels), project, stack)}
+    mine = [r for r in found if names.owned(dict(r.labels), project, stack)]
+    if others is not None:
+        others.update({r.name: dict(r.labels) for r in found
+                       if not names.owned(dict(r.labels), project, stack)})
+    return {dict(r.annotations).get(names.ANNOTATION, service_id(r)): r for r in mine}
 
 
 def is_pool(found: Any) -> bool:

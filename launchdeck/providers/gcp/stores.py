@@ -276,39 +276,40 @@ async def ensure(
     gcp: Gcp,
     spec: Store,
     found: Existing | None,
-    project: str,
-    stack: str,
+    named: names.Names,
     etag: str,
     network: str,
     say: Callable[[str], None],
 ) -> Any:
     """Create the store, or start applying new settings to it (``look`` waits and finishes); the
-    create's operation when it made one, for ``failed`` to read GCP's reason from."""
+    create's operation when it made one, for ``failed`` to read GCP's reason from. ``named``:
+    the stack's names (a new instance's is one of them)."""
     if spec.kind == "postgres":
-        return await _postgres(gcp, spec, found, project, stack, etag, network, say)
+        return await _postgres(gcp, spec, found, named, etag, network, say)
     if spec.kind == "mongodb":
-        return await _mongodb(gcp, spec, found, project, stack, etag, say)
-    return await _redis(gcp, spec, found, project, stack, etag, network, say)
+        return await _mongodb(gcp, spec, found, named.project, named.stack, etag, say)
+    return await _redis(gcp, spec, found, named, etag, network, say)
 
 
 async def _postgres(
     gcp: Gcp,
     spec: Store,
     found: Existing | None,
-    project: str,
-    stack: str,
+    named: names.Names,
     etag: str,
     network: str,
     say: Callable[[str], None],
 ) -> Any:
     from google.cloud import sqladmin_v1 as s
 
+    project, stack = named.project, named.stack
+
     if found is not None:
         return None  # a running instance changes in ``ready`` (password, labels), once it is RUNNABLE
     say("creating a Cloud SQL for PostgreSQL instance (this takes several minutes)")
     labels = names.labels(project, stack, service=spec.service, etag=etag, hash=names.PENDING)
     instance = s.DatabaseInstance(
-        name=names.sql_instance(project, stack, spec.service, secrets.token_hex(3)),
+        name=named.sql(spec.service, secrets.token_hex(3)),
         database_version=s.SqlDatabaseVersion[spec.settings["version"]],
         region=gcp.region,
         root_password=spec.password,
@@ -325,7 +326,7 @@ async def _postgres(
         ),
     )
     return await _create_sql(
-        gcp, instance, lambda: names.sql_instance(project, stack, spec.service, secrets.token_hex(3)),
+        gcp, instance, lambda: named.sql(spec.service, secrets.token_hex(3)),
         project, stack, spec.service)
 
 
@@ -333,14 +334,15 @@ async def _redis(
     gcp: Gcp,
     spec: Store,
     found: Existing | None,
-    project: str,
-    stack: str,
+    named: names.Names,
     etag: str,
     network: str,
     say: Callable[[str], None],
 ) -> Any:
     from google.cloud import redis_v1 as r
     from google.protobuf import field_mask_pb2
+
+    project, stack = named.project, named.stack
 
     labels = names.labels(project, stack, service=spec.service, etag=etag, hash=spec.hash)
     if found is not None and found.tier and found.tier != tier(spec):
@@ -361,7 +363,7 @@ async def _redis(
             await gcp.wait(op, what=f"label the Redis instance of {spec.service}", api="redis")
         return None
     say("creating a Memorystore for Redis instance (this takes several minutes)")
-    instance_id = names.redis_instance(project, stack, spec.service)
+    instance_id = named.redis(spec.service)
     try:
         return await gcp.call(
             "redis",

@@ -2,8 +2,9 @@
 
 What to remove is found by the project and stack labels (Cloud Run services and worker pools,
 stores, secrets, the remote repositories its images are pulled through), and by the names the
-deploy gives (the load balancer's parts, the service
-account, the images under ``<project>/<stack>/`` in the shared repository). Config values
+deploy gives (the load balancer's parts and the service account, under each of the names a
+stack may have, ``names.Names.every``, when they are the stack's; the images under
+``<project>/<stack>/`` in the shared repository). Config values
 stay (``config rm`` removes them), with the deleted account taken out of their readers; each
 database leaves a final backup (Cloud SQL's) or an export in the shared bucket (Firestore's).
 Afterwards nothing of the stack may be found but those;
@@ -13,12 +14,14 @@ stack of the region shares (the bucket, the repository, the network's additions)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from launchdeck.engine.destroy import tally
 from launchdeck.engine.events import Sink
 from launchdeck.engine.gather import gather
 from launchdeck.engine.seams import Teardown
 from launchdeck.errors import ProviderError
-from launchdeck.providers.gcp import access, config, ingress, names, registries, stores
+from launchdeck.providers.gcp import access, config, ingress, inventory, names, registries, stores
 from launchdeck.providers.gcp.api import Gcp, if_enabled
 from launchdeck.providers.gcp.session import delete, delete_package, live, pools
 
@@ -27,8 +30,10 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
     result, done = tally(sink)
     kept = result.kept
 
+    every = names.Names.every(project, stack)
     # 1. the way in: DNS records, then the load balancer, users before what they use
-    await if_enabled(lambda: ingress.remove(gcp, project, stack, done), None)
+    for named in every:
+        await if_enabled(lambda named=named: ingress.remove(gcp, named, done), None)
 
     # 2. the services and worker pools
     async def service(path: str) -> None:
@@ -54,11 +59,7 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
     await gather(*[lambda f=f: store(f) for f in (await stores.find_all(gcp, project, stack)).values()])
 
     # 4. secrets a deploy made, the account's access to the kept ones, the account, the images
-    member = f"serviceAccount:{names.account_email(project, stack, gcp.project)}"
-    derived, kept_secrets = await gather(
-        lambda: config.listed(gcp, project, stack, "derived"),
-        lambda: config.listed(gcp, project, stack, "config"),
-    )
+    derived = await config.listed(gcp, project, stack, "derived")
     await gather(
         *[
             lambda s=s: gcp.maybe(
@@ -69,10 +70,8 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
     )
     if derived:
         done(f"{len(derived)} derived secret(s)")
-    await gather(*[lambda s=s: config.revoke(gcp, s, member) for s in kept_secrets])
-    await access.project_role(gcp, names.LLM_ROLE, member, wanted=False)
-    if await if_enabled(lambda: access.delete_account(gcp, member.partition(":")[2]), False):
-        done(f"service account {member.partition(':')[2]}")
+    for email in await _accounts(gcp, project, stack):
+        await _account(gcp, project, stack, email, done)
     for path in await _images(gcp, project, stack):
         if await delete_package(gcp, path):
             done(f"images {path}")
@@ -94,6 +93,33 @@ async def teardown(gcp: Gcp, project: str, stack: str, sink: Sink) -> Teardown:
         )
     kept.append("config values (config rm removes them)")
     return result
+
+
+async def _accounts(gcp: Gcp, project: str, stack: str) -> list[str]:
+    """The stack's runtime service accounts (by email): the one of its first deploy's names
+    unless it is there and another's, and the one of the names it had before marks when it is
+    there and its own (that name may be another stack's, which met it there: left alone)."""
+
+    async def mine(named: names.Names, fresh: bool) -> str | None:
+        email = named.account(gcp.project)
+        found = await if_enabled(lambda: access.found_account(gcp, email), None)
+        owner = names.account_owner((found or {}).get("description", ""))
+        return email if (found is None and fresh) or owner == (project, stack) else None
+
+    every = names.Names.every(project, stack)
+    found = await gather(*[lambda n=n, i=i: mine(n, i == 0) for i, n in enumerate(every)])
+    return [email for email in found if email is not None]
+
+
+async def _account(gcp: Gcp, project: str, stack: str, email: str, done: Callable[[str], None]) -> None:
+    """Take a runtime service account out of the kept secrets' readers and Vertex AI's users,
+    then delete it."""
+    member = f"serviceAccount:{email}"
+    kept_secrets = await config.listed(gcp, project, stack, "config")
+    await gather(*[lambda s=s: config.revoke(gcp, s, member) for s in kept_secrets])
+    await access.project_role(gcp, names.LLM_ROLE, member, wanted=False)
+    if await if_enabled(lambda: access.delete_account(gcp, email), False):
+        done(f"service account {email}")
 
 
 async def _services(gcp: Gcp, project: str, stack: str) -> list[str]:
@@ -124,17 +150,16 @@ async def _left(gcp: Gcp, project: str, stack: str) -> list[str]:
         lambda: _services(gcp, project, stack),
         lambda: stores.find_all(gcp, project, stack),
         lambda: config.listed(gcp, project, stack, "derived"),
-        lambda: if_enabled(lambda: ingress.find(gcp, project, stack, []), ingress.Existing()),
+        lambda: gather(*[lambda n=n: if_enabled(lambda: ingress.find(gcp, n, []), ingress.Existing())
+                         for n in names.Names.every(project, stack)]),
         lambda: _images(gcp, project, stack),
-        lambda: if_enabled(
-            lambda: access.account_exists(gcp, names.account_email(project, stack, gcp.project)), False
-        ),
+        lambda: gather(*[lambda n=n: inventory.made(gcp, n) for n in names.Names.every(project, stack)]),
         lambda: registries.owned(gcp, project, stack),
     )
     left = [s.rsplit("/", 1)[-1] for s in services] + [
         f.name.rsplit("/", 1)[-1] for f in found_stores.values()
     ]
-    left += derived + sorted(balancer.parts) + images + [r.rsplit("/", 1)[-1] for r in remotes]
-    if account:
-        left.append(names.account_email(project, stack, gcp.project))
-    return left
+    left += derived + sorted(p for b in balancer for p in b.parts) + images
+    left += [r.rsplit("/", 1)[-1] for r in remotes]
+    return left + [n.account(gcp.project) for n, there in zip(names.Names.every(project, stack), account,
+                                                              strict=True) if there]

@@ -60,7 +60,7 @@ def test_services_rolling_out_together_share_one_list_a_poll(
     assert result.ok, [(s.name, s.message) for s in result.services]
     gets = Counter(e["path"].split("?")[0].rsplit("/", 1)[-1] for e in fake.requests()
                    if e["method"] == "GET" and "/services/" in e["path"] and e["api"] == "run")
-    assert set(gets) == {names.service_id("many", "dev", f"s{i}") for i in range(SERVICES)}
+    assert set(gets) == {names.Names("many", "dev").service(f"s{i}") for i in range(SERVICES)}
     # a read each of a service the fake finishes on its second poll would be 2 * SERVICES
     assert sum(gets.values()) < 2 * SERVICES, gets
     assert _reads(fake, f"{LOCATION}/services") >= 2  # observe's, then the rollouts'

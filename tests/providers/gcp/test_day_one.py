@@ -122,10 +122,10 @@ def test_a_409_on_a_memorystore_create_is_exists_only_when_the_instance_is_ours(
     from launchdeck.providers.gcp import names, stores
 
     spec = _spec(shop, "cache")
-    instance_id = names.redis_instance("shop", "dev", "cache")
+    instance_id = names.Names("shop", "dev").redis("cache")
     _redis(gcp, instance_id, names.labels("shop", "prod", service="cache"))
     with pytest.raises(ProviderError) as caught:
-        go(stores.ensure, gcp, spec, None, "shop", "dev", "e1", NETWORK, lambda _: None)
+        go(stores.ensure, gcp, spec, None, names.Names("shop", "dev"), "e1", NETWORK, lambda _: None)
     assert f"Memorystore instance {instance_id} exists already" in str(caught.value)
     assert "another project or stack name" in caught.value.hint
 
@@ -134,8 +134,9 @@ def test_a_409_on_a_memorystore_create_of_ours_is_waited_for(enabled, gcp, shop)
     from launchdeck.providers.gcp import names, stores
 
     spec = _spec(shop, "cache")
-    _redis(gcp, names.redis_instance("shop", "dev", "cache"), names.labels("shop", "dev", service="cache"))
-    assert go(stores.ensure, gcp, spec, None, "shop", "dev", "e1", NETWORK, lambda _: None) is None
+    _redis(gcp, names.Names("shop", "dev").redis("cache"), names.labels("shop", "dev", service="cache"))
+    named = names.Names("shop", "dev")
+    assert go(stores.ensure, gcp, spec, None, named, "e1", NETWORK, lambda _: None) is None
 
 
 # --- Cloud SQL: a 409 is "exists" only once read ------------------------------------------------

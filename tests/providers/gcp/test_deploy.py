@@ -44,7 +44,7 @@ def _deploy(provider: GcpProvider, ref: ProjectRef, recorder: Recorder | None = 
 
 
 def _service(fake: FakeGcp, name: str, project: str = "shop", stack: str = "dev") -> object:
-    return fake.api("run").services[f"{LOCATION}/services/{names.service_id(project, stack, name)}"]
+    return fake.api("run").services[f"{LOCATION}/services/{names.Names.fresh(project, stack).service(name)}"]
 
 
 def _env(fake: FakeGcp, name: str) -> dict[str, object]:
@@ -707,7 +707,7 @@ def test_llm_services_account_may_call_vertex_ai(provider, project, fake: FakeGc
     members = fake.api("cloudresourcemanager").members_with(PROJECT, {"roles/aiplatform.user"})
     assert members == {f"serviceAccount:ld-chat-dev@{PROJECT}.iam.gserviceaccount.com"}
     # bot declares no port: a worker, run as a Cloud Run worker pool
-    pool = fake.api("run").pools[f"{LOCATION}/workerPools/{names.service_id('chat', 'dev', 'bot')}"]
+    pool = fake.api("run").pools[f"{LOCATION}/workerPools/{names.Names('chat', 'dev').service('bot')}"]
     env = {e.name: e.value for e in pool.template.containers[0].env}
     assert env == {
         "GOOGLE_CLOUD_PROJECT": PROJECT,

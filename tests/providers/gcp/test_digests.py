@@ -69,7 +69,7 @@ def _running(fake: FakeGcp) -> dict[str, str]:
     run = fake.api("run")
     out = {}
     for name in SERVICES:
-        service_id = names.service_id("pinned", "dev", name)
+        service_id = names.Names("pinned", "dev").service(name)
         found = run.services.get(f"{LOCATION}/services/{service_id}") or \
             run.pools[f"{LOCATION}/workerPools/{service_id}"]
         out[name] = found.template.containers[0].image

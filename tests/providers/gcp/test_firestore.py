@@ -84,7 +84,7 @@ def _secret(fake: FakeGcp, secret_id: str) -> str:
 
 
 def _run(fake: FakeGcp, service: str):
-    path = f"projects/{PROJECT}/locations/us-central1/services/{names.service_id('notes', 'dev', service)}"
+    path = f"projects/{PROJECT}/locations/us-central1/services/{names.Names('notes', 'dev').service(service)}"
     return fake.api("run").services[path]
 
 
@@ -337,7 +337,8 @@ def test_the_platforms_sample_deploys_and_tears_down_with_nothing_left(
     result, _ = _deploy(provider, ref)
     assert result.ok, [(s.name, s.state, s.message) for s in result.services]
     # the worker declares no port: it runs as a Cloud Run worker pool
-    path = f"projects/{PROJECT}/locations/us-central1/workerPools/{names.service_id(name, 'dev', 'worker')}"
+    worker = names.Names.fresh(name, "dev").service("worker")
+    path = f"projects/{PROJECT}/locations/us-central1/workerPools/{worker}"
     env = fake.api("run").pools[path].template.containers[0].env
     secret = next(e.value_source.secret_key_ref.secret for e in env if e.name == "MONGO_URI")
     parsed = parse_uri(_secret(fake, secret))

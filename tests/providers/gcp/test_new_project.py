@@ -173,13 +173,13 @@ def test_a_new_account_is_confirmed_and_grants_naming_it_are_retried(fake: FakeG
 
     fake.enable(PROJECT)
     fake.knobs.time_scale = 1.0  # IAM's own delays; the clock moves on only once each was met
-    email = names.account_email("app", "dev", PROJECT)
+    email = names.Names("app", "dev").account(PROJECT)
     def read_too_early(log: list[dict]) -> bool:  # a read refused after the create
         made = [i for i, e in enumerate(log) if e["api"] == "iam" and e["method"] == "POST"]
         return bool(made) and any(e["api"] == "iam" and e["status"] == 404 for e in log[made[0]:])
 
     read_early = _advance_when(fake, read_too_early, new_project.ACCOUNT_PROPAGATION / 2)
-    go(access.account, gcp, "app", "dev")
+    go(access.account, gcp, names.Names("app", "dev"))
     read_early.join(timeout=10)
     go(config.put, gcp, "app-secret", {}, "v")
     named_early = _advance_when(
@@ -426,7 +426,7 @@ def test_a_caller_who_may_not_act_as_the_build_account_is_told_the_role(provider
 def test_a_managed_certificate_waits_for_the_a_record(provider, shop, fake: FakeGcp) -> None:
     """The certificate is PROVISIONING until the domain's A record points at the balancer, then ACTIVE;
     the deploy says so meanwhile."""
-    from launchdeck.providers.gcp import ingress
+    from launchdeck.providers.gcp import ingress, names
 
     fake.knobs.time_scale = 0.002  # ACTIVE 1.8 s after DNS points
     result, _ = _deploy(provider, shop)
@@ -435,12 +435,12 @@ def test_a_managed_certificate_waits_for_the_a_record(provider, shop, fake: Fake
     key = next(k for k in compute.resources if "/sslCertificates/" in k)
     records = fake.api("dns").records[(PROJECT, "example-com")]
     assert ("shop.example.com.", "A") in records
-    routes = ingress.routes(shop.load().project, "dev")
-    status = go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
+    routes = ingress.routes(shop.load().project, names.Names("shop", "dev"))
+    status = go(ingress.certificate_status, provider.gcp, names.Names("shop", "dev"), routes)
     assert status == "PROVISIONING" and compute.resources[key].managed.status == "PROVISIONING"
     del records[("shop.example.com.", "A")]
     fake.advance(new_project.CERTIFICATE_AFTER_DNS)
-    go(ingress.certificate_status, provider.gcp, "shop", "dev", routes)
+    go(ingress.certificate_status, provider.gcp, names.Names("shop", "dev"), routes)
     assert compute.resources[key].managed.status == "PROVISIONING"  # DNS no longer points: no clock
 
 

@@ -232,9 +232,10 @@ def test_docker_hub_images_are_named_in_full(image: str, pulled: str) -> None:
 )
 def test_generated_names_are_valid_gcp_names(project: str, stack: str, service: str) -> None:
     """Service ids, accounts, Redis ids, buckets and labels keep to each API's rules."""
-    assert re.fullmatch(r"[a-z]([-a-z0-9]{0,47}[a-z0-9])?", names.service_id(project, stack, service))
-    assert re.fullmatch(r"[a-z]([-a-z0-9]{4,28}[a-z0-9])", names.account_id(project, stack))
-    assert re.fullmatch(r"[a-z][a-z0-9-]{0,38}[a-z0-9]", names.redis_instance(project, stack, service))
+    named = names.Names.fresh(project, stack)
+    assert re.fullmatch(r"[a-z]([-a-z0-9]{0,47}[a-z0-9])?", named.service(service))
+    assert re.fullmatch(r"[a-z]([-a-z0-9]{4,28}[a-z0-9])", named.account_id())
+    assert re.fullmatch(r"[a-z][a-z0-9-]{0,38}[a-z0-9]", named.redis(service))
     assert re.fullmatch(
         r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]", names.bucket("my-gcp-project-123456", "northamerica-northeast1")
     )

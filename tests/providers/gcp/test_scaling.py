@@ -39,7 +39,7 @@ def _plan(provider: GcpProvider, ref: ProjectRef, mode: Mode = Mode.AFFORDABLE):
 
 
 def _scaling(fake: FakeGcp, name: str):
-    service = fake.api("run").services[f"{LOCATION}/services/{names.service_id('shop', 'dev', name)}"]
+    service = fake.api("run").services[f"{LOCATION}/services/{names.Names('shop', 'dev').service(name)}"]
     return service.template.scaling
 
 

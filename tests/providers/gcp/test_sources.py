@@ -81,16 +81,17 @@ def test_an_image_from_ghcr_deploys_through_a_remote_repository(provider, projec
     made once; the same project again is NOOP and makes nothing; down removes them."""
     ref = _ref(project, GHCR)
     _deploy(provider, ref)
-    ghcr, quay = (names.remote_repository("tiny", "dev", h) for h in ("ghcr.io", "quay.io"))
+    ghcr, quay = (names.Names("tiny", "dev").remote_repository(h) for h in ("ghcr.io", "quay.io"))
     remotes = _remotes(fake)
     assert set(remotes) == {ghcr, quay}
     docker = remotes[ghcr].remote_repository_config.docker_repository
     assert docker.custom_repository.uri == "https://ghcr.io"
     assert dict(remotes[ghcr].labels)[names.STACK] == "dev"
     run = fake.api("run").services
-    image = run[f"{LOCATION}/services/{names.service_id('tiny', 'dev', 'api')}"].template.containers[0].image
+    api = names.Names("tiny", "dev").service("api")
+    image = run[f"{LOCATION}/services/{api}"].template.containers[0].image
     assert image == f"us-central1-docker.pkg.dev/{PROJECT}/{ghcr}/acme/api:1.2"
-    probe = run[f"{LOCATION}/services/{names.service_id('tiny', 'dev', 'probe')}"].template.containers[0]
+    probe = run[f"{LOCATION}/services/{names.Names('tiny', 'dev').service('probe')}"].template.containers[0]
     assert probe.image == f"us-central1-docker.pkg.dev/{PROJECT}/{quay}/acme/probe@sha256:{'a' * 64}"
     assert len(_creates(fake, "repositories")) == 2
 
@@ -113,7 +114,7 @@ def test_a_remote_repository_made_by_hand_for_something_else_is_named(provider, 
     from tests.providers.gcp.conftest import enable
 
     enable(gcp)
-    repository_id = names.remote_repository("tiny", "dev", "ghcr.io")
+    repository_id = names.Names("tiny", "dev").remote_repository("ghcr.io")
 
     async def make() -> None:
         operation = await gcp.call("artifactregistry", "create_repository",
@@ -155,7 +156,7 @@ def test_an_image_of_a_private_registry_is_a_located_finding(project, image: str
 
 
 def _pool(fake: FakeGcp, name: str = "worker"):
-    return fake.api("run").pools.get(f"{LOCATION}/workerPools/{names.service_id('tiny', 'dev', name)}")
+    return fake.api("run").pools.get(f"{LOCATION}/workerPools/{names.Names('tiny', 'dev').service(name)}")
 
 
 def test_a_worker_without_ports_runs_as_a_worker_pool(provider, project, fake: FakeGcp) -> None:
@@ -167,9 +168,9 @@ def test_a_worker_without_ports_runs_as_a_worker_pool(provider, project, fake: F
     assert pool is not None and pool.scaling.manual_instance_count == 2
     assert pool.template.containers[0].image == "docker.io/library/busybox"
     assert not pool.template.containers[0].ports
-    assert pool.template.service_account == names.account_email("tiny", "dev", PROJECT)
+    assert pool.template.service_account == names.Names("tiny", "dev").account(PROJECT)
     services = fake.api("run").services
-    assert list(services) == [f"{LOCATION}/services/{names.service_id('tiny', 'dev', 'api')}"]
+    assert list(services) == [f"{LOCATION}/services/{names.Names('tiny', 'dev').service('api')}"]
 
     statuses = {s.name: s for s in anyio.run(ps.ps, provider, ref.load().project, "dev")}
     assert statuses["worker"].state is State.SERVICE_DEPLOYMENT_COMPLETED
@@ -182,7 +183,7 @@ def test_a_worker_without_ports_runs_as_a_worker_pool(provider, project, fake: F
     assert {c.action for c in _deploy(provider, ref).changes} == {Action.NOOP}
 
     teardown = _down(provider)
-    assert f"Cloud Run worker pool {names.service_id('tiny', 'dev', 'worker')}" in teardown.removed
+    assert f"Cloud Run worker pool {names.Names('tiny', 'dev').service('worker')}" in teardown.removed
     assert fake.api("run").pools == {} and fake.api("run").services == {}
     statuses = {s.name: s.state for s in anyio.run(ps.ps, provider, ref.load().project, "dev")}
     assert statuses == {"api": State.NOT_DEPLOYED, "worker": State.NOT_DEPLOYED}
@@ -190,7 +191,7 @@ def test_a_worker_without_ports_runs_as_a_worker_pool(provider, project, fake: F
 
 def test_a_worker_that_failed_to_start_says_why(provider, project, fake: FakeGcp) -> None:
     """A worker pool whose revision fails is a failed deploy with Cloud Run's reason."""
-    fake.knobs.failing_services = {names.service_id("tiny", "dev", "worker"): "exit status 1"}
+    fake.knobs.failing_services = {names.Names("tiny", "dev").service("worker"): "exit status 1"}
     result = anyio.run(partial(deploy, _ref(project, WORKER).load(), provider, stack="dev",
                                sink=Recorder(), options=DeployOptions()))
     worker = next(s for s in result.services if s.name == "worker")
@@ -204,7 +205,7 @@ def test_a_service_that_loses_its_port_moves_to_a_worker_pool_and_back(provider,
     exposed = WORKER.replace("    deploy: {replicas: 2}\n", "    expose: ['8080']\n")
     ref = _ref(project, exposed)
     _deploy(provider, ref)
-    service = f"{LOCATION}/services/{names.service_id('tiny', 'dev', 'worker')}"
+    service = f"{LOCATION}/services/{names.Names('tiny', 'dev').service('worker')}"
     assert service in fake.api("run").services and _pool(fake) is None
 
     Path(ref.working_directory, "compose.yaml").write_text(WORKER)
@@ -304,7 +305,7 @@ def test_a_move_cut_short_is_finished_by_the_next_deploy(provider, project, fake
     ref = _ref(project, exposed)
     _deploy(provider, ref)
     run = fake.api("run")
-    service = f"{LOCATION}/services/{names.service_id('tiny', 'dev', 'worker')}"
+    service = f"{LOCATION}/services/{names.Names('tiny', 'dev').service('worker')}"
     kept = run.services[service]
     Path(ref.working_directory, "compose.yaml").write_text(WORKER)
     _deploy(provider, ref)

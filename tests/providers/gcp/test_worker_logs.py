@@ -30,7 +30,7 @@ def _deployed(provider, project):
 
 def _revision(fake: FakeGcp, kind: str, name: str) -> str:
     found = getattr(fake.api("run"), "pools" if kind == "workerPools" else "services")
-    return found[f"{LOCATION}/{kind}/{names.service_id('tiny', 'dev', name)}"].latest_ready_revision
+    return found[f"{LOCATION}/{kind}/{names.Names('tiny', 'dev').service(name)}"].latest_ready_revision
 
 
 def test_a_workers_output_shows_in_logs(provider, project, fake: FakeGcp) -> None:
