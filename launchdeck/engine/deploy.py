@@ -3,8 +3,9 @@
 preflight: validate against the provider's capabilities → refuse on error findings → refuse,
 naming every one, when config is unset.
 plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
-start: take the lock → observe → prepare (unless every unit is NOOP) → for each unit in
-dependency order, independent ones at once: build → render → apply unless NOOP → settle;
+start: take the lock → observe (the build contexts are read meanwhile) → prepare (unless
+every unit is NOOP) → for each unit in dependency order, independent ones at once: build →
+render → apply unless NOOP → settle;
 remove what the project no longer has (the builds start as soon as what they stand on is
 there: after prepare, or, for a session that ``PreparesBuilds``, at once, the session waiting
 in ``image`` for what a build needs); record the outcome on the target, and append the
@@ -102,10 +103,13 @@ async def plan(ready: Ready, *, options: DeployOptions | None = None,
     options = options or DeployOptions()
     provider, project = ready.provider, ready.project
     session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
-    found, record = await gather(session.observe, Records(provider.blobs(), project.name, ready.stack).read)
+    images = images or {}
+    found, record, sources = await gather(
+        session.observe, Records(provider.blobs(), project.name, ready.stack).read,
+        lambda: _sources(project, images))
     if session.refusal is not None:
         raise session.refusal
-    images, _ = await _images(session, project, images or {})
+    images = await _images(session, project, images, sources)
     units = _render_all(session, ready, images)
     changes = _changes(units, found, record, options.force)
     return PlanResult(project=project.name, stack=ready.stack, provider=provider.name,
@@ -171,23 +175,29 @@ def _built(service: Service) -> bool:
     return service.build is not None and not service.managed_store
 
 
-async def _images(session: Session, project: Project,
-                  pinned: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Source]]:
-    """The image each service would run, found without building or pulling anything, and the
-    context of each one built from source, read here once for the plan and the build; a
-    service ``pinned`` runs that image, and nothing of its own is read or built."""
+async def _sources(project: Project, pinned: Mapping[str, str]) -> dict[str, Source]:
+    """The context of each service built from source but not ``pinned``, read in worker threads
+    once for the plan and the build (while the target is observed: a large one takes a while)."""
+    names = [name for name, service in project.services.items()
+             if _built(service) and name not in pinned]
+    read = await gather(*[lambda n=n: anyio.to_thread.run_sync(build_context.source, project.services[n])
+                          for n in names])
+    return dict(zip(names, read, strict=True))
 
-    async def one(service: Service) -> tuple[str, Source | None]:
+
+async def _images(session: Session, project: Project, pinned: Mapping[str, str],
+                  sources: Mapping[str, Source]) -> dict[str, str]:
+    """The image each service would run, found without building or pulling anything; a service
+    ``pinned`` runs that image, and nothing of its own is built."""
+
+    async def one(service: Service) -> str:
         if service.name in pinned:
-            return pinned[service.name], None
-        source = await anyio.to_thread.run_sync(build_context.source, service) if _built(service) else None
-        return await session.image(service, source, build=False, progress=_quiet), source
+            return pinned[service.name]
+        return await session.image(service, sources.get(service.name), build=False, progress=_quiet)
 
     names = list(project.services)
     found = await gather(*[lambda n=n: one(project.services[n]) for n in names])
-    images = {name: image for name, (image, _) in zip(names, found, strict=True)}
-    sources = {name: source for name, (_, source) in zip(names, found, strict=True) if source}
-    return images, sources
+    return dict(zip(names, found, strict=True))
 
 
 def _quiet(state: State | None, message: str, *, log: bool = False) -> None:
@@ -286,12 +296,13 @@ class _Run:
     async def execute(self) -> DeployResult:
         session, project = self.session, self.project
         records = Records(self.ready.provider.blobs(), project.name, self.ready.stack)
-        found, earlier = await gather(session.observe, records.read)
+        found, earlier, self.sources = await gather(session.observe, records.read,
+                                                    lambda: _sources(project, self.pinned))
         if session.refusal is not None:
             raise session.refusal
         self.found: Mapping[str, Found] = found
         self.earlier = earlier
-        images, self.sources = await _images(session, project, self.pinned)
+        images = await _images(session, project, self.pinned, self.sources)
         units = self.units = _render_all(session, self.ready, images)
         self.changes = _changes(units, found, earlier, self.options.force)
         building = [name for name, c in self.changes.items()
