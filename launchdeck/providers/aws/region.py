@@ -53,8 +53,16 @@ class Region:
 async def ensure(aws: Aws, account_id: str, *, builds: bool, interval: float = CONSISTENCY_INTERVAL,
                  say: wait.Say = wait._quiet) -> None:
     """The region's shared resources, made where missing (the builder only if ``builds``)."""
+    await parallel(lambda: ensure_builder(aws, account_id, builds=builds, interval=interval),
+                   lambda: cluster(aws, interval, say))
+
+
+async def ensure_builder(aws: Aws, account_id: str, *, builds: bool,
+                         interval: float = CONSISTENCY_INTERVAL) -> None:
+    """The region's bucket, and its builder (the CodeBuild project, its role and log group) if
+    ``builds``: what a build stands on, which the cluster is not part of."""
     region = Region(aws.region, account_id, names.bucket(account_id, aws.region))
-    steps = [lambda: _bucket(aws, region), lambda: _cluster(aws, interval, say)]
+    steps = [lambda: _bucket(aws, region)]
     if builds:
         steps += [lambda: _builder(aws, region, interval),
                   lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
@@ -89,7 +97,8 @@ async def _bucket(aws: Aws, region: Region) -> None:
                         "Expiration": {"Days": CONTEXT_DAYS}}]}))
 
 
-async def _cluster(aws: Aws, interval: float, say: wait.Say) -> None:
+async def cluster(aws: Aws, interval: float = CONSISTENCY_INTERVAL, say: wait.Say = wait._quiet) -> None:
+    """The region's ECS cluster, made (with the account's ECS service-linked role) if missing."""
     found = await aws("ecs", "describe_clusters", clusters=[names.CLUSTER])
     if any(c["status"] == "ACTIVE" for c in found.get("clusters", [])):
         return  # a cluster could only be made with the service-linked role there

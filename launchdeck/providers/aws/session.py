@@ -4,7 +4,9 @@ observe reads what exists (by tags and by the names it gives) without changing a
 a plan can render every unit: ECS services, RDS / ElastiCache stores, and the load balancer
 as a unit of its own. prepare makes what every unit stands on (the region's bucket, cluster
 and builder, the network, roles, namespace, image repositories, security groups, the log
-group); each unit is then applied and waited for in dependency order by the engine.
+group); each unit is then applied and waited for in dependency order by the engine, a store
+and the load balancer as soon as the network and its security groups are there
+(``prepared_for``), a service once all of it is.
 """
 
 from __future__ import annotations
@@ -101,7 +103,11 @@ class AwsSession:
         self.placement_wait = poll_interval * rollout.PLACEMENT_WAIT / POLL
         """How long a rollout may place no task for want of Fargate vCPUs (scaled like a poll)."""
         self._shared = Once(self._make_shared, lambda: ProviderError(
-            "making the region's shared resources was interrupted", provider="aws", hint="Deploy again."))
+            "making what the builds stand on was interrupted", provider="aws", hint="Deploy again."))
+        self._grounded = Once(self._ground, lambda: ProviderError(
+            "making the network's security groups was interrupted", provider="aws", hint="Deploy again."))
+        self._prepared = Once(self._prepare, lambda: ProviderError(
+            "making what the services stand on was interrupted", provider="aws", hint="Deploy again."))
         self.described = wait.Together(self._described, ECS_DESCRIBED)
         """Looks at the services rolling out, made together."""
 
@@ -265,51 +271,72 @@ class AwsSession:
     # -- changing --------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """What every unit stands on, made where missing and reconciled where it differs.
+        """What every unit stands on, made where missing and reconciled where it differs; made
+        once, whether the engine or a service (``prepared_for``) asks first.
 
         Each chain runs beside the others, and each step in it as soon as what it names exists
-        (the security groups right after the network, Fargate Spot right after the cluster):
-        a store's creation, the longest wait of a first deploy, starts once they are all in
-        place, never a step later than it must."""
+        (the security groups right after the network, Fargate Spot right after the cluster)."""
+        await self._prepared()
+
+    async def prepared_for(self, unit: Unit) -> None:
+        """What ``unit`` stands on, made (the engine asks before it applies each unit): a
+        managed store and the load balancer stand on the network and its security groups alone,
+        so a store's creation, the longest wait of a first deploy, starts as soon as they are
+        in place, without waiting for the cluster, the roles or the builder; a service stands on
+        all of ``prepare``."""
+        if unit.kind is Kind.SERVICE:
+            await self.prepare()
+        else:
+            await self._grounded()
+
+    async def _prepare(self) -> None:
         aws, project, stack = self.aws, self.name, self.stack
         tags = names.tag_list(names.tags(project, stack, etag=self.etag))
         self.prepared = True
 
-        async def shared() -> None:
-            await self.prepare_builds()
+        async def cluster() -> None:
+            await region.cluster(aws, self.settle, lambda m: self.say(None, m))
             if modes.of(self.options.mode).spot_beyond_first:
                 await self._spot()
 
-        async def net() -> network.Network:
-            if self.options.network == "dedicated" or not self.net.vpc:
-                found = await network.find(aws, project, stack, self.options.network,
-                                           interval=self.settle, say=lambda m: self.say(None, m))
-            else:
-                found = self.net  # the default VPC, as observe found it
-            vpc, seen = self.groups
-            self.stale_groups = await network.security_groups(
-                aws, found, project, stack, self._rules(), self.etag,
-                interval=self.settle, say=lambda m: self.say(None, m),
-                seen=seen if vpc == found.vpc else None)
-            return found
+        async def namespace() -> None:
+            self.namespace = await self._namespace()
 
-        _, self.net, _, self.namespace, _ = await parallel(
-            shared, net, self._roles, self._namespace,
+        await parallel(
+            self.prepare_builds, cluster, self._grounded, self._roles, namespace,
             lambda: region.log_group(aws, names.log_group(project, stack), tags,
                                      modes.of(self.options.mode).log_days))
 
+    async def _ground(self) -> None:
+        """The network, the stack's security groups in it with their rules, and the subnet
+        groups of its managed stores."""
+        aws, project, stack = self.aws, self.name, self.stack
+        if self.options.network == "dedicated" or not self.net.vpc:
+            found = await network.find(aws, project, stack, self.options.network,
+                                       interval=self.settle, say=lambda m: self.say(None, m))
+        else:
+            found = self.net  # the default VPC, as observe found it
+        vpc, seen = self.groups
+        self.stale_groups, _ = await parallel(
+            lambda: network.security_groups(aws, found, project, stack, self._rules(), self.etag,
+                                            interval=self.settle, say=lambda m: self.say(None, m),
+                                            seen=seen if vpc == found.vpc else None),
+            lambda: stores.subnet_groups(aws, [s.managed_store for s in self.project.services.values()
+                                               if s.managed_store], found.vpc, found.subnets))
+        self.net = found
+
     async def prepare_builds(self) -> None:
         """What the builds stand on (the region's bucket and builder, an image repository for
-        each service built from source), with the cluster, which the region's shared
-        resources include: made once, whether the engine or ``prepare`` asks first."""
+        each service built from source, the Docker Hub login): made once, whether the engine or
+        ``prepare`` asks first; the cluster is not part of it."""
         await self._shared()
 
     async def _make_shared(self) -> None:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
 
         async def builder() -> None:
-            ensure = lambda: region.ensure(self.aws, self.account, builds=bool(built),  # noqa: E731
-                                           interval=self.settle, say=lambda m: self.say(None, m))
+            ensure = lambda: region.ensure_builder(self.aws, self.account, builds=bool(built),  # noqa: E731
+                                                   interval=self.settle)
             if not built:
                 await ensure()
                 return

@@ -16,7 +16,7 @@ before anything is created, each with the change that fixes it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from launchdeck.engine.events import State
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names, wait
-from launchdeck.providers.aws.api import Aws, AwsError
+from launchdeck.providers.aws.api import Aws, AwsError, parallel
 
 PORTS = {"postgres": 5432, "redis": 6379, "mongodb": 27017}
 
@@ -463,8 +463,9 @@ def status(name: str, found: Existing) -> ServiceStatus:
 
 async def ensure(aws: Aws, spec: Store, digest: str, project: str, stack: str, vpc: str,
                  subnets: list[str], group: str, etag: str, say: Callable[[str], None]) -> None:
-    """Create the store, or apply new settings to it when its ``digest`` (of what is asked,
-    kept in its tag) differs; ``ready`` waits for it."""
+    """Create the store, in the VPC's subnet group (``subnet_groups`` makes it), or apply new
+    settings to it when its ``digest`` (of what is asked, kept in its tag) differs; ``look``
+    tells when it serves."""
     tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag, hash=digest))
     if spec.kind == "postgres":
         await _postgres(aws, spec, digest, vpc, subnets, group, tags, say)
@@ -513,7 +514,6 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
                       MasterUserPassword=spec.password, ApplyImmediately=True, **_rds_mode(spec))
             await aws("rds", "add_tags_to_resource", ResourceName=db["DBInstanceArn"], Tags=tags)
         return
-    await ensure_subnet_group(aws, "rds", vpc, subnets)
     say("creating an RDS PostgreSQL instance (this takes several minutes)")
     database = spec.settings["database"]
     await aws("rds", "create_db_instance", DBInstanceIdentifier=spec.id, Engine="postgres",
@@ -576,7 +576,6 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
                              why="busy; the new password waits for it")
             await aws("docdb", "add_tags_to_resource", ResourceName=cluster["DBClusterArn"], Tags=tags)
     else:
-        await ensure_subnet_group(aws, "rds", vpc, subnets)  # DocumentDB uses the RDS subnet groups
         say("creating a DocumentDB cluster (this takes several minutes)")
         await aws("docdb", "create_db_cluster", DBClusterIdentifier=spec.id, Engine="docdb",
                   EngineVersion=spec.settings["version"], MasterUsername=spec.settings["user"],
@@ -607,7 +606,6 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
         await _replicas(aws, spec, group, replicas, say)
         await aws("elasticache", "add_tags_to_resource", ResourceName=group["ARN"], Tags=tags)
         return
-    await ensure_subnet_group(aws, "elasticache", vpc, subnets)
     engine_name = spec.settings.get("engine", "redis")
     say(f"creating an ElastiCache {'Valkey' if engine_name == 'valkey' else 'Redis OSS'} "
         "replication group (this takes several minutes)")
@@ -661,6 +659,16 @@ def _refuse_failed(spec: Store, status: str) -> None:
         raise ProviderError(f"{spec.service}: the {spec.kind} store is {status}", provider="aws",
                             service=spec.service, hint="See the RDS or ElastiCache console for the "
                             "reason, fix it, and deploy again.")
+
+
+SUBNET_GROUPS = {"postgres": "rds", "mongodb": "rds", "redis": "elasticache"}
+"""The service whose subnet groups a store of each kind is made in (DocumentDB uses RDS's)."""
+
+
+async def subnet_groups(aws: Aws, kinds: Iterable[str], vpc: str, subnets: list[str]) -> None:
+    """The VPC's shared subnet groups that stores of ``kinds`` are made in, made if missing."""
+    await parallel(*[lambda s=s: ensure_subnet_group(aws, s, vpc, subnets)
+                     for s in sorted({SUBNET_GROUPS[k] for k in kinds if k in SUBNET_GROUPS})])
 
 
 async def ensure_subnet_group(aws: Aws, service: str, vpc: str, subnets: list[str]) -> None:
