@@ -506,17 +506,24 @@ class _Services:
         tags = names.tags(s.name, s.stack, service=name, etag=s.etag, hash=unit.digest)
         if rendered.scaling is not None:
             tags[names.SCALING] = rendered.scaling.tag
-        await self._parameters(rendered)
         roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
-        registered = await region.first_use(
-            lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
-                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
-        arn = registered["taskDefinition"]["taskDefinitionArn"]
-        s.registered[name] = arn
         current = s.live.get(name)
+
+        async def register() -> str:
+            registered = await region.first_use(
+                lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
+                            tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
+            return registered["taskDefinition"]["taskDefinitionArn"]
+
+        # none needs another (a task definition names its parameters; ECS reads them when a
+        # task starts): the tasks start once all three are done
+        steps = [lambda: self._parameters(rendered), register]
         if current is None:
-            await rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
-                                  interval=s.poll, say=lambda m: progress(None, m))
+            steps.append(lambda: rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
+                                                 interval=s.poll, say=lambda m: progress(None, m)))
+        arn = (await parallel(*steps))[1]
+        s.registered[name] = arn
+        if current is None:
             progress(None, "creating the ECS service")
             await region.first_use(
                 lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
