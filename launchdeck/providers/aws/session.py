@@ -130,10 +130,10 @@ class AwsSession:
         stored = [s for s in self.project.services.values() if s.managed_store]
 
         async def net() -> network.Network:
-            found = await network.lookup(aws, self.name, self.stack, self.options.network)
+            found, groups = await network.observed(aws, self.name, self.stack, self.options.network)
             if found.vpc:
-                self.groups = (found.vpc, await network.described(aws, found, self.name, self.stack))
-                found.groups.update(network.by_role(self.groups[1]))
+                self.groups = (found.vpc, groups)
+                found.groups.update(network.by_role(groups))
             return found
 
         async def services() -> tuple[inventory.Inventory, dict[str, dict[str, Any]]]:
