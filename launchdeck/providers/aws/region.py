@@ -31,6 +31,10 @@ SERVICE_LINKED_ROLE_WAIT = 120.0
 """Seconds ECS may take before it can assume the service-linked role it was just given."""
 CONSISTENCY_INTERVAL = 1.0
 """The first wait before calling again what AWS refused because it is not consistent yet."""
+CONSISTENCY_STEPS = 2.0
+"""The longest wait between two such tries, in multiples of the first: IAM makes a role usable
+within seconds, and each try costs one cheap call, while a longer wait delays all that stands
+on it (a build, a cluster, a service's first task definition), as EC2's (network.VISIBLE_STEPS)."""
 _NOT_YET_ASSUMABLE = re.compile(r"assume|not authorized to perform: sts|role\b.*\b(not valid|invalid)|"
                                 r"trust", re.IGNORECASE)
 _PROPAGATION_CODES = ("InvalidParameterException", "InvalidInputException", "ClientException",
@@ -109,7 +113,7 @@ async def cluster(aws: Aws, interval: float = CONSISTENCY_INTERVAL, say: wait.Sa
                                  settings=[{"name": "containerInsights", "value": "disabled"}],
                                  tags=names.tag_list({"launchdeck:shared": "true"}, "key", "value")),
                      _linked_role_not_ready, what="the ECS cluster", interval=interval,
-                     timeout=SERVICE_LINKED_ROLE_WAIT, say=say,
+                     timeout=SERVICE_LINKED_ROLE_WAIT, say=say, max_interval=interval * CONSISTENCY_STEPS,
                      why="waiting for AWS to finish creating the ECS service-linked role")
 
 
@@ -166,7 +170,7 @@ async def first_use(step: Callable[[], Awaitable[T]], *, what: str, interval: fl
     for the reasons IAM propagation gives ("... is not authorized to perform: sts:AssumeRole",
     "Unable to assume role", "Role is not valid"); any other refusal is raised at once."""
     return await wait.retry(step, _not_yet_assumable, what=what, interval=interval, timeout=timeout,
-                            why="IAM has not propagated it yet")
+                            why="IAM has not propagated it yet", max_interval=interval * CONSISTENCY_STEPS)
 
 
 def _not_yet_assumable(exc: AwsError) -> bool:
