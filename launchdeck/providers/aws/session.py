@@ -93,6 +93,10 @@ class AwsSession:
         self.zones: dict[str, str] = {}
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
+        self.pulled: dict[str, str] = {}
+        """Service -> the image digest its container runs in a task of that task definition, as
+        its rollout's looks saw it (ECS resolves a tag once per deployment): what ``pinned``
+        would ask for again once every unit has settled."""
         self.refusal: ProviderError | None = None
         self.hub: tuple[str, str] | None = None
         """The SSM parameters of the stack's Docker Hub credentials, when both are set."""
@@ -247,6 +251,8 @@ class AwsSession:
             "taskDefinition")
         if definition is None:  # not an ECS service (a managed store), or not made
             return None
+        if service in self.pulled and "@sha256:" not in image:  # seen as it rolled out
+            return images.by_digest(image, self.pulled[service])
         return await images.pinned(self.aws, self.account,
                                    names.service_name(self.name, self.stack, service), definition,
                                    names.container(service), image)
@@ -579,6 +585,7 @@ class _Services:
         """A new deployment of what the service runs now: new tasks, which resolve every name
         the namespace has now."""
         s = self.s
+        s.pulled.pop(unit.name, None)  # the new deployment resolves the tag again
         await s.aws("ecs", "update_service", cluster=names.CLUSTER,
                     service=names.service_name(s.name, s.stack, unit.name), forceNewDeployment=True)
 
@@ -622,6 +629,7 @@ class _Services:
         if mine.get("pendingCount"):  # tasks on their way: which state each is in, as they are now
             tasks = [t for t in await self._tasks(found["serviceName"])
                      if t.get("taskDefinitionArn") == definition]
+            self._pulled(name, tasks)
             running = sum(t.get("lastStatus") == "RUNNING" for t in tasks)
             said = ", ".join(filter(None, [rollout.tasks_said(tasks),
                                            f"{running}/{mine.get('desiredCount', 0)} running"]))
@@ -635,6 +643,13 @@ class _Services:
             self.said[name] = said
             progress(None, f"tasks: {said}")
         return status.model_copy(update={"message": said})
+
+    def _pulled(self, name: str, tasks: list[dict[str, Any]]) -> None:
+        """Keep the digest a task of this deployment pulled for the service's container."""
+        for task in tasks:
+            for container in task.get("containers", []):
+                if container.get("name") == names.container(name) and container.get("imageDigest"):
+                    self.s.pulled[name] = container["imageDigest"]
 
     def _out_of_vcpus(self, unit: Unit, found: dict[str, Any], mine: Mapping[str, Any],
                       tasks: list[dict[str, Any]], progress: Progress) -> tuple[str, str] | None:
