@@ -73,17 +73,35 @@ async def ensure_builder(aws: Aws, account_id: str, *, builds: bool,
     await parallel(*steps)
 
 
-async def bucket(aws: Aws, account_id: str) -> None:
-    """The region's bucket, made if missing (the engine's first record or lock meets none)."""
-    await _bucket(aws, Region(aws.region, account_id, names.bucket(account_id, aws.region)))
+async def bucket(aws: Aws, account_id: str, then: Callable[[], Awaitable[T]]) -> T:
+    """Make the region's bucket, which the engine's first record or lock has just met missing
+    (so it is created without asking first), and ``then`` (that write) beside its settings: the
+    write needs the bucket, not them (it asks for its own encryption, and a new bucket blocks
+    public access already: "S3 Block Public Access [is] enabled" for "all new buckets", S3 User
+    Guide, Blocking public access)."""
+    region = Region(aws.region, account_id, names.bucket(account_id, aws.region))
+    await _create_bucket(aws, region)
+    return (await parallel(lambda: _bucket_settings(aws, region), then))[1]
 
 
 async def _bucket(aws: Aws, region: Region) -> None:
     if await aws.maybe("s3", "head_bucket", ("404", "NoSuchBucket", "NotFound"), Bucket=region.bucket):
         return
+    await _create_bucket(aws, region)
+    await _bucket_settings(aws, region)
+
+
+async def _create_bucket(aws: Aws, region: Region) -> None:
     extra = {} if region.name == "us-east-1" else \
         {"CreateBucketConfiguration": {"LocationConstraint": region.name}}
-    await aws("s3", "create_bucket", Bucket=region.bucket, **extra)
+    try:
+        await aws("s3", "create_bucket", Bucket=region.bucket, **extra)
+    except AwsError as exc:
+        if exc.code != "BucketAlreadyOwnedByYou":  # another deploy made it meanwhile
+            raise
+
+
+async def _bucket_settings(aws: Aws, region: Region) -> None:
     await parallel(
         lambda: aws("s3", "put_public_access_block", Bucket=region.bucket,
                     PublicAccessBlockConfiguration={
