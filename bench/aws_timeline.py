@@ -10,11 +10,12 @@ dependency graph forces (a service after what it depends on, its build and the l
 in front of it; builds one at a time, as a new account's CodeBuild quota allows). A ratio
 near 1.0 means everything that could overlap did. The provider polls at its own interval,
 scaled like the rest; moto builds its backends before the clock starts (AWS has them); and
-the provider's boto3 clients are made before it too (making one takes tens of milliseconds
-of this machine's time, which the scale would turn into seconds of AWS time; on AWS it is a
-fraction of a second in all). Every call still costs moto's own time and the provider's,
-which on a busy machine is a second or more of AWS time at the default scale (try --scale
-0.05 to see less of it).
+the provider's boto3 clients are made before it too, and the docker SDK that reads a build
+context's .dockerignore is imported (making a client, or that import, takes tens of
+milliseconds of this machine's time once per process, which the scale would turn into seconds
+of AWS time; on AWS it is a fraction of a second in all). Every call still costs moto's own
+time and the provider's, which on a busy machine is a second or more of AWS time at the
+default scale (try --scale 0.05 to see less of it).
 Run: .venv/bin/python bench/aws_timeline.py [--scale 0.01]
 """
 
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import anyio  # noqa: E402
+import docker.utils.build  # noqa: E402, F401 - imported before the clock: build_context.scan uses it
 from projects import write_project  # noqa: E402 - beside this script
 
 from launchdeck.compose.model import Project  # noqa: E402
@@ -54,14 +56,18 @@ def critical_path(project: Project) -> float:
     A unit starts when what it waits for has reached its milestone, as the engine's graph says
     (engine/deploy.py ``_graph``): a compose dependency its condition (``service_started``: the
     other has started, not finished, its rollout), and, besides, the stores and services its
-    environment names and the load balancer in front of it, settled."""
+    environment names and the load balancer in front of it, settled. What each stands on: a
+    service the cluster (made once ECS can assume its new service-linked role); a store and the
+    load balancer their security groups, with rules naming each other (once EC2 shows the new
+    groups); a build the CodeBuild project (made once its new role can be assumed)."""
     real = T.REAL
-    prepare = real["iam.service_linked_role"]  # every unit stands on the cluster
+    prepare = real["iam.service_linked_role"]
+    grounded = real["ec2.visible"]
     build = sum(real[f"codebuild.{p}"] for p in ("queued", "provisioning", "build", "post_build"))
     built = sorted(n for n, s in project.services.items() if s.build and not s.managed_store)
-    builds = {name: prepare + build * (i + 1) for i, name in enumerate(built)}  # one at a time
+    builds = {name: real["iam.role"] + build * (i + 1) for i, name in enumerate(built)}  # one at a time
     domains = any(s.domainname for s in project.services.values())
-    balancer = prepare + (real["acm.validate"] if domains else 0.0)
+    balancer = grounded + (real["acm.validate"] if domains else 0.0)
     ingress = {n for n, s in project.services.items() if s.ingress_ports}
     named = hosts.graph(project)
     started: dict[str, float] = {}
@@ -78,7 +84,7 @@ def critical_path(project: Project) -> float:
         if name not in started:
             service = project.services[name]
             if service.managed_store:
-                started[name] = prepare
+                started[name] = grounded
             else:
                 started[name] = max([prepare, builds.get(name, 0.0),
                                      balancer if name in ingress else 0.0,

@@ -3,13 +3,14 @@
 preflight: validate against the provider's capabilities → refuse on error findings → refuse,
 naming every one, when config is unset.
 plan: observe what exists → render each unit → compare digests; changes nothing, takes no lock.
-start: take the lock → observe → prepare (unless every unit is NOOP) → for each unit in
-dependency order, independent ones at once: build → render → apply unless NOOP → settle;
-remove what the project no longer has (the builds start as soon as what they stand on is
-there: after prepare, or, for a session that ``PreparesBuilds``, at once, the session waiting
-in ``image`` for what a build needs); record the outcome on the target, and append the
-deployment (with its timeline) to the target's history (engine/history.py). A rollback
-is a deploy with each service's image given.
+start: take the lock → observe (the build contexts are read meanwhile) → prepare (unless
+every unit is NOOP) → for each unit in dependency order, independent ones at once: build →
+render → apply unless NOOP → settle; remove what the project no longer has (the builds start
+as soon as what they stand on is there: after prepare, or, for a session that
+``PreparesBuilds``, at once, the session waiting in ``image`` for what a build needs; the units
+likewise, for a session that ``PreparesInParts``: each once its own part of prepare is made);
+record the outcome on the target, and append the deployment (with its timeline) to the
+target's history (engine/history.py). A rollback is a deploy with each service's image given.
 
 Providers supply the seams (engine/seams.py); events, failure propagation, the plan, the
 deployment record and the result live here once.
@@ -50,6 +51,18 @@ class PreparesBuilds(Protocol):
     ``prepare`` may call too) where a build first needs what it makes."""
 
     async def prepare_builds(self) -> None: ...
+
+
+@runtime_checkable
+class PreparesInParts(Protocol):
+    """A session whose units stand on parts of what ``prepare`` makes (a managed store on the
+    network and its security groups, not on the cluster or the roles): the engine runs
+    ``prepare`` beside the units, and each unit, before it is rendered again and applied, waits
+    for ``prepared_for`` it: its own part, made once whether ``prepare`` or a unit asks first
+    (``engine/gather.Once``), whose error each asker gets. A deploy that removes units
+    prepares first, as any other."""
+
+    async def prepared_for(self, unit: Unit) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -102,10 +115,13 @@ async def plan(ready: Ready, *, options: DeployOptions | None = None,
     options = options or DeployOptions()
     provider, project = ready.provider, ready.project
     session = await provider.session(project, ready.stack, ready.config, "plan", options, discard)
-    found, record = await gather(session.observe, Records(provider.blobs(), project.name, ready.stack).read)
+    images = images or {}
+    found, record, sources = await gather(
+        session.observe, Records(provider.blobs(), project.name, ready.stack).read,
+        lambda: _sources(project, images))
     if session.refusal is not None:
         raise session.refusal
-    images, _ = await _images(session, project, images or {})
+    images = await _images(session, project, images, sources)
     units = _render_all(session, ready, images)
     changes = _changes(units, found, record, options.force)
     return PlanResult(project=project.name, stack=ready.stack, provider=provider.name,
@@ -171,23 +187,29 @@ def _built(service: Service) -> bool:
     return service.build is not None and not service.managed_store
 
 
-async def _images(session: Session, project: Project,
-                  pinned: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Source]]:
-    """The image each service would run, found without building or pulling anything, and the
-    context of each one built from source, read here once for the plan and the build; a
-    service ``pinned`` runs that image, and nothing of its own is read or built."""
+async def _sources(project: Project, pinned: Mapping[str, str]) -> dict[str, Source]:
+    """The context of each service built from source but not ``pinned``, read in worker threads
+    once for the plan and the build (while the target is observed: a large one takes a while)."""
+    names = [name for name, service in project.services.items()
+             if _built(service) and name not in pinned]
+    read = await gather(*[lambda n=n: anyio.to_thread.run_sync(build_context.source, project.services[n])
+                          for n in names])
+    return dict(zip(names, read, strict=True))
 
-    async def one(service: Service) -> tuple[str, Source | None]:
+
+async def _images(session: Session, project: Project, pinned: Mapping[str, str],
+                  sources: Mapping[str, Source]) -> dict[str, str]:
+    """The image each service would run, found without building or pulling anything; a service
+    ``pinned`` runs that image, and nothing of its own is built."""
+
+    async def one(service: Service) -> str:
         if service.name in pinned:
-            return pinned[service.name], None
-        source = await anyio.to_thread.run_sync(build_context.source, service) if _built(service) else None
-        return await session.image(service, source, build=False, progress=_quiet), source
+            return pinned[service.name]
+        return await session.image(service, sources.get(service.name), build=False, progress=_quiet)
 
     names = list(project.services)
     found = await gather(*[lambda n=n: one(project.services[n]) for n in names])
-    images = {name: image for name, (image, _) in zip(names, found, strict=True)}
-    sources = {name: source for name, (_, source) in zip(names, found, strict=True) if source}
-    return images, sources
+    return dict(zip(names, found, strict=True))
 
 
 def _quiet(state: State | None, message: str, *, log: bool = False) -> None:
@@ -264,6 +286,9 @@ class _Run:
         self.builds: dict[str, _Build] = {}
         self.new_key = new_key
         """The stack's digest key was made by this deploy and is not kept yet."""
+        self.keeping = anyio.Lock()
+        self.in_parts = False
+        """Each unit waits for its own part of prepare (``PreparesInParts``), not all of it."""
 
     def _kept(self, sink: Sink) -> Sink:
         def both(event: Event) -> None:
@@ -286,12 +311,13 @@ class _Run:
     async def execute(self) -> DeployResult:
         session, project = self.session, self.project
         records = Records(self.ready.provider.blobs(), project.name, self.ready.stack)
-        found, earlier = await gather(session.observe, records.read)
+        found, earlier, self.sources = await gather(session.observe, records.read,
+                                                    lambda: _sources(project, self.pinned))
         if session.refusal is not None:
             raise session.refusal
         self.found: Mapping[str, Found] = found
         self.earlier = earlier
-        images, self.sources = await _images(session, project, self.pinned)
+        images = await _images(session, project, self.pinned, self.sources)
         units = self.units = _render_all(session, self.ready, images)
         self.changes = _changes(units, found, earlier, self.options.force)
         building = [name for name, c in self.changes.items()
@@ -307,6 +333,9 @@ class _Run:
                       if d.condition == "service_completed_successfully"}
         self.builds = {name: _Build() for name in building}
         prepared = anyio.Event()
+        # an unchanged project applies nothing that stands on what prepare makes
+        changing = bool(removed) or any(c.action is not Action.NOOP for c in self.changes.values())
+        self.in_parts = changing and not removed and isinstance(session, PreparesInParts)
 
         async def builds() -> None:
             if not isinstance(session, PreparesBuilds):  # else image() waits for what it needs
@@ -316,15 +345,21 @@ class _Run:
         async def work(name: str, milestones: dag.Milestones) -> None:
             await self._unit(name, images.get(name), milestones, until_exit=name in completion)
 
-        async def apply() -> dict[str, dag.Milestones]:
-            if removed or any(c.action is not Action.NOOP for c in self.changes.values()):
-                await session.prepare()  # an unchanged project applies nothing that stands on it
+        async def ready() -> None:
+            if changing:
+                await session.prepare()
             await self.keep_key()  # before a unit holds a digest made with it
             prepared.set()
             for name in removed:
                 if found[name].kind is not Kind.INGRESS:
                     await self._remove(name)
-            return await dag.run(graph, work)
+
+        async def apply() -> dict[str, dag.Milestones]:
+            if not self.in_parts:
+                await ready()
+                return await dag.run(graph, work)
+            _, reached = await gather(ready, lambda: dag.run(graph, work))
+            return reached
 
         _, reached = await gather(builds, apply)
         for name, mark in reached.items():
@@ -356,11 +391,12 @@ class _Run:
         return result
 
     async def keep_key(self) -> None:
-        """Keep the stack's new digest key with its config values (once)."""
-        if self.new_key:
-            store = self.ready.provider.config_store(self.project.name, self.ready.stack)
-            await store.set(DIGEST_KEY, self.ready.config[DIGEST_KEY])
-            self.new_key = False
+        """Keep the stack's new digest key with its config values (once, whoever asks first)."""
+        async with self.keeping:
+            if self.new_key:
+                store = self.ready.provider.config_store(self.project.name, self.ready.stack)
+                await store.set(DIGEST_KEY, self.ready.config[DIGEST_KEY])
+                self.new_key = False
 
     async def _pinned(self) -> dict[str, str]:
         """Each service's image by digest where the target can tell it (history.pinned). A unit
@@ -483,6 +519,9 @@ class _Run:
         session = self.session
         if image is not None:
             self.used[name] = image  # the reference itself: a rollback runs it again
+        if self.in_parts:  # what it stands on, and the key its digest is made with, kept
+            assert isinstance(session, PreparesInParts)
+            await gather(lambda: session.prepared_for(self.units[name]), self.keep_key)
         unit = _render(session, self.ready, name, image)  # what its dependencies made is known now
         found = self.found.get(name)
         action, reason = _decide(unit, found, (self.earlier.parts if self.earlier else {}).get(name),

@@ -16,7 +16,7 @@ from launchdeck.engine.destroy import destroy
 from launchdeck.engine.events import Recorder, State
 from launchdeck.engine.plan import Action
 from launchdeck.engine.results import LogLine
-from launchdeck.engine.seams import DeployOptions, LogQuery
+from launchdeck.engine.seams import DeployOptions, Kind, LogQuery
 from launchdeck.errors import ConfigMissing, ProviderError
 from testkit import MemoryProvider
 
@@ -101,6 +101,74 @@ def test_an_unchanged_project_prepares_nothing(memory, root) -> None:
     assert memory.prepared == 1
     _deploy(memory, root, force=True)
     assert memory.prepared == 2
+
+
+class _InParts:
+    """A memory session that prepares in parts (``PreparesInParts``): a store stands on nothing
+    prepare makes, a service on all of it, and prepare ends only once the store is made (or
+    fails at once, when ``failing``)."""
+
+    def __init__(self, inner, *, failing: bool = False) -> None:
+        self.inner, self.failing = inner, failing
+        self.ended = anyio.Event()
+        self.seen: list[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    async def prepare(self) -> None:
+        if self.failing:
+            raise ProviderError("the network could not be made", provider="memory")
+        while ("create", "db") not in self.inner.provider.changes:
+            await anyio.sleep(0.001)
+        await self.inner.prepare()
+        self.seen.append(f"prepared once {[name for _, name in self.inner.provider.changes]} were made")
+        self.ended.set()
+
+    async def prepared_for(self, unit) -> None:
+        self.seen.append(f"asked for {unit.name}")
+        if unit.kind is not Kind.STORE:
+            await self.ended.wait()
+
+
+def _in_parts(memory: MemoryProvider, **knobs) -> list[_InParts]:
+    made: list[_InParts] = []
+    plain = memory.session
+
+    async def session(*args, **kwargs):
+        made.append(_InParts(await plain(*args, **kwargs), **knobs))
+        return made[-1]
+
+    memory.session = session
+    return made
+
+
+def test_a_unit_starts_on_its_own_part_of_prepare(memory, root) -> None:
+    """A session that prepares in parts: the store is made before prepare ends (which waits for
+    it here), the services after; each unit asked for its part first."""
+    made = _in_parts(memory)
+    loaded = load(cwd=root, os_environ={})
+    anyio.run(memory.config_store(loaded.project.name, "dev").set, "API_KEY", "k-1")
+
+    async def bounded():
+        with anyio.fail_after(20):  # a deploy that waited for all of prepare first never ends
+            return await deploy(loaded, memory, stack="dev")
+
+    result = anyio.run(bounded)
+    assert result.ok
+    assert [name for _, name in memory.changes] == ["db", "api", "web"]
+    assert made[0].seen[0] == "asked for db"
+    assert "prepared once ['db'] were made" in made[0].seen
+    assert {"asked for api", "asked for web"} < set(made[0].seen)
+
+
+def test_a_failing_prepare_in_parts_fails_the_deploy_and_starts_no_service(memory, root) -> None:
+    """prepare's error is the deploy's, as when every unit waits for all of it; no service that
+    stands on it is applied."""
+    _in_parts(memory, failing=True)
+    with pytest.raises(ProviderError, match="the network could not be made"):
+        _deploy(memory, root)
+    assert not {"api", "web"} & {name for _, name in memory.changes}
 
 
 def test_a_plan_changes_nothing_and_takes_no_lock(memory, root) -> None:

@@ -20,8 +20,11 @@ import anyio.to_thread
 from launchdeck.engine.gather import gather
 from launchdeck.errors import EngineUnavailable, ProviderError
 
-_threads = anyio.CapacityLimiter(16)
-"""Calls in flight at once: enough for wide fan-outs, few enough to stay polite to the API."""
+POOL = 32
+"""Connections each client keeps, and calls in flight at once: enough that a wide fan-out (a
+security group and its rules for each of twenty services) does not hold back the calls a
+build or a store waits on, few enough to stay polite to the API (as GCP's, providers/gcp/api.py)."""
+_threads = anyio.CapacityLimiter(POOL)
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "BatchGet", "Filter", "Lookup", "Search")
 
@@ -63,7 +66,7 @@ class Aws:
         # AWS_REGION is what the other AWS SDKs read; boto3 reads AWS_DEFAULT_REGION and profiles
         self.region = region or self.session.region_name or os.environ.get("AWS_REGION") or None
         self._config = Config(retries={"mode": "standard", "max_attempts": 10},
-                              connect_timeout=10, read_timeout=60, max_pool_connections=32)
+                              connect_timeout=10, read_timeout=60, max_pool_connections=POOL)
         self._clients: dict[str, Any] = {}
         self._guard = threading.Lock()
 

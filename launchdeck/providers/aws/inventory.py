@@ -18,12 +18,20 @@ def kind(arn: str) -> str:
     return f"{parts[2]}:{parts[5].split('/')[0].split(':')[0]}"
 
 
+TAGS_PER_PAGE = 500
+"""Tags one GetResources page may hold, the most it allows ("You can set TagsPerPage to a minimum
+of 100 items up to a maximum of 500 items", GetResources, Resource Groups Tagging API
+Reference): each resource carries half a dozen of ours, so at 100 a stack of some fifteen
+services took a second page, asked after the first."""
+
+
 async def tagged(aws: Aws, project: str, stack: str, kinds: Sequence[str] = ()) -> Inventory:
     """Everything tagged with the project and stack (only of ``kinds``, when given)."""
     filters = {"ResourceTypeFilters": list(kinds)} if kinds else {}
     found = await aws.pages("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
                             TagFilters=[{"Key": names.PROJECT, "Values": [project]},
-                                        {"Key": names.STACK, "Values": [stack]}], **filters)
+                                        {"Key": names.STACK, "Values": [stack]}],
+                            TagsPerPage=TAGS_PER_PAGE, **filters)
     out: Inventory = {k: {} for k in kinds}
     for item in found:
         out.setdefault(kind(item["ResourceARN"]), {})[item["ResourceARN"]] = names.tag_dict(item.get("Tags"))

@@ -86,6 +86,15 @@ async def described(aws: Aws, net: Network, project: str, stack: str) -> list[di
     return list(found["SecurityGroups"])
 
 
+async def observed(aws: Aws, project: str, stack: str, mode: str) -> tuple[Network, list[dict[str, Any]]]:
+    """The network as it is now (``lookup``) and the stack's security groups in it, asked at
+    once: the groups by the stack's tags alone, those of the network's VPC kept."""
+    net, groups = await parallel(
+        lambda: lookup(aws, project, stack, mode),
+        lambda: aws("ec2", "describe_security_groups", Filters=filters(project, stack)))
+    return net, [g for g in groups["SecurityGroups"] if net.vpc and g.get("VpcId") == net.vpc]
+
+
 def by_role(groups: list[dict[str, Any]]) -> dict[str, str]:
     """Described security groups' ids by role key."""
     return {names.tag_dict(g.get("Tags")).get(names.ROLE, ""): g["GroupId"] for g in groups}

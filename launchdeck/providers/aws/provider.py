@@ -164,8 +164,8 @@ class S3Blobs:
                 raise
         from launchdeck.providers.aws import region
 
-        await region.bucket(self.provider.aws, await self.provider.account())
-        return await self._put(key, data, condition)
+        return await region.bucket(self.provider.aws, await self.provider.account(),
+                                   lambda: self._put(key, data, condition))
 
     async def _put(self, key: str, data: bytes, condition: dict[str, str]) -> Generation | None:
         try:

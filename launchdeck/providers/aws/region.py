@@ -31,6 +31,10 @@ SERVICE_LINKED_ROLE_WAIT = 120.0
 """Seconds ECS may take before it can assume the service-linked role it was just given."""
 CONSISTENCY_INTERVAL = 1.0
 """The first wait before calling again what AWS refused because it is not consistent yet."""
+CONSISTENCY_STEPS = 2.0
+"""The longest wait between two such tries, in multiples of the first: IAM makes a role usable
+within seconds, and each try costs one cheap call, while a longer wait delays all that stands
+on it (a build, a cluster, a service's first task definition), as EC2's (network.VISIBLE_STEPS)."""
 _NOT_YET_ASSUMABLE = re.compile(r"assume|not authorized to perform: sts|role\b.*\b(not valid|invalid)|"
                                 r"trust", re.IGNORECASE)
 _PROPAGATION_CODES = ("InvalidParameterException", "InvalidInputException", "ClientException",
@@ -53,25 +57,51 @@ class Region:
 async def ensure(aws: Aws, account_id: str, *, builds: bool, interval: float = CONSISTENCY_INTERVAL,
                  say: wait.Say = wait._quiet) -> None:
     """The region's shared resources, made where missing (the builder only if ``builds``)."""
+    await parallel(lambda: ensure_builder(aws, account_id, builds=builds, interval=interval),
+                   lambda: cluster(aws, interval, say))
+
+
+async def ensure_builder(aws: Aws, account_id: str, *, builds: bool,
+                         interval: float = CONSISTENCY_INTERVAL) -> None:
+    """The region's bucket, and its builder (the CodeBuild project, its role and log group) if
+    ``builds``: what a build stands on, which the cluster is not part of."""
     region = Region(aws.region, account_id, names.bucket(account_id, aws.region))
-    steps = [lambda: _bucket(aws, region), lambda: _cluster(aws, interval, say)]
+    steps = [lambda: _bucket(aws, region)]
     if builds:
         steps += [lambda: _builder(aws, region, interval),
                   lambda: log_group(aws, BUILD_LOGS, SHARED, 30)]
     await parallel(*steps)
 
 
-async def bucket(aws: Aws, account_id: str) -> None:
-    """The region's bucket, made if missing (the engine's first record or lock meets none)."""
-    await _bucket(aws, Region(aws.region, account_id, names.bucket(account_id, aws.region)))
+async def bucket(aws: Aws, account_id: str, then: Callable[[], Awaitable[T]]) -> T:
+    """Make the region's bucket, which the engine's first record or lock has just met missing
+    (so it is created without asking first), and ``then`` (that write) beside its settings: the
+    write needs the bucket, not them (it asks for its own encryption, and a new bucket blocks
+    public access already: "S3 Block Public Access [is] enabled" for "all new buckets", S3 User
+    Guide, Blocking public access)."""
+    region = Region(aws.region, account_id, names.bucket(account_id, aws.region))
+    await _create_bucket(aws, region)
+    return (await parallel(lambda: _bucket_settings(aws, region), then))[1]
 
 
 async def _bucket(aws: Aws, region: Region) -> None:
     if await aws.maybe("s3", "head_bucket", ("404", "NoSuchBucket", "NotFound"), Bucket=region.bucket):
         return
+    await _create_bucket(aws, region)
+    await _bucket_settings(aws, region)
+
+
+async def _create_bucket(aws: Aws, region: Region) -> None:
     extra = {} if region.name == "us-east-1" else \
         {"CreateBucketConfiguration": {"LocationConstraint": region.name}}
-    await aws("s3", "create_bucket", Bucket=region.bucket, **extra)
+    try:
+        await aws("s3", "create_bucket", Bucket=region.bucket, **extra)
+    except AwsError as exc:
+        if exc.code != "BucketAlreadyOwnedByYou":  # another deploy made it meanwhile
+            raise
+
+
+async def _bucket_settings(aws: Aws, region: Region) -> None:
     await parallel(
         lambda: aws("s3", "put_public_access_block", Bucket=region.bucket,
                     PublicAccessBlockConfiguration={
@@ -89,7 +119,8 @@ async def _bucket(aws: Aws, region: Region) -> None:
                         "Expiration": {"Days": CONTEXT_DAYS}}]}))
 
 
-async def _cluster(aws: Aws, interval: float, say: wait.Say) -> None:
+async def cluster(aws: Aws, interval: float = CONSISTENCY_INTERVAL, say: wait.Say = wait._quiet) -> None:
+    """The region's ECS cluster, made (with the account's ECS service-linked role) if missing."""
     found = await aws("ecs", "describe_clusters", clusters=[names.CLUSTER])
     if any(c["status"] == "ACTIVE" for c in found.get("clusters", [])):
         return  # a cluster could only be made with the service-linked role there
@@ -100,7 +131,7 @@ async def _cluster(aws: Aws, interval: float, say: wait.Say) -> None:
                                  settings=[{"name": "containerInsights", "value": "disabled"}],
                                  tags=names.tag_list({"launchdeck:shared": "true"}, "key", "value")),
                      _linked_role_not_ready, what="the ECS cluster", interval=interval,
-                     timeout=SERVICE_LINKED_ROLE_WAIT, say=say,
+                     timeout=SERVICE_LINKED_ROLE_WAIT, say=say, max_interval=interval * CONSISTENCY_STEPS,
                      why="waiting for AWS to finish creating the ECS service-linked role")
 
 
@@ -157,7 +188,7 @@ async def first_use(step: Callable[[], Awaitable[T]], *, what: str, interval: fl
     for the reasons IAM propagation gives ("... is not authorized to perform: sts:AssumeRole",
     "Unable to assume role", "Role is not valid"); any other refusal is raised at once."""
     return await wait.retry(step, _not_yet_assumable, what=what, interval=interval, timeout=timeout,
-                            why="IAM has not propagated it yet")
+                            why="IAM has not propagated it yet", max_interval=interval * CONSISTENCY_STEPS)
 
 
 def _not_yet_assumable(exc: AwsError) -> bool:

@@ -4,7 +4,9 @@ observe reads what exists (by tags and by the names it gives) without changing a
 a plan can render every unit: ECS services, RDS / ElastiCache stores, and the load balancer
 as a unit of its own. prepare makes what every unit stands on (the region's bucket, cluster
 and builder, the network, roles, namespace, image repositories, security groups, the log
-group); each unit is then applied and waited for in dependency order by the engine.
+group); each unit is then applied and waited for in dependency order by the engine, a store
+and the load balancer as soon as the network and its security groups are there
+(``prepared_for``), a service once all of it is.
 """
 
 from __future__ import annotations
@@ -102,6 +104,10 @@ class AwsSession(Session):
         self.zones: dict[str, str] = {}
         self.registered: dict[str, str] = {}
         """Service -> the task definition this deploy registered for it."""
+        self.pulled: dict[str, str] = {}
+        """Service -> the image digest its container runs in a task of that task definition, as
+        its rollout's looks saw it (ECS resolves a tag once per deployment): what ``pinned``
+        would ask for again once every unit has settled."""
         self.refusal: ProviderError | None = None
         self.hub: tuple[str, str] | None = None
         """The SSM parameters of the stack's Docker Hub credentials, when both are set."""
@@ -112,7 +118,11 @@ class AwsSession(Session):
         self.placement_wait = poll_interval * rollout.PLACEMENT_WAIT / POLL
         """How long a rollout may place no task for want of Fargate vCPUs (scaled like a poll)."""
         self._shared = Once(self._make_shared, lambda: ProviderError(
-            "making the region's shared resources was interrupted", provider="aws", hint="Deploy again."))
+            "making what the builds stand on was interrupted", provider="aws", hint="Deploy again."))
+        self._grounded = Once(self._ground, lambda: ProviderError(
+            "making the network's security groups was interrupted", provider="aws", hint="Deploy again."))
+        self._prepared = Once(self._prepare, lambda: ProviderError(
+            "making what the services stand on was interrupted", provider="aws", hint="Deploy again."))
         self.described = wait.Together(self._described, ECS_DESCRIBED)
         """Looks at the services rolling out, made together."""
 
@@ -135,10 +145,10 @@ class AwsSession(Session):
         stored = [s for s in self.project.services.values() if s.managed_store]
 
         async def net() -> network.Network:
-            found = await network.lookup(aws, self.name, self.stack, self.options.network)
+            found, groups = await network.observed(aws, self.name, self.stack, self.options.network)
             if found.vpc:
-                self.groups = (found.vpc, await network.described(aws, found, self.name, self.stack))
-                found.groups.update(network.by_role(self.groups[1]))
+                self.groups = (found.vpc, groups)
+                found.groups.update(network.by_role(groups))
             return found
 
         async def services() -> tuple[inventory.Inventory, dict[str, dict[str, Any]]]:
@@ -252,6 +262,8 @@ class AwsSession(Session):
             "taskDefinition")
         if definition is None:  # not an ECS service (a managed store), or not made
             return None
+        if service in self.pulled and "@sha256:" not in image:  # seen as it rolled out
+            return images.by_digest(image, self.pulled[service])
         return await images.pinned(self.aws, self.account, self.named.service(service), definition,
                                    names.container(service), image)
 
@@ -276,51 +288,73 @@ class AwsSession(Session):
     # -- changing --------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """What every unit stands on, made where missing and reconciled where it differs.
+        """What every unit stands on, made where missing and reconciled where it differs; made
+        once, whether the engine or a service (``prepared_for``) asks first.
 
         Each chain runs beside the others, and each step in it as soon as what it names exists
-        (the security groups right after the network, Fargate Spot right after the cluster):
-        a store's creation, the longest wait of a first deploy, starts once they are all in
-        place, never a step later than it must."""
+        (the security groups right after the network, Fargate Spot right after the cluster)."""
+        await self._prepared()
+
+    async def prepared_for(self, unit: Unit) -> None:
+        """What ``unit`` stands on, made (the engine asks before it applies each unit): a
+        managed store and the load balancer stand on the network and its security groups alone,
+        so a store's creation, the longest wait of a first deploy, starts as soon as they are
+        in place, without waiting for the cluster, the roles or the builder; a service stands on
+        all of ``prepare``."""
+        if unit.kind is Kind.SERVICE:
+            await self.prepare()
+        else:
+            await self._grounded()
+
+    async def _prepare(self) -> None:
         aws, project, stack = self.aws, self.name, self.stack
         tags = names.tag_list(names.tags(project, stack, etag=self.etag))
         self.prepared = True
 
-        async def shared() -> None:
-            await self.prepare_builds()
+        async def cluster() -> None:
+            await region.cluster(aws, self.settle, lambda m: self.say(None, m))
             if modes.of(self.options.mode).spot_beyond_first:
                 await self._spot()
 
-        async def net() -> network.Network:
-            if self.options.network == "dedicated" or not self.net.vpc:
-                found = await network.find(aws, project, stack, self.options.network,
-                                           interval=self.settle, say=lambda m: self.say(None, m))
-            else:
-                found = self.net  # the default VPC, as observe found it
-            vpc, seen = self.groups
-            self.stale_groups = await network.security_groups(
-                aws, found, self.named, self._rules(), self.etag,
-                interval=self.settle, say=lambda m: self.say(None, m),
-                seen=seen if vpc == found.vpc else None)
-            return found
+        async def namespace() -> None:
+            self.namespace = await self._namespace()
 
-        _, self.net, _, self.namespace, _ = await parallel(
-            shared, net, self._roles, self._namespace,
+        await parallel(
+            self.prepare_builds, cluster, self._grounded, self._roles, namespace,
             lambda: region.log_group(aws, names.log_group(project, stack), tags,
                                      modes.of(self.options.mode).log_days))
 
+    async def _ground(self) -> None:
+        """The network, the stack's security groups in it with their rules, and the subnet
+        groups of its managed stores."""
+        aws, project, stack = self.aws, self.name, self.stack
+        if self.options.network == "dedicated" or not self.net.vpc:
+            found = await network.find(aws, project, stack, self.options.network,
+                                       interval=self.settle, say=lambda m: self.say(None, m))
+        else:
+            found = self.net  # the default VPC, as observe found it
+        vpc, seen = self.groups
+        self.stale_groups, _ = await parallel(
+            lambda: network.security_groups(aws, found, self.named, self._rules(), self.etag,
+                                            interval=self.settle, say=lambda m: self.say(None, m),
+                                            seen=seen if vpc == found.vpc else None),
+            lambda: stores.subnet_groups(aws, [s.managed_store for s in self.project.services.values()
+                                               if s.managed_store], found.vpc, found.subnets,
+                                         interval=self.settle, say=lambda m: self.say(None, m)))
+        self.net = found
+
     async def prepare_builds(self) -> None:
         """What the builds stand on (the region's bucket and builder, an image repository for
-        each service built from source), with the cluster, which the region's shared
-        resources include: made once, whether the engine or ``prepare`` asks first."""
+        each service built from source, the Docker Hub login): made once, whether the engine or
+        ``prepare`` asks first; the cluster is not part of it."""
         await self._shared()
 
     async def _make_shared(self) -> None:
         built = [s for s in self.project.services.values() if s.build and not s.managed_store]
 
         async def builder() -> None:
-            ensure = lambda: region.ensure(self.aws, self.account, builds=bool(built),  # noqa: E731
-                                           interval=self.settle, say=lambda m: self.say(None, m))
+            ensure = lambda: region.ensure_builder(self.aws, self.account, builds=bool(built),  # noqa: E731
+                                                   interval=self.settle)
             if not built:
                 await ensure()
                 return
@@ -490,18 +524,25 @@ class _Services:
         tags = names.tags(s.name, s.stack, service=name, etag=s.etag, hash=unit.digest)
         if rendered.scaling is not None:
             tags[names.SCALING] = rendered.scaling.tag
-        await self._parameters(rendered)
         roles = f"the roles of {name}"  # a role made moments ago may not be usable yet
-        registered = await region.first_use(
-            lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
-                        tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
-        arn = registered["taskDefinition"]["taskDefinitionArn"]
+        current = s.live.get(name)
+
+        async def register() -> str:
+            registered = await region.first_use(
+                lambda: aws("ecs", "register_task_definition", **rendered.task_definition,
+                            tags=names.tag_list(tags, "key", "value")), what=roles, interval=s.settle)
+            return registered["taskDefinition"]["taskDefinitionArn"]
+
+        # none needs another (a task definition names its parameters; ECS reads them when a
+        # task starts): the tasks start once all three are done
+        steps = [lambda: self._parameters(rendered), register]
+        if current is None:
+            steps.append(lambda: rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
+                                                 interval=s.poll, say=lambda m: progress(None, m)))
+        arn = (await parallel(*steps))[1]
         s.registered[name] = arn
         tags[names.REVISION] = arn.rsplit("/", 1)[-1]  # the service's tags, not the definition's
-        current = s.live.get(name)
         if current is None:
-            await rollout.drained(aws, names.CLUSTER, rendered.service["serviceName"],
-                                  interval=s.poll, say=lambda m: progress(None, m))
             progress(None, "creating the ECS service")
             await region.first_use(
                 lambda: aws("ecs", "create_service", **rendered.service, taskDefinition=arn,
@@ -557,6 +598,7 @@ class _Services:
         """A new deployment of what the service runs now: new tasks, which resolve every name
         the namespace has now."""
         s = self.s
+        s.pulled.pop(unit.name, None)  # the new deployment resolves the tag again
         await s.aws("ecs", "update_service", cluster=names.CLUSTER,
                     service=s.named.service(unit.name), forceNewDeployment=True)
 
@@ -600,6 +642,7 @@ class _Services:
         if mine.get("pendingCount"):  # tasks on their way: which state each is in, as they are now
             tasks = [t for t in await self._tasks(found["serviceName"])
                      if t.get("taskDefinitionArn") == definition]
+            self._pulled(name, tasks)
             running = sum(t.get("lastStatus") == "RUNNING" for t in tasks)
             said = ", ".join(filter(None, [rollout.tasks_said(tasks),
                                            f"{running}/{mine.get('desiredCount', 0)} running"]))
@@ -613,6 +656,13 @@ class _Services:
             self.said[name] = said
             progress(None, f"tasks: {said}")
         return status.model_copy(update={"message": said})
+
+    def _pulled(self, name: str, tasks: list[dict[str, Any]]) -> None:
+        """Keep the digest a task of this deployment pulled for the service's container."""
+        for task in tasks:
+            for container in task.get("containers", []):
+                if container.get("name") == names.container(name) and container.get("imageDigest"):
+                    self.s.pulled[name] = container["imageDigest"]
 
     def _out_of_vcpus(self, unit: Unit, found: dict[str, Any], mine: Mapping[str, Any],
                       tasks: list[dict[str, Any]], progress: Progress) -> tuple[str, str] | None:
@@ -686,7 +736,7 @@ class _Stores:
         s = self.s
         await stores.ensure(s.aws, unit.spec, unit.digest, s.name, s.stack, s.net.vpc,
                             s.net.subnets, s.net.groups[f"store:{unit.name}"], s.etag,
-                            lambda message: progress(None, message), interval=s.settle)
+                            lambda message: progress(None, message))
 
     async def look(self, unit: Unit, progress: Progress) -> ServiceStatus:
         s, spec = self.s, unit.spec

@@ -16,7 +16,7 @@ before anything is created, each with the change that fixes it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from launchdeck.engine.events import State
 from launchdeck.engine.results import ServiceStatus
 from launchdeck.errors import ProviderError
 from launchdeck.providers.aws import names, network, wait
-from launchdeck.providers.aws.api import Aws, AwsError
+from launchdeck.providers.aws.api import Aws, AwsError, parallel
 
 PORTS = {"postgres": 5432, "redis": 6379, "mongodb": 27017}
 
@@ -462,20 +462,19 @@ def status(name: str, found: Existing) -> ServiceStatus:
 
 
 async def ensure(aws: Aws, spec: Store, digest: str, project: str, stack: str, vpc: str,
-                 subnets: list[str], group: str, etag: str, say: Callable[[str], None], *,
-                 interval: float = 1.0) -> None:
-    """Create the store, or apply new settings to it when its ``digest`` (of what is asked,
-    kept in its tag) differs; ``ready`` waits for it. ``interval``: the first wait before asking
-    again what AWS refused because it does not show the new network yet."""
+                 subnets: list[str], group: str, etag: str, say: Callable[[str], None]) -> None:
+    """Create the store, in the VPC's subnet group (``subnet_groups`` makes it), or apply new
+    settings to it when its ``digest`` (of what is asked, kept in its tag) differs; ``look``
+    tells when it serves."""
     tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag, hash=digest))
     if spec.kind == "postgres":
-        await _postgres(aws, spec, digest, vpc, subnets, group, tags, say, interval)
+        await _postgres(aws, spec, digest, vpc, subnets, group, tags, say)
     elif spec.kind == "mongodb":
         instance_tags = names.tag_list(names.tags(project, stack, service=spec.service, etag=etag,
                                                   role=DOCUMENTDB_ROLE))
-        await _documentdb(aws, spec, digest, vpc, subnets, group, tags, instance_tags, say, interval)
+        await _documentdb(aws, spec, digest, vpc, subnets, group, tags, instance_tags, say)
     else:
-        await _redis(aws, spec, vpc, subnets, group, tags, say, interval)
+        await _redis(aws, spec, vpc, subnets, group, tags, say)
 
 
 async def look(aws: Aws, spec: Store) -> tuple[str | None, str]:
@@ -502,7 +501,7 @@ async def look(aws: Aws, spec: Store) -> tuple[str | None, str]:
 
 
 async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,
-                    tags: list[dict[str, str]], say: Callable[[str], None], interval: float) -> None:
+                    tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("rds", "describe_db_instances", ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                             DBInstanceIdentifier=spec.id)
     if found:
@@ -515,7 +514,6 @@ async def _postgres(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[
                       MasterUserPassword=spec.password, ApplyImmediately=True, **_rds_mode(spec))
             await aws("rds", "add_tags_to_resource", ResourceName=db["DBInstanceArn"], Tags=tags)
         return
-    await ensure_subnet_group(aws, "rds", vpc, subnets, interval=interval, say=say)
     say("creating an RDS PostgreSQL instance (this takes several minutes)")
     database = spec.settings["database"]
     await aws("rds", "create_db_instance", DBInstanceIdentifier=spec.id, Engine="postgres",
@@ -554,7 +552,7 @@ def _documentdb_mode(spec: Store) -> dict[str, Any]:
 
 async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: list[str], group: str,
                       tags: list[dict[str, str]], instance_tags: list[dict[str, str]],
-                      say: Callable[[str], None], interval: float) -> None:
+                      say: Callable[[str], None]) -> None:
     """The cluster (made, or given a new password and the mode's settings in place), then its
     instances: the primary and the mode's replicas; replicas the mode no longer has go."""
     found = await aws.maybe("docdb", "describe_db_clusters", ("DBClusterNotFoundFault",),
@@ -578,8 +576,6 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
                              why="busy; the new password waits for it")
             await aws("docdb", "add_tags_to_resource", ResourceName=cluster["DBClusterArn"], Tags=tags)
     else:
-        # DocumentDB uses the RDS subnet groups
-        await ensure_subnet_group(aws, "rds", vpc, subnets, interval=interval, say=say)
         say("creating a DocumentDB cluster (this takes several minutes)")
         await aws("docdb", "create_db_cluster", DBClusterIdentifier=spec.id, Engine="docdb",
                   EngineVersion=spec.settings["version"], MasterUsername=spec.settings["user"],
@@ -601,7 +597,7 @@ async def _documentdb(aws: Aws, spec: Store, digest: str, vpc: str, subnets: lis
 
 
 async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str,
-                 tags: list[dict[str, str]], say: Callable[[str], None], interval: float) -> None:
+                 tags: list[dict[str, str]], say: Callable[[str], None]) -> None:
     found = await aws.maybe("elasticache", "describe_replication_groups",
                             ("ReplicationGroupNotFoundFault",), ReplicationGroupId=spec.id)
     replicas = int(spec.mode.get("replicas", "0"))
@@ -610,7 +606,6 @@ async def _redis(aws: Aws, spec: Store, vpc: str, subnets: list[str], group: str
         await _replicas(aws, spec, group, replicas, say)
         await aws("elasticache", "add_tags_to_resource", ResourceName=group["ARN"], Tags=tags)
         return
-    await ensure_subnet_group(aws, "elasticache", vpc, subnets, interval=interval, say=say)
     engine_name = spec.settings.get("engine", "redis")
     say(f"creating an ElastiCache {'Valkey' if engine_name == 'valkey' else 'Redis OSS'} "
         "replication group (this takes several minutes)")
@@ -664,6 +659,19 @@ def _refuse_failed(spec: Store, status: str) -> None:
         raise ProviderError(f"{spec.service}: the {spec.kind} store is {status}", provider="aws",
                             service=spec.service, hint="See the RDS or ElastiCache console for the "
                             "reason, fix it, and deploy again.")
+
+
+SUBNET_GROUPS = {"postgres": "rds", "mongodb": "rds", "redis": "elasticache"}
+"""The service whose subnet groups a store of each kind is made in (DocumentDB uses RDS's)."""
+
+
+async def subnet_groups(aws: Aws, kinds: Iterable[str], vpc: str, subnets: list[str], *,
+                        interval: float = 1.0, say: Callable[[str], None] = lambda _: None) -> None:
+    """The VPC's shared subnet groups that stores of ``kinds`` are made in, made if missing.
+    ``interval``: the first wait before asking again what AWS refused because it does not show
+    the new subnets yet."""
+    await parallel(*[lambda s=s: ensure_subnet_group(aws, s, vpc, subnets, interval=interval, say=say)
+                     for s in sorted({SUBNET_GROUPS[k] for k in kinds if k in SUBNET_GROUPS})])
 
 
 async def ensure_subnet_group(aws: Aws, service: str, vpc: str, subnets: list[str], *,

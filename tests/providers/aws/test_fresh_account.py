@@ -667,9 +667,10 @@ def test_a_rolling_update_short_of_vcpus_goes_on_one_task_at_a_time(provider, pr
 def test_a_first_build_uploads_its_context_while_the_cluster_waits_for_the_service_linked_role(
         provider, project, aws_env, calls) -> None:
     """The context goes up to the region's bucket (made by the deploy's lock) while the region's
-    shared resources are made: only starting the build waits for them, and the build pushes
-    to its repository, made meanwhile. A new account's first cluster waits for the ECS
-    service-linked role (``iam.service_linked_role``), so the upload is done before it is made."""
+    shared resources are made: only starting the build waits for what it stands on (the
+    builder and its role, the repository it pushes to, made meanwhile), not for the cluster. A
+    new account's first cluster waits for the ECS service-linked role
+    (``iam.service_linked_role``), so the upload is done before it is made."""
     aws_env.configure(scale=0.02)  # the role's window (0.2 s) far longer than the upload's calls
     result, _ = _deploy(provider, _ref(project, {"compose.yaml": "name: up\nservices:\n  web:\n"
                                                                  "    build: ./web\n",
@@ -680,7 +681,7 @@ def test_a_first_build_uploads_its_context_while_the_cluster_waits_for_the_servi
                   if op == "PutObject" and str(p.get("Key", "")).startswith("contexts/"))
     clusters = [i for i, (op, _) in enumerate(made) if op == "CreateCluster"]
     started = next(i for i, (op, _) in enumerate(made) if op == "StartBuild")
-    assert len(clusters) > 1 and upload < clusters[-1] < started  # refused first, then made
+    assert len(clusters) > 1 and upload < clusters[-1] and upload < started  # refused first, then made
     assert next(i for i, (op, _) in enumerate(made) if op == "CreateRepository") < started
 
 
