@@ -390,6 +390,7 @@ def test_a_preview_on_aws_is_priced_updated_and_removed(aws_env, tmp_path: Path)
     """Against moto: opened deploys pr-42 (its API_KEY in SSM) and the comment carries the load
     balancer's URL and a priced estimate; synchronize updates the service in place and edits
     the comment; closed removes the stack and its parameters."""
+    from launchdeck.providers.aws import names
     from testkit import aws as T
 
     workspace = tmp_path / "workspace"
@@ -416,7 +417,8 @@ def test_a_preview_on_aws_is_priced_updated_and_removed(aws_env, tmp_path: Path)
                        config={"API_KEY": API_KEY}, provider="aws")
         assert synced.code == 0, synced.out + synced.err
         assert "| api | service | UPDATE |" in comment["body"], comment["body"]
-        [service] = ecs.describe_services(cluster="launchdeck", services=["tiny-pr-42-api"])["services"]
+        api = names.Names.fresh("tiny", "pr-42").service("api")  # pr-42 has a dash: a marked name
+        [service] = ecs.describe_services(cluster="launchdeck", services=[api])["services"]
         image = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])[
             "taskDefinition"]["containerDefinitions"][0]["image"]
         assert image == "nginx:1.28"
@@ -426,7 +428,7 @@ def test_a_preview_on_aws_is_priced_updated_and_removed(aws_env, tmp_path: Path)
         assert closed.code == 0, closed.out + closed.err
         assert "): removed" in comment["body"] and len(github.comments[42]) == 1
     assert ssm.get_parameters_by_path(Path="/launchdeck/tiny/pr-42", Recursive=True)["Parameters"] == []
-    active = ecs.describe_services(cluster="launchdeck", services=["tiny-pr-42-api"])["services"]
+    active = ecs.describe_services(cluster="launchdeck", services=[api])["services"]
     assert all(s["status"] != "ACTIVE" for s in active)
     for step in (opened, synced, closed):
         assert API_KEY not in step.summary + json.dumps(step.outputs)
