@@ -16,7 +16,7 @@ import inspect
 from typing import Protocol
 
 from launchdeck.engine.blobs import Blobs
-from launchdeck.engine.deploy import PreparesBuilds
+from launchdeck.engine.deploy import PreparesBuilds, PreparesInParts
 from launchdeck.engine.seams import (
     ConfigStore,
     IngressDriver,
@@ -42,6 +42,7 @@ SOME_TARGETS = {
     KeepsImages: "where it can tell an image is still there",
     PinsImages: "where it can name an image by digest",
     PreparesBuilds: "where builds stand on less than prepare makes",
+    PreparesInParts: "where units stand on parts of what prepare makes",
 }
 
 

@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from launchdeck.engine.marks import StackNames
 from launchdeck.errors import ProviderError
 
 PROJECT = "launchdeck:project"
@@ -189,41 +190,10 @@ def derived_parameter(project: str, stack: str, service: str, key: str) -> str:
     return f"{PARAMETERS}/{project}/{stack}/.derived/{service}/{key}"
 
 
-_MARK = 6
-"""Hex digits of (project, stack) in the names of a stack that has a dash in either."""
-
-
-def plain(project: str, stack: str) -> bool:
-    """Whether joining ``project`` and ``stack`` with a dash says where each ends."""
-    return "-" not in project and "-" not in stack
-
-
-@dataclass(frozen=True)
-class Names:
+class Names(StackNames):
     """Every name a (project, stack) gives what it makes in AWS that must be unique beyond it:
     ``project-stack`` joined with what the name is for, and ``mark`` after the two when the
     stack has one (see the module's docstring)."""
-
-    project: str
-    stack: str
-    mark: str = ""
-    """Six hex digits that set the stack's names apart, or "" (plain names, or a stack
-    deployed before marks)."""
-
-    @classmethod
-    def fresh(cls, project: str, stack: str) -> Names:
-        """The names a stack deployed for the first time gets."""
-        if plain(project, stack):
-            return cls(project, stack)
-        digest = hashlib.sha256(f"{project}\0{stack}".encode()).hexdigest()
-        return cls(project, stack, digest[:_MARK])
-
-    @classmethod
-    def every(cls, project: str, stack: str) -> list[Names]:
-        """The names a stack may have: a first deploy's now, then those of a stack deployed
-        before marks, if they differ (what a teardown looks for by name, leaving neither)."""
-        fresh, earlier = cls.fresh(project, stack), cls(project, stack)
-        return [fresh] if fresh == earlier else [fresh, earlier]
 
     @property
     def _join(self) -> str:

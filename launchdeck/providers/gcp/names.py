@@ -56,9 +56,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from urllib.parse import quote
 
+from launchdeck.engine.marks import StackNames
 from launchdeck.errors import ProviderError
 
 PROJECT = "launchdeck_project"
@@ -245,40 +245,15 @@ def store_secret_id(project: str, stack: str, service: str) -> str:
     return f"{_stack_key(project, stack)}-store-{short(service, limit=60)}"
 
 
-_MARK = 6
-"""Hex digits of (project, stack) in the names of a stack that is not plain."""
-
-
-def plain(project: str, stack: str) -> bool:
-    """Whether ``project-stack`` says where each ends and starts with a letter as it is."""
-    return "-" not in project and "-" not in stack and project[:1].isalpha()
-
-
-@dataclass(frozen=True)
-class Names:
+class Names(StackNames):
     """Every name a (project, stack) gives what it makes in GCP that must be unique beyond it:
     ``project-stack`` joined with what the name is for, and ``mark`` after the two when the
     stack has one (see the module's docstring)."""
 
-    project: str
-    stack: str
-    mark: str = ""
-    """Six hex digits that set the stack's names apart, or "" (a plain stack, or one deployed
-    before marks)."""
-
-    @classmethod
-    def fresh(cls, project: str, stack: str) -> Names:
-        """The names a stack deployed for the first time gets."""
-        if plain(project, stack):
-            return cls(project, stack)
-        return cls(project, stack, hashlib.sha256(f"{project}\0{stack}".encode()).hexdigest()[:_MARK])
-
-    @classmethod
-    def every(cls, project: str, stack: str) -> list[Names]:
-        """The names a stack may have: a first deploy's now, then those of a stack deployed
-        before marks, if they differ (what a teardown looks for by name, leaving neither)."""
-        fresh, earlier = cls.fresh(project, stack), cls(project, stack)
-        return [fresh] if fresh == earlier else [fresh, earlier]
+    @staticmethod
+    def plain(project: str, stack: str) -> bool:
+        """Whether ``project-stack`` says where each ends and starts with a letter as it is."""
+        return "-" not in project and "-" not in stack and project[:1].isalpha()
 
     @property
     def _pair(self) -> tuple[str, ...]:
