@@ -593,9 +593,11 @@ def test_a_first_deploy_says_its_tasks_are_provisioning_then_pending_before_they
     result, said = _deploy(provider, _ref(project, {"compose.yaml": compose}))
     assert result.ok, result.services
     tasks = [m for m in said if m.startswith("tasks: ")]
-    provisioning = next(i for i, m in enumerate(tasks) if "2 provisioning" in m)
-    pending = next(i for i, m in enumerate(tasks) if "2 pending" in m)
-    assert provisioning < pending, tasks
+    # a task goes on unseen once its step has lasted well past its time (a loaded machine may
+    # look late): each step is said, but the two tasks need not be said in it together
+    assert "provisioning" in tasks[0], tasks
+    pending = next(i for i, m in enumerate(tasks) if "pending" in m)
+    assert "2 provisioning" not in "".join(tasks[pending + 1:]), tasks  # provisioning, then pending
     assert tasks[-1] == "tasks: 2/2 running", tasks
     ecs = boto.client("ecs")
     arns = ecs.list_tasks(cluster=names.CLUSTER,
