@@ -57,8 +57,6 @@ KEEP_IMAGES = {"rules": [{"rulePriority": 1, "description": "keep the last 10 im
                                         "countNumber": 10},
                           "action": {"type": "expire"}}]}
 """Every build pushes a new image; older ones than the last ten are expired."""
-FARGATE_VCPU = rollout.QUOTA_CODE
-"""Service Quotas' code of "Fargate On-Demand vCPU resource count"."""
 ECS_DESCRIBED = 10
 """Services one DescribeServices call may name."""
 POLL = 5.0
@@ -202,7 +200,7 @@ class AwsSession(Session):
                      for s in self.project.services.values() if not s.managed_store)
         try:
             found = await self.aws("service-quotas", "get_service_quota", ServiceCode="fargate",
-                                   QuotaCode=FARGATE_VCPU)
+                                   QuotaCode=rollout.QUOTA_CODE)
         except ProviderError:
             return
         allowed = float(found.get("Quota", {}).get("Value", 0) or 0)
