@@ -16,8 +16,21 @@ import hashlib
 from dataclasses import dataclass
 from typing import Self
 
+from launchdeck.errors import ProviderError
+
 MARK = 6
 """Hex digits of (project, stack) in the names of a stack whose pair is not plain."""
+
+
+def foreign(what: str, name: str, owner: tuple[str, str] | None, project: str, stack: str, *,
+            provider: str) -> ProviderError:
+    """The error of a ``what`` called ``name``, found by the name a deploy gives it, that is
+    ``owner``'s (project, stack), or not launchdeck's (None), rather than this stack's: nothing is
+    adopted or written into it."""
+    whose = f"launchdeck's {owner[0]} ({owner[1]})" if owner else "not made by launchdeck"
+    return ProviderError(f"the {what} {name} exists but is {whose}, not {project} ({stack})",
+                         provider=provider, hint=f"Delete or rename that {what}, or deploy this "
+                         "project under another project or stack name.")
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from launchdeck.engine.marks import StackNames
-from launchdeck.errors import ProviderError
+from launchdeck.engine.marks import StackNames, foreign
 
 PROJECT = "launchdeck:project"
 STACK = "launchdeck:stack"
@@ -170,11 +169,8 @@ def refuse_foreign(what: str, name: str, tags: dict[str, str], project: str, sta
     launchdeck project and stack tags differ): it is adopted only when they match."""
     if owned(tags, project, stack):
         return
-    owner = f"launchdeck's {tags[PROJECT]} ({tags.get(STACK, '?')})" \
-        if PROJECT in tags else "not made by launchdeck"
-    raise ProviderError(f"the {what} {name} exists but is {owner}, not {project} ({stack})",
-                        provider="aws", hint=f"Delete or rename that {what}, or deploy this project "
-                        "under another project or stack name.")
+    owner = (tags[PROJECT], tags.get(STACK, "?")) if PROJECT in tags else None
+    raise foreign(what, name, owner, project, stack, provider="aws")
 
 
 def parameter(project: str, stack: str, name: str) -> str:

@@ -58,8 +58,7 @@ import hashlib
 import re
 from urllib.parse import quote
 
-from launchdeck.engine.marks import StackNames
-from launchdeck.errors import ProviderError
+from launchdeck.engine.marks import StackNames, foreign
 
 PROJECT = "launchdeck_project"
 STACK = "launchdeck_stack"
@@ -138,10 +137,7 @@ def refuse_foreign(what: str, name: str, labels: dict[str, str] | object, projec
 
 def refuse(what: str, name: str, owner: tuple[str, str] | None, project: str, stack: str) -> None:
     """The error of a ``what`` called ``name`` that is ``owner``'s (None: not launchdeck's)."""
-    whose = f"launchdeck's {owner[0]} ({owner[1]})" if owner else "not made by launchdeck"
-    raise ProviderError(f"the {what} {name} exists but is {whose}, not {project} ({stack})",
-                        provider="gcp", hint=f"Delete or rename that {what}, or deploy this project "
-                        "under another project or stack name.")
+    raise foreign(what, name, owner, project, stack, provider="gcp")
 
 
 def account_description(project: str, stack: str) -> str:
